@@ -1,0 +1,138 @@
+# drover's developer entry points. `make help` lists them.
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+BIN  := $(ROOT)/bin
+GO   ?= go
+
+# Pinned tools. Each is installed once as bin/<tool>-<version>; bin/<tool> links to it.
+CONTROLLER_GEN_VERSION ?= v0.21.0
+GOLANGCI_LINT_VERSION  ?= v2.15.0
+
+CONTROLLER_GEN := $(BIN)/controller-gen
+GOLANGCI_LINT  := $(BIN)/golangci-lint
+
+# go test flags: `make test GOTESTFLAGS='-run TestValidation -v'`.
+TEST_TIMEOUT ?= 30m
+GOTESTFLAGS  ?=
+TEST_PKGS    ?= ./...
+
+# Directories whose contents controller-gen writes (verify-gen checks them).
+GEN_DIRS := api config
+
+# Every Go file of the module (bin/ holds throw-away build modules).
+GO_FILES = $$(find . \( -path ./bin -o -path ./.git \) -prune -o -name '*.go' -print)
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} \
+	  /^[a-zA-Z0-9_-]+:.*?##/ { printf "  %-14s %s\n", $$1, $$2 } \
+	  /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy methods (api/**/zz_generated.deepcopy.go).
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+
+.PHONY: manifests
+manifests: controller-gen ## Generate CRDs (config/crd/bases) and the manager ClusterRole (config/rbac/role.yaml).
+	$(CONTROLLER_GEN) crd rbac:roleName=drover-manager-role paths=./... \
+	  output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	@# CEL rules may read metadata.namespace of embedded manifests (see hack/crdmeta).
+	$(GO) run ./hack/crdmeta config/crd/bases
+
+.PHONY: fmt
+fmt: ## Run gofmt -s on every Go file.
+	gofmt -s -w $(GO_FILES)
+
+.PHONY: vet
+vet: ## Run go vet.
+	$(GO) vet ./...
+
+.PHONY: lint
+lint: golangci-lint ## Check formatting (fails on a diff), go vet and golangci-lint.
+	@unformatted="$$(gofmt -s -l $(GO_FILES))"; \
+	if [[ -n "$$unformatted" ]]; then \
+	  echo "gofmt -s would change these files (run make fmt):"; echo "$$unformatted"; \
+	  gofmt -s -d $$unformatted; exit 1; \
+	fi
+	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: verify-gen
+verify-gen: ## Regenerate code and manifests; fail if that changes anything in api/ or config/.
+	@snap="$$(mktemp -d)"; trap 'rm -rf "$$snap"' EXIT; \
+	cp -a $(GEN_DIRS) "$$snap"/; \
+	$(MAKE) --no-print-directory generate manifests; \
+	changed=0; \
+	for d in $(GEN_DIRS); do \
+	  git diff --no-index --exit-code --stat "$$snap/$$d" "$$d" || changed=1; \
+	done; \
+	if [[ $$changed -ne 0 ]]; then \
+	  for d in $(GEN_DIRS); do git --no-pager diff --no-index "$$snap/$$d" "$$d" || true; done; \
+	  echo "verify-gen: generated files are out of date; run 'make generate manifests' and commit the result." >&2; \
+	  exit 1; \
+	fi; \
+	echo "verify-gen: generated files are up to date."
+
+##@ Build
+
+.PHONY: build
+build: ## Build bin/manager (and bin/kubectl-drover when cmd/kubectl-drover exists).
+	$(GO) build -o $(BIN)/manager ./cmd/manager
+	@if [[ -d cmd/kubectl-drover ]]; then \
+	  echo "$(GO) build -o $(BIN)/kubectl-drover ./cmd/kubectl-drover"; \
+	  $(GO) build -o $(BIN)/kubectl-drover ./cmd/kubectl-drover; \
+	fi
+
+.PHONY: run
+run: ## Run the manager against the cluster of the current kubeconfig (no leader election).
+	$(GO) run ./cmd/manager --leader-elect=false $(ARGS)
+
+.PHONY: dev
+dev: test-binaries ## Run the sandbox: a control plane, 3 workload clusters and drover against them.
+	@[[ -d cmd/sandbox ]] || { echo "make dev: cmd/sandbox does not exist yet" >&2; exit 1; }
+	DROVER_K8S_BIN="$$(hack/ensure-k8s-binaries.sh)" $(GO) run ./cmd/sandbox $(ARGS)
+
+##@ Test
+
+.PHONY: test-binaries
+test-binaries: ## Build or fetch kube-apiserver, etcd, kube-controller-manager, kube-scheduler and kwok into bin/k8s/.
+	hack/ensure-k8s-binaries.sh
+
+.PHONY: test
+test: test-binaries ## Run every test (against real kube-apiservers from bin/k8s/).
+	@dir="$$(hack/ensure-k8s-binaries.sh)"; \
+	echo "DROVER_K8S_BIN=$$dir $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) $(TEST_PKGS)"; \
+	DROVER_K8S_BIN="$$dir" KUBEBUILDER_ASSETS="$$dir" $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) $(TEST_PKGS)
+
+##@ Tools
+
+.PHONY: tools
+tools: controller-gen golangci-lint ## Install the pinned tools into bin/ (setup-envtest is tried by test-binaries).
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN)-$(CONTROLLER_GEN_VERSION)
+	@ln -sf controller-gen-$(CONTROLLER_GEN_VERSION) $(CONTROLLER_GEN)
+$(CONTROLLER_GEN)-$(CONTROLLER_GEN_VERSION):
+	$(call go-install-tool,$@,sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_GEN_VERSION))
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT)-$(GOLANGCI_LINT_VERSION)
+	@ln -sf golangci-lint-$(GOLANGCI_LINT_VERSION) $(GOLANGCI_LINT)
+$(GOLANGCI_LINT)-$(GOLANGCI_LINT_VERSION):
+	$(call go-install-tool,$@,github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+# go-install-tool installs package $(2) at version $(3) as the file $(1).
+define go-install-tool
+@set -euo pipefail; tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+echo "installing $(2)@$(3)"; \
+GOBIN="$$tmp" GOFLAGS=-buildvcs=false $(GO) install "$(2)@$(3)"; \
+mkdir -p "$(dir $(1))"; mv "$$tmp/$(notdir $(2))" "$(1)"
+endef

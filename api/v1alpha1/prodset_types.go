@@ -1,0 +1,238 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// ProdTemplate is the template a ProdSet stamps its Prods from.
+type ProdTemplate struct {
+	// metadata: labels and annotations copied onto every Prod of the set.
+	// +optional
+	Metadata ProdTemplateMetadata `json:"metadata,omitempty,omitzero"`
+
+	// spec of every Prod of the set, except the cluster, which placement chooses.
+	// +required
+	Spec ProdTemplateSpec `json:"spec"`
+}
+
+// ProdTemplateMetadata is the part of a Prod's metadata a template may set.
+type ProdTemplateMetadata struct {
+	// labels copied onto every Prod.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+	// annotations copied onto every Prod.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Placement decides which workload clusters a ProdSet's Prods run on.
+// +kubebuilder:validation:XValidation:rule="!(has(self.minAvailable) && has(self.maxUnavailable))",message="set at most one of minAvailable and maxUnavailable"
+type Placement struct {
+	// clusterSelector selects the Cluster API Clusters (in the ProdSet's namespace) that
+	// may host Prods. Empty selects every cluster.
+	// +optional
+	ClusterSelector LabelSelector `json:"clusterSelector,omitempty,omitzero"`
+
+	// topologyKey is a Cluster label, such as topology.drover.dev/region or
+	// topology.drover.dev/provider, whose values Prods are spread evenly across.
+	// +optional
+	// +kubebuilder:validation:MaxLength=317
+	TopologyKey string `json:"topologyKey,omitempty"`
+
+	// maxPerCluster is the most Prods of this set on one cluster. Defaults to 1.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	MaxPerCluster int32 `json:"maxPerCluster,omitempty"`
+
+	// unreachableToleration is how long a cluster may be unreachable before its Prods are
+	// replaced elsewhere. Their traffic is taken away at once. Defaults to 5m.
+	// +optional
+	UnreachableToleration *metav1.Duration `json:"unreachableToleration,omitempty"`
+
+	// maxUnreachablePercent: when more than this share of the selected clusters is
+	// unreachable at once, drover freezes the set (changes nothing, reports it), as the
+	// control plane's own network is the likelier fault. Defaults to 50.
+	// +optional
+	// +kubebuilder:default=50
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	MaxUnreachablePercent int32 `json:"maxUnreachablePercent,omitempty"`
+
+	// minAvailable is how many Prods (a number, or a percentage of replicas) must serve at
+	// all times; drover refuses evictions and maintenance that would go below it.
+	// +optional
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:MaxLength=5
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 0 : self.matches('^[0-9]+%$')",message="must be a non-negative number or a percentage such as 50%"
+	MinAvailable *intstr.IntOrString `json:"minAvailable,omitempty"`
+
+	// maxUnavailable is how many Prods (a number, or a percentage of replicas) may be out
+	// of traffic at once; the alternative to minAvailable.
+	// +optional
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:MaxLength=5
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 0 : self.matches('^[0-9]+%$')",message="must be a non-negative number or a percentage such as 25%"
+	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
+}
+
+// ProdSetTraffic is the service-level DNS of a ProdSet.
+type ProdSetTraffic struct {
+	// hostedZoneID is the Route53 hosted zone the service's records live in.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	HostedZoneID string `json:"hostedZoneID"`
+
+	// recordName is the service's DNS name, such as shop.example.com.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^([a-zA-Z0-9_]([-a-zA-Z0-9_]*[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?\.?$`
+	RecordName string `json:"recordName"`
+
+	// ttl of the records in seconds; at most 60 as the records are health-checked.
+	// Defaults to 30.
+	// +optional
+	// +kubebuilder:default=30
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=60
+	TTL int32 `json:"ttl,omitempty"`
+
+	// healthCheck is the Route53 health check of each path of each Prod.
+	// +optional
+	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
+}
+
+// HealthCheck describes a Route53 health check.
+type HealthCheck struct {
+	// protocol: HTTP, HTTPS or TCP. Defaults to HTTP.
+	// +optional
+	// +kubebuilder:default=HTTP
+	// +kubebuilder:validation:Enum=HTTP;HTTPS;TCP
+	Protocol string `json:"protocol,omitempty"`
+	// port checked. Defaults to 80.
+	// +optional
+	// +kubebuilder:default=80
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port,omitempty"`
+	// path requested for HTTP and HTTPS checks. Defaults to /healthz.
+	// +optional
+	// +kubebuilder:default=/healthz
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^/`
+	Path string `json:"path,omitempty"`
+}
+
+// ProdSetSpec is the desired state of a ProdSet.
+type ProdSetSpec struct {
+	// replicas is how many identical Prods to run. Defaults to 1.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// template is what each Prod looks like.
+	// +required
+	Template ProdTemplate `json:"template"`
+
+	// placement decides which clusters the Prods land on.
+	// +optional
+	Placement Placement `json:"placement,omitempty,omitzero"`
+
+	// rolloutPolicyRef names the RolloutPolicy (same namespace) that a new version follows.
+	// Without one, every Prod is updated at once.
+	// +optional
+	RolloutPolicyRef *LocalObjectReference `json:"rolloutPolicyRef,omitempty"`
+
+	// traffic is the service-level DNS of the set.
+	// +optional
+	Traffic *ProdSetTraffic `json:"traffic,omitempty"`
+}
+
+// ProdSummary is one Prod of a ProdSet at a glance.
+type ProdSummary struct {
+	// name of the Prod.
+	Name string `json:"name"`
+	// cluster the Prod runs on.
+	Cluster string `json:"cluster"`
+	// version the Prod runs.
+	Version string `json:"version"`
+	// weight desired for the Prod.
+	// +optional
+	Weight *int32 `json:"weight,omitempty"`
+	// publishedWeight is the weight published in DNS.
+	// +optional
+	PublishedWeight *int32 `json:"publishedWeight,omitempty"`
+	// available mirrors the Prod's Available condition.
+	// +optional
+	Available metav1.ConditionStatus `json:"available,omitempty"`
+}
+
+// ProdSetStatus is the observed state of a ProdSet.
+type ProdSetStatus struct {
+	// conditions of the set.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// observedGeneration is the generation the status was computed for.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// replicas is the number of Prods that exist.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+	// availableReplicas is the number of Prods whose Available condition is True.
+	// +optional
+	AvailableReplicas int32 `json:"availableReplicas,omitempty"`
+	// currentRevision is the hash of the template the set is rolling towards.
+	// +optional
+	CurrentRevision string `json:"currentRevision,omitempty"`
+	// previousRevision is the hash of the template before it.
+	// +optional
+	PreviousRevision string `json:"previousRevision,omitempty"`
+	// prods summarises every Prod of the set.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Prods []ProdSummary `json:"prods,omitempty"`
+}
+
+// ProdSet keeps a number of identical Prods across workload clusters.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas
+// +kubebuilder:resource:categories=drover
+// +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.spec.replicas`
+// +kubebuilder:printcolumn:name="Available",type=integer,JSONPath=`.status.availableReplicas`
+// +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.spec.template.spec.version`
+// +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.spec.rolloutPolicyRef.name`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ProdSet struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired state of the ProdSet.
+	// +required
+	Spec ProdSetSpec `json:"spec"`
+
+	// status is the observed state of the ProdSet.
+	// +optional
+	Status ProdSetStatus `json:"status,omitempty,omitzero"`
+}
+
+// ProdSetList is a list of ProdSets.
+// +kubebuilder:object:root=true
+type ProdSetList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ProdSet `json:"items"`
+}
+
+func init() {
+	objectTypes = append(objectTypes, &ProdSet{}, &ProdSetList{})
+}

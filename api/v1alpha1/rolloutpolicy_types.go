@@ -1,0 +1,263 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// RolloutStrategy is how a Prod moves to a new version.
+// +kubebuilder:validation:Enum=InPlace;Replace
+type RolloutStrategy string
+
+const (
+	// InPlaceStrategy drains a Prod's traffic, updates it, verifies it and re-admits it.
+	InPlaceStrategy RolloutStrategy = "InPlace"
+	// ReplaceStrategy creates new-version Prods beside the old ones, shifts weight to
+	// them and keeps the old ones warm for the rollback window before retiring them.
+	ReplaceStrategy RolloutStrategy = "Replace"
+)
+
+// FailurePolicy is what a rollout does when a gate fails.
+// +kubebuilder:validation:Enum=Rollback;Pause
+type FailurePolicy string
+
+const (
+	// RollbackFailurePolicy returns traffic to the previous version's Prods at once.
+	RollbackFailurePolicy FailurePolicy = "Rollback"
+	// PauseFailurePolicy holds the rollout where it is until a person decides.
+	PauseFailurePolicy FailurePolicy = "Pause"
+)
+
+// ProdOrder orders the Prods a step may pick.
+// +kubebuilder:validation:Enum=LeastTrafficFirst;MostTrafficFirst;Name;LabelValue
+type ProdOrder string
+
+const (
+	LeastTrafficFirstOrder ProdOrder = "LeastTrafficFirst"
+	MostTrafficFirstOrder  ProdOrder = "MostTrafficFirst"
+	NameOrder              ProdOrder = "Name"
+	LabelValueOrder        ProdOrder = "LabelValue"
+)
+
+// RolloutPolicySpec is an ordered list of steps a new version of a ProdSet goes through.
+// +kubebuilder:validation:XValidation:rule="!has(self.rollbackWindow) || self.strategy == 'Replace'",message="rollbackWindow applies only to the Replace strategy"
+type RolloutPolicySpec struct {
+	// strategy: InPlace (default) or Replace.
+	// +optional
+	// +kubebuilder:default=InPlace
+	Strategy RolloutStrategy `json:"strategy,omitempty"`
+
+	// rollbackWindow is how long old-version Prods stay warm after a Replace rollout.
+	// +optional
+	RollbackWindow *metav1.Duration `json:"rollbackWindow,omitempty"`
+
+	// failurePolicy: Rollback (default) or Pause.
+	// +optional
+	// +kubebuilder:default=Rollback
+	FailurePolicy FailurePolicy `json:"failurePolicy,omitempty"`
+
+	// steps, in order. Step names must be unique.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=map
+	// +listMapKey=name
+	Steps []RolloutStep `json:"steps"`
+}
+
+// RolloutStep selects some Prods, moves them to the new version, and waits on its gates.
+// +kubebuilder:validation:XValidation:rule="!has(self.order) || self.order != 'LabelValue' || has(self.orderLabel)",message="order LabelValue needs orderLabel"
+type RolloutStep struct {
+	// name of the step, unique in the policy.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// selector picks the Prods of this step among those not yet on the new version.
+	// Empty picks all of them.
+	// +optional
+	Selector *LabelSelector `json:"selector,omitempty"`
+
+	// order in which the selected Prods go. Defaults to Name.
+	// +optional
+	Order ProdOrder `json:"order,omitempty"`
+
+	// orderLabel is the Prod label whose value orders the Prods for order LabelValue.
+	// +optional
+	// +kubebuilder:validation:MaxLength=317
+	OrderLabel string `json:"orderLabel,omitempty"`
+
+	// orderValues lists values of orderLabel in the order they go; values not listed go last.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	OrderValues []string `json:"orderValues,omitempty"`
+
+	// maxParallel is how many Prods (a number, or a percentage of the step's Prods) move
+	// at once. Defaults to 1.
+	// +optional
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:MaxLength=5
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 1 : self.matches('^([1-9][0-9]?|100)%$')",message="must be at least 1, or a percentage from 1% to 100%"
+	MaxParallel *intstr.IntOrString `json:"maxParallel,omitempty"`
+
+	// weight is the DNS weight the step's new-version Prods get, 0–255. Unset keeps each
+	// Prod's own weight.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=255
+	Weight *int32 `json:"weight,omitempty"`
+
+	// gates must all pass before the next step starts.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=atomic
+	Gates []Gate `json:"gates,omitempty"`
+}
+
+// Gate is one condition that must hold before a rollout moves on. Exactly one kind is set.
+// +kubebuilder:validation:XValidation:rule="[has(self.pause), has(self.approval), has(self.httpCheck), has(self.prometheus)].filter(x, x).size() == 1",message="a gate sets exactly one of pause, approval, httpCheck and prometheus"
+type Gate struct {
+	// pause waits for a duration, or until approved.
+	// +optional
+	Pause *PauseGate `json:"pause,omitempty"`
+	// approval waits for a person to promote the rollout.
+	// +optional
+	Approval *ApprovalGate `json:"approval,omitempty"`
+	// httpCheck requests a URL on each of the step's Prods.
+	// +optional
+	HTTPCheck *HTTPCheckGate `json:"httpCheck,omitempty"`
+	// prometheus evaluates a query against a threshold.
+	// +optional
+	Prometheus *PrometheusGate `json:"prometheus,omitempty"`
+}
+
+// PauseGate waits.
+// +kubebuilder:validation:XValidation:rule="has(self.duration) != (has(self.untilApproved) && self.untilApproved)",message="set either duration or untilApproved: true"
+type PauseGate struct {
+	// duration to wait.
+	// +optional
+	Duration *metav1.Duration `json:"duration,omitempty"`
+	// untilApproved waits until the rollout is promoted; an A/B test holds here.
+	// +optional
+	UntilApproved *bool `json:"untilApproved,omitempty"`
+}
+
+// ApprovalGate waits for a manual approval.
+type ApprovalGate struct {
+	// message shown to whoever approves.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
+}
+
+// HTTPCheckGate requests a URL on the step's Prods.
+type HTTPCheckGate struct {
+	// url template; {{ .Host }} is replaced by the Prod's endpoint and {{ .Prod }} by its name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://`
+	URL string `json:"url"`
+	// expectedStatus of a successful try. Defaults to 200.
+	// +optional
+	// +kubebuilder:default=200
+	// +kubebuilder:validation:Minimum=100
+	// +kubebuilder:validation:Maximum=599
+	ExpectedStatus int32 `json:"expectedStatus,omitempty"`
+	// tries per Prod. Defaults to 5.
+	// +optional
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	Tries int32 `json:"tries,omitempty"`
+	// successPercent of tries that must succeed. Defaults to 100.
+	// +optional
+	// +kubebuilder:default=100
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	SuccessPercent int32 `json:"successPercent,omitempty"`
+	// interval between tries. Defaults to 2s.
+	// +optional
+	Interval *metav1.Duration `json:"interval,omitempty"`
+	// timeout of one try. Defaults to 5s.
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// PrometheusGate compares the result of a PromQL query with a threshold.
+type PrometheusGate struct {
+	// address of the Prometheus server, such as http://prometheus.monitoring:9090.
+	// Defaults to the manager's --prometheus-address.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://`
+	Address string `json:"address,omitempty"`
+	// query in PromQL returning one scalar or a one-element vector; {{ .Prod }} and
+	// {{ .Version }} are substituted.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	Query string `json:"query"`
+	// comparison of the result with threshold.
+	// +required
+	// +kubebuilder:validation:Enum="<";"<=";">";">="
+	Comparison string `json:"comparison"`
+	// threshold as a decimal number, such as "0.01".
+	// +required
+	// +kubebuilder:validation:Pattern=`^-?[0-9]+(\.[0-9]+)?$`
+	Threshold string `json:"threshold"`
+	// window over which the query must hold. Defaults to 1m.
+	// +optional
+	Window *metav1.Duration `json:"window,omitempty"`
+	// interval between evaluations. Defaults to 15s.
+	// +optional
+	Interval *metav1.Duration `json:"interval,omitempty"`
+}
+
+// RolloutPolicyStatus is the observed state of a RolloutPolicy.
+type RolloutPolicyStatus struct {
+	// conditions of the policy.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// observedGeneration is the generation the status was computed for.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// RolloutPolicy says how a new version reaches the Prods of a ProdSet.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=drover
+// +kubebuilder:printcolumn:name="Strategy",type=string,JSONPath=`.spec.strategy`
+// +kubebuilder:printcolumn:name="OnFailure",type=string,JSONPath=`.spec.failurePolicy`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type RolloutPolicy struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the policy.
+	// +required
+	Spec RolloutPolicySpec `json:"spec"`
+
+	// status of the policy.
+	// +optional
+	Status RolloutPolicyStatus `json:"status,omitempty,omitzero"`
+}
+
+// RolloutPolicyList is a list of RolloutPolicies.
+// +kubebuilder:object:root=true
+type RolloutPolicyList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []RolloutPolicy `json:"items"`
+}
+
+func init() {
+	objectTypes = append(objectTypes, &RolloutPolicy{}, &RolloutPolicyList{})
+}

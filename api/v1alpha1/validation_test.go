@@ -1,0 +1,510 @@
+package v1alpha1_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/testenv"
+)
+
+// TestValidation installs the generated CRDs into a real kube-apiserver and checks what
+// it accepts and what it refuses, and with which message: the samples in config/samples
+// and variants of them. The refusal messages are logged, so `go test -v` shows what a
+// user applying the object would read.
+func TestValidation(t *testing.T) {
+	c := startAPIServer(t)
+	samples := loadSamples(t)
+
+	t.Run("samples are accepted", func(t *testing.T) {
+		for _, kind := range []string{"RolloutPolicy", "ProdSet", "Prod"} {
+			obj := samples[kind].DeepCopy()
+			if err := c.Create(t.Context(), obj, client.FieldValidation("Strict")); err != nil {
+				t.Errorf("%s %s refused: %v", kind, obj.GetName(), err)
+				continue
+			}
+			t.Logf("%s %s/%s accepted", kind, obj.GetNamespace(), obj.GetName())
+		}
+	})
+
+	for i, tc := range refusedCases() {
+		t.Run("refused/"+tc.name, func(t *testing.T) {
+			obj := variant(t, samples, tc.kind, i, tc.mutate)
+			err := c.Create(t.Context(), obj, client.DryRunAll, client.FieldValidation("Strict"))
+			if err == nil {
+				t.Fatalf("accepted; want a refusal containing %q", tc.want)
+			}
+			switch {
+			case tc.badRequest && !apierrors.IsBadRequest(err):
+				t.Errorf("refused with %v (reason %s); want a 400 BadRequest", err, apierrors.ReasonForError(err))
+			case !tc.badRequest && !apierrors.IsInvalid(err):
+				t.Errorf("refused with %v (reason %s); want a 422 Invalid", err, apierrors.ReasonForError(err))
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("refused with\n  %v\nwant a message containing %q", err, tc.want)
+			}
+			t.Logf("refused: %v", err)
+		})
+	}
+
+	for i, tc := range acceptedCases() {
+		t.Run("accepted/"+tc.name, func(t *testing.T) {
+			obj := variant(t, samples, tc.kind, 1000+i, tc.mutate)
+			if err := c.Create(t.Context(), obj, client.DryRunAll, client.FieldValidation("Strict")); err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+		})
+	}
+
+	t.Run("update/clusterRef is immutable", func(t *testing.T) {
+		var prod droverv1.Prod
+		key := client.ObjectKey{Namespace: samples["Prod"].GetNamespace(), Name: samples["Prod"].GetName()}
+		if err := c.Get(t.Context(), key, &prod); err != nil {
+			t.Fatalf("getting the sample Prod: %v", err)
+		}
+		moved := prod.DeepCopy()
+		moved.Spec.ClusterRef.Name = "workload-2"
+		err := c.Update(t.Context(), moved, client.DryRunAll)
+		switch {
+		case err == nil:
+			t.Fatal("moving a Prod to another cluster was accepted")
+		case !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "clusterRef is immutable"):
+			t.Fatalf("refused with %v; want an Invalid error saying clusterRef is immutable", err)
+		}
+		t.Logf("refused: %v", err)
+
+		bumped := prod.DeepCopy()
+		bumped.Spec.Version = "v2"
+		if err := c.Update(t.Context(), bumped, client.DryRunAll); err != nil {
+			t.Fatalf("a version bump on the same cluster was refused: %v", err)
+		}
+	})
+}
+
+type validationCase struct {
+	name   string
+	kind   string // the sample the case starts from
+	mutate func(obj map[string]any)
+	want   string // a phrase the refusal must contain
+	// badRequest: refused as undecodable (400) rather than invalid (422).
+	badRequest bool
+}
+
+func refusedCases() []validationCase {
+	twoSteps := func(o map[string]any) {
+		steps := get(o, "spec", "steps").([]any)
+		set(o, []any{steps[0], steps[0]}, "spec", "steps")
+	}
+	return []validationCase{
+		{
+			name: "Prod weight above 255", kind: "Prod",
+			mutate: func(o map[string]any) { set(o, int64(256), "spec", "traffic", "weight") },
+			want:   "should be less than or equal to 255",
+		},
+		{
+			name: "Prod weight below 0", kind: "Prod",
+			mutate: func(o map[string]any) { set(o, int64(-1), "spec", "traffic", "weight") },
+			want:   "should be greater than or equal to 0",
+		},
+		{
+			name: "Prod without manifests", kind: "Prod",
+			mutate: func(o map[string]any) { set(o, []any{}, "spec", "manifests") },
+			want:   "should have at least 1 items",
+		},
+		{
+			name: "manifest without kind", kind: "Prod",
+			mutate: func(o map[string]any) { del(o, "spec", "manifests", 0, "kind") },
+			want:   "spec.manifests[0].kind: Required value",
+		},
+		{
+			name: "manifest without metadata.name", kind: "Prod",
+			mutate: func(o map[string]any) { del(o, "spec", "manifests", 1, "metadata", "name") },
+			want:   "every manifest needs metadata.name",
+		},
+		{
+			name: "manifest in another namespace", kind: "Prod",
+			mutate: func(o map[string]any) { set(o, "kube-system", "spec", "manifests", 0, "metadata", "namespace") },
+			want:   "a manifest may not name a namespace other than spec.targetNamespace",
+		},
+		{
+			name: "ProdSet template manifest in another namespace", kind: "ProdSet",
+			mutate: func(o map[string]any) {
+				set(o, "kube-system", "spec", "template", "spec", "manifests", 0, "metadata", "namespace")
+			},
+			want: "a manifest may not name a namespace other than spec.targetNamespace",
+		},
+		{
+			name: "both serviceRef and loadBalancerID", kind: "Prod",
+			mutate: func(o map[string]any) {
+				set(o, "0b3c5a0e-7f4e-4b7a-9d59-1f0b2d6a1c11", "spec", "traffic", "loadBalancerID")
+			},
+			want: "set at most one of serviceRef and loadBalancerID",
+		},
+		{
+			name: "RolloutPolicy without steps", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, []any{}, "spec", "steps") },
+			want:   "should have at least 1 items",
+		},
+		{
+			name: "duplicate step names", kind: "RolloutPolicy",
+			mutate: twoSteps,
+			want:   `spec.steps[1]: Duplicate value: {"name":"canary"}`,
+		},
+		{
+			name: "selector operator Foo", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, selector("topology.drover.dev/region", "Foo", "eu"), "spec", "steps", 0, "selector")
+			},
+			want: `Unsupported value: "Foo"`,
+		},
+		{
+			name: "selector In without values", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, selector("topology.drover.dev/region", "In"), "spec", "steps", 0, "selector")
+			},
+			want: "operators In and NotIn need values",
+		},
+		{
+			name: "selector Exists with values", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, selector("topology.drover.dev/region", "Exists", "eu"), "spec", "steps", 0, "selector")
+			},
+			want: "Exists and DoesNotExist take none",
+		},
+		{
+			name: "selector expression with an invalid label key", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, selector("region is eu", "Exists"), "spec", "steps", 0, "selector")
+			},
+			want: "spec.steps[0].selector.matchExpressions[0].key: Invalid value",
+		},
+		{
+			name: "selector matchLabels with an invalid label key", kind: "ProdSet",
+			mutate: func(o map[string]any) {
+				set(o, map[string]any{"-pool": "shop"}, "spec", "placement", "clusterSelector", "matchLabels")
+			},
+			want: "matchLabels keys must be valid label keys",
+		},
+		{
+			name: "gate with two kinds", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, map[string]any{"message": "ok?"}, "spec", "steps", 0, "gates", 0, "approval")
+			},
+			want: "a gate sets exactly one of pause, approval, httpCheck and prometheus",
+		},
+		{
+			name: "gate with no kind", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, map[string]any{}, "spec", "steps", 0, "gates", 0) },
+			want:   "a gate sets exactly one of pause, approval, httpCheck and prometheus",
+		},
+		{
+			name: "rollbackWindow with strategy InPlace", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, "1h", "spec", "rollbackWindow") },
+			want:   "rollbackWindow applies only to the Replace strategy",
+		},
+		{
+			name: `maxParallel "0"`, kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, "0", "spec", "steps", 0, "maxParallel") },
+			want:   "must be at least 1, or a percentage from 1% to 100%",
+		},
+		{
+			name: "maxParallel 0", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, int64(0), "spec", "steps", 0, "maxParallel") },
+			want:   "must be at least 1, or a percentage from 1% to 100%",
+		},
+		{
+			name: `maxParallel "150%"`, kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, "150%", "spec", "steps", 1, "maxParallel") },
+			want:   "must be at least 1, or a percentage from 1% to 100%",
+		},
+		{
+			name: "order LabelValue without orderLabel", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, "LabelValue", "spec", "steps", 1, "order") },
+			want:   "order LabelValue needs orderLabel",
+		},
+		{
+			name: "ProdSet with minAvailable and maxUnavailable", kind: "ProdSet",
+			mutate: func(o map[string]any) { set(o, "25%", "spec", "placement", "maxUnavailable") },
+			want:   "set at most one of minAvailable and maxUnavailable",
+		},
+		{
+			name: "ProdSet ttl 61", kind: "ProdSet",
+			mutate: func(o map[string]any) { set(o, int64(61), "spec", "traffic", "ttl") },
+			want:   "should be less than or equal to 60",
+		},
+		{
+			name: "unknown field (strict field validation)", kind: "Prod",
+			mutate:     func(o map[string]any) { set(o, "3", "spec", "replicas") },
+			want:       `unknown field "spec.replicas"`,
+			badRequest: true,
+		},
+	}
+}
+
+// acceptedCases are the edges of the rules above: they must not refuse what is valid.
+func acceptedCases() []validationCase {
+	return []validationCase{
+		{
+			name: "Prod weight 0", kind: "Prod",
+			mutate: func(o map[string]any) { set(o, int64(0), "spec", "traffic", "weight") },
+		},
+		{
+			name: "Prod weight 255", kind: "Prod",
+			mutate: func(o map[string]any) { set(o, int64(255), "spec", "traffic", "weight") },
+		},
+		{
+			name: "manifest naming the target namespace", kind: "Prod",
+			mutate: func(o map[string]any) { set(o, "shop", "spec", "manifests", 0, "metadata", "namespace") },
+		},
+		{
+			name: "manifest with an empty metadata.namespace", kind: "Prod",
+			mutate: func(o map[string]any) { set(o, "", "spec", "manifests", 0, "metadata", "namespace") },
+		},
+		{
+			name: "ProdSet template manifest naming the target namespace", kind: "ProdSet",
+			mutate: func(o map[string]any) {
+				set(o, "shop", "spec", "template", "spec", "manifests", 2, "metadata", "namespace")
+			},
+		},
+		{
+			name: "loadBalancerID without serviceRef", kind: "Prod",
+			mutate: func(o map[string]any) {
+				del(o, "spec", "traffic", "serviceRef")
+				set(o, "0b3c5a0e-7f4e-4b7a-9d59-1f0b2d6a1c11", "spec", "traffic", "loadBalancerID")
+			},
+		},
+		{
+			name: "Replace with a rollbackWindow", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, "Replace", "spec", "strategy")
+				set(o, "1h", "spec", "rollbackWindow")
+			},
+		},
+		{
+			name: `maxParallel "100%", 1 and 3`, kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				steps := get(o, "spec", "steps").([]any)
+				third := map[string]any{"name": "last", "maxParallel": int64(3)}
+				set(o, append(steps, third), "spec", "steps")
+				set(o, "100%", "spec", "steps", 1, "maxParallel")
+				set(o, int64(1), "spec", "steps", 0, "maxParallel")
+			},
+		},
+		{
+			name: "selectors with In, NotIn, Exists and DoesNotExist", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				sel := map[string]any{
+					"matchLabels": map[string]any{"drover.dev/canary": "true", "tier": ""},
+					"matchExpressions": []any{
+						map[string]any{"key": "topology.drover.dev/region", "operator": "In", "values": []any{"eu", "us"}},
+						map[string]any{"key": "provider", "operator": "NotIn", "values": []any{"aws"}},
+						map[string]any{"key": "drover.dev/canary", "operator": "Exists"},
+						map[string]any{"key": "frozen", "operator": "DoesNotExist"},
+					},
+				}
+				set(o, sel, "spec", "steps", 0, "selector")
+			},
+		},
+		{
+			name: "pause and approval gates", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, []any{
+					map[string]any{"pause": map[string]any{"duration": "5m"}},
+					map[string]any{"pause": map[string]any{"untilApproved": true}},
+					map[string]any{"approval": map[string]any{"message": "check the dashboards"}},
+				}, "spec", "steps", 1, "gates")
+			},
+		},
+		{
+			name: "order LabelValue with orderLabel", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, "LabelValue", "spec", "steps", 1, "order")
+				set(o, "topology.drover.dev/region", "spec", "steps", 1, "orderLabel")
+				set(o, []any{"eu", "us"}, "spec", "steps", 1, "orderValues")
+			},
+		},
+		{
+			name: "ProdSet with maxUnavailable only", kind: "ProdSet",
+			mutate: func(o map[string]any) {
+				del(o, "spec", "placement", "minAvailable")
+				set(o, "25%", "spec", "placement", "maxUnavailable")
+			},
+		},
+		{
+			name: "ProdSet ttl 60", kind: "ProdSet",
+			mutate: func(o map[string]any) { set(o, int64(60), "spec", "traffic", "ttl") },
+		},
+	}
+}
+
+// startAPIServer starts kube-apiserver and etcd with drover's CRDs installed and returns
+// a client of it.
+func startAPIServer(t *testing.T) client.Client {
+	t.Helper()
+	binDir, err := testenv.BinaryDir()
+	if err != nil {
+		t.Fatalf("finding kube-apiserver: %v", err)
+	}
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	scheme := runtime.NewScheme()
+	if err := droverv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: binDir,
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		Scheme:                scheme,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		// Start leaves etcd and kube-apiserver running when installing the CRDs fails.
+		_ = env.Stop()
+		t.Fatalf("starting kube-apiserver from %s with the CRDs of config/crd/bases: %v", binDir, err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stopping kube-apiserver: %v", err)
+		}
+	})
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// loadSamples reads config/samples, one object a file, keyed by kind, and checks that
+// its kustomization lists every one of them.
+func loadSamples(t *testing.T) map[string]*unstructured.Unstructured {
+	t.Helper()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "config", "samples")
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kustomization struct {
+		Resources []string `json:"resources"`
+	}
+	samples := map[string]*unstructured.Unstructured{}
+	var names []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Base(f) == "kustomization.yaml" {
+			if err := yaml.Unmarshal(data, &kustomization); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			continue
+		}
+		names = append(names, filepath.Base(f))
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(data, &obj.Object); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if _, dup := samples[obj.GetKind()]; dup {
+			t.Fatalf("%s: a second %s sample; the test expects one of each kind", f, obj.GetKind())
+		}
+		samples[obj.GetKind()] = obj
+	}
+	slices.Sort(names)
+	slices.Sort(kustomization.Resources)
+	if !slices.Equal(names, kustomization.Resources) {
+		t.Errorf("config/samples/kustomization.yaml lists %v; the directory holds %v", kustomization.Resources, names)
+	}
+	for _, kind := range []string{"Prod", "ProdSet", "RolloutPolicy"} {
+		if samples[kind] == nil {
+			t.Fatalf("config/samples has no %s", kind)
+		}
+	}
+	return samples
+}
+
+// variant returns a copy of the sample of kind, renamed so it cannot collide with the
+// sample or another case, and changed by mutate.
+func variant(t *testing.T, samples map[string]*unstructured.Unstructured, kind string, i int, mutate func(map[string]any)) *unstructured.Unstructured {
+	t.Helper()
+	base, ok := samples[kind]
+	if !ok {
+		t.Fatalf("no %s sample", kind)
+	}
+	obj := base.DeepCopy()
+	obj.SetName(fmt.Sprintf("case-%d", i))
+	mutate(obj.Object)
+	return obj
+}
+
+func selector(key, operator string, values ...string) map[string]any {
+	req := map[string]any{"key": key, "operator": operator}
+	if len(values) > 0 {
+		vs := make([]any, len(values))
+		for i, v := range values {
+			vs[i] = v
+		}
+		req["values"] = vs
+	}
+	return map[string]any{"matchExpressions": []any{req}}
+}
+
+// get returns the value at path (map keys and list indexes) in obj; it panics on a
+// path the sample does not have, which is a mistake in the test.
+func get(obj any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			obj = obj.(map[string]any)[k]
+		case int:
+			obj = obj.([]any)[k]
+		}
+	}
+	return obj
+}
+
+// set sets the value at path, creating missing maps on the way.
+func set(obj map[string]any, value any, path ...any) {
+	parent := any(obj)
+	for _, p := range path[:len(path)-1] {
+		next := get(parent, p)
+		if next == nil {
+			next = map[string]any{}
+			setChild(parent, p, next)
+		}
+		parent = next
+	}
+	setChild(parent, path[len(path)-1], value)
+}
+
+// del removes the map key at path.
+func del(obj map[string]any, path ...any) {
+	parent := get(obj, path[:len(path)-1]...).(map[string]any)
+	delete(parent, path[len(path)-1].(string))
+}
+
+func setChild(parent, key, value any) {
+	switch k := key.(type) {
+	case string:
+		parent.(map[string]any)[k] = value
+	case int:
+		parent.([]any)[k] = value
+	}
+}

@@ -1,0 +1,92 @@
+// Command manager runs drover's controllers against a control-plane cluster.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/drover-dev/drover/internal/setup"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "drover-manager:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		metricsAddr      string
+		probeAddr        string
+		leaderElect      bool
+		leaderElectionNS string
+		leaseDuration    time.Duration
+		renewDeadline    time.Duration
+		retryPeriod      time.Duration
+		opts             setup.Options
+		syncPeriod       time.Duration
+	)
+	fs := pflag.CommandLine
+	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
+	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
+	fs.BoolVar(&leaderElect, "leader-elect", true, "Elect a leader so that only one replica acts at a time.")
+	fs.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; defaults to the manager's own namespace.")
+	fs.DurationVar(&leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a non-leader waits before taking over an unrenewed lease.")
+	fs.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before it gives up leading.")
+	fs.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often leader election is retried.")
+	fs.DurationVar(&syncPeriod, "sync-period", 10*time.Minute, "How often every object is reconciled even without a change, to correct drift.")
+	fs.StringVar(&opts.WatchFilterValue, "watch-filter", "", "Only act on Clusters labelled cluster.x-k8s.io/watch-filter=<value>.")
+	fs.IntVar(&opts.ProdConcurrency, "prod-concurrency", 10, "Prods reconciled at once.")
+	fs.IntVar(&opts.ClusterCacheConcurrency, "clustercache-concurrency", 10, "Clusters the cluster cache connects to and probes at once.")
+	fs.DurationVar(&opts.WorkloadClientTimeout, "workload-client-timeout", 10*time.Second, "Timeout of each request to a workload cluster.")
+
+	zapOpts := zap.Options{}
+	goFlags := flag.NewFlagSet("zap", flag.ExitOnError)
+	zapOpts.BindFlags(goFlags)
+	klog.InitFlags(goFlags)
+	fs.AddGoFlagSet(goFlags)
+	pflag.Parse()
+
+	logger := zap.New(zap.UseFlagOptions(&zapOpts), zap.JSONEncoder())
+	ctrl.SetLogger(logger)
+	klog.SetLogger(logger)
+
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                        setup.Scheme(),
+		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress:        probeAddr,
+		LeaderElection:                leaderElect,
+		LeaderElectionID:              "drover-manager.drover.dev",
+		LeaderElectionNamespace:       leaderElectionNS,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &leaseDuration,
+		RenewDeadline:                 &renewDeadline,
+		RetryPeriod:                   &retryPeriod,
+		Cache:                         cacheOptions(syncPeriod),
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	ctx := ctrl.SetupSignalHandler()
+	if _, err := setup.Controllers(ctx, mgr, opts); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	logger.Info("starting drover manager", "leaderElection", leaderElect)
+	return mgr.Start(ctx)
+}

@@ -1,0 +1,516 @@
+// Package prod reconciles Prods: it applies a Prod's manifests to its workload cluster,
+// prunes what left them, reports reachability and availability, and cleans up, after the
+// Prod's traffic is drained, when the Prod is deleted.
+package prod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/events"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/cluster-api/controllers/clustercache"
+	"sigs.k8s.io/cluster-api/util"
+	"sigs.k8s.io/cluster-api/util/finalizers"
+	"sigs.k8s.io/cluster-api/util/patch"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/manifests"
+	"github.com/drover-dev/drover/internal/traffic"
+)
+
+const (
+	// ControllerName names the controller, its event recorder and its cluster source.
+	ControllerName = "prod"
+
+	// clusterIndex indexes Prods by "<namespace>/<name>" of their Cluster.
+	clusterIndex = "spec.clusterRef"
+
+	// SkipCleanupAnnotation on a deleted Prod lets it go without deleting its workload
+	// objects: the way out when its cluster is gone for good but its Cluster object stays.
+	SkipCleanupAnnotation = "drover.dev/skip-workload-cleanup"
+)
+
+// Reconciler reconciles Prods.
+type Reconciler struct {
+	Client       client.Client
+	ClusterCache clustercache.ClusterCache
+	Traffic      traffic.Drainer
+	Recorder     events.EventRecorder
+
+	// ProbeFailureGrace is how long after a failed health probe of a workload cluster
+	// its Prods are reported unreachable, without waiting for the cluster cache to give
+	// up on the connection. Defaults to 5s.
+	ProbeFailureGrace time.Duration
+	// ProgressInterval is how often a Prod whose objects are still rolling out is checked.
+	// Defaults to 10s.
+	ProgressInterval time.Duration
+	// UnreachableInterval is how often a Prod on an unreachable cluster is checked.
+	// Defaults to 10s.
+	UnreachableInterval time.Duration
+
+	controller controller.Controller
+}
+
+// +kubebuilder:rbac:groups=drover.dev,resources=prods,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=drover.dev,resources=prods/status;prods/finalizers,verbs=get;update;patch
+// +kubebuilder:rbac:groups=cluster.x-k8s.io,resources=clusters,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="";events.k8s.io,resources=events,verbs=create;patch
+
+// SetupWithManager registers the controller, its index and its watches.
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, options controller.Options) error {
+	if r.Traffic == nil {
+		r.Traffic = traffic.None{}
+	}
+	if r.ProbeFailureGrace == 0 {
+		r.ProbeFailureGrace = 5 * time.Second
+	}
+	if r.ProgressInterval == 0 {
+		r.ProgressInterval = 10 * time.Second
+	}
+	if r.UnreachableInterval == 0 {
+		r.UnreachableInterval = 10 * time.Second
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &droverv1.Prod{}, clusterIndex, func(o client.Object) []string {
+		p := o.(*droverv1.Prod)
+		return []string{p.ClusterNamespace() + "/" + p.Spec.ClusterRef.Name}
+	}); err != nil {
+		return fmt.Errorf("indexing Prods by cluster: %w", err)
+	}
+	c, err := ctrl.NewControllerManagedBy(mgr).
+		Named(ControllerName).
+		For(&droverv1.Prod{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{},
+			predicate.AnnotationChangedPredicate{},
+			predicate.LabelChangedPredicate{},
+		))).
+		WithOptions(options).
+		Watches(&clusterv1.Cluster{}, handler.EnqueueRequestsFromMapFunc(r.clusterToProds)).
+		WatchesRawSource(r.ClusterCache.GetClusterSource(ControllerName, r.clusterToProds,
+			clustercache.WatchForProbeFailure(r.ProbeFailureGrace))).
+		Build(r)
+	if err != nil {
+		return err
+	}
+	r.controller = c
+	return nil
+}
+
+// WorkloadCacheOptions restricts what the cluster cache keeps of each workload cluster
+// to what this controller watches: only the rollout kinds, and only drover's objects.
+func WorkloadCacheOptions() clustercache.CacheOptions {
+	owned, _ := labels.Parse(droverv1.ProdNameLabel)
+	by := map[client.Object]ctrlcache.ByObject{}
+	for _, o := range watchedWorkloadKinds() {
+		by[o] = ctrlcache.ByObject{Label: owned}
+	}
+	return clustercache.CacheOptions{ByObject: by}
+}
+
+// watchedWorkloadKinds are the workload kinds whose status changes wake a Prod at once;
+// anything else is re-checked every ProgressInterval while the Prod is progressing.
+func watchedWorkloadKinds() []client.Object {
+	return []client.Object{&appsv1.Deployment{}, &appsv1.StatefulSet{}, &appsv1.DaemonSet{}}
+}
+
+// clusterToProds maps a Cluster to the Prods that run on it.
+func (r *Reconciler) clusterToProds(ctx context.Context, o client.Object) []ctrl.Request {
+	list := &droverv1.ProdList{}
+	if err := r.Client.List(ctx, list, client.MatchingFields{clusterIndex: o.GetNamespace() + "/" + o.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing Prods of a Cluster", "cluster", client.ObjectKeyFromObject(o))
+		return nil
+	}
+	reqs := make([]ctrl.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
+}
+
+// workloadToProd maps a workload object to the Prod that owns it, from its labels.
+func workloadToProd(_ context.Context, o client.Object) []ctrl.Request {
+	l := o.GetLabels()
+	name, ns := l[droverv1.ProdNameLabel], l[droverv1.ProdNamespaceLabel]
+	if name == "" || ns == "" {
+		return nil
+	}
+	return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: ns, Name: name}}}
+}
+
+// scope is what one reconcile learned.
+type scope struct {
+	prod       *droverv1.Prod
+	clusterKey client.ObjectKey
+	cluster    *clusterv1.Cluster
+
+	// reachable is the ClusterReachable verdict; workload is set only when reachable.
+	reachable reachability
+	workload  client.Client
+
+	// applied is set once the manifests of this generation are applied and pruned.
+	applied     bool
+	applyReason string
+	applyErr    error
+	objects     []*unstructured.Unstructured
+
+	// availability is nil when it could not be judged.
+	availability *manifests.Availability
+
+	deleting         bool
+	drained          bool
+	finalizerRemoved bool
+	cleanupPending   []droverv1.ObjectReference
+}
+
+type reachability struct {
+	ok      bool
+	reason  string
+	message string
+}
+
+type phase func(context.Context, *scope) (ctrl.Result, error)
+
+// Reconcile brings one Prod towards its spec.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	prod := &droverv1.Prod{}
+	if err := r.Client.Get(ctx, req.NamespacedName, prod); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if prod.DeletionTimestamp.IsZero() {
+		// The finalizer is written before anything lands on the workload cluster. Adding
+		// it does not bump the generation, so the reconcile carries on instead of waiting
+		// for an event the predicates filter out.
+		if _, err := finalizers.EnsureFinalizer(ctx, r.Client, prod, droverv1.ProdFinalizer); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	helper, err := patch.NewHelper(prod, r.Client)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	s := &scope{
+		prod:       prod,
+		clusterKey: client.ObjectKey{Namespace: prod.ClusterNamespace(), Name: prod.Spec.ClusterRef.Name},
+		deleting:   !prod.DeletionTimestamp.IsZero(),
+	}
+	defer func() {
+		r.updateStatus(ctx, s)
+		opts := []patch.Option{patch.WithOwnedConditions{Conditions: []string{
+			droverv1.ProdClusterReachableCondition, droverv1.ProdAppliedCondition,
+			droverv1.ProdAvailableCondition, droverv1.ProdTrafficReadyCondition,
+		}}}
+		if !s.deleting {
+			opts = append(opts, patch.WithStatusObservedGeneration{})
+		}
+		if err := helper.Patch(ctx, prod, opts...); err != nil && !(s.deleting && apierrors.IsNotFound(err)) {
+			retErr = kerrors.NewAggregate([]error{retErr, err})
+		}
+	}()
+
+	phases := []phase{r.reconcileCluster, r.reconcileConnection, r.reconcileApply, r.reconcileAvailability}
+	if s.deleting {
+		phases = []phase{r.reconcileDrain, r.reconcileCluster, r.reconcileConnection, r.reconcileCleanup}
+	}
+	return runPhases(ctx, s, phases)
+}
+
+// runPhases runs every phase in order, each skipping itself when what it needs was not
+// learned by the ones before, and returns the soonest requeue and all errors.
+func runPhases(ctx context.Context, s *scope, phases []phase) (ctrl.Result, error) {
+	var res ctrl.Result
+	var errs []error
+	for _, p := range phases {
+		r, err := p(ctx, s)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		res = util.LowestNonZeroResult(res, r)
+	}
+	return res, kerrors.NewAggregate(errs)
+}
+
+// reconcileCluster reads the Cluster and stops when it is missing, deleting or not up.
+func (r *Reconciler) reconcileCluster(ctx context.Context, s *scope) (ctrl.Result, error) {
+	cluster := &clusterv1.Cluster{}
+	if err := r.Client.Get(ctx, s.clusterKey, cluster); err != nil {
+		if apierrors.IsNotFound(err) {
+			s.reachable = reachability{reason: droverv1.ProdClusterNotFoundReason,
+				message: fmt.Sprintf("Cluster %s does not exist", s.clusterKey)}
+			if s.deleting {
+				// Nothing is left to clean up where no cluster is.
+				return ctrl.Result{}, r.removeFinalizer(ctx, s)
+			}
+			return ctrl.Result{}, nil // the Cluster watch brings us back when it appears
+		}
+		s.reachable = reachability{reason: droverv1.ProdClusterReachableUnknownReason,
+			message: fmt.Sprintf("reading Cluster %s: %v", s.clusterKey, err)}
+		return ctrl.Result{}, fmt.Errorf("reading Cluster %s: %w", s.clusterKey, err)
+	}
+	switch {
+	case !cluster.DeletionTimestamp.IsZero():
+		s.reachable = reachability{reason: droverv1.ProdClusterDeletingReason,
+			message: fmt.Sprintf("Cluster %s is being deleted", s.clusterKey)}
+		if s.deleting {
+			return ctrl.Result{}, r.removeFinalizer(ctx, s)
+		}
+		return ctrl.Result{}, nil
+	case !ptrTrue(cluster.Status.Initialization.InfrastructureProvisioned) || !ptrTrue(cluster.Status.Initialization.ControlPlaneInitialized):
+		s.reachable = reachability{reason: droverv1.ProdClusterNotReadyReason,
+			message: fmt.Sprintf("Cluster %s is not provisioned yet (infrastructure provisioned: %t, control plane initialized: %t)",
+				s.clusterKey, ptrTrue(cluster.Status.Initialization.InfrastructureProvisioned),
+				ptrTrue(cluster.Status.Initialization.ControlPlaneInitialized))}
+		return ctrl.Result{}, nil
+	}
+	s.cluster = cluster
+	return ctrl.Result{}, nil
+}
+
+// reconcileConnection gets a client for the workload cluster from the cluster cache,
+// unless the cluster's health probe is failing.
+func (r *Reconciler) reconcileConnection(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.cluster == nil || s.finalizerRemoved {
+		return ctrl.Result{}, nil
+	}
+	c, err := r.ClusterCache.GetClient(ctx, s.clusterKey)
+	if err != nil {
+		if errors.Is(err, clustercache.ErrClusterNotConnected) {
+			s.reachable = reachability{reason: droverv1.ProdClusterNotConnectedReason,
+				message: fmt.Sprintf("no connection to the API server of Cluster %s", s.clusterKey)}
+			return ctrl.Result{RequeueAfter: r.UnreachableInterval}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if h := r.ClusterCache.GetHealthCheckingState(ctx, s.clusterKey); h.ConsecutiveFailures > 0 {
+		s.reachable = reachability{reason: droverv1.ProdClusterProbeFailingReason,
+			message: fmt.Sprintf("the API server of Cluster %s failed %d health probes in a row; last success %s",
+				s.clusterKey, h.ConsecutiveFailures, since(h.LastProbeSuccessTime))}
+		return ctrl.Result{RequeueAfter: r.UnreachableInterval}, nil
+	}
+	s.reachable = reachability{ok: true, reason: droverv1.ProdClusterReachableReason}
+	s.workload = c
+	r.watchWorkload(ctx, s)
+	return ctrl.Result{}, nil
+}
+
+// watchWorkload makes status changes of the Prod's workload objects wake the Prod. A
+// watch that cannot start is retried on the next reconcile; progress is polled anyway.
+func (r *Reconciler) watchWorkload(ctx context.Context, s *scope) {
+	if r.controller == nil {
+		return
+	}
+	for _, kind := range watchedWorkloadKinds() {
+		err := r.ClusterCache.Watch(ctx, s.clusterKey, clustercache.NewWatcher(clustercache.WatcherOptions{
+			Name:         fmt.Sprintf("%s-watch-%T", ControllerName, kind),
+			Watcher:      r.controller,
+			Kind:         kind,
+			EventHandler: handler.EnqueueRequestsFromMapFunc(workloadToProd),
+		}))
+		if err != nil {
+			ctrl.LoggerFrom(ctx).V(4).Info("could not watch workload objects yet", "kind", fmt.Sprintf("%T", kind), "error", err.Error())
+		}
+	}
+}
+
+// reconcileApply applies the manifests with server-side apply and prunes what left them.
+func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.workload == nil {
+		return ctrl.Result{}, nil
+	}
+	prod := s.prod
+	objs, err := manifests.Render(prod, scopeOf(s.workload))
+	if err != nil {
+		var invalid *manifests.InvalidError
+		if errors.As(err, &invalid) {
+			s.applyReason, s.applyErr = droverv1.ProdInvalidManifestReason, err
+			return ctrl.Result{}, nil // nothing on the cluster is touched until the spec is fixed
+		}
+		return r.failedRequest(s, droverv1.ProdApplyFailedReason, err)
+	}
+
+	// Record every object we are about to own before creating it, so a crash between
+	// apply and prune never forgets one.
+	desired := manifests.Inventory(objs)
+	if union := manifests.Union(prod.Status.Inventory, desired); !equalRefs(union, prod.Status.Inventory) {
+		before := prod.DeepCopy()
+		prod.Status.Inventory = union
+		if err := r.Client.Status().Patch(ctx, prod, client.MergeFrom(before)); err != nil {
+			return ctrl.Result{}, fmt.Errorf("recording inventory: %w", err)
+		}
+	}
+
+	if err := r.ensureNamespace(ctx, s.workload, prod.Spec.TargetNamespace); err != nil {
+		return r.failedRequest(s, droverv1.ProdApplyFailedReason, err)
+	}
+	for _, o := range objs {
+		if err := s.workload.Apply(ctx, client.ApplyConfigurationFromUnstructured(o),
+			client.FieldOwner(droverv1.FieldManager), client.ForceOwnership); err != nil {
+			return r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("applying %s %s: %w", o.GetKind(), o.GetName(), err))
+		}
+	}
+	s.objects = objs
+
+	stale := manifests.Stale(prod.Status.Inventory, desired)
+	remaining, err := r.deleteObjects(ctx, s.workload, prod, stale)
+	if err != nil {
+		return r.failedRequest(s, droverv1.ProdPruneFailedReason, err)
+	}
+	if len(stale) > 0 {
+		r.event(prod, corev1.EventTypeNormal, "Pruned", "Prune", "deleted %d objects that left spec.manifests", len(stale)-len(remaining))
+	}
+	prod.Status.Inventory = manifests.Union(desired, remaining)
+	if prod.Status.AppliedVersion != prod.Spec.Version || prod.Status.ObservedGeneration != prod.Generation {
+		r.event(prod, corev1.EventTypeNormal, "Applied", "Apply", "applied %d objects of version %s to Cluster %s", len(objs), prod.Spec.Version, s.clusterKey)
+	}
+	s.applied = true
+	prod.Status.AppliedVersion = prod.Spec.Version
+	if len(remaining) > 0 {
+		return ctrl.Result{RequeueAfter: r.ProgressInterval}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// reconcileAvailability judges the applied objects as the API server returned them.
+func (r *Reconciler) reconcileAvailability(_ context.Context, s *scope) (ctrl.Result, error) {
+	if !s.applied {
+		return ctrl.Result{}, nil
+	}
+	a := manifests.Assess(s.objects)
+	s.availability = &a
+	if a.Pending {
+		return ctrl.Result{RequeueAfter: r.ProgressInterval}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// reconcileDrain takes the Prod out of traffic before anything is deleted.
+func (r *Reconciler) reconcileDrain(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(s.prod, droverv1.ProdFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	drained, retry, err := r.Traffic.Drain(ctx, s.prod)
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("draining traffic: %w", err)
+	}
+	if !drained {
+		return ctrl.Result{RequeueAfter: retry}, nil
+	}
+	s.drained = true
+	return ctrl.Result{}, nil
+}
+
+// reconcileCleanup deletes every inventoried workload object and then lets the Prod go.
+func (r *Reconciler) reconcileCleanup(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if !s.drained || s.finalizerRemoved {
+		return ctrl.Result{}, nil
+	}
+	if s.prod.Annotations[SkipCleanupAnnotation] == "true" {
+		r.event(s.prod, corev1.EventTypeWarning, "CleanupSkipped", "Delete", "workload objects left on Cluster %s as annotated", s.clusterKey)
+		return ctrl.Result{}, r.removeFinalizer(ctx, s)
+	}
+	if s.workload == nil {
+		return ctrl.Result{RequeueAfter: r.UnreachableInterval}, nil // waits for the cluster to come back
+	}
+	remaining, err := r.deleteObjects(ctx, s.workload, s.prod, s.prod.Status.Inventory)
+	if err != nil {
+		return r.failedRequest(s, droverv1.ProdPruneFailedReason, err)
+	}
+	s.prod.Status.Inventory = remaining
+	s.cleanupPending = remaining
+	if len(remaining) > 0 {
+		return ctrl.Result{RequeueAfter: r.ProgressInterval}, nil
+	}
+	return ctrl.Result{}, r.removeFinalizer(ctx, s)
+}
+
+// removeFinalizer lets the Prod go once its traffic is drained. The deferred patch
+// writes it.
+func (r *Reconciler) removeFinalizer(_ context.Context, s *scope) error {
+	if !s.drained {
+		return nil
+	}
+	controllerutil.RemoveFinalizer(s.prod, droverv1.ProdFinalizer)
+	s.finalizerRemoved = true
+	return nil
+}
+
+// deleteObjects deletes the listed objects that still carry the Prod's labels and returns
+// those not gone yet. An object someone else took over (labels changed) is left alone.
+func (r *Reconciler) deleteObjects(ctx context.Context, c client.Client, prod *droverv1.Prod, refs []droverv1.ObjectReference) ([]droverv1.ObjectReference, error) {
+	var remaining []droverv1.ObjectReference
+	var errs []error
+	for _, ref := range refs {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(schema.GroupVersionKind{Group: ref.Group, Version: ref.Version, Kind: ref.Kind})
+		err := c.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, u)
+		switch {
+		case apierrors.IsNotFound(err) || isNoMatch(err):
+			continue
+		case err != nil:
+			errs = append(errs, fmt.Errorf("reading %s: %w", manifests.Describe(ref), err))
+			remaining = append(remaining, ref)
+			continue
+		case !manifests.OwnedBy(u.GetLabels(), prod):
+			continue
+		}
+		if u.GetDeletionTimestamp() == nil {
+			if err := c.Delete(ctx, u, client.PropagationPolicy("Background")); err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("deleting %s: %w", manifests.Describe(ref), err))
+			}
+		}
+		remaining = append(remaining, ref)
+	}
+	return remaining, kerrors.NewAggregate(errs)
+}
+
+// ensureNamespace creates the target namespace when it does not exist. A namespace that
+// exists is not touched: drover does not own it.
+func (r *Reconciler) ensureNamespace(ctx context.Context, c client.Client, name string) error {
+	ns := &corev1.Namespace{}
+	err := c.Get(ctx, client.ObjectKey{Name: name}, ns)
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	ns.Name = name
+	if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+// failedRequest records a failed workload request. A failure to reach the API server
+// turns the cluster unreachable; anything else is the Applied condition's business.
+func (r *Reconciler) failedRequest(s *scope, reason string, err error) (ctrl.Result, error) {
+	if isUnreachable(err) {
+		s.reachable = reachability{reason: droverv1.ProdClusterRequestFailedReason,
+			message: fmt.Sprintf("request to Cluster %s failed: %v", s.clusterKey, err)}
+		s.workload = nil
+		return ctrl.Result{RequeueAfter: r.UnreachableInterval}, nil
+	}
+	s.applyReason, s.applyErr = reason, err
+	return ctrl.Result{}, err
+}
+
+func (r *Reconciler) event(prod *droverv1.Prod, eventType, reason, action, format string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(prod, nil, eventType, reason, action, format, args...)
+	}
+}

@@ -1,0 +1,368 @@
+package prod_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/cluster-api/util/conditions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+)
+
+// --- builders --------------------------------------------------------------------------
+
+func configMap(name string, data map[string]string) map[string]any {
+	return map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": name}, "data": data}
+}
+
+func deployment(name string, replicas int) map[string]any {
+	labels := map[string]any{"app": name}
+	return map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": name},
+		"spec": map[string]any{
+			"replicas": replicas,
+			"selector": map[string]any{"matchLabels": labels},
+			"template": map[string]any{
+				"metadata": map[string]any{"labels": labels},
+				"spec": map[string]any{"containers": []any{map[string]any{
+					"name": name, "image": "registry.example/" + name + ":${DROVER_VERSION}",
+				}}},
+			},
+		},
+	}
+}
+
+func raw(objs ...map[string]any) []runtime.RawExtension {
+	out := make([]runtime.RawExtension, 0, len(objs))
+	for _, o := range objs {
+		b, err := json.Marshal(o)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, runtime.RawExtension{Raw: b})
+	}
+	return out
+}
+
+func newProd(t *testing.T, cluster, targetNS string, objs ...map[string]any) *droverv1.Prod {
+	t.Helper()
+	p := &droverv1.Prod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, GenerateName: "shop-"},
+		Spec: droverv1.ProdSpec{
+			ClusterRef: droverv1.ClusterReference{Name: cluster},
+			ProdTemplateSpec: droverv1.ProdTemplateSpec{
+				Version: "v1", TargetNamespace: targetNS, Manifests: raw(objs...),
+			},
+		},
+	}
+	NewWithT(t).Expect(cp.Create(context.Background(), p)).To(Succeed())
+	return p
+}
+
+// --- helpers ---------------------------------------------------------------------------
+
+func getProd(g Gomega, p *droverv1.Prod) *droverv1.Prod {
+	out := &droverv1.Prod{}
+	g.Expect(cp.Get(context.Background(), client.ObjectKeyFromObject(p), out)).To(Succeed())
+	return out
+}
+
+// haveCondition matches a Prod whose condition has the status (and, if given, reason)
+// and was computed for the Prod's current generation.
+func expectCondition(g Gomega, p *droverv1.Prod, condType string, status metav1.ConditionStatus, reason string) {
+	c := conditions.Get(p, condType)
+	g.Expect(c).NotTo(BeNil(), "condition %s is not set", condType)
+	g.Expect(c.Status).To(Equal(status), "condition %s: %s %s", condType, c.Reason, c.Message)
+	if reason != "" {
+		g.Expect(c.Reason).To(Equal(reason), "condition %s: %s", condType, c.Message)
+	}
+	g.Expect(c.ObservedGeneration).To(Equal(p.Generation))
+}
+
+func workloadClient(name string) client.Client { return bed.Workload(name).Client }
+
+func deleteProd(t *testing.T, p *droverv1.Prod) {
+	t.Helper()
+	g := NewWithT(t)
+	g.Expect(client.IgnoreNotFound(cp.Delete(context.Background(), p))).To(Succeed())
+	g.Eventually(func() bool {
+		return apierrors.IsNotFound(cp.Get(context.Background(), client.ObjectKeyFromObject(p), &droverv1.Prod{}))
+	}, 60*time.Second, 250*time.Millisecond).Should(BeTrue(), "Prod %s was not deleted", p.Name)
+}
+
+// --- tests -----------------------------------------------------------------------------
+
+func TestProdLandsAndBecomesAvailable(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	p := newProd(t, rolloutCluster, "shop-lands", configMap("settings", map[string]string{"color": "blue"}), deployment("api", 2))
+	t.Cleanup(func() { deleteProd(t, p) })
+
+	g.Eventually(func(g Gomega) {
+		got := getProd(g, p)
+		expectCondition(g, got, droverv1.ProdClusterReachableCondition, metav1.ConditionTrue, droverv1.ProdClusterReachableReason)
+		expectCondition(g, got, droverv1.ProdAppliedCondition, metav1.ConditionTrue, droverv1.ProdAppliedReason)
+		expectCondition(g, got, droverv1.ProdAvailableCondition, metav1.ConditionTrue, droverv1.ProdAvailableReason)
+		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+		g.Expect(got.Status.AppliedVersion).To(Equal("v1"))
+		g.Expect(got.Status.Cluster).To(Equal(bed.Namespace + "/" + rolloutCluster))
+		g.Expect(got.Status.Inventory).To(ConsistOf(
+			droverv1.ObjectReference{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "shop-lands", Name: "api"},
+			droverv1.ObjectReference{Version: "v1", Kind: "ConfigMap", Namespace: "shop-lands", Name: "settings"},
+		))
+		g.Expect(got.Finalizers).To(ContainElement(droverv1.ProdFinalizer))
+	}, 90*time.Second, 500*time.Millisecond).Should(Succeed())
+
+	// The objects are really there, applied by drover's field manager, labelled, with the
+	// version substituted, and the Deployment really rolled out.
+	w := workloadClient(rolloutCluster)
+	dep := &appsv1.Deployment{}
+	g.Expect(w.Get(ctx, client.ObjectKey{Namespace: "shop-lands", Name: "api"}, dep)).To(Succeed())
+	g.Expect(dep.Spec.Template.Spec.Containers[0].Image).To(Equal("registry.example/api:v1"))
+	g.Expect(dep.Labels).To(HaveKeyWithValue(droverv1.ProdNameLabel, p.Name))
+	g.Expect(dep.Status.AvailableReplicas).To(Equal(int32(2)))
+	g.Expect(managers(dep.ManagedFields)).To(ContainElement(droverv1.FieldManager))
+
+	// Nothing landed on the other clusters.
+	for _, other := range []string{otherCluster, outageCluster} {
+		err := workloadClient(other).Get(ctx, client.ObjectKey{Namespace: "shop-lands", Name: "api"}, &appsv1.Deployment{})
+		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the Deployment must not exist on %s: %v", other, err)
+	}
+}
+
+func managers(fields []metav1.ManagedFieldsEntry) []string {
+	var out []string
+	for _, f := range fields {
+		out = append(out, f.Manager)
+	}
+	return out
+}
+
+func TestEditingManifestsUpdatesAndPrunes(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := "shop-edit"
+	p := newProd(t, rolloutCluster, ns, configMap("old", map[string]string{"a": "1"}), configMap("kept", map[string]string{"a": "1"}), deployment("web", 1))
+	t.Cleanup(func() { deleteProd(t, p) })
+	w := workloadClient(rolloutCluster)
+
+	g.Eventually(func(g Gomega) {
+		expectCondition(g, getProd(g, p), droverv1.ProdAvailableCondition, metav1.ConditionTrue, "")
+	}, 90*time.Second, 500*time.Millisecond).Should(Succeed())
+
+	// An object someone else took over (ownership labels removed) is not pruned.
+	adopted := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "adopted"}}
+	// ... it first has to be drover's: add it, wait, then take it over.
+	g.Expect(updateProd(p, func(p *droverv1.Prod) {
+		p.Spec.Manifests = append(p.Spec.Manifests, raw(configMap("adopted", nil))...)
+	})).To(Succeed())
+	g.Eventually(func() error { return w.Get(ctx, client.ObjectKeyFromObject(adopted), adopted) }, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	adopted.Labels = map[string]string{"owner": "someone-else"}
+	g.Expect(w.Update(ctx, adopted)).To(Succeed())
+
+	// New version, a changed Deployment, "old" and "adopted" removed, a Secret added.
+	g.Expect(updateProd(p, func(p *droverv1.Prod) {
+		p.Spec.Version = "v2"
+		p.Spec.Manifests = raw(
+			configMap("kept", map[string]string{"a": "2"}),
+			deployment("web", 2),
+			map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "token"}, "stringData": map[string]any{"t": "x"}},
+		)
+	})).To(Succeed())
+
+	g.Eventually(func(g Gomega) {
+		got := getProd(g, p)
+		expectCondition(g, got, droverv1.ProdAppliedCondition, metav1.ConditionTrue, "")
+		expectCondition(g, got, droverv1.ProdAvailableCondition, metav1.ConditionTrue, "")
+		g.Expect(got.Status.AppliedVersion).To(Equal("v2"))
+		g.Expect(got.Status.Inventory).To(HaveLen(3))
+
+		dep := &appsv1.Deployment{}
+		g.Expect(w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, dep)).To(Succeed())
+		g.Expect(dep.Spec.Template.Spec.Containers[0].Image).To(Equal("registry.example/web:v2"))
+		g.Expect(dep.Status.AvailableReplicas).To(Equal(int32(2)))
+
+		kept := &corev1.ConfigMap{}
+		g.Expect(w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "kept"}, kept)).To(Succeed())
+		g.Expect(kept.Data).To(HaveKeyWithValue("a", "2"))
+		g.Expect(w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "token"}, &corev1.Secret{})).To(Succeed())
+		g.Expect(apierrors.IsNotFound(w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "old"}, &corev1.ConfigMap{}))).To(BeTrue(), "old must be pruned")
+	}, 90*time.Second, 500*time.Millisecond).Should(Succeed())
+	g.Expect(w.Get(ctx, client.ObjectKeyFromObject(adopted), &corev1.ConfigMap{})).To(Succeed(), "an object that is no longer drover's must not be pruned")
+}
+
+func updateProd(p *droverv1.Prod, mutate func(*droverv1.Prod)) error {
+	ctx := context.Background()
+	for range 10 {
+		got := &droverv1.Prod{}
+		if err := cp.Get(ctx, client.ObjectKeyFromObject(p), got); err != nil {
+			return err
+		}
+		mutate(got)
+		err := cp.Update(ctx, got)
+		if !apierrors.IsConflict(err) {
+			return err
+		}
+	}
+	return fmt.Errorf("too many conflicts updating %s", p.Name)
+}
+
+func TestDeletingProdCleansUp(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := "shop-delete"
+	p := newProd(t, otherCluster, ns, configMap("settings", nil), deployment("api", 1))
+	w := workloadClient(otherCluster)
+	g.Eventually(func(g Gomega) {
+		expectCondition(g, getProd(g, p), droverv1.ProdAvailableCondition, metav1.ConditionTrue, "")
+	}, 90*time.Second, 500*time.Millisecond).Should(Succeed())
+
+	// An object with the same labels that drover never applied is not in the inventory
+	// and must survive.
+	bystander := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bystander"}}
+	g.Expect(w.Create(ctx, bystander)).To(Succeed())
+
+	deleteProd(t, p)
+	g.Expect(apierrors.IsNotFound(w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "settings"}, &corev1.ConfigMap{}))).To(BeTrue())
+	// The Deployment is deleted (its Pods go by garbage collection in the background).
+	dep := &appsv1.Deployment{}
+	err := w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "api"}, dep)
+	g.Expect(apierrors.IsNotFound(err) || !dep.DeletionTimestamp.IsZero()).To(BeTrue(), "the Deployment must be gone or going: %v", err)
+	g.Expect(w.Get(ctx, client.ObjectKeyFromObject(bystander), bystander)).To(Succeed())
+}
+
+func TestUnreachableClusterIsLeftAloneAndRecovers(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := "shop-outage"
+	p := newProd(t, outageCluster, ns, configMap("settings", map[string]string{"v": "1"}))
+	t.Cleanup(func() { deleteProd(t, p) })
+	healthy := newProd(t, otherCluster, ns, configMap("settings", map[string]string{"v": "1"}))
+	t.Cleanup(func() { deleteProd(t, healthy) })
+	for _, each := range []*droverv1.Prod{p, healthy} {
+		g.Eventually(func(g Gomega) {
+			expectCondition(g, getProd(g, each), droverv1.ProdAvailableCondition, metav1.ConditionTrue, "")
+		}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
+	}
+	before := getProd(g, p)
+
+	w := bed.Workload(outageCluster)
+	g.Expect(w.StopAPIServer()).To(Succeed())
+	stopped := time.Now()
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			_ = w.StartAPIServer()
+		}
+	})
+
+	g.Eventually(func(g Gomega) {
+		got := getProd(g, p)
+		c := conditions.Get(got, droverv1.ProdClusterReachableCondition)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse), "%s: %s", c.Reason, c.Message)
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed(), "ClusterReachable must turn False within 30s of losing the API server")
+	t.Logf("ClusterReachable turned False %s after the API server stopped", time.Since(stopped).Round(100*time.Millisecond))
+
+	// While unreachable, a spec change waits; nothing is lost from the inventory, and
+	// the Prod on the healthy cluster is unaffected.
+	g.Expect(updateProd(p, func(p *droverv1.Prod) {
+		p.Spec.Manifests = raw(configMap("settings", map[string]string{"v": "2"}))
+	})).To(Succeed())
+	g.Consistently(func(g Gomega) {
+		got := getProd(g, p)
+		g.Expect(got.Status.Inventory).To(Equal(before.Status.Inventory))
+		g.Expect(got.Finalizers).To(ContainElement(droverv1.ProdFinalizer))
+		g.Expect(conditions.IsTrue(got, droverv1.ProdAppliedCondition)).To(BeFalse(), "the new generation cannot be applied yet")
+		expectCondition(g, getProd(g, healthy), droverv1.ProdClusterReachableCondition, metav1.ConditionTrue, "")
+	}, 5*time.Second, 500*time.Millisecond).Should(Succeed())
+
+	g.Expect(w.StartAPIServer()).To(Succeed())
+	restarted = true
+	g.Eventually(func(g Gomega) {
+		got := getProd(g, p)
+		expectCondition(g, got, droverv1.ProdClusterReachableCondition, metav1.ConditionTrue, "")
+		expectCondition(g, got, droverv1.ProdAppliedCondition, metav1.ConditionTrue, "")
+		cm := &corev1.ConfigMap{}
+		g.Expect(w.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "settings"}, cm)).To(Succeed())
+		g.Expect(cm.Data).To(HaveKeyWithValue("v", "2"))
+	}, 120*time.Second, 500*time.Millisecond).Should(Succeed())
+}
+
+func TestProdWithoutUsableCluster(t *testing.T) {
+	ctx := context.Background()
+	g := NewWithT(t)
+
+	missing := newProd(t, "no-such-cluster", "shop", configMap("settings", nil))
+	t.Cleanup(func() { deleteProd(t, missing) })
+	g.Eventually(func(g Gomega) {
+		got := getProd(g, missing)
+		expectCondition(g, got, droverv1.ProdClusterReachableCondition, metav1.ConditionFalse, droverv1.ProdClusterNotFoundReason)
+		expectCondition(g, got, droverv1.ProdAppliedCondition, metav1.ConditionFalse, droverv1.ProdApplyPendingReason)
+		expectCondition(g, got, droverv1.ProdAvailableCondition, metav1.ConditionUnknown, "")
+		g.Expect(conditions.GetMessage(got, droverv1.ProdClusterReachableCondition)).To(ContainSubstring("no-such-cluster does not exist"))
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+
+	// A Cluster that is not provisioned yet says so; once Cluster API reports it
+	// provisioned and it has a kubeconfig, the Prod lands there.
+	notReady := &clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: "provisioning"},
+		Spec: clusterv1.ClusterSpec{ControlPlaneEndpoint: clusterv1.APIEndpoint{Host: "127.0.0.1", Port: 1}}}
+	g.Expect(cp.Create(ctx, notReady)).To(Succeed())
+	t.Cleanup(func() { _ = cp.Delete(ctx, notReady) })
+	p := newProd(t, "provisioning", "shop", configMap("settings", nil))
+	t.Cleanup(func() { deleteProd(t, p) })
+	g.Eventually(func(g Gomega) {
+		got := getProd(g, p)
+		expectCondition(g, got, droverv1.ProdClusterReachableCondition, metav1.ConditionFalse, droverv1.ProdClusterNotReadyReason)
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+
+	// Deleting a Prod whose cluster never existed does not hang.
+	deleteProd(t, missing)
+}
+
+func TestInvalidManifestChangesNothing(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := "shop-invalid"
+	p := newProd(t, otherCluster, ns, configMap("settings", map[string]string{"v": "1"}))
+	t.Cleanup(func() { deleteProd(t, p) })
+	g.Eventually(func(g Gomega) {
+		expectCondition(g, getProd(g, p), droverv1.ProdAppliedCondition, metav1.ConditionTrue, "")
+	}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
+
+	// The API server cannot see duplicates; the controller refuses them and touches nothing.
+	g.Expect(updateProd(p, func(p *droverv1.Prod) {
+		p.Spec.Manifests = raw(configMap("settings", map[string]string{"v": "2"}), configMap("settings", map[string]string{"v": "3"}))
+	})).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		got := getProd(g, p)
+		expectCondition(g, got, droverv1.ProdAppliedCondition, metav1.ConditionFalse, droverv1.ProdInvalidManifestReason)
+		g.Expect(conditions.GetMessage(got, droverv1.ProdAppliedCondition)).To(ContainSubstring("duplicates spec.manifests[0]"))
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	cm := &corev1.ConfigMap{}
+	g.Expect(workloadClient(otherCluster).Get(ctx, client.ObjectKey{Namespace: ns, Name: "settings"}, cm)).To(Succeed())
+	g.Expect(cm.Data).To(HaveKeyWithValue("v", "1"))
+
+	// A kind the workload cluster does not serve is reported, not retried into a crash loop.
+	g.Expect(updateProd(p, func(p *droverv1.Prod) {
+		p.Spec.Manifests = raw(map[string]any{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": map[string]any{"name": "w"}})
+	})).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		got := getProd(g, p)
+		expectCondition(g, got, droverv1.ProdAppliedCondition, metav1.ConditionFalse, droverv1.ProdApplyFailedReason)
+		g.Expect(conditions.GetMessage(got, droverv1.ProdAppliedCondition)).To(ContainSubstring("Widget"))
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	g.Expect(workloadClient(otherCluster).Get(ctx, client.ObjectKey{Namespace: ns, Name: "settings"}, cm)).To(Succeed(), "nothing running is removed because of bad input")
+}

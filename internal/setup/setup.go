@@ -1,0 +1,90 @@
+// Package setup wires drover's controllers into a controller-runtime manager. The
+// manager binary and the envtest suites use the same wiring, so what the tests prove is
+// what runs.
+package setup
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/cluster-api/controllers/clustercache"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/controllers/prod"
+	"github.com/drover-dev/drover/internal/traffic"
+)
+
+// Scheme returns a scheme with every type the manager reads or writes.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, clusterv1.AddToScheme, droverv1.AddToScheme,
+	} {
+		if err := add(s); err != nil {
+			panic(err)
+		}
+	}
+	return s
+}
+
+// Options tune the controllers.
+type Options struct {
+	// WatchFilterValue, when set, limits the Clusters drover connects to to those labelled
+	// cluster.x-k8s.io/watch-filter=<value>, as Cluster API's own controllers do.
+	WatchFilterValue string
+	// ProdConcurrency is how many Prods reconcile at once.
+	ProdConcurrency int
+	// ClusterCacheConcurrency is how many Clusters the cluster cache probes at once.
+	ClusterCacheConcurrency int
+	// WorkloadClientTimeout bounds each request to a workload cluster.
+	WorkloadClientTimeout time.Duration
+	// Traffic publishes weights; nil means no traffic provider.
+	Traffic traffic.Drainer
+}
+
+// Controllers registers drover's controllers with mgr. It returns the cluster cache
+// it created, for callers that need workload clients too.
+func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clustercache.ClusterCache, error) {
+	if opts.ProdConcurrency == 0 {
+		opts.ProdConcurrency = 10
+	}
+	if opts.ClusterCacheConcurrency == 0 {
+		opts.ClusterCacheConcurrency = 10
+	}
+	if opts.WorkloadClientTimeout == 0 {
+		opts.WorkloadClientTimeout = 10 * time.Second
+	}
+	if opts.Traffic == nil {
+		opts.Traffic = traffic.None{}
+	}
+	cc, err := clustercache.SetupWithManager(ctx, mgr, clustercache.Options{
+		// Kubeconfig Secrets are read only when a connection is (re)created, so an
+		// uncached reader is enough and drover never caches every Secret.
+		SecretClient:     mgr.GetAPIReader(),
+		WatchFilterValue: opts.WatchFilterValue,
+		Cache:            prod.WorkloadCacheOptions(),
+		Client: clustercache.ClientOptions{
+			Timeout:   opts.WorkloadClientTimeout,
+			UserAgent: "drover-manager",
+		},
+	}, controller.Options{MaxConcurrentReconciles: opts.ClusterCacheConcurrency})
+	if err != nil {
+		return nil, fmt.Errorf("setting up the cluster cache: %w", err)
+	}
+	if err := (&prod.Reconciler{
+		Client:       mgr.GetClient(),
+		ClusterCache: cc,
+		Traffic:      opts.Traffic,
+		Recorder:     mgr.GetEventRecorder("drover-" + prod.ControllerName),
+	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.ProdConcurrency}); err != nil {
+		return nil, fmt.Errorf("setting up the Prod controller: %w", err)
+	}
+	return cc, nil
+}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package testbed
+
+import "os/exec"
+
+func setProcAttrs(cmd *exec.Cmd) {}
+
+func deathSigWrapper() []string { return nil }
