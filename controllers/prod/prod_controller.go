@@ -426,6 +426,10 @@ func (r *Reconciler) reconcileCleanup(ctx context.Context, s *scope) (ctrl.Resul
 		r.event(s.prod, corev1.EventTypeWarning, "CleanupSkipped", "Delete", "workload objects left on Cluster %s as annotated", s.clusterKey)
 		return ctrl.Result{}, r.removeFinalizer(ctx, s)
 	}
+	if len(s.prod.Status.Inventory) == 0 {
+		// Nothing was ever applied (or all of it is gone): nothing to wait for.
+		return ctrl.Result{}, r.removeFinalizer(ctx, s)
+	}
 	if s.workload == nil {
 		return ctrl.Result{RequeueAfter: r.UnreachableInterval}, nil // waits for the cluster to come back
 	}
