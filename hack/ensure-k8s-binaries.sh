@@ -17,7 +17,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 K8S_VERSION="${K8S_VERSION:-1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.14}"
 KWOK_VERSION="${KWOK_VERSION:-v0.7.0}"
-SETUP_ENVTEST_VERSION="${SETUP_ENVTEST_VERSION:-release-0.24}"
+SETUP_ENVTEST_VERSION="${SETUP_ENVTEST_VERSION:-v0.25.1}"
 DEST="${ROOT}/bin/k8s/${K8S_VERSION}"
 BINARIES=(kube-apiserver etcd kube-controller-manager kube-scheduler kwok)
 
@@ -89,7 +89,13 @@ build_k8s() {
   [[ -x "${DEST}/${name}" ]] && return 0
   dir="$(build_module)"
   log "building ${name} v${K8S_VERSION} from the Go module proxy (a few minutes)"
-  (cd "${dir}" && GOFLAGS="${GOFLAGS} -mod=mod" go build -trimpath -ldflags="-s -w" -o "${DEST}/${name}" "k8s.io/kubernetes/cmd/${name}")
+  # Stamp the version the binaries report on /version, as Kubernetes' own build does.
+  local minor="${K8S_VERSION#*.}"; minor="${minor%%.*}"
+  local v ldflags="-s -w"
+  for v in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X ${v}.gitVersion=v${K8S_VERSION} -X ${v}.gitMajor=${K8S_VERSION%%.*} -X ${v}.gitMinor=${minor} -X ${v}.gitTreeState=clean"
+  done
+  (cd "${dir}" && GOFLAGS="${GOFLAGS} -mod=mod" go build -trimpath -ldflags="${ldflags}" -o "${DEST}/${name}" "k8s.io/kubernetes/cmd/${name}")
 }
 
 build_etcd() {

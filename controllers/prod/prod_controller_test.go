@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/util/conditions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -365,4 +366,48 @@ func TestInvalidManifestChangesNothing(t *testing.T) {
 		g.Expect(conditions.GetMessage(got, droverv1.ProdAppliedCondition)).To(ContainSubstring("Widget"))
 	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
 	g.Expect(workloadClient(otherCluster).Get(ctx, client.ObjectKey{Namespace: ns, Name: "settings"}, cm)).To(Succeed(), "nothing running is removed because of bad input")
+}
+
+func TestDeletionWaitsForTrafficToDrain(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := "shop-drain"
+	p := newProd(t, otherCluster, ns, configMap("settings", nil))
+	t.Cleanup(func() { deleteProd(t, p) })
+	g.Eventually(func(g Gomega) {
+		expectCondition(g, getProd(g, p), droverv1.ProdAppliedCondition, metav1.ConditionTrue, "")
+	}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
+
+	// A weight is still published for the Prod (as a traffic provider would record it).
+	got := getProd(g, p)
+	before := got.DeepCopy()
+	got.Status.PublishedWeight = ptr.To[int32](50)
+	g.Expect(cp.Status().Patch(ctx, got, client.MergeFrom(before))).To(Succeed())
+
+	g.Expect(cp.Delete(ctx, p)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		expectTrafficDraining(g, getProd(g, p))
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		expectTrafficDraining(g, getProd(g, p))
+		g.Expect(workloadClient(otherCluster).Get(ctx, client.ObjectKey{Namespace: ns, Name: "settings"}, &corev1.ConfigMap{})).
+			To(Succeed(), "nothing is deleted while the Prod may still receive traffic")
+	}, 5*time.Second, 500*time.Millisecond).Should(Succeed())
+
+	// Traffic gone: the Prod and its objects go.
+	got = getProd(g, p)
+	before = got.DeepCopy()
+	got.Status.PublishedWeight = ptr.To[int32](0)
+	g.Expect(cp.Status().Patch(ctx, got, client.MergeFrom(before))).To(Succeed())
+	deleteProd(t, p)
+	g.Expect(apierrors.IsNotFound(workloadClient(otherCluster).Get(ctx, client.ObjectKey{Namespace: ns, Name: "settings"}, &corev1.ConfigMap{}))).To(BeTrue())
+}
+
+func expectTrafficDraining(g Gomega, p *droverv1.Prod) {
+	c := conditions.Get(p, droverv1.ProdTrafficReadyCondition)
+	g.Expect(c).NotTo(BeNil())
+	g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+	g.Expect(c.Reason).To(Equal(droverv1.ProdTrafficDrainingReason))
+	g.Expect(conditions.Get(p, droverv1.ProdAppliedCondition).Reason).To(Equal(droverv1.ProdDeletingReason))
+	g.Expect(p.Finalizers).To(ContainElement(droverv1.ProdFinalizer))
 }

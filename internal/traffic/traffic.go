@@ -38,7 +38,7 @@ func (None) Drain(_ context.Context, prod *droverv1.Prod) (bool, time.Duration, 
 	if prod.Status.PublishedWeight == nil || *prod.Status.PublishedWeight == 0 {
 		return true, 0, nil
 	}
-	return false, time.Minute, nil
+	return false, 10 * time.Second, nil
 }
 
 // Status says that no weights are published.

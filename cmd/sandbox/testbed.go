@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/drover-dev/drover/internal/setup"
+	"github.com/drover-dev/drover/internal/testbed"
+)
+
+// regionLabel is the topology label the workload clusters carry.
+const regionLabel = "topology.drover.dev/region"
+
+// workloads are the sandbox's workload clusters. All run controllers and kwok nodes,
+// so the Deployments of the Prods roll out and become Available.
+var workloads = []testbed.WorkloadOptions{
+	{Name: "workload-1", Labels: map[string]string{regionLabel: "eu"}, Controllers: true},
+	{Name: "workload-2", Labels: map[string]string{regionLabel: "eu"}, Controllers: true},
+	{Name: "workload-3", Labels: map[string]string{regionLabel: "us"}, Controllers: true},
+}
+
+// startTestbed starts the control plane with drover's CRDs and the workload clusters.
+// The first run on a machine builds the Kubernetes binaries first (progress on stderr).
+func startTestbed(ctx context.Context, cfg config) (*testbed.Testbed, error) {
+	fmt.Printf("starting the test bed: a control plane and %d workload clusters (the first run builds the Kubernetes binaries; minutes)\n", len(workloads))
+	bed, err := testbed.Start(ctx, testbed.Options{
+		CRDDirectoryPaths: []string{filepath.Join(cfg.root, "config", "crd", "bases")},
+		Workloads:         workloads,
+		Scheme:            setup.Scheme(),
+		LogDir:            cfg.logDir,
+		Logf:              func(format string, args ...any) { fmt.Printf("  "+format+"\n", args...) },
+		Progress:          os.Stderr,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the test bed: %w", err)
+	}
+	return bed, nil
+}
+
+// stopTestbed stops every process of the test bed and removes its data; the logs in
+// .sandbox/logs stay.
+func stopTestbed(bed *testbed.Testbed) {
+	fmt.Println("stopping the test bed...")
+	start := time.Now()
+	if err := bed.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "sandbox: stopping the test bed: %v (logs: %s)\n", err, bed.LogDir())
+		return
+	}
+	fmt.Printf("test bed stopped after %s; its logs are in %s\n", time.Since(start).Round(100*time.Millisecond), bed.LogDir())
+}
+
+// writeKubeconfigs writes the control-plane kubeconfig to cfg.kubeconfigOut and each
+// workload's to .sandbox/<name>.kubeconfig, replacing those of an earlier run.
+func writeKubeconfigs(bed *testbed.Testbed, cfg config) error {
+	if err := bed.WriteControlPlaneKubeconfig(cfg.kubeconfigOut); err != nil {
+		return fmt.Errorf("writing the control-plane kubeconfig: %w", err)
+	}
+	for _, w := range bed.Workloads {
+		if err := os.WriteFile(workloadKubeconfig(cfg, w.Name), w.Kubeconfig, 0o600); err != nil {
+			return fmt.Errorf("writing the kubeconfig of %s: %w", w.Name, err)
+		}
+	}
+	return nil
+}
+
+// workloadKubeconfig is where the kubeconfig of workload cluster name goes.
+func workloadKubeconfig(cfg config, name string) string {
+	return filepath.Join(cfg.sandboxDir, name+".kubeconfig")
+}
+
+// printInstructions tells the user where everything is and how to follow along;
+// applied are the objects applied from the samples.
+func printInstructions(bed *testbed.Testbed, cfg config, applied []*unstructured.Unstructured) {
+	fmt.Printf("\ncontrol plane: %s\n", bed.ControlPlane.URL())
+	for _, w := range bed.Workloads {
+		fmt.Printf("%s:    %s (%s)\n", w.Name, w.URL(), labelString(w.Labels))
+	}
+	fmt.Printf("test bed data: %s\n", filepath.Dir(filepath.Dir(bed.Workloads[0].KubeconfigPath)))
+	fmt.Printf("process logs:  %s (manager.log, <cluster>-<binary>.log)\n", cfg.logDir)
+	fmt.Printf("\nfollow along in another shell:\n\n")
+	fmt.Printf("  export KUBECONFIG=%s\n", cfg.kubeconfigOut)
+	fmt.Printf("  kubectl get prods -A\n")
+	fmt.Printf("  kubectl get clusters -A\n")
+	fmt.Printf("  kubectl get prodsets,rolloutpolicies -A\n")
+	if p := firstProd(applied); p != nil {
+		cluster, _, _ := unstructured.NestedString(p.Object, "spec", "clusterRef", "name")
+		ns, _, _ := unstructured.NestedString(p.Object, "spec", "targetNamespace")
+		fmt.Printf("  kubectl describe prod -n %s %s\n", p.GetNamespace(), p.GetName())
+		if bed.Workload(cluster) != nil && ns != "" {
+			fmt.Printf("  kubectl --kubeconfig %s -n %s get deploy,pods,svc\n", workloadKubeconfig(cfg, cluster), ns)
+		}
+	}
+	fmt.Println()
+}
+
+// labelString renders labels as k=v,k=v in key order.
+func labelString(labels map[string]string) string {
+	parts := make([]string, 0, len(labels))
+	for k, v := range labels {
+		parts = append(parts, k+"="+v)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
