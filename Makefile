@@ -96,7 +96,7 @@ run: ## Run the manager against the cluster of the current kubeconfig (no leader
 	$(GO) run ./cmd/manager --leader-elect=false $(ARGS)
 
 .PHONY: dev
-dev: test-binaries ## Run the sandbox: a control plane, 3 workload clusters and drover against them.
+dev: test-binaries build ## Run the sandbox: a control plane, 3 workload clusters and drover against them.
 	@[[ -d cmd/sandbox ]] || { echo "make dev: cmd/sandbox does not exist yet" >&2; exit 1; }
 	DROVER_K8S_BIN="$$(hack/ensure-k8s-binaries.sh)" $(GO) run ./cmd/sandbox $(ARGS)
 

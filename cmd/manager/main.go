@@ -55,6 +55,8 @@ func run() error {
 	zapOpts.BindFlags(goFlags)
 	klog.InitFlags(goFlags)
 	fs.AddGoFlagSet(goFlags)
+	// controller-runtime registers --kubeconfig on the standard flag set.
+	fs.AddGoFlagSet(flag.CommandLine)
 	pflag.Parse()
 
 	logger := zap.New(zap.UseFlagOptions(&zapOpts), zap.JSONEncoder())

@@ -45,8 +45,16 @@ type config struct {
 	wait          time.Duration // how long to wait for every Prod to become Available
 }
 
+// errUsage marks a command line the flag package rejected (and already explained).
+var errUsage = errors.New("usage error")
+
 func main() {
-	if err := run(); err != nil {
+	err := run()
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	default:
 		fmt.Fprintln(os.Stderr, "sandbox:", err)
 		os.Exit(1)
 	}
@@ -106,7 +114,10 @@ func parseFlags(root string, args []string) (config, error) {
 	fs.StringVar(&cfg.samplesDir, "samples", filepath.Join(root, "config", "samples"), "Directory of sample YAML to apply.")
 	fs.DurationVar(&cfg.wait, "wait", 3*time.Minute, "How long to wait for every Prod to become Available.")
 	if err := fs.Parse(args); err != nil {
-		return config{}, err
+		if errors.Is(err, flag.ErrHelp) {
+			return config{}, err
+		}
+		return config{}, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	cfg.managerArgs = fs.Args()
 	for _, p := range []*string{&cfg.kubeconfigOut, &cfg.managerPath, &cfg.samplesDir} {
@@ -131,6 +142,10 @@ func runSandbox(ctx context.Context, cfg config) error {
 		return fmt.Errorf("preparing the log directory: %w", err)
 	}
 	fmt.Println("process logs:", cfg.logDir)
+	samples, err := loadSamples(cfg.samplesDir, workloadNames())
+	if err != nil {
+		return err
+	}
 	if err := ensureManager(ctx, cfg); err != nil {
 		return err
 	}
@@ -140,6 +155,9 @@ func runSandbox(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer stopTestbed(bed)
+	if ctx.Err() != nil {
+		return ctx.Err() // interrupted while the test bed started
+	}
 	if err := writeKubeconfigs(bed, cfg); err != nil {
 		return err
 	}
@@ -151,12 +169,11 @@ func runSandbox(ctx context.Context, cfg config) error {
 	defer stopManager(mgr)
 
 	cp := bed.ControlPlane.Client
-	applied, err := applySamples(ctx, cp, cfg.samplesDir, bed)
-	if err != nil {
+	if err := applyAll(ctx, cp, samples); err != nil {
 		return err
 	}
-	printInstructions(bed, cfg, applied)
-	prods, err := waitAvailable(ctx, cp, mgr, applied, cfg.wait)
+	printInstructions(bed, cfg, samples)
+	prods, err := waitAvailable(ctx, cp, mgr, samples, cfg.wait)
 	if err != nil {
 		return err
 	}

@@ -120,7 +120,7 @@ func stopManager(m *managerProcess) {
 		fmt.Fprintln(os.Stderr, "sandbox:", err)
 		return
 	}
-	fmt.Printf("manager stopped after %s\n", time.Since(start).Round(100*time.Millisecond))
+	fmt.Printf("manager stopped after %s\n", time.Since(start).Round(time.Millisecond))
 }
 
 // envWithout returns env without the variable name.

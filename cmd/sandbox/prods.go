@@ -138,7 +138,7 @@ func conditionCell(p *droverv1.Prod, condType string) string {
 // not True.
 func whyNotAvailable(p *droverv1.Prod) string {
 	if p.Status.ObservedGeneration != p.Generation {
-		return fmt.Sprintf("generation %d not reconciled yet (status is for %d); is the manager running?", p.Generation, p.Status.ObservedGeneration)
+		return fmt.Sprintf("the manager has not reconciled generation %d yet (status is for generation %d)", p.Generation, p.Status.ObservedGeneration)
 	}
 	for _, t := range conditionTypes[:3] {
 		c := meta.FindStatusCondition(p.Status.Conditions, t)
@@ -160,15 +160,19 @@ type conditionState struct {
 	message string
 }
 
-// prodState is the observed state of one Prod's conditions.
-type prodState map[string]conditionState
+// prodState is what the sandbox tracks of one Prod: its conditions by type and the
+// version it last applied completely.
+type prodState struct {
+	conditions     map[string]conditionState
+	appliedVersion string
+}
 
-// stateOf returns the Prod's reported conditions.
+// stateOf returns the Prod's reported conditions and applied version.
 func stateOf(p *droverv1.Prod) prodState {
-	s := prodState{}
+	s := prodState{conditions: map[string]conditionState{}, appliedVersion: p.Status.AppliedVersion}
 	for _, t := range conditionTypes {
 		if c := meta.FindStatusCondition(p.Status.Conditions, t); c != nil {
-			s[t] = conditionState{status: c.Status, reason: c.Reason, message: c.Message}
+			s.conditions[t] = conditionState{status: c.Status, reason: c.Reason, message: c.Message}
 		}
 	}
 	return s
@@ -232,12 +236,15 @@ func reportChanges(before map[string]prodState, prods []droverv1.Prod) map[strin
 	return after
 }
 
-// diffStates describes each condition whose status or reason differs, with the new
-// message when the condition is not True.
+// diffStates describes what changed: the applied version, and each condition whose
+// status or reason differs (with its new message when it is not True).
 func diffStates(old, cur prodState) []string {
 	var out []string
+	if old.appliedVersion != cur.appliedVersion && cur.appliedVersion != "" {
+		out = append(out, fmt.Sprintf("applied version %s", cur.appliedVersion))
+	}
 	for _, t := range conditionTypes {
-		o, c := old[t], cur[t]
+		o, c := old.conditions[t], cur.conditions[t]
 		if o.status == c.status && o.reason == c.reason {
 			continue
 		}

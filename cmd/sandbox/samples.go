@@ -18,35 +18,34 @@ import (
 	"sigs.k8s.io/yaml"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
-	"github.com/drover-dev/drover/internal/testbed"
 )
 
 // fieldManager is the server-side apply field manager of everything the sandbox applies.
 const fieldManager = "drover-sandbox"
 
-// applySamples applies every sample in dir and, for each Prod sample, a copy on every
-// other workload cluster of bed. It returns what it applied, in order.
-func applySamples(ctx context.Context, c client.Client, dir string, bed *testbed.Testbed) ([]*unstructured.Unstructured, error) {
+// loadSamples reads every sample in dir and adds, for each Prod sample, a copy on
+// every other cluster of clusters.
+func loadSamples(dir string, clusters []string) ([]*unstructured.Unstructured, error) {
 	samples, err := readSamples(dir)
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(bed.Workloads))
-	for _, w := range bed.Workloads {
-		names = append(names, w.Name)
-	}
-	derived, err := perClusterProds(samples, names)
+	derived, err := perClusterProds(samples, clusters)
 	if err != nil {
 		return nil, err
 	}
-	objs := append(samples, derived...)
+	return append(samples, derived...), nil
+}
+
+// applyAll applies objs in order.
+func applyAll(ctx context.Context, c client.Client, objs []*unstructured.Unstructured) error {
 	for _, o := range objs {
 		if err := apply(ctx, c, o); err != nil {
-			return nil, err
+			return err
 		}
 		fmt.Printf("applied %s %s\n", o.GetKind(), client.ObjectKeyFromObject(o))
 	}
-	return objs, nil
+	return nil
 }
 
 // apply server-side applies o as fieldManager, taking over conflicting fields.

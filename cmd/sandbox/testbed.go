@@ -26,6 +26,15 @@ var workloads = []testbed.WorkloadOptions{
 	{Name: "workload-3", Labels: map[string]string{regionLabel: "us"}, Controllers: true},
 }
 
+// workloadNames returns the names of the workload clusters.
+func workloadNames() []string {
+	names := make([]string, 0, len(workloads))
+	for _, w := range workloads {
+		names = append(names, w.Name)
+	}
+	return names
+}
+
 // startTestbed starts the control plane with drover's CRDs and the workload clusters.
 // The first run on a machine builds the Kubernetes binaries first (progress on stderr).
 func startTestbed(ctx context.Context, cfg config) (*testbed.Testbed, error) {
@@ -39,6 +48,9 @@ func startTestbed(ctx context.Context, cfg config) (*testbed.Testbed, error) {
 		Progress:          os.Stderr,
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Println("test bed start interrupted; it stopped what it had started")
+		}
 		return nil, fmt.Errorf("starting the test bed: %w", err)
 	}
 	return bed, nil
@@ -53,7 +65,7 @@ func stopTestbed(bed *testbed.Testbed) {
 		fmt.Fprintf(os.Stderr, "sandbox: stopping the test bed: %v (logs: %s)\n", err, bed.LogDir())
 		return
 	}
-	fmt.Printf("test bed stopped after %s; its logs are in %s\n", time.Since(start).Round(100*time.Millisecond), bed.LogDir())
+	fmt.Printf("test bed stopped after %s; its logs are in %s\n", time.Since(start).Round(time.Millisecond), bed.LogDir())
 }
 
 // writeKubeconfigs writes the control-plane kubeconfig to cfg.kubeconfigOut and each

@@ -157,6 +157,9 @@ func workloadToProd(_ context.Context, o client.Object) []ctrl.Request {
 
 // scope is what one reconcile learned.
 type scope struct {
+	// helper patches the Prod at the end of the reconcile (and in between, see persist).
+	helper *patch.Helper
+
 	prod       *droverv1.Prod
 	clusterKey client.ObjectKey
 	cluster    *clusterv1.Cluster
@@ -208,6 +211,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, err
 	}
 	s := &scope{
+		helper:     helper,
 		prod:       prod,
 		clusterKey: client.ObjectKey{Namespace: prod.ClusterNamespace(), Name: prod.Spec.ClusterRef.Name},
 		deleting:   !prod.DeletionTimestamp.IsZero(),
@@ -221,7 +225,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		if !s.deleting {
 			opts = append(opts, patch.WithStatusObservedGeneration{})
 		}
-		if err := helper.Patch(ctx, prod, opts...); err != nil && !(s.deleting && apierrors.IsNotFound(err)) {
+		if err := s.helper.Patch(ctx, prod, opts...); err != nil && !(s.deleting && apierrors.IsNotFound(err)) {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
@@ -350,9 +354,8 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 	// apply and prune never forgets one.
 	desired := manifests.Inventory(objs)
 	if union := manifests.Union(prod.Status.Inventory, desired); !equalRefs(union, prod.Status.Inventory) {
-		before := prod.DeepCopy()
 		prod.Status.Inventory = union
-		if err := r.Client.Status().Patch(ctx, prod, client.MergeFrom(before)); err != nil {
+		if err := r.persist(ctx, s); err != nil {
 			return ctrl.Result{}, fmt.Errorf("recording inventory: %w", err)
 		}
 	}
@@ -443,6 +446,20 @@ func (r *Reconciler) reconcileCleanup(ctx context.Context, s *scope) (ctrl.Resul
 		return ctrl.Result{RequeueAfter: r.ProgressInterval}, nil
 	}
 	return ctrl.Result{}, r.removeFinalizer(ctx, s)
+}
+
+// persist writes what the reconcile has changed so far, before it acts on what it wrote,
+// and starts a new patch helper from there for the final patch.
+func (r *Reconciler) persist(ctx context.Context, s *scope) error {
+	if err := s.helper.Patch(ctx, s.prod); err != nil {
+		return err
+	}
+	h, err := patch.NewHelper(s.prod, r.Client)
+	if err != nil {
+		return err
+	}
+	s.helper = h
+	return nil
 }
 
 // removeFinalizer lets the Prod go once its traffic is drained. The deferred patch
