@@ -34,7 +34,6 @@ func run() error {
 		renewDeadline    time.Duration
 		retryPeriod      time.Duration
 		opts             setup.Options
-		syncPeriod       time.Duration
 	)
 	fs := pflag.CommandLine
 	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
@@ -44,7 +43,7 @@ func run() error {
 	fs.DurationVar(&leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a non-leader waits before taking over an unrenewed lease.")
 	fs.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before it gives up leading.")
 	fs.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often leader election is retried.")
-	fs.DurationVar(&syncPeriod, "sync-period", 10*time.Minute, "How often every object is reconciled even without a change, to correct drift.")
+	fs.DurationVar(&opts.ProdResyncInterval, "prod-resync-interval", 10*time.Minute, "How often a settled Prod is re-applied, putting back changes made on the workload cluster to fields drover owns.")
 	fs.StringVar(&opts.WatchFilterValue, "watch-filter", "", "Only act on Clusters labelled cluster.x-k8s.io/watch-filter=<value>.")
 	fs.IntVar(&opts.ProdConcurrency, "prod-concurrency", 10, "Prods reconciled at once.")
 	fs.IntVar(&opts.ClusterCacheConcurrency, "clustercache-concurrency", 10, "Clusters the cluster cache connects to and probes at once.")
@@ -74,7 +73,6 @@ func run() error {
 		LeaseDuration:                 &leaseDuration,
 		RenewDeadline:                 &renewDeadline,
 		RetryPeriod:                   &retryPeriod,
-		Cache:                         cacheOptions(syncPeriod),
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)

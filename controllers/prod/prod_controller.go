@@ -65,6 +65,9 @@ type Reconciler struct {
 	// UnreachableInterval is how often a Prod on an unreachable cluster is checked.
 	// Defaults to 10s.
 	UnreachableInterval time.Duration
+	// ResyncInterval is how often a settled Prod is re-applied, which puts back changes
+	// made on the workload cluster to fields drover owns. Defaults to 10m.
+	ResyncInterval time.Duration
 
 	controller controller.Controller
 }
@@ -88,6 +91,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 	}
 	if r.UnreachableInterval == 0 {
 		r.UnreachableInterval = 10 * time.Second
+	}
+	if r.ResyncInterval == 0 {
+		r.ResyncInterval = 10 * time.Minute
 	}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &droverv1.Prod{}, clusterIndex, func(o client.Object) []string {
 		p := o.(*droverv1.Prod)
@@ -230,11 +236,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		}
 	}()
 
-	phases := []phase{r.reconcileCluster, r.reconcileConnection, r.reconcileApply, r.reconcileAvailability}
 	if s.deleting {
-		phases = []phase{r.reconcileDrain, r.reconcileCluster, r.reconcileConnection, r.reconcileCleanup}
+		return runPhases(ctx, s, []phase{r.reconcileDrain, r.reconcileCluster, r.reconcileConnection, r.reconcileCleanup})
 	}
-	return runPhases(ctx, s, phases)
+	res, err := runPhases(ctx, s, []phase{r.reconcileCluster, r.reconcileConnection, r.reconcileApply, r.reconcileAvailability})
+	if err == nil && res.IsZero() && s.applied {
+		// Settled: come back later to correct drift on the workload cluster.
+		res.RequeueAfter = r.ResyncInterval
+	}
+	return res, err
 }
 
 // runPhases runs every phase in order, each skipping itself when what it needs was not

@@ -411,3 +411,27 @@ func expectTrafficDraining(g Gomega, p *droverv1.Prod) {
 	g.Expect(conditions.Get(p, droverv1.ProdAppliedCondition).Reason).To(Equal(droverv1.ProdDeletingReason))
 	g.Expect(p.Finalizers).To(ContainElement(droverv1.ProdFinalizer))
 }
+
+func TestDriftOnTheWorkloadClusterIsCorrected(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := "shop-drift"
+	p := newProd(t, otherCluster, ns, configMap("settings", map[string]string{"color": "blue"}))
+	t.Cleanup(func() { deleteProd(t, p) })
+	g.Eventually(func(g Gomega) {
+		expectCondition(g, getProd(g, p), droverv1.ProdAppliedCondition, metav1.ConditionTrue, "")
+	}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
+
+	// Someone edits a field drover owns, by hand, on the workload cluster.
+	w := workloadClient(otherCluster)
+	cm := &corev1.ConfigMap{}
+	g.Expect(w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "settings"}, cm)).To(Succeed())
+	cm.Data["color"] = "red"
+	g.Expect(w.Update(ctx, cm)).To(Succeed())
+
+	// The suite resyncs every 3s (the manager's default is 10m).
+	g.Eventually(func(g Gomega) {
+		g.Expect(w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "settings"}, cm)).To(Succeed())
+		g.Expect(cm.Data).To(HaveKeyWithValue("color", "blue"))
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed(), "drift on the workload cluster must be put back")
+}

@@ -73,7 +73,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "creating the manager:", err)
 		return 1
 	}
-	if _, err := setup.Controllers(ctx, mgr, setup.Options{WorkloadClientTimeout: 5 * time.Second}); err != nil {
+	if _, err := setup.Controllers(ctx, mgr, setup.Options{WorkloadClientTimeout: 5 * time.Second, ProdResyncInterval: 3 * time.Second}); err != nil {
 		fmt.Fprintln(os.Stderr, "setting up controllers:", err)
 		return 1
 	}

@@ -45,6 +45,8 @@ type Options struct {
 	ClusterCacheConcurrency int
 	// WorkloadClientTimeout bounds each request to a workload cluster.
 	WorkloadClientTimeout time.Duration
+	// ProdResyncInterval is how often a settled Prod is re-applied to correct drift.
+	ProdResyncInterval time.Duration
 	// Traffic publishes weights; nil means no traffic provider.
 	Traffic traffic.Drainer
 }
@@ -79,10 +81,11 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		return nil, fmt.Errorf("setting up the cluster cache: %w", err)
 	}
 	if err := (&prod.Reconciler{
-		Client:       mgr.GetClient(),
-		ClusterCache: cc,
-		Traffic:      opts.Traffic,
-		Recorder:     mgr.GetEventRecorder("drover-" + prod.ControllerName),
+		Client:         mgr.GetClient(),
+		ClusterCache:   cc,
+		Traffic:        opts.Traffic,
+		Recorder:       mgr.GetEventRecorder("drover-" + prod.ControllerName),
+		ResyncInterval: opts.ProdResyncInterval,
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.ProdConcurrency}); err != nil {
 		return nil, fmt.Errorf("setting up the Prod controller: %w", err)
 	}
