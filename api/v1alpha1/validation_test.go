@@ -38,6 +38,41 @@ func TestValidation(t *testing.T) {
 		}
 	})
 
+	t.Run("manifests are stored as written", func(t *testing.T) {
+		// The embedded-object schema (hack/crdmeta) must not prune what a manifest says.
+		prod := samples["Prod"].DeepCopy()
+		prod.SetName("round-trip")
+		manifest := map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{
+				"name": "settings", "labels": map[string]any{"tier": "web"},
+				"annotations": map[string]any{"note": "kept"},
+			},
+			"data": map[string]any{"color": "blue"},
+		}
+		if err := unstructured.SetNestedSlice(prod.Object, []any{manifest}, "spec", "manifests"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Create(t.Context(), prod); err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		got := &unstructured.Unstructured{}
+		got.SetGroupVersionKind(prod.GroupVersionKind())
+		if err := c.Get(t.Context(), client.ObjectKeyFromObject(prod), got); err != nil {
+			t.Fatal(err)
+		}
+		stored, _, _ := unstructured.NestedSlice(got.Object, "spec", "manifests")
+		if len(stored) != 1 {
+			t.Fatalf("stored %d manifests, want 1", len(stored))
+		}
+		m := stored[0].(map[string]any)
+		for _, path := range [][]string{{"metadata", "labels", "tier"}, {"metadata", "annotations", "note"}, {"data", "color"}} {
+			if v, found, _ := unstructured.NestedString(m, path...); !found || v == "" {
+				t.Errorf("manifest field %s was pruned; stored %v", strings.Join(path, "."), m)
+			}
+		}
+	})
+
 	for i, tc := range refusedCases() {
 		t.Run("refused/"+tc.name, func(t *testing.T) {
 			obj := variant(t, samples, tc.kind, i, tc.mutate)
