@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
-	"github.com/drover-dev/drover/internal/testenv"
+	"github.com/drover-dev/drover/internal/testbed"
 )
 
 // TestValidation installs the generated CRDs into a real kube-apiserver and checks what
@@ -387,11 +387,11 @@ func acceptedCases() []validationCase {
 // a client of it.
 func startAPIServer(t *testing.T) client.Client {
 	t.Helper()
-	binDir, err := testenv.BinaryDir()
+	binDir, err := testbed.ResolveBinaryDir(t.Context(), "", os.Stderr)
 	if err != nil {
 		t.Fatalf("finding kube-apiserver: %v", err)
 	}
-	root, err := testenv.RepoRoot()
+	root, err := testbed.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +427,7 @@ func startAPIServer(t *testing.T) client.Client {
 // its kustomization lists every one of them.
 func loadSamples(t *testing.T) map[string]*unstructured.Unstructured {
 	t.Helper()
-	root, err := testenv.RepoRoot()
+	root, err := testbed.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/harness"
 )
 
 // pollInterval is how often the sandbox reads the Prods.
@@ -51,7 +52,7 @@ func isAvailable(p *droverv1.Prod) bool {
 // waitAvailable polls until every applied Prod exists and all Prods are Available, the
 // timeout passes (not an error: the summary says which are not), the manager exits or
 // ctx ends. It returns the Prods it saw last.
-func waitAvailable(ctx context.Context, c client.Client, mgr *managerProcess, applied []*unstructured.Unstructured, timeout time.Duration) ([]droverv1.Prod, error) {
+func waitAvailable(ctx context.Context, c client.Client, mgr *harness.Manager, applied []*unstructured.Unstructured, timeout time.Duration) ([]droverv1.Prod, error) {
 	want := countProds(applied)
 	fmt.Printf("waiting up to %s for the %d Prods to become Available...\n", timeout, want)
 	start := time.Now()
@@ -73,7 +74,7 @@ func waitAvailable(ctx context.Context, c client.Client, mgr *managerProcess, ap
 		case <-ctx.Done():
 			return prods, ctx.Err()
 		case <-mgr.Done():
-			return prods, mgr.exitError()
+			return prods, mgr.ExitError()
 		case <-deadline.C:
 			fmt.Printf("not every Prod is Available after %s\n", timeout)
 			return prods, nil
@@ -181,7 +182,7 @@ func stateOf(p *droverv1.Prod) prodState {
 // watchProds polls the Prods every pollInterval and prints a line for every Prod that
 // appeared, went away or whose conditions changed, until ctx ends (nil) or the manager
 // exits (an error).
-func watchProds(ctx context.Context, c client.Client, mgr *managerProcess, initial []droverv1.Prod) error {
+func watchProds(ctx context.Context, c client.Client, mgr *harness.Manager, initial []droverv1.Prod) error {
 	seen := map[string]prodState{}
 	for i := range initial {
 		seen[prodKey(&initial[i])] = stateOf(&initial[i])
@@ -194,7 +195,7 @@ func watchProds(ctx context.Context, c client.Client, mgr *managerProcess, initi
 		case <-ctx.Done():
 			return nil
 		case <-mgr.Done():
-			return mgr.exitError()
+			return mgr.ExitError()
 		case <-tick.C:
 		}
 		prods, err := listProds(ctx, c)

@@ -1,23 +1,15 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/harness"
 )
 
 // fieldManager is the server-side apply field manager of everything the sandbox applies.
@@ -37,10 +29,10 @@ func loadSamples(dir string, clusters []string) ([]*unstructured.Unstructured, e
 	return append(samples, derived...), nil
 }
 
-// applyAll applies objs in order.
+// applyAll applies objs in order, as fieldManager.
 func applyAll(ctx context.Context, c client.Client, objs []*unstructured.Unstructured) error {
 	for _, o := range objs {
-		if err := apply(ctx, c, o); err != nil {
+		if err := harness.Apply(ctx, c, fieldManager, o); err != nil {
 			return err
 		}
 		fmt.Printf("applied %s %s\n", o.GetKind(), client.ObjectKeyFromObject(o))
@@ -48,84 +40,17 @@ func applyAll(ctx context.Context, c client.Client, objs []*unstructured.Unstruc
 	return nil
 }
 
-// apply server-side applies o as fieldManager, taking over conflicting fields.
-func apply(ctx context.Context, c client.Client, o *unstructured.Unstructured) error {
-	err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner(fieldManager), client.ForceOwnership)
-	if err != nil {
-		return fmt.Errorf("applying %s %s: %w", o.GetKind(), client.ObjectKeyFromObject(o), err)
-	}
-	return nil
-}
-
-// readSamples decodes every YAML document of the *.yaml files in dir, in file name
-// order, skipping kustomization.yaml and empty documents.
+// readSamples reads the objects of the YAML files in dir (see harness.ReadYAMLDir); a
+// directory without any is an error.
 func readSamples(dir string) ([]*unstructured.Unstructured, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	objs, err := harness.ReadYAMLDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("listing samples in %s: %w", dir, err)
-	}
-	sort.Strings(files)
-	var objs []*unstructured.Unstructured
-	for _, f := range files {
-		if filepath.Base(f) == "kustomization.yaml" {
-			continue
-		}
-		docs, err := readYAMLFile(f)
-		if err != nil {
-			return nil, err
-		}
-		objs = append(objs, docs...)
+		return nil, fmt.Errorf("reading the samples: %w", err)
 	}
 	if len(objs) == 0 {
 		return nil, fmt.Errorf("no samples in %s", dir)
 	}
 	return objs, nil
-}
-
-// readYAMLFile decodes every non-empty document of a YAML file.
-func readYAMLFile(path string) ([]*unstructured.Unstructured, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading sample: %w", err)
-	}
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	var objs []*unstructured.Unstructured
-	for i := 1; ; i++ {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return objs, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", path, err)
-		}
-		o, err := decodeDocument(doc)
-		if err != nil {
-			return nil, fmt.Errorf("%s, document %d: %w", path, i, err)
-		}
-		if o != nil {
-			objs = append(objs, o)
-		}
-	}
-}
-
-// decodeDocument decodes one YAML document into an object; nil for an empty one (only
-// comments or whitespace).
-func decodeDocument(doc []byte) (*unstructured.Unstructured, error) {
-	js, err := yaml.YAMLToJSON(doc)
-	if err != nil {
-		return nil, err
-	}
-	if trimmed := strings.TrimSpace(string(js)); trimmed == "null" || trimmed == "" {
-		return nil, nil
-	}
-	o := &unstructured.Unstructured{}
-	if err := o.UnmarshalJSON(js); err != nil {
-		return nil, err
-	}
-	if o.GetName() == "" {
-		return nil, fmt.Errorf("%s has no metadata.name", o.GetKind())
-	}
-	return o, nil
 }
 
 // perClusterProds returns, for every Prod among samples, a copy on each of clusters

@@ -3,23 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 )
-
-// setProcAttrs puts the manager in its own process group, so that a Ctrl-C in the
-// terminal reaches only the sandbox, which stops the manager before the control plane;
-// and has the kernel kill it should the sandbox die without stopping it.
-func setProcAttrs(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-}
-
-// killProcessGroup kills cmd's process group (see setProcAttrs).
-func killProcessGroup(cmd *exec.Cmd) {
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	_ = cmd.Process.Kill()
-}
 
 // lockSandbox takes an exclusive lock on <dir>/lock so that two sandboxes do not
 // replace each other's kubeconfig and logs. The kernel releases it when the process

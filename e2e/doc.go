@@ -1,0 +1,13 @@
+// Package e2e is drover's end-to-end suite: user stories told against the real manager
+// binary, started as a child process (internal/harness) against a test bed of real
+// kube-apiservers (internal/testbed): a control plane with Cluster API's and drover's
+// CRDs and three workload clusters registered as Cluster API Clusters.
+//
+// It runs with every other test (go test ./..., or make test) and on its own with
+//
+//	go test ./e2e/ -count=1 -v -ginkgo.v
+//
+// Every wait says what it waited for and, when it gives up, what it saw last. When a
+// spec fails, the test bed's process logs (the manager's among them, manager.log) are
+// kept and their directory is printed, with the end of the manager's log.
+package e2e
