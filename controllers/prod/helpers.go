@@ -14,7 +14,6 @@ import (
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/manifests"
 )
 
@@ -52,18 +51,6 @@ func isUnreachable(err error) bool {
 // isNoMatch reports an error of a kind the workload cluster does not serve (any more).
 func isNoMatch(err error) bool {
 	return meta.IsNoMatchError(err) || (err != nil && apierrors.IsNotFound(errors.Unwrap(err)))
-}
-
-func equalRefs(a, b []droverv1.ObjectReference) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func ptrTrue(b *bool) bool { return b != nil && *b }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -363,7 +364,7 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 	// Record every object we are about to own before creating it, so a crash between
 	// apply and prune never forgets one.
 	desired := manifests.Inventory(objs)
-	if union := manifests.Union(prod.Status.Inventory, desired); !equalRefs(union, prod.Status.Inventory) {
+	if union := manifests.Union(prod.Status.Inventory, desired); !slices.Equal(union, prod.Status.Inventory) {
 		prod.Status.Inventory = union
 		if err := r.persist(ctx, s); err != nil {
 			return ctrl.Result{}, fmt.Errorf("recording inventory: %w", err)

@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -163,26 +164,14 @@ func TestStaleAndUnion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Stale(tt.inventory, tt.desired); !equal(got, tt.wantStale) {
+			if got := Stale(tt.inventory, tt.desired); !slices.Equal(got, tt.wantStale) {
 				t.Errorf("Stale() = %v, want %v", got, tt.wantStale)
 			}
-			if got := Union(tt.inventory, tt.desired); !equal(got, tt.wantUnion) {
+			if got := Union(tt.inventory, tt.desired); !slices.Equal(got, tt.wantUnion) {
 				t.Errorf("Union() = %v, want %v", got, tt.wantUnion)
 			}
 		})
 	}
-}
-
-func equal(a, b []droverv1.ObjectReference) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestOwnedBy(t *testing.T) {

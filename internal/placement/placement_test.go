@@ -358,17 +358,19 @@ func TestDecideInputOrder(t *testing.T) {
 	want := placement.Decide(in)
 	r := rand.New(rand.NewPCG(7, 11))
 	for i := range 50 {
-		shuffled := in
-		shuffled.Clusters = slices.Clone(in.Clusters)
-		shuffled.Existing = slices.Clone(in.Existing)
-		r.Shuffle(len(shuffled.Clusters), func(a, b int) {
-			shuffled.Clusters[a], shuffled.Clusters[b] = shuffled.Clusters[b], shuffled.Clusters[a]
-		})
-		r.Shuffle(len(shuffled.Existing), func(a, b int) {
-			shuffled.Existing[a], shuffled.Existing[b] = shuffled.Existing[b], shuffled.Existing[a]
-		})
+		shuffled := shuffleInput(r, in)
 		if got := placement.Decide(shuffled); !reflect.DeepEqual(got, want) {
 			t.Fatalf("shuffle %d: got %+v, want %+v", i, got, want)
 		}
 	}
+}
+
+// shuffleInput returns in with its clusters and existing Prods in a random order.
+func shuffleInput(r *rand.Rand, in placement.Input) placement.Input {
+	out := in
+	out.Clusters = slices.Clone(in.Clusters)
+	out.Existing = slices.Clone(in.Existing)
+	r.Shuffle(len(out.Clusters), func(a, b int) { out.Clusters[a], out.Clusters[b] = out.Clusters[b], out.Clusters[a] })
+	r.Shuffle(len(out.Existing), func(a, b int) { out.Existing[a], out.Existing[b] = out.Existing[b], out.Existing[a] })
+	return out
 }

@@ -250,15 +250,7 @@ func TestDecideProperties(t *testing.T) {
 			checkInvariants(t, in, d)
 
 			// Input order does not matter.
-			shuffled := in
-			shuffled.Clusters = slices.Clone(in.Clusters)
-			shuffled.Existing = slices.Clone(in.Existing)
-			r.Shuffle(len(shuffled.Clusters), func(a, b int) {
-				shuffled.Clusters[a], shuffled.Clusters[b] = shuffled.Clusters[b], shuffled.Clusters[a]
-			})
-			r.Shuffle(len(shuffled.Existing), func(a, b int) {
-				shuffled.Existing[a], shuffled.Existing[b] = shuffled.Existing[b], shuffled.Existing[a]
-			})
+			shuffled := shuffleInput(r, in)
 			if got := placement.Decide(shuffled); !reflect.DeepEqual(got, d) {
 				t.Errorf("shuffled input: %+v, want %+v", got, d)
 			}
