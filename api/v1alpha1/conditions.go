@@ -64,3 +64,78 @@ const (
 	ProdTrafficPendingReason       = "Pending"
 	ProdTrafficDrainingReason      = "Draining"
 )
+
+// Labels and annotations on the Prods of a ProdSet.
+const (
+	// ProdSetNameLabel marks a Prod with the name of the ProdSet it belongs to.
+	ProdSetNameLabel = "drover.dev/prodset"
+	// RevisionLabel marks a Prod with the revision (template hash) it was made from.
+	RevisionLabel = "drover.dev/revision"
+	// SurgeForLabel marks a Prod placed to stand in for the Prods of a cluster under
+	// maintenance with surge; its value is that cluster's name.
+	SurgeForLabel = "drover.dev/surge-for"
+	// SupersededAnnotation marks a Prod replaced elsewhere because its cluster stayed
+	// unreachable past the toleration; it is retired when the cluster comes back. The
+	// value says when and why.
+	SupersededAnnotation = "drover.dev/superseded"
+	// ProdSetFinalizer keeps a ProdSet until its Prods are drained and deleted.
+	ProdSetFinalizer = "drover.dev/prodset"
+	// ClusterMaintenanceFinalizer keeps a ClusterMaintenance until its cluster's Prods are
+	// back in traffic.
+	ClusterMaintenanceFinalizer = "drover.dev/clustermaintenance"
+)
+
+// ProdSet condition types.
+const (
+	// ProdSetPlacedCondition is True when every replica has a cluster.
+	ProdSetPlacedCondition = "Placed"
+	// ProdSetAvailableCondition is True when every replica is available and in traffic,
+	// False when fewer than the serving minimum are.
+	ProdSetAvailableCondition = "Available"
+	// ProdSetFrozenCondition is True while too many of the set's clusters are unreachable
+	// at once for drover to act: it changes nothing until they come back.
+	ProdSetFrozenCondition = "Frozen"
+	// ProdSetTrafficReadyCondition is True when every Prod's desired weight is in sync in DNS.
+	ProdSetTrafficReadyCondition = "TrafficReady"
+)
+
+// Reasons for the ProdSet conditions.
+const (
+	ProdSetPlacedReason         = "Placed"
+	ProdSetUnplacedReason       = "NoRoom"
+	ProdSetAvailableReason      = "Available"
+	ProdSetDegradedReason       = "Degraded"
+	ProdSetBelowMinimumReason   = "BelowServingMinimum"
+	ProdSetFrozenReason         = "TooManyClustersUnreachable"
+	ProdSetNotFrozenReason      = "NotFrozen"
+	ProdSetTrafficSyncedReason  = "InSync"
+	ProdSetTrafficPendingReason = "Pending"
+	ProdSetTrafficNotConfigured = "NotConfigured"
+	ProdSetTrafficFailedReason  = "PublishFailed"
+	ProdSetDeletingReason       = "Deleting"
+)
+
+// Why a Prod of a ProdSet is out of traffic (ProdSummary.Evicted).
+const (
+	EvictedClusterUnreachable = "ClusterUnreachable"
+	EvictedClusterMaintenance = "ClusterMaintenance"
+	EvictedSuperseded         = "Superseded"
+	EvictedRetiring           = "Retiring"
+	EvictedDeleting           = "Deleting"
+)
+
+// ClusterMaintenance condition types and reasons.
+const (
+	// MaintenanceAdmittedCondition is True once the drain was allowed to start.
+	MaintenanceAdmittedCondition = "Admitted"
+	// MaintenanceDrainedCondition is True once no traffic reaches the cluster's Prods.
+	MaintenanceDrainedCondition = "Drained"
+
+	MaintenanceAdmittedReason        = "Admitted"
+	MaintenanceRefusedReason         = "BelowServingMinimum"
+	MaintenanceSurgingReason         = "Surging"
+	MaintenanceClusterNotFoundReason = "ClusterNotFound"
+	MaintenanceDrainingReason        = "WaitingForTraffic"
+	MaintenanceDrainedReason         = "Drained"
+	MaintenanceNotAdmittedReason     = "NotAdmitted"
+)

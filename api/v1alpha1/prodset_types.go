@@ -60,16 +60,17 @@ type Placement struct {
 	// +kubebuilder:validation:Maximum=100
 	MaxUnreachablePercent int32 `json:"maxUnreachablePercent,omitempty"`
 
-	// minAvailable is how many Prods (a number, or a percentage of replicas) must serve at
-	// all times; drover refuses evictions and maintenance that would go below it.
+	// minAvailable is how many Prods (a number, or a percentage of replicas, rounded up)
+	// must serve at all times; drover refuses evictions and maintenance that would go below it.
 	// +optional
 	// +kubebuilder:validation:XIntOrString
 	// +kubebuilder:validation:MaxLength=5
 	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 0 : self.matches('^[0-9]+%$')",message="must be a non-negative number or a percentage such as 50%"
 	MinAvailable *intstr.IntOrString `json:"minAvailable,omitempty"`
 
-	// maxUnavailable is how many Prods (a number, or a percentage of replicas) may be out
-	// of traffic at once; the alternative to minAvailable.
+	// maxUnavailable is how many Prods (a number, or a percentage of replicas, rounded up)
+	// may be out of traffic at once; the alternative to minAvailable. When neither is set,
+	// maxUnavailable is 1.
 	// +optional
 	// +kubebuilder:validation:XIntOrString
 	// +kubebuilder:validation:MaxLength=5
@@ -161,20 +162,58 @@ type ProdSummary struct {
 	Cluster string `json:"cluster"`
 	// version the Prod runs.
 	Version string `json:"version"`
-	// weight desired for the Prod.
+	// revision of the set's template the Prod was made from.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+	// weight desired for the Prod now: the template's weight, or 0 while it is evicted.
 	// +optional
 	Weight *int32 `json:"weight,omitempty"`
-	// publishedWeight is the weight published in DNS.
+	// evicted says why the Prod is out of traffic: ClusterUnreachable, ClusterMaintenance,
+	// Superseded, Retiring or Deleting. Empty while it is in traffic.
+	// +optional
+	Evicted string `json:"evicted,omitempty"`
+	// surgeFor is the cluster whose maintenance this Prod stands in for; it is removed when
+	// that maintenance ends.
+	// +optional
+	SurgeFor string `json:"surgeFor,omitempty"`
+	// publishedWeight is the weight confirmed in sync in DNS; unset while nothing is
+	// published for the Prod.
 	// +optional
 	PublishedWeight *int32 `json:"publishedWeight,omitempty"`
+	// publishedTime is when publishedWeight was confirmed in sync.
+	// +optional
+	PublishedTime *metav1.Time `json:"publishedTime,omitempty"`
+	// pendingWeight is the weight of a DNS change submitted and not yet in sync.
+	// +optional
+	PendingWeight *int32 `json:"pendingWeight,omitempty"`
+	// drained is true when no traffic reaches the Prod: weight 0 in sync for one TTL, or
+	// nothing published at all.
+	// +optional
+	Drained bool `json:"drained,omitempty"`
 	// available mirrors the Prod's Available condition.
 	// +optional
 	Available metav1.ConditionStatus `json:"available,omitempty"`
+	// reachable mirrors the Prod's ClusterReachable condition.
+	// +optional
+	Reachable metav1.ConditionStatus `json:"reachable,omitempty"`
+}
+
+// ProdSetTrafficStatus is the state of the set's service-level DNS records.
+type ProdSetTrafficStatus struct {
+	// changeID of the DNS change in flight; empty when none is.
+	// +optional
+	ChangeID string `json:"changeID,omitempty"`
+	// submittedTime is when the change in flight was submitted.
+	// +optional
+	SubmittedTime *metav1.Time `json:"submittedTime,omitempty"`
+	// lastSyncedTime is when the last change was confirmed in sync.
+	// +optional
+	LastSyncedTime *metav1.Time `json:"lastSyncedTime,omitempty"`
 }
 
 // ProdSetStatus is the observed state of a ProdSet.
 type ProdSetStatus struct {
-	// conditions of the set.
+	// conditions of the set: Placed, Available, Frozen and TrafficReady.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -182,18 +221,30 @@ type ProdSetStatus struct {
 	// observedGeneration is the generation the status was computed for.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// replicas is the number of Prods that exist.
+	// replicas is the number of Prods that exist, surge and retiring ones included.
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
+	// readyReplicas is the number of Prods applied on a reachable cluster.
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
 	// availableReplicas is the number of Prods whose Available condition is True.
 	// +optional
 	AvailableReplicas int32 `json:"availableReplicas,omitempty"`
+	// servingReplicas is the number of available Prods in traffic (not evicted).
+	// +optional
+	ServingReplicas int32 `json:"servingReplicas,omitempty"`
+	// minServing is the serving minimum that minAvailable or maxUnavailable resolve to.
+	// +optional
+	MinServing int32 `json:"minServing,omitempty"`
 	// currentRevision is the hash of the template the set is rolling towards.
 	// +optional
 	CurrentRevision string `json:"currentRevision,omitempty"`
 	// previousRevision is the hash of the template before it.
 	// +optional
 	PreviousRevision string `json:"previousRevision,omitempty"`
+	// traffic is the state of the set's DNS records.
+	// +optional
+	Traffic *ProdSetTrafficStatus `json:"traffic,omitempty"`
 	// prods summarises every Prod of the set.
 	// +optional
 	// +listType=map
@@ -208,6 +259,7 @@ type ProdSetStatus struct {
 // +kubebuilder:resource:categories=drover
 // +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.spec.replicas`
 // +kubebuilder:printcolumn:name="Available",type=integer,JSONPath=`.status.availableReplicas`
+// +kubebuilder:printcolumn:name="Serving",type=integer,JSONPath=`.status.servingReplicas`
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.spec.template.spec.version`
 // +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.spec.rolloutPolicyRef.name`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
@@ -236,3 +288,9 @@ type ProdSetList struct {
 func init() {
 	objectTypes = append(objectTypes, &ProdSet{}, &ProdSetList{})
 }
+
+// GetConditions returns the ProdSet's conditions.
+func (s *ProdSet) GetConditions() []metav1.Condition { return s.Status.Conditions }
+
+// SetConditions sets the ProdSet's conditions.
+func (s *ProdSet) SetConditions(c []metav1.Condition) { s.Status.Conditions = c }

@@ -143,6 +143,16 @@ func refusedCases() []validationCase {
 	}
 	return []validationCase{
 		{
+			name: "ClusterMaintenance without a cluster", kind: "ClusterMaintenance",
+			mutate: func(o map[string]any) { del(o, "spec", "clusterName") },
+			want:   "spec.clusterName: Required value",
+		},
+		{
+			name: "ClusterMaintenance naming an invalid cluster", kind: "ClusterMaintenance",
+			mutate: func(o map[string]any) { set(o, "Workload_2", "spec", "clusterName") },
+			want:   "spec.clusterName: Invalid value",
+		},
+		{
 			name: "Prod weight above 255", kind: "Prod",
 			mutate: func(o map[string]any) { set(o, int64(256), "spec", "traffic", "weight") },
 			want:   "should be less than or equal to 255",
@@ -467,7 +477,7 @@ func loadSamples(t *testing.T) map[string]*unstructured.Unstructured {
 	if !slices.Equal(names, kustomization.Resources) {
 		t.Errorf("config/samples/kustomization.yaml lists %v; the directory holds %v", kustomization.Resources, names)
 	}
-	for _, kind := range []string{"Prod", "ProdSet", "RolloutPolicy"} {
+	for _, kind := range []string{"ClusterMaintenance", "Prod", "ProdSet", "RolloutPolicy"} {
 		if samples[kind] == nil {
 			t.Fatalf("config/samples has no %s", kind)
 		}

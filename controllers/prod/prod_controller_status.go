@@ -96,5 +96,7 @@ func setTrafficReady(ctx context.Context, r *Reconciler, prod *droverv1.Prod, s 
 			Reason: droverv1.ProdTrafficDrainingReason, Message: "taking the Prod out of traffic before deleting it"})
 		return
 	}
-	conditions.Set(prod, r.Traffic.Status(ctx, prod))
+	st := r.Traffic.Status(ctx, prod)
+	conditions.Set(prod, st.Condition)
+	prod.Status.PublishedWeight = st.PublishedWeight
 }

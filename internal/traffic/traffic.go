@@ -1,18 +1,67 @@
 // Package traffic is the seam between the controllers and whatever publishes DNS weights.
-// The Prod controller asks it, before deleting a Prod's workload objects, whether the Prod
-// still receives traffic; later the ProdSet, rollout and maintenance logic move weights
-// through it. The Route53 implementation lives beside the cloud clients; None is what a
-// manager without a traffic provider uses.
+//
+// Two interfaces meet here. A Publisher writes the service-level weighted records of a
+// ProdSet (one record per Prod under the service name) as one change per call and says
+// when a change is in sync; the Route53 implementation lives beside the cloud clients and
+// Memory is an honest in-process one. A Drainer is what the Prod controller asks, before
+// deleting a Prod's workload objects, whether the Prod still receives traffic, and what
+// to report as its TrafficReady condition; the ProdSet controller provides the one for
+// Prods of a set, and None is the one for Prods of their own, for which nothing is
+// published.
 package traffic
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 )
+
+// Service names the weighted record set of one service.
+type Service struct {
+	// Zone is the hosted zone id.
+	Zone string
+	// Name is the record name, such as shop.example.com.
+	Name string
+	// TTL of the records.
+	TTL time.Duration
+}
+
+// Weight is one Prod's weighted record under the service name.
+type Weight struct {
+	// ID identifies the record in its set (Route53's SetIdentifier): the Prod as
+	// "<namespace>/<name>".
+	ID string
+	// Weight to publish, 0–255.
+	Weight int32
+	// Remove deletes the record instead; Weight is ignored.
+	Remove bool
+}
+
+// ErrChangeInProgress is returned by Publish when the zone has a change that is not in
+// sync yet and the implementation does not queue behind it (Route53's
+// PriorRequestNotComplete). The caller tries again later; nothing was changed.
+var ErrChangeInProgress = errors.New("another change to the hosted zone is in progress")
+
+// Publisher publishes the weights of a service's records.
+type Publisher interface {
+	// Publish submits every given weight of svc as one change (one batch per zone) and
+	// returns the change's id. It either applies all of them or none.
+	Publish(ctx context.Context, svc Service, weights []Weight) (changeID string, err error)
+	// InSync reports whether the change has reached every DNS server (Route53's INSYNC).
+	InSync(ctx context.Context, changeID string) (bool, error)
+}
+
+// State is what a Drainer reports about one Prod.
+type State struct {
+	// Condition is the Prod's TrafficReady condition (type, status, reason, message).
+	Condition metav1.Condition
+	// PublishedWeight is the weight confirmed in DNS; nil when nothing is published.
+	PublishedWeight *int32
+}
 
 // Drainer takes a Prod out of traffic.
 type Drainer interface {
@@ -21,12 +70,12 @@ type Drainer interface {
 	// yet, retryAfter says when to ask again.
 	Drain(ctx context.Context, prod *droverv1.Prod) (drained bool, retryAfter time.Duration, err error)
 
-	// Status reports the Prod's TrafficReady condition (type, status, reason, message).
-	Status(ctx context.Context, prod *droverv1.Prod) metav1.Condition
+	// Status reports the Prod's TrafficReady condition and its published weight.
+	Status(ctx context.Context, prod *droverv1.Prod) State
 }
 
-// None is used when no traffic provider is configured: drover publishes no weights, so
-// a Prod is drained exactly when nothing is published for it.
+// None is used for Prods whose weights nobody publishes: a Prod of its own (service-level
+// records belong to ProdSets), or any Prod when no traffic provider is configured.
 type None struct{}
 
 var _ Drainer = None{}
@@ -41,12 +90,16 @@ func (None) Drain(_ context.Context, prod *droverv1.Prod) (bool, time.Duration, 
 	return false, 10 * time.Second, nil
 }
 
-// Status says that no weights are published.
-func (None) Status(_ context.Context, _ *droverv1.Prod) metav1.Condition {
-	return metav1.Condition{
-		Type:    droverv1.ProdTrafficReadyCondition,
-		Status:  metav1.ConditionUnknown,
-		Reason:  droverv1.ProdTrafficNotConfiguredReason,
-		Message: "no traffic provider is configured in the drover manager; no DNS weight is published",
+// Status says that no weights are published, and keeps a weight an earlier manager
+// published until someone who can change it does.
+func (None) Status(_ context.Context, prod *droverv1.Prod) State {
+	return State{
+		Condition: metav1.Condition{
+			Type:    droverv1.ProdTrafficReadyCondition,
+			Status:  metav1.ConditionUnknown,
+			Reason:  droverv1.ProdTrafficNotConfiguredReason,
+			Message: "no DNS weight is published for this Prod: it belongs to no ProdSet with spec.traffic, or the manager has no traffic provider",
+		},
+		PublishedWeight: prod.Status.PublishedWeight,
 	}
 }

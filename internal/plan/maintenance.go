@@ -1,0 +1,113 @@
+package plan
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// SetView is one ProdSet as a ClusterMaintenance sees it.
+type SetView struct {
+	// Name is "<namespace>/<name>".
+	Name string
+	// MinServing is the set's serving minimum.
+	MinServing int
+	// Unplaced replicas: the set has no room for more Prods.
+	Unplaced int
+	Prods    []ProdView
+}
+
+// ProdView is one Prod of a set.
+type ProdView struct {
+	Name    string
+	Cluster string
+	// SurgeFor is the cluster the Prod stands in for; "" for a regular Prod.
+	SurgeFor string
+	// Serving: available and in traffic.
+	Serving bool
+	// Available mirrors the Available condition.
+	Available bool
+}
+
+// AdmitInput is what Admit looks at.
+type AdmitInput struct {
+	// Cluster to drain.
+	Cluster string
+	// Surge: replacements are placed before the drain.
+	Surge bool
+	// Draining lists the other clusters whose maintenance is admitted already.
+	Draining []string
+	// Sets are every ProdSet in the cluster's namespace.
+	Sets []SetView
+}
+
+// Admission is Admit's verdict.
+type Admission struct {
+	// Admit: the drain may start.
+	Admit bool
+	// Surging: not yet, the replacements are not ready (only with surge).
+	Surging bool
+	// Message explains a refusal or the wait, naming each ProdSet in the way.
+	Message string
+}
+
+// Admit decides whether draining a cluster keeps every ProdSet at or above its serving
+// minimum, counting only Prods that serve now, on no cluster that is being drained. With
+// surge it also waits until each set's replacements for the cluster are available (or
+// the set has no room for more and the minimum holds anyway).
+func Admit(in AdmitInput) Admission {
+	gone := map[string]bool{in.Cluster: true}
+	for _, c := range in.Draining {
+		gone[c] = true
+	}
+	sets := slices.Clone(in.Sets)
+	slices.SortFunc(sets, func(a, b SetView) int { return strings.Compare(a.Name, b.Name) })
+	var refusals, waits []string
+	for _, s := range sets {
+		onCluster, after, surgeReady, surgeTotal := 0, 0, 0, 0
+		for _, p := range s.Prods {
+			switch {
+			case p.Cluster == in.Cluster && p.SurgeFor == "":
+				onCluster++
+			case p.Serving && !gone[p.Cluster]:
+				after++
+			}
+			if p.SurgeFor == in.Cluster && p.Cluster != in.Cluster {
+				surgeTotal++
+				if p.Available {
+					surgeReady++
+				}
+			}
+		}
+		if onCluster == 0 {
+			continue
+		}
+		if in.Surge && surgeReady < onCluster && s.Unplaced == 0 {
+			waits = append(waits, fmt.Sprintf("ProdSet %s: %d of %d replacements available", s.Name, surgeReady, onCluster))
+			continue
+		}
+		if after < s.MinServing {
+			msg := fmt.Sprintf("ProdSet %s would have %d serving %s, below its minimum of %d", s.Name, after, plural(after, "Prod"), s.MinServing)
+			if in.Surge {
+				waits = append(waits, msg+fmt.Sprintf(" (%d of %d replacements available, no room for more)", surgeReady, onCluster))
+			} else {
+				refusals = append(refusals, msg)
+			}
+		}
+	}
+	switch {
+	case len(refusals) > 0:
+		return Admission{Message: fmt.Sprintf("draining cluster %s is refused: %s; set spec.surge: true to place replacements first, or add capacity",
+			in.Cluster, strings.Join(refusals, "; "))}
+	case len(waits) > 0:
+		return Admission{Surging: true, Message: fmt.Sprintf("placing replacements before draining cluster %s: %s", in.Cluster, strings.Join(waits, "; "))}
+	}
+	return Admission{Admit: true, Message: fmt.Sprintf("every ProdSet keeps its serving minimum without cluster %s", in.Cluster)}
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
