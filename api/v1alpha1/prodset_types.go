@@ -206,6 +206,10 @@ type ProdSetTrafficStatus struct {
 	// submittedTime is when the change in flight was submitted.
 	// +optional
 	SubmittedTime *metav1.Time `json:"submittedTime,omitempty"`
+	// removing lists the Prods whose records the change in flight deletes.
+	// +optional
+	// +listType=set
+	Removing []string `json:"removing,omitempty"`
 	// lastSyncedTime is when the last change was confirmed in sync.
 	// +optional
 	LastSyncedTime *metav1.Time `json:"lastSyncedTime,omitempty"`

@@ -658,6 +658,11 @@ func (in *ProdSetTrafficStatus) DeepCopyInto(out *ProdSetTrafficStatus) {
 		in, out := &in.SubmittedTime, &out.SubmittedTime
 		*out = (*in).DeepCopy()
 	}
+	if in.Removing != nil {
+		in, out := &in.Removing, &out.Removing
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.LastSyncedTime != nil {
 		in, out := &in.LastSyncedTime, &out.LastSyncedTime
 		*out = (*in).DeepCopy()

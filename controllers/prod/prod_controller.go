@@ -75,6 +75,7 @@ type Reconciler struct {
 
 // +kubebuilder:rbac:groups=drover.dev,resources=prods,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=drover.dev,resources=prods/status;prods/finalizers,verbs=get;update;patch
+// +kubebuilder:rbac:groups=drover.dev,resources=prodsets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cluster.x-k8s.io,resources=clusters,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups="";events.k8s.io,resources=events,verbs=create;patch
@@ -111,6 +112,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 		))).
 		WithOptions(options).
 		Watches(&clusterv1.Cluster{}, handler.EnqueueRequestsFromMapFunc(r.clusterToProds)).
+		Watches(&droverv1.ProdSet{}, prodSetTrafficChanges()).
 		WatchesRawSource(r.ClusterCache.GetClusterSource(ControllerName, r.clusterToProds,
 			clustercache.WatchForProbeFailure(r.ProbeFailureGrace))).
 		Build(r)

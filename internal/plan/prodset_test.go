@@ -211,7 +211,7 @@ func TestProdSet(t *testing.T) {
 		},
 		{
 			name: "a Prod deleted by someone is drained and replaced",
-			in: input(2, fleet(), serving("s-a1", "a1"), with(serving("s-b1", "b1"), func(p *Prod) { p.Deleting = true })),
+			in:   input(2, fleet(), serving("s-a1", "a1"), with(serving("s-b1", "b1"), func(p *Prod) { p.Deleting = true })),
 			want: Result{Create: []NewProd{{Cluster: "b1"}}, Weights: map[string]int32{"s-a1": 100, "s-b1": 0},
 				Evicted: map[string]string{"s-b1": droverv1.EvictedDeleting}, Serving: 1},
 		},

@@ -17,7 +17,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/controllers/maintenance"
 	"github.com/drover-dev/drover/controllers/prod"
+	"github.com/drover-dev/drover/controllers/prodset"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -47,8 +49,15 @@ type Options struct {
 	WorkloadClientTimeout time.Duration
 	// ProdResyncInterval is how often a settled Prod is re-applied to correct drift.
 	ProdResyncInterval time.Duration
-	// Traffic publishes weights; nil means no traffic provider.
-	Traffic traffic.Drainer
+	// ProdSetConcurrency is how many ProdSets reconcile at once.
+	ProdSetConcurrency int
+	// Publisher publishes the ProdSets' DNS weights; nil means no traffic provider.
+	Publisher traffic.Publisher
+	// UnreachableGrace is how long a workload cluster must stay unreachable before its
+	// Prods leave traffic. Defaults to 5s.
+	UnreachableGrace time.Duration
+	// MaintenanceRecheckInterval is how often a waiting ClusterMaintenance is re-checked.
+	MaintenanceRecheckInterval time.Duration
 }
 
 // Controllers registers drover's controllers with mgr. It returns the cluster cache
@@ -63,8 +72,8 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 	if opts.WorkloadClientTimeout == 0 {
 		opts.WorkloadClientTimeout = 10 * time.Second
 	}
-	if opts.Traffic == nil {
-		opts.Traffic = traffic.None{}
+	if opts.ProdSetConcurrency == 0 {
+		opts.ProdSetConcurrency = 5
 	}
 	cc, err := clustercache.SetupWithManager(ctx, mgr, clustercache.Options{
 		// Kubeconfig Secrets are read only when a connection is (re)created, so an
@@ -83,11 +92,27 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 	if err := (&prod.Reconciler{
 		Client:         mgr.GetClient(),
 		ClusterCache:   cc,
-		Traffic:        opts.Traffic,
+		Traffic:        prodset.Drainer{Client: mgr.GetClient(), Publishing: opts.Publisher != nil},
 		Recorder:       mgr.GetEventRecorder("drover-" + prod.ControllerName),
 		ResyncInterval: opts.ProdResyncInterval,
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.ProdConcurrency}); err != nil {
 		return nil, fmt.Errorf("setting up the Prod controller: %w", err)
+	}
+	if err := (&prodset.Reconciler{
+		Client:       mgr.GetClient(),
+		ClusterCache: cc,
+		Publisher:    opts.Publisher,
+		Recorder:     mgr.GetEventRecorder("drover-" + prodset.ControllerName),
+		Grace:        opts.UnreachableGrace,
+	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.ProdSetConcurrency}); err != nil {
+		return nil, fmt.Errorf("setting up the ProdSet controller: %w", err)
+	}
+	if err := (&maintenance.Reconciler{
+		Client:          mgr.GetClient(),
+		Recorder:        mgr.GetEventRecorder("drover-" + maintenance.ControllerName),
+		RecheckInterval: opts.MaintenanceRecheckInterval,
+	}).SetupWithManager(ctx, mgr, controller.Options{}); err != nil {
+		return nil, fmt.Errorf("setting up the ClusterMaintenance controller: %w", err)
 	}
 	return cc, nil
 }

@@ -1,0 +1,347 @@
+// Package maintenance reconciles ClusterMaintenances: it admits a cluster's drain only
+// when every ProdSet keeps its serving minimum without the cluster (after surge
+// replacements, when asked for), reports when no traffic reaches the cluster's Prods any
+// more, and, when the ClusterMaintenance is deleted, lets it go once the Prods are back
+// in traffic. The ProdSet controller moves the Prods and their weights; this controller
+// decides when it may and reports what happened.
+package maintenance
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/cluster-api/util/conditions"
+	"sigs.k8s.io/cluster-api/util/finalizers"
+	"sigs.k8s.io/cluster-api/util/patch"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/plan"
+)
+
+// ControllerName names the controller and its event recorder.
+const ControllerName = "clustermaintenance"
+
+// Reconciler reconciles ClusterMaintenances.
+type Reconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	// RecheckInterval is how often a maintenance that waits (refused, surging, draining)
+	// is looked at again besides the watches. Defaults to 10s.
+	RecheckInterval time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	// admitted remembers the admissions of this process until the cache has them, so two
+	// maintenances admitted back to back each see the other (the controller runs one
+	// reconcile at a time).
+	mu       sync.Mutex
+	admitted map[client.ObjectKey]string
+}
+
+// +kubebuilder:rbac:groups=drover.dev,resources=clustermaintenances,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=drover.dev,resources=clustermaintenances/status;clustermaintenances/finalizers,verbs=get;update;patch
+// +kubebuilder:rbac:groups=drover.dev,resources=prodsets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=drover.dev,resources=prods,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cluster.x-k8s.io,resources=clusters,verbs=get;list;watch
+
+// SetupWithManager registers the controller. Admission decisions must see each other, so
+// it runs one reconcile at a time whatever options says.
+func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, options controller.Options) error {
+	if r.RecheckInterval == 0 {
+		r.RecheckInterval = 10 * time.Second
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	options.MaxConcurrentReconciles = 1
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(ControllerName).
+		For(&droverv1.ClusterMaintenance{}).
+		WithOptions(options).
+		Watches(&droverv1.ProdSet{}, handler.EnqueueRequestsFromMapFunc(r.namespaceToMaintenances)).
+		Watches(&clusterv1.Cluster{}, handler.EnqueueRequestsFromMapFunc(r.namespaceToMaintenances)).
+		Complete(r)
+}
+
+func (r *Reconciler) namespaceToMaintenances(ctx context.Context, o client.Object) []ctrl.Request {
+	list := &droverv1.ClusterMaintenanceList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing ClusterMaintenances", "namespace", o.GetNamespace())
+		return nil
+	}
+	reqs := make([]ctrl.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
+}
+
+// Reconcile admits, follows and releases one ClusterMaintenance.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	m := &droverv1.ClusterMaintenance{}
+	if err := r.Client.Get(ctx, req.NamespacedName, m); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if m.DeletionTimestamp.IsZero() {
+		if _, err := finalizers.EnsureFinalizer(ctx, r.Client, m, droverv1.ClusterMaintenanceFinalizer); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	helper, err := patch.NewHelper(m, r.Client)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	defer func() {
+		err := helper.Patch(ctx, m, patch.WithOwnedConditions{Conditions: []string{
+			droverv1.MaintenanceAdmittedCondition, droverv1.MaintenanceDrainedCondition,
+		}}, patch.WithStatusObservedGeneration{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			retErr = kerrors.NewAggregate([]error{retErr, err})
+		}
+	}()
+
+	sets := &droverv1.ProdSetList{}
+	if err := r.Client.List(ctx, sets, client.InNamespace(m.Namespace)); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing ProdSets: %w", err)
+	}
+	if !m.DeletionTimestamp.IsZero() {
+		return r.release(ctx, m, sets.Items)
+	}
+
+	cluster := &clusterv1.Cluster{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: m.Namespace, Name: m.Spec.ClusterName}, cluster); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, err
+		}
+		if !m.Admitted() {
+			m.Status.Phase = droverv1.MaintenancePending
+			msg := fmt.Sprintf("Cluster %s/%s does not exist", m.Namespace, m.Spec.ClusterName)
+			conditions.Set(m, metav1.Condition{Type: droverv1.MaintenanceAdmittedCondition, Status: metav1.ConditionFalse,
+				Reason: droverv1.MaintenanceClusterNotFoundReason, Message: msg})
+			conditions.Set(m, metav1.Condition{Type: droverv1.MaintenanceDrainedCondition, Status: metav1.ConditionFalse,
+				Reason: droverv1.MaintenanceClusterNotFoundReason, Message: msg})
+			return ctrl.Result{}, nil // the Cluster watch brings us back
+		}
+	}
+
+	if !m.Admitted() {
+		if err := r.admit(ctx, m, sets.Items); err != nil {
+			return ctrl.Result{}, err
+		}
+		if !m.Admitted() {
+			return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil
+		}
+	}
+	return r.follow(ctx, m, sets.Items)
+}
+
+// admit decides whether the drain may start.
+func (r *Reconciler) admit(ctx context.Context, m *droverv1.ClusterMaintenance, sets []droverv1.ProdSet) error {
+	others := &droverv1.ClusterMaintenanceList{}
+	if err := r.Client.List(ctx, others, client.InNamespace(m.Namespace)); err != nil {
+		return fmt.Errorf("listing ClusterMaintenances: %w", err)
+	}
+	draining := map[string]bool{}
+	for i := range others.Items {
+		o := &others.Items[i]
+		if o.UID != m.UID && o.Admitted() && o.DeletionTimestamp.IsZero() && o.Spec.ClusterName != m.Spec.ClusterName {
+			draining[o.Spec.ClusterName] = true
+		}
+	}
+	r.mu.Lock()
+	for key, c := range r.admitted {
+		if key.Namespace == m.Namespace && key.Name != m.Name && c != m.Spec.ClusterName {
+			draining[c] = true
+		}
+	}
+	r.mu.Unlock()
+
+	in := plan.AdmitInput{Cluster: m.Spec.ClusterName, Surge: m.Spec.Surge, Draining: sortedKeys(draining)}
+	for i := range sets {
+		in.Sets = append(in.Sets, setView(&sets[i]))
+	}
+	a := plan.Admit(in)
+	c := metav1.Condition{Type: droverv1.MaintenanceAdmittedCondition, Message: a.Message}
+	drained := metav1.Condition{Type: droverv1.MaintenanceDrainedCondition, Status: metav1.ConditionFalse,
+		Reason: droverv1.MaintenanceNotAdmittedReason, Message: "the drain has not started: " + a.Message}
+	switch {
+	case a.Admit:
+		now := metav1.NewTime(r.Now())
+		m.Status.AdmittedTime = &now
+		m.Status.Phase = droverv1.MaintenanceDraining
+		c.Status, c.Reason = metav1.ConditionTrue, droverv1.MaintenanceAdmittedReason
+		r.remember(client.ObjectKeyFromObject(m), m.Spec.ClusterName)
+		r.event(m, corev1.EventTypeNormal, "Admitted", "Drain", "draining cluster %s: %s", m.Spec.ClusterName, a.Message)
+		drained.Reason, drained.Message = droverv1.MaintenanceDrainingReason, "taking the cluster's Prods out of traffic"
+	case a.Surging:
+		m.Status.Phase = droverv1.MaintenanceSurging
+		c.Status, c.Reason = metav1.ConditionFalse, droverv1.MaintenanceSurgingReason
+	default:
+		if m.Status.Phase != droverv1.MaintenanceRefused {
+			r.event(m, corev1.EventTypeWarning, "Refused", "Drain", "%s", a.Message)
+		}
+		m.Status.Phase = droverv1.MaintenanceRefused
+		c.Status, c.Reason = metav1.ConditionFalse, droverv1.MaintenanceRefusedReason
+	}
+	conditions.Set(m, c)
+	conditions.Set(m, drained)
+	return nil
+}
+
+// follow reports how far the admitted drain is.
+func (r *Reconciler) follow(_ context.Context, m *droverv1.ClusterMaintenance, sets []droverv1.ProdSet) (ctrl.Result, error) {
+	var prods []droverv1.MaintenanceProd
+	var waiting []string
+	for i := range sets {
+		set := &sets[i]
+		for _, p := range set.Status.Prods {
+			if p.Cluster != m.Spec.ClusterName || p.SurgeFor != "" {
+				continue
+			}
+			mp := droverv1.MaintenanceProd{Name: p.Name, ProdSet: set.Name, PublishedWeight: p.PublishedWeight,
+				Drained: p.Drained && p.Weight != nil && *p.Weight == 0}
+			prods = append(prods, mp)
+			if !mp.Drained {
+				waiting = append(waiting, fmt.Sprintf("%s (%s)", p.Name, drainState(p)))
+			}
+		}
+	}
+	slices.SortFunc(prods, func(a, b droverv1.MaintenanceProd) int { return strings.Compare(a.Name, b.Name) })
+	m.Status.Prods = prods
+	conditions.Set(m, metav1.Condition{Type: droverv1.MaintenanceAdmittedCondition, Status: metav1.ConditionTrue,
+		Reason: droverv1.MaintenanceAdmittedReason, Message: fmt.Sprintf("drain started %s", m.Status.AdmittedTime.UTC().Format(time.RFC3339))})
+	if len(waiting) > 0 {
+		m.Status.Phase = droverv1.MaintenanceDraining
+		m.Status.DrainedTime = nil
+		conditions.Set(m, metav1.Condition{Type: droverv1.MaintenanceDrainedCondition, Status: metav1.ConditionFalse,
+			Reason: droverv1.MaintenanceDrainingReason,
+			Message: fmt.Sprintf("%d of %d Prods drained; waiting for %s", len(prods)-len(waiting), len(prods), strings.Join(waiting, ", "))})
+		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil
+	}
+	if m.Status.Phase != droverv1.MaintenanceDrained {
+		now := metav1.NewTime(r.Now())
+		m.Status.DrainedTime = &now
+		r.event(m, corev1.EventTypeNormal, "Drained", "Drain", "no traffic reaches the %d Prods on cluster %s", len(prods), m.Spec.ClusterName)
+	}
+	m.Status.Phase = droverv1.MaintenanceDrained
+	conditions.Set(m, metav1.Condition{Type: droverv1.MaintenanceDrainedCondition, Status: metav1.ConditionTrue,
+		Reason: droverv1.MaintenanceDrainedReason,
+		Message: fmt.Sprintf("all %d Prods on cluster %s are out of traffic, DNS in sync for a TTL", len(prods), m.Spec.ClusterName)})
+	return ctrl.Result{}, nil
+}
+
+// release lets a deleted maintenance go once the cluster's Prods are back in traffic,
+// unless another maintenance of the same cluster keeps them out.
+func (r *Reconciler) release(ctx context.Context, m *droverv1.ClusterMaintenance, sets []droverv1.ProdSet) (ctrl.Result, error) {
+	others := &droverv1.ClusterMaintenanceList{}
+	if err := r.Client.List(ctx, others, client.InNamespace(m.Namespace)); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing ClusterMaintenances: %w", err)
+	}
+	for i := range others.Items {
+		o := &others.Items[i]
+		if o.UID != m.UID && o.Spec.ClusterName == m.Spec.ClusterName && o.DeletionTimestamp.IsZero() {
+			return r.done(m), nil // the other one keeps the cluster out
+		}
+	}
+	var out []string
+	for i := range sets {
+		for _, p := range sets[i].Status.Prods {
+			if p.Cluster == m.Spec.ClusterName && p.SurgeFor == "" && p.Evicted == droverv1.EvictedClusterMaintenance {
+				out = append(out, p.Name)
+			}
+		}
+	}
+	if len(out) > 0 {
+		conditions.Set(m, metav1.Condition{Type: droverv1.MaintenanceDrainedCondition, Status: metav1.ConditionFalse,
+			Reason: droverv1.MaintenanceDrainingReason, Message: "re-admitting the cluster's Prods: waiting for " + strings.Join(out, ", ")})
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
+	return r.done(m), nil
+}
+
+func (r *Reconciler) done(m *droverv1.ClusterMaintenance) ctrl.Result {
+	if controllerutil.RemoveFinalizer(m, droverv1.ClusterMaintenanceFinalizer) {
+		r.event(m, corev1.EventTypeNormal, "Released", "Restore", "cluster %s is back in traffic", m.Spec.ClusterName)
+	}
+	r.forget(client.ObjectKeyFromObject(m))
+	return ctrl.Result{}
+}
+
+func drainState(p droverv1.ProdSummary) string {
+	switch {
+	case p.Weight == nil || *p.Weight != 0:
+		return "weight not 0 yet"
+	case p.PendingWeight != nil:
+		return "weight 0 submitted, DNS not in sync"
+	case p.PublishedWeight != nil && *p.PublishedWeight != 0:
+		return "weight 0 not published yet"
+	default:
+		return "waiting one TTL"
+	}
+}
+
+// setView is what Admit needs of a ProdSet, from its status.
+func setView(set *droverv1.ProdSet) plan.SetView {
+	v := plan.SetView{Name: set.Namespace + "/" + set.Name, MinServing: int(set.Status.MinServing)}
+	if conditions.IsFalse(set, droverv1.ProdSetPlacedCondition) &&
+		conditions.GetReason(set, droverv1.ProdSetPlacedCondition) == droverv1.ProdSetUnplacedReason {
+		v.Unplaced = 1
+	}
+	for _, p := range set.Status.Prods {
+		avail := p.Available == metav1.ConditionTrue
+		v.Prods = append(v.Prods, plan.ProdView{
+			Name: p.Name, Cluster: p.Cluster, SurgeFor: p.SurgeFor, Available: avail,
+			Serving: avail && p.Evicted == "" && ptr.Deref(p.Weight, 0) > 0,
+		})
+	}
+	return v
+}
+
+func (r *Reconciler) remember(key client.ObjectKey, cluster string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.admitted == nil {
+		r.admitted = map[client.ObjectKey]string{}
+	}
+	r.admitted[key] = cluster
+}
+
+func (r *Reconciler) forget(key client.ObjectKey) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.admitted, key)
+}
+
+func (r *Reconciler) event(m *droverv1.ClusterMaintenance, eventType, reason, action, format string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(m, nil, eventType, reason, action, format, args...)
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

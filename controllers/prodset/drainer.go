@@ -1,0 +1,133 @@
+package prodset
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/traffic"
+)
+
+// Drainer answers the Prod controller for the Prods of a ProdSet from the set's status,
+// which the ProdSet controller, the only writer of the set's DNS records, keeps. Prods of
+// their own, and sets whose weights nobody publishes, are Fallback's.
+type Drainer struct {
+	Client client.Client
+	// Publishing: the manager has a traffic provider.
+	Publishing bool
+	// Fallback answers for Prods that are not published by a set. Default traffic.None.
+	Fallback traffic.Drainer
+	// RetryAfter is how soon to ask again while a Prod drains. Default 2s.
+	RetryAfter time.Duration
+}
+
+var _ traffic.Drainer = Drainer{}
+
+// summary returns the Prod's set and its summary there; a nil set means the Prod's
+// weights are not published by a set.
+func (d Drainer) summary(ctx context.Context, prod *droverv1.Prod) (*droverv1.ProdSet, *droverv1.ProdSummary, error) {
+	ref := metav1.GetControllerOf(prod)
+	if ref == nil || ref.Kind != "ProdSet" || ref.APIVersion != droverv1.GroupVersion.String() {
+		return nil, nil, nil
+	}
+	set := &droverv1.ProdSet{}
+	if err := d.Client.Get(ctx, client.ObjectKey{Namespace: prod.Namespace, Name: ref.Name}, set); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil, nil
+		}
+		return nil, nil, err
+	}
+	if set.UID != ref.UID {
+		return nil, nil, nil
+	}
+	if _, ok := serviceOf(d.Publishing, set); !ok {
+		return nil, nil, nil
+	}
+	for i := range set.Status.Prods {
+		if set.Status.Prods[i].Name == prod.Name {
+			return set, &set.Status.Prods[i], nil
+		}
+	}
+	return set, nil, nil
+}
+
+func (d Drainer) fallback() traffic.Drainer {
+	if d.Fallback == nil {
+		return traffic.None{}
+	}
+	return d.Fallback
+}
+
+// Drain reports drained once the set has the Prod's weight at 0 in sync for a TTL (the
+// set's controller takes every deleting Prod to 0 on its own).
+func (d Drainer) Drain(ctx context.Context, prod *droverv1.Prod) (bool, time.Duration, error) {
+	set, sum, err := d.summary(ctx, prod)
+	if err != nil {
+		return false, 0, fmt.Errorf("reading the Prod's ProdSet: %w", err)
+	}
+	if set == nil {
+		return d.fallback().Drain(ctx, prod)
+	}
+	retry := d.RetryAfter
+	if retry == 0 {
+		retry = 2 * time.Second
+	}
+	if sum == nil || (sum.PublishedWeight == nil && sum.PendingWeight == nil) {
+		// Never published; the set lists every Prod it has published a record for.
+		return true, 0, nil
+	}
+	if sum.Drained {
+		return true, 0, nil
+	}
+	return false, retry, nil
+}
+
+// Status reports the Prod's TrafficReady condition from the set's summary.
+func (d Drainer) Status(ctx context.Context, prod *droverv1.Prod) traffic.State {
+	set, sum, err := d.summary(ctx, prod)
+	c := metav1.Condition{Type: droverv1.ProdTrafficReadyCondition}
+	switch {
+	case err != nil:
+		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, droverv1.ProdTrafficPendingReason, "reading the Prod's ProdSet: "+err.Error()
+		return traffic.State{Condition: c, PublishedWeight: prod.Status.PublishedWeight}
+	case set == nil:
+		return d.fallback().Status(ctx, prod)
+	case sum == nil:
+		c.Status, c.Reason = metav1.ConditionFalse, droverv1.ProdTrafficPendingReason
+		c.Message = fmt.Sprintf("ProdSet %s has not published a weight for this Prod yet", set.Name)
+		return traffic.State{Condition: c}
+	}
+	st := traffic.State{PublishedWeight: sum.PublishedWeight}
+	desired := int32(0)
+	if sum.Weight != nil {
+		desired = *sum.Weight
+	}
+	switch {
+	case sum.PendingWeight != nil:
+		c.Status, c.Reason = metav1.ConditionFalse, droverv1.ProdTrafficPendingReason
+		c.Message = fmt.Sprintf("weight %d submitted to DNS, not in sync yet", *sum.PendingWeight)
+	case sum.Evicted != "":
+		c.Status, c.Reason = metav1.ConditionTrue, droverv1.ProdTrafficDrainingReason
+		c.Message = fmt.Sprintf("out of traffic (%s); drained: %t", sum.Evicted, sum.Drained)
+	case sum.PublishedWeight != nil && *sum.PublishedWeight == desired:
+		c.Status, c.Reason = metav1.ConditionTrue, droverv1.ProdTrafficReadyReason
+		c.Message = fmt.Sprintf("weight %d in sync in DNS under %s", desired, set.Spec.Traffic.RecordName)
+	default:
+		c.Status, c.Reason = metav1.ConditionFalse, droverv1.ProdTrafficPendingReason
+		c.Message = fmt.Sprintf("weight %d wanted; DNS has %s (it is published once the Prod is available)", desired, weightString(sum.PublishedWeight))
+	}
+	st.Condition = c
+	return st
+}
+
+func weightString(w *int32) string {
+	if w == nil {
+		return "no record"
+	}
+	return fmt.Sprint(*w)
+}

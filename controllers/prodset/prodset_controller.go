@@ -1,0 +1,510 @@
+// Package prodset reconciles ProdSets: it keeps spec.replicas Prods from the template on
+// the clusters placement chooses, takes Prods out of traffic when their cluster is lost
+// or under maintenance, replaces them after the toleration, freezes when too many
+// clusters vanish at once, and publishes the set's service-level weights.
+//
+// Every decision is made by plan.ProdSet, a pure function; this package reads what it
+// needs, calls it, and writes the result: Prod specs (server-side apply), DNS weights
+// (traffic.Publisher, one change per reconcile) and status.
+package prodset
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/cluster-api/controllers/clustercache"
+	"sigs.k8s.io/cluster-api/util/conditions"
+	"sigs.k8s.io/cluster-api/util/finalizers"
+	"sigs.k8s.io/cluster-api/util/patch"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/plan"
+	"github.com/drover-dev/drover/internal/traffic"
+)
+
+const (
+	// ControllerName names the controller, its event recorder and its cluster source.
+	ControllerName = "prodset"
+	// FieldManager is the field manager of the Prods the controller applies.
+	FieldManager = "drover-prodset"
+	// DefaultUnreachableToleration applies when spec.placement.unreachableToleration is unset.
+	DefaultUnreachableToleration = 5 * time.Minute
+)
+
+// Reconciler reconciles ProdSets.
+type Reconciler struct {
+	Client       client.Client
+	ClusterCache clustercache.ClusterCache
+	// Publisher publishes the sets' DNS weights; nil means no traffic provider.
+	Publisher traffic.Publisher
+	Recorder  events.EventRecorder
+
+	// Grace is how long a cluster must stay unreachable before its Prods leave traffic.
+	// Defaults to 5s.
+	Grace time.Duration
+	// ProbeFailureGrace is how soon after a failed health probe the set is woken.
+	// Defaults to 5s.
+	ProbeFailureGrace time.Duration
+	// ResyncInterval is how often a settled set is looked at again. Defaults to 1m.
+	ResyncInterval time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	dark darkSince
+}
+
+// +kubebuilder:rbac:groups=drover.dev,resources=prodsets,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=drover.dev,resources=prodsets/status;prodsets/finalizers,verbs=get;update;patch
+// +kubebuilder:rbac:groups=drover.dev,resources=prods,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=drover.dev,resources=clustermaintenances,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cluster.x-k8s.io,resources=clusters,verbs=get;list;watch
+
+// SetupWithManager registers the controller and its watches.
+func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, options controller.Options) error {
+	if r.Grace == 0 {
+		r.Grace = 5 * time.Second
+	}
+	if r.ProbeFailureGrace == 0 {
+		r.ProbeFailureGrace = 5 * time.Second
+	}
+	if r.ResyncInterval == 0 {
+		r.ResyncInterval = time.Minute
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(ControllerName).
+		For(&droverv1.ProdSet{}).
+		Owns(&droverv1.Prod{}).
+		WithOptions(options).
+		Watches(&clusterv1.Cluster{}, handler.EnqueueRequestsFromMapFunc(r.namespaceToProdSets)).
+		Watches(&droverv1.ClusterMaintenance{}, handler.EnqueueRequestsFromMapFunc(r.namespaceToProdSets)).
+		WatchesRawSource(r.ClusterCache.GetClusterSource(ControllerName, r.namespaceToProdSets,
+			clustercache.WatchForProbeFailure(r.ProbeFailureGrace))).
+		Complete(r)
+}
+
+// namespaceToProdSets wakes every ProdSet in the object's namespace: placement reads all
+// its Clusters and ClusterMaintenances.
+func (r *Reconciler) namespaceToProdSets(ctx context.Context, o client.Object) []ctrl.Request {
+	list := &droverv1.ProdSetList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing ProdSets", "namespace", o.GetNamespace())
+		return nil
+	}
+	reqs := make([]ctrl.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
+}
+
+// scope is what one reconcile read and decided.
+type scope struct {
+	set      *droverv1.ProdSet
+	revision string
+	prods    []*droverv1.Prod
+	clusters []plan.Cluster
+	plan     plan.Result
+	now      time.Time
+	errs     []error
+	// requeue is the soonest time something should be looked at again.
+	requeue time.Duration
+	// planned is set once plan is computed.
+	planned bool
+	// summaries are the per-Prod summaries of the last status, by name, updated as DNS
+	// changes are submitted and confirmed.
+	summaries map[string]*droverv1.ProdSummary
+	// publishErr is why the last publication failed, for TrafficReady.
+	publishErr error
+}
+
+func (s *scope) after(d time.Duration) {
+	if d > 0 && (s.requeue == 0 || d < s.requeue) {
+		s.requeue = d
+	}
+}
+
+// Reconcile brings one ProdSet towards its spec.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	set := &droverv1.ProdSet{}
+	if err := r.Client.Get(ctx, req.NamespacedName, set); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if set.DeletionTimestamp.IsZero() {
+		if _, err := finalizers.EnsureFinalizer(ctx, r.Client, set, droverv1.ProdSetFinalizer); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	helper, err := patch.NewHelper(set, r.Client)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	s := &scope{set: set, now: r.Now(), revision: Revision(&set.Spec.Template), summaries: map[string]*droverv1.ProdSummary{}}
+	for i := range set.Status.Prods {
+		sum := set.Status.Prods[i]
+		s.summaries[sum.Name] = &sum
+	}
+	defer func() {
+		r.updateStatus(s)
+		err := helper.Patch(ctx, set, patch.WithOwnedConditions{Conditions: []string{
+			droverv1.ProdSetPlacedCondition, droverv1.ProdSetAvailableCondition,
+			droverv1.ProdSetFrozenCondition, droverv1.ProdSetTrafficReadyCondition,
+		}}, patch.WithStatusObservedGeneration{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			s.errs = append(s.errs, err)
+		}
+		retErr = kerrors.NewAggregate(s.errs)
+	}()
+
+	if err := r.observe(ctx, s); err != nil {
+		s.errs = append(s.errs, err)
+		return ctrl.Result{}, nil
+	}
+	r.trackChange(ctx, s)
+	in, err := r.planInput(ctx, s)
+	if err != nil {
+		s.errs = append(s.errs, err)
+		return ctrl.Result{}, nil
+	}
+	s.plan = plan.ProdSet(in)
+	s.planned = true
+
+	if s.plan.Frozen {
+		r.dark.forgetSet(client.ObjectKeyFromObject(set))
+		if prev := conditions.Get(set, droverv1.ProdSetFrozenCondition); prev == nil || prev.Status != metav1.ConditionTrue {
+			r.event(set, corev1.EventTypeWarning, "Frozen", "Freeze", "%s", s.plan.Message)
+		}
+		s.after(5 * time.Second)
+		return ctrl.Result{RequeueAfter: s.requeue}, nil
+	}
+	if prev := conditions.Get(set, droverv1.ProdSetFrozenCondition); prev != nil && prev.Status == metav1.ConditionTrue {
+		r.event(set, corev1.EventTypeNormal, "Unfrozen", "Freeze", "enough clusters are reachable again; acting on the set again")
+	}
+
+	r.supersede(ctx, s)
+	r.applyProds(ctx, s)
+	r.publish(ctx, s)
+	r.createProds(ctx, s)
+	r.deleteProds(ctx, s)
+
+	if !set.DeletionTimestamp.IsZero() && len(s.prods) == 0 && !s.recordsLeft() {
+		controllerutil.RemoveFinalizer(set, droverv1.ProdSetFinalizer)
+		return ctrl.Result{}, nil
+	}
+	r.timers(s)
+	return ctrl.Result{RequeueAfter: s.requeue}, nil
+}
+
+// observe reads the set's Prods, the namespace's Clusters and ClusterMaintenances.
+func (r *Reconciler) observe(ctx context.Context, s *scope) error {
+	ns := s.set.Namespace
+	prods := &droverv1.ProdList{}
+	if err := r.Client.List(ctx, prods, client.InNamespace(ns), client.MatchingLabels{droverv1.ProdSetNameLabel: s.set.Name}); err != nil {
+		return fmt.Errorf("listing Prods: %w", err)
+	}
+	for i := range prods.Items {
+		p := &prods.Items[i]
+		if metav1.IsControlledBy(p, s.set) {
+			s.prods = append(s.prods, p)
+		}
+	}
+	slices.SortFunc(s.prods, func(a, b *droverv1.Prod) int { return strings.Compare(a.Name, b.Name) })
+
+	clusters := &clusterv1.ClusterList{}
+	if err := r.Client.List(ctx, clusters, client.InNamespace(ns)); err != nil {
+		return fmt.Errorf("listing Clusters: %w", err)
+	}
+	maint := &droverv1.ClusterMaintenanceList{}
+	if err := r.Client.List(ctx, maint, client.InNamespace(ns)); err != nil {
+		return fmt.Errorf("listing ClusterMaintenances: %w", err)
+	}
+	type mstate struct {
+		m     plan.Maintenance
+		surge bool
+	}
+	ms := map[string]mstate{}
+	for i := range maint.Items {
+		m := &maint.Items[i]
+		if !m.DeletionTimestamp.IsZero() {
+			continue // being deleted: the cluster comes back
+		}
+		st := ms[m.Spec.ClusterName]
+		switch {
+		case m.Admitted():
+			st.m = plan.Draining
+		case m.Spec.Surge && st.m == plan.NoMaintenance:
+			st.m = plan.SurgeRequested
+		}
+		st.surge = st.surge || m.Spec.Surge
+		if st.m == plan.NoMaintenance {
+			continue // requested without surge and not admitted: nothing happens yet
+		}
+		ms[m.Spec.ClusterName] = st
+	}
+	for i := range clusters.Items {
+		c := &clusters.Items[i]
+		h := observeCluster(ctx, r.ClusterCache, c)
+		pc := plan.Cluster{Name: c.Name, Labels: c.Labels, Ready: h.Ready, Reachable: h.Reachable}
+		pc.UnreachableSince = r.dark.observe(darkKey{set: client.ObjectKeyFromObject(s.set), cluster: c.Name}, h.Reachable, s.now)
+		if st, ok := ms[c.Name]; ok {
+			pc.Maintenance, pc.Surge = st.m, st.surge
+		}
+		s.clusters = append(s.clusters, pc)
+	}
+	return nil
+}
+
+// planInput turns what was read into plan.Input.
+func (r *Reconciler) planInput(ctx context.Context, s *scope) (plan.Input, error) {
+	spec := s.set.Spec
+	replicas := int(ptr.Deref(spec.Replicas, 1))
+	sel, err := metav1.LabelSelectorAsSelector(spec.Placement.ClusterSelector.AsMetav1())
+	if err != nil {
+		return plan.Input{}, fmt.Errorf("spec.placement.clusterSelector: %w", err)
+	}
+	minServing, err := plan.MinServing(replicas, spec.Placement.MinAvailable, spec.Placement.MaxUnavailable)
+	if err != nil {
+		return plan.Input{}, err
+	}
+	s.set.Status.MinServing = int32(minServing)
+	toleration := DefaultUnreachableToleration
+	if spec.Placement.UnreachableToleration != nil {
+		toleration = spec.Placement.UnreachableToleration.Duration
+	}
+	maxUnreachable := int(spec.Placement.MaxUnreachablePercent)
+	if maxUnreachable == 0 {
+		maxUnreachable = 50
+	}
+	in := plan.Input{
+		Now: s.now, Replicas: replicas, Selector: sel, TopologyKey: spec.Placement.TopologyKey,
+		MaxPerCluster: int(spec.Placement.MaxPerCluster), Grace: r.Grace, Toleration: toleration,
+		MaxUnreachablePercent: maxUnreachable, MinServing: minServing,
+		Weight:   ptr.Deref(spec.Template.Spec.Traffic.Weight, droverv1.DefaultWeight),
+		Deleting: !s.set.DeletionTimestamp.IsZero(),
+		Clusters: s.clusters,
+	}
+	for _, p := range s.prods {
+		in.Prods = append(in.Prods, plan.Prod{
+			Name: p.Name, Cluster: p.Spec.ClusterRef.Name, SurgeFor: p.Labels[droverv1.SurgeForLabel],
+			Superseded: p.Annotations[droverv1.SupersededAnnotation] != "",
+			Deleting:   !p.DeletionTimestamp.IsZero(),
+			Available:  conditions.IsTrue(p, droverv1.ProdAvailableCondition),
+			Weight:     p.DesiredWeight(),
+			Drained:    r.drained(ctx, s, p),
+		})
+	}
+	return in, nil
+}
+
+// supersede marks the Prods the plan replaces; they are retired when their cluster is back.
+func (r *Reconciler) supersede(ctx context.Context, s *scope) {
+	for _, name := range s.plan.Supersede {
+		p := s.prod(name)
+		if p == nil || p.Annotations[droverv1.SupersededAnnotation] != "" {
+			continue
+		}
+		orig := p.DeepCopy()
+		if p.Annotations == nil {
+			p.Annotations = map[string]string{}
+		}
+		p.Annotations[droverv1.SupersededAnnotation] = fmt.Sprintf("%s: cluster %s unreachable for longer than the toleration",
+			s.now.UTC().Format(time.RFC3339), p.Spec.ClusterRef.Name)
+		if err := r.Client.Patch(ctx, p, client.MergeFrom(orig)); err != nil {
+			s.errs = append(s.errs, fmt.Errorf("marking Prod %s superseded: %w", name, err))
+			continue
+		}
+		r.event(s.set, corev1.EventTypeWarning, "Superseded", "Replace",
+			"Prod %s: cluster %s unreachable for longer than the toleration; replacing it elsewhere, it is retired when the cluster returns", name, p.Spec.ClusterRef.Name)
+	}
+}
+
+// applyProds writes every existing Prod's spec: template and weight.
+func (r *Reconciler) applyProds(ctx context.Context, s *scope) {
+	for _, p := range s.prods {
+		if !p.DeletionTimestamp.IsZero() {
+			continue
+		}
+		w, ok := s.plan.Weights[p.Name]
+		if !ok {
+			continue
+		}
+		if p.Labels[droverv1.RevisionLabel] == s.revision && p.DesiredWeight() == w {
+			continue
+		}
+		desired := r.desiredProd(s, p.Name, p.Spec.ClusterRef.Name, p.Labels[droverv1.SurgeForLabel], w)
+		if err := r.apply(ctx, desired); err != nil {
+			s.errs = append(s.errs, fmt.Errorf("updating Prod %s: %w", p.Name, err))
+			continue
+		}
+		if old := p.DesiredWeight(); old != w {
+			if why := s.plan.Evicted[p.Name]; w == 0 {
+				r.event(s.set, corev1.EventTypeNormal, "Evicted", "SetWeight", "Prod %s on cluster %s out of traffic (weight %d -> 0): %s", p.Name, p.Spec.ClusterRef.Name, old, why)
+			} else {
+				r.event(s.set, corev1.EventTypeNormal, "Admitted", "SetWeight", "Prod %s on cluster %s back in traffic (weight %d -> %d)", p.Name, p.Spec.ClusterRef.Name, old, w)
+			}
+		}
+		p.Spec.Traffic.Weight = ptr.To(w)
+	}
+}
+
+// createProds creates the Prods the plan places.
+func (r *Reconciler) createProds(ctx context.Context, s *scope) {
+	taken := map[string]bool{}
+	for _, p := range s.prods {
+		taken[p.Name] = true
+	}
+	for _, np := range s.plan.Create {
+		name := ProdName(s.set.Name, np.Cluster, taken)
+		taken[name] = true
+		desired := r.desiredProd(s, name, np.Cluster, np.SurgeFor, ptr.Deref(s.set.Spec.Template.Spec.Traffic.Weight, droverv1.DefaultWeight))
+		if err := r.apply(ctx, desired); err != nil {
+			s.errs = append(s.errs, fmt.Errorf("creating Prod %s: %w", name, err))
+			continue
+		}
+		if np.SurgeFor != "" {
+			r.event(s.set, corev1.EventTypeNormal, "Surge", "Create", "created Prod %s on cluster %s to stand in for cluster %s during its maintenance", name, np.Cluster, np.SurgeFor)
+		} else {
+			r.event(s.set, corev1.EventTypeNormal, "Created", "Create", "created Prod %s on cluster %s", name, np.Cluster)
+		}
+	}
+}
+
+// deleteProds deletes the drained Prods the plan retires.
+func (r *Reconciler) deleteProds(ctx context.Context, s *scope) {
+	for _, name := range s.plan.Delete {
+		p := s.prod(name)
+		if p == nil || !p.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if err := r.Client.Delete(ctx, p, client.Preconditions{UID: &p.UID}); err != nil && !apierrors.IsNotFound(err) {
+			s.errs = append(s.errs, fmt.Errorf("deleting Prod %s: %w", name, err))
+			continue
+		}
+		r.event(s.set, corev1.EventTypeNormal, "Deleted", "Delete", "deleted drained Prod %s on cluster %s (%s)", name, p.Spec.ClusterRef.Name, s.plan.Evicted[name])
+	}
+}
+
+// desiredProd is the Prod the set wants under name on cluster.
+func (r *Reconciler) desiredProd(s *scope, name, cluster, surgeFor string, weight int32) *droverv1.Prod {
+	t := s.set.Spec.Template
+	p := &droverv1.Prod{
+		TypeMeta: metav1.TypeMeta{APIVersion: droverv1.GroupVersion.String(), Kind: "Prod"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: s.set.Namespace,
+			Labels: map[string]string{}, Annotations: map[string]string{},
+		},
+		Spec: droverv1.ProdSpec{ClusterRef: droverv1.ClusterReference{Name: cluster}, ProdTemplateSpec: *t.Spec.DeepCopy()},
+	}
+	for k, v := range t.Metadata.Labels {
+		p.Labels[k] = v
+	}
+	for k, v := range t.Metadata.Annotations {
+		p.Annotations[k] = v
+	}
+	p.Labels[droverv1.ProdSetNameLabel] = s.set.Name
+	p.Labels[droverv1.RevisionLabel] = s.revision
+	if surgeFor != "" {
+		p.Labels[droverv1.SurgeForLabel] = surgeFor
+	}
+	p.Spec.Traffic.Weight = ptr.To(weight)
+	p.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(s.set, droverv1.GroupVersion.WithKind("ProdSet"))}
+	return p
+}
+
+// apply server-side applies a Prod as the set's field manager.
+func (r *Reconciler) apply(ctx context.Context, p *droverv1.Prod) error {
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(p)
+	if err != nil {
+		return err
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	unstructured.RemoveNestedField(u.Object, "status")
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	return r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership)
+}
+
+// timers asks to be woken when a grace or the toleration runs out for a dark cluster.
+func (r *Reconciler) timers(s *scope) {
+	in := s.set.Spec.Placement
+	toleration := DefaultUnreachableToleration
+	if in.UnreachableToleration != nil {
+		toleration = in.UnreachableToleration.Duration
+	}
+	for _, c := range s.clusters {
+		if c.Reachable {
+			continue
+		}
+		for _, d := range []time.Duration{r.Grace, toleration} {
+			if left := c.UnreachableSince.Add(d).Sub(s.now); left > 0 {
+				s.after(left + 100*time.Millisecond)
+			}
+		}
+		s.after(10 * time.Second)
+	}
+	r.drainTimers(s)
+	s.after(r.ResyncInterval)
+}
+
+func (s *scope) prod(name string) *droverv1.Prod {
+	for _, p := range s.prods {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Revision is the hash of a ProdSet's template: Prods made from the same template carry
+// the same revision.
+func Revision(t *droverv1.ProdTemplate) string {
+	data, _ := json.Marshal(t)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])[:10]
+}
+
+// ProdName names a set's Prod on a cluster: "<set>-<cluster>", then "-1", "-2", ... when
+// taken. Names longer than 63 characters (Prod names are label values on the workload
+// objects) keep a prefix and a hash.
+func ProdName(set, cluster string, taken map[string]bool) string {
+	for i := 0; ; i++ {
+		name := set + "-" + cluster
+		if i > 0 {
+			name = fmt.Sprintf("%s-%d", name, i)
+		}
+		if len(name) > 63 {
+			sum := sha256.Sum256([]byte(name))
+			name = strings.TrimRight(name[:52], "-.") + "-" + hex.EncodeToString(sum[:])[:10]
+		}
+		if !taken[name] {
+			return name
+		}
+	}
+}
+
+func (r *Reconciler) event(set *droverv1.ProdSet, eventType, reason, action, format string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(set, nil, eventType, reason, action, format, args...)
+	}
+}

@@ -1,0 +1,371 @@
+package prodset_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/cluster-api/util/conditions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/controllers/prodset"
+	"github.com/drover-dev/drover/internal/traffic"
+)
+
+// --- builders and helpers ---------------------------------------------------------------
+
+func newSet(t *testing.T, name string, replicas int32, mutate func(*droverv1.ProdSet)) *droverv1.ProdSet {
+	t.Helper()
+	cm, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "settings"},
+		"data": map[string]any{"version": "${DROVER_VERSION}"}})
+	set := &droverv1.ProdSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: name},
+		Spec: droverv1.ProdSetSpec{
+			Replicas: ptr.To(replicas),
+			Template: droverv1.ProdTemplate{Spec: droverv1.ProdTemplateSpec{
+				Version: "v1", TargetNamespace: name, Manifests: []runtime.RawExtension{{Raw: cm}},
+			}},
+			Placement: droverv1.Placement{
+				ClusterSelector: droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{pool: "shop"}},
+				TopologyKey:     region, MaxPerCluster: 1,
+			},
+			Traffic: &droverv1.ProdSetTraffic{HostedZoneID: zone, RecordName: name + ".example.com", TTL: 1},
+		},
+	}
+	if mutate != nil {
+		mutate(set)
+	}
+	NewWithT(t).Expect(cp.Create(context.Background(), set)).To(Succeed())
+	t.Cleanup(func() { deleteSet(t, set) })
+	return set
+}
+
+// deleteSet deletes the set and waits until it, its Prods and its DNS records are gone.
+func deleteSet(t *testing.T, set *droverv1.ProdSet) {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
+	if err := cp.Delete(ctx, set); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	g.Eventually(func(g Gomega) {
+		err := cp.Get(ctx, client.ObjectKeyFromObject(set), &droverv1.ProdSet{})
+		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "ProdSet %s still there: %v", set.Name, err)
+		g.Expect(prodsOf(g, set)).To(BeEmpty())
+	}, 120*time.Second, 500*time.Millisecond).Should(Succeed())
+	g.Expect(dns.Records(service(set))).To(BeEmpty(), "deleting the set removes its records")
+}
+
+func service(set *droverv1.ProdSet) traffic.Service {
+	return traffic.Service{Zone: zone, Name: set.Spec.Traffic.RecordName}
+}
+
+func getSet(g Gomega, set *droverv1.ProdSet) *droverv1.ProdSet {
+	out := &droverv1.ProdSet{}
+	g.Expect(cp.Get(context.Background(), client.ObjectKeyFromObject(set), out)).To(Succeed())
+	return out
+}
+
+func updateSet(g Gomega, set *droverv1.ProdSet, mutate func(*droverv1.ProdSet)) {
+	g.Eventually(func() error {
+		got := &droverv1.ProdSet{}
+		if err := cp.Get(context.Background(), client.ObjectKeyFromObject(set), got); err != nil {
+			return err
+		}
+		mutate(got)
+		return cp.Update(context.Background(), got)
+	}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+}
+
+func prodsOf(g Gomega, set *droverv1.ProdSet) []droverv1.Prod {
+	list := &droverv1.ProdList{}
+	g.Expect(cp.List(context.Background(), list, client.InNamespace(set.Namespace),
+		client.MatchingLabels{droverv1.ProdSetNameLabel: set.Name})).To(Succeed())
+	return list.Items
+}
+
+// byCluster maps cluster -> Prod name of the set's Prods (one per cluster here).
+func byCluster(g Gomega, set *droverv1.ProdSet) map[string]string {
+	out := map[string]string{}
+	for _, p := range prodsOf(g, set) {
+		g.Expect(out).NotTo(HaveKey(p.Spec.ClusterRef.Name), "two Prods on cluster %s", p.Spec.ClusterRef.Name)
+		out[p.Spec.ClusterRef.Name] = p.Name
+	}
+	return out
+}
+
+func uids(g Gomega, set *droverv1.ProdSet) map[string]string {
+	out := map[string]string{}
+	for _, p := range prodsOf(g, set) {
+		out[p.Name] = string(p.UID)
+	}
+	return out
+}
+
+func recordID(set *droverv1.ProdSet, prod string) string { return prodset.RecordID(set.Namespace, prod) }
+
+// expectServing waits until the set has exactly the Prods on clusters, all available and
+// published at weight 100, and nothing else in DNS.
+func expectServing(g Gomega, set *droverv1.ProdSet, clusters ...string) map[string]string {
+	var names map[string]string
+	g.Eventually(func(g Gomega) {
+		names = byCluster(g, set)
+		g.Expect(keys(names)).To(ConsistOf(clusters))
+		want := map[string]int32{}
+		for _, n := range names {
+			want[recordID(set, n)] = 100
+		}
+		g.Expect(dns.Records(service(set))).To(Equal(want))
+		got := getSet(g, set)
+		g.Expect(got.Status.ServingReplicas).To(BeEquivalentTo(len(clusters)))
+		g.Expect(conditions.IsTrue(got, droverv1.ProdSetTrafficReadyCondition)).To(BeTrue(), "%v", conditions.Get(got, droverv1.ProdSetTrafficReadyCondition))
+	}, 90*time.Second, 250*time.Millisecond).Should(Succeed())
+	return names
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func setClusterLabel(g Gomega, name, key, value string) {
+	g.Eventually(func() error {
+		c := &clusterv1.Cluster{}
+		if err := cp.Get(context.Background(), client.ObjectKey{Namespace: bed.Namespace, Name: name}, c); err != nil {
+			return err
+		}
+		c.Labels[key] = value
+		return cp.Update(context.Background(), c)
+	}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+}
+
+// minPublished replays every DNS change of the service and returns the fewest records
+// with a weight above 0 after any change made once at least floor of them were up: at
+// no moment may the set have been served by fewer.
+func minPublished(set *droverv1.ProdSet, floor int) int {
+	records := map[string]int32{}
+	lowest, started := -1, false
+	prefix := set.Namespace + "/" + set.Name + "-"
+	for _, change := range dns.Changes() {
+		mine := false
+		for _, w := range change {
+			if len(w.ID) > len(prefix) && w.ID[:len(prefix)] == prefix {
+				mine = true
+				if w.Remove {
+					delete(records, w.ID)
+				} else {
+					records[w.ID] = w.Weight
+				}
+			}
+		}
+		if !mine {
+			continue
+		}
+		up := 0
+		for _, w := range records {
+			if w > 0 {
+				up++
+			}
+		}
+		if up >= floor {
+			started = true
+		}
+		if started && (lowest < 0 || up < lowest) {
+			lowest = up
+		}
+	}
+	return lowest
+}
+
+func expectEvent(g Gomega, obj client.Object, reason string) {
+	list := &eventsv1.EventList{}
+	g.Expect(cp.List(context.Background(), list, client.InNamespace(obj.GetNamespace()))).To(Succeed())
+	for _, e := range list.Items {
+		if e.Regarding.Name == obj.GetName() && e.Reason == reason {
+			return
+		}
+	}
+	g.Expect(fmt.Errorf("no %s event for %s", reason, obj.GetName())).NotTo(HaveOccurred())
+}
+
+// --- tests -----------------------------------------------------------------------------
+
+func TestReplicasAreSpreadAndStable(t *testing.T) {
+	g := NewWithT(t)
+	// us-2 is not in the pool at first.
+	setClusterLabel(g, us2, pool, "spare")
+	t.Cleanup(func() { setClusterLabel(NewWithT(t), us2, pool, "shop") })
+
+	set := newSet(t, "spread", 3, nil)
+	names := expectServing(g, set, eu1, eu2, us1)
+	g.Expect(names).To(HaveKeyWithValue(eu1, "spread-eu-1"), "Prods are named after their set and cluster")
+	before := uids(g, set)
+	got := getSet(g, set)
+	g.Expect(conditions.IsTrue(got, droverv1.ProdSetPlacedCondition)).To(BeTrue())
+	g.Expect(conditions.IsTrue(got, droverv1.ProdSetAvailableCondition)).To(BeTrue())
+	g.Expect(got.Status.Prods).To(HaveLen(3))
+	for _, p := range got.Status.Prods {
+		g.Expect(p.Version).To(Equal("v1"))
+		g.Expect(*p.Weight).To(BeEquivalentTo(100))
+		g.Expect(*p.PublishedWeight).To(BeEquivalentTo(100))
+		g.Expect(p.Available).To(Equal(metav1.ConditionTrue))
+	}
+
+	// A new cluster joins the pool: nothing running moves.
+	setClusterLabel(g, us2, pool, "shop")
+	g.Consistently(func(g Gomega) {
+		g.Expect(uids(g, set)).To(Equal(before))
+	}, 4*time.Second, 500*time.Millisecond).Should(Succeed())
+
+	// Scaling up uses it; the running Prods stay.
+	updateSet(g, set, func(s *droverv1.ProdSet) { s.Spec.Replicas = ptr.To[int32](4) })
+	expectServing(g, set, eu1, eu2, us1, us2)
+	for name, uid := range before {
+		g.Expect(uids(g, set)).To(HaveKeyWithValue(name, uid))
+	}
+
+	// Scaling down drains before it deletes, and keeps one per region.
+	updateSet(g, set, func(s *droverv1.ProdSet) { s.Spec.Replicas = ptr.To[int32](2) })
+	expectServing(g, set, eu1, us1)
+	for _, gone := range []string{"spread-eu-2", "spread-us-2"} {
+		zeroed, removed := -1, -1
+		for i, change := range dns.Changes() {
+			for _, w := range change {
+				if w.ID == recordID(set, gone) && !w.Remove && w.Weight == 0 && zeroed < 0 {
+					zeroed = i
+				}
+				if w.ID == recordID(set, gone) && w.Remove {
+					removed = i
+				}
+			}
+		}
+		g.Expect(zeroed).To(BeNumerically(">=", 0), "%s was taken to weight 0", gone)
+		g.Expect(removed).To(BeNumerically(">", zeroed), "%s's record goes after its weight was 0", gone)
+	}
+}
+
+func TestLostClusterIsEvictedThenReplacedAndCleanedUp(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	toleration := 15 * time.Second
+	set := newSet(t, "failover", 3, func(s *droverv1.ProdSet) {
+		s.Spec.Placement.UnreachableToleration = &metav1.Duration{Duration: toleration}
+	})
+	names := expectServing(g, set, eu1, eu2, us1)
+	lost := names[us1]
+
+	w := bed.Workload(us1)
+	g.Expect(w.StopAPIServer()).To(Succeed())
+	stopped := time.Now()
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			_ = w.StartAPIServer()
+		}
+	})
+
+	// Out of traffic at once, reversibly: the Prod stays, its weight goes to 0.
+	g.Eventually(func(g Gomega) {
+		g.Expect(dns.Records(service(set))).To(HaveKeyWithValue(recordID(set, lost), int32(0)))
+	}, 30*time.Second, 100*time.Millisecond).Should(Succeed(), "a lost cluster's Prods leave traffic within 30s")
+	t.Logf("weight 0 in sync in DNS %s after the API server stopped", time.Since(stopped).Round(100*time.Millisecond))
+	got := getSet(g, set)
+	idx := slices.IndexFunc(got.Status.Prods, func(p droverv1.ProdSummary) bool { return p.Name == lost })
+	g.Expect(idx).To(BeNumerically(">=", 0))
+	g.Expect(got.Status.Prods[idx].Evicted).To(Equal(droverv1.EvictedClusterUnreachable))
+	expectEvent(g, set, "Evicted")
+
+	// Replaced after the toleration, on the spare cluster; the lost Prod is kept.
+	g.Eventually(func(g Gomega) {
+		names := byCluster(g, set)
+		g.Expect(names).To(HaveKey(us2))
+		g.Expect(dns.Records(service(set))).To(HaveKeyWithValue(recordID(set, names[us2]), int32(100)))
+	}, toleration+60*time.Second, 250*time.Millisecond).Should(Succeed())
+	replacedAfter := time.Since(stopped)
+	g.Expect(replacedAfter).To(BeNumerically(">=", toleration), "not replaced before the toleration")
+	t.Logf("replacement serving %s after the API server stopped (toleration %s)", replacedAfter.Round(100*time.Millisecond), toleration)
+	old := &droverv1.Prod{}
+	g.Expect(cp.Get(ctx, client.ObjectKey{Namespace: set.Namespace, Name: lost}, old)).To(Succeed())
+	g.Expect(old.DeletionTimestamp.IsZero()).To(BeTrue(), "nothing is deleted on a cluster while it is unreachable")
+	g.Expect(old.Annotations).To(HaveKey(droverv1.SupersededAnnotation))
+	g.Consistently(func(g Gomega) {
+		g.Expect(cp.Get(ctx, client.ObjectKey{Namespace: set.Namespace, Name: lost}, old)).To(Succeed())
+		g.Expect(old.DeletionTimestamp.IsZero()).To(BeTrue())
+	}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
+
+	// The cluster returns: the superseded Prod is retired there, cleanly.
+	g.Expect(w.StartAPIServer()).To(Succeed())
+	restarted = true
+	expectServing(g, set, eu1, eu2, us2)
+	g.Eventually(func(g Gomega) {
+		err := w.Client.Get(ctx, client.ObjectKey{Namespace: set.Name, Name: "settings"}, &corev1.ConfigMap{})
+		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the superseded Prod's objects are deleted from the returning cluster: %v", err)
+	}, 60*time.Second, 500*time.Millisecond).Should(Succeed())
+	g.Expect(minPublished(set, 2)).To(BeNumerically(">=", 2), "never fewer than the serving minimum in DNS")
+}
+
+func TestFreezeWhenMostClustersVanish(t *testing.T) {
+	g := NewWithT(t)
+	set := newSet(t, "freeze", 2, func(s *droverv1.ProdSet) {
+		s.Spec.Placement.UnreachableToleration = &metav1.Duration{Duration: 8 * time.Second}
+	})
+	names := expectServing(g, set, eu1, us1)
+	before := dns.Records(service(set))
+	prods := uids(g, set)
+
+	dark := []string{eu1, eu2, us2}
+	for _, c := range dark {
+		g.Expect(bed.Workload(c).StopAPIServer()).To(Succeed())
+	}
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			for _, c := range dark {
+				_ = bed.Workload(c).StartAPIServer()
+			}
+		}
+	})
+	g.Eventually(func(g Gomega) {
+		got := getSet(g, set)
+		g.Expect(conditions.IsTrue(got, droverv1.ProdSetFrozenCondition)).To(BeTrue())
+		g.Expect(conditions.GetMessage(got, droverv1.ProdSetFrozenCondition)).To(ContainSubstring("3 of 4 selected clusters are unreachable"))
+		expectEvent(g, set, "Frozen")
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	// Past the grace and the toleration: nothing changes.
+	g.Consistently(func(g Gomega) {
+		g.Expect(dns.Records(service(set))).To(Equal(before))
+		g.Expect(uids(g, set)).To(Equal(prods))
+		for _, n := range names {
+			p := &droverv1.Prod{}
+			g.Expect(cp.Get(context.Background(), client.ObjectKey{Namespace: set.Namespace, Name: n}, p)).To(Succeed())
+			g.Expect(p.Annotations).NotTo(HaveKey(droverv1.SupersededAnnotation))
+			g.Expect(p.DesiredWeight()).To(BeEquivalentTo(100))
+		}
+	}, 15*time.Second, 500*time.Millisecond).Should(Succeed())
+
+	for _, c := range dark {
+		g.Expect(bed.Workload(c).StartAPIServer()).To(Succeed())
+	}
+	restarted = true
+	g.Eventually(func(g Gomega) {
+		g.Expect(conditions.IsFalse(getSet(g, set), droverv1.ProdSetFrozenCondition)).To(BeTrue())
+	}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
+	expectServing(g, set, eu1, us1)
+	g.Expect(uids(g, set)).To(Equal(prods))
+}

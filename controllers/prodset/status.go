@@ -1,0 +1,184 @@
+package prodset
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/cluster-api/util/conditions"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+)
+
+// updateStatus writes what the reconcile read and decided into the set's status.
+func (r *Reconciler) updateStatus(s *scope) {
+	set := s.set
+	st := &set.Status
+	if st.CurrentRevision != s.revision {
+		if st.CurrentRevision != "" {
+			st.PreviousRevision = st.CurrentRevision
+		}
+		st.CurrentRevision = s.revision
+	}
+
+	prev := map[string]droverv1.ProdSummary{}
+	for _, p := range st.Prods {
+		prev[p.Name] = p
+	}
+	svc, publishing := r.service(set)
+	var prods []droverv1.ProdSummary
+	var ready, available, serving int32
+	exists := map[string]bool{}
+	for _, p := range s.prods {
+		exists[p.Name] = true
+		sum := droverv1.ProdSummary{}
+		if old := s.summaries[p.Name]; old != nil {
+			sum = *old
+		}
+		sum.Name, sum.Cluster, sum.Version = p.Name, p.Spec.ClusterRef.Name, p.Spec.Version
+		sum.Revision, sum.SurgeFor = p.Labels[droverv1.RevisionLabel], p.Labels[droverv1.SurgeForLabel]
+		w := p.DesiredWeight()
+		if pw, ok := s.plan.Weights[p.Name]; ok && s.planned && !s.plan.Frozen {
+			w = pw
+			sum.Evicted = s.plan.Evicted[p.Name]
+		} else if !s.planned {
+			sum.Evicted = prev[p.Name].Evicted
+		}
+		sum.Weight = ptr.To(w)
+		sum.Available = conditionStatus(p, droverv1.ProdAvailableCondition)
+		sum.Reachable = conditionStatus(p, droverv1.ProdClusterReachableCondition)
+		if publishing {
+			sum.Drained = summaryDrained(&sum, w, svc.TTL, s.now)
+		} else {
+			sum.Drained = w == 0
+			sum.PublishedWeight, sum.PublishedTime, sum.PendingWeight = nil, nil, nil
+		}
+		if conditions.IsTrue(p, droverv1.ProdAppliedCondition) && conditions.IsTrue(p, droverv1.ProdClusterReachableCondition) {
+			ready++
+		}
+		if sum.Available == metav1.ConditionTrue {
+			available++
+			if w > 0 && sum.Evicted == "" {
+				serving++
+			}
+		}
+		prods = append(prods, sum)
+	}
+	// Records of Prods that are gone stay listed until DNS no longer has them.
+	for name, sum := range s.summaries {
+		if !exists[name] && (sum.PublishedWeight != nil || sum.PendingWeight != nil) {
+			sum.Evicted, sum.Weight, sum.Drained = droverv1.EvictedDeleting, ptr.To[int32](0), true
+			prods = append(prods, *sum)
+		}
+	}
+	slices.SortFunc(prods, func(a, b droverv1.ProdSummary) int { return strings.Compare(a.Name, b.Name) })
+	st.Prods = prods
+	st.Replicas = int32(len(s.prods))
+	st.ReadyReplicas, st.AvailableReplicas, st.ServingReplicas = ready, available, serving
+	if st.Traffic != nil && st.Traffic.ChangeID == "" && st.Traffic.LastSyncedTime == nil {
+		st.Traffic = nil
+	}
+
+	replicas := ptr.Deref(set.Spec.Replicas, 1)
+	setPlaced(s, replicas)
+	setAvailable(s, replicas)
+	setFrozen(s)
+	r.setTrafficReady(s, publishing)
+}
+
+func conditionStatus(p *droverv1.Prod, t string) metav1.ConditionStatus {
+	if c := conditions.Get(p, t); c != nil {
+		return c.Status
+	}
+	return metav1.ConditionUnknown
+}
+
+func setPlaced(s *scope, replicas int32) {
+	if !s.planned || s.plan.Frozen {
+		return // keeps its last verdict
+	}
+	c := metav1.Condition{Type: droverv1.ProdSetPlacedCondition, Status: metav1.ConditionTrue, Reason: droverv1.ProdSetPlacedReason,
+		Message: fmt.Sprintf("%d of %d replicas placed", replicas, replicas)}
+	if !s.set.DeletionTimestamp.IsZero() {
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, droverv1.ProdSetDeletingReason, "the ProdSet is being deleted: draining and deleting its Prods"
+	} else if s.plan.Unplaced > 0 {
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, droverv1.ProdSetUnplacedReason, s.plan.UnplacedReason
+	}
+	conditions.Set(s.set, c)
+}
+
+func setAvailable(s *scope, replicas int32) {
+	st := s.set.Status
+	c := metav1.Condition{Type: droverv1.ProdSetAvailableCondition}
+	msg := fmt.Sprintf("%d of %d Prods serving (available and in traffic); minimum %d", st.ServingReplicas, replicas, st.MinServing)
+	var out []string
+	for _, p := range st.Prods {
+		if p.Evicted != "" {
+			out = append(out, fmt.Sprintf("%s: %s", p.Name, p.Evicted))
+		}
+	}
+	if len(out) > 0 {
+		msg += "; out of traffic: " + strings.Join(out[:min(len(out), 5)], ", ")
+		if len(out) > 5 {
+			msg += fmt.Sprintf(" and %d more", len(out)-5)
+		}
+	}
+	switch {
+	case st.ServingReplicas >= replicas:
+		c.Status, c.Reason = metav1.ConditionTrue, droverv1.ProdSetAvailableReason
+	case st.ServingReplicas >= st.MinServing:
+		c.Status, c.Reason = metav1.ConditionTrue, droverv1.ProdSetDegradedReason
+	default:
+		c.Status, c.Reason = metav1.ConditionFalse, droverv1.ProdSetBelowMinimumReason
+	}
+	c.Message = msg
+	conditions.Set(s.set, c)
+}
+
+func setFrozen(s *scope) {
+	if !s.planned {
+		return
+	}
+	c := metav1.Condition{Type: droverv1.ProdSetFrozenCondition, Status: metav1.ConditionFalse, Reason: droverv1.ProdSetNotFrozenReason}
+	if s.plan.Frozen {
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, droverv1.ProdSetFrozenReason, s.plan.Message
+	}
+	conditions.Set(s.set, c)
+}
+
+func (r *Reconciler) setTrafficReady(s *scope, publishing bool) {
+	c := metav1.Condition{Type: droverv1.ProdSetTrafficReadyCondition}
+	st := s.set.Status.Traffic
+	switch {
+	case s.set.Spec.Traffic == nil:
+		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, droverv1.ProdSetTrafficNotConfigured, "spec.traffic is not set: no DNS weights are published for this set"
+	case !publishing:
+		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, droverv1.ProdSetTrafficNotConfigured, "the drover manager has no traffic provider: no DNS weights are published"
+	case s.publishErr != nil:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, droverv1.ProdSetTrafficFailedReason, s.publishErr.Error()
+	case st != nil && st.ChangeID != "":
+		c.Status, c.Reason = metav1.ConditionFalse, droverv1.ProdSetTrafficPendingReason
+		c.Message = fmt.Sprintf("DNS change %s submitted %s, waiting for it to be in sync", st.ChangeID, st.SubmittedTime.UTC().Format("15:04:05"))
+	default:
+		var behind []string
+		for _, p := range s.prods {
+			want := s.publishWeight(p)
+			sum := s.summaries[p.Name]
+			have := int32(0)
+			if sum != nil && sum.PublishedWeight != nil {
+				have = *sum.PublishedWeight
+			}
+			if have != want {
+				behind = append(behind, fmt.Sprintf("%s (%d, want %d)", p.Name, have, want))
+			}
+		}
+		if len(behind) > 0 && s.planned && !s.plan.Frozen {
+			c.Status, c.Reason, c.Message = metav1.ConditionFalse, droverv1.ProdSetTrafficPendingReason, "weights not published yet: "+strings.Join(behind, ", ")
+		} else {
+			c.Status, c.Reason, c.Message = metav1.ConditionTrue, droverv1.ProdSetTrafficSyncedReason, "every Prod's weight is in sync in DNS"
+		}
+	}
+	conditions.Set(s.set, c)
+}

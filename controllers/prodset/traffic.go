@@ -1,0 +1,217 @@
+package prodset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/cluster-api/util/conditions"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/traffic"
+)
+
+// DefaultTTL applies when spec.traffic.ttl is unset.
+const DefaultTTL = 30 * time.Second
+
+// service is the set's record set, when weights are published for it.
+func (r *Reconciler) service(set *droverv1.ProdSet) (traffic.Service, bool) {
+	return serviceOf(r.Publisher != nil, set)
+}
+
+func serviceOf(publishing bool, set *droverv1.ProdSet) (traffic.Service, bool) {
+	t := set.Spec.Traffic
+	if !publishing || t == nil {
+		return traffic.Service{}, false
+	}
+	ttl := DefaultTTL
+	if t.TTL > 0 {
+		ttl = time.Duration(t.TTL) * time.Second
+	}
+	return traffic.Service{Zone: t.HostedZoneID, Name: t.RecordName, TTL: ttl}, true
+}
+
+// RecordID identifies a Prod's record under the service name.
+func RecordID(namespace, prod string) string { return namespace + "/" + prod }
+
+// trackChange follows the DNS change in flight and, once it is in sync, records the
+// weights it carried as published.
+func (r *Reconciler) trackChange(ctx context.Context, s *scope) {
+	st := s.set.Status.Traffic
+	if st == nil || st.ChangeID == "" {
+		return
+	}
+	if r.Publisher == nil {
+		return // no provider any more: nothing can confirm it
+	}
+	ok, err := r.Publisher.InSync(ctx, st.ChangeID)
+	if err != nil {
+		s.publishErr = fmt.Errorf("checking DNS change %s: %w", st.ChangeID, err)
+		s.after(5 * time.Second)
+		return
+	}
+	if !ok {
+		s.after(time.Second)
+		return
+	}
+	now := metav1.NewTime(s.now)
+	for _, sum := range s.summaries {
+		if sum.PendingWeight != nil {
+			sum.PublishedWeight, sum.PublishedTime, sum.PendingWeight = sum.PendingWeight, &now, nil
+		}
+	}
+	for _, name := range st.Removing {
+		delete(s.summaries, name)
+	}
+	st.ChangeID, st.SubmittedTime, st.Removing, st.LastSyncedTime = "", nil, nil, &now
+}
+
+// publishWeight is the weight a Prod's record should have: the planned weight once the
+// Prod is available, 0 while it is not. While its availability cannot be read, the
+// record keeps what it has (an eviction still goes through).
+func (s *scope) publishWeight(p *droverv1.Prod) int32 {
+	planned, ok := s.plan.Weights[p.Name]
+	if !ok {
+		planned = p.DesiredWeight()
+	}
+	if planned == 0 {
+		return 0
+	}
+	switch c := conditions.Get(p, droverv1.ProdAvailableCondition); {
+	case c != nil && c.Status == metav1.ConditionTrue:
+		return planned
+	case c != nil && c.Status == metav1.ConditionFalse:
+		return 0
+	}
+	if sum := s.summaries[p.Name]; sum != nil && sum.PublishedWeight != nil {
+		return min(*sum.PublishedWeight, planned)
+	}
+	return 0
+}
+
+// publish submits every weight that differs from what DNS has, and removes the records
+// of Prods that are gone, as one change. One change is in flight at a time.
+func (r *Reconciler) publish(ctx context.Context, s *scope) {
+	svc, ok := r.service(s.set)
+	if !ok {
+		return
+	}
+	if s.set.Status.Traffic != nil && s.set.Status.Traffic.ChangeID != "" {
+		return
+	}
+	var batch []traffic.Weight
+	pending := map[string]int32{}
+	exists := map[string]bool{}
+	for _, p := range s.prods {
+		exists[p.Name] = true
+		w := s.publishWeight(p)
+		sum := s.summaries[p.Name]
+		if sum == nil || sum.PublishedWeight == nil {
+			if w == 0 {
+				continue // no record yet, and none needed
+			}
+		} else if *sum.PublishedWeight == w {
+			continue
+		}
+		batch = append(batch, traffic.Weight{ID: RecordID(s.set.Namespace, p.Name), Weight: w})
+		pending[p.Name] = w
+	}
+	var removing []string
+	for name, sum := range s.summaries {
+		if !exists[name] && sum.PublishedWeight != nil {
+			batch = append(batch, traffic.Weight{ID: RecordID(s.set.Namespace, name), Remove: true})
+			removing = append(removing, name)
+		}
+	}
+	if len(batch) == 0 {
+		return
+	}
+	sortWeights(batch)
+	id, err := r.Publisher.Publish(ctx, svc, batch)
+	switch {
+	case errors.Is(err, traffic.ErrChangeInProgress):
+		s.after(2 * time.Second) // another set's change to the zone; wait it out
+		return
+	case err != nil:
+		s.publishErr = err
+		s.errs = append(s.errs, fmt.Errorf("publishing %d weights of %s: %w", len(batch), svc.Name, err))
+		return
+	}
+	now := metav1.NewTime(s.now)
+	if s.set.Status.Traffic == nil {
+		s.set.Status.Traffic = &droverv1.ProdSetTrafficStatus{}
+	}
+	st := s.set.Status.Traffic
+	st.ChangeID, st.SubmittedTime, st.Removing = id, &now, sortedStrings(removing)
+	for name, w := range pending {
+		sum := s.summaries[name]
+		if sum == nil {
+			sum = &droverv1.ProdSummary{Name: name}
+			s.summaries[name] = sum
+		}
+		sum.PendingWeight = ptr.To(w)
+	}
+	s.after(time.Second)
+}
+
+// drained reports whether no traffic reaches a Prod: its weight 0 in sync in DNS for a
+// TTL, or, when nothing is published for the set, its weight 0.
+func (r *Reconciler) drained(_ context.Context, s *scope, p *droverv1.Prod) bool {
+	svc, ok := r.service(s.set)
+	if !ok {
+		return p.DesiredWeight() == 0
+	}
+	return summaryDrained(s.summaries[p.Name], p.DesiredWeight(), svc.TTL, s.now)
+}
+
+func summaryDrained(sum *droverv1.ProdSummary, desired int32, ttl time.Duration, now time.Time) bool {
+	switch {
+	case sum == nil || (sum.PublishedWeight == nil && sum.PendingWeight == nil):
+		return desired == 0 // no record was ever published
+	case sum.PendingWeight != nil:
+		return false
+	}
+	return *sum.PublishedWeight == 0 && sum.PublishedTime != nil && !now.Before(sum.PublishedTime.Add(ttl))
+}
+
+// recordsLeft reports whether any record of the set is still published or pending.
+func (s *scope) recordsLeft() bool {
+	if s.set.Status.Traffic != nil && s.set.Status.Traffic.ChangeID != "" {
+		return true
+	}
+	for _, sum := range s.summaries {
+		if sum.PublishedWeight != nil || sum.PendingWeight != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// drainTimers wakes the set when a Prod's TTL after its weight went to 0 runs out.
+func (r *Reconciler) drainTimers(s *scope) {
+	svc, ok := r.service(s.set)
+	if !ok {
+		return
+	}
+	for _, sum := range s.summaries {
+		if sum.PublishedWeight != nil && *sum.PublishedWeight == 0 && sum.PublishedTime != nil {
+			if left := sum.PublishedTime.Add(svc.TTL).Sub(s.now); left > 0 {
+				s.after(left + 100*time.Millisecond)
+			}
+		}
+	}
+}
+
+func sortWeights(ws []traffic.Weight) {
+	slices.SortFunc(ws, func(a, b traffic.Weight) int { return strings.Compare(a.ID, b.ID) })
+}
+
+func sortedStrings(ss []string) []string {
+	slices.Sort(ss)
+	return ss
+}
