@@ -114,7 +114,9 @@ func uids(g Gomega, set *droverv1.ProdSet) map[string]string {
 	return out
 }
 
-func recordID(set *droverv1.ProdSet, prod string) string { return prodset.RecordID(set.Namespace, prod) }
+func recordID(set *droverv1.ProdSet, prod string) string {
+	return prodset.RecordID(set.Namespace, prod)
+}
 
 // expectServing waits until the set has exactly the Prods on clusters, all available and
 // published at weight 100, and nothing else in DNS.

@@ -1,0 +1,144 @@
+package prodset_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/cluster-api/util/conditions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+)
+
+func newMaintenance(t *testing.T, name, cluster string, surge bool) *droverv1.ClusterMaintenance {
+	t.Helper()
+	m := &droverv1.ClusterMaintenance{
+		ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: name},
+		Spec:       droverv1.ClusterMaintenanceSpec{ClusterName: cluster, Surge: surge, Reason: "test"},
+	}
+	NewWithT(t).Expect(cp.Create(context.Background(), m)).To(Succeed())
+	t.Cleanup(func() { deleteMaintenance(t, m) })
+	return m
+}
+
+func getMaintenance(g Gomega, m *droverv1.ClusterMaintenance) *droverv1.ClusterMaintenance {
+	out := &droverv1.ClusterMaintenance{}
+	g.Expect(cp.Get(context.Background(), client.ObjectKeyFromObject(m), out)).To(Succeed())
+	return out
+}
+
+// deleteMaintenance deletes m and waits until drover let it go (the cluster's Prods are
+// back in traffic).
+func deleteMaintenance(t *testing.T, m *droverv1.ClusterMaintenance) {
+	t.Helper()
+	ctx := context.Background()
+	if err := cp.Delete(ctx, m); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	NewWithT(t).Eventually(func() bool {
+		return apierrors.IsNotFound(cp.Get(ctx, client.ObjectKeyFromObject(m), &droverv1.ClusterMaintenance{}))
+	}, 60*time.Second, 250*time.Millisecond).Should(BeTrue(), "ClusterMaintenance %s not released", m.Name)
+}
+
+func expectPhase(g Gomega, m *droverv1.ClusterMaintenance, phase droverv1.MaintenancePhase, timeout time.Duration) *droverv1.ClusterMaintenance {
+	var got *droverv1.ClusterMaintenance
+	g.Eventually(func(g Gomega) {
+		got = getMaintenance(g, m)
+		g.Expect(got.Status.Phase).To(Equal(phase), "conditions: %+v", got.Status.Conditions)
+	}, timeout, 250*time.Millisecond).Should(Succeed())
+	return got
+}
+
+func TestMaintenanceRefusesThenSurgesDrainsAndRestores(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	set := newSet(t, "maint", 3, func(s *droverv1.ProdSet) {
+		s.Spec.Placement.MinAvailable = ptrIntstr(intstr.FromInt32(3))
+	})
+	names := expectServing(g, set, eu1, eu2, us1)
+	before := dns.Records(service(set))
+
+	// Draining eu-1 would leave 2 serving, below minAvailable 3: refused, nothing changes.
+	m := newMaintenance(t, "eu-1-upgrade", eu1, false)
+	got := expectPhase(g, m, droverv1.MaintenanceRefused, 30*time.Second)
+	g.Expect(conditions.IsFalse(got, droverv1.MaintenanceAdmittedCondition)).To(BeTrue())
+	g.Expect(conditions.GetReason(got, droverv1.MaintenanceAdmittedCondition)).To(Equal(droverv1.MaintenanceRefusedReason))
+	g.Expect(conditions.GetMessage(got, droverv1.MaintenanceAdmittedCondition)).To(And(
+		ContainSubstring("ProdSet default/maint would have 2 serving Prods, below its minimum of 3"),
+		ContainSubstring("spec.surge: true")))
+	expectEvent(g, m, "Refused")
+	g.Consistently(func(g Gomega) {
+		g.Expect(dns.Records(service(set))).To(Equal(before))
+		g.Expect(prodsOf(g, set)).To(HaveLen(3))
+	}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
+
+	// Told to surge: a stand-in on the spare cluster first, then the drain.
+	g.Eventually(func() error {
+		cur := getMaintenance(g, m)
+		cur.Spec.Surge = true
+		return cp.Update(ctx, cur)
+	}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+	got = expectPhase(g, m, droverv1.MaintenanceDrained, 90*time.Second)
+	standIn := byCluster(g, set)[us2]
+	g.Expect(standIn).NotTo(BeEmpty())
+	p := &droverv1.Prod{}
+	g.Expect(cp.Get(ctx, client.ObjectKey{Namespace: set.Namespace, Name: standIn}, p)).To(Succeed())
+	g.Expect(p.Labels).To(HaveKeyWithValue(droverv1.SurgeForLabel, eu1))
+	g.Expect(dns.Records(service(set))).To(Equal(map[string]int32{
+		recordID(set, names[eu1]): 0, recordID(set, names[eu2]): 100, recordID(set, names[us1]): 100, recordID(set, standIn): 100,
+	}))
+	g.Expect(conditions.IsTrue(got, droverv1.MaintenanceDrainedCondition)).To(BeTrue())
+	g.Expect(got.Status.Prods).To(ConsistOf(HaveField("Name", names[eu1])))
+	g.Expect(got.Status.Prods[0].Drained).To(BeTrue())
+	// Drained means weight 0 in sync plus one TTL (1s here).
+	sum := summaryOf(g, set, names[eu1])
+	g.Expect(got.Status.DrainedTime.Time).To(BeTemporally(">=", sum.PublishedTime.Add(time.Second)))
+	expectEvent(g, m, "Drained")
+
+	// Done: the Prod is back in traffic, the stand-in goes, the maintenance is released.
+	deleteMaintenance(t, m)
+	expectServing(g, set, eu1, eu2, us1)
+	g.Expect(minPublished(set, 3)).To(BeNumerically(">=", 3), "never fewer than minAvailable in DNS")
+}
+
+func TestConcurrentMaintenancesKeepTheMinimum(t *testing.T) {
+	g := NewWithT(t)
+	// Default serving minimum: replicas - 1 = 2.
+	set := newSet(t, "pair", 3, nil)
+	names := expectServing(g, set, eu1, eu2, us1)
+
+	first := newMaintenance(t, "first", eu1, false)
+	expectPhase(g, first, droverv1.MaintenanceDrained, 60*time.Second)
+	g.Expect(dns.Records(service(set))).To(HaveKeyWithValue(recordID(set, names[eu1]), int32(0)))
+
+	second := newMaintenance(t, "second", us1, false)
+	got := expectPhase(g, second, droverv1.MaintenanceRefused, 30*time.Second)
+	g.Expect(conditions.GetMessage(got, droverv1.MaintenanceAdmittedCondition)).To(ContainSubstring("would have 1 serving Prod, below its minimum of 2"))
+
+	// The first one ends: the second may go.
+	deleteMaintenance(t, first)
+	expectPhase(g, second, droverv1.MaintenanceDrained, 60*time.Second)
+	g.Expect(dns.Records(service(set))).To(And(
+		HaveKeyWithValue(recordID(set, names[eu1]), int32(100)),
+		HaveKeyWithValue(recordID(set, names[us1]), int32(0))))
+	deleteMaintenance(t, second)
+	expectServing(g, set, eu1, eu2, us1)
+	g.Expect(minPublished(set, 3)).To(BeNumerically(">=", 2))
+}
+
+func summaryOf(g Gomega, set *droverv1.ProdSet, prod string) droverv1.ProdSummary {
+	for _, p := range getSet(g, set).Status.Prods {
+		if p.Name == prod {
+			return p
+		}
+	}
+	g.Expect(prod).To(BeEmpty(), "no summary for Prod %s", prod)
+	return droverv1.ProdSummary{}
+}
+
+func ptrIntstr(v intstr.IntOrString) *intstr.IntOrString { return &v }
