@@ -233,7 +233,7 @@ func (r *Reconciler) follow(_ context.Context, m *droverv1.ClusterMaintenance, s
 		m.Status.Phase = droverv1.MaintenanceDraining
 		m.Status.DrainedTime = nil
 		conditions.Set(m, metav1.Condition{Type: droverv1.MaintenanceDrainedCondition, Status: metav1.ConditionFalse,
-			Reason: droverv1.MaintenanceDrainingReason,
+			Reason:  droverv1.MaintenanceDrainingReason,
 			Message: fmt.Sprintf("%d of %d Prods drained; waiting for %s", len(prods)-len(waiting), len(prods), strings.Join(waiting, ", "))})
 		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil
 	}
@@ -244,7 +244,7 @@ func (r *Reconciler) follow(_ context.Context, m *droverv1.ClusterMaintenance, s
 	}
 	m.Status.Phase = droverv1.MaintenanceDrained
 	conditions.Set(m, metav1.Condition{Type: droverv1.MaintenanceDrainedCondition, Status: metav1.ConditionTrue,
-		Reason: droverv1.MaintenanceDrainedReason,
+		Reason:  droverv1.MaintenanceDrainedReason,
 		Message: fmt.Sprintf("all %d Prods on cluster %s are out of traffic, DNS in sync for a TTL", len(prods), m.Spec.ClusterName)})
 	return ctrl.Result{}, nil
 }
