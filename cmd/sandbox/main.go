@@ -2,7 +2,7 @@
 // and three workload clusters from internal/testbed (real kube-apiservers and etcds;
 // the workloads also run kube-controller-manager, kube-scheduler and kwok, so
 // Deployments really roll out), the manager binary as a child process against the
-// control plane, and the objects of config/samples plus one Prod per workload cluster.
+// control plane, and the sample RolloutPolicy and ProdSet of config/samples.
 // It reports the Prods once they are Available and then every change of their
 // conditions, until Ctrl-C (or SIGTERM) stops the manager and the test bed.
 //
@@ -142,7 +142,7 @@ func runSandbox(ctx context.Context, cfg config) error {
 		return fmt.Errorf("preparing the log directory: %w", err)
 	}
 	fmt.Println("process logs:", cfg.logDir)
-	samples, err := loadSamples(cfg.samplesDir, workloadNames())
+	samples, skipped, err := loadSamples(cfg.samplesDir)
 	if err != nil {
 		return err
 	}
@@ -172,7 +172,7 @@ func runSandbox(ctx context.Context, cfg config) error {
 	if err := applyAll(ctx, cp, samples); err != nil {
 		return err
 	}
-	printInstructions(bed, cfg, samples)
+	printInstructions(bed, cfg, samples, skipped)
 	prods, err := waitAvailable(ctx, cp, mgr, samples, cfg.wait)
 	if err != nil {
 		return err

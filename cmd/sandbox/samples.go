@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -15,18 +14,29 @@ import (
 // fieldManager is the server-side apply field manager of everything the sandbox applies.
 const fieldManager = "drover-sandbox"
 
-// loadSamples reads every sample in dir and adds, for each Prod sample, a copy on
-// every other cluster of clusters.
-func loadSamples(dir string, clusters []string) ([]*unstructured.Unstructured, error) {
+// sandboxKinds are the sample kinds the sandbox applies. The single Prod sample would
+// collide with the ProdSet's Prods (same app, same namespace on each cluster), and the
+// ClusterMaintenance sample is for the user to apply when they want to drain a cluster.
+var sandboxKinds = map[string]bool{"RolloutPolicy": true, "ProdSet": true}
+
+// loadSamples reads the samples in dir and returns those the sandbox applies and those
+// it leaves for the user.
+func loadSamples(dir string) (apply, skipped []*unstructured.Unstructured, err error) {
 	samples, err := readSamples(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	derived, err := perClusterProds(samples, clusters)
-	if err != nil {
-		return nil, err
+	for _, s := range samples {
+		if s.GroupVersionKind().Group == droverv1.GroupVersion.Group && sandboxKinds[s.GetKind()] {
+			apply = append(apply, s)
+		} else {
+			skipped = append(skipped, s)
+		}
 	}
-	return append(samples, derived...), nil
+	if countProds(apply) == 0 {
+		return nil, nil, fmt.Errorf("no ProdSet among the samples in %s", dir)
+	}
+	return apply, skipped, nil
 }
 
 // applyAll applies objs in order, as fieldManager.
@@ -53,59 +63,20 @@ func readSamples(dir string) ([]*unstructured.Unstructured, error) {
 	return objs, nil
 }
 
-// perClusterProds returns, for every Prod among samples, a copy on each of clusters
-// that the sample does not target. A copy of Prod shop-workload-1 on workload-2 is
-// named shop-workload-2 (a name not ending in the sample's cluster gets the new
-// cluster's name appended).
-func perClusterProds(samples []*unstructured.Unstructured, clusters []string) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
-	for _, s := range samples {
-		if s.GroupVersionKind() != droverv1.GroupVersion.WithKind("Prod") {
-			continue
-		}
-		from, _, err := unstructured.NestedString(s.Object, "spec", "clusterRef", "name")
-		if err != nil {
-			return nil, fmt.Errorf("sample Prod %s: spec.clusterRef.name: %w", s.GetName(), err)
-		}
-		for _, to := range clusters {
-			if to == from {
-				continue
-			}
-			p := s.DeepCopy()
-			p.SetName(derivedName(s.GetName(), from, to))
-			if err := unstructured.SetNestedField(p.Object, to, "spec", "clusterRef", "name"); err != nil {
-				return nil, fmt.Errorf("sample Prod %s: setting spec.clusterRef.name: %w", s.GetName(), err)
-			}
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-
-// derivedName names the copy on cluster to of the Prod name that targets cluster from.
-func derivedName(name, from, to string) string {
-	if base, ok := strings.CutSuffix(name, "-"+from); ok && from != "" {
-		return base + "-" + to
-	}
-	return name + "-" + to
-}
-
-// firstProd returns the first Prod among objs, or nil.
-func firstProd(objs []*unstructured.Unstructured) *unstructured.Unstructured {
-	for _, o := range objs {
-		if o.GroupVersionKind() == droverv1.GroupVersion.WithKind("Prod") {
-			return o
-		}
-	}
-	return nil
-}
-
-// countProds returns how many of objs are Prods.
+// countProds returns how many Prods objs make: one per Prod, spec.replicas (default 1)
+// per ProdSet.
 func countProds(objs []*unstructured.Unstructured) int {
 	n := 0
 	for _, o := range objs {
-		if o.GroupVersionKind() == droverv1.GroupVersion.WithKind("Prod") {
+		switch o.GroupVersionKind() {
+		case droverv1.GroupVersion.WithKind("Prod"):
 			n++
+		case droverv1.GroupVersion.WithKind("ProdSet"):
+			replicas, found, _ := unstructured.NestedInt64(o.Object, "spec", "replicas")
+			if !found {
+				replicas = 1
+			}
+			n += int(replicas)
 		}
 	}
 	return n

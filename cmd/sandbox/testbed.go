@@ -18,21 +18,16 @@ import (
 // regionLabel is the topology label the workload clusters carry.
 const regionLabel = "topology.drover.dev/region"
 
-// workloads are the sandbox's workload clusters. All run controllers and kwok nodes,
-// so the Deployments of the Prods roll out and become Available.
-var workloads = []testbed.WorkloadOptions{
-	{Name: "workload-1", Labels: map[string]string{regionLabel: "eu"}, Controllers: true},
-	{Name: "workload-2", Labels: map[string]string{regionLabel: "eu"}, Controllers: true},
-	{Name: "workload-3", Labels: map[string]string{regionLabel: "us"}, Controllers: true},
-}
+// poolLabel selects the clusters of the sample ProdSet.
+const poolLabel = "drover.dev/pool"
 
-// workloadNames returns the names of the workload clusters.
-func workloadNames() []string {
-	names := make([]string, 0, len(workloads))
-	for _, w := range workloads {
-		names = append(names, w.Name)
-	}
-	return names
+// workloads are the sandbox's workload clusters, all in the sample ProdSet's pool. All
+// run controllers and kwok nodes, so the Deployments of the Prods roll out and become
+// Available.
+var workloads = []testbed.WorkloadOptions{
+	{Name: "workload-1", Labels: map[string]string{regionLabel: "eu", poolLabel: "shop"}, Controllers: true},
+	{Name: "workload-2", Labels: map[string]string{regionLabel: "eu", poolLabel: "shop"}, Controllers: true},
+	{Name: "workload-3", Labels: map[string]string{regionLabel: "us", poolLabel: "shop"}, Controllers: true},
 }
 
 // startTestbed starts the control plane with drover's CRDs and the workload clusters.
@@ -88,8 +83,8 @@ func workloadKubeconfig(cfg config, name string) string {
 }
 
 // printInstructions tells the user where everything is and how to follow along;
-// applied are the objects applied from the samples.
-func printInstructions(bed *testbed.Testbed, cfg config, applied []*unstructured.Unstructured) {
+// applied are the objects applied from the samples, skipped those left to the user.
+func printInstructions(bed *testbed.Testbed, cfg config, applied, skipped []*unstructured.Unstructured) {
 	fmt.Printf("\ncontrol plane: %s\n", bed.ControlPlane.URL())
 	for _, w := range bed.Workloads {
 		fmt.Printf("%s:    %s (%s)\n", w.Name, w.URL(), labelString(w.Labels))
@@ -100,13 +95,23 @@ func printInstructions(bed *testbed.Testbed, cfg config, applied []*unstructured
 	fmt.Printf("  export KUBECONFIG=%s\n", cfg.kubeconfigOut)
 	fmt.Printf("  kubectl get prods -A\n")
 	fmt.Printf("  kubectl get clusters -A\n")
-	fmt.Printf("  kubectl get prodsets,rolloutpolicies -A\n")
-	if p := firstProd(applied); p != nil {
-		cluster, _, _ := unstructured.NestedString(p.Object, "spec", "clusterRef", "name")
-		ns, _, _ := unstructured.NestedString(p.Object, "spec", "targetNamespace")
-		fmt.Printf("  kubectl describe prod -n %s %s\n", p.GetNamespace(), p.GetName())
-		if bed.Workload(cluster) != nil && ns != "" {
-			fmt.Printf("  kubectl --kubeconfig %s -n %s get deploy,pods,svc\n", workloadKubeconfig(cfg, cluster), ns)
+	fmt.Printf("  kubectl get prodsets,rolloutpolicies,clustermaintenances -A\n")
+	for _, o := range applied {
+		if o.GetKind() != "ProdSet" {
+			continue
+		}
+		ns, _, _ := unstructured.NestedString(o.Object, "spec", "template", "spec", "targetNamespace")
+		fmt.Printf("  kubectl describe prodset -n %s %s\n", o.GetNamespace(), o.GetName())
+		if ns != "" {
+			fmt.Printf("  kubectl --kubeconfig %s -n %s get deploy,pods,svc\n", workloadKubeconfig(cfg, bed.Workloads[0].Name), ns)
+		}
+	}
+	for _, o := range skipped {
+		if o.GetKind() == "ClusterMaintenance" {
+			fmt.Printf("\ndrain a cluster (see docs/platform-team-guide.md), then put it back:\n\n")
+			fmt.Printf("  kubectl apply -f %s\n", filepath.Join(cfg.samplesDir, "drover_v1alpha1_clustermaintenance.yaml"))
+			fmt.Printf("  kubectl get clustermaintenances -w\n")
+			fmt.Printf("  kubectl delete clustermaintenance -n %s %s\n", o.GetNamespace(), o.GetName())
 		}
 	}
 	fmt.Println()

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -353,7 +354,7 @@ func (r *Reconciler) applyProds(ctx context.Context, s *scope) {
 		if p.Labels[droverv1.RevisionLabel] == s.revision && p.DesiredWeight() == w {
 			continue
 		}
-		desired := r.desiredProd(s, p.Name, p.Spec.ClusterRef.Name, p.Labels[droverv1.SurgeForLabel], w)
+		desired := r.desiredProd(s, p.Name, prodIndex(p), p.Spec.ClusterRef.Name, p.Labels[droverv1.SurgeForLabel], w)
 		if err := r.apply(ctx, desired); err != nil {
 			s.errs = append(s.errs, fmt.Errorf("updating Prod %s: %w", p.Name, err))
 			continue
@@ -369,18 +370,37 @@ func (r *Reconciler) applyProds(ctx context.Context, s *scope) {
 	}
 }
 
-// createProds creates the Prods the plan places.
+// createProds creates the Prods the plan places. A name taken by a Prod that is not the
+// set's (a Prod of its own, say) is skipped, never taken over.
 func (r *Reconciler) createProds(ctx context.Context, s *scope) {
 	taken := map[string]bool{}
 	for _, p := range s.prods {
 		taken[p.Name] = true
 	}
 	for _, np := range s.plan.Create {
-		name := ProdName(s.set.Name, np.Cluster, taken)
-		taken[name] = true
-		desired := r.desiredProd(s, name, np.Cluster, np.SurgeFor, ptr.Deref(s.set.Spec.Template.Spec.Traffic.Weight, droverv1.DefaultWeight))
-		if err := r.apply(ctx, desired); err != nil {
-			s.errs = append(s.errs, fmt.Errorf("creating Prod %s: %w", name, err))
+		var name string
+		var err error
+		created := false
+		for range maxNameAttempts {
+			var index int
+			name, index = ProdName(s.set.Name, np.Cluster, taken)
+			taken[name] = true
+			err = r.Client.Get(ctx, client.ObjectKey{Namespace: s.set.Namespace, Name: name}, &droverv1.Prod{})
+			if err == nil {
+				continue // someone else's Prod
+			}
+			if apierrors.IsNotFound(err) {
+				desired := r.desiredProd(s, name, index, np.Cluster, np.SurgeFor, ptr.Deref(s.set.Spec.Template.Spec.Traffic.Weight, droverv1.DefaultWeight))
+				err = r.apply(ctx, desired)
+				created = err == nil
+			}
+			break
+		}
+		if err == nil && !created {
+			err = fmt.Errorf("no free name after %d tries", maxNameAttempts)
+		}
+		if err != nil {
+			s.errs = append(s.errs, fmt.Errorf("creating a Prod on cluster %s: %w", np.Cluster, err))
 			continue
 		}
 		if np.SurgeFor != "" {
@@ -390,6 +410,9 @@ func (r *Reconciler) createProds(ctx context.Context, s *scope) {
 		}
 	}
 }
+
+// maxNameAttempts bounds how many taken names createProds skips for one new Prod.
+const maxNameAttempts = 10
 
 // deleteProds deletes the drained Prods the plan retires.
 func (r *Reconciler) deleteProds(ctx context.Context, s *scope) {
@@ -406,8 +429,10 @@ func (r *Reconciler) deleteProds(ctx context.Context, s *scope) {
 	}
 }
 
-// desiredProd is the Prod the set wants under name on cluster.
-func (r *Reconciler) desiredProd(s *scope, name, cluster, surgeFor string, weight int32) *droverv1.Prod {
+// desiredProd is the Prod the set wants under name on cluster. The index-th Prod of the
+// set on a cluster (index > 0) gets its own target namespace, "<targetNamespace>-<index>",
+// so two Prods of one set on one cluster never share objects.
+func (r *Reconciler) desiredProd(s *scope, name string, index int, cluster, surgeFor string, weight int32) *droverv1.Prod {
 	t := s.set.Spec.Template
 	p := &droverv1.Prod{
 		TypeMeta: metav1.TypeMeta{APIVersion: droverv1.GroupVersion.String(), Kind: "Prod"},
@@ -424,6 +449,10 @@ func (r *Reconciler) desiredProd(s *scope, name, cluster, surgeFor string, weigh
 		p.Annotations[k] = v
 	}
 	p.Labels[droverv1.ProdSetNameLabel] = s.set.Name
+	p.Annotations[IndexAnnotation] = strconv.Itoa(index)
+	if index > 0 {
+		p.Spec.TargetNamespace = indexedNamespace(t.Spec.TargetNamespace, index)
+	}
 	p.Labels[droverv1.RevisionLabel] = s.revision
 	if surgeFor != "" {
 		p.Labels[droverv1.SurgeForLabel] = surgeFor
@@ -484,10 +513,11 @@ func Revision(t *droverv1.ProdTemplate) string {
 	return hex.EncodeToString(sum[:])[:10]
 }
 
-// ProdName names a set's Prod on a cluster: "<set>-<cluster>", then "-1", "-2", ... when
-// taken. Names longer than 63 characters (Prod names are label values on the workload
-// objects) keep a prefix and a hash.
-func ProdName(set, cluster string, taken map[string]bool) string {
+// ProdName names a set's Prod on a cluster: "<set>-<cluster>" (index 0), then
+// "<set>-<cluster>-1", "-2"... (index 1, 2...) when taken. Names longer than 63
+// characters (Prod names are label values on the workload objects) keep a prefix and a
+// hash.
+func ProdName(set, cluster string, taken map[string]bool) (string, int) {
 	for i := 0; ; i++ {
 		name := set + "-" + cluster
 		if i > 0 {
@@ -498,9 +528,30 @@ func ProdName(set, cluster string, taken map[string]bool) string {
 			name = strings.TrimRight(name[:52], "-.") + "-" + hex.EncodeToString(sum[:])[:10]
 		}
 		if !taken[name] {
-			return name
+			return name, i
 		}
 	}
+}
+
+// IndexAnnotation records which of the set's names on its cluster a Prod got (see
+// ProdName); it decides the Prod's target namespace.
+const IndexAnnotation = "drover.dev/index"
+
+func prodIndex(p *droverv1.Prod) int {
+	i, err := strconv.Atoi(p.Annotations[IndexAnnotation])
+	if err != nil || i < 0 {
+		return 0
+	}
+	return i
+}
+
+// indexedNamespace is "<ns>-<index>", shortened to a valid namespace name.
+func indexedNamespace(ns string, index int) string {
+	suffix := "-" + strconv.Itoa(index)
+	if len(ns)+len(suffix) > 63 {
+		ns = strings.TrimRight(ns[:63-len(suffix)], "-")
+	}
+	return ns + suffix
 }
 
 func (r *Reconciler) event(set *droverv1.ProdSet, eventType, reason, action, format string, args ...any) {

@@ -371,3 +371,35 @@ func TestFreezeWhenMostClustersVanish(t *testing.T) {
 	expectServing(g, set, eu1, us1)
 	g.Expect(uids(g, set)).To(Equal(prods))
 }
+
+func TestAProdOfItsOwnIsNeverTakenOver(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	cm, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "settings"}})
+	own := &droverv1.Prod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: "own-eu-1"},
+		Spec: droverv1.ProdSpec{ClusterRef: droverv1.ClusterReference{Name: eu1}, ProdTemplateSpec: droverv1.ProdTemplateSpec{
+			Version: "mine", TargetNamespace: "own", Manifests: []runtime.RawExtension{{Raw: cm}},
+		}},
+	}
+	g.Expect(cp.Create(ctx, own)).To(Succeed())
+	t.Cleanup(func() {
+		_ = cp.Delete(ctx, own)
+		NewWithT(t).Eventually(func() bool {
+			return apierrors.IsNotFound(cp.Get(ctx, client.ObjectKeyFromObject(own), &droverv1.Prod{}))
+		}, 60*time.Second, 250*time.Millisecond).Should(BeTrue())
+	})
+
+	// The set's first Prod would be "own-eu-1" on eu-1: it takes the next name, and a
+	// target namespace of its own.
+	set := newSet(t, "own", 1, nil)
+	names := expectServing(g, set, eu1)
+	g.Expect(names[eu1]).To(Equal("own-eu-1-1"))
+	p := &droverv1.Prod{}
+	g.Expect(cp.Get(ctx, client.ObjectKey{Namespace: set.Namespace, Name: names[eu1]}, p)).To(Succeed())
+	g.Expect(p.Spec.TargetNamespace).To(Equal("own-1"))
+	g.Expect(cp.Get(ctx, client.ObjectKeyFromObject(own), own)).To(Succeed())
+	g.Expect(own.Labels).NotTo(HaveKey(droverv1.ProdSetNameLabel))
+	g.Expect(own.OwnerReferences).To(BeEmpty())
+	g.Expect(own.Spec.Version).To(Equal("mine"))
+}
