@@ -41,12 +41,13 @@ const (
 
 // Reasons for ProdAppliedCondition.
 const (
-	ProdAppliedReason         = "Applied"
-	ProdInvalidManifestReason = "InvalidManifest"
-	ProdApplyFailedReason     = "ApplyFailed"
-	ProdPruneFailedReason     = "PruneFailed"
-	ProdApplyPendingReason    = "ClusterUnreachable"
-	ProdDeletingReason        = "Deleting"
+	ProdAppliedReason           = "Applied"
+	ProdInvalidManifestReason   = "InvalidManifest"
+	ProdApplyFailedReason       = "ApplyFailed"
+	ProdOwnershipConflictReason = "OwnershipConflict"
+	ProdPruneFailedReason       = "PruneFailed"
+	ProdApplyPendingReason      = "ClusterUnreachable"
+	ProdDeletingReason          = "Deleting"
 )
 
 // Reasons for ProdAvailableCondition.

@@ -302,12 +302,14 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, s *scope) (ctrl.Resul
 }
 
 // reconcileConnection gets a client for the workload cluster from the cluster cache,
-// unless the cluster's health probe is failing.
+// unless the cluster's health probe is failing. It is the live (uncached) client: a read
+// through the cached one would start an informer for the whole cluster of every kind a
+// Prod lists, and would not see objects outside the label-restricted caches at all.
 func (r *Reconciler) reconcileConnection(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if s.cluster == nil || s.finalizerRemoved {
 		return ctrl.Result{}, nil
 	}
-	c, err := r.ClusterCache.GetClient(ctx, s.clusterKey)
+	c, err := r.ClusterCache.GetUncachedClient(ctx, s.clusterKey)
 	if err != nil {
 		if errors.Is(err, clustercache.ErrClusterNotConnected) {
 			s.reachable = reachability{reason: droverv1.ProdClusterNotConnectedReason,
@@ -361,6 +363,23 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 			return ctrl.Result{}, nil // nothing on the cluster is touched until the spec is fixed
 		}
 		return r.failedRequest(s, droverv1.ProdApplyFailedReason, err)
+	}
+
+	// Two Prods never manage the same object: one that belongs to another Prod is not
+	// applied (it would take the object over from a Prod that may be serving).
+	for _, o := range objs {
+		cur := &unstructured.Unstructured{}
+		cur.SetGroupVersionKind(o.GroupVersionKind())
+		err := s.workload.Get(ctx, client.ObjectKeyFromObject(o), cur)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("reading %s %s: %w", o.GetKind(), o.GetName(), err))
+		}
+		if owner := manifests.OtherOwner(cur.GetLabels(), prod); err == nil && owner != "" {
+			s.applyReason = droverv1.ProdOwnershipConflictReason
+			s.applyErr = fmt.Errorf("%s %s belongs to Prod %s; two Prods may not manage the same object: give one of them another spec.targetNamespace or object name",
+				o.GetKind(), client.ObjectKeyFromObject(o), owner)
+			return ctrl.Result{RequeueAfter: r.ProgressInterval}, nil
+		}
 	}
 
 	// Record every object we are about to own before creating it, so a crash between

@@ -435,3 +435,29 @@ func TestDriftOnTheWorkloadClusterIsCorrected(t *testing.T) {
 		g.Expect(cm.Data).To(HaveKeyWithValue("color", "blue"))
 	}, 30*time.Second, 250*time.Millisecond).Should(Succeed(), "drift on the workload cluster must be put back")
 }
+
+func TestTwoProdsNeverManageTheSameObject(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := "shop-shared"
+	first := newProd(t, otherCluster, ns, configMap("settings", map[string]string{"owner": "first"}))
+	t.Cleanup(func() { deleteProd(t, first) })
+	g.Eventually(func(g Gomega) {
+		expectCondition(g, getProd(g, first), droverv1.ProdAvailableCondition, metav1.ConditionTrue, "")
+	}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
+
+	second := newProd(t, otherCluster, ns, configMap("settings", map[string]string{"owner": "second"}))
+	t.Cleanup(func() { deleteProd(t, second) })
+	g.Eventually(func(g Gomega) {
+		got := getProd(g, second)
+		expectCondition(g, got, droverv1.ProdAppliedCondition, metav1.ConditionFalse, droverv1.ProdOwnershipConflictReason)
+		g.Expect(conditions.GetMessage(got, droverv1.ProdAppliedCondition)).To(ContainSubstring("belongs to Prod " + bed.Namespace + "/" + first.Name))
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		cm := &corev1.ConfigMap{}
+		g.Expect(workloadClient(otherCluster).Get(ctx, client.ObjectKey{Namespace: ns, Name: "settings"}, cm)).To(Succeed())
+		g.Expect(cm.Data).To(HaveKeyWithValue("owner", "first"))
+		g.Expect(cm.Labels).To(HaveKeyWithValue(droverv1.ProdNameLabel, first.Name))
+		g.Expect(getProd(g, second).Status.Inventory).To(BeEmpty(), "nothing of the first Prod's enters the second's inventory")
+	}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
+}

@@ -134,6 +134,20 @@ func OwnedBy(labels map[string]string, prod *droverv1.Prod) bool {
 	return true
 }
 
+// OtherOwner returns "<namespace>/<name>" of the Prod a workload object belongs to when
+// that is not prod, and "" when the object is prod's or no Prod's.
+func OtherOwner(labels map[string]string, prod *droverv1.Prod) string {
+	name, ns := labels[droverv1.ProdNameLabel], labels[droverv1.ProdNamespaceLabel]
+	if name == "" {
+		return ""
+	}
+	own := OwnerLabels(prod)
+	if name == own[droverv1.ProdNameLabel] && ns == own[droverv1.ProdNamespaceLabel] {
+		return ""
+	}
+	return ns + "/" + name
+}
+
 func truncateLabel(s string) string {
 	if len(s) <= validation.LabelValueMaxLength {
 		return s

@@ -188,3 +188,27 @@ func TestOwnedBy(t *testing.T) {
 		t.Fatal("a partial label set is not ownership")
 	}
 }
+
+func TestOtherOwner(t *testing.T) {
+	p := testProd()
+	other := testProd()
+	other.Name = "shop-us-1"
+	elsewhere := testProd()
+	elsewhere.Namespace = "team-b"
+	cases := []struct {
+		name   string
+		labels map[string]string
+		want   string
+	}{
+		{"no labels", nil, ""},
+		{"its own", OwnerLabels(p), ""},
+		{"another Prod's", OwnerLabels(other), p.Namespace + "/shop-us-1"},
+		{"a Prod of the same name in another namespace", OwnerLabels(elsewhere), "team-b/" + p.Name},
+		{"unrelated labels", map[string]string{"app": "shop"}, ""},
+	}
+	for _, tc := range cases {
+		if got := OtherOwner(tc.labels, p); got != tc.want {
+			t.Errorf("%s: OtherOwner = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
