@@ -15,6 +15,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/drover-dev/drover/internal/setup"
+	"github.com/drover-dev/drover/internal/traffic"
 )
 
 func main() {
@@ -34,6 +35,7 @@ func run() error {
 		renewDeadline    time.Duration
 		retryPeriod      time.Duration
 		opts             setup.Options
+		trafficProvider  string
 	)
 	fs := pflag.CommandLine
 	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
@@ -48,6 +50,9 @@ func run() error {
 	fs.IntVar(&opts.ProdConcurrency, "prod-concurrency", 10, "Prods reconciled at once.")
 	fs.IntVar(&opts.ClusterCacheConcurrency, "clustercache-concurrency", 10, "Clusters the cluster cache connects to and probes at once.")
 	fs.DurationVar(&opts.WorkloadClientTimeout, "workload-client-timeout", 10*time.Second, "Timeout of each request to a workload cluster.")
+	fs.IntVar(&opts.ProdSetConcurrency, "prodset-concurrency", 5, "ProdSets reconciled at once.")
+	fs.DurationVar(&opts.UnreachableGrace, "unreachable-grace", 5*time.Second, "How long a workload cluster must stay unreachable before its Prods leave traffic.")
+	fs.StringVar(&trafficProvider, "traffic-provider", "none", "Where ProdSet weights are published: none, or memory (in-process records that behave like Route53's; for sandboxes and demos only, lost on restart).")
 
 	zapOpts := zap.Options{}
 	goFlags := flag.NewFlagSet("zap", flag.ExitOnError)
@@ -76,6 +81,13 @@ func run() error {
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
+	}
+	switch trafficProvider {
+	case "none":
+	case "memory":
+		opts.Publisher = &traffic.Memory{Propagation: 2 * time.Second}
+	default:
+		return fmt.Errorf("--traffic-provider: unknown provider %q (none, memory)", trafficProvider)
 	}
 	ctx := ctrl.SetupSignalHandler()
 	if _, err := setup.Controllers(ctx, mgr, opts); err != nil {

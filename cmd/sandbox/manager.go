@@ -37,7 +37,8 @@ func startManager(cfg config) (*harness.Manager, error) {
 	mgr, err := harness.StartManager(harness.ManagerOptions{
 		Binary:     cfg.managerPath,
 		Kubeconfig: cfg.kubeconfigOut,
-		Args:       append(harness.LocalManagerArgs(), cfg.managerArgs...),
+		// The in-memory DNS lets the sample ProdSet publish its weights.
+		Args:       append(append(harness.LocalManagerArgs(), "--traffic-provider=memory"), cfg.managerArgs...),
 		LogPath:    filepath.Join(cfg.logDir, "manager.log"),
 	})
 	if err != nil {
