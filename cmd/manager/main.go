@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/drover-dev/drover/internal/hooks"
 	"github.com/drover-dev/drover/internal/setup"
 	"github.com/drover-dev/drover/internal/traffic"
 )
@@ -36,6 +37,7 @@ func run() error {
 		retryPeriod      time.Duration
 		opts             setup.Options
 		trafficProvider  string
+		hookOpts         hooks.Options
 	)
 	fs := pflag.CommandLine
 	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
@@ -52,6 +54,9 @@ func run() error {
 	fs.DurationVar(&opts.WorkloadClientTimeout, "workload-client-timeout", 10*time.Second, "Timeout of each request to a workload cluster.")
 	fs.IntVar(&opts.ProdSetConcurrency, "prodset-concurrency", 5, "ProdSets reconciled at once.")
 	fs.DurationVar(&opts.UnreachableGrace, "unreachable-grace", 5*time.Second, "How long a workload cluster must stay unreachable before its Prods leave traffic.")
+	fs.IntVar(&hookOpts.Port, "runtime-extension-port", 0, "Port of the Cluster API Runtime Extension server (BeforeClusterUpgrade/AfterClusterUpgrade hooks, TLS); 0 disables it.")
+	fs.StringVar(&hookOpts.CertDir, "runtime-extension-cert-dir", "", "Directory with the Runtime Extension's serving certificate and key (tls.crt, tls.key).")
+	fs.BoolVar(&hookOpts.Surge, "runtime-extension-surge", false, "ClusterMaintenances created by the BeforeClusterUpgrade hook surge replacements before draining.")
 	fs.StringVar(&trafficProvider, "traffic-provider", "none", "Where ProdSet weights are published: none, or memory (in-process records that behave like Route53's; for sandboxes and demos only, lost on restart).")
 
 	zapOpts := zap.Options{}
@@ -92,6 +97,11 @@ func run() error {
 	ctx := ctrl.SetupSignalHandler()
 	if _, err := setup.Controllers(ctx, mgr, opts); err != nil {
 		return err
+	}
+	if hookOpts.Port != 0 {
+		if err := hooks.SetupWithManager(mgr, hookOpts); err != nil {
+			return fmt.Errorf("setting up the Runtime Extension: %w", err)
+		}
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err

@@ -1,0 +1,69 @@
+package prodset_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	runtimehooksv1 "sigs.k8s.io/cluster-api/api/runtime/hooks/v1alpha1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/hooks"
+	"github.com/drover-dev/drover/internal/hooks/hookstest"
+)
+
+// TestUpgradeHookHoldsTheUpgradeUntilDrained plays Cluster API upgrading eu-1 through a
+// ClusterClass: it calls BeforeClusterUpgrade over HTTPS until the answer is "proceed",
+// restarts the cluster's API server as the upgrade, then calls AfterClusterUpgrade until
+// it is done. drover's real controllers do the drain in between.
+func TestUpgradeHookHoldsTheUpgradeUntilDrained(t *testing.T) {
+	g := NewWithT(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	caPEM, certDir := hookstest.ServeCert(t)
+	port := hookstest.FreePort(t)
+	srv, err := hooks.NewServer(cp, hooks.Options{Host: "127.0.0.1", Port: port, CertDir: certDir, RetryAfter: time.Second})
+	g.Expect(err).NotTo(HaveOccurred())
+	done := make(chan error, 1)
+	go func() { done <- srv.Start(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	capi, err := hookstest.NewCaller(fmt.Sprintf("https://127.0.0.1:%d", port), caPEM)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Eventually(func() error { _, err := capi.HTTP.Get(capi.Base + "/"); return err }, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+
+	set := newSet(t, "upgrade", 3, nil)
+	names := expectServing(g, set, eu1, eu2, us1)
+
+	// BeforeClusterUpgrade: retried until drained, as Cluster API does.
+	retries := 0
+	var last *runtimehooksv1.BeforeClusterUpgradeResponse
+	g.Eventually(func(g Gomega) {
+		last = capi.BeforeUpgrade(g, bed.Namespace, eu1)
+		g.Expect(last.Status).To(Equal(runtimehooksv1.ResponseStatusSuccess), last.Message)
+		if last.RetryAfterSeconds > 0 {
+			retries++
+		}
+		g.Expect(last.RetryAfterSeconds).To(BeZero(), last.Message)
+	}, 60*time.Second, time.Second).Should(Succeed())
+	g.Expect(retries).To(BeNumerically(">", 0), "the upgrade was held at least once")
+	t.Logf("BeforeClusterUpgrade: %d retries, then %q", retries, last.Message)
+	g.Expect(dns.Records(service(set))).To(HaveKeyWithValue(recordID(set, names[eu1]), int32(0)), "drained before the upgrade proceeds")
+	m := &droverv1.ClusterMaintenance{}
+	g.Expect(cp.Get(ctx, client.ObjectKey{Namespace: bed.Namespace, Name: eu1 + "-upgrade"}, m)).To(Succeed())
+	g.Expect(m.Status.Phase).To(Equal(droverv1.MaintenanceDrained))
+
+	// The upgrade.
+	g.Expect(bed.Workload(eu1).RestartAPIServer()).To(Succeed())
+
+	// AfterClusterUpgrade: retried until the cluster is back in traffic.
+	g.Eventually(func(g Gomega) {
+		g.Expect(capi.AfterUpgrade(g, bed.Namespace, eu1).RetryAfterSeconds).To(BeZero())
+	}, 60*time.Second, time.Second).Should(Succeed())
+	expectServing(g, set, eu1, eu2, us1)
+	list := &droverv1.ClusterMaintenanceList{}
+	g.Expect(cp.List(ctx, list, client.InNamespace(bed.Namespace))).To(Succeed())
+	g.Expect(list.Items).To(BeEmpty())
+	g.Expect(minPublished(set, 3)).To(BeNumerically(">=", 2))
+}

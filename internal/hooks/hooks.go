@@ -1,0 +1,254 @@
+// Package hooks is drover's Cluster API Runtime Extension: it answers the
+// BeforeClusterUpgrade and AfterClusterUpgrade lifecycle hooks so that an upgrade of a
+// ClusterClass-managed cluster waits, without anyone touching it, until drover has
+// drained the cluster's traffic, and re-admits the cluster afterwards.
+//
+// The hooks speak only ClusterMaintenance: BeforeClusterUpgrade makes sure one exists
+// for the cluster and says "retry" until it is Drained; AfterClusterUpgrade deletes the
+// one it made and says "retry" until it is gone (that is, until the Prods are back in
+// traffic). The maintenance controller decides everything else, including refusing a
+// drain that would leave a ProdSet below its serving minimum — which keeps the upgrade
+// waiting, with the refusal as the hook's message.
+//
+// The server is Cluster API's own (exp/runtime/server): TLS, the discovery endpoint and
+// the request and response types of api/runtime/hooks/v1alpha1.
+package hooks
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	runtimecatalog "sigs.k8s.io/cluster-api/api/runtime/catalog"
+	runtimehooksv1 "sigs.k8s.io/cluster-api/api/runtime/hooks/v1alpha1"
+	"sigs.k8s.io/cluster-api/exp/runtime/server"
+	"sigs.k8s.io/cluster-api/util/conditions"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+)
+
+const (
+	// CreatedByLabel marks the ClusterMaintenances the hooks create (value CreatedBy);
+	// AfterClusterUpgrade deletes only those.
+	CreatedByLabel = "drover.dev/created-by"
+	// CreatedBy is CreatedByLabel's value.
+	CreatedBy = "runtime-extension"
+
+	// BeforeClusterUpgradeHandler and AfterClusterUpgradeHandler are the handler names
+	// the discovery endpoint announces; Cluster API registers them as
+	// "<handler>.<ExtensionConfig name>".
+	BeforeClusterUpgradeHandler = "drover-before-cluster-upgrade"
+	AfterClusterUpgradeHandler  = "drover-after-cluster-upgrade"
+)
+
+// Handlers answers the hooks.
+type Handlers struct {
+	Client client.Client
+	// Surge sets spec.surge on the ClusterMaintenances the hooks create.
+	Surge bool
+	// RetryAfter is how soon Cluster API should call again while drover works. Default 10s.
+	RetryAfter time.Duration
+}
+
+// +kubebuilder:rbac:groups=drover.dev,resources=clustermaintenances,verbs=get;list;watch;create;delete
+
+// BeforeClusterUpgrade starts the drain of the cluster and holds the upgrade until it is
+// drained.
+func (h *Handlers) BeforeClusterUpgrade(ctx context.Context, req *runtimehooksv1.BeforeClusterUpgradeRequest, resp *runtimehooksv1.BeforeClusterUpgradeResponse) {
+	cluster := client.ObjectKey{Namespace: req.Cluster.Namespace, Name: req.Cluster.Name}
+	log := ctrl.LoggerFrom(ctx).WithValues("cluster", cluster, "hook", "BeforeClusterUpgrade")
+	m, err := h.ensureMaintenance(ctx, cluster, req.ToKubernetesVersion)
+	if err != nil {
+		log.Error(err, "starting the drain")
+		resp.SetStatus(runtimehooksv1.ResponseStatusFailure)
+		resp.SetMessage(fmt.Sprintf("drover could not start draining cluster %s: %v", cluster, err))
+		return
+	}
+	resp.SetStatus(runtimehooksv1.ResponseStatusSuccess)
+	if m.Status.Phase == droverv1.MaintenanceDrained {
+		resp.SetRetryAfterSeconds(0)
+		resp.SetMessage(fmt.Sprintf("cluster %s is drained (ClusterMaintenance %s)", cluster, m.Name))
+		return
+	}
+	resp.SetRetryAfterSeconds(h.retryAfter())
+	resp.SetMessage(fmt.Sprintf("waiting for drover to drain cluster %s: ClusterMaintenance %s is %s: %s",
+		cluster, m.Name, phaseOf(m), explain(m)))
+	log.V(2).Info("upgrade held", "phase", phaseOf(m))
+}
+
+// AfterClusterUpgrade re-admits the cluster: it deletes the ClusterMaintenance that
+// BeforeClusterUpgrade created and answers "retry" until it is gone.
+func (h *Handlers) AfterClusterUpgrade(ctx context.Context, req *runtimehooksv1.AfterClusterUpgradeRequest, resp *runtimehooksv1.AfterClusterUpgradeResponse) {
+	cluster := client.ObjectKey{Namespace: req.Cluster.Namespace, Name: req.Cluster.Name}
+	ours, err := h.maintenances(ctx, cluster, true)
+	if err != nil {
+		resp.SetStatus(runtimehooksv1.ResponseStatusFailure)
+		resp.SetMessage(fmt.Sprintf("drover could not list the ClusterMaintenances of cluster %s: %v", cluster, err))
+		return
+	}
+	var waiting []string
+	for i := range ours {
+		m := &ours[i]
+		if m.DeletionTimestamp.IsZero() {
+			if err := h.Client.Delete(ctx, m); err != nil && !apierrors.IsNotFound(err) {
+				resp.SetStatus(runtimehooksv1.ResponseStatusFailure)
+				resp.SetMessage(fmt.Sprintf("drover could not end ClusterMaintenance %s: %v", m.Name, err))
+				return
+			}
+		}
+		waiting = append(waiting, m.Name)
+	}
+	resp.SetStatus(runtimehooksv1.ResponseStatusSuccess)
+	if len(waiting) == 0 {
+		resp.SetRetryAfterSeconds(0)
+		resp.SetMessage(fmt.Sprintf("cluster %s is back in traffic", cluster))
+		return
+	}
+	resp.SetRetryAfterSeconds(h.retryAfter())
+	resp.SetMessage(fmt.Sprintf("putting cluster %s back into traffic: waiting for ClusterMaintenance %s to end", cluster, strings.Join(waiting, ", ")))
+}
+
+// ensureMaintenance returns a ClusterMaintenance of the cluster, creating one when there
+// is none (someone else's counts: the drain is the same).
+func (h *Handlers) ensureMaintenance(ctx context.Context, cluster client.ObjectKey, version string) (*droverv1.ClusterMaintenance, error) {
+	all, err := h.maintenances(ctx, cluster, false)
+	if err != nil {
+		return nil, err
+	}
+	for i := range all {
+		if all[i].DeletionTimestamp.IsZero() {
+			return &all[i], nil
+		}
+	}
+	reason := "Cluster API upgrade"
+	if version != "" {
+		reason += " to " + version
+	}
+	for i := 0; i < 10; i++ {
+		name := cluster.Name + "-upgrade"
+		if i > 0 {
+			name = fmt.Sprintf("%s-%d", name, i)
+		}
+		m := &droverv1.ClusterMaintenance{
+			ObjectMeta: metav1.ObjectMeta{Namespace: cluster.Namespace, Name: name, Labels: map[string]string{CreatedByLabel: CreatedBy}},
+			Spec:       droverv1.ClusterMaintenanceSpec{ClusterName: cluster.Name, Surge: h.Surge, Reason: reason},
+		}
+		err := h.Client.Create(ctx, m)
+		if apierrors.IsAlreadyExists(err) {
+			continue // a name taken by a maintenance of another cluster, or one going away
+		}
+		if err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	return nil, fmt.Errorf("no free name for a ClusterMaintenance of cluster %s", cluster)
+}
+
+// maintenances lists the cluster's ClusterMaintenances, only those the hooks created
+// when ours is set. The read is live: a ClusterMaintenance created by the previous call
+// must be found by the next.
+func (h *Handlers) maintenances(ctx context.Context, cluster client.ObjectKey, ours bool) ([]droverv1.ClusterMaintenance, error) {
+	list := &droverv1.ClusterMaintenanceList{}
+	opts := []client.ListOption{client.InNamespace(cluster.Namespace)}
+	if ours {
+		opts = append(opts, client.MatchingLabels{CreatedByLabel: CreatedBy})
+	}
+	if err := h.Client.List(ctx, list, opts...); err != nil {
+		return nil, err
+	}
+	var out []droverv1.ClusterMaintenance
+	for _, m := range list.Items {
+		if m.Spec.ClusterName == cluster.Name {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func (h *Handlers) retryAfter() int32 {
+	if h.RetryAfter <= 0 {
+		return 10
+	}
+	return int32(max(h.RetryAfter.Round(time.Second)/time.Second, 1))
+}
+
+func phaseOf(m *droverv1.ClusterMaintenance) droverv1.MaintenancePhase {
+	if m.Status.Phase == "" {
+		return droverv1.MaintenancePending
+	}
+	return m.Status.Phase
+}
+
+// explain is the message of the condition that says what the maintenance waits for.
+func explain(m *droverv1.ClusterMaintenance) string {
+	if !m.Admitted() {
+		if msg := conditions.GetMessage(m, droverv1.MaintenanceAdmittedCondition); msg != "" {
+			return msg
+		}
+		return "not looked at yet"
+	}
+	if msg := conditions.GetMessage(m, droverv1.MaintenanceDrainedCondition); msg != "" {
+		return msg
+	}
+	return "draining"
+}
+
+// Options configure the Runtime Extension server.
+type Options struct {
+	// Host and Port the server listens on; Port 0 means server.DefaultPort (9443).
+	Host string
+	Port int
+	// CertDir holds the serving certificate and key, CertName and KeyName (default
+	// tls.crt and tls.key); they are reloaded when they change.
+	CertDir, CertName, KeyName string
+	// Surge and RetryAfter: see Handlers.
+	Surge      bool
+	RetryAfter time.Duration
+}
+
+// NewServer returns the Runtime Extension server with drover's handlers registered; it
+// is a manager.Runnable that runs on every replica (Cluster API may call any of them).
+func NewServer(c client.Client, opts Options) (*server.Server, error) {
+	catalog := runtimecatalog.New()
+	if err := runtimehooksv1.AddToCatalog(catalog); err != nil {
+		return nil, err
+	}
+	srv, err := server.New(server.Options{
+		Catalog: catalog, Host: opts.Host, Port: opts.Port,
+		CertDir: opts.CertDir, CertName: opts.CertName, KeyName: opts.KeyName,
+	})
+	if err != nil {
+		return nil, err
+	}
+	h := &Handlers{Client: c, Surge: opts.Surge, RetryAfter: opts.RetryAfter}
+	for _, eh := range []server.ExtensionHandler{
+		{Hook: runtimehooksv1.BeforeClusterUpgrade, Name: BeforeClusterUpgradeHandler, HandlerFunc: h.BeforeClusterUpgrade},
+		{Hook: runtimehooksv1.AfterClusterUpgrade, Name: AfterClusterUpgradeHandler, HandlerFunc: h.AfterClusterUpgrade},
+	} {
+		if err := srv.AddExtensionHandler(eh); err != nil {
+			return nil, err
+		}
+	}
+	return srv, nil
+}
+
+// SetupWithManager adds the Runtime Extension server to mgr. The hooks use a live
+// (uncached) client: a ClusterMaintenance created by one call must be found by the next,
+// and the server runs on replicas that are not the leader, whose caches may lag.
+func SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	c, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return err
+	}
+	srv, err := NewServer(c, opts)
+	if err != nil {
+		return err
+	}
+	return mgr.Add(srv)
+}

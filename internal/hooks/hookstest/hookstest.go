@@ -1,0 +1,148 @@
+// Package hookstest calls drover's Runtime Extension over HTTPS as Cluster API does,
+// for tests.
+package hookstest
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega" //nolint:revive // gomega's DSL
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	runtimecatalog "sigs.k8s.io/cluster-api/api/runtime/catalog"
+	runtimehooksv1 "sigs.k8s.io/cluster-api/api/runtime/hooks/v1alpha1"
+
+	"github.com/drover-dev/drover/internal/hooks"
+)
+
+// Caller calls a Runtime Extension over HTTPS the way Cluster API's runtime client does.
+type Caller struct {
+	// Base is https://host:port.
+	Base string
+	// HTTP verifies the server against the ExtensionConfig's CA bundle.
+	HTTP *http.Client
+}
+
+// NewCaller returns a Caller of the server at base whose certificate caPEM signed.
+func NewCaller(base string, caPEM []byte) (*Caller, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("no certificate in the CA bundle")
+	}
+	return &Caller{Base: base, HTTP: &http.Client{Timeout: 10 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}}, nil
+}
+
+// Catalog is Cluster API's hook catalog.
+func Catalog() *runtimecatalog.Catalog {
+	c := runtimecatalog.New()
+	if err := runtimehooksv1.AddToCatalog(c); err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// Call POSTs req to the handler of hook as Cluster API does and decodes the answer.
+func (c *Caller) Call(g Gomega, hook runtimecatalog.Hook, name string, req runtime.Object, resp runtimehooksv1.ResponseObject) {
+	cat := Catalog()
+	gvh, err := cat.GroupVersionHook(hook)
+	g.Expect(err).NotTo(HaveOccurred())
+	reqGVK, err := cat.GroupVersionKind(req)
+	g.Expect(err).NotTo(HaveOccurred())
+	req.GetObjectKind().SetGroupVersionKind(reqGVK)
+	body, err := json.Marshal(req)
+	g.Expect(err).NotTo(HaveOccurred())
+	r, err := c.HTTP.Post(c.Base+runtimecatalog.GVHToPath(gvh, name)+"?timeout=10s", "application/json", bytes.NewReader(body))
+	g.Expect(err).NotTo(HaveOccurred())
+	defer r.Body.Close()
+	g.Expect(r.StatusCode).To(Equal(http.StatusOK))
+	g.Expect(json.NewDecoder(r.Body).Decode(resp)).To(Succeed())
+}
+
+func cluster(namespace, name string) clusterv1.Cluster {
+	return clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+}
+
+// BeforeUpgrade calls the BeforeClusterUpgrade handler for a cluster.
+func (c *Caller) BeforeUpgrade(g Gomega, namespace, name string) *runtimehooksv1.BeforeClusterUpgradeResponse {
+	resp := &runtimehooksv1.BeforeClusterUpgradeResponse{}
+	c.Call(g, runtimehooksv1.BeforeClusterUpgrade, hooks.BeforeClusterUpgradeHandler, &runtimehooksv1.BeforeClusterUpgradeRequest{
+		Cluster: cluster(namespace, name), FromKubernetesVersion: "v1.35.2", ToKubernetesVersion: "v1.36.3",
+	}, resp)
+	return resp
+}
+
+// AfterUpgrade calls the AfterClusterUpgrade handler for a cluster.
+func (c *Caller) AfterUpgrade(g Gomega, namespace, name string) *runtimehooksv1.AfterClusterUpgradeResponse {
+	resp := &runtimehooksv1.AfterClusterUpgradeResponse{}
+	c.Call(g, runtimehooksv1.AfterClusterUpgrade, hooks.AfterClusterUpgradeHandler, &runtimehooksv1.AfterClusterUpgradeRequest{
+		Cluster: cluster(namespace, name), KubernetesVersion: "v1.36.3",
+	}, resp)
+	g.Expect(resp.Status).To(Equal(runtimehooksv1.ResponseStatusSuccess), resp.Message)
+	return resp
+}
+
+// ServeCert writes a serving certificate for 127.0.0.1 signed by a new CA into a
+// directory, as tls.crt and tls.key, and returns the CA's PEM.
+func ServeCert(t *testing.T) ([]byte, string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "drover test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "drover-runtime-extension"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	dir := t.TempDir()
+	write := func(name, typ string, b []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("tls.crt", "CERTIFICATE", der)
+	write("tls.key", "EC PRIVATE KEY", keyDER)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), dir
+}
+
+// FreePort returns a free loopback port.
+func FreePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

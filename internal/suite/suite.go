@@ -1,0 +1,80 @@
+// Package suite runs an envtest suite the way every controller suite of drover does: a
+// test bed, the manager's real wiring (setup.Controllers) in process against it, the
+// tests, and the test bed's process logs kept when a test failed.
+package suite
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"go.uber.org/zap/zapcore"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/drover-dev/drover/internal/setup"
+	"github.com/drover-dev/drover/internal/testbed"
+)
+
+// Run starts the test bed described by bedOpts (its Scheme defaults to setup.Scheme()),
+// calls started with it, runs the manager with opts and then m's tests, and returns the
+// exit code for os.Exit.
+func Run(m *testing.M, bedOpts testbed.Options, opts setup.Options, started func(*testbed.Testbed)) int {
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	if bedOpts.Scheme == nil {
+		bedOpts.Scheme = setup.Scheme()
+	}
+	bed, err := testbed.Start(ctx, bedOpts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the test bed:", err)
+		return 1
+	}
+	defer func() {
+		if err := bed.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping the test bed:", err)
+		}
+	}()
+	if started != nil {
+		started(bed)
+	}
+
+	mgr, err := ctrl.NewManager(bed.ControlPlane.Config, ctrl.Options{
+		Scheme:                 bedOpts.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "creating the manager:", err)
+		return 1
+	}
+	if _, err := setup.Controllers(ctx, mgr, opts); err != nil {
+		fmt.Fprintln(os.Stderr, "setting up controllers:", err)
+		return 1
+	}
+	mgrDone := make(chan error, 1)
+	go func() { mgrDone <- mgr.Start(ctx) }()
+
+	code := m.Run()
+	if code != 0 {
+		bed.KeepLogs()
+		fmt.Fprintln(os.Stderr, "test bed process logs kept in", bed.LogDir())
+	}
+	cancel()
+	if err := <-mgrDone; err != nil {
+		fmt.Fprintln(os.Stderr, "manager:", err)
+	}
+	return code
+}
+
+// zapLevel is quiet by default; DROVER_TEST_VERBOSE=1 shows the controllers' logs.
+func zapLevel() zapcore.Level {
+	if os.Getenv("DROVER_TEST_VERBOSE") != "" {
+		return zapcore.Level(-4)
+	}
+	return zapcore.ErrorLevel
+}
