@@ -38,8 +38,8 @@ func startManager(cfg config) (*harness.Manager, error) {
 		Binary:     cfg.managerPath,
 		Kubeconfig: cfg.kubeconfigOut,
 		// The in-memory DNS lets the sample ProdSet publish its weights.
-		Args:       append(append(harness.LocalManagerArgs(), "--traffic-provider=memory"), cfg.managerArgs...),
-		LogPath:    filepath.Join(cfg.logDir, "manager.log"),
+		Args:    append(append(harness.LocalManagerArgs(), "--traffic-provider=memory"), cfg.managerArgs...),
+		LogPath: filepath.Join(cfg.logDir, "manager.log"),
 	})
 	if err != nil {
 		return nil, err

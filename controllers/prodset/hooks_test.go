@@ -28,10 +28,15 @@ func TestUpgradeHookHoldsTheUpgradeUntilDrained(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	done := make(chan error, 1)
 	go func() { done <- srv.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Log("runtime extension server:", err)
+		}
+	})
 	capi, err := hookstest.NewCaller(fmt.Sprintf("https://127.0.0.1:%d", port), caPEM)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Eventually(func() error { _, err := capi.HTTP.Get(capi.Base + "/"); return err }, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+	g.Eventually(capi.Ready, 10*time.Second, 100*time.Millisecond).Should(Succeed())
 
 	set := newSet(t, "upgrade", 3, nil)
 	names := expectServing(g, set, eu1, eu2, us1)

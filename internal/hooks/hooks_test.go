@@ -51,14 +51,16 @@ func TestRuntimeExtension(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	done := make(chan error, 1)
 	go func() { done <- srv.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Log("runtime extension server:", err)
+		}
+	})
 
 	c, err := hookstest.NewCaller(fmt.Sprintf("https://127.0.0.1:%d", port), caPEM)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Eventually(func() error {
-		_, err := c.HTTP.Get(c.Base + "/")
-		return err
-	}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+	g.Eventually(c.Ready, 10*time.Second, 100*time.Millisecond).Should(Succeed())
 
 	t.Run("discovery lists both hooks", func(t *testing.T) {
 		g := NewWithT(t)

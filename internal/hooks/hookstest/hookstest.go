@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	. "github.com/onsi/gomega" //nolint:revive // gomega's DSL
+	"github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
@@ -49,6 +49,15 @@ func NewCaller(base string, caPEM []byte) (*Caller, error) {
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}}, nil
 }
 
+// Ready reports whether the server accepts TLS connections.
+func (c *Caller) Ready() error {
+	r, err := c.HTTP.Get(c.Base + "/")
+	if err != nil {
+		return err
+	}
+	return r.Body.Close()
+}
+
 // Catalog is Cluster API's hook catalog.
 func Catalog() *runtimecatalog.Catalog {
 	c := runtimecatalog.New()
@@ -59,20 +68,20 @@ func Catalog() *runtimecatalog.Catalog {
 }
 
 // Call POSTs req to the handler of hook as Cluster API does and decodes the answer.
-func (c *Caller) Call(g Gomega, hook runtimecatalog.Hook, name string, req runtime.Object, resp runtimehooksv1.ResponseObject) {
+func (c *Caller) Call(g gomega.Gomega, hook runtimecatalog.Hook, name string, req runtime.Object, resp runtimehooksv1.ResponseObject) {
 	cat := Catalog()
 	gvh, err := cat.GroupVersionHook(hook)
-	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(err).NotTo(gomega.HaveOccurred())
 	reqGVK, err := cat.GroupVersionKind(req)
-	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(err).NotTo(gomega.HaveOccurred())
 	req.GetObjectKind().SetGroupVersionKind(reqGVK)
 	body, err := json.Marshal(req)
-	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(err).NotTo(gomega.HaveOccurred())
 	r, err := c.HTTP.Post(c.Base+runtimecatalog.GVHToPath(gvh, name)+"?timeout=10s", "application/json", bytes.NewReader(body))
-	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(err).NotTo(gomega.HaveOccurred())
 	defer r.Body.Close()
-	g.Expect(r.StatusCode).To(Equal(http.StatusOK))
-	g.Expect(json.NewDecoder(r.Body).Decode(resp)).To(Succeed())
+	g.Expect(r.StatusCode).To(gomega.Equal(http.StatusOK))
+	g.Expect(json.NewDecoder(r.Body).Decode(resp)).To(gomega.Succeed())
 }
 
 func cluster(namespace, name string) clusterv1.Cluster {
@@ -80,7 +89,7 @@ func cluster(namespace, name string) clusterv1.Cluster {
 }
 
 // BeforeUpgrade calls the BeforeClusterUpgrade handler for a cluster.
-func (c *Caller) BeforeUpgrade(g Gomega, namespace, name string) *runtimehooksv1.BeforeClusterUpgradeResponse {
+func (c *Caller) BeforeUpgrade(g gomega.Gomega, namespace, name string) *runtimehooksv1.BeforeClusterUpgradeResponse {
 	resp := &runtimehooksv1.BeforeClusterUpgradeResponse{}
 	c.Call(g, runtimehooksv1.BeforeClusterUpgrade, hooks.BeforeClusterUpgradeHandler, &runtimehooksv1.BeforeClusterUpgradeRequest{
 		Cluster: cluster(namespace, name), FromKubernetesVersion: "v1.35.2", ToKubernetesVersion: "v1.36.3",
@@ -89,12 +98,12 @@ func (c *Caller) BeforeUpgrade(g Gomega, namespace, name string) *runtimehooksv1
 }
 
 // AfterUpgrade calls the AfterClusterUpgrade handler for a cluster.
-func (c *Caller) AfterUpgrade(g Gomega, namespace, name string) *runtimehooksv1.AfterClusterUpgradeResponse {
+func (c *Caller) AfterUpgrade(g gomega.Gomega, namespace, name string) *runtimehooksv1.AfterClusterUpgradeResponse {
 	resp := &runtimehooksv1.AfterClusterUpgradeResponse{}
 	c.Call(g, runtimehooksv1.AfterClusterUpgrade, hooks.AfterClusterUpgradeHandler, &runtimehooksv1.AfterClusterUpgradeRequest{
 		Cluster: cluster(namespace, name), KubernetesVersion: "v1.36.3",
 	}, resp)
-	g.Expect(resp.Status).To(Equal(runtimehooksv1.ResponseStatusSuccess), resp.Message)
+	g.Expect(resp.Status).To(gomega.Equal(runtimehooksv1.ResponseStatusSuccess), resp.Message)
 	return resp
 }
 
