@@ -265,7 +265,7 @@ func (r *Reconciler) release(ctx context.Context, m *droverv1.ClusterMaintenance
 	var out []string
 	for i := range sets {
 		for _, p := range sets[i].Status.Prods {
-			if p.Cluster == m.Spec.ClusterName && p.SurgeFor == "" && p.Evicted == droverv1.EvictedClusterMaintenance {
+			if p.Cluster == m.Spec.ClusterName && p.SurgeFor == "" && !backInTraffic(p) {
 				out = append(out, p.Name)
 			}
 		}
@@ -284,6 +284,18 @@ func (r *Reconciler) done(m *droverv1.ClusterMaintenance) ctrl.Result {
 	}
 	r.forget(client.ObjectKeyFromObject(m))
 	return ctrl.Result{}
+}
+
+// backInTraffic reports whether a Prod left traffic for maintenance has its weight back,
+// in DNS too when its set publishes one (and the Prod is available to take it).
+func backInTraffic(p droverv1.ProdSummary) bool {
+	switch {
+	case p.Evicted == droverv1.EvictedClusterMaintenance:
+		return false
+	case p.Evicted != "" || p.Available != metav1.ConditionTrue || p.PublishedWeight == nil:
+		return true // out for another reason, or nothing to wait for in DNS
+	}
+	return p.PendingWeight == nil && *p.PublishedWeight == ptr.Deref(p.Weight, 0)
 }
 
 func drainState(p droverv1.ProdSummary) string {
