@@ -6,6 +6,9 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
 	"sigs.k8s.io/cluster-api/util/conditions"
@@ -96,6 +99,69 @@ func (d *darkSince) observe(key darkKey, reachable bool, now time.Time) time.Tim
 		d.first[key] = t
 	}
 	return t
+}
+
+// prober checks workload API servers directly. The cluster cache probes each cluster
+// every 10 s on its own schedule, so clusters lost at the same moment are noticed up to
+// 10 s apart; once one is dark, the set asks every other one right away before it
+// acts, so a freeze sees them together. Results are shared for TTL, so many sets do not
+// ask the same cluster many times.
+type prober struct {
+	cc      clustercache.ClusterCache
+	ttl     time.Duration
+	timeout time.Duration
+
+	mu   sync.Mutex
+	last map[client.ObjectKey]probeResult
+}
+
+type probeResult struct {
+	ok bool
+	at time.Time
+}
+
+// reachable reports whether key's API server answers now (any answer counts).
+func (p *prober) reachable(ctx context.Context, key client.ObjectKey, now time.Time) bool {
+	p.mu.Lock()
+	r, ok := p.last[key]
+	p.mu.Unlock()
+	if ok && now.Sub(r.at) < p.ttl {
+		return r.ok
+	}
+	up := false
+	if c, err := p.cc.GetUncachedClient(ctx, key); err == nil {
+		ctx, cancel := context.WithTimeout(ctx, p.timeout)
+		err := c.Get(ctx, client.ObjectKey{Name: metav1.NamespaceSystem}, &corev1.Namespace{})
+		cancel()
+		var status apierrors.APIStatus
+		up = err == nil || errors.As(err, &status) && !apierrors.IsServiceUnavailable(err) &&
+			!apierrors.IsTimeout(err) && !apierrors.IsServerTimeout(err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.last == nil {
+		p.last = map[client.ObjectKey]probeResult{}
+	}
+	p.last[key] = probeResult{ok: up, at: now}
+	return up
+}
+
+// recheck asks every cluster of keys at once and returns those that did not answer.
+func (p *prober) recheck(ctx context.Context, keys []client.ObjectKey, now time.Time) map[client.ObjectKey]bool {
+	dark := map[client.ObjectKey]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, k := range keys {
+		wg.Go(func() {
+			if !p.reachable(ctx, k, now) {
+				mu.Lock()
+				dark[k] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return dark
 }
 
 func ptrTrue(b *bool) bool { return b != nil && *b }

@@ -71,7 +71,8 @@ type Reconciler struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	dark darkSince
+	dark   darkSince
+	prober prober
 }
 
 // +kubebuilder:rbac:groups=drover.dev,resources=prodsets,verbs=get;list;watch;update;patch
@@ -85,6 +86,7 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 	if r.Grace == 0 {
 		r.Grace = 5 * time.Second
 	}
+	r.prober = prober{cc: r.ClusterCache, ttl: 3 * time.Second, timeout: 2 * time.Second}
 	if r.ProbeFailureGrace == 0 {
 		r.ProbeFailureGrace = 5 * time.Second
 	}
@@ -264,9 +266,30 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) error {
 		}
 		ms[m.Spec.ClusterName] = st
 	}
+	healths := make([]ClusterHealth, len(clusters.Items))
+	var fine []client.ObjectKey
+	anyDark := false
 	for i := range clusters.Items {
 		c := &clusters.Items[i]
-		h := observeCluster(ctx, r.ClusterCache, c)
+		healths[i] = observeCluster(ctx, r.ClusterCache, c)
+		switch {
+		case healths[i].Known && !healths[i].Reachable:
+			anyDark = true
+		case healths[i].Known:
+			fine = append(fine, client.ObjectKeyFromObject(c))
+		}
+	}
+	if anyDark && len(fine) > 0 {
+		// One is dark: ask the others now rather than at their next probe.
+		dark := r.prober.recheck(ctx, fine, s.now)
+		for i := range clusters.Items {
+			if dark[client.ObjectKeyFromObject(&clusters.Items[i])] {
+				healths[i].Reachable = false
+			}
+		}
+	}
+	for i := range clusters.Items {
+		c, h := &clusters.Items[i], healths[i]
 		pc := plan.Cluster{Name: c.Name, Labels: c.Labels, Ready: h.Ready, Reachable: h.Reachable}
 		pc.UnreachableSince = r.dark.observe(darkKey{set: client.ObjectKeyFromObject(s.set), cluster: c.Name}, h.Reachable, s.now)
 		if st, ok := ms[c.Name]; ok {

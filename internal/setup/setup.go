@@ -56,6 +56,9 @@ type Options struct {
 	// UnreachableGrace is how long a workload cluster must stay unreachable before its
 	// Prods leave traffic. Defaults to 5s.
 	UnreachableGrace time.Duration
+	// ConnectionRetryInterval is how soon the cluster cache tries again to connect to a
+	// workload cluster it lost. Defaults to 10s (Cluster API's own default is 30s).
+	ConnectionRetryInterval time.Duration
 	// MaintenanceRecheckInterval is how often a waiting ClusterMaintenance is re-checked.
 	MaintenanceRecheckInterval time.Duration
 }
@@ -75,6 +78,9 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 	if opts.ProdSetConcurrency == 0 {
 		opts.ProdSetConcurrency = 5
 	}
+	if opts.ConnectionRetryInterval == 0 {
+		opts.ConnectionRetryInterval = 10 * time.Second
+	}
 	cc, err := clustercache.SetupWithManager(ctx, mgr, clustercache.Options{
 		// Kubeconfig Secrets are read only when a connection is (re)created, so an
 		// uncached reader is enough and drover never caches every Secret.
@@ -88,6 +94,9 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 	}, controller.Options{MaxConcurrentReconciles: opts.ClusterCacheConcurrency})
 	if err != nil {
 		return nil, fmt.Errorf("setting up the cluster cache: %w", err)
+	}
+	if r, ok := cc.(interface{ SetConnectionCreationRetryInterval(time.Duration) }); ok {
+		r.SetConnectionCreationRetryInterval(opts.ConnectionRetryInterval)
 	}
 	if err := (&prod.Reconciler{
 		Client:         mgr.GetClient(),
