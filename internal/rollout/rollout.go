@@ -1,0 +1,546 @@
+// Package rollout is the step machine of a RolloutPolicy: given a ProdSet's Prods, the
+// policy, what the last call decided (State, kept in the ProdSet's status), the results
+// of the current step's gates, a command from a person and the clock, Next says what
+// every Prod should be now (revision and weight) and what the rollout's state becomes.
+//
+// Next is pure: no client, no clock of its own. Everything it needs to resume after a
+// restart is in State, and calling it again with the same input gives the same output,
+// so a manager killed at any point and restarted neither repeats nor skips a step.
+//
+// This is the InPlace strategy: a Prod leaves traffic (weight 0), is drained, moves to
+// the new revision, becomes available, and comes back at the step's weight. A step's
+// gates are evaluated once all its Prods are back; the rollout moves on when all pass.
+// A failing gate rolls back (every new-revision Prod to weight 0 in one traffic update,
+// then back to the previous revision) or pauses, as failurePolicy says.
+package rollout
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+)
+
+// Phase of a rollout.
+type Phase string
+
+const (
+	Progressing Phase = "Progressing"
+	Paused      Phase = "Paused"
+	Succeeded   Phase = "Succeeded"
+	RollingBack Phase = "RollingBack"
+	RolledBack  Phase = "RolledBack"
+)
+
+// ProdPhase is where one Prod is in the rollout.
+type ProdPhase string
+
+const (
+	// Draining: out of traffic, still on the previous revision, waiting to be drained.
+	Draining ProdPhase = "Draining"
+	// Updating: on the new revision, waiting to be available.
+	Updating ProdPhase = "Updating"
+	// Done: on the new revision and back in traffic.
+	Done ProdPhase = "Done"
+	// Reverting: rolled back: out of traffic, going back to the previous revision.
+	Reverting ProdPhase = "Reverting"
+	// Reverted: back on the previous revision and in traffic.
+	Reverted ProdPhase = "Reverted"
+)
+
+// Command is what a person asked for (the CLI sets it; the controller clears it once
+// Next has seen it).
+type Command string
+
+const (
+	NoCommand Command = ""
+	Pause     Command = "Pause"
+	Resume    Command = "Resume"
+	// Promote passes every gate of the current step.
+	Promote Command = "Promote"
+	// Abort and Rollback return the traffic to the previous revision's Prods and revert
+	// the new ones.
+	Abort    Command = "Abort"
+	Rollback Command = "Rollback"
+)
+
+// ProdState is one Prod's place in the rollout.
+type ProdState struct {
+	// Step the Prod was picked in.
+	Step  int
+	Phase ProdPhase
+}
+
+// GateRecord is the outcome of one gate.
+type GateRecord struct {
+	Step, Gate int
+	Passed     bool
+	Message    string
+	Time       time.Time
+}
+
+// State is the rollout's memory, kept in the ProdSet's status.
+type State struct {
+	// Revision rolled out, and Previous, the one it replaces (where a rollback goes).
+	Revision, Previous string
+	Phase              Phase
+	// Step is the index of the current step; len(steps) once every step passed.
+	Step int
+	// GatesStarted is when the current step's Prods were all back and its gates began.
+	GatesStarted time.Time
+	// Prods that were picked, by name.
+	Prods map[string]ProdState
+	// Gates that passed or failed, in order.
+	Gates []GateRecord
+	// Reason for Paused or RollingBack.
+	Reason string
+	// FailedAt is when a gate failed or an abort came; RollbackSubmittedAt when the
+	// traffic change of the rollback was decided (for the latency it took).
+	FailedAt time.Time
+}
+
+// Prod is one Prod of the set as observed.
+type Prod struct {
+	Name   string
+	Labels map[string]string
+	// Revision of the Prod's spec.
+	Revision string
+	// Available at that revision (Available True for the current generation).
+	Available bool
+	// Serving: available and in traffic.
+	Serving bool
+	// Drained: no traffic reaches it.
+	Drained bool
+	// Traffic is its published weight, for the traffic orders.
+	Traffic int32
+}
+
+// GateStatus is the result of a gate the controller evaluates (httpCheck, prometheus).
+type GateStatus int
+
+const (
+	GatePending GateStatus = iota
+	GatePassed
+	GateFailed
+)
+
+// GateResult is what the controller found for one gate of the current step.
+type GateResult struct {
+	Status  GateStatus
+	Message string
+}
+
+// Input is everything Next looks at.
+type Input struct {
+	Now    time.Time
+	Policy droverv1.RolloutPolicySpec
+	// Revision is the ProdSet's template revision; Previous the revision its Prods were
+	// on before it (used when State has none).
+	Revision, Previous string
+	State              State
+	Prods              []Prod
+	// Gates of the current step, aligned with its policy gates; pause and approval gates
+	// are Next's own and their entries are ignored. Missing entries are pending.
+	Gates   []GateResult
+	Command Command
+	// Weight of a Prod in traffic outside a weighted step.
+	Weight int32
+	// MinServing: no more Prods leave traffic than keep this many serving.
+	MinServing int
+}
+
+// Target is what one Prod should be.
+type Target struct {
+	Revision string
+	Weight   int32
+}
+
+// Output is Next's decision.
+type Output struct {
+	State State
+	// Targets for every Prod, by name.
+	Targets map[string]Target
+	// RunGates: the controller should evaluate the current step's httpCheck and
+	// prometheus gates for the step's Prods.
+	RunGates bool
+	// Messages say what changed, for events.
+	Messages []string
+	// RequeueAfter: a timed gate ends then.
+	RequeueAfter time.Duration
+}
+
+// Next decides one round of the rollout.
+func Next(in Input) Output {
+	st := clone(in.State)
+	out := Output{Targets: map[string]Target{}}
+	say := func(format string, args ...any) { out.Messages = append(out.Messages, fmt.Sprintf(format, args...)) }
+
+	if st.Revision != in.Revision {
+		// A new revision: a rollout in progress is superseded; rolling back goes to the
+		// last revision that completed.
+		prev := in.Previous
+		switch {
+		case st.Revision != "" && st.Phase == Succeeded:
+			prev = st.Revision
+		case st.Revision != "":
+			prev = st.Previous
+		}
+		if st.Revision != "" && st.Phase != Succeeded && st.Phase != RolledBack {
+			say("rollout of %s superseded by %s", st.Revision, in.Revision)
+		}
+		st = State{Revision: in.Revision, Previous: prev, Phase: Progressing, Prods: map[string]ProdState{}}
+		say("rolling out %s (from %s)", in.Revision, prev)
+	}
+
+	switch in.Command {
+	case Pause:
+		if st.Phase == Progressing {
+			st.Phase, st.Reason = Paused, "paused by request"
+			say("paused")
+		}
+	case Resume:
+		if st.Phase == Paused {
+			st.Phase, st.Reason = Progressing, ""
+			say("resumed")
+		}
+	case Abort, Rollback:
+		if st.Phase == Progressing || st.Phase == Paused {
+			startRollback(&st, in.Now, fmt.Sprintf("%s requested", strings.ToLower(string(in.Command))))
+			say("rolling back: %s", st.Reason)
+		}
+	}
+
+	prods := slices.Clone(in.Prods)
+	slices.SortFunc(prods, func(a, b Prod) int { return strings.Compare(a.Name, b.Name) })
+
+	if st.Phase == RollingBack || st.Phase == RolledBack {
+		rollBack(in, &st, prods, &out)
+		out.State = st
+		return out
+	}
+
+	steps := in.Policy.Steps
+	serving := 0
+	for _, p := range prods {
+		if p.Serving {
+			serving++
+		}
+	}
+	for guard := 0; guard <= len(steps)+1; guard++ {
+		advanced := false
+		if st.Phase == Progressing && st.Step < len(steps) {
+			advanced = runStep(in, &st, prods, &serving, &out, say)
+		}
+		if !advanced {
+			break
+		}
+	}
+	if st.Phase == Progressing && st.Step >= len(steps) {
+		// Every step passed: the Prods no step picked go now, one at a time within the
+		// serving minimum, without gates.
+		rest := remaining(in, st, prods, nil)
+		for _, p := range rest {
+			if p.Serving && serving-1 < in.MinServing {
+				break
+			}
+			if inflight(st, len(steps)) > 0 {
+				break
+			}
+			st.Prods[p.Name] = ProdState{Step: len(steps), Phase: Draining}
+			if p.Serving {
+				serving--
+			}
+		}
+		if len(rest) == 0 && inflight(st, len(steps)) == 0 && allDone(st, prods, in.Revision) {
+			st.Phase = Succeeded
+			say("rollout of %s succeeded", in.Revision)
+		}
+	}
+	advanceProds(in, &st, prods)
+	for _, p := range prods {
+		out.Targets[p.Name] = target(in, st, p)
+	}
+	out.State = st
+	return out
+}
+
+// runStep moves the current step along; it reports whether the step passed.
+func runStep(in Input, st *State, prods []Prod, serving *int, out *Output, say func(string, ...any)) bool {
+	k := st.Step
+	step := in.Policy.Steps[k]
+	sel := labels.Everything()
+	if step.Selector != nil {
+		if s, err := metav1.LabelSelectorAsSelector(step.Selector.AsMetav1()); err == nil {
+			sel = s
+		}
+	}
+	candidates := remaining(in, *st, prods, sel)
+	order(candidates, step)
+	members := 0
+	for _, ps := range st.Prods {
+		if ps.Step == k {
+			members++
+		}
+	}
+	limit := maxParallel(step.MaxParallel, members+len(candidates))
+	for _, p := range candidates {
+		if inflight(*st, k) >= limit {
+			break
+		}
+		if p.Serving && *serving-1 < in.MinServing {
+			break // it would leave too few serving; wait for one in flight to come back
+		}
+		st.Prods[p.Name] = ProdState{Step: k, Phase: Draining}
+		if p.Serving {
+			*serving--
+		}
+		say("step %s: %s leaves traffic for %s", step.Name, p.Name, in.Revision)
+	}
+	advanceProds(in, st, prods)
+	if inflight(*st, k) > 0 || len(remaining(in, *st, prods, sel)) > 0 {
+		return false
+	}
+	// The step's Prods are all back: its gates.
+	if st.GatesStarted.IsZero() {
+		st.GatesStarted = in.Now
+	}
+	if st.Phase == Paused {
+		return false
+	}
+	passed, failed := true, ""
+	promoted := in.Command == Promote
+	for i, g := range step.Gates {
+		ok, pending, msg := gate(in, *st, i, g, promoted, out)
+		switch {
+		case !ok && !pending:
+			failed = fmt.Sprintf("step %s, gate %d: %s", step.Name, i+1, msg)
+			st.Gates = append(st.Gates, GateRecord{Step: k, Gate: i, Message: msg, Time: in.Now})
+		case pending:
+			passed = false
+		}
+		if failed != "" {
+			break
+		}
+	}
+	if failed != "" {
+		if in.Policy.FailurePolicy == droverv1.PauseFailurePolicy {
+			st.Phase, st.Reason = Paused, "gate failed: "+failed
+			say("paused: %s", st.Reason)
+			return false
+		}
+		startRollback(st, in.Now, "gate failed: "+failed)
+		say("rolling back: %s", st.Reason)
+		return false
+	}
+	if !passed {
+		return false
+	}
+	for i := range step.Gates {
+		st.Gates = append(st.Gates, GateRecord{Step: k, Gate: i, Passed: true, Message: "passed", Time: in.Now})
+	}
+	say("step %s passed", step.Name)
+	st.Step++
+	st.GatesStarted = time.Time{}
+	return true
+}
+
+// gate evaluates gate i of the current step: ok, still pending, and why.
+func gate(in Input, st State, i int, g droverv1.Gate, promoted bool, out *Output) (bool, bool, string) {
+	switch {
+	case promoted:
+		return true, false, "promoted"
+	case g.Pause != nil && g.Pause.Duration != nil:
+		end := st.GatesStarted.Add(g.Pause.Duration.Duration)
+		if !in.Now.Before(end) {
+			return true, false, "paused for " + g.Pause.Duration.Duration.String()
+		}
+		if left := end.Sub(in.Now); out.RequeueAfter == 0 || left < out.RequeueAfter {
+			out.RequeueAfter = left
+		}
+		return false, true, "pausing until " + end.UTC().Format(time.RFC3339)
+	case g.Pause != nil, g.Approval != nil:
+		return false, true, "waiting for approval (promote)"
+	}
+	out.RunGates = true
+	if i >= len(in.Gates) {
+		return false, true, "not evaluated yet"
+	}
+	r := in.Gates[i]
+	switch r.Status {
+	case GatePassed:
+		return true, false, r.Message
+	case GateFailed:
+		return false, false, r.Message
+	}
+	return false, true, r.Message
+}
+
+// advanceProds moves each picked Prod through its phases as far as what was observed
+// allows.
+func advanceProds(in Input, st *State, prods []Prod) {
+	for _, p := range prods {
+		ps, ok := st.Prods[p.Name]
+		if !ok {
+			continue
+		}
+		switch ps.Phase {
+		case Draining:
+			if p.Drained {
+				ps.Phase = Updating
+			}
+		case Updating:
+			if p.Revision == st.Revision && p.Available {
+				ps.Phase = Done
+			}
+		case Reverting:
+			if p.Drained && p.Revision == st.Previous && p.Available {
+				ps.Phase = Reverted
+			}
+		}
+		st.Prods[p.Name] = ps
+	}
+}
+
+// target is what a Prod should be given the state.
+func target(in Input, st State, p Prod) Target {
+	ps, picked := st.Prods[p.Name]
+	if !picked {
+		rev := p.Revision
+		if rev == "" {
+			rev = st.Previous
+		}
+		return Target{Revision: rev, Weight: in.Weight}
+	}
+	switch ps.Phase {
+	case Draining:
+		return Target{Revision: p.Revision, Weight: 0}
+	case Updating:
+		return Target{Revision: st.Revision, Weight: 0}
+	case Done:
+		w := in.Weight
+		if st.Phase != Succeeded && ps.Step == st.Step && ps.Step < len(in.Policy.Steps) && in.Policy.Steps[ps.Step].Weight != nil {
+			w = *in.Policy.Steps[ps.Step].Weight
+		}
+		return Target{Revision: st.Revision, Weight: w}
+	case Reverting:
+		rev := p.Revision
+		if p.Drained {
+			rev = st.Previous
+		}
+		return Target{Revision: rev, Weight: 0}
+	}
+	return Target{Revision: st.Previous, Weight: in.Weight} // Reverted
+}
+
+// startRollback takes every picked Prod out of traffic at once.
+func startRollback(st *State, now time.Time, reason string) {
+	st.Phase, st.Reason, st.FailedAt = RollingBack, reason, now
+	for name, ps := range st.Prods {
+		ps.Phase = Reverting
+		st.Prods[name] = ps
+	}
+}
+
+// rollBack reverts the picked Prods once they are drained.
+func rollBack(in Input, st *State, prods []Prod, out *Output) {
+	advanceProds(in, st, prods)
+	done := true
+	for _, p := range prods {
+		if ps, ok := st.Prods[p.Name]; ok && ps.Phase != Reverted {
+			done = false
+		}
+		out.Targets[p.Name] = target(in, *st, p)
+	}
+	if done && st.Phase == RollingBack {
+		st.Phase = RolledBack
+		out.Messages = append(out.Messages, fmt.Sprintf("rolled back to %s", st.Previous))
+	}
+}
+
+// remaining are the Prods not picked yet and not on the new revision, that sel selects
+// (nil: all).
+func remaining(in Input, st State, prods []Prod, sel labels.Selector) []Prod {
+	var out []Prod
+	for _, p := range prods {
+		if _, picked := st.Prods[p.Name]; picked || p.Revision == in.Revision {
+			continue
+		}
+		if sel != nil && !sel.Matches(labels.Set(p.Labels)) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func inflight(st State, step int) int {
+	n := 0
+	for _, ps := range st.Prods {
+		if ps.Step == step && ps.Phase != Done {
+			n++
+		}
+	}
+	return n
+}
+
+func allDone(st State, prods []Prod, rev string) bool {
+	for _, p := range prods {
+		ps, picked := st.Prods[p.Name]
+		if picked && ps.Phase != Done || !picked && p.Revision != rev {
+			return false
+		}
+	}
+	return true
+}
+
+// order sorts a step's candidates as the step says; names break ties.
+func order(ps []Prod, step droverv1.RolloutStep) {
+	rank := func(p Prod) int {
+		v := p.Labels[step.OrderLabel]
+		if i := slices.Index(step.OrderValues, v); i >= 0 {
+			return i
+		}
+		return len(step.OrderValues)
+	}
+	slices.SortStableFunc(ps, func(a, b Prod) int {
+		switch step.Order {
+		case droverv1.LeastTrafficFirstOrder:
+			return cmp.Or(cmp.Compare(a.Traffic, b.Traffic), strings.Compare(a.Name, b.Name))
+		case droverv1.MostTrafficFirstOrder:
+			return cmp.Or(cmp.Compare(b.Traffic, a.Traffic), strings.Compare(a.Name, b.Name))
+		case droverv1.LabelValueOrder:
+			return cmp.Or(cmp.Compare(rank(a), rank(b)), strings.Compare(a.Labels[step.OrderLabel], b.Labels[step.OrderLabel]), strings.Compare(a.Name, b.Name))
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+}
+
+// maxParallel resolves a step's maxParallel against its number of Prods: a percentage
+// rounds up, and it is at least 1.
+func maxParallel(v *intstr.IntOrString, total int) int {
+	if v == nil {
+		return 1
+	}
+	n, err := intstr.GetScaledValueFromIntOrPercent(v, total, true)
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
+}
+
+func clone(s State) State {
+	out := s
+	out.Prods = make(map[string]ProdState, len(s.Prods))
+	for k, v := range s.Prods {
+		out.Prods[k] = v
+	}
+	out.Gates = slices.Clone(s.Gates)
+	return out
+}

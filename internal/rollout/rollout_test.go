@@ -1,0 +1,331 @@
+package rollout
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+)
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+// world is a ProdSet as the controllers would make it behave: a Prod at weight 0 is
+// drained one round later, a Prod on a new revision is available one round later.
+type world struct {
+	prods   map[string]*Prod
+	weights map[string]int32
+	state   State
+	now     time.Time
+	in      Input
+	rounds  []Output
+}
+
+func newWorld(policy droverv1.RolloutPolicySpec, names ...string) *world {
+	w := &world{prods: map[string]*Prod{}, weights: map[string]int32{}, now: t0}
+	for _, n := range names {
+		w.prods[n] = &Prod{Name: n, Labels: map[string]string{"name": n}, Revision: "r1", Available: true, Serving: true, Traffic: 100}
+		w.weights[n] = 100
+	}
+	w.in = Input{Policy: policy, Revision: "r2", Previous: "r1", Weight: 100}
+	return w
+}
+
+// round calls Next with the world as it is and then lets the world follow the targets.
+func (w *world) round(cmd Command, gates ...GateResult) Output {
+	in := w.in
+	in.Now, in.State, in.Command, in.Gates = w.now, w.state, cmd, gates
+	for _, n := range slices.Sorted(maps.Keys(w.prods)) {
+		in.Prods = append(in.Prods, *w.prods[n])
+	}
+	out := Next(in)
+	w.state = out.State
+	w.rounds = append(w.rounds, out)
+	for n, t := range out.Targets {
+		p := w.prods[n]
+		if w.weights[n] == 0 && t.Weight == 0 {
+			p.Drained = true
+		}
+		if t.Weight > 0 {
+			p.Drained = false
+		}
+		w.weights[n] = t.Weight
+		if p.Revision != t.Revision {
+			p.Revision, p.Available = t.Revision, false
+		} else {
+			p.Available = true
+		}
+		p.Serving = p.Available && t.Weight > 0
+		p.Traffic = t.Weight
+	}
+	w.now = w.now.Add(time.Second)
+	return out
+}
+
+func (w *world) revisions() map[string]string {
+	out := map[string]string{}
+	for n, p := range w.prods {
+		out[n] = p.Revision
+	}
+	return out
+}
+
+func (w *world) serving() int {
+	n := 0
+	for _, p := range w.prods {
+		if p.Serving {
+			n++
+		}
+	}
+	return n
+}
+
+func (w *world) inflight() []string {
+	var out []string
+	for n := range w.prods {
+		if ps, ok := w.state.Prods[n]; ok && ps.Phase != Done {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func threeSteps() droverv1.RolloutPolicySpec {
+	return droverv1.RolloutPolicySpec{
+		Strategy: droverv1.InPlaceStrategy, FailurePolicy: droverv1.RollbackFailurePolicy,
+		Steps: []droverv1.RolloutStep{
+			{Name: "test", Selector: &droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{"name": "p3"}}, Weight: ptr.To[int32](10),
+				Gates: []droverv1.Gate{{HTTPCheck: &droverv1.HTTPCheckGate{URL: "http://{{ .Host }}/healthz"}}}},
+			{Name: "least-traffic", Order: droverv1.LeastTrafficFirstOrder, MaxParallel: ptr.To(intstr.FromInt32(1)),
+				Selector: &droverv1.LabelSelector{MatchExpressions: []droverv1.LabelSelectorRequirement{{Key: "name", Operator: "In", Values: []droverv1.LabelValue{"p1", "p4"}}}},
+				Gates:    []droverv1.Gate{{Pause: &droverv1.PauseGate{Duration: &metav1.Duration{Duration: 5 * time.Second}}}}},
+			{Name: "rest", MaxParallel: ptr.To(intstr.FromString("50%"))},
+		},
+	}
+}
+
+func TestRolloutGoesStepByStepAndSucceeds(t *testing.T) {
+	w := newWorld(threeSteps(), "p1", "p2", "p3", "p4", "p5")
+	w.in.MinServing = 3
+	var picked []string // in the order Prods left traffic
+	seen := map[string]bool{}
+	pass := GateResult{Status: GatePassed, Message: "5/5 ok"}
+	for i := 0; i < 100 && w.state.Phase != Succeeded; i++ {
+		out := w.round(NoCommand, pass)
+		for n := range w.state.Prods {
+			if !seen[n] {
+				seen[n] = true
+				picked = append(picked, n)
+			}
+		}
+		if got := w.serving(); got < 3 {
+			t.Fatalf("round %d: %d serving, below the minimum of 3", i, got)
+		}
+		// maxParallel: one at a time in the first two steps; 50% of 2 = 1 in the last.
+		if f := w.inflight(); len(f) > 1 {
+			t.Fatalf("round %d: %v in flight at once", i, f)
+		}
+		if out.State.Step == 0 && len(w.state.Prods) > 1 {
+			t.Fatalf("step test picked more than the test Prod: %v", w.state.Prods)
+		}
+	}
+	if w.state.Phase != Succeeded {
+		t.Fatalf("not done after 100 rounds: %+v", w.state)
+	}
+	// The test Prod first, then p1 and p4 (least traffic; equal, so by name), then the rest.
+	if want := []string{"p3", "p1", "p4", "p2", "p5"}; !slices.Equal(picked, want) {
+		t.Errorf("order = %v, want %v", picked, want)
+	}
+	for n, r := range w.revisions() {
+		if r != "r2" || w.weights[n] != 100 {
+			t.Errorf("%s ends on %s at weight %d", n, r, w.weights[n])
+		}
+	}
+	if len(w.state.Gates) != 2 || !w.state.Gates[0].Passed || !w.state.Gates[1].Passed {
+		t.Errorf("gate records = %+v", w.state.Gates)
+	}
+}
+
+func TestCanaryWeightAndTimedPause(t *testing.T) {
+	w := newWorld(threeSteps(), "p1", "p2", "p3", "p4", "p5")
+	// Until the HTTP check passes, the test Prod serves at the step's weight 10.
+	for i := 0; i < 6; i++ {
+		out := w.round(NoCommand)
+		if i >= 4 && !out.RunGates {
+			t.Fatalf("round %d: gates not asked for: %+v", i, out)
+		}
+	}
+	if w.weights["p3"] != 10 || w.prods["p3"].Revision != "r2" || w.state.Step != 0 {
+		t.Fatalf("canary: p3 at %d on %s, step %d", w.weights["p3"], w.prods["p3"].Revision, w.state.Step)
+	}
+	// Passing moves on; the canary gets the full weight.
+	w.round(NoCommand, GateResult{Status: GatePassed})
+	if w.state.Step != 1 || w.weights["p3"] != 100 {
+		t.Fatalf("after the gate: step %d, p3 at %d", w.state.Step, w.weights["p3"])
+	}
+	// Step 2 waits 5s after its Prods are back.
+	for w.state.Step == 1 && len(w.rounds) < 40 {
+		out := w.round(NoCommand)
+		if w.state.Step == 1 && !w.state.GatesStarted.IsZero() && out.RequeueAfter == 0 {
+			t.Fatal("a timed pause asks to be woken")
+		}
+	}
+	var started time.Time
+	for _, r := range w.rounds {
+		if r.State.Step == 1 && !r.State.GatesStarted.IsZero() {
+			started = r.State.GatesStarted
+			break
+		}
+	}
+	if last := w.state.Gates[len(w.state.Gates)-1]; last.Step != 1 || last.Time.Sub(started) < 5*time.Second {
+		t.Errorf("pause gate passed at %v, started %v", last.Time, started)
+	}
+}
+
+func TestFailingGateRollsBackByTrafficInOneUpdate(t *testing.T) {
+	w := newWorld(threeSteps(), "p1", "p2", "p3", "p4", "p5")
+	pass := GateResult{Status: GatePassed}
+	for w.state.Step < 1 {
+		w.round(NoCommand, pass)
+	}
+	// Step 2: p1 goes, then its pause... make the policy's step 2 gate an HTTP check that fails.
+	w.in.Policy.Steps[1].Gates = []droverv1.Gate{{HTTPCheck: &droverv1.HTTPCheckGate{URL: "http://{{ .Host }}/"}}}
+	fail := GateResult{Status: GateFailed, Message: "2/5 tries returned 503"}
+	var failedRound Output
+	for i := 0; i < 40 && w.state.Phase == Progressing; i++ {
+		failedRound = w.round(NoCommand, fail)
+	}
+	if w.state.Phase != RollingBack {
+		t.Fatalf("phase %s, want RollingBack", w.state.Phase)
+	}
+	if !strings.Contains(w.state.Reason, "2/5 tries returned 503") || w.state.FailedAt.IsZero() {
+		t.Errorf("reason %q, failed at %v", w.state.Reason, w.state.FailedAt)
+	}
+	// The round that saw the failure takes every new-revision Prod out of traffic at once.
+	for n, ps := range failedRound.State.Prods {
+		if tg := failedRound.Targets[n]; tg.Weight != 0 {
+			t.Errorf("%s (%s) keeps weight %d in the rollback round", n, ps.Phase, tg.Weight)
+		}
+	}
+	for _, n := range []string{"p2", "p5"} {
+		if tg := failedRound.Targets[n]; tg.Weight != 100 || tg.Revision != "r1" {
+			t.Errorf("%s, never picked, should stay r1 at 100: %+v", n, tg)
+		}
+	}
+	for i := 0; i < 20 && w.state.Phase == RollingBack; i++ {
+		w.round(NoCommand, fail)
+	}
+	if w.state.Phase != RolledBack {
+		t.Fatalf("phase %s, want RolledBack", w.state.Phase)
+	}
+	for n, r := range w.revisions() {
+		if r != "r1" || w.weights[n] != 100 {
+			t.Errorf("%s ends on %s at %d", n, r, w.weights[n])
+		}
+	}
+}
+
+func TestPauseFailurePolicyHolds(t *testing.T) {
+	p := threeSteps()
+	p.FailurePolicy = droverv1.PauseFailurePolicy
+	w := newWorld(p, "p1", "p2", "p3")
+	for i := 0; i < 10; i++ {
+		w.round(NoCommand, GateResult{Status: GateFailed, Message: "bad"})
+	}
+	if w.state.Phase != Paused || !strings.Contains(w.state.Reason, "bad") {
+		t.Fatalf("phase %s %q", w.state.Phase, w.state.Reason)
+	}
+	before := maps.Clone(w.weights)
+	w.round(NoCommand, GateResult{Status: GatePassed})
+	if w.state.Phase != Paused || !maps.Equal(before, w.weights) {
+		t.Fatal("a paused rollout changes nothing until resumed")
+	}
+	w.round(Resume, GateResult{Status: GatePassed})
+	if w.state.Phase != Progressing || w.state.Step != 1 {
+		t.Fatalf("after resume: %s step %d", w.state.Phase, w.state.Step)
+	}
+}
+
+func TestApprovalWaitsForPromote(t *testing.T) {
+	p := droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{
+		{Name: "ab", Selector: &droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{"name": "p1"}}, Weight: ptr.To[int32](50),
+			Gates: []droverv1.Gate{{Pause: &droverv1.PauseGate{UntilApproved: ptr.To(true)}}}},
+		{Name: "rest"},
+	}}
+	w := newWorld(p, "p1", "p2")
+	for i := 0; i < 20; i++ {
+		w.round(NoCommand)
+	}
+	if w.state.Step != 0 || w.weights["p1"] != 50 || w.prods["p1"].Revision != "r2" || w.prods["p2"].Revision != "r1" {
+		t.Fatalf("an A/B step holds: step %d, %v %v", w.state.Step, w.weights, w.revisions())
+	}
+	w.round(Promote)
+	if w.state.Step != 1 {
+		t.Fatalf("promote passes the gate: step %d", w.state.Step)
+	}
+}
+
+func TestANewRevisionSupersedesTheRollout(t *testing.T) {
+	w := newWorld(threeSteps(), "p1", "p2", "p3")
+	for w.state.Step < 1 {
+		w.round(NoCommand, GateResult{Status: GatePassed})
+	}
+	w.in.Revision = "r3"
+	out := w.round(NoCommand)
+	if w.state.Revision != "r3" || w.state.Previous != "r1" || w.state.Step != 0 {
+		t.Fatalf("state %+v", w.state)
+	}
+	if !slices.ContainsFunc(out.Messages, func(m string) bool { return strings.Contains(m, "superseded") }) {
+		t.Errorf("messages %v", out.Messages)
+	}
+}
+
+func TestAbortReturnsTrafficAtOnce(t *testing.T) {
+	w := newWorld(threeSteps(), "p1", "p2", "p3")
+	for i := 0; i < 4; i++ {
+		w.round(NoCommand)
+	}
+	out := w.round(Abort)
+	if w.state.Phase != RollingBack || w.state.Reason != "abort requested" {
+		t.Fatalf("phase %s %q", w.state.Phase, w.state.Reason)
+	}
+	if out.Targets["p3"].Weight != 0 {
+		t.Errorf("p3 keeps weight %d", out.Targets["p3"].Weight)
+	}
+}
+
+func TestRestartResumesWithoutRepeatingAStep(t *testing.T) {
+	// Calling Next twice with the same input gives the same output: a manager that
+	// died after deciding and before writing decides the same again.
+	w := newWorld(threeSteps(), "p1", "p2", "p3", "p4")
+	for i := 0; i < 12; i++ {
+		in := w.in
+		in.Now, in.State = w.now, w.state
+		for _, n := range slices.Sorted(maps.Keys(w.prods)) {
+			in.Prods = append(in.Prods, *w.prods[n])
+		}
+		in.Gates = []GateResult{{Status: GatePassed}}
+		a, b := Next(in), Next(in)
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Fatalf("round %d: Next is not deterministic:\n%+v\n%+v", i, a, b)
+		}
+		w.round(NoCommand, GateResult{Status: GatePassed})
+	}
+	steps := map[int]int{}
+	for _, g := range w.state.Gates {
+		steps[g.Step]++
+	}
+	for s, n := range steps {
+		if n > len(w.in.Policy.Steps[s].Gates) {
+			t.Errorf("step %d's gates recorded %d times", s, n)
+		}
+	}
+}
