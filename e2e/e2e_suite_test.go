@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/drover-dev/drover/internal/harness"
+	"github.com/drover-dev/drover/internal/hooks/hookstest"
 	"github.com/drover-dev/drover/internal/setup"
 	"github.com/drover-dev/drover/internal/testbed"
 )
@@ -47,6 +48,8 @@ var (
 	// manager is drover's manager binary, running against the control plane.
 	manager *harness.Manager
 
+	// hooks calls the manager's Runtime Extension over HTTPS, as Cluster API does.
+	hooks *hookstest.Caller
 	// setUp is true once BeforeSuite got through; specFailed once a spec failed.
 	setUp, specFailed bool
 )
@@ -87,15 +90,20 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	kubeconfigPath = filepath.Join(workDir, "control-plane.kubeconfig")
 	Expect(bed.WriteControlPlaneKubeconfig(kubeconfigPath)).To(Succeed())
 
-	By("starting the manager binary against the control plane")
+	By("starting the manager binary against the control plane, with the in-memory DNS and the Runtime Extension")
+	caPEM, certDir := hookstest.ServeCert(GinkgoT())
+	hookPort := hookstest.FreePort(GinkgoT())
 	manager, err = harness.StartManager(harness.ManagerOptions{
 		Binary:     binary,
 		Kubeconfig: kubeconfigPath,
-		Args:       harness.LocalManagerArgs(),
-		LogPath:    filepath.Join(bed.LogDir(), "manager.log"),
+		Args: append(harness.LocalManagerArgs(), "--traffic-provider=memory",
+			fmt.Sprintf("--runtime-extension-port=%d", hookPort), "--runtime-extension-cert-dir="+certDir),
+		LogPath: filepath.Join(bed.LogDir(), "manager.log"),
 	})
 	Expect(err).NotTo(HaveOccurred())
 	GinkgoWriter.Printf("manager running (pid %d): %s\n", manager.Pid(), manager.CommandLine())
+	hooks, err = hookstest.NewCaller(fmt.Sprintf("https://127.0.0.1:%d", hookPort), caPEM)
+	Expect(err).NotTo(HaveOccurred())
 	setUp = true
 }, NodeTimeout(setupTimeout))
 

@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 
 	"github.com/onsi/gomega"
@@ -30,6 +29,13 @@ import (
 
 	"github.com/drover-dev/drover/internal/hooks"
 )
+
+// TB is the part of testing.TB the helpers use; Ginkgo's GinkgoT() has it too.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	TempDir() string
+}
 
 // Caller calls a Runtime Extension over HTTPS the way Cluster API's runtime client does.
 type Caller struct {
@@ -109,7 +115,7 @@ func (c *Caller) AfterUpgrade(g gomega.Gomega, namespace, name string) *runtimeh
 
 // ServeCert writes a serving certificate for 127.0.0.1 signed by a new CA into a
 // directory, as tls.crt and tls.key, and returns the CA's PEM.
-func ServeCert(t *testing.T) ([]byte, string) {
+func ServeCert(t TB) ([]byte, string) {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{
@@ -146,7 +152,7 @@ func ServeCert(t *testing.T) ([]byte, string) {
 }
 
 // FreePort returns a free loopback port.
-func FreePort(t *testing.T) int {
+func FreePort(t TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
