@@ -94,14 +94,15 @@ func (h *Handlers) AfterClusterUpgrade(ctx context.Context, req *runtimehooksv1.
 	var waiting []string
 	for i := range ours {
 		m := &ours[i]
-		if m.DeletionTimestamp.IsZero() {
-			if err := h.Client.Delete(ctx, m); err != nil && !apierrors.IsNotFound(err) {
-				resp.SetStatus(runtimehooksv1.ResponseStatusFailure)
-				resp.SetMessage(fmt.Sprintf("drover could not end ClusterMaintenance %s: %v", m.Name, err))
-				return
-			}
+		gone, err := h.end(ctx, m)
+		if err != nil {
+			resp.SetStatus(runtimehooksv1.ResponseStatusFailure)
+			resp.SetMessage(fmt.Sprintf("drover could not end ClusterMaintenance %s: %v", m.Name, err))
+			return
 		}
-		waiting = append(waiting, m.Name)
+		if !gone {
+			waiting = append(waiting, m.Name)
+		}
 	}
 	resp.SetStatus(runtimehooksv1.ResponseStatusSuccess)
 	if len(waiting) == 0 {
@@ -111,6 +112,21 @@ func (h *Handlers) AfterClusterUpgrade(ctx context.Context, req *runtimehooksv1.
 	}
 	resp.SetRetryAfterSeconds(h.retryAfter())
 	resp.SetMessage(fmt.Sprintf("putting cluster %s back into traffic: waiting for ClusterMaintenance %s to end", cluster, strings.Join(waiting, ", ")))
+}
+
+// end deletes a ClusterMaintenance and reports whether it is gone; it stays while its
+// finalizer holds it, until the cluster's Prods are back in traffic.
+func (h *Handlers) end(ctx context.Context, m *droverv1.ClusterMaintenance) (bool, error) {
+	if m.DeletionTimestamp.IsZero() {
+		if err := h.Client.Delete(ctx, m, client.Preconditions{UID: &m.UID}); err != nil {
+			return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+		}
+	}
+	now := &droverv1.ClusterMaintenance{}
+	if err := h.Client.Get(ctx, client.ObjectKeyFromObject(m), now); err != nil {
+		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+	}
+	return now.UID != m.UID, nil
 }
 
 // ensureMaintenance returns a ClusterMaintenance of the cluster, creating one when there
@@ -140,7 +156,15 @@ func (h *Handlers) ensureMaintenance(ctx context.Context, cluster client.ObjectK
 		}
 		err := h.Client.Create(ctx, m)
 		if apierrors.IsAlreadyExists(err) {
-			continue // a name taken by a maintenance of another cluster, or one going away
+			// Taken: by a maintenance of another cluster or one going away (try the next
+			// name), or by one for this cluster that a concurrent call just created (use it).
+			existing := &droverv1.ClusterMaintenance{}
+			if err := h.Client.Get(ctx, client.ObjectKeyFromObject(m), existing); err != nil && !apierrors.IsNotFound(err) {
+				return nil, err
+			} else if err == nil && existing.Spec.ClusterName == cluster.Name && existing.DeletionTimestamp.IsZero() {
+				return existing, nil
+			}
+			continue
 		}
 		if err != nil {
 			return nil, err
@@ -185,18 +209,16 @@ func phaseOf(m *droverv1.ClusterMaintenance) droverv1.MaintenancePhase {
 	return m.Status.Phase
 }
 
-// explain is the message of the condition that says what the maintenance waits for.
+// explain says what the maintenance waits for: the message of its Drained condition,
+// which the maintenance controller keeps current in every phase (a refusal included),
+// else that of Admitted.
 func explain(m *droverv1.ClusterMaintenance) string {
-	if !m.Admitted() {
-		if msg := conditions.GetMessage(m, droverv1.MaintenanceAdmittedCondition); msg != "" {
+	for _, t := range []string{droverv1.MaintenanceDrainedCondition, droverv1.MaintenanceAdmittedCondition} {
+		if msg := conditions.GetMessage(m, t); msg != "" {
 			return msg
 		}
-		return "not looked at yet"
 	}
-	if msg := conditions.GetMessage(m, droverv1.MaintenanceDrainedCondition); msg != "" {
-		return msg
-	}
-	return "draining"
+	return "drover has not looked at it yet"
 }
 
 // Options configure the Runtime Extension server.
@@ -212,8 +234,11 @@ type Options struct {
 	RetryAfter time.Duration
 }
 
-// NewServer returns the Runtime Extension server with drover's handlers registered; it
-// is a manager.Runnable that runs on every replica (Cluster API may call any of them).
+// NewServer returns the Runtime Extension server with drover's handlers registered.
+// Added to a manager it runs on every replica, leader or not (Cluster API may call any
+// pod behind the Service): it embeds controller-runtime's webhook.Server, which the
+// manager starts with the webhooks, before and regardless of leader election
+// (NeedLeaderElection is false).
 func NewServer(c client.Client, opts Options) (*server.Server, error) {
 	catalog := runtimecatalog.New()
 	if err := runtimehooksv1.AddToCatalog(catalog); err != nil {
@@ -238,9 +263,15 @@ func NewServer(c client.Client, opts Options) (*server.Server, error) {
 	return srv, nil
 }
 
-// SetupWithManager adds the Runtime Extension server to mgr. The hooks use a live
-// (uncached) client: a ClusterMaintenance created by one call must be found by the next,
-// and the server runs on replicas that are not the leader, whose caches may lag.
+// ReadyzCheck is the name of the manager's readiness check (/readyz/runtime-extension)
+// that passes once the server accepts TLS connections, so that the Service in front of
+// the replicas sends Cluster API's calls only to those that can answer.
+const ReadyzCheck = "runtime-extension"
+
+// SetupWithManager adds the Runtime Extension server to mgr, with a readiness check. The
+// hooks use a live (uncached) client: a ClusterMaintenance created by one call must be
+// found by the next, and the server runs on replicas that are not the leader, whose
+// caches may lag.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	c, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
 	if err != nil {
@@ -250,5 +281,8 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
-	return mgr.Add(srv)
+	if err := mgr.Add(srv); err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck(ReadyzCheck, srv.StartedChecker())
 }
