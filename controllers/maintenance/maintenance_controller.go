@@ -9,6 +9,7 @@ package maintenance
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/mapping"
 	"github.com/drover-dev/drover/internal/plan"
 )
 
@@ -70,26 +72,14 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 		r.Now = time.Now
 	}
 	options.MaxConcurrentReconciles = 1
+	toMaintenances := mapping.AllInNamespace(r.Client, func() client.ObjectList { return &droverv1.ClusterMaintenanceList{} })
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&droverv1.ClusterMaintenance{}).
 		WithOptions(options).
-		Watches(&droverv1.ProdSet{}, handler.EnqueueRequestsFromMapFunc(r.namespaceToMaintenances)).
-		Watches(&clusterv1.Cluster{}, handler.EnqueueRequestsFromMapFunc(r.namespaceToMaintenances)).
+		Watches(&droverv1.ProdSet{}, handler.EnqueueRequestsFromMapFunc(toMaintenances)).
+		Watches(&clusterv1.Cluster{}, handler.EnqueueRequestsFromMapFunc(toMaintenances)).
 		Complete(r)
-}
-
-func (r *Reconciler) namespaceToMaintenances(ctx context.Context, o client.Object) []ctrl.Request {
-	list := &droverv1.ClusterMaintenanceList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing ClusterMaintenances", "namespace", o.GetNamespace())
-		return nil
-	}
-	reqs := make([]ctrl.Request, 0, len(list.Items))
-	for i := range list.Items {
-		reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return reqs
 }
 
 // Reconcile admits, follows and releases one ClusterMaintenance.
@@ -175,7 +165,7 @@ func (r *Reconciler) admit(ctx context.Context, m *droverv1.ClusterMaintenance, 
 	}
 	r.mu.Unlock()
 
-	in := plan.AdmitInput{Cluster: m.Spec.ClusterName, Surge: m.Spec.Surge, Draining: sortedKeys(draining)}
+	in := plan.AdmitInput{Cluster: m.Spec.ClusterName, Surge: m.Spec.Surge, Draining: slices.Sorted(maps.Keys(draining))}
 	for i := range sets {
 		in.Sets = append(in.Sets, setView(&sets[i]))
 	}
@@ -347,13 +337,4 @@ func (r *Reconciler) event(m *droverv1.ClusterMaintenance, eventType, reason, ac
 	if r.Recorder != nil {
 		r.Recorder.Eventf(m, nil, eventType, reason, action, format, args...)
 	}
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

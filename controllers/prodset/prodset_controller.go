@@ -39,6 +39,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/mapping"
 	"github.com/drover-dev/drover/internal/plan"
 	"github.com/drover-dev/drover/internal/traffic"
 )
@@ -96,31 +97,18 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 	if r.Now == nil {
 		r.Now = time.Now
 	}
+	// Placement reads every Cluster and ClusterMaintenance of the set's namespace.
+	toSets := mapping.AllInNamespace(r.Client, func() client.ObjectList { return &droverv1.ProdSetList{} })
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&droverv1.ProdSet{}).
 		Owns(&droverv1.Prod{}).
 		WithOptions(options).
-		Watches(&clusterv1.Cluster{}, handler.EnqueueRequestsFromMapFunc(r.namespaceToProdSets)).
-		Watches(&droverv1.ClusterMaintenance{}, handler.EnqueueRequestsFromMapFunc(r.namespaceToProdSets)).
-		WatchesRawSource(r.ClusterCache.GetClusterSource(ControllerName, r.namespaceToProdSets,
+		Watches(&clusterv1.Cluster{}, handler.EnqueueRequestsFromMapFunc(toSets)).
+		Watches(&droverv1.ClusterMaintenance{}, handler.EnqueueRequestsFromMapFunc(toSets)).
+		WatchesRawSource(r.ClusterCache.GetClusterSource(ControllerName, toSets,
 			clustercache.WatchForProbeFailure(r.ProbeFailureGrace))).
 		Complete(r)
-}
-
-// namespaceToProdSets wakes every ProdSet in the object's namespace: placement reads all
-// its Clusters and ClusterMaintenances.
-func (r *Reconciler) namespaceToProdSets(ctx context.Context, o client.Object) []ctrl.Request {
-	list := &droverv1.ProdSetList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing ProdSets", "namespace", o.GetNamespace())
-		return nil
-	}
-	reqs := make([]ctrl.Request, 0, len(list.Items))
-	for i := range list.Items {
-		reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return reqs
 }
 
 // scope is what one reconcile read and decided.
@@ -186,7 +174,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, nil
 	}
 	r.trackChange(ctx, s)
-	in, err := r.planInput(ctx, s)
+	in, err := r.planInput(s)
 	if err != nil {
 		s.errs = append(s.errs, err)
 		return ctrl.Result{}, nil
@@ -301,7 +289,7 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) error {
 }
 
 // planInput turns what was read into plan.Input.
-func (r *Reconciler) planInput(ctx context.Context, s *scope) (plan.Input, error) {
+func (r *Reconciler) planInput(s *scope) (plan.Input, error) {
 	spec := s.set.Spec
 	replicas := int(ptr.Deref(spec.Replicas, 1))
 	sel, err := metav1.LabelSelectorAsSelector(spec.Placement.ClusterSelector.AsMetav1())
@@ -336,7 +324,7 @@ func (r *Reconciler) planInput(ctx context.Context, s *scope) (plan.Input, error
 			Deleting:   !p.DeletionTimestamp.IsZero(),
 			Available:  conditions.IsTrue(p, droverv1.ProdAvailableCondition),
 			Weight:     p.DesiredWeight(),
-			Drained:    r.drained(ctx, s, p),
+			Drained:    r.drained(s, p),
 		})
 	}
 	return in, nil
