@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -124,7 +125,7 @@ func expectServing(g Gomega, set *droverv1.ProdSet, clusters ...string) map[stri
 	var names map[string]string
 	g.Eventually(func(g Gomega) {
 		names = byCluster(g, set)
-		g.Expect(keys(names)).To(ConsistOf(clusters))
+		g.Expect(slices.Collect(maps.Keys(names))).To(ConsistOf(clusters))
 		want := map[string]int32{}
 		for _, n := range names {
 			want[recordID(set, n)] = 100
@@ -135,15 +136,6 @@ func expectServing(g Gomega, set *droverv1.ProdSet, clusters ...string) map[stri
 		g.Expect(conditions.IsTrue(got, droverv1.ProdSetTrafficReadyCondition)).To(BeTrue(), "%v", conditions.Get(got, droverv1.ProdSetTrafficReadyCondition))
 	}, 90*time.Second, 250*time.Millisecond).Should(Succeed())
 	return names
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func setClusterLabel(g Gomega, name, key, value string) {

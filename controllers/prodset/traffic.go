@@ -161,7 +161,7 @@ func (r *Reconciler) publish(ctx context.Context, s *scope) {
 
 // drained reports whether no traffic reaches a Prod: its weight 0 in sync in DNS for a
 // TTL, or, when nothing is published for the set, its weight 0.
-func (r *Reconciler) drained(_ context.Context, s *scope, p *droverv1.Prod) bool {
+func (r *Reconciler) drained(s *scope, p *droverv1.Prod) bool {
 	svc, ok := r.service(s.set)
 	if !ok {
 		return p.DesiredWeight() == 0

@@ -6,6 +6,7 @@ package plan
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -287,7 +288,7 @@ func ProdSet(in Input) Result {
 	// Create what is missing. Add is ordered so that any prefix is well spread.
 	want := max(in.Replicas-len(d.Keep)-counted, 0)
 	n := min(want, len(d.Add))
-	surgeClusters := sortedKeys(surgeFor)
+	surgeClusters := slices.Sorted(maps.Keys(surgeFor))
 	for _, cl := range d.Add[:n] {
 		np := NewProd{Cluster: cl}
 		// The first creations stand in for Prods of surging clusters, in name order.
@@ -369,14 +370,5 @@ func prodsOf(byName map[string]Prod, ps []placement.Placed) []Prod {
 	for _, p := range ps {
 		out = append(out, byName[p.Prod])
 	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
 	return out
 }

@@ -27,7 +27,7 @@ func fleet(mut ...func(map[string]*Cluster)) []Cluster {
 		m(cs)
 	}
 	out := make([]Cluster, 0, len(cs))
-	for _, n := range sortedKeys(cs) {
+	for _, n := range slices.Sorted(maps.Keys(cs)) {
 		out = append(out, *cs[n])
 	}
 	return out
