@@ -15,18 +15,17 @@ import (
 
 // Drainer answers the Prod controller for the Prods of a ProdSet from the set's status,
 // which the ProdSet controller, the only writer of the set's DNS records, keeps. Prods of
-// their own, and sets whose weights nobody publishes, are Fallback's.
+// their own, and sets whose weights nobody publishes, are traffic.None's.
 type Drainer struct {
 	Client client.Client
 	// Publishing: the manager has a traffic provider.
 	Publishing bool
-	// Fallback answers for Prods that are not published by a set. Default traffic.None.
-	Fallback traffic.Drainer
-	// RetryAfter is how soon to ask again while a Prod drains. Default 2s.
-	RetryAfter time.Duration
 }
 
 var _ traffic.Drainer = Drainer{}
+
+// drainRetry is how soon the Prod controller asks again while a Prod drains.
+const drainRetry = 2 * time.Second
 
 // summary returns the Prod's set and its summary there; a nil set means the Prod's
 // weights are not published by a set.
@@ -56,13 +55,6 @@ func (d Drainer) summary(ctx context.Context, prod *droverv1.Prod) (*droverv1.Pr
 	return set, nil, nil
 }
 
-func (d Drainer) fallback() traffic.Drainer {
-	if d.Fallback == nil {
-		return traffic.None{}
-	}
-	return d.Fallback
-}
-
 // Drain reports drained once the set has the Prod's weight at 0 in sync for a TTL (the
 // set's controller takes every deleting Prod to 0 on its own).
 func (d Drainer) Drain(ctx context.Context, prod *droverv1.Prod) (bool, time.Duration, error) {
@@ -71,11 +63,7 @@ func (d Drainer) Drain(ctx context.Context, prod *droverv1.Prod) (bool, time.Dur
 		return false, 0, fmt.Errorf("reading the Prod's ProdSet: %w", err)
 	}
 	if set == nil {
-		return d.fallback().Drain(ctx, prod)
-	}
-	retry := d.RetryAfter
-	if retry == 0 {
-		retry = 2 * time.Second
+		return traffic.None{}.Drain(ctx, prod)
 	}
 	if sum == nil || (sum.PublishedWeight == nil && sum.PendingWeight == nil) {
 		// Never published; the set lists every Prod it has published a record for.
@@ -84,7 +72,7 @@ func (d Drainer) Drain(ctx context.Context, prod *droverv1.Prod) (bool, time.Dur
 	if sum.Drained {
 		return true, 0, nil
 	}
-	return false, retry, nil
+	return false, drainRetry, nil
 }
 
 // Status reports the Prod's TrafficReady condition from the set's summary.
@@ -96,7 +84,7 @@ func (d Drainer) Status(ctx context.Context, prod *droverv1.Prod) traffic.State 
 		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, droverv1.ProdTrafficPendingReason, "reading the Prod's ProdSet: "+err.Error()
 		return traffic.State{Condition: c, PublishedWeight: prod.Status.PublishedWeight}
 	case set == nil:
-		return d.fallback().Status(ctx, prod)
+		return traffic.None{}.Status(ctx, prod)
 	case sum == nil:
 		c.Status, c.Reason = metav1.ConditionFalse, droverv1.ProdTrafficPendingReason
 		c.Message = fmt.Sprintf("ProdSet %s has not published a weight for this Prod yet", set.Name)
