@@ -70,15 +70,7 @@ func startClusterAPI(ctx context.Context, t *testing.T, bed *testbed.Testbed) *c
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), RuntimeClient: rc, PartialSecretCache: secrets,
 	}).SetupWithManager(ctx, mgr, controller.Options{SkipNameValidation: ptr.To(true)})).To(Succeed()) // go test -count=N runs it again in this process
 
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Log("Cluster API's manager:", err)
-		}
-	})
+	startManager(ctx, t, mgr, "Cluster API's manager")
 	k8s, err := client.New(mgr.GetConfig(), client.Options{Scheme: scheme, Mapper: mgr.GetRESTMapper()})
 	g.Expect(err).NotTo(HaveOccurred())
 	return &clusterAPI{Client: rc, k8s: k8s}

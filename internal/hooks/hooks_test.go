@@ -292,16 +292,21 @@ func startFollower(ctx context.Context, t *testing.T, bed *testbed.Testbed, prob
 	})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(hooks.SetupWithManager(mgr, opts)).To(Succeed())
+	startManager(ctx, t, mgr, "drover's manager")
+	return mgr
+}
+
+// startManager runs mgr until the test ends.
+func startManager(ctx context.Context, t *testing.T, mgr ctrl.Manager, name string) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Log("drover's manager:", err)
+			t.Log(name+":", err)
 		}
 	})
-	return mgr
 }
 
 func cluster(namespace, name string) *clusterv1.Cluster {
