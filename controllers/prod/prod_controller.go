@@ -366,8 +366,14 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 	}
 
 	// Two Prods never manage the same object: one that belongs to another Prod is not
-	// applied (it would take the object over from a Prod that may be serving).
+	// applied (it would take the object over from a Prod that may be serving). Only
+	// objects new to the inventory are read; the rest are this Prod's already.
+	desired := manifests.Inventory(objs)
+	fresh := manifests.Stale(desired, prod.Status.Inventory)
 	for _, o := range objs {
+		if !slices.Contains(fresh, manifests.RefOf(o)) {
+			continue
+		}
 		cur := &unstructured.Unstructured{}
 		cur.SetGroupVersionKind(o.GroupVersionKind())
 		err := s.workload.Get(ctx, client.ObjectKeyFromObject(o), cur)
@@ -384,7 +390,6 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 
 	// Record every object we are about to own before creating it, so a crash between
 	// apply and prune never forgets one.
-	desired := manifests.Inventory(objs)
 	if union := manifests.Union(prod.Status.Inventory, desired); !slices.Equal(union, prod.Status.Inventory) {
 		prod.Status.Inventory = union
 		if err := r.persist(ctx, s); err != nil {
