@@ -106,11 +106,15 @@ dev: test-binaries build ## Run the sandbox: a control plane, 3 workload cluster
 test-binaries: ## Build or fetch kube-apiserver, etcd, kube-controller-manager, kube-scheduler and kwok into bin/k8s/.
 	hack/ensure-k8s-binaries.sh
 
+.PHONY: prometheus
+prometheus: ## Fetch the Prometheus server the gate tests run into bin/prometheus/.
+	hack/ensure-prometheus.sh
+
 .PHONY: test
-test: test-binaries ## Run every test (against real kube-apiservers from bin/k8s/).
+test: test-binaries prometheus ## Run every test (against real kube-apiservers from bin/k8s/).
 	@dir="$$(hack/ensure-k8s-binaries.sh)"; \
-	echo "DROVER_K8S_BIN=$$dir $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) $(TEST_PKGS)"; \
-	DROVER_K8S_BIN="$$dir" KUBEBUILDER_ASSETS="$$dir" $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) $(TEST_PKGS)
+	echo "DROVER_K8S_BIN=$$dir DROVER_PROMETHEUS=$(BIN)/prometheus/prometheus $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) $(TEST_PKGS)"; \
+	DROVER_K8S_BIN="$$dir" KUBEBUILDER_ASSETS="$$dir" DROVER_PROMETHEUS="$(BIN)/prometheus/prometheus" $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) $(TEST_PKGS)
 
 ##@ Tools
 
