@@ -11,7 +11,12 @@
 // the new revision, becomes available, and comes back at the step's weight. A step's
 // gates are evaluated once all its Prods are back; the rollout moves on when all pass.
 // A failing gate rolls back (every new-revision Prod to weight 0 in one traffic update,
-// then back to the previous revision) or pauses, as failurePolicy says.
+// then back to the previous revision) or pauses, as failurePolicy says. A rollback never
+// takes the set below its serving minimum: when too few previous-revision Prods serve,
+// the last new-revision ones keep their traffic until enough are back.
+//
+// A step that selects no Prod passes at once, gates included: there is nothing new to
+// verify. That is also how a set that never ran another revision "rolls out" its first.
 package rollout
 
 import (
@@ -99,10 +104,11 @@ type State struct {
 	Prods map[string]ProdState
 	// Gates that passed or failed, in order.
 	Gates []GateRecord
+	// Promoted: the current step was promoted; its gates pass when reached.
+	Promoted bool
 	// Reason for Paused or RollingBack.
 	Reason string
-	// FailedAt is when a gate failed or an abort came; RollbackSubmittedAt when the
-	// traffic change of the rollback was decided (for the latency it took).
+	// FailedAt is when a gate failed (its result's time) or an abort came.
 	FailedAt time.Time
 }
 
@@ -135,6 +141,8 @@ const (
 type GateResult struct {
 	Status  GateStatus
 	Message string
+	// Time of the verdict; zero means Input.Now.
+	Time time.Time
 }
 
 // Input is everything Next looks at.
@@ -172,6 +180,8 @@ type Output struct {
 	RunGates bool
 	// Messages say what changed, for events.
 	Messages []string
+	// Waiting says what the rollout waits for now, for status.
+	Waiting string
 	// RequeueAfter: a timed gate ends then.
 	RequeueAfter time.Duration
 }
@@ -198,6 +208,16 @@ func Next(in Input) Output {
 		st = State{Revision: in.Revision, Previous: prev, Phase: Progressing, Prods: map[string]ProdState{}}
 		say("rolling out %s (from %s)", in.Revision, prev)
 	}
+	// Prods that are gone (deleted, retired) are no longer the rollout's.
+	present := map[string]bool{}
+	for _, p := range in.Prods {
+		present[p.Name] = true
+	}
+	for name := range st.Prods {
+		if !present[name] {
+			delete(st.Prods, name)
+		}
+	}
 
 	switch in.Command {
 	case Pause:
@@ -210,6 +230,11 @@ func Next(in Input) Output {
 			st.Phase, st.Reason = Progressing, ""
 			say("resumed")
 		}
+	case Promote:
+		if st.Phase == Progressing || st.Phase == Paused {
+			st.Promoted = true
+			say("step %s promoted", stepName(in.Policy, st.Step))
+		}
 	case Abort, Rollback:
 		if st.Phase == Progressing || st.Phase == Paused {
 			startRollback(&st, in.Now, fmt.Sprintf("%s requested", strings.ToLower(string(in.Command))))
@@ -221,9 +246,7 @@ func Next(in Input) Output {
 	slices.SortFunc(prods, func(a, b Prod) int { return strings.Compare(a.Name, b.Name) })
 
 	if st.Phase == RollingBack || st.Phase == RolledBack {
-		rollBack(in, &st, prods, &out)
-		out.State = st
-		return out
+		return rollBack(in, st, prods, out)
 	}
 
 	steps := in.Policy.Steps
@@ -241,6 +264,9 @@ func Next(in Input) Output {
 		if !advanced {
 			break
 		}
+	}
+	if st.Phase == RollingBack {
+		return rollBack(in, st, prods, out) // a gate failed just now
 	}
 	if st.Phase == Progressing && st.Step >= len(steps) {
 		// Every step passed: the Prods no step picked go now, one at a time within the
@@ -267,8 +293,42 @@ func Next(in Input) Output {
 	for _, p := range prods {
 		out.Targets[p.Name] = target(in, st, p)
 	}
+	switch {
+	case st.Phase == Paused:
+		out.Waiting = st.Reason
+	case st.Phase == Progressing && out.Waiting == "":
+		out.Waiting = waitingForProds(st, prods)
+	}
 	out.State = st
 	return out
+}
+
+// waitingForProds names the Prods in flight and what each waits for.
+func waitingForProds(st State, prods []Prod) string {
+	var parts []string
+	for _, p := range prods {
+		ps, ok := st.Prods[p.Name]
+		if !ok {
+			continue
+		}
+		switch ps.Phase {
+		case Draining:
+			parts = append(parts, p.Name+" to drain")
+		case Updating:
+			parts = append(parts, p.Name+" to be available")
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "waiting for " + strings.Join(parts, ", ")
+}
+
+func stepName(p droverv1.RolloutPolicySpec, k int) string {
+	if k < len(p.Steps) {
+		return p.Steps[k].Name
+	}
+	return "(all steps passed)"
 }
 
 // runStep moves the current step along; it reports whether the step passed.
@@ -289,23 +349,39 @@ func runStep(in Input, st *State, prods []Prod, serving *int, out *Output, say f
 			members++
 		}
 	}
-	limit := maxParallel(step.MaxParallel, members+len(candidates))
+	quota := members + len(candidates)
+	if step.Count != nil {
+		quota = min(quota, scaled(step.Count, len(prods)))
+	}
+	limit := maxParallel(step.MaxParallel, quota)
 	for _, p := range candidates {
-		if inflight(*st, k) >= limit {
+		if inflight(*st, k) >= limit || members >= quota {
 			break
 		}
 		if p.Serving && *serving-1 < in.MinServing {
 			break // it would leave too few serving; wait for one in flight to come back
 		}
 		st.Prods[p.Name] = ProdState{Step: k, Phase: Draining}
+		members++
 		if p.Serving {
 			*serving--
 		}
 		say("step %s: %s leaves traffic for %s", step.Name, p.Name, in.Revision)
 	}
 	advanceProds(in, st, prods)
-	if inflight(*st, k) > 0 || len(remaining(in, *st, prods, sel)) > 0 {
+	if inflight(*st, k) > 0 || members < quota && len(remaining(in, *st, prods, sel)) > 0 {
+		if w := waitingForProds(*st, prods); w != "" {
+			out.Waiting = fmt.Sprintf("step %s: %s", step.Name, w)
+		} else {
+			out.Waiting = fmt.Sprintf("step %s: waiting for Prods to leave traffic within the serving minimum", step.Name)
+		}
 		return false
+	}
+	if !stepHasMembers(*st, k) {
+		say("step %s selects no Prod; passing it", step.Name)
+		st.Step++
+		st.GatesStarted, st.Promoted = time.Time{}, false
+		return true
 	}
 	// The step's Prods are all back: its gates.
 	if st.GatesStarted.IsZero() {
@@ -315,15 +391,21 @@ func runStep(in Input, st *State, prods []Prod, serving *int, out *Output, say f
 		return false
 	}
 	passed, failed := true, ""
-	promoted := in.Command == Promote
+	var failedAt time.Time
+	var waiting []string
+	records := make([]GateRecord, 0, len(step.Gates))
 	for i, g := range step.Gates {
-		ok, pending, msg := gate(in, *st, i, g, promoted, out)
+		ok, pending, msg, at := gate(in, *st, i, g, st.Promoted, out)
 		switch {
 		case !ok && !pending:
-			failed = fmt.Sprintf("step %s, gate %d: %s", step.Name, i+1, msg)
-			st.Gates = append(st.Gates, GateRecord{Step: k, Gate: i, Message: msg, Time: in.Now})
+			failed = fmt.Sprintf("step %s, gate %d (%s): %s", step.Name, i+1, GateType(g), msg)
+			failedAt = at
+			st.Gates = append(st.Gates, GateRecord{Step: k, Gate: i, Message: msg, Time: at})
 		case pending:
 			passed = false
+			waiting = append(waiting, fmt.Sprintf("gate %d (%s): %s", i+1, GateType(g), msg))
+		default:
+			records = append(records, GateRecord{Step: k, Gate: i, Passed: true, Message: msg, Time: at})
 		}
 		if failed != "" {
 			break
@@ -335,51 +417,93 @@ func runStep(in Input, st *State, prods []Prod, serving *int, out *Output, say f
 			say("paused: %s", st.Reason)
 			return false
 		}
-		startRollback(st, in.Now, "gate failed: "+failed)
+		startRollback(st, failedAt, "gate failed: "+failed)
 		say("rolling back: %s", st.Reason)
 		return false
 	}
 	if !passed {
+		out.Waiting = fmt.Sprintf("step %s: %s", step.Name, strings.Join(waiting, "; "))
 		return false
 	}
-	for i := range step.Gates {
-		st.Gates = append(st.Gates, GateRecord{Step: k, Gate: i, Passed: true, Message: "passed", Time: in.Now})
-	}
+	st.Gates = append(st.Gates, records...)
 	say("step %s passed", step.Name)
 	st.Step++
-	st.GatesStarted = time.Time{}
+	st.GatesStarted, st.Promoted = time.Time{}, false
 	return true
 }
 
-// gate evaluates gate i of the current step: ok, still pending, and why.
-func gate(in Input, st State, i int, g droverv1.Gate, promoted bool, out *Output) (bool, bool, string) {
+func stepHasMembers(st State, k int) bool {
+	for _, ps := range st.Prods {
+		if ps.Step == k {
+			return true
+		}
+	}
+	return false
+}
+
+// GateType names a gate's kind as the policy spells it.
+func GateType(g droverv1.Gate) string {
 	switch {
-	case promoted:
-		return true, false, "promoted"
+	case g.Pause != nil:
+		return "pause"
+	case g.Approval != nil:
+		return "approval"
+	case g.HTTPCheck != nil:
+		return "httpCheck"
+	case g.Prometheus != nil:
+		return "prometheus"
+	}
+	return "unknown"
+}
+
+// gate evaluates gate i of the current step: ok, still pending, why, and when decided.
+func gate(in Input, st State, i int, g droverv1.Gate, promoted bool, out *Output) (bool, bool, string, time.Time) {
+	ok, pending, msg, at := evaluate(in, st, i, g, out)
+	if !ok && promoted {
+		return true, false, "promoted", in.Now
+	}
+	return ok, pending, msg, at
+}
+
+// evaluate is gate without a promotion.
+func evaluate(in Input, st State, i int, g droverv1.Gate, out *Output) (bool, bool, string, time.Time) {
+	switch {
 	case g.Pause != nil && g.Pause.Duration != nil:
 		end := st.GatesStarted.Add(g.Pause.Duration.Duration)
 		if !in.Now.Before(end) {
-			return true, false, "paused for " + g.Pause.Duration.Duration.String()
+			return true, false, "paused for " + g.Pause.Duration.Duration.String(), in.Now
 		}
 		if left := end.Sub(in.Now); out.RequeueAfter == 0 || left < out.RequeueAfter {
 			out.RequeueAfter = left
 		}
-		return false, true, "pausing until " + end.UTC().Format(time.RFC3339)
+		return false, true, "pausing until " + end.UTC().Format(time.RFC3339), in.Now
 	case g.Pause != nil, g.Approval != nil:
-		return false, true, "waiting for approval (promote)"
+		msg := "waiting for approval (promote)"
+		if g.Approval != nil && g.Approval.Message != "" {
+			msg += ": " + g.Approval.Message
+		}
+		return false, true, msg, in.Now
 	}
 	out.RunGates = true
 	if i >= len(in.Gates) {
-		return false, true, "not evaluated yet"
+		return false, true, "not evaluated yet", in.Now
 	}
 	r := in.Gates[i]
+	at := r.Time
+	if at.IsZero() {
+		at = in.Now
+	}
 	switch r.Status {
 	case GatePassed:
-		return true, false, r.Message
+		return true, false, r.Message, at
 	case GateFailed:
-		return false, false, r.Message
+		return false, false, r.Message, at
 	}
-	return false, true, r.Message
+	msg := r.Message
+	if msg == "" {
+		msg = "running"
+	}
+	return false, true, msg, at
 }
 
 // advanceProds moves each picked Prod through its phases as far as what was observed
@@ -448,20 +572,48 @@ func startRollback(st *State, now time.Time, reason string) {
 	}
 }
 
-// rollBack reverts the picked Prods once they are drained.
-func rollBack(in Input, st *State, prods []Prod, out *Output) {
-	advanceProds(in, st, prods)
+// rollBack reverts the picked Prods once they are drained. Every new-revision Prod
+// leaves traffic in the same round, except as many as the serving minimum needs while
+// too few previous-revision Prods serve; those keep their weight (and revision) until
+// reverted ones are back.
+func rollBack(in Input, st State, prods []Prod, out Output) Output {
+	advanceProds(in, &st, prods)
+	serving := 0
+	for _, p := range prods {
+		if ps, ok := st.Prods[p.Name]; (!ok || ps.Phase == Reverted) && p.Serving {
+			serving++
+		}
+	}
+	keep := map[string]bool{}
+	for _, p := range prods {
+		if serving >= in.MinServing {
+			break
+		}
+		if ps, ok := st.Prods[p.Name]; ok && ps.Phase == Reverting && p.Serving && p.Revision == st.Revision {
+			keep[p.Name] = true
+			serving++
+		}
+	}
 	done := true
 	for _, p := range prods {
 		if ps, ok := st.Prods[p.Name]; ok && ps.Phase != Reverted {
 			done = false
 		}
-		out.Targets[p.Name] = target(in, *st, p)
+		if keep[p.Name] {
+			out.Targets[p.Name] = Target{Revision: p.Revision, Weight: in.Weight}
+			continue
+		}
+		out.Targets[p.Name] = target(in, st, p)
 	}
 	if done && st.Phase == RollingBack {
 		st.Phase = RolledBack
 		out.Messages = append(out.Messages, fmt.Sprintf("rolled back to %s", st.Previous))
 	}
+	if st.Phase == RollingBack {
+		out.Waiting = "rolling back (" + st.Reason + "): waiting for new-revision Prods to drain and revert"
+	}
+	out.State = st
+	return out
 }
 
 // remaining are the Prods not picked yet and not on the new revision, that sel selects
@@ -520,6 +672,15 @@ func order(ps []Prod, step droverv1.RolloutStep) {
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
+}
+
+// scaled resolves a count against total: a percentage rounds up; at least 1.
+func scaled(v *intstr.IntOrString, total int) int {
+	n, err := intstr.GetScaledValueFromIntOrPercent(v, total, true)
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
 }
 
 // maxParallel resolves a step's maxParallel against its number of Prods: a percentage

@@ -329,3 +329,143 @@ func TestRestartResumesWithoutRepeatingAStep(t *testing.T) {
 		}
 	}
 }
+
+func TestAStepWithoutProdsPassesWithoutItsGates(t *testing.T) {
+	p := threeSteps()
+	p.Steps[0].Selector = &droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{"name": "nobody"}}
+	w := newWorld(p, "p1", "p2")
+	out := w.round(NoCommand)
+	if w.state.Step != 1 || out.RunGates {
+		t.Fatalf("step %d, RunGates %v: an empty step passes at once", w.state.Step, out.RunGates)
+	}
+	if !slices.ContainsFunc(out.Messages, func(m string) bool { return strings.Contains(m, "selects no Prod") }) {
+		t.Errorf("messages %v", out.Messages)
+	}
+}
+
+func TestTheFirstRevisionSucceedsAtOnce(t *testing.T) {
+	w := newWorld(threeSteps(), "p1", "p2")
+	for _, p := range w.prods {
+		p.Revision = "r2"
+	}
+	out := w.round(NoCommand)
+	if w.state.Phase != Succeeded || out.RunGates {
+		t.Fatalf("phase %s, RunGates %v", w.state.Phase, out.RunGates)
+	}
+	for n, tg := range out.Targets {
+		if tg.Weight != 100 || tg.Revision != "r2" {
+			t.Errorf("%s: %+v", n, tg)
+		}
+	}
+}
+
+func TestRollbackKeepsTheServingMinimum(t *testing.T) {
+	// Every Prod but one is on the new revision when the last step's gate fails: taking
+	// them all out would leave one serving where the minimum is three.
+	p := droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{
+		{Name: "most", Selector: &droverv1.LabelSelector{MatchExpressions: []droverv1.LabelSelectorRequirement{{Key: "name", Operator: "NotIn", Values: []droverv1.LabelValue{"p5"}}}},
+			MaxParallel: ptr.To(intstr.FromInt32(1)),
+			Gates:       []droverv1.Gate{{HTTPCheck: &droverv1.HTTPCheckGate{URL: "http://{{ .Host }}/"}}}},
+	}}
+	w := newWorld(p, "p1", "p2", "p3", "p4", "p5")
+	w.in.MinServing = 3
+	for i := 0; i < 60 && w.state.Phase != RollingBack; i++ {
+		if len(w.inflight()) == 0 && len(w.state.Prods) == 4 {
+			w.round(NoCommand, GateResult{Status: GateFailed, Message: "503"})
+			continue
+		}
+		w.round(NoCommand)
+	}
+	if w.state.Phase != RollingBack {
+		t.Fatalf("phase %s", w.state.Phase)
+	}
+	for i := 0; i < 60 && w.state.Phase == RollingBack; i++ {
+		w.round(NoCommand)
+		if got := w.serving(); got < 3 {
+			t.Fatalf("round %d of the rollback: %d serving, below 3", i, got)
+		}
+	}
+	if w.state.Phase != RolledBack {
+		t.Fatalf("phase %s", w.state.Phase)
+	}
+	for n, r := range w.revisions() {
+		if r != "r1" {
+			t.Errorf("%s ends on %s", n, r)
+		}
+	}
+}
+
+func TestPromoteBeforeTheGatesPassesThemWhenReached(t *testing.T) {
+	p := droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{
+		{Name: "ab", Selector: &droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{"name": "p1"}},
+			Gates: []droverv1.Gate{{Approval: &droverv1.ApprovalGate{Message: "check the dashboards"}}}},
+		{Name: "rest"},
+	}}
+	w := newWorld(p, "p1", "p2")
+	out := w.round(Promote) // p1 has only just left traffic
+	if w.state.Step != 0 || !w.state.Promoted {
+		t.Fatalf("step %d promoted %v", w.state.Step, w.state.Promoted)
+	}
+	if !strings.Contains(out.Waiting, "p1 to drain") {
+		t.Errorf("waiting %q", out.Waiting)
+	}
+	for i := 0; i < 5 && w.state.Step == 0; i++ {
+		w.round(NoCommand)
+	}
+	if w.state.Step != 1 || w.state.Promoted {
+		t.Fatalf("step %d promoted %v: the promotion passes the step once and is spent", w.state.Step, w.state.Promoted)
+	}
+}
+
+func TestAProdThatIsGoneLeavesTheRollout(t *testing.T) {
+	w := newWorld(threeSteps(), "p1", "p2", "p3")
+	w.round(NoCommand) // p3, the test Prod, leaves traffic
+	if _, ok := w.state.Prods["p3"]; !ok {
+		t.Fatal("p3 not picked")
+	}
+	delete(w.prods, "p3") // retired by its ProdSet
+	w.round(NoCommand)
+	if _, ok := w.state.Prods["p3"]; ok {
+		t.Fatal("a Prod that is gone stays in the rollout")
+	}
+	if w.state.Step != 1 {
+		t.Errorf("step %d: the test step has no Prod left and passes", w.state.Step)
+	}
+}
+
+func TestCountPicksTheLeastUsedProdAsCanary(t *testing.T) {
+	p := droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{
+		{Name: "canary", Order: droverv1.LeastTrafficFirstOrder, Count: ptr.To(intstr.FromInt32(1)), Weight: ptr.To[int32](5),
+			Gates: []droverv1.Gate{{Approval: &droverv1.ApprovalGate{}}}},
+		{Name: "half", Count: ptr.To(intstr.FromString("50%")), MaxParallel: ptr.To(intstr.FromString("100%"))},
+		{Name: "rest"},
+	}}
+	w := newWorld(p, "p1", "p2", "p3", "p4")
+	w.prods["p3"].Traffic = 20 // the least used
+	for i := 0; i < 10; i++ {
+		w.round(NoCommand)
+	}
+	if w.state.Step != 0 || len(w.state.Prods) != 1 || w.weights["p3"] != 5 {
+		t.Fatalf("canary: step %d, picked %v, p3 at %d", w.state.Step, w.state.Prods, w.weights["p3"])
+	}
+	w.round(Promote)
+	for i := 0; i < 3; i++ {
+		w.round(NoCommand)
+	}
+	// 50% of 4 Prods: two more, at once.
+	half := 0
+	for _, ps := range w.state.Prods {
+		if ps.Step == 1 {
+			half++
+		}
+	}
+	if half != 2 {
+		t.Fatalf("step half picked %d Prods: %v", half, w.state.Prods)
+	}
+	for i := 0; i < 20 && w.state.Phase != Succeeded; i++ {
+		w.round(NoCommand)
+	}
+	if w.state.Phase != Succeeded || w.state.Prods["p4"].Step != 2 {
+		t.Fatalf("phase %s, prods %v", w.state.Phase, w.state.Prods)
+	}
+}

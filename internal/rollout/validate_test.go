@@ -1,0 +1,41 @@
+package rollout
+
+import (
+	"strings"
+	"testing"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+)
+
+func TestValidate(t *testing.T) {
+	gate := func(g droverv1.Gate) droverv1.RolloutPolicySpec {
+		return droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{{Name: "one", Gates: []droverv1.Gate{g}}}}
+	}
+	prom := func(address, query, threshold string) droverv1.Gate {
+		return droverv1.Gate{Prometheus: &droverv1.PrometheusGate{Address: address, Query: query, Comparison: "<", Threshold: threshold}}
+	}
+	for _, tc := range []struct {
+		name, defaultProm string
+		spec              droverv1.RolloutPolicySpec
+		want              string // "" for valid
+	}{
+		{name: "valid", spec: gate(droverv1.Gate{HTTPCheck: &droverv1.HTTPCheckGate{URL: "http://{{ .Host }}/healthz"}})},
+		{name: "broken URL template", spec: gate(droverv1.Gate{HTTPCheck: &droverv1.HTTPCheckGate{URL: "http://{{ .Host /healthz"}}),
+			want: "spec.steps[0] (one).gates[0].httpCheck.url"},
+		{name: "broken query template", spec: gate(prom("http://p", `up{prod="{{ .Prod }"}`, "1")), want: "prometheus.query"},
+		{name: "no Prometheus anywhere", spec: gate(prom("", "up", "1")), want: "no --prometheus-address"},
+		{name: "the manager's Prometheus", defaultProm: "http://p:9090", spec: gate(prom("", "up", "1"))},
+		{name: "selector", spec: droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{{Name: "s", Selector: &droverv1.LabelSelector{
+			MatchExpressions: []droverv1.LabelSelectorRequirement{{Key: "a", Operator: "In"}}}}}}, want: "selector"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Validate(tc.spec, tc.defaultProm)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("want valid, got %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("want an error with %q, got %v", tc.want, err)
+			}
+		})
+	}
+}
