@@ -1,0 +1,239 @@
+package gates
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	prom "github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+)
+
+// Job is one evaluation of one gate of a rollout step: an httpCheck or a prometheus gate
+// against the step's Prods.
+type Job struct {
+	// Owner is the ProdSet the rollout belongs to; Runner.Done is called with it.
+	Owner types.NamespacedName
+	// Key identifies the evaluation: the same key is one run, whatever the number of
+	// Get calls; a new attempt (after a resume, a new step or revision) needs a new key.
+	Key     string
+	Gate    droverv1.Gate
+	Targets []Target
+}
+
+// Verdict is what a Job found so far.
+type Verdict struct {
+	// Done: Passed says the verdict; otherwise the run is still going.
+	Done, Passed bool
+	// Message explains the verdict, or the progress of a run still going.
+	Message string
+	// Time of the verdict.
+	Time time.Time
+}
+
+// Runner evaluates gates in the background so a reconcile never waits on one: Get starts
+// a run the first time it sees a key and returns its verdict once it has one. Verdicts
+// live in memory; after a restart a step's pending gates run again from the start, which
+// is safe as evaluating a gate changes nothing.
+type Runner struct {
+	HTTP       HTTPChecker
+	Prometheus PrometheusQuerier
+	// Done is called with a Job's owner when its run ends, so the owner is reconciled.
+	Done func(owner types.NamespacedName)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// MaxErrors is how many consecutive failed Prometheus queries fail the gate.
+	// Defaults to 3.
+	MaxErrors int
+
+	mu     sync.Mutex
+	ctx    context.Context
+	cancel context.CancelFunc
+	runs   map[string]*run
+}
+
+type run struct {
+	owner   types.NamespacedName
+	cancel  context.CancelFunc
+	verdict Verdict
+}
+
+// Start makes the Runner a manager Runnable: runs in flight stop when ctx ends.
+func (r *Runner) Start(ctx context.Context) error {
+	r.init()
+	<-ctx.Done()
+	r.cancel()
+	return nil
+}
+
+func (r *Runner) init() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctx == nil {
+		r.ctx, r.cancel = context.WithCancel(context.Background())
+		r.runs = map[string]*run{}
+	}
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// Get returns the verdict of job, starting its run if this is the first time its key is
+// asked for.
+func (r *Runner) Get(job Job) Verdict {
+	r.init()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := job.Owner.String() + "/" + job.Key
+	if ru, ok := r.runs[key]; ok {
+		return ru.verdict
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	ru := &run{owner: job.Owner, cancel: cancel, verdict: Verdict{Message: "started", Time: r.now()}}
+	r.runs[key] = ru
+	go r.run(ctx, key, job)
+	return ru.verdict
+}
+
+// Forget drops the runs of owner whose keys keep does not keep, stopping those in flight.
+func (r *Runner) Forget(owner types.NamespacedName, keep func(key string) bool) {
+	r.init()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	prefix := owner.String() + "/"
+	for key, ru := range r.runs {
+		if ru.owner != owner {
+			continue
+		}
+		if keep == nil || !keep(key[len(prefix):]) {
+			ru.cancel()
+			delete(r.runs, key)
+		}
+	}
+}
+
+func (r *Runner) progress(key, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ru, ok := r.runs[key]; ok && !ru.verdict.Done {
+		ru.verdict.Message = msg
+	}
+}
+
+func (r *Runner) run(ctx context.Context, key string, job Job) {
+	passed, msg := r.evaluate(ctx, key, job)
+	if ctx.Err() != nil {
+		return // forgotten or stopping: nobody wants the verdict
+	}
+	kind, result := gateType(job.Gate), "failed"
+	if passed {
+		result = "passed"
+	}
+	gateResults.WithLabelValues(kind, result).Inc()
+	r.mu.Lock()
+	if ru, ok := r.runs[key]; ok {
+		ru.verdict = Verdict{Done: true, Passed: passed, Message: msg, Time: r.now()}
+	}
+	r.mu.Unlock()
+	if r.Done != nil {
+		r.Done(job.Owner)
+	}
+}
+
+func (r *Runner) evaluate(ctx context.Context, key string, job Job) (bool, string) {
+	switch g := job.Gate; {
+	case g.HTTPCheck != nil:
+		r.progress(key, fmt.Sprintf("requesting %s on %d Prods", g.HTTPCheck.URL, len(job.Targets)))
+		res, err := r.HTTP.Check(ctx, *g.HTTPCheck, job.Targets)
+		if err != nil {
+			return false, err.Error()
+		}
+		return res.Passed, res.Message
+	case g.Prometheus != nil:
+		return r.prometheus(ctx, key, *g.Prometheus, job.Targets)
+	}
+	return false, "not a gate the runner evaluates"
+}
+
+// prometheus evaluates the query for every target each interval until the window has
+// passed: it passes when every evaluation held, fails at the first that did not, and
+// fails after MaxErrors queries in a row could not be answered.
+func (r *Runner) prometheus(ctx context.Context, key string, g droverv1.PrometheusGate, targets []Target) (bool, string) {
+	window, interval := time.Minute, 15*time.Second
+	if g.Window != nil {
+		window = g.Window.Duration
+	}
+	if g.Interval != nil && g.Interval.Duration > 0 {
+		interval = g.Interval.Duration
+	}
+	maxErrors := r.MaxErrors
+	if maxErrors == 0 {
+		maxErrors = 3
+	}
+	if len(targets) == 0 {
+		targets = []Target{{}}
+	}
+	start := r.now()
+	errs, evals := 0, 0
+	var last string
+	for {
+		var failed error
+		for _, t := range targets {
+			res, err := r.Prometheus.Evaluate(ctx, g, t, r.now())
+			if err != nil {
+				failed = err
+				break
+			}
+			last = res.Message
+			if !res.Holds {
+				return false, res.Message
+			}
+		}
+		switch {
+		case failed != nil && ctx.Err() != nil:
+			return false, ctx.Err().Error()
+		case failed != nil:
+			errs++
+			if errs >= maxErrors {
+				return false, fmt.Sprintf("%d queries in a row failed: %v", errs, failed)
+			}
+		default:
+			errs = 0
+			evals++
+		}
+		if r.now().Sub(start) >= window && evals > 0 {
+			return true, fmt.Sprintf("held for %s (%d evaluations): %s", window, evals, last)
+		}
+		r.progress(key, fmt.Sprintf("%d evaluations held, window %s", evals, window))
+		if err := sleepCtx(ctx, interval); err != nil {
+			return false, err.Error()
+		}
+	}
+}
+
+func gateType(g droverv1.Gate) string {
+	switch {
+	case g.HTTPCheck != nil:
+		return "httpCheck"
+	case g.Prometheus != nil:
+		return "prometheus"
+	}
+	return "unknown"
+}
+
+var gateResults = prom.NewCounterVec(prom.CounterOpts{
+	Name: "drover_rollout_gate_results_total",
+	Help: "Verdicts of rollout gates evaluated by drover, by gate type and result.",
+}, []string{"type", "result"})
+
+func init() {
+	metrics.Registry.MustRegister(gateResults)
+}
