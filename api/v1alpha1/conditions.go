@@ -70,6 +70,9 @@ const (
 const (
 	// ProdSetNameLabel marks a Prod with the name of the ProdSet it belongs to.
 	ProdSetNameLabel = "drover.dev/prodset"
+	// ClusterNameLabel marks a Prod of a ProdSet with the name of its cluster. Rollout
+	// step selectors also see it, with the labels of the Prod's Cluster.
+	ClusterNameLabel = "drover.dev/cluster"
 	// RevisionLabel marks a Prod with the revision (template hash) it was made from.
 	RevisionLabel = "drover.dev/revision"
 	// SurgeForLabel marks a Prod placed to stand in for the Prods of a cluster under
@@ -98,6 +101,9 @@ const (
 	ProdSetFrozenCondition = "Frozen"
 	// ProdSetTrafficReadyCondition is True when every Prod's desired weight is in sync in DNS.
 	ProdSetTrafficReadyCondition = "TrafficReady"
+	// ProdSetRolledOutCondition is True when every Prod runs the template's revision; False
+	// while a rollout progresses, is paused or rolled back, or cannot start.
+	ProdSetRolledOutCondition = "RolledOut"
 )
 
 // Reasons for the ProdSet conditions.
@@ -114,6 +120,15 @@ const (
 	ProdSetTrafficNotConfigured = "NotConfigured"
 	ProdSetTrafficFailedReason  = "PublishFailed"
 	ProdSetDeletingReason       = "Deleting"
+
+	ProdSetRolledOutReason         = "RolledOut"
+	ProdSetRolloutProgressing      = "Progressing"
+	ProdSetRolloutPausedReason     = "Paused"
+	ProdSetRollingBackReason       = "RollingBack"
+	ProdSetRolledBackReason        = "RolledBack"
+	ProdSetPolicyNotFoundReason    = "PolicyNotFound"
+	ProdSetPolicyUnsupportedReason = "PolicyUnsupported"
+	ProdSetPolicyInvalidReason     = "PolicyInvalid"
 )
 
 // Why a Prod of a ProdSet is out of traffic (ProdSummary.Evicted).
@@ -123,6 +138,8 @@ const (
 	EvictedSuperseded         = "Superseded"
 	EvictedRetiring           = "Retiring"
 	EvictedDeleting           = "Deleting"
+	// EvictedRollout: the set's rollout took it out of traffic to update or revert it.
+	EvictedRollout = "Rollout"
 )
 
 // ClusterMaintenance condition types and reasons.

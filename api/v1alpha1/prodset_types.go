@@ -249,6 +249,17 @@ type ProdSetStatus struct {
 	// traffic is the state of the set's DNS records.
 	// +optional
 	Traffic *ProdSetTrafficStatus `json:"traffic,omitempty"`
+	// rollout is the state of the current or last rollout through the set's RolloutPolicy.
+	// +optional
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
+	// rolloutHistory lists the last finished or superseded rollouts, newest first (at most 10).
+	// +optional
+	// +kubebuilder:validation:MaxItems=10
+	// +listType=atomic
+	RolloutHistory []RolloutRecord `json:"rolloutHistory,omitempty"`
+	// observedRolloutCommand is the last drover.dev/rollout-command value acted on.
+	// +optional
+	ObservedRolloutCommand string `json:"observedRolloutCommand,omitempty"`
 	// prods summarises every Prod of the set.
 	// +optional
 	// +listType=map
@@ -266,6 +277,8 @@ type ProdSetStatus struct {
 // +kubebuilder:printcolumn:name="Serving",type=integer,JSONPath=`.status.servingReplicas`
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.spec.template.spec.version`
 // +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.spec.rolloutPolicyRef.name`
+// +kubebuilder:printcolumn:name="Rollout",type=string,JSONPath=`.status.rollout.phase`
+// +kubebuilder:printcolumn:name="Step",type=string,JSONPath=`.status.rollout.stepName`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ProdSet struct {
 	metav1.TypeMeta `json:",inline"`

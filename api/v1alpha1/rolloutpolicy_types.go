@@ -67,6 +67,7 @@ type RolloutPolicySpec struct {
 
 // RolloutStep selects some Prods, moves them to the new version, and waits on its gates.
 // +kubebuilder:validation:XValidation:rule="!has(self.order) || self.order != 'LabelValue' || has(self.orderLabel)",message="order LabelValue needs orderLabel"
+// +kubebuilder:validation:XValidation:rule="!has(self.orderLabel) && !has(self.orderValues) || has(self.order) && self.order == 'LabelValue'",message="orderLabel and orderValues apply only to order LabelValue"
 type RolloutStep struct {
 	// name of the step, unique in the policy.
 	// +required
@@ -94,6 +95,15 @@ type RolloutStep struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +listType=atomic
 	OrderValues []string `json:"orderValues,omitempty"`
+
+	// count is how many of the selected Prods this step moves, in its order (a number, or
+	// a percentage of the set's Prods, rounded up): 1 with order LeastTrafficFirst is a
+	// canary on the least used Prod. Defaults to all of them.
+	// +optional
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:MaxLength=5
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 1 : self.matches('^([1-9][0-9]?|100)%$')",message="must be at least 1, or a percentage from 1% to 100%"
+	Count *intstr.IntOrString `json:"count,omitempty"`
 
 	// maxParallel is how many Prods (a number, or a percentage of the step's Prods) move
 	// at once. Defaults to 1.

@@ -279,6 +279,30 @@ func refusedCases() []validationCase {
 			want:   "order LabelValue needs orderLabel",
 		},
 		{
+			name: "orderValues without order LabelValue", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, []any{"eu", "us"}, "spec", "steps", 1, "orderValues") },
+			want:   "orderLabel and orderValues apply only to order LabelValue",
+		},
+		{
+			name: "prometheus gate with an unknown comparison", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, []any{map[string]any{"prometheus": map[string]any{"query": "up", "comparison": "==", "threshold": "1"}}}, "spec", "steps", 1, "gates")
+			},
+			want: `spec.steps[1].gates[0].prometheus.comparison: Unsupported value: "=="`,
+		},
+		{
+			name: "httpCheck with a URL that is not http", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, []any{map[string]any{"httpCheck": map[string]any{"url": "ftp://{{ .Host }}/"}}}, "spec", "steps", 1, "gates")
+			},
+			want: "spec.steps[1].gates[0].httpCheck.url: Invalid value",
+		},
+		{
+			name: "step weight above 255", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, int64(300), "spec", "steps", 0, "weight") },
+			want:   "spec.steps[0].weight: Invalid value",
+		},
+		{
 			name: "ProdSet with minAvailable and maxUnavailable", kind: "ProdSet",
 			mutate: func(o map[string]any) { set(o, "25%", "spec", "placement", "maxUnavailable") },
 			want:   "set at most one of minAvailable and maxUnavailable",
