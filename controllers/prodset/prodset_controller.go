@@ -24,6 +24,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
@@ -36,9 +37,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/gates"
 	"github.com/drover-dev/drover/internal/mapping"
 	"github.com/drover-dev/drover/internal/plan"
 	"github.com/drover-dev/drover/internal/traffic"
@@ -60,6 +64,11 @@ type Reconciler struct {
 	// Publisher publishes the sets' DNS weights; nil means no traffic provider.
 	Publisher traffic.Publisher
 	Recorder  events.EventRecorder
+	// Gates evaluates the httpCheck and prometheus gates of rollouts; nil fails them.
+	Gates *gates.Runner
+	// APIReader reads what the manager does not cache (the ControllerRevisions keeping
+	// the set's templates).
+	APIReader client.Reader
 
 	// Grace is how long a cluster must stay unreachable before its Prods leave traffic.
 	// Defaults to 5s.
@@ -72,14 +81,17 @@ type Reconciler struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	dark   darkSince
-	prober prober
+	dark    darkSince
+	prober  prober
+	history history
 }
 
 // +kubebuilder:rbac:groups=drover.dev,resources=prodsets,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=drover.dev,resources=prodsets/status;prodsets/finalizers,verbs=get;update;patch
 // +kubebuilder:rbac:groups=drover.dev,resources=prods,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=drover.dev,resources=clustermaintenances,verbs=get;list;watch
+// +kubebuilder:rbac:groups=drover.dev,resources=rolloutpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=controllerrevisions,verbs=get;list;create;delete
 // +kubebuilder:rbac:groups=cluster.x-k8s.io,resources=clusters,verbs=get;list;watch
 
 // SetupWithManager registers the controller and its watches.
@@ -88,6 +100,10 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 		r.Grace = 5 * time.Second
 	}
 	r.prober = prober{cc: r.ClusterCache, ttl: 3 * time.Second, timeout: 2 * time.Second}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	r.history = history{reader: r.APIReader, writer: r.Client}
 	if r.ProbeFailureGrace == 0 {
 		r.ProbeFailureGrace = 5 * time.Second
 	}
@@ -99,6 +115,16 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 	}
 	// Placement reads every Cluster and ClusterMaintenance of the set's namespace.
 	toSets := mapping.AllInNamespace(r.Client, func() client.ObjectList { return &droverv1.ProdSetList{} })
+	// A gate's verdict wakes its set.
+	verdicts := make(chan event.TypedGenericEvent[*droverv1.ProdSet], 256)
+	if r.Gates != nil {
+		r.Gates.Done = func(owner types.NamespacedName) {
+			verdicts <- event.TypedGenericEvent[*droverv1.ProdSet]{Object: &droverv1.ProdSet{ObjectMeta: metav1.ObjectMeta{Namespace: owner.Namespace, Name: owner.Name}}}
+		}
+		if err := mgr.Add(r.Gates); err != nil {
+			return err
+		}
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&droverv1.ProdSet{}).
@@ -106,6 +132,8 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 		WithOptions(options).
 		Watches(&clusterv1.Cluster{}, handler.EnqueueRequestsFromMapFunc(toSets)).
 		Watches(&droverv1.ClusterMaintenance{}, handler.EnqueueRequestsFromMapFunc(toSets)).
+		Watches(&droverv1.RolloutPolicy{}, handler.EnqueueRequestsFromMapFunc(toSets)).
+		WatchesRawSource(source.Channel(verdicts, &handler.TypedEnqueueRequestForObject[*droverv1.ProdSet]{})).
 		WatchesRawSource(r.ClusterCache.GetClusterSource(ControllerName, toSets,
 			clustercache.WatchForProbeFailure(r.ProbeFailureGrace))).
 		Complete(r)
@@ -129,6 +157,11 @@ type scope struct {
 	summaries map[string]*droverv1.ProdSummary
 	// publishErr is why the last publication failed, for TrafficReady.
 	publishErr error
+	// submitted: this reconcile submitted a DNS change; settled: DNS already had every
+	// weight wanted and no change was in flight.
+	submitted, settled bool
+	// ro is what the rollout decided.
+	ro rolloutScope
 }
 
 func (s *scope) after(d time.Duration) {
@@ -139,8 +172,11 @@ func (s *scope) after(d time.Duration) {
 
 // Reconcile brings one ProdSet towards its spec.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	// The set is read from the API server, not the cache: its status is the rollout's
+	// memory and the record of the commands acted on, and a reconcile that started from
+	// the status before the last one's write would redo what that one did.
 	set := &droverv1.ProdSet{}
-	if err := r.Client.Get(ctx, req.NamespacedName, set); err != nil {
+	if err := r.APIReader.Get(ctx, req.NamespacedName, set); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if set.DeletionTimestamp.IsZero() {
@@ -161,7 +197,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		r.updateStatus(s)
 		err := helper.Patch(ctx, set, patch.WithOwnedConditions{Conditions: []string{
 			droverv1.ProdSetPlacedCondition, droverv1.ProdSetAvailableCondition,
-			droverv1.ProdSetFrozenCondition, droverv1.ProdSetTrafficReadyCondition,
+			droverv1.ProdSetFrozenCondition, droverv1.ProdSetTrafficReadyCondition, droverv1.ProdSetRolledOutCondition,
 		}}, patch.WithStatusObservedGeneration{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			s.errs = append(s.errs, err)
@@ -194,14 +230,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		r.event(set, corev1.EventTypeNormal, "Unfrozen", "Freeze", "enough clusters are reachable again; acting on the set again")
 	}
 
+	r.rollout(ctx, s)
 	r.supersede(ctx, s)
 	r.applyProds(ctx, s)
 	r.publish(ctx, s)
+	r.rollbackSubmitted(s)
 	r.createProds(ctx, s)
 	r.deleteProds(ctx, s)
 
 	if !set.DeletionTimestamp.IsZero() && len(s.prods) == 0 && !s.recordsLeft() {
 		controllerutil.RemoveFinalizer(set, droverv1.ProdSetFinalizer)
+		forgetAllGates(r.Gates, req.NamespacedName)
+		r.history.forgetSet(set.UID)
 		return ctrl.Result{}, nil
 	}
 	r.timers(s)
@@ -352,7 +392,8 @@ func (r *Reconciler) supersede(ctx context.Context, s *scope) {
 	}
 }
 
-// applyProds writes every existing Prod's spec: template and weight.
+// applyProds writes every existing Prod's spec: the template of the revision the
+// rollout wants it on, and its weight.
 func (r *Reconciler) applyProds(ctx context.Context, s *scope) {
 	for _, p := range s.prods {
 		if !p.DeletionTimestamp.IsZero() {
@@ -362,13 +403,34 @@ func (r *Reconciler) applyProds(ctx context.Context, s *scope) {
 		if !ok {
 			continue
 		}
-		if p.Labels[droverv1.RevisionLabel] == s.revision && p.DesiredWeight() == w {
+		have := p.Labels[droverv1.RevisionLabel]
+		rev := s.ro.revisions[p.Name]
+		if rev == "" {
+			rev = have
+		}
+		if have == rev && p.DesiredWeight() == w {
 			continue
 		}
-		desired := r.desiredProd(s, p.Name, prodIndex(p), p.Spec.ClusterRef.Name, p.Labels[droverv1.SurgeForLabel], w)
-		if err := r.apply(ctx, desired); err != nil {
+		tmpl, err := r.template(ctx, s, rev)
+		switch {
+		case err != nil:
 			s.errs = append(s.errs, fmt.Errorf("updating Prod %s: %w", p.Name, err))
 			continue
+		case tmpl == nil && have == rev:
+			// A revision whose template is not kept (a Prod older than the history):
+			// only its weight changes.
+			err = r.Client.Patch(ctx, p, client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"traffic":{"weight":%d}}}`, w)), client.FieldOwner(FieldManager))
+		case tmpl == nil:
+			err = fmt.Errorf("the template of revision %s is no longer kept (ControllerRevision %s)", rev, RevisionName(s.set.Name, rev))
+		default:
+			err = r.apply(ctx, r.desiredProd(s, p.Name, prodIndex(p), p.Spec.ClusterRef.Name, p.Labels[droverv1.SurgeForLabel], w, rev, tmpl))
+		}
+		if err != nil {
+			s.errs = append(s.errs, fmt.Errorf("updating Prod %s: %w", p.Name, err))
+			continue
+		}
+		if have != rev {
+			r.event(s.set, corev1.EventTypeNormal, "Updated", "Update", "Prod %s on cluster %s: revision %s -> %s (version %s)", p.Name, p.Spec.ClusterRef.Name, have, rev, tmpl.Spec.Version)
 		}
 		if old := p.DesiredWeight(); old != w {
 			if why := s.plan.Evicted[p.Name]; w == 0 {
@@ -401,8 +463,14 @@ func (r *Reconciler) createProds(ctx context.Context, s *scope) {
 				continue // someone else's Prod
 			}
 			if apierrors.IsNotFound(err) {
-				desired := r.desiredProd(s, name, index, np.Cluster, np.SurgeFor, ptr.Deref(s.set.Spec.Template.Spec.Traffic.Weight, droverv1.DefaultWeight))
-				err = r.apply(ctx, desired)
+				rev := s.ro.createRevision
+				var tmpl *droverv1.ProdTemplate
+				if tmpl, err = r.template(ctx, s, rev); err == nil && tmpl == nil {
+					rev, tmpl = s.revision, &s.set.Spec.Template
+				}
+				if err == nil {
+					err = r.apply(ctx, r.desiredProd(s, name, index, np.Cluster, np.SurgeFor, ptr.Deref(tmpl.Spec.Traffic.Weight, droverv1.DefaultWeight), rev, tmpl))
+				}
 				created = err == nil
 			}
 			break
@@ -443,8 +511,7 @@ func (r *Reconciler) deleteProds(ctx context.Context, s *scope) {
 // desiredProd is the Prod the set wants under name on cluster. The index-th Prod of the
 // set on a cluster (index > 0) gets its own target namespace, "<targetNamespace>-<index>",
 // so two Prods of one set on one cluster never share objects.
-func (r *Reconciler) desiredProd(s *scope, name string, index int, cluster, surgeFor string, weight int32) *droverv1.Prod {
-	t := s.set.Spec.Template
+func (r *Reconciler) desiredProd(s *scope, name string, index int, cluster, surgeFor string, weight int32, rev string, t *droverv1.ProdTemplate) *droverv1.Prod {
 	p := &droverv1.Prod{
 		TypeMeta: metav1.TypeMeta{APIVersion: droverv1.GroupVersion.String(), Kind: "Prod"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -464,7 +531,8 @@ func (r *Reconciler) desiredProd(s *scope, name string, index int, cluster, surg
 	if index > 0 {
 		p.Spec.TargetNamespace = indexedNamespace(t.Spec.TargetNamespace, index)
 	}
-	p.Labels[droverv1.RevisionLabel] = s.revision
+	p.Labels[droverv1.RevisionLabel] = rev
+	p.Labels[droverv1.ClusterNameLabel] = cluster
 	if surgeFor != "" {
 		p.Labels[droverv1.SurgeForLabel] = surgeFor
 	}

@@ -22,6 +22,9 @@ func (r *Reconciler) updateStatus(s *scope) {
 		}
 		st.CurrentRevision = s.revision
 	}
+	if st.Rollout != nil && st.Rollout.Revision == s.revision && st.Rollout.PreviousRevision != "" {
+		st.PreviousRevision = st.Rollout.PreviousRevision
+	}
 
 	prev := map[string]droverv1.ProdSummary{}
 	for _, p := range st.Prods {
@@ -86,6 +89,9 @@ func (r *Reconciler) updateStatus(s *scope) {
 	setAvailable(s, replicas)
 	setFrozen(s)
 	r.setTrafficReady(s, publishing)
+	if s.ro.condition.Type != "" {
+		conditions.Set(set, s.ro.condition)
+	}
 }
 
 func conditionStatus(p *droverv1.Prod, t string) metav1.ConditionStatus {

@@ -129,6 +129,7 @@ func (r *Reconciler) publish(ctx context.Context, s *scope) {
 		}
 	}
 	if len(batch) == 0 {
+		s.settled = true
 		return
 	}
 	sortWeights(batch)
@@ -148,6 +149,7 @@ func (r *Reconciler) publish(ctx context.Context, s *scope) {
 	}
 	st := s.set.Status.Traffic
 	st.ChangeID, st.SubmittedTime, st.Removing = id, &now, sortedStrings(removing)
+	s.submitted = true
 	for name, w := range pending {
 		sum := s.summaries[name]
 		if sum == nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/drover-dev/drover/controllers/maintenance"
 	"github.com/drover-dev/drover/controllers/prod"
 	"github.com/drover-dev/drover/controllers/prodset"
+	"github.com/drover-dev/drover/internal/gates"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -61,6 +62,8 @@ type Options struct {
 	ConnectionRetryInterval time.Duration
 	// MaintenanceRecheckInterval is how often a waiting ClusterMaintenance is re-checked.
 	MaintenanceRecheckInterval time.Duration
+	// PrometheusAddress is the Prometheus that rollout gates naming none query.
+	PrometheusAddress string
 }
 
 // Controllers registers drover's controllers with mgr. It returns the cluster cache
@@ -113,6 +116,8 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		Publisher:    opts.Publisher,
 		Recorder:     mgr.GetEventRecorder("drover-" + prodset.ControllerName),
 		Grace:        opts.UnreachableGrace,
+		Gates:        &gates.Runner{Prometheus: gates.PrometheusQuerier{Address: opts.PrometheusAddress}},
+		APIReader:    mgr.GetAPIReader(),
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.ProdSetConcurrency}); err != nil {
 		return nil, fmt.Errorf("setting up the ProdSet controller: %w", err)
 	}

@@ -10,7 +10,9 @@ import (
 	"testing"
 
 	"go.uber.org/zap/zapcore"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -43,32 +45,49 @@ func Run(m *testing.M, bedOpts testbed.Options, opts setup.Options, started func
 		started(bed)
 	}
 
-	mgr, err := ctrl.NewManager(bed.ControlPlane.Config, ctrl.Options{
-		Scheme:                 bedOpts.Scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-	})
+	stop, err := StartManager(ctx, bed, opts)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "creating the manager:", err)
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if _, err := setup.Controllers(ctx, mgr, opts); err != nil {
-		fmt.Fprintln(os.Stderr, "setting up controllers:", err)
-		return 1
-	}
-	mgrDone := make(chan error, 1)
-	go func() { mgrDone <- mgr.Start(ctx) }()
-
 	code := m.Run()
 	if code != 0 {
 		bed.KeepLogs()
 		fmt.Fprintln(os.Stderr, "test bed process logs kept in", bed.LogDir())
 	}
-	cancel()
-	if err := <-mgrDone; err != nil {
+	if err := stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "manager:", err)
 	}
 	return code
+}
+
+// StartManager runs the manager's real wiring (setup.Controllers with opts) in process
+// against the test bed's control plane until stop is called; stop waits for it to end.
+// A suite may stop it and start another, as a restarted manager would: the new one knows
+// only what the API servers keep.
+func StartManager(ctx context.Context, bed *testbed.Testbed, opts setup.Options) (stop func() error, _ error) {
+	ctx, cancel := context.WithCancel(ctx)
+	mgr, err := ctrl.NewManager(bed.ControlPlane.Config, ctrl.Options{
+		Scheme:                 bed.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// A restarted manager registers its controllers under the same names again.
+		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("creating the manager: %w", err)
+	}
+	if _, err := setup.Controllers(ctx, mgr, opts); err != nil {
+		cancel()
+		return nil, fmt.Errorf("setting up controllers: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	return func() error {
+		cancel()
+		return <-done
+	}, nil
 }
 
 // zapLevel is quiet by default; DROVER_TEST_VERBOSE=1 shows the controllers' logs.

@@ -1,0 +1,357 @@
+package prodset
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/cluster-api/util/conditions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/gates"
+	"github.com/drover-dev/drover/internal/rollout"
+)
+
+// rolloutScope is what the rollout part of one reconcile decided.
+type rolloutScope struct {
+	// revisions is the revision every Prod should be on, by name.
+	revisions map[string]string
+	// createRevision is the revision new Prods are made from: the stable one while a
+	// rollout is under way, so they join it like the others.
+	createRevision string
+	// condition is the RolledOut condition to set.
+	condition metav1.Condition
+	// rollingBack: the rollout is rolling back and its traffic change is not submitted yet.
+	rollingBack bool
+}
+
+// rollout decides which revision each Prod runs and at which weight, through the set's
+// RolloutPolicy when it has one. Without one, every Prod moves to the template at once.
+// It runs after plan.ProdSet and lowers the weights the plan decided: a Prod out of
+// traffic for the plan stays out, whatever the rollout says.
+func (r *Reconciler) rollout(ctx context.Context, s *scope) {
+	set := s.set
+	s.ro = rolloutScope{revisions: map[string]string{}, createRevision: s.revision}
+	if set.DeletionTimestamp.IsZero() {
+		var inUse []string
+		for _, p := range s.prods {
+			inUse = append(inUse, p.Labels[droverv1.RevisionLabel])
+		}
+		if st := set.Status.Rollout; st != nil {
+			inUse = append(inUse, st.Revision, st.PreviousRevision)
+		}
+		if err := r.history.ensure(ctx, set, s.revision, inUse); err != nil {
+			s.errs = append(s.errs, err)
+		}
+	}
+	ref := set.Spec.RolloutPolicyRef
+	if ref == nil || !set.DeletionTimestamp.IsZero() {
+		r.noPolicy(s)
+		return
+	}
+	policy := &droverv1.RolloutPolicy{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: set.Namespace, Name: ref.Name}, policy)
+	switch {
+	case apierrors.IsNotFound(err):
+		r.hold(ctx, s, droverv1.ProdSetPolicyNotFoundReason, fmt.Sprintf("RolloutPolicy %s not found: no Prod moves to revision %s until it exists", ref.Name, s.revision))
+		return
+	case err != nil:
+		s.errs = append(s.errs, fmt.Errorf("reading RolloutPolicy %s: %w", ref.Name, err))
+		r.hold(ctx, s, droverv1.ProdSetRolloutProgressing, "cannot read the RolloutPolicy: "+err.Error())
+		return
+	}
+	defaultProm := ""
+	if r.Gates != nil {
+		defaultProm = r.Gates.Prometheus.Address
+	}
+	if err := rollout.Validate(policy.Spec, defaultProm); err != nil {
+		r.hold(ctx, s, droverv1.ProdSetPolicyInvalidReason, fmt.Sprintf("RolloutPolicy %s is invalid, no Prod moves to revision %s: %v", ref.Name, s.revision, err))
+		return
+	}
+	switch {
+	case policy.Spec.Strategy == droverv1.ReplaceStrategy:
+		r.hold(ctx, s, droverv1.ProdSetPolicyUnsupportedReason, fmt.Sprintf("RolloutPolicy %s uses the Replace strategy, which this drover version does not run yet; no Prod moves to revision %s", ref.Name, s.revision))
+		return
+	}
+
+	state := stateFromStatus(set.Status.Rollout)
+	in := rollout.Input{
+		Now: s.now, Policy: policy.Spec, Revision: s.revision, Previous: r.stableRevision(s),
+		State: state, Weight: ptr.Deref(set.Spec.Template.Spec.Traffic.Weight, droverv1.DefaultWeight),
+		MinServing: int(set.Status.MinServing),
+	}
+	for _, p := range s.prods {
+		if !rolloutMember(s, p) {
+			continue
+		}
+		w := s.plan.Weights[p.Name]
+		in.Prods = append(in.Prods, rollout.Prod{
+			Name: p.Name, Labels: selectorLabels(s, p), Revision: p.Labels[droverv1.RevisionLabel],
+			Available: currentAndAvailable(p),
+			Serving:   currentAndAvailable(p) && w > 0 && s.plan.Evicted[p.Name] == "",
+			Drained:   r.drained(s, p),
+			Traffic:   s.publishedWeight(p.Name),
+		})
+	}
+	cmd := r.command(s, state)
+	in.Command = cmd
+	if state.Revision == s.revision && state.Phase == rollout.Progressing && !state.GatesStarted.IsZero() {
+		in.Gates = r.gateResults(s, policy.Spec, state)
+	}
+
+	out := rollout.Next(in)
+	for _, m := range out.Messages {
+		r.event(set, corev1.EventTypeNormal, "Rollout", "Rollout", "%s", m)
+	}
+	if out.RunGates && (state.GatesStarted.IsZero() || state.Step != out.State.Step) {
+		r.gateResults(s, policy.Spec, out.State) // start them now; their end wakes the set
+	}
+	r.forgetGates(s, policy.Spec, out.State)
+	s.after(out.RequeueAfter)
+
+	for _, p := range s.prods {
+		t, ok := out.Targets[p.Name]
+		if !ok {
+			s.ro.revisions[p.Name] = p.Labels[droverv1.RevisionLabel]
+			continue
+		}
+		s.ro.revisions[p.Name] = t.Revision
+		if s.plan.Weights[p.Name] > 0 {
+			s.plan.Weights[p.Name] = t.Weight
+			if t.Weight == 0 {
+				s.plan.Evicted[p.Name] = droverv1.EvictedRollout
+			}
+		}
+	}
+	if out.State.Phase != rollout.Succeeded && out.State.Phase != rollout.RolledBack {
+		if r.hasTemplate(ctx, s, out.State.Previous) {
+			s.ro.createRevision = out.State.Previous
+		}
+	}
+	r.recordRollout(s, policy, cmd, out)
+}
+
+// selectorLabels are the labels a step's selector matches for a Prod: its Cluster's
+// labels, the Prod's own (which win), and drover.dev/cluster.
+func selectorLabels(s *scope, p *droverv1.Prod) map[string]string {
+	out := map[string]string{}
+	for _, c := range s.clusters {
+		if c.Name == p.Spec.ClusterRef.Name {
+			maps.Copy(out, c.Labels)
+		}
+	}
+	maps.Copy(out, p.Labels)
+	out[droverv1.ClusterNameLabel] = p.Spec.ClusterRef.Name
+	return out
+}
+
+// rolloutMember reports whether a Prod takes part in rollouts: not being deleted, not
+// superseded, not retiring.
+func rolloutMember(s *scope, p *droverv1.Prod) bool {
+	return p.DeletionTimestamp.IsZero() && p.Annotations[droverv1.SupersededAnnotation] == "" && !slices.Contains(s.plan.Delete, p.Name)
+}
+
+// currentAndAvailable: the Prod's Available condition is True for its current spec.
+func currentAndAvailable(p *droverv1.Prod) bool {
+	c := conditions.Get(p, droverv1.ProdAvailableCondition)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == p.Generation
+}
+
+// publishedWeight is the weight DNS has for a Prod, 0 when none.
+func (s *scope) publishedWeight(name string) int32 {
+	if sum := s.summaries[name]; sum != nil && sum.PublishedWeight != nil {
+		return *sum.PublishedWeight
+	}
+	return 0
+}
+
+// stableRevision is the revision the set's Prods were on before the current template:
+// the last rollout's revision when it finished, else the revision most Prods carry.
+func (r *Reconciler) stableRevision(s *scope) string {
+	if st := s.set.Status.Rollout; st != nil {
+		switch st.Phase {
+		case droverv1.RolloutSucceeded:
+			return st.Revision
+		case droverv1.RolloutRolledBack:
+			return st.PreviousRevision
+		}
+	}
+	count := map[string]int{}
+	for _, p := range s.prods {
+		if rev := p.Labels[droverv1.RevisionLabel]; rev != s.revision && rev != "" {
+			count[rev]++
+		}
+	}
+	best := ""
+	for rev, n := range count {
+		if best == "" || n > count[best] || n == count[best] && rev < best {
+			best = rev
+		}
+	}
+	if best == "" {
+		return s.set.Status.CurrentRevision
+	}
+	return best
+}
+
+// noPolicy moves every Prod to the template at once.
+func (r *Reconciler) noPolicy(s *scope) {
+	behind := 0
+	for _, p := range s.prods {
+		s.ro.revisions[p.Name] = s.revision
+		if p.Labels[droverv1.RevisionLabel] != s.revision || !currentAndAvailable(p) {
+			behind++
+		}
+	}
+	c := metav1.Condition{Type: droverv1.ProdSetRolledOutCondition, Status: metav1.ConditionTrue, Reason: droverv1.ProdSetRolledOutReason,
+		Message: fmt.Sprintf("every Prod runs revision %s", s.revision)}
+	if behind > 0 {
+		c.Status, c.Reason = metav1.ConditionFalse, droverv1.ProdSetRolloutProgressing
+		c.Message = fmt.Sprintf("%d Prods updating to revision %s (no RolloutPolicy: all at once)", behind, s.revision)
+	}
+	s.ro.condition = c
+}
+
+// hold keeps every Prod on the revision it runs, and new Prods on the stable revision,
+// and says why.
+func (r *Reconciler) hold(ctx context.Context, s *scope, reason, msg string) {
+	for _, p := range s.prods {
+		s.ro.revisions[p.Name] = p.Labels[droverv1.RevisionLabel]
+	}
+	if stable := r.stableRevision(s); stable != "" && r.hasTemplate(ctx, s, stable) {
+		s.ro.createRevision = stable
+	}
+	if prev := conditions.Get(s.set, droverv1.ProdSetRolledOutCondition); prev == nil || prev.Reason != reason {
+		r.event(s.set, corev1.EventTypeWarning, reason, "Rollout", "%s", msg)
+	}
+	s.ro.condition = metav1.Condition{Type: droverv1.ProdSetRolledOutCondition, Status: metav1.ConditionFalse, Reason: reason, Message: msg}
+	s.after(30 * time.Second)
+}
+
+func (r *Reconciler) hasTemplate(ctx context.Context, s *scope, rev string) bool {
+	if rev == "" {
+		return false
+	}
+	t, err := r.template(ctx, s, rev)
+	return err == nil && t != nil
+}
+
+// template is the template of revision rev of the set.
+func (r *Reconciler) template(ctx context.Context, s *scope, rev string) (*droverv1.ProdTemplate, error) {
+	if rev == s.revision {
+		return &s.set.Spec.Template, nil
+	}
+	return r.history.template(ctx, s.set, rev)
+}
+
+// command is the rollout command the set's annotation asks for, if not acted on yet.
+func (r *Reconciler) command(s *scope, state rollout.State) rollout.Command {
+	v := s.set.Annotations[droverv1.RolloutCommandAnnotation]
+	if v == "" || v == s.set.Status.ObservedRolloutCommand {
+		return rollout.NoCommand
+	}
+	s.set.Status.ObservedRolloutCommand = v
+	word, _, _ := strings.Cut(v, "@")
+	var cmd rollout.Command
+	switch strings.ToLower(strings.TrimSpace(word)) {
+	case "pause":
+		cmd = rollout.Pause
+	case "resume":
+		cmd = rollout.Resume
+	case "promote":
+		cmd = rollout.Promote
+	case "abort":
+		cmd = rollout.Abort
+	case "rollback":
+		cmd = rollout.Rollback
+	default:
+		r.event(s.set, corev1.EventTypeWarning, "UnknownCommand", "Rollout",
+			"%s=%q: the command must be pause, resume, promote, abort or rollback, optionally followed by @ and an id", droverv1.RolloutCommandAnnotation, v)
+		return rollout.NoCommand
+	}
+	active := state.Revision == s.revision && (state.Phase == rollout.Progressing || state.Phase == rollout.Paused)
+	if !active {
+		r.event(s.set, corev1.EventTypeWarning, "CommandIgnored", "Rollout",
+			"%s: no rollout is in progress (to return to an earlier version after a rollout finished, apply its template again)", v)
+		return rollout.NoCommand
+	}
+	return cmd
+}
+
+// gateKey identifies one evaluation of a gate: a new revision, step, start of the
+// step's gates or a verdict recorded since (a failure paused, then resumed) is a new
+// evaluation.
+func gateKey(st rollout.State, gate int) string {
+	return fmt.Sprintf("%s/%d/%d/%d/%d", st.Revision, st.Step, gate, st.GatesStarted.Unix(), len(st.Gates))
+}
+
+// gateResults returns the verdicts of the current step's httpCheck and prometheus gates,
+// starting the evaluations not started yet.
+func (r *Reconciler) gateResults(s *scope, policy droverv1.RolloutPolicySpec, st rollout.State) []rollout.GateResult {
+	if r.Gates == nil || st.Step >= len(policy.Steps) {
+		return nil
+	}
+	step := policy.Steps[st.Step]
+	var targets []gates.Target
+	for _, p := range s.prods {
+		if ps, ok := st.Prods[p.Name]; ok && ps.Step == st.Step {
+			targets = append(targets, gates.Target{Prod: p.Name, Host: endpointHost(p), Version: p.Spec.Version})
+		}
+	}
+	out := make([]rollout.GateResult, len(step.Gates))
+	for i, g := range step.Gates {
+		if g.HTTPCheck == nil && g.Prometheus == nil {
+			continue
+		}
+		v := r.Gates.Get(gates.Job{Owner: client.ObjectKeyFromObject(s.set), Key: gateKey(st, i), Gate: g, Targets: targets})
+		res := rollout.GateResult{Status: rollout.GatePending, Message: v.Message, Time: v.Time}
+		if v.Done {
+			res.Status = rollout.GateFailed
+			if v.Passed {
+				res.Status = rollout.GatePassed
+			}
+		}
+		out[i] = res
+	}
+	return out
+}
+
+// forgetGates stops and forgets the evaluations the rollout no longer needs.
+func (r *Reconciler) forgetGates(s *scope, policy droverv1.RolloutPolicySpec, st rollout.State) {
+	if r.Gates == nil {
+		return
+	}
+	keep := map[string]bool{}
+	if st.Phase == rollout.Progressing && st.Step < len(policy.Steps) && !st.GatesStarted.IsZero() {
+		for i := range policy.Steps[st.Step].Gates {
+			keep[gateKey(st, i)] = true
+		}
+	}
+	r.Gates.Forget(client.ObjectKeyFromObject(s.set), func(k string) bool { return keep[k] })
+}
+
+func forgetAllGates(g *gates.Runner, set types.NamespacedName) {
+	if g != nil {
+		g.Forget(set, nil)
+	}
+}
+
+// endpointHost is where a gate reaches a Prod: its Octavia VIP, else its NLB's name.
+func endpointHost(p *droverv1.Prod) string {
+	if e := p.Status.Endpoint; e != nil {
+		if e.VIP != "" {
+			return e.VIP
+		}
+		return e.NLBDNSName
+	}
+	return ""
+}

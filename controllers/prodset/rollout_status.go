@@ -1,0 +1,209 @@
+package prodset
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/rollout"
+)
+
+// maxRolloutHistory is how many finished rollouts status.rolloutHistory keeps.
+const maxRolloutHistory = 10
+
+// stateFromStatus is the rollout engine's memory as the set's status keeps it.
+func stateFromStatus(st *droverv1.RolloutStatus) rollout.State {
+	if st == nil {
+		return rollout.State{}
+	}
+	out := rollout.State{
+		Revision: st.Revision, Previous: st.PreviousRevision, Phase: rollout.Phase(st.Phase),
+		Step: int(st.Step), GatesStarted: timeOf(st.GatesStartedTime), Promoted: st.Promoted,
+		FailedAt: microOf(st.FailedTime), Prods: map[string]rollout.ProdState{},
+	}
+	if out.Phase == rollout.Paused || out.Phase == rollout.RollingBack {
+		out.Reason = st.Message
+	}
+	for _, p := range st.Prods {
+		out.Prods[p.Name] = rollout.ProdState{Step: int(p.Step), Phase: rollout.ProdPhase(p.Phase)}
+	}
+	for _, g := range st.Gates {
+		out.Gates = append(out.Gates, rollout.GateRecord{Step: int(g.Step), Gate: int(g.Gate), Passed: g.Passed, Message: g.Message, Time: g.Time.Time})
+	}
+	return out
+}
+
+// recordRollout writes the engine's new state into the set's status, keeps the history
+// of finished rollouts, and says where the rollout is in the RolledOut condition.
+func (r *Reconciler) recordRollout(s *scope, policy *droverv1.RolloutPolicy, cmd rollout.Command, out rollout.Output) {
+	set, st := s.set, out.State
+	old := set.Status.Rollout
+	if old != nil && old.Revision != st.Revision {
+		// Superseded (or a finished one already in the history).
+		if old.Phase != droverv1.RolloutSucceeded && old.Phase != droverv1.RolloutRolledBack {
+			pushHistory(set, old, true)
+		}
+		old = nil
+		forgetAllGates(r.Gates, client.ObjectKeyFromObject(set))
+	}
+	next := &droverv1.RolloutStatus{
+		Revision: st.Revision, PreviousRevision: st.Previous, Policy: policy.Name,
+		Phase: droverv1.RolloutPhase(st.Phase), Step: int32(st.Step), Promoted: st.Promoted,
+		Message:          out.Waiting,
+		GatesStartedTime: timePtr(st.GatesStarted), FailedTime: microPtr(st.FailedAt),
+	}
+	if st.Step < len(policy.Spec.Steps) {
+		next.StepName = policy.Spec.Steps[st.Step].Name
+	}
+	if st.Phase == rollout.Paused || st.Phase == rollout.RollingBack {
+		next.Message = st.Reason
+	}
+	if old != nil {
+		next.StartedTime, next.FinishedTime = old.StartedTime, old.FinishedTime
+		next.RollbackSubmittedTime, next.RollbackLatency = old.RollbackSubmittedTime, old.RollbackLatency
+		if old.Phase == droverv1.RolloutRollingBack && next.Message == "" {
+			next.Message = old.Message
+		}
+	}
+	if next.StartedTime == nil {
+		next.StartedTime = timePtr(s.now)
+	}
+	for _, name := range slices.Sorted(maps.Keys(st.Prods)) {
+		ps := st.Prods[name]
+		next.Prods = append(next.Prods, droverv1.RolloutProdStatus{Name: name, Step: int32(ps.Step), Phase: droverv1.RolloutProdPhase(ps.Phase)})
+	}
+	for _, g := range st.Gates {
+		o := droverv1.GateOutcome{Step: int32(g.Step), Gate: int32(g.Gate), Passed: g.Passed, Message: truncate(g.Message, 1024), Time: metav1.NewTime(g.Time.Truncate(time.Second))}
+		if g.Step < len(policy.Spec.Steps) {
+			o.StepName = policy.Spec.Steps[g.Step].Name
+			if g.Gate < len(policy.Spec.Steps[g.Step].Gates) {
+				o.Type = rollout.GateType(policy.Spec.Steps[g.Step].Gates[g.Gate])
+			}
+		}
+		next.Gates = append(next.Gates, o)
+	}
+	finished := next.Phase == droverv1.RolloutSucceeded || next.Phase == droverv1.RolloutRolledBack
+	if finished && next.FinishedTime == nil {
+		next.FinishedTime = timePtr(s.now)
+		if next.Phase == droverv1.RolloutRolledBack {
+			next.Message = "rolled back to " + next.PreviousRevision
+			if old != nil && old.Message != "" {
+				next.Message += ": " + old.Message
+			}
+		} else {
+			next.Message = fmt.Sprintf("every Prod runs revision %s", next.Revision)
+		}
+		pushHistory(set, next, false)
+	}
+	if finished && old != nil && old.FinishedTime != nil {
+		next.Message = old.Message
+	}
+	if next.Phase == droverv1.RolloutRollingBack && next.RollbackSubmittedTime == nil {
+		s.ro.rollingBack = true
+	}
+	set.Status.Rollout = next
+	set.Status.PreviousRevision = next.PreviousRevision
+	s.ro.condition = rolledOutCondition(next)
+	if cmd == rollout.Rollback || cmd == rollout.Abort {
+		r.event(set, corev1.EventTypeWarning, "RollbackRequested", "Rollout", "%s requested: returning traffic to revision %s", strings.ToLower(string(cmd)), st.Previous)
+	}
+}
+
+// rollbackSubmitted records, once the rollback's weights are submitted to DNS (or
+// applied to the Prods when the set publishes none, or already in DNS as when only
+// Prods out of traffic were on the new revision), how long that took from the failure.
+func (r *Reconciler) rollbackSubmitted(s *scope) {
+	st := s.set.Status.Rollout
+	if !s.ro.rollingBack || st == nil || st.RollbackSubmittedTime != nil {
+		return
+	}
+	if _, publishing := r.service(s.set); publishing && !s.submitted && !s.settled {
+		s.after(250 * time.Millisecond) // a change is in flight; the rollback's goes as soon as it is in sync
+		return
+	}
+	st.RollbackSubmittedTime = microPtr(s.now)
+	if st.FailedTime != nil {
+		d := s.now.Sub(st.FailedTime.Time)
+		st.RollbackLatency = &metav1.Duration{Duration: d}
+		rollbackLatency.Observe(d.Seconds())
+		r.event(s.set, corev1.EventTypeNormal, "RollbackSubmitted", "Rollout", "traffic change of the rollback submitted %s after the failure", d.Round(time.Millisecond))
+	}
+	s.ro.rollingBack = false
+}
+
+func rolledOutCondition(st *droverv1.RolloutStatus) metav1.Condition {
+	c := metav1.Condition{Type: droverv1.ProdSetRolledOutCondition, Status: metav1.ConditionFalse, Message: st.Message}
+	switch st.Phase {
+	case droverv1.RolloutSucceeded:
+		c.Status, c.Reason = metav1.ConditionTrue, droverv1.ProdSetRolledOutReason
+	case droverv1.RolloutPaused:
+		c.Reason = droverv1.ProdSetRolloutPausedReason
+	case droverv1.RolloutRollingBack:
+		c.Reason = droverv1.ProdSetRollingBackReason
+	case droverv1.RolloutRolledBack:
+		c.Reason = droverv1.ProdSetRolledBackReason
+	default:
+		c.Reason = droverv1.ProdSetRolloutProgressing
+		if st.StepName != "" {
+			c.Message = fmt.Sprintf("step %d (%s): %s", st.Step+1, st.StepName, st.Message)
+		}
+	}
+	if c.Message == "" {
+		c.Message = string(st.Phase)
+	}
+	c.Message = truncate(c.Message, 2048)
+	return c
+}
+
+func pushHistory(set *droverv1.ProdSet, st *droverv1.RolloutStatus, superseded bool) {
+	rec := droverv1.RolloutRecord{
+		Revision: st.Revision, PreviousRevision: st.PreviousRevision, Phase: st.Phase, Superseded: superseded,
+		Message: truncate(st.Message, 1024), StartedTime: st.StartedTime, FinishedTime: st.FinishedTime, RollbackLatency: st.RollbackLatency,
+	}
+	h := append([]droverv1.RolloutRecord{rec}, set.Status.RolloutHistory...)
+	set.Status.RolloutHistory = h[:min(len(h), maxRolloutHistory)]
+}
+
+func timeOf(t *metav1.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.Time
+}
+
+func microOf(t *metav1.MicroTime) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.Time
+}
+
+func microPtr(t time.Time) *metav1.MicroTime {
+	if t.IsZero() {
+		return nil
+	}
+	mt := metav1.NewMicroTime(t)
+	return &mt
+}
+
+func timePtr(t time.Time) *metav1.Time {
+	if t.IsZero() {
+		return nil
+	}
+	mt := metav1.NewTime(t.Truncate(time.Second))
+	return &mt
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}

@@ -1,0 +1,275 @@
+package rollouts_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/cluster-api/util/conditions"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/gates/prometheustest"
+)
+
+func clusterIs(name string) *droverv1.LabelSelector {
+	return &droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{droverv1.ClusterNameLabel: droverv1.LabelValue(name)}}
+}
+
+func regionIs(r string) *droverv1.LabelSelector {
+	return &droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{region: droverv1.LabelValue(r)}}
+}
+
+// A release engineer ships v2 through a three-step policy: the test Prod first at a
+// canary weight behind an HTTP check, then the least used US Prod behind a Prometheus
+// query and an approval, then the rest one at a time. The manager is
+// killed mid-rollout and restarted. Then v3 fails its Prometheus gate at step 2 and
+// the traffic goes back to v2 in one DNS change.
+func TestReleaseThroughThePolicyThenRollBackByTraffic(t *testing.T) {
+	g := NewWithT(t)
+	checks := newCheckServer(t)
+	metrics := prometheustest.NewExporter(t)
+	metrics.Set("shop_error_ratio", map[string]string{"version": "v1"}, 0.001)
+	metrics.Set("shop_error_ratio", map[string]string{"version": "v2"}, 0.002)
+	metrics.Set("shop_error_ratio", map[string]string{"version": "v3"}, 0.3)
+	prom := prometheustest.Start(t, prometheustest.Options{ScrapeTargets: []string{metrics.Addr()}, ScrapeInterval: 500 * time.Millisecond})
+	prom.WaitForQuery(t, `shop_error_ratio{version="v3"}`, 30*time.Second)
+
+	newPolicy(t, "release", droverv1.RolloutPolicySpec{
+		Strategy: droverv1.InPlaceStrategy, FailurePolicy: droverv1.RollbackFailurePolicy,
+		Steps: []droverv1.RolloutStep{
+			{Name: "test", Selector: clusterIs(eu1), Weight: ptr.To[int32](10), Gates: []droverv1.Gate{{HTTPCheck: &droverv1.HTTPCheckGate{
+				URL: checks.URL + "/healthz?prod={{ .Prod }}", ExpectedStatus: 200, Tries: 3, SuccessPercent: 100,
+				Interval: &metav1.Duration{Duration: 300 * time.Millisecond}, Timeout: &metav1.Duration{Duration: time.Second},
+			}}}},
+			{Name: "us", Selector: regionIs("us"), Order: droverv1.LeastTrafficFirstOrder, Count: ptr.To(intstr.FromInt32(1)),
+				Gates: []droverv1.Gate{{Prometheus: &droverv1.PrometheusGate{
+					Address: prom.URL(), Query: `max(shop_error_ratio{version="{{ .Version }}"})`, Comparison: "<", Threshold: "0.01",
+					Window: &metav1.Duration{Duration: 2 * time.Second}, Interval: &metav1.Duration{Duration: 500 * time.Millisecond},
+				}}, {Approval: &droverv1.ApprovalGate{Message: "look at the dashboards"}}}},
+			{Name: "rest", MaxParallel: ptr.To(intstr.FromInt32(1))},
+		},
+	})
+	set := newSet(t, "shop", "release", 4)
+	prods := byCluster(g, set)
+	g.Expect(prods).To(HaveLen(4))
+	v1 := getSet(g, set).Status.CurrentRevision
+	revisions := watchRevisions(t, set)
+	changesBefore := len(dns.Changes())
+
+	// v2.
+	v2 := ship(t, set, "v2")
+	g.Eventually(func(g Gomega) {
+		s := getSet(g, set)
+		g.Expect(s.Status.Rollout.Revision).To(Equal(v2))
+		g.Expect(s.Status.Rollout.Step).To(BeEquivalentTo(1))
+		g.Expect(s.Status.Rollout.Prods).To(ContainElement(HaveField("Phase", Equal(droverv1.RolloutProdPhase("Updating")))))
+	}, 90*time.Second, 100*time.Millisecond).Should(Succeed())
+	restartManager(t) // mid step 2: the US Prod is being updated
+
+	// After the Prometheus gate, the approval holds the last step until promoted.
+	s := waitPhase(t, set, v2, droverv1.RolloutProgressing, time.Second)
+	g.Eventually(func(g Gomega) {
+		s = getSet(g, set)
+		g.Expect(s.Status.Rollout.StepName).To(Equal("us"))
+		g.Expect(s.Status.Rollout.Message).To(And(ContainSubstring("look at the dashboards"), Not(ContainSubstring("prometheus"))))
+	}, 90*time.Second, 250*time.Millisecond).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		s := getSet(g, set)
+		g.Expect(s.Status.Rollout.StepName).To(Equal("us"))
+		g.Expect(revisions()).To(HaveLen(2), "the rest waits for the approval: rollout %+v", s.Status.Rollout)
+	}, 2*time.Second, 250*time.Millisecond).Should(Succeed())
+	command(t, set, "promote")
+	s = waitPhase(t, set, v2, droverv1.RolloutSucceeded, 90*time.Second)
+	g.Expect(conditions.IsTrue(s, droverv1.ProdSetRolledOutCondition)).To(BeTrue())
+
+	// Order: the test Prod, then the US ones, then the rest; each moved once.
+	var order []string
+	for _, tr := range revisions() {
+		g.Expect(tr.revision).To(Equal(v2), "%s moved to %s", tr.prod, tr.revision)
+		order = append(order, tr.prod)
+	}
+	g.Expect(order).To(Equal([]string{prods[eu1], prods[us1], prods[eu2], prods[us2]}), "each Prod moves once, in the policy's order")
+	moved := revisions()
+
+	// The HTTP check asked the test Prod only, and before anything else moved.
+	reqs := checks.requests()
+	g.Expect(reqs).To(HaveLen(3))
+	for _, r := range reqs {
+		g.Expect(r.prod).To(Equal(prods[eu1]))
+		g.Expect(r.at).To(BeTemporally("<", moved[1].at), "step 2 starts only after the HTTP check passed")
+	}
+	// Gates: one verdict each, the Prometheus one after its window.
+	g.Expect(s.Status.Rollout.Gates).To(HaveLen(3))
+	for i, want := range []string{"httpCheck", "prometheus", "approval"} {
+		gate := s.Status.Rollout.Gates[i]
+		g.Expect(gate.Type).To(Equal(want))
+		g.Expect(gate.Passed).To(BeTrue(), "%s: %s", want, gate.Message)
+	}
+	g.Expect(s.Status.Rollout.Gates[1].Message).To(ContainSubstring("held for 2s"))
+	g.Expect(s.Status.Rollout.Gates[2].Message).To(Equal("promoted"))
+
+	// DNS: the canary served at 10; at no moment was more than one Prod out of traffic
+	// (maxParallel 1 and one step at a time), and each left traffic exactly once.
+	prev, history := weightHistory(set, changesBefore)
+	sawCanary := false
+	zeroed := map[string]int{}
+	for _, records := range history {
+		out := 0
+		for name, w := range records {
+			if w == 0 {
+				out++
+				if prev[name] != 0 {
+					zeroed[name]++
+				}
+			}
+			if name == prods[eu1] && w == 10 {
+				sawCanary = true
+			}
+		}
+		g.Expect(out).To(BeNumerically("<=", 1), "records %v", records)
+		prev = records
+	}
+	g.Expect(sawCanary).To(BeTrue(), "the test Prod served at the step's weight 10")
+	for _, name := range prods {
+		g.Expect(zeroed[name]).To(Equal(1), "%s left traffic %d times", name, zeroed[name])
+	}
+	g.Expect(dns.Records(svc(set))).To(HaveLen(4))
+	for _, w := range dns.Records(svc(set)) {
+		g.Expect(w).To(BeEquivalentTo(100))
+	}
+
+	// v3 fails its Prometheus gate in step 2: the new-version Prods leave traffic in one
+	// change, then go back to v2.
+	changesBefore = len(dns.Changes())
+	v3 := ship(t, set, "v3")
+	s = waitPhase(t, set, v3, droverv1.RolloutRolledBack, 120*time.Second)
+	ro := s.Status.Rollout
+	g.Expect(ro.PreviousRevision).To(Equal(v2))
+	g.Expect(ro.Message).To(And(ContainSubstring("gate failed"), ContainSubstring("prometheus"), ContainSubstring("does not hold")))
+	g.Expect(ro.RollbackLatency).NotTo(BeNil())
+	g.Expect(ro.RollbackSubmittedTime.Time).To(BeTemporally(">=", ro.FailedTime.Time))
+	t.Logf("rollback: gate failed at %s, traffic change submitted %s later", ro.FailedTime.Format(time.RFC3339Nano), ro.RollbackLatency.Duration)
+	g.Expect(ro.RollbackLatency.Duration).To(BeNumerically("<", 5*time.Second))
+	// One change took eu-1 and us-1, the v3 Prods, out together.
+	_, history = weightHistory(set, changesBefore)
+	together := slices.ContainsFunc(history, func(r map[string]int32) bool {
+		return r[prods[eu1]] == 0 && r[prods[us1]] == 0
+	})
+	g.Expect(together).To(BeTrue(), "the v3 Prods leave traffic in one change: %v", history)
+	g.Eventually(func(g Gomega) {
+		s := getSet(g, set)
+		g.Expect(s.Status.ServingReplicas).To(BeEquivalentTo(4))
+		for _, p := range s.Status.Prods {
+			g.Expect(p.Revision).To(Equal(v2), "%s", p.Name)
+			g.Expect(p.Version).To(Equal("v2"))
+		}
+		for _, w := range dns.Records(svc(set)) {
+			g.Expect(w).To(BeEquivalentTo(100))
+		}
+	}, 90*time.Second, 250*time.Millisecond).Should(Succeed())
+	g.Expect(conditions.Get(s, droverv1.ProdSetRolledOutCondition).Reason).To(Equal(droverv1.ProdSetRolledBackReason))
+	// The history keeps both rollouts, newest first.
+	s = getSet(g, set)
+	g.Expect(s.Status.RolloutHistory).To(HaveLen(3)) // v1 (the first revision), v2, v3
+	g.Expect(s.Status.RolloutHistory[0].Revision).To(Equal(v3))
+	g.Expect(s.Status.RolloutHistory[0].Phase).To(Equal(droverv1.RolloutRolledBack))
+	g.Expect(s.Status.RolloutHistory[0].RollbackLatency).NotTo(BeNil())
+	g.Expect(s.Status.RolloutHistory[1].Revision).To(Equal(v2))
+	g.Expect(s.Status.RolloutHistory[1].Phase).To(Equal(droverv1.RolloutSucceeded))
+	g.Expect(s.Status.RolloutHistory[2].Revision).To(Equal(v1))
+}
+
+// An A/B step holds the new version at a fixed weight until promoted; pause and resume
+// hold and release a rollout; abort returns the traffic to the previous version.
+func TestABHoldPausePromoteAndAbort(t *testing.T) {
+	g := NewWithT(t)
+	newPolicy(t, "ab", droverv1.RolloutPolicySpec{
+		Steps: []droverv1.RolloutStep{
+			{Name: "ab", Selector: regionIs("eu"), Weight: ptr.To[int32](50), Gates: []droverv1.Gate{{Pause: &droverv1.PauseGate{UntilApproved: ptr.To(true)}}}},
+			{Name: "rest"},
+		},
+	})
+	set := newSet(t, "ab", "ab", 2)
+	v2 := ship(t, set, "v2")
+	var euProd string
+	g.Eventually(func(g Gomega) {
+		s := getSet(g, set)
+		g.Expect(s.Status.Rollout.Revision).To(Equal(v2))
+		for _, p := range s.Status.Prods {
+			if p.Revision == v2 {
+				euProd = p.Name
+				g.Expect(p.PublishedWeight).To(HaveValue(BeEquivalentTo(50)))
+			}
+		}
+		g.Expect(euProd).NotTo(BeEmpty())
+		g.Expect(s.Status.Rollout.Message).To(ContainSubstring("waiting for approval"))
+	}, 90*time.Second, 250*time.Millisecond).Should(Succeed())
+	// It holds: both versions serve, at 50 and 100.
+	g.Consistently(func(g Gomega) {
+		s := getSet(g, set)
+		g.Expect(s.Status.Rollout.StepName).To(Equal("ab"))
+		g.Expect(s.Status.ServingReplicas).To(BeEquivalentTo(2))
+	}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
+
+	command(t, set, "pause")
+	s := waitPhase(t, set, v2, droverv1.RolloutPaused, 10*time.Second)
+	g.Expect(conditions.Get(s, droverv1.ProdSetRolledOutCondition).Reason).To(Equal(droverv1.ProdSetRolloutPausedReason))
+	command(t, set, "promote") // recorded; passes the gate once resumed
+	g.Consistently(func(g Gomega) {
+		g.Expect(getSet(g, set).Status.Rollout.Phase).To(Equal(droverv1.RolloutPaused))
+	}, 2*time.Second, 250*time.Millisecond).Should(Succeed())
+	command(t, set, "resume")
+	waitPhase(t, set, v2, droverv1.RolloutSucceeded, 90*time.Second)
+
+	// v3, aborted while it holds at its A/B step.
+	v3 := ship(t, set, "v3")
+	g.Eventually(func(g Gomega) {
+		s := getSet(g, set)
+		g.Expect(s.Status.Rollout.Revision).To(Equal(v3))
+		g.Expect(s.Status.Rollout.Message).To(ContainSubstring("waiting for approval"))
+	}, 90*time.Second, 250*time.Millisecond).Should(Succeed())
+	command(t, set, "abort")
+	s = waitPhase(t, set, v3, droverv1.RolloutRolledBack, 90*time.Second)
+	g.Expect(s.Status.Rollout.Message).To(ContainSubstring("abort requested"))
+	g.Expect(s.Status.Rollout.RollbackLatency).NotTo(BeNil())
+	g.Eventually(func(g Gomega) {
+		s := getSet(g, set)
+		g.Expect(s.Status.ServingReplicas).To(BeEquivalentTo(2))
+		for _, p := range s.Status.Prods {
+			g.Expect(p.Revision).To(Equal(v2), "%s", p.Name)
+		}
+	}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
+}
+
+// A set whose policy does not exist changes no Prod and says why; creating the policy
+// lets the rollout start.
+func TestMissingPolicyHoldsTheRollout(t *testing.T) {
+	g := NewWithT(t)
+	newPolicy(t, "later", droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{{Name: "all", MaxParallel: ptr.To(intstr.FromString("100%"))}}})
+	set := newSet(t, "held", "later", 2)
+	g.Expect(cp.Delete(ctx(), &droverv1.RolloutPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: "later"}})).To(Succeed())
+	v1 := getSet(g, set).Status.CurrentRevision
+	ship(t, set, "v2")
+	g.Eventually(func(g Gomega) {
+		c := conditions.Get(getSet(g, set), droverv1.ProdSetRolledOutCondition)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Reason).To(Equal(droverv1.ProdSetPolicyNotFoundReason))
+		g.Expect(c.Message).To(ContainSubstring("RolloutPolicy later not found"))
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		for _, p := range getSet(g, set).Status.Prods {
+			g.Expect(p.Revision).To(Equal(v1), "nothing moves without the policy")
+		}
+	}, 2*time.Second, 250*time.Millisecond).Should(Succeed())
+	newPolicy(t, "later", droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{{Name: "all", MaxParallel: ptr.To(intstr.FromString("100%"))}}})
+	g.Eventually(func(g Gomega) {
+		s := getSet(g, set)
+		g.Expect(s.Status.Rollout.Phase).To(Equal(droverv1.RolloutSucceeded), fmt.Sprint(s.Status.Rollout))
+		g.Expect(s.Status.Rollout.PreviousRevision).To(Equal(v1))
+	}, 90*time.Second, 250*time.Millisecond).Should(Succeed())
+}
