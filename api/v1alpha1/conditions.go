@@ -70,6 +70,9 @@ const (
 const (
 	// ProdSetNameLabel marks a Prod with the name of the ProdSet it belongs to.
 	ProdSetNameLabel = "drover.dev/prodset"
+	// ReplacesLabel marks a Prod made by a Replace rollout with the name of the Prod it
+	// replaces; it goes once that Prod is retired.
+	ReplacesLabel = "drover.dev/replaces"
 	// ClusterNameLabel marks a Prod of a ProdSet with the name of its cluster. Rollout
 	// step selectors also see it, with the labels of the Prod's Cluster.
 	ClusterNameLabel = "drover.dev/cluster"

@@ -26,7 +26,7 @@ const (
 )
 
 // RolloutProdPhase is where one Prod is in a rollout.
-// +kubebuilder:validation:Enum=Draining;Updating;Done;Reverting;Reverted
+// +kubebuilder:validation:Enum=Draining;Updating;Creating;Done;Reverting;Reverted
 type RolloutProdPhase string
 
 // RolloutStatus is the state of the current (or last) rollout of a ProdSet. It is the
@@ -88,8 +88,11 @@ type RolloutProdStatus struct {
 	Name string `json:"name"`
 	// step (index) that picked it.
 	Step int32 `json:"step"`
-	// phase: Draining, Updating, Done, Reverting or Reverted.
+	// phase: Draining, Updating, Creating, Done, Reverting or Reverted.
 	Phase RolloutProdPhase `json:"phase"`
+	// replacement is the Prod made to replace it (Replace strategy).
+	// +optional
+	Replacement string `json:"replacement,omitempty"`
 }
 
 // GateOutcome is the verdict of one gate of a step.

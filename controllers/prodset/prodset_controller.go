@@ -236,6 +236,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	r.publish(ctx, s)
 	r.rollbackSubmitted(s)
 	r.createProds(ctx, s)
+	r.createReplacements(ctx, s)
 	r.deleteProds(ctx, s)
 
 	if !set.DeletionTimestamp.IsZero() && len(s.prods) == 0 && !s.recordsLeft() {
@@ -359,7 +360,7 @@ func (r *Reconciler) planInput(s *scope) (plan.Input, error) {
 	}
 	for _, p := range s.prods {
 		in.Prods = append(in.Prods, plan.Prod{
-			Name: p.Name, Cluster: p.Spec.ClusterRef.Name, SurgeFor: p.Labels[droverv1.SurgeForLabel],
+			Name: p.Name, Cluster: p.Spec.ClusterRef.Name, SurgeFor: p.Labels[droverv1.SurgeForLabel], Replaces: p.Labels[droverv1.ReplacesLabel],
 			Superseded: p.Annotations[droverv1.SupersededAnnotation] != "",
 			Deleting:   !p.DeletionTimestamp.IsZero(),
 			Available:  conditions.IsTrue(p, droverv1.ProdAvailableCondition),
@@ -408,7 +409,8 @@ func (r *Reconciler) applyProds(ctx context.Context, s *scope) {
 		if rev == "" {
 			rev = have
 		}
-		if have == rev && p.DesiredWeight() == w {
+		orphaned := p.Labels[droverv1.ReplacesLabel] != "" && s.prod(p.Labels[droverv1.ReplacesLabel]) == nil
+		if have == rev && p.DesiredWeight() == w && !orphaned {
 			continue
 		}
 		tmpl, err := r.template(ctx, s, rev)
@@ -423,7 +425,11 @@ func (r *Reconciler) applyProds(ctx context.Context, s *scope) {
 		case tmpl == nil:
 			err = fmt.Errorf("the template of revision %s is no longer kept (ControllerRevision %s)", rev, RevisionName(s.set.Name, rev))
 		default:
-			err = r.apply(ctx, r.desiredProd(s, p.Name, prodIndex(p), p.Spec.ClusterRef.Name, p.Labels[droverv1.SurgeForLabel], w, rev, tmpl))
+			desired := r.desiredProd(s, p.Name, prodIndex(p), p.Spec.ClusterRef.Name, p.Labels[droverv1.SurgeForLabel], w, rev, tmpl)
+			if orig := p.Labels[droverv1.ReplacesLabel]; orig != "" && s.prod(orig) != nil {
+				desired.Labels[droverv1.ReplacesLabel] = orig // until the original is retired
+			}
+			err = r.apply(ctx, desired)
 		}
 		if err != nil {
 			s.errs = append(s.errs, fmt.Errorf("updating Prod %s: %w", p.Name, err))

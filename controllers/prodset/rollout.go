@@ -32,6 +32,8 @@ type rolloutScope struct {
 	condition metav1.Condition
 	// rollingBack: the rollout is rolling back and its traffic change is not submitted yet.
 	rollingBack bool
+	// create names the Prods that get a replacement now (Replace).
+	create []string
 }
 
 // rollout decides which revision each Prod runs and at which weight, through the set's
@@ -77,12 +79,6 @@ func (r *Reconciler) rollout(ctx context.Context, s *scope) {
 		r.hold(ctx, s, droverv1.ProdSetPolicyInvalidReason, fmt.Sprintf("RolloutPolicy %s is invalid, no Prod moves to revision %s: %v", ref.Name, s.revision, err))
 		return
 	}
-	switch {
-	case policy.Spec.Strategy == droverv1.ReplaceStrategy:
-		r.hold(ctx, s, droverv1.ProdSetPolicyUnsupportedReason, fmt.Sprintf("RolloutPolicy %s uses the Replace strategy, which this drover version does not run yet; no Prod moves to revision %s", ref.Name, s.revision))
-		return
-	}
-
 	state := stateFromStatus(set.Status.Rollout)
 	in := rollout.Input{
 		Now: s.now, Policy: policy.Spec, Revision: s.revision, Previous: r.stableRevision(s),
@@ -100,6 +96,7 @@ func (r *Reconciler) rollout(ctx context.Context, s *scope) {
 			Serving:   currentAndAvailable(p) && w > 0 && s.plan.Evicted[p.Name] == "",
 			Drained:   r.drained(s, p),
 			Traffic:   s.publishedWeight(p.Name),
+			Replaces:  p.Labels[droverv1.ReplacesLabel],
 		})
 	}
 	cmd := r.command(s, state)
@@ -111,6 +108,19 @@ func (r *Reconciler) rollout(ctx context.Context, s *scope) {
 	out := rollout.Next(in)
 	for _, m := range out.Messages {
 		r.event(set, corev1.EventTypeNormal, "Rollout", "Rollout", "%s", m)
+	}
+	if cmd == rollout.Rollback && out.State.Phase != rollout.RollingBack {
+		r.event(set, corev1.EventTypeWarning, "CommandIgnored", "Rollout",
+			"rollback: the rollout of %s finished and no previous-revision Prod is kept warm (InPlace, or past the Replace rollbackWindow); apply the previous template to go back", s.revision)
+	}
+	s.ro.create = out.Create
+	for _, name := range out.Retire {
+		if _, ok := s.plan.Weights[name]; ok {
+			s.plan.Weights[name], s.plan.Evicted[name] = 0, droverv1.EvictedRetiring
+		}
+		if !slices.Contains(s.plan.Delete, name) {
+			s.plan.Delete = append(s.plan.Delete, name)
+		}
 	}
 	if out.RunGates && (state.GatesStarted.IsZero() || state.Step != out.State.Step) {
 		r.gateResults(s, policy.Spec, out.State) // start them now; their end wakes the set
@@ -279,6 +289,9 @@ func (r *Reconciler) command(s *scope, state rollout.State) rollout.Command {
 		return rollout.NoCommand
 	}
 	active := state.Revision == s.revision && (state.Phase == rollout.Progressing || state.Phase == rollout.Paused)
+	if cmd == rollout.Rollback && state.Revision == s.revision && state.Phase == rollout.Succeeded {
+		active = true // a Replace rollout's originals may still be warm; Next decides
+	}
 	if !active {
 		r.event(s.set, corev1.EventTypeWarning, "CommandIgnored", "Rollout",
 			"%s: no rollout is in progress (to return to an earlier version after a rollout finished, apply its template again)", v)
@@ -303,9 +316,16 @@ func (r *Reconciler) gateResults(s *scope, policy droverv1.RolloutPolicySpec, st
 	step := policy.Steps[st.Step]
 	var targets []gates.Target
 	for _, p := range s.prods {
-		if ps, ok := st.Prods[p.Name]; ok && ps.Step == st.Step {
-			targets = append(targets, gates.Target{Prod: p.Name, Host: endpointHost(p), Version: p.Spec.Version})
+		ps, ok := st.Prods[p.Name]
+		if !ok || ps.Step != st.Step {
+			continue
 		}
+		if policy.Strategy == droverv1.ReplaceStrategy {
+			if p = s.replacementOf(p.Name); p == nil {
+				continue
+			}
+		}
+		targets = append(targets, gates.Target{Prod: p.Name, Host: endpointHost(p), Version: p.Spec.Version})
 	}
 	out := make([]rollout.GateResult, len(step.Gates))
 	for i, g := range step.Gates {
@@ -342,6 +362,58 @@ func (r *Reconciler) forgetGates(s *scope, policy droverv1.RolloutPolicySpec, st
 func forgetAllGates(g *gates.Runner, set types.NamespacedName) {
 	if g != nil {
 		g.Forget(set, nil)
+	}
+}
+
+// replacementOf is the Prod replacing the one named original, if any.
+func (s *scope) replacementOf(original string) *droverv1.Prod {
+	for _, p := range s.prods {
+		if p.Labels[droverv1.ReplacesLabel] == original && p.DeletionTimestamp.IsZero() {
+			return p
+		}
+	}
+	return nil
+}
+
+// createReplacements makes, for each Prod the Replace rollout asked for, a Prod beside
+// it on its cluster from the template being rolled out, out of traffic; the rollout
+// gives it traffic once it is available.
+func (r *Reconciler) createReplacements(ctx context.Context, s *scope) {
+	taken := map[string]bool{}
+	for _, p := range s.prods {
+		taken[p.Name] = true
+	}
+	for _, orig := range s.ro.create {
+		p := s.prod(orig)
+		if p == nil || s.replacementOf(orig) != nil {
+			continue
+		}
+		var err error
+		created := ""
+		for range maxNameAttempts {
+			name, index := ProdName(s.set.Name, p.Spec.ClusterRef.Name, taken)
+			taken[name] = true
+			err = r.Client.Get(ctx, client.ObjectKey{Namespace: s.set.Namespace, Name: name}, &droverv1.Prod{})
+			if err == nil {
+				continue // taken by a Prod that is not the set's
+			}
+			if apierrors.IsNotFound(err) {
+				desired := r.desiredProd(s, name, index, p.Spec.ClusterRef.Name, p.Labels[droverv1.SurgeForLabel], 0, s.revision, &s.set.Spec.Template)
+				desired.Labels[droverv1.ReplacesLabel] = orig
+				if err = r.apply(ctx, desired); err == nil {
+					created = name
+				}
+			}
+			break
+		}
+		if err == nil && created == "" {
+			err = fmt.Errorf("no free name after %d tries", maxNameAttempts)
+		}
+		if err != nil {
+			s.errs = append(s.errs, fmt.Errorf("creating the replacement of Prod %s: %w", orig, err))
+			continue
+		}
+		r.event(s.set, corev1.EventTypeNormal, "Replacing", "Create", "created Prod %s on cluster %s at revision %s to replace %s", created, p.Spec.ClusterRef.Name, s.revision, orig)
 	}
 }
 

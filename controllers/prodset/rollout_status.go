@@ -26,7 +26,7 @@ func stateFromStatus(st *droverv1.RolloutStatus) rollout.State {
 	out := rollout.State{
 		Revision: st.Revision, Previous: st.PreviousRevision, Phase: rollout.Phase(st.Phase),
 		Step: int(st.Step), GatesStarted: timeOf(st.GatesStartedTime), Promoted: st.Promoted,
-		FailedAt: microOf(st.FailedTime), Prods: map[string]rollout.ProdState{},
+		FailedAt: microOf(st.FailedTime), FinishedAt: timeOf(st.FinishedTime), Prods: map[string]rollout.ProdState{},
 	}
 	if out.Phase == rollout.Paused || out.Phase == rollout.RollingBack {
 		out.Reason = st.Message
@@ -57,7 +57,7 @@ func (r *Reconciler) recordRollout(s *scope, policy *droverv1.RolloutPolicy, cmd
 		Revision: st.Revision, PreviousRevision: st.Previous, Policy: policy.Name,
 		Phase: droverv1.RolloutPhase(st.Phase), Step: int32(st.Step), Promoted: st.Promoted,
 		Message:          out.Waiting,
-		GatesStartedTime: timePtr(st.GatesStarted), FailedTime: microPtr(st.FailedAt),
+		GatesStartedTime: timePtr(st.GatesStarted), FailedTime: microPtr(st.FailedAt), FinishedTime: timePtr(st.FinishedAt),
 	}
 	if st.Step < len(policy.Spec.Steps) {
 		next.StepName = policy.Spec.Steps[st.Step].Name
@@ -66,7 +66,7 @@ func (r *Reconciler) recordRollout(s *scope, policy *droverv1.RolloutPolicy, cmd
 		next.Message = st.Reason
 	}
 	if old != nil {
-		next.StartedTime, next.FinishedTime = old.StartedTime, old.FinishedTime
+		next.StartedTime = old.StartedTime
 		next.RollbackSubmittedTime, next.RollbackLatency = old.RollbackSubmittedTime, old.RollbackLatency
 		if old.Phase == droverv1.RolloutRollingBack && next.Message == "" {
 			next.Message = old.Message
@@ -77,7 +77,11 @@ func (r *Reconciler) recordRollout(s *scope, policy *droverv1.RolloutPolicy, cmd
 	}
 	for _, name := range slices.Sorted(maps.Keys(st.Prods)) {
 		ps := st.Prods[name]
-		next.Prods = append(next.Prods, droverv1.RolloutProdStatus{Name: name, Step: int32(ps.Step), Phase: droverv1.RolloutProdPhase(ps.Phase)})
+		rp := droverv1.RolloutProdStatus{Name: name, Step: int32(ps.Step), Phase: droverv1.RolloutProdPhase(ps.Phase)}
+		if rep := s.replacementOf(name); rep != nil {
+			rp.Replacement = rep.Name
+		}
+		next.Prods = append(next.Prods, rp)
 	}
 	for _, g := range st.Gates {
 		o := droverv1.GateOutcome{Step: int32(g.Step), Gate: int32(g.Gate), Passed: g.Passed, Message: truncate(g.Message, 1024), Time: metav1.NewTime(g.Time.Truncate(time.Second))}
@@ -90,8 +94,8 @@ func (r *Reconciler) recordRollout(s *scope, policy *droverv1.RolloutPolicy, cmd
 		next.Gates = append(next.Gates, o)
 	}
 	finished := next.Phase == droverv1.RolloutSucceeded || next.Phase == droverv1.RolloutRolledBack
-	if finished && next.FinishedTime == nil {
-		next.FinishedTime = timePtr(s.now)
+	justFinished := finished && (old == nil || old.Phase != next.Phase)
+	if justFinished {
 		if next.Phase == droverv1.RolloutRolledBack {
 			next.Message = "rolled back to " + next.PreviousRevision
 			if old != nil && old.Message != "" {
@@ -102,7 +106,7 @@ func (r *Reconciler) recordRollout(s *scope, policy *droverv1.RolloutPolicy, cmd
 		}
 		pushHistory(set, next, false)
 	}
-	if finished && old != nil && old.FinishedTime != nil {
+	if finished && !justFinished {
 		next.Message = old.Message
 	}
 	if next.Phase == droverv1.RolloutRollingBack && next.RollbackSubmittedTime == nil {

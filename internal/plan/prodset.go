@@ -53,6 +53,10 @@ type Prod struct {
 	Cluster string
 	// SurgeFor is the cluster whose maintenance the Prod stands in for ("" for a regular Prod).
 	SurgeFor string
+	// Replaces is the Prod this one replaces in a Replace rollout ("" for others). While
+	// that Prod exists, this one stands beside it: not placed, not counted, and never
+	// retired by the plan; the rollout decides which of the two goes.
+	Replaces string
 	// Superseded: replaced elsewhere after its cluster stayed unreachable too long.
 	Superseded bool
 	// Deleting: the Prod has a deletion timestamp.
@@ -205,6 +209,10 @@ func ProdSet(in Input) Result {
 	var placed []placement.Placed
 	var retire []Prod // in the order they should go
 	byName := map[string]Prod{}
+	live := map[string]bool{}
+	for _, p := range in.Prods {
+		live[p.Name] = !p.Deleting
+	}
 	for _, p := range sortedProds(in.Prods) {
 		byName[p.Name] = p
 		c, known := clusters[p.Cluster]
@@ -222,6 +230,17 @@ func ProdSet(in Input) Result {
 			}
 		case p.SurgeFor != "" && !surgeActive(clusters[p.SurgeFor]):
 			retire = append(retire, p)
+		case p.Replaces != "" && live[p.Replaces]:
+			switch {
+			case !known:
+				evict(p, droverv1.EvictedClusterUnreachable)
+			case lost(c):
+				evict(p, droverv1.EvictedClusterUnreachable)
+			case c.Maintenance == Draining:
+				evict(p, droverv1.EvictedClusterMaintenance)
+			default:
+				weight(p, in.Weight)
+			}
 		default:
 			placed = append(placed, placement.Placed{Prod: p.Name, Cluster: p.Cluster})
 		}

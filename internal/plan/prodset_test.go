@@ -315,3 +315,21 @@ func mustSelector(t *testing.T, s string) labels.Selector {
 	}
 	return sel
 }
+
+func TestAReplacementStandsBesideItsOriginal(t *testing.T) {
+	replacement := Prod{Name: "s-a1-1", Cluster: "a1", Replaces: "s-a1", Available: true}
+	in := input(2, fleet(), serving("s-a1", "a1"), serving("s-b1", "b1"), replacement)
+	res := ProdSet(in)
+	if len(res.Create) != 0 || len(res.Delete) != 0 || res.Evicted["s-a1-1"] != "" || res.Weights["s-a1-1"] != 100 {
+		t.Fatalf("a replacement is neither placed, counted nor retired: %+v", res)
+	}
+	// Under maintenance it leaves traffic like its original.
+	if res := ProdSet(input(2, fleet(maintenance("a1", Draining, false)), serving("s-a1", "a1"), serving("s-b1", "b1"), replacement)); res.Evicted["s-a1-1"] != droverv1.EvictedClusterMaintenance {
+		t.Fatalf("evicted %v", res.Evicted)
+	}
+	// Once the original is gone, it is a Prod like the others.
+	res = ProdSet(input(2, fleet(), serving("s-b1", "b1"), with(replacement, func(p *Prod) { p.Weight = 100 })))
+	if len(res.Create) != 0 || res.Weights["s-a1-1"] != 100 || len(res.Delete) != 0 {
+		t.Fatalf("after the original: %+v", res)
+	}
+}

@@ -7,8 +7,16 @@
 // restart is in State, and calling it again with the same input gives the same output,
 // so a manager killed at any point and restarted neither repeats nor skips a step.
 //
-// This is the InPlace strategy: a Prod leaves traffic (weight 0), is drained, moves to
-// the new revision, becomes available, and comes back at the step's weight. A step's
+// InPlace strategy: a Prod leaves traffic (weight 0), is drained, moves to the new
+// revision, becomes available, and comes back at the step's weight.
+//
+// Replace strategy: a picked Prod gets a replacement beside it on its cluster, made from
+// the new revision (Output.Create); once that is available, the traffic moves to it in
+// one update and the original stays warm at weight 0. After the rollout succeeded the
+// originals are retired once the policy's rollbackWindow has passed (Output.Retire);
+// until then a rollback is a weight change and nothing else. A pair left over from a
+// rollout that was superseded keeps whichever of the two serves and retires the other.
+// A step's
 // gates are evaluated once all its Prods are back; the rollout moves on when all pass.
 // A failing gate rolls back (every new-revision Prod to weight 0 in one traffic update,
 // then back to the previous revision) or pauses, as failurePolicy says. A rollback never
@@ -50,6 +58,9 @@ type ProdPhase string
 const (
 	// Draining: out of traffic, still on the previous revision, waiting to be drained.
 	Draining ProdPhase = "Draining"
+	// Creating (Replace): its replacement is being made and becoming available; the
+	// Prod keeps its traffic meanwhile.
+	Creating ProdPhase = "Creating"
 	// Updating: on the new revision, waiting to be available.
 	Updating ProdPhase = "Updating"
 	// Done: on the new revision and back in traffic.
@@ -110,6 +121,9 @@ type State struct {
 	Reason string
 	// FailedAt is when a gate failed (its result's time) or an abort came.
 	FailedAt time.Time
+	// FinishedAt is when the rollout succeeded (Replace keeps its originals warm for the
+	// rollback window from then).
+	FinishedAt time.Time
 }
 
 // Prod is one Prod of the set as observed.
@@ -126,6 +140,8 @@ type Prod struct {
 	Drained bool
 	// Traffic is its published weight, for the traffic orders.
 	Traffic int32
+	// Replaces names the Prod this one replaces (Replace strategy); "" for others.
+	Replaces string
 }
 
 // GateStatus is the result of a gate the controller evaluates (httpCheck, prometheus).
@@ -184,10 +200,26 @@ type Output struct {
 	Waiting string
 	// RequeueAfter: a timed gate ends then.
 	RequeueAfter time.Duration
+	// GateProds are the Prods the current step's gates check: the step's Prods, or their
+	// replacements under Replace.
+	GateProds []string
+	// Create (Replace): make a replacement at State.Revision for each of these Prods, on
+	// its cluster.
+	Create []string
+	// Retire: these Prods are out of traffic and drained, and are no longer wanted.
+	Retire []string
 }
 
 // Next decides one round of the rollout.
 func Next(in Input) Output {
+	out := next(in)
+	orphans(in, out.State, &out)
+	slices.Sort(out.Retire)
+	out.Retire = slices.Compact(out.Retire)
+	return out
+}
+
+func next(in Input) Output {
 	st := clone(in.State)
 	out := Output{Targets: map[string]Target{}}
 	say := func(format string, args ...any) { out.Messages = append(out.Messages, fmt.Sprintf(format, args...)) }
@@ -236,7 +268,7 @@ func Next(in Input) Output {
 			say("step %s promoted", stepName(in.Policy, st.Step))
 		}
 	case Abort, Rollback:
-		if st.Phase == Progressing || st.Phase == Paused {
+		if st.Phase == Progressing || st.Phase == Paused || in.Command == Rollback && warm(in, st, in.Prods) {
 			startRollback(&st, in.Now, fmt.Sprintf("%s requested", strings.ToLower(string(in.Command))))
 			say("rolling back: %s", st.Reason)
 		}
@@ -273,10 +305,14 @@ func Next(in Input) Output {
 		// serving minimum, without gates.
 		rest := remaining(in, st, prods, nil)
 		for _, p := range rest {
-			if p.Serving && serving-1 < in.MinServing {
+			if inflight(st, len(steps)) > 0 {
 				break
 			}
-			if inflight(st, len(steps)) > 0 {
+			if replacing(in) {
+				st.Prods[p.Name] = ProdState{Step: len(steps), Phase: Creating}
+				continue
+			}
+			if p.Serving && serving-1 < in.MinServing {
 				break
 			}
 			st.Prods[p.Name] = ProdState{Step: len(steps), Phase: Draining}
@@ -285,13 +321,21 @@ func Next(in Input) Output {
 			}
 		}
 		if len(rest) == 0 && inflight(st, len(steps)) == 0 && allDone(st, prods, in.Revision) {
-			st.Phase = Succeeded
+			st.Phase, st.FinishedAt = Succeeded, in.Now
 			say("rollout of %s succeeded", in.Revision)
 		}
 	}
+	if st.Phase == Succeeded && replacing(in) {
+		retireOriginals(in, st, prods, &out)
+	}
 	advanceProds(in, &st, prods)
 	for _, p := range prods {
-		out.Targets[p.Name] = target(in, st, p)
+		out.Targets[p.Name] = target(in, st, p, prods)
+	}
+	if st.Phase == Progressing || st.Phase == Paused {
+		out.Create = creations(in, st, prods)
+		out.GateProds = gateProds(in, st, prods)
+		out.Retire = append(out.Retire, staleReplacements(st, prods)...)
 	}
 	switch {
 	case st.Phase == Paused:
@@ -316,6 +360,8 @@ func waitingForProds(st State, prods []Prod) string {
 			parts = append(parts, p.Name+" to drain")
 		case Updating:
 			parts = append(parts, p.Name+" to be available")
+		case Creating:
+			parts = append(parts, p.Name+"'s replacement to be available")
 		}
 	}
 	if len(parts) == 0 {
@@ -357,6 +403,13 @@ func runStep(in Input, st *State, prods []Prod, serving *int, out *Output, say f
 	for _, p := range candidates {
 		if inflight(*st, k) >= limit || members >= quota {
 			break
+		}
+		if replacing(in) {
+			// The original serves until its replacement does: the serving count never dips.
+			st.Prods[p.Name] = ProdState{Step: k, Phase: Creating}
+			members++
+			say("step %s: replacing %s with %s", step.Name, p.Name, in.Revision)
+			continue
 		}
 		if p.Serving && *serving-1 < in.MinServing {
 			break // it would leave too few serving; wait for one in flight to come back
@@ -514,6 +567,7 @@ func advanceProds(in Input, st *State, prods []Prod) {
 		if !ok {
 			continue
 		}
+		r, hasReplacement := replacementOf(p.Name, prods)
 		switch ps.Phase {
 		case Draining:
 			if p.Drained {
@@ -523,8 +577,18 @@ func advanceProds(in Input, st *State, prods []Prod) {
 			if p.Revision == st.Revision && p.Available {
 				ps.Phase = Done
 			}
+		case Creating:
+			if hasReplacement && r.Revision == st.Revision && r.Available {
+				ps.Phase = Done
+			}
 		case Reverting:
-			if p.Drained && p.Revision == st.Previous && p.Available {
+			switch {
+			case replacing(in):
+				// Back once its replacement is gone.
+				if !hasReplacement && p.Available {
+					ps.Phase = Reverted
+				}
+			case p.Drained && p.Revision == st.Previous && p.Available:
 				ps.Phase = Reverted
 			}
 		}
@@ -533,7 +597,10 @@ func advanceProds(in Input, st *State, prods []Prod) {
 }
 
 // target is what a Prod should be given the state.
-func target(in Input, st State, p Prod) Target {
+func target(in Input, st State, p Prod, prods []Prod) Target {
+	if p.Replaces != "" {
+		return replacementTarget(in, st, p)
+	}
 	ps, picked := st.Prods[p.Name]
 	if !picked {
 		rev := p.Revision
@@ -542,17 +609,23 @@ func target(in Input, st State, p Prod) Target {
 		}
 		return Target{Revision: rev, Weight: in.Weight}
 	}
+	if replacing(in) {
+		// The original keeps its revision; it serves until its replacement does, and again
+		// in a rollback.
+		switch ps.Phase {
+		case Done:
+			return Target{Revision: p.Revision, Weight: 0}
+		default:
+			return Target{Revision: p.Revision, Weight: in.Weight}
+		}
+	}
 	switch ps.Phase {
 	case Draining:
 		return Target{Revision: p.Revision, Weight: 0}
 	case Updating:
 		return Target{Revision: st.Revision, Weight: 0}
 	case Done:
-		w := in.Weight
-		if st.Phase != Succeeded && ps.Step == st.Step && ps.Step < len(in.Policy.Steps) && in.Policy.Steps[ps.Step].Weight != nil {
-			w = *in.Policy.Steps[ps.Step].Weight
-		}
-		return Target{Revision: st.Revision, Weight: w}
+		return Target{Revision: st.Revision, Weight: stepWeight(in, st, ps)}
 	case Reverting:
 		rev := p.Revision
 		if p.Drained {
@@ -563,9 +636,33 @@ func target(in Input, st State, p Prod) Target {
 	return Target{Revision: st.Previous, Weight: in.Weight} // Reverted
 }
 
-// startRollback takes every picked Prod out of traffic at once.
+// stepWeight is the weight of a Prod on the new revision picked in step ps.Step: the
+// step's weight while that step is the current one, the full weight after.
+func stepWeight(in Input, st State, ps ProdState) int32 {
+	if st.Phase != Succeeded && ps.Step == st.Step && ps.Step < len(in.Policy.Steps) && in.Policy.Steps[ps.Step].Weight != nil {
+		return *in.Policy.Steps[ps.Step].Weight
+	}
+	return in.Weight
+}
+
+// replacementTarget is what a replacement should be: out of traffic until its original
+// is Done, then at the step's weight; out again in a rollback. A replacement whose
+// original the rollout did not pick is an orphan (see orphans).
+func replacementTarget(in Input, st State, r Prod) Target {
+	ps, picked := st.Prods[r.Replaces]
+	switch {
+	case !picked:
+		return Target{Revision: r.Revision, Weight: in.Weight}
+	case ps.Phase == Done:
+		return Target{Revision: r.Revision, Weight: stepWeight(in, st, ps)}
+	}
+	return Target{Revision: r.Revision, Weight: 0}
+}
+
+// startRollback takes every picked Prod out of traffic at once (InPlace), or gives the
+// originals their traffic back from their replacements at once (Replace).
 func startRollback(st *State, now time.Time, reason string) {
-	st.Phase, st.Reason, st.FailedAt = RollingBack, reason, now
+	st.Phase, st.Reason, st.FailedAt, st.FinishedAt = RollingBack, reason, now, time.Time{}
 	for name, ps := range st.Prods {
 		ps.Phase = Reverting
 		st.Prods[name] = ps
@@ -573,25 +670,28 @@ func startRollback(st *State, now time.Time, reason string) {
 }
 
 // rollBack reverts the picked Prods once they are drained. Every new-revision Prod
-// leaves traffic in the same round, except as many as the serving minimum needs while
-// too few previous-revision Prods serve; those keep their weight (and revision) until
-// reverted ones are back.
+// leaves traffic in the same round, except, under InPlace, as many as the serving
+// minimum needs while too few previous-revision Prods serve; those keep their weight
+// (and revision) until reverted ones are back. Under Replace the originals take the
+// traffic back in that same round and the drained replacements are retired.
 func rollBack(in Input, st State, prods []Prod, out Output) Output {
 	advanceProds(in, &st, prods)
-	serving := 0
-	for _, p := range prods {
-		if ps, ok := st.Prods[p.Name]; (!ok || ps.Phase == Reverted) && p.Serving {
-			serving++
-		}
-	}
 	keep := map[string]bool{}
-	for _, p := range prods {
-		if serving >= in.MinServing {
-			break
+	if !replacing(in) {
+		serving := 0
+		for _, p := range prods {
+			if ps, ok := st.Prods[p.Name]; (!ok || ps.Phase == Reverted) && p.Serving {
+				serving++
+			}
 		}
-		if ps, ok := st.Prods[p.Name]; ok && ps.Phase == Reverting && p.Serving && p.Revision == st.Revision {
-			keep[p.Name] = true
-			serving++
+		for _, p := range prods {
+			if serving >= in.MinServing {
+				break
+			}
+			if ps, ok := st.Prods[p.Name]; ok && ps.Phase == Reverting && p.Serving && p.Revision == st.Revision {
+				keep[p.Name] = true
+				serving++
+			}
 		}
 	}
 	done := true
@@ -599,14 +699,19 @@ func rollBack(in Input, st State, prods []Prod, out Output) Output {
 		if ps, ok := st.Prods[p.Name]; ok && ps.Phase != Reverted {
 			done = false
 		}
+		if _, picked := st.Prods[p.Replaces]; p.Replaces != "" && picked {
+			if p.Drained {
+				out.Retire = append(out.Retire, p.Name)
+			}
+		}
 		if keep[p.Name] {
 			out.Targets[p.Name] = Target{Revision: p.Revision, Weight: in.Weight}
 			continue
 		}
-		out.Targets[p.Name] = target(in, st, p)
+		out.Targets[p.Name] = target(in, st, p, prods)
 	}
 	if done && st.Phase == RollingBack {
-		st.Phase = RolledBack
+		st.Phase, st.FinishedAt = RolledBack, in.Now
 		out.Messages = append(out.Messages, fmt.Sprintf("rolled back to %s", st.Previous))
 	}
 	if st.Phase == RollingBack {
@@ -616,12 +721,144 @@ func rollBack(in Input, st State, prods []Prod, out Output) Output {
 	return out
 }
 
+func replacing(in Input) bool { return in.Policy.Strategy == droverv1.ReplaceStrategy }
+
+// replacementOf finds the replacement of the Prod named original.
+func replacementOf(original string, prods []Prod) (Prod, bool) {
+	for _, p := range prods {
+		if p.Replaces == original {
+			return p, true
+		}
+	}
+	return Prod{}, false
+}
+
+// creations are the picked Prods still waiting for a replacement to be made.
+func creations(in Input, st State, prods []Prod) []string {
+	var out []string
+	for _, p := range prods {
+		if ps, ok := st.Prods[p.Name]; ok && ps.Phase == Creating {
+			if _, has := replacementOf(p.Name, prods); !has {
+				out = append(out, p.Name)
+			}
+		}
+	}
+	return out
+}
+
+// staleReplacements are drained replacements of picked Prods made from another revision
+// (by a rollout this one superseded): they go, and a new replacement is made.
+func staleReplacements(st State, prods []Prod) []string {
+	var out []string
+	for _, p := range prods {
+		if ps, ok := st.Prods[p.Replaces]; ok && p.Replaces != "" && ps.Phase == Creating && p.Revision != st.Revision && p.Drained {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// gateProds are the Prods the current step's gates check.
+func gateProds(in Input, st State, prods []Prod) []string {
+	var out []string
+	for _, p := range prods {
+		ps, ok := st.Prods[p.Name]
+		if !ok || ps.Step != st.Step {
+			continue
+		}
+		if !replacing(in) {
+			out = append(out, p.Name)
+		} else if r, has := replacementOf(p.Name, prods); has {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}
+
+// warm reports whether a succeeded Replace rollout still keeps its originals: within
+// the rollback window, a rollback is a weight change.
+func warm(in Input, st State, prods []Prod) bool {
+	if !replacing(in) || st.Phase != Succeeded || st.Revision != in.Revision {
+		return false
+	}
+	window := time.Duration(0)
+	if in.Policy.RollbackWindow != nil {
+		window = in.Policy.RollbackWindow.Duration
+	}
+	if !in.Now.Before(st.FinishedAt.Add(window)) {
+		return false
+	}
+	for name := range st.Prods {
+		if _, has := replacementOf(name, prods); has {
+			return true
+		}
+	}
+	return false
+}
+
+// retireOriginals retires the warm originals of a succeeded Replace rollout once the
+// rollback window has passed.
+func retireOriginals(in Input, st State, prods []Prod, out *Output) {
+	window := time.Duration(0)
+	if in.Policy.RollbackWindow != nil {
+		window = in.Policy.RollbackWindow.Duration
+	}
+	if end := st.FinishedAt.Add(window); in.Now.Before(end) {
+		if left := end.Sub(in.Now); out.RequeueAfter == 0 || left < out.RequeueAfter {
+			out.RequeueAfter = left
+		}
+		out.Waiting = fmt.Sprintf("previous-revision Prods kept warm for a rollback until %s", end.UTC().Format(time.RFC3339))
+		return
+	}
+	for _, p := range prods {
+		if ps, ok := st.Prods[p.Name]; ok && ps.Phase == Done && p.Drained {
+			if _, has := replacementOf(p.Name, prods); has {
+				out.Retire = append(out.Retire, p.Name)
+			}
+		}
+	}
+}
+
+// orphans settles the pairs of a Prod and its replacement that the rollout did not pick
+// (left by a rollout that was superseded): the one serving stays, the other leaves
+// traffic and is retired once drained. When neither or both serve, the replacement
+// stays if it is available.
+func orphans(in Input, st State, out *Output) {
+	for _, r := range in.Prods {
+		if r.Replaces == "" {
+			continue
+		}
+		if _, picked := st.Prods[r.Replaces]; picked {
+			continue
+		}
+		var orig *Prod
+		for i := range in.Prods {
+			if in.Prods[i].Name == r.Replaces {
+				orig = &in.Prods[i]
+			}
+		}
+		if orig == nil {
+			continue // the original is gone: the replacement is a Prod like the others
+		}
+		loser := *orig
+		if orig.Serving && !r.Serving || !r.Available && orig.Available && orig.Serving == r.Serving {
+			loser = r
+		}
+		t := out.Targets[loser.Name]
+		t.Weight = 0
+		out.Targets[loser.Name] = t
+		if loser.Drained {
+			out.Retire = append(out.Retire, loser.Name)
+		}
+	}
+}
+
 // remaining are the Prods not picked yet and not on the new revision, that sel selects
 // (nil: all).
 func remaining(in Input, st State, prods []Prod, sel labels.Selector) []Prod {
 	var out []Prod
 	for _, p := range prods {
-		if _, picked := st.Prods[p.Name]; picked || p.Revision == in.Revision {
+		if _, picked := st.Prods[p.Name]; picked || p.Revision == in.Revision || p.Replaces != "" {
 			continue
 		}
 		if sel != nil && !sel.Matches(labels.Set(p.Labels)) {

@@ -50,6 +50,9 @@ func (w *world) round(cmd Command, gates ...GateResult) Output {
 	w.rounds = append(w.rounds, out)
 	for n, t := range out.Targets {
 		p := w.prods[n]
+		if p == nil {
+			panic("a target for " + n + ", which does not exist")
+		}
 		if w.weights[n] == 0 && t.Weight == 0 {
 			p.Drained = true
 		}
@@ -64,6 +67,19 @@ func (w *world) round(cmd Command, gates ...GateResult) Output {
 		}
 		p.Serving = p.Available && t.Weight > 0
 		p.Traffic = t.Weight
+	}
+	// Retired Prods go; replacements are made, not available at first.
+	for _, n := range out.Retire {
+		if w.weights[n] != 0 {
+			panic("retiring " + n + ", which is in traffic")
+		}
+		delete(w.prods, n)
+		delete(w.weights, n)
+	}
+	for _, n := range out.Create {
+		r := n + "-r"
+		w.prods[r] = &Prod{Name: r, Labels: w.prods[n].Labels, Revision: w.state.Revision, Replaces: n, Drained: true}
+		w.weights[r] = 0
 	}
 	w.now = w.now.Add(time.Second)
 	return out
@@ -467,5 +483,157 @@ func TestCountPicksTheLeastUsedProdAsCanary(t *testing.T) {
 	}
 	if w.state.Phase != Succeeded || w.state.Prods["p4"].Step != 2 {
 		t.Fatalf("phase %s, prods %v", w.state.Phase, w.state.Prods)
+	}
+}
+
+func replacePolicy() droverv1.RolloutPolicySpec {
+	return droverv1.RolloutPolicySpec{
+		Strategy: droverv1.ReplaceStrategy, FailurePolicy: droverv1.RollbackFailurePolicy,
+		RollbackWindow: &metav1.Duration{Duration: 10 * time.Second},
+		Steps: []droverv1.RolloutStep{
+			{Name: "test", Selector: &droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{"name": "p3"}}, Weight: ptr.To[int32](10),
+				Gates: []droverv1.Gate{{HTTPCheck: &droverv1.HTTPCheckGate{URL: "http://{{ .Host }}/"}}}},
+			{Name: "rest", MaxParallel: ptr.To(intstr.FromInt32(2))},
+		},
+	}
+}
+
+func TestReplaceShiftsTrafficAndKeepsTheOriginalsWarm(t *testing.T) {
+	w := newWorld(replacePolicy(), "p1", "p2", "p3", "p4")
+	w.in.MinServing = 4 // Replace never takes a Prod out before its replacement serves
+	var gateProds []string
+	for i := 0; i < 60 && w.state.Phase != Succeeded; i++ {
+		var gates []GateResult
+		if gateProds != nil {
+			gates = []GateResult{{Status: GatePassed}}
+		}
+		out := w.round(NoCommand, gates...)
+		if out.RunGates && out.State.Step == 0 {
+			gateProds = out.GateProds
+		}
+		if got := w.serving(); got < 4 && i > 0 {
+			t.Fatalf("round %d: %d serving", i, got)
+		}
+		if w.state.Step == 0 && len(w.state.Prods) > 1 {
+			t.Fatalf("the test step picked %v", w.state.Prods)
+		}
+	}
+	if w.state.Phase != Succeeded {
+		t.Fatalf("phase %s", w.state.Phase)
+	}
+	if !slices.Equal(gateProds, []string{"p3-r"}) {
+		t.Errorf("the test step's gate checks %v, want the replacement", gateProds)
+	}
+	for _, n := range []string{"p1", "p2", "p3", "p4"} {
+		if w.prods[n] == nil || w.weights[n] != 0 || w.prods[n].Revision != "r1" {
+			t.Errorf("original %s should be warm: r1 at weight 0", n)
+		}
+		if r := w.prods[n+"-r"]; r == nil || w.weights[n+"-r"] != 100 || r.Revision != "r2" {
+			t.Errorf("replacement of %s should serve r2 at 100", n)
+		}
+	}
+	// The originals go once the window has passed, not before.
+	out := w.round(NoCommand)
+	if len(out.Retire) != 0 || out.RequeueAfter == 0 || !strings.Contains(out.Waiting, "kept warm") {
+		t.Fatalf("within the window: retire %v, requeue %v, waiting %q", out.Retire, out.RequeueAfter, out.Waiting)
+	}
+	w.now = w.now.Add(10 * time.Second)
+	out = w.round(NoCommand)
+	if !slices.Equal(out.Retire, []string{"p1", "p2", "p3", "p4"}) {
+		t.Fatalf("after the window, retire %v", out.Retire)
+	}
+	out = w.round(NoCommand)
+	if len(w.prods) != 4 || w.state.Phase != Succeeded || len(out.Targets) != 4 {
+		t.Fatalf("left %v, phase %s", slices.Sorted(maps.Keys(w.prods)), w.state.Phase)
+	}
+}
+
+func TestReplaceRollbackIsOneWeightChange(t *testing.T) {
+	w := newWorld(replacePolicy(), "p1", "p2", "p3", "p4")
+	var failed Output
+	for i := 0; i < 20 && w.state.Phase != RollingBack; i++ {
+		failed = w.round(NoCommand, GateResult{Status: GateFailed, Message: "503"})
+	}
+	if w.state.Phase != RollingBack {
+		t.Fatalf("phase %s", w.state.Phase)
+	}
+	// In the round the gate failed, the original takes its traffic back and the
+	// replacement leaves: one update.
+	if failed.Targets["p3"].Weight != 100 || failed.Targets["p3-r"].Weight != 0 {
+		t.Fatalf("rollback round targets %v", failed.Targets)
+	}
+	for i := 0; i < 10 && w.state.Phase != RolledBack; i++ {
+		w.round(NoCommand)
+	}
+	if w.state.Phase != RolledBack || w.prods["p3-r"] != nil {
+		t.Fatalf("phase %s, prods %v", w.state.Phase, slices.Sorted(maps.Keys(w.prods)))
+	}
+	for n, p := range w.prods {
+		if p.Revision != "r1" || w.weights[n] != 100 {
+			t.Errorf("%s on %s at %d", n, p.Revision, w.weights[n])
+		}
+	}
+}
+
+func TestReplaceRollbackWithinTheWindow(t *testing.T) {
+	w := newWorld(replacePolicy(), "p1", "p2")
+	w.in.Policy.Steps[0].Gates = nil
+	for i := 0; i < 40 && w.state.Phase != Succeeded; i++ {
+		w.round(NoCommand)
+	}
+	out := w.round(Rollback)
+	if w.state.Phase != RollingBack {
+		t.Fatalf("a rollback within the window: phase %s", w.state.Phase)
+	}
+	for _, n := range []string{"p1", "p2"} {
+		if out.Targets[n].Weight != 100 || out.Targets[n+"-r"].Weight != 0 {
+			t.Fatalf("targets %v", out.Targets)
+		}
+	}
+	for i := 0; i < 10 && w.state.Phase != RolledBack; i++ {
+		w.round(NoCommand)
+	}
+	if w.state.Phase != RolledBack || len(w.prods) != 2 {
+		t.Fatalf("phase %s, prods %v", w.state.Phase, slices.Sorted(maps.Keys(w.prods)))
+	}
+
+	// After the window, the originals are gone and a rollback is refused.
+	w2 := newWorld(replacePolicy(), "p1")
+	w2.in.Policy.Steps[0].Gates = nil
+	for i := 0; i < 40 && w2.state.Phase != Succeeded; i++ {
+		w2.round(NoCommand)
+	}
+	w2.now = w2.now.Add(time.Minute)
+	w2.round(NoCommand)
+	w2.round(Rollback)
+	if w2.state.Phase != Succeeded {
+		t.Fatalf("a rollback after the window: phase %s", w2.state.Phase)
+	}
+}
+
+func TestReplaceSupersededLeavesNoPair(t *testing.T) {
+	w := newWorld(replacePolicy(), "p1", "p2", "p3")
+	for i := 0; i < 30 && w.state.Step < 1; i++ {
+		w.round(NoCommand, GateResult{Status: GatePassed})
+	}
+	// Step rest has made replacements; r3 arrives before they serve.
+	w.round(NoCommand)
+	w.in.Revision = "r3"
+	for i := 0; i < 80 && w.state.Phase != Succeeded; i++ {
+		w.round(NoCommand, GateResult{Status: GatePassed})
+	}
+	if w.state.Phase != Succeeded {
+		t.Fatalf("phase %s", w.state.Phase)
+	}
+	w.now = w.now.Add(time.Minute)
+	w.round(NoCommand)
+	w.round(NoCommand)
+	if len(w.prods) != 3 {
+		t.Fatalf("prods %v", slices.Sorted(maps.Keys(w.prods)))
+	}
+	for n, p := range w.prods {
+		if p.Revision != "r3" || w.weights[n] != 100 {
+			t.Errorf("%s on %s at %d", n, p.Revision, w.weights[n])
+		}
 	}
 }
