@@ -145,6 +145,16 @@ const (
 	EvictedRollout = "Rollout"
 )
 
+// RolloutPolicy condition types and reasons.
+const (
+	// RolloutPolicyAcceptedCondition is True when the policy can run: its gates' templates
+	// parse, its thresholds are numbers and every Prometheus gate has a server to ask.
+	RolloutPolicyAcceptedCondition = "Accepted"
+
+	RolloutPolicyAcceptedReason = "Accepted"
+	RolloutPolicyInvalidReason  = "Invalid"
+)
+
 // ClusterMaintenance condition types and reasons.
 const (
 	// MaintenanceAdmittedCondition is True once the drain was allowed to start.

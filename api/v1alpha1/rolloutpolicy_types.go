@@ -229,7 +229,7 @@ type PrometheusGate struct {
 
 // RolloutPolicyStatus is the observed state of a RolloutPolicy.
 type RolloutPolicyStatus struct {
-	// conditions of the policy.
+	// conditions of the policy: Accepted.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -245,6 +245,7 @@ type RolloutPolicyStatus struct {
 // +kubebuilder:resource:categories=drover
 // +kubebuilder:printcolumn:name="Strategy",type=string,JSONPath=`.spec.strategy`
 // +kubebuilder:printcolumn:name="OnFailure",type=string,JSONPath=`.spec.failurePolicy`
+// +kubebuilder:printcolumn:name="Accepted",type=string,JSONPath=`.status.conditions[?(@.type=="Accepted")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type RolloutPolicy struct {
 	metav1.TypeMeta `json:",inline"`
@@ -271,3 +272,9 @@ type RolloutPolicyList struct {
 func init() {
 	objectTypes = append(objectTypes, &RolloutPolicy{}, &RolloutPolicyList{})
 }
+
+// GetConditions returns the RolloutPolicy's conditions.
+func (p *RolloutPolicy) GetConditions() []metav1.Condition { return p.Status.Conditions }
+
+// SetConditions sets the RolloutPolicy's conditions.
+func (p *RolloutPolicy) SetConditions(c []metav1.Condition) { p.Status.Conditions = c }

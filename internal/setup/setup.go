@@ -20,6 +20,7 @@ import (
 	"github.com/drover-dev/drover/controllers/maintenance"
 	"github.com/drover-dev/drover/controllers/prod"
 	"github.com/drover-dev/drover/controllers/prodset"
+	"github.com/drover-dev/drover/controllers/rolloutpolicy"
 	"github.com/drover-dev/drover/internal/gates"
 	"github.com/drover-dev/drover/internal/traffic"
 )
@@ -120,6 +121,12 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		APIReader:    mgr.GetAPIReader(),
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.ProdSetConcurrency}); err != nil {
 		return nil, fmt.Errorf("setting up the ProdSet controller: %w", err)
+	}
+	if err := (&rolloutpolicy.Reconciler{
+		Client:            mgr.GetClient(),
+		PrometheusAddress: opts.PrometheusAddress,
+	}).SetupWithManager(ctx, mgr, controller.Options{}); err != nil {
+		return nil, fmt.Errorf("setting up the RolloutPolicy controller: %w", err)
 	}
 	if err := (&maintenance.Reconciler{
 		Client:          mgr.GetClient(),

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cluster-api/util/conditions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/gates/prometheustest"
@@ -173,6 +175,28 @@ func TestReleaseThroughThePolicyThenRollBackByTraffic(t *testing.T) {
 		}
 	}, 90*time.Second, 250*time.Millisecond).Should(Succeed())
 	g.Expect(conditions.Get(s, droverv1.ProdSetRolledOutCondition).Reason).To(Equal(droverv1.ProdSetRolledBackReason))
+	// The rollback latency and the gate verdicts are on the metrics endpoint.
+	families, err := ctrlmetrics.Registry.Gather()
+	g.Expect(err).NotTo(HaveOccurred())
+	seen := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			switch f.GetName() {
+			case "drover_rollout_rollback_latency_seconds":
+				seen[f.GetName()] += float64(m.GetHistogram().GetSampleCount())
+			case "drover_rollout_gate_results_total":
+				labels := map[string]string{}
+				for _, l := range m.GetLabel() {
+					labels[l.GetName()] = l.GetValue()
+				}
+				seen[labels["type"]+"/"+labels["result"]] += m.GetCounter().GetValue()
+			}
+		}
+	}
+	g.Expect(seen).To(HaveKeyWithValue("drover_rollout_rollback_latency_seconds", BeNumerically(">=", 1)))
+	g.Expect(seen).To(HaveKeyWithValue("prometheus/failed", BeNumerically(">=", 1)))
+	g.Expect(seen).To(HaveKeyWithValue("prometheus/passed", BeNumerically(">=", 1)))
+	g.Expect(seen).To(HaveKeyWithValue("httpCheck/passed", BeNumerically(">=", 2)))
 	// The history keeps both rollouts, newest first.
 	s = getSet(g, set)
 	g.Expect(s.Status.RolloutHistory).To(HaveLen(3)) // v1 (the first revision), v2, v3
@@ -272,4 +296,56 @@ func TestMissingPolicyHoldsTheRollout(t *testing.T) {
 		g.Expect(s.Status.Rollout.Phase).To(Equal(droverv1.RolloutSucceeded), fmt.Sprint(s.Status.Rollout))
 		g.Expect(s.Status.Rollout.PreviousRevision).To(Equal(v1))
 	}, 90*time.Second, 250*time.Millisecond).Should(Succeed())
+}
+
+// A policy the API server accepts but drover cannot run (a broken template) is reported
+// on the policy and holds the sets that follow it; fixing it lets the rollout go.
+func TestAnInvalidPolicyIsReportedAndHolds(t *testing.T) {
+	g := NewWithT(t)
+	policy := newPolicy(t, "broken", droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{{Name: "all", MaxParallel: ptr.To(intstr.FromString("100%"))}}})
+	set := newSet(t, "strict", "broken", 2)
+	updatePolicy(t, policy, func(p *droverv1.RolloutPolicy) {
+		p.Spec.Steps[0].Gates = []droverv1.Gate{{HTTPCheck: &droverv1.HTTPCheckGate{URL: "http://{{ .Host /healthz"}}}
+	})
+	g.Eventually(func(g Gomega) {
+		p := &droverv1.RolloutPolicy{}
+		g.Expect(cp.Get(ctx(), client.ObjectKeyFromObject(policy), p)).To(Succeed())
+		c := conditions.Get(p, droverv1.RolloutPolicyAcceptedCondition)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Message).To(And(ContainSubstring("spec.steps[0] (all).gates[0].httpCheck.url"), ContainSubstring("strict")))
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+
+	v1 := getSet(g, set).Status.CurrentRevision
+	ship(t, set, "v2")
+	g.Eventually(func(g Gomega) {
+		c := conditions.Get(getSet(g, set), droverv1.ProdSetRolledOutCondition)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Reason).To(Equal(droverv1.ProdSetPolicyInvalidReason))
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		for _, p := range getSet(g, set).Status.Prods {
+			g.Expect(p.Revision).To(Equal(v1))
+		}
+	}, 2*time.Second, 250*time.Millisecond).Should(Succeed())
+
+	updatePolicy(t, policy, func(p *droverv1.RolloutPolicy) { p.Spec.Steps[0].Gates = nil })
+	g.Eventually(func(g Gomega) {
+		s := getSet(g, set)
+		g.Expect(s.Status.Rollout).NotTo(BeNil())
+		g.Expect(s.Status.Rollout.Phase).To(Equal(droverv1.RolloutSucceeded))
+		g.Expect(s.Status.Rollout.PreviousRevision).To(Equal(v1))
+	}, 90*time.Second, 250*time.Millisecond).Should(Succeed())
+}
+
+func updatePolicy(t *testing.T, policy *droverv1.RolloutPolicy, mutate func(*droverv1.RolloutPolicy)) {
+	t.Helper()
+	NewWithT(t).Eventually(func() error {
+		p := &droverv1.RolloutPolicy{}
+		if err := cp.Get(ctx(), client.ObjectKeyFromObject(policy), p); err != nil {
+			return err
+		}
+		mutate(p)
+		return cp.Update(ctx(), p)
+	}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
 }
