@@ -1,0 +1,92 @@
+// Package octavia reads OpenStack Octavia load balancers through gophercloud v2.
+//
+// What drover needs from Octavia is one thing: a complete, consistent picture of one
+// load balancer (its listeners, pools, members and health monitors) to mirror into an
+// AWS NLB. Client.Snapshot returns exactly that, or an error: a read that failed part way
+// never yields a partial Snapshot, because the mirror must change nothing in AWS when
+// Octavia could not be read (design.md, "NLB mirror").
+package octavia
+
+import (
+	"context"
+	"time"
+)
+
+// Client is the narrow interface drover uses; the gophercloud implementation is New.
+type Client interface {
+	// Snapshot reads the load balancer with id and everything under it. It returns an
+	// error wrapping cloudmetrics.ErrNotFound when the load balancer does not exist, and
+	// an error (never a partial Snapshot) when any part of the read fails.
+	Snapshot(ctx context.Context, id string) (*Snapshot, error)
+}
+
+// Snapshot is one complete read of an Octavia load balancer.
+type Snapshot struct {
+	LoadBalancer LoadBalancer
+	// Listeners of the load balancer, sorted by protocol and port.
+	Listeners []Listener
+	// Pools of the load balancer, sorted by id, each with its members and monitor.
+	Pools []Pool
+	// ReadAt is when the read finished.
+	ReadAt time.Time
+}
+
+// LoadBalancer is an Octavia load balancer.
+type LoadBalancer struct {
+	ID                 string
+	Name               string
+	VIP                string
+	ProvisioningStatus string // ACTIVE, PENDING_CREATE, PENDING_UPDATE, PENDING_DELETE, DELETED, ERROR
+	OperatingStatus    string // ONLINE, DRAINING, OFFLINE, DEGRADED, ERROR, NO_MONITOR
+	AdminStateUp       bool
+}
+
+// Listener is an Octavia listener.
+type Listener struct {
+	ID            string
+	Name          string
+	Protocol      string // TCP, UDP, SCTP, HTTP, HTTPS, TERMINATED_HTTPS, PROMETHEUS
+	Port          int32
+	DefaultPoolID string
+	AdminStateUp  bool
+}
+
+// Pool is an Octavia pool with its members and health monitor.
+type Pool struct {
+	ID              string
+	Name            string
+	Protocol        string // TCP, UDP, SCTP, HTTP, HTTPS, PROXY, PROXYV2
+	LBAlgorithm     string
+	AdminStateUp    bool
+	OperatingStatus string
+	// Members sorted by address and port.
+	Members []Member
+	// Monitor is the pool's health monitor; nil when it has none.
+	Monitor *Monitor
+}
+
+// Member is a pool member.
+type Member struct {
+	ID              string
+	Name            string
+	Address         string
+	Port            int32
+	Weight          int32
+	Backup          bool
+	AdminStateUp    bool
+	OperatingStatus string // ONLINE, DRAINING, OFFLINE, ERROR, NO_MONITOR
+}
+
+// Monitor is a pool's health monitor.
+type Monitor struct {
+	ID             string
+	Type           string // HTTP, HTTPS, PING, TCP, TLS-HELLO, UDP-CONNECT, SCTP
+	Delay          int32  // seconds between checks
+	Timeout        int32  // seconds
+	MaxRetries     int32  // successes to become ONLINE (1–10)
+	MaxRetriesDown int32  // failures to become ERROR (1–10)
+	HTTPMethod     string
+	URLPath        string
+	ExpectedCodes  string // "200", "200,202", "200-204"
+	AdminStateUp   bool
+}
