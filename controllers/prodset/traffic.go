@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cluster-api/util/conditions"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/traffic"
@@ -50,6 +51,17 @@ func (r *Reconciler) trackChange(ctx context.Context, s *scope) {
 		return // no provider any more: nothing can confirm it
 	}
 	ok, err := r.Publisher.InSync(ctx, st.ChangeID)
+	if errors.Is(err, traffic.ErrChangeLost) {
+		// Never to be in sync (a restarted provider, a failed batch): forget it, so that
+		// publish sends what still differs from the published weights again.
+		log := ctrl.LoggerFrom(ctx)
+		log.Info("DNS change lost; publishing again", "change", st.ChangeID, "reason", err.Error())
+		for _, sum := range s.summaries {
+			sum.PendingWeight = nil
+		}
+		st.ChangeID, st.SubmittedTime, st.Removing = "", nil, nil
+		return
+	}
 	if err != nil {
 		s.publishErr = fmt.Errorf("checking DNS change %s: %w", st.ChangeID, err)
 		s.after(5 * time.Second)

@@ -37,14 +37,23 @@ type Weight struct {
 	ID string
 	// Weight to publish, 0–255.
 	Weight int32
-	// Remove deletes the record instead; Weight is ignored.
+	// Remove deletes the record instead (and the Prod's path records); Weight and Paths
+	// are ignored.
 	Remove bool
+	// Paths are the Prod's two paths, for providers that publish them; nil leaves the
+	// path records as they are.
+	Paths *Paths
 }
 
 // ErrChangeInProgress is returned by Publish when the zone has a change that is not in
 // sync yet and the implementation does not queue behind it (Route53's
 // PriorRequestNotComplete). The caller tries again later; nothing was changed.
 var ErrChangeInProgress = errors.New("another change to the hosted zone is in progress")
+
+// ErrChangeLost is returned by InSync when the change will never be in sync: the
+// implementation does not know it (it was made by a manager that has since restarted) or
+// it failed. The caller publishes its weights again.
+var ErrChangeLost = errors.New("the DNS change was lost; publish again")
 
 // Publisher publishes the weights of a service's records.
 type Publisher interface {

@@ -1,0 +1,432 @@
+// Package route53 is drover's Route53 traffic provider: a traffic.Publisher that writes
+// the two levels of weighted records of design.md's traffic model, with a health check on
+// each path, and batches every change to a hosted zone into one ChangeResourceRecordSets
+// call at a time.
+//
+// Publish does not call Route53. It adds the weights to the zone's next batch and returns
+// a ticket at once. One worker per zone sends the batch after a short linger, as one
+// change (chunked only past Route53's limit), follows it with GetChange until INSYNC, and
+// only then takes the next batch: weights published by several ProdSets while a change is
+// in flight go out together, and the zone never sees two competing changes from drover.
+// InSync answers from what the worker saw, so ProdSets asking every second cost no
+// request. A ticket the Publisher does not know (a manager restart) or whose batch failed
+// is reported with traffic.ErrChangeLost: the caller publishes again, which is safe
+// because every change is computed against the records Route53 holds at the time.
+package route53
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"github.com/go-logr/logr"
+
+	"github.com/drover-dev/drover/internal/traffic"
+)
+
+// API is what the Publisher needs of Route53 (internal/cloud/route53 implements it).
+type API interface {
+	// ChangeResourceRecordSets submits one change batch to a zone and returns the
+	// change id. It wraps ErrPriorRequestNotComplete when the zone is busy.
+	ChangeResourceRecordSets(ctx context.Context, zoneID string, changes []types.Change, comment string) (string, error)
+	// GetChange returns the status of a change: PENDING or INSYNC.
+	GetChange(ctx context.Context, changeID string) (types.ChangeStatus, error)
+	// ListResourceRecordSets returns the record sets of name and every name below it.
+	ListResourceRecordSets(ctx context.Context, zoneID, name string) ([]types.ResourceRecordSet, error)
+	// CreateHealthCheck creates a health check with tags and returns its id.
+	CreateHealthCheck(ctx context.Context, callerReference string, cfg *types.HealthCheckConfig, tags map[string]string) (string, error)
+	// DeleteHealthCheck deletes a health check; one already gone is no error.
+	DeleteHealthCheck(ctx context.Context, id string) error
+	// HealthChecksTagged returns the tags of every health check tagged key=value, by id.
+	HealthChecksTagged(ctx context.Context, key, value string) (map[string]map[string]string, error)
+}
+
+// ErrPriorRequestNotComplete is what API implementations wrap when Route53 refused a
+// change because another change to the zone is still being applied.
+var ErrPriorRequestNotComplete = errors.New("route53: PriorRequestNotComplete")
+
+// Tags on the health checks drover creates.
+const (
+	TagOwner   = "drover.dev/owner"
+	TagService = "drover.dev/service"
+	TagProd    = "drover.dev/prod"
+	TagPath    = "drover.dev/path"
+	TagConfig  = "drover.dev/config"
+)
+
+// maxChangesPerCall keeps one call within Route53's limits (1,000 records per call, an
+// UPSERT counting twice).
+const maxChangesPerCall = 500
+
+// Publisher is the Route53 traffic.Publisher. Run it with Start (it is a manager
+// Runnable that needs the leader).
+type Publisher struct {
+	API API
+	// Owner tells this installation's records and health checks from others' in the same
+	// account (SetIdentifier prefix and the drover.dev/owner tag). Defaults to "drover".
+	Owner string
+	// Linger is how long a zone's batch waits for more weights before it goes. Defaults
+	// to 200ms.
+	Linger time.Duration
+	// PollInterval is how often a change in flight is checked. Defaults to 2s.
+	PollInterval time.Duration
+	// Retain is how long a finished batch's ticket is remembered. Defaults to 10m.
+	Retain time.Duration
+	Log    logr.Logger
+
+	once    sync.Once
+	boot    string
+	mu      sync.Mutex
+	ctx     context.Context
+	seq     int
+	zones   map[string]*zone
+	tickets map[string]*batch
+	index   []hcEntry
+	loaded  bool
+}
+
+var _ traffic.Publisher = (*Publisher)(nil)
+
+type batchState int
+
+const (
+	queued batchState = iota
+	submitted
+	inSync
+	failed
+)
+
+type batch struct {
+	ticket   string
+	zone     string
+	intents  map[string]*serviceIntent // by canonical service name
+	state    batchState
+	err      error
+	changes  []string // Route53 change ids
+	finished time.Time
+}
+
+type zone struct {
+	id   string
+	next *batch
+	wake chan struct{}
+}
+
+func (p *Publisher) init() {
+	p.once.Do(func() {
+		if p.Owner == "" {
+			p.Owner = DefaultOwner
+		}
+		if p.Linger <= 0 {
+			p.Linger = 200 * time.Millisecond
+		}
+		if p.PollInterval <= 0 {
+			p.PollInterval = 2 * time.Second
+		}
+		if p.Retain <= 0 {
+			p.Retain = 10 * time.Minute
+		}
+		p.boot = strconv.FormatInt(time.Now().UnixNano(), 36)
+		p.zones = map[string]*zone{}
+		p.tickets = map[string]*batch{}
+	})
+}
+
+// Start runs the zone workers until ctx ends.
+func (p *Publisher) Start(ctx context.Context) error {
+	p.init()
+	p.mu.Lock()
+	p.ctx = ctx
+	for _, z := range p.zones {
+		go p.work(ctx, z)
+	}
+	p.mu.Unlock()
+	<-ctx.Done()
+	return nil
+}
+
+// NeedLeaderElection: only the leader writes DNS.
+func (p *Publisher) NeedLeaderElection() bool { return true }
+
+// Publish queues weights for svc's zone and returns the ticket of the batch they go in.
+func (p *Publisher) Publish(ctx context.Context, svc traffic.Service, weights []traffic.Weight) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	p.init()
+	if svc.Zone == "" || svc.Name == "" {
+		return "", fmt.Errorf("publishing weights: the service needs a zone and a name, got %q %q", svc.Zone, svc.Name)
+	}
+	for _, w := range weights {
+		if w.ID == "" || (!w.Remove && (w.Weight < 0 || w.Weight > 255)) {
+			return "", fmt.Errorf("publishing weights of %s: invalid record %+v", svc.Name, w)
+		}
+		if w.Paths != nil && (w.Paths.OctaviaWeight < 0 || w.Paths.OctaviaWeight > 255 || w.Paths.NLBWeight < 0 || w.Paths.NLBWeight > 255) {
+			return "", fmt.Errorf("publishing weights of %s: invalid path weights for %s: %+v", svc.Name, w.ID, *w.Paths)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	z := p.zones[svc.Zone]
+	if z == nil {
+		z = &zone{id: svc.Zone, wake: make(chan struct{}, 1)}
+		p.zones[svc.Zone] = z
+		if p.ctx != nil {
+			go p.work(p.ctx, z)
+		}
+	}
+	if z.next == nil {
+		p.seq++
+		z.next = &batch{ticket: fmt.Sprintf("drover/%s/%s/%d", p.boot, svc.Zone, p.seq), zone: svc.Zone, intents: map[string]*serviceIntent{}}
+		p.tickets[z.next.ticket] = z.next
+	}
+	key := canonical(svc.Name)
+	si := z.next.intents[key]
+	if si == nil {
+		si = &serviceIntent{Service: svc}
+		z.next.intents[key] = si
+	}
+	si.Service.TTL = svc.TTL
+	si.merge(weights)
+	select {
+	case z.wake <- struct{}{}:
+	default:
+	}
+	p.prune()
+	return z.next.ticket, nil
+}
+
+// InSync reports whether the batch of ticket is in sync in Route53.
+func (p *Publisher) InSync(_ context.Context, ticket string) (bool, error) {
+	p.init()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.tickets[ticket]
+	switch {
+	case b == nil:
+		return false, fmt.Errorf("%w: change %s is not known to this manager", traffic.ErrChangeLost, ticket)
+	case b.state == failed:
+		return false, fmt.Errorf("%w: %v", traffic.ErrChangeLost, b.err)
+	}
+	return b.state == inSync, nil
+}
+
+// prune forgets finished batches older than Retain. Called with mu held.
+func (p *Publisher) prune() {
+	cutoff := time.Now().Add(-p.Retain)
+	for t, b := range p.tickets {
+		if (b.state == inSync || b.state == failed) && b.finished.Before(cutoff) {
+			delete(p.tickets, t)
+		}
+	}
+}
+
+// work sends z's batches one at a time until ctx ends.
+func (p *Publisher) work(ctx context.Context, z *zone) {
+	log := p.Log.WithValues("zone", z.id)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-z.wake:
+		}
+		if !sleep(ctx, p.Linger) {
+			return
+		}
+		p.mu.Lock()
+		b := z.next
+		z.next = nil
+		if b != nil {
+			b.state = submitted
+		}
+		p.mu.Unlock()
+		if b == nil {
+			continue
+		}
+		orphans, err := p.send(ctx, log, b)
+		p.mu.Lock()
+		b.finished = time.Now()
+		if err != nil {
+			b.state, b.err = failed, err
+		} else {
+			b.state = inSync
+		}
+		p.mu.Unlock()
+		if err != nil {
+			log.Error(err, "DNS change batch failed; its ProdSets publish again", "ticket", b.ticket)
+			continue
+		}
+		p.deleteHealthChecks(ctx, log, orphans)
+	}
+}
+
+// send computes the batch's changes against what the zone holds, creates the health
+// checks they need, submits them and waits until they are in sync. It returns the health
+// checks no record uses any more.
+func (p *Publisher) send(ctx context.Context, log logr.Logger, b *batch) ([]string, error) {
+	if err := p.loadIndex(ctx); err != nil {
+		return nil, err
+	}
+	var changes []types.Change
+	var orphans []string
+	for _, name := range slices.Sorted(maps.Keys(b.intents)) {
+		si := *b.intents[name]
+		listed, err := p.API.ListResourceRecordSets(ctx, b.zone, si.Service.Name)
+		if err != nil {
+			return nil, fmt.Errorf("reading the records of %s: %w", si.Service.Name, err)
+		}
+		ids, err := p.ensureHealthChecks(ctx, neededHealthChecks(p.Owner, si))
+		if err != nil {
+			return nil, err
+		}
+		p.mu.Lock()
+		index := slices.Clone(p.index)
+		p.mu.Unlock()
+		plan := planService(p.Owner, si, newCurrent(p.Owner, si.Service.Name, listed), ids, index)
+		if len(plan.Skipped) > 0 {
+			log.Info("not publishing service records of Prods that have no path yet", "service", si.Service.Name, "prods", plan.Skipped)
+		}
+		changes = append(changes, plan.Changes...)
+		orphans = append(orphans, plan.Orphaned...)
+	}
+	for start := 0; start < len(changes); start += maxChangesPerCall {
+		chunk := changes[start:min(start+maxChangesPerCall, len(changes))]
+		id, err := p.submit(ctx, b.zone, chunk)
+		if err != nil {
+			return nil, err
+		}
+		p.mu.Lock()
+		b.changes = append(b.changes, id)
+		p.mu.Unlock()
+		log.V(1).Info("DNS change submitted", "change", id, "records", len(chunk), "ticket", b.ticket)
+		if err := p.waitInSync(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	return orphans, nil
+}
+
+// submit sends one change, waiting out another change to the zone still being applied
+// (by another manager, or one this manager lost track of) rather than competing with it.
+func (p *Publisher) submit(ctx context.Context, zoneID string, changes []types.Change) (string, error) {
+	for {
+		id, err := p.API.ChangeResourceRecordSets(ctx, zoneID, changes, "drover")
+		if !errors.Is(err, ErrPriorRequestNotComplete) {
+			return id, err
+		}
+		if !sleep(ctx, p.PollInterval) {
+			return "", ctx.Err()
+		}
+	}
+}
+
+func (p *Publisher) waitInSync(ctx context.Context, id string) error {
+	for {
+		st, err := p.API.GetChange(ctx, id)
+		if err != nil {
+			return fmt.Errorf("following DNS change %s: %w", id, err)
+		}
+		if st == types.ChangeStatusInsync {
+			return nil
+		}
+		if !sleep(ctx, p.PollInterval) {
+			return ctx.Err()
+		}
+	}
+}
+
+// loadIndex reads, once, the health checks this owner created earlier.
+func (p *Publisher) loadIndex(ctx context.Context) error {
+	p.mu.Lock()
+	loaded := p.loaded
+	p.mu.Unlock()
+	if loaded {
+		return nil
+	}
+	tagged, err := p.API.HealthChecksTagged(ctx, TagOwner, p.Owner)
+	if err != nil {
+		return fmt.Errorf("reading drover's health checks: %w", err)
+	}
+	var index []hcEntry
+	for id, tags := range tagged {
+		index = append(index, hcEntry{ID: id, Digest: tags[TagConfig], Key: hcKey{
+			Service: canonical(tags[TagService]), ID: tags[TagProd], Path: Path(tags[TagPath]),
+		}})
+	}
+	slices.SortFunc(index, func(a, b hcEntry) int { return strings.Compare(a.ID, b.ID) })
+	p.mu.Lock()
+	p.index, p.loaded = index, true
+	p.mu.Unlock()
+	return nil
+}
+
+// ensureHealthChecks returns the id of each needed health check, creating those that do
+// not exist with their configuration yet.
+func (p *Publisher) ensureHealthChecks(ctx context.Context, needed []hcSpec) (map[hcKey]string, error) {
+	ids := map[hcKey]string{}
+	for _, spec := range needed {
+		p.mu.Lock()
+		for _, e := range p.index {
+			if e.Key == spec.Key && e.Digest == spec.Digest {
+				ids[spec.Key] = e.ID
+			}
+		}
+		p.mu.Unlock()
+		if ids[spec.Key] != "" {
+			continue
+		}
+		cfg := spec.Config
+		id, err := p.API.CreateHealthCheck(ctx, p.callerReference(spec), &cfg, map[string]string{
+			TagOwner: p.Owner, TagService: spec.Key.Service, TagProd: spec.Key.ID, TagPath: string(spec.Key.Path), TagConfig: spec.Digest,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("creating the %s health check of %s: %w", spec.Key.Path, spec.Key.ID, err)
+		}
+		p.mu.Lock()
+		p.index = append(p.index, hcEntry{ID: id, Key: spec.Key, Digest: spec.Digest})
+		p.mu.Unlock()
+		ids[spec.Key] = id
+	}
+	return ids, nil
+}
+
+// callerReference is unique per creation (Route53 refuses a reference once used by a
+// health check since deleted): what it checks, and when.
+func (p *Publisher) callerReference(spec hcSpec) string {
+	h := sha256.Sum256([]byte(p.Owner + "|" + spec.Key.Service + "|" + spec.Key.ID + "|" + string(spec.Key.Path) + "|" + spec.Digest))
+	return "drover-" + hex.EncodeToString(h[:])[:24] + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+}
+
+// deleteHealthChecks deletes health checks no record uses any more. One that fails stays
+// in the index and is tried again after the service's next change.
+func (p *Publisher) deleteHealthChecks(ctx context.Context, log logr.Logger, ids []string) {
+	for _, id := range ids {
+		if err := p.API.DeleteHealthCheck(ctx, id); err != nil {
+			log.Error(err, "deleting a health check no record uses", "healthCheck", id)
+			continue
+		}
+		p.mu.Lock()
+		p.index = slices.DeleteFunc(p.index, func(e hcEntry) bool { return e.ID == id })
+		p.mu.Unlock()
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,298 @@
+package route53
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/route53/types"
+
+	"github.com/drover-dev/drover/internal/traffic"
+)
+
+// fakeZone is an in-memory Route53 for the Publisher's batching logic: changes stay
+// PENDING until released, and a zone refuses a change while one is pending, as Route53
+// does. The suites against moto (publisher_moto_test.go) prove the records themselves.
+type fakeZone struct {
+	mu       sync.Mutex
+	records  map[string]types.ResourceRecordSet // by SetIdentifier
+	calls    [][]types.Change
+	pending  map[string]bool
+	refusals int // PriorRequestNotComplete answers still to give
+	hcs      map[string]map[string]string
+	deleted  []string
+	seq      int
+}
+
+func newFakeZone() *fakeZone {
+	return &fakeZone{records: map[string]types.ResourceRecordSet{}, pending: map[string]bool{}, hcs: map[string]map[string]string{}}
+}
+
+func (f *fakeZone) ChangeResourceRecordSets(_ context.Context, _ string, changes []types.Change, _ string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refusals > 0 {
+		f.refusals--
+		return "", fmt.Errorf("zone busy: %w", ErrPriorRequestNotComplete)
+	}
+	for id := range f.pending {
+		if f.pending[id] {
+			return "", fmt.Errorf("change %s pending: %w", id, ErrPriorRequestNotComplete)
+		}
+	}
+	for _, c := range changes {
+		r := *c.ResourceRecordSet
+		if c.Action == types.ChangeActionDelete {
+			delete(f.records, aws.ToString(r.SetIdentifier))
+		} else {
+			f.records[aws.ToString(r.SetIdentifier)] = r
+		}
+	}
+	f.calls = append(f.calls, changes)
+	f.seq++
+	id := fmt.Sprintf("/change/C%d", f.seq)
+	f.pending[id] = true
+	return id, nil
+}
+
+func (f *fakeZone) GetChange(_ context.Context, id string) (types.ChangeStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.pending[id] {
+		return types.ChangeStatusPending, nil
+	}
+	return types.ChangeStatusInsync, nil
+}
+
+func (f *fakeZone) release() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id := range f.pending {
+		f.pending[id] = false
+	}
+}
+
+func (f *fakeZone) ListResourceRecordSets(context.Context, string, string) ([]types.ResourceRecordSet, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []types.ResourceRecordSet
+	for _, r := range f.records {
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (f *fakeZone) CreateHealthCheck(_ context.Context, _ string, _ *types.HealthCheckConfig, tags map[string]string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seq++
+	id := fmt.Sprintf("hc-%d", f.seq)
+	f.hcs[id] = tags
+	return id, nil
+}
+
+func (f *fakeZone) DeleteHealthCheck(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.hcs, id)
+	f.deleted = append(f.deleted, id)
+	return nil
+}
+
+func (f *fakeZone) HealthChecksTagged(_ context.Context, key, value string) (map[string]map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]map[string]string{}
+	for id, tags := range f.hcs {
+		if tags[key] == value {
+			out[id] = tags
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeZone) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+func startPublisher(t *testing.T, api API) *Publisher {
+	t.Helper()
+	p := &Publisher{API: api, Linger: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = p.Start(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return p
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func ticketInSync(t *testing.T, p *Publisher, ticket string) bool {
+	t.Helper()
+	ok, err := p.InSync(context.Background(), ticket)
+	if err != nil {
+		t.Fatalf("InSync(%s): %v", ticket, err)
+	}
+	return ok
+}
+
+func TestPublisherBatchesAZoneAndWaitsForTheChangeInFlight(t *testing.T) {
+	zone := newFakeZone()
+	p := startPublisher(t, zone)
+	ctx := context.Background()
+	other := traffic.Service{Zone: "Z1", Name: "cart.example.com", TTL: 30 * time.Second}
+
+	// Two services of one zone published together go out as one change.
+	t1, err := p.Publish(ctx, shop, []traffic.Weight{{ID: "default/a", Weight: 100, Paths: paths("10.0.0.1", "", 90, 10)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t2, err := p.Publish(ctx, other, []traffic.Weight{{ID: "default/b", Weight: 100, Paths: paths("10.0.0.2", "", 90, 10)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if t1 != t2 {
+		t.Errorf("two publications within the linger got tickets %s and %s", t1, t2)
+	}
+	eventually(t, "the first change is sent", func() bool { return zone.callCount() == 1 })
+	if ticketInSync(t, p, t1) {
+		t.Error("in sync while Route53 says PENDING")
+	}
+	// While it is pending, three more publications queue up and go out as one change
+	// once it is in sync, and none competes with it.
+	var later []string
+	for i, id := range []string{"default/a", "default/b", "default/a"} {
+		svc := shop
+		if id == "default/b" {
+			svc = other
+		}
+		tk, err := p.Publish(ctx, svc, []traffic.Weight{{ID: id, Weight: int32(10 * i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		later = append(later, tk)
+	}
+	if later[0] != later[1] || later[1] != later[2] || later[0] == t1 {
+		t.Errorf("tickets while a change is in flight: %v (first %s)", later, t1)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := zone.callCount(); n != 1 {
+		t.Fatalf("%d changes sent while the first was pending", n)
+	}
+	zone.release()
+	eventually(t, "the first batch is in sync", func() bool { return ticketInSync(t, p, t1) })
+	eventually(t, "the queued batch is sent", func() bool { return zone.callCount() == 2 })
+	zone.release()
+	eventually(t, "the second batch is in sync", func() bool { return ticketInSync(t, p, later[0]) })
+	zone.mu.Lock()
+	second := describe(zone.calls[1])
+	zone.mu.Unlock()
+	want := []string{
+		"UPSERT cart.example.com drover/default/b w=10 alias=b.default.drover.cart.example.com",
+		"UPSERT shop.example.com drover/default/a w=20 alias=a.default.drover.shop.example.com",
+	}
+	if fmt.Sprint(second) != fmt.Sprint(want) {
+		t.Errorf("second change:\n%v\nwant (the last weight of each Prod):\n%v", second, want)
+	}
+}
+
+func TestPublisherWaitsOutPriorRequestNotComplete(t *testing.T) {
+	zone := newFakeZone()
+	zone.refusals = 3
+	p := startPublisher(t, zone)
+	tk, err := p.Publish(context.Background(), shop, []traffic.Weight{{ID: "default/a", Weight: 100, Paths: paths("10.0.0.1", "", 90, 10)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the change goes through after the zone frees", func() bool { return zone.callCount() == 1 })
+	zone.release()
+	eventually(t, "in sync", func() bool { return ticketInSync(t, p, tk) })
+	zone.mu.Lock()
+	defer zone.mu.Unlock()
+	if zone.refusals != 0 || len(zone.records) != 2 {
+		t.Errorf("refusals left %d, records %d", zone.refusals, len(zone.records))
+	}
+}
+
+func TestPublisherTicketsOfAnotherManagerAreLost(t *testing.T) {
+	zone := newFakeZone()
+	p := startPublisher(t, zone)
+	_, err := p.InSync(context.Background(), "drover/earlier/Z1/7")
+	if !errors.Is(err, traffic.ErrChangeLost) {
+		t.Errorf("InSync of an unknown ticket: %v, want ErrChangeLost", err)
+	}
+}
+
+func TestPublisherDeletesHealthChecksOnlyAfterTheChange(t *testing.T) {
+	zone := newFakeZone()
+	p := startPublisher(t, zone)
+	ctx := context.Background()
+	tk, err := p.Publish(ctx, shop, []traffic.Weight{{ID: "default/a", Weight: 100, Paths: paths("10.0.0.1", "nlb.example", 90, 10)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "sent", func() bool { return zone.callCount() == 1 })
+	zone.release()
+	eventually(t, "in sync", func() bool { return ticketInSync(t, p, tk) })
+	zone.mu.Lock()
+	if len(zone.hcs) != 2 {
+		t.Errorf("%d health checks, want one per path", len(zone.hcs))
+	}
+	zone.mu.Unlock()
+
+	tk, err = p.Publish(ctx, shop, []traffic.Weight{{ID: "default/a", Remove: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "sent", func() bool { return zone.callCount() == 2 })
+	time.Sleep(100 * time.Millisecond)
+	zone.mu.Lock()
+	if len(zone.deleted) != 0 {
+		t.Errorf("health checks %v deleted while the change removing their records is pending", zone.deleted)
+	}
+	zone.mu.Unlock()
+	zone.release()
+	eventually(t, "in sync", func() bool { return ticketInSync(t, p, tk) })
+	eventually(t, "health checks deleted", func() bool {
+		zone.mu.Lock()
+		defer zone.mu.Unlock()
+		return len(zone.hcs) == 0 && len(zone.records) == 0
+	})
+
+	// A new manager finds health checks an earlier one left and deletes them with the
+	// service's next change.
+	zone.mu.Lock()
+	zone.hcs["hc-leak"] = map[string]string{TagOwner: "drover", TagService: "shop.example.com", TagProd: "default/x", TagPath: "nlb"}
+	zone.hcs["hc-theirs"] = map[string]string{TagOwner: "someone-else", TagService: "shop.example.com", TagProd: "default/x", TagPath: "nlb"}
+	zone.mu.Unlock()
+	p2 := startPublisher(t, zone)
+	tk, err = p2.Publish(ctx, shop, []traffic.Weight{{ID: "default/b", Weight: 100, Paths: paths("10.0.0.2", "", 90, 10)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "sent", func() bool { return zone.callCount() == 3 })
+	zone.release()
+	eventually(t, "in sync", func() bool { return ticketInSync(t, p2, tk) })
+	eventually(t, "the leak is gone, the foreign check stays", func() bool {
+		zone.mu.Lock()
+		defer zone.mu.Unlock()
+		_, leak := zone.hcs["hc-leak"]
+		_, theirs := zone.hcs["hc-theirs"]
+		return !leak && theirs
+	})
+}
