@@ -25,7 +25,32 @@ const (
 	ProdAvailableCondition = "Available"
 	// ProdTrafficReadyCondition is True when the Prod's traffic is published as desired.
 	ProdTrafficReadyCondition = "TrafficReady"
+	// ProdMirrorSyncedCondition is True when the Prod's AWS NLB matches its Octavia load
+	// balancer as last read. Set only on Prods with spec.traffic.mirror.
+	ProdMirrorSyncedCondition = "MirrorSynced"
 )
+
+// Reasons for ProdMirrorSyncedCondition (also MirrorStatus.outcome).
+const (
+	ProdMirrorInSyncReason               = "InSync"
+	ProdMirrorChangedReason              = "Changed"
+	ProdMirrorBlockedReason              = "Blocked"
+	ProdMirrorOctaviaUnavailableReason   = "OctaviaUnavailable"
+	ProdMirrorLoadBalancerNotFoundReason = "LoadBalancerNotFound"
+	ProdMirrorFailedReason               = "Failed"
+	ProdMirrorDisabledReason             = "Disabled"
+	ProdMirrorDeletingReason             = "Deleting"
+	ProdMirrorNotConfiguredReason        = "NotConfigured"
+)
+
+// MirrorFinalizer keeps a Prod with an NLB mirror until the NLB, its listeners and target
+// groups are deleted (after the Prod's traffic is drained).
+const MirrorFinalizer = "drover.dev/nlb-mirror"
+
+// AllowTargetRemovalAnnotation on a Prod lets the next NLB sync remove more targets than
+// spec.traffic.mirror.maxTargetRemovalPercent allows. drover removes the annotation once a
+// sync has used it.
+const AllowTargetRemovalAnnotation = "drover.dev/allow-target-removal"
 
 // Reasons for ProdClusterReachableCondition.
 const (

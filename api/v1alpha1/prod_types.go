@@ -184,6 +184,61 @@ type ProdEndpoint struct {
 	// nlbDNSName is the DNS name of the mirroring AWS NLB.
 	// +optional
 	NLBDNSName string `json:"nlbDNSName,omitempty"`
+	// nlbZoneID is the NLB's canonical hosted zone, which the NLB path's alias record names.
+	// +optional
+	NLBZoneID string `json:"nlbZoneID,omitempty"`
+	// octaviaStatus is the Octavia load balancer's operating status as last read (ONLINE,
+	// DEGRADED, OFFLINE, ERROR, ...). ERROR and OFFLINE move the Prod's traffic to its NLB.
+	// +optional
+	OctaviaStatus string `json:"octaviaStatus,omitempty"`
+}
+
+// MirrorStatus is the state of a Prod's NLB mirror.
+type MirrorStatus struct {
+	// lastSyncTime is when the mirror last compared the Octavia load balancer with AWS.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+	// outcome of the last sync: InSync (nothing to change), Changed, Blocked (the target
+	// removal guard held it), OctaviaUnavailable (Octavia could not be read completely;
+	// nothing was changed), LoadBalancerNotFound, or Failed.
+	// +optional
+	Outcome string `json:"outcome,omitempty"`
+	// message says what the last sync did or why it did not.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// targetGroups lists each NLB target group with the Octavia pool it mirrors.
+	// +optional
+	// +listType=atomic
+	TargetGroups []MirrorTargetGroup `json:"targetGroups,omitempty"`
+	// lastChangeTime is when a sync last changed something in AWS.
+	// +optional
+	LastChangeTime *metav1.Time `json:"lastChangeTime,omitempty"`
+	// lastChange says what that sync changed.
+	// +optional
+	LastChange string `json:"lastChange,omitempty"`
+	// driftCorrections counts the syncs that found the NLB differing from what an earlier
+	// sync had made of the same Octavia picture (a change made by hand in AWS) and
+	// corrected it.
+	// +optional
+	DriftCorrections int64 `json:"driftCorrections,omitempty"`
+	// modelDigest identifies the NLB the last successful sync built from Octavia; a later
+	// sync that builds the same one and still finds AWS differing has found drift.
+	// +optional
+	ModelDigest string `json:"modelDigest,omitempty"`
+}
+
+// MirrorTargetGroup is one target group of a Prod's NLB.
+type MirrorTargetGroup struct {
+	// pool is the id of the Octavia pool it mirrors.
+	Pool string `json:"pool"`
+	// arn of the target group.
+	// +optional
+	ARN string `json:"arn,omitempty"`
+	// targets registered.
+	Targets int32 `json:"targets"`
+	// healthyTargets among them, as ELBv2 reports.
+	// +optional
+	HealthyTargets int32 `json:"healthyTargets,omitempty"`
 }
 
 // ProdStatus is the observed state of a Prod.
@@ -220,6 +275,10 @@ type ProdStatus struct {
 	// nothing is published.
 	// +optional
 	PublishedWeight *int32 `json:"publishedWeight,omitempty"`
+
+	// mirror is the state of the Prod's AWS NLB mirror; unset without one.
+	// +optional
+	Mirror *MirrorStatus `json:"mirror,omitempty"`
 }
 
 // Prod is one complete production environment of an application on one workload cluster.

@@ -186,6 +186,13 @@ type ProdSummary struct {
 	// pendingWeight is the weight of a DNS change submitted and not yet in sync.
 	// +optional
 	PendingWeight *int32 `json:"pendingWeight,omitempty"`
+	// publishedPaths identifies the Prod's path records (Octavia VIP and NLB, their
+	// weights and health checks) confirmed in sync in DNS.
+	// +optional
+	PublishedPaths string `json:"publishedPaths,omitempty"`
+	// pendingPaths identifies the path records of the DNS change in flight.
+	// +optional
+	PendingPaths string `json:"pendingPaths,omitempty"`
 	// drained is true when no traffic reaches the Prod: weight 0 in sync for one TTL, or
 	// nothing published at all.
 	// +optional

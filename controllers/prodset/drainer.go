@@ -119,3 +119,26 @@ func weightString(w *int32) string {
 	}
 	return fmt.Sprint(*w)
 }
+
+// PathsSettled reports whether the path records DNS has for the Prod are the ones its
+// spec and status make now, in sync for a TTL: a path that left them, such as the NLB of
+// a mirror just disabled, receives no more traffic and may go. A Prod whose paths no set
+// publishes is settled.
+func (d Drainer) PathsSettled(ctx context.Context, prod *droverv1.Prod) (bool, time.Duration, error) {
+	set, sum, err := d.summary(ctx, prod)
+	if err != nil {
+		return false, 0, fmt.Errorf("reading the Prod's ProdSet: %w", err)
+	}
+	if set == nil || sum == nil || (sum.PublishedPaths == "" && sum.PendingPaths == "") {
+		return true, 0, nil
+	}
+	svc, _ := serviceOf(d.Publishing, set)
+	want := pathsOf(set, prod).Digest()
+	switch {
+	case sum.PendingPaths != "" || sum.PublishedPaths != want || sum.PublishedTime == nil:
+		return false, drainRetry, nil
+	case time.Since(sum.PublishedTime.Time) < svc.TTL:
+		return false, time.Until(sum.PublishedTime.Add(svc.TTL)) + 100*time.Millisecond, nil
+	}
+	return true, 0, nil
+}

@@ -57,7 +57,7 @@ func (r *Reconciler) trackChange(ctx context.Context, s *scope) {
 		log := ctrl.LoggerFrom(ctx)
 		log.Info("DNS change lost; publishing again", "change", st.ChangeID, "reason", err.Error())
 		for _, sum := range s.summaries {
-			sum.PendingWeight = nil
+			sum.PendingWeight, sum.PendingPaths = nil, ""
 		}
 		st.ChangeID, st.SubmittedTime, st.Removing = "", nil, nil
 		return
@@ -75,6 +75,7 @@ func (r *Reconciler) trackChange(ctx context.Context, s *scope) {
 	for _, sum := range s.summaries {
 		if sum.PendingWeight != nil {
 			sum.PublishedWeight, sum.PublishedTime, sum.PendingWeight = sum.PendingWeight, &now, nil
+			sum.PublishedPaths, sum.PendingPaths = sum.PendingPaths, ""
 		}
 	}
 	for _, name := range st.Removing {
@@ -118,20 +119,39 @@ func (r *Reconciler) publish(ctx context.Context, s *scope) {
 	}
 	var batch []traffic.Weight
 	pending := map[string]int32{}
+	pendingPaths := map[string]string{}
 	exists := map[string]bool{}
+	needsPaths := traffic.PublishesPaths(r.Publisher)
 	for _, p := range s.prods {
 		exists[p.Name] = true
 		w := s.publishWeight(p)
+		paths := pathsOf(s.set, p)
+		if needsPaths && !paths.Routable() {
+			w = 0 // nothing to point the service record at yet
+		}
+		digest := paths.Digest()
 		sum := s.summaries[p.Name]
-		if sum == nil || sum.PublishedWeight == nil {
-			if w == 0 {
-				continue // no record yet, and none needed
+		var publishedPaths string
+		sameWeight := w == 0 // no record yet, and none needed
+		if sum != nil {
+			publishedPaths = sum.PublishedPaths
+			if sum.PublishedWeight != nil {
+				sameWeight = *sum.PublishedWeight == w
 			}
-		} else if *sum.PublishedWeight == w {
+		}
+		if sameWeight && publishedPaths == digest {
 			continue
 		}
-		batch = append(batch, traffic.Weight{ID: RecordID(s.set.Namespace, p.Name), Weight: w})
+		weight := traffic.Weight{ID: RecordID(s.set.Namespace, p.Name), Weight: w}
+		if publishedPaths != digest {
+			weight.Paths = paths
+			if paths == nil {
+				weight.Paths = &traffic.Paths{} // the Prod lost its endpoint: remove its path records
+			}
+		}
+		batch = append(batch, weight)
 		pending[p.Name] = w
+		pendingPaths[p.Name] = digest
 	}
 	var removing []string
 	for name, sum := range s.summaries {
@@ -168,7 +188,7 @@ func (r *Reconciler) publish(ctx context.Context, s *scope) {
 			sum = &droverv1.ProdSummary{Name: name}
 			s.summaries[name] = sum
 		}
-		sum.PendingWeight = ptr.To(w)
+		sum.PendingWeight, sum.PendingPaths = ptr.To(w), pendingPaths[name]
 	}
 	s.after(time.Second)
 }
@@ -228,4 +248,57 @@ func sortWeights(ws []traffic.Weight) {
 func sortedStrings(ss []string) []string {
 	slices.Sort(ss)
 	return ss
+}
+
+// Steady-state weights of a Prod's two paths when its mirror does not say (design.md).
+const (
+	defaultOctaviaWeight int32 = 90
+	defaultNLBWeight     int32 = 10
+)
+
+// pathsOf returns the Prod's paths as its DNS should publish them: its Octavia VIP and
+// its NLB (when the mirror is on) from status.endpoint, split by traffic.Split with the
+// health drover observed, checked by the set's health check. nil when the Prod has no
+// endpoint yet.
+func pathsOf(set *droverv1.ProdSet, p *droverv1.Prod) *traffic.Paths {
+	ep := p.Status.Endpoint
+	if ep == nil {
+		return nil
+	}
+	in := traffic.SplitInput{OctaviaVIP: ep.VIP, OctaviaWeight: defaultOctaviaWeight, NLBWeight: defaultNLBWeight}
+	if m := p.Spec.Traffic.Mirror; m != nil && (m.Enabled == nil || *m.Enabled) {
+		in.NLBDNSName, in.NLBZoneID = ep.NLBDNSName, ep.NLBZoneID
+		if m.OctaviaWeight != nil {
+			in.OctaviaWeight = *m.OctaviaWeight
+		}
+		if m.NLBWeight != nil {
+			in.NLBWeight = *m.NLBWeight
+		}
+	}
+	switch ep.OctaviaStatus {
+	case "ONLINE", "DEGRADED", "DRAINING", "NO_MONITOR":
+		in.Octavia = traffic.Healthy
+	case "ERROR", "OFFLINE":
+		in.Octavia = traffic.Unhealthy
+	}
+	if ms := p.Status.Mirror; ms != nil {
+		var targets, healthy int32
+		for _, tg := range ms.TargetGroups {
+			targets, healthy = targets+tg.Targets, healthy+tg.HealthyTargets
+		}
+		switch {
+		case healthy > 0:
+			in.NLB = traffic.Healthy
+		case targets > 0:
+			in.NLB = traffic.Unhealthy
+		}
+	}
+	if t := set.Spec.Traffic; t != nil && t.HealthCheck != nil {
+		in.HealthCheck = &traffic.HealthCheck{Protocol: t.HealthCheck.Protocol, Port: t.HealthCheck.Port, Path: t.HealthCheck.Path}
+	}
+	paths := traffic.Split(in)
+	if !paths.Routable() {
+		return nil
+	}
+	return &paths
 }

@@ -64,6 +64,14 @@ type Publisher interface {
 	InSync(ctx context.Context, changeID string) (bool, error)
 }
 
+// PublishesPaths reports whether p publishes the Prods' paths (Weight.Paths): then a
+// Prod's service-level record can exist only once the Prod has a path, and a Prod without
+// one is published with weight 0.
+func PublishesPaths(p Publisher) bool {
+	pp, ok := p.(interface{ PublishesPaths() bool })
+	return ok && pp.PublishesPaths()
+}
+
 // State is what a Drainer reports about one Prod.
 type State struct {
 	// Condition is the Prod's TrafficReady condition (type, status, reason, message).

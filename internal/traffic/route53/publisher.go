@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/go-logr/logr"
 
+	r53 "github.com/drover-dev/drover/internal/cloud/route53"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -52,7 +53,7 @@ type API interface {
 
 // ErrPriorRequestNotComplete is what API implementations wrap when Route53 refused a
 // change because another change to the zone is still being applied.
-var ErrPriorRequestNotComplete = errors.New("route53: PriorRequestNotComplete")
+var ErrPriorRequestNotComplete = r53.ErrPriorRequestNotComplete
 
 // Tags on the health checks drover creates.
 const (
@@ -153,6 +154,9 @@ func (p *Publisher) Start(ctx context.Context) error {
 	<-ctx.Done()
 	return nil
 }
+
+// PublishesPaths: the Route53 provider writes each Prod's path records.
+func (p *Publisher) PublishesPaths() bool { return true }
 
 // NeedLeaderElection: only the leader writes DNS.
 func (p *Publisher) NeedLeaderElection() bool { return true }
@@ -430,3 +434,6 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// drover's Route53 client is what the Publisher is run with.
+var _ API = r53.API(nil)
