@@ -2,8 +2,9 @@
 // speaking the real wire protocols) on a loopback port for tests of drover's AWS
 // clients, and hands out SDK configs and clients pointed at it.
 //
-// A test binary shares one server: its TestMain calls Main, and each test calls Shared,
-// which resets moto's state. Start runs a server of the test's own.
+// A test binary shares one server: its TestMain calls Main (or Run, to set up more
+// around the tests), and each test calls Shared, which resets moto's state. Start runs
+// a server of the test's own.
 //
 //	func TestMain(m *testing.M) { awstest.Main(m) }
 //
@@ -187,16 +188,31 @@ var shared struct {
 // Main runs the tests of m and exits; tests call Shared for a server that starts at
 // the first call and stops when the tests are done. Call it from TestMain.
 func Main(m *testing.M) {
+	os.Exit(Run(m))
+}
+
+// Runner runs tests and returns the exit code: a *testing.M, or another harness's
+// TestMain helper wrapped to run them.
+type Runner interface {
+	Run() int
+}
+
+// Run is Main that returns the exit code instead of exiting, for a TestMain that sets
+// up more around the tests (another harness, a test bed). It runs r with the shared
+// server available to Shared, and stops the server after.
+func Run(r Runner) int {
 	shared.Lock()
 	shared.main = true
 	shared.Unlock()
-	code := m.Run()
-	shared.Lock()
-	if shared.moto != nil {
-		shared.moto.stop()
-	}
-	shared.Unlock()
-	os.Exit(code)
+	defer func() {
+		shared.Lock()
+		defer shared.Unlock()
+		if shared.moto != nil {
+			shared.moto.stop()
+		}
+		shared.main, shared.moto, shared.err, shared.holder = false, nil, nil, ""
+	}()
+	return r.Run()
 }
 
 // Shared returns the test binary's server with its state reset. Tests that use it must

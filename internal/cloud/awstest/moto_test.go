@@ -119,3 +119,41 @@ func TestBinaryNamesTheScriptWhenMissing(t *testing.T) {
 		t.Fatalf("Binary without moto_server anywhere: %v, want an error naming hack/ensure-moto.sh", err)
 	}
 }
+
+type runner func() int
+
+func (r runner) Run() int { return r() }
+
+// Run (for a TestMain that composes harnesses) returns the tests' code and stops the
+// server the tests started.
+func TestRunStopsTheServerItStarted(t *testing.T) {
+	shared.Lock()
+	main, moto, err, holder := shared.main, shared.moto, shared.err, shared.holder
+	shared.main, shared.moto, shared.err, shared.holder = false, nil, nil, ""
+	shared.Unlock()
+	defer func() {
+		shared.Lock()
+		shared.main, shared.moto, shared.err, shared.holder = main, moto, err, holder
+		shared.Unlock()
+	}()
+
+	var m *Moto
+	code := Run(runner(func() int {
+		m = Shared(t)
+		shared.Lock()
+		shared.holder = "" // what the end of the test would do
+		shared.Unlock()
+		return 7
+	}))
+	if code != 7 {
+		t.Errorf("Run = %d, want the tests' 7", code)
+	}
+	select {
+	case <-m.exited:
+	default:
+		t.Fatal("the server still runs after Run")
+	}
+	if shared.main || shared.moto != nil {
+		t.Error("Run left the shared state set")
+	}
+}
