@@ -23,7 +23,8 @@ type API interface {
 	// LoadBalancers returns every load balancer of the account and region (all pages).
 	LoadBalancers(ctx context.Context) ([]types.LoadBalancer, error)
 	// Tags returns the tags of each ARN (load balancers or target groups), asking in
-	// chunks of 20 as DescribeTags allows.
+	// chunks of 20 as DescribeTags allows. ARNs whose resource no longer exists are left
+	// out of the map.
 	Tags(ctx context.Context, arns []string) (map[string]map[string]string, error)
 	CreateLoadBalancer(ctx context.Context, in *sdk.CreateLoadBalancerInput) (*types.LoadBalancer, error)
 	DeleteLoadBalancer(ctx context.Context, arn string) error
