@@ -1,0 +1,144 @@
+package nlb
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/drover-dev/drover/internal/cloud/octavia"
+)
+
+var testOwner = Owner{Manager: "mgr-eu1", Namespace: "shop", Name: "shop-a", UID: "0b6f3c1e-8d4a-4f8e-9c55-3a1d2e7f9b10"}
+
+func testOptions() Options {
+	return Options{Owner: testOwner, Network: Network{VPCID: "vpc-1", Subnets: []string{"subnet-b", "subnet-a"}}}
+}
+
+func member(addr string, port int32) octavia.Member {
+	return octavia.Member{ID: "m-" + addr, Address: addr, Port: port, Weight: 1, AdminStateUp: true, OperatingStatus: "ONLINE"}
+}
+
+func members(port int32, addrs ...string) []octavia.Member {
+	out := make([]octavia.Member, len(addrs))
+	for i, a := range addrs {
+		out[i] = member(a, port)
+	}
+	return out
+}
+
+// testSnapshot is an Octavia load balancer with two listeners: TCP:80 to pool p-web
+// (4 members on 8080, HTTP monitor) and HTTPS:443 to pool p-tls (4 members on 8443,
+// TLS-HELLO monitor). Edits change it.
+func testSnapshot(edits ...func(*octavia.Snapshot)) *octavia.Snapshot {
+	s := &octavia.Snapshot{
+		LoadBalancer: octavia.LoadBalancer{ID: "lb-1", Name: "shop", VIP: "10.9.0.10", ProvisioningStatus: "ACTIVE", OperatingStatus: "ONLINE", AdminStateUp: true},
+		Listeners: []octavia.Listener{
+			{ID: "l-80", Protocol: "TCP", Port: 80, DefaultPoolID: "p-web", AdminStateUp: true},
+			{ID: "l-443", Protocol: "HTTPS", Port: 443, DefaultPoolID: "p-tls", AdminStateUp: true},
+		},
+		Pools: []octavia.Pool{
+			{
+				ID: "p-tls", Protocol: "HTTPS", LBAlgorithm: "ROUND_ROBIN", AdminStateUp: true,
+				Members: members(8443, "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"),
+				Monitor: &octavia.Monitor{ID: "hm-tls", Type: "TLS-HELLO", Delay: 10, Timeout: 5, MaxRetries: 3, MaxRetriesDown: 3, AdminStateUp: true},
+			},
+			{
+				ID: "p-web", Protocol: "TCP", LBAlgorithm: "ROUND_ROBIN", AdminStateUp: true,
+				Members: members(8080, "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"),
+				Monitor: &octavia.Monitor{ID: "hm-web", Type: "HTTP", Delay: 5, Timeout: 3, MaxRetries: 3, MaxRetriesDown: 3,
+					HTTPMethod: "GET", URLPath: "/healthz", ExpectedCodes: "200", AdminStateUp: true},
+			},
+		},
+	}
+	for _, e := range edits {
+		e(s)
+	}
+	return s
+}
+
+func pool(s *octavia.Snapshot, id string) *octavia.Pool {
+	for i := range s.Pools {
+		if s.Pools[i].ID == id {
+			return &s.Pools[i]
+		}
+	}
+	panic("no pool " + id)
+}
+
+func mustDesired(t *testing.T, s *octavia.Snapshot, opts Options) Model {
+	t.Helper()
+	m, _, err := Desired(s, opts)
+	if err != nil {
+		t.Fatalf("Desired: %v", err)
+	}
+	return m
+}
+
+// Fake ARNs of steady.
+func lbARN(name string) string      { return "arn:lb/" + name }
+func tgARN(poolID string) string    { return "arn:tg/" + poolID }
+func listenerARN(port int32) string { return "arn:listener/" + i32s(port) }
+
+// steady is what AWS holds once the model is applied, built purely from the model: one
+// active load balancer, target groups with ARN arn:tg/<pool id>, listeners with ARN
+// arn:listener/<port>.
+func steady(m Model) *Observed {
+	lb := ObservedLoadBalancer{
+		ARN: lbARN(m.LoadBalancer.Name), Name: m.LoadBalancer.Name, DNSName: m.LoadBalancer.Name + ".elb.example",
+		CanonicalHostedZoneID: "Z2IFOLAFXWLO4F", Scheme: m.LoadBalancer.Scheme, Type: types.LoadBalancerTypeEnumNetwork,
+		State: types.LoadBalancerStateEnumActive, VPCID: m.LoadBalancer.VPCID, Subnets: slices.Clone(m.LoadBalancer.Subnets),
+		Tags: maps.Clone(m.LoadBalancer.Tags),
+	}
+	for _, port := range slices.Sorted(maps.Keys(m.Listeners)) {
+		l := m.Listeners[port]
+		lb.Listeners = append(lb.Listeners, ObservedListener{
+			ARN: listenerARN(port), LoadBalancerARN: lb.ARN, Port: port, Protocol: l.Protocol,
+			TargetGroupARN: tgARN(l.TargetGroup), CertificateARN: l.CertificateARN, SSLPolicy: l.SSLPolicy,
+		})
+	}
+	obs := &Observed{LoadBalancers: []ObservedLoadBalancer{lb}}
+	for _, key := range slices.Sorted(maps.Keys(m.TargetGroups)) {
+		spec := m.TargetGroups[key]
+		tg := ObservedTargetGroup{
+			ARN: tgARN(key), Name: spec.Name, Protocol: spec.Protocol, Port: spec.Port, TargetType: types.TargetTypeEnumIp,
+			IPAddressType: types.TargetGroupIpAddressTypeEnumIpv4, VPCID: spec.VPCID, LoadBalancerARNs: []string{lb.ARN},
+			HealthCheck: spec.HealthCheck, Attributes: maps.Clone(spec.Attributes), Tags: maps.Clone(spec.Tags),
+		}
+		for _, t := range spec.Targets {
+			tg.Targets = append(tg.Targets, ObservedTarget{Target: t, AvailabilityZone: AvailabilityZoneAll, State: types.TargetHealthStateEnumHealthy})
+		}
+		obs.TargetGroups = append(obs.TargetGroups, tg)
+	}
+	return obs
+}
+
+func (o *Observed) tgByPool(t *testing.T, poolID string) *ObservedTargetGroup {
+	t.Helper()
+	for i := range o.TargetGroups {
+		if o.TargetGroups[i].PoolID() == poolID {
+			return &o.TargetGroups[i]
+		}
+	}
+	t.Fatalf("no observed target group for pool %s", poolID)
+	return nil
+}
+
+func containsAll(t *testing.T, what, s string, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			t.Errorf("%s %q does not contain %q", what, s, sub)
+		}
+	}
+}
+
+func warningsText(ws []Warning) string {
+	parts := make([]string, len(ws))
+	for i, w := range ws {
+		parts[i] = w.String()
+	}
+	return strings.Join(parts, "\n")
+}
