@@ -16,7 +16,6 @@ import (
 
 	"github.com/drover-dev/drover/internal/hooks"
 	"github.com/drover-dev/drover/internal/setup"
-	"github.com/drover-dev/drover/internal/traffic"
 )
 
 func main() {
@@ -36,7 +35,7 @@ func run() error {
 		renewDeadline    time.Duration
 		retryPeriod      time.Duration
 		opts             setup.Options
-		trafficProvider  string
+		cloud            setup.CloudFlags
 		hookOpts         hooks.Options
 	)
 	fs := pflag.CommandLine
@@ -59,7 +58,7 @@ func run() error {
 	fs.IntVar(&hookOpts.Port, "runtime-extension-port", 0, "Port of the Cluster API Runtime Extension server (BeforeClusterUpgrade/AfterClusterUpgrade hooks, TLS); 0 disables it.")
 	fs.StringVar(&hookOpts.CertDir, "runtime-extension-cert-dir", "", "Directory with the Runtime Extension's serving certificate and key (tls.crt, tls.key).")
 	fs.BoolVar(&hookOpts.Surge, "runtime-extension-surge", false, "ClusterMaintenances created by the BeforeClusterUpgrade hook surge replacements before draining.")
-	fs.StringVar(&trafficProvider, "traffic-provider", "none", "Where ProdSet weights are published: none, or memory (in-process records that behave like Route53's; for sandboxes and demos only, lost on restart).")
+	cloud.Bind(fs)
 
 	zapOpts := zap.Options{}
 	goFlags := flag.NewFlagSet("zap", flag.ExitOnError)
@@ -89,14 +88,10 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
-	switch trafficProvider {
-	case "none":
-	case "memory":
-		opts.Publisher = &traffic.Memory{Propagation: 2 * time.Second}
-	default:
-		return fmt.Errorf("--traffic-provider: unknown provider %q (none, memory)", trafficProvider)
-	}
 	ctx := ctrl.SetupSignalHandler()
+	if err := cloud.Apply(ctx, &opts); err != nil {
+		return err
+	}
 	if _, err := setup.Controllers(ctx, mgr, opts); err != nil {
 		return err
 	}

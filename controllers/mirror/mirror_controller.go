@@ -309,6 +309,10 @@ func (r *Reconciler) reconcileNLB(ctx context.Context, s *scope) (ctrl.Result, e
 	model, warnings, err := nlb.Desired(s.snap, nlb.Options{
 		Owner: r.owner(p), Network: r.Network, DeregistrationDelaySeconds: m.DeregistrationDelaySeconds,
 	})
+	if errors.Is(err, nlb.ErrOctaviaNotReady) {
+		r.setOutcome(s, droverv1.ProdMirrorOctaviaUnavailableReason, fmt.Sprintf("Octavia load balancer %s is not ready, so nothing was changed in AWS: %v", s.lbID, err))
+		return ctrl.Result{RequeueAfter: min(poll.RequeueAfter, 5*time.Second)}, nil
+	}
 	if err != nil {
 		r.setOutcome(s, droverv1.ProdMirrorFailedReason, fmt.Sprintf("building the NLB from Octavia load balancer %s: %v", s.lbID, err))
 		return poll, nil
@@ -363,7 +367,7 @@ func (r *Reconciler) reconcileNLB(ctx context.Context, s *scope) (ctrl.Result, e
 		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, "MirrorSynced", "Sync", "NLB synced with Octavia load balancer %s: %s", s.lbID, res)
 	}
 	r.setOutcome(s, droverv1.ProdMirrorChangedReason, fmt.Sprintf("synced with Octavia load balancer %s: %s", s.lbID, res))
-	if allow && len(plan.Notes) > 0 {
+	if allow && plan.GuardOverridden {
 		// The say-so is for one sync.
 		delete(p.Annotations, droverv1.AllowTargetRemovalAnnotation)
 	}

@@ -15,13 +15,18 @@ import (
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/controllers/maintenance"
+	"github.com/drover-dev/drover/controllers/mirror"
 	"github.com/drover-dev/drover/controllers/prod"
 	"github.com/drover-dev/drover/controllers/prodset"
 	"github.com/drover-dev/drover/controllers/rolloutpolicy"
+	"github.com/drover-dev/drover/internal/cloud/elbv2"
+	"github.com/drover-dev/drover/internal/cloud/octavia"
 	"github.com/drover-dev/drover/internal/gates"
+	"github.com/drover-dev/drover/internal/nlb"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -65,6 +70,22 @@ type Options struct {
 	MaintenanceRecheckInterval time.Duration
 	// PrometheusAddress is the Prometheus that rollout gates naming none query.
 	PrometheusAddress string
+
+	// Octavia reads the Prods' Octavia load balancers (their endpoints, and what NLB
+	// mirrors copy); nil leaves endpoints unknown.
+	Octavia octavia.Client
+	// ELBv2 is where NLB mirrors are made; nil reports every mirror NotConfigured.
+	ELBv2 elbv2.API
+	// Owner identifies this drover installation in the NLBs' ownership tags (and the
+	// Route53 provider's records). Defaults to "drover".
+	Owner string
+	// NLBNetwork is where NLBs are made (VPC, subnets, scheme).
+	NLBNetwork nlb.Network
+	// MirrorPollInterval is how often an Octavia load balancer is read when its Prod does
+	// not say. Defaults to 30s.
+	MirrorPollInterval time.Duration
+	// MirrorConcurrency is how many Prods' endpoints and mirrors sync at once.
+	MirrorConcurrency int
 }
 
 // Controllers registers drover's controllers with mgr. It returns the cluster cache
@@ -102,10 +123,11 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 	if r, ok := cc.(interface{ SetConnectionCreationRetryInterval(time.Duration) }); ok {
 		r.SetConnectionCreationRetryInterval(opts.ConnectionRetryInterval)
 	}
+	drainer := prodset.Drainer{Client: mgr.GetClient(), Publishing: opts.Publisher != nil}
 	if err := (&prod.Reconciler{
 		Client:         mgr.GetClient(),
 		ClusterCache:   cc,
-		Traffic:        prodset.Drainer{Client: mgr.GetClient(), Publishing: opts.Publisher != nil},
+		Traffic:        drainer,
 		Recorder:       mgr.GetEventRecorder("drover-" + prod.ControllerName),
 		ResyncInterval: opts.ProdResyncInterval,
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.ProdConcurrency}); err != nil {
@@ -121,6 +143,31 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		APIReader:    mgr.GetAPIReader(),
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.ProdSetConcurrency}); err != nil {
 		return nil, fmt.Errorf("setting up the ProdSet controller: %w", err)
+	}
+	if opts.Owner == "" {
+		opts.Owner = "drover"
+	}
+	if opts.MirrorConcurrency == 0 {
+		opts.MirrorConcurrency = 5
+	}
+	if err := (&mirror.Reconciler{
+		Client:       mgr.GetClient(),
+		ClusterCache: cc,
+		Octavia:      opts.Octavia,
+		ELBv2:        opts.ELBv2,
+		Traffic:      drainer,
+		Recorder:     mgr.GetEventRecorder("drover-" + mirror.ControllerName),
+		Manager:      opts.Owner,
+		Network:      opts.NLBNetwork,
+		PollInterval: opts.MirrorPollInterval,
+	}).SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: opts.MirrorConcurrency}); err != nil {
+		return nil, fmt.Errorf("setting up the NLB mirror controller: %w", err)
+	}
+	if r, ok := opts.Publisher.(manager.Runnable); ok {
+		// A publisher with workers of its own (Route53's per-zone batches).
+		if err := mgr.Add(r); err != nil {
+			return nil, fmt.Errorf("adding the traffic publisher: %w", err)
+		}
 	}
 	if err := (&rolloutpolicy.Reconciler{
 		Client:            mgr.GetClient(),

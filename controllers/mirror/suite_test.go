@@ -1,0 +1,123 @@
+package mirror_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/drover-dev/drover/internal/cloud/awstest"
+	"github.com/drover-dev/drover/internal/cloud/elbv2"
+	"github.com/drover-dev/drover/internal/cloud/octavia"
+	"github.com/drover-dev/drover/internal/cloud/octavia/octaviatest"
+	r53 "github.com/drover-dev/drover/internal/cloud/route53"
+	"github.com/drover-dev/drover/internal/nlb"
+	"github.com/drover-dev/drover/internal/setup"
+	"github.com/drover-dev/drover/internal/suite"
+	"github.com/drover-dev/drover/internal/testbed"
+	"github.com/drover-dev/drover/internal/traffic/route53"
+)
+
+// The suite: a control plane with two workload clusters (real kube-apiservers), moto for
+// ELBv2 and Route53, and the real Octavia API and worker (Debian's packages, no-op
+// drivers). Each test gets moto reset, a fault proxy in front of the shared Octavia, and
+// a manager of its own pointed at both.
+var (
+	bed *testbed.Testbed
+	cp  client.Client
+)
+
+const (
+	w1, w2       = "w-1", "w-2"
+	pollInterval = 2 * time.Second
+	// linger is how long the Route53 publisher collects weights before a change goes:
+	// long enough here that the ProdSets evicted by one maintenance, reconciled at once
+	// by separate workers of a loaded 2-core machine, land in one batch.
+	linger = time.Second
+)
+
+func TestMain(m *testing.M) {
+	level := zapcore.ErrorLevel
+	if os.Getenv("DROVER_TEST_VERBOSE") != "" {
+		level = zapcore.Level(-4)
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(level)))
+	var err error
+	bed, err = testbed.Start(context.Background(), testbed.Options{
+		Scheme:            setup.Scheme(),
+		CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		Workloads: []testbed.WorkloadOptions{
+			{Name: w1, Labels: map[string]string{"topology.drover.dev/region": "eu"}},
+			{Name: w2, Labels: map[string]string{"topology.drover.dev/region": "us"}},
+		},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the test bed:", err)
+		os.Exit(1)
+	}
+	cp = bed.ControlPlane.Client
+	code := awstest.Run(runner(func() int { return octaviatest.Main(m, octaviatest.Options{}) }))
+	if code != 0 {
+		bed.KeepLogs()
+		fmt.Fprintln(os.Stderr, "test bed process logs kept in", bed.LogDir())
+	}
+	if err := bed.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping the test bed:", err)
+	}
+	os.Exit(code)
+}
+
+type runner func() int
+
+func (r runner) Run() int { return r() }
+
+// env is one test's clouds and manager.
+type env struct {
+	moto    *awstest.Moto
+	octavia *octaviatest.Server
+	proxy   *octaviatest.FaultProxy
+	network awstest.Network
+}
+
+// start resets moto, puts a fault proxy in front of Octavia and runs a manager against
+// both until the test ends.
+func start(t *testing.T) *env {
+	t.Helper()
+	e := &env{moto: awstest.Shared(t), octavia: octaviatest.Shared(t)}
+	e.network = e.moto.DefaultNetwork(t)
+	e.proxy = octaviatest.NewFaultProxy(t, e.octavia.Endpoint())
+	oc, err := octavia.New(context.Background(), octavia.Options{Endpoint: e.proxy.URL(), ProjectID: e.octavia.ProjectID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients := e.moto.Clients(t)
+	opts := setup.Options{
+		WorkloadClientTimeout: 5 * time.Second,
+		ProdResyncInterval:    10 * time.Second,
+		Octavia:               oc,
+		ELBv2:                 elbv2.New(clients.ELBv2, elbv2.Options{}),
+		NLBNetwork:            nlb.Network{VPCID: e.network.VPCID, Subnets: e.network.SubnetIDs()},
+		MirrorPollInterval:    pollInterval,
+		Publisher: &route53.Publisher{
+			API: r53.New(clients.Route53, r53.Options{}), Linger: linger, PollInterval: 250 * time.Millisecond,
+			Log: ctrl.Log.WithName("route53"),
+		},
+	}
+	stop, err := suite.StartManager(context.Background(), bed, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
+	return e
+}

@@ -1,0 +1,98 @@
+package setup
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/spf13/pflag"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/drover-dev/drover/internal/cloud/awsclient"
+	"github.com/drover-dev/drover/internal/cloud/elbv2"
+	r53 "github.com/drover-dev/drover/internal/cloud/route53"
+	"github.com/drover-dev/drover/internal/traffic"
+	"github.com/drover-dev/drover/internal/traffic/route53"
+)
+
+// CloudFlags are the manager's flags for the clouds drover talks to: where DNS weights
+// go, AWS (Route53 and the NLB mirrors' ELBv2) and OpenStack Octavia. Credentials come
+// from each cloud's standard places: AWS's chain (environment, shared files, IRSA,
+// instance metadata) and clouds.yaml.
+type CloudFlags struct {
+	TrafficProvider string
+	Owner           string
+
+	AWSRegion       string
+	ELBv2Endpoint   string
+	Route53Endpoint string
+	NLBVPCID        string
+	NLBSubnets      []string
+	NLBScheme       string
+
+	OctaviaEndpoint  string
+	OctaviaProjectID string
+	OSCloud          string
+
+	MirrorPollInterval time.Duration
+}
+
+// Bind registers the flags on fs.
+func (f *CloudFlags) Bind(fs *pflag.FlagSet) {
+	fs.StringVar(&f.TrafficProvider, "traffic-provider", "none", "Where ProdSet weights are published: none; route53; or memory (in-process records that behave like Route53's, for sandboxes and demos only, lost on restart).")
+	fs.StringVar(&f.Owner, "owner-id", "drover", "Identifies this drover installation in AWS tags and Route53 SetIdentifiers, so that installations sharing an account never touch each other's resources.")
+	fs.StringVar(&f.AWSRegion, "aws-region", "", "AWS region; defaults to the standard chain's (AWS_REGION, the profile, instance metadata).")
+	fs.StringVar(&f.ELBv2Endpoint, "aws-elbv2-endpoint", "", "Base URL replacing AWS's ELBv2 endpoint (an emulator in tests).")
+	fs.StringVar(&f.Route53Endpoint, "aws-route53-endpoint", "", "Base URL replacing AWS's Route53 endpoint (an emulator in tests).")
+	fs.StringVar(&f.NLBVPCID, "nlb-vpc-id", "", "VPC of the NLB mirrors' target groups; NLB mirrors are off without it.")
+	fs.StringSliceVar(&f.NLBSubnets, "nlb-subnets", nil, "Subnets of the NLB mirrors (comma-separated).")
+	fs.StringVar(&f.NLBScheme, "nlb-scheme", "internet-facing", "Scheme of the NLB mirrors: internet-facing or internal.")
+	fs.StringVar(&f.OctaviaEndpoint, "octavia-endpoint", "", "Octavia API endpoint used without Keystone (noauth deployments and tests); otherwise the load-balancer endpoint comes from --os-cloud.")
+	fs.StringVar(&f.OctaviaProjectID, "octavia-project-id", "", "Project sent as X-Project-Id to a noauth --octavia-endpoint.")
+	fs.StringVar(&f.OSCloud, "os-cloud", "", "Cloud of clouds.yaml to read Octavia from (OS_CLOUD by default); Octavia is not read without this or --octavia-endpoint.")
+	fs.DurationVar(&f.MirrorPollInterval, "mirror-poll-interval", 30*time.Second, "How often an Octavia load balancer is read and its NLB mirror synced, when the Prod does not say.")
+}
+
+// Apply builds the cloud clients and publisher the flags describe into opts.
+func (f *CloudFlags) Apply(ctx context.Context, opts *Options) error {
+	opts.Owner = f.Owner
+	opts.MirrorPollInterval = f.MirrorPollInterval
+	needAWS := f.TrafficProvider == "route53" || f.NLBVPCID != ""
+	var clients *awsclient.Clients
+	if needAWS {
+		var err error
+		clients, err = awsclient.New(ctx, awsclient.Options{
+			Region:    f.AWSRegion,
+			Endpoints: awsclient.Endpoints{ELBv2: f.ELBv2Endpoint, Route53: f.Route53Endpoint},
+		})
+		if err != nil {
+			return fmt.Errorf("AWS: %w", err)
+		}
+	}
+	switch f.TrafficProvider {
+	case "none":
+	case "memory":
+		opts.Publisher = &traffic.Memory{Propagation: 2 * time.Second}
+	case "route53":
+		opts.Publisher = &route53.Publisher{
+			API: r53.New(clients.Route53, r53.Options{}), Owner: f.Owner,
+			Log: ctrl.Log.WithName("route53"),
+		}
+	default:
+		return fmt.Errorf("--traffic-provider: unknown provider %q (none, memory, route53)", f.TrafficProvider)
+	}
+	if f.NLBVPCID != "" {
+		if len(f.NLBSubnets) == 0 {
+			return fmt.Errorf("--nlb-subnets: an NLB needs at least one subnet of VPC %s", f.NLBVPCID)
+		}
+		scheme := types.LoadBalancerSchemeEnum(strings.ToLower(f.NLBScheme))
+		if scheme != types.LoadBalancerSchemeEnumInternetFacing && scheme != types.LoadBalancerSchemeEnumInternal {
+			return fmt.Errorf("--nlb-scheme: %q is neither internet-facing nor internal", f.NLBScheme)
+		}
+		opts.ELBv2 = elbv2.New(clients.ELBv2, elbv2.Options{})
+		opts.NLBNetwork.VPCID, opts.NLBNetwork.Subnets, opts.NLBNetwork.Scheme = f.NLBVPCID, f.NLBSubnets, scheme
+	}
+	return f.applyOctavia(ctx, opts)
+}
