@@ -1,0 +1,275 @@
+package mirror_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	r53sdk "github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/controllers/mirror"
+	"github.com/drover-dev/drover/internal/cloud/awstest"
+	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
+	"github.com/drover-dev/drover/internal/cloud/octavia/octaviatest"
+	"github.com/drover-dev/drover/internal/traffic/route53"
+)
+
+// webService is a Prod's front end: a Service of type LoadBalancer, which the OpenStack
+// cloud provider (here: the test, see ccm) gives an Octavia load balancer.
+func webService() []runtime.RawExtension {
+	return append(configMap("app"), runtime.RawExtension{Raw: []byte(
+		`{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"type":"LoadBalancer","selector":{"app":"web"},"ports":[{"name":"http","port":80,"targetPort":8080}]}}`)})
+}
+
+// ccm does what the OpenStack cloud controller manager does for the Prods' Services:
+// for each Service "web" of a Prod, an Octavia load balancer (ONLINE), its id in the
+// Service's annotation and its VIP in the Service's status. It returns the load
+// balancer of each Prod once all of want are served.
+type ccm struct {
+	mu  sync.Mutex
+	lbs map[string]*octaviatest.LoadBalancer // by Prod name
+}
+
+func (c *ccm) serve(t *testing.T, e *env, want int) map[string]*octaviatest.LoadBalancer {
+	t.Helper()
+	g := NewWithT(t)
+	if c.lbs == nil {
+		c.lbs = map[string]*octaviatest.LoadBalancer{}
+	}
+	g.Eventually(func(g Gomega) {
+		list := &droverv1.ProdList{}
+		g.Expect(cp.List(context.Background(), list, client.InNamespace(bed.Namespace))).To(Succeed())
+		for _, p := range list.Items {
+			if p.Spec.Traffic.ServiceRef == nil || c.lbs[p.Name] != nil {
+				continue
+			}
+			wl := bed.Workload(p.Spec.ClusterRef.Name).Client
+			svc := &corev1.Service{}
+			if err := wl.Get(context.Background(), client.ObjectKey{Namespace: p.Spec.TargetNamespace, Name: p.Spec.Traffic.ServiceRef.Name}, svc); err != nil {
+				continue // not applied yet
+			}
+			n := len(c.lbs) + 1
+			lb := e.octavia.CreateLoadBalancer(t, octaviatest.LoadBalancerSpec{Name: p.Name, Listeners: []octaviatest.ListenerSpec{
+				{Name: "web", Protocol: "HTTP", Port: 80, Pool: &octaviatest.PoolSpec{Name: "web", Members: []octaviatest.MemberSpec{
+					{Address: fmt.Sprintf("10.2.%d.1", n), Port: 8080}, {Address: fmt.Sprintf("10.2.%d.2", n), Port: 8080},
+				}}},
+			}})
+			e.octavia.SetOperatingStatus(t, octaviatest.LoadBalancerObject, lb.ID, "ONLINE")
+			patch := client.MergeFrom(svc.DeepCopy())
+			if svc.Annotations == nil {
+				svc.Annotations = map[string]string{}
+			}
+			svc.Annotations[mirror.LoadBalancerIDAnnotation] = lb.ID
+			g.Expect(wl.Patch(context.Background(), svc, patch)).To(Succeed())
+			statusPatch := client.MergeFrom(svc.DeepCopy())
+			svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: lb.VIP}}
+			g.Expect(wl.Status().Patch(context.Background(), svc, statusPatch)).To(Succeed())
+			c.lbs[p.Name] = lb
+		}
+		g.Expect(c.lbs).To(HaveLen(want))
+	}, 3*time.Minute, 500*time.Millisecond).Should(Succeed())
+	return c.lbs
+}
+
+// records reads drover's records of a zone with the SDK: "weight target" by
+// SetIdentifier, and the foreign ones as lines.
+func records(g Gomega, c *r53sdk.Client, zone string) (ours map[string]string, foreign []string) {
+	out, err := c.ListResourceRecordSets(context.Background(), &r53sdk.ListResourceRecordSetsInput{HostedZoneId: aws.String(zone)})
+	g.Expect(err).NotTo(HaveOccurred())
+	ours = map[string]string{}
+	for _, r := range out.ResourceRecordSets {
+		id := aws.ToString(r.SetIdentifier)
+		target := ""
+		if r.AliasTarget != nil {
+			target = strings.TrimSuffix(aws.ToString(r.AliasTarget.DNSName), ".")
+		} else if len(r.ResourceRecords) > 0 {
+			target = aws.ToString(r.ResourceRecords[0].Value)
+		}
+		switch {
+		case strings.HasPrefix(id, route53.DefaultOwner+"/"):
+			hc := ""
+			if r.HealthCheckId != nil {
+				hc = " hc"
+			}
+			ours[id] = fmt.Sprintf("%d %s%s", aws.ToInt64(r.Weight), target, hc)
+		case r.Type != r53types.RRTypeNs && r.Type != r53types.RRTypeSoa:
+			foreign = append(foreign, fmt.Sprintf("%s %s %s %d %s", aws.ToString(r.Name), r.Type, id, aws.ToInt64(r.Weight), target))
+		}
+	}
+	sort.Strings(foreign)
+	return ours, foreign
+}
+
+func newZone(t *testing.T, c *r53sdk.Client) string {
+	t.Helper()
+	ctx := context.Background()
+	out, err := c.CreateHostedZone(ctx, &r53sdk.CreateHostedZoneInput{Name: aws.String("example.com"), CallerReference: aws.String(t.Name())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone := strings.TrimPrefix(aws.ToString(out.HostedZone.Id), "/hostedzone/")
+	// What drover must never touch: another owner's weighted record of a service name,
+	// a record below it, a name sorting between it and its subdomains, and a record
+	// under drover's naming with another SetIdentifier.
+	a := func(name, setID, ip string, weight int64) r53types.Change {
+		r := &r53types.ResourceRecordSet{Name: aws.String(name), Type: r53types.RRTypeA, TTL: aws.Int64(60), ResourceRecords: []r53types.ResourceRecord{{Value: aws.String(ip)}}}
+		if setID != "" {
+			r.SetIdentifier, r.Weight = aws.String(setID), aws.Int64(weight)
+		}
+		return r53types.Change{Action: r53types.ChangeActionCreate, ResourceRecordSet: r}
+	}
+	_, err = c.ChangeResourceRecordSets(ctx, &r53sdk.ChangeResourceRecordSetsInput{HostedZoneId: aws.String(zone), ChangeBatch: &r53types.ChangeBatch{Changes: []r53types.Change{
+		a("shop.example.com", "legacy/dc1", "192.0.2.1", 50),
+		a("api.shop.example.com", "", "192.0.2.2", 0),
+		a("shop-x.example.com", "", "192.0.2.3", 0),
+		a("x.default.drover.cart.example.com", "someone-else/x", "192.0.2.4", 5),
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return zone
+}
+
+// Three ProdSets with mirrors publish to Route53: each Prod's service record, its
+// Octavia and NLB paths at 90/10 with health checks; a failed Octavia load balancer
+// sends its Prod's traffic to the NLB; a cluster drained for maintenance takes all its
+// Prods out in one change to the zone; deleting the sets leaves nothing of drover's in
+// AWS; foreign records survive all of it.
+func TestRoute53TwoLevelsSplitAndEviction(t *testing.T) {
+	g := NewWithT(t)
+	e := start(t)
+	clients := e.moto.Clients(t)
+	zone := newZone(t, clients.Route53)
+	_, foreign := records(g, clients.Route53, zone)
+
+	names := []string{"shop", "cart", "search"}
+	var sets []*droverv1.ProdSet
+	for _, name := range names {
+		set := &droverv1.ProdSet{
+			ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: name},
+			Spec: droverv1.ProdSetSpec{
+				Replicas: ptr.To[int32](2),
+				Template: droverv1.ProdTemplate{Spec: droverv1.ProdTemplateSpec{Version: "v1", TargetNamespace: name, Manifests: webService(),
+					Traffic: droverv1.ProdTraffic{ServiceRef: &droverv1.LocalObjectReference{Name: "web"},
+						Mirror: &droverv1.NLBMirror{PollInterval: &metav1.Duration{Duration: pollInterval}}}}},
+				Placement: droverv1.Placement{TopologyKey: "topology.drover.dev/region"},
+				Traffic: &droverv1.ProdSetTraffic{HostedZoneID: zone, RecordName: name + ".example.com", TTL: 1,
+					HealthCheck: &droverv1.HealthCheck{Protocol: "HTTP", Port: 80, Path: "/healthz"}},
+			},
+		}
+		g.Expect(cp.Create(context.Background(), set)).To(Succeed())
+		sets = append(sets, set)
+	}
+	lbs := (&ccm{}).serve(t, e, 6)
+
+	// Every Prod: its service record at 100, its paths at 90/10 with health checks.
+	prodsOf := func(g Gomega) map[string]*droverv1.Prod {
+		list := &droverv1.ProdList{}
+		g.Expect(cp.List(context.Background(), list, client.InNamespace(bed.Namespace))).To(Succeed())
+		out := map[string]*droverv1.Prod{}
+		for i := range list.Items {
+			out[list.Items[i].Name] = &list.Items[i]
+		}
+		return out
+	}
+	want := func(g Gomega, prods map[string]*droverv1.Prod, weight func(p *droverv1.Prod) (int, int, int)) map[string]string {
+		out := map[string]string{}
+		for _, p := range prods {
+			set := p.Labels[droverv1.ProdSetNameLabel]
+			id := bed.Namespace + "/" + p.Name
+			svc, oct, nlb := weight(p)
+			g.Expect(p.Status.Endpoint).NotTo(BeNil())
+			out["drover/"+id] = fmt.Sprintf("%d %s", svc, route53.ProdRecordName(set+".example.com", id))
+			out["drover/"+id+"/octavia"] = fmt.Sprintf("%d %s hc", oct, lbs[p.Name].VIP)
+			out["drover/"+id+"/nlb"] = fmt.Sprintf("%d %s hc", nlb, strings.ToLower(p.Status.Endpoint.NLBDNSName))
+		}
+		return out
+	}
+	steady := func(*droverv1.Prod) (int, int, int) { return 100, 90, 10 }
+	g.Eventually(func(g Gomega) {
+		prods := prodsOf(g)
+		g.Expect(prods).To(HaveLen(6))
+		ours, _ := records(g, clients.Route53, zone)
+		g.Expect(ours).To(Equal(want(g, prods, steady)))
+	}, 2*time.Minute, 500*time.Millisecond).Should(Succeed())
+
+	// Octavia's load balancer of one Prod fails: the NLB takes that Prod's traffic.
+	var failed string
+	for name := range lbs {
+		if strings.HasPrefix(name, "shop-") {
+			failed = name
+			break
+		}
+	}
+	e.octavia.SetOperatingStatus(t, octaviatest.LoadBalancerObject, lbs[failed].ID, "ERROR")
+	split := func(p *droverv1.Prod) (int, int, int) {
+		if p.Name == failed {
+			return 100, 0, 100
+		}
+		return 100, 90, 10
+	}
+	g.Eventually(func(g Gomega) {
+		ours, _ := records(g, clients.Route53, zone)
+		g.Expect(ours).To(Equal(want(g, prodsOf(g), split)))
+	}, 4*pollInterval, 250*time.Millisecond).Should(Succeed())
+	e.octavia.SetOperatingStatus(t, octaviatest.LoadBalancerObject, lbs[failed].ID, "ONLINE")
+	g.Eventually(func(g Gomega) {
+		ours, _ := records(g, clients.Route53, zone)
+		g.Expect(ours).To(Equal(want(g, prodsOf(g), steady)))
+	}, 4*pollInterval, 250*time.Millisecond).Should(Succeed())
+
+	// Draining w-1 evicts one Prod of each set: one change to the zone.
+	time.Sleep(2 * linger) // nothing else in flight
+	changes := awstest.CallsSince(cloudmetrics.Route53, "ChangeResourceRecordSets", cloudmetrics.Success)
+	cm := &droverv1.ClusterMaintenance{ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: "upgrade-" + w1},
+		Spec: droverv1.ClusterMaintenanceSpec{ClusterName: w1, Reason: "test"}}
+	g.Expect(cp.Create(context.Background(), cm)).To(Succeed())
+	evicted := func(p *droverv1.Prod) (int, int, int) {
+		if p.Spec.ClusterRef.Name == w1 {
+			return 0, 90, 10
+		}
+		return 100, 90, 10
+	}
+	g.Eventually(func(g Gomega) {
+		got := &droverv1.ClusterMaintenance{}
+		g.Expect(cp.Get(context.Background(), client.ObjectKeyFromObject(cm), got)).To(Succeed())
+		g.Expect(got.Status.Phase).To(Equal(droverv1.MaintenancePhase("Drained")))
+		ours, _ := records(g, clients.Route53, zone)
+		g.Expect(ours).To(Equal(want(g, prodsOf(g), evicted)))
+	}, time.Minute, 250*time.Millisecond).Should(Succeed())
+	g.Expect(changes()).To(Equal(1), "ChangeResourceRecordSets calls for the eviction of three Prods of three sets")
+	deleteAndWait(t, cm, time.Minute)
+	g.Eventually(func(g Gomega) {
+		ours, _ := records(g, clients.Route53, zone)
+		g.Expect(ours).To(Equal(want(g, prodsOf(g), steady)))
+	}, time.Minute, 250*time.Millisecond).Should(Succeed())
+
+	// Deleting the sets leaves nothing of drover's: records, health checks, NLBs.
+	for _, set := range sets {
+		deleteAndWait(t, set, 2*time.Minute)
+	}
+	ours, after := records(g, clients.Route53, zone)
+	g.Expect(ours).To(BeEmpty())
+	g.Expect(after).To(Equal(foreign), "foreign records")
+	g.Eventually(func(g Gomega) {
+		hcs, err := clients.Route53.ListHealthChecks(context.Background(), &r53sdk.ListHealthChecksInput{})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(hcs.HealthChecks).To(BeEmpty())
+	}, 10*time.Second, 250*time.Millisecond).Should(Succeed())
+	nlb := readAWS(g, clients.ELBv2)
+	g.Expect(nlb.LoadBalancers).To(BeEmpty())
+	g.Expect(nlb.Targets).To(BeEmpty())
+}
