@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/go-logr/logr"
 
@@ -47,8 +48,10 @@ type API interface {
 	CreateHealthCheck(ctx context.Context, callerReference string, cfg *types.HealthCheckConfig, tags map[string]string) (string, error)
 	// DeleteHealthCheck deletes a health check; one already gone is no error.
 	DeleteHealthCheck(ctx context.Context, id string) error
-	// HealthChecksTagged returns the tags of every health check tagged key=value, by id.
-	HealthChecksTagged(ctx context.Context, key, value string) (map[string]map[string]string, error)
+	// HealthChecks returns every health check of the account.
+	HealthChecks(ctx context.Context) ([]types.HealthCheck, error)
+	// HealthCheckTags returns the tags of each health check, by id.
+	HealthCheckTags(ctx context.Context, ids []string) (map[string]map[string]string, error)
 }
 
 // ErrPriorRequestNotComplete is what API implementations wrap when Route53 refused a
@@ -63,6 +66,11 @@ const (
 	TagPath    = "drover.dev/path"
 	TagConfig  = "drover.dev/config"
 )
+
+// callerReferencePrefix starts the CallerReference of every health check drover
+// creates, so that finding drover's among an account's health checks reads the tags of
+// those only.
+const callerReferencePrefix = "drover-"
 
 // maxChangesPerCall keeps one call within Route53's limits (1,000 records per call, an
 // UPSERT counting twice).
@@ -356,12 +364,29 @@ func (p *Publisher) loadIndex(ctx context.Context) error {
 	if loaded {
 		return nil
 	}
-	tagged, err := p.API.HealthChecksTagged(ctx, TagOwner, p.Owner)
+	// Only the health checks drover created (by their CallerReference) have their tags
+	// read: ten per request, against an account-wide budget of five requests a second.
+	all, err := p.API.HealthChecks(ctx)
 	if err != nil {
 		return fmt.Errorf("reading drover's health checks: %w", err)
 	}
+	var ids []string
+	for _, hc := range all {
+		if strings.HasPrefix(aws.ToString(hc.CallerReference), callerReferencePrefix) {
+			ids = append(ids, aws.ToString(hc.Id))
+		}
+	}
+	tagged := map[string]map[string]string{}
+	if len(ids) > 0 {
+		if tagged, err = p.API.HealthCheckTags(ctx, ids); err != nil {
+			return fmt.Errorf("reading the tags of drover's health checks: %w", err)
+		}
+	}
 	var index []hcEntry
 	for id, tags := range tagged {
+		if tags[TagOwner] != p.Owner {
+			continue
+		}
 		index = append(index, hcEntry{ID: id, Digest: tags[TagConfig], Key: hcKey{
 			Service: canonical(tags[TagService]), ID: tags[TagProd], Path: Path(tags[TagPath]),
 		}})
@@ -407,7 +432,7 @@ func (p *Publisher) ensureHealthChecks(ctx context.Context, needed []hcSpec) (ma
 // health check since deleted): what it checks, and when.
 func (p *Publisher) callerReference(spec hcSpec) string {
 	h := sha256.Sum256([]byte(p.Owner + "|" + spec.Key.Service + "|" + spec.Key.ID + "|" + string(spec.Key.Path) + "|" + spec.Digest))
-	return "drover-" + hex.EncodeToString(h[:])[:24] + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	return callerReferencePrefix + hex.EncodeToString(h[:])[:24] + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 }
 
 // deleteHealthChecks deletes health checks no record uses any more. One that fails stays

@@ -103,12 +103,26 @@ func (f *fakeZone) DeleteHealthCheck(_ context.Context, id string) error {
 	return nil
 }
 
-func (f *fakeZone) HealthChecksTagged(_ context.Context, key, value string) (map[string]map[string]string, error) {
+func (f *fakeZone) HealthChecks(context.Context) ([]types.HealthCheck, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []types.HealthCheck
+	for id := range f.hcs {
+		ref := "drover-" + id
+		if id == "hc-manual" {
+			ref = "console-" + id
+		}
+		out = append(out, types.HealthCheck{Id: aws.String(id), CallerReference: aws.String(ref)})
+	}
+	return out, nil
+}
+
+func (f *fakeZone) HealthCheckTags(_ context.Context, ids []string) (map[string]map[string]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := map[string]map[string]string{}
-	for id, tags := range f.hcs {
-		if tags[key] == value {
+	for _, id := range ids {
+		if tags, ok := f.hcs[id]; ok {
 			out[id] = tags
 		}
 	}
@@ -279,6 +293,7 @@ func TestPublisherDeletesHealthChecksOnlyAfterTheChange(t *testing.T) {
 	zone.mu.Lock()
 	zone.hcs["hc-leak"] = map[string]string{TagOwner: "drover", TagService: "shop.example.com", TagProd: "default/x", TagPath: "nlb"}
 	zone.hcs["hc-theirs"] = map[string]string{TagOwner: "someone-else", TagService: "shop.example.com", TagProd: "default/x", TagPath: "nlb"}
+	zone.hcs["hc-manual"] = map[string]string{TagOwner: "drover", TagService: "shop.example.com", TagProd: "default/x", TagPath: "nlb"}
 	zone.mu.Unlock()
 	p2 := startPublisher(t, zone)
 	tk, err = p2.Publish(ctx, shop, []traffic.Weight{{ID: "default/b", Weight: 100, Paths: paths("10.0.0.2", "", 90, 10)}})
@@ -293,6 +308,7 @@ func TestPublisherDeletesHealthChecksOnlyAfterTheChange(t *testing.T) {
 		defer zone.mu.Unlock()
 		_, leak := zone.hcs["hc-leak"]
 		_, theirs := zone.hcs["hc-theirs"]
-		return !leak && theirs
+		_, manual := zone.hcs["hc-manual"]
+		return !leak && theirs && manual
 	})
 }
