@@ -110,11 +110,20 @@ test-binaries: ## Build or fetch kube-apiserver, etcd, kube-controller-manager, 
 prometheus: ## Fetch the Prometheus server the gate tests run into bin/prometheus/.
 	hack/ensure-prometheus.sh
 
+.PHONY: moto
+moto: ## Find or install moto's server mode (moto_server), the AWS emulator of the ELBv2 and Route53 tests.
+	hack/ensure-moto.sh >/dev/null
+
+.PHONY: octavia
+octavia: ## Install the real OpenStack Octavia API and worker and RabbitMQ from Debian's packages (needs root or sudo).
+	hack/ensure-octavia.sh
+
 .PHONY: test
-test: test-binaries prometheus ## Run every test (against real kube-apiservers from bin/k8s/).
-	@dir="$$(hack/ensure-k8s-binaries.sh)"; \
-	echo "DROVER_K8S_BIN=$$dir DROVER_PROMETHEUS=$(BIN)/prometheus/prometheus $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) $(TEST_PKGS)"; \
-	DROVER_K8S_BIN="$$dir" KUBEBUILDER_ASSETS="$$dir" DROVER_PROMETHEUS="$(BIN)/prometheus/prometheus" $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) $(TEST_PKGS)
+test: test-binaries prometheus moto octavia ## Run every test (against real kube-apiservers, moto, Octavia and Prometheus).
+	@dir="$$(hack/ensure-k8s-binaries.sh)"; moto="$$(hack/ensure-moto.sh 2>/dev/null)"; \
+	echo "DROVER_K8S_BIN=$$dir DROVER_PROMETHEUS=$(BIN)/prometheus/prometheus DROVER_MOTO_SERVER=$$moto $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) $(TEST_PKGS)"; \
+	DROVER_K8S_BIN="$$dir" KUBEBUILDER_ASSETS="$$dir" DROVER_PROMETHEUS="$(BIN)/prometheus/prometheus" DROVER_MOTO_SERVER="$$moto" \
+	  $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) $(TEST_PKGS)
 
 ##@ Tools
 
