@@ -195,7 +195,8 @@ type ProdEndpoint struct {
 
 // MirrorStatus is the state of a Prod's NLB mirror.
 type MirrorStatus struct {
-	// lastSyncTime is when the mirror last compared the Octavia load balancer with AWS.
+	// lastSyncTime is when the mirror last compared the Octavia load balancer with AWS
+	// (while syncs keep finding the same, it is brought up to date every 5 minutes).
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
 	// outcome of the last sync: InSync (nothing to change), Changed, Blocked (the target

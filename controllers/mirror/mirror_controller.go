@@ -58,6 +58,10 @@ const (
 
 	// DefaultPollInterval applies when spec.traffic.mirror.pollInterval is unset.
 	DefaultPollInterval = 30 * time.Second
+
+	// syncTimeRefresh is how often status.mirror.lastSyncTime is brought up to date while
+	// syncs find nothing new.
+	syncTimeRefresh = 5 * time.Minute
 )
 
 // Paths tells when a path of a Prod no longer receives traffic; prodset.Drainer is the
@@ -198,7 +202,12 @@ func (r *Reconciler) setOutcome(s *scope, reason, message string) {
 	}
 	ms := mirrorStatus(s.prod)
 	now := metav1.NewTime(r.Now())
-	ms.LastSyncTime, ms.Outcome, ms.Message = &now, reason, message
+	// A steady state writes no status: the same outcome refreshes lastSyncTime only every
+	// syncTimeRefresh, so polling does not turn into a status write per Prod per poll.
+	if ms.Outcome != reason || ms.Message != message || ms.LastSyncTime == nil || now.Sub(ms.LastSyncTime.Time) >= syncTimeRefresh {
+		ms.LastSyncTime = &now
+	}
+	ms.Outcome, ms.Message = reason, message
 	status := metav1.ConditionFalse
 	if reason == droverv1.ProdMirrorInSyncReason || reason == droverv1.ProdMirrorChangedReason {
 		status = metav1.ConditionTrue
