@@ -1,0 +1,218 @@
+package octaviatest
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"path"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// FaultKind is what a Fault does to a request it matches.
+type FaultKind int
+
+// Faults.
+const (
+	// Status answers with Fault.Status and an Octavia-style error body, without
+	// forwarding: 409 is what Octavia answers while a load balancer is PENDING_*, 500
+	// a failure, 404 a missing object, 429 throttling.
+	Status FaultKind = iota + 1
+	// EmptyMembers answers a member list with 200 and no members ({"members": []}),
+	// without forwarding: a wrong answer a client cannot tell from a real one.
+	EmptyMembers
+	// Hang holds the request until the client gives up (its context or timeout), the
+	// fault is cleared, or the proxy closes; it is never forwarded.
+	Hang
+)
+
+// Fault makes the requests it matches fail.
+type Fault struct {
+	// Method matches the request's method; "" matches any.
+	Method string
+	// Path matches the URL path after its ".../lbaas" prefix, by path.Match: "*" is one
+	// segment. "/pools/*/members" matches GET /v2.0/lbaas/pools/{id}/members;
+	// "/loadbalancers/*" a load balancer. "" matches any path.
+	Path string
+	// Query, if set, must occur in the raw query: "marker=" matches the pages after a
+	// list's first.
+	Query string
+	Kind  FaultKind
+	// Status is the HTTP status of a Status fault.
+	Status int
+	// Times is how many requests the fault takes before it is used up; 0 is until
+	// cleared.
+	Times int
+}
+
+func (f Fault) String() string {
+	m := f.Method
+	if m == "" {
+		m = "*"
+	}
+	switch f.Kind {
+	case Status:
+		return fmt.Sprintf("%s %s → %d", m, f.Path, f.Status)
+	case EmptyMembers:
+		return fmt.Sprintf("%s %s → no members", m, f.Path)
+	case Hang:
+		return fmt.Sprintf("%s %s → hang", m, f.Path)
+	}
+	return fmt.Sprintf("%s %s → ?", m, f.Path)
+}
+
+// FaultProxy is a reverse proxy in front of an Octavia that makes chosen requests
+// fail. Give a client its URL instead of the Octavia's. Octavia's pagination links
+// name the host a request was sent to, so paginated reads stay behind the proxy.
+type FaultProxy struct {
+	srv     *httptest.Server
+	mu      sync.Mutex
+	faults  []*activeFault
+	seen    []string
+	hits    map[string]int
+	release chan struct{} // closed by Clear and Close: hung requests return
+}
+
+type activeFault struct {
+	Fault
+	left int // for Times > 0
+}
+
+// NewFaultProxy starts a proxy of the Octavia at target (an endpoint such as
+// Server.Endpoint) on a free port; it is closed when the test ends.
+func NewFaultProxy(t testing.TB, target string) *FaultProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatalf("octaviatest: proxy target %q: %v", target, err)
+	}
+	p := &FaultProxy{hits: map[string]int{}, release: make(chan struct{})}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, release := p.match(r)
+		if f == nil {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		switch f.Kind {
+		case Status:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(f.Status)
+			fmt.Fprintf(w, `{"faultcode": %q, "faultstring": "octaviatest.FaultProxy: injected %d", "debuginfo": null}`,
+				faultCode(f.Status), f.Status)
+		case EmptyMembers:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"members": [], "members_links": []}`))
+		case Hang:
+			select {
+			case <-r.Context().Done():
+			case <-release:
+				http.Error(w, "octaviatest.FaultProxy: hang released", http.StatusServiceUnavailable)
+			}
+		}
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+// URL is the proxy's base URL, http://127.0.0.1:<port>/, an endpoint for clients.
+func (p *FaultProxy) URL() string { return p.srv.URL + "/" }
+
+// Inject adds a fault; a request takes the first fault added that matches it.
+func (p *FaultProxy) Inject(f Fault) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.faults = append(p.faults, &activeFault{Fault: f, left: f.Times})
+}
+
+// Clear removes every fault and releases hung requests.
+func (p *FaultProxy) Clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.faults = nil
+	close(p.release)
+	p.release = make(chan struct{})
+}
+
+// Hits is how many requests a fault like f (same method, path, query, kind and
+// status) has taken.
+func (p *FaultProxy) Hits(f Fault) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hits[faultKey(f)]
+}
+
+// Requests are the requests the proxy received, "METHOD /path" (without the query),
+// in order.
+func (p *FaultProxy) Requests() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.seen...)
+}
+
+// Close stops the proxy, releasing hung requests.
+func (p *FaultProxy) Close() {
+	p.mu.Lock()
+	select {
+	case <-p.release:
+	default:
+		close(p.release)
+	}
+	p.mu.Unlock()
+	p.srv.Close()
+}
+
+// match records the request and returns the fault it takes, if any, with the channel
+// that releases it if it hangs.
+func (p *FaultProxy) match(r *http.Request) (*Fault, <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seen = append(p.seen, r.Method+" "+r.URL.Path)
+	rel := lbaasPath(r.URL.Path)
+	for i, f := range p.faults {
+		if f.Method != "" && !strings.EqualFold(f.Method, r.Method) {
+			continue
+		}
+		if f.Path != "" {
+			if ok, _ := path.Match(f.Path, rel); !ok {
+				continue
+			}
+		}
+		if f.Query != "" && !strings.Contains(r.URL.RawQuery, f.Query) {
+			continue
+		}
+		if f.Times > 0 {
+			f.left--
+			if f.left <= 0 {
+				p.faults = append(p.faults[:i:i], p.faults[i+1:]...)
+			}
+		}
+		p.hits[faultKey(f.Fault)]++
+		taken := f.Fault
+		return &taken, p.release
+	}
+	return nil, nil
+}
+
+// lbaasPath is the part of an API path after "/lbaas" ("/v2.0/lbaas/pools/x" →
+// "/pools/x"); a path without it is returned whole.
+func lbaasPath(p string) string {
+	if i := strings.Index(p, "/lbaas/"); i >= 0 {
+		return p[i+len("/lbaas"):]
+	}
+	return p
+}
+
+func faultKey(f Fault) string {
+	return fmt.Sprintf("%s|%s|%s|%d|%d", strings.ToUpper(f.Method), f.Path, f.Query, f.Kind, f.Status)
+}
+
+func faultCode(status int) string {
+	if status >= 500 {
+		return "Server"
+	}
+	return "Client"
+}
