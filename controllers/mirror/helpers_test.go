@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -146,8 +145,4 @@ func eventReasons(g Gomega, obj client.Object) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func hasPrefix(prefix string) func(string) bool {
-	return func(s string) bool { return strings.HasPrefix(s, prefix) }
 }

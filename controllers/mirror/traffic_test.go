@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,7 +38,6 @@ func webService() []runtime.RawExtension {
 // Service's annotation and its VIP in the Service's status. It returns the load
 // balancer of each Prod once all of want are served.
 type ccm struct {
-	mu  sync.Mutex
 	lbs map[string]*octaviatest.LoadBalancer // by Prod name
 }
 

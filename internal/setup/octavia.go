@@ -20,7 +20,7 @@ func (f *CloudFlags) applyOctavia(ctx context.Context, opts *Options) error {
 	}
 	c, err := octavia.New(ctx, octavia.Options{Cloud: cloud, Endpoint: f.OctaviaEndpoint, ProjectID: f.OctaviaProjectID})
 	if err != nil {
-		return fmt.Errorf("Octavia: %w", err)
+		return fmt.Errorf("octavia: %w", err)
 	}
 	opts.Octavia = c
 	return nil

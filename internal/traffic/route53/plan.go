@@ -194,17 +194,6 @@ func newCurrent(owner, service string, listed []types.ResourceRecordSet) current
 	return c
 }
 
-// referencedHealthChecks returns the health check ids the current records use.
-func (c current) referencedHealthChecks() map[string]bool {
-	out := map[string]bool{}
-	for _, r := range c.records {
-		if id := aws.ToString(r.HealthCheckId); id != "" {
-			out[id] = true
-		}
-	}
-	return out
-}
-
 // neededHealthChecks lists the health checks the intent's path records need.
 func neededHealthChecks(owner string, si serviceIntent) []hcSpec {
 	var out []hcSpec
