@@ -204,6 +204,18 @@ func TestRoute53TwoLevelsSplitAndEviction(t *testing.T) {
 		g.Expect(ours).To(Equal(want(g, prods, steady)))
 	}, 2*time.Minute, 500*time.Millisecond).Should(Succeed())
 
+	// The steady state writes nothing to Route53 (nor to ELBv2).
+	dnsWrites := map[string]func() int{}
+	for _, op := range []string{"ChangeResourceRecordSets", "CreateHealthCheck", "DeleteHealthCheck", "ChangeTagsForResource"} {
+		dnsWrites[op] = awstest.CallsSince(cloudmetrics.Route53, op, cloudmetrics.Success)
+	}
+	elbWritten := writes()
+	time.Sleep(3 * pollInterval)
+	for op, n := range dnsWrites {
+		g.Expect(n()).To(BeZero(), "%s calls in the steady state", op)
+	}
+	g.Expect(elbWritten()).To(BeEmpty(), "ELBv2 write calls in the steady state")
+
 	// Octavia's load balancer of one Prod fails: the NLB takes that Prod's traffic.
 	var failed string
 	for name := range lbs {
