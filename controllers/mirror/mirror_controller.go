@@ -447,20 +447,24 @@ func (r *Reconciler) reconcileTeardown(ctx context.Context, s *scope) (ctrl.Resu
 		r.setTeardownCondition(s, "waiting until no traffic reaches the NLB before deleting it")
 		return ctrl.Result{RequeueAfter: after}, nil
 	}
-	if r.ELBv2 != nil {
-		observed, err := nlb.Observe(ctx, r.ELBv2, r.owner(p))
+	if r.ELBv2 == nil {
+		// The NLB exists in AWS but this manager cannot reach it: keep the finalizer, so
+		// that nothing is forgotten (remove it by hand to abandon the NLB).
+		r.setTeardownCondition(s, "the manager has no AWS configuration, so the NLB cannot be deleted; the finalizer "+droverv1.MirrorFinalizer+" stays until a manager with AWS deletes it")
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	}
+	observed, err := nlb.Observe(ctx, r.ELBv2, r.owner(p))
+	if err != nil {
+		r.setTeardownCondition(s, fmt.Sprintf("reading the NLB to delete it: %v", err))
+		return ctrl.Result{}, err
+	}
+	if plan := nlb.DeletePlan(observed); !plan.Empty() {
+		res, err := nlb.Apply(ctx, r.ELBv2, plan)
 		if err != nil {
-			r.setTeardownCondition(s, fmt.Sprintf("reading the NLB to delete it: %v", err))
+			r.setTeardownCondition(s, fmt.Sprintf("deleting the NLB stopped after %s: %v", res, err))
 			return ctrl.Result{}, err
 		}
-		if plan := nlb.DeletePlan(observed); !plan.Empty() {
-			res, err := nlb.Apply(ctx, r.ELBv2, plan)
-			if err != nil {
-				r.setTeardownCondition(s, fmt.Sprintf("deleting the NLB stopped after %s: %v", res, err))
-				return ctrl.Result{}, err
-			}
-			r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, "MirrorDeleted", "Delete", "NLB deleted: %s", res)
-		}
+		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, "MirrorDeleted", "Delete", "NLB deleted: %s", res)
 	}
 	if ep := p.Status.Endpoint; ep != nil {
 		ep.NLBARN, ep.NLBDNSName, ep.NLBZoneID = "", "", ""
