@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/setup"
+	"github.com/drover-dev/drover/internal/suite"
+	"github.com/drover-dev/drover/internal/testbed"
+	"github.com/drover-dev/drover/internal/traffic"
+)
+
+// The suite runs the plugin's commands in process against a control plane where the
+// manager's real wiring runs, with three workload clusters (each its own kube-apiserver
+// and etcd): a and b (pool shop) for the rollout tests, c (pool cart) for maintenance.
+// DNS is traffic.Memory with a short propagation.
+var (
+	bed        *testbed.Testbed
+	cp         client.Client
+	kubeconfig string
+)
+
+const (
+	pool = "drover.dev/pool"
+	zone = "Z0CLITEST"
+)
+
+func TestMain(m *testing.M) {
+	var workloads []testbed.WorkloadOptions
+	for name, p := range map[string]string{"a": "shop", "b": "shop", "c": "cart"} {
+		workloads = append(workloads, testbed.WorkloadOptions{Name: name, Labels: map[string]string{pool: p}})
+	}
+	dir, err := os.MkdirTemp("", "kubectl-drover-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := suite.Run(m, testbed.Options{
+		CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		Workloads:         workloads,
+	}, setup.Options{
+		WorkloadClientTimeout:      5 * time.Second,
+		Publisher:                  &traffic.Memory{Propagation: 200 * time.Millisecond},
+		MaintenanceRecheckInterval: time.Second,
+	}, func(b *testbed.Testbed) {
+		bed, cp = b, b.ControlPlane.Client
+		kubeconfig = filepath.Join(dir, "kubeconfig")
+		if err := b.WriteControlPlaneKubeconfig(kubeconfig); err != nil {
+			panic(err)
+		}
+	})
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// kubectlDrover runs the plugin in process with args against the control plane and
+// returns what it wrote.
+func kubectlDrover(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	out := &syncBuffer{}
+	err := runCommand(t.Context(), out, args...)
+	t.Logf("$ kubectl drover %s\n%s(err: %v)", strings.Join(args, " "), out.String(), err)
+	return out.String(), err
+}
+
+func runCommand(ctx context.Context, out *syncBuffer, args ...string) error {
+	cmd := NewCommand(Streams{In: strings.NewReader(""), Out: out, ErrOut: out}, Options{PollInterval: 200 * time.Millisecond})
+	cmd.SetArgs(append([]string{"--kubeconfig", kubeconfig}, args...))
+	return cmd.ExecuteContext(ctx)
+}
+
+// newSet creates a ProdSet of ConfigMaps (available as soon as applied) on the
+// clusters of pool p.
+func newSet(t *testing.T, name, p string, replicas int32, mutate func(*droverv1.ProdSet)) *droverv1.ProdSet {
+	t.Helper()
+	cm, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "settings"},
+		"data": map[string]any{"version": "${DROVER_VERSION}"}})
+	set := &droverv1.ProdSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: name},
+		Spec: droverv1.ProdSetSpec{
+			Replicas: ptr.To(replicas),
+			Template: droverv1.ProdTemplate{Spec: droverv1.ProdTemplateSpec{
+				Version: "v1", TargetNamespace: name, Manifests: []runtime.RawExtension{{Raw: cm}},
+			}},
+			Placement: droverv1.Placement{
+				ClusterSelector: droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{pool: droverv1.LabelValue(p)}},
+			},
+			Traffic: &droverv1.ProdSetTraffic{HostedZoneID: zone, RecordName: name + ".example.com", TTL: 1},
+		},
+	}
+	if mutate != nil {
+		mutate(set)
+	}
+	NewWithT(t).Expect(cp.Create(t.Context(), set)).To(Succeed())
+	t.Cleanup(func() { _ = cp.Delete(context.Background(), set) })
+	return set
+}
+
+func getSet(g Gomega, name string) *droverv1.ProdSet {
+	set := &droverv1.ProdSet{}
+	g.Expect(cp.Get(context.Background(), client.ObjectKey{Namespace: bed.Namespace, Name: name}, set)).To(Succeed())
+	return set
+}
+
+func updateSet(g Gomega, name string, mutate func(*droverv1.ProdSet)) {
+	g.Eventually(func() error {
+		set := &droverv1.ProdSet{}
+		if err := cp.Get(context.Background(), client.ObjectKey{Namespace: bed.Namespace, Name: name}, set); err != nil {
+			return err
+		}
+		mutate(set)
+		return cp.Update(context.Background(), set)
+	}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+}
+
+// expectServing waits until every Prod of the set serves at weight 100 in DNS.
+func expectServing(g Gomega, name string, replicas int) {
+	g.Eventually(func(g Gomega) {
+		set := getSet(g, name)
+		g.Expect(set.Status.ServingReplicas).To(BeEquivalentTo(replicas))
+		g.Expect(set.Status.Prods).To(HaveLen(replicas))
+		for _, p := range set.Status.Prods {
+			g.Expect(p.PublishedWeight).To(HaveValue(BeEquivalentTo(100)), "Prod %s", p.Name)
+			g.Expect(p.PendingWeight).To(BeNil(), "Prod %s", p.Name)
+		}
+	}, 90*time.Second, 200*time.Millisecond).Should(Succeed())
+}
