@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/cloud/awstest"
@@ -45,6 +46,32 @@ func writes() func() map[string]int {
 		}
 		return out
 	}
+}
+
+// syncsSince counts the mirror syncs with outcome from now on
+// (drover_nlb_mirror_syncs_total, in this process's registry).
+func syncsSince(outcome string) func() int {
+	count := func() int {
+		families, err := ctrlmetrics.Registry.Gather()
+		if err != nil {
+			panic(err)
+		}
+		for _, f := range families {
+			if f.GetName() != "drover_nlb_mirror_syncs_total" {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "outcome" && l.GetValue() == outcome {
+						return int(m.GetCounter().GetValue())
+					}
+				}
+			}
+		}
+		return 0
+	}
+	before := count()
+	return func() int { return count() - before }
 }
 
 // twoPools is an Octavia load balancer as a Prod's front end has it: TCP 443 to an API

@@ -127,15 +127,23 @@ type scope struct {
 	snap *octavia.Snapshot
 	// cond is the MirrorSynced condition to set; nil leaves the Prod without it.
 	cond *metav1.Condition
+	// started is when the reconcile began, for drover_nlb_mirror_sync_duration_seconds.
+	started time.Time
 }
 
 // Reconcile brings one Prod's endpoint and mirror towards its spec.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
 	prod := &droverv1.Prod{}
 	if err := r.Client.Get(ctx, req.NamespacedName, prod); err != nil {
+		if apierrors.IsNotFound(err) {
+			syncTracker.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	s := &scope{prod: prod, deleting: !prod.DeletionTimestamp.IsZero(), enabled: mirrorEnabled(prod)}
+	s := &scope{prod: prod, deleting: !prod.DeletionTimestamp.IsZero(), enabled: mirrorEnabled(prod), started: time.Now()}
+	if s.deleting || !s.enabled {
+		syncTracker.forget(req.NamespacedName)
+	}
 	hasLB := prod.Spec.Traffic.ServiceRef != nil || prod.Spec.Traffic.LoadBalancerID != ""
 	owns := controllerutil.ContainsFinalizer(prod, droverv1.MirrorFinalizer)
 	if !hasLB && !owns && prod.Status.Endpoint == nil && prod.Status.Mirror == nil &&
@@ -201,6 +209,7 @@ func (r *Reconciler) setOutcome(s *scope, reason, message string) {
 		return
 	}
 	ms := mirrorStatus(s.prod)
+	prev := ms.Outcome
 	now := metav1.NewTime(r.Now())
 	// A steady state writes no status: the same outcome refreshes lastSyncTime only every
 	// syncTimeRefresh, so polling does not turn into a status write per Prod per poll.
@@ -213,7 +222,7 @@ func (r *Reconciler) setOutcome(s *scope, reason, message string) {
 		status = metav1.ConditionTrue
 	}
 	s.cond = &metav1.Condition{Type: droverv1.ProdMirrorSyncedCondition, Status: status, Reason: reason, Message: message}
-	syncs.WithLabelValues(reason).Inc()
+	r.recordSync(s, prev, reason, message)
 }
 
 func mirrorStatus(p *droverv1.Prod) *droverv1.MirrorStatus {
@@ -347,7 +356,7 @@ func (r *Reconciler) reconcileNLB(ctx context.Context, s *scope) (ctrl.Result, e
 	if plan.Blocked {
 		msg := fmt.Sprintf("the sync is held, nothing was changed: %s; fix Octavia, or annotate the Prod %s=true to let it through", plan.Summary(), droverv1.AllowTargetRemovalAnnotation)
 		if ms.Outcome != droverv1.ProdMirrorBlockedReason {
-			r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, "MirrorBlocked", "Sync", msg)
+			r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, ReasonBlocked, "Sync", msg)
 		}
 		r.setOutcome(s, droverv1.ProdMirrorBlockedReason, msg)
 		r.setLoadBalancer(p, plan.LoadBalancer)
@@ -371,9 +380,9 @@ func (r *Reconciler) reconcileNLB(ctx context.Context, s *scope) (ctrl.Result, e
 	if drift {
 		ms.DriftCorrections++
 		driftCorrections.Inc()
-		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, "MirrorDriftCorrected", "Sync", "the NLB had drifted from Octavia load balancer %s: %s", s.lbID, res)
+		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, ReasonDriftCorrected, "Sync", "the NLB had drifted from Octavia load balancer %s: %s", s.lbID, res)
 	} else {
-		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, "MirrorSynced", "Sync", "NLB synced with Octavia load balancer %s: %s", s.lbID, res)
+		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, ReasonSynced, "Sync", "NLB synced with Octavia load balancer %s: %s", s.lbID, res)
 	}
 	r.setOutcome(s, droverv1.ProdMirrorChangedReason, fmt.Sprintf("synced with Octavia load balancer %s: %s", s.lbID, res))
 	if allow && plan.GuardOverridden {
@@ -464,7 +473,7 @@ func (r *Reconciler) reconcileTeardown(ctx context.Context, s *scope) (ctrl.Resu
 			r.setTeardownCondition(s, fmt.Sprintf("deleting the NLB stopped after %s: %v", res, err))
 			return ctrl.Result{}, err
 		}
-		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, "MirrorDeleted", "Delete", "NLB deleted: %s", res)
+		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, ReasonDeleted, "Delete", "NLB deleted: %s", res)
 	}
 	if ep := p.Status.Endpoint; ep != nil {
 		ep.NLBARN, ep.NLBDNSName, ep.NLBZoneID = "", "", ""

@@ -69,27 +69,31 @@ func TestMirrorFollowsOctavia(t *testing.T) {
 	g.Expect(steady()).To(BeEmpty(), "write calls in the steady state")
 	g.Expect(getProd(g, key).Status.Mirror.Outcome).To(Equal(droverv1.ProdMirrorInSyncReason))
 
-	// 3. A member added and one removed: within a poll interval, one register and one
-	// deregister call, nothing else.
+	// 3. A member added and one removed: mirrored by the first sync that reads the
+	// change, with one register and one deregister call and nothing else. (Proven by
+	// counting syncs, not by a clock: Octavia is made unreadable while it changes, so no
+	// sync sees half of the change, and after that no sync may find the NLB in sync. The
+	// time it took is logged; docs/traffic.md records it.)
 	changed := writes()
-	added := e.octavia.AddMember(t, lb.Listeners[0].PoolID, octaviatest.MemberSpec{Address: "10.1.0.4", Port: 8443})
-	_ = added
+	e.proxy.Inject(octaviatest.Fault{Method: "GET", Path: "/loadbalancers/*", Kind: octaviatest.Status, Status: 503})
+	e.octavia.AddMember(t, lb.Listeners[0].PoolID, octaviatest.MemberSpec{Address: "10.1.0.4", Port: 8443})
 	e.octavia.RemoveMember(t, lb.Listeners[0].PoolID, lb.Listeners[0].MemberIDs[0])
 	wantAPI = []string{"10.1.0.2:8443", "10.1.0.3:8443", "10.1.0.4:8443"}
+	inSyncSince := syncsSince(droverv1.ProdMirrorInSyncReason)
+	e.proxy.Clear()
 	mark := time.Now()
 	g.Eventually(func(g Gomega) {
 		g.Expect(readAWS(g, elb).Targets[443]).To(Equal(wantAPI))
-	}, 3*pollInterval, 100*time.Millisecond).Should(Succeed())
-	took := time.Since(mark)
-	t.Logf("membership change mirrored %s after Octavia's last change (poll interval %s)", took.Round(10*time.Millisecond), pollInterval)
-	g.Expect(took).To(BeNumerically("<=", pollInterval+3*time.Second), "within one poll interval (plus the time a sync and a loaded machine take)")
+	}, settle, 100*time.Millisecond).Should(Succeed())
+	t.Logf("membership change mirrored %s after Octavia could be read again (poll interval %s)", time.Since(mark).Round(10*time.Millisecond), pollInterval)
+	g.Expect(inSyncSince()).To(BeZero(), "syncs that found the NLB in sync after Octavia changed: the change waited for more than one sync")
 	g.Eventually(changed, 2*time.Second).Should(Equal(map[string]int{"RegisterTargets": 1, "DeregisterTargets": 1}))
 
 	// 4. Octavia failing to list members changes nothing in AWS.
 	e.proxy.Inject(octaviatest.Fault{Method: "GET", Path: "/pools/*/members", Kind: octaviatest.Status, Status: 500})
 	g.Eventually(func(g Gomega) {
 		g.Expect(getProd(g, key).Status.Mirror.Outcome).To(Equal(droverv1.ProdMirrorOctaviaUnavailableReason))
-	}, 3*pollInterval, 100*time.Millisecond).Should(Succeed())
+	}, settle, 100*time.Millisecond).Should(Succeed())
 	outage := writes()
 	e.octavia.AddMember(t, lb.Listeners[1].PoolID, octaviatest.MemberSpec{Address: "10.1.1.3", Port: 8080})
 	time.Sleep(2 * pollInterval)
@@ -102,7 +106,7 @@ func TestMirrorFollowsOctavia(t *testing.T) {
 	wantWeb = []string{"10.1.1.1:8080", "10.1.1.2:8080", "10.1.1.3:8080"}
 	g.Eventually(func(g Gomega) {
 		g.Expect(readAWS(g, elb).Targets[80]).To(Equal(wantWeb))
-	}, 3*pollInterval, 100*time.Millisecond).Should(Succeed())
+	}, settle, 100*time.Millisecond).Should(Succeed())
 
 	// 5. A member list that would empty a target group trips the guard.
 	e.proxy.Inject(octaviatest.Fault{Method: "GET", Path: "/pools/" + lb.Listeners[0].PoolID + "/members", Kind: octaviatest.EmptyMembers})
@@ -110,7 +114,7 @@ func TestMirrorFollowsOctavia(t *testing.T) {
 		c := prodCondition(g, key, droverv1.ProdMirrorSyncedCondition)
 		g.Expect(c.Reason).To(Equal(droverv1.ProdMirrorBlockedReason))
 		g.Expect(c.Message).To(ContainSubstring(droverv1.AllowTargetRemovalAnnotation))
-	}, 3*pollInterval, 100*time.Millisecond).Should(Succeed())
+	}, settle, 100*time.Millisecond).Should(Succeed())
 	blocked := writes()
 	time.Sleep(pollInterval)
 	g.Expect(blocked()).To(BeEmpty(), "write calls while the guard holds the sync")
@@ -119,7 +123,7 @@ func TestMirrorFollowsOctavia(t *testing.T) {
 	e.proxy.Clear()
 	g.Eventually(func(g Gomega) {
 		g.Expect(getProd(g, key).Status.Mirror.Outcome).To(Equal(droverv1.ProdMirrorInSyncReason))
-	}, 3*pollInterval, 100*time.Millisecond).Should(Succeed())
+	}, settle, 100*time.Millisecond).Should(Succeed())
 
 	// 6. Drift made by hand in AWS is corrected: a target deregistered and a health check
 	// edited behind drover's back.
@@ -141,7 +145,7 @@ func TestMirrorFollowsOctavia(t *testing.T) {
 		g.Expect(nlb.Targets[443]).To(Equal(wantAPI))
 		g.Expect(nlb.HealthChecks[80]).To(Equal("HTTP /healthz"))
 		g.Expect(getProd(g, key).Status.Mirror.DriftCorrections).To(BeNumerically(">", before))
-	}, 3*pollInterval, 100*time.Millisecond).Should(Succeed())
+	}, settle, 100*time.Millisecond).Should(Succeed())
 	g.Expect(eventReasons(g, prod)).To(ContainElement("MirrorDriftCorrected"))
 
 	// 7. Deleting the Prod leaves nothing in AWS.

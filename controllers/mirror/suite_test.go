@@ -37,6 +37,10 @@ var (
 const (
 	w1, w2       = "w-1", "w-2"
 	pollInterval = 2 * time.Second
+	// settle bounds every wait for the mirror to catch up: generous, since on a loaded
+	// 2-core machine one Octavia read can take seconds. What the tests prove does not
+	// depend on it (a wait returns as soon as its condition holds).
+	settle = time.Minute
 	// linger is how long the Route53 publisher collects weights before a change goes:
 	// long enough here that the ProdSets evicted by one maintenance, reconciled at once
 	// by separate workers of a loaded 2-core machine, land in one batch.

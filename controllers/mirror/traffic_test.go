@@ -234,12 +234,12 @@ func TestRoute53TwoLevelsSplitAndEviction(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		ours, _ := records(g, clients.Route53, zone)
 		g.Expect(ours).To(Equal(want(g, prodsOf(g), split)))
-	}, 4*pollInterval, 250*time.Millisecond).Should(Succeed())
+	}, settle, 250*time.Millisecond).Should(Succeed())
 	e.octavia.SetOperatingStatus(t, octaviatest.LoadBalancerObject, lbs[failed].ID, "ONLINE")
 	g.Eventually(func(g Gomega) {
 		ours, _ := records(g, clients.Route53, zone)
 		g.Expect(ours).To(Equal(want(g, prodsOf(g), steady)))
-	}, 4*pollInterval, 250*time.Millisecond).Should(Succeed())
+	}, settle, 250*time.Millisecond).Should(Succeed())
 
 	// Draining w-1 evicts one Prod of each set: one change to the zone.
 	time.Sleep(2 * linger) // nothing else in flight
