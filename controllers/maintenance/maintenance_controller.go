@@ -125,6 +125,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		if !m.Admitted() {
 			m.Status.Phase = droverv1.MaintenancePending
 			msg := fmt.Sprintf("Cluster %s/%s does not exist", m.Namespace, m.Spec.ClusterName)
+			if conditions.GetReason(m, droverv1.MaintenanceAdmittedCondition) != droverv1.MaintenanceClusterNotFoundReason {
+				r.event(m, corev1.EventTypeWarning, ReasonClusterNotFound, "Drain", "%s", msg)
+			}
 			conditions.Set(m, metav1.Condition{Type: droverv1.MaintenanceAdmittedCondition, Status: metav1.ConditionFalse,
 				Reason: droverv1.MaintenanceClusterNotFoundReason, Message: msg})
 			conditions.Set(m, metav1.Condition{Type: droverv1.MaintenanceDrainedCondition, Status: metav1.ConditionFalse,
@@ -180,14 +183,17 @@ func (r *Reconciler) admit(ctx context.Context, m *droverv1.ClusterMaintenance, 
 		m.Status.Phase = droverv1.MaintenanceDraining
 		c.Status, c.Reason = metav1.ConditionTrue, droverv1.MaintenanceAdmittedReason
 		r.remember(client.ObjectKeyFromObject(m), m.Spec.ClusterName)
-		r.event(m, corev1.EventTypeNormal, "Admitted", "Drain", "draining cluster %s: %s", m.Spec.ClusterName, a.Message)
+		r.event(m, corev1.EventTypeNormal, ReasonAdmitted, "Drain", "draining cluster %s: %s", m.Spec.ClusterName, a.Message)
 		drained.Reason, drained.Message = droverv1.MaintenanceDrainingReason, "taking the cluster's Prods out of traffic"
 	case a.Surging:
+		if m.Status.Phase != droverv1.MaintenanceSurging {
+			r.event(m, corev1.EventTypeNormal, ReasonSurging, "Drain", "waiting for stand-ins before draining cluster %s: %s", m.Spec.ClusterName, a.Message)
+		}
 		m.Status.Phase = droverv1.MaintenanceSurging
 		c.Status, c.Reason = metav1.ConditionFalse, droverv1.MaintenanceSurgingReason
 	default:
 		if m.Status.Phase != droverv1.MaintenanceRefused {
-			r.event(m, corev1.EventTypeWarning, "Refused", "Drain", "%s", a.Message)
+			r.event(m, corev1.EventTypeWarning, ReasonRefused, "Drain", "%s", a.Message)
 		}
 		m.Status.Phase = droverv1.MaintenanceRefused
 		c.Status, c.Reason = metav1.ConditionFalse, droverv1.MaintenanceRefusedReason
@@ -230,7 +236,7 @@ func (r *Reconciler) follow(_ context.Context, m *droverv1.ClusterMaintenance, s
 	if m.Status.Phase != droverv1.MaintenanceDrained {
 		now := metav1.NewTime(r.Now())
 		m.Status.DrainedTime = &now
-		r.event(m, corev1.EventTypeNormal, "Drained", "Drain", "no traffic reaches the %d Prods on cluster %s", len(prods), m.Spec.ClusterName)
+		r.event(m, corev1.EventTypeNormal, ReasonDrained, "Drain", "no traffic reaches the %d Prods on cluster %s", len(prods), m.Spec.ClusterName)
 	}
 	m.Status.Phase = droverv1.MaintenanceDrained
 	conditions.Set(m, metav1.Condition{Type: droverv1.MaintenanceDrainedCondition, Status: metav1.ConditionTrue,
@@ -270,7 +276,7 @@ func (r *Reconciler) release(ctx context.Context, m *droverv1.ClusterMaintenance
 
 func (r *Reconciler) done(m *droverv1.ClusterMaintenance) ctrl.Result {
 	if controllerutil.RemoveFinalizer(m, droverv1.ClusterMaintenanceFinalizer) {
-		r.event(m, corev1.EventTypeNormal, "Released", "Restore", "cluster %s is back in traffic", m.Spec.ClusterName)
+		r.event(m, corev1.EventTypeNormal, ReasonReleased, "Restore", "cluster %s is back in traffic", m.Spec.ClusterName)
 	}
 	r.forget(client.ObjectKeyFromObject(m))
 	return ctrl.Result{}

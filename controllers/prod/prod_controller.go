@@ -120,6 +120,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 		return err
 	}
 	r.controller = c
+	prodMetrics.Use(mgr.GetCache(), mgr.Elected())
 	return nil
 }
 
@@ -414,11 +415,11 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 		return r.failedRequest(s, droverv1.ProdPruneFailedReason, err)
 	}
 	if len(stale) > 0 {
-		r.event(prod, corev1.EventTypeNormal, "Pruned", "Prune", "deleted %d objects that left spec.manifests", len(stale)-len(remaining))
+		r.event(prod, corev1.EventTypeNormal, ReasonPruned, "Prune", "deleted %d objects that left spec.manifests", len(stale)-len(remaining))
 	}
 	prod.Status.Inventory = manifests.Union(desired, remaining)
 	if prod.Status.AppliedVersion != prod.Spec.Version || prod.Status.ObservedGeneration != prod.Generation {
-		r.event(prod, corev1.EventTypeNormal, "Applied", "Apply", "applied %d objects of version %s to Cluster %s", len(objs), prod.Spec.Version, s.clusterKey)
+		r.event(prod, corev1.EventTypeNormal, ReasonApplied, "Apply", "applied %d objects of version %s to Cluster %s", len(objs), prod.Spec.Version, s.clusterKey)
 	}
 	s.applied = true
 	prod.Status.AppliedVersion = prod.Spec.Version
@@ -463,7 +464,7 @@ func (r *Reconciler) reconcileCleanup(ctx context.Context, s *scope) (ctrl.Resul
 		return ctrl.Result{}, nil
 	}
 	if s.prod.Annotations[SkipCleanupAnnotation] == "true" {
-		r.event(s.prod, corev1.EventTypeWarning, "CleanupSkipped", "Delete", "workload objects left on Cluster %s as annotated", s.clusterKey)
+		r.event(s.prod, corev1.EventTypeWarning, ReasonCleanupSkipped, "Delete", "workload objects left on Cluster %s as annotated", s.clusterKey)
 		return ctrl.Result{}, r.removeFinalizer(ctx, s)
 	}
 	if len(s.prod.Status.Inventory) == 0 {
@@ -482,6 +483,7 @@ func (r *Reconciler) reconcileCleanup(ctx context.Context, s *scope) (ctrl.Resul
 	if len(remaining) > 0 {
 		return ctrl.Result{RequeueAfter: r.ProgressInterval}, nil
 	}
+	r.event(s.prod, corev1.EventTypeNormal, ReasonCleanedUp, "Delete", "workload objects deleted from Cluster %s", s.clusterKey)
 	return ctrl.Result{}, r.removeFinalizer(ctx, s)
 }
 

@@ -16,11 +16,13 @@ import (
 // could not refresh keeps its last value but says why it is stale.
 func (r *Reconciler) updateStatus(ctx context.Context, s *scope) {
 	prod := s.prod
+	prev := before(prod)
 	prod.Status.Cluster = s.clusterKey.String()
 	setClusterReachable(prod, s)
 	setApplied(prod, s)
 	setAvailable(prod, s)
 	setTrafficReady(ctx, r, prod, s)
+	r.transitionEvents(prod, prev, s)
 }
 
 func setClusterReachable(prod *droverv1.Prod, s *scope) {

@@ -1,0 +1,18 @@
+package maintenance
+
+// Reasons of the events the maintenance controller records on ClusterMaintenances. Each
+// fires on a transition, never on every reconcile; docs/observability.md lists them.
+const (
+	// ReasonAdmitted (Normal): the drain may start; the cluster's Prods leave traffic.
+	ReasonAdmitted = "Admitted"
+	// ReasonRefused (Warning): draining now would take a ProdSet below its minimum.
+	ReasonRefused = "Refused"
+	// ReasonSurging (Normal): waiting for stand-in Prods elsewhere before the drain.
+	ReasonSurging = "Surging"
+	// ReasonClusterNotFound (Warning): the named Cluster does not exist.
+	ReasonClusterNotFound = "ClusterNotFound"
+	// ReasonDrained (Normal): no traffic reaches the cluster's Prods any more.
+	ReasonDrained = "Drained"
+	// ReasonReleased (Normal): the maintenance was deleted and the Prods are back in traffic.
+	ReasonReleased = "Released"
+)
