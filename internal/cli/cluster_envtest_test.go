@@ -19,6 +19,7 @@ import (
 // refused for a set's serving minimum (--wait says why), the same drain admitted once
 // the minimum allows it and followed until Drained, then restore.
 func TestClusterCommands(t *testing.T) {
+	startBed(t)
 	g := NewWithT(t)
 	newSet(t, "cart", "cart", 1, nil)
 	newSet(t, "strict", "cart", 1, func(s *droverv1.ProdSet) {

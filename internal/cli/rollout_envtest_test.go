@@ -21,6 +21,7 @@ import (
 // format, commands refused when they do not apply, a dry run that changes nothing,
 // pause (seen by status --watch), promote while paused, resume to the end, and --force.
 func TestStatusAndRolloutCommands(t *testing.T) {
+	startBed(t)
 	g := NewWithT(t)
 	ctx := t.Context()
 	policy := &droverv1.RolloutPolicy{

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,10 +14,13 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	"go.uber.org/zap/zapcore"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/setup"
@@ -25,14 +29,20 @@ import (
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
-// The suite runs the plugin's commands in process against a control plane where the
-// manager's real wiring runs, with three workload clusters (each its own kube-apiserver
-// and etcd): a and b (pool shop) for the rollout tests, c (pool cart) for maintenance.
-// DNS is traffic.Memory with a short propagation.
+// The envtest tests run the plugin's commands in process against a control plane where
+// the manager's real wiring runs, with three workload clusters (each its own
+// kube-apiserver and etcd): a and b (pool shop) for the rollout tests, c (pool cart) for
+// maintenance. DNS is traffic.Memory with a short propagation. The test bed starts with
+// the first test that needs it (startBed), so the pure tests run alone in a second.
 var (
 	bed        *testbed.Testbed
 	cp         client.Client
 	kubeconfig string
+
+	bedOnce   sync.Once
+	bedErr    error
+	stopBed   = func() {}
+	bedFailed = func() {}
 )
 
 const (
@@ -41,31 +51,78 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	code := m.Run()
+	if code != 0 {
+		bedFailed()
+	}
+	stopBed()
+	os.Exit(code)
+}
+
+// startBed starts the test bed and the manager once for the package.
+func startBed(t *testing.T) {
+	t.Helper()
+	bedOnce.Do(func() { bedErr = start() })
+	if bedErr != nil {
+		t.Fatalf("starting the test bed: %v", bedErr)
+	}
+}
+
+func start() error {
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
+	ctx, cancel := context.WithCancel(context.Background())
 	var workloads []testbed.WorkloadOptions
-	for name, p := range map[string]string{"a": "shop", "b": "shop", "c": "cart"} {
+	for _, name := range []string{"a", "b", "c"} {
+		p := "shop"
+		if name == "c" {
+			p = "cart"
+		}
 		workloads = append(workloads, testbed.WorkloadOptions{Name: name, Labels: map[string]string{pool: p}})
 	}
-	dir, err := os.MkdirTemp("", "kubectl-drover-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := suite.Run(m, testbed.Options{
+	b, err := testbed.Start(ctx, testbed.Options{
+		Scheme:            setup.Scheme(),
 		CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")},
 		Workloads:         workloads,
-	}, setup.Options{
+	})
+	if err != nil {
+		cancel()
+		return err
+	}
+	bed, cp = b, b.ControlPlane.Client
+	dir, err := os.MkdirTemp("", "kubectl-drover-test-")
+	if err != nil {
+		cancel()
+		return errors.Join(err, b.Stop())
+	}
+	kubeconfig = filepath.Join(dir, "kubeconfig")
+	if err := b.WriteControlPlaneKubeconfig(kubeconfig); err != nil {
+		cancel()
+		return errors.Join(err, b.Stop())
+	}
+	stopManager, err := suite.StartManager(ctx, b, setup.Options{
 		WorkloadClientTimeout:      5 * time.Second,
 		Publisher:                  &traffic.Memory{Propagation: 200 * time.Millisecond},
 		MaintenanceRecheckInterval: time.Second,
-	}, func(b *testbed.Testbed) {
-		bed, cp = b, b.ControlPlane.Client
-		kubeconfig = filepath.Join(dir, "kubeconfig")
-		if err := b.WriteControlPlaneKubeconfig(kubeconfig); err != nil {
-			panic(err)
-		}
 	})
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+	if err != nil {
+		cancel()
+		return errors.Join(err, b.Stop())
+	}
+	bedFailed = func() {
+		b.KeepLogs()
+		fmt.Fprintln(os.Stderr, "test bed process logs kept in", b.LogDir())
+	}
+	stopBed = func() {
+		if err := stopManager(); err != nil {
+			fmt.Fprintln(os.Stderr, "manager:", err)
+		}
+		cancel()
+		if err := b.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping the test bed:", err)
+		}
+		_ = os.RemoveAll(dir)
+	}
+	return nil
 }
 
 // syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
