@@ -224,7 +224,9 @@ func TestSnapshotFailsWhenAnyReadFails(t *testing.T) {
 			proxy := octaviatest.NewFaultProxy(t, srv.Endpoint())
 			proxy.Inject(tc.fault)
 			c, err := octavia.New(t.Context(), octavia.Options{
-				Endpoint: proxy.URL(), ProjectID: srv.ProjectID(), RateLimit: -1, Timeout: 500 * time.Millisecond,
+				// A timeout that a loaded machine's single-threaded Octavia API stays well
+				// within; the hang case waits it out.
+				Endpoint: proxy.URL(), ProjectID: srv.ProjectID(), RateLimit: -1, Timeout: 10 * time.Second,
 			})
 			if err != nil {
 				t.Fatal(err)

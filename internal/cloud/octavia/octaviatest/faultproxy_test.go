@@ -187,7 +187,7 @@ func TestOctaviaConf(t *testing.T) {
 		"transport_url = rabbit://guest:guest@127.0.0.1:5672/",
 		"bind_host = 127.0.0.1\nbind_port = 9876\nauth_strategy = noauth",
 		"pagination_max_limit = 2",
-		"connection = sqlite:////d/octavia.db",
+		"connection = sqlite:////d/octavia.db?timeout=60",
 		"amphora_driver = amphora_noop_driver",
 		"jobboard_enabled = False",
 		"ca_private_key = /d/ca.key\nca_private_key_passphrase = " + caPassphrase,

@@ -411,7 +411,10 @@ func octaviaConf(dir string, amqpPort, apiPort int, opts Options) []byte {
 		w("pagination_max_limit = %d", opts.PaginationMaxLimit)
 	}
 	w("[database]")
-	w("connection = sqlite:///%s", filepath.Join(dir, "octavia.db"))
+	// timeout: how long SQLite waits for a lock the other process holds before it
+	// answers "database is locked" (pysqlite's default is 5 s, which a loaded machine
+	// exceeds while the worker and the API write at once).
+	w("connection = sqlite:///%s?timeout=60", filepath.Join(dir, "octavia.db"))
 	w("[controller_worker]")
 	w("workers = 1")
 	w("amphora_driver = amphora_noop_driver")
