@@ -125,6 +125,91 @@ test: test-binaries prometheus moto octavia ## Run every test (against real kube
 	DROVER_K8S_BIN="$$dir" KUBEBUILDER_ASSETS="$$dir" DROVER_PROMETHEUS="$(BIN)/prometheus/prometheus" DROVER_MOTO_SERVER="$$moto" \
 	  $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) $(TEST_PKGS)
 
+##@ Packaging
+
+# The release: the image tag and the version stamped into the binary.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# The manager image docker-build builds and deploy runs.
+IMG ?= registry.example/drover/manager:$(VERSION)
+# docker or podman, whichever is installed.
+CONTAINER_TOOL ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
+# The kustomization deploy applies: config/default, config/runtime-extension (with the
+# Cluster API upgrade hooks; needs cert-manager) or an overlay of your own.
+DEPLOY_CONFIG ?= config/default
+KUBECTL ?= kubectl
+# undeploy keeps the CRDs (deleting them deletes every Prod, ProdSet...) unless this is true.
+UNDEPLOY_CRDS ?= false
+CHART_DIR := charts/drover
+# How the Dockerfile builds the manager (internal/packaging checks that both agree).
+STATIC_LDFLAGS = -s -w -X k8s.io/client-go/pkg/version.gitVersion=$(VERSION) -X k8s.io/client-go/pkg/version.gitCommit=$(COMMIT)
+
+.PHONY: build-static
+build-static: ## Build bin/manager-static as the image does: static (CGO_ENABLED=0), -trimpath, version stamped.
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags "$(STATIC_LDFLAGS)" -o $(BIN)/manager-static ./cmd/manager
+
+.PHONY: docker-build
+docker-build: ## Build the manager image IMG (registry.example/drover/manager:VERSION) with docker or podman.
+	@if [[ -z "$(CONTAINER_TOOL)" ]]; then \
+	  echo "docker-build: neither docker nor podman is installed. Install one, or build elsewhere:" >&2; \
+	  echo "  docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMG) ." >&2; \
+	  echo "(make build-static builds the same binary without a container engine.)" >&2; exit 1; \
+	fi; \
+	if ! $(CONTAINER_TOOL) info >/dev/null 2>&1; then \
+	  echo "docker-build: $(CONTAINER_TOOL) is installed but no container engine answers ($(CONTAINER_TOOL) info failed)." >&2; \
+	  echo "Start one (dockerd, podman machine) or build on a machine that has one." >&2; exit 1; \
+	fi
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the manager image IMG.
+	@[[ -n "$(CONTAINER_TOOL)" ]] || { echo "docker-push: neither docker nor podman is installed" >&2; exit 1; }
+	$(CONTAINER_TOOL) push $(IMG)
+
+.PHONY: deploy
+deploy: ## Install or upgrade drover in the current kubeconfig's cluster (DEPLOY_CONFIG=config/default, image IMG).
+	@set -euo pipefail; dir="$(BIN)/deploy"; rm -rf "$$dir"; mkdir -p "$$dir"; \
+	img="$(IMG)"; name="$${img%:*}"; tag="$${img##*:}"; \
+	if [[ "$$img" != *:* || "$$tag" == */* ]]; then name="$$img"; tag=latest; fi; \
+	printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' \
+	  'resources:' '- ../../$(DEPLOY_CONFIG)' 'images:' '- name: registry.example/drover/manager' \
+	  "  newName: $$name" "  newTag: \"$$tag\"" > "$$dir/kustomization.yaml"; \
+	echo "$(KUBECTL) kustomize $(DEPLOY_CONFIG) (image $$name:$$tag) | $(KUBECTL) apply --server-side -f -"; \
+	$(KUBECTL) kustomize "$$dir" | $(KUBECTL) apply --server-side --field-manager=drover-deploy -f -
+
+.PHONY: undeploy
+undeploy: ## Remove what deploy installed, except the CRDs (and so every drover object); UNDEPLOY_CRDS=true removes them too.
+	@set -euo pipefail; dir="$(BIN)/undeploy"; rm -rf "$$dir"; mkdir -p "$$dir"; \
+	printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' \
+	  'resources:' '- ../../$(DEPLOY_CONFIG)' > "$$dir/kustomization.yaml"; \
+	if [[ "$(UNDEPLOY_CRDS)" != true ]]; then \
+	  printf '%s\n' 'patches:' '- target:' '    kind: CustomResourceDefinition' '  patch: |-' \
+	    '    $$patch: delete' '    apiVersion: apiextensions.k8s.io/v1' '    kind: CustomResourceDefinition' \
+	    '    metadata:' '      name: any' >> "$$dir/kustomization.yaml"; \
+	  echo "undeploy: keeping drover's CRDs and objects (UNDEPLOY_CRDS=true removes them; see docs/operations.md)"; \
+	fi; \
+	$(KUBECTL) kustomize "$$dir" | $(KUBECTL) delete --ignore-not-found -f -
+
+.PHONY: helm-sync
+helm-sync: ## Copy the generated CRDs and ClusterRole rules into the Helm chart (charts/drover/files/).
+	mkdir -p $(CHART_DIR)/files/crds $(CHART_DIR)/files/rbac
+	rm -f $(CHART_DIR)/files/crds/*.yaml
+	cp config/crd/bases/*.yaml $(CHART_DIR)/files/crds/
+	cp config/rbac/role.yaml $(CHART_DIR)/files/rbac/role.yaml
+
+.PHONY: helm-package
+helm-package: helm-sync ## Package the Helm chart into bin/charts/drover-<version>.tgz (helm if installed, else hack/helmpackage).
+	@mkdir -p $(BIN)/charts; \
+	if command -v helm >/dev/null 2>&1; then \
+	  echo "helm package $(CHART_DIR) -d $(BIN)/charts"; helm lint $(CHART_DIR) && helm package $(CHART_DIR) -d $(BIN)/charts; \
+	else \
+	  echo "$(GO) run ./hack/helmpackage -d $(BIN)/charts $(CHART_DIR)"; $(GO) run ./hack/helmpackage -d $(BIN)/charts $(CHART_DIR); \
+	fi
+
+.PHONY: test-packaging
+test-packaging: ## Run the packaging tests: Dockerfile, static build, Helm chart and kustomize bases (internal/packaging).
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./internal/packaging/
+
 ##@ Tools
 
 .PHONY: tools

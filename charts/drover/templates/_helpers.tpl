@@ -1,0 +1,131 @@
+{{/* The chart's name. */}}
+{{- define "drover.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The release's full name: the prefix of every object's name. */}}
+{{- define "drover.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Labels of every object. */}}
+{{- define "drover.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "drover.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: drover
+{{- end }}
+
+{{/* The manager's pods. */}}
+{{- define "drover.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "drover.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: manager
+{{- end }}
+
+{{- define "drover.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (printf "%s-manager" (include "drover.fullname" .)) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "drover.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{- define "drover.runtimeExtension.serviceName" -}}
+{{- printf "%s-runtime-extension" (include "drover.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The Secret with the Runtime Extension's serving certificate. */}}
+{{- define "drover.runtimeExtension.secretName" -}}
+{{- if .Values.runtimeExtension.certificate.certManager.enabled }}
+{{- printf "%s-runtime-extension-cert" (include "drover.fullname" .) }}
+{{- else }}
+{{- required "runtimeExtension.certificate.existingSecret is required when certManager.enabled is false" .Values.runtimeExtension.certificate.existingSecret }}
+{{- end }}
+{{- end }}
+
+{{- define "drover.runtimeExtension.certDir" -}}
+/var/run/drover/runtime-extension
+{{- end }}
+
+{{/* The manager's flags (cmd/manager; docs/traffic.md, "Manager flags"), as a YAML list. */}}
+{{- define "drover.args" -}}
+{{- $v := .Values }}
+{{- $a := list (printf "--leader-elect=%t" $v.leaderElection.enabled) }}
+{{- with $v.leaderElection.namespace }}
+{{- $a = append $a (printf "--leader-election-namespace=%s" .) }}
+{{- end }}
+{{- $a = append $a (printf "--leader-elect-lease-duration=%s" $v.leaderElection.leaseDuration) }}
+{{- $a = append $a (printf "--leader-elect-renew-deadline=%s" $v.leaderElection.renewDeadline) }}
+{{- $a = append $a (printf "--leader-elect-retry-period=%s" $v.leaderElection.retryPeriod) }}
+{{- $a = append $a (printf "--metrics-bind-address=:%d" (int $v.metrics.port)) }}
+{{- $a = append $a (printf "--health-probe-bind-address=:%d" (int $v.probes.port)) }}
+{{- $a = append $a (printf "--zap-log-level=%v" $v.logLevel) }}
+{{- $a = append $a (printf "--traffic-provider=%s" $v.traffic.provider) }}
+{{- $a = append $a (printf "--owner-id=%s" (required "ownerID must not be empty" $v.ownerID)) }}
+{{- with $v.watchFilter }}
+{{- $a = append $a (printf "--watch-filter=%s" .) }}
+{{- end }}
+{{- with $v.prometheusAddress }}
+{{- $a = append $a (printf "--prometheus-address=%s" .) }}
+{{- end }}
+{{- with $v.aws.region }}
+{{- $a = append $a (printf "--aws-region=%s" .) }}
+{{- end }}
+{{- with $v.aws.endpoints.elbv2 }}
+{{- $a = append $a (printf "--aws-elbv2-endpoint=%s" .) }}
+{{- end }}
+{{- with $v.aws.endpoints.route53 }}
+{{- $a = append $a (printf "--aws-route53-endpoint=%s" .) }}
+{{- end }}
+{{- with $v.mirror.nlb }}
+{{- if .vpcID }}
+{{- if not .subnets }}
+{{- fail "mirror.nlb.subnets: an NLB needs at least one subnet of mirror.nlb.vpcID" }}
+{{- end }}
+{{- $a = append $a (printf "--nlb-vpc-id=%s" .vpcID) }}
+{{- $a = append $a (printf "--nlb-subnets=%s" (join "," .subnets)) }}
+{{- $a = append $a (printf "--nlb-scheme=%s" .scheme) }}
+{{- end }}
+{{- end }}
+{{- $a = append $a (printf "--mirror-poll-interval=%s" $v.mirror.pollInterval) }}
+{{- with $v.openstack }}
+{{- if .octaviaEndpoint }}
+{{- $a = append $a (printf "--octavia-endpoint=%s" .octaviaEndpoint) }}
+{{- with .octaviaProjectID }}
+{{- $a = append $a (printf "--octavia-project-id=%s" .) }}
+{{- end }}
+{{- else if .cloud }}
+{{- $a = append $a (printf "--os-cloud=%s" .cloud) }}
+{{- end }}
+{{- end }}
+{{- if $v.runtimeExtension.enabled }}
+{{- $a = append $a (printf "--runtime-extension-port=%d" (int $v.runtimeExtension.port)) }}
+{{- $a = append $a (printf "--runtime-extension-cert-dir=%s" (include "drover.runtimeExtension.certDir" .)) }}
+{{- if $v.runtimeExtension.surge }}
+{{- $a = append $a "--runtime-extension-surge" }}
+{{- end }}
+{{- end }}
+{{- range $v.extraArgs }}
+{{- $a = append $a (toString .) }}
+{{- end }}
+{{- toYaml $a }}
+{{- end }}

@@ -1,0 +1,301 @@
+package packaging
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/releaseutil"
+	"sigs.k8s.io/yaml"
+)
+
+const helmNamespace = "drover-ops"
+
+// renderChart renders charts/drover as `helm install drover charts/drover -n
+// drover-ops -f values` would, with Helm's library: values checked against
+// values.schema.json, templates rendered in strict mode (a missing value is an error).
+func renderChart(t *testing.T, values string) (install, error) {
+	t.Helper()
+	ch, err := loader.LoadDir(filepath.Join(repoRoot(t), "charts", "drover"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var user map[string]any
+	if err := yaml.Unmarshal([]byte(values), &user); err != nil {
+		t.Fatalf("test values: %v", err)
+	}
+	vals, err := chartutil.ToRenderValues(ch, user, chartutil.ReleaseOptions{
+		Name: "drover", Namespace: helmNamespace, Revision: 1, IsInstall: true,
+	}, chartutil.DefaultCapabilities)
+	if err != nil {
+		return install{}, err
+	}
+	out, err := engine.Engine{Strict: true}.Render(ch, vals)
+	if err != nil {
+		return install{}, err
+	}
+	var names []string
+	for name := range out {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var docs []string
+	for _, name := range names {
+		if strings.HasSuffix(name, "NOTES.txt") {
+			continue
+		}
+		for _, doc := range releaseutil.SplitManifests(out[name]) {
+			docs = append(docs, doc)
+		}
+	}
+	return parseObjects(t, docs), nil
+}
+
+func mustRenderChart(t *testing.T, values string) install {
+	t.Helper()
+	in, err := renderChart(t, values)
+	if err != nil {
+		t.Fatalf("rendering the chart: %v", err)
+	}
+	return in
+}
+
+var helmCRDAnnotations = []string{"helm.sh/resource-policy"}
+
+func TestChartDefaults(t *testing.T) {
+	in := mustRenderChart(t, "")
+	m := checkInstall(t, in, want{
+		namespace: helmNamespace,
+		args: map[string]string{
+			"traffic-provider": "none", "owner-id": "drover", "leader-elect": "true",
+			"metrics-bind-address": ":8080", "health-probe-bind-address": ":8081",
+		},
+		crdExtraAnnots: helmCRDAnnotations,
+	})
+	if got, want := in.summary(), strings.Join([]string{
+		"ClusterRole/drover-manager-role", "ClusterRoleBinding/drover-manager-rolebinding",
+		"CustomResourceDefinition/clustermaintenances.drover.dev", "CustomResourceDefinition/prods.drover.dev",
+		"CustomResourceDefinition/prodsets.drover.dev", "CustomResourceDefinition/rolloutpolicies.drover.dev",
+		"Deployment/drover-manager", "Role/drover-leader-election-role", "RoleBinding/drover-leader-election-rolebinding",
+		"Service/drover-manager-metrics", "ServiceAccount/drover-manager",
+	}, " "); got != want {
+		t.Errorf("objects:\n got %s\nwant %s", got, want)
+	}
+	if img := m.container.Image; img != "registry.example/drover/manager:v0.1.0" {
+		t.Errorf("image %s; want the chart's appVersion as tag", img)
+	}
+	for _, f := range []string{"aws-region", "nlb-vpc-id", "os-cloud", "octavia-endpoint", "runtime-extension-port", "prometheus-address"} {
+		if _, ok := m.flags[f]; ok {
+			t.Errorf("--%s is set by default", f)
+		}
+	}
+	if len(m.container.EnvFrom) > 0 || len(m.deploy.Spec.Template.Spec.Volumes) > 0 {
+		t.Errorf("default install has envFrom %v or volumes %v", m.container.EnvFrom, m.deploy.Spec.Template.Spec.Volumes)
+	}
+}
+
+const productionValues = `
+image:
+  tag: v1.2.3
+replicaCount: 2
+ownerID: drover-prod-eu
+traffic:
+  provider: route53
+prometheusAddress: http://prometheus-operated.monitoring:9090
+aws:
+  region: eu-west-1
+  irsaRoleARN: arn:aws:iam::123456789012:role/drover-manager
+mirror:
+  nlb:
+    vpcID: vpc-0123456789abcdef0
+    subnets: [subnet-a, subnet-b]
+    scheme: internal
+  pollInterval: 45s
+openstack:
+  cloudsSecret: drover-openstack-clouds
+  cloud: private
+runtimeExtension:
+  enabled: true
+  surge: true
+metrics:
+  serviceMonitor:
+    enabled: true
+    labels:
+      release: prometheus
+podDisruptionBudget:
+  enabled: true
+leaderElection:
+  leaseDuration: 30s
+logLevel: debug
+extraArgs:
+- --prod-concurrency=20
+`
+
+func TestChartProduction(t *testing.T) {
+	in := mustRenderChart(t, productionValues)
+	m := checkInstall(t, in, want{
+		namespace: helmNamespace,
+		args: map[string]string{
+			"traffic-provider": "route53", "owner-id": "drover-prod-eu", "aws-region": "eu-west-1",
+			"nlb-vpc-id": "vpc-0123456789abcdef0", "nlb-subnets": "subnet-a,subnet-b", "nlb-scheme": "internal",
+			"mirror-poll-interval": "45s", "os-cloud": "private",
+			"prometheus-address":          "http://prometheus-operated.monitoring:9090",
+			"runtime-extension-port":      "9443",
+			"runtime-extension-surge":     "true",
+			"leader-elect-lease-duration": "30s", "zap-log-level": "debug", "prod-concurrency": "20",
+		},
+		runtimeExtension: true,
+		serviceMonitor:   true,
+		crdExtraAnnots:   helmCRDAnnotations,
+	})
+	if m.container.Image != "registry.example/drover/manager:v1.2.3" {
+		t.Errorf("image %s", m.container.Image)
+	}
+	if r := m.deploy.Spec.Replicas; r == nil || *r != 2 {
+		t.Errorf("replicas %v; want 2", r)
+	}
+	sa := in.get(t, "ServiceAccount", "drover-manager")
+	if got := sa.GetAnnotations()["eks.amazonaws.com/role-arn"]; got != "arn:aws:iam::123456789012:role/drover-manager" {
+		t.Errorf("ServiceAccount role-arn annotation %q", got)
+	}
+	// clouds.yaml from the Secret, where the OpenStack clients look.
+	mounted := false
+	for _, vm := range m.container.VolumeMounts {
+		for _, v := range m.deploy.Spec.Template.Spec.Volumes {
+			if v.Name == vm.Name && v.Secret != nil && v.Secret.SecretName == "drover-openstack-clouds" && vm.MountPath == "/etc/openstack" && vm.ReadOnly {
+				mounted = true
+			}
+		}
+	}
+	if !mounted {
+		t.Errorf("Secret drover-openstack-clouds is not mounted read-only at /etc/openstack: %+v", m.container.VolumeMounts)
+	}
+	sm := in.get(t, "ServiceMonitor", "drover-manager")
+	if sm.GetLabels()["release"] != "prometheus" {
+		t.Errorf("ServiceMonitor labels %v lack release: prometheus", sm.GetLabels())
+	}
+	pdb := in.get(t, "PodDisruptionBudget", "drover-manager")
+	if mu, _, _ := unstructuredInt(pdb.Object, "spec", "maxUnavailable"); mu != 1 {
+		t.Errorf("PodDisruptionBudget maxUnavailable %d; want 1", mu)
+	}
+	in.get(t, "Issuer", "drover-selfsigned")
+	in.get(t, "ExtensionConfig", "drover")
+}
+
+func TestChartAWSCredentialsSecretAndNoauthOctavia(t *testing.T) {
+	in := mustRenderChart(t, `
+traffic: {provider: route53}
+aws:
+  credentialsSecret: drover-aws-credentials
+  endpoints: {route53: "http://moto.test:5000", elbv2: "http://moto.test:5000"}
+openstack:
+  octaviaEndpoint: http://octavia.test:9876
+  octaviaProjectID: p1
+  cloud: ignored-with-an-endpoint
+runtimeExtension:
+  enabled: true
+  certificate:
+    certManager: {enabled: false}
+    existingSecret: my-tls
+  extensionConfig:
+    namespaceSelector: {}
+crds: {install: false}
+`)
+	m := checkInstall(t, in, want{
+		namespace: helmNamespace,
+		args: map[string]string{
+			"aws-route53-endpoint": "http://moto.test:5000", "aws-elbv2-endpoint": "http://moto.test:5000",
+			"octavia-endpoint": "http://octavia.test:9876", "octavia-project-id": "p1",
+		},
+		runtimeExtension: true,
+		withoutCRDs:      true,
+		certSecret:       "my-tls",
+	})
+	if _, ok := m.flags["os-cloud"]; ok {
+		t.Error("--os-cloud is set beside --octavia-endpoint")
+	}
+	if len(m.container.EnvFrom) != 1 || m.container.EnvFrom[0].SecretRef == nil || m.container.EnvFrom[0].SecretRef.Name != "drover-aws-credentials" {
+		t.Errorf("envFrom %+v; want the Secret drover-aws-credentials", m.container.EnvFrom)
+	}
+	if len(in.ofKind("Certificate")) != 0 || len(in.ofKind("CustomResourceDefinition")) != 0 {
+		t.Errorf("a Certificate or CRDs rendered: %s", in.summary())
+	}
+}
+
+func TestChartRefusesBadValues(t *testing.T) {
+	for name, values := range map[string]string{
+		"unknown provider":      "traffic: {provider: dns}",
+		"NLB without subnets":   "mirror: {nlb: {vpcID: vpc-1}}",
+		"bad NLB scheme":        "mirror: {nlb: {vpcID: vpc-1, subnets: [s], scheme: public}}",
+		"unknown value":         "trafficProvider: route53",
+		"bad duration":          "leaderElection: {leaseDuration: fifteen}",
+		"no cert for the hooks": "runtimeExtension: {enabled: true, certificate: {certManager: {enabled: false}}}",
+		"empty owner":           `ownerID: ""`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			in, err := renderChart(t, values)
+			if err == nil {
+				t.Fatalf("rendered %d objects; want an error", len(in.objs))
+			}
+			t.Logf("refused: %v", err)
+		})
+	}
+}
+
+// The chart's copies of the generated files are the generated files.
+func TestChartFilesMatchConfig(t *testing.T) {
+	root := repoRoot(t)
+	pairs := map[string]string{filepath.Join("config", "rbac", "role.yaml"): filepath.Join("charts", "drover", "files", "rbac", "role.yaml")}
+	generated, err := filepath.Glob(filepath.Join(root, "config", "crd", "bases", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copies, err := filepath.Glob(filepath.Join(root, "charts", "drover", "files", "crds", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(copies) != len(generated) {
+		t.Errorf("charts/drover/files/crds has %d files, config/crd/bases %d: run make helm-sync", len(copies), len(generated))
+	}
+	for _, g := range generated {
+		pairs[filepath.Join("config", "crd", "bases", filepath.Base(g))] = filepath.Join("charts", "drover", "files", "crds", filepath.Base(g))
+	}
+	for src, dst := range pairs {
+		a, err := os.ReadFile(filepath.Join(root, src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(root, dst))
+		if err != nil {
+			t.Errorf("%s: %v (run make helm-sync)", dst, err)
+			continue
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s differs from %s: run make helm-sync", dst, src)
+		}
+	}
+}
+
+func unstructuredInt(obj map[string]any, fields ...string) (int64, bool, error) {
+	var cur any = obj
+	for _, f := range fields {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return 0, false, nil
+		}
+		cur = m[f]
+	}
+	switch v := cur.(type) {
+	case int64:
+		return v, true, nil
+	case float64:
+		return int64(v), true, nil
+	}
+	return 0, false, nil
+}
