@@ -84,6 +84,7 @@ type Reconciler struct {
 	dark    darkSince
 	prober  prober
 	history history
+	steps   stepClock
 }
 
 // +kubebuilder:rbac:groups=drover.dev,resources=prodsets,verbs=get;list;watch;update;patch
@@ -113,6 +114,7 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 	if r.Now == nil {
 		r.Now = time.Now
 	}
+	setMetrics.Use(mgr.GetCache(), mgr.Elected())
 	// Placement reads every Cluster and ClusterMaintenance of the set's namespace.
 	toSets := mapping.AllInNamespace(r.Client, func() client.ObjectList { return &droverv1.ProdSetList{} })
 	// A gate's verdict wakes its set.
@@ -162,6 +164,8 @@ type scope struct {
 	submitted, settled bool
 	// ro is what the rollout decided.
 	ro rolloutScope
+	// admitted is when the maintenance of each cluster under one was admitted.
+	admitted map[string]time.Time
 }
 
 func (s *scope) after(d time.Duration) {
@@ -221,13 +225,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	if s.plan.Frozen {
 		r.dark.forgetSet(client.ObjectKeyFromObject(set))
 		if prev := conditions.Get(set, droverv1.ProdSetFrozenCondition); prev == nil || prev.Status != metav1.ConditionTrue {
-			r.event(set, corev1.EventTypeWarning, "Frozen", "Freeze", "%s", s.plan.Message)
+			r.event(set, corev1.EventTypeWarning, ReasonFrozen, "Freeze", "%s", s.plan.Message)
 		}
 		s.after(5 * time.Second)
 		return ctrl.Result{RequeueAfter: s.requeue}, nil
 	}
 	if prev := conditions.Get(set, droverv1.ProdSetFrozenCondition); prev != nil && prev.Status == metav1.ConditionTrue {
-		r.event(set, corev1.EventTypeNormal, "Unfrozen", "Freeze", "enough clusters are reachable again; acting on the set again")
+		r.event(set, corev1.EventTypeNormal, ReasonUnfrozen, "Freeze", "enough clusters are reachable again; acting on the set again")
 	}
 
 	r.rollout(ctx, s)
@@ -243,6 +247,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		controllerutil.RemoveFinalizer(set, droverv1.ProdSetFinalizer)
 		forgetAllGates(r.Gates, req.NamespacedName)
 		r.history.forgetSet(set.UID)
+		r.steps.forget(set.UID)
 		return ctrl.Result{}, nil
 	}
 	r.timers(s)
@@ -286,6 +291,12 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) error {
 		switch {
 		case m.Admitted():
 			st.m = plan.Draining
+			if t, ok := s.admitted[m.Spec.ClusterName]; !ok || m.Status.AdmittedTime.Time.Before(t) {
+				if s.admitted == nil {
+					s.admitted = map[string]time.Time{}
+				}
+				s.admitted[m.Spec.ClusterName] = m.Status.AdmittedTime.Time
+			}
 		case m.Spec.Surge && st.m == plan.NoMaintenance:
 			st.m = plan.SurgeRequested
 		}
@@ -388,7 +399,7 @@ func (r *Reconciler) supersede(ctx context.Context, s *scope) {
 			s.errs = append(s.errs, fmt.Errorf("marking Prod %s superseded: %w", name, err))
 			continue
 		}
-		r.event(s.set, corev1.EventTypeWarning, "Superseded", "Replace",
+		r.event(s.set, corev1.EventTypeWarning, ReasonSuperseded, "Replace",
 			"Prod %s: cluster %s unreachable for longer than the toleration; replacing it elsewhere, it is retired when the cluster returns", name, p.Spec.ClusterRef.Name)
 	}
 }
@@ -436,13 +447,13 @@ func (r *Reconciler) applyProds(ctx context.Context, s *scope) {
 			continue
 		}
 		if have != rev {
-			r.event(s.set, corev1.EventTypeNormal, "Updated", "Update", "Prod %s on cluster %s: revision %s -> %s (version %s)", p.Name, p.Spec.ClusterRef.Name, have, rev, tmpl.Spec.Version)
+			r.event(s.set, corev1.EventTypeNormal, ReasonUpdated, "Update", "Prod %s on cluster %s: revision %s -> %s (version %s)", p.Name, p.Spec.ClusterRef.Name, have, rev, tmpl.Spec.Version)
 		}
 		if old := p.DesiredWeight(); old != w {
 			if why := s.plan.Evicted[p.Name]; w == 0 {
-				r.event(s.set, corev1.EventTypeNormal, "Evicted", "SetWeight", "Prod %s on cluster %s out of traffic (weight %d -> 0): %s", p.Name, p.Spec.ClusterRef.Name, old, why)
+				r.event(s.set, corev1.EventTypeNormal, ReasonEvicted, "SetWeight", "Prod %s on cluster %s out of traffic (weight %d -> 0): %s", p.Name, p.Spec.ClusterRef.Name, old, why)
 			} else {
-				r.event(s.set, corev1.EventTypeNormal, "Admitted", "SetWeight", "Prod %s on cluster %s back in traffic (weight %d -> %d)", p.Name, p.Spec.ClusterRef.Name, old, w)
+				r.event(s.set, corev1.EventTypeNormal, ReasonAdmitted, "SetWeight", "Prod %s on cluster %s back in traffic (weight %d -> %d)", p.Name, p.Spec.ClusterRef.Name, old, w)
 			}
 		}
 		p.Spec.Traffic.Weight = ptr.To(w)
@@ -489,9 +500,9 @@ func (r *Reconciler) createProds(ctx context.Context, s *scope) {
 			continue
 		}
 		if np.SurgeFor != "" {
-			r.event(s.set, corev1.EventTypeNormal, "Surge", "Create", "created Prod %s on cluster %s to stand in for cluster %s during its maintenance", name, np.Cluster, np.SurgeFor)
+			r.event(s.set, corev1.EventTypeNormal, ReasonSurge, "Create", "created Prod %s on cluster %s to stand in for cluster %s during its maintenance", name, np.Cluster, np.SurgeFor)
 		} else {
-			r.event(s.set, corev1.EventTypeNormal, "Created", "Create", "created Prod %s on cluster %s", name, np.Cluster)
+			r.event(s.set, corev1.EventTypeNormal, ReasonCreated, "Create", "created Prod %s on cluster %s", name, np.Cluster)
 		}
 	}
 }
@@ -510,7 +521,7 @@ func (r *Reconciler) deleteProds(ctx context.Context, s *scope) {
 			s.errs = append(s.errs, fmt.Errorf("deleting Prod %s: %w", name, err))
 			continue
 		}
-		r.event(s.set, corev1.EventTypeNormal, "Deleted", "Delete", "deleted drained Prod %s on cluster %s (%s)", name, p.Spec.ClusterRef.Name, s.plan.Evicted[name])
+		r.event(s.set, corev1.EventTypeNormal, ReasonDeleted, "Delete", "deleted drained Prod %s on cluster %s (%s)", name, p.Spec.ClusterRef.Name, s.plan.Evicted[name])
 	}
 }
 

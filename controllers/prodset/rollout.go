@@ -107,10 +107,11 @@ func (r *Reconciler) rollout(ctx context.Context, s *scope) {
 
 	out := rollout.Next(in)
 	for _, m := range out.Messages {
-		r.event(set, corev1.EventTypeNormal, "Rollout", "Rollout", "%s", m)
+		reason, eventType := rolloutEvent(m.Kind)
+		r.event(set, eventType, reason, "Rollout", "%s", m.Text)
 	}
 	if cmd == rollout.Rollback && out.State.Phase != rollout.RollingBack {
-		r.event(set, corev1.EventTypeWarning, "CommandIgnored", "Rollout",
+		r.event(set, corev1.EventTypeWarning, ReasonCommandIgnored, "Rollout",
 			"rollback: the rollout of %s finished and no previous-revision Prod is kept warm (InPlace, or past the Replace rollbackWindow); apply the previous template to go back", s.revision)
 	}
 	s.ro.create = out.Create
@@ -284,7 +285,7 @@ func (r *Reconciler) command(s *scope, state rollout.State) rollout.Command {
 	case "rollback":
 		cmd = rollout.Rollback
 	default:
-		r.event(s.set, corev1.EventTypeWarning, "UnknownCommand", "Rollout",
+		r.event(s.set, corev1.EventTypeWarning, ReasonUnknownCommand, "Rollout",
 			"%s=%q: the command must be pause, resume, promote, abort or rollback, optionally followed by @ and an id", droverv1.RolloutCommandAnnotation, v)
 		return rollout.NoCommand
 	}
@@ -293,7 +294,7 @@ func (r *Reconciler) command(s *scope, state rollout.State) rollout.Command {
 		active = true // a Replace rollout's originals may still be warm; Next decides
 	}
 	if !active {
-		r.event(s.set, corev1.EventTypeWarning, "CommandIgnored", "Rollout",
+		r.event(s.set, corev1.EventTypeWarning, ReasonCommandIgnored, "Rollout",
 			"%s: no rollout is in progress (to return to an earlier version after a rollout finished, apply its template again)", v)
 		return rollout.NoCommand
 	}
@@ -413,7 +414,7 @@ func (r *Reconciler) createReplacements(ctx context.Context, s *scope) {
 			s.errs = append(s.errs, fmt.Errorf("creating the replacement of Prod %s: %w", orig, err))
 			continue
 		}
-		r.event(s.set, corev1.EventTypeNormal, "Replacing", "Create", "created Prod %s on cluster %s at revision %s to replace %s", created, p.Spec.ClusterRef.Name, s.revision, orig)
+		r.event(s.set, corev1.EventTypeNormal, ReasonReplacing, "Create", "created Prod %s on cluster %s at revision %s to replace %s", created, p.Spec.ClusterRef.Name, s.revision, orig)
 	}
 }
 

@@ -45,6 +45,7 @@ func stateFromStatus(st *droverv1.RolloutStatus) rollout.State {
 func (r *Reconciler) recordRollout(s *scope, policy *droverv1.RolloutPolicy, cmd rollout.Command, out rollout.Output) {
 	set, st := s.set, out.State
 	old := set.Status.Rollout
+	prev := old
 	if old != nil && old.Revision != st.Revision {
 		// Superseded (or a finished one already in the history).
 		if old.Phase != droverv1.RolloutSucceeded && old.Phase != droverv1.RolloutRolledBack {
@@ -114,9 +115,10 @@ func (r *Reconciler) recordRollout(s *scope, policy *droverv1.RolloutPolicy, cmd
 	}
 	set.Status.Rollout = next
 	set.Status.PreviousRevision = next.PreviousRevision
+	r.timeRollout(s, policy, prev, next)
 	s.ro.condition = rolledOutCondition(next)
 	if cmd == rollout.Rollback || cmd == rollout.Abort {
-		r.event(set, corev1.EventTypeWarning, "RollbackRequested", "Rollout", "%s requested: returning traffic to revision %s", strings.ToLower(string(cmd)), st.Previous)
+		r.event(set, corev1.EventTypeWarning, ReasonRollbackRequested, "Rollout", "%s requested: returning traffic to revision %s", strings.ToLower(string(cmd)), st.Previous)
 	}
 }
 
@@ -137,9 +139,74 @@ func (r *Reconciler) rollbackSubmitted(s *scope) {
 		d := s.now.Sub(st.FailedTime.Time)
 		st.RollbackLatency = &metav1.Duration{Duration: d}
 		rollbackLatency.Observe(d.Seconds())
-		r.event(s.set, corev1.EventTypeNormal, "RollbackSubmitted", "Rollout", "traffic change of the rollback submitted %s after the failure", d.Round(time.Millisecond))
+		r.event(s.set, corev1.EventTypeNormal, ReasonRollbackSubmitted, "Rollout", "traffic change of the rollback submitted %s after the failure", d.Round(time.Millisecond))
 	}
 	s.ro.rollingBack = false
+}
+
+// timeRollout observes the rollout's and its steps' durations as they end, and says
+// when a step starts.
+func (r *Reconciler) timeRollout(s *scope, policy *droverv1.RolloutPolicy, prev, next *droverv1.RolloutStatus) {
+	strategy := string(policy.Spec.Strategy)
+	if strategy == "" {
+		strategy = string(droverv1.InPlaceStrategy)
+	}
+	finished := func(p droverv1.RolloutPhase) bool {
+		return p == droverv1.RolloutSucceeded || p == droverv1.RolloutRolledBack
+	}
+	since := func(t *metav1.Time) (float64, bool) {
+		if t == nil || t.After(s.now) {
+			return 0, false
+		}
+		return s.now.Sub(t.Time).Seconds(), true
+	}
+	sameRollout := prev != nil && prev.Revision == next.Revision
+	if prev != nil && !sameRollout && !finished(prev.Phase) {
+		if d, ok := since(prev.StartedTime); ok {
+			rolloutDuration.WithLabelValues(strategy, stepSuperseded).Observe(d)
+		}
+	}
+	if finished(next.Phase) && (!sameRollout || prev.Phase != next.Phase) {
+		if d, ok := since(next.StartedTime); ok {
+			rolloutDuration.WithLabelValues(strategy, string(next.Phase)).Observe(d)
+		}
+	}
+
+	uid, steps := s.set.UID, int32(len(policy.Spec.Steps))
+	active := next.Phase == droverv1.RolloutProgressing || next.Phase == droverv1.RolloutPaused
+	mark, ok := r.steps.get(uid)
+	if !ok && sameRollout && prev.Step == 0 && next.Step == 0 && active && prev.StartedTime != nil {
+		// A manager that restarted during the first step knows when it began.
+		mark, ok = stepMark{revision: next.Revision, step: 0, start: prev.StartedTime.Time}, true
+		r.steps.set(uid, mark)
+	}
+	if ok {
+		outcome := ""
+		switch {
+		case mark.revision != next.Revision:
+			outcome = stepSuperseded
+		case next.Step != mark.step || next.Phase == droverv1.RolloutSucceeded:
+			outcome = stepPassed
+		case next.Phase == droverv1.RolloutRollingBack || next.Phase == droverv1.RolloutRolledBack:
+			outcome = stepRolledBack
+		}
+		if outcome != "" {
+			if !mark.start.IsZero() && mark.step < steps && !mark.start.After(s.now) {
+				stepDuration.WithLabelValues(strategy, outcome).Observe(s.now.Sub(mark.start).Seconds())
+			}
+			r.steps.forget(uid)
+			ok = false
+		}
+	}
+	if ok || !active || next.Step >= steps {
+		return
+	}
+	if sameRollout && prev.Step == next.Step {
+		r.steps.set(uid, stepMark{revision: next.Revision, step: next.Step}) // started before this manager
+		return
+	}
+	r.steps.set(uid, stepMark{revision: next.Revision, step: next.Step, start: s.now})
+	r.event(s.set, corev1.EventTypeNormal, ReasonStepStarted, "Rollout", "step %d of %d (%s) of the rollout of %s started", next.Step+1, steps, next.StepName, next.Revision)
 }
 
 func rolledOutCondition(st *droverv1.RolloutStatus) metav1.Condition {

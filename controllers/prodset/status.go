@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cluster-api/util/conditions"
@@ -85,12 +86,36 @@ func (r *Reconciler) updateStatus(s *scope) {
 	}
 
 	replicas := ptr.Deref(set.Spec.Replicas, 1)
+	placed := conditions.GetReason(set, droverv1.ProdSetPlacedCondition)
+	avail := conditions.GetReason(set, droverv1.ProdSetAvailableCondition)
+	trafficReady := conditions.GetReason(set, droverv1.ProdSetTrafficReadyCondition)
 	setPlaced(s, replicas)
 	setAvailable(s, replicas)
 	setFrozen(s)
 	r.setTrafficReady(s, publishing)
 	if s.ro.condition.Type != "" {
 		conditions.Set(set, s.ro.condition)
+	}
+	r.transitionEvents(set, placed, avail, trafficReady)
+}
+
+// transitionEvents records an event when a condition turns to a state the user should
+// hear about; prev* are the conditions' reasons before this reconcile.
+func (r *Reconciler) transitionEvents(set *droverv1.ProdSet, prevPlaced, prevAvailable, prevTraffic string) {
+	if c := conditions.Get(set, droverv1.ProdSetPlacedCondition); c != nil && c.Reason != prevPlaced {
+		switch c.Reason {
+		case droverv1.ProdSetUnplacedReason:
+			r.event(set, corev1.EventTypeWarning, ReasonUnplaced, "Place", "%s", c.Message)
+		case droverv1.ProdSetDeletingReason:
+			r.event(set, corev1.EventTypeNormal, ReasonDeleting, "Delete", "%s", c.Message)
+		}
+	}
+	if c := conditions.Get(set, droverv1.ProdSetAvailableCondition); c != nil && set.DeletionTimestamp.IsZero() && c.Reason == droverv1.ProdSetBelowMinimumReason &&
+		(prevAvailable == droverv1.ProdSetAvailableReason || prevAvailable == droverv1.ProdSetDegradedReason) {
+		r.event(set, corev1.EventTypeWarning, ReasonBelowMin, "Serve", "%s", c.Message)
+	}
+	if c := conditions.Get(set, droverv1.ProdSetTrafficReadyCondition); c != nil && c.Reason == droverv1.ProdSetTrafficFailedReason && prevTraffic != c.Reason {
+		r.event(set, corev1.EventTypeWarning, ReasonPublishErr, "Publish", "%s", c.Message)
 	}
 }
 

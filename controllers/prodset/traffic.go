@@ -182,6 +182,7 @@ func (r *Reconciler) publish(ctx context.Context, s *scope) {
 	st := s.set.Status.Traffic
 	st.ChangeID, st.SubmittedTime, st.Removing = id, &now, sortedStrings(removing)
 	s.submitted = true
+	s.observeEvictions(pending)
 	for name, w := range pending {
 		sum := s.summaries[name]
 		if sum == nil {
@@ -301,4 +302,31 @@ func pathsOf(set *droverv1.ProdSet, p *droverv1.Prod) *traffic.Paths {
 		return nil
 	}
 	return &paths
+}
+
+// observeEvictions observes, for each Prod this change takes from a published non-zero
+// weight to 0 because its cluster is lost or in maintenance, the time since the cluster
+// was first seen unreachable or its maintenance admitted.
+func (s *scope) observeEvictions(pending map[string]int32) {
+	for name, w := range pending {
+		sum, p := s.summaries[name], s.prod(name)
+		if w != 0 || p == nil || sum == nil || sum.PublishedWeight == nil || *sum.PublishedWeight == 0 {
+			continue
+		}
+		var since time.Time
+		switch why := s.plan.Evicted[name]; why {
+		case droverv1.EvictedClusterUnreachable:
+			for _, c := range s.clusters {
+				if c.Name == p.Spec.ClusterRef.Name {
+					since = c.UnreachableSince
+				}
+			}
+		case droverv1.EvictedClusterMaintenance:
+			since = s.admitted[p.Spec.ClusterRef.Name]
+		}
+		if since.IsZero() || since.After(s.now) {
+			continue
+		}
+		evictionLatency.WithLabelValues(s.plan.Evicted[name]).Observe(s.now.Sub(since).Seconds())
+	}
 }

@@ -195,7 +195,7 @@ type Output struct {
 	// prometheus gates for the step's Prods.
 	RunGates bool
 	// Messages say what changed, for events.
-	Messages []string
+	Messages []Message
 	// Waiting says what the rollout waits for now, for status.
 	Waiting string
 	// RequeueAfter: a timed gate ends then.
@@ -210,6 +210,42 @@ type Output struct {
 	Retire []string
 }
 
+// Message is one thing that changed in a round, for an event.
+type Message struct {
+	Kind MessageKind
+	Text string
+}
+
+// MessageKind says what a Message is about; the controller turns it into an event reason.
+type MessageKind string
+
+// The kinds of Messages.
+const (
+	// MessageStarted: a new revision's rollout starts.
+	MessageStarted MessageKind = "Started"
+	// MessageSuperseded: a rollout under way gave way to a newer revision.
+	MessageSuperseded MessageKind = "Superseded"
+	// MessagePaused, MessageResumed, MessagePromoted: a command took effect.
+	MessagePaused   MessageKind = "Paused"
+	MessageResumed  MessageKind = "Resumed"
+	MessagePromoted MessageKind = "Promoted"
+	// MessageProdSelected: a step took a Prod: it leaves traffic to be updated (InPlace)
+	// or gets a replacement (Replace).
+	MessageProdSelected MessageKind = "ProdSelected"
+	// MessageStepSkipped: a step selects no Prod and passes without its gates.
+	MessageStepSkipped MessageKind = "StepSkipped"
+	// MessageStepPassed: every gate of a step passed.
+	MessageStepPassed MessageKind = "StepPassed"
+	// MessageGateFailed: a gate failed; the rollout pauses or rolls back (failurePolicy).
+	MessageGateFailed MessageKind = "GateFailed"
+	// MessageRollingBack: an abort or rollback command started a rollback.
+	MessageRollingBack MessageKind = "RollingBack"
+	// MessageRolledBack: every new-revision Prod is back on the previous revision.
+	MessageRolledBack MessageKind = "RolledBack"
+	// MessageSucceeded: every Prod runs the new revision.
+	MessageSucceeded MessageKind = "Succeeded"
+)
+
 // Next decides one round of the rollout.
 func Next(in Input) Output {
 	out := next(in)
@@ -222,7 +258,9 @@ func Next(in Input) Output {
 func next(in Input) Output {
 	st := clone(in.State)
 	out := Output{Targets: map[string]Target{}}
-	say := func(format string, args ...any) { out.Messages = append(out.Messages, fmt.Sprintf(format, args...)) }
+	say := func(kind MessageKind, format string, args ...any) {
+		out.Messages = append(out.Messages, Message{Kind: kind, Text: fmt.Sprintf(format, args...)})
+	}
 
 	if st.Revision != in.Revision {
 		// A new revision: a rollout in progress is superseded; rolling back goes to the
@@ -235,10 +273,10 @@ func next(in Input) Output {
 			prev = st.Previous
 		}
 		if st.Revision != "" && st.Phase != Succeeded && st.Phase != RolledBack {
-			say("rollout of %s superseded by %s", st.Revision, in.Revision)
+			say(MessageSuperseded, "rollout of %s superseded by %s", st.Revision, in.Revision)
 		}
 		st = State{Revision: in.Revision, Previous: prev, Phase: Progressing, Prods: map[string]ProdState{}}
-		say("rolling out %s (from %s)", in.Revision, prev)
+		say(MessageStarted, "rolling out %s (from %s)", in.Revision, prev)
 	}
 	// Prods that are gone (deleted, retired) are no longer the rollout's.
 	present := map[string]bool{}
@@ -255,22 +293,22 @@ func next(in Input) Output {
 	case Pause:
 		if st.Phase == Progressing {
 			st.Phase, st.Reason = Paused, "paused by request"
-			say("paused")
+			say(MessagePaused, "paused")
 		}
 	case Resume:
 		if st.Phase == Paused {
 			st.Phase, st.Reason = Progressing, ""
-			say("resumed")
+			say(MessageResumed, "resumed")
 		}
 	case Promote:
 		if st.Phase == Progressing || st.Phase == Paused {
 			st.Promoted = true
-			say("step %s promoted", stepName(in.Policy, st.Step))
+			say(MessagePromoted, "step %s promoted", stepName(in.Policy, st.Step))
 		}
 	case Abort, Rollback:
 		if st.Phase == Progressing || st.Phase == Paused || in.Command == Rollback && warm(in, st, in.Prods) {
 			startRollback(&st, in.Now, fmt.Sprintf("%s requested", strings.ToLower(string(in.Command))))
-			say("rolling back: %s", st.Reason)
+			say(MessageRollingBack, "rolling back: %s", st.Reason)
 		}
 	}
 
@@ -322,7 +360,7 @@ func next(in Input) Output {
 		}
 		if len(rest) == 0 && inflight(st, len(steps)) == 0 && allDone(st, prods, in.Revision) {
 			st.Phase, st.FinishedAt = Succeeded, in.Now
-			say("rollout of %s succeeded", in.Revision)
+			say(MessageSucceeded, "rollout of %s succeeded", in.Revision)
 		}
 	}
 	if st.Phase == Succeeded && replacing(in) {
@@ -378,7 +416,7 @@ func stepName(p droverv1.RolloutPolicySpec, k int) string {
 }
 
 // runStep moves the current step along; it reports whether the step passed.
-func runStep(in Input, st *State, prods []Prod, serving *int, out *Output, say func(string, ...any)) bool {
+func runStep(in Input, st *State, prods []Prod, serving *int, out *Output, say func(MessageKind, string, ...any)) bool {
 	k := st.Step
 	step := in.Policy.Steps[k]
 	sel := labels.Everything()
@@ -408,7 +446,7 @@ func runStep(in Input, st *State, prods []Prod, serving *int, out *Output, say f
 			// The original serves until its replacement does: the serving count never dips.
 			st.Prods[p.Name] = ProdState{Step: k, Phase: Creating}
 			members++
-			say("step %s: replacing %s with %s", step.Name, p.Name, in.Revision)
+			say(MessageProdSelected, "step %s: replacing %s with %s", step.Name, p.Name, in.Revision)
 			continue
 		}
 		if p.Serving && *serving-1 < in.MinServing {
@@ -419,7 +457,7 @@ func runStep(in Input, st *State, prods []Prod, serving *int, out *Output, say f
 		if p.Serving {
 			*serving--
 		}
-		say("step %s: %s leaves traffic for %s", step.Name, p.Name, in.Revision)
+		say(MessageProdSelected, "step %s: %s leaves traffic for %s", step.Name, p.Name, in.Revision)
 	}
 	advanceProds(in, st, prods)
 	if inflight(*st, k) > 0 || members < quota && len(remaining(in, *st, prods, sel)) > 0 {
@@ -431,7 +469,7 @@ func runStep(in Input, st *State, prods []Prod, serving *int, out *Output, say f
 		return false
 	}
 	if !stepHasMembers(*st, k) {
-		say("step %s selects no Prod; passing it", step.Name)
+		say(MessageStepSkipped, "step %s selects no Prod; passing it", step.Name)
 		st.Step++
 		st.GatesStarted, st.Promoted = time.Time{}, false
 		return true
@@ -467,11 +505,11 @@ func runStep(in Input, st *State, prods []Prod, serving *int, out *Output, say f
 	if failed != "" {
 		if in.Policy.FailurePolicy == droverv1.PauseFailurePolicy {
 			st.Phase, st.Reason = Paused, "gate failed: "+failed
-			say("paused: %s", st.Reason)
+			say(MessageGateFailed, "paused: %s", st.Reason)
 			return false
 		}
 		startRollback(st, failedAt, "gate failed: "+failed)
-		say("rolling back: %s", st.Reason)
+		say(MessageGateFailed, "rolling back: %s", st.Reason)
 		return false
 	}
 	if !passed {
@@ -479,7 +517,7 @@ func runStep(in Input, st *State, prods []Prod, serving *int, out *Output, say f
 		return false
 	}
 	st.Gates = append(st.Gates, records...)
-	say("step %s passed", step.Name)
+	say(MessageStepPassed, "step %s passed", step.Name)
 	st.Step++
 	st.GatesStarted, st.Promoted = time.Time{}, false
 	return true
@@ -712,7 +750,7 @@ func rollBack(in Input, st State, prods []Prod, out Output) Output {
 	}
 	if done && st.Phase == RollingBack {
 		st.Phase, st.FinishedAt = RolledBack, in.Now
-		out.Messages = append(out.Messages, fmt.Sprintf("rolled back to %s", st.Previous))
+		out.Messages = append(out.Messages, Message{Kind: MessageRolledBack, Text: fmt.Sprintf("rolled back to %s", st.Previous)})
 	}
 	if st.Phase == RollingBack {
 		out.Waiting = "rolling back (" + st.Reason + "): waiting for new-revision Prods to drain and revert"

@@ -299,7 +299,7 @@ func TestANewRevisionSupersedesTheRollout(t *testing.T) {
 	if w.state.Revision != "r3" || w.state.Previous != "r1" || w.state.Step != 0 {
 		t.Fatalf("state %+v", w.state)
 	}
-	if !slices.ContainsFunc(out.Messages, func(m string) bool { return strings.Contains(m, "superseded") }) {
+	if !slices.ContainsFunc(out.Messages, func(m Message) bool { return m.Kind == MessageSuperseded && strings.Contains(m.Text, "superseded") }) {
 		t.Errorf("messages %v", out.Messages)
 	}
 }
@@ -354,7 +354,9 @@ func TestAStepWithoutProdsPassesWithoutItsGates(t *testing.T) {
 	if w.state.Step != 1 || out.RunGates {
 		t.Fatalf("step %d, RunGates %v: an empty step passes at once", w.state.Step, out.RunGates)
 	}
-	if !slices.ContainsFunc(out.Messages, func(m string) bool { return strings.Contains(m, "selects no Prod") }) {
+	if !slices.ContainsFunc(out.Messages, func(m Message) bool {
+		return m.Kind == MessageStepSkipped && strings.Contains(m.Text, "selects no Prod")
+	}) {
 		t.Errorf("messages %v", out.Messages)
 	}
 }

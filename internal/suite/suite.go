@@ -6,7 +6,9 @@ package suite
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
+	"sync/atomic"
 	"testing"
 
 	"go.uber.org/zap/zapcore"
@@ -65,11 +67,17 @@ func Run(m *testing.M, bedOpts testbed.Options, opts setup.Options, started func
 // against the test bed's control plane until stop is called; stop waits for it to end.
 // A suite may stop it and start another, as a restarted manager would: the new one knows
 // only what the API servers keep.
+//
+// The manager serves its metrics over HTTP on a free loopback port, MetricsURL.
 func StartManager(ctx context.Context, bed *testbed.Testbed, opts setup.Options) (stop func() error, _ error) {
+	addr, err := freeAddress()
+	if err != nil {
+		return nil, fmt.Errorf("finding a port for the metrics endpoint: %w", err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	mgr, err := ctrl.NewManager(bed.ControlPlane.Config, ctrl.Options{
 		Scheme:                 bed.Scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
+		Metrics:                metricsserver.Options{BindAddress: addr},
 		HealthProbeBindAddress: "0",
 		// A restarted manager registers its controllers under the same names again.
 		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
@@ -82,12 +90,31 @@ func StartManager(ctx context.Context, bed *testbed.Testbed, opts setup.Options)
 		cancel()
 		return nil, fmt.Errorf("setting up controllers: %w", err)
 	}
+	metricsURL.Store("http://" + addr + "/metrics")
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	return func() error {
 		cancel()
 		return <-done
 	}, nil
+}
+
+var metricsURL atomic.Value
+
+// MetricsURL is the metrics endpoint of the manager StartManager started last.
+func MetricsURL() string {
+	s, _ := metricsURL.Load().(string)
+	return s
+}
+
+// freeAddress is a loopback address with a port nothing listens on now.
+func freeAddress() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }
 
 // zapLevel is quiet by default; DROVER_TEST_VERBOSE=1 shows the controllers' logs.
