@@ -47,8 +47,10 @@ func repoRoot(t *testing.T) string {
 }
 
 // managerBinary builds ./cmd/manager once, the way the Dockerfile's build stage does
-// (its environment, -trimpath and -ldflags, with testVersion), for this machine's
-// architecture so that the tests can run it.
+// (from the files its COPYs take from the build context, with its environment,
+// -trimpath and -ldflags, testVersion stamped), for this machine's architecture so
+// that the tests can run it. -trimpath keeps the build cache shared with the
+// repository's own builds of the same flags.
 func managerBinary(t *testing.T) string {
 	t.Helper()
 	root := repoRoot(t)
@@ -68,12 +70,19 @@ func managerBinary(t *testing.T) string {
 			buildErr = err
 			return
 		}
+		// Build where the Dockerfile does: in a copy of what its COPYs take from the
+		// build context, so a package left out of the context fails here.
+		ctxDir := filepath.Join(buildTmp, "src")
+		if err := buildContext(root, ctxDir, df, b.stage); err != nil {
+			buildErr = err
+			return
+		}
 		builtPath = filepath.Join(buildTmp, "manager")
 		args := []string{"build"}
 		args = append(args, b.flags...)
 		args = append(args, "-ldflags", b.expandedLDFlags(map[string]string{"VERSION": testVersion, "COMMIT": "0123abc"}), "-o", builtPath, b.pkg)
 		cmd := exec.Command("go", args...)
-		cmd.Dir = root
+		cmd.Dir = ctxDir
 		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+runtime.GOARCH, "GOFLAGS=")
 		for k, v := range b.env {
 			if k != "GOOS" && k != "GOARCH" {
