@@ -1,14 +1,23 @@
 // Command sandbox runs drover locally, the way `make dev` starts it: a control plane
 // and three workload clusters from internal/testbed (real kube-apiservers and etcds;
 // the workloads also run kube-controller-manager, kube-scheduler and kwok, so
-// Deployments really roll out), the manager binary as a child process against the
-// control plane, and the sample RolloutPolicy and ProdSet of config/samples.
+// Deployments really roll out); AWS as moto's server mode (ELBv2 and Route53) and
+// OpenStack's real Octavia API and worker with their no-op drivers; the manager binary
+// as a child process against the control plane, publishing weights to Route53 and
+// mirroring each Prod's Octavia load balancer to an NLB; a stand-in for the OpenStack
+// cloud controller manager that gives the Prods' Services of type LoadBalancer their
+// Octavia load balancers (ccm.go); and the sample RolloutPolicy and ProdSet of
+// config/samples, pointed at a hosted zone the sandbox makes in moto.
+//
 // It reports the Prods once they are Available and then every change of their
-// conditions, until Ctrl-C (or SIGTERM) stops the manager and the test bed.
+// conditions, and prints drover's Route53 records (each Prod's service-level weight and
+// its Octavia and NLB path weights) and NLBs whenever they change, until Ctrl-C (or
+// SIGTERM) stops the manager, the test bed and the clouds.
 //
 // Everything it keeps lives in <repo>/.sandbox: the control-plane kubeconfig (unless
 // --kubeconfig-out says otherwise), one kubeconfig per workload cluster and the
-// process logs (logs/), which each run replaces.
+// process logs (logs/: the clusters', the manager's, moto.log and octavia/), which
+// each run replaces.
 package main
 
 import (
@@ -19,9 +28,16 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/drover-dev/drover/internal/harness"
 	"github.com/drover-dev/drover/internal/testbed"
 )
 
@@ -106,7 +122,8 @@ func parseFlags(root string, args []string) (config, error) {
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/sandbox [flags] [-- manager flags]\n\n"+
-			"Runs a control plane and 3 workload clusters, drover's manager against them and the samples.\n\n")
+			"Runs a control plane and 3 workload clusters, AWS (moto) and Octavia, drover's manager against them\n"+
+			"and the samples, and prints the Prods and drover's Route53 records and NLBs as they change.\n\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.kubeconfigOut, "kubeconfig-out", filepath.Join(sandboxDir, "kubeconfig"), "Where to write the control-plane kubeconfig (overwritten).")
@@ -130,56 +147,143 @@ func parseFlags(root string, args []string) (config, error) {
 	return cfg, nil
 }
 
-// runSandbox does the work of run; its deferred calls stop the manager and then the
-// test bed, whatever happened.
+// runSandbox does the work of run: it starts the sandbox, follows it until ctx ends
+// and stops it again, whatever happened.
 func runSandbox(ctx context.Context, cfg config) error {
-	unlock, err := lockSandbox(cfg.sandboxDir)
+	sb, err := startSandbox(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	if err := resetDir(cfg.logDir); err != nil {
-		return fmt.Errorf("preparing the log directory: %w", err)
-	}
-	fmt.Println("process logs:", cfg.logDir)
-	samples, skipped, err := loadSamples(cfg.samplesDir)
-	if err != nil {
-		return err
-	}
-	if err := ensureManager(ctx, cfg); err != nil {
-		return err
-	}
-
-	bed, err := startTestbed(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer stopTestbed(bed)
-	if ctx.Err() != nil {
-		return ctx.Err() // interrupted while the test bed started
-	}
-	if err := writeKubeconfigs(bed, cfg); err != nil {
-		return err
-	}
-
-	mgr, err := startManager(cfg)
-	if err != nil {
-		return err
-	}
-	defer stopManager(mgr)
-
-	cp := bed.ControlPlane.Client
-	if err := applyAll(ctx, cp, samples); err != nil {
-		return err
-	}
-	printInstructions(bed, cfg, samples, skipped)
-	prods, err := waitAvailable(ctx, cp, mgr, samples, cfg.wait)
+	defer sb.close()
+	printInstructions(sb)
+	cp := sb.bed.ControlPlane.Client
+	prods, err := waitAvailable(ctx, cp, sb.mgr, sb.applied, cfg.wait)
 	if err != nil {
 		return err
 	}
 	printSummary(os.Stdout, prods, cfg)
-	fmt.Println("\nwatching the Prods; Ctrl-C stops the manager and the test bed")
-	return watchProds(ctx, cp, mgr, prods)
+	fmt.Println("\nwatching the Prods, Route53 and the NLBs; Ctrl-C stops the manager, the test bed and the clouds")
+	return watchProds(ctx, cp, sb.mgr, prods)
+}
+
+// sandbox is everything the sandbox runs. close stops it.
+type sandbox struct {
+	cfg     config
+	started time.Time
+	bed     *testbed.Testbed
+	clouds  *clouds
+	mgr     *harness.Manager
+	// applied are the samples applied, skipped those left to the user.
+	applied, skipped []*unstructured.Unstructured
+	// stops undo what started, in the order it started; close runs them backwards.
+	stops []func()
+	loops sync.WaitGroup
+}
+
+// startSandbox starts the clouds (moto and Octavia) and the test bed at once, creates
+// the samples' hosted zones, runs the manager against all of them and the stand-in
+// CCM, applies the samples and starts printing what AWS has. On error it stops what it
+// started.
+func startSandbox(ctx context.Context, cfg config) (_ *sandbox, retErr error) {
+	// The test bed's envtest logs through controller-runtime; it says what matters
+	// through Logf, and its processes log to files.
+	ctrllog.SetLogger(logr.Discard())
+	sb := &sandbox{cfg: cfg, started: time.Now()}
+	defer func() {
+		if retErr != nil {
+			sb.close()
+		}
+	}()
+	unlock, err := lockSandbox(cfg.sandboxDir)
+	if err != nil {
+		return nil, err
+	}
+	sb.stops = append(sb.stops, unlock)
+	if err := resetDir(cfg.logDir); err != nil {
+		return nil, fmt.Errorf("preparing the log directory: %w", err)
+	}
+	fmt.Println("process logs:", cfg.logDir)
+	if sb.applied, sb.skipped, err = loadSamples(cfg.samplesDir); err != nil {
+		return nil, err
+	}
+	if err := ensureManager(ctx, cfg); err != nil {
+		return nil, err
+	}
+
+	fmt.Println("starting the clouds: moto (AWS ELBv2 and Route53) and Octavia (API, worker, RabbitMQ)")
+	var cloudsErr error
+	cloudsDone := make(chan struct{})
+	go func() {
+		defer close(cloudsDone)
+		sb.clouds, cloudsErr = startClouds(cfg.logDir)
+	}()
+	bed, bedErr := startTestbed(ctx, cfg)
+	<-cloudsDone
+	if sb.clouds != nil {
+		sb.stops = append(sb.stops, func() { stopClouds(sb.clouds) })
+	}
+	if bed != nil {
+		sb.bed = bed
+		sb.stops = append(sb.stops, func() { stopTestbed(bed) })
+	}
+	if err := errors.Join(cloudsErr, bedErr); err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err() // interrupted while starting
+	}
+	fmt.Printf("clouds up: moto at %s, Octavia at %s (started in %s)\n",
+		sb.clouds.moto.Endpoint(), sb.clouds.octavia.Endpoint(), sb.clouds.octavia.StartupTime().Round(time.Millisecond))
+
+	if err := sb.clouds.createZones(ctx, zoneNames(sb.applied)); err != nil {
+		return nil, err
+	}
+	changes, err := pointAtZones(sb.applied, sb.clouds.zones)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range changes {
+		fmt.Printf("ProdSet %s publishes to the hosted zone %s, made in moto as %s (the sample says %s)\n", c.ProdSet, c.Zone, c.To, c.From)
+	}
+	if err := writeKubeconfigs(bed, cfg); err != nil {
+		return nil, err
+	}
+
+	if sb.mgr, err = startManager(cfg, sb.clouds); err != nil {
+		return nil, err
+	}
+	sb.stops = append(sb.stops, func() { stopManager(sb.mgr) })
+
+	loopCtx, cancel := context.WithCancel(ctx)
+	sb.stops = append(sb.stops, func() {
+		cancel()
+		sb.loops.Wait()
+	})
+	workload := func(name string) client.Client {
+		if w := bed.Workload(name); w != nil {
+			return w.Client
+		}
+		return nil
+	}
+	ccm := newCCM(bed.ControlPlane.Client, workload, sb.clouds, os.Stdout)
+	sb.loops.Go(func() { ccm.run(loopCtx) })
+
+	if err := applyAll(ctx, bed.ControlPlane.Client, sb.applied); err != nil {
+		return nil, err
+	}
+	fmt.Printf("sandbox up after %s\n", time.Since(sb.started).Round(time.Second))
+	view := newCloudView(sb.clouds, os.Stdout, sb.started)
+	sb.loops.Go(func() { view.run(loopCtx) })
+	return sb, nil
+}
+
+// close stops what the sandbox started, the last first: the stand-in CCM and the
+// printing of AWS, the manager, the test bed and the clouds (which started together).
+func (sb *sandbox) close() {
+	for i := len(sb.stops) - 1; i >= 0; i-- {
+		sb.stops[i]()
+	}
+	sb.stops = nil
 }
 
 // resetDir replaces dir by an empty directory, so no log of an earlier run is left.

@@ -31,15 +31,18 @@ func ensureManager(ctx context.Context, cfg config) error {
 	return harness.BuildManager(ctx, cfg.root, cfg.managerPath)
 }
 
-// startManager runs the manager binary against the control plane (--kubeconfig), with
-// its output in <logDir>/manager.log.
-func startManager(cfg config) (*harness.Manager, error) {
+// startManager runs the manager binary against the control plane (--kubeconfig) and
+// the clouds (Route53 weights, NLB mirrors, Octavia; credentials in its environment),
+// with its output in <logDir>/manager.log. The arguments after -- come last, so they
+// can override any of these flags.
+func startManager(cfg config, c *clouds) (*harness.Manager, error) {
+	args := append(harness.LocalManagerArgs(), c.managerArgs()...)
 	mgr, err := harness.StartManager(harness.ManagerOptions{
 		Binary:     cfg.managerPath,
 		Kubeconfig: cfg.kubeconfigOut,
-		// The in-memory DNS lets the sample ProdSet publish its weights.
-		Args:    append(append(harness.LocalManagerArgs(), "--traffic-provider=memory"), cfg.managerArgs...),
-		LogPath: filepath.Join(cfg.logDir, "manager.log"),
+		Args:       append(args, cfg.managerArgs...),
+		Env:        c.managerEnv(),
+		LogPath:    filepath.Join(cfg.logDir, "manager.log"),
 	})
 	if err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -80,4 +82,68 @@ func countProds(objs []*unstructured.Unstructured) int {
 		}
 	}
 	return n
+}
+
+// zoneOf is the hosted zone the sandbox makes for a service name: its parent domain
+// (shop.example.com → example.com), or the name itself when it has two labels or fewer.
+func zoneOf(recordName string) string {
+	name := strings.ToLower(strings.TrimSuffix(recordName, "."))
+	if strings.Count(name, ".") < 2 {
+		return name
+	}
+	_, parent, _ := strings.Cut(name, ".")
+	return parent
+}
+
+// zoneNames are the hosted zones the ProdSets among objs publish to (see zoneOf),
+// sorted, each once.
+func zoneNames(objs []*unstructured.Unstructured) []string {
+	var names []string
+	for _, o := range objs {
+		if name := recordNameOf(o); name != "" && !slices.Contains(names, zoneOf(name)) {
+			names = append(names, zoneOf(name))
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// recordNameOf is a ProdSet's spec.traffic.recordName; "" for other objects and
+// ProdSets that publish nothing.
+func recordNameOf(o *unstructured.Unstructured) string {
+	if o.GroupVersionKind() != droverv1.GroupVersion.WithKind("ProdSet") {
+		return ""
+	}
+	name, _, _ := unstructured.NestedString(o.Object, "spec", "traffic", "recordName")
+	return name
+}
+
+// zoneChange is a ProdSet pointed at another hosted zone.
+type zoneChange struct {
+	ProdSet  string // namespace/name
+	From, To string // hosted zone ids
+	Zone     string // the zone's name
+}
+
+// pointAtZones sets spec.traffic.hostedZoneID of every ProdSet among objs that publishes
+// to the id of its zone in ids (by name, see zoneOf), and returns what it changed.
+func pointAtZones(objs []*unstructured.Unstructured, ids map[string]string) ([]zoneChange, error) {
+	var changes []zoneChange
+	for _, o := range objs {
+		name := recordNameOf(o)
+		if name == "" {
+			continue
+		}
+		zone := zoneOf(name)
+		id, ok := ids[zone]
+		if !ok {
+			return nil, fmt.Errorf("ProdSet %s publishes %s, but there is no hosted zone %s", client.ObjectKeyFromObject(o), name, zone)
+		}
+		from, _, _ := unstructured.NestedString(o.Object, "spec", "traffic", "hostedZoneID")
+		if err := unstructured.SetNestedField(o.Object, id, "spec", "traffic", "hostedZoneID"); err != nil {
+			return nil, fmt.Errorf("ProdSet %s: %w", client.ObjectKeyFromObject(o), err)
+		}
+		changes = append(changes, zoneChange{ProdSet: client.ObjectKeyFromObject(o).String(), From: from, To: id, Zone: zone})
+	}
+	return changes, nil
 }

@@ -11,6 +11,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/cloud/awstest"
 	"github.com/drover-dev/drover/internal/setup"
 	"github.com/drover-dev/drover/internal/testbed"
 )
@@ -82,39 +84,71 @@ func workloadKubeconfig(cfg config, name string) string {
 	return filepath.Join(cfg.sandboxDir, name+".kubeconfig")
 }
 
-// printInstructions tells the user where everything is and how to follow along;
-// applied are the objects applied from the samples, skipped those left to the user.
-func printInstructions(bed *testbed.Testbed, cfg config, applied, skipped []*unstructured.Unstructured) {
+// printInstructions tells the user where everything is and how to follow along.
+func printInstructions(sb *sandbox) {
+	bed, cfg, c := sb.bed, sb.cfg, sb.clouds
 	fmt.Printf("\ncontrol plane: %s\n", bed.ControlPlane.URL())
 	for _, w := range bed.Workloads {
 		fmt.Printf("%s:    %s (%s)\n", w.Name, w.URL(), labelString(w.Labels))
 	}
+	fmt.Printf("AWS (moto):    %s (ELBv2, Route53; region %s, any credentials)\n", c.moto.Endpoint(), awstest.Region)
+	for _, name := range sortedKeys(c.zones) {
+		fmt.Printf("hosted zone:   %s (%s)\n", name, c.zones[name])
+	}
+	fmt.Printf("Octavia:       %s (no auth: send X-Project-Id: %s and X-Roles: admin)\n", c.octavia.Endpoint(), octaviaProject)
 	fmt.Printf("test bed data: %s\n", filepath.Dir(filepath.Dir(bed.Workloads[0].KubeconfigPath)))
-	fmt.Printf("process logs:  %s (manager.log, <cluster>-<binary>.log)\n", cfg.logDir)
+	fmt.Printf("process logs:  %s (manager.log, <cluster>-<binary>.log, moto.log, %s/<program>.log)\n", cfg.logDir, relOr(cfg.logDir, c.octavia.Dir()))
 	fmt.Printf("\nfollow along in another shell:\n\n")
 	fmt.Printf("  export KUBECONFIG=%s\n", cfg.kubeconfigOut)
 	fmt.Printf("  kubectl get prods -A\n")
 	fmt.Printf("  kubectl get clusters -A\n")
 	fmt.Printf("  kubectl get prodsets,rolloutpolicies,clustermaintenances -A\n")
-	for _, o := range applied {
+	var namespace string
+	for _, o := range sb.applied {
 		if o.GetKind() != "ProdSet" {
 			continue
 		}
+		namespace = o.GetNamespace()
 		ns, _, _ := unstructured.NestedString(o.Object, "spec", "template", "spec", "targetNamespace")
 		fmt.Printf("  kubectl describe prodset -n %s %s\n", o.GetNamespace(), o.GetName())
 		if ns != "" {
-			fmt.Printf("  kubectl --kubeconfig %s -n %s get deploy,pods,svc\n", workloadKubeconfig(cfg, bed.Workloads[0].Name), ns)
+			fmt.Printf("  kubectl --kubeconfig %s -n %s get deploy,pods,svc,endpointslices\n", workloadKubeconfig(cfg, bed.Workloads[0].Name), ns)
 		}
 	}
-	for _, o := range skipped {
+	fmt.Printf("  curl -s -H 'X-Project-Id: %s' -H 'X-Roles: admin' %sv2.0/lbaas/loadbalancers\n", octaviaProject, c.octavia.Endpoint())
+	if namespace != "" {
+		fmt.Printf("\nfail the Octavia load balancer of the Prod on %s (Route53 sends its traffic to its NLB), then repair it:\n\n", bed.Workloads[0].Name)
+		sel := fmt.Sprintf("-n %s -l %s=%s", namespace, droverv1.ClusterNameLabel, bed.Workloads[0].Name)
+		fmt.Printf("  kubectl annotate prods %s %s=ERROR\n", sel, octaviaStatusAnnotation)
+		fmt.Printf("  kubectl annotate prods %s %s-\n", sel, octaviaStatusAnnotation)
+	}
+	for _, o := range sb.skipped {
 		if o.GetKind() == "ClusterMaintenance" {
-			fmt.Printf("\ndrain a cluster (see docs/platform-team-guide.md), then put it back:\n\n")
+			fmt.Printf("\ndrain a cluster (see docs/platform-team-guide.md; its Prods' weights go to 0), then put it back:\n\n")
 			fmt.Printf("  kubectl apply -f %s\n", filepath.Join(cfg.samplesDir, "drover_v1alpha1_clustermaintenance.yaml"))
 			fmt.Printf("  kubectl get clustermaintenances -w\n")
 			fmt.Printf("  kubectl delete clustermaintenance -n %s %s\n", o.GetNamespace(), o.GetName())
 		}
 	}
 	fmt.Println()
+}
+
+// relOr is path relative to base when it is below it, else path.
+func relOr(base, path string) string {
+	if rel, err := filepath.Rel(base, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // labelString renders labels as k=v,k=v in key order.

@@ -49,6 +49,10 @@ type ManagerOptions struct {
 	Kubeconfig string
 	// Args are further flags, after --kubeconfig (e.g. LocalManagerArgs()).
 	Args []string
+	// Env are variables (KEY=value) added to the environment the manager inherits from
+	// this process, replacing inherited ones of the same name: the credentials of an
+	// emulated cloud, for instance.
+	Env []string
 	// LogPath receives the manager's stdout and stderr. It is appended to, so the log
 	// of a manager started again after Stop or Kill follows the earlier one; a line
 	// starting with ### marks each start and exit. Required.
@@ -86,6 +90,9 @@ func StartManager(opts ManagerOptions) (*Manager, error) {
 	}
 	args := append([]string{"--kubeconfig=" + opts.Kubeconfig}, opts.Args...)
 	cmd := exec.Command(opts.Binary, args...)
+	if len(opts.Env) > 0 {
+		cmd.Env = append(os.Environ(), opts.Env...) // exec keeps the last of duplicates
+	}
 	cmd.Stdout, cmd.Stderr = log, log
 	setProcAttrs(cmd)
 	m := &Manager{cmd: cmd, args: args, logPath: opts.LogPath, done: make(chan struct{})}

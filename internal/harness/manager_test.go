@@ -13,7 +13,7 @@ import (
 )
 
 // startScript runs a shell script in place of the manager binary.
-func startScript(t *testing.T, script string) *harness.Manager {
+func startScript(t *testing.T, script string, env ...string) *harness.Manager {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "manager")
@@ -25,6 +25,7 @@ func startScript(t *testing.T, script string) *harness.Manager {
 		Kubeconfig: filepath.Join(dir, "kubeconfig"),
 		Args:       []string{"--leader-elect=false"},
 		LogPath:    filepath.Join(dir, "manager.log"),
+		Env:        env,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -106,4 +107,12 @@ func TestManagerKill(t *testing.T) {
 	if data, _ := os.ReadFile(m.LogPath()); strings.Contains(string(data), "terminated") {
 		t.Error("Kill sent SIGTERM first")
 	}
+}
+
+func TestManagerEnvAddsToTheInheritedOne(t *testing.T) {
+	t.Setenv("DROVER_HARNESS_INHERITED", "kept")
+	t.Setenv("DROVER_HARNESS_REPLACED", "old")
+	m := startScript(t, `echo "inherited=$DROVER_HARNESS_INHERITED replaced=$DROVER_HARNESS_REPLACED added=$DROVER_HARNESS_ADDED"`,
+		"DROVER_HARNESS_REPLACED=new", "DROVER_HARNESS_ADDED=yes")
+	waitForLog(t, m, "inherited=kept replaced=new added=yes")
 }

@@ -1,6 +1,7 @@
 package awstest
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
@@ -43,17 +44,26 @@ func (n Network) SubnetIDs() []string {
 // DefaultNetwork returns moto's default VPC and its subnets (new ids after each reset).
 func (m *Moto) DefaultNetwork(t testing.TB) Network {
 	t.Helper()
+	n, err := m.LookupDefaultNetwork(t.Context())
+	if err != nil {
+		t.Fatalf("awstest: %v", err)
+	}
+	return n
+}
+
+// LookupDefaultNetwork is DefaultNetwork outside of tests (a server of StartServer).
+func (m *Moto) LookupDefaultNetwork(ctx context.Context) (Network, error) {
 	var vpcs struct {
 		Items []struct {
 			ID   string `xml:"vpcId"`
 			CIDR string `xml:"cidrBlock"`
 		} `xml:"vpcSet>item"`
 	}
-	if err := m.ec2(t, url.Values{"Action": {"DescribeVpcs"}, "Filter.1.Name": {"is-default"}, "Filter.1.Value.1": {"true"}}, &vpcs); err != nil {
-		t.Fatalf("awstest: %v", err)
+	if err := m.ec2(ctx, url.Values{"Action": {"DescribeVpcs"}, "Filter.1.Name": {"is-default"}, "Filter.1.Value.1": {"true"}}, &vpcs); err != nil {
+		return Network{}, err
 	}
 	if len(vpcs.Items) != 1 {
-		t.Fatalf("awstest: moto has %d default VPCs in %s, want 1", len(vpcs.Items), Region)
+		return Network{}, fmt.Errorf("moto has %d default VPCs in %s, want 1", len(vpcs.Items), Region)
 	}
 	n := Network{VPCID: vpcs.Items[0].ID, CIDR: vpcs.Items[0].CIDR}
 	var subnets struct {
@@ -62,23 +72,22 @@ func (m *Moto) DefaultNetwork(t testing.TB) Network {
 			Zone string `xml:"availabilityZone"`
 		} `xml:"subnetSet>item"`
 	}
-	if err := m.ec2(t, url.Values{"Action": {"DescribeSubnets"}, "Filter.1.Name": {"vpc-id"}, "Filter.1.Value.1": {n.VPCID}}, &subnets); err != nil {
-		t.Fatalf("awstest: %v", err)
+	if err := m.ec2(ctx, url.Values{"Action": {"DescribeSubnets"}, "Filter.1.Name": {"vpc-id"}, "Filter.1.Value.1": {n.VPCID}}, &subnets); err != nil {
+		return Network{}, err
 	}
 	for _, s := range subnets.Items {
 		n.Subnets = append(n.Subnets, Subnet{ID: s.ID, AvailabilityZone: s.Zone})
 	}
 	if len(n.Subnets) == 0 {
-		t.Fatalf("awstest: moto's default VPC %s has no subnets", n.VPCID)
+		return Network{}, fmt.Errorf("moto's default VPC %s has no subnets", n.VPCID)
 	}
-	return n
+	return n, nil
 }
 
 // ec2 calls moto's EC2 query API, signed like the SDK signs, and decodes the answer.
-func (m *Moto) ec2(t testing.TB, params url.Values, into any) error {
+func (m *Moto) ec2(ctx context.Context, params url.Values, into any) error {
 	params.Set("Version", "2016-11-15")
 	body := params.Encode()
-	ctx := t.Context()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.endpoint+"/", strings.NewReader(body))
 	if err != nil {
 		return err

@@ -4,7 +4,7 @@
 //
 // A test binary shares one server: its TestMain calls Main (or Run, to set up more
 // around the tests), and each test calls Shared, which resets moto's state. Start runs
-// a server of the test's own.
+// a server of the test's own; StartServer one outside of tests (the local sandbox).
 //
 //	func TestMain(m *testing.M) { awstest.Main(m) }
 //
@@ -61,6 +61,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -164,7 +165,7 @@ func (m *Moto) Output() string { return m.out.String() }
 // output.
 func Start(t testing.TB) *Moto {
 	t.Helper()
-	m, err := start()
+	m, err := start(nil)
 	if err != nil {
 		t.Fatalf("awstest: %v", err)
 	}
@@ -232,7 +233,7 @@ func Shared(t testing.TB) *Moto {
 		t.Fatalf("awstest: the shared moto_server is in use by %s; tests that use it must not run in parallel, and subtests use their parent's", shared.holder)
 	}
 	if shared.moto == nil && shared.err == nil {
-		shared.moto, shared.err = start()
+		shared.moto, shared.err = start(nil)
 	}
 	if shared.err != nil {
 		t.Fatalf("awstest: %v", shared.err)
@@ -299,21 +300,41 @@ func moduleRoot() (string, error) {
 
 var listening = regexp.MustCompile(`Running on (http://127\.0\.0\.1:\d+)`)
 
+// StartServer runs a server outside of tests (a local sandbox) and returns once it
+// answers; Stop ends it. What it prints goes to logOut (if not nil) as it comes; Output
+// keeps only the first megabyte of it, so that a server running for hours does not
+// grow the caller's memory.
+func StartServer(logOut io.Writer) (*Moto, error) {
+	return start(logOut)
+}
+
+// Stop ends a server of StartServer (SIGTERM to its process group, SIGKILL after 10 s)
+// and waits for it to exit.
+func (m *Moto) Stop() { m.stop() }
+
+// maxStandaloneOutput is how much of a StartServer server's output Output keeps.
+const maxStandaloneOutput = 1 << 20
+
 // start runs moto_server on a port the kernel picks (-p 0) and waits until it
-// answers.
-func start() (*Moto, error) {
+// answers. With logOut (StartServer), the output also goes there and the copy kept is
+// capped.
+func start(logOut io.Writer) (*Moto, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
 	}
-	m := &Moto{out: &output{}, exited: make(chan struct{})}
+	out := &output{}
+	if logOut != nil {
+		out.tee, out.limit = logOut, maxStandaloneOutput
+	}
+	m := &Moto{out: out, exited: make(chan struct{})}
 	m.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", "0")
 	m.cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
 	m.cmd.Stdout = m.out
 	m.cmd.Stderr = m.out
 	// Its own process group, so that stopping it stops whatever a wrapper (a pyenv
-	// shim) started.
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// shim) started; killed by the kernel if this process dies without stopping it.
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := m.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
@@ -369,16 +390,26 @@ func (m *Moto) stop() {
 	}
 }
 
-// output collects what the server prints.
+// output collects what the server prints, and passes it on to tee if set.
 type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	tee   io.Writer
+	limit int // the most buf keeps; 0 for no limit
 }
 
 func (o *output) Write(p []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.buf.Write(p)
+	if o.tee != nil {
+		_, _ = o.tee.Write(p) // a failing log file must not stop the server
+	}
+	keep := p
+	if o.limit > 0 {
+		keep = p[:min(len(p), max(0, o.limit-o.buf.Len()))]
+	}
+	o.buf.Write(keep)
+	return len(p), nil
 }
 
 func (o *output) String() string {

@@ -1,10 +1,12 @@
 package awstest
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -85,7 +87,7 @@ func (f *fatalRecorder) Fatalf(format string, args ...any) {
 }
 
 func TestStartAndStop(t *testing.T) {
-	m, err := start()
+	m, err := start(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +104,88 @@ func TestStartAndStop(t *testing.T) {
 	if resp, err := http.Get(m.Endpoint() + "/moto-api/"); err == nil {
 		_ = resp.Body.Close()
 		t.Errorf("moto_server still answers after stop")
+	}
+}
+
+// StartServer (for a sandbox, outside of tests) passes the server's output on as it
+// comes, answers the default network without a testing.TB, and Stop ends the server.
+func TestStartServerLogsAndStops(t *testing.T) {
+	var log syncBuffer
+	m, err := StartServer(&log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			m.Stop()
+		}
+	}()
+	if !strings.Contains(log.String(), "Running on "+m.Endpoint()) {
+		t.Errorf("the log writer got %q, want the line saying where the server runs", log.String())
+	}
+	n, err := m.LookupDefaultNetwork(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.VPCID == "" || len(n.Subnets) == 0 {
+		t.Errorf("LookupDefaultNetwork = %+v, want a VPC with subnets", n)
+	}
+	m.Stop()
+	stopped = true
+	select {
+	case <-m.exited:
+	default:
+		t.Fatal("the server runs after Stop")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's output goroutine and the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestOutputLimitAndTee(t *testing.T) {
+	tests := []struct {
+		name   string
+		limit  int
+		writes []string
+		kept   string
+	}{
+		{name: "no limit keeps everything", writes: []string{"abc", "def"}, kept: "abcdef"},
+		{name: "under the limit", limit: 10, writes: []string{"abc", "def"}, kept: "abcdef"},
+		{name: "a write crossing the limit is cut", limit: 4, writes: []string{"abc", "def"}, kept: "abcd"},
+		{name: "writes past the limit are dropped", limit: 3, writes: []string{"abc", "def", "g"}, kept: "abc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var tee bytes.Buffer
+			o := &output{tee: &tee, limit: tt.limit}
+			for _, w := range tt.writes {
+				if n, err := o.Write([]byte(w)); n != len(w) || err != nil {
+					t.Fatalf("Write(%q) = %d, %v; want %d, nil", w, n, err, len(w))
+				}
+			}
+			if got := o.String(); got != tt.kept {
+				t.Errorf("kept %q, want %q", got, tt.kept)
+			}
+			if got, want := tee.String(), strings.Join(tt.writes, ""); got != want {
+				t.Errorf("teed %q, want everything: %q", got, want)
+			}
+		})
 	}
 }
 

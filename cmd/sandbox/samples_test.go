@@ -1,0 +1,129 @@
+package main
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/drover-dev/drover/internal/harness"
+	"github.com/drover-dev/drover/internal/testbed"
+)
+
+func TestZoneOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"shop.example.com":      "example.com",
+		"Shop.Example.COM.":     "example.com",
+		"a.b.shop.example.com":  "b.shop.example.com",
+		"example.com":           "example.com",
+		"localhost":             "localhost",
+		"shop.example.co.uk":    "example.co.uk",
+		"www.shop.example.com.": "shop.example.com",
+	} {
+		if got := zoneOf(in); got != want {
+			t.Errorf("zoneOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func decode(t *testing.T, yaml string) []*unstructured.Unstructured {
+	t.Helper()
+	objs, err := harness.DecodeYAML([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+const twoSets = `
+apiVersion: drover.dev/v1alpha1
+kind: ProdSet
+metadata: {name: shop, namespace: default}
+spec:
+  traffic: {hostedZoneID: ZOLD, recordName: shop.example.com}
+---
+apiVersion: drover.dev/v1alpha1
+kind: ProdSet
+metadata: {name: api, namespace: team}
+spec:
+  traffic: {recordName: api.example.org}
+---
+apiVersion: drover.dev/v1alpha1
+kind: ProdSet
+metadata: {name: quiet, namespace: default}
+spec: {replicas: 1}
+---
+apiVersion: drover.dev/v1alpha1
+kind: RolloutPolicy
+metadata: {name: p, namespace: default}
+spec:
+  traffic: {recordName: not.a.prodset.example.net}
+`
+
+func TestZoneNames(t *testing.T) {
+	got := zoneNames(append(decode(t, twoSets), decode(t, twoSets)...))
+	if want := []string{"example.com", "example.org"}; !slices.Equal(got, want) {
+		t.Errorf("zoneNames = %q, want %q", got, want)
+	}
+}
+
+func TestPointAtZones(t *testing.T) {
+	objs := decode(t, twoSets)
+	changes, err := pointAtZones(objs, map[string]string{"example.com": "Z1", "example.org": "Z2", "example.net": "Z3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []zoneChange{
+		{ProdSet: "default/shop", From: "ZOLD", To: "Z1", Zone: "example.com"},
+		{ProdSet: "team/api", From: "", To: "Z2", Zone: "example.org"},
+	}
+	if diff := cmp.Diff(want, changes); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+	for i, wantID := range []string{"Z1", "Z2"} {
+		if id, _, _ := unstructured.NestedString(objs[i].Object, "spec", "traffic", "hostedZoneID"); id != wantID {
+			t.Errorf("%s: hostedZoneID %q, want %q", objs[i].GetName(), id, wantID)
+		}
+	}
+	if _, found, _ := unstructured.NestedFieldNoCopy(objs[2].Object, "spec", "traffic"); found {
+		t.Errorf("a ProdSet that publishes nothing got spec.traffic")
+	}
+	if _, found, _ := unstructured.NestedString(objs[3].Object, "spec", "traffic", "hostedZoneID"); found {
+		t.Errorf("a RolloutPolicy was changed")
+	}
+
+	_, err = pointAtZones(decode(t, twoSets), map[string]string{"example.com": "Z1"})
+	if err == nil || !strings.Contains(err.Error(), "team/api") || !strings.Contains(err.Error(), "example.org") {
+		t.Errorf("pointAtZones without the zone of team/api = %v, want an error naming the set and the zone", err)
+	}
+}
+
+// The samples the sandbox applies publish to a zone it can make, and each of their
+// Prods fronts a Service its stand-in CCM serves, mirrored to an NLB.
+func TestSamplesPublishAndMirror(t *testing.T) {
+	root, err := testbed.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied, _, err := loadSamples(filepath.Join(root, "config", "samples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := zoneNames(applied); len(names) == 0 {
+		t.Fatal("no sample ProdSet publishes to a hosted zone")
+	}
+	for _, o := range applied {
+		if o.GetKind() != "ProdSet" {
+			continue
+		}
+		if _, found, _ := unstructured.NestedString(o.Object, "spec", "template", "spec", "traffic", "serviceRef", "name"); !found {
+			t.Errorf("ProdSet %s: its template has no spec.traffic.serviceRef", o.GetName())
+		}
+		if _, found, _ := unstructured.NestedMap(o.Object, "spec", "template", "spec", "traffic", "mirror"); !found {
+			t.Errorf("ProdSet %s: its template has no spec.traffic.mirror", o.GetName())
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/harness"
+	"github.com/drover-dev/drover/internal/testbed"
+)
+
+// The sandbox as make dev starts it: the test bed, moto, Octavia, the manager binary
+// and the stand-in CCM come up, and drover publishes every sample Prod to the hosted
+// zone the sandbox made, its service-level weight and both paths (Octavia VIP 90, NLB
+// 10, health-checked), with an NLB per Prod whose targets are the Prod's Pods. A Prod's
+// Octavia load balancer failed through the sandbox's annotation moves its traffic to
+// its NLB, and back once repaired. Closing the sandbox stops the manager and the clouds.
+func TestSandboxPublishesWeightsToRoute53(t *testing.T) {
+	g := NewWithT(t)
+	root, err := testbed.RepoRoot()
+	g.Expect(err).NotTo(HaveOccurred())
+	dir := t.TempDir()
+	cfg := config{
+		root: root, sandboxDir: dir, logDir: filepath.Join(dir, "logs"), kubeconfigOut: filepath.Join(dir, "kubeconfig"),
+		managerPath: filepath.Join(dir, "manager"), samplesDir: filepath.Join(root, "config", "samples"), wait: time.Minute,
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	g.Expect(harness.BuildManager(ctx, root, cfg.managerPath)).To(Succeed())
+
+	sb, err := startSandbox(ctx, cfg)
+	g.Expect(err).NotTo(HaveOccurred())
+	closed := false
+	defer func() {
+		if !closed {
+			sb.close()
+		}
+	}()
+	defer func() {
+		if t.Failed() {
+			t.Logf("the end of the manager's log:\n%s", sb.mgr.LogTail(30))
+		}
+	}()
+	cp := sb.bed.ControlPlane.Client
+	zones := zoneNames(sb.applied)
+	g.Expect(zones).To(HaveLen(1), "the samples' hosted zones")
+	zoneID := sb.clouds.zones[zones[0]]
+	want := countProds(sb.applied)
+
+	// rows reads drover's records and the Prods, and checks the records against the
+	// Prods' endpoints: every Prod at weight 100, its paths at octavia/nlb.
+	prods := func(g Gomega) map[string]*droverv1.Prod {
+		var list droverv1.ProdList
+		g.Expect(cp.List(ctx, &list)).To(Succeed())
+		g.Expect(list.Items).To(HaveLen(want), "Prods")
+		out := map[string]*droverv1.Prod{}
+		for i := range list.Items {
+			out[prodKey(&list.Items[i])] = &list.Items[i]
+		}
+		return out
+	}
+	expectRecords := func(g Gomega, weights func(p *droverv1.Prod) (octavia, nlb int64)) {
+		byKey := prods(g)
+		recs, err := readRecords(ctx, sb.clouds.aws.Route53, zoneID)
+		g.Expect(err).NotTo(HaveOccurred())
+		rows := prodRows(owner, recs)
+		g.Expect(rows).To(HaveLen(want), "Prods in Route53")
+		for _, r := range rows {
+			p := byKey[r.Prod]
+			g.Expect(p).NotTo(BeNil(), "a Prod of the records %+v", r)
+			g.Expect(p.Status.Endpoint).NotTo(BeNil(), "status.endpoint of %s", r.Prod)
+			g.Expect(r.Service).To(Equal("shop.example.com"))
+			g.Expect(r.Weight).To(HaveValue(BeEquivalentTo(100)), "service-level weight of %s", r.Prod)
+			oct, nlb := weights(p)
+			g.Expect(r.Octavia).To(Equal(&pathRecord{Weight: oct, Target: p.Status.Endpoint.VIP, HealthCheck: true}), "Octavia path of %s", r.Prod)
+			g.Expect(r.NLB).To(Equal(&pathRecord{Weight: nlb, Target: strings.ToLower(p.Status.Endpoint.NLBDNSName), HealthCheck: true}), "NLB path of %s", r.Prod)
+		}
+	}
+	steady := func(*droverv1.Prod) (int64, int64) { return 90, 10 }
+
+	start := time.Now()
+	g.Eventually(func(g Gomega) {
+		expectRecords(g, steady)
+		nlbs, err := readNLBs(ctx, sb.clouds.aws.ELBv2)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(nlbs).To(HaveLen(want), "NLBs")
+		byKey := prods(g)
+		for _, n := range nlbs {
+			g.Expect(byKey).To(HaveKey(n.Prod))
+			g.Expect(n.ARN).To(Equal(byKey[n.Prod].Status.Endpoint.NLBARN), "the NLB of %s", n.Prod)
+			// The sample's Deployment has 2 replicas: 2 ready endpoints, 2 members, 2 targets.
+			g.Expect(n.Targets).To(Equal(2), "targets of the NLB of %s", n.Prod)
+		}
+	}, 3*time.Minute, time.Second).Should(Succeed())
+	t.Logf("every Prod published with both paths %s after the sandbox was up", time.Since(start).Round(time.Second))
+
+	// Fail one Prod's Octavia load balancer: Route53 sends its traffic to the NLB.
+	var failed client.ObjectKey
+	for _, p := range prods(g) {
+		failed = client.ObjectKeyFromObject(p)
+		break
+	}
+	annotate := func(value *string) {
+		t.Helper()
+		p := &droverv1.Prod{}
+		g.Expect(cp.Get(ctx, failed, p)).To(Succeed())
+		patch := client.MergeFrom(p.DeepCopy())
+		if value == nil {
+			delete(p.Annotations, octaviaStatusAnnotation)
+		} else {
+			if p.Annotations == nil {
+				p.Annotations = map[string]string{}
+			}
+			p.Annotations[octaviaStatusAnnotation] = *value
+		}
+		g.Expect(cp.Patch(ctx, p, patch)).To(Succeed())
+	}
+	errorStatus := "ERROR"
+	annotate(&errorStatus)
+	g.Eventually(func(g Gomega) {
+		expectRecords(g, func(p *droverv1.Prod) (int64, int64) {
+			if client.ObjectKeyFromObject(p) == failed {
+				return 0, 100
+			}
+			return 90, 10
+		})
+	}, time.Minute, time.Second).Should(Succeed(), "the traffic of %s on its NLB", failed)
+	annotate(nil)
+	g.Eventually(func(g Gomega) { expectRecords(g, steady) }, time.Minute, time.Second).Should(Succeed(), "%s back on Octavia", failed)
+
+	sb.close()
+	closed = true
+	g.Expect(sb.mgr.Exited()).To(BeTrue(), "the manager runs after close")
+	for name, url := range map[string]string{"moto": sb.clouds.moto.Endpoint() + "/moto-api/", "Octavia": sb.clouds.octavia.Endpoint()} {
+		if resp, err := http.Get(url); err == nil {
+			_ = resp.Body.Close()
+			t.Errorf("%s still answers at %s after close", name, url)
+		}
+	}
+	fmt.Println("sandbox test done")
+}
