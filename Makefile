@@ -20,8 +20,9 @@ TEST_TIMEOUT ?= 30m
 GOTESTFLAGS  ?=
 TEST_PKGS    ?= ./...
 
-# Directories whose contents controller-gen writes (verify-gen checks them).
-GEN_DIRS := api config
+# What generation writes (verify-gen checks it): controller-gen's api/ and config/, and
+# the API reference hack/apidocs writes.
+GEN_PATHS := api config docs/api-reference.md
 
 # Every Go file of the module (bin/ holds throw-away build modules).
 GO_FILES = $$(find . \( -path ./bin -o -path ./.git \) -prune -o -name '*.go' -print)
@@ -41,11 +42,15 @@ generate: controller-gen ## Generate DeepCopy methods (api/**/zz_generated.deepc
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs (config/crd/bases) and the manager ClusterRole (config/rbac/role.yaml).
+manifests: controller-gen api-docs ## Generate CRDs (config/crd/bases), the manager ClusterRole (config/rbac/role.yaml) and docs/api-reference.md.
 	$(CONTROLLER_GEN) crd rbac:roleName=drover-manager-role paths=./... \
 	  output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	@# CEL rules may read metadata.namespace of embedded manifests (see hack/crdmeta).
 	$(GO) run ./hack/crdmeta config/crd/bases
+
+.PHONY: api-docs
+api-docs: ## Generate the API reference (docs/api-reference.md) from the types in api/v1alpha1.
+	$(GO) run ./hack/apidocs -o docs/api-reference.md api/v1alpha1
 
 .PHONY: fmt
 fmt: ## Run gofmt -s on every Go file.
@@ -66,16 +71,16 @@ lint: golangci-lint ## Check formatting (fails on a diff), go vet and golangci-l
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: verify-gen
-verify-gen: ## Regenerate code and manifests; fail if that changes anything in api/ or config/.
+verify-gen: ## Regenerate code, manifests and the API reference; fail if that changes anything in api/, config/ or docs/api-reference.md.
 	@snap="$$(mktemp -d)"; trap 'rm -rf "$$snap"' EXIT; \
-	cp -a $(GEN_DIRS) "$$snap"/; \
+	tar -cf - $(GEN_PATHS) | tar -xf - -C "$$snap"; \
 	$(MAKE) --no-print-directory generate manifests; \
 	changed=0; \
-	for d in $(GEN_DIRS); do \
+	for d in $(GEN_PATHS); do \
 	  git diff --no-index --exit-code --stat "$$snap/$$d" "$$d" || changed=1; \
 	done; \
 	if [[ $$changed -ne 0 ]]; then \
-	  for d in $(GEN_DIRS); do git --no-pager diff --no-index "$$snap/$$d" "$$d" || true; done; \
+	  for d in $(GEN_PATHS); do git --no-pager diff --no-index "$$snap/$$d" "$$d" || true; done; \
 	  echo "verify-gen: generated files are out of date; run 'make generate manifests' and commit the result." >&2; \
 	  exit 1; \
 	fi; \
