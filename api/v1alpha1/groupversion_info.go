@@ -1,4 +1,5 @@
-// Package v1alpha1 contains the drover.dev/v1alpha1 API: Prod, ProdSet and RolloutPolicy.
+// Package v1alpha1 contains the drover.dev/v1alpha1 API: Prod, ProdSet, RolloutPolicy and
+// ClusterMaintenance.
 //
 // +kubebuilder:object:generate=true
 // +groupName=drover.dev
