@@ -22,7 +22,7 @@ TEST_PKGS    ?= ./...
 
 # What generation writes (verify-gen checks it): controller-gen's api/ and config/, and
 # the API reference hack/apidocs writes.
-GEN_PATHS := api config docs/api-reference.md
+GEN_PATHS := api config docs/api-reference.md charts/drover/files
 
 # Every Go file of the module (bin/ holds throw-away build modules).
 GO_FILES = $$(find . \( -path ./bin -o -path ./.git \) -prune -o -name '*.go' -print)
@@ -47,6 +47,8 @@ manifests: controller-gen api-docs ## Generate CRDs (config/crd/bases), the mana
 	  output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	@# CEL rules may read metadata.namespace of embedded manifests (see hack/crdmeta).
 	$(GO) run ./hack/crdmeta config/crd/bases
+	@# The Helm chart carries copies of both.
+	$(MAKE) --no-print-directory helm-sync
 
 .PHONY: api-docs
 api-docs: ## Generate the API reference (docs/api-reference.md) from the types in api/v1alpha1.
