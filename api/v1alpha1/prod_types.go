@@ -75,6 +75,7 @@ type ProdSpec struct {
 
 // ProdTraffic is how one Prod takes part in the service's traffic.
 // +kubebuilder:validation:XValidation:rule="!(has(self.serviceRef) && has(self.loadBalancerID))",message="set at most one of serviceRef and loadBalancerID"
+// +kubebuilder:validation:XValidation:rule="!has(self.mirror) || has(self.serviceRef) || has(self.loadBalancerID)",message="a mirror copies the Prod's Octavia load balancer: set serviceRef or loadBalancerID too"
 type ProdTraffic struct {
 	// weight is the Route53 weight this Prod should get among the service's Prods, 0–255.
 	// 0 takes it out of traffic (evicted). Defaults to 100.

@@ -197,6 +197,13 @@ func refusedCases() []validationCase {
 			want: "set at most one of serviceRef and loadBalancerID",
 		},
 		{
+			name: "a mirror without a load balancer", kind: "Prod",
+			mutate: func(o map[string]any) {
+				del(o, "spec", "traffic", "serviceRef")
+			},
+			want: "a mirror copies the Prod's Octavia load balancer: set serviceRef or loadBalancerID too",
+		},
+		{
 			name: "RolloutPolicy without steps", kind: "RolloutPolicy",
 			mutate: func(o map[string]any) { set(o, []any{}, "spec", "steps") },
 			want:   "should have at least 1 items",
