@@ -128,6 +128,19 @@ type zone struct {
 	id   string
 	next *batch
 	wake chan struct{}
+	// failures counts the batches that failed in a row: the worker waits longer before
+	// each next one (failureBackoff), so a zone Route53 keeps refusing (permissions, a
+	// deleted zone) is not asked again every second by every ProdSet.
+	failures int
+}
+
+// failureBackoff is how long a zone's worker waits after n failed batches in a row: 1 s
+// doubling up to a minute.
+func failureBackoff(n int) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	return min(time.Second<<min(n-1, 6), time.Minute)
 }
 
 func (p *Publisher) init() {
@@ -274,9 +287,14 @@ func (p *Publisher) work(ctx context.Context, z *zone) {
 		}
 		p.mu.Unlock()
 		if err != nil {
-			log.Error(err, "DNS change batch failed; its ProdSets publish again", "ticket", b.ticket)
+			z.failures++
+			log.Error(err, "DNS change batch failed; its ProdSets publish again", "ticket", b.ticket, "retryAfter", failureBackoff(z.failures))
+			if !sleep(ctx, failureBackoff(z.failures)) {
+				return
+			}
 			continue
 		}
+		z.failures = 0
 		p.deleteHealthChecks(ctx, log, orphans)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,7 +23,8 @@ type fakeZone struct {
 	records  map[string]types.ResourceRecordSet // by SetIdentifier
 	calls    [][]types.Change
 	pending  map[string]bool
-	refusals int // PriorRequestNotComplete answers still to give
+	refusals int   // PriorRequestNotComplete answers still to give
+	failNext error // the next change fails with it
 	hcs      map[string]map[string]string
 	deleted  []string
 	seq      int
@@ -38,6 +40,10 @@ func (f *fakeZone) ChangeResourceRecordSets(_ context.Context, _ string, changes
 	if f.refusals > 0 {
 		f.refusals--
 		return "", fmt.Errorf("zone busy: %w", ErrPriorRequestNotComplete)
+	}
+	if err := f.failNext; err != nil {
+		f.failNext = nil
+		return "", err
 	}
 	for id := range f.pending {
 		if f.pending[id] {
@@ -311,4 +317,40 @@ func TestPublisherDeletesHealthChecksOnlyAfterTheChange(t *testing.T) {
 		_, manual := zone.hcs["hc-manual"]
 		return !leak && theirs && manual
 	})
+}
+
+func TestFailureBackoff(t *testing.T) {
+	for n, want := range map[int]time.Duration{0: 0, 1: time.Second, 2: 2 * time.Second, 4: 8 * time.Second, 7: time.Minute, 50: time.Minute} {
+		if got := failureBackoff(n); got != want {
+			t.Errorf("failureBackoff(%d) = %s, want %s", n, got, want)
+		}
+	}
+}
+
+// A batch Route53 refuses is reported lost (its ProdSets publish again), and the next
+// one goes through after the back-off.
+func TestPublisherReportsAFailedBatchAsLost(t *testing.T) {
+	zone := newFakeZone()
+	zone.failNext = errors.New("AccessDenied")
+	p := startPublisher(t, zone)
+	ctx := context.Background()
+	w := []traffic.Weight{{ID: "default/a", Weight: 100, Paths: paths("10.0.0.1", "", 90, 10)}}
+	tk, err := p.Publish(ctx, shop, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the failed batch is reported lost", func() bool {
+		_, err := p.InSync(ctx, tk)
+		return errors.Is(err, traffic.ErrChangeLost)
+	})
+	if _, err := p.InSync(ctx, tk); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Errorf("InSync of the failed batch: %v, want ErrChangeLost saying why", err)
+	}
+	tk, err = p.Publish(ctx, shop, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the batch published again is sent", func() bool { return zone.callCount() == 1 })
+	zone.release()
+	eventually(t, "in sync", func() bool { return ticketInSync(t, p, tk) })
 }
