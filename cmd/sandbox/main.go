@@ -7,10 +7,15 @@
 // mirroring each Prod's Octavia load balancer to an NLB; a stand-in for the OpenStack
 // cloud controller manager that gives the Prods' Services of type LoadBalancer their
 // Octavia load balancers (ccm.go); and the sample RolloutPolicy and ProdSet of
-// config/samples, pointed at a hosted zone the sandbox makes in moto.
+// config/samples, pointed at a hosted zone the sandbox makes in moto, in the sandbox's
+// variant (gates.go: the HTTP checks go to an endpoint the sandbox serves, an approval
+// stands in for the Prometheus gate, the records' TTL is short).
 //
-// It reports the Prods once they are Available and then every change of their
-// conditions, and prints drover's Route53 records (each Prod's service-level weight and
+// Once the Prods are Available it walks through the users' stories (stories.go; off
+// with --stories=false): the release engineer ships v2 through the RolloutPolicy,
+// promoting its approval; ships v3, whose HTTP check fails, and drover rolls it back;
+// the platform team drains a cluster and restores it. Then it reports every change of
+// the Prods' conditions, and prints drover's Route53 records (each Prod's service-level weight and
 // its Octavia and NLB path weights) and NLBs whenever they change, until Ctrl-C (or
 // SIGTERM) stops the manager, the test bed and the clouds.
 //
@@ -59,6 +64,7 @@ type config struct {
 	managerArgs   []string      // extra manager flags (the arguments after --)
 	samplesDir    string        // the samples to apply
 	wait          time.Duration // how long to wait for every Prod to become Available
+	stories       bool          // walk through the users' stories once the Prods are up
 }
 
 // errUsage marks a command line the flag package rejected (and already explained).
@@ -130,6 +136,7 @@ func parseFlags(root string, args []string) (config, error) {
 	fs.StringVar(&cfg.managerPath, "manager", filepath.Join(root, "bin", "manager"), "The manager binary; the default one is (re)built with go build first.")
 	fs.StringVar(&cfg.samplesDir, "samples", filepath.Join(root, "config", "samples"), "Directory of sample YAML to apply.")
 	fs.DurationVar(&cfg.wait, "wait", 3*time.Minute, "How long to wait for every Prod to become Available.")
+	fs.BoolVar(&cfg.stories, "stories", true, "Once the Prods are up, walk through the users' stories: ship v2, ship a bad v3 that rolls back, drain and restore a cluster.")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return config{}, err
@@ -162,6 +169,16 @@ func runSandbox(ctx context.Context, cfg config) error {
 		return err
 	}
 	printSummary(os.Stdout, prods, cfg)
+	if cfg.stories {
+		if !allAvailable(prods) {
+			fmt.Println("\nnot walking through the stories: not every Prod is Available")
+		} else if _, err := runStories(ctx, sb, os.Stdout); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			fmt.Printf("\nthe walk through the stories stopped: %v\nsee %s/manager.log; the sandbox keeps running\n", err, cfg.logDir)
+		}
+	}
 	fmt.Println("\nwatching the Prods, Route53 and the NLBs; Ctrl-C stops the manager, the test bed and the clouds")
 	return watchProds(ctx, cp, sb.mgr, prods)
 }
@@ -173,6 +190,7 @@ type sandbox struct {
 	bed     *testbed.Testbed
 	clouds  *clouds
 	mgr     *harness.Manager
+	check   *checkServer // the HTTP check endpoint of the sandbox's RolloutPolicy
 	// applied are the samples applied, skipped those left to the user.
 	applied, skipped []*unstructured.Unstructured
 	// stops undo what started, in the order it started; close runs them backwards.
@@ -244,6 +262,18 @@ func startSandbox(ctx context.Context, cfg config) (_ *sandbox, retErr error) {
 	}
 	for _, c := range changes {
 		fmt.Printf("ProdSet %s publishes to the hosted zone %s, made in moto as %s (the sample says %s)\n", c.ProdSet, c.Zone, c.To, c.From)
+	}
+	if sb.check, err = startCheckServer(); err != nil {
+		return nil, err
+	}
+	sb.stops = append(sb.stops, sb.check.stop)
+	variants, err := sandboxVariants(sb.applied, sb.check.checkURL())
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("the sandbox's variant of the samples (the sandbox serves the HTTP checks at %s: 200, 500 for %s):\n", sb.check.url, badVersion)
+	for _, v := range variants {
+		fmt.Println("  " + v)
 	}
 	if err := writeKubeconfigs(bed, cfg); err != nil {
 		return nil, err

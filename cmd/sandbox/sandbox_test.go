@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,7 +23,9 @@ import (
 // zone the sandbox made, its service-level weight and both paths (Octavia VIP 90, NLB
 // 10, health-checked), with an NLB per Prod whose targets are the Prod's Pods. A Prod's
 // Octavia load balancer failed through the sandbox's annotation moves its traffic to
-// its NLB, and back once repaired. Closing the sandbox stops the manager and the clouds.
+// its NLB, and back once repaired. The walk through the users' stories ships v2 to
+// every Prod, rolls a failing v3 back and drains and restores a cluster. Closing the
+// sandbox stops the manager and the clouds.
 func TestSandboxPublishesWeightsToRoute53(t *testing.T) {
 	g := NewWithT(t)
 	root, err := testbed.RepoRoot()
@@ -32,7 +35,7 @@ func TestSandboxPublishesWeightsToRoute53(t *testing.T) {
 		root: root, sandboxDir: dir, logDir: filepath.Join(dir, "logs"), kubeconfigOut: filepath.Join(dir, "kubeconfig"),
 		managerPath: filepath.Join(dir, "manager"), samplesDir: filepath.Join(root, "config", "samples"), wait: time.Minute,
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	g.Expect(harness.BuildManager(ctx, root, cfg.managerPath)).To(Succeed())
 
@@ -135,6 +138,54 @@ func TestSandboxPublishesWeightsToRoute53(t *testing.T) {
 	}, time.Minute, time.Second).Should(Succeed(), "the traffic of %s on its NLB", failed)
 	annotate(nil)
 	g.Eventually(func(g Gomega) { expectRecords(g, steady) }, time.Minute, time.Second).Should(Succeed(), "%s back on Octavia", failed)
+
+	// The walk through the stories: v2 ships through every step (the walk promotes the
+	// approval that stands in for the Prometheus gate), v3 fails its HTTP check and rolls
+	// back by traffic, and a drained cluster's Prods go to weight 0 and come back.
+	walkStart := time.Now()
+	rep, err := runStories(ctx, sb, os.Stdout)
+	g.Expect(err).NotTo(HaveOccurred(), "the walk through the stories")
+	t.Logf("the walk through the stories took %s", time.Since(walkStart).Round(time.Second))
+	names := []string{}
+	for _, p := range prods(g) {
+		names = append(names, p.Name)
+	}
+	rolloutProds := func(ro *droverv1.RolloutStatus) []string {
+		var out []string
+		for _, p := range ro.Prods {
+			out = append(out, p.Name)
+		}
+		return out
+	}
+	g.Expect(rep.Good.Phase).To(Equal(droverv1.RolloutSucceeded), "the rollout of v2")
+	g.Expect(rolloutProds(rep.Good)).To(ConsistOf(names), "the Prods the rollout of v2 moved")
+	g.Expect(rep.Promoted).To(ContainElement("canary"), "the steps the walk promoted")
+	g.Expect(rep.Good.Gates).To(ContainElement(And(
+		HaveField("Type", "httpCheck"), HaveField("Passed", true), HaveField("StepName", "canary"))), "the gates of the rollout of v2")
+	g.Expect(rep.Bad.Phase).To(Equal(droverv1.RolloutRolledBack), "the rollout of v3")
+	g.Expect(rep.Bad.Message).To(ContainSubstring("httpCheck"), "why v3 rolled back")
+	g.Expect(rep.Bad.RollbackLatency).NotTo(BeNil(), "the rollback latency of v3")
+	g.Expect(sb.check.hitCount("v2", http.StatusOK)).To(BeNumerically(">", 0), "checks of v2 answered 200")
+	g.Expect(sb.check.hitCount(badVersion, http.StatusInternalServerError)).To(BeNumerically(">", 0), "checks of v3 answered 500")
+	for _, p := range prods(g) {
+		g.Expect(p.Spec.Version).To(Equal("v2"), "version of %s after the rollback", p.Name)
+		g.Expect(p.Status.AppliedVersion).To(Equal("v2"), "applied version of %s after the rollback", p.Name)
+	}
+	var onDrained []string
+	for key, p := range prods(g) {
+		if p.Spec.ClusterRef.Name == workloads[1].Name {
+			onDrained = append(onDrained, key)
+		}
+	}
+	g.Expect(onDrained).NotTo(BeEmpty(), "Prods on %s", workloads[1].Name)
+	g.Expect(rep.Drained).To(HaveLen(len(onDrained)), "the drained cluster's Prods in Route53")
+	for _, key := range onDrained {
+		g.Expect(rep.Drained).To(HaveKeyWithValue(key, BeEquivalentTo(0)), "weight of %s while its cluster was drained", key)
+	}
+	var maintenances droverv1.ClusterMaintenanceList
+	g.Expect(cp.List(ctx, &maintenances)).To(Succeed())
+	g.Expect(maintenances.Items).To(BeEmpty(), "ClusterMaintenances after the restore")
+	expectRecords(g, steady) // every Prod back at weight 100, both paths
 
 	sb.close()
 	closed = true

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+)
+
+// What the sample RolloutPolicy's gates need, in the sandbox. The sample checks each
+// Prod at http://{{ .Host }}/healthz, its Octavia VIP, which nothing answers here (the
+// no-op Octavia driver makes no load balancer), and asks a Prometheus the sandbox does
+// not run. The sandbox's variant of the policy checks each Prod at an endpoint the
+// sandbox serves on loopback instead (200, but 500 for badVersion), and asks a person in
+// place of the error-rate query: an approval, which the walk gives with `kubectl drover
+// rollout promote` once the step's checks passed (stories.go).
+
+// badVersion is the version whose HTTP check the sandbox's endpoint fails.
+const badVersion = "v3"
+
+// sandboxCheck is how the sandbox's HTTP check gates try: quicker than the sample's
+// 10 tries 3 s apart, so a walk through the stories takes minutes.
+const (
+	sandboxCheckTries    = 3
+	sandboxCheckInterval = time.Second
+)
+
+// sandboxTTL is the record TTL the sandbox gives the ProdSets: a Prod leaving traffic
+// waits one TTL, and a walk moves Prods out of traffic a dozen times.
+const sandboxTTL = 5
+
+// checkServer is the sandbox's HTTP check endpoint: GET /healthz?prod=P&version=V
+// answers 200, or 500 for badVersion.
+type checkServer struct {
+	srv *http.Server
+	url string // http://127.0.0.1:<port>/healthz
+
+	mu   sync.Mutex
+	hits map[string]int // "version status" → requests
+}
+
+// startCheckServer serves the check endpoint on a free port of 127.0.0.1.
+func startCheckServer() (*checkServer, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("the HTTP check endpoint: %w", err)
+	}
+	s := &checkServer{url: "http://" + l.Addr().String() + "/healthz", hits: map[string]int{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		version := r.URL.Query().Get("version")
+		code := http.StatusOK
+		if version == badVersion {
+			code = http.StatusInternalServerError
+		}
+		s.mu.Lock()
+		s.hits[fmt.Sprintf("%s %d", version, code)]++
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(code)
+		_, _ = io.WriteString(w, http.StatusText(code)+"\n")
+	})
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := s.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Println("sandbox: the HTTP check endpoint stopped:", err)
+		}
+	}()
+	return s, nil
+}
+
+// hitCount returns how many checks of version were answered with code.
+func (s *checkServer) hitCount(version string, code int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits[fmt.Sprintf("%s %d", version, code)]
+}
+
+// stop stops serving.
+func (s *checkServer) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+}
+
+// checkURL is the URL template the sandbox's HTTP check gates use.
+func (s *checkServer) checkURL() string {
+	return s.url + "?prod={{ .Prod }}&version={{ .Version }}"
+}
+
+// sandboxVariants adapts the samples among objs to the sandbox, in place: each
+// RolloutPolicy's HTTP checks go to checkURL (sandboxCheckTries tries, sandboxCheckInterval
+// apart), each Prometheus gate becomes an approval, and each ProdSet's records get the
+// TTL sandboxTTL. It returns a line per change, for the user.
+func sandboxVariants(objs []*unstructured.Unstructured, checkURL string) ([]string, error) {
+	var changes []string
+	for _, o := range objs {
+		key := client.ObjectKeyFromObject(o)
+		switch o.GroupVersionKind() {
+		case droverv1.GroupVersion.WithKind("ProdSet"):
+			if recordNameOf(o) == "" {
+				continue
+			}
+			ttl, found, _ := unstructured.NestedInt64(o.Object, "spec", "traffic", "ttl")
+			if err := unstructured.SetNestedField(o.Object, int64(sandboxTTL), "spec", "traffic", "ttl"); err != nil {
+				return nil, fmt.Errorf("ProdSet %s: %w", key, err)
+			}
+			from := "the default 30"
+			if found {
+				from = fmt.Sprint(ttl)
+			}
+			changes = append(changes, fmt.Sprintf("ProdSet %s: record TTL %ds (the sample says %s), so that Prods leave traffic quickly", key, sandboxTTL, from))
+		case droverv1.GroupVersion.WithKind("RolloutPolicy"):
+			policy := &droverv1.RolloutPolicy{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, policy); err != nil {
+				return nil, fmt.Errorf("RolloutPolicy %s: %w", key, err)
+			}
+			for si := range policy.Spec.Steps {
+				step := &policy.Spec.Steps[si]
+				for gi := range step.Gates {
+					g := &step.Gates[gi]
+					where := fmt.Sprintf("RolloutPolicy %s: step %s, gate %d", key, step.Name, gi+1)
+					switch {
+					case g.HTTPCheck != nil:
+						changes = append(changes, fmt.Sprintf("%s (httpCheck): %s (the sample says %s), %d tries %s apart", where, checkURL, g.HTTPCheck.URL, sandboxCheckTries, sandboxCheckInterval))
+						g.HTTPCheck.URL = checkURL
+						g.HTTPCheck.Tries = sandboxCheckTries
+						g.HTTPCheck.Interval = &metav1.Duration{Duration: sandboxCheckInterval}
+					case g.Prometheus != nil:
+						changes = append(changes, fmt.Sprintf("%s: an approval in place of the Prometheus query at %s, which the sandbox does not run", where, g.Prometheus.Address))
+						*g = droverv1.Gate{Approval: &droverv1.ApprovalGate{Message: "the error rate, which needs Prometheus"}}
+					}
+				}
+			}
+			u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(policy)
+			if err != nil {
+				return nil, fmt.Errorf("RolloutPolicy %s: %w", key, err)
+			}
+			delete(u, "status")
+			if md, ok := u["metadata"].(map[string]any); ok {
+				delete(md, "creationTimestamp")
+			}
+			o.Object = u
+		}
+	}
+	return changes, nil
+}
