@@ -133,7 +133,15 @@ type standIn struct {
 	listeners map[int32]*standInListener // by Service port
 	status    string                     // the operating status last reported
 	served    bool                       // the Service has the annotation and the ingress
+	// stuckSince is when Octavia first refused a change because a listener or pool of
+	// an ACTIVE load balancer is immutable (PENDING_*): on this SQLite-backed Octavia the
+	// worker can lose such a job, which leaves the object PENDING for good.
+	stuckSince time.Time
 }
+
+// stuckAfter is how long a listener or pool may stay immutable under an ACTIVE load
+// balancer before the stand-in gives the load balancer up and builds another.
+const stuckAfter = 30 * time.Second
 
 type standInListener struct {
 	id, poolID string
@@ -281,8 +289,26 @@ func (c *ccm) syncProd(ctx context.Context, p *droverv1.Prod) error {
 		return nil // PENDING_*: the worker is at it
 	}
 	if done, err := c.buildOne(ctx, s, want); done || err != nil {
-		return err
+		if !isImmutable(err) {
+			s.stuckSince = time.Time{}
+			return err
+		}
+		if s.stuckSince.IsZero() {
+			s.stuckSince = time.Now()
+		}
+		if time.Since(s.stuckSince) < stuckAfter {
+			return err
+		}
+		// Lost by Octavia's worker: start over with a new load balancer (the Service's
+		// annotation then names the new one, and the mirror follows).
+		if derr := loadbalancers.Delete(ctx, c.lbaas, s.lbID, loadbalancers.DeleteOpts{Cascade: true}).ExtractErr(); derr != nil && !gophercloud.ResponseCodeIs(derr, http.StatusNotFound) {
+			return octaviaError("deleting the stuck Octavia load balancer "+s.lbID, derr)
+		}
+		c.printf("Prod %s: Octavia load balancer %s stayed PENDING for %s (its worker lost a job); deleted it, building another", s.prod, s.lbID, stuckAfter)
+		delete(c.lbs, p.UID)
+		return nil
 	}
+	s.stuckSince = time.Time{}
 
 	// A status Octavia does not know leaves the one written last (or ONLINE), and is
 	// reported once the Service is served.
@@ -426,6 +452,13 @@ func octaviaError(doing string, err error) error {
 		fault = fault[:200] + "..."
 	}
 	return &octaviaAPIError{doing: doing, status: code.Actual, fault: fault}
+}
+
+// isImmutable reports whether err is Octavia refusing a change to a listener or pool
+// that is PENDING_* ("... is immutable and cannot be updated").
+func isImmutable(err error) bool {
+	var e *octaviaAPIError
+	return errors.As(err, &e) && e.status == http.StatusConflict && strings.Contains(e.fault, "immutable")
 }
 
 // isTransient reports whether err is Octavia refusing a change for the moment: its

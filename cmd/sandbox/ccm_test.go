@@ -133,6 +133,7 @@ func TestOctaviaError(t *testing.T) {
 		err       error
 		want      string
 		transient bool
+		immutable bool
 	}{
 		{
 			name:      "database locked: the fault string's first line",
@@ -145,6 +146,7 @@ func TestOctaviaError(t *testing.T) {
 			err:       answer(http.StatusConflict, `{"faultcode": "Client", "faultstring": "Load Balancer 1 is immutable and cannot be updated."}`),
 			want:      "creating: Octavia answered 409: Load Balancer 1 is immutable and cannot be updated.",
 			transient: true,
+			immutable: true,
 		},
 		{
 			name: "another server error",
@@ -167,6 +169,9 @@ func TestOctaviaError(t *testing.T) {
 			err := octaviaError("creating", tt.err)
 			if err.Error() != tt.want {
 				t.Errorf("octaviaError = %q, want %q", err, tt.want)
+			}
+			if got := isImmutable(fmt.Errorf("sync: %w", err)); got != tt.immutable {
+				t.Errorf("isImmutable = %t, want %t", got, tt.immutable)
 			}
 			if got := isTransient(fmt.Errorf("sync: %w", err)); got != tt.transient {
 				t.Errorf("isTransient = %t, want %t", got, tt.transient)
