@@ -221,6 +221,10 @@ func (c *cli) watch(ctx context.Context, render func(context.Context, io.Writer)
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+			// Both may be ready: an ended watch renders nothing more.
+			if ctx.Err() != nil {
+				return nil
+			}
 		}
 	}
 }
