@@ -137,7 +137,13 @@ type standIn struct {
 	// an ACTIVE load balancer is immutable (PENDING_*): on this SQLite-backed Octavia the
 	// worker can lose such a job, which leaves the object PENDING for good.
 	stuckSince time.Time
+	// pendingSince is when the load balancer was first seen PENDING_*.
+	pendingSince time.Time
 }
+
+// pendingCreateAfter is how long a new load balancer may stay PENDING_CREATE before the
+// stand-in gives it up (it cannot be deleted while PENDING) and creates another.
+const pendingCreateAfter = 60 * time.Second
 
 // stuckAfter is how long a listener or pool may stay immutable under an ACTIVE load
 // balancer before the stand-in gives the load balancer up and builds another.
@@ -283,10 +289,18 @@ func (c *ccm) syncProd(ctx context.Context, p *droverv1.Prod) error {
 	}
 	switch lb.ProvisioningStatus {
 	case "ACTIVE":
+		s.pendingSince = time.Time{}
 	case "ERROR":
 		return fmt.Errorf("the Octavia load balancer %s is in provisioning status ERROR", s.lbID)
-	default:
-		return nil // PENDING_*: the worker is at it
+	default: // PENDING_*: the worker is at it, unless it lost the job
+		if s.pendingSince.IsZero() {
+			s.pendingSince = time.Now()
+		}
+		if lb.ProvisioningStatus == "PENDING_CREATE" && time.Since(s.pendingSince) >= pendingCreateAfter {
+			c.printf("Prod %s: Octavia load balancer %s stayed PENDING_CREATE for %s (its worker lost the job); building another", s.prod, s.lbID, pendingCreateAfter)
+			delete(c.lbs, p.UID)
+		}
+		return nil
 	}
 	if done, err := c.buildOne(ctx, s, want); done || err != nil {
 		if !isImmutable(err) {

@@ -1,6 +1,7 @@
 package octaviatest
 
 import (
+	"os"
 	"os/exec"
 	"syscall"
 )
@@ -31,3 +32,6 @@ const (
 	sigStop = syscall.SIGSTOP
 	sigCont = syscall.SIGCONT
 )
+
+// flock waits for an exclusive lock on f.
+func flock(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_EX) }

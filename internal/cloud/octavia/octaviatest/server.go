@@ -119,6 +119,8 @@ type Server struct {
 	procs    []*process
 	started  time.Duration
 	stopOnce sync.Once
+	// locked: the Server holds this process's share of the machine lock (machinelock.go).
+	locked bool
 }
 
 // Endpoint is the API's base URL, http://127.0.0.1:<port>/, which answers without
@@ -243,12 +245,16 @@ func start(dir string, opts Options, in installation) (*Server, error) {
 		opts.ProjectID = DefaultProjectID
 	}
 	begin := time.Now()
+	if err := acquireMachine(); err != nil {
+		return nil, err
+	}
 	// A port found free may be taken before the program binds it; start again then.
 	for attempt := 1; ; attempt++ {
 		sub := filepath.Join(dir, "run"+strconv.Itoa(attempt))
 		s, err := startOnce(sub, opts, in)
 		if err == nil {
 			s.started = time.Since(begin)
+			s.locked = true
 			return s, nil
 		}
 		if s != nil && attempt < 3 && s.portConflict() {
@@ -257,6 +263,9 @@ func start(dir string, opts Options, in installation) (*Server, error) {
 		}
 		if s != nil {
 			err = fmt.Errorf("%w\n%s", err, s.LogTails())
+			s.locked = true // released by the caller's stop
+		} else {
+			releaseMachine()
 		}
 		return s, err
 	}
@@ -559,6 +568,9 @@ func pythonEnv(extra []string) []string {
 // RabbitMQ's helpers) and waits for them.
 func (s *Server) stop() {
 	s.stopOnce.Do(func() {
+		if s.locked {
+			defer releaseMachine()
+		}
 		for i := len(s.procs) - 1; i >= 0; i-- {
 			killGroup(s.procs[i].cmd)
 		}
