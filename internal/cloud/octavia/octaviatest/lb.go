@@ -37,7 +37,7 @@ func NoAuthClient(endpoint, projectID string) (*gophercloud.ServiceClient, error
 	if err != nil {
 		return nil, err
 	}
-	pc.HTTPClient = http.Client{Timeout: 30 * time.Second}
+	pc.HTTPClient = http.Client{Timeout: 30 * time.Second, Transport: retryLocked{next: http.DefaultTransport}}
 	return &gophercloud.ServiceClient{
 		ProviderClient: pc,
 		Endpoint:       endpoint,
