@@ -302,12 +302,8 @@ drain by itself once it is safe: restore the cluster to give up).`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			if timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, timeout)
-				defer cancel()
-			}
+			ctx, cancel := withTimeout(cmd.Context(), timeout)
+			defer cancel()
 			if name == "" {
 				name = args[0] + "-maintenance"
 			}
@@ -521,12 +517,8 @@ waits for that.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			if timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, timeout)
-				defer cancel()
-			}
+			ctx, cancel := withTimeout(cmd.Context(), timeout)
+			defer cancel()
 			return c.restore(ctx, cl, ns, args[0], dryRun, wait)
 		},
 	}

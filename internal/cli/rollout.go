@@ -56,12 +56,8 @@ func (c *cli) rolloutVerb(word, short string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			if timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, timeout)
-				defer cancel()
-			}
+			ctx, cancel := withTimeout(cmd.Context(), timeout)
+			defer cancel()
 			return c.sendCommand(ctx, cl, client.ObjectKey{Namespace: ns, Name: args[0]}, word, sendOptions{dryRun: dryRun, force: force, wait: wait})
 		},
 	}

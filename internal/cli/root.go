@@ -126,6 +126,14 @@ func (c *cli) client() (client.Client, string, error) {
 	return cl, ns, nil
 }
 
+// withTimeout is ctx bounded by timeout when it is positive (the verbs' --timeout).
+func withTimeout(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout > 0 {
+		return context.WithTimeout(ctx, timeout)
+	}
+	return ctx, func() {}
+}
+
 // terminal reports whether Out is a terminal (for redrawing in place).
 func (c *cli) terminal() bool {
 	if c.opts.Terminal != nil {

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/rollout"
 )
 
 // StatusView is what `status` shows, and what `status -o json|yaml` prints: the ProdSets
@@ -258,14 +259,8 @@ func gateType(g droverv1.Gate) string {
 		return "pause " + g.Pause.Duration.Duration.String()
 	case g.Pause != nil:
 		return "pause until approved"
-	case g.Approval != nil:
-		return "approval"
-	case g.HTTPCheck != nil:
-		return "httpCheck"
-	case g.Prometheus != nil:
-		return "prometheus"
 	}
-	return "unknown"
+	return rollout.GateType(g)
 }
 
 // prodView joins a Prod (nil when it could not be read) with its set's summary of it
