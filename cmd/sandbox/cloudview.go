@@ -15,6 +15,7 @@ import (
 	elbsdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	r53sdk "github.com/aws/aws-sdk-go-v2/service/route53"
 
+	"github.com/drover-dev/drover/internal/cloudbed"
 	"github.com/drover-dev/drover/internal/nlb"
 	"github.com/drover-dev/drover/internal/traffic/route53"
 )
@@ -238,8 +239,8 @@ type cloudView struct {
 	failing bool
 }
 
-func newCloudView(c *clouds, out io.Writer, started time.Time) *cloudView {
-	return &cloudView{route53: c.aws.Route53, elbv2: c.aws.ELBv2, zones: c.zones, out: out, started: started,
+func newCloudView(c *cloudbed.Clouds, out io.Writer, started time.Time) *cloudView {
+	return &cloudView{route53: c.AWS.Route53, elbv2: c.AWS.ELBv2, zones: c.Zones, out: out, started: started,
 		shown: map[string]string{}, cells: map[string]map[string]string{}}
 }
 

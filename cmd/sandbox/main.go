@@ -42,6 +42,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/drover-dev/drover/internal/cloudbed"
 	"github.com/drover-dev/drover/internal/harness"
 	"github.com/drover-dev/drover/internal/testbed"
 )
@@ -188,7 +189,7 @@ type sandbox struct {
 	cfg     config
 	started time.Time
 	bed     *testbed.Testbed
-	clouds  *clouds
+	clouds  *cloudbed.Clouds
 	mgr     *harness.Manager
 	check   *checkServer // the HTTP check endpoint of the sandbox's RolloutPolicy
 	// applied are the samples applied, skipped those left to the user.
@@ -233,7 +234,7 @@ func startSandbox(ctx context.Context, cfg config) (_ *sandbox, retErr error) {
 	cloudsDone := make(chan struct{})
 	go func() {
 		defer close(cloudsDone)
-		sb.clouds, cloudsErr = startClouds(cfg.logDir)
+		sb.clouds, cloudsErr = cloudbed.Start(cfg.logDir)
 	}()
 	bed, bedErr := startTestbed(ctx, cfg)
 	<-cloudsDone
@@ -251,12 +252,12 @@ func startSandbox(ctx context.Context, cfg config) (_ *sandbox, retErr error) {
 		return nil, ctx.Err() // interrupted while starting
 	}
 	fmt.Printf("clouds up: moto at %s, Octavia at %s (started in %s)\n",
-		sb.clouds.moto.Endpoint(), sb.clouds.octavia.Endpoint(), sb.clouds.octavia.StartupTime().Round(time.Millisecond))
+		sb.clouds.Moto.Endpoint(), sb.clouds.Octavia.Endpoint(), sb.clouds.Octavia.StartupTime().Round(time.Millisecond))
 
-	if err := sb.clouds.createZones(ctx, zoneNames(sb.applied)); err != nil {
+	if err := sb.clouds.CreateZones(ctx, zoneNames(sb.applied)); err != nil {
 		return nil, err
 	}
-	changes, err := pointAtZones(sb.applied, sb.clouds.zones)
+	changes, err := pointAtZones(sb.applied, sb.clouds.Zones)
 	if err != nil {
 		return nil, err
 	}
@@ -295,8 +296,8 @@ func startSandbox(ctx context.Context, cfg config) (_ *sandbox, retErr error) {
 		}
 		return nil
 	}
-	ccm := newCCM(bed.ControlPlane.Client, workload, sb.clouds, os.Stdout)
-	sb.loops.Go(func() { ccm.run(loopCtx) })
+	ccm := cloudbed.NewCCM(bed.ControlPlane.Client, workload, sb.clouds, os.Stdout)
+	sb.loops.Go(func() { ccm.Run(loopCtx) })
 
 	if err := applyAll(ctx, bed.ControlPlane.Client, sb.applied); err != nil {
 		return nil, err
@@ -322,4 +323,12 @@ func resetDir(dir string) error {
 		return err
 	}
 	return os.MkdirAll(dir, 0o755)
+}
+
+// stopClouds stops the clouds and says how that went.
+func stopClouds(c *cloudbed.Clouds) {
+	fmt.Println("stopping moto and Octavia...")
+	start := time.Now()
+	c.Stop()
+	fmt.Printf("moto and Octavia stopped after %s\n", time.Since(start).Round(time.Millisecond))
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/drover-dev/drover/internal/cloudbed"
 	"github.com/drover-dev/drover/internal/harness"
 )
 
@@ -35,13 +36,13 @@ func ensureManager(ctx context.Context, cfg config) error {
 // the clouds (Route53 weights, NLB mirrors, Octavia; credentials in its environment),
 // with its output in <logDir>/manager.log. The arguments after -- come last, so they
 // can override any of these flags.
-func startManager(cfg config, c *clouds) (*harness.Manager, error) {
-	args := append(harness.LocalManagerArgs(), c.managerArgs()...)
+func startManager(cfg config, c *cloudbed.Clouds) (*harness.Manager, error) {
+	args := append(harness.LocalManagerArgs(), c.ManagerArgs()...)
 	mgr, err := harness.StartManager(harness.ManagerOptions{
 		Binary:     cfg.managerPath,
 		Kubeconfig: cfg.kubeconfigOut,
 		Args:       append(args, cfg.managerArgs...),
-		Env:        c.managerEnv(),
+		Env:        c.ManagerEnv(),
 		LogPath:    filepath.Join(cfg.logDir, "manager.log"),
 	})
 	if err != nil {

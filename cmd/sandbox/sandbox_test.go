@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/cloudbed"
 	"github.com/drover-dev/drover/internal/harness"
 	"github.com/drover-dev/drover/internal/testbed"
 )
@@ -55,7 +56,7 @@ func TestSandboxPublishesWeightsToRoute53(t *testing.T) {
 	cp := sb.bed.ControlPlane.Client
 	zones := zoneNames(sb.applied)
 	g.Expect(zones).To(HaveLen(1), "the samples' hosted zones")
-	zoneID := sb.clouds.zones[zones[0]]
+	zoneID := sb.clouds.Zones[zones[0]]
 	want := countProds(sb.applied)
 
 	// rows reads drover's records and the Prods, and checks the records against the
@@ -72,7 +73,7 @@ func TestSandboxPublishesWeightsToRoute53(t *testing.T) {
 	}
 	expectRecords := func(g Gomega, weights func(p *droverv1.Prod) (octavia, nlb int64)) {
 		byKey := prods(g)
-		recs, err := readRecords(ctx, sb.clouds.aws.Route53, zoneID)
+		recs, err := readRecords(ctx, sb.clouds.AWS.Route53, zoneID)
 		g.Expect(err).NotTo(HaveOccurred())
 		rows := prodRows(owner, recs)
 		g.Expect(rows).To(HaveLen(want), "Prods in Route53")
@@ -92,7 +93,7 @@ func TestSandboxPublishesWeightsToRoute53(t *testing.T) {
 	start := time.Now()
 	g.Eventually(func(g Gomega) {
 		expectRecords(g, steady)
-		nlbs, err := readNLBs(ctx, sb.clouds.aws.ELBv2)
+		nlbs, err := readNLBs(ctx, sb.clouds.AWS.ELBv2)
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(nlbs).To(HaveLen(want), "NLBs")
 		byKey := prods(g)
@@ -117,12 +118,12 @@ func TestSandboxPublishesWeightsToRoute53(t *testing.T) {
 		g.Expect(cp.Get(ctx, failed, p)).To(Succeed())
 		patch := client.MergeFrom(p.DeepCopy())
 		if value == nil {
-			delete(p.Annotations, octaviaStatusAnnotation)
+			delete(p.Annotations, cloudbed.OperatingStatusAnnotation)
 		} else {
 			if p.Annotations == nil {
 				p.Annotations = map[string]string{}
 			}
-			p.Annotations[octaviaStatusAnnotation] = *value
+			p.Annotations[cloudbed.OperatingStatusAnnotation] = *value
 		}
 		g.Expect(cp.Patch(ctx, p, patch)).To(Succeed())
 	}
@@ -190,7 +191,7 @@ func TestSandboxPublishesWeightsToRoute53(t *testing.T) {
 	sb.close()
 	closed = true
 	g.Expect(sb.mgr.Exited()).To(BeTrue(), "the manager runs after close")
-	for name, url := range map[string]string{"moto": sb.clouds.moto.Endpoint() + "/moto-api/", "Octavia": sb.clouds.octavia.Endpoint()} {
+	for name, url := range map[string]string{"moto": sb.clouds.Moto.Endpoint() + "/moto-api/", "Octavia": sb.clouds.Octavia.Endpoint()} {
 		if resp, err := http.Get(url); err == nil {
 			_ = resp.Body.Close()
 			t.Errorf("%s still answers at %s after close", name, url)

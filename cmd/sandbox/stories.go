@@ -336,8 +336,8 @@ func servingAt(prods []droverv1.Prod, weights map[string]int64, version string) 
 // hosted zone.
 func (w *walk) weights(ctx context.Context) (map[string]int64, error) {
 	out := map[string]int64{}
-	for _, zone := range sortedKeys(w.sb.clouds.zones) {
-		recs, err := readRecords(ctx, w.sb.clouds.aws.Route53, w.sb.clouds.zones[zone])
+	for _, zone := range sortedKeys(w.sb.clouds.Zones) {
+		recs, err := readRecords(ctx, w.sb.clouds.AWS.Route53, w.sb.clouds.Zones[zone])
 		if err != nil {
 			return nil, err
 		}

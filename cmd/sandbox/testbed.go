@@ -13,6 +13,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/cloud/awstest"
+	"github.com/drover-dev/drover/internal/cloudbed"
 	"github.com/drover-dev/drover/internal/setup"
 	"github.com/drover-dev/drover/internal/testbed"
 )
@@ -91,13 +92,13 @@ func printInstructions(sb *sandbox) {
 	for _, w := range bed.Workloads {
 		fmt.Printf("%s:    %s (%s)\n", w.Name, w.URL(), labelString(w.Labels))
 	}
-	fmt.Printf("AWS (moto):    %s (ELBv2, Route53; region %s, any credentials)\n", c.moto.Endpoint(), awstest.Region)
-	for _, name := range sortedKeys(c.zones) {
-		fmt.Printf("hosted zone:   %s (%s)\n", name, c.zones[name])
+	fmt.Printf("AWS (moto):    %s (ELBv2, Route53; region %s, any credentials)\n", c.Moto.Endpoint(), awstest.Region)
+	for _, name := range sortedKeys(c.Zones) {
+		fmt.Printf("hosted zone:   %s (%s)\n", name, c.Zones[name])
 	}
-	fmt.Printf("Octavia:       %s (no auth: send X-Project-Id: %s and X-Roles: admin)\n", c.octavia.Endpoint(), octaviaProject)
+	fmt.Printf("Octavia:       %s (no auth: send X-Project-Id: %s and X-Roles: admin)\n", c.Octavia.Endpoint(), cloudbed.OctaviaProject)
 	fmt.Printf("test bed data: %s\n", filepath.Dir(filepath.Dir(bed.Workloads[0].KubeconfigPath)))
-	fmt.Printf("process logs:  %s (manager.log, <cluster>-<binary>.log, moto.log, %s/<program>.log)\n", cfg.logDir, relOr(cfg.logDir, c.octavia.Dir()))
+	fmt.Printf("process logs:  %s (manager.log, <cluster>-<binary>.log, moto.log, %s/<program>.log)\n", cfg.logDir, relOr(cfg.logDir, c.Octavia.Dir()))
 	fmt.Printf("\nfollow along in another shell:\n\n")
 	fmt.Printf("  export KUBECONFIG=%s\n", cfg.kubeconfigOut)
 	fmt.Printf("  kubectl get prods -A\n")
@@ -115,12 +116,12 @@ func printInstructions(sb *sandbox) {
 			fmt.Printf("  kubectl --kubeconfig %s -n %s get deploy,pods,svc,endpointslices\n", workloadKubeconfig(cfg, bed.Workloads[0].Name), ns)
 		}
 	}
-	fmt.Printf("  curl -s -H 'X-Project-Id: %s' -H 'X-Roles: admin' %sv2.0/lbaas/loadbalancers\n", octaviaProject, c.octavia.Endpoint())
+	fmt.Printf("  curl -s -H 'X-Project-Id: %s' -H 'X-Roles: admin' %sv2.0/lbaas/loadbalancers\n", cloudbed.OctaviaProject, c.Octavia.Endpoint())
 	if namespace != "" {
 		fmt.Printf("\nfail the Octavia load balancer of the Prod on %s (Route53 sends its traffic to its NLB), then repair it:\n\n", bed.Workloads[0].Name)
 		sel := fmt.Sprintf("-n %s -l %s=%s", namespace, droverv1.ClusterNameLabel, bed.Workloads[0].Name)
-		fmt.Printf("  kubectl annotate prods %s %s=ERROR\n", sel, octaviaStatusAnnotation)
-		fmt.Printf("  kubectl annotate prods %s %s-\n", sel, octaviaStatusAnnotation)
+		fmt.Printf("  kubectl annotate prods %s %s=ERROR\n", sel, cloudbed.OperatingStatusAnnotation)
+		fmt.Printf("  kubectl annotate prods %s %s-\n", sel, cloudbed.OperatingStatusAnnotation)
 	}
 	for _, o := range sb.skipped {
 		if o.GetKind() == "ClusterMaintenance" {

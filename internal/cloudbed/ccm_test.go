@@ -1,4 +1,4 @@
-package main
+package cloudbed
 
 import (
 	"errors"
@@ -25,11 +25,11 @@ func TestOperatingStatusOf(t *testing.T) {
 		wantErr     bool
 	}{
 		{name: "no annotation: ONLINE", want: "ONLINE"},
-		{name: "empty: ONLINE", annotations: map[string]string{octaviaStatusAnnotation: " "}, want: "ONLINE"},
-		{name: "ERROR", annotations: map[string]string{octaviaStatusAnnotation: "ERROR"}, want: "ERROR"},
-		{name: "lower case", annotations: map[string]string{octaviaStatusAnnotation: "offline"}, want: "OFFLINE"},
-		{name: "degraded with spaces", annotations: map[string]string{octaviaStatusAnnotation: " degraded "}, want: "DEGRADED"},
-		{name: "unknown", annotations: map[string]string{octaviaStatusAnnotation: "BROKEN"}, wantErr: true},
+		{name: "empty: ONLINE", annotations: map[string]string{OperatingStatusAnnotation: " "}, want: "ONLINE"},
+		{name: "ERROR", annotations: map[string]string{OperatingStatusAnnotation: "ERROR"}, want: "ERROR"},
+		{name: "lower case", annotations: map[string]string{OperatingStatusAnnotation: "offline"}, want: "OFFLINE"},
+		{name: "degraded with spaces", annotations: map[string]string{OperatingStatusAnnotation: " degraded "}, want: "DEGRADED"},
+		{name: "unknown", annotations: map[string]string{OperatingStatusAnnotation: "BROKEN"}, wantErr: true},
 		{name: "other annotations", annotations: map[string]string{"x": "ERROR"}, want: "ONLINE"},
 	}
 	for _, tt := range tests {
@@ -39,7 +39,7 @@ func TestOperatingStatusOf(t *testing.T) {
 			if (err != nil) != tt.wantErr || got != tt.want {
 				t.Errorf("operatingStatusOf = %q, %v; want %q, error %t", got, err, tt.want, tt.wantErr)
 			}
-			if err != nil && !strings.Contains(err.Error(), octaviaStatusAnnotation) {
+			if err != nil && !strings.Contains(err.Error(), OperatingStatusAnnotation) {
 				t.Errorf("error %q does not name the annotation", err)
 			}
 		})

@@ -1,4 +1,4 @@
-package main
+package cloudbed
 
 import (
 	"cmp"
@@ -27,10 +27,10 @@ import (
 	"github.com/drover-dev/drover/internal/cloud/octavia/octaviatest"
 )
 
-// The sandbox's stand-in for the OpenStack cloud controller manager (CCM), which in a
+// CCM: a stand-in for the OpenStack cloud controller manager (CCM), which in a
 // real private cloud gives every Service of type LoadBalancer an Octavia load balancer.
 // For each Prod whose spec.traffic.serviceRef names such a Service on its workload
-// cluster, it creates a load balancer in the sandbox's Octavia with a listener per
+// cluster, it creates a load balancer in the Clouds' Octavia with a listener per
 // Service port, whose pool's members are the Service's ready endpoints (so the NLB
 // mirror's targets follow the Pods), writes the load balancer's id in the Service's
 // loadbalancer.openstack.org/load-balancer-id annotation and its VIP in the Service's
@@ -38,12 +38,12 @@ import (
 //
 // It also plays Octavia's health manager, which the no-op drivers lack (they leave
 // every load balancer OFFLINE): each load balancer's operating status is ONLINE, or
-// what the Prod's octaviaStatusAnnotation says, so that a user can fail a Prod's
+// what the Prod's OperatingStatusAnnotation says, so that a user can fail a Prod's
 // Octavia path and watch Route53 send its traffic to the NLB.
 
-// octaviaStatusAnnotation on a Prod sets the operating status of its Octavia load
-// balancer in the sandbox (ONLINE without it).
-const octaviaStatusAnnotation = "sandbox.drover.dev/octavia-operating-status"
+// OperatingStatusAnnotation on a Prod sets the operating status of its Octavia load
+// balancer in the Clouds (ONLINE without it; the sandbox and the e2e suite use it).
+const OperatingStatusAnnotation = "sandbox.drover.dev/octavia-operating-status"
 
 // ccmInterval is how often the stand-in looks at the Prods. Each pass makes at most one
 // change to each load balancer, which Octavia's no-op worker completes in about a second.
@@ -55,13 +55,13 @@ var operatingStatuses = []string{"ONLINE", "DRAINING", "OFFLINE", "DEGRADED", "E
 // operatingStatusOf is the operating status the Prod's annotation asks for (upper-cased),
 // ONLINE without one, or an error for a status Octavia does not know.
 func operatingStatusOf(p *droverv1.Prod) (string, error) {
-	v, ok := p.Annotations[octaviaStatusAnnotation]
+	v, ok := p.Annotations[OperatingStatusAnnotation]
 	if !ok || strings.TrimSpace(v) == "" {
 		return "ONLINE", nil
 	}
 	v = strings.ToUpper(strings.TrimSpace(v))
 	if !slices.Contains(operatingStatuses, v) {
-		return "", fmt.Errorf("%s=%q is not an Octavia operating status (%s)", octaviaStatusAnnotation, p.Annotations[octaviaStatusAnnotation], strings.Join(operatingStatuses, ", "))
+		return "", fmt.Errorf("%s=%q is not an Octavia operating status (%s)", OperatingStatusAnnotation, p.Annotations[OperatingStatusAnnotation], strings.Join(operatingStatuses, ", "))
 	}
 	return v, nil
 }
@@ -161,8 +161,8 @@ type statusWriter interface {
 	WriteOperatingStatus(ctx context.Context, obj octaviatest.Object, id, status string) error
 }
 
-// ccm is the stand-in. Its methods run on one goroutine (run).
-type ccm struct {
+// CCM is the stand-in. Its methods run on one goroutine (Run).
+type CCM struct {
 	cp       client.Client
 	workload func(cluster string) client.Client // nil for a cluster it does not know
 	lbaas    *gophercloud.ServiceClient
@@ -175,13 +175,13 @@ type ccm struct {
 	vips     int                  // VIPs handed out
 }
 
-func newCCM(cp client.Client, workload func(string) client.Client, c *clouds, out io.Writer) *ccm {
-	return &ccm{cp: cp, workload: workload, lbaas: c.lbaas, status: c.octavia, out: out,
+func NewCCM(cp client.Client, workload func(string) client.Client, c *Clouds, out io.Writer) *CCM {
+	return &CCM{cp: cp, workload: workload, lbaas: c.LBaaS, status: c.Octavia, out: out,
 		lbs: map[types.UID]*standIn{}, reported: map[types.UID]string{}, failures: map[types.UID]int{}}
 }
 
-// run syncs every ccmInterval until ctx ends.
-func (c *ccm) run(ctx context.Context) {
+// Run syncs every ccmInterval until ctx ends.
+func (c *CCM) Run(ctx context.Context) {
 	tick := time.NewTicker(ccmInterval)
 	defer tick.Stop()
 	for {
@@ -194,16 +194,16 @@ func (c *ccm) run(ctx context.Context) {
 	}
 }
 
-func (c *ccm) printf(format string, args ...any) {
+func (c *CCM) printf(format string, args ...any) {
 	fmt.Fprintf(c.out, "%s ccm: %s\n", time.Now().Format(time.TimeOnly), fmt.Sprintf(format, args...))
 }
 
 // sync makes one pass over the Prods, and deletes the load balancers of Prods that are
 // gone.
-func (c *ccm) sync(ctx context.Context) {
+func (c *CCM) sync(ctx context.Context) {
 	var list droverv1.ProdList
 	if err := c.cp.List(ctx, &list); err != nil {
-		return // the Prod watch of the sandbox reports an unreachable control plane
+		return // an unreachable control plane: the next pass tries again
 	}
 	seen := map[types.UID]bool{}
 	for i := range list.Items {
@@ -244,7 +244,7 @@ func (c *ccm) sync(ctx context.Context) {
 
 // syncProd makes at most one change to the Prod's load balancer, then serves the
 // Service once the load balancer has everything.
-func (c *ccm) syncProd(ctx context.Context, p *droverv1.Prod) error {
+func (c *CCM) syncProd(ctx context.Context, p *droverv1.Prod) error {
 	wl := c.workload(p.Spec.ClusterRef.Name)
 	if wl == nil {
 		return nil
@@ -347,7 +347,7 @@ func (c *ccm) syncProd(ctx context.Context, p *droverv1.Prod) error {
 
 // buildOne makes the first change the load balancer needs to match want (a listener, a
 // pool, or the members of a pool) and reports whether it made one.
-func (c *ccm) buildOne(ctx context.Context, s *standIn, want []listenerSpec) (bool, error) {
+func (c *CCM) buildOne(ctx context.Context, s *standIn, want []listenerSpec) (bool, error) {
 	for _, l := range want {
 		have := s.listeners[l.Port]
 		switch {
@@ -394,7 +394,7 @@ func (c *ccm) buildOne(ctx context.Context, s *standIn, want []listenerSpec) (bo
 
 // serve writes the load balancer's id in the Service's annotation and its VIP in the
 // Service's status, as the OpenStack CCM does.
-func (c *ccm) serve(ctx context.Context, wl client.Client, svc *corev1.Service, s *standIn) error {
+func (c *CCM) serve(ctx context.Context, wl client.Client, svc *corev1.Service, s *standIn) error {
 	if svc.Annotations[mirror.LoadBalancerIDAnnotation] != s.lbID {
 		patch := client.MergeFrom(svc.DeepCopy())
 		if svc.Annotations == nil {
