@@ -31,6 +31,8 @@ type CloudFlags struct {
 	NLBVPCID        string
 	NLBSubnets      []string
 	NLBScheme       string
+	// AWSAttemptTimeout bounds each attempt of an AWS call (awsclient.Options).
+	AWSAttemptTimeout time.Duration
 
 	OctaviaEndpoint  string
 	OctaviaProjectID string
@@ -46,6 +48,7 @@ func (f *CloudFlags) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.AWSRegion, "aws-region", "", "AWS region; defaults to the standard chain's (AWS_REGION, the profile, instance metadata).")
 	fs.StringVar(&f.ELBv2Endpoint, "aws-elbv2-endpoint", "", "Base URL replacing AWS's ELBv2 endpoint (an emulator in tests).")
 	fs.StringVar(&f.Route53Endpoint, "aws-route53-endpoint", "", "Base URL replacing AWS's Route53 endpoint (an emulator in tests).")
+	fs.DurationVar(&f.AWSAttemptTimeout, "aws-attempt-timeout", awsclient.DefaultAttemptTimeout, "How long one attempt of an AWS call may take, answer included, before it is given up and retried.")
 	fs.StringVar(&f.NLBVPCID, "nlb-vpc-id", "", "VPC of the NLB mirrors' target groups; NLB mirrors are off without it.")
 	fs.StringSliceVar(&f.NLBSubnets, "nlb-subnets", nil, "Subnets of the NLB mirrors (comma-separated).")
 	fs.StringVar(&f.NLBScheme, "nlb-scheme", "internet-facing", "Scheme of the NLB mirrors: internet-facing or internal.")
@@ -64,8 +67,9 @@ func (f *CloudFlags) Apply(ctx context.Context, opts *Options) error {
 	if needAWS {
 		var err error
 		clients, err = awsclient.New(ctx, awsclient.Options{
-			Region:    f.AWSRegion,
-			Endpoints: awsclient.Endpoints{ELBv2: f.ELBv2Endpoint, Route53: f.Route53Endpoint},
+			Region:         f.AWSRegion,
+			Endpoints:      awsclient.Endpoints{ELBv2: f.ELBv2Endpoint, Route53: f.Route53Endpoint},
+			AttemptTimeout: f.AWSAttemptTimeout,
 		})
 		if err != nil {
 			return fmt.Errorf("AWS: %w", err)

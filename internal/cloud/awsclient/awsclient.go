@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	elbv2sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	route53sdk "github.com/aws/aws-sdk-go-v2/service/route53"
@@ -33,6 +34,12 @@ const (
 	// DefaultMaxBackoff caps the delay between two attempts. Throttling errors back off
 	// from 1 s, doubling, with full jitter; other retryable errors from 50 ms.
 	DefaultMaxBackoff = 20 * time.Second
+	// DefaultAttemptTimeout bounds one attempt of a call, from sending the request to
+	// reading the whole answer. The SDK sets none, so an answer lost on the way (a
+	// dropped connection that never resets) would hold the caller, a reconcile or a
+	// zone's DNS worker, forever. An attempt that times out is retried like a
+	// connection error.
+	DefaultAttemptTimeout = 30 * time.Second
 )
 
 var (
@@ -99,6 +106,8 @@ type Options struct {
 	MaxAttempts int
 	// MaxBackoff caps the delay between attempts; 0 means DefaultMaxBackoff.
 	MaxBackoff time.Duration
+	// AttemptTimeout bounds each attempt of a call; 0 means DefaultAttemptTimeout.
+	AttemptTimeout time.Duration
 
 	// Route53Limit paces every Route53 request; zero means DefaultRoute53Limit.
 	Route53Limit Limit
@@ -136,10 +145,12 @@ func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 			Region:      o.Region,
 			Credentials: aws.NewCredentialsCache(o.Credentials),
 			Retryer:     func() aws.Retryer { return NewRetryer(o) },
+			HTTPClient:  newHTTPClient(o),
 		}, nil
 	}
 	opts := []func(*config.LoadOptions) error{
 		config.WithRetryer(func() aws.Retryer { return NewRetryer(o) }),
+		config.WithHTTPClient(newHTTPClient(o)),
 		// Asked only when neither Region, the environment nor the profile names one.
 		config.WithEC2IMDSRegion(),
 	}
@@ -157,6 +168,15 @@ func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 		return aws.Config{}, errors.New("no AWS region: set it in drover's options, AWS_REGION or the profile")
 	}
 	return cfg, nil
+}
+
+// newHTTPClient is the SDK's default HTTP client with o's attempt timeout.
+func newHTTPClient(o Options) *awshttp.BuildableClient {
+	timeout := o.AttemptTimeout
+	if timeout <= 0 {
+		timeout = DefaultAttemptTimeout
+	}
+	return awshttp.NewBuildableClient().WithTimeout(timeout)
 }
 
 // NewRetryer is aws-sdk-go-v2's standard retryer (exponential backoff with full

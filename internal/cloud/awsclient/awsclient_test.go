@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	route53sdk "github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/smithy-go"
@@ -213,5 +214,56 @@ func TestNewClientsUseTheEndpoints(t *testing.T) {
 	}
 	if !hit.Load() || out.ChangeInfo.Status != "INSYNC" {
 		t.Errorf("the Route53 client did not call its BaseEndpoint")
+	}
+}
+
+// An attempt whose answer never comes is given up after AttemptTimeout and retried:
+// the caller is not held forever by a lost answer. Both the isolated config and the
+// chains' carry the timeout, 30 s unless Options say otherwise.
+func TestAttemptsTimeOutAndAreRetried(t *testing.T) {
+	var requests atomic.Int32
+	release := make(chan struct{})
+	defer close(release)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if requests.Add(1) == 1 {
+			select { // the first answer is lost
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		_, _ = w.Write([]byte(getChangeOK))
+	}))
+	defer srv.Close()
+	o := isolated(srv.URL)
+	o.AttemptTimeout = 200 * time.Millisecond
+	clients, err := awsclient.New(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if _, err := clients.Route53.GetChange(ctx, &route53sdk.GetChangeInput{Id: aws.String("C1")}); err != nil {
+		t.Fatalf("a call whose first answer was lost: %v, want the retry's answer", err)
+	}
+	if got := requests.Load(); got != 2 {
+		t.Errorf("the server saw %d requests, want 2", got)
+	}
+
+	for name, load := range map[string]func() (aws.Config, error){
+		"isolated": func() (aws.Config, error) { return awsclient.LoadConfig(t.Context(), isolated(srv.URL)) },
+		"chains": func() (aws.Config, error) {
+			t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+			return awsclient.LoadConfig(t.Context(), awsclient.Options{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("k", "s", "")})
+		},
+	} {
+		cfg, err := load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc, ok := cfg.HTTPClient.(*awshttp.BuildableClient)
+		if !ok || hc.GetTimeout() != awsclient.DefaultAttemptTimeout {
+			t.Errorf("%s: HTTP client %T without the default attempt timeout", name, cfg.HTTPClient)
+		}
 	}
 }
