@@ -35,7 +35,8 @@ func (e *InvalidError) Error() string {
 // Render decodes the Prod's manifests, substitutes the version, places namespaced objects
 // in spec.targetNamespace and labels every object with the Prod it belongs to. It refuses
 // (with *InvalidError) objects without apiVersion, kind or name, namespaces other than the
-// target one, and the same object listed twice. A ScopeFunc error is returned as is.
+// target one, and the same object listed twice (under any API version). A ScopeFunc
+// error is returned as is.
 func Render(prod *droverv1.Prod, scope ScopeFunc) ([]*unstructured.Unstructured, error) {
 	spec := prod.Spec.ProdTemplateSpec
 	out := make([]*unstructured.Unstructured, 0, len(spec.Manifests))
@@ -72,11 +73,12 @@ func Render(prod *droverv1.Prod, scope ScopeFunc) ([]*unstructured.Unstructured,
 		case namespaced:
 			obj.SetNamespace(spec.TargetNamespace)
 		}
+		// The same object under another API version is still the same object (see Stale).
 		ref := RefOf(obj)
-		if j, dup := seen[ref]; dup {
+		if j, dup := seen[sameObject(ref)]; dup {
 			return nil, &InvalidError{Index: i, Message: fmt.Sprintf("%s duplicates spec.manifests[%d]", describe(ref), j)}
 		}
-		seen[ref] = i
+		seen[sameObject(ref)] = i
 		// Ownership labels go last so a manifest cannot overwrite them.
 		labels := obj.GetLabels()
 		if labels == nil {
