@@ -1,0 +1,572 @@
+package awstest
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/drover-dev/drover/internal/cloud/awsclient"
+	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
+)
+
+// FaultKind is what a Fault does to a request it takes.
+type FaultKind int
+
+// Faults. The errors are written in the service's own wire format (ELBv2's Query
+// protocol, Route53's REST-XML), so that the SDK parses them as the real codes.
+const (
+	// Throttling answers 400 with the code Throttling, AWS refusing a call for its
+	// rate, without forwarding.
+	Throttling FaultKind = iota + 1
+	// PriorRequestNotComplete answers 400 with the code PriorRequestNotComplete,
+	// Route53 still accepting an earlier change to the hosted zone, without forwarding.
+	PriorRequestNotComplete
+	// InternalFailure answers 500 with the code InternalFailure, without forwarding.
+	InternalFailure
+	// Timeout holds the request, never forwarded, until the client gives up (its
+	// per-attempt timeout or its context), the faults are cleared or the proxy closes.
+	Timeout
+	// LostAnswer forwards the request, so that whatever it does is done, then holds
+	// the answer as Timeout does: the client cannot tell whether its call did anything.
+	LostAnswer
+	// Latency delays the request by Fault.Delay, then lets it go on to the next fault
+	// that takes it, or to moto.
+	Latency
+)
+
+var kindNames = map[FaultKind]string{
+	Throttling: "Throttling", PriorRequestNotComplete: "PriorRequestNotComplete", InternalFailure: "InternalFailure",
+	Timeout: "Timeout", LostAnswer: "LostAnswer", Latency: "Latency",
+}
+
+func (k FaultKind) String() string {
+	if n, ok := kindNames[k]; ok {
+		return n
+	}
+	return fmt.Sprintf("FaultKind(%d)", int(k))
+}
+
+// Fault makes a share of the requests it matches fail.
+type Fault struct {
+	// Service matches the requests of a service, by drover's names for them
+	// (cloudmetrics.ELBv2, cloudmetrics.Route53, or "ec2"); "" matches any.
+	Service string
+	// Operation matches the SDK's operation name ("CreateLoadBalancer",
+	// "ChangeResourceRecordSets"); "" matches any.
+	Operation string
+	Kind      FaultKind
+	// Rate is the chance (0–1) that a matching request takes the fault, drawn from the
+	// proxy's seeded generator; 0 means every matching request.
+	Rate float64
+	// Times is how many requests the fault takes before it is used up; 0 is until
+	// cleared. With Rate 0, {Times: n} takes the first n matching requests.
+	Times int
+	// Delay is how long a Latency fault holds a request.
+	Delay time.Duration
+}
+
+func (f Fault) String() string {
+	what := f.Kind.String()
+	if f.Kind == Latency {
+		what += " " + f.Delay.String()
+	}
+	svc, op := f.Service, f.Operation
+	if svc == "" {
+		svc = "*"
+	}
+	if op == "" {
+		op = "*"
+	}
+	switch {
+	case f.Times > 0 && f.Rate > 0:
+		what += fmt.Sprintf(" at %g, %d times", f.Rate, f.Times)
+	case f.Times > 0:
+		what += fmt.Sprintf(" the first %d", f.Times)
+	case f.Rate > 0:
+		what += fmt.Sprintf(" at %g", f.Rate)
+	}
+	return fmt.Sprintf("%s %s → %s", svc, op, what)
+}
+
+// FaultProxy is a reverse proxy in front of moto that recognises the AWS service and
+// operation of each request and makes chosen ones fail, as AWS fails: throttling,
+// PriorRequestNotComplete, 500s, requests that never answer, answers lost after the
+// work was done, added latency. It counts what it injected, so that a test can assert
+// the faults really happened. Give the clients Options(...) instead of moto's.
+//
+// Which requests take a fault is drawn from a generator seeded by the test, so a run
+// that sends the same requests in the same order injects the same faults; concurrent
+// clients interleave differently from run to run.
+//
+// Where moto makes a second resource for a repeated creation and AWS does not, the
+// proxy answers as AWS does, so that the retry of a creation whose answer was lost is
+// tested against AWS's semantics, not moto's. moto ignores a CreateHealthCheck's
+// CallerReference: the proxy answers one it forwarded before with the same answer if
+// the config is the same, else (or once that health check was deleted)
+// HealthCheckAlreadyExists. moto makes a second load balancer of the same name: the
+// proxy answers a CreateLoadBalancer of a name it created (and did not delete since)
+// with the same answer if the request is the same, else DuplicateLoadBalancerName.
+// Only creations and deletions that went through the proxy are known to it.
+type FaultProxy struct {
+	srv *httptest.Server
+	rp  *httputil.ReverseProxy
+
+	mu       sync.Mutex
+	rnd      *rand.Rand
+	faults   []*activeFault
+	seen     map[opKey]int
+	injected map[injKey]int
+	release  chan struct{} // closed by Clear and Close: held requests return
+	closed   bool
+
+	// The creations forwarded that AWS would not repeat, by what names them ("health
+	// check <CallerReference>", "load balancer <Name>"), and those keys by the created
+	// resource's id or ARN. createMu makes a creation and its replay one step.
+	createMu  sync.Mutex
+	creations map[string]*creation
+	createdAs map[string]string
+}
+
+type activeFault struct {
+	Fault
+	left int
+}
+
+type opKey struct{ service, op string }
+
+type injKey struct {
+	kind        FaultKind
+	service, op string
+}
+
+type creation struct {
+	settings string
+	status   int
+	header   http.Header
+	body     []byte
+	deleted  bool
+}
+
+// NewFaultProxy starts a proxy of the moto at target (Moto.Endpoint) on a free port,
+// drawing from a generator seeded with seed; it is closed when the test ends.
+func NewFaultProxy(t testing.TB, target string, seed uint64) *FaultProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatalf("awstest: proxy target %q: %v", target, err)
+	}
+	p := &FaultProxy{
+		rp: httputil.NewSingleHostReverseProxy(u),
+		//nolint:gosec // G404: fault injection wants a seeded, reproducible generator, not a secure one.
+		rnd:       rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		seen:      map[opKey]int{},
+		injected:  map[injKey]int{},
+		release:   make(chan struct{}),
+		creations: map[string]*creation{},
+		createdAs: map[string]string{},
+	}
+	p.rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		if r.Context().Err() != nil {
+			return // the client gave up: nobody reads the answer
+		}
+		http.Error(w, "awstest.FaultProxy: "+err.Error(), http.StatusBadGateway)
+	}
+	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
+	t.Cleanup(p.Close)
+	return p
+}
+
+// URL is the proxy's base URL, http://127.0.0.1:<port>.
+func (p *FaultProxy) URL() string { return p.srv.URL }
+
+// Options are o with both services' endpoints at the proxy.
+func (p *FaultProxy) Options(o awsclient.Options) awsclient.Options {
+	o.Endpoints = awsclient.Endpoints{ELBv2: p.URL(), Route53: p.URL()}
+	return o
+}
+
+// Inject adds faults. A request goes through the faults in the order they were added:
+// each Latency fault that takes it delays it, and the first other fault that takes it
+// decides its fate; a request no fault takes goes to moto.
+func (p *FaultProxy) Inject(faults ...Fault) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range faults {
+		p.faults = append(p.faults, &activeFault{Fault: f, left: f.Times})
+	}
+}
+
+// Clear removes every fault and releases held requests (they answer 503).
+func (p *FaultProxy) Clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.faults = nil
+	if !p.closed {
+		close(p.release)
+		p.release = make(chan struct{})
+	}
+}
+
+// Injected is how many requests of service's operation took a fault of kind; ""
+// for service or operation counts them all.
+func (p *FaultProxy) Injected(kind FaultKind, service, operation string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for k, c := range p.injected {
+		if k.kind == kind && (service == "" || k.service == service) && (operation == "" || k.op == operation) {
+			n += c
+		}
+	}
+	return n
+}
+
+// Injections are the counts of injected faults as lines "Kind service Operation: n",
+// sorted, for a test's log.
+func (p *FaultProxy) Injections() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, 0, len(p.injected))
+	for k, c := range p.injected {
+		out = append(out, fmt.Sprintf("%s %s %s: %d", k.kind, k.service, k.op, c))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Requests is how many requests of service's operation the proxy received; "" for
+// service or operation counts them all.
+func (p *FaultProxy) Requests(service, operation string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for k, c := range p.seen {
+		if (service == "" || k.service == service) && (operation == "" || k.op == operation) {
+			n += c
+		}
+	}
+	return n
+}
+
+// Close stops the proxy, releasing held requests.
+func (p *FaultProxy) Close() {
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.release)
+	}
+	p.mu.Unlock()
+	p.srv.Close()
+}
+
+func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, "awstest.FaultProxy: reading the request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	svc, op := operationOf(r, body)
+	p.mu.Lock()
+	p.seen[opKey{svc, op}]++
+	p.mu.Unlock()
+	from := 0
+	for {
+		f, next, release := p.match(svc, op, from)
+		if f == nil {
+			p.forward(w, r, svc, op, body)
+			return
+		}
+		from = next
+		switch f.Kind {
+		case Latency:
+			if !wait(r, release, f.Delay) {
+				return
+			}
+			continue
+		case Throttling:
+			writeError(w, svc, http.StatusBadRequest, "Sender", "Throttling", "Rate exceeded")
+		case PriorRequestNotComplete:
+			writeError(w, svc, http.StatusBadRequest, "Sender", "PriorRequestNotComplete",
+				"The request was rejected because Route 53 was still processing a prior request.")
+		case InternalFailure:
+			writeError(w, svc, http.StatusInternalServerError, "Receiver", "InternalFailure", "awstest.FaultProxy: injected internal failure")
+		case Timeout:
+			hold(w, r, svc, release)
+		case LostAnswer:
+			// Done even if the client gives up before moto answers.
+			p.forward(httptest.NewRecorder(), r.WithContext(context.WithoutCancel(r.Context())), svc, op, body)
+			hold(w, r, svc, release)
+		default:
+			http.Error(w, fmt.Sprintf("awstest.FaultProxy: unknown fault kind %d", f.Kind), http.StatusInternalServerError)
+		}
+		return
+	}
+}
+
+// match returns the first fault from index from on that takes the request, the index
+// after it, and the channel that releases held requests.
+func (p *FaultProxy) match(svc, op string, from int) (*Fault, int, <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := from; i < len(p.faults); i++ {
+		f := p.faults[i]
+		if (f.Service != "" && f.Service != svc) || (f.Operation != "" && f.Operation != op) {
+			continue
+		}
+		if f.Times > 0 && f.left <= 0 {
+			continue
+		}
+		if f.Rate > 0 && f.Rate < 1 && p.rnd.Float64() >= f.Rate {
+			continue
+		}
+		if f.Times > 0 {
+			f.left--
+		}
+		p.injected[injKey{f.Kind, svc, op}]++
+		taken := f.Fault
+		return &taken, i + 1, p.release
+	}
+	return nil, len(p.faults), nil
+}
+
+// wait sleeps for d unless the client gives up or the proxy releases its requests
+// first; it tells whether the request goes on.
+func wait(r *http.Request, release <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-release:
+		return true
+	}
+}
+
+// hold answers nothing until the client gives up; released, it answers 503.
+func hold(w http.ResponseWriter, r *http.Request, svc string, release <-chan struct{}) {
+	select {
+	case <-r.Context().Done():
+	case <-release:
+		writeError(w, svc, http.StatusServiceUnavailable, "Receiver", "ServiceUnavailable", "awstest.FaultProxy: held request released")
+	}
+}
+
+// forward sends the request to moto, answering a repeated creation as AWS does where
+// moto does not (see FaultProxy).
+func (p *FaultProxy) forward(w http.ResponseWriter, r *http.Request, svc, op string, body []byte) {
+	switch {
+	case svc == cloudmetrics.Route53 && op == "CreateHealthCheck":
+		var req struct {
+			CallerReference string `xml:"CallerReference"`
+			Config          struct {
+				Inner string `xml:",innerxml"`
+			} `xml:"HealthCheckConfig"`
+		}
+		if err := xml.Unmarshal(body, &req); err != nil || req.CallerReference == "" {
+			break
+		}
+		p.create(w, r, svc, "health check "+req.CallerReference, req.Config.Inner, "HealthCheckAlreadyExists", func(answer []byte) string {
+			var out struct {
+				ID string `xml:"HealthCheck>Id"`
+			}
+			_ = xml.Unmarshal(answer, &out)
+			return out.ID
+		})
+		return
+	case svc == cloudmetrics.Route53 && op == "DeleteHealthCheck":
+		// A health check's CallerReference is never used again, even once it is gone.
+		p.deleteCreated(w, r, r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:], false)
+		return
+	case svc == cloudmetrics.ELBv2 && op == "CreateLoadBalancer":
+		form, err := url.ParseQuery(string(body))
+		if err != nil || form.Get("Name") == "" {
+			break
+		}
+		p.create(w, r, svc, "load balancer "+form.Get("Name"), form.Encode(), "DuplicateLoadBalancerName", func(answer []byte) string {
+			var out struct {
+				ARN string `xml:"CreateLoadBalancerResult>LoadBalancers>member>LoadBalancerArn"`
+			}
+			_ = xml.Unmarshal(answer, &out)
+			return out.ARN
+		})
+		return
+	case svc == cloudmetrics.ELBv2 && op == "DeleteLoadBalancer":
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			break
+		}
+		// A load balancer's name is free again once it is gone.
+		p.deleteCreated(w, r, form.Get("LoadBalancerArn"), true)
+		return
+	}
+	p.rp.ServeHTTP(w, r)
+}
+
+// create forwards a creation named key with settings, unless one was forwarded
+// before: then the same settings get the same answer again and others the error code
+// taken (HTTP 400 for ELBv2, 409 for Route53). idOf reads the created resource's id
+// from an answer.
+func (p *FaultProxy) create(w http.ResponseWriter, r *http.Request, svc, key, settings, taken string, idOf func([]byte) string) {
+	p.createMu.Lock()
+	defer p.createMu.Unlock()
+	if c := p.creations[key]; c != nil {
+		if c.deleted || c.settings != settings {
+			status := http.StatusBadRequest
+			if svc == cloudmetrics.Route53 {
+				status = http.StatusConflict
+			}
+			writeError(w, svc, status, "Sender", taken, "awstest.FaultProxy: "+key+" exists or existed with other settings")
+			return
+		}
+		copyResponse(w, c.status, c.header, c.body)
+		return
+	}
+	rec := httptest.NewRecorder()
+	p.rp.ServeHTTP(rec, r)
+	if rec.Code/100 == 2 {
+		if id := idOf(rec.Body.Bytes()); id != "" {
+			p.creations[key] = &creation{settings: settings, status: rec.Code, header: rec.Header().Clone(), body: rec.Body.Bytes()}
+			p.createdAs[id] = key
+		}
+	}
+	copyResponse(w, rec.Code, rec.Header(), rec.Body.Bytes())
+}
+
+// deleteCreated forwards the deletion of the resource id and, once moto has done it,
+// forgets its creation (forget) or marks it deleted.
+func (p *FaultProxy) deleteCreated(w http.ResponseWriter, r *http.Request, id string, forget bool) {
+	rec := httptest.NewRecorder()
+	p.rp.ServeHTTP(rec, r)
+	if rec.Code/100 == 2 {
+		p.createMu.Lock()
+		if key, ok := p.createdAs[id]; ok {
+			if forget {
+				delete(p.creations, key)
+				delete(p.createdAs, id)
+			} else {
+				p.creations[key].deleted = true
+			}
+		}
+		p.createMu.Unlock()
+	}
+	copyResponse(w, rec.Code, rec.Header(), rec.Body.Bytes())
+}
+
+func copyResponse(w http.ResponseWriter, status int, header http.Header, body []byte) {
+	for k, v := range header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// writeError answers an AWS error in the service's format: ELBv2 and EC2 (Query
+// protocol) and Route53 (REST-XML) both use an ErrorResponse document; only the
+// namespace differs (EC2's is <Response><Errors>).
+func writeError(w http.ResponseWriter, svc string, status int, typ, code, msg string) {
+	id := fmt.Sprintf("awstest-%d", time.Now().UnixNano())
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("X-Amzn-RequestId", id)
+	w.WriteHeader(status)
+	esc := func(s string) string {
+		var b strings.Builder
+		_ = xml.EscapeText(&b, []byte(s))
+		return b.String()
+	}
+	switch svc {
+	case cloudmetrics.Route53:
+		fmt.Fprintf(w, `<?xml version="1.0"?>
+<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`,
+			typ, code, esc(msg), id)
+	case "ec2":
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
+<Response><Errors><Error><Code>%s</Code><Message>%s</Message></Error></Errors><RequestID>%s</RequestID></Response>`, code, esc(msg), id)
+	default:
+		fmt.Fprintf(w, `<ErrorResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`,
+			typ, code, esc(msg), id)
+	}
+}
+
+// signingService finds the service in a SigV4 Authorization header's credential
+// scope: "Credential=AKID/20260101/us-east-1/elasticloadbalancing/aws4_request".
+var signingService = regexp.MustCompile(`Credential=[^/,]+/[0-9]{8}/[^/,]+/([^/,]+)/aws4_request`)
+
+// services maps SigV4 signing names to drover's service names.
+var services = map[string]string{
+	"elasticloadbalancing": cloudmetrics.ELBv2,
+	"route53":              cloudmetrics.Route53,
+	"ec2":                  "ec2",
+}
+
+// route53Ops are Route53's REST operations (method and path, after /2013-04-01) that
+// drover and its tests call.
+var route53Ops = []struct {
+	method string
+	path   *regexp.Regexp
+	op     string
+}{
+	{http.MethodPost, regexp.MustCompile(`^/hostedzone/[^/]+/rrset/?$`), "ChangeResourceRecordSets"},
+	{http.MethodGet, regexp.MustCompile(`^/hostedzone/[^/]+/rrset/?$`), "ListResourceRecordSets"},
+	{http.MethodGet, regexp.MustCompile(`^/change/[^/]+$`), "GetChange"},
+	{http.MethodPost, regexp.MustCompile(`^/hostedzone/?$`), "CreateHostedZone"},
+	{http.MethodGet, regexp.MustCompile(`^/hostedzone/?$`), "ListHostedZones"},
+	{http.MethodGet, regexp.MustCompile(`^/hostedzone/[^/]+$`), "GetHostedZone"},
+	{http.MethodDelete, regexp.MustCompile(`^/hostedzone/[^/]+$`), "DeleteHostedZone"},
+	{http.MethodPost, regexp.MustCompile(`^/healthcheck/?$`), "CreateHealthCheck"},
+	{http.MethodGet, regexp.MustCompile(`^/healthcheck/?$`), "ListHealthChecks"},
+	{http.MethodGet, regexp.MustCompile(`^/healthcheck/[^/]+$`), "GetHealthCheck"},
+	{http.MethodPost, regexp.MustCompile(`^/healthcheck/[^/]+$`), "UpdateHealthCheck"},
+	{http.MethodDelete, regexp.MustCompile(`^/healthcheck/[^/]+$`), "DeleteHealthCheck"},
+	{http.MethodGet, regexp.MustCompile(`^/healthcheck/[^/]+/status$`), "GetHealthCheckStatus"},
+	{http.MethodPost, regexp.MustCompile(`^/tags/[^/]+/[^/]+$`), "ChangeTagsForResource"},
+	{http.MethodGet, regexp.MustCompile(`^/tags/[^/]+/[^/]+$`), "ListTagsForResource"},
+	{http.MethodPost, regexp.MustCompile(`^/tags/[^/]+$`), "ListTagsForResources"},
+}
+
+// operationOf tells the service (cloudmetrics.ELBv2, cloudmetrics.Route53, "ec2", or
+// the signing name of another) and the SDK's operation name of an AWS request with
+// body. A Query-protocol request's operation is its Action; a Route53 request's is
+// found from its method and path, and one not in the table is "METHOD /path".
+func operationOf(r *http.Request, body []byte) (service, operation string) {
+	if m := signingService.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+		service = m[1]
+		if s, ok := services[service]; ok {
+			service = s
+		}
+	}
+	if service == "" && strings.HasPrefix(r.URL.Path, "/2013-04-01/") {
+		service = cloudmetrics.Route53
+	}
+	if service == cloudmetrics.Route53 {
+		rest := strings.TrimPrefix(r.URL.Path, "/2013-04-01")
+		for _, o := range route53Ops {
+			if r.Method == o.method && o.path.MatchString(rest) {
+				return service, o.op
+			}
+		}
+		return service, r.Method + " " + r.URL.Path
+	}
+	if form, err := url.ParseQuery(string(body)); err == nil && form.Get("Action") != "" {
+		if service == "" {
+			service = "query"
+		}
+		return service, form.Get("Action")
+	}
+	return service, r.Method + " " + r.URL.Path
+}
