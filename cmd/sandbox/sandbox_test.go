@@ -73,9 +73,9 @@ func TestSandboxPublishesWeightsToRoute53(t *testing.T) {
 	}
 	expectRecords := func(g Gomega, weights func(p *droverv1.Prod) (octavia, nlb int64)) {
 		byKey := prods(g)
-		recs, err := readRecords(ctx, sb.clouds.AWS.Route53, zoneID)
+		recs, err := cloudbed.ReadRecords(ctx, sb.clouds.AWS.Route53, zoneID)
 		g.Expect(err).NotTo(HaveOccurred())
-		rows := prodRows(owner, recs)
+		rows := cloudbed.ProdRows(owner, recs)
 		g.Expect(rows).To(HaveLen(want), "Prods in Route53")
 		for _, r := range rows {
 			p := byKey[r.Prod]
@@ -84,8 +84,8 @@ func TestSandboxPublishesWeightsToRoute53(t *testing.T) {
 			g.Expect(r.Service).To(Equal("shop.example.com"))
 			g.Expect(r.Weight).To(HaveValue(BeEquivalentTo(100)), "service-level weight of %s", r.Prod)
 			oct, nlb := weights(p)
-			g.Expect(r.Octavia).To(Equal(&pathRecord{Weight: oct, Target: p.Status.Endpoint.VIP, HealthCheck: true}), "Octavia path of %s", r.Prod)
-			g.Expect(r.NLB).To(Equal(&pathRecord{Weight: nlb, Target: strings.ToLower(p.Status.Endpoint.NLBDNSName), HealthCheck: true}), "NLB path of %s", r.Prod)
+			g.Expect(r.Octavia).To(Equal(&cloudbed.PathRecord{Weight: oct, Target: p.Status.Endpoint.VIP, HealthCheck: true}), "Octavia path of %s", r.Prod)
+			g.Expect(r.NLB).To(Equal(&cloudbed.PathRecord{Weight: nlb, Target: strings.ToLower(p.Status.Endpoint.NLBDNSName), HealthCheck: true}), "NLB path of %s", r.Prod)
 		}
 	}
 	steady := func(*droverv1.Prod) (int64, int64) { return 90, 10 }
@@ -93,7 +93,7 @@ func TestSandboxPublishesWeightsToRoute53(t *testing.T) {
 	start := time.Now()
 	g.Eventually(func(g Gomega) {
 		expectRecords(g, steady)
-		nlbs, err := readNLBs(ctx, sb.clouds.AWS.ELBv2)
+		nlbs, err := cloudbed.ReadNLBs(ctx, sb.clouds.AWS.ELBv2, owner)
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(nlbs).To(HaveLen(want), "NLBs")
 		byKey := prods(g)

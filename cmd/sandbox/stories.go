@@ -15,6 +15,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/cli"
+	"github.com/drover-dev/drover/internal/cloudbed"
 )
 
 // The walk through the three users' stories (docs/release-engineer-guide.md,
@@ -337,11 +338,11 @@ func servingAt(prods []droverv1.Prod, weights map[string]int64, version string) 
 func (w *walk) weights(ctx context.Context) (map[string]int64, error) {
 	out := map[string]int64{}
 	for _, zone := range sortedKeys(w.sb.clouds.Zones) {
-		recs, err := readRecords(ctx, w.sb.clouds.AWS.Route53, w.sb.clouds.Zones[zone])
+		recs, err := cloudbed.ReadRecords(ctx, w.sb.clouds.AWS.Route53, w.sb.clouds.Zones[zone])
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range prodRows(owner, recs) {
+		for _, r := range cloudbed.ProdRows(owner, recs) {
 			if r.Weight != nil {
 				out[r.Prod] = *r.Weight
 			}
