@@ -113,7 +113,7 @@ var _ = Describe("app team", Ordered, func() {
 		Byf("Applying the sample Prod %s (server-side, as %s)", sample.key, fieldManager)
 		Expect(harness.Apply(ctx, cp, fieldManager, sample.object)).To(Succeed())
 
-		prod := waitForProd(ctx, waitForProdInput{Getter: cp, Key: sample.key, Version: sample.version, Manager: manager}, prodWait...)
+		prod := waitForProd(ctx, waitForProdInput{Getter: cp, Key: sample.key, Version: sample.version, Manager: manager.Manager}, prodWait...)
 		Expect(prod.Status.Cluster).To(Equal(bed.Namespace+"/"+sample.cluster), "status.cluster")
 		Expect(prod.Status.Inventory).To(ContainElement(droverv1.ObjectReference{
 			Group: "apps", Version: "v1", Kind: "Deployment", Namespace: sample.deployment.Namespace, Name: sample.deployment.Name,
@@ -174,7 +174,7 @@ var _ = Describe("app team", Ordered, func() {
 		prod.Spec.Version = next
 		Expect(cp.Patch(ctx, prod, client.MergeFrom(before))).To(Succeed())
 
-		waitForProd(ctx, waitForProdInput{Getter: cp, Key: sample.key, Version: next, Manager: manager}, prodWait...)
+		waitForProd(ctx, waitForProdInput{Getter: cp, Key: sample.key, Version: next, Manager: manager.Manager}, prodWait...)
 		dep := waitForDeployment(ctx, waitForDeploymentInput{
 			Getter: bed.Workload(sample.cluster).Client, Cluster: sample.cluster,
 			Key: sample.deployment, Image: sample.imageFor(next),
@@ -190,11 +190,11 @@ var _ = Describe("app team", Ordered, func() {
 
 		Byf("Deleting Prod %s", sample.key)
 		Expect(cp.Delete(ctx, prod)).To(Succeed())
-		waitForGone(ctx, waitForGoneInput{Getter: cp, Object: &droverv1.Prod{ObjectMeta: metav1.ObjectMeta{Namespace: sample.key.Namespace, Name: sample.key.Name}}, Where: "the control plane", Manager: manager}, deleteWait...)
+		waitForGone(ctx, waitForGoneInput{Getter: cp, Object: &droverv1.Prod{ObjectMeta: metav1.ObjectMeta{Namespace: sample.key.Namespace, Name: sample.key.Name}}, Where: "the control plane", Manager: manager.Manager}, deleteWait...)
 
 		workload := bed.Workload(sample.cluster).Client
 		waitForGone(ctx, waitForGoneInput{
-			Getter: workload, Where: sample.cluster, Manager: manager,
+			Getter: workload, Where: sample.cluster, Manager: manager.Manager,
 			Object: &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: sample.deployment.Namespace, Name: sample.deployment.Name}},
 		}, deleteWait...)
 		for _, ref := range inventory {
@@ -206,7 +206,7 @@ var _ = Describe("app team", Ordered, func() {
 			u.SetKind(ref.Kind)
 			u.SetNamespace(ref.Namespace)
 			u.SetName(ref.Name)
-			waitForGone(ctx, waitForGoneInput{Getter: workload, Object: u, Where: sample.cluster, Manager: manager}, deleteWait...)
+			waitForGone(ctx, waitForGoneInput{Getter: workload, Object: u, Where: sample.cluster, Manager: manager.Manager}, deleteWait...)
 		}
 	}, SpecTimeout(3*time.Minute))
 })

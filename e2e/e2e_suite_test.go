@@ -1,61 +1,114 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/drover-dev/drover/internal/cloudbed"
+	"github.com/drover-dev/drover/internal/gates/prometheustest"
 	"github.com/drover-dev/drover/internal/harness"
 	"github.com/drover-dev/drover/internal/hooks/hookstest"
 	"github.com/drover-dev/drover/internal/setup"
 	"github.com/drover-dev/drover/internal/testbed"
 )
 
+// The suite runs drover the way a user meets it, every part real: a control plane and
+// four workload clusters in two regions (internal/testbed: real kube-apiservers and
+// etcds, each workload with kube-controller-manager, kube-scheduler and kwok, so
+// Deployments really roll out), AWS as moto's server mode and OpenStack's real Octavia
+// API and worker (internal/cloudbed), with a stand-in for the OpenStack cloud
+// controller manager that gives each Prod's Service of type LoadBalancer an Octavia
+// load balancer, a real Prometheus for the gates, and drover's manager as its own
+// binary, with leader election, publishing weights to Route53 and mirroring every
+// Octavia load balancer to an NLB.
+
 const (
 	// regionLabel is the topology label on the workload clusters' Cluster objects.
 	regionLabel = "topology.drover.dev/region"
-	// rolloutCluster runs kube-controller-manager, kube-scheduler and kwok, so its
-	// Deployments roll out and become available; the sample Prod targets it.
+	// rolloutCluster is the workload cluster the sample Prod of config/samples targets.
 	rolloutCluster = "workload-1"
+	// zoneName is the public hosted zone the suite makes in moto; every ProdSet's
+	// records go there.
+	zoneName = "example.com"
+	// managerNamespace holds the manager's leader election Lease.
+	managerNamespace = "drover-system"
 
-	// setupTimeout bounds building the manager and starting the test bed.
-	setupTimeout = 3 * time.Minute
+	// setupTimeout bounds building the binaries and starting the test bed and clouds.
+	setupTimeout = 5 * time.Minute
 	// managerStopTimeout is how long the manager gets to stop after SIGTERM.
 	managerStopTimeout = 30 * time.Second
 	// managerLogTailLines is how much of the manager's log a failed suite prints.
-	managerLogTailLines = 40
+	managerLogTailLines = 60
 )
 
-// The suite's shared state, set up by BeforeSuite.
+// workloads are the suite's workload clusters: two regions, two clusters each, all with
+// controllers and kwok Nodes.
+var workloads = []testbed.WorkloadOptions{
+	{Name: "workload-1", Labels: map[string]string{regionLabel: "eu"}, Controllers: true},
+	{Name: "workload-2", Labels: map[string]string{regionLabel: "eu"}, Controllers: true},
+	{Name: "workload-3", Labels: map[string]string{regionLabel: "us"}, Controllers: true},
+	{Name: "workload-4", Labels: map[string]string{regionLabel: "us"}, Controllers: true},
+}
+
+// The suite's shared state, set up by TestE2E and BeforeSuite.
 var (
 	// root is the repository root.
 	root string
-	// workDir holds the manager binary and the control-plane kubeconfig.
+	// workDir holds the binaries, the control-plane kubeconfig and the clouds' logs.
 	workDir string
 	// kubeconfigPath is the control-plane kubeconfig the manager and kubectl use.
 	kubeconfigPath string
+	// managerBinary and pluginBinary are cmd/manager and cmd/kubectl-drover, built.
+	managerBinary, pluginBinary string
 	// bed is the control plane and the workload clusters.
 	bed *testbed.Testbed
 	// cp is a client of the control plane (drover's and Cluster API's types).
 	cp client.Client
-	// manager is drover's manager binary, running against the control plane.
-	manager *harness.Manager
+	// clouds are moto and Octavia; zoneID is the hosted zone zoneName in moto.
+	clouds *cloudbed.Clouds
+	zoneID string
+	// checks answers the HTTP check gates; prom is the Prometheus the Prometheus gates
+	// ask, scraping exporter.
+	checks   *checkServer
+	prom     *prometheustest.Server
+	exporter *prometheustest.Exporter
 
+	// manager is the suite's manager replica (restartManager replaces it); managers
+	// started besides it (startReplica) are stopped by AfterSuite too.
+	manager *managerReplica
 	// hooks calls the manager's Runtime Extension over HTTPS, as Cluster API does.
 	hooks *hookstest.Caller
+	// hookCA and hookCertDir are the Runtime Extension's serving certificate.
+	hookCA      []byte
+	hookCertDir string
+
+	replicasMu sync.Mutex
+	replicas   []*managerReplica
+
+	// stopCCM stops the stand-in CCM.
+	stopCCM func()
 	// setUp is true once BeforeSuite got through; specFailed once a spec failed.
 	setUp, specFailed bool
 )
 
 func TestE2E(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Prometheus and its scrape target live as long as the test (their helpers clean up
+	// through t), so they start here rather than in BeforeSuite.
+	exporter = prometheustest.NewExporter(t)
+	prom = prometheustest.Start(t, prometheustest.Options{ScrapeTargets: []string{exporter.Addr()}})
 	RunSpecs(t, "drover e2e")
 }
 
@@ -66,44 +119,66 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	workDir, err = os.MkdirTemp("", "drover-e2e-")
 	Expect(err).NotTo(HaveOccurred())
 
-	// The binary goes to a directory of the suite's own, not bin/manager: a sandbox
-	// running from the same checkout keeps its binary.
-	binary := filepath.Join(workDir, "manager")
-	By("building the manager: go build -o " + binary + " ./cmd/manager")
+	// The binaries go to a directory of the suite's own, not bin/: a sandbox running
+	// from the same checkout keeps its binary.
+	managerBinary = filepath.Join(workDir, "manager")
+	pluginBinary = filepath.Join(workDir, "kubectl-drover")
+	By("building the manager and the kubectl plugin")
 	start := time.Now()
-	Expect(harness.BuildManager(ctx, root, binary)).To(Succeed())
-	GinkgoWriter.Printf("manager built in %s\n", time.Since(start).Round(time.Millisecond))
+	Expect(harness.BuildManager(ctx, root, managerBinary)).To(Succeed())
+	Expect(buildPlugin(ctx, pluginBinary)).To(Succeed())
+	GinkgoWriter.Printf("binaries built in %s\n", time.Since(start).Round(time.Millisecond))
 
-	By("starting the test bed: a control plane and workload clusters workload-1 (with controllers), workload-2 and workload-3")
+	By("starting the clouds (moto, Octavia) and the test bed (a control plane, 4 workload clusters in 2 regions) at once")
+	cloudLogs := filepath.Join(workDir, "clouds")
+	Expect(os.MkdirAll(cloudLogs, 0o755)).To(Succeed())
+	var cloudsErr error
+	cloudsDone := make(chan struct{})
+	go func() {
+		defer close(cloudsDone)
+		defer GinkgoRecover()
+		clouds, cloudsErr = cloudbed.Start(cloudLogs)
+	}()
 	bed, err = testbed.Start(ctx, testbed.Options{
 		CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd", "bases")},
-		Workloads: []testbed.WorkloadOptions{
-			{Name: rolloutCluster, Labels: map[string]string{regionLabel: "eu"}, Controllers: true},
-			{Name: "workload-2", Labels: map[string]string{regionLabel: "eu"}},
-			{Name: "workload-3", Labels: map[string]string{regionLabel: "us"}},
-		},
-		Scheme: setup.Scheme(),
-		Logf:   func(format string, args ...any) { GinkgoWriter.Printf(format+"\n", args...) },
+		Workloads:         workloads,
+		Scheme:            setup.Scheme(),
+		Logf:              func(format string, args ...any) { GinkgoWriter.Printf(format+"\n", args...) },
 	})
+	<-cloudsDone
+	Expect(cloudsErr).NotTo(HaveOccurred(), "starting moto and Octavia")
 	Expect(err).NotTo(HaveOccurred(), "starting the test bed")
 	cp = bed.ControlPlane.Client
 	kubeconfigPath = filepath.Join(workDir, "control-plane.kubeconfig")
 	Expect(bed.WriteControlPlaneKubeconfig(kubeconfigPath)).To(Succeed())
 
-	By("starting the manager binary against the control plane, with the in-memory DNS and the Runtime Extension")
-	caPEM, certDir := hookstest.ServeCert(GinkgoT())
-	hookPort := hookstest.FreePort(GinkgoT())
-	manager, err = harness.StartManager(harness.ManagerOptions{
-		Binary:     binary,
-		Kubeconfig: kubeconfigPath,
-		Args: append(harness.LocalManagerArgs(), "--traffic-provider=memory",
-			fmt.Sprintf("--runtime-extension-port=%d", hookPort), "--runtime-extension-cert-dir="+certDir),
-		LogPath: filepath.Join(bed.LogDir(), "manager.log"),
-	})
+	Byf("creating the hosted zone %s in moto", zoneName)
+	Expect(clouds.CreateZones(ctx, []string{zoneName})).To(Succeed())
+	zoneID = clouds.Zones[zoneName]
+
+	By("running the stand-in CCM: an Octavia load balancer for each Prod's Service of type LoadBalancer")
+	ccmCtx, cancel := context.WithCancel(context.Background())
+	var ccmDone sync.WaitGroup
+	workload := func(name string) client.Client {
+		if w := bed.Workload(name); w != nil {
+			return w.Client
+		}
+		return nil
+	}
+	ccm := cloudbed.NewCCM(cp, workload, clouds, GinkgoWriter)
+	ccmDone.Go(func() { ccm.Run(ccmCtx) })
+	stopCCM = func() { cancel(); ccmDone.Wait() }
+
+	checks, err = startCheckServer()
 	Expect(err).NotTo(HaveOccurred())
-	GinkgoWriter.Printf("manager running (pid %d): %s\n", manager.Pid(), manager.CommandLine())
-	hooks, err = hookstest.NewCaller(fmt.Sprintf("https://127.0.0.1:%d", hookPort), caPEM)
+
+	By("starting the manager binary: leader election, Route53, NLB mirrors, the Runtime Extension")
+	Expect(cp.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: managerNamespace}})).To(Succeed())
+	hookCA, hookCertDir = hookstest.ServeCert(GinkgoT())
+	manager = startReplica("manager")
+	hooks, err = hookstest.NewCaller(manager.hooksURL, hookCA)
 	Expect(err).NotTo(HaveOccurred())
+	Eventually(manager.isLeader, time.Minute, 500*time.Millisecond).Should(BeTrue(), "the manager never became the leader")
 	setUp = true
 }, NodeTimeout(setupTimeout))
 
@@ -114,21 +189,34 @@ var _ = ReportAfterEach(func(report SpecReport) {
 	}
 })
 
-// AfterSuite stops the manager and then the test bed. The logs stay when anything
-// failed, including the manager ending on its own.
+// AfterSuite stops the managers, the CCM, the test bed and the clouds. The logs stay
+// when anything failed, including a manager ending on its own.
 var _ = AfterSuite(func() {
 	var errs []error
-	if manager != nil {
-		By("stopping the manager")
-		if err := manager.ExitError(); err != nil {
-			errs = append(errs, fmt.Errorf("the manager exited before the suite ended: %w", err))
-		} else if err := manager.Stop(managerStopTimeout); err != nil {
-			errs = append(errs, fmt.Errorf("stopping the manager: %w", err))
+	replicasMu.Lock()
+	running := append([]*managerReplica(nil), replicas...)
+	replicasMu.Unlock()
+	for _, r := range running {
+		if r.Exited() {
+			if err := r.ExitError(); err != nil && !r.killed {
+				errs = append(errs, fmt.Errorf("manager %s exited before the suite ended: %w", r.name, err))
+			}
+			continue
+		}
+		By("stopping manager " + r.name)
+		if err := r.Stop(managerStopTimeout); err != nil {
+			errs = append(errs, fmt.Errorf("stopping manager %s: %w", r.name, err))
 		}
 	}
 	failed := specFailed || !setUp || len(errs) > 0
 	if manager != nil && failed {
 		fmt.Fprintf(os.Stderr, "\nthe end of the manager's log (%s):\n%s\n\n", manager.LogPath(), manager.LogTail(managerLogTailLines))
+	}
+	if stopCCM != nil {
+		stopCCM()
+	}
+	if checks != nil {
+		checks.stop()
 	}
 	if bed != nil {
 		By("stopping the test bed")
@@ -140,8 +228,14 @@ var _ = AfterSuite(func() {
 			errs = append(errs, fmt.Errorf("stopping the test bed: %w", err))
 		}
 	}
+	if clouds != nil {
+		By("stopping moto and Octavia")
+		clouds.Stop()
+	}
 	if workDir != "" {
-		if err := os.RemoveAll(workDir); err != nil {
+		if failed {
+			fmt.Fprintf(os.Stderr, "the clouds' logs and the binaries are kept in %s\n", workDir)
+		} else if err := os.RemoveAll(workDir); err != nil {
 			errs = append(errs, err)
 		}
 	}

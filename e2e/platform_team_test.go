@@ -57,7 +57,7 @@ var _ = Describe("The platform team upgrades a cluster", Ordered, func() {
 					TopologyKey:     regionLabel, MaxPerCluster: 1,
 					MinAvailable: ptr.To(intstr.FromInt32(2)),
 				},
-				Traffic: &droverv1.ProdSetTraffic{HostedZoneID: "Z0E2E", RecordName: "platform.example.com", TTL: 1},
+				Traffic: &droverv1.ProdSetTraffic{HostedZoneID: zoneID, RecordName: "platform." + zoneName, TTL: 1},
 			},
 		}
 		By("applying a ProdSet of 2 Prods that must always keep 2 serving")
@@ -139,7 +139,7 @@ func waitForServing(ctx context.Context, set *droverv1.ProdSet, clusters ...stri
 		g.Expect(cp.Get(ctx, client.ObjectKeyFromObject(set), got)).To(Succeed())
 		g.Expect(got.Status.ServingReplicas).To(BeEquivalentTo(len(clusters)))
 		g.Expect(conditions.IsTrue(got, droverv1.ProdSetTrafficReadyCondition)).To(BeTrue(), "%v", conditions.Get(got, droverv1.ProdSetTrafficReadyCondition))
-		stopIfManagerExited(manager)
+		stopIfManagerExited(manager.Manager)
 	}, 2*time.Minute, 500*time.Millisecond).Should(Succeed())
 }
 

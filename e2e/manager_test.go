@@ -1,0 +1,203 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/drover-dev/drover/internal/harness"
+	"github.com/drover-dev/drover/internal/hooks/hookstest"
+)
+
+// leaderElectionID is the manager's leader election Lease (cmd/manager).
+const leaderElectionID = "drover-manager.drover.dev"
+
+// managerReplica is one running manager binary: a replica of drover's Deployment, as
+// far as leader election goes. Each listens on ports of its own (metrics, the Runtime
+// Extension), which stay the same across restarts.
+type managerReplica struct {
+	*harness.Manager
+	name       string
+	metricsURL string // http://127.0.0.1:<port>/metrics
+	hooksURL   string // https://127.0.0.1:<port>
+	args       []string
+	// killed is true once the suite SIGKILLed this process on purpose.
+	killed bool
+}
+
+// replicaArgs are a replica's manager flags: leader election (short enough leases
+// that a handover takes seconds, long enough for a loaded 2-core machine to renew in
+// time), metrics on a port of its own for the suite to scrape, the clouds (Route53,
+// NLB mirrors, Octavia) and the Runtime Extension.
+func replicaArgs(metricsPort, hookPort int) []string {
+	args := []string{
+		"--leader-elect=true",
+		"--leader-election-namespace=" + managerNamespace,
+		"--leader-elect-lease-duration=15s",
+		"--leader-elect-renew-deadline=10s",
+		"--leader-elect-retry-period=2s",
+		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort),
+		"--health-probe-bind-address=0",
+		fmt.Sprintf("--runtime-extension-port=%d", hookPort),
+		"--runtime-extension-cert-dir=" + hookCertDir,
+	}
+	return append(args, clouds.ManagerArgs()...)
+}
+
+// startReplica starts a manager binary named name (its log is <logdir>/<name>.log)
+// on free ports, and registers it for AfterSuite to stop.
+func startReplica(name string) *managerReplica {
+	metricsPort, hookPort := hookstest.FreePort(GinkgoT()), hookstest.FreePort(GinkgoT())
+	r := &managerReplica{
+		name:       name,
+		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort),
+		hooksURL:   fmt.Sprintf("https://127.0.0.1:%d", hookPort),
+		args:       replicaArgs(metricsPort, hookPort),
+	}
+	r.start()
+	replicasMu.Lock()
+	replicas = append(replicas, r)
+	replicasMu.Unlock()
+	return r
+}
+
+// start runs the replica's binary with its flags.
+func (r *managerReplica) start() {
+	var err error
+	r.Manager, err = harness.StartManager(harness.ManagerOptions{
+		Binary:     managerBinary,
+		Kubeconfig: kubeconfigPath,
+		Args:       r.args,
+		Env:        clouds.ManagerEnv(),
+		LogPath:    filepath.Join(bed.LogDir(), r.name+".log"),
+	})
+	Expect(err).NotTo(HaveOccurred(), "starting manager %s", r.name)
+	r.killed = false
+	GinkgoWriter.Printf("manager %s running (pid %d)\n", r.name, r.Pid())
+}
+
+// kill ends the replica with SIGKILL, as a crash or an OOM kill would: no lease
+// released, no request finished.
+func (r *managerReplica) kill() {
+	r.killed = true
+	Expect(r.Kill()).To(Succeed(), "killing manager %s", r.name)
+}
+
+// restart starts the replica's binary again, on the same ports, after kill or Stop.
+func (r *managerReplica) restart() {
+	Expect(r.Exited()).To(BeTrue(), "manager %s still runs", r.name)
+	r.start()
+}
+
+// metrics scrapes the replica's metrics endpoint as Prometheus would.
+func (r *managerReplica) metrics(ctx context.Context) (map[string]*dto.MetricFamily, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.metricsURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, fmt.Errorf("GET %s: %s: %s", r.metricsURL, resp.Status, body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(resp.Body)
+}
+
+// metricSum is the sum of the samples of the counter or gauge name whose labels
+// include labels; 0 when there is none.
+func (r *managerReplica) metricSum(ctx context.Context, name string, labels map[string]string) (float64, error) {
+	families, err := r.metrics(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return sumOf(families[name], labels), nil
+}
+
+// sumOf adds up the samples of family whose labels include labels.
+func sumOf(family *dto.MetricFamily, labels map[string]string) float64 {
+	if family == nil {
+		return 0
+	}
+	var sum float64
+	for _, m := range family.GetMetric() {
+		have := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			have[lp.GetName()] = lp.GetValue()
+		}
+		match := true
+		for k, v := range labels {
+			if have[k] != v {
+				match = false
+				break
+			}
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case m.GetCounter() != nil:
+			sum += m.GetCounter().GetValue()
+		case m.GetGauge() != nil:
+			sum += m.GetGauge().GetValue()
+		case m.GetUntyped() != nil:
+			sum += m.GetUntyped().GetValue()
+		}
+	}
+	return sum
+}
+
+// isLeader reports whether the replica holds the leader election Lease, by its own
+// leader_election_master_status gauge.
+func (r *managerReplica) isLeader() bool {
+	if r.Exited() {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, err := r.metricSum(ctx, "leader_election_master_status", map[string]string{"name": leaderElectionID})
+	return err == nil && v == 1
+}
+
+// route53Changes is how many ChangeResourceRecordSets calls the replica made, by
+// outcome ("" for all).
+func (r *managerReplica) route53Changes(ctx context.Context, outcome string) (float64, error) {
+	labels := map[string]string{"service": "route53", "operation": "ChangeResourceRecordSets"}
+	if outcome != "" {
+		labels["outcome"] = outcome
+	}
+	return r.metricSum(ctx, "drover_cloud_api_calls_total", labels)
+}
+
+// buildPlugin builds cmd/kubectl-drover into out.
+func buildPlugin(ctx context.Context, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/kubectl-drover")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build -o %s ./cmd/kubectl-drover: %w\n%s", out, err, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+// plugin runs `kubectl drover args...` against the control plane and returns its
+// output (stdout and stderr).
+func plugin(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, pluginBinary, append([]string{"--kubeconfig", kubeconfigPath}, args...)...)
+	b, err := cmd.CombinedOutput()
+	return string(b), err
+}
