@@ -16,7 +16,7 @@ CONTROLLER_GEN := $(BIN)/controller-gen
 GOLANGCI_LINT  := $(BIN)/golangci-lint
 
 # go test flags: `make test GOTESTFLAGS='-run TestValidation -v'`.
-TEST_TIMEOUT ?= 30m
+TEST_TIMEOUT ?= 45m
 GOTESTFLAGS  ?=
 TEST_PKGS    ?= ./...
 
@@ -133,6 +133,22 @@ test: test-binaries prometheus moto octavia ## Run every test (against real kube
 	echo "DROVER_K8S_BIN=$$dir DROVER_PROMETHEUS=$(BIN)/prometheus/prometheus DROVER_MOTO_SERVER=$$moto $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) $(TEST_PKGS)"; \
 	DROVER_K8S_BIN="$$dir" KUBEBUILDER_ASSETS="$$dir" DROVER_PROMETHEUS="$(BIN)/prometheus/prometheus" DROVER_MOTO_SERVER="$$moto" \
 	  $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) $(TEST_PKGS)
+
+# Benchmarks (docs/benchmarks.md): `make bench BENCH=Eviction` runs the ones matching.
+BENCH      ?= .
+BENCHFLAGS ?=
+BENCH_PKGS ?= ./internal/bench/...
+
+.PHONY: bench
+bench: test-binaries prometheus moto octavia ## Run the benchmarks of docs/benchmarks.md (eviction, rollback, mirror, scale) once each; BENCH=<regexp> picks.
+	@dir="$$(hack/ensure-k8s-binaries.sh)"; moto="$$(hack/ensure-moto.sh 2>/dev/null)"; \
+	echo "$(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=1x -timeout 90m $(BENCHFLAGS) $(BENCH_PKGS)"; \
+	DROVER_K8S_BIN="$$dir" KUBEBUILDER_ASSETS="$$dir" DROVER_PROMETHEUS="$(BIN)/prometheus/prometheus" DROVER_MOTO_SERVER="$$moto" \
+	  $(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=1x -timeout 90m $(BENCHFLAGS) $(BENCH_PKGS)
+
+.PHONY: fuzz
+fuzz: ## Fuzz every fuzz target for FUZZTIME each (default 30s); their committed seeds run in make test anyway.
+	FUZZTIME=$(or $(FUZZTIME),30s) hack/fuzz.sh
 
 ##@ Packaging
 
