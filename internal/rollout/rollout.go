@@ -12,7 +12,9 @@
 //
 // Replace strategy: a picked Prod gets a replacement beside it on its cluster, made from
 // the new revision (Output.Create); once that is available, the traffic moves to it in
-// one update and the original stays warm at weight 0. After the rollout succeeded the
+// one update and the original stays warm at weight 0 (under a step of weight 0 the move
+// waits until the step passes: the replacement gets no traffic before, so the original
+// keeps its own). After the rollout succeeded the
 // originals are retired once the policy's rollbackWindow has passed (Output.Retire);
 // until then a rollback is a weight change and nothing else. A pair left over from a
 // rollout that was superseded keeps whichever of the two serves and retires the other.
@@ -649,9 +651,11 @@ func target(in Input, st State, p Prod, prods []Prod) Target {
 	}
 	if replacing(in) {
 		// The original keeps its revision; it serves until its replacement does, and again
-		// in a rollback.
-		switch ps.Phase {
-		case Done:
+		// in a rollback. A replacement held at weight 0 by its step does not serve yet, so
+		// its original keeps serving until the step passes (else a step of weight 0 would
+		// take every Prod it picks out of traffic, below the serving minimum).
+		switch {
+		case ps.Phase == Done && stepWeight(in, st, ps) > 0:
 			return Target{Revision: p.Revision, Weight: 0}
 		default:
 			return Target{Revision: p.Revision, Weight: in.Weight}
