@@ -69,6 +69,9 @@ type Reconciler struct {
 	// ResyncInterval is how often a settled Prod is re-applied, which puts back changes
 	// made on the workload cluster to fields drover owns. Defaults to 10m.
 	ResyncInterval time.Duration
+	// APIReader reads the Prod at the start of each reconcile, uncached. Defaults to the
+	// manager's.
+	APIReader client.Reader
 
 	controller controller.Controller
 }
@@ -96,6 +99,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 	}
 	if r.ResyncInterval == 0 {
 		r.ResyncInterval = 10 * time.Minute
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
 	}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &droverv1.Prod{}, clusterIndex, func(o client.Object) []string {
 		p := o.(*droverv1.Prod)
@@ -177,6 +183,9 @@ type scope struct {
 	// reachable is the ClusterReachable verdict; workload is set only when reachable.
 	reachable reachability
 	workload  client.Client
+	// notTriedYet: the cluster cache has not tried to connect to the cluster since the
+	// manager started, so nothing is known of it and the status is left as it is.
+	notTriedYet bool
 
 	// applied is set once the manifests of this generation are applied and pruned.
 	applied     bool
@@ -203,8 +212,14 @@ type phase func(context.Context, *scope) (ctrl.Result, error)
 
 // Reconcile brings one Prod towards its spec.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	// The Prod is read from the API server, not the cache. Status is patched only where
+	// it differs from what was read, so a reconcile that started from a cached Prod older
+	// than the previous reconcile's status write would find nothing to change and leave
+	// that write standing: after a restart, a Prod reconciled once before its cluster was
+	// connected (ClusterReachable False) and again at once when it connected would keep
+	// the False status until the next resync.
 	prod := &droverv1.Prod{}
-	if err := r.Client.Get(ctx, req.NamespacedName, prod); err != nil {
+	if err := r.APIReader.Get(ctx, req.NamespacedName, prod); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if prod.DeletionTimestamp.IsZero() {
@@ -227,6 +242,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		deleting:   !prod.DeletionTimestamp.IsZero(),
 	}
 	defer func() {
+		if s.notTriedYet {
+			return // nothing learned: the status keeps what the last reconcile found
+		}
 		r.updateStatus(ctx, s)
 		opts := []patch.Option{patch.WithOwnedConditions{Conditions: []string{
 			droverv1.ProdClusterReachableCondition, droverv1.ProdAppliedCondition,
@@ -313,6 +331,14 @@ func (r *Reconciler) reconcileConnection(ctx context.Context, s *scope) (ctrl.Re
 	c, err := r.ClusterCache.GetUncachedClient(ctx, s.clusterKey)
 	if err != nil {
 		if errors.Is(err, clustercache.ErrClusterNotConnected) {
+			if !s.deleting && r.ClusterCache.GetHealthCheckingState(ctx, s.clusterKey).LastProbeTime.IsZero() {
+				// Not tried yet (a failed connection counts as a probe): a manager that has
+				// just started must not report every Prod unreachable until it connects, as
+				// the ProdSet controller counts such a cluster reachable. Connecting wakes the
+				// Prod; the requeue covers a connection that fails.
+				s.notTriedYet = true
+				return ctrl.Result{RequeueAfter: time.Second}, nil
+			}
 			s.reachable = reachability{reason: droverv1.ProdClusterNotConnectedReason,
 				message: fmt.Sprintf("no connection to the API server of Cluster %s", s.clusterKey)}
 			return ctrl.Result{RequeueAfter: r.UnreachableInterval}, nil
