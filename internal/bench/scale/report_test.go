@@ -1,0 +1,101 @@
+package scale
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+const mib = 1 << 20
+
+// table renders the result as markdown: each figure measured, its minimum where one
+// exists, and the ratio.
+func (r result) table() string {
+	n := float64(r.Size.Prods)
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%d Prods (%d ProdSets of up to %d, %d pools) over %d workload clusters; restart by %s; load average %s\n\n",
+		r.Size.Prods, r.Sets, r.Size.PerSet, r.Size.pools(), r.Size.Clusters, r.signal, strings.Join(r.Load, " → "))
+	b.WriteString("| figure | measured | minimum | measured / minimum |\n| --- | --- | --- | --- |\n")
+	row := func(figure, measured, minimum string, ratio float64) {
+		rs := "–"
+		if ratio > 0 {
+			rs = fmt.Sprintf("%.1f×", ratio)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", figure, measured, minimum, rs)
+	}
+	ratio := func(a, b float64) float64 {
+		if b <= 0 {
+			return 0
+		}
+		return a / b
+	}
+
+	wlMin := float64(len(manifestKinds) * r.Size.Clusters)
+	all := func(requestKey) bool { return true }
+	wlWatch, cpWatch := r.WorkloadWatches.total(attributable), r.CPWatches.total(attributable)
+	wl := r.WorkloadReq.total(attributable) + wlWatch
+	wlOther := r.WorkloadReq.total(func(k requestKey) bool { return k.Resource == "" })
+	cp := r.CPReq.total(attributable) + cpWatch
+	cpOther := r.CPReq.total(func(k requestKey) bool { return k.Resource == "" })
+	row("resync: time from process start until every Prod is reconciled and the queues are empty",
+		secs(r.Resync), secs(r.FloorTime)+" (the benchmark listing every type in every cluster at once)", ratio(r.Resync.Seconds(), r.FloorTime.Seconds()))
+	row("resync: requests to the workload clusters",
+		fmt.Sprintf("%.0f (%s; and %.0f watches opened: %s); besides %.0f discovery and health probes",
+			wl, only(r.WorkloadReq, attributable), wlWatch, only(r.WorkloadWatches, all), wlOther),
+		fmt.Sprintf("%.0f (one LIST of each of %d types per cluster)", wlMin, len(manifestKinds)), ratio(wl, wlMin))
+	row("resync: workload objects written", fmt.Sprint(r.WorkloadWrites.count()), "0", 0)
+	row("resync: requests to the control plane",
+		fmt.Sprintf("%.0f (%s; and %.0f watches opened, whose first answer is the informer's list: %s); besides %.0f discovery",
+			cp, only(r.CPReq, attributable), cpWatch, only(r.CPWatches, all), cpOther),
+		fmt.Sprintf("%d (one LIST per kind read, and of the kubeconfig Secrets)", controlPlaneInformers), ratio(cp, controlPlaneInformers))
+	row("resync: control-plane objects written (Prods, ProdSets, ControllerRevisions)", fmt.Sprint(r.CPWrites.count()), "0", 0)
+	row("resync: manager CPU, start to done",
+		fmt.Sprintf("%s (%.2f ms per Prod; %d scrapes of its /metrics ≈ %s of it)", secs(r.ResyncCPU), ms(r.ResyncCPU)/n, r.Scrapes, secs(time.Duration(r.Scrapes)*r.ScrapeCPU)),
+		fmt.Sprintf("%s (%.3f ms per Prod: the benchmark decoding those LISTs)", secs(r.FloorCPU), ms(r.FloorCPU)/n), ratio(r.ResyncCPU.Seconds(), r.FloorCPU.Seconds()))
+	row("resync: manager peak RSS (VmHWM)", mibs(r.ResyncHWM), "–", 0)
+	row(fmt.Sprintf("resync: manager RSS when done, and %s later", r.settle),
+		fmt.Sprintf("%s, %s (baseline with no Prod %s; %.1f KiB per Prod above it)", mibs(r.DoneRSS), mibs(r.SettleRSS), mibs(r.Baseline.RSS), float64(r.SettleRSS-r.Baseline.RSS)/1024/n),
+		"–", 0)
+	heapPer := (r.SettleHeap - r.BaselineHeap) / n
+	floorPer := float64(r.FloorHeap) / n
+	row("resync: manager Go heap in use, settled (go_memstats_heap_inuse_bytes)",
+		fmt.Sprintf("%s (baseline %s; %.1f KiB per Prod above it)", mibs(int64(r.SettleHeap)), mibs(int64(r.BaselineHeap)), heapPer/1024),
+		fmt.Sprintf("%.1f KiB per Prod (the Prods, ProdSets and Clusters decoded, as an informer holds them; a Prod is %d bytes of JSON)", floorPer/1024, r.ProdBytes),
+		ratio(heapPer, floorPer))
+
+	fwMin := 3 * n // its namespace and its two objects
+	fw := r.FirstWorkloadReq.total(attributable)
+	fww := r.FirstWorkloadReq.total(func(k requestKey) bool { return attributable(k) && isWrite(k.Verb) })
+	fcMin := 2*n + 2*float64(r.Sets) // create each Prod, one status write each; the sets' creates and one status write each
+	fcw := r.FirstCPReq.total(func(k requestKey) bool { return attributable(k) && isWrite(k.Verb) })
+	row("first apply: ProdSets created → every Prod created / Applied and Available / weights published and quiet",
+		fmt.Sprintf("%s / %s / %s", secs(r.FirstCreated), secs(r.FirstAvailable), secs(r.FirstSettled)), "–", 0)
+	row("first apply: requests to the workload clusters",
+		fmt.Sprintf("%.0f, %.0f of them writes (%s)", fw, fww, only(r.FirstWorkloadReq, attributable)),
+		fmt.Sprintf("%.0f (create each Prod's namespace and two objects)", fwMin), ratio(fw, fwMin))
+	row("first apply: write requests to the control plane",
+		fmt.Sprintf("%.0f (%s)", fcw, only(r.FirstCPReq, func(k requestKey) bool { return attributable(k) && isWrite(k.Verb) })),
+		fmt.Sprintf("%.0f (create each Prod and set, one status write each)", fcMin), ratio(fcw, fcMin))
+	row("first apply: manager CPU", fmt.Sprintf("%s (%.2f ms per Prod)", secs(r.FirstCPU), ms(r.FirstCPU)/n), "–", 0)
+	row("first apply: manager peak RSS (VmHWM), RSS settled", fmt.Sprintf("%s, %s", mibs(r.FirstHWM), mibs(r.FirstRSS)), "–", 0)
+	fmt.Fprintf(&b, "\nreconciles by the restarted manager until done: %v (errors %v); client-side throttling waits logged: %d; stop took %s; test bed started in %s\n",
+		r.Reconciles, r.ReconcileErrors, r.Throttled, secs(r.Stop), secs(r.BedStart))
+	return b.String()
+}
+
+// only renders the classes of c that keep accepts.
+func only(c requestCounts, keep func(requestKey) bool) string {
+	out := requestCounts{}
+	for k, v := range c {
+		if keep(k) {
+			out[k] = v
+		}
+	}
+	return out.String()
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func mibs(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/mib) }

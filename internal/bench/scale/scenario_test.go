@@ -1,0 +1,1077 @@
+package scale
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/harness"
+	"github.com/drover-dev/drover/internal/setup"
+	"github.com/drover-dev/drover/internal/testbed"
+)
+
+const (
+	// namespace holds the Cluster objects, kubeconfig Secrets, ProdSets and Prods.
+	namespace = "bench"
+	// regionLabel spreads each set's Prods over regions, as users do.
+	regionLabel = "topology.drover.dev/region"
+	// poolLabel puts the clusters into pools of Size.PerSet clusters; each set selects
+	// one pool (see Size).
+	poolLabel = "bench.drover.dev/pool"
+	// regions is how many regions the clusters of one pool are spread over.
+	regions = 4
+	// version is the release every Prod runs.
+	version = "v1"
+
+	// pollInterval is how often the control plane is listed while Prods converge.
+	pollInterval = 2 * time.Second
+	// resyncPoll is how often the restarted manager's /metrics is scraped.
+	resyncPoll = 500 * time.Millisecond
+	// quietFor is how long the control plane must stay unchanged, the manager idle,
+	// before the manager is restarted.
+	quietFor = 5 * time.Second
+	// stopTimeout is the manager's grace period after SIGTERM.
+	stopTimeout = 30 * time.Second
+)
+
+// Size is the shape of one run: Prods Prods in ProdSets of PerSet replicas (the last
+// one smaller if PerSet does not divide Prods) over Clusters workload clusters.
+//
+// Clusters are split into Clusters/PerSet pools (label bench.drover.dev/pool) and
+// labelled with one of four regions; ProdSet i selects pool i mod pools and spreads its
+// Prods over that pool's regions and clusters, one per cluster. That is how app teams
+// place: a set selects the clusters meant for it. (Placement decides per set and breaks
+// ties by cluster name, so sets that all select every cluster would all land on the
+// same lowest-named clusters and leave the others empty.) Sets share hosted zones,
+// SetsPerZone to a zone.
+type Size struct {
+	Prods       int
+	Clusters    int
+	PerSet      int
+	SetsPerZone int
+}
+
+// normalize makes the size runnable: at most one Prod of a set per cluster.
+func (s Size) normalize() (Size, error) {
+	if s.Prods < 1 || s.Clusters < 1 {
+		return s, fmt.Errorf("size %+v: need at least one Prod and one cluster", s)
+	}
+	if s.PerSet < 1 || s.PerSet > s.Clusters {
+		s.PerSet = min(10, s.Clusters)
+	}
+	if s.SetsPerZone < 1 {
+		s.SetsPerZone = 10
+	}
+	return s, nil
+}
+
+// pools is how many pools the clusters form; each has at least PerSet clusters.
+func (s Size) pools() int { return max(1, s.Clusters/s.PerSet) }
+
+// setSpec is one ProdSet to create.
+type setSpec struct {
+	name     string
+	replicas int
+	pool     string
+	zone     string
+}
+
+// sets lists the ProdSets of the size.
+func (s Size) sets() []setSpec {
+	var out []setSpec
+	for i, left := 0, s.Prods; left > 0; i++ {
+		n := min(s.PerSet, left)
+		left -= n
+		out = append(out, setSpec{
+			name:     fmt.Sprintf("app-%04d", i),
+			replicas: n,
+			pool:     fmt.Sprintf("pool-%d", i%s.pools()),
+			zone:     fmt.Sprintf("ZBENCH%04d", i/s.SetsPerZone),
+		})
+	}
+	return out
+}
+
+// workloads lists the workload clusters of the size with their pool and region.
+func (s Size) workloads() []testbed.WorkloadOptions {
+	pools := s.pools()
+	out := make([]testbed.WorkloadOptions, s.Clusters)
+	for i := range out {
+		out[i] = testbed.WorkloadOptions{
+			Name: fmt.Sprintf("workload-%02d", i+1),
+			Labels: map[string]string{
+				poolLabel:   fmt.Sprintf("pool-%d", i%pools),
+				regionLabel: fmt.Sprintf("region-%d", (i/pools)%regions),
+			},
+		}
+	}
+	return out
+}
+
+// prodSet is the ProdSet of spec: an app of a ConfigMap and a headless Service (both
+// Current as soon as they exist, so no controllers are needed; headless so that no
+// ClusterIP is allocated from envtest's /24 service range), published to a hosted zone.
+func prodSet(spec setSpec) (*droverv1.ProdSet, error) {
+	settings := strings.Repeat("# tuning knob left at its default\n", 16) // ~0.5 KiB, as real config is
+	cm := map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": spec.name + "-config"},
+		"data": map[string]any{
+			"LOG_LEVEL": "info", "RELEASE": "${DROVER_VERSION}", "settings.conf": settings,
+		},
+	}
+	svc := map[string]any{
+		"apiVersion": "v1", "kind": "Service",
+		"metadata": map[string]any{"name": spec.name, "labels": map[string]any{"app.kubernetes.io/name": spec.name}},
+		"spec": map[string]any{
+			"clusterIP": "None",
+			"selector":  map[string]any{"app.kubernetes.io/name": spec.name},
+			"ports":     []any{map[string]any{"name": "http", "port": 80, "targetPort": 8080}},
+		},
+	}
+	var raws []kruntime.RawExtension
+	for _, o := range []map[string]any{cm, svc} {
+		b, err := json.Marshal(o)
+		if err != nil {
+			return nil, err
+		}
+		raws = append(raws, kruntime.RawExtension{Raw: b})
+	}
+	return &droverv1.ProdSet{
+		ObjectMeta: metav1.ObjectMeta{Name: spec.name, Namespace: namespace},
+		Spec: droverv1.ProdSetSpec{
+			Replicas: ptr.To(int32(spec.replicas)),
+			Template: droverv1.ProdTemplate{
+				Metadata: droverv1.ProdTemplateMetadata{Labels: map[string]string{"app.kubernetes.io/name": spec.name}},
+				Spec: droverv1.ProdTemplateSpec{
+					Version:         version,
+					TargetNamespace: spec.name,
+					Manifests:       raws,
+					Traffic:         droverv1.ProdTraffic{Weight: ptr.To(int32(100))},
+				},
+			},
+			Placement: droverv1.Placement{
+				ClusterSelector: droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{poolLabel: droverv1.LabelValue(spec.pool)}},
+				TopologyKey:     regionLabel,
+				MaxPerCluster:   1,
+			},
+			Traffic: &droverv1.ProdSetTraffic{
+				HostedZoneID: spec.zone,
+				RecordName:   spec.name + ".bench.example.com",
+				TTL:          30,
+			},
+		},
+	}, nil
+}
+
+// manifestKinds are the resource types a Prod of prodSet puts on its cluster: its two
+// objects and its target namespace. A resync that verified every Prod by listing needs
+// one LIST of each per cluster.
+var manifestKinds = []schema.GroupVersionKind{
+	corev1.SchemeGroupVersion.WithKind("Namespace"),
+	corev1.SchemeGroupVersion.WithKind("ConfigMap"),
+	corev1.SchemeGroupVersion.WithKind("Service"),
+}
+
+// controlPlaneInformers is what a manager must read from the control plane at the
+// least when it starts: one LIST of each kind it reconciles or places by (Prods,
+// ProdSets, Clusters, ClusterMaintenances, RolloutPolicies) and one of the kubeconfig
+// Secrets.
+const controlPlaneInformers = 6
+
+// options are the knobs of a run besides its size.
+type options struct {
+	// Kill restarts the manager with SIGKILL (a crash) instead of SIGTERM.
+	Kill bool
+	// ManagerArgs are added to the manager's flags (after the benchmark's own).
+	ManagerArgs []string
+	// FirstTimeout bounds the first apply; ResyncTimeout the resync.
+	FirstTimeout, ResyncTimeout time.Duration
+	// Settle is how long after the resync the settled RSS is read.
+	Settle time.Duration
+	// StartTimeout bounds each kube-apiserver's start.
+	StartTimeout time.Duration
+}
+
+// scenario is one run: the test bed, the manager binary and what was measured.
+type scenario struct {
+	tb   testing.TB
+	ctx  context.Context
+	size Size
+	opts options
+	sets []setSpec
+
+	root, dir, binary, kubeconfig string
+	bed                           *testbed.Testbed
+	cp                            client.Client
+	mgr                           *harness.Manager
+	metricsURL                    string
+	hc                            *http.Client
+	// mgrStarted is when the running manager process was started.
+	mgrStarted time.Time
+	// benchProdLists counts the LISTs of Prods the benchmark made while the restarted
+	// manager resynced; they are taken out of the control plane's request counts.
+	benchProdLists float64
+
+	res result
+}
+
+// result is what a run measured.
+type result struct {
+	Size Size
+	Sets int
+	// signal restarted the manager; settle is how long after the resync SettleRSS was read.
+	signal string
+	settle time.Duration
+	// Load is /proc/loadavg at the start, before the restart and after the resync.
+	Load []string
+
+	Build, BedStart time.Duration
+
+	// Baseline is the first manager connected to every cluster, before any ProdSet.
+	Baseline     procStats
+	BaselineHeap float64
+
+	// The first apply, from creating the ProdSets: every Prod created, every Prod
+	// Applied and Available for its generation, every weight published and the control
+	// plane quiet.
+	FirstCreated, FirstAvailable, FirstSettled time.Duration
+	FirstCPU                                   time.Duration
+	FirstHWM, FirstRSS                         int64
+	FirstHeap                                  float64
+	FirstWorkloadReq, FirstCPReq               requestCounts
+
+	// The restart.
+	Stop time.Duration
+	// The resync, from starting the new manager until done (see restart).
+	Resync                      time.Duration
+	ResyncCPU                   time.Duration
+	ResyncHWM                   int64
+	DoneRSS, SettleRSS          int64
+	DoneHeap, SettleHeap        float64
+	Reconciles, ReconcileErrors map[string]float64
+	WorkloadReq, CPReq          requestCounts
+	// Watches the restarted manager opened: its informers (each delivered its initial
+	// list through the watch).
+	WorkloadWatches, CPWatches requestCounts
+	WorkloadWrites, CPWrites   objectDiff
+	Throttled                  int
+	// Scrapes of the manager's /metrics during the resync, and what one costs it.
+	Scrapes   int
+	ScrapeCPU time.Duration
+
+	// The floor: the benchmark listing every resource type once in every cluster.
+	FloorTime, FloorCPU time.Duration
+	FloorRequests       int
+	FloorHeap           int64
+	ProdBytes           int64
+}
+
+// newScenario starts the test bed and builds the manager; Cleanup stops both.
+func newScenario(tb testing.TB, size Size, opts options) *scenario {
+	tb.Helper()
+	size, err := size.normalize()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if opts.FirstTimeout == 0 {
+		opts.FirstTimeout = 30 * time.Minute
+	}
+	if opts.ResyncTimeout == 0 {
+		opts.ResyncTimeout = 15 * time.Minute
+	}
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 5 * time.Minute
+	}
+	s := &scenario{tb: tb, ctx: tb.Context(), size: size, opts: opts, sets: size.sets(), hc: &http.Client{Timeout: 30 * time.Second}}
+	s.res.Size, s.res.Sets = size, len(s.sets)
+	s.res.signal, s.res.settle = opts.signalName(), opts.Settle
+	s.res.Load = append(s.res.Load, loadavg())
+
+	if s.root, err = testbed.RepoRoot(); err != nil {
+		tb.Fatal(err)
+	}
+	if s.dir, err = os.MkdirTemp("", "drover-bench-scale-"); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.cleanup)
+
+	s.binary = filepath.Join(s.dir, "manager")
+	start := time.Now()
+	if err := harness.BuildManager(s.ctx, s.root, s.binary); err != nil {
+		tb.Fatal(err)
+	}
+	s.res.Build = time.Since(start)
+
+	start = time.Now()
+	s.bed, err = testbed.Start(s.ctx, testbed.Options{
+		CRDDirectoryPaths: []string{filepath.Join(s.root, "config", "crd", "bases")},
+		Namespace:         namespace,
+		Workloads:         size.workloads(),
+		Scheme:            setup.Scheme(),
+		StartTimeout:      opts.StartTimeout,
+		Logf: func(format string, args ...any) {
+			if !strings.Contains(format, "workload %s up") { // one line per cluster is noise at 20
+				tb.Logf(format, args...)
+			}
+		},
+	})
+	if err != nil {
+		tb.Fatalf("starting the test bed: %v", err)
+	}
+	s.res.BedStart = time.Since(start)
+	s.cp = s.bed.ControlPlane.Client
+	s.kubeconfig = filepath.Join(s.dir, "control-plane.kubeconfig")
+	if err := s.bed.WriteControlPlaneKubeconfig(s.kubeconfig); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Logf("test bed: control plane and %d workload clusters up in %s; manager built in %s",
+		size.Clusters, s.res.BedStart.Round(time.Millisecond), s.res.Build.Round(time.Millisecond))
+	return s
+}
+
+func (s *scenario) cleanup() {
+	failed := s.tb.Failed()
+	if s.mgr != nil {
+		if failed {
+			s.tb.Logf("the end of the manager's log (%s):\n%s", s.mgr.LogPath(), s.mgr.LogTail(40))
+		}
+		_ = s.mgr.Kill()
+	}
+	if s.bed != nil {
+		if failed {
+			s.bed.KeepLogs()
+			s.tb.Logf("test bed and manager logs kept in %s", s.bed.LogDir())
+		}
+		if err := s.bed.Stop(); err != nil {
+			s.tb.Errorf("stopping the test bed: %v", err)
+		}
+	}
+	if s.dir != "" {
+		_ = os.RemoveAll(s.dir)
+	}
+}
+
+// startManager runs the manager binary with its metrics on a free loopback port and
+// waits until /metrics answers.
+func (s *scenario) startManager() {
+	s.tb.Helper()
+	port, err := freePort()
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	args := append(harness.LocalManagerArgs(),
+		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", port), "--traffic-provider=memory")
+	args = append(args, s.opts.ManagerArgs...)
+	s.mgrStarted = time.Now()
+	s.mgr, err = harness.StartManager(harness.ManagerOptions{
+		Binary: s.binary, Kubeconfig: s.kubeconfig, Args: args,
+		LogPath: filepath.Join(s.bed.LogDir(), "manager.log"),
+	})
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	s.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	s.poll("the manager's /metrics to answer", time.Minute, 100*time.Millisecond, func() (bool, string) {
+		_, err := s.scrapeManager()
+		return err == nil, fmt.Sprint(err)
+	})
+}
+
+// managerKeep keeps what the benchmark reads of the manager's metrics.
+func managerKeep(name string) bool {
+	switch name {
+	case "controller_runtime_reconcile_total", "controller_runtime_reconcile_errors_total",
+		"workqueue_depth", "controller_runtime_active_workers",
+		"capi_cluster_cache_connection_up", "go_memstats_heap_inuse_bytes":
+		return true
+	}
+	return false
+}
+
+func (s *scenario) scrapeManager() (metrics, error) {
+	return scrapeURL(s.ctx, s.hc, s.metricsURL, managerKeep)
+}
+
+// proc reads the manager's /proc figures.
+func (s *scenario) proc() procStats {
+	s.tb.Helper()
+	st, err := readProc(s.mgr.Pid())
+	if err != nil {
+		s.tb.Fatalf("reading the manager's /proc: %v", err)
+	}
+	return st
+}
+
+// heap is the manager's go_memstats_heap_inuse_bytes.
+func (s *scenario) heap() float64 {
+	s.tb.Helper()
+	m, err := s.scrapeManager()
+	if err != nil {
+		s.tb.Fatalf("scraping the manager: %v", err)
+	}
+	return m.sum("go_memstats_heap_inuse_bytes", nil)
+}
+
+// poll calls cond every interval until it returns true; after timeout it fails the run
+// with cond's last explanation. It also fails at once when the manager exits.
+func (s *scenario) poll(what string, timeout, interval time.Duration, cond func() (bool, string)) {
+	s.tb.Helper()
+	ctx, cancel := context.WithTimeout(s.ctx, timeout)
+	defer cancel()
+	var last string
+	err := wait.PollUntilContextCancel(ctx, interval, true, func(context.Context) (bool, error) {
+		if s.mgr != nil {
+			if err := s.mgr.ExitError(); err != nil {
+				return false, err
+			}
+		}
+		var ok bool
+		ok, last = cond()
+		return ok, nil
+	})
+	if err != nil {
+		s.tb.Fatalf("waiting for %s: %v; last: %s", what, err, last)
+	}
+}
+
+// baseline waits until the manager is connected to every cluster and idle, with no
+// ProdSet yet, and records its memory and CPU.
+func (s *scenario) baseline() {
+	s.tb.Helper()
+	s.poll("the manager to connect to every workload cluster", 5*time.Minute, 500*time.Millisecond, func() (bool, string) {
+		m, err := s.scrapeManager()
+		if err != nil {
+			return false, err.Error()
+		}
+		up := m.sum("capi_cluster_cache_connection_up", nil)
+		return int(up) == s.size.Clusters, fmt.Sprintf("%v of %d connected", up, s.size.Clusters)
+	})
+	time.Sleep(quietFor)
+	s.res.Baseline = s.proc()
+	s.res.BaselineHeap = s.heap()
+}
+
+// createSets creates every ProdSet, 16 at a time.
+func (s *scenario) createSets() {
+	s.tb.Helper()
+	work := make(chan setSpec)
+	errs := make(chan error, len(s.sets))
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for spec := range work {
+				set, err := prodSet(spec)
+				if err == nil {
+					err = s.cp.Create(s.ctx, set)
+				}
+				if err != nil {
+					errs <- fmt.Errorf("creating ProdSet %s: %w", spec.name, err)
+				}
+			}
+		})
+	}
+	for _, spec := range s.sets {
+		work <- spec
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	if err := errors.Join(all...); err != nil {
+		s.tb.Fatal(err)
+	}
+}
+
+// listProds lists every Prod of the run.
+func (s *scenario) listProds() ([]droverv1.Prod, error) {
+	list := &droverv1.ProdList{}
+	if err := s.cp.List(s.ctx, list, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+// prodReady explains why a Prod is not Applied and Available for its generation on a
+// reachable cluster; "" when it is. With traffic, TrafficReady must be True too.
+func prodReady(p *droverv1.Prod, traffic bool) string {
+	switch {
+	case p.Status.ObservedGeneration != p.Generation:
+		return fmt.Sprintf("status for generation %d of %d", p.Status.ObservedGeneration, p.Generation)
+	case p.Status.AppliedVersion != p.Spec.Version:
+		return fmt.Sprintf("applied version %q, want %q", p.Status.AppliedVersion, p.Spec.Version)
+	}
+	conds := []string{droverv1.ProdClusterReachableCondition, droverv1.ProdAppliedCondition, droverv1.ProdAvailableCondition}
+	if traffic {
+		conds = append(conds, droverv1.ProdTrafficReadyCondition)
+	}
+	for _, t := range conds {
+		c := meta.FindStatusCondition(p.Status.Conditions, t)
+		if c == nil {
+			return t + " not set"
+		}
+		if c.Status != metav1.ConditionTrue {
+			return fmt.Sprintf("%s=%s (%s): %s", t, c.Status, c.Reason, c.Message)
+		}
+	}
+	return ""
+}
+
+// checkProds explains what keeps the Prods from being all there and ready; "" when
+// every Prod is.
+func (s *scenario) checkProds(prods []droverv1.Prod, traffic bool) string {
+	if len(prods) != s.size.Prods {
+		return fmt.Sprintf("%d Prods, want %d", len(prods), s.size.Prods)
+	}
+	bad := 0
+	first := ""
+	for i := range prods {
+		if why := prodReady(&prods[i], traffic); why != "" {
+			if bad == 0 {
+				first = fmt.Sprintf("Prod %s: %s", prods[i].Name, why)
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		return fmt.Sprintf("%d of %d Prods not ready; first %s", bad, len(prods), first)
+	}
+	return ""
+}
+
+// checkSets explains which ProdSet has not published every weight; "" when all have.
+func (s *scenario) checkSets() string {
+	list := &droverv1.ProdSetList{}
+	if err := s.cp.List(s.ctx, list, client.InNamespace(namespace)); err != nil {
+		return err.Error()
+	}
+	if len(list.Items) != len(s.sets) {
+		return fmt.Sprintf("%d ProdSets, want %d", len(list.Items), len(s.sets))
+	}
+	for i := range list.Items {
+		set := &list.Items[i]
+		st := set.Status
+		switch {
+		case st.ObservedGeneration != set.Generation:
+			return fmt.Sprintf("ProdSet %s: status for generation %d of %d", set.Name, st.ObservedGeneration, set.Generation)
+		case st.AvailableReplicas != ptr.Deref(set.Spec.Replicas, 1):
+			return fmt.Sprintf("ProdSet %s: %d of %d available", set.Name, st.AvailableReplicas, ptr.Deref(set.Spec.Replicas, 1))
+		case st.Traffic == nil || st.Traffic.ChangeID != "":
+			return fmt.Sprintf("ProdSet %s: a DNS change in flight (%+v)", set.Name, st.Traffic)
+		}
+		for _, p := range st.Prods {
+			if p.Weight == nil || p.PublishedWeight == nil || *p.Weight != *p.PublishedWeight {
+				return fmt.Sprintf("ProdSet %s: Prod %s's weight %v not published (%v)", set.Name, p.Name, p.Weight, p.PublishedWeight)
+			}
+		}
+	}
+	return ""
+}
+
+// firstApply creates the ProdSets and waits until every Prod is Applied and Available,
+// then until every weight is published and the control plane stays quiet.
+func (s *scenario) firstApply() {
+	s.tb.Helper()
+	before := s.scrapeAPIServers()
+	start := time.Now()
+	s.createSets()
+	s.tb.Logf("first apply: %d ProdSets created in %s", len(s.sets), time.Since(start).Round(time.Millisecond))
+	lastLog := time.Now()
+	s.poll("every Prod to be Applied and Available", s.opts.FirstTimeout, pollInterval, func() (bool, string) {
+		prods, err := s.listProds()
+		if err != nil {
+			return false, err.Error()
+		}
+		if s.res.FirstCreated == 0 && len(prods) == s.size.Prods {
+			s.res.FirstCreated = time.Since(start)
+		}
+		why := s.checkProds(prods, false)
+		if why != "" && time.Since(lastLog) > time.Minute {
+			s.tb.Logf("first apply after %s: %s", time.Since(start).Round(time.Second), why)
+			lastLog = time.Now()
+		}
+		return why == "", why
+	})
+	s.res.FirstAvailable = time.Since(start)
+	s.tb.Logf("first apply: every Prod Applied and Available after %s", s.res.FirstAvailable.Round(time.Millisecond))
+	s.poll("every ProdSet to publish its weights", s.opts.FirstTimeout, pollInterval, func() (bool, string) {
+		if why := s.checkSets(); why != "" {
+			return false, why
+		}
+		prods, err := s.listProds()
+		if err != nil {
+			return false, err.Error()
+		}
+		why := s.checkProds(prods, true)
+		return why == "", why
+	})
+	s.waitQuiet()
+	s.res.FirstSettled = time.Since(start)
+	st := s.proc()
+	s.res.FirstCPU = st.CPU - s.res.Baseline.CPU
+	s.res.FirstHWM, s.res.FirstRSS = st.HWM, st.RSS
+	s.res.FirstHeap = s.heap()
+	after := s.scrapeAPIServers()
+	s.res.FirstWorkloadReq = after.workload.minus(before.workload)
+	s.res.FirstCPReq = after.cp.minus(before.cp)
+	s.tb.Logf("first apply: settled (weights published, control plane quiet) after %s", s.res.FirstSettled.Round(time.Millisecond))
+}
+
+// idle explains why the manager's controllers are not idle, each with at least want
+// reconciles; "" when they are. Controllers not in want must be idle too.
+func idle(m metrics, want map[string]int) string {
+	for _, c := range []string{"prod", "prodset", "nlb-mirror", "rolloutpolicy", "clustermaintenance"} {
+		if n := m.sum("controller_runtime_reconcile_total", map[string]string{"controller": c}); n < float64(want[c]) {
+			return fmt.Sprintf("%s: %v of %d reconciled", c, n, want[c])
+		}
+		if d := m.sum("workqueue_depth", map[string]string{"name": c}); d != 0 {
+			return fmt.Sprintf("%s: queue depth %v", c, d)
+		}
+		if a := m.sum("controller_runtime_active_workers", map[string]string{"controller": c}); a != 0 {
+			return fmt.Sprintf("%s: %v reconciles running", c, a)
+		}
+	}
+	return ""
+}
+
+// waitQuiet waits until the manager is idle and the control plane's drover objects stay
+// unchanged for quietFor.
+func (s *scenario) waitQuiet() {
+	s.tb.Helper()
+	prev := s.controlPlaneSnapshot()
+	time.Sleep(quietFor)
+	s.poll("the control plane to stay quiet", 5*time.Minute, quietFor, func() (bool, string) {
+		m, err := s.scrapeManager()
+		if err != nil {
+			return false, err.Error()
+		}
+		if why := idle(m, nil); why != "" {
+			prev = s.controlPlaneSnapshot()
+			return false, why
+		}
+		cur := s.controlPlaneSnapshot()
+		d := prev.diff(cur)
+		prev = cur
+		return d.empty(), "control plane: " + d.String()
+	})
+}
+
+// controlPlaneSnapshot records the resourceVersion of every Prod, ProdSet and
+// ControllerRevision of the run.
+func (s *scenario) controlPlaneSnapshot() objectSnapshot {
+	s.tb.Helper()
+	snap := objectSnapshot{}
+	for _, gvk := range []schema.GroupVersionKind{
+		droverv1.GroupVersion.WithKind("Prod"), droverv1.GroupVersion.WithKind("ProdSet"),
+		appsv1.SchemeGroupVersion.WithKind("ControllerRevision"),
+	} {
+		if err := listMeta(s.ctx, s.cp, gvk, "control-plane", snap, client.InNamespace(namespace)); err != nil {
+			s.tb.Fatal(err)
+		}
+	}
+	return snap
+}
+
+// workloadSnapshot records the resourceVersion of every namespace, and of every
+// ConfigMap and Service drover applied, in every workload cluster.
+func (s *scenario) workloadSnapshot() objectSnapshot {
+	s.tb.Helper()
+	snap := objectSnapshot{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make([]error, len(s.bed.Workloads))
+	for i, w := range s.bed.Workloads {
+		wg.Go(func() {
+			part := objectSnapshot{}
+			for _, gvk := range manifestKinds {
+				var opts []client.ListOption
+				if gvk.Kind != "Namespace" {
+					opts = append(opts, client.HasLabels{droverv1.ProdNameLabel})
+				}
+				if err := listMeta(s.ctx, w.Client, gvk, w.Name, part, opts...); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+			mu.Lock()
+			for k, v := range part {
+				snap[k] = v
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		s.tb.Fatal(err)
+	}
+	return snap
+}
+
+// listMeta lists the metadata of gvk into snap under "<cluster>/<kind>/<ns>/<name>".
+func listMeta(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, cluster string, snap objectSnapshot, opts ...client.ListOption) error {
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := c.List(ctx, list, opts...); err != nil {
+		return fmt.Errorf("listing %s in %s: %w", gvk.Kind, cluster, err)
+	}
+	for _, o := range list.Items {
+		snap[objectKey(cluster, gvk.Kind, o.Namespace, o.Name)] = o.ResourceVersion
+	}
+	return nil
+}
+
+func objectKey(cluster, kind, ns, name string) string {
+	return cluster + "/" + kind + "/" + ns + "/" + name
+}
+
+// apiRequests are the request counters of every kube-apiserver of the bed, and the
+// watches open on them (see apiServerRequests).
+type apiRequests struct {
+	cp, workload           requestCounts
+	cpWatch, workloadWatch requestCounts
+}
+
+// scrapeAPIServers reads the request counters of the control plane and of every
+// workload cluster (the workloads summed).
+func (s *scenario) scrapeAPIServers() apiRequests {
+	s.tb.Helper()
+	out := apiRequests{workload: requestCounts{}, workloadWatch: requestCounts{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make([]error, len(s.bed.Workloads)+1)
+	wg.Go(func() {
+		out.cp, out.cpWatch, errs[0] = apiServerRequests(s.ctx, s.bed.ControlPlane.Config)
+	})
+	for i, w := range s.bed.Workloads {
+		wg.Go(func() {
+			c, watch, err := apiServerRequests(s.ctx, w.Config)
+			if err != nil {
+				errs[i+1] = fmt.Errorf("%s: %w", w.Name, err)
+				return
+			}
+			mu.Lock()
+			out.workload.add(c)
+			out.workloadWatch.add(watch)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		s.tb.Fatalf("scraping the kube-apiservers' metrics: %v", err)
+	}
+	return out
+}
+
+// scrapeCost measures the manager CPU one scrape of its /metrics costs, while idle.
+func (s *scenario) scrapeCost() time.Duration {
+	s.tb.Helper()
+	const n = 20
+	before := s.proc().CPU
+	for range n {
+		if _, err := s.scrapeManager(); err != nil {
+			s.tb.Fatal(err)
+		}
+	}
+	return (s.proc().CPU - before) / n
+}
+
+// restart stops the manager (SIGTERM, or SIGKILL with options.Kill), starts it again
+// and measures the resync until it is done: the new process reconciled every Prod and
+// ProdSet at least once, its queues are empty and nothing runs, and every Prod is still
+// Applied, Available and TrafficReady. Then it checks that the resync wrote nothing to
+// the workload clusters.
+func (s *scenario) restart() {
+	s.tb.Helper()
+	s.res.Scrapes, s.benchProdLists = 0, 0
+	s.res.ScrapeCPU = s.scrapeCost()
+	cpBefore := s.controlPlaneSnapshot()
+	wlBefore := s.workloadSnapshot()
+	s.res.Load = append(s.res.Load, loadavg())
+
+	start := time.Now()
+	if s.opts.Kill {
+		if err := s.mgr.Kill(); err != nil {
+			s.tb.Fatal(err)
+		}
+	} else if err := s.mgr.Stop(stopTimeout); err != nil {
+		s.tb.Fatal(err)
+	}
+	s.res.Stop = time.Since(start)
+	// Let the kube-apiservers count the old manager's watches as ended before counting.
+	time.Sleep(time.Second)
+	reqBefore := s.scrapeAPIServers()
+
+	s.startManager() // returns once /metrics answers; the resync is timed from the start
+	pid := s.mgr.Pid()
+	want := map[string]int{"prod": s.size.Prods, "nlb-mirror": s.size.Prods, "prodset": len(s.sets)}
+	var m metrics
+	s.poll("the restarted manager to resync", s.opts.ResyncTimeout, resyncPoll, func() (bool, string) {
+		var err error
+		s.res.Scrapes++
+		if m, err = s.scrapeManager(); err != nil {
+			return false, err.Error()
+		}
+		if why := idle(m, want); why != "" {
+			return false, why
+		}
+		s.benchProdLists++
+		prods, err := s.listProds()
+		if err != nil {
+			return false, err.Error()
+		}
+		why := s.checkProds(prods, true)
+		return why == "", why
+	})
+	s.res.Resync = time.Since(s.mgrStarted)
+	done, err := readProc(pid)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	s.res.ResyncCPU, s.res.ResyncHWM, s.res.DoneRSS = done.CPU, done.HWM, done.RSS
+	s.res.DoneHeap = m.sum("go_memstats_heap_inuse_bytes", nil)
+	s.res.Reconciles, s.res.ReconcileErrors = map[string]float64{}, map[string]float64{}
+	for c := range want {
+		s.res.Reconciles[c] = m.sum("controller_runtime_reconcile_total", map[string]string{"controller": c})
+		s.res.ReconcileErrors[c] = m.sum("controller_runtime_reconcile_errors_total", map[string]string{"controller": c})
+	}
+	reqAfter := s.scrapeAPIServers()
+	s.res.WorkloadReq = reqAfter.workload.minus(reqBefore.workload)
+	s.res.CPReq = reqAfter.cp.minus(reqBefore.cp)
+	s.res.WorkloadWatches = reqAfter.workloadWatch.minus(reqBefore.workloadWatch)
+	s.res.CPWatches = reqAfter.cpWatch.minus(reqBefore.cpWatch)
+	if k := (requestKey{Verb: "LIST", Resource: "prods"}); s.res.CPReq[k] >= s.benchProdLists {
+		s.res.CPReq[k] -= s.benchProdLists
+		if s.res.CPReq[k] == 0 {
+			delete(s.res.CPReq, k)
+		}
+	}
+	s.res.Load = append(s.res.Load, loadavg())
+	s.res.Throttled = countSinceLastStart(s.mgr.LogPath(), "client-side throttling")
+
+	time.Sleep(s.opts.Settle)
+	settled := s.proc()
+	s.res.SettleRSS = settled.RSS
+	s.res.SettleHeap = s.heap()
+
+	s.res.CPWrites = cpBefore.diff(s.controlPlaneSnapshot())
+	wlAfter := s.workloadSnapshot()
+	s.res.WorkloadWrites = wlBefore.diff(wlAfter)
+	prods, err := s.listProds()
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	if why := s.checkProds(prods, true); why != "" {
+		s.tb.Fatalf("after the resync: %s", why)
+	}
+	if missing := missingObjects(prods, wlAfter); len(missing) > 0 {
+		s.tb.Fatalf("after the resync, %d inventoried workload objects are missing, first %s", len(missing), missing[0])
+	}
+}
+
+// missingObjects lists the inventoried objects of the Prods (and their target
+// namespaces) that snap does not hold.
+func missingObjects(prods []droverv1.Prod, snap objectSnapshot) []string {
+	var missing []string
+	for i := range prods {
+		p := &prods[i]
+		cluster := p.Spec.ClusterRef.Name
+		keys := []string{objectKey(cluster, "Namespace", "", p.Spec.TargetNamespace)}
+		if len(p.Status.Inventory) == 0 {
+			missing = append(missing, fmt.Sprintf("Prod %s has no inventory", p.Name))
+		}
+		for _, ref := range p.Status.Inventory {
+			keys = append(keys, objectKey(cluster, ref.Kind, ref.Namespace, ref.Name))
+		}
+		for _, k := range keys {
+			if _, ok := snap[k]; !ok {
+				missing = append(missing, fmt.Sprintf("%s (Prod %s)", k, p.Name))
+			}
+		}
+	}
+	sort.Strings(missing)
+	return missing
+}
+
+// floor measures what any resync must do at the least: list every resource type the
+// Prods put on each workload cluster once (all clusters at once), and the control
+// plane's Prods, ProdSets and Clusters, decoding it all as an informer would. The best
+// of three runs counts. It also measures the heap the decoded control-plane objects
+// take, which a manager caching them cannot go below.
+func (s *scenario) floor() {
+	s.tb.Helper()
+	best := time.Duration(0)
+	var bestCPU time.Duration
+	for range 3 {
+		cpu0, err := selfCPU()
+		if err != nil {
+			s.tb.Fatal(err)
+		}
+		start := time.Now()
+		n := s.listEverything()
+		took := time.Since(start)
+		cpu1, err := selfCPU()
+		if err != nil {
+			s.tb.Fatal(err)
+		}
+		if best == 0 || took < best {
+			best, bestCPU = took, cpu1-cpu0
+		}
+		s.res.FloorRequests = n
+	}
+	s.res.FloorTime, s.res.FloorCPU = best, bestCPU
+
+	var heaps []int64
+	for i := range 3 {
+		if i == 0 {
+			s.res.ProdBytes = s.prodBytes()
+		}
+		heaps = append(heaps, s.heldHeap())
+	}
+	slices.Sort(heaps)
+	s.res.FloorHeap = heaps[1]
+}
+
+// heldHeap lists the control plane's Prods, ProdSets and Clusters and returns how much
+// heap the decoded lists hold: the heap with them minus the heap once they are dropped.
+func (s *scenario) heldHeap() int64 {
+	s.tb.Helper()
+	var held, released runtime.MemStats
+	lists := []client.ObjectList{&droverv1.ProdList{}, &droverv1.ProdSetList{}, &clusterv1.ClusterList{}}
+	for _, l := range lists {
+		if err := s.cp.List(s.ctx, l, client.InNamespace(namespace)); err != nil {
+			s.tb.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&held)
+	runtime.KeepAlive(lists) // alive until here: dead, so collectable, from here on
+	runtime.GC()
+	runtime.ReadMemStats(&released)
+	return int64(held.HeapAlloc) - int64(released.HeapAlloc)
+}
+
+// prodBytes is the mean size of a Prod as JSON.
+func (s *scenario) prodBytes() int64 {
+	s.tb.Helper()
+	prods, err := s.listProds()
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	var bytes int64
+	for i := range prods {
+		b, err := json.Marshal(&prods[i])
+		if err != nil {
+			s.tb.Fatal(err)
+		}
+		bytes += int64(len(b))
+	}
+	return bytes / int64(max(1, len(prods)))
+}
+
+// listEverything lists, decoded, what floor describes; it returns the number of LISTs.
+func (s *scenario) listEverything() int {
+	s.tb.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, len(s.bed.Workloads)+1)
+	wg.Go(func() {
+		for _, l := range []client.ObjectList{&droverv1.ProdList{}, &droverv1.ProdSetList{}, &clusterv1.ClusterList{},
+			&droverv1.ClusterMaintenanceList{}, &droverv1.RolloutPolicyList{}, &corev1.SecretList{}} {
+			if err := s.cp.List(s.ctx, l, client.InNamespace(namespace)); err != nil {
+				errs[0] = err
+				return
+			}
+		}
+	})
+	for i, w := range s.bed.Workloads {
+		wg.Go(func() {
+			for _, l := range []client.ObjectList{&corev1.NamespaceList{}, &corev1.ConfigMapList{}, &corev1.ServiceList{}} {
+				var opts []client.ListOption
+				if _, ns := l.(*corev1.NamespaceList); !ns {
+					opts = append(opts, client.HasLabels{droverv1.ProdNameLabel})
+				}
+				if err := w.Client.List(s.ctx, l, opts...); err != nil {
+					errs[i+1] = fmt.Errorf("%s: %w", w.Name, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		s.tb.Fatal(err)
+	}
+	return controlPlaneInformers + len(manifestKinds)*len(s.bed.Workloads)
+}
+
+// countSinceLastStart counts the lines containing s in the manager log after its last
+// start marker.
+func countSinceLastStart(path, s string) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return -1
+	}
+	log := string(data)
+	if i := strings.LastIndex(log, " starting: "); i >= 0 { // harness's "### <time> starting: <command>"
+		log = log[i:]
+	}
+	return strings.Count(log, s)
+}
+
+// loadavg is the first three fields of /proc/loadavg.
+func loadavg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// freePort returns a loopback TCP port nothing listens on now.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// signalName names how the manager is restarted.
+func (o options) signalName() string {
+	if o.Kill {
+		return syscall.SIGKILL.String()
+	}
+	return syscall.SIGTERM.String()
+}
