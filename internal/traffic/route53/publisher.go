@@ -83,9 +83,15 @@ type Publisher struct {
 	// Owner tells this installation's records and health checks from others' in the same
 	// account (SetIdentifier prefix and the drover.dev/owner tag). Defaults to "drover".
 	Owner string
-	// Linger is how long a zone's batch waits for more weights before it goes. Defaults
-	// to 200ms.
+	// Linger is how long a zone's batch waits for more weights before it goes: it goes
+	// once no weights came for Linger, or MaxLinger after the first, whichever is sooner.
+	// Defaults to 200ms.
 	Linger time.Duration
+	// MaxLinger bounds the wait while weights keep coming: the ProdSets of a drained
+	// cluster publish one after another, a few reconciled at a time, and a batch that
+	// left after the first of them would make the others wait for it to be INSYNC.
+	// Defaults to 2s (at least Linger).
+	MaxLinger time.Duration
 	// PollInterval is how often a change in flight is checked. Defaults to 2s.
 	PollInterval time.Duration
 	// Retain is how long a finished batch's ticket is remembered. Defaults to 10m.
@@ -151,6 +157,10 @@ func (p *Publisher) init() {
 		if p.Linger <= 0 {
 			p.Linger = 200 * time.Millisecond
 		}
+		if p.MaxLinger <= 0 {
+			p.MaxLinger = 2 * time.Second
+		}
+		p.MaxLinger = max(p.MaxLinger, p.Linger)
 		if p.PollInterval <= 0 {
 			p.PollInterval = 2 * time.Second
 		}
@@ -264,7 +274,7 @@ func (p *Publisher) work(ctx context.Context, z *zone) {
 			return
 		case <-z.wake:
 		}
-		if !sleep(ctx, p.Linger) {
+		if !p.linger(ctx, z) {
 			return
 		}
 		p.mu.Lock()
@@ -296,6 +306,27 @@ func (p *Publisher) work(ctx context.Context, z *zone) {
 		}
 		z.failures = 0
 		p.deleteHealthChecks(ctx, log, orphans)
+	}
+}
+
+// linger waits until no weights came to z for Linger, or MaxLinger passed since it
+// began, so that the weights of one event (a drain evicting the Prods of many ProdSets,
+// each publishing in its own reconcile) go out in one batch. It returns false when ctx
+// ends.
+func (p *Publisher) linger(ctx context.Context, z *zone) bool {
+	deadline := time.Now().Add(p.MaxLinger)
+	for {
+		if !sleep(ctx, min(p.Linger, time.Until(deadline))) {
+			return false
+		}
+		select {
+		case <-z.wake: // more weights came: wait for the burst to end
+			if !time.Now().Before(deadline) {
+				return true
+			}
+		default:
+			return true
+		}
 	}
 }
 

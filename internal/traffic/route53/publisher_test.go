@@ -231,6 +231,67 @@ func TestPublisherBatchesAZoneAndWaitsForTheChangeInFlight(t *testing.T) {
 	}
 }
 
+// The ProdSets of a drained cluster publish one after another, a few at a time: weights
+// that keep coming, each within a linger of the last, go out in one change, however long
+// the burst (up to MaxLinger).
+func TestPublisherLingersWhileWeightsKeepComing(t *testing.T) {
+	fake := newFakeZone()
+	p := &Publisher{API: fake, Linger: 200 * time.Millisecond, MaxLinger: 10 * time.Second, PollInterval: 20 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = p.Start(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	var tickets []string
+	for i := range 10 { // 450 ms in all, more than two lingers
+		if i > 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		svc := traffic.Service{Zone: "Z1", Name: fmt.Sprintf("s%d.example.com", i), TTL: 30 * time.Second}
+		tk, err := p.Publish(context.Background(), svc, []traffic.Weight{{ID: "default/p", Weight: 0, Paths: paths(fmt.Sprintf("10.0.0.%d", i+1), "", 90, 10)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tickets = append(tickets, tk)
+	}
+	eventually(t, "every weight in sync", func() bool {
+		fake.release()
+		return ticketInSync(t, p, tickets[len(tickets)-1])
+	})
+	if n := fake.callCount(); n != 1 {
+		t.Errorf("%d changes for one burst of weights, want 1", n)
+	}
+	for _, tk := range tickets[1:] {
+		if tk != tickets[0] {
+			t.Fatalf("tickets of one burst: %v", tickets)
+		}
+	}
+
+	// MaxLinger bounds the wait: weights that never stop still go out.
+	p2 := &Publisher{API: newFakeZone(), Linger: 200 * time.Millisecond, MaxLinger: 300 * time.Millisecond}
+	p2.init()
+	z := &zone{id: "Z2", wake: make(chan struct{}, 1)}
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case z.wake <- struct{}{}:
+			default:
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	start := time.Now()
+	if !p2.linger(context.Background(), z) {
+		t.Fatal("linger ended without its context ending")
+	}
+	close(stop)
+	if waited := time.Since(start); waited < 300*time.Millisecond || waited > 3*time.Second {
+		t.Errorf("lingered %s under a stream of weights, want MaxLinger (300ms)", waited)
+	}
+}
+
 func TestPublisherWaitsOutPriorRequestNotComplete(t *testing.T) {
 	zone := newFakeZone()
 	zone.refusals = 3
