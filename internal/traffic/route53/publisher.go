@@ -107,6 +107,12 @@ type Publisher struct {
 	tickets map[string]*batch
 	index   []hcEntry
 	loaded  bool
+	// unsure are the CallerReferences of health check creations that failed, by the
+	// health check (key and digest) they were for. Route53 may have made it (the answer
+	// was lost, or tagging it failed): the next creation sends the same reference, and
+	// Route53 answers with that health check instead of making a second one and leaving
+	// the first behind, untagged, where no drover finds it.
+	unsure map[hcEntry]string
 }
 
 var _ traffic.Publisher = (*Publisher)(nil)
@@ -170,6 +176,7 @@ func (p *Publisher) init() {
 		p.boot = strconv.FormatInt(time.Now().UnixNano(), 36)
 		p.zones = map[string]*zone{}
 		p.tickets = map[string]*batch{}
+		p.unsure = map[hcEntry]string{}
 	})
 }
 
@@ -463,22 +470,38 @@ func (p *Publisher) ensureHealthChecks(ctx context.Context, needed []hcSpec) (ma
 			continue
 		}
 		cfg := spec.Config
-		id, err := p.API.CreateHealthCheck(ctx, p.callerReference(spec), &cfg, map[string]string{
+		which := hcEntry{Key: spec.Key, Digest: spec.Digest}
+		p.mu.Lock()
+		ref := p.unsure[which]
+		p.mu.Unlock()
+		if ref == "" {
+			ref = p.callerReference(spec)
+		}
+		id, err := p.API.CreateHealthCheck(ctx, ref, &cfg, map[string]string{
 			TagOwner: p.Owner, TagService: spec.Key.Service, TagProd: spec.Key.ID, TagPath: string(spec.Key.Path), TagConfig: spec.Digest,
 		})
+		p.mu.Lock()
+		if err != nil && !errors.Is(err, r53.ErrHealthCheckAlreadyExists) {
+			p.unsure[which] = ref
+		} else {
+			// Done, or the reference is spent (its health check since deleted): a new one.
+			delete(p.unsure, which)
+		}
+		if err == nil {
+			p.index = append(p.index, hcEntry{ID: id, Key: spec.Key, Digest: spec.Digest})
+		}
+		p.mu.Unlock()
 		if err != nil {
 			return nil, fmt.Errorf("creating the %s health check of %s: %w", spec.Key.Path, spec.Key.ID, err)
 		}
-		p.mu.Lock()
-		p.index = append(p.index, hcEntry{ID: id, Key: spec.Key, Digest: spec.Digest})
-		p.mu.Unlock()
 		ids[spec.Key] = id
 	}
 	return ids, nil
 }
 
 // callerReference is unique per creation (Route53 refuses a reference once used by a
-// health check since deleted): what it checks, and when.
+// health check since deleted): what it checks, and when. A creation that failed is
+// tried again with its reference (unsure).
 func (p *Publisher) callerReference(spec hcSpec) string {
 	h := sha256.Sum256([]byte(p.Owner + "|" + spec.Key.Service + "|" + spec.Key.ID + "|" + string(spec.Key.Path) + "|" + spec.Digest))
 	return callerReferencePrefix + hex.EncodeToString(h[:])[:24] + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)

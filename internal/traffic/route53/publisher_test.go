@@ -415,3 +415,63 @@ func TestPublisherReportsAFailedBatchAsLost(t *testing.T) {
 	zone.release()
 	eventually(t, "in sync", func() bool { return ticketInSync(t, p, tk) })
 }
+
+// unsureZone is a fakeZone whose first CreateHealthCheck makes the health check and then
+// fails, as a call whose answer was lost does; it answers a CallerReference it saw
+// before with the health check made for it, as Route53 does.
+type unsureZone struct {
+	*fakeZone
+	refs  []string
+	byRef map[string]string
+}
+
+func (u *unsureZone) CreateHealthCheck(ctx context.Context, ref string, cfg *types.HealthCheckConfig, tags map[string]string) (string, error) {
+	u.mu.Lock()
+	u.refs = append(u.refs, ref)
+	id, seen := u.byRef[ref]
+	first := len(u.refs) == 1
+	u.mu.Unlock()
+	if seen {
+		return id, nil
+	}
+	id, err := u.fakeZone.CreateHealthCheck(ctx, ref, cfg, tags)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.byRef[ref] = id
+	if first {
+		return "", errors.New("the answer was lost")
+	}
+	return id, err
+}
+
+// A health check creation that failed is tried again with its CallerReference, so the
+// health check Route53 may have made for it is the one used, not left behind.
+func TestPublisherRetriesAHealthCheckCreationWithItsReference(t *testing.T) {
+	zone := &unsureZone{fakeZone: newFakeZone(), byRef: map[string]string{}}
+	p := startPublisher(t, zone)
+	ctx := context.Background()
+	w := []traffic.Weight{{ID: "default/a", Weight: 100, Paths: paths("10.0.0.1", "", 90, 10)}}
+	tk, err := p.Publish(ctx, shop, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the batch is reported lost", func() bool {
+		_, err := p.InSync(ctx, tk)
+		return errors.Is(err, traffic.ErrChangeLost)
+	})
+	tk, err = p.Publish(ctx, shop, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the batch published again is sent", func() bool { return zone.callCount() == 1 })
+	zone.release()
+	eventually(t, "in sync", func() bool { return ticketInSync(t, p, tk) })
+	zone.mu.Lock()
+	defer zone.mu.Unlock()
+	if len(zone.refs) != 2 || zone.refs[0] != zone.refs[1] {
+		t.Errorf("CallerReferences sent: %q, want the failed one sent again", zone.refs)
+	}
+	if len(zone.hcs) != 1 {
+		t.Errorf("%d health checks, want 1", len(zone.hcs))
+	}
+}
