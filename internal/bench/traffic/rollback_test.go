@@ -1,0 +1,468 @@
+package traffic_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/controllers/prodset"
+)
+
+// rollbackPool is the pool of clusters the rollback's ProdSet is placed on.
+const rollbackPool = "rollout"
+
+// checkServer is what the rollout's HTTP gate asks: it answers 500 for a Prod on a
+// version starting with "v3", 200 otherwise, and remembers when it answered what.
+type checkServer struct {
+	srv *httptest.Server
+
+	mu      sync.Mutex
+	answers []answer
+}
+
+type answer struct {
+	at            time.Time
+	prod, version string
+	status        int
+}
+
+func newCheckServer() *checkServer {
+	s := &checkServer{}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		status := http.StatusOK
+		if strings.HasPrefix(q.Get("version"), "v3") {
+			status = http.StatusInternalServerError
+		}
+		w.WriteHeader(status)
+		s.mu.Lock()
+		s.answers = append(s.answers, answer{at: time.Now(), prod: q.Get("prod"), version: q.Get("version"), status: status})
+		s.mu.Unlock()
+	}))
+	return s
+}
+
+// failures are the 500 answers given at or after t.
+func (s *checkServer) failures(t time.Time) []answer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []answer
+	for _, a := range s.answers {
+		if a.status != http.StatusOK && !a.at.Before(t) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// gateSpec is the rollout's HTTP gate: tries rounds, interval apart.
+type gateSpec struct {
+	tries    int32
+	interval time.Duration
+}
+
+// wait is the gate's configured wait between its first and last round.
+func (g gateSpec) wait() time.Duration { return time.Duration(g.tries-1) * g.interval }
+
+// rollbackFixture is one ProdSet of N Prods on v2 following an InPlace RolloutPolicy:
+// a first step moves 20% of the Prods (all at once; the set may have 20% out of
+// traffic) and checks them with an HTTP gate, a second step the rest.
+type rollbackFixture struct {
+	namespace, set string
+	zone           zone
+	service        string
+	prods          int
+	gate           gateSpec
+	checks         *checkServer
+	// stable is the revision of v2.
+	stable string
+}
+
+// waveShare is the share of the set's Prods the failing step moves (and may have out of
+// traffic at once), in percent.
+const waveShare = 20
+
+func newRollbackFixture(tb testing.TB, e *env, prods int, gate gateSpec, timeout time.Duration) *rollbackFixture {
+	tb.Helper()
+	key := fmt.Sprintf("rollback/%d", prods)
+	if f, ok := e.fixtures[key].(*rollbackFixture); ok {
+		return f
+	}
+	clusters := e.spec.pools[rollbackPool]
+	if len(clusters) == 0 {
+		tb.Fatalf("the rollback needs clusters in pool %s, env %s has none", rollbackPool, e.spec.name)
+	}
+	start := time.Now()
+	ctx := context.Background()
+	name := fmt.Sprintf("shop%d", prods)
+	f := &rollbackFixture{namespace: e.bed.Namespace, set: name, prods: prods, gate: gate, checks: newCheckServer()}
+	e.closers = append(e.closers, f.checks.srv.Close)
+	f.zone = e.createZone(tb, name+".rollback.example.com")
+	f.service = "www." + f.zone.name
+	policy := &droverv1.RolloutPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.namespace, Name: name},
+		Spec: droverv1.RolloutPolicySpec{
+			Strategy: droverv1.InPlaceStrategy, FailurePolicy: droverv1.RollbackFailurePolicy,
+			Steps: []droverv1.RolloutStep{
+				{Name: "wave", Count: ptr.To(intstr.FromString(fmt.Sprintf("%d%%", waveShare))), MaxParallel: ptr.To(intstr.FromString("100%")),
+					Gates: []droverv1.Gate{{HTTPCheck: &droverv1.HTTPCheckGate{
+						URL:   f.checks.srv.URL + "/healthz?prod={{ .Prod }}&version={{ .Version }}",
+						Tries: gate.tries, Interval: &metav1.Duration{Duration: gate.interval}, Timeout: &metav1.Duration{Duration: 2 * time.Second},
+					}}}},
+				{Name: "rest"},
+			},
+		},
+	}
+	if err := e.cp.Create(ctx, policy); err != nil {
+		tb.Fatalf("creating RolloutPolicy: %v", err)
+	}
+	set := &droverv1.ProdSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.namespace, Name: name},
+		Spec: droverv1.ProdSetSpec{
+			Replicas: ptr.To(int32(prods)),
+			Template: droverv1.ProdTemplate{Spec: droverv1.ProdTemplateSpec{
+				Version: "v2", TargetNamespace: name, Manifests: configMap(),
+				Traffic: droverv1.ProdTraffic{LoadBalancerID: "lb-" + name},
+			}},
+			Placement: droverv1.Placement{
+				ClusterSelector: droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{poolLabel: rollbackPool}},
+				MaxPerCluster:   int32((prods + len(clusters) - 1) / len(clusters)),
+				MaxUnavailable:  ptr.To(intstr.FromString(fmt.Sprintf("%d%%", waveShare))),
+			},
+			RolloutPolicyRef: &droverv1.LocalObjectReference{Name: name},
+			Traffic: &droverv1.ProdSetTraffic{HostedZoneID: f.zone.id, RecordName: f.service, TTL: 1,
+				HealthCheck: &droverv1.HealthCheck{Protocol: "HTTP", Port: 80, Path: "/healthz"}},
+		},
+	}
+	if err := e.cp.Create(ctx, set); err != nil {
+		tb.Fatalf("creating ProdSet: %v", err)
+	}
+	f.stable = prodset.Revision(&set.Spec.Template)
+	f.waitServing(tb, e, timeout)
+	e.fixtures[key] = f
+	tb.Logf("rollback fixture: a ProdSet of %d Prods on v2, serving in %s", prods, time.Since(start).Round(time.Millisecond))
+	return f
+}
+
+// waitServing waits until every Prod of the set runs v2 and serves at 100 in Route53.
+func (f *rollbackFixture) waitServing(tb testing.TB, e *env, timeout time.Duration) {
+	tb.Helper()
+	ctx := context.Background()
+	waitFor(tb, timeout, fmt.Sprintf("the %d Prods of %s to serve v2", f.prods, f.set), func() (bool, string) {
+		s := &droverv1.ProdSet{}
+		if err := e.cp.Get(ctx, client.ObjectKey{Namespace: f.namespace, Name: f.set}, s); err != nil {
+			return false, err.Error()
+		}
+		if s.Status.ServingReplicas != int32(f.prods) {
+			return false, fmt.Sprintf("%d of %d Prods serve", s.Status.ServingReplicas, f.prods)
+		}
+		prods := &droverv1.ProdList{}
+		if err := e.cp.List(ctx, prods, client.InNamespace(f.namespace), client.MatchingLabels{droverv1.ProdSetNameLabel: f.set}); err != nil {
+			return false, err.Error()
+		}
+		if len(prods.Items) != f.prods {
+			return false, fmt.Sprintf("%d Prods, want %d", len(prods.Items), f.prods)
+		}
+		for _, p := range prods.Items {
+			if rev := p.Labels[droverv1.RevisionLabel]; rev != f.stable || p.Spec.Version != "v2" {
+				return false, fmt.Sprintf("Prod %s is on %s (%s)", p.Name, p.Spec.Version, rev)
+			}
+		}
+		got, err := e.serviceWeightsIn(ctx, f.zone.id, f.service)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, p := range prods.Items {
+			if w, ok := got[setID(f.namespace, p.Name)]; !ok || w != 100 {
+				return false, fmt.Sprintf("Route53 has %s at %d (present: %t), want 100", p.Name, w, ok)
+			}
+		}
+		if len(got) != f.prods {
+			return false, fmt.Sprintf("Route53 has %d service records, want %d", len(got), f.prods)
+		}
+		return true, ""
+	})
+}
+
+// rollbackResult is one failed release, measured.
+type rollbackResult struct {
+	prods, moved int
+	linger       time.Duration
+	gate         gateSpec
+	// toSubmit: from the first failing answer of the gate to the rollback's
+	// ChangeResourceRecordSets; fromVerdict: from the gate's last failing answer (its
+	// verdict) to the same.
+	toSubmit, fromVerdict breakdown
+	// changes: ChangeResourceRecordSets calls from the first failing answer to the
+	// rollback's, that one included; afterVerdict: those of them sent after the verdict
+	// and before the rollback's (a change of the set in flight, which the rollback waits
+	// for).
+	changes, afterVerdict int
+	// records: changes (records) in the rollback's call.
+	records int
+	// calls and callsAfterVerdict: Route53 calls from the first failing answer, and from
+	// the verdict, until submitted, by operation.
+	calls, callsAfterVerdict map[string]int
+	// handoff: from the verdict to the rollback's weights handed to the publisher.
+	handoff time.Duration
+	// latency is drover's own figure: status.rollout.rollbackLatency (the failure's
+	// reconcile to the change handed to the publisher).
+	latency time.Duration
+	// toRolledBack: from the ship to RolledBack, every Prod back on v2 at 100 in Route53.
+	toRolledBack time.Duration
+}
+
+var shipSeq atomic.Int64
+
+// rollback ships a v3 whose gate fails, waits until the rollout is RolledBack and every
+// Prod serves v2 again at 100 in Route53, and measures and checks the rollback's
+// traffic change: one ChangeResourceRecordSets taking every v3 Prod (and no v2 Prod) to
+// 0.
+func (f *rollbackFixture) rollback(tb testing.TB, e *env, timeout time.Duration) rollbackResult {
+	tb.Helper()
+	ctx := context.Background()
+	version := fmt.Sprintf("v3-%d", shipSeq.Add(1))
+	key := client.ObjectKey{Namespace: f.namespace, Name: f.set}
+	var rev string
+	tShip := time.Now()
+	waitFor(tb, 30*time.Second, "shipping "+version, func() (bool, string) {
+		s := &droverv1.ProdSet{}
+		if err := e.cp.Get(ctx, key, s); err != nil {
+			return false, err.Error()
+		}
+		s.Spec.Template.Spec.Version = version
+		rev = prodset.Revision(&s.Spec.Template)
+		if err := e.cp.Update(ctx, s); err != nil {
+			return false, err.Error()
+		}
+		return true, ""
+	})
+	var st *droverv1.RolloutStatus
+	waitFor(tb, timeout, "the rollout of "+version+" to roll back", func() (bool, string) {
+		s := &droverv1.ProdSet{}
+		if err := e.cp.Get(ctx, key, s); err != nil {
+			return false, err.Error()
+		}
+		r := s.Status.Rollout
+		switch {
+		case r == nil || r.Revision != rev:
+			return false, "the rollout has not started"
+		case r.Phase == droverv1.RolloutSucceeded:
+			tb.Fatalf("the rollout of %s succeeded: its gate did not fail", version)
+		case r.Phase != droverv1.RolloutRolledBack:
+			return false, fmt.Sprintf("%s: %s", r.Phase, r.Message)
+		}
+		st = r
+		return true, ""
+	})
+	f.waitServing(tb, e, timeout)
+	res := rollbackResult{prods: f.prods, linger: e.linger, gate: f.gate, toRolledBack: time.Since(tShip), calls: map[string]int{}}
+	if st.RollbackLatency != nil {
+		res.latency = st.RollbackLatency.Duration
+	}
+	if st.PreviousRevision != f.stable {
+		tb.Fatalf("the rollout of %s went back to revision %s, want v2's %s", version, st.PreviousRevision, f.stable)
+	}
+
+	fails := f.checks.failures(tShip)
+	if len(fails) == 0 {
+		tb.Fatalf("the check server answered no failure for %s", version)
+	}
+	tFirst, tLast := fails[0].at, fails[len(fails)-1].at
+	moved := map[string]bool{}
+	for _, a := range fails {
+		moved[setID(f.namespace, a.prod)] = true
+	}
+	res.moved = len(moved)
+	if want := (f.prods*waveShare + 99) / 100; res.moved != want {
+		tb.Fatalf("the gate failed %d Prods, want the %d%% of %d the failing step moves (%d)", res.moved, waveShare, f.prods, want)
+	}
+
+	all := e.rec.since(time.Time{})
+	var rb *call
+	for i, c := range all {
+		if c.op != opChange || c.err != nil || c.start.Before(tFirst) {
+			continue
+		}
+		res.changes++
+		weights := serviceWeights(c.changes)
+		if !c.start.Before(tLast) {
+			res.afterVerdict++
+		}
+		hit := false
+		for id := range moved {
+			if w, ok := weights[id]; ok && w == 0 {
+				hit = true
+			}
+		}
+		if hit {
+			rb = &all[i]
+			break
+		}
+	}
+	if rb == nil {
+		tb.Fatalf("no ChangeResourceRecordSets after the gate failed took a v3 Prod out of traffic")
+	}
+	if rb.start.Before(tLast) {
+		tb.Fatalf("a change took v3 Prods out of traffic %s before the gate's verdict", tLast.Sub(rb.start))
+	}
+	res.afterVerdict-- // the rollback's own
+	weights := serviceWeights(rb.changes)
+	var notOut, wrongOut []string
+	for id := range moved {
+		if w, ok := weights[id]; !ok || w != 0 {
+			notOut = append(notOut, id)
+		}
+	}
+	for id, w := range weights {
+		if w == 0 && !moved[id] {
+			wrongOut = append(wrongOut, id)
+		}
+	}
+	slices.Sort(notOut)
+	slices.Sort(wrongOut)
+	if len(notOut) > 0 {
+		tb.Fatalf("the rollback's traffic change (%d records) leaves %d of the %d v3 Prods in traffic: not one batch: %s", len(rb.changes), len(notOut), len(moved), strings.Join(notOut, ", "))
+	}
+	if len(wrongOut) > 0 {
+		tb.Fatalf("the rollback's traffic change takes v2 Prods out of traffic: %s", strings.Join(wrongOut, ", "))
+	}
+	res.records = len(rb.changes)
+	for _, h := range e.pub.since(tLast) {
+		out := 0
+		for id := range moved {
+			if w, ok := h.weights[id]; ok && w == 0 {
+				out++
+			}
+		}
+		if out > 0 {
+			res.handoff = h.at.Sub(tLast)
+			break
+		}
+	}
+	var window []call
+	for _, c := range all {
+		if !c.start.Before(tFirst) && !c.start.After(rb.start) {
+			window = append(window, c)
+		}
+	}
+	res.calls = countOps(window)
+	var afterVerdict []call
+	for _, c := range window {
+		if !c.start.Before(tLast) {
+			afterVerdict = append(afterVerdict, c)
+		}
+	}
+	res.callsAfterVerdict = countOps(afterVerdict)
+	spans, lingers := callSpans(all), lingerSpans(all, e.linger)
+	handedAt := tLast.Add(res.handoff)
+	res.toSubmit = criticalPath(tFirst, handedAt, rb.start, []span{{tFirst, tLast}}, spans, lingers)
+	res.fromVerdict = criticalPath(tLast, handedAt, rb.start, nil, spans, lingers)
+	return res
+}
+
+// rollbackEnv is the test bed of BenchmarkRollback: two clusters sharing the set's Prods.
+var rollbackEnv = envSpec{name: "rollback", pools: map[string][]string{rollbackPool: {"r-1", "r-2"}}}
+
+// rollbackProds is the size of the benchmark's ProdSet.
+const rollbackProds = 50
+
+// benchGate is the benchmark's HTTP gate: three rounds a second apart, so that the
+// change re-admitting the step's Prods is in sync when the verdict comes.
+var benchGate = gateSpec{tries: 3, interval: time.Second}
+
+// BenchmarkRollback ships v3 to a ProdSet of 50 Prods on v2 through an InPlace policy
+// whose first step (10 Prods) has a failing HTTP gate, with the manager's Route53 client
+// unpaced and paced as in production. The timed region is from the ship to RolledBack
+// with every Prod serving v2 again.
+func BenchmarkRollback(b *testing.B) {
+	for _, p := range []pacing{unpaced, paced} {
+		b.Run(fmt.Sprintf("prods=%d/%s", rollbackProds, p.name), func(b *testing.B) {
+			e := useEnv(b, rollbackEnv)
+			f := newRollbackFixture(b, e, rollbackProds, benchGate, 15*time.Minute)
+			e.pace(b, p)
+			var results []rollbackResult
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				e.quiet(b, 5*time.Minute)
+				b.StartTimer()
+				results = append(results, f.rollback(b, e, 10*time.Minute))
+			}
+			b.StopTimer()
+			reportRollback(b, p, results)
+		})
+	}
+}
+
+func reportRollback(b *testing.B, p pacing, results []rollbackResult) {
+	var toSubmit, fromVerdict, own, aws, waits, changes, waited, calls, latency float64
+	for i, r := range results {
+		toSubmit += r.toSubmit.total.Seconds()
+		fromVerdict += r.fromVerdict.total.Seconds()
+		own += r.toSubmit.own.Seconds()
+		aws += r.toSubmit.aws.Seconds()
+		waits += r.toSubmit.waits.Seconds()
+		changes += float64(r.changes)
+		waited += float64(r.afterVerdict)
+		latency += r.latency.Seconds()
+		for _, n := range r.calls {
+			calls += float64(n)
+		}
+		b.Logf("rollback %d/%d (%s), load %s\n%s", i+1, len(results), p.name, loadAverage(), r.table())
+	}
+	n := float64(len(results))
+	b.ReportMetric(toSubmit/n, "s-to-submit")
+	b.ReportMetric(fromVerdict/n, "s-verdict-to-submit")
+	b.ReportMetric(own/n, "s-own")
+	b.ReportMetric(aws/n, "s-aws")
+	b.ReportMetric(waits/n, "s-waits")
+	b.ReportMetric(changes/n, "changes")
+	b.ReportMetric(waited/n, "changes-waited-for")
+	b.ReportMetric(calls/n, "calls-to-submit")
+	b.ReportMetric(latency/n, "s-drover-latency")
+}
+
+func (r rollbackResult) table() string {
+	var sb strings.Builder
+	calls, callsAfterVerdict := 0, 0
+	for _, n := range r.calls {
+		calls += n
+	}
+	for _, n := range r.callsAfterVerdict {
+		callsAfterVerdict += n
+	}
+	floor := r.gate.wait() + r.linger
+	fmt.Fprintf(&sb, "| rollback of %d v3 Prods of a set of %d | measured | minimum | ratio |\n", r.moved, r.prods)
+	sb.WriteString("| --- | --- | --- | --- |\n")
+	fmt.Fprintf(&sb, "| ChangeResourceRecordSets carrying the rollback | 1 | 1 | 1.0 |\n")
+	fmt.Fprintf(&sb, "| other ChangeResourceRecordSets between the verdict and the rollback's | %d | 0 | |\n", r.afterVerdict)
+	fmt.Fprintf(&sb, "| ChangeResourceRecordSets from the first failing answer to submitted | %d | 1 | %.1f |\n", r.changes, float64(r.changes))
+	fmt.Fprintf(&sb, "| records in the rollback's change | %d | %d | %.2f |\n", r.records, r.moved, float64(r.records)/float64(r.moved))
+	fmt.Fprintf(&sb, "| Route53 calls from the verdict to submitted | %d (%s) | 2 (1 read + 1 change) | %.1f |\n", callsAfterVerdict, formatOps(r.callsAfterVerdict), float64(callsAfterVerdict)/2)
+	fmt.Fprintf(&sb, "| Route53 calls from the first failing answer to submitted | %d (%s) | | |\n", calls, formatOps(r.calls))
+	fmt.Fprintf(&sb, "| first failing answer → rollback change submitted | %s | %s (gate %d×%s + linger) | %.2f |\n", secs(r.toSubmit.total), secs(floor), r.gate.tries-1, r.gate.interval, r.toSubmit.total.Seconds()/floor.Seconds())
+	fmt.Fprintf(&sb, "| … in AWS calls | %s | | |\n", secs(r.toSubmit.aws))
+	fmt.Fprintf(&sb, "| … in deliberate waits (gate tries, linger) | %s | %s | |\n", secs(r.toSubmit.waits), secs(floor))
+	fmt.Fprintf(&sb, "| … drover's own time | %s | 0 (target < 1 s) | |\n", secs(r.toSubmit.own))
+	fmt.Fprintf(&sb, "| gate verdict (last failing answer) → submitted | %s | %s (linger) | %.2f |\n", secs(r.fromVerdict.total), secs(r.linger), r.fromVerdict.total.Seconds()/r.linger.Seconds())
+	fmt.Fprintf(&sb, "| … verdict → the rollback's weights handed to the publisher (ProdSet controller) | %s | | |\n", secs(r.handoff))
+	fmt.Fprintf(&sb, "| … hand-off → submitted (publisher) | %s | %s (linger) | |\n", secs(r.fromVerdict.total-r.handoff), secs(r.linger))
+	fmt.Fprintf(&sb, "| … own time | %s | | |\n", secs(r.fromVerdict.own))
+	fmt.Fprintf(&sb, "| drover's status.rollout.rollbackLatency | %s | | |\n", secs(r.latency))
+	fmt.Fprintf(&sb, "| ship → RolledBack, every Prod on v2 at 100 in Route53 | %s | | |\n", secs(r.toRolledBack))
+	return sb.String()
+}
