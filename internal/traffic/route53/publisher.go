@@ -144,6 +144,9 @@ type zone struct {
 	// each next one (failureBackoff), so a zone Route53 keeps refusing (permissions, a
 	// deleted zone) is not asked again every second by every ProdSet.
 	failures int
+	// undeleted counts the batches in a row after which unused health checks could not
+	// be deleted: their services are swept again after failureBackoff of it.
+	undeleted int
 }
 
 // failureBackoff is how long a zone's worker waits after n failed batches in a row: 1 s
@@ -226,18 +229,13 @@ func (p *Publisher) Publish(ctx context.Context, svc traffic.Service, weights []
 			go p.work(p.ctx, z)
 		}
 	}
-	if z.next == nil {
-		p.seq++
-		z.next = &batch{ticket: fmt.Sprintf("drover/%s/%s/%d", p.boot, svc.Zone, p.seq), zone: svc.Zone, intents: map[string]*serviceIntent{}}
-		p.tickets[z.next.ticket] = z.next
-	}
 	key := canonical(svc.Name)
-	si := z.next.intents[key]
+	si := p.nextBatch(z).intents[key]
 	if si == nil {
-		si = &serviceIntent{Service: svc}
+		si = &serviceIntent{}
 		z.next.intents[key] = si
 	}
-	si.Service.TTL = svc.TTL
+	si.Service = svc
 	si.merge(weights)
 	select {
 	case z.wake <- struct{}{}:
@@ -245,6 +243,40 @@ func (p *Publisher) Publish(ctx context.Context, svc traffic.Service, weights []
 	}
 	p.prune()
 	return z.next.ticket, nil
+}
+
+// nextBatch is z's next batch, begun if there is none. Called with mu held.
+func (p *Publisher) nextBatch(z *zone) *batch {
+	if z.next == nil {
+		p.seq++
+		z.next = &batch{ticket: fmt.Sprintf("drover/%s/%s/%d", p.boot, z.id, p.seq), zone: z.id, intents: map[string]*serviceIntent{}}
+		p.tickets[z.next.ticket] = z.next
+	}
+	return z.next
+}
+
+// sweep plans services of z again after d, with no new weights: a batch that changes no
+// record and deletes the services' health checks no record uses. It is how a health
+// check whose deletion failed is deleted: otherwise it would wait for its service's
+// next change, which never comes once the service's ProdSet is gone.
+func (p *Publisher) sweep(ctx context.Context, z *zone, services []string, d time.Duration) {
+	time.AfterFunc(d, func() {
+		if ctx.Err() != nil {
+			return
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		b := p.nextBatch(z)
+		for _, svc := range services {
+			if b.intents[svc] == nil {
+				b.intents[svc] = &serviceIntent{Service: traffic.Service{Zone: z.id, Name: svc}}
+			}
+		}
+		select {
+		case z.wake <- struct{}{}:
+		default:
+		}
+	})
 }
 
 // InSync reports whether the batch of ticket is in sync in Route53.
@@ -306,13 +338,28 @@ func (p *Publisher) work(ctx context.Context, z *zone) {
 		if err != nil {
 			z.failures++
 			log.Error(err, "DNS change batch failed; its ProdSets publish again", "ticket", b.ticket, "retryAfter", failureBackoff(z.failures))
+			// Nobody publishes a sweep again: it is swept again.
+			var sweeps []string
+			for name, si := range b.intents {
+				if len(si.Weights) == 0 {
+					sweeps = append(sweeps, name)
+				}
+			}
+			if len(sweeps) > 0 {
+				p.sweep(ctx, z, sweeps, failureBackoff(z.failures))
+			}
 			if !sleep(ctx, failureBackoff(z.failures)) {
 				return
 			}
 			continue
 		}
 		z.failures = 0
-		p.deleteHealthChecks(ctx, log, orphans)
+		if undeleted := p.deleteHealthChecks(ctx, log, orphans); len(undeleted) > 0 {
+			z.undeleted++
+			p.sweep(ctx, z, undeleted, failureBackoff(z.undeleted))
+		} else {
+			z.undeleted = 0
+		}
 	}
 }
 
@@ -508,17 +555,26 @@ func (p *Publisher) callerReference(spec hcSpec) string {
 }
 
 // deleteHealthChecks deletes health checks no record uses any more. One that fails stays
-// in the index and is tried again after the service's next change.
-func (p *Publisher) deleteHealthChecks(ctx context.Context, log logr.Logger, ids []string) {
+// in the index and is tried again with its service's next batch; it returns the services
+// of those, for a sweep.
+func (p *Publisher) deleteHealthChecks(ctx context.Context, log logr.Logger, ids []string) (services []string) {
 	for _, id := range ids {
 		if err := p.API.DeleteHealthCheck(ctx, id); err != nil {
-			log.Error(err, "deleting a health check no record uses", "healthCheck", id)
+			log.Error(err, "deleting a health check no record uses; tried again later", "healthCheck", id)
+			p.mu.Lock()
+			for _, e := range p.index {
+				if e.ID == id && !slices.Contains(services, e.Key.Service) {
+					services = append(services, e.Key.Service)
+				}
+			}
+			p.mu.Unlock()
 			continue
 		}
 		p.mu.Lock()
 		p.index = slices.DeleteFunc(p.index, func(e hcEntry) bool { return e.ID == id })
 		p.mu.Unlock()
 	}
+	return services
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

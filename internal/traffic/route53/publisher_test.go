@@ -475,3 +475,62 @@ func TestPublisherRetriesAHealthCheckCreationWithItsReference(t *testing.T) {
 		t.Errorf("%d health checks, want 1", len(zone.hcs))
 	}
 }
+
+// flakyDeletes is a fakeZone whose first DeleteHealthCheck calls fail, and then as many
+// ListResourceRecordSets as failLists says.
+type flakyDeletes struct {
+	*fakeZone
+	fail, failLists int
+}
+
+func (f *flakyDeletes) ListResourceRecordSets(ctx context.Context, zone, name string) ([]types.ResourceRecordSet, error) {
+	f.mu.Lock()
+	if f.fail == 0 && f.failLists > 0 {
+		f.failLists--
+		f.mu.Unlock()
+		return nil, errors.New("Throttling")
+	}
+	f.mu.Unlock()
+	return f.fakeZone.ListResourceRecordSets(ctx, zone, name)
+}
+
+func (f *flakyDeletes) DeleteHealthCheck(ctx context.Context, id string) error {
+	f.mu.Lock()
+	if f.fail > 0 {
+		f.fail--
+		f.mu.Unlock()
+		return errors.New("InternalFailure")
+	}
+	f.mu.Unlock()
+	return f.fakeZone.DeleteHealthCheck(ctx, id)
+}
+
+// Health checks whose deletion failed are deleted later, even when their service never
+// changes again (its ProdSet is gone), and even when that try fails too.
+func TestPublisherDeletesHealthChecksAgainAfterAFailure(t *testing.T) {
+	zone := &flakyDeletes{fakeZone: newFakeZone()}
+	p := startPublisher(t, zone)
+	ctx := context.Background()
+	tk, err := p.Publish(ctx, shop, []traffic.Weight{{ID: "default/a", Weight: 100, Paths: paths("10.0.0.1", "nlb.example", 90, 10)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "sent", func() bool { zone.release(); return ticketInSync(t, p, tk) })
+	zone.mu.Lock()
+	zone.fail = 3      // the two deletions after the removal, and the first try again
+	zone.failLists = 1 // then the second try's batch fails
+	zone.mu.Unlock()
+	tk, err = p.Publish(ctx, shop, []traffic.Weight{{ID: "default/a", Remove: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the removal in sync", func() bool { zone.release(); return ticketInSync(t, p, tk) })
+	eventually(t, "the health checks deleted in the end", func() bool {
+		zone.mu.Lock()
+		defer zone.mu.Unlock()
+		return len(zone.hcs) == 0
+	})
+	if n := zone.callCount(); n != 2 {
+		t.Errorf("%d changes, want 2: the sweeps change no record", n)
+	}
+}
