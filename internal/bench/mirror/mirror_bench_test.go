@@ -1,0 +1,230 @@
+package mirror
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
+)
+
+var (
+	rounds       = flag.Int("mirror.rounds", 5, "syncs per iteration of each BenchmarkMirrorSync phase (create, churn, steady)")
+	octaviaWrite = flag.String("mirror.octavia-writes", string(viaDatabase), "how BenchmarkMirrorSync changes Octavia's members: "+
+		"db (straight into the test Octavia's database) or api (batch updates, minutes each at 500 members)")
+)
+
+// pollGap is the pause before each steady-state sync, standing in for the poll interval
+// (30 s by default): back to back, five syncs' Octavia reads would exceed the client's
+// burst of 20 and time the rate limiter instead of Octavia.
+const pollGap = time.Second
+
+// BenchmarkMirrorSync measures syncs of one Prod's mirror of an Octavia load balancer
+// with 500 members (one TCP listener, one pool with a TCP monitor) against the real
+// Octavia and moto, in three phases, each -mirror.rounds syncs per iteration:
+//
+//   - create: the NLB deleted, the sync creates it with 500 targets;
+//   - churn: 10% of the members replaced in Octavia (50 members: 25 gone, 25 new, in one
+//     change), then one sync; the NLB's targets must equal the members exactly, through
+//     one RegisterTargets and one DeregisterTargets;
+//   - steady: Octavia unchanged, a sync must write nothing.
+//
+// Octavia's members change in its database (-mirror.octavia-writes=db, the default) or
+// through batch updates (=api); see viaDatabase for why. Either way drover reads them
+// through the real API.
+//
+// ns/op and s/sync are the mean time of one sync (Octavia's changes and the checks are
+// not timed); the other metrics are per sync too, with the theoretical minimum of calls
+// (minimum_test.go) beside them. The log ends with a table of the figures.
+func BenchmarkMirrorSync(b *testing.B) {
+	const members = 500
+	b.Logf("load before: %s", loadAverage())
+	mode := writeMode(*octaviaWrite)
+	h := newHarness(b, "bench-mirror-500", members, mode)
+	// Half the churn gone, half new: 5% of the targets removed, well under the guard's
+	// default maxTargetRemovalPercent (50).
+	k := members / 10 / 2
+
+	first := h.sync(b)
+	h.checkCreate(b, first)
+
+	create := &phase{name: "create (500 targets)", minOctavia: minOctaviaReads(1, 1), minReads: minCreateReads, minWrites: minCreateWrites(members)}
+	churn := &phase{name: fmt.Sprintf("churn (%d gone, %d new)", k, k), minOctavia: minOctaviaReads(1, 1), minReads: minAWSReads(1), minWrites: minChurnWrites(k, k)}
+	steady := &phase{name: "steady state", minOctavia: minOctaviaReads(1, 1), minReads: minAWSReads(1), minWrites: 0}
+
+	b.Run("members=500/create", func(b *testing.B) {
+		for range b.N {
+			for range *rounds {
+				b.StopTimer()
+				h.deleteNLB(b)
+				b.StartTimer()
+				st := h.sync(b)
+				b.StopTimer()
+				h.checkCreate(b, st)
+				create.add(st)
+				b.StartTimer()
+			}
+		}
+		create.report(b)
+	})
+	b.Run("members=500/churn", func(b *testing.B) {
+		for range b.N {
+			for range *rounds {
+				b.StopTimer()
+				h.churn(b, k, mode)
+				b.StartTimer()
+				st := h.sync(b)
+				b.StopTimer()
+				h.checkChurn(b, st, k)
+				churn.add(st)
+				b.StartTimer()
+			}
+		}
+		churn.report(b)
+	})
+	b.Run("members=500/steady", func(b *testing.B) {
+		for range b.N {
+			for range *rounds {
+				b.StopTimer()
+				time.Sleep(pollGap)
+				b.StartTimer()
+				st := h.sync(b)
+				b.StopTimer()
+				h.checkSteady(b, st)
+				steady.add(st)
+				b.StartTimer()
+			}
+		}
+		steady.report(b)
+		b.ReportMetric(float64(steady.total(func(s syncStats) float64 { return float64(s.calls.count(cloudmetrics.ELBv2, true)) })), "steady-writes")
+	})
+
+	b.Logf("load after: %s", loadAverage())
+	b.Logf("NLB mirror of an Octavia load balancer with %d members, means over the syncs of each phase:\n%s", members, table(create, churn, steady))
+}
+
+// phase collects the syncs of one phase of the benchmark, with its minimums.
+type phase struct {
+	name                            string
+	minOctavia, minReads, minWrites int
+	syncs                           []syncStats
+}
+
+func (p *phase) add(s syncStats) { p.syncs = append(p.syncs, s) }
+
+func (p *phase) total(f func(syncStats) float64) float64 {
+	sum := 0.0
+	for _, s := range p.syncs {
+		sum += f(s)
+	}
+	return sum
+}
+
+func (p *phase) mean(f func(syncStats) float64) float64 {
+	if len(p.syncs) == 0 {
+		return 0
+	}
+	return p.total(f) / float64(len(p.syncs))
+}
+
+func (p *phase) awsReads() float64 {
+	return p.mean(func(s syncStats) float64 { return float64(s.calls.count(cloudmetrics.ELBv2, false)) })
+}
+
+func (p *phase) awsWrites() float64 {
+	return p.mean(func(s syncStats) float64 { return float64(s.calls.count(cloudmetrics.ELBv2, true)) })
+}
+
+func (p *phase) octaviaCalls() float64 {
+	return p.mean(func(s syncStats) float64 {
+		return float64(s.calls.count(cloudmetrics.Octavia, false) + s.calls.count(cloudmetrics.Octavia, true))
+	})
+}
+
+func seconds(f func(syncStats) time.Duration) func(syncStats) float64 {
+	return func(s syncStats) float64 { return f(s).Seconds() }
+}
+
+// report sets the benchmark's metrics: per sync, means over the phase's syncs.
+func (p *phase) report(b *testing.B) {
+	total := p.mean(seconds(func(s syncStats) time.Duration { return s.total }))
+	b.ReportMetric(total*1e9, "ns/op")
+	b.ReportMetric(total, "s/sync")
+	b.ReportMetric(p.mean(seconds(func(s syncStats) time.Duration { return s.octavia })), "octavia-s/sync")
+	b.ReportMetric(p.mean(seconds(syncStats.aws)), "aws-s/sync")
+	b.ReportMetric(p.mean(seconds(func(s syncStats) time.Duration { return s.drover })), "drover-s/sync")
+	b.ReportMetric(p.awsReads()+p.awsWrites(), "aws-calls/sync")
+	b.ReportMetric(float64(p.minReads+p.minWrites), "aws-calls-min/sync")
+	b.ReportMetric(p.awsWrites(), "aws-writes/sync")
+	b.ReportMetric(float64(p.minWrites), "aws-writes-min/sync")
+	b.ReportMetric(p.octaviaCalls(), "octavia-calls/sync")
+}
+
+// table is the markdown table of the phases' figures, measured beside the minimum.
+func table(phases ...*phase) string {
+	var sb strings.Builder
+	sb.WriteString("| sync | figure | measured (mean) | theoretical minimum | measured / minimum |\n| --- | --- | --- | --- | --- |\n")
+	row := func(p *phase, figure, measured string, m float64, minimum int) {
+		ratio := "–"
+		if minimum > 0 {
+			ratio = fmt.Sprintf("%.2f", m/float64(minimum))
+		} else if m == 0 {
+			ratio = "at the minimum"
+		}
+		fmt.Fprintf(&sb, "| %s | %s | %s | %d | %s |\n", p.name, figure, measured, minimum, ratio)
+	}
+	for _, p := range phases {
+		if len(p.syncs) == 0 {
+			continue
+		}
+		last := p.syncs[len(p.syncs)-1]
+		w, r, o := p.awsWrites(), p.awsReads(), p.octaviaCalls()
+		row(p, "ELBv2 writes", fmt.Sprintf("%.1f (%s)", w, last.calls.ops(cloudmetrics.ELBv2, true)), w, p.minWrites)
+		row(p, "ELBv2 reads", fmt.Sprintf("%.1f (%s)", r, last.calls.ops(cloudmetrics.ELBv2, false)), r, p.minReads)
+		row(p, "Octavia reads", fmt.Sprintf("%.1f (%s)", o, last.calls.ops(cloudmetrics.Octavia, false)), o, p.minOctavia)
+
+		mean := func(f func(syncStats) time.Duration) time.Duration {
+			return time.Duration(p.mean(func(s syncStats) float64 { return float64(f(s)) }))
+		}
+		total, oct, awsT, drv := mean(func(s syncStats) time.Duration { return s.total }), mean(func(s syncStats) time.Duration { return s.octavia }),
+			mean(syncStats.aws), mean(func(s syncStats) time.Duration { return s.drover })
+		// The floor: the same time per call, the fewest calls, no time of drover's own.
+		floor := time.Duration(0)
+		if o > 0 {
+			floor += time.Duration(float64(oct) * float64(p.minOctavia) / o)
+		}
+		if r+w > 0 {
+			floor += time.Duration(float64(awsT) * float64(p.minReads+p.minWrites) / (r + w))
+		}
+		fmt.Fprintf(&sb, "| %s | time per sync | %s (Octavia %s, AWS %s, drover %s = %.2f%%) | ≈%s (same time per call, fewest calls, no drover time) | %.2f |\n",
+			p.name, round(total), round(oct), round(awsT), round(drv), 100*float64(drv)/float64(total), round(floor), float64(total)/float64(floor))
+	}
+	return sb.String()
+}
+
+func round(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
+
+// loadAverage is the machine's load (/proc/loadavg), for the figures' context.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return fmt.Sprintf("%s %s %s (1, 5, 15 min; %d CPUs)", f[0], f[1], f[2], runtime.NumCPU())
+}
