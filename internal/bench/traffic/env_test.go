@@ -174,6 +174,15 @@ func startEnv(tb testing.TB, spec envSpec) (*env, error) {
 }
 
 func (e *env) close(keepLogs bool) {
+	if e.rec != nil {
+		// Let the last batch finish, unpaced, so that stopping the manager cancels none.
+		e.rec.use(e.clients[unpaced.name])
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if !e.rec.inFlight() && time.Since(e.rec.last()) > max(time.Second, 3*e.linger) {
+				break
+			}
+		}
+	}
 	if e.stopManager != nil {
 		if err := e.stopManager(); err != nil {
 			fmt.Fprintln(os.Stderr, "manager:", err)
