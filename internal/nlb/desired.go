@@ -42,6 +42,11 @@ func Desired(snap *octavia.Snapshot, opts Options) (Model, []Warning, error) {
 	if olb.ID == "" {
 		return Model{}, nil, fmt.Errorf("%w: the load balancer has no id", errInconsistent)
 	}
+	// The ids become tag values (TagOctaviaLoadBalancer, TagOctaviaPool); Octavia's are
+	// UUIDs, and one AWS would refuse as a tag is a read to distrust.
+	if !validTagValue(olb.ID) {
+		return Model{}, nil, fmt.Errorf("%w: load balancer id %q is not a valid AWS tag value", errInconsistent, olb.ID)
+	}
 	if olb.ProvisioningStatus != "ACTIVE" {
 		return Model{}, nil, fmt.Errorf("%w: load balancer %s is %s, not ACTIVE", ErrOctaviaNotReady, olb.ID, orNone(olb.ProvisioningStatus))
 	}
@@ -54,7 +59,20 @@ func Desired(snap *octavia.Snapshot, opts Options) (Model, []Warning, error) {
 		if _, dup := pools[p.ID]; dup || p.ID == "" {
 			return Model{}, nil, fmt.Errorf("%w: pool id %q is empty or repeated", errInconsistent, p.ID)
 		}
+		if !validTagValue(p.ID) {
+			return Model{}, nil, fmt.Errorf("%w: pool id %q is not a valid AWS tag value", errInconsistent, p.ID)
+		}
 		pools[p.ID] = p
+	}
+
+	// Listeners are taken in order of port, protocol and id: two of one id could land on
+	// the same port in either order.
+	listenerIDs := make(map[string]bool, len(snap.Listeners))
+	for _, l := range snap.Listeners {
+		if listenerIDs[l.ID] || l.ID == "" {
+			return Model{}, nil, fmt.Errorf("%w: listener id %q is empty or repeated", errInconsistent, l.ID)
+		}
+		listenerIDs[l.ID] = true
 	}
 
 	b := &builder{opts: opts}
@@ -306,8 +324,9 @@ func httpMatcher(expected string) (string, string) {
 			dropped = append(dropped, c)
 			continue
 		}
-		if !slices.Contains(kept, c) {
-			kept = append(kept, c)
+		// As a number: "0200" or "+200" is 200 to Atoi, but not a code an NLB reads.
+		if code := strconv.Itoa(n); !slices.Contains(kept, code) {
+			kept = append(kept, code)
 		}
 	}
 	if len(kept) == 0 {

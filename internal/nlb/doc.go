@@ -64,7 +64,8 @@
 // Octavia states: only an ACTIVE, administratively up load balancer is mirrored; any
 // other state (PENDING_*, ERROR) makes Desired fail with ErrOctaviaNotReady, so a
 // transitional read changes nothing in AWS. A snapshot that contradicts itself (a
-// listener naming a pool it does not have) is an error too.
+// listener naming a pool it does not have, a listener or pool id that is empty or
+// repeated, or an id AWS would refuse as the tag value it becomes) is an error too.
 //
 // # Replacement
 //

@@ -40,6 +40,9 @@ const maxTagValue = 256
 // tagValueRE is what AWS accepts in a tag value.
 var tagValueRE = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 
+// validTagValue tells whether AWS accepts s as a tag value.
+func validTagValue(s string) bool { return len(s) <= maxTagValue && tagValueRE.MatchString(s) }
+
 // Owner identifies whose NLB it is: the drover installation and the Prod.
 type Owner struct {
 	// Manager identifies the drover installation (for example the control-plane
@@ -67,6 +70,8 @@ func (o Owner) Validate() error {
 	}
 	if o.Namespace == "" || o.Name == "" {
 		errs = append(errs, errors.New("owner: the Prod namespace and name are required"))
+	} else if prod := o.Tags()[TagProd]; !validTagValue(prod) {
+		errs = append(errs, fmt.Errorf("owner: Prod %q is not a valid AWS tag value", prod))
 	}
 	return errors.Join(errs...)
 }
