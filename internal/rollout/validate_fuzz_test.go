@@ -39,7 +39,7 @@ import (
 // traffic either, so the whole set could go dark below its serving minimum (seed
 // replace-dark-step-keeps-serving).
 //
-//	go test -run='^$' -fuzz='^FuzzValidateAndPlan$' -fuzztime=60s -parallel=1 ./internal/rollout/
+//	go test -run='^$' -fuzz='^FuzzValidateAndPlan$' -fuzztime=60s -fuzzminimizetime=100x -parallel=1 ./internal/rollout/
 func FuzzValidateAndPlan(f *testing.F) {
 	for _, seed := range []struct {
 		policy, defaultProm string
