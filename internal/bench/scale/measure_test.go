@@ -329,11 +329,17 @@ var apiserverOwn = map[string]bool{
 	"flowschemas": true, "prioritylevelconfigurations": true,
 }
 
+// apiserverOwnVerbs are requests a kube-apiserver makes of itself on a timer: the
+// ClusterIP and NodePort repair loops list every Service every few minutes.
+var apiserverOwnVerbs = map[requestKey]bool{{Verb: "LIST", Resource: "services"}: true}
+
 // attributable reports whether a request class can have come from the manager: a
 // resource request outside the kube-apiserver's own housekeeping. Non-resource requests
-// (discovery, probes) are counted apart.
+// (discovery, probes) are counted apart, and so are watches: one that ended during a
+// measurement is the kube-apiserver's own informer's (the manager's stay open; they are
+// counted from apiserver_longrunning_requests).
 func attributable(k requestKey) bool {
-	return k.Resource != "" && !apiserverOwn[k.Resource]
+	return k.Resource != "" && k.Verb != "WATCH" && !apiserverOwn[k.Resource] && !apiserverOwnVerbs[k]
 }
 
 // isWrite reports whether a verb asks the API server to change something. A

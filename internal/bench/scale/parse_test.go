@@ -80,12 +80,15 @@ func TestObjectDiff(t *testing.T) {
 
 func TestRequestCounts(t *testing.T) {
 	before := requestCounts{{"APPLY", "configmaps", ""}: 10, {"GET", "", "/api"}: 5, {"PUT", "leases", ""}: 3}
-	after := requestCounts{{"APPLY", "configmaps", ""}: 30, {"GET", "", "/api"}: 9, {"PUT", "leases", ""}: 7, {"LIST", "services", ""}: 2}
+	after := requestCounts{
+		{"APPLY", "configmaps", ""}: 30, {"GET", "", "/api"}: 9, {"PUT", "leases", ""}: 7,
+		{"LIST", "prods", ""}: 2, {"LIST", "services", ""}: 1, {"WATCH", "secrets", ""}: 1,
+	}
 	d := after.minus(before)
 	if got := d.total(attributable); got != 22 {
-		t.Errorf("attributable requests = %v, want 22 (20 applies, 2 lists; not the leases or probes)", got)
+		t.Errorf("attributable requests = %v, want 22 (20 applies, 2 lists; not the leases, probes, the apiserver's own LIST services or ended watches)", got)
 	}
-	if got, want := d.String(), "APPLY configmaps=20, GET /api=4, PUT leases=4, LIST services=2"; got != want {
+	if got, want := d.String(), "APPLY configmaps=20, GET /api=4, PUT leases=4, LIST prods=2, LIST services=1, WATCH secrets=1"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }

@@ -2,31 +2,23 @@ package scale
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
-	"slices"
-	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	kruntime "k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
-	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -36,173 +28,21 @@ import (
 )
 
 const (
-	// namespace holds the Cluster objects, kubeconfig Secrets, ProdSets and Prods.
-	namespace = "bench"
-	// regionLabel spreads each set's Prods over regions, as users do.
-	regionLabel = "topology.drover.dev/region"
-	// poolLabel puts the clusters into pools of Size.PerSet clusters; each set selects
-	// one pool (see Size).
-	poolLabel = "bench.drover.dev/pool"
-	// regions is how many regions the clusters of one pool are spread over.
-	regions = 4
-	// version is the release every Prod runs.
-	version = "v1"
-
 	// pollInterval is how often the control plane is listed while Prods converge.
 	pollInterval = 2 * time.Second
-	// resyncPoll is how often the restarted manager's /metrics is scraped.
-	resyncPoll = 500 * time.Millisecond
+	// The restarted manager's /metrics is scraped every 1/resyncPollShare of the time
+	// since it started, within [resyncPollFloor, resyncPollCeiling]: a resolution of 2.5% of
+	// the resync at a cost to the manager that stays small (a scrape computes gauges
+	// from its whole cache; the report gives what the scrapes cost).
+	resyncPollShare   = 40
+	resyncPollFloor   = 250 * time.Millisecond
+	resyncPollCeiling = 3 * time.Second
 	// quietFor is how long the control plane must stay unchanged, the manager idle,
 	// before the manager is restarted.
 	quietFor = 5 * time.Second
 	// stopTimeout is the manager's grace period after SIGTERM.
 	stopTimeout = 30 * time.Second
 )
-
-// Size is the shape of one run: Prods Prods in ProdSets of PerSet replicas (the last
-// one smaller if PerSet does not divide Prods) over Clusters workload clusters.
-//
-// Clusters are split into Clusters/PerSet pools (label bench.drover.dev/pool) and
-// labelled with one of four regions; ProdSet i selects pool i mod pools and spreads its
-// Prods over that pool's regions and clusters, one per cluster. That is how app teams
-// place: a set selects the clusters meant for it. (Placement decides per set and breaks
-// ties by cluster name, so sets that all select every cluster would all land on the
-// same lowest-named clusters and leave the others empty.) Sets share hosted zones,
-// SetsPerZone to a zone.
-type Size struct {
-	Prods       int
-	Clusters    int
-	PerSet      int
-	SetsPerZone int
-}
-
-// normalize makes the size runnable: at most one Prod of a set per cluster.
-func (s Size) normalize() (Size, error) {
-	if s.Prods < 1 || s.Clusters < 1 {
-		return s, fmt.Errorf("size %+v: need at least one Prod and one cluster", s)
-	}
-	if s.PerSet < 1 || s.PerSet > s.Clusters {
-		s.PerSet = min(10, s.Clusters)
-	}
-	if s.SetsPerZone < 1 {
-		s.SetsPerZone = 10
-	}
-	return s, nil
-}
-
-// pools is how many pools the clusters form; each has at least PerSet clusters.
-func (s Size) pools() int { return max(1, s.Clusters/s.PerSet) }
-
-// setSpec is one ProdSet to create.
-type setSpec struct {
-	name     string
-	replicas int
-	pool     string
-	zone     string
-}
-
-// sets lists the ProdSets of the size.
-func (s Size) sets() []setSpec {
-	var out []setSpec
-	for i, left := 0, s.Prods; left > 0; i++ {
-		n := min(s.PerSet, left)
-		left -= n
-		out = append(out, setSpec{
-			name:     fmt.Sprintf("app-%04d", i),
-			replicas: n,
-			pool:     fmt.Sprintf("pool-%d", i%s.pools()),
-			zone:     fmt.Sprintf("ZBENCH%04d", i/s.SetsPerZone),
-		})
-	}
-	return out
-}
-
-// workloads lists the workload clusters of the size with their pool and region.
-func (s Size) workloads() []testbed.WorkloadOptions {
-	pools := s.pools()
-	out := make([]testbed.WorkloadOptions, s.Clusters)
-	for i := range out {
-		out[i] = testbed.WorkloadOptions{
-			Name: fmt.Sprintf("workload-%02d", i+1),
-			Labels: map[string]string{
-				poolLabel:   fmt.Sprintf("pool-%d", i%pools),
-				regionLabel: fmt.Sprintf("region-%d", (i/pools)%regions),
-			},
-		}
-	}
-	return out
-}
-
-// prodSet is the ProdSet of spec: an app of a ConfigMap and a headless Service (both
-// Current as soon as they exist, so no controllers are needed; headless so that no
-// ClusterIP is allocated from envtest's /24 service range), published to a hosted zone.
-func prodSet(spec setSpec) (*droverv1.ProdSet, error) {
-	settings := strings.Repeat("# tuning knob left at its default\n", 16) // ~0.5 KiB, as real config is
-	cm := map[string]any{
-		"apiVersion": "v1", "kind": "ConfigMap",
-		"metadata": map[string]any{"name": spec.name + "-config"},
-		"data": map[string]any{
-			"LOG_LEVEL": "info", "RELEASE": "${DROVER_VERSION}", "settings.conf": settings,
-		},
-	}
-	svc := map[string]any{
-		"apiVersion": "v1", "kind": "Service",
-		"metadata": map[string]any{"name": spec.name, "labels": map[string]any{"app.kubernetes.io/name": spec.name}},
-		"spec": map[string]any{
-			"clusterIP": "None",
-			"selector":  map[string]any{"app.kubernetes.io/name": spec.name},
-			"ports":     []any{map[string]any{"name": "http", "port": 80, "targetPort": 8080}},
-		},
-	}
-	var raws []kruntime.RawExtension
-	for _, o := range []map[string]any{cm, svc} {
-		b, err := json.Marshal(o)
-		if err != nil {
-			return nil, err
-		}
-		raws = append(raws, kruntime.RawExtension{Raw: b})
-	}
-	return &droverv1.ProdSet{
-		ObjectMeta: metav1.ObjectMeta{Name: spec.name, Namespace: namespace},
-		Spec: droverv1.ProdSetSpec{
-			Replicas: ptr.To(int32(spec.replicas)),
-			Template: droverv1.ProdTemplate{
-				Metadata: droverv1.ProdTemplateMetadata{Labels: map[string]string{"app.kubernetes.io/name": spec.name}},
-				Spec: droverv1.ProdTemplateSpec{
-					Version:         version,
-					TargetNamespace: spec.name,
-					Manifests:       raws,
-					Traffic:         droverv1.ProdTraffic{Weight: ptr.To(int32(100))},
-				},
-			},
-			Placement: droverv1.Placement{
-				ClusterSelector: droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{poolLabel: droverv1.LabelValue(spec.pool)}},
-				TopologyKey:     regionLabel,
-				MaxPerCluster:   1,
-			},
-			Traffic: &droverv1.ProdSetTraffic{
-				HostedZoneID: spec.zone,
-				RecordName:   spec.name + ".bench.example.com",
-				TTL:          30,
-			},
-		},
-	}, nil
-}
-
-// manifestKinds are the resource types a Prod of prodSet puts on its cluster: its two
-// objects and its target namespace. A resync that verified every Prod by listing needs
-// one LIST of each per cluster.
-var manifestKinds = []schema.GroupVersionKind{
-	corev1.SchemeGroupVersion.WithKind("Namespace"),
-	corev1.SchemeGroupVersion.WithKind("ConfigMap"),
-	corev1.SchemeGroupVersion.WithKind("Service"),
-}
-
-// controlPlaneInformers is what a manager must read from the control plane at the
-// least when it starts: one LIST of each kind it reconciles or places by (Prods,
-// ProdSets, Clusters, ClusterMaintenances, RolloutPolicies) and one of the kubeconfig
-// Secrets.
-const controlPlaneInformers = 6
 
 // options are the knobs of a run besides its size.
 type options struct {
@@ -279,11 +119,18 @@ type result struct {
 	// Watches the restarted manager opened: its informers (each delivered its initial
 	// list through the watch).
 	WorkloadWatches, CPWatches requestCounts
-	WorkloadWrites, CPWrites   objectDiff
-	Throttled                  int
-	// Scrapes of the manager's /metrics during the resync, and what one costs it.
-	Scrapes   int
-	ScrapeCPU time.Duration
+	// The restarted manager's own count of its requests (rest_client_requests_total,
+	// watches counted when they start) to the workload clusters and the control plane,
+	// and the most it sent to one workload cluster.
+	MgrWorkloadReq, MgrCPReq, BusiestCluster float64
+	// ProdReconcileMean is the mean time of one Prod reconcile in the resync.
+	ProdReconcileMean        time.Duration
+	WorkloadWrites, CPWrites objectDiff
+	Throttled                int
+	// Scrapes of the manager's /metrics during the resync, and what one costs it (with
+	// every Prod, and in the baseline with none).
+	Scrapes                      int
+	ScrapeCPU, BaselineScrapeCPU time.Duration
 
 	// The floor: the benchmark listing every resource type once in every cluster.
 	FloorTime, FloorCPU time.Duration
@@ -408,7 +255,9 @@ func managerKeep(name string) bool {
 	switch name {
 	case "controller_runtime_reconcile_total", "controller_runtime_reconcile_errors_total",
 		"workqueue_depth", "controller_runtime_active_workers",
-		"capi_cluster_cache_connection_up", "go_memstats_heap_inuse_bytes":
+		"capi_cluster_cache_connection_up", "go_memstats_heap_inuse_bytes",
+		"controller_runtime_reconcile_time_seconds_sum", "controller_runtime_reconcile_time_seconds_count",
+		"rest_client_requests_total":
 		return true
 	}
 	return false
@@ -475,6 +324,7 @@ func (s *scenario) baseline() {
 	time.Sleep(quietFor)
 	s.res.Baseline = s.proc()
 	s.res.BaselineHeap = s.heap()
+	s.res.BaselineScrapeCPU = s.scrapeCost()
 }
 
 // createSets creates every ProdSet, 16 at a time.
@@ -684,110 +534,17 @@ func (s *scenario) waitQuiet() {
 	})
 }
 
-// controlPlaneSnapshot records the resourceVersion of every Prod, ProdSet and
-// ControllerRevision of the run.
-func (s *scenario) controlPlaneSnapshot() objectSnapshot {
-	s.tb.Helper()
-	snap := objectSnapshot{}
-	for _, gvk := range []schema.GroupVersionKind{
-		droverv1.GroupVersion.WithKind("Prod"), droverv1.GroupVersion.WithKind("ProdSet"),
-		appsv1.SchemeGroupVersion.WithKind("ControllerRevision"),
-	} {
-		if err := listMeta(s.ctx, s.cp, gvk, "control-plane", snap, client.InNamespace(namespace)); err != nil {
-			s.tb.Fatal(err)
-		}
+// managerRequests sums the manager's rest_client_requests_total by API server: every
+// workload cluster together, the control plane, and the workload cluster it sent most.
+func (s *scenario) managerRequests(m metrics) (workload, cp, busiest float64) {
+	hostOf := func(e *testbed.Env) string { return net.JoinHostPort(e.Host, strconv.Itoa(e.Port)) }
+	cp = m.sum("rest_client_requests_total", map[string]string{"host": hostOf(s.bed.ControlPlane)})
+	for _, w := range s.bed.Workloads {
+		n := m.sum("rest_client_requests_total", map[string]string{"host": hostOf(w.Env)})
+		workload += n
+		busiest = max(busiest, n)
 	}
-	return snap
-}
-
-// workloadSnapshot records the resourceVersion of every namespace, and of every
-// ConfigMap and Service drover applied, in every workload cluster.
-func (s *scenario) workloadSnapshot() objectSnapshot {
-	s.tb.Helper()
-	snap := objectSnapshot{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	errs := make([]error, len(s.bed.Workloads))
-	for i, w := range s.bed.Workloads {
-		wg.Go(func() {
-			part := objectSnapshot{}
-			for _, gvk := range manifestKinds {
-				var opts []client.ListOption
-				if gvk.Kind != "Namespace" {
-					opts = append(opts, client.HasLabels{droverv1.ProdNameLabel})
-				}
-				if err := listMeta(s.ctx, w.Client, gvk, w.Name, part, opts...); err != nil {
-					errs[i] = err
-					return
-				}
-			}
-			mu.Lock()
-			for k, v := range part {
-				snap[k] = v
-			}
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		s.tb.Fatal(err)
-	}
-	return snap
-}
-
-// listMeta lists the metadata of gvk into snap under "<cluster>/<kind>/<ns>/<name>".
-func listMeta(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, cluster string, snap objectSnapshot, opts ...client.ListOption) error {
-	list := &metav1.PartialObjectMetadataList{}
-	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-	if err := c.List(ctx, list, opts...); err != nil {
-		return fmt.Errorf("listing %s in %s: %w", gvk.Kind, cluster, err)
-	}
-	for _, o := range list.Items {
-		snap[objectKey(cluster, gvk.Kind, o.Namespace, o.Name)] = o.ResourceVersion
-	}
-	return nil
-}
-
-func objectKey(cluster, kind, ns, name string) string {
-	return cluster + "/" + kind + "/" + ns + "/" + name
-}
-
-// apiRequests are the request counters of every kube-apiserver of the bed, and the
-// watches open on them (see apiServerRequests).
-type apiRequests struct {
-	cp, workload           requestCounts
-	cpWatch, workloadWatch requestCounts
-}
-
-// scrapeAPIServers reads the request counters of the control plane and of every
-// workload cluster (the workloads summed).
-func (s *scenario) scrapeAPIServers() apiRequests {
-	s.tb.Helper()
-	out := apiRequests{workload: requestCounts{}, workloadWatch: requestCounts{}}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	errs := make([]error, len(s.bed.Workloads)+1)
-	wg.Go(func() {
-		out.cp, out.cpWatch, errs[0] = apiServerRequests(s.ctx, s.bed.ControlPlane.Config)
-	})
-	for i, w := range s.bed.Workloads {
-		wg.Go(func() {
-			c, watch, err := apiServerRequests(s.ctx, w.Config)
-			if err != nil {
-				errs[i+1] = fmt.Errorf("%s: %w", w.Name, err)
-				return
-			}
-			mu.Lock()
-			out.workload.add(c)
-			out.workloadWatch.add(watch)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		s.tb.Fatalf("scraping the kube-apiservers' metrics: %v", err)
-	}
-	return out
+	return workload, cp, busiest
 }
 
 // scrapeCost measures the manager CPU one scrape of its /metrics costs, while idle.
@@ -833,23 +590,32 @@ func (s *scenario) restart() {
 	pid := s.mgr.Pid()
 	want := map[string]int{"prod": s.size.Prods, "nlb-mirror": s.size.Prods, "prodset": len(s.sets)}
 	var m metrics
-	s.poll("the restarted manager to resync", s.opts.ResyncTimeout, resyncPoll, func() (bool, string) {
+	resynced := func() string {
 		var err error
 		s.res.Scrapes++
 		if m, err = s.scrapeManager(); err != nil {
-			return false, err.Error()
+			return err.Error()
 		}
 		if why := idle(m, want); why != "" {
-			return false, why
+			return why
 		}
 		s.benchProdLists++
 		prods, err := s.listProds()
 		if err != nil {
-			return false, err.Error()
+			return err.Error()
 		}
-		why := s.checkProds(prods, true)
-		return why == "", why
-	})
+		return s.checkProds(prods, true)
+	}
+	for why := resynced(); why != ""; why = resynced() {
+		elapsed := time.Since(s.mgrStarted)
+		switch {
+		case s.mgr.ExitError() != nil:
+			s.tb.Fatalf("waiting for the restarted manager to resync: %v", s.mgr.ExitError())
+		case elapsed > s.opts.ResyncTimeout:
+			s.tb.Fatalf("the restarted manager did not resync within %s; last: %s", s.opts.ResyncTimeout, why)
+		}
+		time.Sleep(min(max(elapsed/resyncPollShare, resyncPollFloor), resyncPollCeiling))
+	}
 	s.res.Resync = time.Since(s.mgrStarted)
 	done, err := readProc(pid)
 	if err != nil {
@@ -862,6 +628,11 @@ func (s *scenario) restart() {
 		s.res.Reconciles[c] = m.sum("controller_runtime_reconcile_total", map[string]string{"controller": c})
 		s.res.ReconcileErrors[c] = m.sum("controller_runtime_reconcile_errors_total", map[string]string{"controller": c})
 	}
+	prod := map[string]string{"controller": "prod"}
+	if n := m.sum("controller_runtime_reconcile_time_seconds_count", prod); n > 0 {
+		s.res.ProdReconcileMean = time.Duration(m.sum("controller_runtime_reconcile_time_seconds_sum", prod) / n * float64(time.Second))
+	}
+	s.res.MgrWorkloadReq, s.res.MgrCPReq, s.res.BusiestCluster = s.managerRequests(m)
 	reqAfter := s.scrapeAPIServers()
 	s.res.WorkloadReq = reqAfter.workload.minus(reqBefore.workload)
 	s.res.CPReq = reqAfter.cp.minus(reqBefore.cp)
@@ -894,141 +665,6 @@ func (s *scenario) restart() {
 	if missing := missingObjects(prods, wlAfter); len(missing) > 0 {
 		s.tb.Fatalf("after the resync, %d inventoried workload objects are missing, first %s", len(missing), missing[0])
 	}
-}
-
-// missingObjects lists the inventoried objects of the Prods (and their target
-// namespaces) that snap does not hold.
-func missingObjects(prods []droverv1.Prod, snap objectSnapshot) []string {
-	var missing []string
-	for i := range prods {
-		p := &prods[i]
-		cluster := p.Spec.ClusterRef.Name
-		keys := []string{objectKey(cluster, "Namespace", "", p.Spec.TargetNamespace)}
-		if len(p.Status.Inventory) == 0 {
-			missing = append(missing, fmt.Sprintf("Prod %s has no inventory", p.Name))
-		}
-		for _, ref := range p.Status.Inventory {
-			keys = append(keys, objectKey(cluster, ref.Kind, ref.Namespace, ref.Name))
-		}
-		for _, k := range keys {
-			if _, ok := snap[k]; !ok {
-				missing = append(missing, fmt.Sprintf("%s (Prod %s)", k, p.Name))
-			}
-		}
-	}
-	sort.Strings(missing)
-	return missing
-}
-
-// floor measures what any resync must do at the least: list every resource type the
-// Prods put on each workload cluster once (all clusters at once), and the control
-// plane's Prods, ProdSets and Clusters, decoding it all as an informer would. The best
-// of three runs counts. It also measures the heap the decoded control-plane objects
-// take, which a manager caching them cannot go below.
-func (s *scenario) floor() {
-	s.tb.Helper()
-	best := time.Duration(0)
-	var bestCPU time.Duration
-	for range 3 {
-		cpu0, err := selfCPU()
-		if err != nil {
-			s.tb.Fatal(err)
-		}
-		start := time.Now()
-		n := s.listEverything()
-		took := time.Since(start)
-		cpu1, err := selfCPU()
-		if err != nil {
-			s.tb.Fatal(err)
-		}
-		if best == 0 || took < best {
-			best, bestCPU = took, cpu1-cpu0
-		}
-		s.res.FloorRequests = n
-	}
-	s.res.FloorTime, s.res.FloorCPU = best, bestCPU
-
-	var heaps []int64
-	for i := range 3 {
-		if i == 0 {
-			s.res.ProdBytes = s.prodBytes()
-		}
-		heaps = append(heaps, s.heldHeap())
-	}
-	slices.Sort(heaps)
-	s.res.FloorHeap = heaps[1]
-}
-
-// heldHeap lists the control plane's Prods, ProdSets and Clusters and returns how much
-// heap the decoded lists hold: the heap with them minus the heap once they are dropped.
-func (s *scenario) heldHeap() int64 {
-	s.tb.Helper()
-	var held, released runtime.MemStats
-	lists := []client.ObjectList{&droverv1.ProdList{}, &droverv1.ProdSetList{}, &clusterv1.ClusterList{}}
-	for _, l := range lists {
-		if err := s.cp.List(s.ctx, l, client.InNamespace(namespace)); err != nil {
-			s.tb.Fatal(err)
-		}
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&held)
-	runtime.KeepAlive(lists) // alive until here: dead, so collectable, from here on
-	runtime.GC()
-	runtime.ReadMemStats(&released)
-	return int64(held.HeapAlloc) - int64(released.HeapAlloc)
-}
-
-// prodBytes is the mean size of a Prod as JSON.
-func (s *scenario) prodBytes() int64 {
-	s.tb.Helper()
-	prods, err := s.listProds()
-	if err != nil {
-		s.tb.Fatal(err)
-	}
-	var bytes int64
-	for i := range prods {
-		b, err := json.Marshal(&prods[i])
-		if err != nil {
-			s.tb.Fatal(err)
-		}
-		bytes += int64(len(b))
-	}
-	return bytes / int64(max(1, len(prods)))
-}
-
-// listEverything lists, decoded, what floor describes; it returns the number of LISTs.
-func (s *scenario) listEverything() int {
-	s.tb.Helper()
-	var wg sync.WaitGroup
-	errs := make([]error, len(s.bed.Workloads)+1)
-	wg.Go(func() {
-		for _, l := range []client.ObjectList{&droverv1.ProdList{}, &droverv1.ProdSetList{}, &clusterv1.ClusterList{},
-			&droverv1.ClusterMaintenanceList{}, &droverv1.RolloutPolicyList{}, &corev1.SecretList{}} {
-			if err := s.cp.List(s.ctx, l, client.InNamespace(namespace)); err != nil {
-				errs[0] = err
-				return
-			}
-		}
-	})
-	for i, w := range s.bed.Workloads {
-		wg.Go(func() {
-			for _, l := range []client.ObjectList{&corev1.NamespaceList{}, &corev1.ConfigMapList{}, &corev1.ServiceList{}} {
-				var opts []client.ListOption
-				if _, ns := l.(*corev1.NamespaceList); !ns {
-					opts = append(opts, client.HasLabels{droverv1.ProdNameLabel})
-				}
-				if err := w.Client.List(s.ctx, l, opts...); err != nil {
-					errs[i+1] = fmt.Errorf("%s: %w", w.Name, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		s.tb.Fatal(err)
-	}
-	return controlPlaneInformers + len(manifestKinds)*len(s.bed.Workloads)
 }
 
 // countSinceLastStart counts the lines containing s in the manager log after its last

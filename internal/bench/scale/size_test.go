@@ -1,0 +1,175 @@
+package scale
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/testbed"
+)
+
+const (
+	// namespace holds the Cluster objects, kubeconfig Secrets, ProdSets and Prods.
+	namespace = "bench"
+	// regionLabel spreads each set's Prods over regions, as users do.
+	regionLabel = "topology.drover.dev/region"
+	// poolLabel puts the clusters into pools of Size.PerSet clusters; each set selects
+	// one pool (see Size).
+	poolLabel = "bench.drover.dev/pool"
+	// regions is how many regions the clusters of one pool are spread over.
+	regions = 4
+	// version is the release every Prod runs.
+	version = "v1"
+)
+
+// Size is the shape of one run: Prods Prods in ProdSets of PerSet replicas (the last
+// one smaller if PerSet does not divide Prods) over Clusters workload clusters.
+//
+// Clusters are split into Clusters/PerSet pools (label bench.drover.dev/pool) and
+// labelled with one of four regions; ProdSet i selects pool i mod pools and spreads its
+// Prods over that pool's regions and clusters, one per cluster. That is how app teams
+// place: a set selects the clusters meant for it. (Placement decides per set and breaks
+// ties by cluster name, so sets that all select every cluster would all land on the
+// same lowest-named clusters and leave the others empty.) Sets share hosted zones,
+// SetsPerZone to a zone.
+type Size struct {
+	Prods       int
+	Clusters    int
+	PerSet      int
+	SetsPerZone int
+}
+
+// normalize makes the size runnable: at most one Prod of a set per cluster.
+func (s Size) normalize() (Size, error) {
+	if s.Prods < 1 || s.Clusters < 1 {
+		return s, fmt.Errorf("size %+v: need at least one Prod and one cluster", s)
+	}
+	if s.PerSet < 1 || s.PerSet > s.Clusters {
+		s.PerSet = min(10, s.Clusters)
+	}
+	if s.SetsPerZone < 1 {
+		s.SetsPerZone = 10
+	}
+	return s, nil
+}
+
+// pools is how many pools the clusters form; each has at least PerSet clusters.
+func (s Size) pools() int { return max(1, s.Clusters/s.PerSet) }
+
+// setSpec is one ProdSet to create.
+type setSpec struct {
+	name     string
+	replicas int
+	pool     string
+	zone     string
+}
+
+// sets lists the ProdSets of the size.
+func (s Size) sets() []setSpec {
+	var out []setSpec
+	for i, left := 0, s.Prods; left > 0; i++ {
+		n := min(s.PerSet, left)
+		left -= n
+		out = append(out, setSpec{
+			name:     fmt.Sprintf("app-%04d", i),
+			replicas: n,
+			pool:     fmt.Sprintf("pool-%d", i%s.pools()),
+			zone:     fmt.Sprintf("ZBENCH%04d", i/s.SetsPerZone),
+		})
+	}
+	return out
+}
+
+// workloads lists the workload clusters of the size with their pool and region.
+func (s Size) workloads() []testbed.WorkloadOptions {
+	pools := s.pools()
+	out := make([]testbed.WorkloadOptions, s.Clusters)
+	for i := range out {
+		out[i] = testbed.WorkloadOptions{
+			Name: fmt.Sprintf("workload-%02d", i+1),
+			Labels: map[string]string{
+				poolLabel:   fmt.Sprintf("pool-%d", i%pools),
+				regionLabel: fmt.Sprintf("region-%d", (i/pools)%regions),
+			},
+		}
+	}
+	return out
+}
+
+// prodSet is the ProdSet of spec: an app of a ConfigMap and a headless Service (both
+// Current as soon as they exist, so no controllers are needed; headless so that no
+// ClusterIP is allocated from envtest's /24 service range), published to a hosted zone.
+func prodSet(spec setSpec) (*droverv1.ProdSet, error) {
+	settings := strings.Repeat("# tuning knob left at its default\n", 16) // ~0.5 KiB, as real config is
+	cm := map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": spec.name + "-config"},
+		"data": map[string]any{
+			"LOG_LEVEL": "info", "RELEASE": "${DROVER_VERSION}", "settings.conf": settings,
+		},
+	}
+	svc := map[string]any{
+		"apiVersion": "v1", "kind": "Service",
+		"metadata": map[string]any{"name": spec.name, "labels": map[string]any{"app.kubernetes.io/name": spec.name}},
+		"spec": map[string]any{
+			"clusterIP": "None",
+			"selector":  map[string]any{"app.kubernetes.io/name": spec.name},
+			"ports":     []any{map[string]any{"name": "http", "port": 80, "targetPort": 8080}},
+		},
+	}
+	var raws []kruntime.RawExtension
+	for _, o := range []map[string]any{cm, svc} {
+		b, err := json.Marshal(o)
+		if err != nil {
+			return nil, err
+		}
+		raws = append(raws, kruntime.RawExtension{Raw: b})
+	}
+	return &droverv1.ProdSet{
+		ObjectMeta: metav1.ObjectMeta{Name: spec.name, Namespace: namespace},
+		Spec: droverv1.ProdSetSpec{
+			Replicas: ptr.To(int32(spec.replicas)),
+			Template: droverv1.ProdTemplate{
+				Metadata: droverv1.ProdTemplateMetadata{Labels: map[string]string{"app.kubernetes.io/name": spec.name}},
+				Spec: droverv1.ProdTemplateSpec{
+					Version:         version,
+					TargetNamespace: spec.name,
+					Manifests:       raws,
+					Traffic:         droverv1.ProdTraffic{Weight: ptr.To(int32(100))},
+				},
+			},
+			Placement: droverv1.Placement{
+				ClusterSelector: droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{poolLabel: droverv1.LabelValue(spec.pool)}},
+				TopologyKey:     regionLabel,
+				MaxPerCluster:   1,
+			},
+			Traffic: &droverv1.ProdSetTraffic{
+				HostedZoneID: spec.zone,
+				RecordName:   spec.name + ".bench.example.com",
+				TTL:          30,
+			},
+		},
+	}, nil
+}
+
+// manifestKinds are the resource types a Prod of prodSet puts on its cluster: its two
+// objects and its target namespace. A resync that verified every Prod by listing needs
+// one LIST of each per cluster.
+var manifestKinds = []schema.GroupVersionKind{
+	corev1.SchemeGroupVersion.WithKind("Namespace"),
+	corev1.SchemeGroupVersion.WithKind("ConfigMap"),
+	corev1.SchemeGroupVersion.WithKind("Service"),
+}
+
+// controlPlaneInformers is what a manager must read from the control plane at the
+// least when it starts: one LIST of each kind it reconciles or places by (Prods,
+// ProdSets, Clusters, ClusterMaintenances, RolloutPolicies) and one of the kubeconfig
+// Secrets.
+const controlPlaneInformers = 6
