@@ -51,10 +51,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// envSpec names a test bed: its workload clusters, each in a pool.
+// envSpec names a test bed: its workload clusters, each in a pool, and the publisher's
+// Linger (0: its default, as in production).
 type envSpec struct {
-	name  string
-	pools map[string][]string // pool -> cluster names
+	name   string
+	pools  map[string][]string // pool -> cluster names
+	linger time.Duration
 }
 
 // env is a running test bed, moto and manager. Only one runs at a time: a benchmark
@@ -203,7 +205,8 @@ func (e *env) close(keepLogs bool) {
 }
 
 // startManager runs the manager's real wiring in process, its Route53 publisher
-// recorded. The publisher keeps its defaults (Linger, PollInterval), as in production.
+// recorded. The publisher keeps its defaults (PollInterval; Linger unless the env says),
+// as in production.
 func (e *env) startManager(tb testing.TB) error {
 	e.clients = map[string]route53.API{}
 	for _, p := range []pacing{unpaced, paced} {
@@ -217,7 +220,7 @@ func (e *env) startManager(tb testing.TB) error {
 	}
 	e.rec = &recorder{api: e.clients[unpaced.name]}
 	e.pacing = unpaced.name
-	pub := &route53.Publisher{API: e.rec, Log: ctrl.Log.WithName("route53")}
+	pub := &route53.Publisher{API: e.rec, Linger: e.spec.linger, Log: ctrl.Log.WithName("route53")}
 	// InSync of an unknown ticket only sets the publisher's defaults, so that Linger
 	// reads as the publisher uses it.
 	_, _ = pub.InSync(context.Background(), "")
