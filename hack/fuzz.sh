@@ -19,7 +19,7 @@ while IFS= read -r file; do
     [[ "${target}" =~ ${pick} ]] || continue
     found=$((found + 1))
     echo "==> ${go} test -run='^\$' -fuzz='^${target}\$' -fuzztime=${fuzztime} -fuzzminimizetime=100x ${dir}"
-    "${go}" test -run='^$' -fuzz="^${target}\$" -fuzztime="${fuzztime}" "${dir}"
+    "${go}" test -run='^$' -fuzz="^${target}\$" -fuzztime="${fuzztime}" -fuzzminimizetime=100x "${dir}"
   done < <(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(f \*testing\.F).*/\1/p' "${file}")
 done < <(find . \( -path ./bin -o -path ./.git \) -prune -o -name '*_test.go' -print | sed 's|^\./||' | sort | xargs grep -l '^func Fuzz' || true)
 
