@@ -39,9 +39,8 @@ func (r result) table() string {
 
 	wlMin := float64(len(manifestKinds) * r.Size.Clusters)
 	all := func(requestKey) bool { return true }
-	opened := func(k requestKey) bool { return k.Verb == "WATCH" && k.Resource != "" }
 	wlWatch, cpWatch := r.WorkloadWatches.total(opened), r.CPWatches.total(opened)
-	wl := r.WorkloadReq.total(attributable) + wlWatch
+	wl := r.workloadRequests()
 	wlOther := r.WorkloadReq.total(func(k requestKey) bool { return k.Resource == "" })
 	cp := r.CPReq.total(attributable) + cpWatch
 	cpOther := r.CPReq.total(func(k requestKey) bool { return k.Resource == "" })
@@ -95,6 +94,15 @@ func (r result) table() string {
 	fmt.Fprintf(&b, "\nreconciles by the restarted manager until done: %v (errors %v); client-side throttling waits logged: %d; stop took %s; test bed started in %s\n",
 		r.Reconciles, r.ReconcileErrors, r.Throttled, secs(r.Stop), secs(r.BedStart))
 	return b.String()
+}
+
+// opened accepts the watches of a resource (apiserver_longrunning_requests).
+func opened(k requestKey) bool { return k.Verb == "WATCH" && k.Resource != "" }
+
+// workloadRequests is what the resync asked of the workload clusters: the requests
+// that ended, less the kube-apiservers' own, and the watches it opened.
+func (r result) workloadRequests() float64 {
+	return r.WorkloadReq.total(attributable) + r.WorkloadWatches.total(opened)
 }
 
 // netCPU is the resync's CPU without what the benchmark's scrapes of /metrics cost.
