@@ -216,10 +216,13 @@ type rollbackResult struct {
 	// calls and callsAfterVerdict: Route53 calls from the first failing answer, and from
 	// the verdict, until submitted, by operation.
 	calls, callsAfterVerdict map[string]int
-	// handoff: from the verdict to the rollback's weights handed to the publisher.
-	handoff time.Duration
-	// latency is drover's own figure: status.rollout.rollbackLatency (the failure's
-	// reconcile to the change handed to the publisher).
+	// handoff: from the verdict to the rollback's weights handed to the publisher;
+	// recorded: from the verdict to status.rollout.failedTime (the time of the gate's
+	// result, as drover records it).
+	handoff, recorded time.Duration
+	// latency is drover's own figure: status.rollout.rollbackLatency, from failedTime to
+	// rollbackSubmittedTime, which is the start of the reconcile that hands the change to
+	// the publisher (not the hand-off itself).
 	latency time.Duration
 	// toRolledBack: from the ship to RolledBack, every Prod back on v2 at 100 in Route53.
 	toRolledBack time.Duration
@@ -282,6 +285,9 @@ func (f *rollbackFixture) rollback(tb testing.TB, e *env, timeout time.Duration)
 		tb.Fatalf("the check server answered no failure for %s", version)
 	}
 	tFirst, tLast := fails[0].at, fails[len(fails)-1].at
+	if st.FailedTime != nil {
+		res.recorded = st.FailedTime.Sub(tLast)
+	}
 	moved := map[string]bool{}
 	for _, a := range fails {
 		moved[setID(f.namespace, a.prod)] = true
@@ -459,6 +465,7 @@ func (r rollbackResult) table() string {
 	fmt.Fprintf(&sb, "| … in deliberate waits (gate tries, linger) | %s | %s | |\n", secs(r.toSubmit.waits), secs(floor))
 	fmt.Fprintf(&sb, "| … drover's own time | %s | 0 (target < 1 s) | |\n", secs(r.toSubmit.own))
 	fmt.Fprintf(&sb, "| gate verdict (last failing answer) → submitted | %s | %s (linger) | %.2f |\n", secs(r.fromVerdict.total), secs(r.linger), r.fromVerdict.total.Seconds()/r.linger.Seconds())
+	fmt.Fprintf(&sb, "| … verdict → status.rollout.failedTime | %s | | |\n", secs(r.recorded))
 	fmt.Fprintf(&sb, "| … verdict → the rollback's weights handed to the publisher (ProdSet controller) | %s | | |\n", secs(r.handoff))
 	fmt.Fprintf(&sb, "| … hand-off → submitted (publisher) | %s | %s (linger) | |\n", secs(r.fromVerdict.total-r.handoff), secs(r.linger))
 	fmt.Fprintf(&sb, "| … own time | %s | | |\n", secs(r.fromVerdict.own))
