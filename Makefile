@@ -142,9 +142,9 @@ BENCH_PKGS ?= ./internal/bench/...
 .PHONY: bench
 bench: test-binaries prometheus moto octavia ## Run the benchmarks of docs/benchmarks.md (eviction, rollback, mirror, scale) once each; BENCH=<regexp> picks.
 	@dir="$$(hack/ensure-k8s-binaries.sh)"; moto="$$(hack/ensure-moto.sh 2>/dev/null)"; \
-	echo "$(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=1x -p 1 -timeout 90m $(BENCHFLAGS) $(BENCH_PKGS)"; \
+	echo "$(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=1x -p 1 -v -timeout 90m $(BENCHFLAGS) $(BENCH_PKGS)"; \
 	DROVER_K8S_BIN="$$dir" KUBEBUILDER_ASSETS="$$dir" DROVER_PROMETHEUS="$(BIN)/prometheus/prometheus" DROVER_MOTO_SERVER="$$moto" \
-	  $(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=1x -p 1 -timeout 90m $(BENCHFLAGS) $(BENCH_PKGS)
+	  $(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=1x -p 1 -v -timeout 90m $(BENCHFLAGS) $(BENCH_PKGS)
 
 .PHONY: fuzz
 fuzz: ## Fuzz every fuzz target for FUZZTIME each (default 30s); their committed seeds run in make test anyway.
