@@ -111,15 +111,18 @@ func (f Fault) String() string {
 // that sends the same requests in the same order injects the same faults; concurrent
 // clients interleave differently from run to run.
 //
-// Where moto makes a second resource for a repeated creation and AWS does not, the
-// proxy answers as AWS does, so that the retry of a creation whose answer was lost is
-// tested against AWS's semantics, not moto's. moto ignores a CreateHealthCheck's
-// CallerReference: the proxy answers one it forwarded before with the same answer if
-// the config is the same, else (or once that health check was deleted)
-// HealthCheckAlreadyExists. moto makes a second load balancer of the same name: the
-// proxy answers a CreateLoadBalancer of a name it created (and did not delete since)
-// with the same answer if the request is the same, else DuplicateLoadBalancerName.
-// Only creations and deletions that went through the proxy are known to it.
+// Where AWS answers a repeated creation with the resource made the first time and moto
+// does not, the proxy answers as AWS does, so that the retry of a creation whose answer
+// was lost is tested against AWS's semantics, not moto's: moto makes a second load
+// balancer of the same name and a second listener on the same port, refuses a target
+// group's name with DuplicateTargetGroupName, and ignores a health check's
+// CallerReference. A CreateLoadBalancer, CreateTargetGroup (by name) or CreateListener
+// (by load balancer and port) the proxy forwarded before, whose resource it has not
+// seen deleted since, gets the same answer again if the request is the same, else AWS's
+// DuplicateLoadBalancerName, DuplicateTargetGroupName or DuplicateListener. A
+// CreateHealthCheck with a CallerReference forwarded before gets the same answer if its
+// config is the same, else, or once that health check was deleted,
+// HealthCheckAlreadyExists. Only what went through the proxy is known to it.
 type FaultProxy struct {
 	srv *httptest.Server
 	rp  *httputil.ReverseProxy
@@ -393,29 +396,63 @@ func (p *FaultProxy) forward(w http.ResponseWriter, r *http.Request, svc, op str
 		// A health check's CallerReference is never used again, even once it is gone.
 		p.deleteCreated(w, r, r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:], false)
 		return
-	case svc == cloudmetrics.ELBv2 && op == "CreateLoadBalancer":
-		form, err := url.ParseQuery(string(body))
-		if err != nil || form.Get("Name") == "" {
+	case svc == cloudmetrics.ELBv2:
+		c, ok := elbCreations[op]
+		if !ok {
 			break
 		}
-		p.create(w, r, svc, "load balancer "+form.Get("Name"), form.Encode(), "DuplicateLoadBalancerName", func(answer []byte) string {
-			var out struct {
-				ARN string `xml:"CreateLoadBalancerResult>LoadBalancers>member>LoadBalancerArn"`
-			}
-			_ = xml.Unmarshal(answer, &out)
-			return out.ARN
-		})
-		return
-	case svc == cloudmetrics.ELBv2 && op == "DeleteLoadBalancer":
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
 			break
 		}
-		// A load balancer's name is free again once it is gone.
-		p.deleteCreated(w, r, form.Get("LoadBalancerArn"), true)
+		if c.deletedBy != "" {
+			// A name or port is free again once its resource is gone.
+			p.deleteCreated(w, r, form.Get(c.deletedBy), true)
+			return
+		}
+		name := c.what
+		for _, k := range c.key {
+			if form.Get(k) == "" {
+				name = ""
+				break
+			}
+			name += " " + form.Get(k)
+		}
+		if name == "" {
+			break
+		}
+		p.create(w, r, svc, name, form.Encode(), c.taken, func(answer []byte) string {
+			if m := c.arn.FindSubmatch(answer); m != nil {
+				return string(m[1])
+			}
+			return ""
+		})
 		return
 	}
 	p.rp.ServeHTTP(w, r)
+}
+
+// elbCreations are the ELBv2 creations that AWS makes idempotent (the same request
+// again answers with the resource made the first time) and moto does not, and the
+// deletions that free their names.
+var elbCreations = map[string]struct {
+	what      string         // what is created
+	key       []string       // the form fields that name it
+	arn       *regexp.Regexp // finds its ARN in the answer
+	taken     string         // AWS's error for its name taken with other settings
+	deletedBy string         // for a deletion: the form field with the ARN of what goes
+}{
+	"CreateLoadBalancer": {what: "load balancer", key: []string{"Name"}, arn: element("LoadBalancerArn"), taken: "DuplicateLoadBalancerName"},
+	"CreateTargetGroup":  {what: "target group", key: []string{"Name"}, arn: element("TargetGroupArn"), taken: "DuplicateTargetGroupName"},
+	"CreateListener":     {what: "listener", key: []string{"LoadBalancerArn", "Port"}, arn: element("ListenerArn"), taken: "DuplicateListener"},
+	"DeleteLoadBalancer": {deletedBy: "LoadBalancerArn"},
+	"DeleteTargetGroup":  {deletedBy: "TargetGroupArn"},
+	"DeleteListener":     {deletedBy: "ListenerArn"},
+}
+
+// element finds the text of the first XML element name.
+func element(name string) *regexp.Regexp {
+	return regexp.MustCompile("<" + name + ">([^<]+)</" + name + ">")
 }
 
 // create forwards a creation named key with settings, unless one was forwarded

@@ -245,6 +245,30 @@ func TestFaultProxyLostAnswerAndIdempotentCreations(t *testing.T) {
 	if len(lbs.LoadBalancers) != 1 || aws.ToString(lbs.LoadBalancers[0].LoadBalancerArn) != aws.ToString(lb.LoadBalancers[0].LoadBalancerArn) {
 		t.Fatalf("moto has %d load balancers; want the one the retry answered", len(lbs.LoadBalancers))
 	}
+	// A target group and a listener likewise (moto alone would refuse the target
+	// group's retry with DuplicateTargetGroupName and make a second listener).
+	p.Inject(Fault{Operation: "CreateTargetGroup", Kind: LostAnswer, Times: 1}, Fault{Operation: "CreateListener", Kind: LostAnswer, Times: 1})
+	tg, err := c.ELBv2.CreateTargetGroup(ctx, &elbsdk.CreateTargetGroupInput{Name: aws.String("drv-lost"), Protocol: elbtypes.ProtocolEnumTcp,
+		Port: aws.Int32(80), VpcId: aws.String(net.VPCID), TargetType: elbtypes.TargetTypeEnumIp})
+	if err != nil {
+		t.Fatalf("CreateTargetGroup whose first answer was lost: %v", err)
+	}
+	_, err = c.ELBv2.CreateListener(ctx, &elbsdk.CreateListenerInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn, Protocol: elbtypes.ProtocolEnumTcp,
+		Port: aws.Int32(80), DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: tg.TargetGroups[0].TargetGroupArn}}})
+	if err != nil {
+		t.Fatalf("CreateListener whose first answer was lost: %v", err)
+	}
+	ls, err := m.Clients(t).ELBv2.DescribeListeners(ctx, &elbsdk.DescribeListenersInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ls.Listeners) != 1 {
+		t.Errorf("moto has %d listeners on port 80, want 1", len(ls.Listeners))
+	}
+	if got := p.Requests(cloudmetrics.ELBv2, "CreateListener"); got != 2 {
+		t.Errorf("%d CreateListener attempts, want 2", got)
+	}
+
 	// Other settings under the same name: AWS's DuplicateLoadBalancerName.
 	other := *create
 	other.Scheme = elbtypes.LoadBalancerSchemeEnumInternal
@@ -252,6 +276,9 @@ func TestFaultProxyLostAnswerAndIdempotentCreations(t *testing.T) {
 		t.Errorf("the same name with other settings: %v, want DuplicateLoadBalancerName", err)
 	}
 	// Deleted, the name is free again.
+	if _, err := c.ELBv2.DeleteListener(ctx, &elbsdk.DeleteListenerInput{ListenerArn: ls.Listeners[0].ListenerArn}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.ELBv2.DeleteLoadBalancer(ctx, &elbsdk.DeleteLoadBalancerInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn}); err != nil {
 		t.Fatal(err)
 	}
