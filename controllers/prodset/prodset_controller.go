@@ -192,6 +192,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	read := set.DeepCopy()
 	s := &scope{set: set, now: r.Now(), revision: Revision(&set.Spec.Template), summaries: map[string]*droverv1.ProdSummary{}}
 	for i := range set.Status.Prods {
 		sum := set.Status.Prods[i]
@@ -235,6 +236,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 
 	r.rollout(ctx, s)
+	if err := r.persistRollout(ctx, s, read); err != nil {
+		// Nothing acts on a decision that is not recorded; the next reconcile decides again.
+		if !apierrors.IsNotFound(err) {
+			s.errs = append(s.errs, err)
+		}
+		return ctrl.Result{}, nil
+	}
 	r.supersede(ctx, s)
 	r.applyProds(ctx, s)
 	r.publish(ctx, s)

@@ -1,6 +1,7 @@
 package prodset
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/cluster-api/util/conditions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -120,6 +122,50 @@ func (r *Reconciler) recordRollout(s *scope, policy *droverv1.RolloutPolicy, cmd
 	if cmd == rollout.Rollback || cmd == rollout.Abort {
 		r.event(set, corev1.EventTypeWarning, ReasonRollbackRequested, "Rollout", "%s requested: returning traffic to revision %s", strings.ToLower(string(cmd)), st.Previous)
 	}
+}
+
+// persistRollout writes the rollout's new state to the set's status before anything
+// acts on it, when this reconcile recorded gate verdicts (a step passed its gates, a
+// gate failed, a promotion), with what the status says along with it (the revisions,
+// the history, the command read, the RolledOut condition); read is the set as this
+// reconcile read it.
+//
+// Next decides from the status, what it observes and the verdicts of the current
+// step's gates, and the verdicts live in memory only. A manager that acted on a verdict
+// — a step passed: its Prods back at the template's weight, the next step's taken out
+// of traffic; a gate failed: the new version out of traffic — and died before writing
+// its status would leave the Prods ahead of a status that its successor, without the
+// verdict, reads as the step still being verified: it would put the Prods back until
+// the gates ran again (and, had the verdict been a failure, might let a second run
+// pass), and a Prod the dead manager had moved to the new revision would belong to no
+// step, which would then pass without its gates. Written first, the verdicts make a
+// successor decide what the dead manager did. Every other decision a successor makes
+// again from the status and what it observes, so the usual order stands for those.
+func (r *Reconciler) persistRollout(ctx context.Context, s *scope, read *droverv1.ProdSet) error {
+	next := s.set.Status.Rollout
+	if next == nil || len(next.Gates) <= len(verdictsOf(read.Status.Rollout, next.Revision)) {
+		return nil
+	}
+	obj := read.DeepCopy()
+	obj.Status.Rollout = next.DeepCopy()
+	obj.Status.RolloutHistory = s.set.Status.RolloutHistory
+	obj.Status.CurrentRevision, obj.Status.PreviousRevision = s.revision, s.set.Status.PreviousRevision
+	obj.Status.ObservedRolloutCommand = s.set.Status.ObservedRolloutCommand
+	if s.ro.condition.Type != "" {
+		conditions.Set(obj, s.ro.condition)
+	}
+	if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(read)); err != nil {
+		return fmt.Errorf("recording the rollout's gate verdicts before acting on them: %w", err)
+	}
+	return nil
+}
+
+// verdictsOf is the gate verdicts a rollout status holds for revision.
+func verdictsOf(st *droverv1.RolloutStatus, revision string) []droverv1.GateOutcome {
+	if st == nil || st.Revision != revision {
+		return nil
+	}
+	return st.Gates
 }
 
 // rollbackSubmitted records, once the rollback's weights are submitted to DNS (or
