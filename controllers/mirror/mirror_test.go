@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -29,15 +28,7 @@ func TestMirrorFollowsOctavia(t *testing.T) {
 	lb := e.octavia.CreateLoadBalancer(t, twoPools("mirror-a"))
 	e.octavia.SetOperatingStatus(t, octaviatest.LoadBalancerObject, lb.ID, "ONLINE")
 
-	prod := &droverv1.Prod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: "mirror-a"},
-		Spec: droverv1.ProdSpec{ClusterRef: droverv1.ClusterReference{Name: w1}, ProdTemplateSpec: droverv1.ProdTemplateSpec{
-			Version: "v1", TargetNamespace: "mirror-a", Manifests: configMap("app"),
-			Traffic: droverv1.ProdTraffic{LoadBalancerID: lb.ID, Mirror: &droverv1.NLBMirror{
-				PollInterval: &metav1.Duration{Duration: pollInterval}, DeregistrationDelaySeconds: ptr.To[int32](5),
-			}},
-		}},
-	}
+	prod := mirroredProd("mirror-a", lb.ID)
 	key := client.ObjectKeyFromObject(prod)
 	g.Expect(cp.Create(context.Background(), prod)).To(Succeed())
 	t.Cleanup(func() { _ = cp.Delete(context.Background(), prod) })

@@ -3,6 +3,7 @@ package mirror_test
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/drover-dev/drover/internal/cloud/awsclient"
 	"github.com/drover-dev/drover/internal/cloud/awstest"
 	"github.com/drover-dev/drover/internal/cloud/elbv2"
 	"github.com/drover-dev/drover/internal/cloud/octavia"
@@ -87,21 +89,35 @@ type env struct {
 	moto    *awstest.Moto
 	octavia *octaviatest.Server
 	proxy   *octaviatest.FaultProxy
+	// aws is the fault proxy the manager reaches moto through (the test's own clients,
+	// from moto.Clients, do not go through it).
+	aws     *awstest.FaultProxy
 	network awstest.Network
 }
 
-// start resets moto, puts a fault proxy in front of Octavia and runs a manager against
-// both until the test ends.
-func start(t *testing.T) *env {
+// start resets moto, puts fault proxies in front of moto and Octavia and runs a manager
+// against them until the test ends. awsOptions change the options of the manager's AWS
+// clients (moto's: a few quick retries, no rate limits).
+func start(t *testing.T, awsOptions ...func(*awsclient.Options)) *env {
 	t.Helper()
 	e := &env{moto: awstest.Shared(t), octavia: octaviatest.Shared(t)}
 	e.network = e.moto.DefaultNetwork(t)
 	e.proxy = octaviatest.NewFaultProxy(t, e.octavia.Endpoint())
+	seed := fnv.New64a()
+	_, _ = seed.Write([]byte(t.Name()))
+	e.aws = awstest.NewFaultProxy(t, e.moto.Endpoint(), seed.Sum64())
 	oc, err := octavia.New(context.Background(), octavia.Options{Endpoint: e.proxy.URL(), ProjectID: e.octavia.ProjectID()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	clients := e.moto.Clients(t)
+	awsOpts := e.aws.Options(e.moto.Options())
+	for _, o := range awsOptions {
+		o(&awsOpts)
+	}
+	clients, err := awsclient.New(context.Background(), awsOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := setup.Options{
 		WorkloadClientTimeout: 5 * time.Second,
 		ProdResyncInterval:    10 * time.Second,

@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -156,18 +155,7 @@ func TestRoute53TwoLevelsSplitAndEviction(t *testing.T) {
 	names := []string{"shop", "cart", "search"}
 	var sets []*droverv1.ProdSet
 	for _, name := range names {
-		set := &droverv1.ProdSet{
-			ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: name},
-			Spec: droverv1.ProdSetSpec{
-				Replicas: ptr.To[int32](2),
-				Template: droverv1.ProdTemplate{Spec: droverv1.ProdTemplateSpec{Version: "v1", TargetNamespace: name, Manifests: webService(),
-					Traffic: droverv1.ProdTraffic{ServiceRef: &droverv1.LocalObjectReference{Name: "web"},
-						Mirror: &droverv1.NLBMirror{PollInterval: &metav1.Duration{Duration: pollInterval}}}}},
-				Placement: droverv1.Placement{TopologyKey: "topology.drover.dev/region"},
-				Traffic: &droverv1.ProdSetTraffic{HostedZoneID: zone, RecordName: name + ".example.com", TTL: 1,
-					HealthCheck: &droverv1.HealthCheck{Protocol: "HTTP", Port: 80, Path: "/healthz"}},
-			},
-		}
+		set := mirroredSet(name, zone)
 		g.Expect(cp.Create(context.Background(), set)).To(Succeed())
 		sets = append(sets, set)
 	}
