@@ -35,7 +35,12 @@
 //   - DescribeTags answers for ARNs that do not exist (with no tags) instead of
 //     failing with LoadBalancerNotFound or TargetGroupNotFound, and does not cap the
 //     number of ARNs at 20;
-//   - a resource takes at most 10 tags (AWS allows 50).
+//   - a resource takes at most 10 tags (AWS allows 50);
+//   - a repeated creation is not idempotent as in AWS: CreateLoadBalancer of a name
+//     that exists makes a second load balancer, CreateListener on a port in use a
+//     second listener, and CreateTargetGroup of a name that exists fails with
+//     DuplicateTargetGroupName (AWS answers each with the existing resource when the
+//     settings are the same). FaultProxy answers them as AWS does.
 //
 // Route53:
 //   - health check status is canned ("Success: HTTP Status Code: 200") and every
@@ -50,7 +55,8 @@
 //     weighted set starts the set over) and sorts names without the final dot, so
 //     "shop-x.example.com" sorts between "shop.example.com" and its subdomains;
 //   - CreateHealthCheck ignores CallerReference: the same reference creates another
-//     health check instead of returning the first (or HealthCheckAlreadyExists);
+//     health check instead of returning the first (or HealthCheckAlreadyExists;
+//     FaultProxy answers as AWS does);
 //   - DeleteHealthCheck of an id that does not exist succeeds (AWS:
 //     NoSuchHealthCheck); tags of health checks that do not exist can be set and read;
 //   - ListHealthChecks returns everything in one page.
