@@ -6,18 +6,25 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/loadbalancers"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/controllers/mirror"
+	"github.com/drover-dev/drover/internal/cloudbed"
 	"github.com/drover-dev/drover/internal/harness"
 	"github.com/drover-dev/drover/internal/manifests"
+	"github.com/drover-dev/drover/internal/traffic/route53"
 )
 
 const (
@@ -102,7 +109,7 @@ func readSampleProd() sampleProd {
 	return s
 }
 
-var _ = Describe("app team", Ordered, func() {
+var _ = Describe("An app team applies the single sample Prod", Ordered, func() {
 	var sample sampleProd
 
 	BeforeAll(func() {
@@ -210,3 +217,164 @@ var _ = Describe("app team", Ordered, func() {
 		}
 	}, SpecTimeout(3*time.Minute))
 })
+
+// shopStory is the state the shop's story carries from one user to the next.
+type shopStory struct {
+	// key of the ProdSet shop.
+	key client.ObjectKey
+	// sampler counts the serving Prods of the set from the moment all of them first
+	// serve to the end of the story.
+	sampler *servingSampler
+	// revisions of v2 and v3.
+	v2, v3 string
+}
+
+// shopPolicy is the release engineer's policy, named by the set from the start (a set
+// created with a policy rolls its first revision out at once).
+const shopPolicy = "shop-release"
+
+// testCluster is where the release engineer's test Prod runs: the first step picks one
+// Prod there.
+const testCluster = "workload-1"
+
+// The shop's story: an app team applies a ProdSet of 6 Prods over the 4 workload
+// clusters; a release engineer ships v2 through a 3-step policy, then v3, which fails
+// its Prometheus gate at step 2 and is rolled back by traffic; the platform team drains
+// a cluster, upgrades and restores it, is refused a second drain, and lets Cluster API's
+// upgrade hook wait for a drain. From the moment the set first serves to the end, a
+// sampler counts its serving Prods in Route53 and status, and the story ends by checking
+// that it never went below the set's minimum.
+var _ = Describe("The shop: an app team applies it, a release engineer ships it, the platform team upgrades under it", Ordered, func() {
+	story := &shopStory{}
+
+	BeforeAll(func(ctx SpecContext) {
+		for _, v := range []string{"v1", "v2", "v3"} {
+			setErrorRatio(v, goodErrorRatio)
+		}
+		waitForErrorRatio(ctx, "v3", goodErrorRatio)
+
+		createRolloutPolicy(ctx, newRolloutPolicy("", shopPolicy,
+			// One Prod first, at a canary weight: it must answer its HTTP check and its
+			// version's error ratio must hold.
+			droverv1.RolloutStep{Name: "test", Selector: onCluster(testCluster), Count: ptr.To(intstr.FromInt32(1)),
+				Weight: ptr.To[int32](10), Gates: []droverv1.Gate{httpCheckGate(), prometheusGate(2 * time.Second)}},
+			// Then the two with the least traffic, together; the error ratio must hold
+			// for 8 s.
+			droverv1.RolloutStep{Name: "least-impact", Order: droverv1.LeastTrafficFirstOrder, Count: ptr.To(intstr.FromInt32(2)),
+				MaxParallel: ptr.To(intstr.FromInt32(2)), Gates: []droverv1.Gate{httpCheckGate(), prometheusGate(8 * time.Second)}},
+			// Then the rest, two at a time.
+			droverv1.RolloutStep{Name: "rest", MaxParallel: ptr.To(intstr.FromInt32(2)), Gates: []droverv1.Gate{httpCheckGate()}},
+		))
+		set := newProdSet(prodSetOptions{Name: "shop", Policy: shopPolicy})
+		story.key = client.ObjectKeyFromObject(set)
+		createProdSet(ctx, set)
+		DeferCleanup(func() {
+			if story.sampler != nil {
+				story.sampler.stop()
+			}
+		})
+	}, NodeTimeout(2*time.Minute))
+
+	appTeamSpecs(story)
+	releaseEngineerSpecs(story)
+	platformTeamSpecs(story)
+})
+
+// appTeamSpecs are the app team's part of the shop's story.
+func appTeamSpecs(story *shopStory) {
+	It("the app team's 6 Prods land on all 4 clusters across both regions, each Deployment rolled out", func(ctx SpecContext) {
+		set, prods := waitForSetServing(ctx, waitForSetServingInput{Key: story.key, Version: "v1"})
+		// From here to the end of the story, count the serving Prods.
+		story.sampler = startServingSampler(story.key)
+
+		Expect(set.Status.MinServing).To(BeEquivalentTo(defaultMinAvailable), "status.minServing")
+		byCluster := prodsByCluster(prods)
+		Expect(byCluster).To(HaveLen(len(workloads)), "the Prods by cluster")
+		perRegion := map[string]int{}
+		for cluster, names := range byCluster {
+			Expect(len(names)).To(BeNumerically("<=", defaultMaxPerCluster), "Prods on %s: %v", cluster, names)
+			perRegion[regionOf(cluster)] += len(names)
+		}
+		Expect(perRegion).To(Equal(map[string]int{"eu": 3, "us": 3}), "the Prods spread evenly over the regions: %v", byCluster)
+		for i := range prods {
+			p := &prods[i]
+			Expect(p.Status.Cluster).To(Equal(bed.Namespace+"/"+p.Spec.ClusterRef.Name), "Prod %s's status.cluster", p.Name)
+			waitForDeployment(ctx, waitForDeploymentInput{
+				Getter: bed.Workload(p.Spec.ClusterRef.Name).Client, Cluster: p.Spec.ClusterRef.Name,
+				Key: client.ObjectKey{Namespace: p.Spec.TargetNamespace, Name: story.key.Name}, Image: appImage(story.key.Name, "v1"),
+			}, deploymentWait...)
+		}
+	}, SpecTimeout(10*time.Minute))
+
+	It("each Prod has an Octavia load balancer, mirrored to an NLB whose targets are the Service's endpoints", func(ctx SpecContext) {
+		prods := listSetProds(ctx, Default, story.key)
+		Eventually(func(g Gomega) {
+			nlbs, err := cloudbed.ReadNLBs(ctx, clouds.AWS.ELBv2, route53.DefaultOwner)
+			g.Expect(err).NotTo(HaveOccurred())
+			byProd := map[string][]cloudbed.NLB{}
+			for _, n := range nlbs {
+				byProd[n.Prod] = append(byProd[n.Prod], n)
+			}
+			for i := range prods {
+				p := &prods[i]
+				ep := p.Status.Endpoint
+				g.Expect(ep).NotTo(BeNil(), "Prod %s's endpoint", p.Name)
+
+				// The Octavia load balancer the Service got, as Octavia has it.
+				svc := &corev1.Service{}
+				workload := bed.Workload(p.Spec.ClusterRef.Name).Client
+				g.Expect(workload.Get(ctx, client.ObjectKey{Namespace: p.Spec.TargetNamespace, Name: story.key.Name}, svc)).To(Succeed())
+				g.Expect(svc.Annotations).To(HaveKeyWithValue(mirror.LoadBalancerIDAnnotation, ep.LoadBalancerID), "Prod %s's Service names its load balancer", p.Name)
+				lb, err := loadbalancers.Get(ctx, clouds.LBaaS, ep.LoadBalancerID).Extract()
+				g.Expect(err).NotTo(HaveOccurred(), "Prod %s's load balancer %s in Octavia", p.Name, ep.LoadBalancerID)
+				g.Expect(lb.ProvisioningStatus).To(Equal("ACTIVE"), "Prod %s's load balancer", p.Name)
+				g.Expect(lb.VipAddress).To(Equal(ep.VIP), "Prod %s's VIP", p.Name)
+
+				// Exactly one NLB, the one in status, with the Service's ready endpoints as targets.
+				endpoints := readyEndpoints(ctx, g, workload, p.Spec.TargetNamespace, story.key.Name)
+				g.Expect(endpoints).To(Equal(appReplicas), "Prod %s's Service's ready endpoints", p.Name)
+				mine := byProd[prodKey(p)]
+				g.Expect(mine).To(HaveLen(1), "NLBs of Prod %s", p.Name)
+				g.Expect(mine[0].ARN).To(Equal(ep.NLBARN), "Prod %s's NLB", p.Name)
+				g.Expect(mine[0].State).To(Equal("active"), "Prod %s's NLB", p.Name)
+				g.Expect(mine[0].TargetGroups).To(Equal(1), "Prod %s's NLB mirrors its one listener's pool", p.Name)
+				g.Expect(mine[0].Targets).To(Equal(endpoints), "Prod %s's NLB targets", p.Name)
+			}
+		}, 2*time.Minute, time.Second).Should(Succeed())
+	}, SpecTimeout(3*time.Minute))
+
+	It("Route53 has each Prod's weighted record under shop.example.com and its two paths, 90/10 and health checked", func(ctx SpecContext) {
+		prods := listSetProds(ctx, Default, story.key)
+		recs, err := readSetRecords(ctx, story.key)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(recs).To(HaveLen(len(prods)), "the Prods with records under %s", setRecordName(story.key.Name))
+		for i := range prods {
+			p := &prods[i]
+			r := recs[prodKey(p)]
+			Expect(r.Weight).To(HaveValue(BeEquivalentTo(droverv1.DefaultWeight)), "Prod %s's service-level weight", p.Name)
+			Expect(r.Share).To(Equal(17), "Prod %s's share of the service (100 of 600)", p.Name)
+			expectPathRecords(Default, p, r)
+		}
+	}, SpecTimeout(time.Minute))
+
+	It("`kubectl drover status shop` shows the set and its 6 Prods with cluster, version and weight", func(ctx SpecContext) {
+		out, err := plugin(ctx, "-n", story.key.Namespace, "status", story.key.Name)
+		Expect(err).NotTo(HaveOccurred(), "kubectl drover status: %s", out)
+		GinkgoWriter.Println(out)
+		Expect(out).To(ContainSubstring("ProdSet %s/%s  version v1", story.key.Namespace, story.key.Name))
+		Expect(out).To(ContainSubstring("replicas 6: 6 available, 6 serving (minimum 3)"))
+		Expect(out).To(ContainSubstring("rollout Succeeded"), "the first revision rolled out at once")
+		rows := statusRows(out)
+		prods := listSetProds(ctx, Default, story.key)
+		Expect(rows).To(HaveLen(len(prods)), "the Prod rows of:\n%s", out)
+		for i := range prods {
+			p := &prods[i]
+			Expect(rows).To(HaveKeyWithValue(p.Name, And(
+				HaveField("Cluster", p.Spec.ClusterRef.Name), HaveField("Version", "v1"), HaveField("Weight", "100/100"),
+				HaveField("Markers", ContainSubstring("Av✓")),
+			)), "the row of Prod %s in:\n%s", p.Name, out)
+			Expect(out).To(ContainSubstring("octavia %s", p.Status.Endpoint.VIP), "Prod %s's Octavia path", p.Name)
+			Expect(out).To(ContainSubstring("nlb %s", p.Status.Endpoint.NLBDNSName), "Prod %s's NLB path", p.Name)
+		}
+	}, SpecTimeout(time.Minute))
+}

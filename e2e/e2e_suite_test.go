@@ -45,8 +45,10 @@ const (
 	// managerNamespace holds the manager's leader election Lease.
 	managerNamespace = "drover-system"
 
-	// setupTimeout bounds building the binaries and starting the test bed and clouds.
-	setupTimeout = 5 * time.Minute
+	// setupTimeout bounds building the binaries and starting the test bed and clouds,
+	// including the wait for the machine-wide Octavia lock while another package's
+	// Octavia stack holds it (minutes on a busy machine).
+	setupTimeout = 20 * time.Minute
 	// managerStopTimeout is how long the manager gets to stop after SIGTERM.
 	managerStopTimeout = 30 * time.Second
 	// managerLogTailLines is how much of the manager's log a failed suite prints.

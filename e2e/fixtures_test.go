@@ -74,8 +74,9 @@ const (
 // Waits of the fixtures (timeout, polling interval).
 var (
 	// setWait is how long a ProdSet gets to have every Prod serving at a version, with
-	// its records in Route53: a new set builds 6 Octavia load balancers and NLBs.
-	setWait = []any{4 * time.Minute, 500 * time.Millisecond}
+	// its records in Route53: a new set builds 6 Octavia load balancers and NLBs, which
+	// Octavia's worker takes a minute or more each to build on a loaded machine.
+	setWait = []any{8 * time.Minute, 500 * time.Millisecond}
 	// setDeleteWait is how long a deleted ProdSet gets to drain its Prods, delete them
 	// and their records and NLBs.
 	setDeleteWait = []any{4 * time.Minute, time.Second}

@@ -7,12 +7,14 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"regexp"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -327,4 +329,54 @@ func parseKubectlTable(out string) (header []string, rows []map[string]string) {
 		rows = append(rows, row)
 	}
 	return header, rows
+}
+
+// regionOf is the region label of the named workload cluster.
+func regionOf(cluster string) string {
+	for _, w := range workloads {
+		if w.Name == cluster {
+			return w.Labels[regionLabel]
+		}
+	}
+	return ""
+}
+
+// readyEndpoints counts the ready endpoints of the Service in the workload cluster's
+// EndpointSlices: what the stand-in CCM makes the Octavia pool's members of.
+func readyEndpoints(ctx context.Context, g Gomega, workload client.Reader, namespace, service string) int {
+	slices := &discoveryv1.EndpointSliceList{}
+	g.Expect(workload.List(ctx, slices, client.InNamespace(namespace), client.MatchingLabels{discoveryv1.LabelServiceName: service})).To(Succeed())
+	n := 0
+	for _, s := range slices.Items {
+		for _, e := range s.Endpoints {
+			if (e.Conditions.Ready == nil || *e.Conditions.Ready) && len(e.Addresses) > 0 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// statusRow is one Prod's line of `kubectl drover status`.
+type statusRow struct {
+	Cluster, Version, Revision, Weight string
+	// Markers are the conditions at a glance and the notes after them.
+	Markers string
+}
+
+// statusRowPattern matches a Prod's line of the status tree:
+// "├─ shop-workload-1  workload-1  v1 (1a2b3c4d5e)  100/100  R✓ Ap✓ Av✓ T✓ M✓".
+var statusRowPattern = regexp.MustCompile(`^[├└]─ (\S+)\s+(\S+)\s+(\S+)(?: \((\w+)\))?\s+(\S+(?: \(→\d+\))?)\s+(R\S+ .*)$`)
+
+// statusRows parses the Prods' lines of `kubectl drover status`, by Prod name.
+func statusRows(out string) map[string]statusRow {
+	rows := map[string]statusRow{}
+	for line := range strings.SplitSeq(out, "\n") {
+		m := statusRowPattern.FindStringSubmatch(strings.TrimRight(line, " "))
+		if m == nil {
+			continue
+		}
+		rows[m[1]] = statusRow{Cluster: m[2], Version: m[3], Revision: m[4], Weight: m[5], Markers: m[6]}
+	}
+	return rows
 }

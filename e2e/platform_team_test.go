@@ -2,169 +2,227 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
-	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"k8s.io/apimachinery/pkg/api/meta"
 	runtimehooksv1 "sigs.k8s.io/cluster-api/api/runtime/hooks/v1alpha1"
-	"sigs.k8s.io/cluster-api/util/conditions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 )
 
-// The platform team upgrades a cluster: drover refuses a drain that would leave a
-// ProdSet below its serving minimum, drains with surge, and lets Cluster API's upgrade
-// hook wait for the drain — all against the manager binary.
-var _ = Describe("The platform team upgrades a cluster", Ordered, func() {
-	const (
-		poolLabel = "drover.dev/pool"
-		setName   = "platform"
-		target    = "workload-2"
-	)
-	var set *droverv1.ProdSet
+// maintenanceWait is how long a drain or a restore gets.
+var maintenanceWait = []any{3 * time.Minute, 250 * time.Millisecond}
 
-	BeforeAll(func(ctx SpecContext) {
-		By("putting the three clusters in the pool")
-		for _, w := range bed.Workloads {
-			Eventually(func() error {
-				c := &clusterv1.Cluster{}
-				if err := cp.Get(ctx, client.ObjectKey{Namespace: bed.Namespace, Name: w.Name}, c); err != nil {
-					return err
-				}
-				c.Labels[poolLabel] = setName
-				return cp.Update(ctx, c)
-			}).Should(Succeed())
-		}
-		cm, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "settings"}})
-		Expect(err).NotTo(HaveOccurred())
-		set = &droverv1.ProdSet{
-			ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: setName},
-			Spec: droverv1.ProdSetSpec{
-				Replicas: ptr.To[int32](2),
-				Template: droverv1.ProdTemplate{Spec: droverv1.ProdTemplateSpec{
-					Version: "v1", TargetNamespace: setName, Manifests: []runtime.RawExtension{{Raw: cm}},
-				}},
-				Placement: droverv1.Placement{
-					ClusterSelector: droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{poolLabel: setName}},
-					TopologyKey:     regionLabel, MaxPerCluster: 1,
-					MinAvailable: ptr.To(intstr.FromInt32(2)),
-				},
-				Traffic: &droverv1.ProdSetTraffic{HostedZoneID: zoneID, RecordName: "platform." + zoneName, TTL: 1},
-			},
-		}
-		By("applying a ProdSet of 2 Prods that must always keep 2 serving")
-		Expect(cp.Create(ctx, set)).To(Succeed())
-		DeferCleanup(func(ctx SpecContext) {
-			Expect(client.IgnoreNotFound(cp.Delete(ctx, set))).To(Succeed())
-			Eventually(func() bool {
-				return apierrors.IsNotFound(cp.Get(ctx, client.ObjectKeyFromObject(set), &droverv1.ProdSet{}))
-			}, 2*time.Minute, time.Second).Should(BeTrue(), "the ProdSet drains its Prods and goes")
-		}, NodeTimeout(3*time.Minute))
-		// workload-1 (eu) and workload-3 (us): one per region.
-		waitForServing(ctx, set, "workload-1", "workload-3")
-	}, NodeTimeout(3*time.Minute))
+// platformTeamSpecs are the platform team's part of the shop's story: drain a cluster,
+// "upgrade" it, restore it; be refused a second drain that would leave too few serving;
+// let Cluster API's upgrade hook wait for a drain. The story's sampler checks the
+// serving minimum throughout.
+func platformTeamSpecs(story *shopStory) {
+	// drained is the EU cluster with 2 Prods, drained by hand; hooked is the US cluster
+	// with 2 Prods, refused while drained is, then drained by the upgrade hook.
+	var drained, hooked string
 
-	It("refuses to drain a cluster when that would break the serving minimum", func(ctx SpecContext) {
-		m := &droverv1.ClusterMaintenance{
-			ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: "workload-1-now"},
-			Spec:       droverv1.ClusterMaintenanceSpec{ClusterName: "workload-1"},
+	It("the platform team drains a cluster with `kubectl drover cluster drain`: its Prods leave traffic, the others keep serving", func(ctx SpecContext) {
+		prods := listSetProds(ctx, Default, story.key)
+		drained, hooked = clusterWith(prods, "eu", 2), clusterWith(prods, "us", 2)
+		Expect(drained).NotTo(BeEmpty(), "no EU cluster with 2 Prods: %v", prodsByCluster(prods))
+		Expect(hooked).NotTo(BeEmpty(), "no US cluster with 2 Prods: %v", prodsByCluster(prods))
+
+		out, err := plugin(ctx, "-n", story.key.Namespace, "cluster", "drain", drained, "--reason", "e2e: upgrade", "--wait", "--timeout", "3m")
+		GinkgoWriter.Println(out)
+		Expect(err).NotTo(HaveOccurred(), "kubectl drover cluster drain %s: %s", drained, out)
+		Expect(out).To(ContainSubstring("cluster %s is drained", drained))
+
+		m := getMaintenance(ctx, Default, drained+"-maintenance")
+		Expect(m.Status.Phase).To(Equal(droverv1.MaintenanceDrained))
+		Expect(m.Status.DrainedTime).NotTo(BeNil())
+		expectWeights(ctx, story.key, drained)
+		set := getSet(ctx, Default, story.key)
+		Expect(set.Status.ServingReplicas).To(BeEquivalentTo(defaultSetReplicas - 2))
+		for _, p := range set.Status.Prods {
+			if p.Cluster == drained {
+				Expect(p).To(And(HaveField("Evicted", "ClusterMaintenance"), HaveField("Drained", BeTrue())), "Prod %s on the drained cluster", p.Name)
+			}
 		}
-		Expect(cp.Create(ctx, m)).To(Succeed())
-		Eventually(func(g Gomega) {
-			g.Expect(cp.Get(ctx, client.ObjectKeyFromObject(m), m)).To(Succeed())
-			g.Expect(m.Status.Phase).To(Equal(droverv1.MaintenanceRefused))
-			g.Expect(conditions.GetMessage(m, droverv1.MaintenanceAdmittedCondition)).To(
-				ContainSubstring("ProdSet default/platform would have 1 serving Prod, below its minimum of 2"))
-		}, time.Minute, 500*time.Millisecond).Should(Succeed())
+	}, SpecTimeout(4*time.Minute))
+
+	It("refuses to drain a second cluster while that would leave the shop below its serving minimum", func(ctx SpecContext) {
+		out, err := plugin(ctx, "-n", story.key.Namespace, "cluster", "drain", hooked, "--wait", "--timeout", "2m")
+		GinkgoWriter.Println(out)
+		var exit *exec.ExitError
+		Expect(errors.As(err, &exit)).To(BeTrue(), "kubectl drover cluster drain %s: %v: %s", hooked, err, out)
+		Expect(exit.ExitCode()).To(Equal(2), "the exit code of a refused drain: %s", out)
+		want := fmt.Sprintf("ProdSet %s would have 2 serving Prods, below its minimum of %d", story.key, defaultMinAvailable)
+		Expect(out).To(ContainSubstring(want))
+		m := getMaintenance(ctx, Default, hooked+"-maintenance")
+		Expect(m.Status.Phase).To(Equal(droverv1.MaintenanceRefused))
+		Expect(meta.FindStatusCondition(m.Status.Conditions, droverv1.MaintenanceAdmittedCondition)).To(HaveField("Message", ContainSubstring(want)))
+
+		By("nothing moved: the refused cluster's Prods keep their weights")
 		Consistently(func(g Gomega) {
-			g.Expect(servingOf(g, set)).To(Equal(2))
+			expectWeightsG(ctx, g, story.key, drained)
 		}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
-		Expect(cp.Delete(ctx, m)).To(Succeed())
-		Eventually(func() bool {
-			return apierrors.IsNotFound(cp.Get(ctx, client.ObjectKeyFromObject(m), m))
-		}, time.Minute, 500*time.Millisecond).Should(BeTrue())
-	}, NodeTimeout(2*time.Minute))
 
-	It("holds a Cluster API upgrade until the cluster is drained, with a stand-in placed first", func(ctx SpecContext) {
-		By("workload-3 carries a Prod; its upgrade needs a stand-in on " + target)
-		Eventually(func(g Gomega) {
-			g.Expect(clustersOf(g, set)).To(ContainElement("workload-3"))
-		}).Should(Succeed())
+		By("withdrawing the refused maintenance")
+		out, err = plugin(ctx, "-n", story.key.Namespace, "cluster", "restore", hooked, "--wait", "--timeout", "2m")
+		Expect(err).NotTo(HaveOccurred(), "kubectl drover cluster restore %s: %s", hooked, out)
+		waitForMaintenanceGone(ctx, hooked+"-maintenance")
+		expectWeights(ctx, story.key, drained)
+	}, SpecTimeout(3*time.Minute))
 
-		By("letting the hooks' maintenances surge: a drain without one would be refused")
-		retries := 0
+	It("upgrades the drained cluster (restarts its API server) and restores it: its Prods get their weights back", func(ctx SpecContext) {
+		// An upgrade would start the cluster's API server at a new Kubernetes version; the
+		// machine is offline and has one version of the test binaries (bin/k8s), so the
+		// "upgrade" restarts the same binary: the cluster is away, then back.
+		Byf("upgrading %s: restarting its API server", drained)
+		Expect(bed.Workload(drained).RestartAPIServer()).To(Succeed())
 		Eventually(func(g Gomega) {
-			resp := beforeUpgrade(g, "workload-3")
-			if resp.RetryAfterSeconds > 0 {
-				retries++
-				// The platform team allows a surge on the maintenance the hook made.
-				mm := &droverv1.ClusterMaintenance{}
-				if err := cp.Get(ctx, client.ObjectKey{Namespace: bed.Namespace, Name: "workload-3-upgrade"}, mm); err == nil && !mm.Spec.Surge {
-					mm.Spec.Surge = true
-					_ = cp.Update(ctx, mm)
+			for _, p := range listSetProds(ctx, g, story.key) {
+				if p.Spec.ClusterRef.Name == drained {
+					g.Expect(meta.IsStatusConditionTrue(p.Status.Conditions, droverv1.ProdClusterReachableCondition)).To(BeTrue(), "Prod %s reachable", p.Name)
 				}
 			}
-			g.Expect(resp.RetryAfterSeconds).To(BeZero(), resp.Message)
-			g.Expect(servingOf(g, set)).To(BeNumerically(">=", 2))
-		}, 2*time.Minute, time.Second).Should(Succeed())
-		Expect(retries).To(BeNumerically(">", 0), "the upgrade was held")
-		Expect(clustersOf(Default, set)).To(ContainElements("workload-1", "workload-3", target))
+			expectWeightsG(ctx, g, story.key, drained)
+		}, 2*time.Minute, 500*time.Millisecond).Should(Succeed(), "the upgraded cluster's Prods are reachable again, still out of traffic")
 
-		By("upgrading: restarting the API server of workload-3")
-		Expect(bed.Workload("workload-3").RestartAPIServer()).To(Succeed())
+		out, err := plugin(ctx, "-n", story.key.Namespace, "cluster", "restore", drained, "--wait", "--timeout", "3m")
+		GinkgoWriter.Println(out)
+		Expect(err).NotTo(HaveOccurred(), "kubectl drover cluster restore %s: %s", drained, out)
+		waitForMaintenanceGone(ctx, drained+"-maintenance")
+		waitForSetServing(ctx, waitForSetServingInput{Key: story.key, Version: "v2"})
+	}, SpecTimeout(5*time.Minute))
 
-		By("AfterClusterUpgrade restores the cluster and the stand-in goes")
+	It("Cluster API's BeforeClusterUpgrade holds an upgrade until the cluster is drained; AfterClusterUpgrade restores it", func(ctx SpecContext) {
+		name := hooked + "-upgrade"
+		var (
+			held    int    // answers that held the upgrade
+			early   int    // answers of 0 before the maintenance was Drained
+			late    int    // answers holding after it was Drained already
+			message string // the last holding answer's message
+		)
 		Eventually(func(g Gomega) {
-			g.Expect(afterUpgrade(g, "workload-3").RetryAfterSeconds).To(BeZero())
+			stopIfManagerExited(manager.Manager)
+			before := maintenancePhase(ctx, name)
+			resp := beforeUpgrade(g, hooked)
+			after := maintenancePhase(ctx, name)
+			switch {
+			case resp.RetryAfterSeconds > 0:
+				held++
+				message = resp.Message
+				if before == droverv1.MaintenanceDrained {
+					late++
+				}
+			case after != droverv1.MaintenanceDrained:
+				early++
+			}
+			g.Expect(resp.RetryAfterSeconds).To(BeZero(), "the hook holds the upgrade: %s", resp.Message)
+		}, maintenanceWait...).Should(Succeed())
+		GinkgoWriter.Printf("BeforeClusterUpgrade held the upgrade %d times; the last message: %s\n", held, message)
+		Expect(held).To(BeNumerically(">", 0), "the hook held the upgrade while the cluster drained")
+		Expect(early).To(BeZero(), "the hook let the upgrade go before the cluster was drained")
+		Expect(late).To(BeZero(), "the hook held the upgrade of a drained cluster")
+		m := getMaintenance(ctx, Default, name)
+		Expect(m.Spec.ClusterName).To(Equal(hooked))
+		Expect(m.Status.Phase).To(Equal(droverv1.MaintenanceDrained))
+		expectWeights(ctx, story.key, hooked)
+
+		Byf("upgrading %s: restarting its API server (the same version, as above)", hooked)
+		Expect(bed.Workload(hooked).RestartAPIServer()).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(afterUpgrade(g, hooked).RetryAfterSeconds).To(BeZero())
 		}, 2*time.Minute, time.Second).Should(Succeed())
-		waitForServing(ctx, set, "workload-1", "workload-3")
-	}, NodeTimeout(5*time.Minute))
-})
+		waitForMaintenanceGone(ctx, name)
+		waitForSetServing(ctx, waitForSetServingInput{Key: story.key, Version: "v2"})
+	}, SpecTimeout(6*time.Minute))
 
-// waitForServing waits until the set has exactly one Prod on each of clusters, all
-// available and published in DNS at their weight.
-func waitForServing(ctx context.Context, set *droverv1.ProdSet, clusters ...string) {
-	Byf("Waiting for ProdSet %s to serve from %v", set.Name, clusters)
-	Eventually(func(g Gomega) {
-		g.Expect(clustersOf(g, set)).To(ConsistOf(clusters))
-		got := &droverv1.ProdSet{}
-		g.Expect(cp.Get(ctx, client.ObjectKeyFromObject(set), got)).To(Succeed())
-		g.Expect(got.Status.ServingReplicas).To(BeEquivalentTo(len(clusters)))
-		g.Expect(conditions.IsTrue(got, droverv1.ProdSetTrafficReadyCondition)).To(BeTrue(), "%v", conditions.Get(got, droverv1.ProdSetTrafficReadyCondition))
-		stopIfManagerExited(manager.Manager)
-	}, 2*time.Minute, 500*time.Millisecond).Should(Succeed())
+	It("at no moment since it first served did the shop have fewer serving Prods than its minimum", func() {
+		story.sampler.stop()
+		samples := story.sampler.samplesOf(story.key)
+		GinkgoWriter.Printf("the sampler took %d readings of the shop (%d failed)\n", len(samples), story.sampler.failedReadings())
+		Expect(len(samples)).To(BeNumerically(">=", 200), "the sampler read the shop too few times for the check to mean anything")
+		lowest := slices.MinFunc(samples, func(a, b servingSample) int { return a.Serving - b.Serving })
+		GinkgoWriter.Printf("fewest serving: %d at %s\n", lowest.Serving, lowest.At.Format("15:04:05.000"))
+		Expect(lowest.Serving).To(BeNumerically("<", defaultSetReplicas), "the sampler saw Prods leave traffic (drains, rollouts)")
+		for _, s := range samples {
+			Expect(s.MinServing).To(Equal(defaultMinAvailable), "status.minServing at %s", s.At.Format("15:04:05.000"))
+		}
+		Expect(story.sampler.belowMinimum(story.key, defaultMinAvailable)).To(BeEmpty(), "readings below the minimum of %d", defaultMinAvailable)
+	})
 }
 
-func clustersOf(g Gomega, set *droverv1.ProdSet) []string {
-	list := &droverv1.ProdList{}
-	g.Expect(cp.List(context.Background(), list, client.InNamespace(set.Namespace),
-		client.MatchingLabels{droverv1.ProdSetNameLabel: set.Name})).To(Succeed())
+// clusterWith returns the cluster of region that runs n of prods ("" if none).
+func clusterWith(prods []droverv1.Prod, region string, n int) string {
+	byCluster := prodsByCluster(prods)
 	var out []string
-	for _, p := range list.Items {
-		out = append(out, p.Spec.ClusterRef.Name)
-	}
-	return out
-}
-
-// servingOf counts the set's Prods that are available with a non-zero weight in DNS.
-func servingOf(g Gomega, set *droverv1.ProdSet) int {
-	got := &droverv1.ProdSet{}
-	g.Expect(cp.Get(context.Background(), client.ObjectKeyFromObject(set), got)).To(Succeed())
-	n := 0
-	for _, p := range got.Status.Prods {
-		if p.Available == metav1.ConditionTrue && p.PublishedWeight != nil && *p.PublishedWeight > 0 {
-			n++
+	for c, names := range byCluster {
+		if regionOf(c) == region && len(names) == n {
+			out = append(out, c)
 		}
 	}
-	return n
+	slices.Sort(out)
+	if len(out) == 0 {
+		return ""
+	}
+	return out[0]
+}
+
+// getMaintenance reads the ClusterMaintenance name in the Clusters' namespace.
+func getMaintenance(ctx context.Context, g Gomega, name string) *droverv1.ClusterMaintenance {
+	m := &droverv1.ClusterMaintenance{}
+	g.Expect(cp.Get(ctx, client.ObjectKey{Namespace: bed.Namespace, Name: name}, m)).To(Succeed(), "reading ClusterMaintenance %s", name)
+	return m
+}
+
+// maintenancePhase is the phase of the ClusterMaintenance name; "" when it cannot be read.
+func maintenancePhase(ctx context.Context, name string) droverv1.MaintenancePhase {
+	m := &droverv1.ClusterMaintenance{}
+	if err := cp.Get(ctx, client.ObjectKey{Namespace: bed.Namespace, Name: name}, m); err != nil {
+		return ""
+	}
+	return m.Status.Phase
+}
+
+// waitForMaintenanceGone waits until the ClusterMaintenance name is gone: its cluster's
+// Prods are back in traffic.
+func waitForMaintenanceGone(ctx context.Context, name string) {
+	Byf("Waiting for ClusterMaintenance %s to be gone", name)
+	Eventually(func() bool {
+		stopIfManagerExited(manager.Manager)
+		err := cp.Get(ctx, client.ObjectKey{Namespace: bed.Namespace, Name: name}, &droverv1.ClusterMaintenance{})
+		return apierrors.IsNotFound(err)
+	}, maintenanceWait...).Should(BeTrue(), "ClusterMaintenance %s is still there", name)
+}
+
+// expectWeights checks Route53: the set's Prods on the out clusters at weight 0, every
+// other at its desired weight.
+func expectWeights(ctx context.Context, key client.ObjectKey, out ...string) {
+	expectWeightsG(ctx, Default, key, out...)
+}
+
+// expectWeightsG is expectWeights with a Gomega, for Eventually and Consistently.
+func expectWeightsG(ctx context.Context, g Gomega, key client.ObjectKey, out ...string) {
+	recs, err := readSetRecords(ctx, key)
+	g.Expect(err).NotTo(HaveOccurred())
+	prods := listSetProds(ctx, g, key)
+	g.Expect(recs).To(HaveLen(len(prods)), "the Prods with records")
+	for i := range prods {
+		p := &prods[i]
+		r := recs[prodKey(p)]
+		g.Expect(r.Weight).NotTo(BeNil(), "Prod %s has no service-level record", p.Name)
+		if slices.Contains(out, p.Spec.ClusterRef.Name) {
+			g.Expect(*r.Weight).To(BeZero(), "the weight of Prod %s, on %s, in Route53", p.Name, p.Spec.ClusterRef.Name)
+		} else {
+			g.Expect(*r.Weight).To(BeEquivalentTo(p.DesiredWeight()), "the weight of Prod %s, on %s, in Route53", p.Name, p.Spec.ClusterRef.Name)
+		}
+	}
 }
 
 func beforeUpgrade(g Gomega, cluster string) *runtimehooksv1.BeforeClusterUpgradeResponse {
