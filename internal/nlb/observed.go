@@ -104,12 +104,27 @@ func Observe(ctx context.Context, api elbv2.API, owner Owner) (*Observed, error)
 	lbs = slices.DeleteFunc(lbs, func(lb types.LoadBalancer) bool {
 		return !strings.HasPrefix(aws.ToString(lb.LoadBalancerName), prefix) || lb.LoadBalancerArn == nil
 	})
-	lbTags, err := tagsOf(ctx, api, len(lbs), func(i int) string { return aws.ToString(lbs[i].LoadBalancerArn) })
+	tgs, err := api.TargetGroups(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read load balancer tags: %w", err)
+		return nil, fmt.Errorf("list target groups: %w", err)
 	}
+	tgs = slices.DeleteFunc(tgs, func(tg types.TargetGroup) bool {
+		return !strings.HasPrefix(aws.ToString(tg.TargetGroupName), prefix) || tg.TargetGroupArn == nil
+	})
+	// The tags of both in one DescribeTags (20 ARNs a call): a Prod's NLB and its target
+	// groups fit in one.
+	tagsByARN, err := tagsOf(ctx, api, len(lbs)+len(tgs), func(i int) string {
+		if i < len(lbs) {
+			return aws.ToString(lbs[i].LoadBalancerArn)
+		}
+		return aws.ToString(tgs[i-len(lbs)].TargetGroupArn)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read tags: %w", err)
+	}
+
 	for _, lb := range lbs {
-		tags := lbTags[aws.ToString(lb.LoadBalancerArn)]
+		tags := tagsByARN[aws.ToString(lb.LoadBalancerArn)]
 		if !owner.Owns(tags) {
 			continue
 		}
@@ -119,21 +134,9 @@ func Observe(ctx context.Context, api elbv2.API, owner Owner) (*Observed, error)
 		}
 		obs.LoadBalancers = append(obs.LoadBalancers, observedLoadBalancer(lb, tags, ls))
 	}
-
-	tgs, err := api.TargetGroups(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list target groups: %w", err)
-	}
-	tgs = slices.DeleteFunc(tgs, func(tg types.TargetGroup) bool {
-		return !strings.HasPrefix(aws.ToString(tg.TargetGroupName), prefix) || tg.TargetGroupArn == nil
-	})
-	tgTags, err := tagsOf(ctx, api, len(tgs), func(i int) string { return aws.ToString(tgs[i].TargetGroupArn) })
-	if err != nil {
-		return nil, fmt.Errorf("read target group tags: %w", err)
-	}
 	for _, tg := range tgs {
 		arn := aws.ToString(tg.TargetGroupArn)
-		tags := tgTags[arn]
+		tags := tagsByARN[arn]
 		if !owner.Owns(tags) {
 			continue
 		}
