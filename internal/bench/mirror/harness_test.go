@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"net/http"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,6 +50,8 @@ type harness struct {
 	// limits and retries), pointed at Octavia and moto. Their calls are counted.
 	oc  *octavia.Gophercloud
 	elb *elbv2.Client
+	// timer times oc's requests.
+	timer *requestTimer
 	// check is a plain SDK client for the verification, not drover's code and not
 	// counted.
 	check *elbsdk.Client
@@ -85,6 +90,9 @@ const (
 // both modes; the database mode copies them for the rest.
 const seedMembers = 20
 
+// octaviaTimeout bounds each request of drover's Octavia client.
+const octaviaTimeout = 5 * time.Minute
+
 // apiTimeout bounds one batch update through the API, the wait for ACTIVE included.
 const apiTimeout = 30 * time.Minute
 
@@ -113,8 +121,13 @@ func newHarness(tb testing.TB, name string, n int, mode writeMode) *harness {
 	}
 	h.elb = elbv2.New(awsclient.NewClients(cfg, o).ELBv2, elbv2.Options{})
 	h.check = h.moto.Clients(tb).ELBv2
-	// The manager's Octavia client: default rate limit, burst and timeout.
-	h.oc, err = octavia.New(tb.Context(), octavia.Options{Endpoint: h.octavia.Endpoint(), ProjectID: h.octavia.ProjectID()})
+	// The manager's Octavia client: default rate limit and burst. Its timeout is longer
+	// than the manager's 30 s: on a loaded machine, listing 500 members from this
+	// SQLite-backed Octavia has taken longer, and a benchmark measures rather than gives up.
+	h.timer = &requestTimer{base: http.DefaultTransport.(*http.Transport).Clone(), took: map[string]time.Duration{}}
+	h.oc, err = octavia.New(tb.Context(), octavia.Options{
+		Endpoint: h.octavia.Endpoint(), ProjectID: h.octavia.ProjectID(), Timeout: octaviaTimeout, Transport: h.timer,
+	})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -287,6 +300,8 @@ type syncStats struct {
 	// Time of each step: reading Octavia (Snapshot), reading AWS (Observe), writing AWS
 	// (Apply), drover's own pure work (Desired, Diff, the model's digest).
 	octavia, awsRead, awsWrite, drover, total time.Duration
+	// octaviaRequests is the time of each kind of Octavia request.
+	octaviaRequests map[string]time.Duration
 	// calls made during the sync, by service and operation.
 	calls callCounts
 	// plan is the size of the plan (applied unless empty).
@@ -302,7 +317,7 @@ func (s syncStats) aws() time.Duration { return s.awsRead + s.awsWrite }
 func (h *harness) sync(tb testing.TB) syncStats {
 	tb.Helper()
 	ctx := tb.Context()
-	before := readCalls()
+	before, beforeTook := readCalls(), h.timer.total()
 	var st syncStats
 	t0 := time.Now()
 
@@ -340,6 +355,10 @@ func (h *harness) sync(tb testing.TB) syncStats {
 	st.octavia, st.drover, st.awsRead, st.awsWrite = t1.Sub(t0), t2.Sub(t1)+t4.Sub(t3), t3.Sub(t2), t5.Sub(t4)
 	st.total = t5.Sub(t0)
 	st.calls = readCalls().minus(before)
+	st.octaviaRequests = h.timer.total()
+	for k, d := range beforeTook {
+		st.octaviaRequests[k] -= d
+	}
 	st.plan = plan.Counts()
 	if bad := st.calls.failed(); len(bad) > 0 {
 		tb.Fatalf("calls that did not succeed during the sync: %v", bad)
@@ -365,7 +384,9 @@ func modelDigest(m nlb.Model) string {
 func (h *harness) verify(tb testing.TB) error {
 	tb.Helper()
 	ctx := tb.Context()
-	pages, err := pools.ListMembers(h.octavia.ServiceClient(tb), h.poolID, pools.ListMembersOpts{}).AllPages(ctx)
+	c := h.octavia.ServiceClient(tb)
+	c.ProviderClient.HTTPClient.Timeout = octaviaTimeout
+	pages, err := pools.ListMembers(c, h.poolID, pools.ListMembersOpts{}).AllPages(ctx)
 	if err != nil {
 		return fmt.Errorf("listing Octavia's members: %w", err)
 	}
@@ -470,6 +491,33 @@ func head(s []string) string {
 		return "[" + strings.Join(s[:5], " ") + " …]"
 	}
 	return "[" + strings.Join(s, " ") + "]"
+}
+
+// requestTimer is the transport of drover's Octavia client in the benchmark: it adds up
+// how long requests took, by method and path (ids replaced by {id}), until their
+// response headers came.
+type requestTimer struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	took map[string]time.Duration
+}
+
+var uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+func (r *requestTimer) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := r.base.RoundTrip(req)
+	key := req.Method + " " + uuidRE.ReplaceAllString(req.URL.Path, "{id}")
+	r.mu.Lock()
+	r.took[key] += time.Since(start)
+	r.mu.Unlock()
+	return resp, err
+}
+
+func (r *requestTimer) total() map[string]time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.took)
 }
 
 // callKey is one series of drover_cloud_api_calls_total.

@@ -1,10 +1,13 @@
 package mirror
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,10 +42,10 @@ const pollGap = time.Second
 //
 // ns/op and s/sync are the mean time of one sync (Octavia's changes and the checks are
 // not timed); the other metrics are per sync too, with the theoretical minimum of calls
-// (minimum_test.go) beside them. The log ends with a table of the figures.
+// (minimum_test.go) beside them. Each phase logs a markdown table of its figures and the
+// machine's load.
 func BenchmarkMirrorSync(b *testing.B) {
 	const members = 500
-	b.Logf("load before: %s", loadAverage())
 	mode := writeMode(*octaviaWrite)
 	h := newHarness(b, "bench-mirror-500", members, mode)
 	// Half the churn gone, half new: 5% of the targets removed, well under the guard's
@@ -52,66 +55,62 @@ func BenchmarkMirrorSync(b *testing.B) {
 	first := h.sync(b)
 	h.checkCreate(b, first)
 
-	create := &phase{name: "create (500 targets)", minOctavia: minOctaviaReads(1, 1), minReads: minCreateReads, minWrites: minCreateWrites(members)}
-	churn := &phase{name: fmt.Sprintf("churn (%d gone, %d new)", k, k), minOctavia: minOctaviaReads(1, 1), minReads: minAWSReads(1), minWrites: minChurnWrites(k, k)}
-	steady := &phase{name: "steady state", minOctavia: minOctaviaReads(1, 1), minReads: minAWSReads(1), minWrites: 0}
-
-	b.Run("members=500/create", func(b *testing.B) {
-		for range b.N {
-			for range *rounds {
-				b.StopTimer()
-				h.deleteNLB(b)
-				b.StartTimer()
-				st := h.sync(b)
-				b.StopTimer()
-				h.checkCreate(b, st)
-				create.add(st)
-				b.StartTimer()
+	phases := []struct {
+		sub     string
+		phase   *phase
+		prepare func(testing.TB)
+		check   func(testing.TB, syncStats)
+	}{{
+		"members=500/create",
+		&phase{
+			name: "create (500 targets)", minOctavia: minOctaviaReads(1, 1), minReads: minCreateReads, minWrites: minCreateWrites(members),
+			readsNote: " (+2 DescribeTags drover makes on purpose: a create of a name that exists returns that resource, so each created one is checked for drover's tags)",
+		},
+		h.deleteNLB, h.checkCreate,
+	}, {
+		"members=500/churn",
+		&phase{name: fmt.Sprintf("churn (%d gone, %d new)", k, k), minOctavia: minOctaviaReads(1, 1), minReads: minAWSReads(1), minWrites: minChurnWrites(k, k)},
+		func(tb testing.TB) { h.churn(tb, k, mode) },
+		func(tb testing.TB, st syncStats) { h.checkChurn(tb, st, k) },
+	}, {
+		"members=500/steady",
+		&phase{name: "steady state", minOctavia: minOctaviaReads(1, 1), minReads: minAWSReads(1), minWrites: 0, steady: true},
+		func(testing.TB) { time.Sleep(pollGap) },
+		h.checkSteady,
+	}}
+	for _, ph := range phases {
+		b.Run(ph.sub, func(b *testing.B) {
+			p := ph.phase
+			p.syncs = nil
+			loadBefore := loadAverage()
+			for range b.N {
+				for range *rounds {
+					b.StopTimer()
+					ph.prepare(b)
+					b.StartTimer()
+					st := h.sync(b)
+					b.StopTimer()
+					ph.check(b, st)
+					p.add(st)
+					b.StartTimer()
+				}
 			}
-		}
-		create.report(b)
-	})
-	b.Run("members=500/churn", func(b *testing.B) {
-		for range b.N {
-			for range *rounds {
-				b.StopTimer()
-				h.churn(b, k, mode)
-				b.StartTimer()
-				st := h.sync(b)
-				b.StopTimer()
-				h.checkChurn(b, st, k)
-				churn.add(st)
-				b.StartTimer()
-			}
-		}
-		churn.report(b)
-	})
-	b.Run("members=500/steady", func(b *testing.B) {
-		for range b.N {
-			for range *rounds {
-				b.StopTimer()
-				time.Sleep(pollGap)
-				b.StartTimer()
-				st := h.sync(b)
-				b.StopTimer()
-				h.checkSteady(b, st)
-				steady.add(st)
-				b.StartTimer()
-			}
-		}
-		steady.report(b)
-		b.ReportMetric(float64(steady.total(func(s syncStats) float64 { return float64(s.calls.count(cloudmetrics.ELBv2, true)) })), "steady-writes")
-	})
-
-	b.Logf("load after: %s", loadAverage())
-	b.Logf("NLB mirror of an Octavia load balancer with %d members, means over the syncs of each phase:\n%s", members, table(create, churn, steady))
+			p.report(b)
+			b.Logf("load average (1, 5, 15 min; %d CPUs): %s before, %s after; Octavia members written %s", runtime.NumCPU(), loadBefore, loadAverage(), mode)
+			b.Logf("NLB mirror of an Octavia load balancer with %d members, %s, means over %d syncs:\n%s", members, p.name, len(p.syncs), table(p))
+		})
+	}
 }
 
 // phase collects the syncs of one phase of the benchmark, with its minimums.
 type phase struct {
 	name                            string
 	minOctavia, minReads, minWrites int
-	syncs                           []syncStats
+	// readsNote explains the minimum of ELBv2 reads.
+	readsNote string
+	// steady: the phase reports steady-writes, the writes of all its syncs.
+	steady bool
+	syncs  []syncStats
 }
 
 func (p *phase) add(s syncStats) { p.syncs = append(p.syncs, s) }
@@ -162,20 +161,23 @@ func (p *phase) report(b *testing.B) {
 	b.ReportMetric(p.awsWrites(), "aws-writes/sync")
 	b.ReportMetric(float64(p.minWrites), "aws-writes-min/sync")
 	b.ReportMetric(p.octaviaCalls(), "octavia-calls/sync")
+	if p.steady {
+		b.ReportMetric(p.total(func(s syncStats) float64 { return float64(s.calls.count(cloudmetrics.ELBv2, true)) }), "steady-writes")
+	}
 }
 
 // table is the markdown table of the phases' figures, measured beside the minimum.
 func table(phases ...*phase) string {
 	var sb strings.Builder
 	sb.WriteString("| sync | figure | measured (mean) | theoretical minimum | measured / minimum |\n| --- | --- | --- | --- | --- |\n")
-	row := func(p *phase, figure, measured string, m float64, minimum int) {
+	row := func(p *phase, figure, measured string, m float64, minimum int, note string) {
 		ratio := "–"
 		if minimum > 0 {
 			ratio = fmt.Sprintf("%.2f", m/float64(minimum))
 		} else if m == 0 {
 			ratio = "at the minimum"
 		}
-		fmt.Fprintf(&sb, "| %s | %s | %s | %d | %s |\n", p.name, figure, measured, minimum, ratio)
+		fmt.Fprintf(&sb, "| %s | %s | %s | %d%s | %s |\n", p.name, figure, measured, minimum, note, ratio)
 	}
 	for _, p := range phases {
 		if len(p.syncs) == 0 {
@@ -183,9 +185,9 @@ func table(phases ...*phase) string {
 		}
 		last := p.syncs[len(p.syncs)-1]
 		w, r, o := p.awsWrites(), p.awsReads(), p.octaviaCalls()
-		row(p, "ELBv2 writes", fmt.Sprintf("%.1f (%s)", w, last.calls.ops(cloudmetrics.ELBv2, true)), w, p.minWrites)
-		row(p, "ELBv2 reads", fmt.Sprintf("%.1f (%s)", r, last.calls.ops(cloudmetrics.ELBv2, false)), r, p.minReads)
-		row(p, "Octavia reads", fmt.Sprintf("%.1f (%s)", o, last.calls.ops(cloudmetrics.Octavia, false)), o, p.minOctavia)
+		row(p, "ELBv2 writes", fmt.Sprintf("%.1f (%s)", w, last.calls.ops(cloudmetrics.ELBv2, true)), w, p.minWrites, "")
+		row(p, "ELBv2 reads", fmt.Sprintf("%.1f (%s)", r, last.calls.ops(cloudmetrics.ELBv2, false)), r, p.minReads, p.readsNote)
+		row(p, "Octavia reads", fmt.Sprintf("%.1f (%s)", o, last.calls.ops(cloudmetrics.Octavia, false)), o, p.minOctavia, "")
 
 		mean := func(f func(syncStats) time.Duration) time.Duration {
 			return time.Duration(p.mean(func(s syncStats) float64 { return float64(f(s)) }))
@@ -202,6 +204,19 @@ func table(phases ...*phase) string {
 		}
 		fmt.Fprintf(&sb, "| %s | time per sync | %s (Octavia %s, AWS %s, drover %s = %.2f%%) | ≈%s (same time per call, fewest calls, no drover time) | %.2f |\n",
 			p.name, round(total), round(oct), round(awsT), round(drv), 100*float64(drv)/float64(total), round(floor), float64(total)/float64(floor))
+
+		byRequest := map[string]time.Duration{}
+		for _, s := range p.syncs {
+			for k, d := range s.octaviaRequests {
+				byRequest[k] += d / time.Duration(len(p.syncs))
+			}
+		}
+		requests := slices.SortedFunc(maps.Keys(byRequest), func(a, b string) int { return cmp.Compare(byRequest[b], byRequest[a]) })
+		parts := make([]string, len(requests))
+		for i, r := range requests {
+			parts[i] = fmt.Sprintf("%s %s", r, round(byRequest[r]))
+		}
+		fmt.Fprintf(&sb, "| %s | Octavia time by request (to its response headers) | %s | | |\n", p.name, strings.Join(parts, ", "))
 	}
 	return sb.String()
 }
@@ -226,5 +241,5 @@ func loadAverage() string {
 	if len(f) < 3 {
 		return "unknown"
 	}
-	return fmt.Sprintf("%s %s %s (1, 5, 15 min; %d CPUs)", f[0], f[1], f[2], runtime.NumCPU())
+	return strings.Join(f[:3], " ")
 }

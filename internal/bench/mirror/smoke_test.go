@@ -9,11 +9,12 @@ import (
 
 // TestMirrorChurnSmoke runs BenchmarkMirrorSync's checks on a small load balancer (20
 // members, 10% churn: 1 gone and 1 new per round, once through Octavia's API and once
-// through its database), so that go test keeps the benchmark's
-// code honest: the first sync creates the NLB with every member; each churn sync leaves
-// the NLB's targets exactly Octavia's members through one RegisterTargets and one
-// DeregisterTargets; steady-state syncs write nothing. It also proves the verification
-// can fail: a target registered by hand is seen, and the next sync removes it.
+// through its database), so that go test keeps the benchmark's code honest: the first
+// sync creates the NLB with every member; each churn sync leaves the NLB's targets
+// exactly Octavia's members through one RegisterTargets and one DeregisterTargets;
+// steady-state syncs write nothing and read no more than the minimum. It also proves the
+// verification can fail: a target registered by hand is seen, and the next sync removes
+// it.
 func TestMirrorChurnSmoke(t *testing.T) {
 	const members = 20
 	h := newHarness(t, "smoke-mirror-20", members, viaAPI)
@@ -33,6 +34,12 @@ func TestMirrorChurnSmoke(t *testing.T) {
 		logSync(t, "churn ("+string(mode)+")", st)
 		st = h.sync(t)
 		h.checkSteady(t, st)
+		// No more reads than the minimum, with one DescribeTags for the load balancer and
+		// its target group together, and each Octavia object read once.
+		if r, o := st.calls.count(cloudmetrics.ELBv2, false), st.calls.count(cloudmetrics.Octavia, false); r > minAWSReads(1) || o > minOctaviaReads(1, 1) {
+			t.Fatalf("a steady-state sync made %d ELBv2 reads (%s) and %d Octavia reads (%s); the minimum is %d and %d",
+				r, st.calls.ops(cloudmetrics.ELBv2, false), o, st.calls.ops(cloudmetrics.Octavia, false), minAWSReads(1), minOctaviaReads(1, 1))
+		}
 		if i == 0 {
 			logSync(t, "steady", st)
 		}
