@@ -216,8 +216,8 @@ func TestReplicasAreSpreadAndStable(t *testing.T) {
 	g.Expect(got.Status.Prods).To(HaveLen(3))
 	for _, p := range got.Status.Prods {
 		g.Expect(p.Version).To(Equal("v1"))
-		g.Expect(*p.Weight).To(BeEquivalentTo(100))
-		g.Expect(*p.PublishedWeight).To(BeEquivalentTo(100))
+		g.Expect(p.Weight).To(HaveValue(BeEquivalentTo(100)), "status.prods[%s].weight", p.Name)
+		g.Expect(p.PublishedWeight).To(HaveValue(BeEquivalentTo(100)), "status.prods[%s].publishedWeight", p.Name)
 		g.Expect(p.Available).To(Equal(metav1.ConditionTrue))
 	}
 
