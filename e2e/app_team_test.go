@@ -239,11 +239,12 @@ const testCluster = "workload-1"
 
 // The shop's story: an app team applies a ProdSet of 6 Prods over the 4 workload
 // clusters; a release engineer ships v2 through a 3-step policy, then v3, which fails
-// its Prometheus gate at step 2 and is rolled back by traffic; the platform team drains
-// a cluster, upgrades and restores it, is refused a second drain, and lets Cluster API's
-// upgrade hook wait for a drain. From the moment the set first serves to the end, a
-// sampler counts its serving Prods in Route53 and status, and the story ends by checking
-// that it never went below the set's minimum.
+// its Prometheus gate at step 2 and is rolled back by traffic, then a version whose HTTP
+// check fails at the first step; the platform team drains a cluster, upgrades and
+// restores it, is refused a second drain, and lets Cluster API's upgrade hook wait for
+// a drain. From the moment the set first serves to the end, a sampler counts its
+// serving Prods in Route53 and status, and the story ends by checking that it never
+// went below the set's minimum.
 var _ = Describe("The shop: an app team applies it, a release engineer ships it, the platform team upgrades under it", Ordered, func() {
 	story := &shopStory{}
 
@@ -257,11 +258,11 @@ var _ = Describe("The shop: an app team applies it, a release engineer ships it,
 			// One Prod first, at a canary weight: it must answer its HTTP check and its
 			// version's error ratio must hold.
 			droverv1.RolloutStep{Name: "test", Selector: onCluster(testCluster), Count: ptr.To(intstr.FromInt32(1)),
-				Weight: ptr.To[int32](10), Gates: []droverv1.Gate{httpCheckGate(), prometheusGate(2 * time.Second)}},
+				Weight: ptr.To[int32](10), Gates: []droverv1.Gate{httpCheckGate(), prometheusGate(4 * time.Second)}},
 			// Then the two with the least traffic, together; the error ratio must hold
-			// for 8 s.
+			// for 12 s (long enough for the v3 spec to raise it while the gate runs).
 			droverv1.RolloutStep{Name: "least-impact", Order: droverv1.LeastTrafficFirstOrder, Count: ptr.To(intstr.FromInt32(2)),
-				MaxParallel: ptr.To(intstr.FromInt32(2)), Gates: []droverv1.Gate{httpCheckGate(), prometheusGate(8 * time.Second)}},
+				MaxParallel: ptr.To(intstr.FromInt32(2)), Gates: []droverv1.Gate{httpCheckGate(), prometheusGate(12 * time.Second)}},
 			// Then the rest, two at a time.
 			droverv1.RolloutStep{Name: "rest", MaxParallel: ptr.To(intstr.FromInt32(2)), Gates: []droverv1.Gate{httpCheckGate()}},
 		))

@@ -115,8 +115,8 @@ func releaseEngineerSpecs(story *shopStory) {
 				Expect(g.Time.Time).NotTo(BeTemporally("<", ro.Gates[i-1].Time.Time), "step %s's verdicts come after step %s's", g.StepName, ro.Gates[i-1].StepName)
 			}
 		}
-		Expect(ro.Gates[1].Message).To(ContainSubstring("held for 2s"))
-		Expect(ro.Gates[3].Message).To(ContainSubstring("held for 8s"))
+		Expect(ro.Gates[1].Message).To(ContainSubstring("held for 4s"))
+		Expect(ro.Gates[3].Message).To(ContainSubstring("held for 12s"))
 		Expect(checks.hitCount("v2", http.StatusOK)-checked).To(BeNumerically(">=", httpCheckTries*len(prods)),
 			"the HTTP gates checked each of the %d Prods %d times", len(prods), httpCheckTries)
 
@@ -137,6 +137,8 @@ func releaseEngineerSpecs(story *shopStory) {
 	It("v3 fails its Prometheus gate at step 2: the traffic goes back to the v2 Prods in one Route53 change", func(ctx SpecContext) {
 		setErrorRatio("v3", goodErrorRatio)
 		waitForErrorRatio(ctx, "v3", goodErrorRatio)
+		// The specs after this one (the fault specs too) find v3 healthy again.
+		DeferCleanup(setErrorRatio, "v3", goodErrorRatio)
 		story.v3 = shipVersion(ctx, story.key, "v3")
 
 		By("waiting for step 2's gates to run, with no DNS change of the set in flight")
@@ -163,6 +165,10 @@ func releaseEngineerSpecs(story *shopStory) {
 		changesBefore, err := manager.route53Changes(ctx, "")
 		Expect(err).NotTo(HaveOccurred())
 		rose := time.Now()
+		if ro := getSet(ctx, Default, story.key).Status.Rollout; ro.GatesStartedTime != nil {
+			GinkgoWriter.Printf("step 2's gates started at %s; quiet, the error ratio rises at %s\n",
+				ro.GatesStartedTime.Format("15:04:05"), rose.Format("15:04:05.000"))
+		}
 		Byf("raising v3's error ratio to %g (%d Route53 changes so far)", badErrorRatio, int(changesBefore))
 		setErrorRatio("v3", badErrorRatio)
 
@@ -253,19 +259,21 @@ func releaseEngineerSpecs(story *shopStory) {
 	}, SpecTimeout(7*time.Minute))
 
 	It("v4 fails its HTTP check at the test step: only the test Prod ever ran it, and it is back on v2", func(ctx SpecContext) {
-		checks.fail("v4")
-		v4 := shipVersion(ctx, story.key, "v4")
-		set := waitForRollout(ctx, waitForRolloutInput{Key: story.key, Revision: v4, Phase: droverv1.RolloutRolledBack})
+		// A version of its own: the check endpoint fails it for the rest of the suite.
+		const v4 = "v4-broken"
+		checks.fail(v4)
+		revision := shipVersion(ctx, story.key, v4)
+		set := waitForRollout(ctx, waitForRolloutInput{Key: story.key, Revision: revision, Phase: droverv1.RolloutRolledBack})
 		ro := set.Status.Rollout
 		Expect(ro.StepName).To(Equal("test"), "the rollout failed at its first step")
 		Expect(ro.Message).To(And(ContainSubstring("gate failed"), ContainSubstring("httpCheck")))
 		Expect(ro.Prods).To(HaveLen(1), "only the test Prod moved to v4")
 		Expect(ro.Gates).To(ContainElement(And(HaveField("Step", BeEquivalentTo(0)), HaveField("Type", "httpCheck"), HaveField("Passed", BeFalse()))))
-		first, ok := checks.firstFailed("v4")
-		Expect(ok).To(BeTrue(), "the check endpoint never failed a check of v4")
+		first, ok := checks.firstFailed(v4)
+		Expect(ok).To(BeTrue(), "the check endpoint never failed a check of %s", v4)
 		Expect(ro.FailedTime.Time).To(BeTemporally(">=", first), "the gate failed after the endpoint answered 500")
-		Expect(checks.hitCount("v4", http.StatusInternalServerError)).To(Equal(httpCheckTries), "the HTTP gate sent all its tries to the one test Prod")
-		Expect(checks.hitCount("v4", http.StatusOK)).To(BeZero())
+		Expect(checks.hitCount(v4, http.StatusInternalServerError)).To(Equal(httpCheckTries), "the HTTP gate sent all its tries to the one test Prod")
+		Expect(checks.hitCount(v4, http.StatusOK)).To(BeZero())
 		waitForSetServing(ctx, waitForSetServingInput{Key: story.key, Version: "v2"})
 	}, SpecTimeout(5*time.Minute))
 }
