@@ -34,6 +34,7 @@ import (
 	"sigs.k8s.io/cluster-api/util/finalizers"
 	"sigs.k8s.io/cluster-api/util/patch"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -130,10 +131,10 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&droverv1.ProdSet{}).
-		Owns(&droverv1.Prod{}).
+		Owns(&droverv1.Prod{}, builder.WithPredicates(prodChanged())).
 		WithOptions(options).
 		Watches(&clusterv1.Cluster{}, handler.EnqueueRequestsFromMapFunc(toSets)).
-		Watches(&droverv1.ClusterMaintenance{}, handler.EnqueueRequestsFromMapFunc(toSets)).
+		Watches(&droverv1.ClusterMaintenance{}, handler.EnqueueRequestsFromMapFunc(toSets), builder.WithPredicates(maintenanceChanged())).
 		Watches(&droverv1.RolloutPolicy{}, handler.EnqueueRequestsFromMapFunc(toSets)).
 		WatchesRawSource(source.Channel(verdicts, &handler.TypedEnqueueRequestForObject[*droverv1.ProdSet]{})).
 		WatchesRawSource(r.ClusterCache.GetClusterSource(ControllerName, toSets,

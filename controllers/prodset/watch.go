@@ -1,0 +1,62 @@
+package prodset
+
+import (
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+)
+
+// prodChanged lets through every change to a Prod the set acts on, and drops the echo
+// of the set's own status: a Prod's TrafficReady condition and publishedWeight are
+// copied from the set's summary by the Prod's controller, so without this filter each
+// DNS hand-off woke the set once more per Prod for nothing to do (a drain of 100 sets
+// made about 3.7 reconciles per set).
+func prodChanged() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			oldProd, ok1 := e.ObjectOld.(*droverv1.Prod)
+			newProd, ok2 := e.ObjectNew.(*droverv1.Prod)
+			if !ok1 || !ok2 {
+				return true
+			}
+			return !equality.Semantic.DeepEqual(withoutEcho(oldProd), withoutEcho(newProd))
+		},
+	}
+}
+
+// maintenanceChanged lets through the changes to a ClusterMaintenance that placement
+// reads (its spec, its admission, its deletion) and drops its progress report: the
+// maintenance controller rewrites status.prods as each set's weights move, and every
+// ClusterMaintenance event wakes each set of the namespace.
+func maintenanceChanged() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			oldM, ok1 := e.ObjectOld.(*droverv1.ClusterMaintenance)
+			newM, ok2 := e.ObjectNew.(*droverv1.ClusterMaintenance)
+			if !ok1 || !ok2 {
+				return true
+			}
+			return !equality.Semantic.DeepEqual(admission(oldM), admission(newM))
+		},
+	}
+}
+
+// admission is m without its progress report: its metadata, spec and admission time.
+func admission(m *droverv1.ClusterMaintenance) *droverv1.ClusterMaintenance {
+	c := &droverv1.ClusterMaintenance{ObjectMeta: *m.ObjectMeta.DeepCopy(), Spec: *m.Spec.DeepCopy()}
+	c.ResourceVersion, c.ManagedFields = "", nil
+	c.Status.AdmittedTime = m.Status.AdmittedTime
+	return c
+}
+
+// withoutEcho is p without what changes with every write or comes from the set itself.
+func withoutEcho(p *droverv1.Prod) *droverv1.Prod {
+	c := p.DeepCopy()
+	c.ResourceVersion, c.ManagedFields = "", nil
+	c.Status.PublishedWeight = nil
+	meta.RemoveStatusCondition(&c.Status.Conditions, droverv1.ProdTrafficReadyCondition)
+	return c
+}
