@@ -24,6 +24,7 @@ const (
 	opChange       = "ChangeResourceRecordSets"
 	opGetChange    = "GetChange"
 	opList         = "ListResourceRecordSets"
+	opHostedZone   = "HostedZone"
 	opCreateHC     = "CreateHealthCheck"
 	opDeleteHC     = "DeleteHealthCheck"
 	opHealthChecks = "HealthChecks"
@@ -132,6 +133,13 @@ func (r *recorder) GetChange(ctx context.Context, changeID string) (types.Change
 func (r *recorder) ListResourceRecordSets(ctx context.Context, zoneID, name string) ([]types.ResourceRecordSet, error) {
 	api, done := r.begin(opList, zoneID)
 	out, err := api.ListResourceRecordSets(ctx, zoneID, name)
+	done(nil, err)
+	return out, err
+}
+
+func (r *recorder) HostedZone(ctx context.Context, zoneID string) (*types.HostedZone, error) {
+	api, done := r.begin(opHostedZone, zoneID)
+	out, err := api.HostedZone(ctx, zoneID)
 	done(nil, err)
 	return out, err
 }

@@ -44,6 +44,9 @@ type API interface {
 	GetChange(ctx context.Context, changeID string) (types.ChangeStatus, error)
 	// ListResourceRecordSets returns the record sets of name and every name below it.
 	ListResourceRecordSets(ctx context.Context, zoneID, name string) ([]types.ResourceRecordSet, error)
+	// HostedZone returns a hosted zone (its record count decides how a batch of many
+	// services reads their records).
+	HostedZone(ctx context.Context, zoneID string) (*types.HostedZone, error)
 	// CreateHealthCheck creates a health check with tags and returns its id.
 	CreateHealthCheck(ctx context.Context, callerReference string, cfg *types.HealthCheckConfig, tags map[string]string) (string, error)
 	// DeleteHealthCheck deletes a health check; one already gone is no error.
@@ -71,6 +74,9 @@ const (
 // creates, so that finding drover's among an account's health checks reads the tags of
 // those only.
 const callerReferencePrefix = "drover-"
+
+// recordsPerPage is the most record sets one ListResourceRecordSets answer holds.
+const recordsPerPage = 300
 
 // maxChangesPerCall keeps one call within Route53's limits (1,000 records per call, an
 // UPSERT counting twice).
@@ -393,12 +399,18 @@ func (p *Publisher) send(ctx context.Context, log logr.Logger, b *batch) ([]stri
 	}
 	var changes []types.Change
 	var orphans []string
-	for _, name := range slices.Sorted(maps.Keys(b.intents)) {
+	names := slices.Sorted(maps.Keys(b.intents))
+	services := make([]string, 0, len(names))
+	for _, name := range names {
+		services = append(services, b.intents[name].Service.Name)
+	}
+	records, err := p.records(ctx, log, b.zone, services)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
 		si := *b.intents[name]
-		listed, err := p.API.ListResourceRecordSets(ctx, b.zone, si.Service.Name)
-		if err != nil {
-			return nil, fmt.Errorf("reading the records of %s: %w", si.Service.Name, err)
-		}
+		listed := records(si.Service.Name)
 		ids, err := p.ensureHealthChecks(ctx, neededHealthChecks(p.Owner, si))
 		if err != nil {
 			return nil, err
@@ -428,6 +440,64 @@ func (p *Publisher) send(ctx context.Context, log logr.Logger, b *batch) ([]stri
 		}
 	}
 	return orphans, nil
+}
+
+// records reads the record sets of a batch's services. A batch of one service, or of
+// services in a zone too large to list in fewer pages than there are services, lists
+// each service's names on its own; otherwise one listing of the services' closest
+// common name covers them all (a drain's batch holds the services of tens of ProdSets:
+// one or a few calls instead of one each). planService keeps only each service's own
+// records of what it is given.
+func (p *Publisher) records(ctx context.Context, log logr.Logger, zoneID string, services []string) (func(string) []types.ResourceRecordSet, error) {
+	if len(services) > 1 {
+		hz, err := p.API.HostedZone(ctx, zoneID)
+		switch {
+		case err != nil:
+			log.V(1).Info("reading the hosted zone's size failed; listing each service's records", "error", err.Error())
+		case listingPages(aws.ToInt64(hz.ResourceRecordSetCount)) < len(services) && commonAncestor(services) != ".":
+			ancestor := commonAncestor(services)
+			all, err := p.API.ListResourceRecordSets(ctx, zoneID, ancestor)
+			if err != nil {
+				return nil, fmt.Errorf("reading the records under %s: %w", ancestor, err)
+			}
+			return func(string) []types.ResourceRecordSet { return all }, nil
+		}
+	}
+	byService := map[string][]types.ResourceRecordSet{}
+	for _, svc := range services {
+		listed, err := p.API.ListResourceRecordSets(ctx, zoneID, svc)
+		if err != nil {
+			return nil, fmt.Errorf("reading the records of %s: %w", svc, err)
+		}
+		byService[svc] = listed
+	}
+	return func(svc string) []types.ResourceRecordSet { return byService[svc] }, nil
+}
+
+// listingPages is how many ListResourceRecordSets answers a zone of n record sets takes.
+func listingPages(n int64) int {
+	return int(max(1, (n+recordsPerPage-1)/recordsPerPage))
+}
+
+// commonAncestor is the longest name every one of names is, or is below:
+// "a.shop.example.com" and "b.example.com" give "example.com.".
+func commonAncestor(names []string) string {
+	var common []string
+	for i, name := range names {
+		labels := strings.Split(canonical(name), ".")
+		slices.Reverse(labels)
+		if i == 0 {
+			common = labels
+			continue
+		}
+		n := 0
+		for n < len(common) && n < len(labels) && common[n] == labels[n] {
+			n++
+		}
+		common = common[:n]
+	}
+	slices.Reverse(common)
+	return strings.Join(common, ".") + "."
 }
 
 // submit sends one change, waiting out another change to the zone still being applied

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +29,10 @@ type fakeZone struct {
 	hcs      map[string]map[string]string
 	deleted  []string
 	seq      int
+	// lists are the names ListResourceRecordSets was asked for; size, when set, is the
+	// record count HostedZone reports instead of the records held.
+	lists []string
+	size  int64
 }
 
 func newFakeZone() *fakeZone {
@@ -82,14 +87,25 @@ func (f *fakeZone) release() {
 	}
 }
 
-func (f *fakeZone) ListResourceRecordSets(context.Context, string, string) ([]types.ResourceRecordSet, error) {
+func (f *fakeZone) ListResourceRecordSets(_ context.Context, _, name string) ([]types.ResourceRecordSet, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.lists = append(f.lists, name)
 	var out []types.ResourceRecordSet
 	for _, r := range f.records {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+func (f *fakeZone) HostedZone(_ context.Context, id string) (*types.HostedZone, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := f.size
+	if n == 0 {
+		n = int64(len(f.records))
+	}
+	return &types.HostedZone{Id: aws.String(id), ResourceRecordSetCount: aws.Int64(n)}, nil
 }
 
 func (f *fakeZone) CreateHealthCheck(_ context.Context, _ string, _ *types.HealthCheckConfig, tags map[string]string) (string, error) {
@@ -532,5 +548,66 @@ func TestPublisherDeletesHealthChecksAgainAfterAFailure(t *testing.T) {
 	})
 	if n := zone.callCount(); n != 2 {
 		t.Errorf("%d changes, want 2: the sweeps change no record", n)
+	}
+}
+
+// A drain's batch carries the services of many ProdSets: in a zone that lists in fewer
+// pages than there are services, one listing of their common name reads them all; in a
+// larger zone each service is listed on its own. Either way the change is the same.
+func TestPublisherReadsABatchOfServicesInTheFewestListings(t *testing.T) {
+	services := []string{"cart.example.com", "shop.example.com", "api.shop.example.com"}
+	for _, tt := range []struct {
+		name  string
+		size  int64
+		lists []string
+	}{
+		{"a small zone", 0, []string{"example.com."}},
+		{"a zone of two pages", 2 * recordsPerPage, []string{"example.com."}},
+		{"a zone of three pages", 3 * recordsPerPage, services},
+		{"a zone of many pages", 10_000, services},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			zone := newFakeZone()
+			zone.size = tt.size
+			p := startPublisher(t, zone)
+			var ticket string
+			for i, name := range services {
+				svc := traffic.Service{Zone: "Z1", Name: name, TTL: 30 * time.Second}
+				tk, err := p.Publish(context.Background(), svc, []traffic.Weight{{ID: fmt.Sprintf("default/p%d", i), Weight: 100, Paths: paths(fmt.Sprintf("10.0.0.%d", i+1), "", 90, 10)}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ticket = tk
+			}
+			eventually(t, "the change is sent", func() bool { return zone.callCount() == 1 })
+			zone.release()
+			eventually(t, "the batch is in sync", func() bool { return ticketInSync(t, p, ticket) })
+			zone.mu.Lock()
+			lists, changes := slices.Clone(zone.lists), len(zone.calls[0])
+			zone.mu.Unlock()
+			if !slices.Equal(slices.Sorted(slices.Values(lists)), slices.Sorted(slices.Values(tt.lists))) {
+				t.Errorf("listed %q, want %q", lists, tt.lists)
+			}
+			if changes != 2*len(services) {
+				t.Errorf("the change holds %d records, want %d (a path and a service record each)", changes, 2*len(services))
+			}
+		})
+	}
+}
+
+func TestCommonAncestor(t *testing.T) {
+	for _, tt := range []struct {
+		names []string
+		want  string
+	}{
+		{[]string{"shop.example.com"}, "shop.example.com."},
+		{[]string{"shop.example.com", "cart.example.com."}, "example.com."},
+		{[]string{"a.shop.example.com", "b.shop.example.com", "Shop.Example.com"}, "shop.example.com."},
+		{[]string{"a.shop.example.com", "b.example.com"}, "example.com."},
+		{[]string{"shop.example.com", "shop.example.org"}, "."},
+	} {
+		if got := commonAncestor(tt.names); got != tt.want {
+			t.Errorf("commonAncestor(%q) = %q, want %q", tt.names, got, tt.want)
+		}
 	}
 }
