@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -77,6 +78,12 @@ func TestClusterCommands(t *testing.T) {
 	// Once the minimum allows it, drover drains by itself; drain --wait follows the
 	// existing maintenance instead of making another.
 	updateSet(g, "strict", func(s *droverv1.ProdSet) { s.Spec.Placement.MinAvailable = ptr.To(intstr.FromInt32(0)) })
+	// drain --wait reports the maintenance as drover last judged it: wait for drover to
+	// judge it again, or a loaded machine shows the refusal from before the change.
+	g.Eventually(func(g Gomega) {
+		g.Expect(cp.Get(t.Context(), maintenance, m)).To(Succeed())
+		g.Expect(m.Status.Phase).NotTo(Equal(droverv1.MaintenanceRefused))
+	}, time.Minute, 100*time.Millisecond).Should(Succeed())
 	out, err = kubectlDrover(t, "cluster", "drain", "c", "--wait", "--surge")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(out).To(ContainSubstring("cluster c already has ClusterMaintenance c-maintenance"))
