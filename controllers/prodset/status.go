@@ -189,6 +189,10 @@ func (r *Reconciler) setTrafficReady(s *scope, publishing bool) {
 		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, droverv1.ProdSetTrafficNotConfigured, "the drover manager has no traffic provider: no DNS weights are published"
 	case s.publishErr != nil:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, droverv1.ProdSetTrafficFailedReason, s.publishErr.Error()
+	case !s.planned && conditions.Has(s.set, droverv1.ProdSetTrafficReadyCondition):
+		return // nothing was decided: the last verdict stands
+	case !s.planned:
+		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, droverv1.ProdSetTrafficPendingReason, "the set could not be planned yet"
 	case st != nil && st.ChangeID != "":
 		c.Status, c.Reason = metav1.ConditionFalse, droverv1.ProdSetTrafficPendingReason
 		c.Message = fmt.Sprintf("DNS change %s submitted %s, waiting for it to be in sync", st.ChangeID, st.SubmittedTime.UTC().Format("15:04:05"))
@@ -205,7 +209,7 @@ func (r *Reconciler) setTrafficReady(s *scope, publishing bool) {
 				behind = append(behind, fmt.Sprintf("%s (%d, want %d)", p.Name, have, want))
 			}
 		}
-		if len(behind) > 0 && s.planned && !s.plan.Frozen {
+		if len(behind) > 0 && !s.plan.Frozen {
 			c.Status, c.Reason, c.Message = metav1.ConditionFalse, droverv1.ProdSetTrafficPendingReason, "weights not published yet: "+strings.Join(behind, ", ")
 		} else {
 			c.Status, c.Reason, c.Message = metav1.ConditionTrue, droverv1.ProdSetTrafficSyncedReason, "every Prod's weight is in sync in DNS"
