@@ -189,13 +189,13 @@ func (r *Reconciler) setTrafficReady(s *scope, publishing bool) {
 		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, droverv1.ProdSetTrafficNotConfigured, "the drover manager has no traffic provider: no DNS weights are published"
 	case s.publishErr != nil:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, droverv1.ProdSetTrafficFailedReason, s.publishErr.Error()
+	case st != nil && st.ChangeID != "":
+		c.Status, c.Reason = metav1.ConditionFalse, droverv1.ProdSetTrafficPendingReason
+		c.Message = fmt.Sprintf("DNS change %s submitted %s, waiting for it to be in sync", st.ChangeID, st.SubmittedTime.UTC().Format("15:04:05"))
 	case !s.planned && conditions.Has(s.set, droverv1.ProdSetTrafficReadyCondition):
 		return // nothing was decided: the last verdict stands
 	case !s.planned:
 		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, droverv1.ProdSetTrafficPendingReason, "the set could not be planned yet"
-	case st != nil && st.ChangeID != "":
-		c.Status, c.Reason = metav1.ConditionFalse, droverv1.ProdSetTrafficPendingReason
-		c.Message = fmt.Sprintf("DNS change %s submitted %s, waiting for it to be in sync", st.ChangeID, st.SubmittedTime.UTC().Format("15:04:05"))
 	default:
 		var behind []string
 		for _, p := range s.prods {
@@ -209,9 +209,15 @@ func (r *Reconciler) setTrafficReady(s *scope, publishing bool) {
 				behind = append(behind, fmt.Sprintf("%s (%d, want %d)", p.Name, have, want))
 			}
 		}
-		if len(behind) > 0 && !s.plan.Frozen {
+		switch {
+		case len(behind) > 0 && s.plan.Frozen:
+			// A frozen set publishes nothing: a Prod whose weight DNS does not have yet
+			// waits for the set to thaw, and the set is not in sync until then.
+			c.Status, c.Reason = metav1.ConditionFalse, droverv1.ProdSetTrafficPendingReason
+			c.Message = "frozen, weights not published until it thaws: " + strings.Join(behind, ", ")
+		case len(behind) > 0:
 			c.Status, c.Reason, c.Message = metav1.ConditionFalse, droverv1.ProdSetTrafficPendingReason, "weights not published yet: "+strings.Join(behind, ", ")
-		} else {
+		default:
 			c.Status, c.Reason, c.Message = metav1.ConditionTrue, droverv1.ProdSetTrafficSyncedReason, "every Prod's weight is in sync in DNS"
 		}
 	}

@@ -1,6 +1,7 @@
 package prodset
 
 import (
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,8 +13,9 @@ import (
 
 // A reconcile that could not plan (a list failed, the spec could not be read) decided
 // nothing about the weights: TrafficReady keeps its last verdict rather than claiming
-// every weight in sync, and a set without one reads Unknown.
-func TestTrafficReadyWithoutAPlanKeepsTheLastVerdict(t *testing.T) {
+// every weight in sync, and a set without one reads Unknown. A frozen set is judged
+// against the weights it would publish: one DNS does not have is not in sync.
+func TestTrafficReadyWithoutAPlanOrFrozen(t *testing.T) {
 	r := &Reconciler{Publisher: &traffic.Memory{}}
 	prod := &droverv1.Prod{ObjectMeta: metav1.ObjectMeta{Name: "shop-a"}}
 	conditions.Set(prod, metav1.Condition{Type: droverv1.ProdAvailableCondition, Status: metav1.ConditionTrue, Reason: "Available"})
@@ -36,6 +38,15 @@ func TestTrafficReadyWithoutAPlanKeepsTheLastVerdict(t *testing.T) {
 	r.setTrafficReady(&scope{set: set, prods: []*droverv1.Prod{prod}, summaries: map[string]*droverv1.ProdSummary{}}, true)
 	if c := conditions.Get(set, droverv1.ProdSetTrafficReadyCondition); c == nil || c.Status != metav1.ConditionUnknown {
 		t.Errorf("TrafficReady of a new set without a plan = %v, want Unknown", c)
+	}
+
+	// A frozen set publishes nothing: a Prod DNS does not have is not in sync.
+	set = newSet()
+	frozen := &scope{set: set, prods: []*droverv1.Prod{prod}, summaries: map[string]*droverv1.ProdSummary{}, planned: true}
+	frozen.plan.Frozen = true
+	r.setTrafficReady(frozen, true)
+	if c := conditions.Get(set, droverv1.ProdSetTrafficReadyCondition); c == nil || c.Status != metav1.ConditionFalse || !strings.HasPrefix(c.Message, "frozen") {
+		t.Errorf("TrafficReady of a frozen set with a weight not published = %v, want False, frozen", c)
 	}
 
 	// With a plan, the Prod's weight not yet published is Pending, as before.
