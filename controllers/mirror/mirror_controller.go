@@ -17,9 +17,6 @@ package mirror
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -346,7 +343,7 @@ func (r *Reconciler) reconcileNLB(ctx context.Context, s *scope) (ctrl.Result, e
 		guard.MaxTargetRemovalPercent = *m.MaxTargetRemovalPercent
 	}
 	plan := nlb.Diff(model, observed, guard)
-	digest := modelDigest(model)
+	digest := model.Digest()
 	ms := mirrorStatus(p)
 	defer func() { ms.TargetGroups = targetGroups(model, observed) }()
 	for _, w := range warnings {
@@ -419,16 +416,6 @@ func targetGroups(model nlb.Model, observed *nlb.Observed) []droverv1.MirrorTarg
 		out = append(out, s)
 	}
 	return out
-}
-
-// modelDigest identifies a model: two syncs that built the same one saw the same Octavia.
-func modelDigest(m nlb.Model) string {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])[:16]
 }
 
 // reconcileTeardown deletes the Prod's NLB once no traffic reaches it: the Prod drained

@@ -1,6 +1,9 @@
 package nlb
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -302,3 +305,14 @@ type Warning struct {
 func (w Warning) String() string { return w.Subject + ": " + w.Message }
 
 func i32s(v int32) string { return strconv.FormatInt(int64(v), 10) }
+
+// Digest identifies a model (its JSON, hashed): two syncs that built the same one saw
+// the same Octavia. "" if the model cannot be encoded.
+func (m Model) Digest() string {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])[:16]
+}

@@ -3,8 +3,6 @@ package mirror
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -340,7 +338,7 @@ func (h *harness) sync(tb testing.TB) syncStats {
 		tb.Fatalf("Observe: %v", err)
 	}
 	plan := nlb.Diff(model, observed, nlb.Guard{})
-	_ = modelDigest(model)
+	_ = model.Digest()
 	t4 := time.Now()
 	if plan.Blocked {
 		tb.Fatalf("the plan is blocked: %s", plan.Summary())
@@ -364,17 +362,6 @@ func (h *harness) sync(tb testing.TB) syncStats {
 		tb.Fatalf("calls that did not succeed during the sync: %v", bad)
 	}
 	return st
-}
-
-// modelDigest is controllers/mirror's modelDigest (the JSON of the model, hashed), which
-// every sync computes to tell drift from an Octavia change; here for its cost.
-func modelDigest(m nlb.Model) string {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])[:16]
 }
 
 // verify checks that the NLB is Octavia's load balancer: one load balancer with one

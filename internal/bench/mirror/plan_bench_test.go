@@ -72,7 +72,7 @@ func planOnce(b *testing.B, snap *octavia.Snapshot, opts nlb.Options, observed *
 		b.Fatal(err)
 	}
 	plan := nlb.Diff(model, observed, nlb.Guard{})
-	_ = modelDigest(model)
+	_ = model.Digest()
 	if plan.Blocked {
 		b.Fatalf("blocked: %s", plan.Summary())
 	}
