@@ -5,13 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"maps"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/drover-dev/drover/internal/bench/machine"
 	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
 )
 
@@ -233,13 +233,8 @@ func round(d time.Duration) string {
 
 // loadAverage is the machine's load (/proc/loadavg), for the figures' context.
 func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
+	if l := machine.LoadAverage(); l != "" {
+		return l
 	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
+	return "unknown"
 }

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/bench/machine"
 	"github.com/drover-dev/drover/internal/harness"
 	"github.com/drover-dev/drover/internal/setup"
 	"github.com/drover-dev/drover/internal/testbed"
@@ -683,15 +684,10 @@ func countSinceLastStart(path, s string) int {
 
 // loadavg is the first three fields of /proc/loadavg.
 func loadavg() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
+	if l := machine.LoadAverage(); l != "" {
+		return l
 	}
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
+	return "?"
 }
 
 // freePort returns a loopback TCP port nothing listens on now.

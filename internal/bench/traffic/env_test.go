@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/bench/machine"
 	"github.com/drover-dev/drover/internal/cloud/awsclient"
 	"github.com/drover-dev/drover/internal/cloud/awstest"
 	"github.com/drover-dev/drover/internal/cloud/octavia"
@@ -350,15 +351,11 @@ func (e *env) quiet(tb testing.TB, timeout time.Duration) {
 // loadAverage is the machine's load (/proc/loadavg: 1, 5 and 15 minutes), for the
 // reports: these benchmarks share the machine.
 func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
+	l := machine.LoadAverage()
+	if l == "" {
 		return "unknown"
 	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return fmt.Sprintf("%s %s %s (%d CPUs)", f[0], f[1], f[2], goruntime.NumCPU())
+	return fmt.Sprintf("%s (%d CPUs)", l, goruntime.NumCPU())
 }
 
 // apiRequests is the control plane's apiserver_request_total now, summed by verb and
