@@ -300,11 +300,8 @@ func appTeamSpecs(story *shopStory) {
 		for i := range prods {
 			p := &prods[i]
 			Expect(p.Status.Cluster).To(Equal(bed.Namespace+"/"+p.Spec.ClusterRef.Name), "Prod %s's status.cluster", p.Name)
-			waitForDeployment(ctx, waitForDeploymentInput{
-				Getter: bed.Workload(p.Spec.ClusterRef.Name).Client, Cluster: p.Spec.ClusterRef.Name,
-				Key: client.ObjectKey{Namespace: p.Spec.TargetNamespace, Name: story.key.Name}, Image: appImage(story.key.Name, "v1"),
-			}, deploymentWait...)
 		}
+		waitForAppDeployments(ctx, story.key.Name, prods, "v1")
 	}, SpecTimeout(10*time.Minute))
 
 	It("each Prod has an Octavia load balancer, mirrored to an NLB whose targets are the Service's endpoints", func(ctx SpecContext) {

@@ -192,6 +192,18 @@ func appImage(name, version string) string {
 	return strings.ReplaceAll(appImageTemplate(name), manifests.VersionPlaceholder, version)
 }
 
+// waitForAppDeployments waits until the Deployment of each of the set's Prods runs the
+// set's image at version and has rolled out, on the Prod's own cluster.
+func waitForAppDeployments(ctx context.Context, set string, prods []droverv1.Prod, version string) {
+	for i := range prods {
+		p := &prods[i]
+		waitForDeployment(ctx, waitForDeploymentInput{
+			Getter: bed.Workload(p.Spec.ClusterRef.Name).Client, Cluster: p.Spec.ClusterRef.Name,
+			Key: client.ObjectKey{Namespace: p.Spec.TargetNamespace, Name: set}, Image: appImage(set, version),
+		}, deploymentWait...)
+	}
+}
+
 // appImageTemplate is the image of the set named name with ${DROVER_VERSION} in it.
 func appImageTemplate(name string) string {
 	return "registry.example/" + name + ":" + manifests.VersionPlaceholder

@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 )
@@ -122,13 +121,7 @@ func releaseEngineerSpecs(story *shopStory) {
 
 		By("every Prod runs v2, its Deployment rolled out with :v2, and back at its weight in Route53")
 		_, prods = waitForSetServing(ctx, waitForSetServingInput{Key: story.key, Version: "v2"})
-		for i := range prods {
-			p := &prods[i]
-			waitForDeployment(ctx, waitForDeploymentInput{
-				Getter: bed.Workload(p.Spec.ClusterRef.Name).Client, Cluster: p.Spec.ClusterRef.Name,
-				Key: client.ObjectKey{Namespace: p.Spec.TargetNamespace, Name: story.key.Name}, Image: appImage(story.key.Name, "v2"),
-			}, deploymentWait...)
-		}
+		waitForAppDeployments(ctx, story.key.Name, prods, "v2")
 		set = getSet(ctx, Default, story.key)
 		Expect(set.Status.RolloutHistory).NotTo(BeEmpty())
 		Expect(set.Status.RolloutHistory[0]).To(And(HaveField("Revision", story.v2), HaveField("Phase", droverv1.RolloutSucceeded)))
@@ -243,13 +236,7 @@ func releaseEngineerSpecs(story *shopStory) {
 		for _, p := range getSet(ctx, Default, story.key).Status.Prods {
 			Expect(p.Revision).To(Equal(story.v2), "Prod %s's revision", p.Name)
 		}
-		for i := range prods {
-			p := &prods[i]
-			waitForDeployment(ctx, waitForDeploymentInput{
-				Getter: bed.Workload(p.Spec.ClusterRef.Name).Client, Cluster: p.Spec.ClusterRef.Name,
-				Key: client.ObjectKey{Namespace: p.Spec.TargetNamespace, Name: story.key.Name}, Image: appImage(story.key.Name, "v2"),
-			}, deploymentWait...)
-		}
+		waitForAppDeployments(ctx, story.key.Name, prods, "v2")
 		set := getSet(ctx, Default, story.key)
 		Expect(len(set.Status.RolloutHistory)).To(BeNumerically(">=", 2))
 		Expect(set.Status.RolloutHistory[0]).To(And(HaveField("Revision", story.v3), HaveField("Phase", droverv1.RolloutRolledBack),
