@@ -10,6 +10,7 @@ type LabelSelector struct {
 	// +optional
 	// +kubebuilder:validation:MaxProperties=64
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'))",message="matchLabels keys must be valid label keys (an optional DNS prefix and '/', then up to 63 characters of [A-Za-z0-9-_.] starting and ending alphanumeric)"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.contains('/') || k.indexOf('/') <= 253)",message="a matchLabels key's DNS prefix (before the '/') is at most 253 characters"
 	MatchLabels map[string]LabelValue `json:"matchLabels,omitempty"`
 
 	// matchExpressions is a list of label selector requirements that must all match.
@@ -33,6 +34,7 @@ type LabelSelectorRequirement struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=317
 	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="!self.contains('/') || self.indexOf('/') <= 253",message="a label key's DNS prefix (before the '/') is at most 253 characters"
 	Key string `json:"key"`
 	// operator is one of In, NotIn, Exists and DoesNotExist.
 	// +required

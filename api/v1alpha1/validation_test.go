@@ -249,6 +249,20 @@ func refusedCases() []validationCase {
 			want: "matchLabels keys must be valid label keys",
 		},
 		{
+			name: "selector expression key with a DNS prefix over 253 characters", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, selector(strings.Repeat("a", 254)+"/zone", "Exists"), "spec", "steps", 0, "selector")
+			},
+			want: "a label key's DNS prefix (before the '/') is at most 253 characters",
+		},
+		{
+			name: "selector matchLabels key with a DNS prefix over 253 characters", kind: "ProdSet",
+			mutate: func(o map[string]any) {
+				set(o, map[string]any{strings.Repeat("a", 254) + "/pool": "shop"}, "spec", "placement", "clusterSelector", "matchLabels")
+			},
+			want: "a matchLabels key's DNS prefix (before the '/') is at most 253 characters",
+		},
+		{
 			name: "gate with two kinds", kind: "RolloutPolicy",
 			mutate: func(o map[string]any) {
 				set(o, map[string]any{"message": "ok?"}, "spec", "steps", 0, "gates", 0, "approval")
@@ -331,6 +345,14 @@ func refusedCases() []validationCase {
 // acceptedCases are the edges of the rules above: they must not refuse what is valid.
 func acceptedCases() []validationCase {
 	return []validationCase{
+		{
+			name: "selector keys with a DNS prefix of 253 characters", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				sel := selector(strings.Repeat("a", 253)+"/zone", "Exists")
+				sel["matchLabels"] = map[string]any{strings.Repeat("b", 253) + "/pool": "shop"}
+				set(o, sel, "spec", "steps", 0, "selector")
+			},
+		},
 		{
 			name: "Prod weight 0", kind: "Prod",
 			mutate: func(o map[string]any) { set(o, int64(0), "spec", "traffic", "weight") },
