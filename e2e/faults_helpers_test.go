@@ -12,7 +12,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	dto "github.com/prometheus/client_model/go"
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -708,24 +707,6 @@ func activityOf(ctx context.Context, r *managerReplica) (replicaActivity, error)
 		GateVerdicts:      sumOf(fams["drover_rollout_gate_results_total"], nil),
 		MirrorSyncs:       sumOf(fams["drover_nlb_mirror_syncs_total"], nil),
 	}, nil
-}
-
-// sumWhere adds up the counter samples of family whose labels match.
-func sumWhere(family *dto.MetricFamily, match func(map[string]string) bool) float64 {
-	if family == nil {
-		return 0
-	}
-	var sum float64
-	for _, m := range family.GetMetric() {
-		l := map[string]string{}
-		for _, lp := range m.GetLabel() {
-			l[lp.GetName()] = lp.GetValue()
-		}
-		if match(l) {
-			sum += m.GetCounter().GetValue()
-		}
-	}
-	return sum
 }
 
 // metricsUp reports whether the replica's metrics endpoint answers.

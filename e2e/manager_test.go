@@ -131,6 +131,19 @@ func (r *managerReplica) metricSum(ctx context.Context, name string, labels map[
 
 // sumOf adds up the samples of family whose labels include labels.
 func sumOf(family *dto.MetricFamily, labels map[string]string) float64 {
+	return sumWhere(family, func(have map[string]string) bool {
+		for k, v := range labels {
+			if have[k] != v {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// sumWhere adds up the samples (counters, gauges or untyped) of family whose labels
+// match.
+func sumWhere(family *dto.MetricFamily, match func(map[string]string) bool) float64 {
 	if family == nil {
 		return 0
 	}
@@ -140,14 +153,7 @@ func sumOf(family *dto.MetricFamily, labels map[string]string) float64 {
 		for _, lp := range m.GetLabel() {
 			have[lp.GetName()] = lp.GetValue()
 		}
-		match := true
-		for k, v := range labels {
-			if have[k] != v {
-				match = false
-				break
-			}
-		}
-		if !match {
+		if !match(have) {
 			continue
 		}
 		switch {
