@@ -1,8 +1,10 @@
 package prodset
 
 import (
+	"slices"
+
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -45,18 +47,23 @@ func maintenanceChanged() predicate.Predicate {
 }
 
 // admission is m without its progress report: its metadata, spec and admission time.
+// A shallow copy: the fields left out are cleared on the copy, and nothing shared is
+// written (these run for every event).
 func admission(m *droverv1.ClusterMaintenance) *droverv1.ClusterMaintenance {
-	c := &droverv1.ClusterMaintenance{ObjectMeta: *m.ObjectMeta.DeepCopy(), Spec: *m.Spec.DeepCopy()}
+	c := &droverv1.ClusterMaintenance{ObjectMeta: m.ObjectMeta, Spec: m.Spec}
 	c.ResourceVersion, c.ManagedFields = "", nil
 	c.Status.AdmittedTime = m.Status.AdmittedTime
 	return c
 }
 
-// withoutEcho is p without what changes with every write or comes from the set itself.
+// withoutEcho is p without what changes with every write or comes from the set itself,
+// as a shallow copy (the manifests are not copied for every event).
 func withoutEcho(p *droverv1.Prod) *droverv1.Prod {
-	c := p.DeepCopy()
+	c := *p
 	c.ResourceVersion, c.ManagedFields = "", nil
 	c.Status.PublishedWeight = nil
-	meta.RemoveStatusCondition(&c.Status.Conditions, droverv1.ProdTrafficReadyCondition)
-	return c
+	c.Status.Conditions = slices.DeleteFunc(slices.Clone(p.Status.Conditions), func(cond metav1.Condition) bool {
+		return cond.Type == droverv1.ProdTrafficReadyCondition
+	})
+	return &c
 }

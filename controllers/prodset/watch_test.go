@@ -3,6 +3,7 @@ package prodset
 import (
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -42,8 +43,12 @@ func TestProdChangedDropsOnlyTheEchoOfTheSetsStatus(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			changed := base.DeepCopy()
 			tt.change(changed)
+			seen := changed.DeepCopy()
 			if got := prodChanged().Update(event.UpdateEvent{ObjectOld: base, ObjectNew: changed}); got != tt.want {
 				t.Errorf("the set woken = %t, want %t", got, tt.want)
+			}
+			if !equality.Semantic.DeepEqual(changed, seen) {
+				t.Errorf("the predicate changed the cached Prod: %+v, was %+v", changed, seen)
 			}
 		})
 	}
