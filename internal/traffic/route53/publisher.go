@@ -449,13 +449,12 @@ func (p *Publisher) send(ctx context.Context, log logr.Logger, b *batch) ([]stri
 // one or a few calls instead of one each). planService keeps only each service's own
 // records of what it is given.
 func (p *Publisher) records(ctx context.Context, log logr.Logger, zoneID string, services []string) (func(string) []types.ResourceRecordSet, error) {
-	if len(services) > 1 {
+	if ancestor := commonAncestor(services); len(services) > 1 && ancestor != "." {
 		hz, err := p.API.HostedZone(ctx, zoneID)
 		switch {
 		case err != nil:
 			log.V(1).Info("reading the hosted zone's size failed; listing each service's records", "error", err.Error())
-		case listingPages(aws.ToInt64(hz.ResourceRecordSetCount)) < len(services) && commonAncestor(services) != ".":
-			ancestor := commonAncestor(services)
+		case listingPages(aws.ToInt64(hz.ResourceRecordSetCount)) < len(services):
 			all, err := p.API.ListResourceRecordSets(ctx, zoneID, ancestor)
 			if err != nil {
 				return nil, fmt.Errorf("reading the records under %s: %w", ancestor, err)
