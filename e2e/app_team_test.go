@@ -21,9 +21,9 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/controllers/mirror"
-	"github.com/drover-dev/drover/internal/cloudbed"
-	"github.com/drover-dev/drover/internal/harness"
 	"github.com/drover-dev/drover/internal/manifests"
+	"github.com/drover-dev/drover/internal/test/cloudbed"
+	"github.com/drover-dev/drover/internal/test/harness"
 	"github.com/drover-dev/drover/internal/traffic/route53"
 )
 

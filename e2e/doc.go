@@ -1,6 +1,6 @@
 // Package e2e is drover's end-to-end suite: user stories told against the real manager
-// binary, started as a child process (internal/harness) against a test bed of real
-// kube-apiservers (internal/testbed): a control plane with Cluster API's and drover's
+// binary, started as a child process (internal/test/harness) against a test bed of real
+// kube-apiservers (internal/test/testbed): a control plane with Cluster API's and drover's
 // CRDs and four workload clusters in two regions registered as Cluster API Clusters.
 //
 // It runs with every other test (go test ./..., or make test) and on its own with

@@ -16,19 +16,19 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/drover-dev/drover/internal/cloudbed"
-	"github.com/drover-dev/drover/internal/gates/prometheustest"
-	"github.com/drover-dev/drover/internal/harness"
-	"github.com/drover-dev/drover/internal/hooks/hookstest"
 	"github.com/drover-dev/drover/internal/setup"
-	"github.com/drover-dev/drover/internal/testbed"
+	"github.com/drover-dev/drover/internal/test/cloudbed"
+	"github.com/drover-dev/drover/internal/test/clouds/prometheustest"
+	"github.com/drover-dev/drover/internal/test/harness"
+	"github.com/drover-dev/drover/internal/test/hookstest"
+	"github.com/drover-dev/drover/internal/test/testbed"
 )
 
 // The suite runs drover the way a user meets it, every part real: a control plane and
-// four workload clusters in two regions (internal/testbed: real kube-apiservers and
+// four workload clusters in two regions (internal/test/testbed: real kube-apiservers and
 // etcds, each workload with kube-controller-manager, kube-scheduler and kwok, so
 // Deployments really roll out), AWS as moto's server mode and OpenStack's real Octavia
-// API and worker (internal/cloudbed), with a stand-in for the OpenStack cloud
+// API and worker (internal/test/cloudbed), with a stand-in for the OpenStack cloud
 // controller manager that gives each Prod's Service of type LoadBalancer an Octavia
 // load balancer, a real Prometheus for the gates, and drover's manager as its own
 // binary, with leader election, publishing weights to Route53 and mirroring every

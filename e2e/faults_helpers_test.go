@@ -23,8 +23,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
-	"github.com/drover-dev/drover/internal/cloudbed"
 	"github.com/drover-dev/drover/internal/setup"
+	"github.com/drover-dev/drover/internal/test/cloudbed"
 	"github.com/drover-dev/drover/internal/traffic/route53"
 )
 

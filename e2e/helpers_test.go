@@ -22,7 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
-	"github.com/drover-dev/drover/internal/harness"
+	"github.com/drover-dev/drover/internal/test/harness"
 )
 
 // Byf is By with a format string.

@@ -16,8 +16,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/drover-dev/drover/internal/harness"
-	"github.com/drover-dev/drover/internal/hooks/hookstest"
+	"github.com/drover-dev/drover/internal/test/harness"
+	"github.com/drover-dev/drover/internal/test/hookstest"
 )
 
 // leaderElectionID is the manager's leader election Lease (cmd/manager).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Ensures moto's server mode (moto_server, moto[server] >= 5.2, < 6), which the tests of
-# drover's AWS clients run (internal/cloud/awstest), and prints its path.
+# drover's AWS clients run (internal/test/clouds/awstest), and prints its path.
 #
 # 1. $DROVER_MOTO_SERVER, or moto_server on PATH, that runs (--help)?  Done.
 # 2. bin/moto/bin/moto_server (a previous run) that runs?  Done.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Ensures the real OpenStack Octavia API and worker, and the RabbitMQ they talk through,
-# are installed from Debian's packages, for internal/cloud/octavia/octaviatest.
+# are installed from Debian's packages, for internal/test/clouds/octaviatest.
 #
 # 1. Every program the test harness runs is there and imports?  Done (fast, no apt).
 # 2. Otherwise apt-get install octavia-api, octavia-worker, rabbitmq-server and openssl

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ensures the Prometheus server the gate tests run (internal/gates/prometheustest)
+# Ensures the Prometheus server the gate tests run (internal/test/clouds/prometheustest)
 # exists as bin/prometheus/prometheus.
 #
 # 1. Already there and runs (a previous run)?  Done.

@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
-	"github.com/drover-dev/drover/internal/testbed"
+	"github.com/drover-dev/drover/internal/test/testbed"
 )
 
 // TestValidation installs the generated CRDs into a real kube-apiserver and checks what

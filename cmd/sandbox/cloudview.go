@@ -12,7 +12,7 @@ import (
 	elbsdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	r53sdk "github.com/aws/aws-sdk-go-v2/service/route53"
 
-	"github.com/drover-dev/drover/internal/cloudbed"
+	"github.com/drover-dev/drover/internal/test/cloudbed"
 	"github.com/drover-dev/drover/internal/traffic/route53"
 )
 

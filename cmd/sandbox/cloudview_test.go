@@ -6,7 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/utils/ptr"
 
-	"github.com/drover-dev/drover/internal/cloudbed"
+	"github.com/drover-dev/drover/internal/test/cloudbed"
 )
 
 func TestRecordsTableCells(t *testing.T) {

@@ -1,5 +1,5 @@
 // Command sandbox runs drover locally, the way `make dev` starts it: a control plane
-// and three workload clusters from internal/testbed (real kube-apiservers and etcds;
+// and three workload clusters from internal/test/testbed (real kube-apiservers and etcds;
 // the workloads also run kube-controller-manager, kube-scheduler and kwok, so
 // Deployments really roll out); AWS as moto's server mode (ELBv2 and Route53) and
 // OpenStack's real Octavia API and worker with their no-op drivers; the manager binary
@@ -42,9 +42,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/drover-dev/drover/internal/cloudbed"
-	"github.com/drover-dev/drover/internal/harness"
-	"github.com/drover-dev/drover/internal/testbed"
+	"github.com/drover-dev/drover/internal/test/cloudbed"
+	"github.com/drover-dev/drover/internal/test/harness"
+	"github.com/drover-dev/drover/internal/test/testbed"
 )
 
 const (

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/drover-dev/drover/internal/cloudbed"
-	"github.com/drover-dev/drover/internal/harness"
+	"github.com/drover-dev/drover/internal/test/cloudbed"
+	"github.com/drover-dev/drover/internal/test/harness"
 )
 
 // ensureManager makes sure the manager binary exists. The default one, bin/manager, is

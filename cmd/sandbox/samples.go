@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
-	"github.com/drover-dev/drover/internal/harness"
+	"github.com/drover-dev/drover/internal/test/harness"
 )
 
 // fieldManager is the server-side apply field manager of everything the sandbox applies.

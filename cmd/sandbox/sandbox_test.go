@@ -14,9 +14,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
-	"github.com/drover-dev/drover/internal/cloudbed"
-	"github.com/drover-dev/drover/internal/harness"
-	"github.com/drover-dev/drover/internal/testbed"
+	"github.com/drover-dev/drover/internal/test/cloudbed"
+	"github.com/drover-dev/drover/internal/test/harness"
+	"github.com/drover-dev/drover/internal/test/testbed"
 )
 
 // The sandbox as make dev starts it: the test bed, moto, Octavia, the manager binary

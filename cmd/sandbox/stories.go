@@ -15,7 +15,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/cli"
-	"github.com/drover-dev/drover/internal/cloudbed"
+	"github.com/drover-dev/drover/internal/test/cloudbed"
 )
 
 // The walk through the three users' stories (docs/release-engineer-guide.md,

@@ -12,10 +12,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
-	"github.com/drover-dev/drover/internal/cloud/awstest"
-	"github.com/drover-dev/drover/internal/cloudbed"
 	"github.com/drover-dev/drover/internal/setup"
-	"github.com/drover-dev/drover/internal/testbed"
+	"github.com/drover-dev/drover/internal/test/cloudbed"
+	"github.com/drover-dev/drover/internal/test/clouds/awstest"
+	"github.com/drover-dev/drover/internal/test/testbed"
 )
 
 // regionLabel is the topology label the workload clusters carry.

@@ -21,10 +21,10 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/cloud/awsclient"
-	"github.com/drover-dev/drover/internal/cloud/awstest"
 	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
-	"github.com/drover-dev/drover/internal/cloud/octavia/octaviatest"
 	"github.com/drover-dev/drover/internal/nlb"
+	"github.com/drover-dev/drover/internal/test/clouds/awstest"
+	"github.com/drover-dev/drover/internal/test/clouds/octaviatest"
 	"github.com/drover-dev/drover/internal/traffic/route53"
 )
 

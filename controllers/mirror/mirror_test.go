@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
-	"github.com/drover-dev/drover/internal/cloud/octavia/octaviatest"
+	"github.com/drover-dev/drover/internal/test/clouds/octaviatest"
 )
 
 // A Prod with a mirror gets an NLB that matches its Octavia load balancer and follows

@@ -15,15 +15,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/drover-dev/drover/internal/cloud/awsclient"
-	"github.com/drover-dev/drover/internal/cloud/awstest"
 	"github.com/drover-dev/drover/internal/cloud/elbv2"
 	"github.com/drover-dev/drover/internal/cloud/octavia"
-	"github.com/drover-dev/drover/internal/cloud/octavia/octaviatest"
 	r53 "github.com/drover-dev/drover/internal/cloud/route53"
 	"github.com/drover-dev/drover/internal/nlb"
 	"github.com/drover-dev/drover/internal/setup"
-	"github.com/drover-dev/drover/internal/suite"
-	"github.com/drover-dev/drover/internal/testbed"
+	"github.com/drover-dev/drover/internal/test/clouds/awstest"
+	"github.com/drover-dev/drover/internal/test/clouds/octaviatest"
+	"github.com/drover-dev/drover/internal/test/suite"
+	"github.com/drover-dev/drover/internal/test/testbed"
 	"github.com/drover-dev/drover/internal/traffic/route53"
 )
 

@@ -19,9 +19,9 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/controllers/mirror"
-	"github.com/drover-dev/drover/internal/cloud/awstest"
 	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
-	"github.com/drover-dev/drover/internal/cloud/octavia/octaviatest"
+	"github.com/drover-dev/drover/internal/test/clouds/awstest"
+	"github.com/drover-dev/drover/internal/test/clouds/octaviatest"
 	"github.com/drover-dev/drover/internal/traffic/route53"
 )
 

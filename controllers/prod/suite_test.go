@@ -9,8 +9,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/drover-dev/drover/internal/setup"
-	"github.com/drover-dev/drover/internal/suite"
-	"github.com/drover-dev/drover/internal/testbed"
+	"github.com/drover-dev/drover/internal/test/suite"
+	"github.com/drover-dev/drover/internal/test/testbed"
 )
 
 // The suite runs the real manager wiring against a real test bed: a control plane with

@@ -12,7 +12,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/hooks"
-	"github.com/drover-dev/drover/internal/hooks/hookstest"
+	"github.com/drover-dev/drover/internal/test/hookstest"
 )
 
 // TestUpgradeHookHoldsTheUpgradeUntilDrained plays Cluster API upgrading eu-1 through a

@@ -18,7 +18,7 @@ import (
 	"github.com/drover-dev/drover/controllers/maintenance"
 	"github.com/drover-dev/drover/controllers/prod"
 	"github.com/drover-dev/drover/controllers/prodset"
-	"github.com/drover-dev/drover/internal/suite"
+	"github.com/drover-dev/drover/internal/test/suite"
 )
 
 // series is one sample of a scrape: its metric name, labels and value.

@@ -24,8 +24,8 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/setup"
-	"github.com/drover-dev/drover/internal/suite"
-	"github.com/drover-dev/drover/internal/testbed"
+	"github.com/drover-dev/drover/internal/test/suite"
+	"github.com/drover-dev/drover/internal/test/testbed"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 

@@ -8,7 +8,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/gates"
-	"github.com/drover-dev/drover/internal/gates/prometheustest"
+	"github.com/drover-dev/drover/internal/test/clouds/prometheustest"
 )
 
 // TestPrometheusGateAgainstPrometheus evaluates gates through a real Prometheus server

@@ -24,11 +24,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/drover-dev/drover/internal/harness"
-	capiclient "github.com/drover-dev/drover/internal/hooks/hookstest/capiruntime/client"
-	"github.com/drover-dev/drover/internal/hooks/hookstest/capiruntime/registry"
 	"github.com/drover-dev/drover/internal/setup"
-	"github.com/drover-dev/drover/internal/testbed"
+	"github.com/drover-dev/drover/internal/test/harness"
+	"github.com/drover-dev/drover/internal/test/testbed"
+	capiclient "github.com/drover-dev/drover/internal/test/third_party/capiruntime/client"
+	"github.com/drover-dev/drover/internal/test/third_party/capiruntime/registry"
 )
 
 // clusterAPI is the part of Cluster API's core controller that calls Runtime

@@ -29,11 +29,11 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
-	"github.com/drover-dev/drover/internal/harness"
 	"github.com/drover-dev/drover/internal/hooks"
-	"github.com/drover-dev/drover/internal/hooks/hookstest"
 	"github.com/drover-dev/drover/internal/setup"
-	"github.com/drover-dev/drover/internal/testbed"
+	"github.com/drover-dev/drover/internal/test/harness"
+	"github.com/drover-dev/drover/internal/test/hookstest"
+	"github.com/drover-dev/drover/internal/test/testbed"
 )
 
 const (

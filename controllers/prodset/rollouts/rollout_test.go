@@ -15,7 +15,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
-	"github.com/drover-dev/drover/internal/gates/prometheustest"
+	"github.com/drover-dev/drover/internal/test/clouds/prometheustest"
 )
 
 func clusterIs(name string) *droverv1.LabelSelector {

@@ -25,12 +25,12 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/drover-dev/drover/internal/cloud/awsclient"
-	"github.com/drover-dev/drover/internal/cloud/awstest"
 	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
 	"github.com/drover-dev/drover/internal/cloud/elbv2"
 	"github.com/drover-dev/drover/internal/cloud/octavia"
-	"github.com/drover-dev/drover/internal/cloud/octavia/octaviatest"
 	"github.com/drover-dev/drover/internal/nlb"
+	"github.com/drover-dev/drover/internal/test/clouds/awstest"
+	"github.com/drover-dev/drover/internal/test/clouds/octaviatest"
 )
 
 const (

@@ -1,6 +1,6 @@
 // Package mirror benchmarks the NLB mirror's sync against the real parts: the real
 // Octavia API and worker (Debian's packages with their no-op drivers,
-// internal/cloud/octavia/octaviatest) and moto's ELBv2 (internal/cloud/awstest), read and
+// internal/test/clouds/octaviatest) and moto's ELBv2 (internal/test/clouds/awstest), read and
 // written through drover's own clients (internal/cloud/octavia, internal/cloud/elbv2).
 //
 // One sync is what controllers/mirror does per poll for a Prod with a mirror: read the
@@ -26,8 +26,8 @@ import (
 	"os"
 	"testing"
 
-	"github.com/drover-dev/drover/internal/cloud/awstest"
-	"github.com/drover-dev/drover/internal/cloud/octavia/octaviatest"
+	"github.com/drover-dev/drover/internal/test/clouds/awstest"
+	"github.com/drover-dev/drover/internal/test/clouds/octaviatest"
 )
 
 func TestMain(m *testing.M) {

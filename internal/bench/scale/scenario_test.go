@@ -23,9 +23,9 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/bench/machine"
-	"github.com/drover-dev/drover/internal/harness"
 	"github.com/drover-dev/drover/internal/setup"
-	"github.com/drover-dev/drover/internal/testbed"
+	"github.com/drover-dev/drover/internal/test/harness"
+	"github.com/drover-dev/drover/internal/test/testbed"
 )
 
 const (

@@ -12,7 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
-	"github.com/drover-dev/drover/internal/testbed"
+	"github.com/drover-dev/drover/internal/test/testbed"
 )
 
 const (

@@ -20,7 +20,7 @@
 // RolledBack) each reports s-to-submit, s-own, s-aws, s-waits and Route53 call counts
 // with b.ReportMetric, and logs a markdown table of measured against minimum.
 //
-// The parts are real: kube-apiservers of internal/testbed (a control plane and workload
+// The parts are real: kube-apiservers of internal/test/testbed (a control plane and workload
 // clusters), moto's server for Route53, and the manager's own wiring (setup.Controllers)
 // in process with the Route53 publisher at its defaults. Only Octavia is a stand-in: an
 // octavia.Client that answers every load balancer ACTIVE and ONLINE with a VIP, so that

@@ -29,12 +29,12 @@ import (
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/bench/machine"
 	"github.com/drover-dev/drover/internal/cloud/awsclient"
-	"github.com/drover-dev/drover/internal/cloud/awstest"
 	"github.com/drover-dev/drover/internal/cloud/octavia"
 	r53 "github.com/drover-dev/drover/internal/cloud/route53"
 	"github.com/drover-dev/drover/internal/setup"
-	"github.com/drover-dev/drover/internal/suite"
-	"github.com/drover-dev/drover/internal/testbed"
+	"github.com/drover-dev/drover/internal/test/clouds/awstest"
+	"github.com/drover-dev/drover/internal/test/suite"
+	"github.com/drover-dev/drover/internal/test/testbed"
 	"github.com/drover-dev/drover/internal/traffic/route53"
 )
 

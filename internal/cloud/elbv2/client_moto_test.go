@@ -10,9 +10,9 @@ import (
 	sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
-	"github.com/drover-dev/drover/internal/cloud/awstest"
 	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
 	"github.com/drover-dev/drover/internal/cloud/elbv2"
+	"github.com/drover-dev/drover/internal/test/clouds/awstest"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }

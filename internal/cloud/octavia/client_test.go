@@ -21,7 +21,7 @@ import (
 
 	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
 	"github.com/drover-dev/drover/internal/cloud/octavia"
-	"github.com/drover-dev/drover/internal/cloud/octavia/octaviatest"
+	"github.com/drover-dev/drover/internal/test/clouds/octaviatest"
 )
 
 // The tests share one Octavia (it takes several seconds to start). Its lists hold at

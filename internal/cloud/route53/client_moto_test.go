@@ -11,9 +11,9 @@ import (
 	sdk "github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
 
-	"github.com/drover-dev/drover/internal/cloud/awstest"
 	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
 	"github.com/drover-dev/drover/internal/cloud/route53"
+	"github.com/drover-dev/drover/internal/test/clouds/awstest"
 	trafficroute53 "github.com/drover-dev/drover/internal/traffic/route53"
 )
 

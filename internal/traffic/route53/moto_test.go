@@ -12,9 +12,9 @@ import (
 	sdk "github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
 
-	"github.com/drover-dev/drover/internal/cloud/awstest"
 	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
 	r53 "github.com/drover-dev/drover/internal/cloud/route53"
+	"github.com/drover-dev/drover/internal/test/clouds/awstest"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 

@@ -16,6 +16,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/loadbalancers"
 	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/monitors"
 	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/pools"
+
+	"github.com/drover-dev/drover/internal/test/proc"
 )
 
 // activeTimeout bounds WaitActive. The no-op worker takes about a second per change;
@@ -321,13 +323,13 @@ func (s *Server) PauseWorker(t testing.TB) (resume func()) {
 	if worker == nil {
 		t.Fatalf("octaviatest: no worker to pause")
 	}
-	if err := signalGroup(worker.cmd, sigStop); err != nil {
+	if err := proc.SignalGroup(worker.cmd, proc.SigStop); err != nil {
 		t.Fatalf("octaviatest: pausing the worker: %v", err)
 	}
 	var once sync.Once
 	resume = func() {
 		once.Do(func() {
-			if err := signalGroup(worker.cmd, sigCont); err != nil {
+			if err := proc.SignalGroup(worker.cmd, proc.SigCont); err != nil {
 				t.Errorf("octaviatest: resuming the worker: %v", err)
 			}
 		})

@@ -21,8 +21,8 @@ import (
 	r53sdk "github.com/aws/aws-sdk-go-v2/service/route53"
 
 	"github.com/drover-dev/drover/internal/cloud/awsclient"
-	"github.com/drover-dev/drover/internal/cloud/awstest"
-	"github.com/drover-dev/drover/internal/cloud/octavia/octaviatest"
+	"github.com/drover-dev/drover/internal/test/clouds/awstest"
+	"github.com/drover-dev/drover/internal/test/clouds/octaviatest"
 )
 
 // OctaviaProject is the OpenStack project of the load balancers in the clouds' Octavia

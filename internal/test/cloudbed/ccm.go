@@ -24,7 +24,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/controllers/mirror"
-	"github.com/drover-dev/drover/internal/cloud/octavia/octaviatest"
+	"github.com/drover-dev/drover/internal/test/clouds/octaviatest"
 )
 
 // CCM: a stand-in for the OpenStack cloud controller manager (CCM), which in a

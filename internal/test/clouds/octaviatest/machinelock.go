@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/drover-dev/drover/internal/test/proc"
 )
 
 // One Octavia stack at a time per machine (across test binaries; a process may run
@@ -35,7 +37,7 @@ func acquireMachine() error {
 	if err != nil {
 		return fmt.Errorf("octaviatest: opening the machine lock: %w", err)
 	}
-	if err := flock(f); err != nil {
+	if err := proc.Flock(f); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("octaviatest: taking the machine lock %s: %w", lockPath(), err)
 	}

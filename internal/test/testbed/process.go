@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/drover-dev/drover/internal/test/proc"
 )
 
 // process is a long-running helper binary (kube-controller-manager, kube-scheduler,
@@ -29,7 +31,7 @@ func startProcess(name, logPath, path string, args ...string) (*process, error) 
 	cmd := exec.Command(path, args...)
 	cmd.Stdout = f
 	cmd.Stderr = f
-	setProcAttrs(cmd)
+	proc.SetAttrs(cmd)
 	if err := cmd.Start(); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)
@@ -79,7 +81,7 @@ func (p *process) stop(timeout time.Duration) error {
 // death signal (when setpriv is available) and returns its path; otherwise returns
 // binary unchanged.
 func wrapBinary(dir, name, binary string) (string, error) {
-	prefix := deathSigWrapper()
+	prefix := proc.DeathSigWrapper()
 	if prefix == nil {
 		return binary, nil
 	}

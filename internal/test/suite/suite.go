@@ -19,7 +19,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/drover-dev/drover/internal/setup"
-	"github.com/drover-dev/drover/internal/testbed"
+	"github.com/drover-dev/drover/internal/test/testbed"
 )
 
 // Run starts the test bed described by bedOpts (its Scheme defaults to setup.Scheme()),

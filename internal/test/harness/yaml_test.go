@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/drover-dev/drover/internal/harness"
+	"github.com/drover-dev/drover/internal/test/harness"
 )
 
 func TestDecodeYAML(t *testing.T) {

@@ -43,6 +43,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/drover-dev/drover/internal/test/proc"
 )
 
 // DefaultProjectID is the project (X-Project-Id) of a Server whose Options name none.
@@ -535,7 +537,7 @@ func (s *Server) run(name string, env []string, bin string, args ...string) (*pr
 	p.cmd.Dir = s.dir
 	p.cmd.Env = pythonEnv(env)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
-	setProcAttrs(p.cmd)
+	proc.SetAttrs(p.cmd)
 	if err := p.cmd.Start(); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
@@ -572,7 +574,7 @@ func (s *Server) stop() {
 			defer releaseMachine()
 		}
 		for i := len(s.procs) - 1; i >= 0; i-- {
-			killGroup(s.procs[i].cmd)
+			proc.KillGroup(s.procs[i].cmd)
 		}
 		deadline := time.After(stopTimeout)
 		for _, p := range s.procs {

@@ -29,6 +29,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/drover-dev/drover/internal/test/proc"
 )
 
 // BinaryEnv names the environment variable holding the path of the prometheus binary.
@@ -101,7 +103,7 @@ func (s *Server) run(t testing.TB, bin string, args ...string) error {
 	fmt.Fprintf(log, "### %s %q\n", bin, args)
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
-	setProcAttrs(cmd)
+	proc.SetAttrs(cmd)
 	if err := cmd.Start(); err != nil {
 		_ = log.Close()
 		return fmt.Errorf("starting %s: %w", bin, err)

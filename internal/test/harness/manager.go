@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/drover-dev/drover/internal/test/proc"
 )
 
 // killWait is how long Stop and Kill wait for the process to go after SIGKILL.
@@ -94,7 +96,7 @@ func StartManager(opts ManagerOptions) (*Manager, error) {
 		cmd.Env = append(os.Environ(), opts.Env...) // exec keeps the last of duplicates
 	}
 	cmd.Stdout, cmd.Stderr = log, log
-	setProcAttrs(cmd)
+	proc.SetAttrs(cmd)
 	m := &Manager{cmd: cmd, args: args, logPath: opts.LogPath, done: make(chan struct{})}
 	fmt.Fprintf(log, "### %s starting: %s\n", time.Now().Format(time.RFC3339), m.CommandLine())
 	if err := cmd.Start(); err != nil {
@@ -175,7 +177,7 @@ func (m *Manager) Kill() error {
 	if m.Exited() {
 		return nil
 	}
-	killProcessGroup(m.cmd)
+	proc.KillGroup(m.cmd)
 	select {
 	case <-m.done:
 		return nil

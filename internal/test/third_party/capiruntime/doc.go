@@ -10,7 +10,7 @@
 // header added. TestCopyIsCurrent fails when they differ from that version; regenerate
 // them after a Cluster API bump with
 //
-//	DROVER_UPDATE_CAPI_COPY=1 go test ./internal/hooks/hookstest/capiruntime/
+//	DROVER_UPDATE_CAPI_COPY=1 go test ./internal/test/third_party/capiruntime/
 //
 // They are for tests only: the manager never imports them.
 package capiruntime

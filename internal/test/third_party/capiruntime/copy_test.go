@@ -14,7 +14,7 @@ import (
 const (
 	capiModule = "sigs.k8s.io/cluster-api"
 	fromPrefix = `"sigs.k8s.io/cluster-api/internal/runtime/`
-	toPrefix   = `"github.com/drover-dev/drover/internal/hooks/hookstest/capiruntime/`
+	toPrefix   = `"github.com/drover-dev/drover/internal/test/third_party/capiruntime/`
 )
 
 // copies are the files of Cluster API's internal/runtime this package carries.

@@ -51,8 +51,8 @@ import (
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
-	runtimemetrics "github.com/drover-dev/drover/internal/hooks/hookstest/capiruntime/metrics"
-	runtimeregistry "github.com/drover-dev/drover/internal/hooks/hookstest/capiruntime/registry"
+	runtimemetrics "github.com/drover-dev/drover/internal/test/third_party/capiruntime/metrics"
+	runtimeregistry "github.com/drover-dev/drover/internal/test/third_party/capiruntime/registry"
 	runtimecatalog "sigs.k8s.io/cluster-api/api/runtime/catalog"
 	runtimehooksv1 "sigs.k8s.io/cluster-api/api/runtime/hooks/v1alpha1"
 	runtimev1 "sigs.k8s.io/cluster-api/api/runtime/v1beta2"

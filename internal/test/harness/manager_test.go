@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drover-dev/drover/internal/harness"
+	"github.com/drover-dev/drover/internal/test/harness"
 )
 
 // startScript runs a shell script in place of the manager binary.

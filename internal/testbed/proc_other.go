@@ -1,9 +1,0 @@
-//go:build !linux
-
-package testbed
-
-import "os/exec"
-
-func setProcAttrs(cmd *exec.Cmd) {}
-
-func deathSigWrapper() []string { return nil }
