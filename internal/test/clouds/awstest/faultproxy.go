@@ -6,10 +6,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"regexp"
 	"sort"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/drover-dev/drover/internal/cloud/awsclient"
 	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
+	"github.com/drover-dev/drover/internal/test/faultproxy"
 )
 
 // FaultKind is what a Fault does to a request it takes.
@@ -124,16 +123,11 @@ func (f Fault) String() string {
 // config is the same, else, or once that health check was deleted,
 // HealthCheckAlreadyExists. Only what went through the proxy is known to it.
 type FaultProxy struct {
-	srv *httptest.Server
-	rp  *httputil.ReverseProxy
+	*faultproxy.Proxy[Fault]
 
 	mu       sync.Mutex
-	rnd      *rand.Rand
-	faults   []*activeFault
 	seen     map[opKey]int
 	injected map[injKey]int
-	release  chan struct{} // closed by Clear and Close: held requests return
-	closed   bool
 
 	// The creations forwarded that AWS would not repeat, by what names them ("health
 	// check <CallerReference>", "load balancer <Name>"), and those keys by the created
@@ -141,11 +135,6 @@ type FaultProxy struct {
 	createMu  sync.Mutex
 	creations map[string]*creation
 	createdAs map[string]string
-}
-
-type activeFault struct {
-	Fault
-	left int
 }
 
 type opKey struct{ service, op string }
@@ -163,37 +152,22 @@ type creation struct {
 	deleted  bool
 }
 
+// Limits are the fault's Rate and Times.
+func (f Fault) Limits() (rate float64, times int) { return f.Rate, f.Times }
+
 // NewFaultProxy starts a proxy of the moto at target (Moto.Endpoint) on a free port,
 // drawing from a generator seeded with seed; it is closed when the test ends.
 func NewFaultProxy(t testing.TB, target string, seed uint64) *FaultProxy {
 	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatalf("awstest: proxy target %q: %v", target, err)
-	}
 	p := &FaultProxy{
-		rp: httputil.NewSingleHostReverseProxy(u),
-		//nolint:gosec // G404: fault injection wants a seeded, reproducible generator, not a secure one.
-		rnd:       rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		seen:      map[opKey]int{},
 		injected:  map[injKey]int{},
-		release:   make(chan struct{}),
 		creations: map[string]*creation{},
 		createdAs: map[string]string{},
 	}
-	p.rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-		if r.Context().Err() != nil {
-			return // the client gave up: nobody reads the answer
-		}
-		http.Error(w, "awstest.FaultProxy: "+err.Error(), http.StatusBadGateway)
-	}
-	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
-	t.Cleanup(p.Close)
+	p.Proxy = faultproxy.New[Fault](t, "awstest.FaultProxy", target, seed, p.serve)
 	return p
 }
-
-// URL is the proxy's base URL, http://127.0.0.1:<port>.
-func (p *FaultProxy) URL() string { return p.srv.URL }
 
 // Options are o with both services' endpoints at the proxy.
 func (p *FaultProxy) Options(o awsclient.Options) awsclient.Options {
@@ -204,24 +178,10 @@ func (p *FaultProxy) Options(o awsclient.Options) awsclient.Options {
 // Inject adds faults. A request goes through the faults in the order they were added:
 // each Latency fault that takes it delays it, and the first other fault that takes it
 // decides its fate; a request no fault takes goes to moto.
-func (p *FaultProxy) Inject(faults ...Fault) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, f := range faults {
-		p.faults = append(p.faults, &activeFault{Fault: f, left: f.Times})
-	}
-}
+func (p *FaultProxy) Inject(faults ...Fault) { p.Proxy.Inject(faults...) }
 
 // Clear removes every fault and releases held requests (they answer 503).
-func (p *FaultProxy) Clear() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.faults = nil
-	if !p.closed {
-		close(p.release)
-		p.release = make(chan struct{})
-	}
-}
+func (p *FaultProxy) Clear() { p.Proxy.Clear() }
 
 // Injected is how many requests of service's operation took a fault of kind; ""
 // for service or operation counts them all.
@@ -264,17 +224,6 @@ func (p *FaultProxy) Requests(service, operation string) int {
 	return n
 }
 
-// Close stops the proxy, releasing held requests.
-func (p *FaultProxy) Close() {
-	p.mu.Lock()
-	if !p.closed {
-		p.closed = true
-		close(p.release)
-	}
-	p.mu.Unlock()
-	p.srv.Close()
-}
-
 func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -296,7 +245,7 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		from = next
 		switch f.Kind {
 		case Latency:
-			if !wait(r, release, f.Delay) {
+			if !faultproxy.Wait(r, release, f.Delay) {
 				return
 			}
 			continue
@@ -320,52 +269,23 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// match returns the first fault from index from on that takes the request, the index
-// after it, and the channel that releases held requests.
+// match returns the first fault from index from on that takes the request, counting
+// it, the index after it, and the channel that releases held requests.
 func (p *FaultProxy) match(svc, op string, from int) (*Fault, int, <-chan struct{}) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i := from; i < len(p.faults); i++ {
-		f := p.faults[i]
-		if (f.Service != "" && f.Service != svc) || (f.Operation != "" && f.Operation != op) {
-			continue
-		}
-		if f.Times > 0 && f.left <= 0 {
-			continue
-		}
-		if f.Rate > 0 && f.Rate < 1 && p.rnd.Float64() >= f.Rate {
-			continue
-		}
-		if f.Times > 0 {
-			f.left--
-		}
+	f, next, release := p.Take(from, func(f Fault) bool {
+		return (f.Service == "" || f.Service == svc) && (f.Operation == "" || f.Operation == op)
+	})
+	if f != nil {
+		p.mu.Lock()
 		p.injected[injKey{f.Kind, svc, op}]++
-		taken := f.Fault
-		return &taken, i + 1, p.release
+		p.mu.Unlock()
 	}
-	return nil, len(p.faults), nil
-}
-
-// wait sleeps for d unless the client gives up or the proxy releases its requests
-// first; it tells whether the request goes on.
-func wait(r *http.Request, release <-chan struct{}, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	case <-release:
-		return true
-	}
+	return f, next, release
 }
 
 // hold answers nothing until the client gives up; released, it answers 503.
 func hold(w http.ResponseWriter, r *http.Request, svc string, release <-chan struct{}) {
-	select {
-	case <-r.Context().Done():
-	case <-release:
+	if faultproxy.Hold(r, release) {
 		writeError(w, svc, http.StatusServiceUnavailable, "Receiver", "ServiceUnavailable", "awstest.FaultProxy: held request released")
 	}
 }
@@ -429,7 +349,7 @@ func (p *FaultProxy) forward(w http.ResponseWriter, r *http.Request, svc, op str
 		})
 		return
 	}
-	p.rp.ServeHTTP(w, r)
+	p.Forward(w, r)
 }
 
 // elbCreations are the ELBv2 creations that AWS makes idempotent (the same request
@@ -475,7 +395,7 @@ func (p *FaultProxy) create(w http.ResponseWriter, r *http.Request, svc, key, se
 		return
 	}
 	rec := httptest.NewRecorder()
-	p.rp.ServeHTTP(rec, r)
+	p.Forward(rec, r)
 	if rec.Code/100 == 2 {
 		if id := idOf(rec.Body.Bytes()); id != "" {
 			p.creations[key] = &creation{settings: settings, status: rec.Code, header: rec.Header().Clone(), body: rec.Body.Bytes()}
@@ -489,7 +409,7 @@ func (p *FaultProxy) create(w http.ResponseWriter, r *http.Request, svc, key, se
 // forgets its creation (forget) or marks it deleted.
 func (p *FaultProxy) deleteCreated(w http.ResponseWriter, r *http.Request, id string, forget bool) {
 	rec := httptest.NewRecorder()
-	p.rp.ServeHTTP(rec, r)
+	p.Forward(rec, r)
 	if rec.Code/100 == 2 {
 		p.createMu.Lock()
 		if key, ok := p.createdAs[id]; ok {

@@ -3,13 +3,12 @@ package octaviatest
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"path"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/drover-dev/drover/internal/test/faultproxy"
 )
 
 // FaultKind is what a Fault does to a request it matches.
@@ -68,74 +67,52 @@ func (f Fault) String() string {
 // fail. Give a client its URL instead of the Octavia's. Octavia's pagination links
 // name the host a request was sent to, so paginated reads stay behind the proxy.
 type FaultProxy struct {
-	srv     *httptest.Server
-	mu      sync.Mutex
-	faults  []*activeFault
-	seen    []string
-	hits    map[string]int
-	release chan struct{} // closed by Clear and Close: hung requests return
+	*faultproxy.Proxy[Fault]
+
+	mu   sync.Mutex
+	seen []string
+	hits map[string]int
 }
 
-type activeFault struct {
-	Fault
-	left int // for Times > 0
-}
+// Limits: a Fault takes every request it matches, Times times.
+func (f Fault) Limits() (rate float64, times int) { return 0, f.Times }
 
 // NewFaultProxy starts a proxy of the Octavia at target (an endpoint such as
 // Server.Endpoint) on a free port; it is closed when the test ends.
 func NewFaultProxy(t testing.TB, target string) *FaultProxy {
 	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatalf("octaviatest: proxy target %q: %v", target, err)
-	}
-	p := &FaultProxy{hits: map[string]int{}, release: make(chan struct{})}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, release := p.match(r)
-		if f == nil {
-			rp.ServeHTTP(w, r)
-			return
-		}
-		switch f.Kind {
-		case Status:
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(f.Status)
-			fmt.Fprintf(w, `{"faultcode": %q, "faultstring": "octaviatest.FaultProxy: injected %d", "debuginfo": null}`,
-				faultCode(f.Status), f.Status)
-		case EmptyMembers:
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write([]byte(`{"members": [], "members_links": []}`))
-		case Hang:
-			select {
-			case <-r.Context().Done():
-			case <-release:
-				http.Error(w, "octaviatest.FaultProxy: hang released", http.StatusServiceUnavailable)
-			}
-		}
-	}))
-	t.Cleanup(p.Close)
+	p := &FaultProxy{hits: map[string]int{}}
+	p.Proxy = faultproxy.New[Fault](t, "octaviatest.FaultProxy", target, 0, p.serve)
 	return p
 }
 
+func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
+	f, release := p.match(r)
+	if f == nil {
+		p.Forward(w, r)
+		return
+	}
+	switch f.Kind {
+	case Status:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(f.Status)
+		fmt.Fprintf(w, `{"faultcode": %q, "faultstring": "octaviatest.FaultProxy: injected %d", "debuginfo": null}`,
+			faultCode(f.Status), f.Status)
+	case EmptyMembers:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"members": [], "members_links": []}`))
+	case Hang:
+		if faultproxy.Hold(r, release) {
+			http.Error(w, "octaviatest.FaultProxy: hang released", http.StatusServiceUnavailable)
+		}
+	}
+}
+
 // URL is the proxy's base URL, http://127.0.0.1:<port>/, an endpoint for clients.
-func (p *FaultProxy) URL() string { return p.srv.URL + "/" }
+func (p *FaultProxy) URL() string { return p.Proxy.URL() + "/" }
 
 // Inject adds a fault; a request takes the first fault added that matches it.
-func (p *FaultProxy) Inject(f Fault) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.faults = append(p.faults, &activeFault{Fault: f, left: f.Times})
-}
-
-// Clear removes every fault and releases hung requests.
-func (p *FaultProxy) Clear() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.faults = nil
-	close(p.release)
-	p.release = make(chan struct{})
-}
+func (p *FaultProxy) Inject(f Fault) { p.Proxy.Inject(f) }
 
 // Hits is how many requests a fault like f (same method, path, query, kind and
 // status) has taken.
@@ -153,48 +130,30 @@ func (p *FaultProxy) Requests() []string {
 	return append([]string(nil), p.seen...)
 }
 
-// Close stops the proxy, releasing hung requests.
-func (p *FaultProxy) Close() {
-	p.mu.Lock()
-	select {
-	case <-p.release:
-	default:
-		close(p.release)
-	}
-	p.mu.Unlock()
-	p.srv.Close()
-}
-
 // match records the request and returns the fault it takes, if any, with the channel
 // that releases it if it hangs.
 func (p *FaultProxy) match(r *http.Request) (*Fault, <-chan struct{}) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.seen = append(p.seen, r.Method+" "+r.URL.Path)
+	p.mu.Unlock()
 	rel := lbaasPath(r.URL.Path)
-	for i, f := range p.faults {
+	f, _, release := p.Take(0, func(f Fault) bool {
 		if f.Method != "" && !strings.EqualFold(f.Method, r.Method) {
-			continue
+			return false
 		}
 		if f.Path != "" {
 			if ok, _ := path.Match(f.Path, rel); !ok {
-				continue
+				return false
 			}
 		}
-		if f.Query != "" && !strings.Contains(r.URL.RawQuery, f.Query) {
-			continue
-		}
-		if f.Times > 0 {
-			f.left--
-			if f.left <= 0 {
-				p.faults = append(p.faults[:i:i], p.faults[i+1:]...)
-			}
-		}
-		p.hits[faultKey(f.Fault)]++
-		taken := f.Fault
-		return &taken, p.release
+		return f.Query == "" || strings.Contains(r.URL.RawQuery, f.Query)
+	})
+	if f != nil {
+		p.mu.Lock()
+		p.hits[faultKey(*f)]++
+		p.mu.Unlock()
 	}
-	return nil, nil
+	return f, release
 }
 
 // lbaasPath is the part of an API path after "/lbaas" ("/v2.0/lbaas/pools/x" →
