@@ -7,9 +7,9 @@
 // (nlb.Diff, against what AWS has under drover's ownership tags), apply (nlb.Apply, the
 // only step that writes to AWS), on every change of the Prod and every poll interval.
 //
-// Safety (design.md, "NLB mirror"): a failed or partial Octavia read, or a load balancer
-// not ACTIVE, changes nothing in AWS; a sync that would remove more than
-// maxTargetRemovalPercent of a target group's targets is held and reported until the
+// Safety (docs/traffic.md, "Safety rules of the mirror"): a failed or partial Octavia
+// read, or a load balancer not ACTIVE, changes nothing in AWS; a sync that would remove
+// more than maxTargetRemovalPercent of a target group's targets is held and reported until the
 // operator annotates the Prod with drover.dev/allow-target-removal; only resources tagged
 // as this Prod's are read or written. Deleting the Prod (or disabling its mirror) tears
 // the NLB down through the drover.dev/nlb-mirror finalizer once no traffic reaches it.

@@ -251,7 +251,8 @@ func sortedStrings(ss []string) []string {
 	return ss
 }
 
-// Steady-state weights of a Prod's two paths when its mirror does not say (design.md).
+// Steady-state weights of a Prod's two paths when its mirror does not say (docs/traffic.md,
+// "The two levels of records").
 const (
 	defaultOctaviaWeight int32 = 90
 	defaultNLBWeight     int32 = 10

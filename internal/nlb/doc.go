@@ -1,6 +1,6 @@
 // Package nlb is the pure core of the NLB mirror: it keeps an AWS Network Load Balancer
-// in step with one Prod's OpenStack Octavia load balancer (design.md, "NLB mirror of an
-// Octavia load balancer"), in the plan → diff → apply shape of
+// in step with one Prod's OpenStack Octavia load balancer (docs/traffic.md, "The NLB
+// mirror"), in the plan → diff → apply shape of
 // aws-load-balancer-controller:
 //
 //	model, warnings, err := nlb.Desired(snapshot, opts) // pure: what the NLB should be

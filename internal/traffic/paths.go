@@ -6,7 +6,7 @@ import (
 	"fmt"
 )
 
-// Paths are the two ways into one Prod (design.md, "Which path"): its Octavia VIP and
+// Paths are the two ways into one Prod (docs/traffic.md, "The two levels of records"): its Octavia VIP and
 // the AWS NLB that mirrors the Octavia load balancer. A provider that publishes them
 // (Route53) writes them as two weighted records of the Prod's own name, each with its
 // own health check, and points the Prod's service-level record at that name. Providers

@@ -2,8 +2,9 @@
 //
 // Two interfaces meet here. A Publisher writes the service-level weighted records of a
 // ProdSet (one record per Prod under the service name) as one change per call and says
-// when a change is in sync; the Route53 implementation lives beside the cloud clients and
-// Memory is an honest in-process one. A Drainer is what the Prod controller asks, before
+// when a change is in sync; the Route53 implementation is internal/traffic/route53
+// (built on the Route53 client of internal/cloud/route53), and Memory is an honest
+// in-process one for unit tests of pure logic. A Drainer is what the Prod controller asks, before
 // deleting a Prod's workload objects, whether the Prod still receives traffic, and what
 // to report as its TrafficReady condition; the ProdSet controller provides the one for
 // Prods of a set, and None is the one for Prods of their own, for which nothing is

@@ -4,7 +4,7 @@
 // load balancer (its listeners, pools, members and health monitors) to mirror into an
 // AWS NLB. Client.Snapshot returns exactly that, or an error: a read that failed part way
 // never yields a partial Snapshot, because the mirror must change nothing in AWS when
-// Octavia could not be read (design.md, "NLB mirror").
+// Octavia could not be read (docs/traffic.md, "Safety rules of the mirror").
 package octavia
 
 import (

@@ -1,5 +1,5 @@
 // Package route53 is drover's narrow interface to AWS Route53: the weighted records of
-// the traffic model (design.md, "Traffic model"), the changes that publish them and
+// the traffic model (docs/traffic.md, "The two levels of records"), the changes that publish them and
 // the health checks behind them. Context first, pagination hidden, every call counted
 // in cloudmetrics, throttling retried by aws-sdk-go-v2's retryer and calls paced below
 // the account's budget by the client-side rate limit of internal/cloud/awsclient. It

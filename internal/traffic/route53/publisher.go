@@ -1,7 +1,7 @@
 // Package route53 is drover's Route53 traffic provider: a traffic.Publisher that writes
-// the two levels of weighted records of design.md's traffic model, with a health check on
-// each path, and batches every change to a hosted zone into one ChangeResourceRecordSets
-// call at a time.
+// the two levels of weighted records of drover's traffic model (docs/traffic.md), with a
+// health check on each path, and batches every change to a hosted zone into one
+// ChangeResourceRecordSets call at a time.
 //
 // Publish does not call Route53. It adds the weights to the zone's next batch and returns
 // a ticket at once. One worker per zone sends the batch after a short linger, as one

@@ -399,7 +399,8 @@ func (s *Server) startRabbitMQ(in installation, epmdPort, amqpPort, distPort int
 	return s.run("rabbitmq", env, in.RabbitMQServer, "-noinput")
 }
 
-// octaviaConf is the configuration of the API and the worker (octavia-noop.md).
+// octaviaConf is the configuration of the API and the worker (docs/architecture.md,
+// "The real Octavia in tests").
 func octaviaConf(dir string, amqpPort, apiPort int, opts Options) []byte {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
