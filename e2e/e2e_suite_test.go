@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/drover-dev/drover/internal/setup"
+	"github.com/drover-dev/drover/internal/test/checkserver"
 	"github.com/drover-dev/drover/internal/test/cloudbed"
 	"github.com/drover-dev/drover/internal/test/clouds/prometheustest"
 	"github.com/drover-dev/drover/internal/test/harness"
@@ -83,7 +84,7 @@ var (
 	zoneID string
 	// checks answers the HTTP check gates; prom is the Prometheus the Prometheus gates
 	// ask, scraping exporter.
-	checks   *checkServer
+	checks   *checkserver.Server
 	prom     *prometheustest.Server
 	exporter *prometheustest.Exporter
 
@@ -171,7 +172,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	ccmDone.Go(func() { ccm.Run(ccmCtx) })
 	stopCCM = func() { cancel(); ccmDone.Wait() }
 
-	checks, err = startCheckServer()
+	checks, err = checkserver.Start()
 	Expect(err).NotTo(HaveOccurred())
 
 	By("starting the manager binary: leader election, Route53, NLB mirrors, the Runtime Extension")
@@ -218,7 +219,7 @@ var _ = AfterSuite(func() {
 		stopCCM()
 	}
 	if checks != nil {
-		checks.stop()
+		checks.Stop()
 	}
 	if bed != nil {
 		By("stopping the test bed")

@@ -352,10 +352,10 @@ const (
 )
 
 // httpCheckGate asks the suite's check endpoint about each Prod of the step, with its
-// version: it passes unless checks.fail was called for that version.
+// version: it passes unless checks.Fail was called for that version.
 func httpCheckGate() droverv1.Gate {
 	return droverv1.Gate{HTTPCheck: &droverv1.HTTPCheckGate{
-		URL: checks.checkURL(), ExpectedStatus: http.StatusOK, Tries: httpCheckTries, SuccessPercent: 100,
+		URL: checks.Template(), ExpectedStatus: http.StatusOK, Tries: httpCheckTries, SuccessPercent: 100,
 		Interval: &metav1.Duration{Duration: httpCheckInterval}, Timeout: &metav1.Duration{Duration: 2 * time.Second},
 	}}
 }

@@ -51,7 +51,7 @@ func releaseEngineerSpecs(story *shopStory) {
 		prods := listSetProds(ctx, Default, story.key)
 		testProds := prodsByCluster(prods)[testCluster]
 		Expect(testProds).NotTo(BeEmpty(), "no Prod on %s for the test step", testCluster)
-		checked := checks.hitCount("v2", http.StatusOK)
+		checked := checks.Hits("v2", http.StatusOK)
 
 		story.v2 = shipVersion(ctx, story.key, "v2")
 		By("following the rollout, reading Route53 while the test step runs")
@@ -116,7 +116,7 @@ func releaseEngineerSpecs(story *shopStory) {
 		}
 		Expect(ro.Gates[1].Message).To(ContainSubstring("held for 4s"))
 		Expect(ro.Gates[3].Message).To(ContainSubstring("held for 12s"))
-		Expect(checks.hitCount("v2", http.StatusOK)-checked).To(BeNumerically(">=", httpCheckTries*len(prods)),
+		Expect(checks.Hits("v2", http.StatusOK)-checked).To(BeNumerically(">=", httpCheckTries*len(prods)),
 			"the HTTP gates checked each of the %d Prods %d times", len(prods), httpCheckTries)
 
 		By("every Prod runs v2, its Deployment rolled out with :v2, and back at its weight in Route53")
@@ -248,7 +248,7 @@ func releaseEngineerSpecs(story *shopStory) {
 	It("v4 fails its HTTP check at the test step: only the test Prod ever ran it, and it is back on v2", func(ctx SpecContext) {
 		// A version of its own: the check endpoint fails it for the rest of the suite.
 		const v4 = "v4-broken"
-		checks.fail(v4)
+		checks.Fail(v4)
 		revision := shipVersion(ctx, story.key, v4)
 		set := waitForRollout(ctx, waitForRolloutInput{Key: story.key, Revision: revision, Phase: droverv1.RolloutRolledBack})
 		ro := set.Status.Rollout
@@ -256,11 +256,11 @@ func releaseEngineerSpecs(story *shopStory) {
 		Expect(ro.Message).To(And(ContainSubstring("gate failed"), ContainSubstring("httpCheck")))
 		Expect(ro.Prods).To(HaveLen(1), "only the test Prod moved to v4")
 		Expect(ro.Gates).To(ContainElement(And(HaveField("Step", BeEquivalentTo(0)), HaveField("Type", "httpCheck"), HaveField("Passed", BeFalse()))))
-		first, ok := checks.firstFailed(v4)
+		first, ok := checks.FirstFailed(v4)
 		Expect(ok).To(BeTrue(), "the check endpoint never failed a check of %s", v4)
 		Expect(ro.FailedTime.Time).To(BeTemporally(">=", first), "the gate failed after the endpoint answered 500")
-		Expect(checks.hitCount(v4, http.StatusInternalServerError)).To(Equal(httpCheckTries), "the HTTP gate sent all its tries to the one test Prod")
-		Expect(checks.hitCount(v4, http.StatusOK)).To(BeZero())
+		Expect(checks.Hits(v4, http.StatusInternalServerError)).To(Equal(httpCheckTries), "the HTTP gate sent all its tries to the one test Prod")
+		Expect(checks.Hits(v4, http.StatusOK)).To(BeZero())
 		waitForSetServing(ctx, waitForSetServingInput{Key: story.key, Version: "v2"})
 	}, SpecTimeout(5*time.Minute))
 }

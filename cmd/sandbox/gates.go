@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"sync"
 	"time"
+
+	"github.com/drover-dev/drover/internal/test/checkserver"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -40,63 +36,15 @@ const (
 // waits one TTL, and a walk moves Prods out of traffic a dozen times.
 const sandboxTTL = 5
 
-// checkServer is the sandbox's HTTP check endpoint: GET /healthz?prod=P&version=V
-// answers 200, or 500 for badVersion.
-type checkServer struct {
-	srv *http.Server
-	url string // http://127.0.0.1:<port>/healthz
-
-	mu   sync.Mutex
-	hits map[string]int // "version status" → requests
-}
-
-// startCheckServer serves the check endpoint on a free port of 127.0.0.1.
-func startCheckServer() (*checkServer, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// startCheckServer starts the sandbox's HTTP check endpoint: GET
+// /healthz?prod=P&version=V answers 200, or 500 for badVersion.
+func startCheckServer() (*checkserver.Server, error) {
+	s, err := checkserver.Start()
 	if err != nil {
-		return nil, fmt.Errorf("the HTTP check endpoint: %w", err)
+		return nil, err
 	}
-	s := &checkServer{url: "http://" + l.Addr().String() + "/healthz", hits: map[string]int{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		version := r.URL.Query().Get("version")
-		code := http.StatusOK
-		if version == badVersion {
-			code = http.StatusInternalServerError
-		}
-		s.mu.Lock()
-		s.hits[fmt.Sprintf("%s %d", version, code)]++
-		s.mu.Unlock()
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(code)
-		_, _ = io.WriteString(w, http.StatusText(code)+"\n")
-	})
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := s.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			fmt.Println("sandbox: the HTTP check endpoint stopped:", err)
-		}
-	}()
+	s.Fail(badVersion)
 	return s, nil
-}
-
-// hitCount returns how many checks of version were answered with code.
-func (s *checkServer) hitCount(version string, code int) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.hits[fmt.Sprintf("%s %d", version, code)]
-}
-
-// stop stops serving.
-func (s *checkServer) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = s.srv.Shutdown(ctx)
-}
-
-// checkURL is the URL template the sandbox's HTTP check gates use.
-func (s *checkServer) checkURL() string {
-	return s.url + "?prod={{ .Prod }}&version={{ .Version }}"
 }
 
 // sandboxVariants adapts the samples among objs to the sandbox, in place: each

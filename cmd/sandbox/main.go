@@ -37,6 +37,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/drover-dev/drover/internal/test/checkserver"
+
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -191,7 +193,7 @@ type sandbox struct {
 	bed     *testbed.Testbed
 	clouds  *cloudbed.Clouds
 	mgr     *harness.Manager
-	check   *checkServer // the HTTP check endpoint of the sandbox's RolloutPolicy
+	check   *checkserver.Server // the HTTP check endpoint of the sandbox's RolloutPolicy
 	// applied are the samples applied, skipped those left to the user.
 	applied, skipped []*unstructured.Unstructured
 	// stops undo what started, in the order it started; close runs them backwards.
@@ -267,12 +269,12 @@ func startSandbox(ctx context.Context, cfg config) (_ *sandbox, retErr error) {
 	if sb.check, err = startCheckServer(); err != nil {
 		return nil, err
 	}
-	sb.stops = append(sb.stops, sb.check.stop)
-	variants, err := sandboxVariants(sb.applied, sb.check.checkURL())
+	sb.stops = append(sb.stops, sb.check.Stop)
+	variants, err := sandboxVariants(sb.applied, sb.check.Template())
 	if err != nil {
 		return nil, err
 	}
-	fmt.Printf("the sandbox's variant of the samples (the sandbox serves the HTTP checks at %s: 200, 500 for %s):\n", sb.check.url, badVersion)
+	fmt.Printf("the sandbox's variant of the samples (the sandbox serves the HTTP checks at %s: 200, 500 for %s):\n", sb.check.URL(), badVersion)
 	for _, v := range variants {
 		fmt.Println("  " + v)
 	}

@@ -169,8 +169,8 @@ func TestSandboxPublishesWeightsToRoute53(t *testing.T) {
 	g.Expect(rep.Bad.Phase).To(Equal(droverv1.RolloutRolledBack), "the rollout of v3")
 	g.Expect(rep.Bad.Message).To(ContainSubstring("httpCheck"), "why v3 rolled back")
 	g.Expect(rep.Bad.RollbackLatency).NotTo(BeNil(), "the rollback latency of v3")
-	g.Expect(sb.check.hitCount("v2", http.StatusOK)).To(BeNumerically(">", 0), "checks of v2 answered 200")
-	g.Expect(sb.check.hitCount(badVersion, http.StatusInternalServerError)).To(BeNumerically(">", 0), "checks of v3 answered 500")
+	g.Expect(sb.check.Hits("v2", http.StatusOK)).To(BeNumerically(">", 0), "checks of v2 answered 200")
+	g.Expect(sb.check.Hits(badVersion, http.StatusInternalServerError)).To(BeNumerically(">", 0), "checks of v3 answered 500")
 	for _, p := range prods(g) {
 		g.Expect(p.Spec.Version).To(Equal("v2"), "version of %s after the rollback", p.Name)
 		g.Expect(p.Status.AppliedVersion).To(Equal("v2"), "applied version of %s after the rollback", p.Name)

@@ -293,7 +293,7 @@ func (w *walk) sayRollback(ro *droverv1.RolloutStatus) {
 	if ro.RollbackLatency != nil {
 		w.say("rollback latency (status.rollout.rollbackLatency, from the failure to the traffic change submitted): %s", ro.RollbackLatency.Duration)
 	}
-	w.say("the HTTP check endpoint answered %d checks of %s with 500", w.sb.check.hitCount(badVersion, 500), badVersion)
+	w.say("the HTTP check endpoint answered %d checks of %s with 500", w.sb.check.Hits(badVersion, 500), badVersion)
 }
 
 // waitServing waits until every Prod of the set runs version, is Available and has its

@@ -91,13 +91,13 @@ func TestCheckServer(t *testing.T) {
 	g := NewWithT(t)
 	s, err := startCheckServer()
 	g.Expect(err).NotTo(HaveOccurred())
-	defer s.stop()
+	defer s.Stop()
 	for version, want := range map[string]int{"v2": http.StatusOK, badVersion: http.StatusInternalServerError} {
-		resp, err := http.Get(s.url + "?prod=shop&version=" + version)
+		resp, err := http.Get(s.URL() + "?prod=shop&version=" + version)
 		g.Expect(err).NotTo(HaveOccurred())
 		_, _ = io.Copy(io.Discard, resp.Body)
 		_ = resp.Body.Close()
 		g.Expect(resp.StatusCode).To(Equal(want), version)
-		g.Expect(s.hitCount(version, want)).To(Equal(1))
+		g.Expect(s.Hits(version, want)).To(Equal(1))
 	}
 }

@@ -3,11 +3,8 @@ package traffic_test
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,54 +16,11 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/controllers/prodset"
+	"github.com/drover-dev/drover/internal/test/checkserver"
 )
 
 // rollbackPool is the pool of clusters the rollback's ProdSet is placed on.
 const rollbackPool = "rollout"
-
-// checkServer is what the rollout's HTTP gate asks: it answers 500 for a Prod on a
-// version starting with "v3", 200 otherwise, and remembers when it answered what.
-type checkServer struct {
-	srv *httptest.Server
-
-	mu      sync.Mutex
-	answers []answer
-}
-
-type answer struct {
-	at            time.Time
-	prod, version string
-	status        int
-}
-
-func newCheckServer() *checkServer {
-	s := &checkServer{}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		status := http.StatusOK
-		if strings.HasPrefix(q.Get("version"), "v3") {
-			status = http.StatusInternalServerError
-		}
-		w.WriteHeader(status)
-		s.mu.Lock()
-		s.answers = append(s.answers, answer{at: time.Now(), prod: q.Get("prod"), version: q.Get("version"), status: status})
-		s.mu.Unlock()
-	}))
-	return s
-}
-
-// failures are the 500 answers given at or after t.
-func (s *checkServer) failures(t time.Time) []answer {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []answer
-	for _, a := range s.answers {
-		if a.status != http.StatusOK && !a.at.Before(t) {
-			out = append(out, a)
-		}
-	}
-	return out
-}
 
 // gateSpec is the rollout's HTTP gate: tries rounds, interval apart.
 type gateSpec struct {
@@ -86,7 +40,7 @@ type rollbackFixture struct {
 	service        string
 	prods          int
 	gate           gateSpec
-	checks         *checkServer
+	checks         *checkserver.Server // fails every version starting with v3
 	// stable is the revision of v2.
 	stable string
 }
@@ -108,8 +62,13 @@ func newRollbackFixture(tb testing.TB, e *env, prods int, gate gateSpec, timeout
 	start := time.Now()
 	ctx := context.Background()
 	name := fmt.Sprintf("shop%d", prods)
-	f := &rollbackFixture{namespace: e.bed.Namespace, set: name, prods: prods, gate: gate, checks: newCheckServer()}
-	e.closers = append(e.closers, f.checks.srv.Close)
+	checks, err := checkserver.Start()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.closers = append(e.closers, checks.Stop)
+	checks.FailPrefix("v3")
+	f := &rollbackFixture{namespace: e.bed.Namespace, set: name, prods: prods, gate: gate, checks: checks}
 	f.zone = e.createZone(tb, name+".rollback.example.com")
 	f.service = "www." + f.zone.name
 	policy := &droverv1.RolloutPolicy{
@@ -119,7 +78,7 @@ func newRollbackFixture(tb testing.TB, e *env, prods int, gate gateSpec, timeout
 			Steps: []droverv1.RolloutStep{
 				{Name: "wave", Count: ptr.To(intstr.FromString(fmt.Sprintf("%d%%", waveShare))), MaxParallel: ptr.To(intstr.FromString("100%")),
 					Gates: []droverv1.Gate{{HTTPCheck: &droverv1.HTTPCheckGate{
-						URL:   f.checks.srv.URL + "/healthz?prod={{ .Prod }}&version={{ .Version }}",
+						URL:   f.checks.Template(),
 						Tries: gate.tries, Interval: &metav1.Duration{Duration: gate.interval}, Timeout: &metav1.Duration{Duration: 2 * time.Second},
 					}}}},
 				{Name: "rest"},
@@ -280,17 +239,17 @@ func (f *rollbackFixture) rollback(tb testing.TB, e *env, timeout time.Duration)
 		tb.Fatalf("the rollout of %s went back to revision %s, want v2's %s", version, st.PreviousRevision, f.stable)
 	}
 
-	fails := f.checks.failures(tShip)
+	fails := f.checks.Failures(tShip)
 	if len(fails) == 0 {
 		tb.Fatalf("the check server answered no failure for %s", version)
 	}
-	tFirst, tLast := fails[0].at, fails[len(fails)-1].at
+	tFirst, tLast := fails[0].At, fails[len(fails)-1].At
 	if st.FailedTime != nil {
 		res.recorded = st.FailedTime.Sub(tLast)
 	}
 	moved := map[string]bool{}
 	for _, a := range fails {
-		moved[setID(f.namespace, a.prod)] = true
+		moved[setID(f.namespace, a.Prod)] = true
 	}
 	res.moved = len(moved)
 	if want := (f.prods*waveShare + 99) / 100; res.moved != want {
