@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-dev/drover/internal/test/builder"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	r53sdk "github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
@@ -110,34 +112,11 @@ func records(g Gomega, c *r53sdk.Client, zone string) (ours map[string]string, f
 	return ours, foreign
 }
 
+// newZone makes a hosted zone holding records drover must never touch, for the
+// services of the suite's sets (builder.ForeignZone).
 func newZone(t *testing.T, c *r53sdk.Client) string {
 	t.Helper()
-	ctx := context.Background()
-	out, err := c.CreateHostedZone(ctx, &r53sdk.CreateHostedZoneInput{Name: aws.String("example.com"), CallerReference: aws.String(t.Name())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone := strings.TrimPrefix(aws.ToString(out.HostedZone.Id), "/hostedzone/")
-	// What drover must never touch: another owner's weighted record of a service name,
-	// a record below it, a name sorting between it and its subdomains, and a record
-	// under drover's naming with another SetIdentifier.
-	a := func(name, setID, ip string, weight int64) r53types.Change {
-		r := &r53types.ResourceRecordSet{Name: aws.String(name), Type: r53types.RRTypeA, TTL: aws.Int64(60), ResourceRecords: []r53types.ResourceRecord{{Value: aws.String(ip)}}}
-		if setID != "" {
-			r.SetIdentifier, r.Weight = aws.String(setID), aws.Int64(weight)
-		}
-		return r53types.Change{Action: r53types.ChangeActionCreate, ResourceRecordSet: r}
-	}
-	_, err = c.ChangeResourceRecordSets(ctx, &r53sdk.ChangeResourceRecordSetsInput{HostedZoneId: aws.String(zone), ChangeBatch: &r53types.ChangeBatch{Changes: []r53types.Change{
-		a("shop.example.com", "legacy/dc1", "192.0.2.1", 50),
-		a("api.shop.example.com", "", "192.0.2.2", 0),
-		a("shop-x.example.com", "", "192.0.2.3", 0),
-		a("x.default.drover.cart.example.com", "someone-else/x", "192.0.2.4", 5),
-	}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return zone
+	return builder.ForeignZone(t, c, "shop.example.com", "cart.example.com")
 }
 
 // Three ProdSets with mirrors publish to Route53: each Prod's service record, its

@@ -2,10 +2,11 @@ package prod_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/drover-dev/drover/internal/test/builder"
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -45,29 +46,12 @@ func deployment(name string, replicas int) map[string]any {
 	}
 }
 
-func raw(objs ...map[string]any) []runtime.RawExtension {
-	out := make([]runtime.RawExtension, 0, len(objs))
-	for _, o := range objs {
-		b, err := json.Marshal(o)
-		if err != nil {
-			panic(err)
-		}
-		out = append(out, runtime.RawExtension{Raw: b})
-	}
-	return out
-}
+// raw is the objects as a Prod's manifests.
+func raw(objs ...map[string]any) []runtime.RawExtension { return builder.Manifests(objs...) }
 
 func newProd(t *testing.T, cluster, targetNS string, objs ...map[string]any) *droverv1.Prod {
 	t.Helper()
-	p := &droverv1.Prod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, GenerateName: "shop-"},
-		Spec: droverv1.ProdSpec{
-			ClusterRef: droverv1.ClusterReference{Name: cluster},
-			ProdTemplateSpec: droverv1.ProdTemplateSpec{
-				Version: "v1", TargetNamespace: targetNS, Manifests: raw(objs...),
-			},
-		},
-	}
+	p := builder.Prod(bed.Namespace, cluster, targetNS, objs)
 	NewWithT(t).Expect(cp.Create(context.Background(), p)).To(Succeed())
 	return p
 }

@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-dev/drover/internal/test/builder"
+
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/cluster-api/util/conditions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -17,10 +18,7 @@ import (
 
 func newMaintenance(t *testing.T, name, cluster string, surge bool) *droverv1.ClusterMaintenance {
 	t.Helper()
-	m := &droverv1.ClusterMaintenance{
-		ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: name},
-		Spec:       droverv1.ClusterMaintenanceSpec{ClusterName: cluster, Surge: surge, Reason: "test"},
-	}
+	m := builder.Maintenance(bed.Namespace, name, cluster, surge)
 	NewWithT(t).Expect(cp.Create(context.Background(), m)).To(Succeed())
 	t.Cleanup(func() { deleteMaintenance(t, m) })
 	return m

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-dev/drover/internal/test/builder"
+
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -29,25 +31,8 @@ import (
 
 func newSet(t *testing.T, name string, replicas int32, mutate func(*droverv1.ProdSet)) *droverv1.ProdSet {
 	t.Helper()
-	cm, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "settings"},
-		"data": map[string]any{"version": "${DROVER_VERSION}"}})
-	set := &droverv1.ProdSet{
-		ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: name},
-		Spec: droverv1.ProdSetSpec{
-			Replicas: ptr.To(replicas),
-			Template: droverv1.ProdTemplate{Spec: droverv1.ProdTemplateSpec{
-				Version: "v1", TargetNamespace: name, Manifests: []runtime.RawExtension{{Raw: cm}},
-			}},
-			Placement: droverv1.Placement{
-				ClusterSelector: droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{pool: "shop"}},
-				TopologyKey:     region, MaxPerCluster: 1,
-			},
-			Traffic: &droverv1.ProdSetTraffic{HostedZoneID: zone, RecordName: name + ".example.com", TTL: 1},
-		},
-	}
-	if mutate != nil {
-		mutate(set)
-	}
+	set := builder.ProdSet(bed.Namespace, name, builder.Replicas(replicas), builder.OnClusters(pool, "shop"),
+		builder.Spread(region, 1), builder.Records(zone, name+".example.com", 1), builder.Mutate(mutate))
 	NewWithT(t).Expect(cp.Create(context.Background(), set)).To(Succeed())
 	t.Cleanup(func() { deleteSet(t, set) })
 	return set

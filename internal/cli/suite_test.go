@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,11 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-dev/drover/internal/test/builder"
+
 	. "github.com/onsi/gomega"
 	"go.uber.org/zap/zapcore"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -163,24 +161,8 @@ func runCommand(ctx context.Context, out *syncBuffer, args ...string) error {
 // clusters of pool p.
 func newSet(t *testing.T, name, p string, replicas int32, mutate func(*droverv1.ProdSet)) *droverv1.ProdSet {
 	t.Helper()
-	cm, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "settings"},
-		"data": map[string]any{"version": "${DROVER_VERSION}"}})
-	set := &droverv1.ProdSet{
-		ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: name},
-		Spec: droverv1.ProdSetSpec{
-			Replicas: ptr.To(replicas),
-			Template: droverv1.ProdTemplate{Spec: droverv1.ProdTemplateSpec{
-				Version: "v1", TargetNamespace: name, Manifests: []runtime.RawExtension{{Raw: cm}},
-			}},
-			Placement: droverv1.Placement{
-				ClusterSelector: droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{pool: droverv1.LabelValue(p)}},
-			},
-			Traffic: &droverv1.ProdSetTraffic{HostedZoneID: zone, RecordName: name + ".example.com", TTL: 1},
-		},
-	}
-	if mutate != nil {
-		mutate(set)
-	}
+	set := builder.ProdSet(bed.Namespace, name, builder.Replicas(replicas), builder.OnClusters(pool, p),
+		builder.Records(zone, name+".example.com", 1), builder.Mutate(mutate))
 	NewWithT(t).Expect(cp.Create(t.Context(), set)).To(Succeed())
 	t.Cleanup(func() { _ = cp.Delete(context.Background(), set) })
 	return set

@@ -2,7 +2,6 @@ package rollouts_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -14,11 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-dev/drover/internal/test/builder"
+
 	. "github.com/onsi/gomega"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cluster-api/util/conditions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -27,24 +24,9 @@ import (
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
-// deployment is a workload whose image carries the Prod's version: a new version rolls
-// its Pods out on the workload cluster, and the Prod is available once they are.
-func deployment(name string) []runtime.RawExtension {
-	labels := map[string]any{"app": name}
-	b, _ := json.Marshal(map[string]any{
-		"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": name},
-		"spec": map[string]any{
-			"replicas": 2, "selector": map[string]any{"matchLabels": labels},
-			"template": map[string]any{"metadata": map[string]any{"labels": labels},
-				"spec": map[string]any{"containers": []any{map[string]any{"name": name, "image": "registry.example/" + name + ":${DROVER_VERSION}"}}}},
-		},
-	})
-	return []runtime.RawExtension{{Raw: b}}
-}
-
 func newPolicy(t *testing.T, name string, spec droverv1.RolloutPolicySpec) *droverv1.RolloutPolicy {
 	t.Helper()
-	p := &droverv1.RolloutPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: name}, Spec: spec}
+	p := builder.RolloutPolicy(bed.Namespace, name, spec)
 	NewWithT(t).Expect(cp.Create(context.Background(), p)).To(Succeed())
 	t.Cleanup(func() { _ = cp.Delete(context.Background(), p) })
 	return p
@@ -55,20 +37,9 @@ func newPolicy(t *testing.T, name string, spec droverv1.RolloutPolicySpec) *drov
 func newSet(t *testing.T, name, policy string, replicas int32) *droverv1.ProdSet {
 	t.Helper()
 	g := NewWithT(t)
-	set := &droverv1.ProdSet{
-		ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: name},
-		Spec: droverv1.ProdSetSpec{
-			Replicas: ptr.To(replicas),
-			Template: droverv1.ProdTemplate{Spec: droverv1.ProdTemplateSpec{Version: "v1", TargetNamespace: name, Manifests: deployment("api")}},
-			Placement: droverv1.Placement{
-				ClusterSelector: droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{pool: "shop"}},
-				TopologyKey:     region, MaxPerCluster: 1,
-				MaxUnavailable: ptr.To(intstr.FromString("50%")),
-			},
-			RolloutPolicyRef: &droverv1.LocalObjectReference{Name: policy},
-			Traffic:          &droverv1.ProdSetTraffic{HostedZoneID: "Z" + strings.ToUpper(name), RecordName: name + ".example.com", TTL: 1},
-		},
-	}
+	set := builder.ProdSet(bed.Namespace, name, builder.Replicas(replicas), builder.WithManifests(builder.Deployment("api")),
+		builder.OnClusters(pool, "shop"), builder.Spread(region, 1), builder.MaxUnavailable("50%"), builder.Policy(policy),
+		builder.Records("Z"+strings.ToUpper(name), name+".example.com", 1))
 	g.Expect(cp.Create(context.Background(), set)).To(Succeed())
 	t.Cleanup(func() { _ = cp.Delete(context.Background(), set) })
 	g.Eventually(func(g Gomega) {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-dev/drover/internal/test/builder"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdk "github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
@@ -20,36 +22,11 @@ import (
 
 func TestMain(m *testing.M) { awstest.Main(m) }
 
-// zoneWithForeignRecords makes a hosted zone holding records drover must never touch:
-// another owner's weighted record of the service name, a record below it, a TXT record of
-// the service name, a name that sorts between the service name and its subdomains, and a
-// record under drover's naming with a SetIdentifier that is not drover's.
+// zoneWithForeignRecords makes a hosted zone holding records drover must never touch
+// (builder.ForeignZone) and describes them.
 func zoneWithForeignRecords(t *testing.T, c *sdk.Client) (string, []string) {
 	t.Helper()
-	ctx := context.Background()
-	out, err := c.CreateHostedZone(ctx, &sdk.CreateHostedZoneInput{Name: aws.String("example.com"), CallerReference: aws.String(t.Name())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone := strings.TrimPrefix(aws.ToString(out.HostedZone.Id), "/hostedzone/")
-	a := func(name, setID, ip string, weight int64) types.Change {
-		r := &types.ResourceRecordSet{Name: aws.String(name), Type: types.RRTypeA, TTL: aws.Int64(60), ResourceRecords: []types.ResourceRecord{{Value: aws.String(ip)}}}
-		if setID != "" {
-			r.SetIdentifier, r.Weight = aws.String(setID), aws.Int64(weight)
-		}
-		return types.Change{Action: types.ChangeActionCreate, ResourceRecordSet: r}
-	}
-	changes := []types.Change{
-		a("shop.example.com", "legacy/dc1", "192.0.2.1", 50),
-		a("api.shop.example.com", "", "192.0.2.2", 0),
-		a("shop-x.example.com", "", "192.0.2.3", 0),
-		a("a.default.drover.shop.example.com", "someone-else/a", "192.0.2.4", 5),
-		{Action: types.ChangeActionCreate, ResourceRecordSet: &types.ResourceRecordSet{Name: aws.String("shop.example.com"), Type: types.RRTypeTxt, TTL: aws.Int64(60),
-			ResourceRecords: []types.ResourceRecord{{Value: aws.String(`"v=spf1 -all"`)}}}},
-	}
-	if _, err := c.ChangeResourceRecordSets(ctx, &sdk.ChangeResourceRecordSetsInput{HostedZoneId: aws.String(zone), ChangeBatch: &types.ChangeBatch{Changes: changes}}); err != nil {
-		t.Fatal(err)
-	}
+	zone := builder.ForeignZone(t, c, "shop.example.com")
 	return zone, foreignRecords(t, c, zone)
 }
 
