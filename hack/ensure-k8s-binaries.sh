@@ -84,18 +84,24 @@ GO
   echo "${dir}"
 }
 
+# build_k8s builds those of the named k8s.io/kubernetes commands that are missing, in one
+# go build: the three share most of their packages, and their links run side by side.
 build_k8s() {
-  local name="$1" dir
-  [[ -x "${DEST}/${name}" ]] && return 0
+  local name dir pkgs=()
+  for name in "$@"; do
+    [[ -x "${DEST}/${name}" ]] || pkgs+=("k8s.io/kubernetes/cmd/${name}")
+  done
+  [[ ${#pkgs[@]} -gt 0 ]] || return 0
   dir="$(build_module)"
-  log "building ${name} v${K8S_VERSION} from the Go module proxy (a few minutes)"
+  log "building ${pkgs[*]##*/} v${K8S_VERSION} from the Go module proxy (a few minutes)"
   # Stamp the version the binaries report on /version, as Kubernetes' own build does.
   local minor="${K8S_VERSION#*.}"; minor="${minor%%.*}"
   local v ldflags="-s -w"
   for v in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X ${v}.gitVersion=v${K8S_VERSION} -X ${v}.gitMajor=${K8S_VERSION%%.*} -X ${v}.gitMinor=${minor} -X ${v}.gitTreeState=clean"
   done
-  (cd "${dir}" && GOFLAGS="${GOFLAGS} -mod=mod" go build -trimpath -ldflags="${ldflags}" -o "${DEST}/${name}" "k8s.io/kubernetes/cmd/${name}")
+  # -o naming a directory (trailing slash) writes each command there under its own name.
+  (cd "${dir}" && GOFLAGS="${GOFLAGS} -mod=mod" go build -trimpath -ldflags="${ldflags}" -o "${DEST}/" "${pkgs[@]}")
 }
 
 build_etcd() {
@@ -125,9 +131,7 @@ if [[ ! -x "${DEST}/kube-apiserver" || ! -x "${DEST}/etcd" ]]; then
   try_setup_envtest || log "setup-envtest download unavailable; building from source"
 fi
 build_etcd
-build_k8s kube-apiserver
-build_k8s kube-controller-manager
-build_k8s kube-scheduler
+build_k8s kube-apiserver kube-controller-manager kube-scheduler
 build_kwok
 have_all || { log "missing binaries in ${DEST}"; exit 1; }
 echo "${DEST}"
