@@ -3,8 +3,10 @@
 // or under maintenance, replaces them after the toleration, freezes when too many
 // clusters vanish at once, and publishes the set's service-level weights.
 //
-// Every decision is made by plan.ProdSet, a pure function; this package reads what it
-// needs, calls it, and writes the result: Prod specs (server-side apply), DNS weights
+// Every decision is made by pure functions: plan.ProdSet (placement, evictions,
+// deletions), rollout.Next (revisions, the rollout's weights) and plan.Merge (the last
+// word on every Prod's weight, in its spec and in DNS). This package reads what they
+// need, calls them, and writes the result: Prod specs (server-side apply), DNS weights
 // (traffic.Publisher, one change per reconcile) and status.
 package prodset
 
@@ -165,6 +167,8 @@ type scope struct {
 	submitted, settled bool
 	// ro is what the rollout decided.
 	ro rolloutScope
+	// merged is the last word on the weights; see weights.
+	merged *plan.Merged
 	// admitted is when the maintenance of each cluster under one was admitted.
 	admitted map[string]time.Time
 }
@@ -420,10 +424,11 @@ func (r *Reconciler) applyProds(ctx context.Context, s *scope) {
 		if !p.DeletionTimestamp.IsZero() {
 			continue
 		}
-		w, ok := s.plan.Weights[p.Name]
-		if !ok {
+		pw := s.weights().Prods[p.Name]
+		if pw.Why == plan.WhyUnplanned {
 			continue
 		}
+		w := pw.Spec
 		have := p.Labels[droverv1.RevisionLabel]
 		rev := s.ro.revisions[p.Name]
 		if rev == "" {
@@ -459,7 +464,7 @@ func (r *Reconciler) applyProds(ctx context.Context, s *scope) {
 			r.event(s.set, corev1.EventTypeNormal, ReasonUpdated, "Update", "Prod %s on cluster %s: revision %s -> %s (version %s)", p.Name, p.Spec.ClusterRef.Name, have, rev, tmpl.Spec.Version)
 		}
 		if old := p.DesiredWeight(); old != w {
-			if why := s.plan.Evicted[p.Name]; w == 0 {
+			if why := pw.Evicted; w == 0 {
 				r.event(s.set, corev1.EventTypeNormal, ReasonEvicted, "SetWeight", "Prod %s on cluster %s out of traffic (weight %d -> 0): %s", p.Name, p.Spec.ClusterRef.Name, old, why)
 			} else {
 				r.event(s.set, corev1.EventTypeNormal, ReasonAdmitted, "SetWeight", "Prod %s on cluster %s back in traffic (weight %d -> %d)", p.Name, p.Spec.ClusterRef.Name, old, w)
@@ -521,7 +526,7 @@ const maxNameAttempts = 10
 
 // deleteProds deletes the drained Prods the plan retires.
 func (r *Reconciler) deleteProds(ctx context.Context, s *scope) {
-	for _, name := range s.plan.Delete {
+	for _, name := range s.weights().Delete {
 		p := s.prod(name)
 		if p == nil || !p.DeletionTimestamp.IsZero() {
 			continue
@@ -530,7 +535,7 @@ func (r *Reconciler) deleteProds(ctx context.Context, s *scope) {
 			s.errs = append(s.errs, fmt.Errorf("deleting Prod %s: %w", name, err))
 			continue
 		}
-		r.event(s.set, corev1.EventTypeNormal, ReasonDeleted, "Delete", "deleted drained Prod %s on cluster %s (%s)", name, p.Spec.ClusterRef.Name, s.plan.Evicted[name])
+		r.event(s.set, corev1.EventTypeNormal, ReasonDeleted, "Delete", "deleted drained Prod %s on cluster %s (%s)", name, p.Spec.ClusterRef.Name, s.weights().Prods[name].Evicted)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/gates"
+	"github.com/drover-dev/drover/internal/plan"
 	"github.com/drover-dev/drover/internal/rollout"
 )
 
@@ -34,12 +35,15 @@ type rolloutScope struct {
 	rollingBack bool
 	// create names the Prods that get a replacement now (Replace).
 	create []string
+	// weights is what the rollout decided about weights, for plan.Merge; nil when it
+	// decided nothing about them.
+	weights *plan.RolloutWeights
 }
 
 // rollout decides which revision each Prod runs and at which weight, through the set's
 // RolloutPolicy when it has one. Without one, every Prod moves to the template at once.
-// It runs after plan.ProdSet and lowers the weights the plan decided: a Prod out of
-// traffic for the plan stays out, whatever the rollout says.
+// It runs after plan.ProdSet, from the plan's weights; plan.Merge then puts the two
+// together (see scope.weights).
 func (r *Reconciler) rollout(ctx context.Context, s *scope) {
 	set := s.set
 	s.ro = rolloutScope{revisions: map[string]string{}, createRevision: s.revision}
@@ -115,14 +119,7 @@ func (r *Reconciler) rollout(ctx context.Context, s *scope) {
 			"rollback: the rollout of %s finished and no previous-revision Prod is kept warm (InPlace, or past the Replace rollbackWindow); apply the previous template to go back", s.revision)
 	}
 	s.ro.create = out.Create
-	for _, name := range out.Retire {
-		if _, ok := s.plan.Weights[name]; ok {
-			s.plan.Weights[name], s.plan.Evicted[name] = 0, droverv1.EvictedRetiring
-		}
-		if !slices.Contains(s.plan.Delete, name) {
-			s.plan.Delete = append(s.plan.Delete, name)
-		}
-	}
+	s.ro.weights = &plan.RolloutWeights{Targets: map[string]int32{}, Retire: out.Retire}
 	if out.RunGates && (state.GatesStarted.IsZero() || state.Step != out.State.Step) {
 		r.gateResults(s, policy.Spec, out.State) // start them now; their end wakes the set
 	}
@@ -136,12 +133,7 @@ func (r *Reconciler) rollout(ctx context.Context, s *scope) {
 			continue
 		}
 		s.ro.revisions[p.Name] = t.Revision
-		if s.plan.Weights[p.Name] > 0 {
-			s.plan.Weights[p.Name] = t.Weight
-			if t.Weight == 0 {
-				s.plan.Evicted[p.Name] = droverv1.EvictedRollout
-			}
-		}
+		s.ro.weights.Targets[p.Name] = t.Weight
 	}
 	if out.State.Phase != rollout.Succeeded && out.State.Phase != rollout.RolledBack {
 		if r.hasTemplate(ctx, s, out.State.Previous) {

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/cluster-api/util/conditions"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/plan"
 )
 
 // updateStatus writes what the reconcile read and decided into the set's status.
@@ -44,9 +45,9 @@ func (r *Reconciler) updateStatus(s *scope) {
 		sum.Name, sum.Cluster, sum.Version = p.Name, p.Spec.ClusterRef.Name, p.Spec.Version
 		sum.Revision, sum.SurgeFor = p.Labels[droverv1.RevisionLabel], p.Labels[droverv1.SurgeForLabel]
 		w := p.DesiredWeight()
-		if pw, ok := s.plan.Weights[p.Name]; ok && s.planned && !s.plan.Frozen {
-			w = pw
-			sum.Evicted = s.plan.Evicted[p.Name]
+		if pw := s.weights().Prods[p.Name]; s.planned && pw.Why != plan.WhyUnplanned {
+			w = pw.Spec
+			sum.Evicted = pw.Evicted
 		} else if !s.planned {
 			sum.Evicted = prev[p.Name].Evicted
 		}
@@ -199,7 +200,7 @@ func (r *Reconciler) setTrafficReady(s *scope, publishing bool) {
 	default:
 		var behind []string
 		for _, p := range s.prods {
-			want := s.publishWeight(p)
+			want := s.weights().Prods[p.Name].Publish
 			sum := s.summaries[p.Name]
 			have := int32(0)
 			if sum != nil && sum.PublishedWeight != nil {

@@ -14,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/plan"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -84,27 +85,28 @@ func (r *Reconciler) trackChange(ctx context.Context, s *scope) {
 	st.ChangeID, st.SubmittedTime, st.Removing, st.LastSyncedTime = "", nil, nil, &now
 }
 
-// publishWeight is the weight a Prod's record should have: the planned weight once the
-// Prod is available, 0 while it is not. While its availability cannot be read, the
-// record keeps what it has (an eviction still goes through).
-func (s *scope) publishWeight(p *droverv1.Prod) int32 {
-	planned, ok := s.plan.Weights[p.Name]
-	if !ok {
-		planned = p.DesiredWeight()
+// weights is the last word on every Prod's weight (plan.Merge): the plan's, the
+// rollout's on top, and what DNS should have given each Prod's availability. It is
+// computed on first use, once the plan and the rollout have decided; a set that could
+// not be planned, or is frozen, keeps every Prod's spec weight.
+func (s *scope) weights() *plan.Merged {
+	if s.merged != nil {
+		return s.merged
 	}
-	if planned == 0 {
-		return 0
+	in := plan.MergeInput{Plan: s.plan, Rollout: s.ro.weights}
+	for _, p := range s.prods {
+		pt := plan.ProdTraffic{Name: p.Name, Weight: p.DesiredWeight()}
+		if c := conditions.Get(p, droverv1.ProdAvailableCondition); c != nil {
+			pt.Available = c.Status
+		}
+		if sum := s.summaries[p.Name]; sum != nil {
+			pt.Published = sum.PublishedWeight
+		}
+		in.Prods = append(in.Prods, pt)
 	}
-	switch c := conditions.Get(p, droverv1.ProdAvailableCondition); {
-	case c != nil && c.Status == metav1.ConditionTrue:
-		return planned
-	case c != nil && c.Status == metav1.ConditionFalse:
-		return 0
-	}
-	if sum := s.summaries[p.Name]; sum != nil && sum.PublishedWeight != nil {
-		return min(*sum.PublishedWeight, planned)
-	}
-	return 0
+	m := plan.Merge(in)
+	s.merged = &m
+	return s.merged
 }
 
 // publish submits every weight that differs from what DNS has, and removes the records
@@ -124,7 +126,7 @@ func (r *Reconciler) publish(ctx context.Context, s *scope) {
 	needsPaths := traffic.PublishesPaths(r.Publisher)
 	for _, p := range s.prods {
 		exists[p.Name] = true
-		w := s.publishWeight(p)
+		w := s.weights().Prods[p.Name].Publish
 		paths := pathsOf(s.set, p)
 		if needsPaths && !paths.Routable() {
 			w = 0 // nothing to point the service record at yet
@@ -314,7 +316,8 @@ func (s *scope) observeEvictions(pending map[string]int32) {
 			continue
 		}
 		var since time.Time
-		switch why := s.plan.Evicted[name]; why {
+		why := s.weights().Prods[name].Evicted
+		switch why {
 		case droverv1.EvictedClusterUnreachable:
 			for _, c := range s.clusters {
 				if c.Name == p.Spec.ClusterRef.Name {
@@ -327,6 +330,6 @@ func (s *scope) observeEvictions(pending map[string]int32) {
 		if since.IsZero() || since.After(s.now) {
 			continue
 		}
-		evictionLatency.WithLabelValues(s.plan.Evicted[name]).Observe(s.now.Sub(since).Seconds())
+		evictionLatency.WithLabelValues(why).Observe(s.now.Sub(since).Seconds())
 	}
 }
