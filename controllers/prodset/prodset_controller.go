@@ -32,6 +32,7 @@ import (
 	"k8s.io/utils/ptr"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
+	"sigs.k8s.io/cluster-api/util"
 	"sigs.k8s.io/cluster-api/util/conditions"
 	"sigs.k8s.io/cluster-api/util/finalizers"
 	"sigs.k8s.io/cluster-api/util/patch"
@@ -146,17 +147,21 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 
 // scope is what one reconcile read and decided.
 type scope struct {
-	set      *droverv1.ProdSet
+	set *droverv1.ProdSet
+	// read is the set as this reconcile read it, before any change.
+	read     *droverv1.ProdSet
 	revision string
 	prods    []*droverv1.Prod
 	clusters []plan.Cluster
 	plan     plan.Result
 	now      time.Time
-	errs     []error
-	// requeue is the soonest time something should be looked at again.
+	// requeue is the soonest time something should be looked at again; phases (and what
+	// they call) lower it with after, and the phase that ends the reconcile returns it.
 	requeue time.Duration
 	// planned is set once plan is computed.
 	planned bool
+	// done: a phase ended the reconcile; the phases after it do not run.
+	done bool
 	// summaries are the per-Prod summaries of the last status, by name, updated as DNS
 	// changes are submitted and confirmed.
 	summaries map[string]*droverv1.ProdSummary
@@ -179,6 +184,10 @@ func (s *scope) after(d time.Duration) {
 	}
 }
 
+// phase is one step of a reconcile. It returns what it wants of the next reconcile and
+// its errors; one that leaves nothing for the phases after it to act on sets s.done.
+type phase func(context.Context, *scope) (ctrl.Result, error)
+
 // Reconcile brings one ProdSet towards its spec.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
 	// The set is read from the API server, not the cache: its status is the rollout's
@@ -197,8 +206,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	read := set.DeepCopy()
-	s := &scope{set: set, now: r.Now(), revision: Revision(&set.Spec.Template), summaries: map[string]*droverv1.ProdSummary{}}
+	s := &scope{set: set, read: set.DeepCopy(), now: r.Now(), revision: Revision(&set.Spec.Template), summaries: map[string]*droverv1.ProdSummary{}}
 	for i := range set.Status.Prods {
 		sum := set.Status.Prods[i]
 		s.summaries[sum.Name] = &sum
@@ -210,59 +218,188 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 			droverv1.ProdSetFrozenCondition, droverv1.ProdSetTrafficReadyCondition, droverv1.ProdSetRolledOutCondition,
 		}}, patch.WithStatusObservedGeneration{})
 		if err != nil && !apierrors.IsNotFound(err) {
-			s.errs = append(s.errs, err)
+			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
-		retErr = kerrors.NewAggregate(s.errs)
 	}()
 
-	if err := r.observe(ctx, s); err != nil {
-		s.errs = append(s.errs, err)
-		return ctrl.Result{}, nil
+	if !set.DeletionTimestamp.IsZero() {
+		return runPhases(ctx, s, []phase{
+			wrapErr("reading the set's world", r.reconcileObserve),
+			r.reconcileTrackChange,
+			wrapErr("planning", r.reconcilePlan),
+			r.reconcileFreeze,
+			wrapErr("rolling out", r.reconcileRollout),
+			wrapErr("writing Prods", r.reconcileApplyProds),
+			wrapErr("publishing weights", r.reconcilePublish),
+			wrapErr("deleting drained Prods", r.reconcileDeleteProds),
+			r.reconcileFinalizer,
+			r.reconcileTimers,
+		})
 	}
+	return runPhases(ctx, s, []phase{
+		wrapErr("reading the set's world", r.reconcileObserve),
+		r.reconcileTrackChange,
+		wrapErr("planning", r.reconcilePlan),
+		r.reconcileFreeze,
+		wrapErr("rolling out", r.reconcileRollout),
+		wrapErr("recording the rollout", r.reconcileRecordRollout),
+		wrapErr("superseding Prods", r.reconcileSupersede),
+		wrapErr("writing Prods", r.reconcileApplyProds),
+		wrapErr("publishing weights", r.reconcilePublish),
+		r.reconcileRollbackSubmitted,
+		wrapErr("creating Prods", r.reconcileCreateProds),
+		wrapErr("creating replacements", r.reconcileReplacements),
+		wrapErr("deleting drained Prods", r.reconcileDeleteProds),
+		r.reconcileTimers,
+	})
+}
+
+// runPhases runs the phases in order until one ends the reconcile, and returns the
+// soonest requeue and all errors.
+func runPhases(ctx context.Context, s *scope, phases []phase) (ctrl.Result, error) {
+	var res ctrl.Result
+	var errs []error
+	for _, p := range phases {
+		r, err := p(ctx, s)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		res = util.LowestNonZeroResult(res, r)
+		if s.done {
+			break
+		}
+	}
+	return res, kerrors.NewAggregate(errs)
+}
+
+// wrapErr says which phase an error comes from.
+func wrapErr(what string, p phase) phase {
+	return func(ctx context.Context, s *scope) (ctrl.Result, error) {
+		res, err := p(ctx, s)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", what, err)
+		}
+		return res, err
+	}
+}
+
+// reconcileObserve reads what the set's decisions depend on; nothing is decided without it.
+func (r *Reconciler) reconcileObserve(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if err := r.observe(ctx, s); err != nil {
+		s.done = true
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, nil
+}
+
+// reconcileTrackChange follows the DNS change in flight.
+func (r *Reconciler) reconcileTrackChange(ctx context.Context, s *scope) (ctrl.Result, error) {
 	r.trackChange(ctx, s)
+	return ctrl.Result{}, nil
+}
+
+// reconcilePlan decides with plan.ProdSet.
+func (r *Reconciler) reconcilePlan(_ context.Context, s *scope) (ctrl.Result, error) {
 	in, err := r.planInput(s)
 	if err != nil {
-		s.errs = append(s.errs, err)
-		return ctrl.Result{}, nil
+		s.done = true
+		return ctrl.Result{}, err
 	}
 	s.plan = plan.ProdSet(in)
 	s.planned = true
+	return ctrl.Result{}, nil
+}
 
-	if s.plan.Frozen {
-		r.dark.forgetSet(client.ObjectKeyFromObject(set))
-		if prev := conditions.Get(set, droverv1.ProdSetFrozenCondition); prev == nil || prev.Status != metav1.ConditionTrue {
-			r.event(set, corev1.EventTypeWarning, ReasonFrozen, "Freeze", "%s", s.plan.Message)
+// reconcileFreeze ends the reconcile of a frozen set: it writes nothing but status, and
+// forgets since when its clusters have been unreachable.
+func (r *Reconciler) reconcileFreeze(_ context.Context, s *scope) (ctrl.Result, error) {
+	set := s.set
+	prev := conditions.Get(set, droverv1.ProdSetFrozenCondition)
+	if !s.plan.Frozen {
+		if prev != nil && prev.Status == metav1.ConditionTrue {
+			r.event(set, corev1.EventTypeNormal, ReasonUnfrozen, "Freeze", "enough clusters are reachable again; acting on the set again")
 		}
-		s.after(5 * time.Second)
-		return ctrl.Result{RequeueAfter: s.requeue}, nil
+		return ctrl.Result{}, nil
 	}
-	if prev := conditions.Get(set, droverv1.ProdSetFrozenCondition); prev != nil && prev.Status == metav1.ConditionTrue {
-		r.event(set, corev1.EventTypeNormal, ReasonUnfrozen, "Freeze", "enough clusters are reachable again; acting on the set again")
+	r.dark.forgetSet(client.ObjectKeyFromObject(set))
+	if prev == nil || prev.Status != metav1.ConditionTrue {
+		r.event(set, corev1.EventTypeWarning, ReasonFrozen, "Freeze", "%s", s.plan.Message)
 	}
+	s.after(5 * time.Second)
+	s.done = true
+	return ctrl.Result{RequeueAfter: s.requeue}, nil
+}
 
-	r.rollout(ctx, s)
-	if err := r.persistRollout(ctx, s, read); err != nil {
-		// Nothing acts on a decision that is not recorded; the next reconcile decides again.
+// reconcileRollout decides which revision each Prod runs, and the rollout's weights.
+func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Result, error) {
+	return ctrl.Result{}, r.rollout(ctx, s)
+}
+
+// reconcileRecordRollout writes the rollout's gate verdicts before anything acts on
+// them (see persistRollout); nothing acts on a decision that is not recorded, and the
+// next reconcile decides again.
+func (r *Reconciler) reconcileRecordRollout(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if err := r.persistRollout(ctx, s); err != nil {
+		s.done = true
 		if !apierrors.IsNotFound(err) {
-			s.errs = append(s.errs, err)
+			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, nil
 	}
-	r.supersede(ctx, s)
-	r.applyProds(ctx, s)
-	r.publish(ctx, s)
-	r.rollbackSubmitted(s)
-	r.createProds(ctx, s)
-	r.createReplacements(ctx, s)
-	r.deleteProds(ctx, s)
+	return ctrl.Result{}, nil
+}
 
-	if !set.DeletionTimestamp.IsZero() && len(s.prods) == 0 && !s.recordsLeft() {
-		controllerutil.RemoveFinalizer(set, droverv1.ProdSetFinalizer)
-		forgetAllGates(r.Gates, req.NamespacedName)
-		r.history.forgetSet(set.UID)
-		r.steps.forget(set.UID)
+// reconcileSupersede marks the Prods the plan replaces.
+func (r *Reconciler) reconcileSupersede(ctx context.Context, s *scope) (ctrl.Result, error) {
+	return ctrl.Result{}, r.supersede(ctx, s)
+}
+
+// reconcileApplyProds writes every existing Prod's revision and weight.
+func (r *Reconciler) reconcileApplyProds(ctx context.Context, s *scope) (ctrl.Result, error) {
+	return ctrl.Result{}, r.applyProds(ctx, s)
+}
+
+// reconcilePublish submits the weights DNS does not have yet.
+func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Result, error) {
+	return ctrl.Result{}, r.publish(ctx, s)
+}
+
+// reconcileRollbackSubmitted records when a rollback's traffic change went out.
+func (r *Reconciler) reconcileRollbackSubmitted(_ context.Context, s *scope) (ctrl.Result, error) {
+	r.rollbackSubmitted(s)
+	return ctrl.Result{}, nil
+}
+
+// reconcileCreateProds creates the Prods the plan places.
+func (r *Reconciler) reconcileCreateProds(ctx context.Context, s *scope) (ctrl.Result, error) {
+	return ctrl.Result{}, r.createProds(ctx, s)
+}
+
+// reconcileReplacements creates the replacements a Replace rollout asks for.
+func (r *Reconciler) reconcileReplacements(ctx context.Context, s *scope) (ctrl.Result, error) {
+	return ctrl.Result{}, r.createReplacements(ctx, s)
+}
+
+// reconcileDeleteProds deletes the drained Prods that are no longer wanted.
+func (r *Reconciler) reconcileDeleteProds(ctx context.Context, s *scope) (ctrl.Result, error) {
+	return ctrl.Result{}, r.deleteProds(ctx, s)
+}
+
+// reconcileFinalizer lets a deleted set go once its Prods and its records are gone.
+func (r *Reconciler) reconcileFinalizer(_ context.Context, s *scope) (ctrl.Result, error) {
+	if len(s.prods) > 0 || s.recordsLeft() {
 		return ctrl.Result{}, nil
 	}
+	controllerutil.RemoveFinalizer(s.set, droverv1.ProdSetFinalizer)
+	forgetAllGates(r.Gates, client.ObjectKeyFromObject(s.set))
+	r.history.forgetSet(s.set.UID)
+	r.steps.forget(s.set.UID)
+	s.done = true
+	return ctrl.Result{}, nil
+}
+
+// reconcileTimers ends the reconcile with the soonest time the set should be looked at
+// again.
+func (r *Reconciler) reconcileTimers(_ context.Context, s *scope) (ctrl.Result, error) {
 	r.timers(s)
 	return ctrl.Result{RequeueAfter: s.requeue}, nil
 }
@@ -396,7 +533,8 @@ func (r *Reconciler) planInput(s *scope) (plan.Input, error) {
 }
 
 // supersede marks the Prods the plan replaces; they are retired when their cluster is back.
-func (r *Reconciler) supersede(ctx context.Context, s *scope) {
+func (r *Reconciler) supersede(ctx context.Context, s *scope) error {
+	var errs []error
 	for _, name := range s.plan.Supersede {
 		p := s.prod(name)
 		if p == nil || p.Annotations[droverv1.SupersededAnnotation] != "" {
@@ -409,17 +547,19 @@ func (r *Reconciler) supersede(ctx context.Context, s *scope) {
 		p.Annotations[droverv1.SupersededAnnotation] = fmt.Sprintf("%s: cluster %s unreachable for longer than the toleration",
 			s.now.UTC().Format(time.RFC3339), p.Spec.ClusterRef.Name)
 		if err := r.Client.Patch(ctx, p, client.MergeFrom(orig)); err != nil {
-			s.errs = append(s.errs, fmt.Errorf("marking Prod %s superseded: %w", name, err))
+			errs = append(errs, fmt.Errorf("marking Prod %s superseded: %w", name, err))
 			continue
 		}
 		r.event(s.set, corev1.EventTypeWarning, ReasonSuperseded, "Replace",
 			"Prod %s: cluster %s unreachable for longer than the toleration; replacing it elsewhere, it is retired when the cluster returns", name, p.Spec.ClusterRef.Name)
 	}
+	return kerrors.NewAggregate(errs)
 }
 
 // applyProds writes every existing Prod's spec: the template of the revision the
 // rollout wants it on, and its weight.
-func (r *Reconciler) applyProds(ctx context.Context, s *scope) {
+func (r *Reconciler) applyProds(ctx context.Context, s *scope) error {
+	var errs []error
 	for _, p := range s.prods {
 		if !p.DeletionTimestamp.IsZero() {
 			continue
@@ -441,7 +581,7 @@ func (r *Reconciler) applyProds(ctx context.Context, s *scope) {
 		tmpl, err := r.template(ctx, s, rev)
 		switch {
 		case err != nil:
-			s.errs = append(s.errs, fmt.Errorf("updating Prod %s: %w", p.Name, err))
+			errs = append(errs, fmt.Errorf("updating Prod %s: %w", p.Name, err))
 			continue
 		case tmpl == nil && have == rev:
 			// A revision whose template is not kept (a Prod older than the history):
@@ -457,7 +597,7 @@ func (r *Reconciler) applyProds(ctx context.Context, s *scope) {
 			err = r.apply(ctx, desired)
 		}
 		if err != nil {
-			s.errs = append(s.errs, fmt.Errorf("updating Prod %s: %w", p.Name, err))
+			errs = append(errs, fmt.Errorf("updating Prod %s: %w", p.Name, err))
 			continue
 		}
 		if have != rev {
@@ -472,11 +612,13 @@ func (r *Reconciler) applyProds(ctx context.Context, s *scope) {
 		}
 		p.Spec.Traffic.Weight = ptr.To(w)
 	}
+	return kerrors.NewAggregate(errs)
 }
 
 // createProds creates the Prods the plan places. A name taken by a Prod that is not the
 // set's (a Prod of its own, say) is skipped, never taken over.
-func (r *Reconciler) createProds(ctx context.Context, s *scope) {
+func (r *Reconciler) createProds(ctx context.Context, s *scope) error {
+	var errs []error
 	taken := map[string]bool{}
 	for _, p := range s.prods {
 		taken[p.Name] = true
@@ -510,7 +652,7 @@ func (r *Reconciler) createProds(ctx context.Context, s *scope) {
 			err = fmt.Errorf("no free name after %d tries", maxNameAttempts)
 		}
 		if err != nil {
-			s.errs = append(s.errs, fmt.Errorf("creating a Prod on cluster %s: %w", np.Cluster, err))
+			errs = append(errs, fmt.Errorf("creating a Prod on cluster %s: %w", np.Cluster, err))
 			continue
 		}
 		if np.SurgeFor != "" {
@@ -519,24 +661,27 @@ func (r *Reconciler) createProds(ctx context.Context, s *scope) {
 			r.event(s.set, corev1.EventTypeNormal, ReasonCreated, "Create", "created Prod %s on cluster %s", name, np.Cluster)
 		}
 	}
+	return kerrors.NewAggregate(errs)
 }
 
 // maxNameAttempts bounds how many taken names createProds skips for one new Prod.
 const maxNameAttempts = 10
 
 // deleteProds deletes the drained Prods the plan retires.
-func (r *Reconciler) deleteProds(ctx context.Context, s *scope) {
+func (r *Reconciler) deleteProds(ctx context.Context, s *scope) error {
+	var errs []error
 	for _, name := range s.weights().Delete {
 		p := s.prod(name)
 		if p == nil || !p.DeletionTimestamp.IsZero() {
 			continue
 		}
 		if err := r.Client.Delete(ctx, p, client.Preconditions{UID: &p.UID}); err != nil && !apierrors.IsNotFound(err) {
-			s.errs = append(s.errs, fmt.Errorf("deleting Prod %s: %w", name, err))
+			errs = append(errs, fmt.Errorf("deleting Prod %s: %w", name, err))
 			continue
 		}
 		r.event(s.set, corev1.EventTypeNormal, ReasonDeleted, "Delete", "deleted drained Prod %s on cluster %s (%s)", name, p.Spec.ClusterRef.Name, s.weights().Prods[name].Evicted)
 	}
+	return kerrors.NewAggregate(errs)
 }
 
 // desiredProd is the Prod the set wants under name on cluster. The index-th Prod of the

@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cluster-api/util/conditions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -44,8 +45,9 @@ type rolloutScope struct {
 // RolloutPolicy when it has one. Without one, every Prod moves to the template at once.
 // It runs after plan.ProdSet, from the plan's weights; plan.Merge then puts the two
 // together (see scope.weights).
-func (r *Reconciler) rollout(ctx context.Context, s *scope) {
+func (r *Reconciler) rollout(ctx context.Context, s *scope) error {
 	set := s.set
+	var errs []error
 	s.ro = rolloutScope{revisions: map[string]string{}, createRevision: s.revision}
 	if set.DeletionTimestamp.IsZero() {
 		var inUse []string
@@ -56,24 +58,24 @@ func (r *Reconciler) rollout(ctx context.Context, s *scope) {
 			inUse = append(inUse, st.Revision, st.PreviousRevision)
 		}
 		if err := r.history.ensure(ctx, set, s.revision, inUse); err != nil {
-			s.errs = append(s.errs, err)
+			errs = append(errs, err)
 		}
 	}
 	ref := set.Spec.RolloutPolicyRef
 	if ref == nil || !set.DeletionTimestamp.IsZero() {
 		r.noPolicy(s)
-		return
+		return kerrors.NewAggregate(errs)
 	}
 	policy := &droverv1.RolloutPolicy{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: set.Namespace, Name: ref.Name}, policy)
 	switch {
 	case apierrors.IsNotFound(err):
 		r.hold(ctx, s, droverv1.ProdSetPolicyNotFoundReason, fmt.Sprintf("RolloutPolicy %s not found: no Prod moves to revision %s until it exists", ref.Name, s.revision))
-		return
+		return kerrors.NewAggregate(errs)
 	case err != nil:
-		s.errs = append(s.errs, fmt.Errorf("reading RolloutPolicy %s: %w", ref.Name, err))
+		errs = append(errs, fmt.Errorf("reading RolloutPolicy %s: %w", ref.Name, err))
 		r.hold(ctx, s, droverv1.ProdSetRolloutProgressing, "cannot read the RolloutPolicy: "+err.Error())
-		return
+		return kerrors.NewAggregate(errs)
 	}
 	defaultProm := ""
 	if r.Gates != nil {
@@ -81,7 +83,7 @@ func (r *Reconciler) rollout(ctx context.Context, s *scope) {
 	}
 	if err := rollout.Validate(policy.Spec, defaultProm); err != nil {
 		r.hold(ctx, s, droverv1.ProdSetPolicyInvalidReason, fmt.Sprintf("RolloutPolicy %s is invalid, no Prod moves to revision %s: %v", ref.Name, s.revision, err))
-		return
+		return kerrors.NewAggregate(errs)
 	}
 	state := stateFromStatus(set.Status.Rollout)
 	in := rollout.Input{
@@ -141,6 +143,7 @@ func (r *Reconciler) rollout(ctx context.Context, s *scope) {
 		}
 	}
 	r.recordRollout(s, policy, cmd, out)
+	return kerrors.NewAggregate(errs)
 }
 
 // selectorLabels are the labels a step's selector matches for a Prod: its Cluster's
@@ -371,7 +374,8 @@ func (s *scope) replacementOf(original string) *droverv1.Prod {
 // createReplacements makes, for each Prod the Replace rollout asked for, a Prod beside
 // it on its cluster from the template being rolled out, out of traffic; the rollout
 // gives it traffic once it is available.
-func (r *Reconciler) createReplacements(ctx context.Context, s *scope) {
+func (r *Reconciler) createReplacements(ctx context.Context, s *scope) error {
+	var errs []error
 	taken := map[string]bool{}
 	for _, p := range s.prods {
 		taken[p.Name] = true
@@ -403,11 +407,12 @@ func (r *Reconciler) createReplacements(ctx context.Context, s *scope) {
 			err = fmt.Errorf("no free name after %d tries", maxNameAttempts)
 		}
 		if err != nil {
-			s.errs = append(s.errs, fmt.Errorf("creating the replacement of Prod %s: %w", orig, err))
+			errs = append(errs, fmt.Errorf("creating the replacement of Prod %s: %w", orig, err))
 			continue
 		}
 		r.event(s.set, corev1.EventTypeNormal, ReasonReplacing, "Create", "created Prod %s on cluster %s at revision %s to replace %s", created, p.Spec.ClusterRef.Name, s.revision, orig)
 	}
+	return kerrors.NewAggregate(errs)
 }
 
 // endpointHost is where a gate reaches a Prod: its Octavia VIP, else its NLB's name.

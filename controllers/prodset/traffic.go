@@ -111,13 +111,13 @@ func (s *scope) weights() *plan.Merged {
 
 // publish submits every weight that differs from what DNS has, and removes the records
 // of Prods that are gone, as one change. One change is in flight at a time.
-func (r *Reconciler) publish(ctx context.Context, s *scope) {
+func (r *Reconciler) publish(ctx context.Context, s *scope) error {
 	svc, ok := r.service(s.set)
 	if !ok {
-		return
+		return nil
 	}
 	if s.set.Status.Traffic != nil && s.set.Status.Traffic.ChangeID != "" {
-		return
+		return nil
 	}
 	var batch []traffic.Weight
 	pending := map[string]int32{}
@@ -164,18 +164,17 @@ func (r *Reconciler) publish(ctx context.Context, s *scope) {
 	}
 	if len(batch) == 0 {
 		s.settled = true
-		return
+		return nil
 	}
 	sortWeights(batch)
 	id, err := r.Publisher.Publish(ctx, svc, batch)
 	switch {
 	case errors.Is(err, traffic.ErrChangeInProgress):
 		s.after(2 * time.Second) // another set's change to the zone; wait it out
-		return
+		return nil
 	case err != nil:
 		s.publishErr = err
-		s.errs = append(s.errs, fmt.Errorf("publishing %d weights of %s: %w", len(batch), svc.Name, err))
-		return
+		return fmt.Errorf("publishing %d weights of %s: %w", len(batch), svc.Name, err)
 	}
 	now := metav1.NewTime(s.now)
 	if s.set.Status.Traffic == nil {
@@ -194,6 +193,7 @@ func (r *Reconciler) publish(ctx context.Context, s *scope) {
 		sum.PendingWeight, sum.PendingPaths = ptr.To(w), pendingPaths[name]
 	}
 	s.after(time.Second)
+	return nil
 }
 
 // drained reports whether no traffic reaches a Prod: its weight 0 in sync in DNS for a
