@@ -30,8 +30,12 @@ type rolloutScope struct {
 	// createRevision is the revision new Prods are made from: the stable one while a
 	// rollout is under way, so they join it like the others.
 	createRevision string
-	// condition is the RolledOut condition to set.
-	condition metav1.Condition
+	// decided says how the rollout decided, for the RolledOut condition.
+	decided rolloutDecision
+	// behind counts the Prods not yet available on the template (rolloutAtOnce).
+	behind int
+	// heldReason and heldMessage say why the rollout is held (rolloutHeld).
+	heldReason, heldMessage string
 	// rollingBack: the rollout is rolling back and its traffic change is not submitted yet.
 	rollingBack bool
 	// create names the Prods that get a replacement now (Replace).
@@ -40,6 +44,21 @@ type rolloutScope struct {
 	// decided nothing about them.
 	weights *plan.RolloutWeights
 }
+
+// rolloutDecision is how the rollout part of a reconcile decided.
+type rolloutDecision int
+
+const (
+	// rolloutNotRun: the reconcile ended before the rollout decided anything.
+	rolloutNotRun rolloutDecision = iota
+	// rolloutAtOnce: no RolloutPolicy (or the set is being deleted): every Prod moves to
+	// the template at once.
+	rolloutAtOnce
+	// rolloutHeld: the policy is missing, unreadable or invalid; no Prod moves.
+	rolloutHeld
+	// rolloutByPolicy: rollout.Next decided; status.rollout has its state.
+	rolloutByPolicy
+)
 
 // rollout decides which revision each Prod runs and at which weight, through the set's
 // RolloutPolicy when it has one. Without one, every Prod moves to the template at once.
@@ -211,20 +230,13 @@ func (r *Reconciler) stableRevision(s *scope) string {
 
 // noPolicy moves every Prod to the template at once.
 func (r *Reconciler) noPolicy(s *scope) {
-	behind := 0
+	s.ro.decided = rolloutAtOnce
 	for _, p := range s.prods {
 		s.ro.revisions[p.Name] = s.revision
 		if p.Labels[droverv1.RevisionLabel] != s.revision || !currentAndAvailable(p) {
-			behind++
+			s.ro.behind++
 		}
 	}
-	c := metav1.Condition{Type: droverv1.ProdSetRolledOutCondition, Status: metav1.ConditionTrue, Reason: droverv1.ProdSetRolledOutReason,
-		Message: fmt.Sprintf("every Prod runs revision %s", s.revision)}
-	if behind > 0 {
-		c.Status, c.Reason = metav1.ConditionFalse, droverv1.ProdSetRolloutProgressing
-		c.Message = fmt.Sprintf("%d Prods updating to revision %s (no RolloutPolicy: all at once)", behind, s.revision)
-	}
-	s.ro.condition = c
 }
 
 // hold keeps every Prod on the revision it runs, and new Prods on the stable revision,
@@ -239,7 +251,7 @@ func (r *Reconciler) hold(ctx context.Context, s *scope, reason, msg string) {
 	if prev := conditions.Get(s.set, droverv1.ProdSetRolledOutCondition); prev == nil || prev.Reason != reason {
 		r.event(s.set, corev1.EventTypeWarning, reason, "Rollout", "%s", msg)
 	}
-	s.ro.condition = metav1.Condition{Type: droverv1.ProdSetRolledOutCondition, Status: metav1.ConditionFalse, Reason: reason, Message: msg}
+	s.ro.decided, s.ro.heldReason, s.ro.heldMessage = rolloutHeld, reason, msg
 	s.after(30 * time.Second)
 }
 

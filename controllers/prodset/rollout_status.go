@@ -118,7 +118,7 @@ func (r *Reconciler) recordRollout(s *scope, policy *droverv1.RolloutPolicy, cmd
 	set.Status.Rollout = next
 	set.Status.PreviousRevision = next.PreviousRevision
 	r.timeRollout(s, policy, prev, next)
-	s.ro.condition = rolledOutCondition(next)
+	s.ro.decided = rolloutByPolicy
 	if cmd == rollout.Rollback || cmd == rollout.Abort {
 		r.event(set, corev1.EventTypeWarning, ReasonRollbackRequested, "Rollout", "%s requested: returning traffic to revision %s", strings.ToLower(string(cmd)), st.Previous)
 	}
@@ -152,8 +152,8 @@ func (r *Reconciler) persistRollout(ctx context.Context, s *scope) error {
 	obj.Status.RolloutHistory = s.set.Status.RolloutHistory
 	obj.Status.CurrentRevision, obj.Status.PreviousRevision = s.revision, s.set.Status.PreviousRevision
 	obj.Status.ObservedRolloutCommand = s.set.Status.ObservedRolloutCommand
-	if s.ro.condition.Type != "" {
-		conditions.Set(obj, s.ro.condition)
+	if c, ok := rolledOutCondition(s); ok {
+		conditions.Set(obj, c)
 	}
 	if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(read)); err != nil {
 		return fmt.Errorf("recording the rollout's gate verdicts before acting on them: %w", err)
@@ -254,30 +254,6 @@ func (r *Reconciler) timeRollout(s *scope, policy *droverv1.RolloutPolicy, prev,
 	}
 	r.steps.set(uid, stepMark{revision: next.Revision, step: next.Step, start: s.now})
 	r.event(s.set, corev1.EventTypeNormal, ReasonStepStarted, "Rollout", "step %d of %d (%s) of the rollout of %s started", next.Step+1, steps, next.StepName, next.Revision)
-}
-
-func rolledOutCondition(st *droverv1.RolloutStatus) metav1.Condition {
-	c := metav1.Condition{Type: droverv1.ProdSetRolledOutCondition, Status: metav1.ConditionFalse, Message: st.Message}
-	switch st.Phase {
-	case droverv1.RolloutSucceeded:
-		c.Status, c.Reason = metav1.ConditionTrue, droverv1.ProdSetRolledOutReason
-	case droverv1.RolloutPaused:
-		c.Reason = droverv1.ProdSetRolloutPausedReason
-	case droverv1.RolloutRollingBack:
-		c.Reason = droverv1.ProdSetRollingBackReason
-	case droverv1.RolloutRolledBack:
-		c.Reason = droverv1.ProdSetRolledBackReason
-	default:
-		c.Reason = droverv1.ProdSetRolloutProgressing
-		if st.StepName != "" {
-			c.Message = fmt.Sprintf("step %d (%s): %s", st.Step+1, st.StepName, st.Message)
-		}
-	}
-	if c.Message == "" {
-		c.Message = string(st.Phase)
-	}
-	c.Message = truncate(c.Message, 2048)
-	return c
 }
 
 func pushHistory(set *droverv1.ProdSet, st *droverv1.RolloutStatus, superseded bool) {
