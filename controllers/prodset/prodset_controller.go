@@ -1,7 +1,7 @@
 // Package prodset reconciles ProdSets: it keeps spec.replicas Prods from the template on
-// the clusters placement chooses, takes Prods out of traffic when their cluster is lost
-// or under maintenance, replaces them after the toleration, freezes when too many
-// clusters vanish at once, and publishes the set's service-level weights.
+// the clusters placement chooses, takes Prods out of traffic when their cluster is
+// unreachable or under maintenance, replaces them after the toleration, freezes when too
+// many clusters are unreachable at once, and publishes the set's service-level weights.
 //
 // Every decision is made by pure functions: plan.ProdSet (placement, evictions,
 // deletions), rollout.Next (revisions, the rollout's weights) and plan.Merge (the last
@@ -85,10 +85,10 @@ type Reconciler struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	dark    darkSince
-	prober  prober
-	history history
-	steps   stepClock
+	unreachable unreachableSince
+	prober      prober
+	history     history
+	steps       stepClock
 }
 
 // +kubebuilder:rbac:groups=drover.dev,resources=prodsets,verbs=get;list;watch;update;patch
@@ -321,7 +321,7 @@ func (r *Reconciler) reconcileFreeze(_ context.Context, s *scope) (ctrl.Result, 
 		}
 		return ctrl.Result{}, nil
 	}
-	r.dark.forgetSet(client.ObjectKeyFromObject(set))
+	r.unreachable.forgetSet(client.ObjectKeyFromObject(set))
 	if prev == nil || prev.Status != metav1.ConditionTrue {
 		r.event(set, corev1.EventTypeWarning, ReasonFrozen, "Freeze", "%s", s.plan.Message)
 	}
@@ -458,22 +458,22 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) error {
 	}
 	healths := make([]ClusterHealth, len(clusters.Items))
 	var fine []client.ObjectKey
-	anyDark := false
+	anyUnreachable := false
 	for i := range clusters.Items {
 		c := &clusters.Items[i]
 		healths[i] = observeCluster(ctx, r.ClusterCache, c)
 		switch {
 		case healths[i].Known && !healths[i].Reachable:
-			anyDark = true
+			anyUnreachable = true
 		case healths[i].Known:
 			fine = append(fine, client.ObjectKeyFromObject(c))
 		}
 	}
-	if anyDark && len(fine) > 0 {
-		// One is dark: ask the others now rather than at their next probe.
-		dark := r.prober.recheck(ctx, fine, s.now)
+	if anyUnreachable && len(fine) > 0 {
+		// One is unreachable: ask the others now rather than at their next probe.
+		unreachable := r.prober.recheck(ctx, fine, s.now)
 		for i := range clusters.Items {
-			if dark[client.ObjectKeyFromObject(&clusters.Items[i])] {
+			if unreachable[client.ObjectKeyFromObject(&clusters.Items[i])] {
 				healths[i].Reachable = false
 			}
 		}
@@ -481,7 +481,7 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) error {
 	for i := range clusters.Items {
 		c, h := &clusters.Items[i], healths[i]
 		pc := plan.Cluster{Name: c.Name, Labels: c.Labels, Ready: h.Ready, Reachable: h.Reachable}
-		pc.UnreachableSince = r.dark.observe(darkKey{set: client.ObjectKeyFromObject(s.set), cluster: c.Name}, h.Reachable, s.now)
+		pc.UnreachableSince = r.unreachable.observe(unreachableKey{set: client.ObjectKeyFromObject(s.set), cluster: c.Name}, h.Reachable, s.now)
 		if st, ok := ms[c.Name]; ok {
 			pc.Maintenance, pc.Surge = st.m, st.surge
 		}
@@ -729,7 +729,7 @@ func (r *Reconciler) apply(ctx context.Context, p *droverv1.Prod) error {
 	return r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership)
 }
 
-// timers asks to be woken when a grace or the toleration runs out for a dark cluster.
+// timers asks to be woken when a grace or the toleration runs out for an unreachable cluster.
 func (r *Reconciler) timers(s *scope) {
 	in := s.set.Spec.Placement
 	toleration := DefaultUnreachableToleration

@@ -307,7 +307,7 @@ func pathsOf(set *droverv1.ProdSet, p *droverv1.Prod) *traffic.Paths {
 }
 
 // observeEvictions observes, for each Prod this change takes from a published non-zero
-// weight to 0 because its cluster is lost or in maintenance, the time since the cluster
+// weight to 0 because its cluster is unreachable or in maintenance, the time since the cluster
 // was first seen unreachable or its maintenance admitted.
 func (s *scope) observeEvictions(pending map[string]int32) {
 	for name, w := range pending {
