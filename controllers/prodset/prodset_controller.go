@@ -32,7 +32,6 @@ import (
 	"k8s.io/utils/ptr"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
-	"sigs.k8s.io/cluster-api/util"
 	"sigs.k8s.io/cluster-api/util/conditions"
 	"sigs.k8s.io/cluster-api/util/finalizers"
 	"sigs.k8s.io/cluster-api/util/patch"
@@ -48,6 +47,7 @@ import (
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/gates"
 	"github.com/drover-dev/drover/internal/mapping"
+	"github.com/drover-dev/drover/internal/phases"
 	"github.com/drover-dev/drover/internal/plan"
 	"github.com/drover-dev/drover/internal/traffic"
 )
@@ -178,6 +178,9 @@ type scope struct {
 	admitted map[string]time.Time
 }
 
+// ended reports whether a phase ended the reconcile.
+func (s *scope) ended() bool { return s.done }
+
 func (s *scope) after(d time.Duration) {
 	if d > 0 && (s.requeue == 0 || d < s.requeue) {
 		s.requeue = d
@@ -186,7 +189,7 @@ func (s *scope) after(d time.Duration) {
 
 // phase is one step of a reconcile. It returns what it wants of the next reconcile and
 // its errors; one that leaves nothing for the phases after it to act on sets s.done.
-type phase func(context.Context, *scope) (ctrl.Result, error)
+type phase = phases.Phase[*scope]
 
 // Reconcile brings one ProdSet towards its spec.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
@@ -222,65 +225,35 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		}
 	}()
 
+	// Every reconcile reads, follows the DNS change in flight, plans and rolls out; a
+	// frozen set stops there.
+	alwaysReconcile := []phase{
+		phases.WrapErr("reading the set's world", r.reconcileObserve),
+		r.reconcileTrackChange,
+		phases.WrapErr("planning", r.reconcilePlan),
+		r.reconcileFreeze,
+		phases.WrapErr("rolling out", r.reconcileRollout),
+	}
 	if !set.DeletionTimestamp.IsZero() {
-		return runPhases(ctx, s, []phase{
-			wrapErr("reading the set's world", r.reconcileObserve),
-			r.reconcileTrackChange,
-			wrapErr("planning", r.reconcilePlan),
-			r.reconcileFreeze,
-			wrapErr("rolling out", r.reconcileRollout),
-			wrapErr("writing Prods", r.reconcileApplyProds),
-			wrapErr("publishing weights", r.reconcilePublish),
-			wrapErr("deleting drained Prods", r.reconcileDeleteProds),
+		return phases.Run(ctx, s, append(alwaysReconcile,
+			phases.WrapErr("writing Prods", r.reconcileApplyProds),
+			phases.WrapErr("publishing weights", r.reconcilePublish),
+			phases.WrapErr("deleting drained Prods", r.reconcileDeleteProds),
 			r.reconcileFinalizer,
 			r.reconcileTimers,
-		})
+		), s.ended)
 	}
-	return runPhases(ctx, s, []phase{
-		wrapErr("reading the set's world", r.reconcileObserve),
-		r.reconcileTrackChange,
-		wrapErr("planning", r.reconcilePlan),
-		r.reconcileFreeze,
-		wrapErr("rolling out", r.reconcileRollout),
-		wrapErr("recording the rollout", r.reconcileRecordRollout),
-		wrapErr("superseding Prods", r.reconcileSupersede),
-		wrapErr("writing Prods", r.reconcileApplyProds),
-		wrapErr("publishing weights", r.reconcilePublish),
+	return phases.Run(ctx, s, append(alwaysReconcile,
+		phases.WrapErr("recording the rollout", r.reconcileRecordRollout),
+		phases.WrapErr("superseding Prods", r.reconcileSupersede),
+		phases.WrapErr("writing Prods", r.reconcileApplyProds),
+		phases.WrapErr("publishing weights", r.reconcilePublish),
 		r.reconcileRollbackSubmitted,
-		wrapErr("creating Prods", r.reconcileCreateProds),
-		wrapErr("creating replacements", r.reconcileReplacements),
-		wrapErr("deleting drained Prods", r.reconcileDeleteProds),
+		phases.WrapErr("creating Prods", r.reconcileCreateProds),
+		phases.WrapErr("creating replacements", r.reconcileReplacements),
+		phases.WrapErr("deleting drained Prods", r.reconcileDeleteProds),
 		r.reconcileTimers,
-	})
-}
-
-// runPhases runs the phases in order until one ends the reconcile, and returns the
-// soonest requeue and all errors.
-func runPhases(ctx context.Context, s *scope, phases []phase) (ctrl.Result, error) {
-	var res ctrl.Result
-	var errs []error
-	for _, p := range phases {
-		r, err := p(ctx, s)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		res = util.LowestNonZeroResult(res, r)
-		if s.done {
-			break
-		}
-	}
-	return res, kerrors.NewAggregate(errs)
-}
-
-// wrapErr says which phase an error comes from.
-func wrapErr(what string, p phase) phase {
-	return func(ctx context.Context, s *scope) (ctrl.Result, error) {
-		res, err := p(ctx, s)
-		if err != nil {
-			err = fmt.Errorf("%s: %w", what, err)
-		}
-		return res, err
-	}
+	), s.ended)
 }
 
 // reconcileObserve reads what the set's decisions depend on; nothing is decided without it.
@@ -289,12 +262,6 @@ func (r *Reconciler) reconcileObserve(ctx context.Context, s *scope) (ctrl.Resul
 		s.done = true
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, nil
-}
-
-// reconcileTrackChange follows the DNS change in flight.
-func (r *Reconciler) reconcileTrackChange(ctx context.Context, s *scope) (ctrl.Result, error) {
-	r.trackChange(ctx, s)
 	return ctrl.Result{}, nil
 }
 
@@ -330,11 +297,6 @@ func (r *Reconciler) reconcileFreeze(_ context.Context, s *scope) (ctrl.Result, 
 	return ctrl.Result{RequeueAfter: s.requeue}, nil
 }
 
-// reconcileRollout decides which revision each Prod runs, and the rollout's weights.
-func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Result, error) {
-	return ctrl.Result{}, r.rollout(ctx, s)
-}
-
 // reconcileRecordRollout writes the rollout's gate verdicts before anything acts on
 // them (see persistRollout); nothing acts on a decision that is not recorded, and the
 // next reconcile decides again.
@@ -346,42 +308,6 @@ func (r *Reconciler) reconcileRecordRollout(ctx context.Context, s *scope) (ctrl
 		}
 	}
 	return ctrl.Result{}, nil
-}
-
-// reconcileSupersede marks the Prods the plan replaces.
-func (r *Reconciler) reconcileSupersede(ctx context.Context, s *scope) (ctrl.Result, error) {
-	return ctrl.Result{}, r.supersede(ctx, s)
-}
-
-// reconcileApplyProds writes every existing Prod's revision and weight.
-func (r *Reconciler) reconcileApplyProds(ctx context.Context, s *scope) (ctrl.Result, error) {
-	return ctrl.Result{}, r.applyProds(ctx, s)
-}
-
-// reconcilePublish submits the weights DNS does not have yet.
-func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Result, error) {
-	return ctrl.Result{}, r.publish(ctx, s)
-}
-
-// reconcileRollbackSubmitted records when a rollback's traffic change went out.
-func (r *Reconciler) reconcileRollbackSubmitted(_ context.Context, s *scope) (ctrl.Result, error) {
-	r.rollbackSubmitted(s)
-	return ctrl.Result{}, nil
-}
-
-// reconcileCreateProds creates the Prods the plan places.
-func (r *Reconciler) reconcileCreateProds(ctx context.Context, s *scope) (ctrl.Result, error) {
-	return ctrl.Result{}, r.createProds(ctx, s)
-}
-
-// reconcileReplacements creates the replacements a Replace rollout asks for.
-func (r *Reconciler) reconcileReplacements(ctx context.Context, s *scope) (ctrl.Result, error) {
-	return ctrl.Result{}, r.createReplacements(ctx, s)
-}
-
-// reconcileDeleteProds deletes the drained Prods that are no longer wanted.
-func (r *Reconciler) reconcileDeleteProds(ctx context.Context, s *scope) (ctrl.Result, error) {
-	return ctrl.Result{}, r.deleteProds(ctx, s)
 }
 
 // reconcileFinalizer lets a deleted set go once its Prods and its records are gone.
@@ -532,8 +458,8 @@ func (r *Reconciler) planInput(s *scope) (plan.Input, error) {
 	return in, nil
 }
 
-// supersede marks the Prods the plan replaces; they are retired when their cluster is back.
-func (r *Reconciler) supersede(ctx context.Context, s *scope) error {
+// reconcileSupersede marks the Prods the plan replaces; they are retired when their cluster is back.
+func (r *Reconciler) reconcileSupersede(ctx context.Context, s *scope) (ctrl.Result, error) {
 	var errs []error
 	for _, name := range s.plan.Supersede {
 		p := s.prod(name)
@@ -553,12 +479,12 @@ func (r *Reconciler) supersede(ctx context.Context, s *scope) error {
 		r.event(s.set, corev1.EventTypeWarning, ReasonSuperseded, "Replace",
 			"Prod %s: cluster %s unreachable for longer than the toleration; replacing it elsewhere, it is retired when the cluster returns", name, p.Spec.ClusterRef.Name)
 	}
-	return kerrors.NewAggregate(errs)
+	return ctrl.Result{}, kerrors.NewAggregate(errs)
 }
 
-// applyProds writes every existing Prod's spec: the template of the revision the
+// reconcileApplyProds writes every existing Prod's spec: the template of the revision the
 // rollout wants it on, and its weight.
-func (r *Reconciler) applyProds(ctx context.Context, s *scope) error {
+func (r *Reconciler) reconcileApplyProds(ctx context.Context, s *scope) (ctrl.Result, error) {
 	var errs []error
 	for _, p := range s.prods {
 		if !p.DeletionTimestamp.IsZero() {
@@ -612,12 +538,12 @@ func (r *Reconciler) applyProds(ctx context.Context, s *scope) error {
 		}
 		p.Spec.Traffic.Weight = ptr.To(w)
 	}
-	return kerrors.NewAggregate(errs)
+	return ctrl.Result{}, kerrors.NewAggregate(errs)
 }
 
-// createProds creates the Prods the plan places. A name taken by a Prod that is not the
+// reconcileCreateProds creates the Prods the plan places. A name taken by a Prod that is not the
 // set's (a Prod of its own, say) is skipped, never taken over.
-func (r *Reconciler) createProds(ctx context.Context, s *scope) error {
+func (r *Reconciler) reconcileCreateProds(ctx context.Context, s *scope) (ctrl.Result, error) {
 	var errs []error
 	taken := map[string]bool{}
 	for _, p := range s.prods {
@@ -661,14 +587,14 @@ func (r *Reconciler) createProds(ctx context.Context, s *scope) error {
 			r.event(s.set, corev1.EventTypeNormal, ReasonCreated, "Create", "created Prod %s on cluster %s", name, np.Cluster)
 		}
 	}
-	return kerrors.NewAggregate(errs)
+	return ctrl.Result{}, kerrors.NewAggregate(errs)
 }
 
 // maxNameAttempts bounds how many taken names createProds skips for one new Prod.
 const maxNameAttempts = 10
 
-// deleteProds deletes the drained Prods the plan retires.
-func (r *Reconciler) deleteProds(ctx context.Context, s *scope) error {
+// reconcileDeleteProds deletes the drained Prods the plan retires.
+func (r *Reconciler) reconcileDeleteProds(ctx context.Context, s *scope) (ctrl.Result, error) {
 	var errs []error
 	for _, name := range s.weights().Delete {
 		p := s.prod(name)
@@ -681,7 +607,7 @@ func (r *Reconciler) deleteProds(ctx context.Context, s *scope) error {
 		}
 		r.event(s.set, corev1.EventTypeNormal, ReasonDeleted, "Delete", "deleted drained Prod %s on cluster %s (%s)", name, p.Spec.ClusterRef.Name, s.weights().Prods[name].Evicted)
 	}
-	return kerrors.NewAggregate(errs)
+	return ctrl.Result{}, kerrors.NewAggregate(errs)
 }
 
 // desiredProd is the Prod the set wants under name on cluster. The index-th Prod of the

@@ -15,6 +15,7 @@ import (
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cluster-api/util/conditions"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -28,7 +29,7 @@ type rolloutScope struct {
 	// revisions is the revision every Prod should be on, by name.
 	revisions map[string]string
 	// createRevision is the revision new Prods are made from: the stable one while a
-	// rollout is under way, so they join it like the others.
+	// reconcileRollout is under way, so they join it like the others.
 	createRevision string
 	// decided says how the rollout decided, for the RolledOut condition.
 	decided rolloutDecision
@@ -60,11 +61,11 @@ const (
 	rolloutByPolicy
 )
 
-// rollout decides which revision each Prod runs and at which weight, through the set's
+// reconcileRollout decides which revision each Prod runs and at which weight, through the set's
 // RolloutPolicy when it has one. Without one, every Prod moves to the template at once.
 // It runs after plan.ProdSet, from the plan's weights; plan.Merge then puts the two
 // together (see scope.weights).
-func (r *Reconciler) rollout(ctx context.Context, s *scope) error {
+func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Result, error) {
 	set := s.set
 	var errs []error
 	s.ro = rolloutScope{revisions: map[string]string{}, createRevision: s.revision}
@@ -83,18 +84,18 @@ func (r *Reconciler) rollout(ctx context.Context, s *scope) error {
 	ref := set.Spec.RolloutPolicyRef
 	if ref == nil || !set.DeletionTimestamp.IsZero() {
 		r.noPolicy(s)
-		return kerrors.NewAggregate(errs)
+		return ctrl.Result{}, kerrors.NewAggregate(errs)
 	}
 	policy := &droverv1.RolloutPolicy{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: set.Namespace, Name: ref.Name}, policy)
 	switch {
 	case apierrors.IsNotFound(err):
 		r.hold(ctx, s, droverv1.ProdSetPolicyNotFoundReason, fmt.Sprintf("RolloutPolicy %s not found: no Prod moves to revision %s until it exists", ref.Name, s.revision))
-		return kerrors.NewAggregate(errs)
+		return ctrl.Result{}, kerrors.NewAggregate(errs)
 	case err != nil:
 		errs = append(errs, fmt.Errorf("reading RolloutPolicy %s: %w", ref.Name, err))
 		r.hold(ctx, s, droverv1.ProdSetRolloutProgressing, "cannot read the RolloutPolicy: "+err.Error())
-		return kerrors.NewAggregate(errs)
+		return ctrl.Result{}, kerrors.NewAggregate(errs)
 	}
 	defaultProm := ""
 	if r.Gates != nil {
@@ -102,7 +103,7 @@ func (r *Reconciler) rollout(ctx context.Context, s *scope) error {
 	}
 	if err := rollout.Validate(policy.Spec, defaultProm); err != nil {
 		r.hold(ctx, s, droverv1.ProdSetPolicyInvalidReason, fmt.Sprintf("RolloutPolicy %s is invalid, no Prod moves to revision %s: %v", ref.Name, s.revision, err))
-		return kerrors.NewAggregate(errs)
+		return ctrl.Result{}, kerrors.NewAggregate(errs)
 	}
 	state := stateFromStatus(set.Status.Rollout)
 	in := rollout.Input{
@@ -162,7 +163,7 @@ func (r *Reconciler) rollout(ctx context.Context, s *scope) error {
 		}
 	}
 	r.recordRollout(s, policy, cmd, out)
-	return kerrors.NewAggregate(errs)
+	return ctrl.Result{}, kerrors.NewAggregate(errs)
 }
 
 // selectorLabels are the labels a step's selector matches for a Prod: its Cluster's
@@ -383,10 +384,10 @@ func (s *scope) replacementOf(original string) *droverv1.Prod {
 	return nil
 }
 
-// createReplacements makes, for each Prod the Replace rollout asked for, a Prod beside
+// reconcileReplacements makes, for each Prod the Replace rollout asked for, a Prod beside
 // it on its cluster from the template being rolled out, out of traffic; the rollout
 // gives it traffic once it is available.
-func (r *Reconciler) createReplacements(ctx context.Context, s *scope) error {
+func (r *Reconciler) reconcileReplacements(ctx context.Context, s *scope) (ctrl.Result, error) {
 	var errs []error
 	taken := map[string]bool{}
 	for _, p := range s.prods {
@@ -424,7 +425,7 @@ func (r *Reconciler) createReplacements(ctx context.Context, s *scope) error {
 		}
 		r.event(s.set, corev1.EventTypeNormal, ReasonReplacing, "Create", "created Prod %s on cluster %s at revision %s to replace %s", created, p.Spec.ClusterRef.Name, s.revision, orig)
 	}
-	return kerrors.NewAggregate(errs)
+	return ctrl.Result{}, kerrors.NewAggregate(errs)
 }
 
 // endpointHost is where a gate reaches a Prod: its Octavia VIP, else its NLB's name.

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/cluster-api/util/conditions"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -169,17 +170,17 @@ func verdictsOf(st *droverv1.RolloutStatus, revision string) []droverv1.GateOutc
 	return st.Gates
 }
 
-// rollbackSubmitted records, once the rollback's weights are submitted to DNS (or
+// reconcileRollbackSubmitted records, once the rollback's weights are submitted to DNS (or
 // applied to the Prods when the set publishes none, or already in DNS as when only
 // Prods out of traffic were on the new revision), how long that took from the failure.
-func (r *Reconciler) rollbackSubmitted(s *scope) {
+func (r *Reconciler) reconcileRollbackSubmitted(_ context.Context, s *scope) (ctrl.Result, error) {
 	st := s.set.Status.Rollout
 	if !s.ro.rollingBack || st == nil || st.RollbackSubmittedTime != nil {
-		return
+		return ctrl.Result{}, nil
 	}
 	if _, publishing := r.service(s.set); publishing && !s.submitted && !s.settled {
 		s.after(250 * time.Millisecond) // a change is in flight; the rollback's goes as soon as it is in sync
-		return
+		return ctrl.Result{}, nil
 	}
 	st.RollbackSubmittedTime = microPtr(s.now)
 	if st.FailedTime != nil {
@@ -189,6 +190,7 @@ func (r *Reconciler) rollbackSubmitted(s *scope) {
 		r.event(s.set, corev1.EventTypeNormal, ReasonRollbackSubmitted, "Rollout", "traffic change of the rollback submitted %s after the failure", d.Round(time.Millisecond))
 	}
 	s.ro.rollingBack = false
+	return ctrl.Result{}, nil
 }
 
 // timeRollout observes the rollout's and its steps' durations as they end, and says

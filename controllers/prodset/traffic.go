@@ -41,36 +41,36 @@ func serviceOf(publishing bool, set *droverv1.ProdSet) (traffic.Service, bool) {
 // RecordID identifies a Prod's record under the service name.
 func RecordID(namespace, prod string) string { return namespace + "/" + prod }
 
-// trackChange follows the DNS change in flight and, once it is in sync, records the
+// reconcileTrackChange follows the DNS change in flight and, once it is in sync, records the
 // weights it carried as published.
-func (r *Reconciler) trackChange(ctx context.Context, s *scope) {
+func (r *Reconciler) reconcileTrackChange(ctx context.Context, s *scope) (ctrl.Result, error) {
 	st := s.set.Status.Traffic
 	if st == nil || st.ChangeID == "" {
-		return
+		return ctrl.Result{}, nil
 	}
 	if r.Publisher == nil {
-		return // no provider any more: nothing can confirm it
+		return ctrl.Result{}, nil // no provider any more: nothing can confirm it
 	}
 	ok, err := r.Publisher.InSync(ctx, st.ChangeID)
 	if errors.Is(err, traffic.ErrChangeLost) {
 		// Never to be in sync (a restarted provider, a failed batch): forget it, so that
-		// publish sends what still differs from the published weights again.
+		// reconcilePublish sends what still differs from the published weights again.
 		log := ctrl.LoggerFrom(ctx)
 		log.Info("DNS change lost; publishing again", "change", st.ChangeID, "reason", err.Error())
 		for _, sum := range s.summaries {
 			sum.PendingWeight, sum.PendingPaths = nil, ""
 		}
 		st.ChangeID, st.SubmittedTime, st.Removing = "", nil, nil
-		return
+		return ctrl.Result{}, nil
 	}
 	if err != nil {
 		s.publishErr = fmt.Errorf("checking DNS change %s: %w", st.ChangeID, err)
 		s.after(5 * time.Second)
-		return
+		return ctrl.Result{}, nil
 	}
 	if !ok {
 		s.after(time.Second)
-		return
+		return ctrl.Result{}, nil
 	}
 	now := metav1.NewTime(s.now)
 	for _, sum := range s.summaries {
@@ -83,6 +83,7 @@ func (r *Reconciler) trackChange(ctx context.Context, s *scope) {
 		delete(s.summaries, name)
 	}
 	st.ChangeID, st.SubmittedTime, st.Removing, st.LastSyncedTime = "", nil, nil, &now
+	return ctrl.Result{}, nil
 }
 
 // weights is the last word on every Prod's weight (plan.Merge): the plan's, the
@@ -109,15 +110,15 @@ func (s *scope) weights() *plan.Merged {
 	return s.merged
 }
 
-// publish submits every weight that differs from what DNS has, and removes the records
+// reconcilePublish submits every weight that differs from what DNS has, and removes the records
 // of Prods that are gone, as one change. One change is in flight at a time.
-func (r *Reconciler) publish(ctx context.Context, s *scope) error {
+func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Result, error) {
 	svc, ok := r.service(s.set)
 	if !ok {
-		return nil
+		return ctrl.Result{}, nil
 	}
 	if s.set.Status.Traffic != nil && s.set.Status.Traffic.ChangeID != "" {
-		return nil
+		return ctrl.Result{}, nil
 	}
 	var batch []traffic.Weight
 	pending := map[string]int32{}
@@ -164,17 +165,17 @@ func (r *Reconciler) publish(ctx context.Context, s *scope) error {
 	}
 	if len(batch) == 0 {
 		s.settled = true
-		return nil
+		return ctrl.Result{}, nil
 	}
 	sortWeights(batch)
 	id, err := r.Publisher.Publish(ctx, svc, batch)
 	switch {
 	case errors.Is(err, traffic.ErrChangeInProgress):
 		s.after(2 * time.Second) // another set's change to the zone; wait it out
-		return nil
+		return ctrl.Result{}, nil
 	case err != nil:
 		s.publishErr = err
-		return fmt.Errorf("publishing %d weights of %s: %w", len(batch), svc.Name, err)
+		return ctrl.Result{}, fmt.Errorf("publishing %d weights of %s: %w", len(batch), svc.Name, err)
 	}
 	now := metav1.NewTime(s.now)
 	if s.set.Status.Traffic == nil {
@@ -193,7 +194,7 @@ func (r *Reconciler) publish(ctx context.Context, s *scope) error {
 		sum.PendingWeight, sum.PendingPaths = ptr.To(w), pendingPaths[name]
 	}
 	s.after(time.Second)
-	return nil
+	return ctrl.Result{}, nil
 }
 
 // drained reports whether no traffic reaches a Prod: its weight 0 in sync in DNS for a
