@@ -248,7 +248,7 @@ func rolledOutCondition(s *scope) (metav1.Condition, bool) {
 		c.Reason, c.Message = s.ro.heldReason, s.ro.heldMessage
 	case rolloutByPolicy:
 		c = rolloutStatusCondition(s.set.Status.Rollout)
-	default:
+	case rolloutNotRun:
 		return c, false
 	}
 	return c, true
