@@ -20,6 +20,15 @@ type Drainer struct {
 	Client client.Client
 	// Publishing: the manager has a traffic provider.
 	Publishing bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (d Drainer) now() time.Time {
+	if d.Now == nil {
+		return time.Now()
+	}
+	return d.Now()
 }
 
 var _ traffic.Drainer = Drainer{}
@@ -134,11 +143,12 @@ func (d Drainer) PathsSettled(ctx context.Context, prod *droverv1.Prod) (bool, t
 	}
 	svc, _ := serviceOf(d.Publishing, set)
 	want := pathsOf(set, prod).Digest()
+	now := d.now()
 	switch {
 	case sum.PendingPaths != "" || sum.PublishedPaths != want || sum.PublishedTime == nil:
 		return false, drainRetry, nil
-	case time.Since(sum.PublishedTime.Time) < svc.TTL:
-		return false, time.Until(sum.PublishedTime.Add(svc.TTL)) + 100*time.Millisecond, nil
+	case now.Sub(sum.PublishedTime.Time) < svc.TTL:
+		return false, sum.PublishedTime.Add(svc.TTL).Sub(now) + 100*time.Millisecond, nil
 	}
 	return true, 0, nil
 }

@@ -13,9 +13,9 @@ const (
 	// Placement and traffic.
 	ReasonCreated    = "Created"                           // Normal: a Prod was created on a cluster
 	ReasonSurge      = "Surge"                             // Normal: a stand-in Prod was created for a cluster in surge maintenance
-	ReasonEvicted    = "Evicted"                           // Normal: a Prod's weight went to 0 (lost cluster, maintenance, rollout, retirement...)
+	ReasonEvicted    = "Evicted"                           // Normal: a Prod's weight went to 0 (unreachable cluster, maintenance, rollout, retirement...)
 	ReasonAdmitted   = "Admitted"                          // Normal: a Prod's weight went back up
-	ReasonSuperseded = "Superseded"                        // Warning: a Prod on a cluster lost past the toleration is being replaced elsewhere
+	ReasonSuperseded = "Superseded"                        // Warning: a Prod on a cluster unreachable past the toleration is being replaced elsewhere
 	ReasonDeleted    = "Deleted"                           // Normal: a drained Prod was deleted
 	ReasonUpdated    = "Updated"                           // Normal: a Prod's revision changed
 	ReasonReplacing  = "Replacing"                         // Normal: a replacement Prod was created (Replace strategy)

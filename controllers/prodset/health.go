@@ -57,21 +57,21 @@ func observeCluster(ctx context.Context, cc clustercache.ClusterCache, c *cluste
 	return h
 }
 
-// darkSince remembers, per ProdSet, when each cluster was first seen unreachable by this
+// unreachableSince remembers, per ProdSet, when each cluster was first seen unreachable by this
 // process. A manager restart starts the clocks again, and so does a freeze (drover does
 // not trust what it saw while frozen): both only ever delay an eviction or a replacement.
-type darkSince struct {
+type unreachableSince struct {
 	mu    sync.Mutex
-	first map[darkKey]time.Time
+	first map[unreachableKey]time.Time
 }
 
-type darkKey struct {
+type unreachableKey struct {
 	set     client.ObjectKey
 	cluster string
 }
 
 // forgetSet restarts the clocks of one set.
-func (d *darkSince) forgetSet(set client.ObjectKey) {
+func (d *unreachableSince) forgetSet(set client.ObjectKey) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for k := range d.first {
@@ -83,7 +83,7 @@ func (d *darkSince) forgetSet(set client.ObjectKey) {
 
 // observe records whether key is reachable now and returns since when it has not been
 // (zero when it is).
-func (d *darkSince) observe(key darkKey, reachable bool, now time.Time) time.Time {
+func (d *unreachableSince) observe(key unreachableKey, reachable bool, now time.Time) time.Time {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if reachable {
@@ -91,7 +91,7 @@ func (d *darkSince) observe(key darkKey, reachable bool, now time.Time) time.Tim
 		return time.Time{}
 	}
 	if d.first == nil {
-		d.first = map[darkKey]time.Time{}
+		d.first = map[unreachableKey]time.Time{}
 	}
 	t, ok := d.first[key]
 	if !ok {
@@ -102,8 +102,8 @@ func (d *darkSince) observe(key darkKey, reachable bool, now time.Time) time.Tim
 }
 
 // prober checks workload API servers directly. The cluster cache probes each cluster
-// every 10 s on its own schedule, so clusters lost at the same moment are noticed up to
-// 10 s apart; once one is dark, the set asks every other one right away before it
+// every 10 s on its own schedule, so clusters unreachable from the same moment are noticed
+// up to 10 s apart; once one is unreachable, the set asks every other one right away before it
 // acts, so a freeze sees them together. Results are shared for TTL, so many sets do not
 // ask the same cluster many times.
 type prober struct {
@@ -148,20 +148,20 @@ func (p *prober) reachable(ctx context.Context, key client.ObjectKey, now time.T
 
 // recheck asks every cluster of keys at once and returns those that did not answer.
 func (p *prober) recheck(ctx context.Context, keys []client.ObjectKey, now time.Time) map[client.ObjectKey]bool {
-	dark := map[client.ObjectKey]bool{}
+	unreachable := map[client.ObjectKey]bool{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, k := range keys {
 		wg.Go(func() {
 			if !p.reachable(ctx, k, now) {
 				mu.Lock()
-				dark[k] = true
+				unreachable[k] = true
 				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	return dark
+	return unreachable
 }
 
 func ptrTrue(b *bool) bool { return b != nil && *b }

@@ -67,24 +67,24 @@ func TestObserveCluster(t *testing.T) {
 	}
 }
 
-func TestDarkSince(t *testing.T) {
-	var d darkSince
+func TestUnreachableSince(t *testing.T) {
+	var d unreachableSince
 	t0 := time.Now()
 	set := client.ObjectKey{Namespace: "default", Name: "shop"}
 	other := client.ObjectKey{Namespace: "default", Name: "cart"}
-	k := darkKey{set: set, cluster: "eu-1"}
+	k := unreachableKey{set: set, cluster: "eu-1"}
 	if got := d.observe(k, false, t0); !got.Equal(t0) {
 		t.Fatalf("first seen dark: %v", got)
 	}
 	if got := d.observe(k, false, t0.Add(time.Minute)); !got.Equal(t0) {
 		t.Fatalf("still dark keeps the first time: %v", got)
 	}
-	d.observe(darkKey{set: other, cluster: "eu-1"}, false, t0)
+	d.observe(unreachableKey{set: other, cluster: "eu-1"}, false, t0)
 	d.forgetSet(set)
 	if got := d.observe(k, false, t0.Add(2*time.Minute)); !got.Equal(t0.Add(2 * time.Minute)) {
 		t.Fatalf("a freeze restarts the clock: %v", got)
 	}
-	if got := d.observe(darkKey{set: other, cluster: "eu-1"}, false, t0.Add(2*time.Minute)); !got.Equal(t0) {
+	if got := d.observe(unreachableKey{set: other, cluster: "eu-1"}, false, t0.Add(2*time.Minute)); !got.Equal(t0) {
 		t.Fatalf("another set's clock is its own: %v", got)
 	}
 	if got := d.observe(k, true, t0.Add(3*time.Minute)); !got.IsZero() {

@@ -24,7 +24,7 @@ var rollbackLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 	Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120},
 })
 
-// evictionLatency is the time from a cluster judged unreachable (first seen dark by this
+// evictionLatency is the time from a cluster judged unreachable (first seen unreachable by this
 // manager, so the grace is included) or a maintenance admitted, to the DNS change that
 // takes a Prod there from a non-zero weight to 0 being submitted.
 var evictionLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{

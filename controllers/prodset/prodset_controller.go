@@ -1,10 +1,12 @@
 // Package prodset reconciles ProdSets: it keeps spec.replicas Prods from the template on
-// the clusters placement chooses, takes Prods out of traffic when their cluster is lost
-// or under maintenance, replaces them after the toleration, freezes when too many
-// clusters vanish at once, and publishes the set's service-level weights.
+// the clusters placement chooses, takes Prods out of traffic when their cluster is
+// unreachable or under maintenance, replaces them after the toleration, freezes when too
+// many clusters are unreachable at once, and publishes the set's service-level weights.
 //
-// Every decision is made by plan.ProdSet, a pure function; this package reads what it
-// needs, calls it, and writes the result: Prod specs (server-side apply), DNS weights
+// Every decision is made by pure functions: plan.ProdSet (placement, evictions,
+// deletions), rollout.Next (revisions, the rollout's weights) and plan.Merge (the last
+// word on every Prod's weight, in its spec and in DNS). This package reads what they
+// need, calls them, and writes the result: Prod specs (server-side apply), DNS weights
 // (traffic.Publisher, one change per reconcile) and status.
 package prodset
 
@@ -45,6 +47,7 @@ import (
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/gates"
 	"github.com/drover-dev/drover/internal/mapping"
+	"github.com/drover-dev/drover/internal/phases"
 	"github.com/drover-dev/drover/internal/plan"
 	"github.com/drover-dev/drover/internal/traffic"
 )
@@ -82,10 +85,10 @@ type Reconciler struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	dark    darkSince
-	prober  prober
-	history history
-	steps   stepClock
+	unreachable unreachableSince
+	prober      prober
+	history     history
+	steps       stepClock
 }
 
 // +kubebuilder:rbac:groups=drover.dev,resources=prodsets,verbs=get;list;watch;update;patch
@@ -144,17 +147,21 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 
 // scope is what one reconcile read and decided.
 type scope struct {
-	set      *droverv1.ProdSet
+	set *droverv1.ProdSet
+	// read is the set as this reconcile read it, before any change.
+	read     *droverv1.ProdSet
 	revision string
 	prods    []*droverv1.Prod
 	clusters []plan.Cluster
 	plan     plan.Result
 	now      time.Time
-	errs     []error
-	// requeue is the soonest time something should be looked at again.
+	// requeue is the soonest time something should be looked at again; phases (and what
+	// they call) lower it with after, and the phase that ends the reconcile returns it.
 	requeue time.Duration
 	// planned is set once plan is computed.
 	planned bool
+	// done: a phase ended the reconcile; the phases after it do not run.
+	done bool
 	// summaries are the per-Prod summaries of the last status, by name, updated as DNS
 	// changes are submitted and confirmed.
 	summaries map[string]*droverv1.ProdSummary
@@ -165,15 +172,24 @@ type scope struct {
 	submitted, settled bool
 	// ro is what the rollout decided.
 	ro rolloutScope
+	// merged is the last word on the weights; see weights.
+	merged *plan.Merged
 	// admitted is when the maintenance of each cluster under one was admitted.
 	admitted map[string]time.Time
 }
+
+// ended reports whether a phase ended the reconcile.
+func (s *scope) ended() bool { return s.done }
 
 func (s *scope) after(d time.Duration) {
 	if d > 0 && (s.requeue == 0 || d < s.requeue) {
 		s.requeue = d
 	}
 }
+
+// phase is one step of a reconcile. It returns what it wants of the next reconcile and
+// its errors; one that leaves nothing for the phases after it to act on sets s.done.
+type phase = phases.Phase[*scope]
 
 // Reconcile brings one ProdSet towards its spec.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
@@ -193,8 +209,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	read := set.DeepCopy()
-	s := &scope{set: set, now: r.Now(), revision: Revision(&set.Spec.Template), summaries: map[string]*droverv1.ProdSummary{}}
+	s := &scope{set: set, read: set.DeepCopy(), now: r.Now(), revision: Revision(&set.Spec.Template), summaries: map[string]*droverv1.ProdSummary{}}
 	for i := range set.Status.Prods {
 		sum := set.Status.Prods[i]
 		s.summaries[sum.Name] = &sum
@@ -206,59 +221,111 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 			droverv1.ProdSetFrozenCondition, droverv1.ProdSetTrafficReadyCondition, droverv1.ProdSetRolledOutCondition,
 		}}, patch.WithStatusObservedGeneration{})
 		if err != nil && !apierrors.IsNotFound(err) {
-			s.errs = append(s.errs, err)
+			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
-		retErr = kerrors.NewAggregate(s.errs)
 	}()
 
-	if err := r.observe(ctx, s); err != nil {
-		s.errs = append(s.errs, err)
-		return ctrl.Result{}, nil
+	// Every reconcile reads, follows the DNS change in flight, plans and rolls out; a
+	// frozen set stops there.
+	alwaysReconcile := []phase{
+		phases.WrapErr("reading the set's world", r.reconcileObserve),
+		r.reconcileTrackChange,
+		phases.WrapErr("planning", r.reconcilePlan),
+		r.reconcileFreeze,
+		phases.WrapErr("rolling out", r.reconcileRollout),
 	}
-	r.trackChange(ctx, s)
+	if !set.DeletionTimestamp.IsZero() {
+		return phases.Run(ctx, s, append(alwaysReconcile,
+			phases.WrapErr("writing Prods", r.reconcileApplyProds),
+			phases.WrapErr("publishing weights", r.reconcilePublish),
+			phases.WrapErr("deleting drained Prods", r.reconcileDeleteProds),
+			r.reconcileFinalizer,
+			r.reconcileTimers,
+		), s.ended)
+	}
+	return phases.Run(ctx, s, append(alwaysReconcile,
+		phases.WrapErr("recording the rollout", r.reconcileRecordRollout),
+		phases.WrapErr("superseding Prods", r.reconcileSupersede),
+		phases.WrapErr("writing Prods", r.reconcileApplyProds),
+		phases.WrapErr("publishing weights", r.reconcilePublish),
+		r.reconcileRollbackSubmitted,
+		phases.WrapErr("creating Prods", r.reconcileCreateProds),
+		phases.WrapErr("creating replacements", r.reconcileReplacements),
+		phases.WrapErr("deleting drained Prods", r.reconcileDeleteProds),
+		r.reconcileTimers,
+	), s.ended)
+}
+
+// reconcileObserve reads what the set's decisions depend on; nothing is decided without it.
+func (r *Reconciler) reconcileObserve(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if err := r.observe(ctx, s); err != nil {
+		s.done = true
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, nil
+}
+
+// reconcilePlan decides with plan.ProdSet.
+func (r *Reconciler) reconcilePlan(_ context.Context, s *scope) (ctrl.Result, error) {
 	in, err := r.planInput(s)
 	if err != nil {
-		s.errs = append(s.errs, err)
-		return ctrl.Result{}, nil
+		s.done = true
+		return ctrl.Result{}, err
 	}
 	s.plan = plan.ProdSet(in)
 	s.planned = true
+	return ctrl.Result{}, nil
+}
 
-	if s.plan.Frozen {
-		r.dark.forgetSet(client.ObjectKeyFromObject(set))
-		if prev := conditions.Get(set, droverv1.ProdSetFrozenCondition); prev == nil || prev.Status != metav1.ConditionTrue {
-			r.event(set, corev1.EventTypeWarning, ReasonFrozen, "Freeze", "%s", s.plan.Message)
+// reconcileFreeze ends the reconcile of a frozen set: it writes nothing but status, and
+// forgets since when its clusters have been unreachable.
+func (r *Reconciler) reconcileFreeze(_ context.Context, s *scope) (ctrl.Result, error) {
+	set := s.set
+	prev := conditions.Get(set, droverv1.ProdSetFrozenCondition)
+	if !s.plan.Frozen {
+		if prev != nil && prev.Status == metav1.ConditionTrue {
+			r.event(set, corev1.EventTypeNormal, ReasonUnfrozen, "Freeze", "enough clusters are reachable again; acting on the set again")
 		}
-		s.after(5 * time.Second)
-		return ctrl.Result{RequeueAfter: s.requeue}, nil
+		return ctrl.Result{}, nil
 	}
-	if prev := conditions.Get(set, droverv1.ProdSetFrozenCondition); prev != nil && prev.Status == metav1.ConditionTrue {
-		r.event(set, corev1.EventTypeNormal, ReasonUnfrozen, "Freeze", "enough clusters are reachable again; acting on the set again")
+	r.unreachable.forgetSet(client.ObjectKeyFromObject(set))
+	if prev == nil || prev.Status != metav1.ConditionTrue {
+		r.event(set, corev1.EventTypeWarning, ReasonFrozen, "Freeze", "%s", s.plan.Message)
 	}
+	s.after(5 * time.Second)
+	s.done = true
+	return ctrl.Result{RequeueAfter: s.requeue}, nil
+}
 
-	r.rollout(ctx, s)
-	if err := r.persistRollout(ctx, s, read); err != nil {
-		// Nothing acts on a decision that is not recorded; the next reconcile decides again.
+// reconcileRecordRollout writes the rollout's gate verdicts before anything acts on
+// them (see persistRollout); nothing acts on a decision that is not recorded, and the
+// next reconcile decides again.
+func (r *Reconciler) reconcileRecordRollout(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if err := r.persistRollout(ctx, s); err != nil {
+		s.done = true
 		if !apierrors.IsNotFound(err) {
-			s.errs = append(s.errs, err)
+			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, nil
 	}
-	r.supersede(ctx, s)
-	r.applyProds(ctx, s)
-	r.publish(ctx, s)
-	r.rollbackSubmitted(s)
-	r.createProds(ctx, s)
-	r.createReplacements(ctx, s)
-	r.deleteProds(ctx, s)
+	return ctrl.Result{}, nil
+}
 
-	if !set.DeletionTimestamp.IsZero() && len(s.prods) == 0 && !s.recordsLeft() {
-		controllerutil.RemoveFinalizer(set, droverv1.ProdSetFinalizer)
-		forgetAllGates(r.Gates, req.NamespacedName)
-		r.history.forgetSet(set.UID)
-		r.steps.forget(set.UID)
+// reconcileFinalizer lets a deleted set go once its Prods and its records are gone.
+func (r *Reconciler) reconcileFinalizer(_ context.Context, s *scope) (ctrl.Result, error) {
+	if len(s.prods) > 0 || s.recordsLeft() {
 		return ctrl.Result{}, nil
 	}
+	controllerutil.RemoveFinalizer(s.set, droverv1.ProdSetFinalizer)
+	forgetAllGates(r.Gates, client.ObjectKeyFromObject(s.set))
+	r.history.forgetSet(s.set.UID)
+	r.steps.forget(s.set.UID)
+	s.done = true
+	return ctrl.Result{}, nil
+}
+
+// reconcileTimers ends the reconcile with the soonest time the set should be looked at
+// again.
+func (r *Reconciler) reconcileTimers(_ context.Context, s *scope) (ctrl.Result, error) {
 	r.timers(s)
 	return ctrl.Result{RequeueAfter: s.requeue}, nil
 }
@@ -317,22 +384,22 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) error {
 	}
 	healths := make([]ClusterHealth, len(clusters.Items))
 	var fine []client.ObjectKey
-	anyDark := false
+	anyUnreachable := false
 	for i := range clusters.Items {
 		c := &clusters.Items[i]
 		healths[i] = observeCluster(ctx, r.ClusterCache, c)
 		switch {
 		case healths[i].Known && !healths[i].Reachable:
-			anyDark = true
+			anyUnreachable = true
 		case healths[i].Known:
 			fine = append(fine, client.ObjectKeyFromObject(c))
 		}
 	}
-	if anyDark && len(fine) > 0 {
-		// One is dark: ask the others now rather than at their next probe.
-		dark := r.prober.recheck(ctx, fine, s.now)
+	if anyUnreachable && len(fine) > 0 {
+		// One is unreachable: ask the others now rather than at their next probe.
+		unreachable := r.prober.recheck(ctx, fine, s.now)
 		for i := range clusters.Items {
-			if dark[client.ObjectKeyFromObject(&clusters.Items[i])] {
+			if unreachable[client.ObjectKeyFromObject(&clusters.Items[i])] {
 				healths[i].Reachable = false
 			}
 		}
@@ -340,7 +407,7 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) error {
 	for i := range clusters.Items {
 		c, h := &clusters.Items[i], healths[i]
 		pc := plan.Cluster{Name: c.Name, Labels: c.Labels, Ready: h.Ready, Reachable: h.Reachable}
-		pc.UnreachableSince = r.dark.observe(darkKey{set: client.ObjectKeyFromObject(s.set), cluster: c.Name}, h.Reachable, s.now)
+		pc.UnreachableSince = r.unreachable.observe(unreachableKey{set: client.ObjectKeyFromObject(s.set), cluster: c.Name}, h.Reachable, s.now)
 		if st, ok := ms[c.Name]; ok {
 			pc.Maintenance, pc.Surge = st.m, st.surge
 		}
@@ -391,8 +458,9 @@ func (r *Reconciler) planInput(s *scope) (plan.Input, error) {
 	return in, nil
 }
 
-// supersede marks the Prods the plan replaces; they are retired when their cluster is back.
-func (r *Reconciler) supersede(ctx context.Context, s *scope) {
+// reconcileSupersede marks the Prods the plan replaces; they are retired when their cluster is back.
+func (r *Reconciler) reconcileSupersede(ctx context.Context, s *scope) (ctrl.Result, error) {
+	var errs []error
 	for _, name := range s.plan.Supersede {
 		p := s.prod(name)
 		if p == nil || p.Annotations[droverv1.SupersededAnnotation] != "" {
@@ -405,25 +473,28 @@ func (r *Reconciler) supersede(ctx context.Context, s *scope) {
 		p.Annotations[droverv1.SupersededAnnotation] = fmt.Sprintf("%s: cluster %s unreachable for longer than the toleration",
 			s.now.UTC().Format(time.RFC3339), p.Spec.ClusterRef.Name)
 		if err := r.Client.Patch(ctx, p, client.MergeFrom(orig)); err != nil {
-			s.errs = append(s.errs, fmt.Errorf("marking Prod %s superseded: %w", name, err))
+			errs = append(errs, fmt.Errorf("marking Prod %s superseded: %w", name, err))
 			continue
 		}
 		r.event(s.set, corev1.EventTypeWarning, ReasonSuperseded, "Replace",
 			"Prod %s: cluster %s unreachable for longer than the toleration; replacing it elsewhere, it is retired when the cluster returns", name, p.Spec.ClusterRef.Name)
 	}
+	return ctrl.Result{}, kerrors.NewAggregate(errs)
 }
 
-// applyProds writes every existing Prod's spec: the template of the revision the
+// reconcileApplyProds writes every existing Prod's spec: the template of the revision the
 // rollout wants it on, and its weight.
-func (r *Reconciler) applyProds(ctx context.Context, s *scope) {
+func (r *Reconciler) reconcileApplyProds(ctx context.Context, s *scope) (ctrl.Result, error) {
+	var errs []error
 	for _, p := range s.prods {
 		if !p.DeletionTimestamp.IsZero() {
 			continue
 		}
-		w, ok := s.plan.Weights[p.Name]
-		if !ok {
+		pw := s.weights().Prods[p.Name]
+		if pw.Why == plan.WhyUnplanned {
 			continue
 		}
+		w := pw.Spec
 		have := p.Labels[droverv1.RevisionLabel]
 		rev := s.ro.revisions[p.Name]
 		if rev == "" {
@@ -436,7 +507,7 @@ func (r *Reconciler) applyProds(ctx context.Context, s *scope) {
 		tmpl, err := r.template(ctx, s, rev)
 		switch {
 		case err != nil:
-			s.errs = append(s.errs, fmt.Errorf("updating Prod %s: %w", p.Name, err))
+			errs = append(errs, fmt.Errorf("updating Prod %s: %w", p.Name, err))
 			continue
 		case tmpl == nil && have == rev:
 			// A revision whose template is not kept (a Prod older than the history):
@@ -452,14 +523,14 @@ func (r *Reconciler) applyProds(ctx context.Context, s *scope) {
 			err = r.apply(ctx, desired)
 		}
 		if err != nil {
-			s.errs = append(s.errs, fmt.Errorf("updating Prod %s: %w", p.Name, err))
+			errs = append(errs, fmt.Errorf("updating Prod %s: %w", p.Name, err))
 			continue
 		}
 		if have != rev {
 			r.event(s.set, corev1.EventTypeNormal, ReasonUpdated, "Update", "Prod %s on cluster %s: revision %s -> %s (version %s)", p.Name, p.Spec.ClusterRef.Name, have, rev, tmpl.Spec.Version)
 		}
 		if old := p.DesiredWeight(); old != w {
-			if why := s.plan.Evicted[p.Name]; w == 0 {
+			if why := pw.Evicted; w == 0 {
 				r.event(s.set, corev1.EventTypeNormal, ReasonEvicted, "SetWeight", "Prod %s on cluster %s out of traffic (weight %d -> 0): %s", p.Name, p.Spec.ClusterRef.Name, old, why)
 			} else {
 				r.event(s.set, corev1.EventTypeNormal, ReasonAdmitted, "SetWeight", "Prod %s on cluster %s back in traffic (weight %d -> %d)", p.Name, p.Spec.ClusterRef.Name, old, w)
@@ -467,11 +538,13 @@ func (r *Reconciler) applyProds(ctx context.Context, s *scope) {
 		}
 		p.Spec.Traffic.Weight = ptr.To(w)
 	}
+	return ctrl.Result{}, kerrors.NewAggregate(errs)
 }
 
-// createProds creates the Prods the plan places. A name taken by a Prod that is not the
+// reconcileCreateProds creates the Prods the plan places. A name taken by a Prod that is not the
 // set's (a Prod of its own, say) is skipped, never taken over.
-func (r *Reconciler) createProds(ctx context.Context, s *scope) {
+func (r *Reconciler) reconcileCreateProds(ctx context.Context, s *scope) (ctrl.Result, error) {
+	var errs []error
 	taken := map[string]bool{}
 	for _, p := range s.prods {
 		taken[p.Name] = true
@@ -505,7 +578,7 @@ func (r *Reconciler) createProds(ctx context.Context, s *scope) {
 			err = fmt.Errorf("no free name after %d tries", maxNameAttempts)
 		}
 		if err != nil {
-			s.errs = append(s.errs, fmt.Errorf("creating a Prod on cluster %s: %w", np.Cluster, err))
+			errs = append(errs, fmt.Errorf("creating a Prod on cluster %s: %w", np.Cluster, err))
 			continue
 		}
 		if np.SurgeFor != "" {
@@ -514,24 +587,27 @@ func (r *Reconciler) createProds(ctx context.Context, s *scope) {
 			r.event(s.set, corev1.EventTypeNormal, ReasonCreated, "Create", "created Prod %s on cluster %s", name, np.Cluster)
 		}
 	}
+	return ctrl.Result{}, kerrors.NewAggregate(errs)
 }
 
 // maxNameAttempts bounds how many taken names createProds skips for one new Prod.
 const maxNameAttempts = 10
 
-// deleteProds deletes the drained Prods the plan retires.
-func (r *Reconciler) deleteProds(ctx context.Context, s *scope) {
-	for _, name := range s.plan.Delete {
+// reconcileDeleteProds deletes the drained Prods the plan retires.
+func (r *Reconciler) reconcileDeleteProds(ctx context.Context, s *scope) (ctrl.Result, error) {
+	var errs []error
+	for _, name := range s.weights().Delete {
 		p := s.prod(name)
 		if p == nil || !p.DeletionTimestamp.IsZero() {
 			continue
 		}
 		if err := r.Client.Delete(ctx, p, client.Preconditions{UID: &p.UID}); err != nil && !apierrors.IsNotFound(err) {
-			s.errs = append(s.errs, fmt.Errorf("deleting Prod %s: %w", name, err))
+			errs = append(errs, fmt.Errorf("deleting Prod %s: %w", name, err))
 			continue
 		}
-		r.event(s.set, corev1.EventTypeNormal, ReasonDeleted, "Delete", "deleted drained Prod %s on cluster %s (%s)", name, p.Spec.ClusterRef.Name, s.plan.Evicted[name])
+		r.event(s.set, corev1.EventTypeNormal, ReasonDeleted, "Delete", "deleted drained Prod %s on cluster %s (%s)", name, p.Spec.ClusterRef.Name, s.weights().Prods[name].Evicted)
 	}
+	return ctrl.Result{}, kerrors.NewAggregate(errs)
 }
 
 // desiredProd is the Prod the set wants under name on cluster. The index-th Prod of the
@@ -579,7 +655,7 @@ func (r *Reconciler) apply(ctx context.Context, p *droverv1.Prod) error {
 	return r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership)
 }
 
-// timers asks to be woken when a grace or the toleration runs out for a dark cluster.
+// timers asks to be woken when a grace or the toleration runs out for an unreachable cluster.
 func (r *Reconciler) timers(s *scope) {
 	in := s.set.Spec.Placement
 	toleration := DefaultUnreachableToleration

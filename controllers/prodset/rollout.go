@@ -12,12 +12,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cluster-api/util/conditions"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/gates"
+	"github.com/drover-dev/drover/internal/plan"
 	"github.com/drover-dev/drover/internal/rollout"
 )
 
@@ -26,22 +29,45 @@ type rolloutScope struct {
 	// revisions is the revision every Prod should be on, by name.
 	revisions map[string]string
 	// createRevision is the revision new Prods are made from: the stable one while a
-	// rollout is under way, so they join it like the others.
+	// reconcileRollout is under way, so they join it like the others.
 	createRevision string
-	// condition is the RolledOut condition to set.
-	condition metav1.Condition
+	// decided says how the rollout decided, for the RolledOut condition.
+	decided rolloutDecision
+	// behind counts the Prods not yet available on the template (rolloutAtOnce).
+	behind int
+	// heldReason and heldMessage say why the rollout is held (rolloutHeld).
+	heldReason, heldMessage string
 	// rollingBack: the rollout is rolling back and its traffic change is not submitted yet.
 	rollingBack bool
 	// create names the Prods that get a replacement now (Replace).
 	create []string
+	// weights is what the rollout decided about weights, for plan.Merge; nil when it
+	// decided nothing about them.
+	weights *plan.RolloutWeights
 }
 
-// rollout decides which revision each Prod runs and at which weight, through the set's
+// rolloutDecision is how the rollout part of a reconcile decided.
+type rolloutDecision int
+
+const (
+	// rolloutNotRun: the reconcile ended before the rollout decided anything.
+	rolloutNotRun rolloutDecision = iota
+	// rolloutAtOnce: no RolloutPolicy (or the set is being deleted): every Prod moves to
+	// the template at once.
+	rolloutAtOnce
+	// rolloutHeld: the policy is missing, unreadable or invalid; no Prod moves.
+	rolloutHeld
+	// rolloutByPolicy: rollout.Next decided; status.rollout has its state.
+	rolloutByPolicy
+)
+
+// reconcileRollout decides which revision each Prod runs and at which weight, through the set's
 // RolloutPolicy when it has one. Without one, every Prod moves to the template at once.
-// It runs after plan.ProdSet and lowers the weights the plan decided: a Prod out of
-// traffic for the plan stays out, whatever the rollout says.
-func (r *Reconciler) rollout(ctx context.Context, s *scope) {
+// It runs after plan.ProdSet, from the plan's weights; plan.Merge then puts the two
+// together (see scope.weights).
+func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Result, error) {
 	set := s.set
+	var errs []error
 	s.ro = rolloutScope{revisions: map[string]string{}, createRevision: s.revision}
 	if set.DeletionTimestamp.IsZero() {
 		var inUse []string
@@ -52,24 +78,24 @@ func (r *Reconciler) rollout(ctx context.Context, s *scope) {
 			inUse = append(inUse, st.Revision, st.PreviousRevision)
 		}
 		if err := r.history.ensure(ctx, set, s.revision, inUse); err != nil {
-			s.errs = append(s.errs, err)
+			errs = append(errs, err)
 		}
 	}
 	ref := set.Spec.RolloutPolicyRef
 	if ref == nil || !set.DeletionTimestamp.IsZero() {
 		r.noPolicy(s)
-		return
+		return ctrl.Result{}, kerrors.NewAggregate(errs)
 	}
 	policy := &droverv1.RolloutPolicy{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: set.Namespace, Name: ref.Name}, policy)
 	switch {
 	case apierrors.IsNotFound(err):
 		r.hold(ctx, s, droverv1.ProdSetPolicyNotFoundReason, fmt.Sprintf("RolloutPolicy %s not found: no Prod moves to revision %s until it exists", ref.Name, s.revision))
-		return
+		return ctrl.Result{}, kerrors.NewAggregate(errs)
 	case err != nil:
-		s.errs = append(s.errs, fmt.Errorf("reading RolloutPolicy %s: %w", ref.Name, err))
+		errs = append(errs, fmt.Errorf("reading RolloutPolicy %s: %w", ref.Name, err))
 		r.hold(ctx, s, droverv1.ProdSetRolloutProgressing, "cannot read the RolloutPolicy: "+err.Error())
-		return
+		return ctrl.Result{}, kerrors.NewAggregate(errs)
 	}
 	defaultProm := ""
 	if r.Gates != nil {
@@ -77,7 +103,7 @@ func (r *Reconciler) rollout(ctx context.Context, s *scope) {
 	}
 	if err := rollout.Validate(policy.Spec, defaultProm); err != nil {
 		r.hold(ctx, s, droverv1.ProdSetPolicyInvalidReason, fmt.Sprintf("RolloutPolicy %s is invalid, no Prod moves to revision %s: %v", ref.Name, s.revision, err))
-		return
+		return ctrl.Result{}, kerrors.NewAggregate(errs)
 	}
 	state := stateFromStatus(set.Status.Rollout)
 	in := rollout.Input{
@@ -115,14 +141,7 @@ func (r *Reconciler) rollout(ctx context.Context, s *scope) {
 			"rollback: the rollout of %s finished and no previous-revision Prod is kept warm (InPlace, or past the Replace rollbackWindow); apply the previous template to go back", s.revision)
 	}
 	s.ro.create = out.Create
-	for _, name := range out.Retire {
-		if _, ok := s.plan.Weights[name]; ok {
-			s.plan.Weights[name], s.plan.Evicted[name] = 0, droverv1.EvictedRetiring
-		}
-		if !slices.Contains(s.plan.Delete, name) {
-			s.plan.Delete = append(s.plan.Delete, name)
-		}
-	}
+	s.ro.weights = &plan.RolloutWeights{Targets: map[string]int32{}, Retire: out.Retire}
 	if out.RunGates && (state.GatesStarted.IsZero() || state.Step != out.State.Step) {
 		r.gateResults(s, policy.Spec, out.State) // start them now; their end wakes the set
 	}
@@ -136,12 +155,7 @@ func (r *Reconciler) rollout(ctx context.Context, s *scope) {
 			continue
 		}
 		s.ro.revisions[p.Name] = t.Revision
-		if s.plan.Weights[p.Name] > 0 {
-			s.plan.Weights[p.Name] = t.Weight
-			if t.Weight == 0 {
-				s.plan.Evicted[p.Name] = droverv1.EvictedRollout
-			}
-		}
+		s.ro.weights.Targets[p.Name] = t.Weight
 	}
 	if out.State.Phase != rollout.Succeeded && out.State.Phase != rollout.RolledBack {
 		if r.hasTemplate(ctx, s, out.State.Previous) {
@@ -149,6 +163,7 @@ func (r *Reconciler) rollout(ctx context.Context, s *scope) {
 		}
 	}
 	r.recordRollout(s, policy, cmd, out)
+	return ctrl.Result{}, kerrors.NewAggregate(errs)
 }
 
 // selectorLabels are the labels a step's selector matches for a Prod: its Cluster's
@@ -216,20 +231,13 @@ func (r *Reconciler) stableRevision(s *scope) string {
 
 // noPolicy moves every Prod to the template at once.
 func (r *Reconciler) noPolicy(s *scope) {
-	behind := 0
+	s.ro.decided = rolloutAtOnce
 	for _, p := range s.prods {
 		s.ro.revisions[p.Name] = s.revision
 		if p.Labels[droverv1.RevisionLabel] != s.revision || !currentAndAvailable(p) {
-			behind++
+			s.ro.behind++
 		}
 	}
-	c := metav1.Condition{Type: droverv1.ProdSetRolledOutCondition, Status: metav1.ConditionTrue, Reason: droverv1.ProdSetRolledOutReason,
-		Message: fmt.Sprintf("every Prod runs revision %s", s.revision)}
-	if behind > 0 {
-		c.Status, c.Reason = metav1.ConditionFalse, droverv1.ProdSetRolloutProgressing
-		c.Message = fmt.Sprintf("%d Prods updating to revision %s (no RolloutPolicy: all at once)", behind, s.revision)
-	}
-	s.ro.condition = c
 }
 
 // hold keeps every Prod on the revision it runs, and new Prods on the stable revision,
@@ -244,7 +252,7 @@ func (r *Reconciler) hold(ctx context.Context, s *scope, reason, msg string) {
 	if prev := conditions.Get(s.set, droverv1.ProdSetRolledOutCondition); prev == nil || prev.Reason != reason {
 		r.event(s.set, corev1.EventTypeWarning, reason, "Rollout", "%s", msg)
 	}
-	s.ro.condition = metav1.Condition{Type: droverv1.ProdSetRolledOutCondition, Status: metav1.ConditionFalse, Reason: reason, Message: msg}
+	s.ro.decided, s.ro.heldReason, s.ro.heldMessage = rolloutHeld, reason, msg
 	s.after(30 * time.Second)
 }
 
@@ -376,10 +384,11 @@ func (s *scope) replacementOf(original string) *droverv1.Prod {
 	return nil
 }
 
-// createReplacements makes, for each Prod the Replace rollout asked for, a Prod beside
+// reconcileReplacements makes, for each Prod the Replace rollout asked for, a Prod beside
 // it on its cluster from the template being rolled out, out of traffic; the rollout
 // gives it traffic once it is available.
-func (r *Reconciler) createReplacements(ctx context.Context, s *scope) {
+func (r *Reconciler) reconcileReplacements(ctx context.Context, s *scope) (ctrl.Result, error) {
+	var errs []error
 	taken := map[string]bool{}
 	for _, p := range s.prods {
 		taken[p.Name] = true
@@ -411,11 +420,12 @@ func (r *Reconciler) createReplacements(ctx context.Context, s *scope) {
 			err = fmt.Errorf("no free name after %d tries", maxNameAttempts)
 		}
 		if err != nil {
-			s.errs = append(s.errs, fmt.Errorf("creating the replacement of Prod %s: %w", orig, err))
+			errs = append(errs, fmt.Errorf("creating the replacement of Prod %s: %w", orig, err))
 			continue
 		}
 		r.event(s.set, corev1.EventTypeNormal, ReasonReplacing, "Create", "created Prod %s on cluster %s at revision %s to replace %s", created, p.Spec.ClusterRef.Name, s.revision, orig)
 	}
+	return ctrl.Result{}, kerrors.NewAggregate(errs)
 }
 
 // endpointHost is where a gate reaches a Prod: its Octavia VIP, else its NLB's name.

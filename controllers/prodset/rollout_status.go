@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/cluster-api/util/conditions"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -118,7 +119,7 @@ func (r *Reconciler) recordRollout(s *scope, policy *droverv1.RolloutPolicy, cmd
 	set.Status.Rollout = next
 	set.Status.PreviousRevision = next.PreviousRevision
 	r.timeRollout(s, policy, prev, next)
-	s.ro.condition = rolledOutCondition(next)
+	s.ro.decided = rolloutByPolicy
 	if cmd == rollout.Rollback || cmd == rollout.Abort {
 		r.event(set, corev1.EventTypeWarning, ReasonRollbackRequested, "Rollout", "%s requested: returning traffic to revision %s", strings.ToLower(string(cmd)), st.Previous)
 	}
@@ -127,7 +128,7 @@ func (r *Reconciler) recordRollout(s *scope, policy *droverv1.RolloutPolicy, cmd
 // persistRollout writes the rollout's new state to the set's status before anything
 // acts on it, when this reconcile recorded gate verdicts (a step passed its gates, a
 // gate failed, a promotion), with what the status says along with it (the revisions,
-// the history, the command read, the RolledOut condition); read is the set as this
+// the history, the command read, the RolledOut condition), against the set as this
 // reconcile read it.
 //
 // Next decides from the status, what it observes and the verdicts of the current
@@ -141,7 +142,8 @@ func (r *Reconciler) recordRollout(s *scope, policy *droverv1.RolloutPolicy, cmd
 // step, which would then pass without its gates. Written first, the verdicts make a
 // successor decide what the dead manager did. Every other decision a successor makes
 // again from the status and what it observes, so the usual order stands for those.
-func (r *Reconciler) persistRollout(ctx context.Context, s *scope, read *droverv1.ProdSet) error {
+func (r *Reconciler) persistRollout(ctx context.Context, s *scope) error {
+	read := s.read
 	next := s.set.Status.Rollout
 	if next == nil || len(next.Gates) <= len(verdictsOf(read.Status.Rollout, next.Revision)) {
 		return nil
@@ -151,8 +153,8 @@ func (r *Reconciler) persistRollout(ctx context.Context, s *scope, read *droverv
 	obj.Status.RolloutHistory = s.set.Status.RolloutHistory
 	obj.Status.CurrentRevision, obj.Status.PreviousRevision = s.revision, s.set.Status.PreviousRevision
 	obj.Status.ObservedRolloutCommand = s.set.Status.ObservedRolloutCommand
-	if s.ro.condition.Type != "" {
-		conditions.Set(obj, s.ro.condition)
+	if c, ok := rolledOutCondition(s); ok {
+		conditions.Set(obj, c)
 	}
 	if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(read)); err != nil {
 		return fmt.Errorf("recording the rollout's gate verdicts before acting on them: %w", err)
@@ -168,17 +170,17 @@ func verdictsOf(st *droverv1.RolloutStatus, revision string) []droverv1.GateOutc
 	return st.Gates
 }
 
-// rollbackSubmitted records, once the rollback's weights are submitted to DNS (or
+// reconcileRollbackSubmitted records, once the rollback's weights are submitted to DNS (or
 // applied to the Prods when the set publishes none, or already in DNS as when only
 // Prods out of traffic were on the new revision), how long that took from the failure.
-func (r *Reconciler) rollbackSubmitted(s *scope) {
+func (r *Reconciler) reconcileRollbackSubmitted(_ context.Context, s *scope) (ctrl.Result, error) {
 	st := s.set.Status.Rollout
 	if !s.ro.rollingBack || st == nil || st.RollbackSubmittedTime != nil {
-		return
+		return ctrl.Result{}, nil
 	}
 	if _, publishing := r.service(s.set); publishing && !s.submitted && !s.settled {
 		s.after(250 * time.Millisecond) // a change is in flight; the rollback's goes as soon as it is in sync
-		return
+		return ctrl.Result{}, nil
 	}
 	st.RollbackSubmittedTime = microPtr(s.now)
 	if st.FailedTime != nil {
@@ -188,6 +190,7 @@ func (r *Reconciler) rollbackSubmitted(s *scope) {
 		r.event(s.set, corev1.EventTypeNormal, ReasonRollbackSubmitted, "Rollout", "traffic change of the rollback submitted %s after the failure", d.Round(time.Millisecond))
 	}
 	s.ro.rollingBack = false
+	return ctrl.Result{}, nil
 }
 
 // timeRollout observes the rollout's and its steps' durations as they end, and says
@@ -253,30 +256,6 @@ func (r *Reconciler) timeRollout(s *scope, policy *droverv1.RolloutPolicy, prev,
 	}
 	r.steps.set(uid, stepMark{revision: next.Revision, step: next.Step, start: s.now})
 	r.event(s.set, corev1.EventTypeNormal, ReasonStepStarted, "Rollout", "step %d of %d (%s) of the rollout of %s started", next.Step+1, steps, next.StepName, next.Revision)
-}
-
-func rolledOutCondition(st *droverv1.RolloutStatus) metav1.Condition {
-	c := metav1.Condition{Type: droverv1.ProdSetRolledOutCondition, Status: metav1.ConditionFalse, Message: st.Message}
-	switch st.Phase {
-	case droverv1.RolloutSucceeded:
-		c.Status, c.Reason = metav1.ConditionTrue, droverv1.ProdSetRolledOutReason
-	case droverv1.RolloutPaused:
-		c.Reason = droverv1.ProdSetRolloutPausedReason
-	case droverv1.RolloutRollingBack:
-		c.Reason = droverv1.ProdSetRollingBackReason
-	case droverv1.RolloutRolledBack:
-		c.Reason = droverv1.ProdSetRolledBackReason
-	default:
-		c.Reason = droverv1.ProdSetRolloutProgressing
-		if st.StepName != "" {
-			c.Message = fmt.Sprintf("step %d (%s): %s", st.Step+1, st.StepName, st.Message)
-		}
-	}
-	if c.Message == "" {
-		c.Message = string(st.Phase)
-	}
-	c.Message = truncate(c.Message, 2048)
-	return c
 }
 
 func pushHistory(set *droverv1.ProdSet, st *droverv1.RolloutStatus, superseded bool) {

@@ -14,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/plan"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -40,36 +41,36 @@ func serviceOf(publishing bool, set *droverv1.ProdSet) (traffic.Service, bool) {
 // RecordID identifies a Prod's record under the service name.
 func RecordID(namespace, prod string) string { return namespace + "/" + prod }
 
-// trackChange follows the DNS change in flight and, once it is in sync, records the
+// reconcileTrackChange follows the DNS change in flight and, once it is in sync, records the
 // weights it carried as published.
-func (r *Reconciler) trackChange(ctx context.Context, s *scope) {
+func (r *Reconciler) reconcileTrackChange(ctx context.Context, s *scope) (ctrl.Result, error) {
 	st := s.set.Status.Traffic
 	if st == nil || st.ChangeID == "" {
-		return
+		return ctrl.Result{}, nil
 	}
 	if r.Publisher == nil {
-		return // no provider any more: nothing can confirm it
+		return ctrl.Result{}, nil // no provider any more: nothing can confirm it
 	}
 	ok, err := r.Publisher.InSync(ctx, st.ChangeID)
 	if errors.Is(err, traffic.ErrChangeLost) {
 		// Never to be in sync (a restarted provider, a failed batch): forget it, so that
-		// publish sends what still differs from the published weights again.
+		// reconcilePublish sends what still differs from the published weights again.
 		log := ctrl.LoggerFrom(ctx)
 		log.Info("DNS change lost; publishing again", "change", st.ChangeID, "reason", err.Error())
 		for _, sum := range s.summaries {
 			sum.PendingWeight, sum.PendingPaths = nil, ""
 		}
 		st.ChangeID, st.SubmittedTime, st.Removing = "", nil, nil
-		return
+		return ctrl.Result{}, nil
 	}
 	if err != nil {
 		s.publishErr = fmt.Errorf("checking DNS change %s: %w", st.ChangeID, err)
 		s.after(5 * time.Second)
-		return
+		return ctrl.Result{}, nil
 	}
 	if !ok {
 		s.after(time.Second)
-		return
+		return ctrl.Result{}, nil
 	}
 	now := metav1.NewTime(s.now)
 	for _, sum := range s.summaries {
@@ -82,40 +83,42 @@ func (r *Reconciler) trackChange(ctx context.Context, s *scope) {
 		delete(s.summaries, name)
 	}
 	st.ChangeID, st.SubmittedTime, st.Removing, st.LastSyncedTime = "", nil, nil, &now
+	return ctrl.Result{}, nil
 }
 
-// publishWeight is the weight a Prod's record should have: the planned weight once the
-// Prod is available, 0 while it is not. While its availability cannot be read, the
-// record keeps what it has (an eviction still goes through).
-func (s *scope) publishWeight(p *droverv1.Prod) int32 {
-	planned, ok := s.plan.Weights[p.Name]
-	if !ok {
-		planned = p.DesiredWeight()
+// weights is the last word on every Prod's weight (plan.Merge): the plan's, the
+// rollout's on top, and what DNS should have given each Prod's availability. It is
+// computed on first use, once the plan and the rollout have decided; a set that could
+// not be planned, or is frozen, keeps every Prod's spec weight.
+func (s *scope) weights() *plan.Merged {
+	if s.merged != nil {
+		return s.merged
 	}
-	if planned == 0 {
-		return 0
+	in := plan.MergeInput{Plan: s.plan, Rollout: s.ro.weights}
+	for _, p := range s.prods {
+		pt := plan.ProdTraffic{Name: p.Name, Weight: p.DesiredWeight()}
+		if c := conditions.Get(p, droverv1.ProdAvailableCondition); c != nil {
+			pt.Available = c.Status
+		}
+		if sum := s.summaries[p.Name]; sum != nil {
+			pt.Published = sum.PublishedWeight
+		}
+		in.Prods = append(in.Prods, pt)
 	}
-	switch c := conditions.Get(p, droverv1.ProdAvailableCondition); {
-	case c != nil && c.Status == metav1.ConditionTrue:
-		return planned
-	case c != nil && c.Status == metav1.ConditionFalse:
-		return 0
-	}
-	if sum := s.summaries[p.Name]; sum != nil && sum.PublishedWeight != nil {
-		return min(*sum.PublishedWeight, planned)
-	}
-	return 0
+	m := plan.Merge(in)
+	s.merged = &m
+	return s.merged
 }
 
-// publish submits every weight that differs from what DNS has, and removes the records
+// reconcilePublish submits every weight that differs from what DNS has, and removes the records
 // of Prods that are gone, as one change. One change is in flight at a time.
-func (r *Reconciler) publish(ctx context.Context, s *scope) {
+func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Result, error) {
 	svc, ok := r.service(s.set)
 	if !ok {
-		return
+		return ctrl.Result{}, nil
 	}
 	if s.set.Status.Traffic != nil && s.set.Status.Traffic.ChangeID != "" {
-		return
+		return ctrl.Result{}, nil
 	}
 	var batch []traffic.Weight
 	pending := map[string]int32{}
@@ -124,7 +127,7 @@ func (r *Reconciler) publish(ctx context.Context, s *scope) {
 	needsPaths := traffic.PublishesPaths(r.Publisher)
 	for _, p := range s.prods {
 		exists[p.Name] = true
-		w := s.publishWeight(p)
+		w := s.weights().Prods[p.Name].Publish
 		paths := pathsOf(s.set, p)
 		if needsPaths && !paths.Routable() {
 			w = 0 // nothing to point the service record at yet
@@ -162,18 +165,17 @@ func (r *Reconciler) publish(ctx context.Context, s *scope) {
 	}
 	if len(batch) == 0 {
 		s.settled = true
-		return
+		return ctrl.Result{}, nil
 	}
 	sortWeights(batch)
 	id, err := r.Publisher.Publish(ctx, svc, batch)
 	switch {
 	case errors.Is(err, traffic.ErrChangeInProgress):
 		s.after(2 * time.Second) // another set's change to the zone; wait it out
-		return
+		return ctrl.Result{}, nil
 	case err != nil:
 		s.publishErr = err
-		s.errs = append(s.errs, fmt.Errorf("publishing %d weights of %s: %w", len(batch), svc.Name, err))
-		return
+		return ctrl.Result{}, fmt.Errorf("publishing %d weights of %s: %w", len(batch), svc.Name, err)
 	}
 	now := metav1.NewTime(s.now)
 	if s.set.Status.Traffic == nil {
@@ -192,6 +194,7 @@ func (r *Reconciler) publish(ctx context.Context, s *scope) {
 		sum.PendingWeight, sum.PendingPaths = ptr.To(w), pendingPaths[name]
 	}
 	s.after(time.Second)
+	return ctrl.Result{}, nil
 }
 
 // drained reports whether no traffic reaches a Prod: its weight 0 in sync in DNS for a
@@ -306,7 +309,7 @@ func pathsOf(set *droverv1.ProdSet, p *droverv1.Prod) *traffic.Paths {
 }
 
 // observeEvictions observes, for each Prod this change takes from a published non-zero
-// weight to 0 because its cluster is lost or in maintenance, the time since the cluster
+// weight to 0 because its cluster is unreachable or in maintenance, the time since the cluster
 // was first seen unreachable or its maintenance admitted.
 func (s *scope) observeEvictions(pending map[string]int32) {
 	for name, w := range pending {
@@ -315,7 +318,8 @@ func (s *scope) observeEvictions(pending map[string]int32) {
 			continue
 		}
 		var since time.Time
-		switch why := s.plan.Evicted[name]; why {
+		why := s.weights().Prods[name].Evicted
+		switch why {
 		case droverv1.EvictedClusterUnreachable:
 			for _, c := range s.clusters {
 				if c.Name == p.Spec.ClusterRef.Name {
@@ -328,6 +332,6 @@ func (s *scope) observeEvictions(pending map[string]int32) {
 		if since.IsZero() || since.After(s.now) {
 			continue
 		}
-		evictionLatency.WithLabelValues(s.plan.Evicted[name]).Observe(s.now.Sub(since).Seconds())
+		evictionLatency.WithLabelValues(why).Observe(s.now.Sub(since).Seconds())
 	}
 }

@@ -146,14 +146,45 @@ func Decide(in Input) Decision {
 	if sel == nil {
 		sel = labels.Everything()
 	}
+	t := eligible(in.Clusters, sel, in.TopologyKey)
 
-	// Eligible clusters, in name order, grouped by topology value.
-	clusters := slices.Clone(in.Clusters)
+	var d Decision
+	d.Displaced = t.seat(in.Existing)
+	kept := t.trim(maxPer, &d)
+	kept = t.shrink(kept, replicas, &d)
+	t.grow(kept, replicas, maxPer, &d)
+
+	for _, g := range t.order {
+		for _, n := range g.clusters {
+			d.Keep = append(d.Keep, n.kept...)
+		}
+	}
+	slices.SortFunc(d.Keep, comparePlaced)
+
+	if d.Unplaced > 0 {
+		d.Reason = reason(replicas, d.Unplaced, t.distinct, len(t.nodes), t.notSelected, maxPer, t.excluded)
+	}
+	return d
+}
+
+// topology is the eligible clusters, grouped by topology value, and why the others are
+// not eligible.
+type topology struct {
+	// order is the groups by value; nodes the eligible clusters by name.
+	order []*group
+	nodes map[string]*node
+	// excluded: "name (why)", by name.
+	excluded []string
+	// distinct counts the clusters by name; notSelected those the selector does not match.
+	distinct, notSelected int
+}
+
+// eligible groups the eligible clusters, in name order, by topology value.
+func eligible(in []Cluster, sel labels.Selector, topologyKey string) *topology {
+	clusters := slices.Clone(in)
 	slices.SortStableFunc(clusters, func(a, b Cluster) int { return strings.Compare(a.Name, b.Name) })
-	nodes := map[string]*node{}
+	t := &topology{nodes: map[string]*node{}}
 	groups := map[string]*group{}
-	var excluded []string // "name (why)", by name
-	distinct, notSelected := 0, 0
 	for i := 0; i < len(clusters); {
 		j := i + 1
 		for j < len(clusters) && clusters[j].Name == clusters[i].Name {
@@ -161,34 +192,18 @@ func Decide(in Input) Decision {
 		}
 		c, listed := clusters[i], j-i
 		i = j
-		distinct++
-		var why []string
-		switch {
-		case c.Name == "":
-			why = append(why, "no name")
-		case listed > 1:
-			why = append(why, fmt.Sprintf("listed %d times", listed))
-		case !sel.Matches(labels.Set(c.Labels)):
-			notSelected++
+		t.distinct++
+		if c.Name != "" && listed == 1 && !sel.Matches(labels.Set(c.Labels)) {
+			t.notSelected++
 			continue
-		default:
-			if !c.Ready {
-				why = append(why, "not ready")
-			}
-			if !c.Reachable {
-				why = append(why, "unreachable")
-			}
-			if c.Maintenance {
-				why = append(why, "in maintenance")
-			}
 		}
-		if len(why) > 0 {
-			excluded = append(excluded, fmt.Sprintf("%s (%s)", c.Name, strings.Join(why, ", ")))
+		if why := ineligible(c, listed); len(why) > 0 {
+			t.excluded = append(t.excluded, fmt.Sprintf("%s (%s)", c.Name, strings.Join(why, ", ")))
 			continue
 		}
 		value := ""
-		if in.TopologyKey != "" {
-			value = c.Labels[in.TopologyKey]
+		if topologyKey != "" {
+			value = c.Labels[topologyKey]
 		}
 		g := groups[value]
 		if g == nil {
@@ -197,31 +212,58 @@ func Decide(in Input) Decision {
 		}
 		n := &node{name: c.Name}
 		g.clusters = append(g.clusters, n)
-		nodes[c.Name] = n
+		t.nodes[c.Name] = n
 	}
-	order := make([]*group, 0, len(groups))
+	t.order = make([]*group, 0, len(groups))
 	for _, g := range groups {
-		order = append(order, g)
+		t.order = append(t.order, g)
 	}
-	slices.SortFunc(order, func(a, b *group) int { return strings.Compare(a.value, b.value) })
+	slices.SortFunc(t.order, func(a, b *group) int { return strings.Compare(a.value, b.value) })
+	return t
+}
 
-	var d Decision
+// ineligible says why a selected cluster, listed that many times, is not eligible.
+func ineligible(c Cluster, listed int) []string {
+	switch {
+	case c.Name == "":
+		return []string{"no name"}
+	case listed > 1:
+		return []string{fmt.Sprintf("listed %d times", listed)}
+	}
+	var why []string
+	if !c.Ready {
+		why = append(why, "not ready")
+	}
+	if !c.Reachable {
+		why = append(why, "unreachable")
+	}
+	if c.Maintenance {
+		why = append(why, "in maintenance")
+	}
+	return why
+}
 
-	// Existing Prods: kept on eligible clusters, displaced elsewhere.
-	existing := slices.Clone(in.Existing)
+// seat keeps the existing Prods on eligible clusters and returns the others, displaced.
+func (t *topology) seat(existing []Placed) []Placed {
+	var displaced []Placed
+	existing = slices.Clone(existing)
 	slices.SortFunc(existing, comparePlaced)
 	for _, p := range existing {
-		n := nodes[p.Cluster]
+		n := t.nodes[p.Cluster]
 		if n == nil {
-			d.Displaced = append(d.Displaced, p)
+			displaced = append(displaced, p)
 			continue
 		}
 		n.kept = append(n.kept, p)
 	}
+	return displaced
+}
 
-	// At most maxPer on a cluster: the highest names go.
+// trim keeps at most maxPer on a cluster, the highest names going, and returns how many
+// are kept.
+func (t *topology) trim(maxPer int, d *Decision) int {
 	kept := 0
-	for _, g := range order {
+	for _, g := range t.order {
 		for _, n := range g.clusters {
 			if len(n.kept) > maxPer {
 				extra := n.kept[maxPer:]
@@ -235,11 +277,15 @@ func Decide(in Input) Decision {
 			kept += n.count
 		}
 	}
+	return kept
+}
 
-	// At most replicas: from the most crowded value, cluster, then the highest name.
+// shrink keeps at most replicas: from the most crowded value, cluster, then the highest
+// name. It returns how many are kept.
+func (t *topology) shrink(kept, replicas int, d *Decision) int {
 	for ; kept > replicas; kept-- {
 		var g *group
-		for _, c := range order {
+		for _, c := range t.order {
 			if g == nil || c.count >= g.count {
 				g = c
 			}
@@ -256,18 +302,22 @@ func Decide(in Input) Decision {
 		n.count--
 		g.count--
 	}
+	return kept
+}
 
-	// New Prods: to the least crowded value, then cluster, with room.
+// grow places new Prods up to replicas: to the least crowded value, then cluster, with
+// room.
+func (t *topology) grow(kept, replicas, maxPer int, d *Decision) {
 	for placed := kept; placed < replicas; placed++ {
 		var g *group
-		for _, c := range order {
+		for _, c := range t.order {
 			if !c.full(maxPer) && (g == nil || c.count < g.count) {
 				g = c
 			}
 		}
 		if g == nil {
 			d.Unplaced = replicas - placed
-			break
+			return
 		}
 		var n *node
 		for _, c := range g.clusters {
@@ -279,18 +329,6 @@ func Decide(in Input) Decision {
 		n.count++
 		g.count++
 	}
-
-	for _, g := range order {
-		for _, n := range g.clusters {
-			d.Keep = append(d.Keep, n.kept...)
-		}
-	}
-	slices.SortFunc(d.Keep, comparePlaced)
-
-	if d.Unplaced > 0 {
-		d.Reason = reason(replicas, d.Unplaced, distinct, len(nodes), notSelected, maxPer, excluded)
-	}
-	return d
 }
 
 func comparePlaced(a, b Placed) int {

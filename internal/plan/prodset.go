@@ -170,209 +170,274 @@ func MinServing(replicas int, minAvailable, maxUnavailable *intstr.IntOrString) 
 //     once drained, never taking the set's serving Prods below MinServing.
 //   - A deleting ProdSet takes every Prod to weight 0 and deletes it once drained.
 func ProdSet(in Input) Result {
-	res := Result{Weights: map[string]int32{}, Evicted: map[string]string{}}
-	clusters := map[string]Cluster{}
-	for _, c := range in.Clusters {
-		clusters[c.Name] = c
+	p := newPlanner(in)
+	// Freeze first: with most clusters unreachable, no conclusion about any of them is safe.
+	if frozen, msg := p.frozen(); frozen {
+		p.res.Frozen, p.res.Message = true, msg
+		return p.res
 	}
-	sel := in.Selector
-	if sel == nil {
-		sel = labels.Everything()
+	placed, retire := p.sort()
+	if in.Deleting {
+		slices.Sort(p.res.Delete)
+		return p.res
 	}
+	d := p.place(placed)
+	for _, k := range d.Keep {
+		p.weight(p.byName[k.Prod], in.Weight)
+	}
+	ds := p.displaced(d.Displaced)
+	retire = append(retire, ds.retire...)
+	retire = append(retire, prodsOf(p.byName, d.Remove)...)
+	p.create(d, ds)
+	p.retire(retire)
+	for _, pr := range in.Prods {
+		if pr.Available && p.res.Weights[pr.Name] > 0 {
+			p.res.Serving++
+		}
+	}
+	slices.Sort(p.res.Delete)
+	return p.res
+}
 
-	// Freeze first: with most clusters dark, no conclusion about any of them is safe.
-	var selected, dark []string
+// planner is what ProdSet works with while it decides.
+type planner struct {
+	in       Input
+	res      Result
+	sel      labels.Selector
+	clusters map[string]Cluster
+	byName   map[string]Prod
+}
+
+func newPlanner(in Input) *planner {
+	p := &planner{in: in, res: Result{Weights: map[string]int32{}, Evicted: map[string]string{}},
+		sel: in.Selector, clusters: map[string]Cluster{}, byName: map[string]Prod{}}
 	for _, c := range in.Clusters {
-		if c.Ready && sel.Matches(labels.Set(c.Labels)) {
+		p.clusters[c.Name] = c
+	}
+	if p.sel == nil {
+		p.sel = labels.Everything()
+	}
+	return p
+}
+
+// weight sets a Prod's weight; evict takes it out of traffic.
+func (p *planner) weight(pr Prod, w int32) { p.res.Weights[pr.Name] = w }
+
+func (p *planner) evict(pr Prod, why string) {
+	p.res.Weights[pr.Name], p.res.Evicted[pr.Name] = 0, why
+}
+
+// unreachablePastGrace: the cluster has been unreachable for longer than the grace; its
+// Prods leave traffic.
+func (p *planner) unreachablePastGrace(c Cluster) bool {
+	return !c.Reachable && p.in.Now.Sub(c.UnreachableSince) >= p.in.Grace
+}
+
+// unreachablePastToleration: the cluster has been unreachable for longer than the
+// toleration; its Prods are replaced.
+func (p *planner) unreachablePastToleration(c Cluster) bool {
+	return !c.Reachable && p.in.Now.Sub(c.UnreachableSince) >= p.in.Toleration
+}
+
+// selected: the cluster is ready and matches the set's selector.
+func (p *planner) selected(c Cluster) bool { return c.Ready && p.sel.Matches(labels.Set(c.Labels)) }
+
+// frozen reports whether more than MaxUnreachablePercent of the selected, ready clusters
+// are unreachable right now, and says so.
+func (p *planner) frozen() (bool, string) {
+	var selected, unreachable []string
+	for _, c := range p.in.Clusters {
+		if p.selected(c) {
 			selected = append(selected, c.Name)
 			if !c.Reachable {
-				dark = append(dark, c.Name)
+				unreachable = append(unreachable, c.Name)
 			}
 		}
 	}
-	if len(dark) > 0 && len(dark)*100 > in.MaxUnreachablePercent*len(selected) {
-		slices.Sort(dark)
-		res.Frozen = true
-		res.Message = fmt.Sprintf("%d of %d selected clusters are unreachable (%s), more than maxUnreachablePercent %d%%: "+
-			"drover changes nothing until enough of them are back, as its own network is the likelier fault",
-			len(dark), len(selected), strings.Join(dark, ", "), in.MaxUnreachablePercent)
-		return res
+	if len(unreachable) == 0 || len(unreachable)*100 <= p.in.MaxUnreachablePercent*len(selected) {
+		return false, ""
 	}
+	slices.Sort(unreachable)
+	return true, fmt.Sprintf("%d of %d selected clusters are unreachable (%s), more than maxUnreachablePercent %d%%: "+
+		"drover changes nothing until enough of them are back, as its own network is the likelier fault",
+		len(unreachable), len(selected), strings.Join(unreachable, ", "), p.in.MaxUnreachablePercent)
+}
 
-	lost := func(c Cluster) bool { return !c.Reachable && in.Now.Sub(c.UnreachableSince) >= in.Grace }
-	expired := func(c Cluster) bool { return !c.Reachable && in.Now.Sub(c.UnreachableSince) >= in.Toleration }
-
-	// weight sets a Prod's weight; evict takes it out of traffic.
-	weight := func(p Prod, w int32) { res.Weights[p.Name] = w }
-	evict := func(p Prod, why string) { res.Weights[p.Name], res.Evicted[p.Name] = 0, why }
-
-	var placed []placement.Placed
-	var retire []Prod // in the order they should go
-	byName := map[string]Prod{}
+// sort decides the Prods placement has no say over (deleting, superseded, surge
+// replacements no longer needed, replacements in a Replace rollout) and returns the
+// others, for placement, and those to retire.
+func (p *planner) sort() (placed []placement.Placed, retire []Prod) {
 	live := map[string]bool{}
-	for _, p := range in.Prods {
-		live[p.Name] = !p.Deleting
+	for _, pr := range p.in.Prods {
+		live[pr.Name] = !pr.Deleting
 	}
-	for _, p := range sortedProds(in.Prods) {
-		byName[p.Name] = p
-		c, known := clusters[p.Cluster]
+	for _, pr := range sortedProds(p.in.Prods) {
+		p.byName[pr.Name] = pr
+		c, known := p.clusters[pr.Cluster]
 		switch {
-		case in.Deleting || p.Deleting:
-			evict(p, droverv1.EvictedDeleting)
-			if p.Drained && !p.Deleting {
-				res.Delete = append(res.Delete, p.Name)
+		case p.in.Deleting || pr.Deleting:
+			p.evict(pr, droverv1.EvictedDeleting)
+			if pr.Drained && !pr.Deleting {
+				p.res.Delete = append(p.res.Delete, pr.Name)
 			}
-		case p.Superseded:
-			evict(p, droverv1.EvictedSuperseded)
+		case pr.Superseded:
+			p.evict(pr, droverv1.EvictedSuperseded)
 			// Retired only where its cluster can take the deletion (or is gone).
-			if p.Drained && (!known || c.Reachable) {
-				res.Delete = append(res.Delete, p.Name)
+			if pr.Drained && (!known || c.Reachable) {
+				p.res.Delete = append(p.res.Delete, pr.Name)
 			}
-		case p.SurgeFor != "" && !surgeActive(clusters[p.SurgeFor]):
-			retire = append(retire, p)
-		case p.Replaces != "" && live[p.Replaces]:
+		case pr.SurgeFor != "" && !surgeActive(p.clusters[pr.SurgeFor]):
+			retire = append(retire, pr)
+		case pr.Replaces != "" && live[pr.Replaces]:
 			switch {
 			case !known:
-				evict(p, droverv1.EvictedClusterUnreachable)
-			case lost(c):
-				evict(p, droverv1.EvictedClusterUnreachable)
+				p.evict(pr, droverv1.EvictedClusterUnreachable)
+			case p.unreachablePastGrace(c):
+				p.evict(pr, droverv1.EvictedClusterUnreachable)
 			case c.Maintenance == Draining:
-				evict(p, droverv1.EvictedClusterMaintenance)
+				p.evict(pr, droverv1.EvictedClusterMaintenance)
 			default:
-				weight(p, in.Weight)
+				p.weight(pr, p.in.Weight)
 			}
 		default:
-			placed = append(placed, placement.Placed{Prod: p.Name, Cluster: p.Cluster})
+			placed = append(placed, placement.Placed{Prod: pr.Name, Cluster: pr.Cluster})
 		}
 	}
+	return placed, retire
+}
 
-	if in.Deleting {
-		slices.Sort(res.Delete)
-		return res
-	}
-
-	// Placement sees every cluster whose Prods should be replaced as not eligible.
-	pcs := make([]placement.Cluster, 0, len(in.Clusters))
-	for _, c := range in.Clusters {
+// place asks placement where the Prods go. It sees every cluster whose Prods should be
+// replaced as not eligible.
+func (p *planner) place(placed []placement.Placed) placement.Decision {
+	pcs := make([]placement.Cluster, 0, len(p.in.Clusters))
+	for _, c := range p.in.Clusters {
 		pcs = append(pcs, placement.Cluster{
 			Name: c.Name, Labels: c.Labels, Ready: c.Ready, Reachable: c.Reachable,
 			Maintenance: c.Maintenance == Draining || (c.Maintenance == SurgeRequested && c.Surge),
 		})
 	}
-	d := placement.Decide(placement.Input{
-		Replicas: in.Replicas, Selector: sel, TopologyKey: in.TopologyKey, MaxPerCluster: in.MaxPerCluster,
+	return placement.Decide(placement.Input{
+		Replicas: p.in.Replicas, Selector: p.sel, TopologyKey: p.in.TopologyKey, MaxPerCluster: p.in.MaxPerCluster,
 		Clusters: pcs, Existing: placed,
 	})
+}
 
-	for _, k := range d.Keep {
-		weight(byName[k.Prod], in.Weight)
-	}
-	// Displaced Prods: still counted (they come back) unless they are being replaced.
-	counted := 0
-	surgeFor := map[string]int{} // cluster -> Prods there being stood in for
-	var expiredProds []Prod
-	for _, dp := range d.Displaced {
-		p := byName[dp.Prod]
-		c, known := clusters[p.Cluster]
+// displacement is what became of the Prods placement displaced.
+type displacement struct {
+	// counted: still counted as replicas (they come back).
+	counted int
+	// surgeFor counts, by cluster, its Prods being stood in for.
+	surgeFor map[string]int
+	// pastToleration: Prods to supersede once they have a replacement.
+	pastToleration []Prod
+	// retire: Prods on clusters no longer selected, not ready, or gone.
+	retire []Prod
+}
+
+// displaced decides the weights of the displaced Prods: still counted (they come back)
+// unless they are being replaced.
+func (p *planner) displaced(ps []placement.Placed) displacement {
+	ds := displacement{surgeFor: map[string]int{}}
+	for _, dp := range ps {
+		pr := p.byName[dp.Prod]
+		c, known := p.clusters[pr.Cluster]
 		switch {
-		case known && !c.Reachable && c.Ready && sel.Matches(labels.Set(c.Labels)):
-			if lost(c) {
-				evict(p, droverv1.EvictedClusterUnreachable)
+		case known && !c.Reachable && p.selected(c):
+			if p.unreachablePastGrace(c) {
+				p.evict(pr, droverv1.EvictedClusterUnreachable)
 			} else {
-				weight(p, p.Weight) // a blip: leave it be
+				p.weight(pr, pr.Weight) // a blip: leave it be
 			}
-			if expired(c) && c.Maintenance == NoMaintenance {
-				expiredProds = append(expiredProds, p)
+			if p.unreachablePastToleration(c) && c.Maintenance == NoMaintenance {
+				ds.pastToleration = append(ds.pastToleration, pr)
 			} else {
-				counted++
+				ds.counted++
 			}
-		case known && c.Maintenance != NoMaintenance && c.Ready && sel.Matches(labels.Set(c.Labels)):
+		case known && c.Maintenance != NoMaintenance && p.selected(c):
 			if c.Maintenance == Draining {
-				evict(p, droverv1.EvictedClusterMaintenance)
+				p.evict(pr, droverv1.EvictedClusterMaintenance)
 			} else {
-				weight(p, in.Weight)
+				p.weight(pr, p.in.Weight)
 			}
 			if c.Surge {
-				surgeFor[c.Name]++
+				ds.surgeFor[c.Name]++
 			} else {
-				counted++
+				ds.counted++
 			}
 		default:
 			// Not selected any more, not ready, or gone: replaced, then retired.
-			retire = append(retire, p)
+			ds.retire = append(ds.retire, pr)
 		}
 	}
-	retire = append(retire, prodsOf(byName, d.Remove)...)
+	return ds
+}
 
-	// Create what is missing. Add is ordered so that any prefix is well spread.
-	want := max(in.Replicas-len(d.Keep)-counted, 0)
+// create places what is missing. Add is ordered so that any prefix is well spread.
+func (p *planner) create(d placement.Decision, ds displacement) {
+	want := max(p.in.Replicas-len(d.Keep)-ds.counted, 0)
 	n := min(want, len(d.Add))
-	surgeClusters := slices.Sorted(maps.Keys(surgeFor))
+	surgeClusters := slices.Sorted(maps.Keys(ds.surgeFor))
 	for _, cl := range d.Add[:n] {
 		np := NewProd{Cluster: cl}
 		// The first creations stand in for Prods of surging clusters, in name order.
 		for _, sc := range surgeClusters {
-			if surgeFor[sc] > 0 {
+			if ds.surgeFor[sc] > 0 {
 				np.SurgeFor = sc
-				surgeFor[sc]--
+				ds.surgeFor[sc]--
 				break
 			}
 		}
-		res.Create = append(res.Create, np)
+		p.res.Create = append(p.res.Create, np)
 	}
-	// Supersede the expired Prods that got a replacement; the rest stay counted.
+	// Supersede the Prods past the toleration that got a replacement; the rest stay counted.
 	shortfall := want - n
-	for i, p := range expiredProds {
-		if i < len(expiredProds)-shortfall {
-			res.Supersede = append(res.Supersede, p.Name)
+	for i, pr := range ds.pastToleration {
+		if i < len(ds.pastToleration)-shortfall {
+			p.res.Supersede = append(p.res.Supersede, pr.Name)
 		}
 	}
 	if want > len(d.Add) {
-		res.Unplaced = want - len(d.Add)
-		res.UnplacedReason = d.Reason
+		p.res.Unplaced = want - len(d.Add)
+		p.res.UnplacedReason = d.Reason
 	}
+}
 
-	// Retire, within the serving minimum: of the candidates still serving, the last ones
-	// (in retirement order) stay in traffic while the others alone are too few.
+// retire takes the Prods to retire out of traffic and deletes them once drained, within
+// the serving minimum: of the candidates still serving, the last ones (in retirement
+// order) stay in traffic while the others alone are too few.
+func (p *planner) retire(retire []Prod) {
 	retiring := map[string]bool{}
-	for _, p := range retire {
-		retiring[p.Name] = true
+	for _, pr := range retire {
+		retiring[pr.Name] = true
 	}
 	base := 0
-	for _, p := range in.Prods {
-		if !retiring[p.Name] && p.Available && res.Weights[p.Name] > 0 {
+	for _, pr := range p.in.Prods {
+		if !retiring[pr.Name] && pr.Available && p.res.Weights[pr.Name] > 0 {
 			base++
 		}
 	}
 	var servingCandidates []string
-	for _, p := range retire {
-		if p.Available && p.Weight > 0 {
-			servingCandidates = append(servingCandidates, p.Name)
+	for _, pr := range retire {
+		if pr.Available && pr.Weight > 0 {
+			servingCandidates = append(servingCandidates, pr.Name)
 		}
 	}
-	need := max(in.MinServing-base, 0)
+	need := max(p.in.MinServing-base, 0)
 	hold := map[string]bool{}
 	for _, name := range servingCandidates[max(len(servingCandidates)-need, 0):] {
 		hold[name] = true
 	}
-	for _, p := range retire {
-		if hold[p.Name] {
-			weight(p, p.Weight)
-			res.Held = append(res.Held, p.Name)
+	for _, pr := range retire {
+		if hold[pr.Name] {
+			p.weight(pr, pr.Weight)
+			p.res.Held = append(p.res.Held, pr.Name)
 			continue
 		}
-		evict(p, droverv1.EvictedRetiring)
-		if c, known := clusters[p.Cluster]; p.Drained && (!known || c.Reachable) {
-			res.Delete = append(res.Delete, p.Name)
+		p.evict(pr, droverv1.EvictedRetiring)
+		if c, known := p.clusters[pr.Cluster]; pr.Drained && (!known || c.Reachable) {
+			p.res.Delete = append(p.res.Delete, pr.Name)
 		}
 	}
-	for _, p := range in.Prods {
-		if p.Available && res.Weights[p.Name] > 0 {
-			res.Serving++
-		}
-	}
-	slices.Sort(res.Delete)
-	return res
 }
 
 // surgeActive reports whether a cluster's maintenance still wants surge replacements.

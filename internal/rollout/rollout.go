@@ -257,12 +257,28 @@ func Next(in Input) Output {
 	return out
 }
 
+// round is one call of Next as it goes: what it was given, the state it moves along and
+// what it decided so far.
+type round struct {
+	in Input
+	st *State
+	// prods are in.Prods by name.
+	prods []Prod
+	// serving counts the Prods serving now, less those the round took out of traffic.
+	serving int
+	out     *Output
+}
+
+// say adds a message for an event.
+func (rd *round) say(kind MessageKind, format string, args ...any) {
+	rd.out.Messages = append(rd.out.Messages, Message{Kind: kind, Text: fmt.Sprintf(format, args...)})
+}
+
 func next(in Input) Output {
 	st := clone(in.State)
 	out := Output{Targets: map[string]Target{}}
-	say := func(kind MessageKind, format string, args ...any) {
-		out.Messages = append(out.Messages, Message{Kind: kind, Text: fmt.Sprintf(format, args...)})
-	}
+	rd := &round{in: in, st: &st, out: &out}
+	say := rd.say
 
 	if st.Revision != in.Revision {
 		// A new revision: a rollout in progress is superseded; rolling back goes to the
@@ -322,16 +338,16 @@ func next(in Input) Output {
 	}
 
 	steps := in.Policy.Steps
-	serving := 0
+	rd.prods = prods
 	for _, p := range prods {
 		if p.Serving {
-			serving++
+			rd.serving++
 		}
 	}
 	for guard := 0; guard <= len(steps)+1; guard++ {
 		advanced := false
 		if st.Phase == Progressing && st.Step < len(steps) {
-			advanced = runStep(in, &st, prods, &serving, &out, say)
+			advanced = rd.runStep()
 		}
 		if !advanced {
 			break
@@ -352,12 +368,12 @@ func next(in Input) Output {
 				st.Prods[p.Name] = ProdState{Step: len(steps), Phase: Creating}
 				continue
 			}
-			if p.Serving && serving-1 < in.MinServing {
+			if p.Serving && rd.serving-1 < in.MinServing {
 				break
 			}
 			st.Prods[p.Name] = ProdState{Step: len(steps), Phase: Draining}
 			if p.Serving {
-				serving--
+				rd.serving--
 			}
 		}
 		if len(rest) == 0 && inflight(st, len(steps)) == 0 && allDone(st, prods, in.Revision) {
@@ -418,77 +434,92 @@ func stepName(p droverv1.RolloutPolicySpec, k int) string {
 }
 
 // runStep moves the current step along; it reports whether the step passed.
-func runStep(in Input, st *State, prods []Prod, serving *int, out *Output, say func(MessageKind, string, ...any)) bool {
+func (rd *round) runStep() bool {
+	st := rd.st
 	k := st.Step
-	step := in.Policy.Steps[k]
+	step := rd.in.Policy.Steps[k]
 	sel := labels.Everything()
 	if step.Selector != nil {
 		if s, err := metav1.LabelSelectorAsSelector(step.Selector.AsMetav1()); err == nil {
 			sel = s
 		}
 	}
-	candidates := remaining(in, *st, prods, sel)
+	members, quota := rd.pick(step, sel)
+	advanceProds(rd.in, st, rd.prods)
+	if inflight(*st, k) > 0 || members < quota && len(remaining(rd.in, *st, rd.prods, sel)) > 0 {
+		if w := waitingForProds(*st, rd.prods); w != "" {
+			rd.out.Waiting = fmt.Sprintf("step %s: %s", step.Name, w)
+		} else {
+			rd.out.Waiting = fmt.Sprintf("step %s: waiting for Prods to leave traffic within the serving minimum", step.Name)
+		}
+		return false
+	}
+	if !stepHasMembers(*st, k) {
+		rd.say(MessageStepSkipped, "step %s selects no Prod; passing it", step.Name)
+		rd.nextStep()
+		return true
+	}
+	// The step's Prods are all back: its gates.
+	if st.GatesStarted.IsZero() {
+		st.GatesStarted = rd.in.Now
+	}
+	if st.Phase == Paused {
+		return false
+	}
+	return rd.runGates(step)
+}
+
+// pick takes the step's Prods, as many as its count and maxParallel allow, never taking
+// a serving Prod out below the serving minimum. It returns how many Prods the step has
+// and how many it wants.
+func (rd *round) pick(step droverv1.RolloutStep, sel labels.Selector) (members, quota int) {
+	st, k := rd.st, rd.st.Step
+	candidates := remaining(rd.in, *st, rd.prods, sel)
 	order(candidates, step)
-	members := 0
 	for _, ps := range st.Prods {
 		if ps.Step == k {
 			members++
 		}
 	}
-	quota := members + len(candidates)
+	quota = members + len(candidates)
 	if step.Count != nil {
-		quota = min(quota, scaled(step.Count, len(prods)))
+		quota = min(quota, scaled(step.Count, len(rd.prods)))
 	}
 	limit := maxParallel(step.MaxParallel, quota)
 	for _, p := range candidates {
 		if inflight(*st, k) >= limit || members >= quota {
 			break
 		}
-		if replacing(in) {
+		if replacing(rd.in) {
 			// The original serves until its replacement does: the serving count never dips.
 			st.Prods[p.Name] = ProdState{Step: k, Phase: Creating}
 			members++
-			say(MessageProdSelected, "step %s: replacing %s with %s", step.Name, p.Name, in.Revision)
+			rd.say(MessageProdSelected, "step %s: replacing %s with %s", step.Name, p.Name, rd.in.Revision)
 			continue
 		}
-		if p.Serving && *serving-1 < in.MinServing {
+		if p.Serving && rd.serving-1 < rd.in.MinServing {
 			break // it would leave too few serving; wait for one in flight to come back
 		}
 		st.Prods[p.Name] = ProdState{Step: k, Phase: Draining}
 		members++
 		if p.Serving {
-			*serving--
+			rd.serving--
 		}
-		say(MessageProdSelected, "step %s: %s leaves traffic for %s", step.Name, p.Name, in.Revision)
+		rd.say(MessageProdSelected, "step %s: %s leaves traffic for %s", step.Name, p.Name, rd.in.Revision)
 	}
-	advanceProds(in, st, prods)
-	if inflight(*st, k) > 0 || members < quota && len(remaining(in, *st, prods, sel)) > 0 {
-		if w := waitingForProds(*st, prods); w != "" {
-			out.Waiting = fmt.Sprintf("step %s: %s", step.Name, w)
-		} else {
-			out.Waiting = fmt.Sprintf("step %s: waiting for Prods to leave traffic within the serving minimum", step.Name)
-		}
-		return false
-	}
-	if !stepHasMembers(*st, k) {
-		say(MessageStepSkipped, "step %s selects no Prod; passing it", step.Name)
-		st.Step++
-		st.GatesStarted, st.Promoted = time.Time{}, false
-		return true
-	}
-	// The step's Prods are all back: its gates.
-	if st.GatesStarted.IsZero() {
-		st.GatesStarted = in.Now
-	}
-	if st.Phase == Paused {
-		return false
-	}
+	return members, quota
+}
+
+// runGates judges the step's gates: all passed, the step passes; one failed, the
+// rollout pauses or rolls back as failurePolicy says. It reports whether the step passed.
+func (rd *round) runGates(step droverv1.RolloutStep) bool {
+	st, k := rd.st, rd.st.Step
 	passed, failed := true, ""
 	var failedAt time.Time
 	var waiting []string
 	records := make([]GateRecord, 0, len(step.Gates))
 	for i, g := range step.Gates {
-		ok, pending, msg, at := gate(in, *st, i, g, st.Promoted, out)
+		ok, pending, msg, at := gate(rd.in, *st, i, g, st.Promoted, rd.out)
 		switch {
 		case !ok && !pending:
 			failed = fmt.Sprintf("step %s, gate %d (%s): %s", step.Name, i+1, GateType(g), msg)
@@ -505,24 +536,29 @@ func runStep(in Input, st *State, prods []Prod, serving *int, out *Output, say f
 		}
 	}
 	if failed != "" {
-		if in.Policy.FailurePolicy == droverv1.PauseFailurePolicy {
+		if rd.in.Policy.FailurePolicy == droverv1.PauseFailurePolicy {
 			st.Phase, st.Reason = Paused, "gate failed: "+failed
-			say(MessageGateFailed, "paused: %s", st.Reason)
+			rd.say(MessageGateFailed, "paused: %s", st.Reason)
 			return false
 		}
 		startRollback(st, failedAt, "gate failed: "+failed)
-		say(MessageGateFailed, "rolling back: %s", st.Reason)
+		rd.say(MessageGateFailed, "rolling back: %s", st.Reason)
 		return false
 	}
 	if !passed {
-		out.Waiting = fmt.Sprintf("step %s: %s", step.Name, strings.Join(waiting, "; "))
+		rd.out.Waiting = fmt.Sprintf("step %s: %s", step.Name, strings.Join(waiting, "; "))
 		return false
 	}
 	st.Gates = append(st.Gates, records...)
-	say(MessageStepPassed, "step %s passed", step.Name)
-	st.Step++
-	st.GatesStarted, st.Promoted = time.Time{}, false
+	rd.say(MessageStepPassed, "step %s passed", step.Name)
+	rd.nextStep()
 	return true
+}
+
+// nextStep moves on to the next step, its gates not started nor promoted.
+func (rd *round) nextStep() {
+	rd.st.Step++
+	rd.st.GatesStarted, rd.st.Promoted = time.Time{}, false
 }
 
 func stepHasMembers(st State, k int) bool {

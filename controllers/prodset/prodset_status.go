@@ -11,9 +11,12 @@ import (
 	"sigs.k8s.io/cluster-api/util/conditions"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/plan"
 )
 
-// updateStatus writes what the reconcile read and decided into the set's status.
+// updateStatus writes what the reconcile read and decided into the set's status, and
+// computes every condition the controller owns: Placed, Available, Frozen, TrafficReady
+// and RolledOut. A condition nothing in this reconcile decided keeps its last verdict.
 func (r *Reconciler) updateStatus(s *scope) {
 	set := s.set
 	st := &set.Status
@@ -44,9 +47,9 @@ func (r *Reconciler) updateStatus(s *scope) {
 		sum.Name, sum.Cluster, sum.Version = p.Name, p.Spec.ClusterRef.Name, p.Spec.Version
 		sum.Revision, sum.SurgeFor = p.Labels[droverv1.RevisionLabel], p.Labels[droverv1.SurgeForLabel]
 		w := p.DesiredWeight()
-		if pw, ok := s.plan.Weights[p.Name]; ok && s.planned && !s.plan.Frozen {
-			w = pw
-			sum.Evicted = s.plan.Evicted[p.Name]
+		if pw := s.weights().Prods[p.Name]; s.planned && pw.Why != plan.WhyUnplanned {
+			w = pw.Spec
+			sum.Evicted = pw.Evicted
 		} else if !s.planned {
 			sum.Evicted = prev[p.Name].Evicted
 		}
@@ -93,9 +96,7 @@ func (r *Reconciler) updateStatus(s *scope) {
 	setAvailable(s, replicas)
 	setFrozen(s)
 	r.setTrafficReady(s, publishing)
-	if s.ro.condition.Type != "" {
-		conditions.Set(set, s.ro.condition)
-	}
+	setRolledOut(s)
 	r.transitionEvents(set, placed, avail, trafficReady)
 }
 
@@ -199,7 +200,7 @@ func (r *Reconciler) setTrafficReady(s *scope, publishing bool) {
 	default:
 		var behind []string
 		for _, p := range s.prods {
-			want := s.publishWeight(p)
+			want := s.weights().Prods[p.Name].Publish
 			sum := s.summaries[p.Name]
 			have := int32(0)
 			if sum != nil && sum.PublishedWeight != nil {
@@ -222,4 +223,58 @@ func (r *Reconciler) setTrafficReady(s *scope, publishing bool) {
 		}
 	}
 	conditions.Set(s.set, c)
+}
+
+// setRolledOut says where the rollout is.
+func setRolledOut(s *scope) {
+	if c, ok := rolledOutCondition(s); ok {
+		conditions.Set(s.set, c)
+	}
+}
+
+// rolledOutCondition is the RolledOut condition for what the rollout decided; false when
+// it decided nothing.
+func rolledOutCondition(s *scope) (metav1.Condition, bool) {
+	c := metav1.Condition{Type: droverv1.ProdSetRolledOutCondition, Status: metav1.ConditionFalse}
+	switch s.ro.decided {
+	case rolloutAtOnce:
+		c.Status, c.Reason = metav1.ConditionTrue, droverv1.ProdSetRolledOutReason
+		c.Message = fmt.Sprintf("every Prod runs revision %s", s.revision)
+		if s.ro.behind > 0 {
+			c.Status, c.Reason = metav1.ConditionFalse, droverv1.ProdSetRolloutProgressing
+			c.Message = fmt.Sprintf("%d Prods updating to revision %s (no RolloutPolicy: all at once)", s.ro.behind, s.revision)
+		}
+	case rolloutHeld:
+		c.Reason, c.Message = s.ro.heldReason, s.ro.heldMessage
+	case rolloutByPolicy:
+		c = rolloutStatusCondition(s.set.Status.Rollout)
+	case rolloutNotRun:
+		return c, false
+	}
+	return c, true
+}
+
+// rolloutStatusCondition is the RolledOut condition for a rollout's status.
+func rolloutStatusCondition(st *droverv1.RolloutStatus) metav1.Condition {
+	c := metav1.Condition{Type: droverv1.ProdSetRolledOutCondition, Status: metav1.ConditionFalse, Message: st.Message}
+	switch st.Phase {
+	case droverv1.RolloutSucceeded:
+		c.Status, c.Reason = metav1.ConditionTrue, droverv1.ProdSetRolledOutReason
+	case droverv1.RolloutPaused:
+		c.Reason = droverv1.ProdSetRolloutPausedReason
+	case droverv1.RolloutRollingBack:
+		c.Reason = droverv1.ProdSetRollingBackReason
+	case droverv1.RolloutRolledBack:
+		c.Reason = droverv1.ProdSetRolledBackReason
+	default:
+		c.Reason = droverv1.ProdSetRolloutProgressing
+		if st.StepName != "" {
+			c.Message = fmt.Sprintf("step %d (%s): %s", st.Step+1, st.StepName, st.Message)
+		}
+	}
+	if c.Message == "" {
+		c.Message = string(st.Phase)
+	}
+	c.Message = truncate(c.Message, 2048)
+	return c
 }
