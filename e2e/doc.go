@@ -2,6 +2,10 @@
 // binary, started as a child process (internal/test/harness) against a test bed of real
 // kube-apiservers (internal/test/testbed): a control plane with Cluster API's and drover's
 // CRDs and four workload clusters in two regions registered as Cluster API Clusters.
+// The manager runs with the permissions drover ships with, not as the test bed's
+// admin: on the control plane as the Helm chart's ServiceAccount, bound to the chart's
+// RBAC, and on the workload clusters as config/workload-rbac's ServiceAccount, whose
+// kubeconfig is in each Cluster's <cluster>-kubeconfig Secret (identity_test.go).
 //
 // It runs with every other test (go test ./..., or make test) and on its own with
 //

@@ -71,7 +71,8 @@ var (
 	root string
 	// workDir holds the binaries, the control-plane kubeconfig and the clouds' logs.
 	workDir string
-	// kubeconfigPath is the control-plane kubeconfig the manager and kubectl use.
+	// kubeconfigPath is the admin's control-plane kubeconfig kubectl and the plugin use
+	// (the manager's is managerKubeconfigPath).
 	kubeconfigPath string
 	// managerBinary and pluginBinary are cmd/manager and cmd/kubectl-drover, built.
 	managerBinary, pluginBinary string
@@ -177,6 +178,8 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 
 	By("starting the manager binary: leader election, Route53, NLB mirrors, the Runtime Extension")
 	Expect(cp.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: managerNamespace}})).To(Succeed())
+	By("installing the chart's RBAC and config/workload-rbac: the manager acts as their ServiceAccounts, not as the admin")
+	installIdentities(ctx)
 	hookCA, hookCertDir = hookstest.ServeCert(GinkgoT())
 	manager = startReplica("manager")
 	hooks, err = hookstest.NewCaller(manager.hooksURL, hookCA)

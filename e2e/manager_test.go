@@ -77,7 +77,7 @@ func (r *managerReplica) start() {
 	var err error
 	r.Manager, err = harness.StartManager(harness.ManagerOptions{
 		Binary:     managerBinary,
-		Kubeconfig: kubeconfigPath,
+		Kubeconfig: managerKubeconfigPath,
 		Args:       r.args,
 		Env:        clouds.ManagerEnv(),
 		LogPath:    filepath.Join(bed.LogDir(), r.name+".log"),

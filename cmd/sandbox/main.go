@@ -281,8 +281,12 @@ func startSandbox(ctx context.Context, cfg config) (_ *sandbox, retErr error) {
 	if err := writeKubeconfigs(bed, cfg); err != nil {
 		return nil, err
 	}
+	managerKubeconfig, err := installIdentities(ctx, bed, cfg)
+	if err != nil {
+		return nil, err
+	}
 
-	if sb.mgr, err = startManager(cfg, sb.clouds); err != nil {
+	if sb.mgr, err = startManager(cfg, managerKubeconfig, sb.clouds); err != nil {
 		return nil, err
 	}
 	sb.stops = append(sb.stops, func() { stopManager(sb.mgr) })

@@ -4,55 +4,25 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/engine"
-	"helm.sh/helm/v3/pkg/releaseutil"
 	"sigs.k8s.io/yaml"
 )
 
 const helmNamespace = "drover-ops"
 
 // renderChart renders charts/drover as `helm install drover charts/drover -n
-// drover-ops -f values` would, with Helm's library: values checked against
-// values.schema.json, templates rendered in strict mode (a missing value is an error).
+// drover-ops -f values` would (see RenderChart).
 func renderChart(t *testing.T, values string) (install, error) {
 	t.Helper()
-	ch, err := loader.LoadDir(filepath.Join(repoRoot(t), "charts", "drover"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var user map[string]any
 	if err := yaml.Unmarshal([]byte(values), &user); err != nil {
 		t.Fatalf("test values: %v", err)
 	}
-	vals, err := chartutil.ToRenderValues(ch, user, chartutil.ReleaseOptions{
-		Name: "drover", Namespace: helmNamespace, Revision: 1, IsInstall: true,
-	}, chartutil.DefaultCapabilities)
+	docs, err := RenderChart(filepath.Join(repoRoot(t), "charts", "drover"), "drover", helmNamespace, user)
 	if err != nil {
 		return install{}, err
-	}
-	out, err := engine.Engine{Strict: true}.Render(ch, vals)
-	if err != nil {
-		return install{}, err
-	}
-	var names []string
-	for name := range out {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	var docs []string
-	for _, name := range names {
-		if strings.HasSuffix(name, "NOTES.txt") {
-			continue
-		}
-		for _, doc := range releaseutil.SplitManifests(out[name]) {
-			docs = append(docs, doc)
-		}
 	}
 	return parseObjects(t, docs), nil
 }
