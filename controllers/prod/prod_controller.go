@@ -20,7 +20,6 @@ import (
 	"k8s.io/client-go/tools/events"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
-	"sigs.k8s.io/cluster-api/util"
 	"sigs.k8s.io/cluster-api/util/finalizers"
 	"sigs.k8s.io/cluster-api/util/patch"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -34,6 +33,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/manifests"
+	"github.com/drover-dev/drover/internal/phases"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -208,8 +208,6 @@ type reachability struct {
 	message string
 }
 
-type phase func(context.Context, *scope) (ctrl.Result, error)
-
 // Reconcile brings one Prod towards its spec.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
 	// The Prod is read from the API server, not the cache. Status is patched only where
@@ -259,29 +257,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}()
 
 	if s.deleting {
-		return runPhases(ctx, s, []phase{r.reconcileDrain, r.reconcileCluster, r.reconcileConnection, r.reconcileCleanup})
+		return phases.Run(ctx, s, r.reconcileDrain, r.reconcileCluster, r.reconcileConnection, r.reconcileCleanup)
 	}
-	res, err := runPhases(ctx, s, []phase{r.reconcileCluster, r.reconcileConnection, r.reconcileApply, r.reconcileAvailability})
+	res, err := phases.Run(ctx, s, r.reconcileCluster, r.reconcileConnection, r.reconcileApply, r.reconcileAvailability)
 	if err == nil && res.IsZero() && s.applied {
 		// Settled: come back later to correct drift on the workload cluster.
 		res.RequeueAfter = r.ResyncInterval
 	}
 	return res, err
-}
-
-// runPhases runs every phase in order, each skipping itself when what it needs was not
-// learned by the ones before, and returns the soonest requeue and all errors.
-func runPhases(ctx context.Context, s *scope, phases []phase) (ctrl.Result, error) {
-	var res ctrl.Result
-	var errs []error
-	for _, p := range phases {
-		r, err := p(ctx, s)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		res = util.LowestNonZeroResult(res, r)
-	}
-	return res, kerrors.NewAggregate(errs)
 }
 
 // reconcileCluster reads the Cluster and stops when it is missing, deleting or not up.
