@@ -4,10 +4,16 @@
 // status.endpoint (id, VIP, operating status), which the ProdSet publishes as the Prod's
 // Octavia path. For a Prod with spec.traffic.mirror it keeps an AWS NLB in sync with that
 // load balancer: plan (nlb.Desired, a pure function of what Octavia returned), diff
-// (nlb.Diff, against what AWS has under drover's ownership tags), apply (nlb.Apply, the
-// only step that writes to AWS), on every change of the Prod and every poll interval.
+// (nlb.Diff, against what deploy.Observe reads of AWS under drover's ownership tags),
+// apply (deploy.Apply, the only step that writes to AWS), on every change of the Prod and
+// every poll interval.
 //
-// Safety (design.md, "NLB mirror"): a failed or partial Octavia read, or a load balancer
+// Reconcile runs small phases over a scope, as controllers/prod does: reconcileOctavia,
+// reconcilePlan and reconcileSync, or, when the Prod is deleted or its mirror disabled,
+// reconcileTraffic, reconcileNLBDeletion and reconcileRelease. mirror_status.go computes
+// the MirrorSynced condition from what they learned.
+//
+// Safety: a failed or partial Octavia read, or a load balancer
 // not ACTIVE, changes nothing in AWS; a sync that would remove more than
 // maxTargetRemovalPercent of a target group's targets is held and reported until the
 // operator annotates the Prod with drover.dev/allow-target-removal; only resources tagged
@@ -42,6 +48,7 @@ import (
 	"github.com/drover-dev/drover/internal/cloud/elbv2"
 	"github.com/drover-dev/drover/internal/cloud/octavia"
 	"github.com/drover-dev/drover/internal/nlb"
+	"github.com/drover-dev/drover/internal/nlb/deploy"
 	"github.com/drover-dev/drover/internal/phases"
 	"github.com/drover-dev/drover/internal/traffic"
 )
@@ -358,7 +365,7 @@ func (r *Reconciler) reconcilePlan(ctx context.Context, s *scope) (ctrl.Result, 
 		r.setOutcome(s, droverv1.ProdMirrorFailedReason, fmt.Sprintf("building the NLB from Octavia load balancer %s: %v", s.lbID, err))
 		return poll, nil
 	}
-	observed, err := nlb.Observe(ctx, r.ELBv2, r.owner(p))
+	observed, err := deploy.Observe(ctx, r.ELBv2, r.owner(p))
 	if err != nil {
 		r.setOutcome(s, droverv1.ProdMirrorFailedReason, fmt.Sprintf("reading the NLB from AWS failed, so nothing was changed: %v", err))
 		return poll, nil
@@ -402,7 +409,7 @@ func (r *Reconciler) reconcileSync(ctx context.Context, s *scope) (ctrl.Result, 
 		return poll, nil
 	}
 	drift := ms.ModelDigest == digest
-	res, err := nlb.Apply(ctx, r.ELBv2, plan)
+	res, err := deploy.Apply(ctx, r.ELBv2, plan)
 	r.setLoadBalancer(p, res.LoadBalancer)
 	if err != nil {
 		r.setOutcome(s, droverv1.ProdMirrorFailedReason, fmt.Sprintf("applying the NLB plan stopped after %s: %v", res, err))
@@ -501,13 +508,13 @@ func (r *Reconciler) reconcileNLBDeletion(ctx context.Context, s *scope) (ctrl.R
 		s.teardown = "the manager has no AWS configuration, so the NLB cannot be deleted; the finalizer " + droverv1.MirrorFinalizer + " stays until a manager with AWS deletes it"
 		return ctrl.Result{RequeueAfter: time.Minute}, nil
 	}
-	observed, err := nlb.Observe(ctx, r.ELBv2, r.owner(p))
+	observed, err := deploy.Observe(ctx, r.ELBv2, r.owner(p))
 	if err != nil {
 		s.teardown = fmt.Sprintf("reading the NLB to delete it: %v", err)
 		return ctrl.Result{}, fmt.Errorf("reading the NLB to delete it: %w", err)
 	}
 	if plan := nlb.DeletePlan(observed); !plan.Empty() {
-		res, err := nlb.Apply(ctx, r.ELBv2, plan)
+		res, err := deploy.Apply(ctx, r.ELBv2, plan)
 		if err != nil {
 			s.teardown = fmt.Sprintf("deleting the NLB stopped after %s: %v", res, err)
 			return ctrl.Result{}, fmt.Errorf("deleting the NLB stopped after %s: %w", res, err)

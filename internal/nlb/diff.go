@@ -238,7 +238,7 @@ func Diff(desired Model, observed *Observed, guard Guard) Plan {
 		matchedTG[key] = tg
 		p.TargetGroupARNs[key] = tg.ARN
 		hcChanges := healthCheckChanges(spec.HealthCheck, tg.HealthCheck)
-		attrs, attrChanges := attributeChanges(spec.Attributes, tg.Attributes)
+		attrs, attrChanges := AttributeChanges(spec.Attributes, tg.Attributes)
 		if len(hcChanges) > 0 || len(attrs) > 0 {
 			mod := TargetGroupModification{TargetGroup: tg.Ref(), Changes: append(hcChanges, attrChanges...)}
 			if len(hcChanges) > 0 {
@@ -397,7 +397,7 @@ func healthCheckChanges(want, have HealthCheck) []string {
 	}
 	diff("protocol", want.Protocol, have.Protocol)
 	diff("port", want.Port, havePort)
-	if want.isHTTP() {
+	if want.IsHTTP() {
 		diff("path", want.Path, have.Path)
 		diff("matcher", want.Matcher, have.Matcher)
 	}
@@ -408,9 +408,10 @@ func healthCheckChanges(want, have HealthCheck) []string {
 	return c
 }
 
-// attributeChanges returns the managed attributes whose values differ (an attribute AWS
-// did not list counts as its default).
-func attributeChanges(want, have map[string]string) (map[string]string, []string) {
+// AttributeChanges returns the managed attributes whose values differ, and the
+// differences described (an attribute AWS did not list counts as its default; with have
+// nil, the attributes a new target group must be given).
+func AttributeChanges(want, have map[string]string) (map[string]string, []string) {
 	out := map[string]string{}
 	var c []string
 	for _, k := range slices.Sorted(maps.Keys(want)) {
@@ -555,6 +556,10 @@ func (c Counts) IsZero() bool { return c == Counts{} }
 // String lists the non-zero counts in Apply's order ("create 1 target group, register 3
 // targets"), or "nothing".
 func (c Counts) String() string { return c.describe(false) }
+
+// PastTense lists the non-zero counts as done ("created 1 target group, registered 3
+// targets"), or "nothing": what Apply did.
+func (c Counts) PastTense() string { return c.describe(true) }
 
 func (c Counts) describe(past bool) string {
 	var parts []string
