@@ -178,7 +178,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		enabled:  mirrorEnabled(prod),
 		hasLB:    prod.Spec.Traffic.ServiceRef != nil || prod.Spec.Traffic.LoadBalancerID != "",
 		owns:     controllerutil.ContainsFinalizer(prod, droverv1.MirrorFinalizer),
-		started:  time.Now(),
+		started:  r.Now(),
 	}
 	if s.deleting || !s.enabled {
 		syncTracker.forget(req.NamespacedName)
