@@ -18,12 +18,14 @@ func testOptions() Options {
 	return Options{Owner: testOwner, Network: Network{VPCID: "vpc-1", Subnets: []string{"subnet-b", "subnet-a"}}}
 }
 
-// The Octavia load balancer the tests mirror, shared with internal/nlb/deploy's tests.
+// What the tests share with internal/nlb/deploy's: the Octavia load balancer they mirror,
+// and an assertion.
 var (
 	member       = nlbtest.Member
 	members      = nlbtest.Members
 	testSnapshot = nlbtest.Snapshot
 	pool         = nlbtest.Pool
+	containsAll  = nlbtest.ContainsAll
 )
 
 func mustDesired(t *testing.T, s *octavia.Snapshot, opts Options) Model {
@@ -82,15 +84,6 @@ func (o *Observed) tgByPool(t *testing.T, poolID string) *ObservedTargetGroup {
 	}
 	t.Fatalf("no observed target group for pool %s", poolID)
 	return nil
-}
-
-func containsAll(t *testing.T, what, s string, subs ...string) {
-	t.Helper()
-	for _, sub := range subs {
-		if !strings.Contains(s, sub) {
-			t.Errorf("%s %q does not contain %q", what, s, sub)
-		}
-	}
 }
 
 func warningsText(ws []Warning) string {

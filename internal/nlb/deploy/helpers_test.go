@@ -3,7 +3,6 @@ package deploy
 import (
 	"maps"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/drover-dev/drover/internal/cloud/octavia"
@@ -17,11 +16,13 @@ func testOptions() nlb.Options {
 	return nlb.Options{Owner: testOwner, Network: nlb.Network{VPCID: "vpc-1", Subnets: []string{"subnet-b", "subnet-a"}}}
 }
 
-// The Octavia load balancer the tests mirror, shared with internal/nlb's tests.
+// What the tests share with internal/nlb's: the Octavia load balancer they mirror, and an
+// assertion.
 var (
 	member       = nlbtest.Member
 	testSnapshot = nlbtest.Snapshot
 	pool         = nlbtest.Pool
+	containsAll  = nlbtest.ContainsAll
 )
 
 func mustDesired(t *testing.T, s *octavia.Snapshot, opts nlb.Options) nlb.Model {
@@ -31,15 +32,6 @@ func mustDesired(t *testing.T, s *octavia.Snapshot, opts nlb.Options) nlb.Model 
 		t.Fatalf("Desired: %v", err)
 	}
 	return m
-}
-
-func containsAll(t *testing.T, what, s string, subs ...string) {
-	t.Helper()
-	for _, sub := range subs {
-		if !strings.Contains(s, sub) {
-			t.Errorf("%s %q does not contain %q", what, s, sub)
-		}
-	}
 }
 
 // withTags returns a copy of base with extra added.

@@ -1,6 +1,6 @@
 // Package nlbtest holds what the tests of the NLB mirror's packages share: an Octavia
-// load balancer to mirror and an in-memory ELBv2. It does not import internal/nlb, so
-// that package's own tests can use it.
+// load balancer to mirror, an in-memory ELBv2 and an assertion. It does not import
+// internal/nlb, so that package's own tests can use it.
 package nlbtest
 
 import "github.com/drover-dev/drover/internal/cloud/octavia"

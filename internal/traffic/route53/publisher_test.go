@@ -157,9 +157,12 @@ func (f *fakeZone) callCount() int {
 	return len(f.calls)
 }
 
-func startPublisher(t *testing.T, api API) *Publisher {
+func startPublisher(t *testing.T, api API, edits ...func(*Publisher)) *Publisher {
 	t.Helper()
 	p := &Publisher{API: api, Linger: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond}
+	for _, e := range edits {
+		e(p)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = p.Start(ctx) }()
@@ -618,11 +621,8 @@ func TestPublisherForgetsTicketsAfterRetain(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	p := &Publisher{API: zone, Linger: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond, Retain: time.Hour, Now: clock}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = p.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	p := startPublisher(t, zone, func(p *Publisher) { p.Retain, p.Now = time.Hour, clock })
+	ctx := context.Background()
 
 	t1, err := p.Publish(ctx, shop, []traffic.Weight{{ID: "default/a", Weight: 100, Paths: paths("10.0.0.1", "", 90, 10)}})
 	if err != nil {
