@@ -139,10 +139,10 @@ type scope struct {
 	// is ACTIVE and may be mirrored.
 	lbID string
 	snap *octavia.Snapshot
-	// model, observed and plan are the sync's plan; plan is nil until it is made.
-	model    nlb.Model
-	observed *nlb.Observed
-	plan     *nlb.Plan
+	// model is the NLB Octavia asks for and plan what takes AWS there; plan is nil until
+	// it is made.
+	model nlb.Model
+	plan  *nlb.Plan
 	// outcome is how the sync ended; nil when no sync ran.
 	outcome *outcome
 
@@ -375,7 +375,7 @@ func (r *Reconciler) reconcilePlan(ctx context.Context, s *scope) (ctrl.Result, 
 		guard.MaxTargetRemovalPercent = *m.MaxTargetRemovalPercent
 	}
 	plan := nlb.Diff(model, observed, guard)
-	s.model, s.observed, s.plan = model, observed, &plan
+	s.model, s.plan = model, &plan
 	mirrorStatus(p).TargetGroups = targetGroups(model, observed)
 	for _, w := range warnings {
 		ctrl.LoggerFrom(ctx).V(1).Info("NLB mirror", "warning", w.String())
