@@ -194,4 +194,8 @@ const (
 	MaintenanceDrainingReason        = "WaitingForTraffic"
 	MaintenanceDrainedReason         = "Drained"
 	MaintenanceNotAdmittedReason     = "NotAdmitted"
+	// MaintenanceReleasedReason: the ClusterMaintenance is deleted and lets the cluster go.
+	MaintenanceReleasedReason = "Released"
+	// MaintenanceUnknownReason: what the condition depends on could not be read.
+	MaintenanceUnknownReason = "Unknown"
 )

@@ -33,6 +33,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/mapping"
+	"github.com/drover-dev/drover/internal/phases"
 	"github.com/drover-dev/drover/internal/plan"
 )
 
@@ -82,6 +83,29 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 		Complete(r)
 }
 
+// scope is what one reconcile learned.
+type scope struct {
+	m        *droverv1.ClusterMaintenance
+	deleting bool
+
+	// unknown is why an input could not be read; nothing is decided without it.
+	unknown error
+	// sets are the ProdSets of the namespace.
+	sets []droverv1.ProdSet
+	// clusterMissing: the Cluster does not exist and the drain was not admitted.
+	clusterMissing bool
+	// admission is plan.Admit's verdict on a maintenance not admitted before.
+	admission *plan.Admission
+	// waiting are the Prods on the cluster not drained yet, with why.
+	waiting []string
+	// notBack are the cluster's Prods not back in traffic yet (deleted maintenance).
+	notBack []string
+	// keptOutBy is another maintenance of the cluster that keeps it out of traffic.
+	keptOutBy string
+	// released: the finalizer is removed.
+	released bool
+}
+
 // Reconcile admits, follows and releases one ClusterMaintenance.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
 	m := &droverv1.ClusterMaintenance{}
@@ -100,7 +124,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	s := &scope{m: m, deleting: !m.DeletionTimestamp.IsZero()}
 	defer func() {
+		updateStatus(s)
 		err := helper.Patch(ctx, m, patch.WithOwnedConditions{Conditions: []string{
 			droverv1.MaintenanceAdmittedCondition, droverv1.MaintenanceDrainedCondition,
 		}}, patch.WithStatusObservedGeneration{})
@@ -109,49 +135,61 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		}
 	}()
 
-	sets := &droverv1.ProdSetList{}
-	if err := r.Client.List(ctx, sets, client.InNamespace(m.Namespace)); err != nil {
-		return ctrl.Result{}, fmt.Errorf("listing ProdSets: %w", err)
+	if s.deleting {
+		return phases.Run(ctx, s, []phases.Phase[*scope]{r.reconcileProdSets, r.reconcileRelease}, nil)
 	}
-	if !m.DeletionTimestamp.IsZero() {
-		return r.release(ctx, m, sets.Items)
-	}
+	return phases.Run(ctx, s, []phases.Phase[*scope]{r.reconcileProdSets, r.reconcileCluster, r.reconcileAdmission, r.reconcileDrain}, nil)
+}
 
-	cluster := &clusterv1.Cluster{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: m.Namespace, Name: m.Spec.ClusterName}, cluster); err != nil {
+// reconcileProdSets reads the ProdSets of the namespace.
+func (r *Reconciler) reconcileProdSets(ctx context.Context, s *scope) (ctrl.Result, error) {
+	sets := &droverv1.ProdSetList{}
+	if err := r.Client.List(ctx, sets, client.InNamespace(s.m.Namespace)); err != nil {
+		s.unknown = fmt.Errorf("listing ProdSets: %w", err)
+		return ctrl.Result{}, s.unknown
+	}
+	s.sets = sets.Items
+	return ctrl.Result{}, nil
+}
+
+// reconcileCluster stops a maintenance not admitted yet while its Cluster does not exist.
+func (r *Reconciler) reconcileCluster(ctx context.Context, s *scope) (ctrl.Result, error) {
+	m := s.m
+	if s.unknown != nil {
+		return ctrl.Result{}, nil
+	}
+	key := client.ObjectKey{Namespace: m.Namespace, Name: m.Spec.ClusterName}
+	if err := r.Client.Get(ctx, key, &clusterv1.Cluster{}); err != nil {
 		if !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, err
+			s.unknown = fmt.Errorf("reading Cluster %s: %w", key, err)
+			return ctrl.Result{}, s.unknown
 		}
 		if !m.Admitted() {
+			s.clusterMissing = true
 			m.Status.Phase = droverv1.MaintenancePending
-			msg := fmt.Sprintf("Cluster %s/%s does not exist", m.Namespace, m.Spec.ClusterName)
 			if conditions.GetReason(m, droverv1.MaintenanceAdmittedCondition) != droverv1.MaintenanceClusterNotFoundReason {
-				r.event(m, corev1.EventTypeWarning, ReasonClusterNotFound, "Drain", "%s", msg)
+				r.event(m, corev1.EventTypeWarning, ReasonClusterNotFound, "Drain", "%s", clusterNotFound(m))
 			}
-			conditions.Set(m, metav1.Condition{Type: droverv1.MaintenanceAdmittedCondition, Status: metav1.ConditionFalse,
-				Reason: droverv1.MaintenanceClusterNotFoundReason, Message: msg})
-			conditions.Set(m, metav1.Condition{Type: droverv1.MaintenanceDrainedCondition, Status: metav1.ConditionFalse,
-				Reason: droverv1.MaintenanceClusterNotFoundReason, Message: msg})
 			return ctrl.Result{}, nil // the Cluster watch brings us back
 		}
 	}
-
-	if !m.Admitted() {
-		if err := r.admit(ctx, m, sets.Items); err != nil {
-			return ctrl.Result{}, err
-		}
-		if !m.Admitted() {
-			return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil
-		}
-	}
-	return r.follow(ctx, m, sets.Items)
+	return ctrl.Result{}, nil
 }
 
-// admit decides whether the drain may start.
-func (r *Reconciler) admit(ctx context.Context, m *droverv1.ClusterMaintenance, sets []droverv1.ProdSet) error {
+func clusterNotFound(m *droverv1.ClusterMaintenance) string {
+	return fmt.Sprintf("Cluster %s/%s does not exist", m.Namespace, m.Spec.ClusterName)
+}
+
+// reconcileAdmission decides whether the drain may start.
+func (r *Reconciler) reconcileAdmission(ctx context.Context, s *scope) (ctrl.Result, error) {
+	m := s.m
+	if s.unknown != nil || s.clusterMissing || m.Admitted() {
+		return ctrl.Result{}, nil
+	}
 	others := &droverv1.ClusterMaintenanceList{}
 	if err := r.Client.List(ctx, others, client.InNamespace(m.Namespace)); err != nil {
-		return fmt.Errorf("listing ClusterMaintenances: %w", err)
+		s.unknown = fmt.Errorf("listing ClusterMaintenances: %w", err)
+		return ctrl.Result{}, s.unknown
 	}
 	draining := map[string]bool{}
 	for i := range others.Items {
@@ -169,46 +207,42 @@ func (r *Reconciler) admit(ctx context.Context, m *droverv1.ClusterMaintenance, 
 	r.mu.Unlock()
 
 	in := plan.AdmitInput{Cluster: m.Spec.ClusterName, Surge: m.Spec.Surge, Draining: slices.Sorted(maps.Keys(draining))}
-	for i := range sets {
-		in.Sets = append(in.Sets, setView(&sets[i]))
+	for i := range s.sets {
+		in.Sets = append(in.Sets, setView(&s.sets[i]))
 	}
 	a := plan.Admit(in)
-	c := metav1.Condition{Type: droverv1.MaintenanceAdmittedCondition, Message: a.Message}
-	drained := metav1.Condition{Type: droverv1.MaintenanceDrainedCondition, Status: metav1.ConditionFalse,
-		Reason: droverv1.MaintenanceNotAdmittedReason, Message: "the drain has not started: " + a.Message}
+	s.admission = &a
 	switch {
 	case a.Admit:
 		now := metav1.NewTime(r.Now())
 		m.Status.AdmittedTime = &now
 		m.Status.Phase = droverv1.MaintenanceDraining
-		c.Status, c.Reason = metav1.ConditionTrue, droverv1.MaintenanceAdmittedReason
 		r.remember(client.ObjectKeyFromObject(m), m.Spec.ClusterName)
 		r.event(m, corev1.EventTypeNormal, ReasonAdmitted, "Drain", "draining cluster %s: %s", m.Spec.ClusterName, a.Message)
-		drained.Reason, drained.Message = droverv1.MaintenanceDrainingReason, "taking the cluster's Prods out of traffic"
+		return ctrl.Result{}, nil
 	case a.Surging:
 		if m.Status.Phase != droverv1.MaintenanceSurging {
 			r.event(m, corev1.EventTypeNormal, ReasonSurging, "Drain", "waiting for stand-ins before draining cluster %s: %s", m.Spec.ClusterName, a.Message)
 		}
 		m.Status.Phase = droverv1.MaintenanceSurging
-		c.Status, c.Reason = metav1.ConditionFalse, droverv1.MaintenanceSurgingReason
 	default:
 		if m.Status.Phase != droverv1.MaintenanceRefused {
 			r.event(m, corev1.EventTypeWarning, ReasonRefused, "Drain", "%s", a.Message)
 		}
 		m.Status.Phase = droverv1.MaintenanceRefused
-		c.Status, c.Reason = metav1.ConditionFalse, droverv1.MaintenanceRefusedReason
 	}
-	conditions.Set(m, c)
-	conditions.Set(m, drained)
-	return nil
+	return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil
 }
 
-// follow reports how far the admitted drain is.
-func (r *Reconciler) follow(_ context.Context, m *droverv1.ClusterMaintenance, sets []droverv1.ProdSet) (ctrl.Result, error) {
+// reconcileDrain follows the admitted drain in the ProdSets' status.
+func (r *Reconciler) reconcileDrain(_ context.Context, s *scope) (ctrl.Result, error) {
+	m := s.m
+	if s.unknown != nil || !m.Admitted() {
+		return ctrl.Result{}, nil
+	}
 	var prods []droverv1.MaintenanceProd
-	var waiting []string
-	for i := range sets {
-		set := &sets[i]
+	for i := range s.sets {
+		set := &s.sets[i]
 		for _, p := range set.Status.Prods {
 			if p.Cluster != m.Spec.ClusterName || p.SurgeFor != "" {
 				continue
@@ -217,20 +251,15 @@ func (r *Reconciler) follow(_ context.Context, m *droverv1.ClusterMaintenance, s
 				Drained: p.Drained && p.Weight != nil && *p.Weight == 0}
 			prods = append(prods, mp)
 			if !mp.Drained {
-				waiting = append(waiting, fmt.Sprintf("%s (%s)", p.Name, drainState(p)))
+				s.waiting = append(s.waiting, fmt.Sprintf("%s (%s)", p.Name, drainState(p)))
 			}
 		}
 	}
 	slices.SortFunc(prods, func(a, b droverv1.MaintenanceProd) int { return strings.Compare(a.Name, b.Name) })
 	m.Status.Prods = prods
-	conditions.Set(m, metav1.Condition{Type: droverv1.MaintenanceAdmittedCondition, Status: metav1.ConditionTrue,
-		Reason: droverv1.MaintenanceAdmittedReason, Message: fmt.Sprintf("drain started %s", m.Status.AdmittedTime.UTC().Format(time.RFC3339))})
-	if len(waiting) > 0 {
+	if len(s.waiting) > 0 {
 		m.Status.Phase = droverv1.MaintenanceDraining
 		m.Status.DrainedTime = nil
-		conditions.Set(m, metav1.Condition{Type: droverv1.MaintenanceDrainedCondition, Status: metav1.ConditionFalse,
-			Reason:  droverv1.MaintenanceDrainingReason,
-			Message: fmt.Sprintf("%d of %d Prods drained; waiting for %s", len(prods)-len(waiting), len(prods), strings.Join(waiting, ", "))})
 		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil
 	}
 	if m.Status.Phase != droverv1.MaintenanceDrained {
@@ -239,47 +268,51 @@ func (r *Reconciler) follow(_ context.Context, m *droverv1.ClusterMaintenance, s
 		r.event(m, corev1.EventTypeNormal, ReasonDrained, "Drain", "no traffic reaches the %d Prods on cluster %s", len(prods), m.Spec.ClusterName)
 	}
 	m.Status.Phase = droverv1.MaintenanceDrained
-	conditions.Set(m, metav1.Condition{Type: droverv1.MaintenanceDrainedCondition, Status: metav1.ConditionTrue,
-		Reason:  droverv1.MaintenanceDrainedReason,
-		Message: fmt.Sprintf("all %d Prods on cluster %s are out of traffic, DNS in sync for a TTL", len(prods), m.Spec.ClusterName)})
 	return ctrl.Result{}, nil
 }
 
-// release lets a deleted maintenance go once the cluster's Prods are back in traffic,
-// unless another maintenance of the same cluster keeps them out.
-func (r *Reconciler) release(ctx context.Context, m *droverv1.ClusterMaintenance, sets []droverv1.ProdSet) (ctrl.Result, error) {
+// reconcileRelease lets a deleted maintenance go once the cluster's Prods are back in
+// traffic, unless another maintenance of the same cluster keeps them out.
+func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) (ctrl.Result, error) {
+	m := s.m
+	if s.unknown != nil {
+		return ctrl.Result{}, nil
+	}
 	others := &droverv1.ClusterMaintenanceList{}
 	if err := r.Client.List(ctx, others, client.InNamespace(m.Namespace)); err != nil {
-		return ctrl.Result{}, fmt.Errorf("listing ClusterMaintenances: %w", err)
+		s.unknown = fmt.Errorf("listing ClusterMaintenances: %w", err)
+		return ctrl.Result{}, s.unknown
 	}
 	for i := range others.Items {
 		o := &others.Items[i]
 		if o.UID != m.UID && o.Spec.ClusterName == m.Spec.ClusterName && o.DeletionTimestamp.IsZero() {
-			return r.done(m), nil // the other one keeps the cluster out
+			s.keptOutBy = o.Name
+			r.done(s) // the other one keeps the cluster out
+			return ctrl.Result{}, nil
 		}
 	}
-	var out []string
-	for i := range sets {
-		for _, p := range sets[i].Status.Prods {
+	for i := range s.sets {
+		for _, p := range s.sets[i].Status.Prods {
 			if p.Cluster == m.Spec.ClusterName && p.SurgeFor == "" && !backInTraffic(p) {
-				out = append(out, p.Name)
+				s.notBack = append(s.notBack, p.Name)
 			}
 		}
 	}
-	if len(out) > 0 {
-		conditions.Set(m, metav1.Condition{Type: droverv1.MaintenanceDrainedCondition, Status: metav1.ConditionFalse,
-			Reason: droverv1.MaintenanceDrainingReason, Message: "re-admitting the cluster's Prods: waiting for " + strings.Join(out, ", ")})
+	if len(s.notBack) > 0 {
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
-	return r.done(m), nil
+	r.done(s)
+	return ctrl.Result{}, nil
 }
 
-func (r *Reconciler) done(m *droverv1.ClusterMaintenance) ctrl.Result {
+// done removes the finalizer.
+func (r *Reconciler) done(s *scope) {
+	m := s.m
 	if controllerutil.RemoveFinalizer(m, droverv1.ClusterMaintenanceFinalizer) {
 		r.event(m, corev1.EventTypeNormal, ReasonReleased, "Restore", "cluster %s is back in traffic", m.Spec.ClusterName)
 	}
 	r.forget(client.ObjectKeyFromObject(m))
-	return ctrl.Result{}
+	s.released = true
 }
 
 // backInTraffic reports whether a Prod left traffic for maintenance has its weight back,

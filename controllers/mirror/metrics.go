@@ -118,7 +118,7 @@ func init() {
 // event when the mirror turns to a failing outcome (prev is the outcome before).
 func (r *Reconciler) recordSync(s *scope, prev, outcome, message string) {
 	syncs.WithLabelValues(outcome).Inc()
-	syncDuration.WithLabelValues(outcome).Observe(time.Since(s.started).Seconds())
+	syncDuration.WithLabelValues(outcome).Observe(r.Now().Sub(s.started).Seconds())
 	syncTracker.record(types.NamespacedName{Namespace: s.prod.Namespace, Name: s.prod.Name}, outcome)
 	if prev == outcome || r.Recorder == nil {
 		return

@@ -4,8 +4,14 @@
 // status.endpoint (id, VIP, operating status), which the ProdSet publishes as the Prod's
 // Octavia path. For a Prod with spec.traffic.mirror it keeps an AWS NLB in sync with that
 // load balancer: plan (nlb.Desired, a pure function of what Octavia returned), diff
-// (nlb.Diff, against what AWS has under drover's ownership tags), apply (nlb.Apply, the
-// only step that writes to AWS), on every change of the Prod and every poll interval.
+// (nlb.Diff, against what deploy.Observe reads of AWS under drover's ownership tags),
+// apply (deploy.Apply, the only step that writes to AWS), on every change of the Prod and
+// every poll interval.
+//
+// Reconcile runs small phases over a scope, as controllers/prod does: reconcileOctavia,
+// reconcilePlan and reconcileSync, or, when the Prod is deleted or its mirror disabled,
+// reconcileTraffic, reconcileNLBDeletion and reconcileRelease. mirror_status.go computes
+// the MirrorSynced condition from what they learned.
 //
 // Safety (docs/traffic.md, "Safety rules of the mirror"): a failed or partial Octavia
 // read, or a load balancer not ACTIVE, changes nothing in AWS; a sync that would remove
@@ -42,6 +48,8 @@ import (
 	"github.com/drover-dev/drover/internal/cloud/elbv2"
 	"github.com/drover-dev/drover/internal/cloud/octavia"
 	"github.com/drover-dev/drover/internal/nlb"
+	"github.com/drover-dev/drover/internal/nlb/deploy"
+	"github.com/drover-dev/drover/internal/phases"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -119,13 +127,40 @@ type scope struct {
 	deleting bool
 	// enabled: the Prod asks for a mirror.
 	enabled bool
-	// lbID is the Octavia load balancer; snap what Octavia returned for it.
-	lbID string
-	snap *octavia.Snapshot
-	// cond is the MirrorSynced condition to set; nil leaves the Prod without it.
-	cond *metav1.Condition
+	// hasLB: the Prod names an Octavia load balancer (spec.traffic.serviceRef or
+	// loadBalancerID).
+	hasLB bool
+	// owns: the Prod carried the mirror finalizer when read, so an NLB of it may exist.
+	owns bool
 	// started is when the reconcile began, for drover_nlb_mirror_sync_duration_seconds.
 	started time.Time
+
+	// lbID is the Octavia load balancer; snap what Octavia returned for it, nil unless it
+	// is ACTIVE and may be mirrored.
+	lbID string
+	snap *octavia.Snapshot
+	// model is the NLB Octavia asks for and plan what takes AWS there; plan is nil until
+	// it is made.
+	model nlb.Model
+	plan  *nlb.Plan
+	// outcome is how the sync ended; nil when no sync ran.
+	outcome *outcome
+
+	// trafficGone: no traffic reaches the NLB any more, so it may be deleted; trafficErr
+	// is why that could not be told.
+	trafficGone bool
+	trafficErr  error
+	// teardown says what deleting the NLB waits for, or why it stopped.
+	teardown string
+	// nlbDeleted: nothing of the Prod's is left in AWS.
+	nlbDeleted bool
+	// released: the finalizer is gone; the Prod has no mirror any more.
+	released bool
+}
+
+// outcome is how a sync ended: MirrorSynced's reason and message, and status.mirror's.
+type outcome struct {
+	reason, message string
 }
 
 // Reconcile brings one Prod's endpoint and mirror towards its spec.
@@ -137,13 +172,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	s := &scope{prod: prod, deleting: !prod.DeletionTimestamp.IsZero(), enabled: mirrorEnabled(prod), started: time.Now()}
+	s := &scope{
+		prod:     prod,
+		deleting: !prod.DeletionTimestamp.IsZero(),
+		enabled:  mirrorEnabled(prod),
+		hasLB:    prod.Spec.Traffic.ServiceRef != nil || prod.Spec.Traffic.LoadBalancerID != "",
+		owns:     controllerutil.ContainsFinalizer(prod, droverv1.MirrorFinalizer),
+		started:  r.Now(),
+	}
 	if s.deleting || !s.enabled {
 		syncTracker.forget(req.NamespacedName)
 	}
-	hasLB := prod.Spec.Traffic.ServiceRef != nil || prod.Spec.Traffic.LoadBalancerID != ""
-	owns := controllerutil.ContainsFinalizer(prod, droverv1.MirrorFinalizer)
-	if !hasLB && !owns && prod.Status.Endpoint == nil && prod.Status.Mirror == nil &&
+	if !s.hasLB && !s.owns && prod.Status.Endpoint == nil && prod.Status.Mirror == nil &&
 		conditions.Get(prod, droverv1.ProdMirrorSyncedCondition) == nil {
 		return ctrl.Result{}, nil // nothing of ours on this Prod
 	}
@@ -158,34 +198,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, err
 	}
 	defer func() {
-		if s.cond != nil {
-			s.cond.ObservedGeneration = prod.Generation
-			conditions.Set(prod, *s.cond)
-		}
+		updateStatus(s)
 		err := helper.Patch(ctx, prod, patch.WithOwnedConditions{Conditions: []string{droverv1.ProdMirrorSyncedCondition}})
 		if err != nil && !(s.deleting && apierrors.IsNotFound(err)) {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
 
-	if s.deleting || (!s.enabled && owns) {
-		return r.reconcileTeardown(ctx, s)
+	if s.deleting || (!s.enabled && s.owns) {
+		return phases.Run(ctx, s, []phases.Phase[*scope]{r.reconcileTraffic, r.reconcileNLBDeletion, r.reconcileRelease}, nil)
 	}
-	if !s.enabled {
-		conditions.Delete(prod, droverv1.ProdMirrorSyncedCondition)
-		prod.Status.Mirror = nil
-	}
-	if !hasLB {
-		prod.Status.Endpoint = nil
-		return ctrl.Result{}, nil
-	}
-	if res, done := r.reconcileOctavia(ctx, s); done {
-		return res, nil
-	}
-	if !s.enabled {
-		return ctrl.Result{RequeueAfter: r.pollInterval(prod)}, nil
-	}
-	return r.reconcileNLB(ctx, s)
+	return phases.Run(ctx, s, []phases.Phase[*scope]{r.reconcileOctavia, r.reconcilePlan, r.reconcileSync}, nil)
 }
 
 func mirrorEnabled(p *droverv1.Prod) bool {
@@ -200,7 +223,8 @@ func (r *Reconciler) pollInterval(p *droverv1.Prod) time.Duration {
 	return r.PollInterval
 }
 
-// setOutcome records the sync's outcome in status.mirror and the MirrorSynced condition.
+// setOutcome records the sync's outcome in status.mirror and for the MirrorSynced
+// condition.
 func (r *Reconciler) setOutcome(s *scope, reason, message string) {
 	if !s.enabled {
 		return
@@ -214,11 +238,7 @@ func (r *Reconciler) setOutcome(s *scope, reason, message string) {
 		ms.LastSyncTime = &now
 	}
 	ms.Outcome, ms.Message = reason, message
-	status := metav1.ConditionFalse
-	if reason == droverv1.ProdMirrorInSyncReason || reason == droverv1.ProdMirrorChangedReason {
-		status = metav1.ConditionTrue
-	}
-	s.cond = &metav1.Condition{Type: droverv1.ProdMirrorSyncedCondition, Status: status, Reason: reason, Message: message}
+	s.outcome = &outcome{reason: reason, message: message}
 	r.recordSync(s, prev, reason, message)
 }
 
@@ -236,39 +256,48 @@ func endpoint(p *droverv1.Prod) *droverv1.ProdEndpoint {
 	return p.Status.Endpoint
 }
 
-// reconcileOctavia finds the Prod's load balancer and reads it. done means the reconcile
-// stops here (nothing could be read, so nothing is changed), with res.
-func (r *Reconciler) reconcileOctavia(ctx context.Context, s *scope) (ctrl.Result, bool) {
+// reconcileOctavia finds the Prod's load balancer and reads it into status.endpoint. The
+// sync goes on only with a load balancer that is ACTIVE: a failed or partial read changes
+// nothing in AWS.
+func (r *Reconciler) reconcileOctavia(ctx context.Context, s *scope) (ctrl.Result, error) {
 	p := s.prod
+	if !s.hasLB {
+		p.Status.Endpoint = nil
+		return ctrl.Result{}, nil
+	}
 	retry := min(r.pollInterval(p), 10*time.Second)
 	id, why := r.loadBalancerID(ctx, p)
 	if id == "" {
 		r.setOutcome(s, droverv1.ProdMirrorLoadBalancerNotFoundReason, why)
-		return ctrl.Result{RequeueAfter: retry}, true
+		return ctrl.Result{RequeueAfter: retry}, nil
 	}
 	s.lbID = id
 	if r.Octavia == nil {
 		r.setOutcome(s, droverv1.ProdMirrorNotConfiguredReason, "the manager has no Octavia endpoint (--octavia-endpoint or --os-cloud)")
-		return ctrl.Result{}, true
+		return ctrl.Result{}, nil
 	}
 	snap, err := r.Octavia.Snapshot(ctx, id)
 	switch {
 	case errors.Is(err, cloudmetrics.ErrNotFound):
 		r.setOutcome(s, droverv1.ProdMirrorLoadBalancerNotFoundReason, fmt.Sprintf("Octavia has no load balancer %s; nothing was changed in AWS", id))
-		return ctrl.Result{RequeueAfter: retry}, true
+		return ctrl.Result{RequeueAfter: retry}, nil
 	case err != nil:
 		r.setOutcome(s, droverv1.ProdMirrorOctaviaUnavailableReason, fmt.Sprintf("reading Octavia load balancer %s failed, so nothing was changed in AWS: %v", id, err))
-		return ctrl.Result{RequeueAfter: retry}, true
+		return ctrl.Result{RequeueAfter: retry}, nil
 	}
 	ep := endpoint(p)
 	ep.LoadBalancerID, ep.VIP, ep.OctaviaStatus = id, snap.LoadBalancer.VIP, snap.LoadBalancer.OperatingStatus
 	if st := snap.LoadBalancer.ProvisioningStatus; st != "ACTIVE" {
 		// Mid-change (PENDING_*) or broken: its picture may be half of something.
 		r.setOutcome(s, droverv1.ProdMirrorOctaviaUnavailableReason, fmt.Sprintf("Octavia load balancer %s is %s, not ACTIVE; nothing was changed in AWS", id, st))
-		return ctrl.Result{RequeueAfter: min(retry, 5*time.Second)}, true
+		return ctrl.Result{RequeueAfter: min(retry, 5*time.Second)}, nil
 	}
 	s.snap = snap
-	return ctrl.Result{}, false
+	if !s.enabled {
+		// No mirror: the endpoint is read again every poll interval.
+		return ctrl.Result{RequeueAfter: r.pollInterval(p)}, nil
+	}
+	return ctrl.Result{}, nil
 }
 
 // loadBalancerID is the Prod's Octavia load balancer: spec.traffic.loadBalancerID, or the
@@ -312,8 +341,12 @@ func (r *Reconciler) owner(p *droverv1.Prod) nlb.Owner {
 	return nlb.Owner{Manager: r.Manager, Namespace: p.Namespace, Name: p.Name, UID: string(p.UID)}
 }
 
-// reconcileNLB plans, diffs and applies the Prod's NLB.
-func (r *Reconciler) reconcileNLB(ctx context.Context, s *scope) (ctrl.Result, error) {
+// reconcilePlan builds the NLB the Prod's Octavia load balancer asks for, reads what AWS
+// has of the Prod's, and diffs the two.
+func (r *Reconciler) reconcilePlan(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.snap == nil || !s.enabled {
+		return ctrl.Result{}, nil
+	}
 	p := s.prod
 	poll := ctrl.Result{RequeueAfter: r.pollInterval(p)}
 	if r.ELBv2 == nil {
@@ -332,24 +365,34 @@ func (r *Reconciler) reconcileNLB(ctx context.Context, s *scope) (ctrl.Result, e
 		r.setOutcome(s, droverv1.ProdMirrorFailedReason, fmt.Sprintf("building the NLB from Octavia load balancer %s: %v", s.lbID, err))
 		return poll, nil
 	}
-	observed, err := nlb.Observe(ctx, r.ELBv2, r.owner(p))
+	observed, err := deploy.Observe(ctx, r.ELBv2, r.owner(p))
 	if err != nil {
 		r.setOutcome(s, droverv1.ProdMirrorFailedReason, fmt.Sprintf("reading the NLB from AWS failed, so nothing was changed: %v", err))
 		return poll, nil
 	}
-	allow := p.Annotations[droverv1.AllowTargetRemovalAnnotation] == "true"
-	guard := nlb.Guard{AllowMassRemoval: allow}
+	guard := nlb.Guard{AllowMassRemoval: allowsTargetRemoval(p)}
 	if m.MaxTargetRemovalPercent != nil {
 		guard.MaxTargetRemovalPercent = *m.MaxTargetRemovalPercent
 	}
 	plan := nlb.Diff(model, observed, guard)
-	digest := model.Digest()
-	ms := mirrorStatus(p)
-	defer func() { ms.TargetGroups = targetGroups(model, observed) }()
+	s.model, s.plan = model, &plan
+	mirrorStatus(p).TargetGroups = targetGroups(model, observed)
 	for _, w := range warnings {
 		ctrl.LoggerFrom(ctx).V(1).Info("NLB mirror", "warning", w.String())
 	}
+	return ctrl.Result{}, nil
+}
 
+// reconcileSync carries out the plan, unless the target removal guard holds it or there is
+// nothing to do.
+func (r *Reconciler) reconcileSync(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.plan == nil {
+		return ctrl.Result{}, nil
+	}
+	p, plan := s.prod, *s.plan
+	poll := ctrl.Result{RequeueAfter: r.pollInterval(p)}
+	digest := s.model.Digest()
+	ms := mirrorStatus(p)
 	if plan.Blocked {
 		msg := fmt.Sprintf("the sync is held, nothing was changed: %s; fix Octavia, or annotate the Prod %s=true to let it through", plan.Summary(), droverv1.AllowTargetRemovalAnnotation)
 		if ms.Outcome != droverv1.ProdMirrorBlockedReason {
@@ -366,7 +409,7 @@ func (r *Reconciler) reconcileNLB(ctx context.Context, s *scope) (ctrl.Result, e
 		return poll, nil
 	}
 	drift := ms.ModelDigest == digest
-	res, err := nlb.Apply(ctx, r.ELBv2, plan)
+	res, err := deploy.Apply(ctx, r.ELBv2, plan)
 	r.setLoadBalancer(p, res.LoadBalancer)
 	if err != nil {
 		r.setOutcome(s, droverv1.ProdMirrorFailedReason, fmt.Sprintf("applying the NLB plan stopped after %s: %v", res, err))
@@ -382,11 +425,17 @@ func (r *Reconciler) reconcileNLB(ctx context.Context, s *scope) (ctrl.Result, e
 		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, ReasonSynced, "Sync", "NLB synced with Octavia load balancer %s: %s", s.lbID, res)
 	}
 	r.setOutcome(s, droverv1.ProdMirrorChangedReason, fmt.Sprintf("synced with Octavia load balancer %s: %s", s.lbID, res))
-	if allow && plan.GuardOverridden {
+	if allowsTargetRemoval(p) && plan.GuardOverridden {
 		// The say-so is for one sync.
 		delete(p.Annotations, droverv1.AllowTargetRemovalAnnotation)
 	}
 	return poll, nil
+}
+
+// allowsTargetRemoval: the operator lets the next sync remove more targets than the guard
+// allows.
+func allowsTargetRemoval(p *droverv1.Prod) bool {
+	return p.Annotations[droverv1.AllowTargetRemovalAnnotation] == "true"
 }
 
 func (r *Reconciler) setLoadBalancer(p *droverv1.Prod, lb nlb.LoadBalancerRef) {
@@ -418,12 +467,10 @@ func targetGroups(model nlb.Model, observed *nlb.Observed) []droverv1.MirrorTarg
 	return out
 }
 
-// reconcileTeardown deletes the Prod's NLB once no traffic reaches it: the Prod drained
-// (deleted Prod) or DNS no longer publishing its NLB path (mirror disabled). Then the
-// finalizer goes.
-func (r *Reconciler) reconcileTeardown(ctx context.Context, s *scope) (ctrl.Result, error) {
-	p := s.prod
-	if !controllerutil.ContainsFinalizer(p, droverv1.MirrorFinalizer) {
+// reconcileTraffic tells whether traffic still reaches the NLB: the Prod drained
+// (deleted Prod), or DNS no longer publishing its NLB path (mirror disabled).
+func (r *Reconciler) reconcileTraffic(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if !s.owns {
 		return ctrl.Result{}, nil
 	}
 	var (
@@ -432,46 +479,62 @@ func (r *Reconciler) reconcileTeardown(ctx context.Context, s *scope) (ctrl.Resu
 		err   error
 	)
 	if s.deleting {
-		gone, after, err = r.Traffic.Drain(ctx, p)
+		gone, after, err = r.Traffic.Drain(ctx, s.prod)
 	} else {
-		gone, after, err = r.Traffic.PathsSettled(ctx, p)
+		gone, after, err = r.Traffic.PathsSettled(ctx, s.prod)
 	}
 	if err != nil {
-		return ctrl.Result{}, err
+		s.trafficErr = err
+		return ctrl.Result{}, fmt.Errorf("telling whether traffic still reaches the NLB: %w", err)
 	}
 	if !gone {
-		r.setTeardownCondition(s, "waiting until no traffic reaches the NLB before deleting it")
+		s.teardown = "waiting until no traffic reaches the NLB before deleting it"
 		return ctrl.Result{RequeueAfter: after}, nil
 	}
-	if r.ELBv2 == nil {
-		// The NLB exists in AWS but this manager cannot reach it: keep the finalizer, so
-		// that nothing is forgotten (remove it by hand to abandon the NLB).
-		r.setTeardownCondition(s, "the manager has no AWS configuration, so the NLB cannot be deleted; the finalizer "+droverv1.MirrorFinalizer+" stays until a manager with AWS deletes it")
-		return ctrl.Result{RequeueAfter: time.Minute}, nil
-	}
-	observed, err := nlb.Observe(ctx, r.ELBv2, r.owner(p))
-	if err != nil {
-		r.setTeardownCondition(s, fmt.Sprintf("reading the NLB to delete it: %v", err))
-		return ctrl.Result{}, err
-	}
-	if plan := nlb.DeletePlan(observed); !plan.Empty() {
-		res, err := nlb.Apply(ctx, r.ELBv2, plan)
-		if err != nil {
-			r.setTeardownCondition(s, fmt.Sprintf("deleting the NLB stopped after %s: %v", res, err))
-			return ctrl.Result{}, err
-		}
-		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, ReasonDeleted, "Delete", "NLB deleted: %s", res)
-	}
-	if ep := p.Status.Endpoint; ep != nil {
-		ep.NLBARN, ep.NLBDNSName, ep.NLBZoneID = "", "", ""
-	}
-	p.Status.Mirror = nil
-	s.cond = nil
-	conditions.Delete(p, droverv1.ProdMirrorSyncedCondition)
-	controllerutil.RemoveFinalizer(p, droverv1.MirrorFinalizer)
+	s.trafficGone = true
 	return ctrl.Result{}, nil
 }
 
-func (r *Reconciler) setTeardownCondition(s *scope, msg string) {
-	s.cond = &metav1.Condition{Type: droverv1.ProdMirrorSyncedCondition, Status: metav1.ConditionFalse, Reason: droverv1.ProdMirrorDeletingReason, Message: msg}
+// reconcileNLBDeletion deletes the Prod's NLB, with its listeners and target groups, once
+// no traffic reaches it.
+func (r *Reconciler) reconcileNLBDeletion(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if !s.trafficGone {
+		return ctrl.Result{}, nil
+	}
+	p := s.prod
+	if r.ELBv2 == nil {
+		// The NLB exists in AWS but this manager cannot reach it: keep the finalizer, so
+		// that nothing is forgotten (remove it by hand to abandon the NLB).
+		s.teardown = "the manager has no AWS configuration, so the NLB cannot be deleted; the finalizer " + droverv1.MirrorFinalizer + " stays until a manager with AWS deletes it"
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	}
+	observed, err := deploy.Observe(ctx, r.ELBv2, r.owner(p))
+	if err != nil {
+		s.teardown = fmt.Sprintf("reading the NLB to delete it: %v", err)
+		return ctrl.Result{}, fmt.Errorf("reading the NLB to delete it: %w", err)
+	}
+	if plan := nlb.DeletePlan(observed); !plan.Empty() {
+		res, err := deploy.Apply(ctx, r.ELBv2, plan)
+		if err != nil {
+			s.teardown = fmt.Sprintf("deleting the NLB stopped after %s: %v", res, err)
+			return ctrl.Result{}, fmt.Errorf("deleting the NLB stopped after %s: %w", res, err)
+		}
+		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, ReasonDeleted, "Delete", "NLB deleted: %s", res)
+	}
+	s.nlbDeleted = true
+	return ctrl.Result{}, nil
+}
+
+// reconcileRelease lets the Prod go once its NLB is deleted: the endpoint forgets the NLB
+// and the finalizer is removed.
+func (r *Reconciler) reconcileRelease(_ context.Context, s *scope) (ctrl.Result, error) {
+	if !s.nlbDeleted {
+		return ctrl.Result{}, nil
+	}
+	if ep := s.prod.Status.Endpoint; ep != nil {
+		ep.NLBARN, ep.NLBDNSName, ep.NLBZoneID = "", "", ""
+	}
+	controllerutil.RemoveFinalizer(s.prod, droverv1.MirrorFinalizer)
+	s.released = true
+	return ctrl.Result{}, nil
 }

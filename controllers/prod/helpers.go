@@ -55,9 +55,10 @@ func isNoMatch(err error) bool {
 
 func ptrTrue(b *bool) bool { return b != nil && *b }
 
-func since(t time.Time) string {
+// since says how long before now t was ("12s ago"), or "never" for the zero time.
+func since(now, t time.Time) string {
 	if t.IsZero() {
 		return "never"
 	}
-	return time.Since(t).Truncate(time.Second).String() + " ago"
+	return now.Sub(t).Truncate(time.Second).String() + " ago"
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"syscall"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -36,5 +37,15 @@ func TestIsUnreachable(t *testing.T) {
 				t.Fatalf("isUnreachable(%v) = %t, want %t", tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestSince(t *testing.T) {
+	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	if got := since(now, now.Add(-12500*time.Millisecond)); got != "12s ago" {
+		t.Errorf("since 12.5s = %q, want %q", got, "12s ago")
+	}
+	if got := since(now, time.Time{}); got != "never" {
+		t.Errorf("since the zero time = %q, want never", got)
 	}
 }

@@ -72,6 +72,8 @@ type Reconciler struct {
 	// APIReader reads the Prod at the start of each reconcile, uncached. Defaults to the
 	// manager's.
 	APIReader client.Reader
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 
 	controller controller.Controller
 }
@@ -102,6 +104,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 	}
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
+	}
+	if r.Now == nil {
+		r.Now = time.Now
 	}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &droverv1.Prod{}, clusterIndex, func(o client.Object) []string {
 		p := o.(*droverv1.Prod)
@@ -335,7 +340,7 @@ func (r *Reconciler) reconcileConnection(ctx context.Context, s *scope) (ctrl.Re
 	if h := r.ClusterCache.GetHealthCheckingState(ctx, s.clusterKey); h.ConsecutiveFailures > 0 {
 		s.reachable = reachability{reason: droverv1.ProdClusterProbeFailingReason,
 			message: fmt.Sprintf("the API server of Cluster %s failed %d health probes in a row; last success %s",
-				s.clusterKey, h.ConsecutiveFailures, since(h.LastProbeSuccessTime))}
+				s.clusterKey, h.ConsecutiveFailures, since(r.Now(), h.LastProbeSuccessTime))}
 		return ctrl.Result{RequeueAfter: r.UnreachableInterval}, nil
 	}
 	s.reachable = reachability{ok: true, reason: droverv1.ProdClusterReachableReason}

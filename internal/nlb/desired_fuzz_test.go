@@ -1,6 +1,7 @@
 package nlb
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,14 +16,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
+	"github.com/drover-dev/drover/internal/cloud/elbv2"
 	"github.com/drover-dev/drover/internal/cloud/octavia"
+	"github.com/drover-dev/drover/internal/nlb/nlbtest"
 )
 
 // FuzzDesiredDiff builds an Octavia snapshot (JSON of octavia.Snapshot; bytes that are
 // not choose its listeners, pools, members, monitors, protocols and states instead, see
 // generateSnapshot) and mirror Options (JSON of Options; the test options when they do
 // not decode), and checks the pure core of the NLB mirror and its round trip through the
-// in-memory ELBv2 of fake_test.go.
+// in-memory ELBv2 of internal/nlb/nlbtest.
 //
 // Desired never panics, leaves the snapshot alone, is deterministic and does not depend
 // on the order Octavia lists things in; it refuses (with an error, and no model) invalid
@@ -365,7 +368,7 @@ func checkModel(t *testing.T, m Model, snap *octavia.Snapshot, opts Options) {
 			if !want[tgt] {
 				t.Errorf("target group %s: target %s is no member that can serve", key, tgt)
 			}
-			if i > 0 && compareTargets(tg.Targets[i-1], tgt) >= 0 {
+			if i > 0 && CompareTargets(tg.Targets[i-1], tgt) >= 0 {
 				t.Errorf("target group %s: targets not sorted and unique: %v", key, tg.Targets)
 			}
 		}
@@ -442,33 +445,42 @@ func checkPlacement(t *testing.T, p Plan) {
 	}
 }
 
+// Deploy is the AWS side of the round trip: internal/nlb/deploy's Observe, Apply and
+// ErrBlocked. That package imports this one, so these tests cannot import it; the external
+// test package hands them over (deploy_test.go).
+var Deploy struct {
+	Observe    func(context.Context, elbv2.API, Owner) (*Observed, error)
+	Apply      func(context.Context, elbv2.API, Plan) (fmt.Stringer, error)
+	ErrBlocked error
+}
+
 // checkRoundTrip applies the model of before (if any) to an empty fake ELBv2, then syncs
 // to m through Observe, Diff and Apply, checking the guard and that one sync converges,
 // and tears down.
 func checkRoundTrip(t *testing.T, m Model, before []byte, opts Options, guard Guard) {
 	t.Helper()
 	ctx := t.Context()
-	fake := newFakeELB()
+	fake := nlbtest.NewELB()
 	if len(before) > 0 {
 		if mb, _, err := Desired(decodeSnapshot(before), opts); err == nil {
-			if _, err := Apply(ctx, fake, Diff(mb, nil, Guard{})); err != nil {
+			if _, err := Deploy.Apply(ctx, fake, Diff(mb, nil, Guard{})); err != nil {
 				t.Fatalf("creating the NLB of the snapshot before: %v", err)
 			}
 		}
 	}
-	obs, err := Observe(ctx, fake, opts.Owner)
+	obs, err := Deploy.Observe(ctx, fake, opts.Owner)
 	if err != nil {
 		t.Fatalf("Observe: %v", err)
 	}
 	plan := Diff(m, obs, guard)
 	checkPlacement(t, plan)
-	writes := len(fake.writes())
+	writes := len(fake.Writes())
 	if plan.Blocked {
 		if guard.AllowMassRemoval || len(plan.BlockedReasons) == 0 {
 			t.Fatalf("blocked with the operator's say-so %v, reasons %v", guard.AllowMassRemoval, plan.BlockedReasons)
 		}
-		if _, err := Apply(ctx, fake, plan); !errors.Is(err, ErrBlocked) || len(fake.writes()) != writes {
-			t.Fatalf("Apply of a blocked plan: %v, and %d writes", err, len(fake.writes())-writes)
+		if _, err := Deploy.Apply(ctx, fake, plan); !errors.Is(err, Deploy.ErrBlocked) || len(fake.Writes()) != writes {
+			t.Fatalf("Apply of a blocked plan: %v, and %d writes", err, len(fake.Writes())-writes)
 		}
 		guard.AllowMassRemoval = true // the operator says so
 		plan = Diff(m, obs, guard)
@@ -476,10 +488,10 @@ func checkRoundTrip(t *testing.T, m Model, before []byte, opts Options, guard Gu
 			t.Fatalf("allowed, the plan is still blocked (%v) or not marked overridden (%v)", plan.Blocked, plan.GuardOverridden)
 		}
 	}
-	if _, err := Apply(ctx, fake, plan); err != nil {
+	if _, err := Deploy.Apply(ctx, fake, plan); err != nil {
 		t.Fatalf("Apply %s: %v", plan.Summary(), err)
 	}
-	after, err := Observe(ctx, fake, opts.Owner)
+	after, err := Deploy.Observe(ctx, fake, opts.Owner)
 	if err != nil {
 		t.Fatalf("Observe after Apply: %v", err)
 	}
@@ -499,10 +511,10 @@ func checkRoundTrip(t *testing.T, m Model, before []byte, opts Options, guard Gu
 			}
 		}
 	}
-	if _, err := Apply(ctx, fake, DeletePlan(after)); err != nil {
+	if _, err := Deploy.Apply(ctx, fake, DeletePlan(after)); err != nil {
 		t.Fatalf("teardown: %v", err)
 	}
-	if gone, err := Observe(ctx, fake, opts.Owner); err != nil || len(gone.LoadBalancers)+len(gone.TargetGroups) > 0 {
+	if gone, err := Deploy.Observe(ctx, fake, opts.Owner); err != nil || len(gone.LoadBalancers)+len(gone.TargetGroups) > 0 {
 		t.Fatalf("after teardown: %+v, %v", gone, err)
 	}
 }

@@ -162,32 +162,50 @@ func Diff(desired Model, observed *Observed, guard Guard) Plan {
 		observed = &Observed{}
 	}
 	p := Plan{TargetGroupARNs: map[string]string{}}
+	lbs := p.matchLoadBalancer(desired, observed)
+	matched := p.diffTargetGroups(desired, observed, lbs)
+	p.diffListeners(desired, lbs)
+	p.applyGuard(desired, observed, lbs.lb, matched, guard)
+	return p
+}
 
-	// Load balancer.
-	var lb *ObservedLoadBalancer
+// loadBalancers is how the owned load balancers match the model.
+type loadBalancers struct {
+	// lb is the one the model is matched to; nil when the plan creates it.
+	lb *ObservedLoadBalancer
+	// owned are the ARNs of every owned load balancer.
+	owned map[string]bool
+	// retiring are the others, replaced, with their ARNs.
+	retiring    []ObservedLoadBalancer
+	retiringARN map[string]bool
+	// canRetire: the matched one is active, so the retiring ones may go.
+	canRetire bool
+}
+
+// matchLoadBalancer matches an owned load balancer of the model's scheme and VPC (the one
+// with the model's name preferred), or plans to create one.
+func (p *Plan) matchLoadBalancer(desired Model, observed *Observed) loadBalancers {
+	m := loadBalancers{owned: map[string]bool{}, retiringARN: map[string]bool{}}
 	for i := range observed.LoadBalancers {
 		c := &observed.LoadBalancers[i]
 		if !lbCompatible(desired.LoadBalancer, *c) {
 			continue
 		}
-		if lb == nil || preferLB(*c, *lb, desired.LoadBalancer.Name) {
-			lb = c
+		if m.lb == nil || preferLB(*c, *m.lb, desired.LoadBalancer.Name) {
+			m.lb = c
 		}
 	}
-	owned := map[string]bool{}
-	var retiring []ObservedLoadBalancer
 	for _, c := range observed.LoadBalancers {
-		owned[c.ARN] = true
-		if lb == nil || c.ARN != lb.ARN {
-			retiring = append(retiring, c)
+		m.owned[c.ARN] = true
+		if m.lb == nil || c.ARN != m.lb.ARN {
+			m.retiring = append(m.retiring, c)
 		}
 	}
-	canRetire := lb != nil && lb.State == types.LoadBalancerStateEnumActive
-	retiringARN := map[string]bool{}
-	for _, r := range retiring {
-		retiringARN[r.ARN] = true
+	m.canRetire = m.lb != nil && m.lb.State == types.LoadBalancerStateEnumActive
+	for _, r := range m.retiring {
+		m.retiringARN[r.ARN] = true
 	}
-	if lb != nil {
+	if lb := m.lb; lb != nil {
 		p.LoadBalancer = lb.Ref()
 		if len(lb.Subnets) > 0 && !slices.Equal(lb.Subnets, desired.LoadBalancer.Subnets) {
 			p.Notes = append(p.Notes, fmt.Sprintf("load balancer %s is in subnets %s, not %s; drover does not change the subnets of a load balancer",
@@ -200,16 +218,22 @@ func Diff(desired Model, observed *Observed, guard Guard) Plan {
 		spec := desired.LoadBalancer
 		p.CreateLoadBalancer = &spec
 	}
-	if len(retiring) > 0 && !canRetire {
-		names := make([]string, len(retiring))
-		for i, r := range retiring {
+	if len(m.retiring) > 0 && !m.canRetire {
+		names := make([]string, len(m.retiring))
+		for i, r := range m.retiring {
 			names[i] = r.Name
 		}
 		p.Notes = append(p.Notes, fmt.Sprintf("load balancer %s is kept, with its listeners and target groups, until its replacement %s is active",
 			strings.Join(names, ", "), desired.LoadBalancer.Name))
 	}
+	return m
+}
 
-	// Target groups and their targets.
+// diffTargetGroups matches each of the model's target groups to an owned one of its pool
+// (modifying it in place and registering and deregistering its targets), or plans to
+// create it; owned target groups no pool matches are deleted. It returns the matched
+// ones by pool.
+func (p *Plan) diffTargetGroups(desired Model, observed *Observed, lbs loadBalancers) map[string]*ObservedTargetGroup {
 	used := map[string]bool{}
 	matchedTG := map[string]*ObservedTargetGroup{}
 	for _, key := range slices.Sorted(maps.Keys(desired.TargetGroups)) {
@@ -217,7 +241,7 @@ func Diff(desired Model, observed *Observed, guard Guard) Plan {
 		var tg *ObservedTargetGroup
 		for i := range observed.TargetGroups {
 			c := &observed.TargetGroups[i]
-			if used[c.ARN] || c.PoolID() != key || !tgCompatible(spec, *c, lb) {
+			if used[c.ARN] || c.PoolID() != key || !tgCompatible(spec, *c, lbs.lb) {
 				continue
 			}
 			if tg == nil || (c.Name == spec.Name && tg.Name != spec.Name) {
@@ -237,55 +261,71 @@ func Diff(desired Model, observed *Observed, guard Guard) Plan {
 		used[tg.ARN] = true
 		matchedTG[key] = tg
 		p.TargetGroupARNs[key] = tg.ARN
-		hcChanges := healthCheckChanges(spec.HealthCheck, tg.HealthCheck)
-		attrs, attrChanges := attributeChanges(spec.Attributes, tg.Attributes)
-		if len(hcChanges) > 0 || len(attrs) > 0 {
-			mod := TargetGroupModification{TargetGroup: tg.Ref(), Changes: append(hcChanges, attrChanges...)}
-			if len(hcChanges) > 0 {
-				hc := spec.HealthCheck
-				mod.HealthCheck = &hc
-			}
-			if len(attrs) > 0 {
-				mod.Attributes = attrs
-			}
-			p.ModifyTargetGroups = append(p.ModifyTargetGroups, mod)
-		}
-		register, deregister := targetChanges(spec.Targets, tg.Targets)
-		if len(register) > 0 {
-			p.RegisterTargets = append(p.RegisterTargets, TargetsChange{TargetGroup: tg.Ref(), Targets: register})
-		}
-		if len(deregister) > 0 {
-			p.DeregisterTargets = append(p.DeregisterTargets, TargetsChange{TargetGroup: tg.Ref(), Targets: deregister})
-		}
+		p.diffTargetGroup(spec, tg)
 	}
 	for _, tg := range observed.TargetGroups {
-		if used[tg.ARN] {
-			continue
+		if !used[tg.ARN] {
+			p.retireTargetGroup(tg, lbs)
 		}
-		var foreign []string
-		waiting := false
-		for _, arn := range tg.LoadBalancerARNs {
-			switch {
-			case !owned[arn]:
-				foreign = append(foreign, arn)
-			case retiringARN[arn] && !canRetire:
-				waiting = true
-			}
-		}
-		if len(foreign) > 0 {
-			p.Notes = append(p.Notes, fmt.Sprintf("target group %s is not deleted: it is attached to load balancer %s, which drover does not own",
-				tg.Ref(), strings.Join(foreign, ", ")))
-			continue
-		}
-		if waiting {
-			continue // the note on the retiring load balancer covers it
-		}
-		p.DeleteTargetGroups = append(p.DeleteTargetGroups, tg.Ref())
 	}
+	return matchedTG
+}
 
-	// Listeners.
+// diffTargetGroup modifies a matched target group in place and registers and
+// deregisters its targets.
+func (p *Plan) diffTargetGroup(spec TargetGroupSpec, tg *ObservedTargetGroup) {
+	hcChanges := healthCheckChanges(spec.HealthCheck, tg.HealthCheck)
+	attrs, attrChanges := AttributeChanges(spec.Attributes, tg.Attributes)
+	if len(hcChanges) > 0 || len(attrs) > 0 {
+		mod := TargetGroupModification{TargetGroup: tg.Ref(), Changes: append(hcChanges, attrChanges...)}
+		if len(hcChanges) > 0 {
+			hc := spec.HealthCheck
+			mod.HealthCheck = &hc
+		}
+		if len(attrs) > 0 {
+			mod.Attributes = attrs
+		}
+		p.ModifyTargetGroups = append(p.ModifyTargetGroups, mod)
+	}
+	register, deregister := targetChanges(spec.Targets, tg.Targets)
+	if len(register) > 0 {
+		p.RegisterTargets = append(p.RegisterTargets, TargetsChange{TargetGroup: tg.Ref(), Targets: register})
+	}
+	if len(deregister) > 0 {
+		p.DeregisterTargets = append(p.DeregisterTargets, TargetsChange{TargetGroup: tg.Ref(), Targets: deregister})
+	}
+}
+
+// retireTargetGroup deletes an owned target group no pool matches, unless a load balancer
+// drover does not own uses it, or a retiring one that must wait for its replacement.
+func (p *Plan) retireTargetGroup(tg ObservedTargetGroup, lbs loadBalancers) {
+	var foreign []string
+	waiting := false
+	for _, arn := range tg.LoadBalancerARNs {
+		switch {
+		case !lbs.owned[arn]:
+			foreign = append(foreign, arn)
+		case lbs.retiringARN[arn] && !lbs.canRetire:
+			waiting = true
+		}
+	}
+	if len(foreign) > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("target group %s is not deleted: it is attached to load balancer %s, which drover does not own",
+			tg.Ref(), strings.Join(foreign, ", ")))
+		return
+	}
+	if waiting {
+		return // the note on the retiring load balancer covers it
+	}
+	p.DeleteTargetGroups = append(p.DeleteTargetGroups, tg.Ref())
+}
+
+// diffListeners creates, modifies and deletes the listeners of the matched load balancer
+// by port (all of them are created on a new one), and deletes the retiring load
+// balancers, listeners first, once they may go.
+func (p *Plan) diffListeners(desired Model, lbs loadBalancers) {
 	ports := slices.Sorted(maps.Keys(desired.Listeners))
-	if lb == nil {
+	if lb := lbs.lb; lb == nil {
 		for _, port := range ports {
 			p.CreateListeners = append(p.CreateListeners, desired.Listeners[port])
 		}
@@ -311,16 +351,19 @@ func Diff(desired Model, observed *Observed, guard Guard) Plan {
 			}
 		}
 	}
-	if canRetire {
-		for _, r := range retiring {
+	if lbs.canRetire {
+		for _, r := range lbs.retiring {
 			for _, l := range r.Listeners {
 				p.DeleteListeners = append(p.DeleteListeners, listenerRef(l))
 			}
 			p.DeleteLoadBalancers = append(p.DeleteLoadBalancers, r.Ref())
 		}
 	}
+}
 
-	// The guard.
+// applyGuard blocks the plan when it removes more targets than the guard allows (see
+// Guard), or, with the operator's say-so, lets it through and keeps the reasons as Notes.
+func (p *Plan) applyGuard(desired Model, observed *Observed, lb *ObservedLoadBalancer, matchedTG map[string]*ObservedTargetGroup, guard Guard) {
 	var reasons []string
 	limit := guard.limit()
 	for _, d := range p.DeregisterTargets {
@@ -344,17 +387,17 @@ func Diff(desired Model, observed *Observed, guard Guard) Plan {
 		reasons = append(reasons, fmt.Sprintf("the NLB would go from %d registered targets to %d (%d%% fewer), more than the %d%% allowed (maxTargetRemovalPercent)",
 			before, after, percent(before-after, before), limit))
 	}
-	if len(reasons) > 0 {
-		if guard.AllowMassRemoval {
-			p.GuardOverridden = true
-			for _, r := range reasons {
-				p.Notes = append(p.Notes, "allowed by the operator: "+r)
-			}
-		} else {
-			p.Blocked, p.BlockedReasons = true, reasons
-		}
+	if len(reasons) == 0 {
+		return
 	}
-	return p
+	if guard.AllowMassRemoval {
+		p.GuardOverridden = true
+		for _, r := range reasons {
+			p.Notes = append(p.Notes, "allowed by the operator: "+r)
+		}
+	} else {
+		p.Blocked, p.BlockedReasons = true, reasons
+	}
 }
 
 func lbCompatible(want LoadBalancerSpec, have ObservedLoadBalancer) bool {
@@ -397,7 +440,7 @@ func healthCheckChanges(want, have HealthCheck) []string {
 	}
 	diff("protocol", want.Protocol, have.Protocol)
 	diff("port", want.Port, havePort)
-	if want.isHTTP() {
+	if want.IsHTTP() {
 		diff("path", want.Path, have.Path)
 		diff("matcher", want.Matcher, have.Matcher)
 	}
@@ -408,9 +451,10 @@ func healthCheckChanges(want, have HealthCheck) []string {
 	return c
 }
 
-// attributeChanges returns the managed attributes whose values differ (an attribute AWS
-// did not list counts as its default).
-func attributeChanges(want, have map[string]string) (map[string]string, []string) {
+// AttributeChanges returns the managed attributes whose values differ, and the
+// differences described (an attribute AWS did not list counts as its default; with have
+// nil, the attributes a new target group must be given).
+func AttributeChanges(want, have map[string]string) (map[string]string, []string) {
 	out := map[string]string{}
 	var c []string
 	for _, k := range slices.Sorted(maps.Keys(want)) {
@@ -555,6 +599,10 @@ func (c Counts) IsZero() bool { return c == Counts{} }
 // String lists the non-zero counts in Apply's order ("create 1 target group, register 3
 // targets"), or "nothing".
 func (c Counts) String() string { return c.describe(false) }
+
+// PastTense lists the non-zero counts as done ("created 1 target group, registered 3
+// targets"), or "nothing": what Apply did.
+func (c Counts) PastTense() string { return c.describe(true) }
 
 func (c Counts) describe(past bool) string {
 	var parts []string

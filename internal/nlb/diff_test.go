@@ -491,8 +491,8 @@ func TestPlanSummary(t *testing.T) {
 	if got, want := c.String(), "create 1 target group, register 3 targets, modify 1 listener, deregister 1 target, delete 2 target groups"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
-	if got, want := (Result{Done: c}).String(), "created 1 target group, registered 3 targets, modified 1 listener, deregistered 1 target, deleted 2 target groups"; got != want {
-		t.Errorf("Result.String() = %q, want %q", got, want)
+	if got, want := c.PastTense(), "created 1 target group, registered 3 targets, modified 1 listener, deregistered 1 target, deleted 2 target groups"; got != want {
+		t.Errorf("PastTense() = %q, want %q", got, want)
 	}
 	if c.Creates() != 1 || c.Modifies() != 1 || c.Deletes() != 2 || c.Registers() != 3 || c.Deregisters() != 1 {
 		t.Errorf("totals of %+v", c)

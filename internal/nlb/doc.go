@@ -1,19 +1,20 @@
-// Package nlb is the pure core of the NLB mirror: it keeps an AWS Network Load Balancer
-// in step with one Prod's OpenStack Octavia load balancer (docs/traffic.md, "The NLB
-// mirror"), in the plan → diff → apply shape of
-// aws-load-balancer-controller:
+// Package nlb is the pure core of the NLB mirror, which keeps an AWS Network Load Balancer
+// in step with one Prod's OpenStack Octavia load balancer in the plan → diff → apply shape
+// of aws-load-balancer-controller. As that controller keeps pkg/model apart from
+// pkg/deploy, this package holds the model, the translation from Octavia and the diff, and
+// calls nothing; internal/nlb/deploy reads and writes AWS:
 //
-//	model, warnings, err := nlb.Desired(snapshot, opts) // pure: what the NLB should be
-//	observed, err := nlb.Observe(ctx, api, opts.Owner)  // reads AWS, by ownership tags only
-//	plan := nlb.Diff(model, observed, guard)            // pure: matched / only-desired / only-in-cloud
-//	result, err := nlb.Apply(ctx, api, plan)            // the only step that writes to AWS
+//	model, warnings, err := nlb.Desired(snapshot, opts)   // pure: what the NLB should be
+//	observed, err := deploy.Observe(ctx, api, opts.Owner) // reads AWS, by ownership tags only
+//	plan := nlb.Diff(model, observed, guard)              // pure: matched / only-desired / only-in-cloud
+//	result, err := deploy.Apply(ctx, api, plan)           // the only step that writes to AWS
 //
-// and, when the Prod goes, nlb.Apply(ctx, api, nlb.DeletePlan(observed)).
+// and, when the Prod goes, deploy.Apply(ctx, api, nlb.DeletePlan(observed)).
 //
 // # Ownership
 //
 // drover touches only resources that carry its ownership tags (TagManagedBy, TagOwner,
-// TagProdUID, see tags.go); anything else is invisible to Observe and is never modified.
+// TagProdUID, see tags.go); anything else is invisible to deploy.Observe and is never modified.
 // Names are deterministic (drv-<hash of manager and Prod UID>-<hash>) so that a retried
 // create is idempotent in AWS, but a name alone never makes a resource ours: Observe uses
 // the name prefix only to avoid reading the tags of the whole account, and then requires

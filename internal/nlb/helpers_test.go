@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/drover-dev/drover/internal/cloud/octavia"
+	"github.com/drover-dev/drover/internal/nlb/nlbtest"
 )
 
 var testOwner = Owner{Manager: "mgr-eu1", Namespace: "shop", Name: "shop-a", UID: "0b6f3c1e-8d4a-4f8e-9c55-3a1d2e7f9b10"}
@@ -17,56 +18,15 @@ func testOptions() Options {
 	return Options{Owner: testOwner, Network: Network{VPCID: "vpc-1", Subnets: []string{"subnet-b", "subnet-a"}}}
 }
 
-func member(addr string, port int32) octavia.Member {
-	return octavia.Member{ID: "m-" + addr, Address: addr, Port: port, Weight: 1, AdminStateUp: true, OperatingStatus: "ONLINE"}
-}
-
-func members(port int32, addrs ...string) []octavia.Member {
-	out := make([]octavia.Member, len(addrs))
-	for i, a := range addrs {
-		out[i] = member(a, port)
-	}
-	return out
-}
-
-// testSnapshot is an Octavia load balancer with two listeners: TCP:80 to pool p-web
-// (4 members on 8080, HTTP monitor) and HTTPS:443 to pool p-tls (4 members on 8443,
-// TLS-HELLO monitor). Edits change it.
-func testSnapshot(edits ...func(*octavia.Snapshot)) *octavia.Snapshot {
-	s := &octavia.Snapshot{
-		LoadBalancer: octavia.LoadBalancer{ID: "lb-1", Name: "shop", VIP: "10.9.0.10", ProvisioningStatus: "ACTIVE", OperatingStatus: "ONLINE", AdminStateUp: true},
-		Listeners: []octavia.Listener{
-			{ID: "l-80", Protocol: "TCP", Port: 80, DefaultPoolID: "p-web", AdminStateUp: true},
-			{ID: "l-443", Protocol: "HTTPS", Port: 443, DefaultPoolID: "p-tls", AdminStateUp: true},
-		},
-		Pools: []octavia.Pool{
-			{
-				ID: "p-tls", Protocol: "HTTPS", LBAlgorithm: "ROUND_ROBIN", AdminStateUp: true,
-				Members: members(8443, "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"),
-				Monitor: &octavia.Monitor{ID: "hm-tls", Type: "TLS-HELLO", Delay: 10, Timeout: 5, MaxRetries: 3, MaxRetriesDown: 3, AdminStateUp: true},
-			},
-			{
-				ID: "p-web", Protocol: "TCP", LBAlgorithm: "ROUND_ROBIN", AdminStateUp: true,
-				Members: members(8080, "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"),
-				Monitor: &octavia.Monitor{ID: "hm-web", Type: "HTTP", Delay: 5, Timeout: 3, MaxRetries: 3, MaxRetriesDown: 3,
-					HTTPMethod: "GET", URLPath: "/healthz", ExpectedCodes: "200", AdminStateUp: true},
-			},
-		},
-	}
-	for _, e := range edits {
-		e(s)
-	}
-	return s
-}
-
-func pool(s *octavia.Snapshot, id string) *octavia.Pool {
-	for i := range s.Pools {
-		if s.Pools[i].ID == id {
-			return &s.Pools[i]
-		}
-	}
-	panic("no pool " + id)
-}
+// What the tests share with internal/nlb/deploy's: the Octavia load balancer they mirror,
+// and an assertion.
+var (
+	member       = nlbtest.Member
+	members      = nlbtest.Members
+	testSnapshot = nlbtest.Snapshot
+	pool         = nlbtest.Pool
+	containsAll  = nlbtest.ContainsAll
+)
 
 func mustDesired(t *testing.T, s *octavia.Snapshot, opts Options) Model {
 	t.Helper()
@@ -124,15 +84,6 @@ func (o *Observed) tgByPool(t *testing.T, poolID string) *ObservedTargetGroup {
 	}
 	t.Fatalf("no observed target group for pool %s", poolID)
 	return nil
-}
-
-func containsAll(t *testing.T, what, s string, subs ...string) {
-	t.Helper()
-	for _, sub := range subs {
-		if !strings.Contains(s, sub) {
-			t.Errorf("%s %q does not contain %q", what, s, sub)
-		}
-	}
 }
 
 func warningsText(ws []Warning) string {

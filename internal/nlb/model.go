@@ -222,15 +222,15 @@ type HealthCheck struct {
 	IntervalSeconds, TimeoutSeconds, HealthyThreshold, UnhealthyThreshold int32
 }
 
-// isHTTP tells whether path and matcher apply.
-func (h HealthCheck) isHTTP() bool {
+// IsHTTP tells whether path and matcher apply.
+func (h HealthCheck) IsHTTP() bool {
 	return h.Protocol == types.ProtocolEnumHttp || h.Protocol == types.ProtocolEnumHttps
 }
 
 // String is a compact form for messages.
 func (h HealthCheck) String() string {
 	s := string(h.Protocol) + ":" + h.Port
-	if h.isHTTP() {
+	if h.IsHTTP() {
 		s += h.Path + " [" + h.Matcher + "]"
 	}
 	return fmt.Sprintf("%s every %ds, timeout %ds, healthy %d, unhealthy %d", s,
@@ -266,7 +266,8 @@ func (t Target) String() string {
 // AvailabilityZoneAll is the availability zone of targets outside the VPC.
 const AvailabilityZoneAll = "all"
 
-func compareTargets(a, b Target) int {
+// CompareTargets orders targets by IP address, then port.
+func CompareTargets(a, b Target) int {
 	if c := compareIP(a.IP, b.IP); c != 0 {
 		return c
 	}
@@ -289,7 +290,7 @@ func compareIP(a, b string) int {
 }
 
 func sortTargets(ts []Target) []Target {
-	slices.SortFunc(ts, compareTargets)
+	slices.SortFunc(ts, CompareTargets)
 	return ts
 }
 

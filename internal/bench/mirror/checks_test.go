@@ -6,6 +6,7 @@ import (
 	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
 	"github.com/drover-dev/drover/internal/cloud/elbv2"
 	"github.com/drover-dev/drover/internal/nlb"
+	"github.com/drover-dev/drover/internal/nlb/deploy"
 )
 
 // The properties every sync of the benchmark and the smoke test must have; tb fails
@@ -65,11 +66,11 @@ func (h *harness) checkSteady(tb testing.TB, st syncStats) {
 // it again.
 func (h *harness) deleteNLB(tb testing.TB) {
 	tb.Helper()
-	observed, err := nlb.Observe(tb.Context(), h.elb, h.owner)
+	observed, err := deploy.Observe(tb.Context(), h.elb, h.owner)
 	if err != nil {
 		tb.Fatalf("Observe: %v", err)
 	}
-	if _, err := nlb.Apply(tb.Context(), h.elb, nlb.DeletePlan(observed)); err != nil {
+	if _, err := deploy.Apply(tb.Context(), h.elb, nlb.DeletePlan(observed)); err != nil {
 		tb.Fatalf("deleting the NLB: %v", err)
 	}
 }

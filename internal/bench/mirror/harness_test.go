@@ -29,6 +29,7 @@ import (
 	"github.com/drover-dev/drover/internal/cloud/elbv2"
 	"github.com/drover-dev/drover/internal/cloud/octavia"
 	"github.com/drover-dev/drover/internal/nlb"
+	"github.com/drover-dev/drover/internal/nlb/deploy"
 	"github.com/drover-dev/drover/internal/test/clouds/awstest"
 	"github.com/drover-dev/drover/internal/test/clouds/octaviatest"
 )
@@ -332,7 +333,7 @@ func (h *harness) sync(tb testing.TB) syncStats {
 	if err != nil {
 		tb.Fatalf("Desired: %v", err)
 	}
-	observed, err := nlb.Observe(ctx, h.elb, h.owner)
+	observed, err := deploy.Observe(ctx, h.elb, h.owner)
 	t3 := time.Now()
 	if err != nil {
 		tb.Fatalf("Observe: %v", err)
@@ -344,7 +345,7 @@ func (h *harness) sync(tb testing.TB) syncStats {
 		tb.Fatalf("the plan is blocked: %s", plan.Summary())
 	}
 	if !plan.Empty() {
-		if _, err := nlb.Apply(ctx, h.elb, plan); err != nil {
+		if _, err := deploy.Apply(ctx, h.elb, plan); err != nil {
 			tb.Fatalf("Apply: %v", err)
 		}
 	}

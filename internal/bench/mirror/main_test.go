@@ -5,8 +5,8 @@
 //
 // One sync is what controllers/mirror does per poll for a Prod with a mirror: read the
 // Octavia load balancer (octavia.Client.Snapshot), plan (nlb.Desired), read the NLB
-// (nlb.Observe), diff (nlb.Diff, with the default removal guard), fingerprint the model
-// (nlb.Model.Digest) and, unless the plan is empty, apply it (nlb.Apply). The
+// (deploy.Observe), diff (nlb.Diff, with the default removal guard), fingerprint the model
+// (nlb.Model.Digest) and, unless the plan is empty, apply it (deploy.Apply). The
 // controller's Kubernetes side (the Prod's status patch, events) is not part of it: it
 // calls no cloud API, and in a steady state it writes nothing.
 //

@@ -103,6 +103,9 @@ type Publisher struct {
 	// Retain is how long a finished batch's ticket is remembered. Defaults to 10m.
 	Retain time.Duration
 	Log    logr.Logger
+	// Now is the clock (tickets' retention, the batches' linger deadline, health check
+	// caller references); nil means time.Now.
+	Now func() time.Time
 
 	once    sync.Once
 	boot    string
@@ -182,7 +185,10 @@ func (p *Publisher) init() {
 		if p.Retain <= 0 {
 			p.Retain = 10 * time.Minute
 		}
-		p.boot = strconv.FormatInt(time.Now().UnixNano(), 36)
+		if p.Now == nil {
+			p.Now = time.Now
+		}
+		p.boot = strconv.FormatInt(p.Now().UnixNano(), 36)
 		p.zones = map[string]*zone{}
 		p.tickets = map[string]*batch{}
 		p.unsure = map[hcEntry]string{}
@@ -302,7 +308,7 @@ func (p *Publisher) InSync(_ context.Context, ticket string) (bool, error) {
 
 // prune forgets finished batches older than Retain. Called with mu held.
 func (p *Publisher) prune() {
-	cutoff := time.Now().Add(-p.Retain)
+	cutoff := p.Now().Add(-p.Retain)
 	for t, b := range p.tickets {
 		if (b.state == inSync || b.state == failed) && b.finished.Before(cutoff) {
 			delete(p.tickets, t)
@@ -334,7 +340,7 @@ func (p *Publisher) work(ctx context.Context, z *zone) {
 		}
 		orphans, err := p.send(ctx, log, b)
 		p.mu.Lock()
-		b.finished = time.Now()
+		b.finished = p.Now()
 		if err != nil {
 			b.state, b.err = failed, err
 		} else {
@@ -374,14 +380,14 @@ func (p *Publisher) work(ctx context.Context, z *zone) {
 // each publishing in its own reconcile) go out in one batch. It returns false when ctx
 // ends.
 func (p *Publisher) linger(ctx context.Context, z *zone) bool {
-	deadline := time.Now().Add(p.MaxLinger)
+	deadline := p.Now().Add(p.MaxLinger)
 	for {
-		if !sleep(ctx, min(p.Linger, time.Until(deadline))) {
+		if !sleep(ctx, min(p.Linger, deadline.Sub(p.Now()))) {
 			return false
 		}
 		select {
 		case <-z.wake: // more weights came: wait for the burst to end
-			if !time.Now().Before(deadline) {
+			if !p.Now().Before(deadline) {
 				return true
 			}
 		default:
@@ -620,7 +626,7 @@ func (p *Publisher) ensureHealthChecks(ctx context.Context, needed []hcSpec) (ma
 // tried again with its reference (unsure).
 func (p *Publisher) callerReference(spec hcSpec) string {
 	h := sha256.Sum256([]byte(p.Owner + "|" + spec.Key.Service + "|" + spec.Key.ID + "|" + string(spec.Key.Path) + "|" + spec.Digest))
-	return callerReferencePrefix + hex.EncodeToString(h[:])[:24] + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	return callerReferencePrefix + hex.EncodeToString(h[:])[:24] + "-" + strconv.FormatInt(p.Now().UnixNano(), 36)
 }
 
 // deleteHealthChecks deletes health checks no record uses any more. One that fails stays

@@ -157,9 +157,12 @@ func (f *fakeZone) callCount() int {
 	return len(f.calls)
 }
 
-func startPublisher(t *testing.T, api API) *Publisher {
+func startPublisher(t *testing.T, api API, edits ...func(*Publisher)) *Publisher {
 	t.Helper()
 	p := &Publisher{API: api, Linger: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond}
+	for _, e := range edits {
+		e(p)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = p.Start(ctx) }()
@@ -609,5 +612,42 @@ func TestCommonAncestor(t *testing.T) {
 		if got := commonAncestor(tt.names); got != tt.want {
 			t.Errorf("commonAncestor(%q) = %q, want %q", tt.names, got, tt.want)
 		}
+	}
+}
+
+// A finished batch's ticket is remembered for Retain by the publisher's clock, then lost.
+func TestPublisherForgetsTicketsAfterRetain(t *testing.T) {
+	zone := newFakeZone()
+	var mu sync.Mutex
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	p := startPublisher(t, zone, func(p *Publisher) { p.Retain, p.Now = time.Hour, clock })
+	ctx := context.Background()
+
+	t1, err := p.Publish(ctx, shop, []traffic.Weight{{ID: "default/a", Weight: 100, Paths: paths("10.0.0.1", "", 90, 10)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the change is sent", func() bool { return zone.callCount() == 1 })
+	zone.release()
+	eventually(t, "the batch is in sync", func() bool { return ticketInSync(t, p, t1) })
+
+	mu.Lock()
+	now = now.Add(59 * time.Minute)
+	mu.Unlock()
+	if _, err := p.Publish(ctx, shop, []traffic.Weight{{ID: "default/a", Weight: 50}}); err != nil {
+		t.Fatal(err)
+	}
+	if !ticketInSync(t, p, t1) {
+		t.Error("the ticket is forgotten before Retain")
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	if _, err := p.Publish(ctx, shop, []traffic.Weight{{ID: "default/a", Weight: 20}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.InSync(ctx, t1); !errors.Is(err, traffic.ErrChangeLost) {
+		t.Errorf("InSync of a ticket older than Retain = %v, want ErrChangeLost", err)
 	}
 }

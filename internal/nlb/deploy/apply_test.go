@@ -1,4 +1,4 @@
-package nlb
+package deploy
 
 import (
 	"context"
@@ -11,41 +11,43 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/drover-dev/drover/internal/cloud/octavia"
+	"github.com/drover-dev/drover/internal/nlb"
+	"github.com/drover-dev/drover/internal/nlb/nlbtest"
 )
 
 // syncOnce runs one mirror sync against the fake: Desired, Observe, Diff, Apply. It
-// resets the fake's call log first, so f.calls holds this sync's calls.
-func syncOnce(t *testing.T, f *fakeELB, snap *octavia.Snapshot, opts Options, guard Guard) (Plan, Result, error) {
+// resets the fake's call log first, so f.Calls holds this sync's calls.
+func syncOnce(t *testing.T, f *nlbtest.ELB, snap *octavia.Snapshot, opts nlb.Options, guard nlb.Guard) (nlb.Plan, Result, error) {
 	t.Helper()
 	m := mustDesired(t, snap, opts)
-	f.calls = nil
+	f.Calls = nil
 	obs, err := Observe(context.Background(), f, opts.Owner)
 	if err != nil {
 		t.Fatalf("Observe: %v", err)
 	}
-	p := Diff(m, obs, guard)
+	p := nlb.Diff(m, obs, guard)
 	res, err := Apply(context.Background(), f, p)
 	return p, res, err
 }
 
 // assertInSync checks a fresh Observe of the fake gives an empty plan.
-func assertInSync(t *testing.T, f *fakeELB, snap *octavia.Snapshot, opts Options) *Observed {
+func assertInSync(t *testing.T, f *nlbtest.ELB, snap *octavia.Snapshot, opts nlb.Options) *nlb.Observed {
 	t.Helper()
 	obs, err := Observe(context.Background(), f, opts.Owner)
 	if err != nil {
 		t.Fatalf("Observe: %v", err)
 	}
-	if p := Diff(mustDesired(t, snap, opts), obs, Guard{}); !p.Empty() || p.Blocked {
+	if p := nlb.Diff(mustDesired(t, snap, opts), obs, nlb.Guard{}); !p.Empty() || p.Blocked {
 		t.Fatalf("after apply the plan is %s, want in sync", p.Summary())
 	}
 	return obs
 }
 
 func TestApplyCreatesInDependencyOrderAndConverges(t *testing.T) {
-	f := newFakeELB()
+	f := nlbtest.NewELB()
 	opts := testOptions()
 	snap := testSnapshot()
-	p, res, err := syncOnce(t, f, snap, opts, Guard{})
+	p, res, err := syncOnce(t, f, snap, opts, nlb.Guard{})
 	if err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
@@ -55,7 +57,7 @@ func TestApplyCreatesInDependencyOrderAndConverges(t *testing.T) {
 	if !strings.Contains(res.LoadBalancer.ARN, "loadbalancer/net/"+p.CreateLoadBalancer.Name) || res.LoadBalancer.DNSName == "" || res.LoadBalancer.CanonicalHostedZoneID == "" {
 		t.Errorf("result load balancer = %+v", res.LoadBalancer)
 	}
-	ops := f.ops()
+	ops := f.Ops()
 	assertBefore(t, ops, "CreateLoadBalancer", "CreateTargetGroup")
 	assertBefore(t, ops, "CreateTargetGroup", "RegisterTargets")
 	assertBefore(t, ops, "RegisterTargets", "CreateListener")
@@ -65,29 +67,29 @@ func TestApplyCreatesInDependencyOrderAndConverges(t *testing.T) {
 		t.Fatalf("observed %d load balancers, %d target groups", len(obs.LoadBalancers), len(obs.TargetGroups))
 	}
 	for _, tg := range obs.TargetGroups {
-		if len(tg.Targets) != 4 || tg.Attributes[AttrDeregistrationDelay] != "30" || !slices.Equal(tg.LoadBalancerARNs, []string{res.LoadBalancer.ARN}) {
+		if len(tg.Targets) != 4 || tg.Attributes[nlb.AttrDeregistrationDelay] != "30" || !slices.Equal(tg.LoadBalancerARNs, []string{res.LoadBalancer.ARN}) {
 			t.Errorf("target group %s: %d targets, attributes %v, attached to %v", tg.Name, len(tg.Targets), tg.Attributes, tg.LoadBalancerARNs)
 		}
 		for _, tgt := range tg.Targets {
-			if tgt.AvailabilityZone != AvailabilityZoneAll {
+			if tgt.AvailabilityZone != nlb.AvailabilityZoneAll {
 				t.Errorf("target %s in zone %q", tgt.Target, tgt.AvailabilityZone)
 			}
 		}
 	}
 
 	// A second sync writes nothing.
-	if _, _, err := syncOnce(t, f, snap, opts, Guard{}); err != nil {
+	if _, _, err := syncOnce(t, f, snap, opts, nlb.Guard{}); err != nil {
 		t.Fatal(err)
 	}
-	if w := f.writes(); len(w) > 0 {
+	if w := f.Writes(); len(w) > 0 {
 		t.Errorf("a sync in steady state wrote %v", w)
 	}
 }
 
 func TestApplyReplacesAPoolWithoutAGap(t *testing.T) {
-	f := newFakeELB()
+	f := nlbtest.NewELB()
 	opts := testOptions()
-	if _, _, err := syncOnce(t, f, testSnapshot(), opts, Guard{}); err != nil {
+	if _, _, err := syncOnce(t, f, testSnapshot(), opts, nlb.Guard{}); err != nil {
 		t.Fatal(err)
 	}
 	// The pool behind :80 is replaced by a new one, with one member fewer; :443 loses a member.
@@ -97,17 +99,17 @@ func TestApplyReplacesAPoolWithoutAGap(t *testing.T) {
 		s.Listeners[0].DefaultPoolID = "p-web2"
 		pool(s, "p-tls").Members = pool(s, "p-tls").Members[1:]
 	})
-	p, res, err := syncOnce(t, f, snap, opts, Guard{})
+	p, res, err := syncOnce(t, f, snap, opts, nlb.Guard{})
 	if err != nil {
 		t.Fatalf("Apply: %v (%s)", err, p.Summary())
 	}
-	want := Counts{CreateTargetGroups: 1, RegisterTargets: 3, ModifyListeners: 1, DeregisterTargets: 1, DeleteTargetGroups: 1}
+	want := nlb.Counts{CreateTargetGroups: 1, RegisterTargets: 3, ModifyListeners: 1, DeregisterTargets: 1, DeleteTargetGroups: 1}
 	if res.Done != want {
 		t.Errorf("done %+v, want %+v", res.Done, want)
 	}
 	// The contract: new targets are in before the listener switches, and the old target
 	// group and the removed targets go only after it.
-	ops := f.ops()
+	ops := f.Ops()
 	assertBefore(t, ops, "CreateTargetGroup", "RegisterTargets")
 	assertBefore(t, ops, "RegisterTargets", "ModifyListener")
 	assertBefore(t, ops, "ModifyListener", "DeregisterTargets")
@@ -116,13 +118,13 @@ func TestApplyReplacesAPoolWithoutAGap(t *testing.T) {
 }
 
 func TestApplyStopsAtTheFirstErrorAndTheNextSyncFinishes(t *testing.T) {
-	f := newFakeELB()
+	f := nlbtest.NewELB()
 	opts := testOptions()
 	snap := testSnapshot()
 	boom := errors.New("Throttling: rate exceeded")
-	f.fail["CreateListener"] = boom
+	f.Fail["CreateListener"] = boom
 
-	_, res, err := syncOnce(t, f, snap, opts, Guard{})
+	_, res, err := syncOnce(t, f, snap, opts, nlb.Guard{})
 	if !errors.Is(err, boom) {
 		t.Fatalf("Apply error = %v, want the CreateListener failure", err)
 	}
@@ -130,37 +132,37 @@ func TestApplyStopsAtTheFirstErrorAndTheNextSyncFinishes(t *testing.T) {
 	if res.LoadBalancer.ARN == "" || res.LoadBalancer.DNSName == "" {
 		t.Errorf("the load balancer exists; the result must say so: %+v", res.LoadBalancer)
 	}
-	if want := (Counts{CreateLoadBalancers: 1, CreateTargetGroups: 2, RegisterTargets: 8}); res.Done != want {
+	if want := (nlb.Counts{CreateLoadBalancers: 1, CreateTargetGroups: 2, RegisterTargets: 8}); res.Done != want {
 		t.Errorf("done %+v, want %+v", res.Done, want)
 	}
-	if last := f.calls[len(f.calls)-1]; !strings.HasPrefix(last, "CreateListener ") {
+	if last := f.Calls[len(f.Calls)-1]; !strings.HasPrefix(last, "CreateListener ") {
 		t.Errorf("Apply went on after the failure: last call %q", last)
 	}
 
 	// The next sync plans only what is left: no second load balancer or target group.
-	p, res, err := syncOnce(t, f, snap, opts, Guard{})
+	p, res, err := syncOnce(t, f, snap, opts, nlb.Guard{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Counts{CreateListeners: 2}); p.Counts() != want || res.Done != want {
+	if want := (nlb.Counts{CreateListeners: 2}); p.Counts() != want || res.Done != want {
 		t.Errorf("resumed plan %+v, done %+v, want %+v", p.Counts(), res.Done, want)
 	}
 	assertInSync(t, f, snap, opts)
-	if len(f.lbs) != 1 || len(f.tgs) != 2 {
-		t.Errorf("fake holds %d load balancers and %d target groups, want 1 and 2", len(f.lbs), len(f.tgs))
+	if len(f.LBs) != 1 || len(f.TGs) != 2 {
+		t.Errorf("fake holds %d load balancers and %d target groups, want 1 and 2", len(f.LBs), len(f.TGs))
 	}
 }
 
 func TestApplyAttributesFailureIsRepairedNextSync(t *testing.T) {
-	f := newFakeELB()
+	f := nlbtest.NewELB()
 	opts := testOptions()
 	snap := testSnapshot()
-	f.fail["ModifyTargetGroupAttributes"] = errors.New("InternalFailure")
-	_, res, err := syncOnce(t, f, snap, opts, Guard{})
+	f.Fail["ModifyTargetGroupAttributes"] = errors.New("InternalFailure")
+	_, res, err := syncOnce(t, f, snap, opts, nlb.Guard{})
 	if err == nil || res.Done.CreateTargetGroups != 1 || res.Done.RegisterTargets != 0 {
 		t.Fatalf("err %v, done %+v: want a stop right after the first target group", err, res.Done)
 	}
-	p, _, err := syncOnce(t, f, snap, opts, Guard{})
+	p, _, err := syncOnce(t, f, snap, opts, nlb.Guard{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,9 +173,9 @@ func TestApplyAttributesFailureIsRepairedNextSync(t *testing.T) {
 }
 
 func TestApplyRefusesABlockedPlan(t *testing.T) {
-	f := newFakeELB()
+	f := nlbtest.NewELB()
 	opts := testOptions()
-	if _, _, err := syncOnce(t, f, testSnapshot(), opts, Guard{}); err != nil {
+	if _, _, err := syncOnce(t, f, testSnapshot(), opts, nlb.Guard{}); err != nil {
 		t.Fatal(err)
 	}
 	// Octavia says the web pool is empty and adds a member to the other one.
@@ -181,12 +183,12 @@ func TestApplyRefusesABlockedPlan(t *testing.T) {
 		pool(s, "p-web").Members = nil
 		pool(s, "p-tls").Members = append(pool(s, "p-tls").Members, member("10.0.0.5", 8443))
 	})
-	p, res, err := syncOnce(t, f, snap, opts, Guard{})
+	p, res, err := syncOnce(t, f, snap, opts, nlb.Guard{})
 	if !errors.Is(err, ErrBlocked) || !p.Blocked {
 		t.Fatalf("err = %v, blocked = %v; want ErrBlocked", err, p.Blocked)
 	}
 	containsAll(t, "error", err.Error(), "4 of its 4 targets")
-	if w := f.writes(); len(w) > 0 {
+	if w := f.Writes(); len(w) > 0 {
 		t.Errorf("a blocked plan wrote %v (additions are held too)", w)
 	}
 	if !res.Done.IsZero() || res.LoadBalancer.ARN == "" {
@@ -194,44 +196,44 @@ func TestApplyRefusesABlockedPlan(t *testing.T) {
 	}
 
 	// With the operator's say-so it runs.
-	if _, res, err := syncOnce(t, f, snap, opts, Guard{AllowMassRemoval: true}); err != nil || res.Done.DeregisterTargets != 4 || res.Done.RegisterTargets != 1 {
+	if _, res, err := syncOnce(t, f, snap, opts, nlb.Guard{AllowMassRemoval: true}); err != nil || res.Done.DeregisterTargets != 4 || res.Done.RegisterTargets != 1 {
 		t.Fatalf("allowed: err %v, done %+v", err, res.Done)
 	}
 	assertInSync(t, f, snap, opts)
 }
 
 func TestApplyReplacesTheLoadBalancerOnceTheNewOneIsActive(t *testing.T) {
-	f := newFakeELB()
+	f := nlbtest.NewELB()
 	opts := testOptions()
 	snap := testSnapshot()
-	if _, _, err := syncOnce(t, f, snap, opts, Guard{}); err != nil {
+	if _, _, err := syncOnce(t, f, snap, opts, nlb.Guard{}); err != nil {
 		t.Fatal(err)
 	}
-	oldARN := aws.ToString(f.lbs[0].LoadBalancerArn)
+	oldARN := aws.ToString(f.LBs[0].LoadBalancerArn)
 
 	internal := testOptions()
 	internal.Network.Scheme = types.LoadBalancerSchemeEnumInternal
-	f.newLBState = types.LoadBalancerStateEnumProvisioning
-	_, res, err := syncOnce(t, f, snap, internal, Guard{})
+	f.NewLBState = types.LoadBalancerStateEnumProvisioning
+	_, res, err := syncOnce(t, f, snap, internal, nlb.Guard{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.LoadBalancer.ARN == oldARN || res.Done.CreateListeners != 2 || res.Done.Deletes() != 0 {
 		t.Fatalf("phase 1: %+v, done %s", res.LoadBalancer, res)
 	}
-	if _, _, err := syncOnce(t, f, snap, internal, Guard{}); err != nil || len(f.writes()) > 0 {
-		t.Fatalf("while the new one provisions: err %v, writes %v", err, f.writes())
+	if _, _, err := syncOnce(t, f, snap, internal, nlb.Guard{}); err != nil || len(f.Writes()) > 0 {
+		t.Fatalf("while the new one provisions: err %v, writes %v", err, f.Writes())
 	}
 
-	f.lbs[1].State.Code = types.LoadBalancerStateEnumActive
-	_, res, err = syncOnce(t, f, snap, internal, Guard{})
+	f.LBs[1].State.Code = types.LoadBalancerStateEnumActive
+	_, res, err = syncOnce(t, f, snap, internal, nlb.Guard{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Counts{DeleteListeners: 2, DeleteLoadBalancers: 1, DeleteTargetGroups: 2}); res.Done != want {
+	if want := (nlb.Counts{DeleteListeners: 2, DeleteLoadBalancers: 1, DeleteTargetGroups: 2}); res.Done != want {
 		t.Errorf("phase 3 done %+v, want %+v", res.Done, want)
 	}
-	ops := f.ops()
+	ops := f.Ops()
 	assertBefore(t, ops, "DeleteListener", "DeleteLoadBalancer")
 	assertBefore(t, ops, "DeleteLoadBalancer", "DeleteTargetGroup")
 	obs := assertInSync(t, f, snap, internal)
@@ -243,35 +245,35 @@ func TestApplyReplacesTheLoadBalancerOnceTheNewOneIsActive(t *testing.T) {
 // addForeign puts resources drover must never touch into the fake: an untagged target
 // group and load balancer whose names even carry the owner's prefix, and a target group
 // of another drover installation.
-func addForeign(t *testing.T, f *fakeELB) []string {
+func addForeign(t *testing.T, f *nlbtest.ELB) []string {
 	t.Helper()
 	ctx := context.Background()
-	prefix := ResourceNamePrefix(testOwner)
-	untaggedTG, err := f.CreateTargetGroup(ctx, buildCreateTargetGroupInput(TargetGroupSpec{Name: prefix + "byhand", Protocol: "TCP", Port: 80, VPCID: "vpc-1",
-		HealthCheck: HealthCheck{Protocol: "TCP", Port: HealthCheckPortTraffic, IntervalSeconds: 10, TimeoutSeconds: 5, HealthyThreshold: 3, UnhealthyThreshold: 3}}))
+	prefix := nlb.ResourceNamePrefix(testOwner)
+	untaggedTG, err := f.CreateTargetGroup(ctx, buildCreateTargetGroupInput(nlb.TargetGroupSpec{Name: prefix + "byhand", Protocol: "TCP", Port: 80, VPCID: "vpc-1",
+		HealthCheck: nlb.HealthCheck{Protocol: "TCP", Port: nlb.HealthCheckPortTraffic, IntervalSeconds: 10, TimeoutSeconds: 5, HealthyThreshold: 3, UnhealthyThreshold: 3}}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	untaggedLB, err := f.CreateLoadBalancer(ctx, buildCreateLoadBalancerInput(LoadBalancerSpec{Name: prefix + "byhand", Scheme: "internet-facing", Subnets: []string{"subnet-a"}}))
+	untaggedLB, err := f.CreateLoadBalancer(ctx, buildCreateLoadBalancerInput(nlb.LoadBalancerSpec{Name: prefix + "byhand", Scheme: "internet-facing", Subnets: []string{"subnet-a"}}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	other := testOwner
 	other.Manager = "mgr-us1"
-	otherTG, err := f.CreateTargetGroup(ctx, buildCreateTargetGroupInput(TargetGroupSpec{Name: prefix + "other", Protocol: "TCP", Port: 80, VPCID: "vpc-1",
-		Tags:        withTags(other.Tags(), map[string]string{TagOctaviaPool: "p-web"}),
-		HealthCheck: HealthCheck{Protocol: "TCP", Port: HealthCheckPortTraffic, IntervalSeconds: 10, TimeoutSeconds: 5, HealthyThreshold: 3, UnhealthyThreshold: 3}}))
+	otherTG, err := f.CreateTargetGroup(ctx, buildCreateTargetGroupInput(nlb.TargetGroupSpec{Name: prefix + "other", Protocol: "TCP", Port: 80, VPCID: "vpc-1",
+		Tags:        withTags(other.Tags(), map[string]string{nlb.TagOctaviaPool: "p-web"}),
+		HealthCheck: nlb.HealthCheck{Protocol: "TCP", Port: nlb.HealthCheckPortTraffic, IntervalSeconds: 10, TimeoutSeconds: 5, HealthyThreshold: 3, UnhealthyThreshold: 3}}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.RegisterTargets(ctx, aws.ToString(otherTG.TargetGroupArn), targetDescriptions([]PlacedTarget{{Target{"10.0.0.1", 8080}, "all"}})); err != nil {
+	if err := f.RegisterTargets(ctx, aws.ToString(otherTG.TargetGroupArn), targetDescriptions([]nlb.PlacedTarget{{Target: nlb.Target{IP: "10.0.0.1", Port: 8080}, AvailabilityZone: "all"}})); err != nil {
 		t.Fatal(err)
 	}
 	return []string{aws.ToString(untaggedTG.TargetGroupArn), aws.ToString(untaggedLB.LoadBalancerArn), aws.ToString(otherTG.TargetGroupArn)}
 }
 
 func TestForeignResourcesAreInvisibleAndUntouched(t *testing.T) {
-	f := newFakeELB()
+	f := nlbtest.NewELB()
 	foreign := addForeign(t, f)
 	opts := testOptions()
 	snap := testSnapshot()
@@ -283,7 +285,7 @@ func TestForeignResourcesAreInvisibleAndUntouched(t *testing.T) {
 	if len(obs.LoadBalancers) != 0 || len(obs.TargetGroups) != 0 {
 		t.Fatalf("Observe sees resources without the owner's tags: %+v", obs)
 	}
-	if _, _, err := syncOnce(t, f, snap, opts, Guard{}); err != nil {
+	if _, _, err := syncOnce(t, f, snap, opts, nlb.Guard{}); err != nil {
 		t.Fatal(err)
 	}
 	assertInSync(t, f, snap, opts)
@@ -293,26 +295,26 @@ func TestForeignResourcesAreInvisibleAndUntouched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.calls = nil
-	res, err := Apply(context.Background(), f, DeletePlan(obs))
+	f.Calls = nil
+	res, err := Apply(context.Background(), f, nlb.DeletePlan(obs))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Counts{DeleteListeners: 2, DeleteLoadBalancers: 1, DeleteTargetGroups: 2}); res.Done != want {
+	if want := (nlb.Counts{DeleteListeners: 2, DeleteLoadBalancers: 1, DeleteTargetGroups: 2}); res.Done != want {
 		t.Errorf("teardown done %+v, want %+v", res.Done, want)
 	}
-	ops := f.ops()
+	ops := f.Ops()
 	assertBefore(t, ops, "DeleteListener", "DeleteLoadBalancer")
 	assertBefore(t, ops, "DeleteLoadBalancer", "DeleteTargetGroup")
 	if obs, _ := Observe(context.Background(), f, opts.Owner); len(obs.LoadBalancers)+len(obs.TargetGroups) != 0 {
 		t.Errorf("left after teardown: %+v", obs)
 	}
 	for _, arn := range foreign {
-		if f.lb(arn) == nil && f.tg(arn) == nil {
+		if f.LB(arn) == nil && f.TG(arn) == nil {
 			t.Errorf("foreign resource %s was deleted", arn)
 		}
 	}
-	if n := len(f.targets[foreign[2]]); n != 1 {
+	if n := len(f.Registered[foreign[2]]); n != 1 {
 		t.Errorf("the other installation's target group has %d targets, want 1", n)
 	}
 }
@@ -320,19 +322,19 @@ func TestForeignResourcesAreInvisibleAndUntouched(t *testing.T) {
 func TestObserveFailsWhole(t *testing.T) {
 	for _, op := range []string{"LoadBalancers", "Tags", "Listeners", "TargetGroups", "TargetGroupAttributes", "Targets"} {
 		t.Run(op, func(t *testing.T) {
-			f := newFakeELB()
-			if _, _, err := syncOnce(t, f, testSnapshot(), testOptions(), Guard{}); err != nil {
+			f := nlbtest.NewELB()
+			if _, _, err := syncOnce(t, f, testSnapshot(), testOptions(), nlb.Guard{}); err != nil {
 				t.Fatal(err)
 			}
 			boom := errors.New("boom")
-			f.fail[op] = boom
+			f.Fail[op] = boom
 			obs, err := Observe(context.Background(), f, testOwner)
 			if !errors.Is(err, boom) || obs != nil {
 				t.Errorf("Observe = %v, %v; want the error and no partial picture", obs, err)
 			}
 		})
 	}
-	if _, err := Observe(context.Background(), newFakeELB(), Owner{}); err == nil {
+	if _, err := Observe(context.Background(), nlbtest.NewELB(), nlb.Owner{}); err == nil {
 		t.Error("Observe without an owner must fail")
 	}
 }
@@ -365,11 +367,11 @@ func TestObservedTranslation(t *testing.T) {
 			th("10.0.0.3", aws.Int32(8080), types.TargetHealthStateEnumDraining),
 			th("10.0.0.4", aws.Int32(8080), types.TargetHealthStateEnumUnhealthyDraining),
 		})
-	var got []Target
+	var got []nlb.Target
 	for _, t := range tg.Targets {
 		got = append(got, t.Target)
 	}
-	want := []Target{{"10.0.0.1", 80}, {"10.0.0.2", 8080}, {"10.0.0.4", 8080}}
+	want := []nlb.Target{{IP: "10.0.0.1", Port: 80}, {IP: "10.0.0.2", Port: 8080}, {IP: "10.0.0.4", Port: 8080}}
 	if !slices.Equal(got, want) {
 		t.Errorf("targets = %v, want %v (draining ones are deregistered already; unhealthy.draining ones are not)", got, want)
 	}
@@ -394,22 +396,22 @@ func TestBuildInputs(t *testing.T) {
 		!slices.Equal(lbIn.Subnets, []string{"subnet-a", "subnet-b"}) || len(lbIn.Tags) != 5 {
 		t.Errorf("load balancer input = %+v", lbIn)
 	}
-	l := buildCreateListenerInput("arn:lb", ListenerSpec{Port: 443, Protocol: "TLS", CertificateARN: "arn:cert", SSLPolicy: "pol"}, "arn:tg")
+	l := buildCreateListenerInput("arn:lb", nlb.ListenerSpec{Port: 443, Protocol: "TLS", CertificateARN: "arn:cert", SSLPolicy: "pol"}, "arn:tg")
 	if len(l.Certificates) != 1 || aws.ToString(l.SslPolicy) != "pol" || aws.ToString(l.DefaultActions[0].TargetGroupArn) != "arn:tg" {
 		t.Errorf("TLS listener input = %+v", l)
 	}
-	tcp := buildModifyListenerInput("arn:l", ListenerSpec{Port: 80, Protocol: "TCP", CertificateARN: "ignored"}, "arn:tg")
+	tcp := buildModifyListenerInput("arn:l", nlb.ListenerSpec{Port: 80, Protocol: "TCP", CertificateARN: "ignored"}, "arn:tg")
 	if tcp.Certificates != nil || tcp.Protocol != "TCP" {
 		t.Errorf("TCP listener input = %+v", tcp)
 	}
-	ds := targetDescriptions([]PlacedTarget{{Target{"10.0.0.1", 80}, "all"}, {Target{"10.0.0.2", 81}, ""}})
+	ds := targetDescriptions([]nlb.PlacedTarget{{Target: nlb.Target{IP: "10.0.0.1", Port: 80}, AvailabilityZone: "all"}, {Target: nlb.Target{IP: "10.0.0.2", Port: 81}, AvailabilityZone: ""}})
 	if aws.ToString(ds[0].AvailabilityZone) != "all" || ds[1].AvailabilityZone != nil || aws.ToInt32(ds[1].Port) != 81 {
 		t.Errorf("target descriptions = %+v", ds)
 	}
 }
 
 func TestApplyDoesNotAdoptAnUntaggedResourceOfTheSameName(t *testing.T) {
-	f := newFakeELB()
+	f := nlbtest.NewELB()
 	opts := testOptions()
 	snap := testSnapshot()
 	m := mustDesired(t, snap, opts)
@@ -420,11 +422,11 @@ func TestApplyDoesNotAdoptAnUntaggedResourceOfTheSameName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, res, err := syncOnce(t, f, snap, opts, Guard{})
+	_, res, err := syncOnce(t, f, snap, opts, nlb.Guard{})
 	if !errors.Is(err, ErrNotOwned) {
 		t.Fatalf("Apply error = %v, want ErrNotOwned", err)
 	}
-	for _, c := range f.writes() {
+	for _, c := range f.Writes() {
 		if strings.Contains(c, aws.ToString(squatter.TargetGroupArn)) && !strings.HasPrefix(c, "CreateTargetGroup") {
 			t.Errorf("wrote to the untagged target group: %s", c)
 		}

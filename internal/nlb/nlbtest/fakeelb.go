@@ -1,4 +1,4 @@
-package nlb
+package nlbtest
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdk "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -17,63 +16,66 @@ import (
 	"github.com/drover-dev/drover/internal/cloud/elbv2"
 )
 
-// fakeELB is an in-memory ELBv2 for unit tests of ordering and partial failure. It keeps
+// ELB is an in-memory ELBv2 for unit tests of ordering and partial failure. It keeps
 // the rules of the real service that the order of Apply depends on: a target group
 // serves one load balancer, cannot be deleted while a listener forwards to it, a
 // listener's protocol must suit its target group's, one listener per port, creates are
 // idempotent by name, and targets outside the VPC need AvailabilityZone "all". The real
 // wire-level tests run against moto.
-type fakeELB struct {
-	seq        int
-	lbs        []*types.LoadBalancer
-	listeners  []*types.Listener
-	tgs        []*types.TargetGroup
-	tags       map[string]map[string]string
-	attrs      map[string]map[string]string
-	targets    map[string][]types.TargetDescription
-	newLBState types.LoadBalancerStateEnum
-	// fail makes the next call of an operation fail (once).
-	fail map[string]error
-	// calls records every call as "Op subject".
-	calls []string
+type ELB struct {
+	seq       int
+	LBs       []*types.LoadBalancer
+	listeners []*types.Listener
+	TGs       []*types.TargetGroup
+	tags      map[string]map[string]string
+	attrs     map[string]map[string]string
+	// Registered are the targets of each target group, by ARN.
+	Registered map[string][]types.TargetDescription
+	// NewLBState is the state of a load balancer when it is created.
+	NewLBState types.LoadBalancerStateEnum
+	// Fail makes the next call of an operation fail (once).
+	Fail map[string]error
+	// Calls records every call as "Op subject".
+	Calls []string
 }
 
-var _ elbv2.API = (*fakeELB)(nil)
+var _ elbv2.API = (*ELB)(nil)
 
-func newFakeELB() *fakeELB {
-	return &fakeELB{
+// NewELB is an empty ELBv2 whose load balancers are active as soon as they are created.
+func NewELB() *ELB {
+	return &ELB{
 		tags:       map[string]map[string]string{},
 		attrs:      map[string]map[string]string{},
-		targets:    map[string][]types.TargetDescription{},
-		newLBState: types.LoadBalancerStateEnumActive,
-		fail:       map[string]error{},
+		Registered: map[string][]types.TargetDescription{},
+		NewLBState: types.LoadBalancerStateEnumActive,
+		Fail:       map[string]error{},
 	}
 }
 
 var errFakeInUse = errors.New("ResourceInUse")
 
-func (f *fakeELB) hook(op, subject string) error {
-	f.calls = append(f.calls, op+" "+subject)
-	if err, ok := f.fail[op]; ok {
-		delete(f.fail, op)
+func (f *ELB) hook(op, subject string) error {
+	f.Calls = append(f.Calls, op+" "+subject)
+	if err, ok := f.Fail[op]; ok {
+		delete(f.Fail, op)
 		return err
 	}
 	return nil
 }
 
-// ops returns the operations called, without subjects.
-func (f *fakeELB) ops() []string {
-	out := make([]string, len(f.calls))
-	for i, c := range f.calls {
+// Ops returns the operations called, without subjects.
+func (f *ELB) Ops() []string {
+	out := make([]string, len(f.Calls))
+	for i, c := range f.Calls {
 		out[i], _, _ = strings.Cut(c, " ")
 	}
 	return out
 }
 
-// writes returns the write calls.
-func (f *fakeELB) writes() []string {
+// Writes returns the write calls.
+func (f *ELB) Writes() []string {
 	var out []string
-	for _, c := range f.calls {
+	for _, c := range f.Calls {
 		op, _, _ := strings.Cut(c, " ")
 		switch op {
 		case "LoadBalancers", "Tags", "Listeners", "TargetGroups", "TargetGroupAttributes", "Targets":
@@ -84,8 +86,9 @@ func (f *fakeELB) writes() []string {
 	return out
 }
 
-func (f *fakeELB) lb(arn string) *types.LoadBalancer {
-	for _, lb := range f.lbs {
+// LB is the load balancer of the ARN, or nil.
+func (f *ELB) LB(arn string) *types.LoadBalancer {
+	for _, lb := range f.LBs {
 		if aws.ToString(lb.LoadBalancerArn) == arn {
 			return lb
 		}
@@ -93,8 +96,9 @@ func (f *fakeELB) lb(arn string) *types.LoadBalancer {
 	return nil
 }
 
-func (f *fakeELB) tg(arn string) *types.TargetGroup {
-	for _, tg := range f.tgs {
+// TG is the target group of the ARN, or nil.
+func (f *ELB) TG(arn string) *types.TargetGroup {
+	for _, tg := range f.TGs {
 		if aws.ToString(tg.TargetGroupArn) == arn {
 			return tg
 		}
@@ -102,7 +106,7 @@ func (f *fakeELB) tg(arn string) *types.TargetGroup {
 	return nil
 }
 
-func (f *fakeELB) listener(arn string) *types.Listener {
+func (f *ELB) listener(arn string) *types.Listener {
 	for _, l := range f.listeners {
 		if aws.ToString(l.ListenerArn) == arn {
 			return l
@@ -111,22 +115,22 @@ func (f *fakeELB) listener(arn string) *types.Listener {
 	return nil
 }
 
-func (f *fakeELB) next() int { f.seq++; return f.seq }
+func (f *ELB) next() int { f.seq++; return f.seq }
 
 func notFound(what string) error { return fmt.Errorf("%s: %w", what, cloudmetrics.ErrNotFound) }
 
-func (f *fakeELB) LoadBalancers(context.Context) ([]types.LoadBalancer, error) {
+func (f *ELB) LoadBalancers(context.Context) ([]types.LoadBalancer, error) {
 	if err := f.hook("LoadBalancers", ""); err != nil {
 		return nil, err
 	}
-	out := make([]types.LoadBalancer, len(f.lbs))
-	for i, lb := range f.lbs {
+	out := make([]types.LoadBalancer, len(f.LBs))
+	for i, lb := range f.LBs {
 		out[i] = *lb
 	}
 	return out, nil
 }
 
-func (f *fakeELB) Tags(_ context.Context, arns []string) (map[string]map[string]string, error) {
+func (f *ELB) Tags(_ context.Context, arns []string) (map[string]map[string]string, error) {
 	if err := f.hook("Tags", strings.Join(arns, ",")); err != nil {
 		return nil, err
 	}
@@ -149,12 +153,12 @@ func fromSDKTags(ts []types.Tag) map[string]string {
 	return out
 }
 
-func (f *fakeELB) CreateLoadBalancer(_ context.Context, in *sdk.CreateLoadBalancerInput) (*types.LoadBalancer, error) {
+func (f *ELB) CreateLoadBalancer(_ context.Context, in *sdk.CreateLoadBalancerInput) (*types.LoadBalancer, error) {
 	name := aws.ToString(in.Name)
 	if err := f.hook("CreateLoadBalancer", name); err != nil {
 		return nil, err
 	}
-	for _, lb := range f.lbs {
+	for _, lb := range f.LBs {
 		if aws.ToString(lb.LoadBalancerName) == name {
 			c := *lb
 			return &c, nil
@@ -172,32 +176,32 @@ func (f *fakeELB) CreateLoadBalancer(_ context.Context, in *sdk.CreateLoadBalanc
 		Scheme:                in.Scheme,
 		Type:                  in.Type,
 		VpcId:                 aws.String("vpc-1"),
-		State:                 &types.LoadBalancerState{Code: f.newLBState},
+		State:                 &types.LoadBalancerState{Code: f.NewLBState},
 	}
 	for _, s := range in.Subnets {
 		lb.AvailabilityZones = append(lb.AvailabilityZones, types.AvailabilityZone{SubnetId: aws.String(s)})
 	}
-	f.lbs = append(f.lbs, lb)
+	f.LBs = append(f.LBs, lb)
 	f.tags[aws.ToString(lb.LoadBalancerArn)] = fromSDKTags(in.Tags)
 	c := *lb
 	return &c, nil
 }
 
-func (f *fakeELB) DeleteLoadBalancer(_ context.Context, arn string) error {
+func (f *ELB) DeleteLoadBalancer(_ context.Context, arn string) error {
 	if err := f.hook("DeleteLoadBalancer", arn); err != nil {
 		return err
 	}
-	f.lbs = slices.DeleteFunc(f.lbs, func(lb *types.LoadBalancer) bool { return aws.ToString(lb.LoadBalancerArn) == arn })
+	f.LBs = slices.DeleteFunc(f.LBs, func(lb *types.LoadBalancer) bool { return aws.ToString(lb.LoadBalancerArn) == arn })
 	f.listeners = slices.DeleteFunc(f.listeners, func(l *types.Listener) bool { return aws.ToString(l.LoadBalancerArn) == arn })
 	delete(f.tags, arn)
 	return nil
 }
 
-func (f *fakeELB) Listeners(_ context.Context, lbARN string) ([]types.Listener, error) {
+func (f *ELB) Listeners(_ context.Context, lbARN string) ([]types.Listener, error) {
 	if err := f.hook("Listeners", lbARN); err != nil {
 		return nil, err
 	}
-	if f.lb(lbARN) == nil {
+	if f.LB(lbARN) == nil {
 		return nil, notFound(lbARN)
 	}
 	var out []types.Listener
@@ -211,11 +215,11 @@ func (f *fakeELB) Listeners(_ context.Context, lbARN string) ([]types.Listener, 
 
 // checkForward checks a listener of protocol proto on lbARN may forward to the actions'
 // target group.
-func (f *fakeELB) checkForward(lbARN string, proto types.ProtocolEnum, actions []types.Action) error {
+func (f *ELB) checkForward(lbARN string, proto types.ProtocolEnum, actions []types.Action) error {
 	if len(actions) != 1 || actions[0].Type != types.ActionTypeEnumForward {
 		return errors.New("ValidationError: one forward action expected")
 	}
-	tg := f.tg(aws.ToString(actions[0].TargetGroupArn))
+	tg := f.TG(aws.ToString(actions[0].TargetGroupArn))
 	if tg == nil {
 		return notFound(aws.ToString(actions[0].TargetGroupArn))
 	}
@@ -234,12 +238,12 @@ func (f *fakeELB) checkForward(lbARN string, proto types.ProtocolEnum, actions [
 	return nil
 }
 
-func (f *fakeELB) CreateListener(_ context.Context, in *sdk.CreateListenerInput) (*types.Listener, error) {
+func (f *ELB) CreateListener(_ context.Context, in *sdk.CreateListenerInput) (*types.Listener, error) {
 	lbARN := aws.ToString(in.LoadBalancerArn)
 	if err := f.hook("CreateListener", fmt.Sprintf("%s:%d", in.Protocol, aws.ToInt32(in.Port))); err != nil {
 		return nil, err
 	}
-	if f.lb(lbARN) == nil {
+	if f.LB(lbARN) == nil {
 		return nil, notFound(lbARN)
 	}
 	for _, l := range f.listeners {
@@ -268,7 +272,7 @@ func (f *fakeELB) CreateListener(_ context.Context, in *sdk.CreateListenerInput)
 	return &c, nil
 }
 
-func (f *fakeELB) ModifyListener(_ context.Context, in *sdk.ModifyListenerInput) error {
+func (f *ELB) ModifyListener(_ context.Context, in *sdk.ModifyListenerInput) error {
 	if err := f.hook("ModifyListener", fmt.Sprintf("%s:%d", in.Protocol, aws.ToInt32(in.Port))); err != nil {
 		return err
 	}
@@ -303,7 +307,7 @@ func (f *fakeELB) ModifyListener(_ context.Context, in *sdk.ModifyListenerInput)
 	return nil
 }
 
-func (f *fakeELB) DeleteListener(_ context.Context, arn string) error {
+func (f *ELB) DeleteListener(_ context.Context, arn string) error {
 	if err := f.hook("DeleteListener", arn); err != nil {
 		return err
 	}
@@ -312,7 +316,7 @@ func (f *fakeELB) DeleteListener(_ context.Context, arn string) error {
 }
 
 // attached lists the load balancers a target group serves, through their listeners.
-func (f *fakeELB) attached(tgARN string) []string {
+func (f *ELB) attached(tgARN string) []string {
 	var out []string
 	for _, l := range f.listeners {
 		for _, a := range l.DefaultActions {
@@ -324,19 +328,19 @@ func (f *fakeELB) attached(tgARN string) []string {
 	return out
 }
 
-func (f *fakeELB) TargetGroups(context.Context) ([]types.TargetGroup, error) {
+func (f *ELB) TargetGroups(context.Context) ([]types.TargetGroup, error) {
 	if err := f.hook("TargetGroups", ""); err != nil {
 		return nil, err
 	}
-	out := make([]types.TargetGroup, len(f.tgs))
-	for i, tg := range f.tgs {
+	out := make([]types.TargetGroup, len(f.TGs))
+	for i, tg := range f.TGs {
 		out[i] = *tg
 		out[i].LoadBalancerArns = f.attached(aws.ToString(tg.TargetGroupArn))
 	}
 	return out, nil
 }
 
-func (f *fakeELB) CreateTargetGroup(_ context.Context, in *sdk.CreateTargetGroupInput) (*types.TargetGroup, error) {
+func (f *ELB) CreateTargetGroup(_ context.Context, in *sdk.CreateTargetGroupInput) (*types.TargetGroup, error) {
 	name := aws.ToString(in.Name)
 	if err := f.hook("CreateTargetGroup", name); err != nil {
 		return nil, err
@@ -344,7 +348,7 @@ func (f *fakeELB) CreateTargetGroup(_ context.Context, in *sdk.CreateTargetGroup
 	if len(name) > 32 {
 		return nil, errors.New("ValidationError: name longer than 32 characters")
 	}
-	for _, tg := range f.tgs {
+	for _, tg := range f.TGs {
 		if aws.ToString(tg.TargetGroupName) == name {
 			if tg.Protocol != in.Protocol || aws.ToString(tg.VpcId) != aws.ToString(in.VpcId) {
 				return nil, errors.New("DuplicateTargetGroupName")
@@ -363,13 +367,13 @@ func (f *fakeELB) CreateTargetGroup(_ context.Context, in *sdk.CreateTargetGroup
 		IpAddressType:              in.IpAddressType,
 		HealthCheckEnabled:         aws.Bool(true),
 		HealthCheckProtocol:        types.ProtocolEnumTcp,
-		HealthCheckPort:            aws.String(HealthCheckPortTraffic),
+		HealthCheckPort:            aws.String("traffic-port"), // AWS's default, the target's own port
 		HealthCheckIntervalSeconds: aws.Int32(30),
 		HealthCheckTimeoutSeconds:  aws.Int32(10),
 		HealthyThresholdCount:      aws.Int32(5),
 		UnhealthyThresholdCount:    aws.Int32(2),
 	}
-	f.tgs = append(f.tgs, tg)
+	f.TGs = append(f.TGs, tg)
 	f.setHealthCheck(tg, in.HealthCheckProtocol, in.HealthCheckPort, in.HealthCheckPath, in.Matcher,
 		in.HealthCheckIntervalSeconds, in.HealthCheckTimeoutSeconds, in.HealthyThresholdCount, in.UnhealthyThresholdCount)
 	f.tags[aws.ToString(tg.TargetGroupArn)] = fromSDKTags(in.Tags)
@@ -377,7 +381,7 @@ func (f *fakeELB) CreateTargetGroup(_ context.Context, in *sdk.CreateTargetGroup
 	return &c, nil
 }
 
-func (f *fakeELB) setHealthCheck(tg *types.TargetGroup, proto types.ProtocolEnum, port, path *string, m *types.Matcher, interval, timeout, healthy, unhealthy *int32) {
+func (f *ELB) setHealthCheck(tg *types.TargetGroup, proto types.ProtocolEnum, port, path *string, m *types.Matcher, interval, timeout, healthy, unhealthy *int32) {
 	if proto != "" {
 		tg.HealthCheckProtocol = proto
 	}
@@ -401,11 +405,11 @@ func (f *fakeELB) setHealthCheck(tg *types.TargetGroup, proto types.ProtocolEnum
 	set(&tg.UnhealthyThresholdCount, unhealthy)
 }
 
-func (f *fakeELB) ModifyTargetGroup(_ context.Context, in *sdk.ModifyTargetGroupInput) error {
+func (f *ELB) ModifyTargetGroup(_ context.Context, in *sdk.ModifyTargetGroupInput) error {
 	if err := f.hook("ModifyTargetGroup", aws.ToString(in.TargetGroupArn)); err != nil {
 		return err
 	}
-	tg := f.tg(aws.ToString(in.TargetGroupArn))
+	tg := f.TG(aws.ToString(in.TargetGroupArn))
 	if tg == nil {
 		return notFound(aws.ToString(in.TargetGroupArn))
 	}
@@ -414,28 +418,28 @@ func (f *fakeELB) ModifyTargetGroup(_ context.Context, in *sdk.ModifyTargetGroup
 	return nil
 }
 
-func (f *fakeELB) TargetGroupAttributes(_ context.Context, arn string) (map[string]string, error) {
+func (f *ELB) TargetGroupAttributes(_ context.Context, arn string) (map[string]string, error) {
 	if err := f.hook("TargetGroupAttributes", arn); err != nil {
 		return nil, err
 	}
-	if f.tg(arn) == nil {
+	if f.TG(arn) == nil {
 		return nil, notFound(arn)
 	}
-	out := map[string]string{
-		AttrDeregistrationDelay: "300",
-		AttrProxyProtocolV2:     "false",
-		AttrPreserveClientIP:    "false",
-		"stickiness.enabled":    "false",
+	out := map[string]string{ // AWS's defaults
+		"deregistration_delay.timeout_seconds": "300",
+		"proxy_protocol_v2.enabled":            "false",
+		"preserve_client_ip.enabled":           "false",
+		"stickiness.enabled":                   "false",
 	}
 	maps.Copy(out, f.attrs[arn])
 	return out, nil
 }
 
-func (f *fakeELB) ModifyTargetGroupAttributes(_ context.Context, arn string, attrs map[string]string) error {
+func (f *ELB) ModifyTargetGroupAttributes(_ context.Context, arn string, attrs map[string]string) error {
 	if err := f.hook("ModifyTargetGroupAttributes", arn); err != nil {
 		return err
 	}
-	if f.tg(arn) == nil {
+	if f.TG(arn) == nil {
 		return notFound(arn)
 	}
 	if f.attrs[arn] == nil {
@@ -445,28 +449,28 @@ func (f *fakeELB) ModifyTargetGroupAttributes(_ context.Context, arn string, att
 	return nil
 }
 
-func (f *fakeELB) DeleteTargetGroup(_ context.Context, arn string) error {
+func (f *ELB) DeleteTargetGroup(_ context.Context, arn string) error {
 	if err := f.hook("DeleteTargetGroup", arn); err != nil {
 		return err
 	}
 	if len(f.attached(arn)) > 0 {
 		return fmt.Errorf("%w: target group %s is used by a listener", errFakeInUse, arn)
 	}
-	f.tgs = slices.DeleteFunc(f.tgs, func(tg *types.TargetGroup) bool { return aws.ToString(tg.TargetGroupArn) == arn })
+	f.TGs = slices.DeleteFunc(f.TGs, func(tg *types.TargetGroup) bool { return aws.ToString(tg.TargetGroupArn) == arn })
 	delete(f.tags, arn)
-	delete(f.targets, arn)
+	delete(f.Registered, arn)
 	return nil
 }
 
-func (f *fakeELB) Targets(_ context.Context, arn string) ([]types.TargetHealthDescription, error) {
+func (f *ELB) Targets(_ context.Context, arn string) ([]types.TargetHealthDescription, error) {
 	if err := f.hook("Targets", arn); err != nil {
 		return nil, err
 	}
-	if f.tg(arn) == nil {
+	if f.TG(arn) == nil {
 		return nil, notFound(arn)
 	}
 	var out []types.TargetHealthDescription
-	for _, t := range f.targets[arn] {
+	for _, t := range f.Registered[arn] {
 		out = append(out, types.TargetHealthDescription{
 			Target:       &types.TargetDescription{Id: t.Id, Port: t.Port, AvailabilityZone: t.AvailabilityZone},
 			TargetHealth: &types.TargetHealth{State: types.TargetHealthStateEnumHealthy},
@@ -479,59 +483,33 @@ func sameTarget(a, b types.TargetDescription) bool {
 	return aws.ToString(a.Id) == aws.ToString(b.Id) && aws.ToInt32(a.Port) == aws.ToInt32(b.Port)
 }
 
-func (f *fakeELB) RegisterTargets(_ context.Context, arn string, ts []types.TargetDescription) error {
+func (f *ELB) RegisterTargets(_ context.Context, arn string, ts []types.TargetDescription) error {
 	if err := f.hook("RegisterTargets", fmt.Sprintf("%s %d", arn, len(ts))); err != nil {
 		return err
 	}
-	if f.tg(arn) == nil {
+	if f.TG(arn) == nil {
 		return notFound(arn)
 	}
 	for _, t := range ts {
-		if t.Id == nil || t.Port == nil || aws.ToString(t.AvailabilityZone) != AvailabilityZoneAll {
+		if t.Id == nil || t.Port == nil || aws.ToString(t.AvailabilityZone) != "all" {
 			return fmt.Errorf("ValidationError: target %s outside the VPC needs a port and AvailabilityZone all", aws.ToString(t.Id))
 		}
-		if !slices.ContainsFunc(f.targets[arn], func(h types.TargetDescription) bool { return sameTarget(h, t) }) {
-			f.targets[arn] = append(f.targets[arn], t)
+		if !slices.ContainsFunc(f.Registered[arn], func(h types.TargetDescription) bool { return sameTarget(h, t) }) {
+			f.Registered[arn] = append(f.Registered[arn], t)
 		}
 	}
 	return nil
 }
 
-func (f *fakeELB) DeregisterTargets(_ context.Context, arn string, ts []types.TargetDescription) error {
+func (f *ELB) DeregisterTargets(_ context.Context, arn string, ts []types.TargetDescription) error {
 	if err := f.hook("DeregisterTargets", fmt.Sprintf("%s %d", arn, len(ts))); err != nil {
 		return err
 	}
-	if f.tg(arn) == nil {
+	if f.TG(arn) == nil {
 		return notFound(arn)
 	}
-	f.targets[arn] = slices.DeleteFunc(f.targets[arn], func(h types.TargetDescription) bool {
+	f.Registered[arn] = slices.DeleteFunc(f.Registered[arn], func(h types.TargetDescription) bool {
 		return slices.ContainsFunc(ts, func(t types.TargetDescription) bool { return sameTarget(h, t) })
 	})
 	return nil
-}
-
-// indexOf is the index of the first call of op, or -1.
-func indexOf(calls []string, op string) int { return slices.Index(calls, op) }
-
-// lastIndexOf is the index of the last call of op, or -1.
-func lastIndexOf(calls []string, op string) int {
-	for i := len(calls) - 1; i >= 0; i-- {
-		if calls[i] == op {
-			return i
-		}
-	}
-	return -1
-}
-
-// assertBefore fails unless every call of a comes before every call of b (both called).
-func assertBefore(t *testing.T, calls []string, a, b string) {
-	t.Helper()
-	la, fb := lastIndexOf(calls, a), indexOf(calls, b)
-	if la < 0 || fb < 0 {
-		t.Errorf("want both %s and %s called; calls: %v", a, b, calls)
-		return
-	}
-	if la > fb {
-		t.Errorf("want every %s before any %s; calls: %v", a, b, calls)
-	}
 }

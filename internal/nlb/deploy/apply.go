@@ -1,4 +1,4 @@
-package nlb
+package deploy
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/drover-dev/drover/internal/cloud/elbv2"
+	"github.com/drover-dev/drover/internal/nlb"
 )
 
 // ErrBlocked is returned by Apply for a blocked plan; nothing was changed.
@@ -22,13 +23,13 @@ var ErrBlocked = errors.New("the NLB plan is blocked by the target removal guard
 type Result struct {
 	// LoadBalancer is the load balancer the model lives on: the plan's, or the one Apply
 	// created (set as soon as it exists, even when a later step fails).
-	LoadBalancer LoadBalancerRef
+	LoadBalancer nlb.LoadBalancerRef
 	// Done counts the steps that succeeded.
-	Done Counts
+	Done nlb.Counts
 }
 
 // String is what was done ("created 1 load balancer, …", or "nothing").
-func (r Result) String() string { return r.Done.describe(true) }
+func (r Result) String() string { return r.Done.PastTense() }
 
 // Apply carries out the plan; it is the only step that writes to AWS. It runs in
 // dependency order — create the load balancer, create (with their attributes) and modify
@@ -38,7 +39,7 @@ func (r Result) String() string { return r.Done.describe(true) }
 // only after. It stops at the first error and returns what was done with it; every step
 // is idempotent in AWS and the next sync's Observe and Diff plan only what is left. A
 // blocked plan changes nothing and returns ErrBlocked.
-func Apply(ctx context.Context, api elbv2.API, plan Plan) (Result, error) {
+func Apply(ctx context.Context, api elbv2.API, plan nlb.Plan) (Result, error) {
 	res := Result{LoadBalancer: plan.LoadBalancer}
 	if plan.Blocked {
 		return res, fmt.Errorf("%w: %s", ErrBlocked, strings.Join(plan.BlockedReasons, "; "))
@@ -47,7 +48,7 @@ func Apply(ctx context.Context, api elbv2.API, plan Plan) (Result, error) {
 	if tgARNs == nil {
 		tgARNs = map[string]string{}
 	}
-	arnOf := func(ref TargetGroupRef) (string, error) {
+	arnOf := func(ref nlb.TargetGroupRef) (string, error) {
 		if ref.ARN != "" {
 			return ref.ARN, nil
 		}
@@ -71,7 +72,7 @@ func Apply(ctx context.Context, api elbv2.API, plan Plan) (Result, error) {
 		if err := checkOwned(ctx, api, aws.ToString(lb.LoadBalancerArn), spec.Tags); err != nil {
 			return res, fmt.Errorf("create load balancer %s: %w", spec.Name, err)
 		}
-		res.LoadBalancer = LoadBalancerRef{
+		res.LoadBalancer = nlb.LoadBalancerRef{
 			ARN:                   aws.ToString(lb.LoadBalancerArn),
 			Name:                  aws.ToString(lb.LoadBalancerName),
 			DNSName:               aws.ToString(lb.DNSName),
@@ -104,7 +105,7 @@ func Apply(ctx context.Context, api elbv2.API, plan Plan) (Result, error) {
 		tgARNs[spec.PoolID] = arn
 		res.Done.CreateTargetGroups++
 		// A new target group has AWS's defaults; set the managed attributes that differ.
-		if attrs, _ := attributeChanges(spec.Attributes, nil); len(attrs) > 0 {
+		if attrs, _ := nlb.AttributeChanges(spec.Attributes, nil); len(attrs) > 0 {
 			if err := api.ModifyTargetGroupAttributes(ctx, arn, attrs); err != nil {
 				return res, fmt.Errorf("set attributes of target group %s: %w", spec.Name, err)
 			}
@@ -149,7 +150,7 @@ func Apply(ctx context.Context, api elbv2.API, plan Plan) (Result, error) {
 		if res.LoadBalancer.ARN == "" {
 			return res, fmt.Errorf("create listener %s:%d: the plan has no load balancer", spec.Protocol, spec.Port)
 		}
-		tgARN, err := arnOf(TargetGroupRef{PoolID: spec.TargetGroup})
+		tgARN, err := arnOf(nlb.TargetGroupRef{PoolID: spec.TargetGroup})
 		if err != nil {
 			return res, err
 		}
@@ -163,7 +164,7 @@ func Apply(ctx context.Context, api elbv2.API, plan Plan) (Result, error) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		tgARN, err := arnOf(TargetGroupRef{PoolID: mod.Listener.TargetGroup})
+		tgARN, err := arnOf(nlb.TargetGroupRef{PoolID: mod.Listener.TargetGroup})
 		if err != nil {
 			return res, err
 		}
@@ -231,7 +232,7 @@ func checkOwned(ctx context.Context, api elbv2.API, arn string, want map[string]
 	if err != nil {
 		return fmt.Errorf("read tags of %s: %w", arn, err)
 	}
-	owner := Owner{Manager: want[TagOwner], UID: want[TagProdUID]}
+	owner := nlb.Owner{Manager: want[nlb.TagOwner], UID: want[nlb.TagProdUID]}
 	if !owner.Owns(got[arn]) {
 		return fmt.Errorf("%s %w", arn, ErrNotOwned)
 	}
@@ -239,7 +240,7 @@ func checkOwned(ctx context.Context, api elbv2.API, arn string, want map[string]
 }
 
 // buildCreateLoadBalancerInput translates a load balancer spec for the SDK.
-func buildCreateLoadBalancerInput(s LoadBalancerSpec) *sdk.CreateLoadBalancerInput {
+func buildCreateLoadBalancerInput(s nlb.LoadBalancerSpec) *sdk.CreateLoadBalancerInput {
 	return &sdk.CreateLoadBalancerInput{
 		Name:          aws.String(s.Name),
 		Type:          types.LoadBalancerTypeEnumNetwork,
@@ -251,7 +252,7 @@ func buildCreateLoadBalancerInput(s LoadBalancerSpec) *sdk.CreateLoadBalancerInp
 }
 
 // buildCreateTargetGroupInput translates a target group spec for the SDK.
-func buildCreateTargetGroupInput(s TargetGroupSpec) *sdk.CreateTargetGroupInput {
+func buildCreateTargetGroupInput(s nlb.TargetGroupSpec) *sdk.CreateTargetGroupInput {
 	in := &sdk.CreateTargetGroupInput{
 		Name:                       aws.String(s.Name),
 		Protocol:                   s.Protocol,
@@ -268,7 +269,7 @@ func buildCreateTargetGroupInput(s TargetGroupSpec) *sdk.CreateTargetGroupInput 
 		UnhealthyThresholdCount:    aws.Int32(s.HealthCheck.UnhealthyThreshold),
 		Tags:                       sdkTags(s.Tags),
 	}
-	if s.HealthCheck.isHTTP() {
+	if s.HealthCheck.IsHTTP() {
 		in.HealthCheckPath = aws.String(s.HealthCheck.Path)
 		in.Matcher = &types.Matcher{HttpCode: aws.String(s.HealthCheck.Matcher)}
 	}
@@ -276,7 +277,7 @@ func buildCreateTargetGroupInput(s TargetGroupSpec) *sdk.CreateTargetGroupInput 
 }
 
 // buildModifyTargetGroupInput sets the whole health check of a target group.
-func buildModifyTargetGroupInput(arn string, hc HealthCheck) *sdk.ModifyTargetGroupInput {
+func buildModifyTargetGroupInput(arn string, hc nlb.HealthCheck) *sdk.ModifyTargetGroupInput {
 	in := &sdk.ModifyTargetGroupInput{
 		TargetGroupArn:             aws.String(arn),
 		HealthCheckEnabled:         aws.Bool(true),
@@ -287,7 +288,7 @@ func buildModifyTargetGroupInput(arn string, hc HealthCheck) *sdk.ModifyTargetGr
 		HealthyThresholdCount:      aws.Int32(hc.HealthyThreshold),
 		UnhealthyThresholdCount:    aws.Int32(hc.UnhealthyThreshold),
 	}
-	if hc.isHTTP() {
+	if hc.IsHTTP() {
 		in.HealthCheckPath = aws.String(hc.Path)
 		in.Matcher = &types.Matcher{HttpCode: aws.String(hc.Matcher)}
 	}
@@ -295,7 +296,7 @@ func buildModifyTargetGroupInput(arn string, hc HealthCheck) *sdk.ModifyTargetGr
 }
 
 // buildCreateListenerInput translates a listener spec for the SDK.
-func buildCreateListenerInput(lbARN string, s ListenerSpec, tgARN string) *sdk.CreateListenerInput {
+func buildCreateListenerInput(lbARN string, s nlb.ListenerSpec, tgARN string) *sdk.CreateListenerInput {
 	in := &sdk.CreateListenerInput{
 		LoadBalancerArn: aws.String(lbARN),
 		Port:            aws.Int32(s.Port),
@@ -314,7 +315,7 @@ func buildCreateListenerInput(lbARN string, s ListenerSpec, tgARN string) *sdk.C
 
 // buildModifyListenerInput sets a listener's protocol and default action (and TLS
 // settings) to the spec's.
-func buildModifyListenerInput(arn string, s ListenerSpec, tgARN string) *sdk.ModifyListenerInput {
+func buildModifyListenerInput(arn string, s nlb.ListenerSpec, tgARN string) *sdk.ModifyListenerInput {
 	in := &sdk.ModifyListenerInput{
 		ListenerArn:    aws.String(arn),
 		Port:           aws.Int32(s.Port),
@@ -335,7 +336,7 @@ func forwardTo(tgARN string) []types.Action {
 }
 
 // targetDescriptions translates targets for RegisterTargets and DeregisterTargets.
-func targetDescriptions(ts []PlacedTarget) []types.TargetDescription {
+func targetDescriptions(ts []nlb.PlacedTarget) []types.TargetDescription {
 	out := make([]types.TargetDescription, len(ts))
 	for i, t := range ts {
 		out[i] = types.TargetDescription{Id: aws.String(t.IP), Port: aws.Int32(t.Port)}
