@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
 	"github.com/drover-dev/drover/internal/test/harness"
 	"github.com/drover-dev/drover/internal/test/hookstest"
 )
@@ -180,14 +181,11 @@ func (r *managerReplica) isLeader() bool {
 	return err == nil && v == 1
 }
 
-// route53Changes is how many ChangeResourceRecordSets calls the replica made, by
-// outcome ("" for all).
-func (r *managerReplica) route53Changes(ctx context.Context, outcome string) (float64, error) {
-	labels := map[string]string{"service": "route53", "operation": "ChangeResourceRecordSets"}
-	if outcome != "" {
-		labels["outcome"] = outcome
-	}
-	return r.metricSum(ctx, "drover_cloud_api_calls_total", labels)
+// route53ChangeRequests is how many ChangeResourceRecordSets requests reached moto's
+// Route53 through the proxy the managers use (every attempt, whatever its answer): what
+// went over the wire, not what a manager counted.
+func route53ChangeRequests() int {
+	return clouds.Route53.Requests(cloudmetrics.Route53, "ChangeResourceRecordSets")
 }
 
 // buildPlugin builds cmd/kubectl-drover into out.

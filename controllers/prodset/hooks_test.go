@@ -54,7 +54,7 @@ func TestUpgradeHookHoldsTheUpgradeUntilDrained(t *testing.T) {
 	}, 60*time.Second, time.Second).Should(Succeed())
 	g.Expect(retries).To(BeNumerically(">", 0), "the upgrade was held at least once")
 	t.Logf("BeforeClusterUpgrade: %d retries, then %q", retries, last.Message)
-	g.Expect(dns.Records(service(set))).To(HaveKeyWithValue(recordID(set, names[eu1]), int32(0)), "drained before the upgrade proceeds")
+	g.Expect(records(g, set)).To(HaveKeyWithValue(recordID(set, names[eu1]), int32(0)), "drained before the upgrade proceeds")
 	m := &droverv1.ClusterMaintenance{}
 	g.Expect(cp.Get(ctx, client.ObjectKey{Namespace: bed.Namespace, Name: eu1 + "-upgrade"}, m)).To(Succeed())
 	g.Expect(m.Status.Phase).To(Equal(droverv1.MaintenanceDrained))

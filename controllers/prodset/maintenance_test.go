@@ -59,7 +59,7 @@ func TestMaintenanceRefusesThenSurgesDrainsAndRestores(t *testing.T) {
 		s.Spec.Placement.MinAvailable = ptrIntstr(intstr.FromInt32(3))
 	})
 	names := expectServing(g, set, eu1, eu2, us1)
-	before := dns.Records(service(set))
+	before := records(g, set)
 
 	// Draining eu-1 would leave 2 serving, below minAvailable 3: refused, nothing changes.
 	m := newMaintenance(t, "eu-1-upgrade", eu1, false)
@@ -71,7 +71,7 @@ func TestMaintenanceRefusesThenSurgesDrainsAndRestores(t *testing.T) {
 		ContainSubstring("spec.surge: true")))
 	expectEvent(g, m, "Refused")
 	g.Consistently(func(g Gomega) {
-		g.Expect(dns.Records(service(set))).To(Equal(before))
+		g.Expect(records(g, set)).To(Equal(before))
 		g.Expect(prodsOf(g, set)).To(HaveLen(3))
 	}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
 
@@ -87,7 +87,7 @@ func TestMaintenanceRefusesThenSurgesDrainsAndRestores(t *testing.T) {
 	p := &droverv1.Prod{}
 	g.Expect(cp.Get(ctx, client.ObjectKey{Namespace: set.Namespace, Name: standIn}, p)).To(Succeed())
 	g.Expect(p.Labels).To(HaveKeyWithValue(droverv1.SurgeForLabel, eu1))
-	g.Expect(dns.Records(service(set))).To(Equal(map[string]int32{
+	g.Expect(records(g, set)).To(Equal(map[string]int32{
 		recordID(set, names[eu1]): 0, recordID(set, names[eu2]): 100, recordID(set, names[us1]): 100, recordID(set, standIn): 100,
 	}))
 	g.Expect(conditions.IsTrue(got, droverv1.MaintenanceDrainedCondition)).To(BeTrue())
@@ -112,7 +112,7 @@ func TestConcurrentMaintenancesKeepTheMinimum(t *testing.T) {
 
 	first := newMaintenance(t, "first", eu1, false)
 	expectPhase(g, first, droverv1.MaintenanceDrained, 60*time.Second)
-	g.Expect(dns.Records(service(set))).To(HaveKeyWithValue(recordID(set, names[eu1]), int32(0)))
+	g.Expect(records(g, set)).To(HaveKeyWithValue(recordID(set, names[eu1]), int32(0)))
 
 	second := newMaintenance(t, "second", us1, false)
 	got := expectPhase(g, second, droverv1.MaintenanceRefused, 30*time.Second)
@@ -121,7 +121,7 @@ func TestConcurrentMaintenancesKeepTheMinimum(t *testing.T) {
 	// The first one ends: the second may go.
 	deleteMaintenance(t, first)
 	expectPhase(g, second, droverv1.MaintenanceDrained, 60*time.Second)
-	g.Expect(dns.Records(service(set))).To(And(
+	g.Expect(records(g, set)).To(And(
 		HaveKeyWithValue(recordID(set, names[eu1]), int32(100)),
 		HaveKeyWithValue(recordID(set, names[us1]), int32(0))))
 	deleteMaintenance(t, second)

@@ -32,7 +32,10 @@ import (
 func newSet(t *testing.T, name string, replicas int32, mutate func(*droverv1.ProdSet)) *droverv1.ProdSet {
 	t.Helper()
 	set := builder.ProdSet(bed.Namespace, name, builder.Replicas(replicas), builder.OnClusters(pool, "shop"),
-		builder.Spread(region, 1), builder.Records(zone, name+".example.com", 1), builder.Mutate(mutate))
+		builder.Spread(region, 1), builder.Records(zone, name+".example.com", 1),
+		// An endpoint for each Prod (dnsbed.OctaviaStandIn): Route53 records point at it.
+		builder.LoadBalancer("lb-"+name),
+		builder.Mutate(mutate))
 	NewWithT(t).Expect(cp.Create(context.Background(), set)).To(Succeed())
 	t.Cleanup(func() { deleteSet(t, set) })
 	return set
@@ -51,11 +54,18 @@ func deleteSet(t *testing.T, set *droverv1.ProdSet) {
 		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "ProdSet %s still there: %v", set.Name, err)
 		g.Expect(prodsOf(g, set)).To(BeEmpty())
 	}, 120*time.Second, 500*time.Millisecond).Should(Succeed())
-	g.Expect(dns.Records(service(set))).To(BeEmpty(), "deleting the set removes its records")
+	g.Expect(records(g, set)).To(BeEmpty(), "deleting the set removes its records")
 }
 
 func service(set *droverv1.ProdSet) traffic.Service {
 	return traffic.Service{Zone: zone, Name: set.Spec.Traffic.RecordName}
+}
+
+// records are the weights Route53 holds for the set's Prods, by record id.
+func records(g Gomega, set *droverv1.ProdSet) map[string]int32 {
+	recs, err := dns.Records(service(set))
+	g.Expect(err).NotTo(HaveOccurred())
+	return recs
 }
 
 func getSet(g Gomega, set *droverv1.ProdSet) *droverv1.ProdSet {
@@ -115,7 +125,7 @@ func expectServing(g Gomega, set *droverv1.ProdSet, clusters ...string) map[stri
 		for _, n := range names {
 			want[recordID(set, n)] = 100
 		}
-		g.Expect(dns.Records(service(set))).To(Equal(want))
+		g.Expect(records(g, set)).To(Equal(want))
 		got := getSet(g, set)
 		g.Expect(got.Status.ServingReplicas).To(BeEquivalentTo(len(clusters)))
 		g.Expect(conditions.IsTrue(got, droverv1.ProdSetTrafficReadyCondition)).To(BeTrue(), "%v", conditions.Get(got, droverv1.ProdSetTrafficReadyCondition))
@@ -282,7 +292,7 @@ func TestLostClusterIsEvictedThenReplacedAndCleanedUp(t *testing.T) {
 
 	// Out of traffic at once, reversibly: the Prod stays, its weight goes to 0.
 	g.Eventually(func(g Gomega) {
-		g.Expect(dns.Records(service(set))).To(HaveKeyWithValue(recordID(set, lost), int32(0)))
+		g.Expect(records(g, set)).To(HaveKeyWithValue(recordID(set, lost), int32(0)))
 	}, 30*time.Second, 100*time.Millisecond).Should(Succeed(), "a lost cluster's Prods leave traffic within 30s")
 	t.Logf("weight 0 submitted to DNS %s after the API server began to stop", time.Since(stopped).Round(100*time.Millisecond))
 	// The status that says why follows the DNS change within the same reconcile.
@@ -298,7 +308,7 @@ func TestLostClusterIsEvictedThenReplacedAndCleanedUp(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		names := byCluster(g, set)
 		g.Expect(names).To(HaveKey(us2))
-		g.Expect(dns.Records(service(set))).To(HaveKeyWithValue(recordID(set, names[us2]), int32(100)))
+		g.Expect(records(g, set)).To(HaveKeyWithValue(recordID(set, names[us2]), int32(100)))
 	}, toleration+60*time.Second, 250*time.Millisecond).Should(Succeed())
 	replacedAfter := time.Since(stopped)
 	g.Expect(replacedAfter).To(BeNumerically(">=", toleration), "not replaced before the toleration")
@@ -329,7 +339,7 @@ func TestFreezeWhenMostClustersVanish(t *testing.T) {
 		s.Spec.Placement.UnreachableToleration = &metav1.Duration{Duration: 8 * time.Second}
 	})
 	names := expectServing(g, set, eu1, us1)
-	before := dns.Records(service(set))
+	before := records(g, set)
 	prods := uids(g, set)
 
 	// Three of four clusters vanish at once, as when the control plane loses its network.
@@ -357,7 +367,7 @@ func TestFreezeWhenMostClustersVanish(t *testing.T) {
 	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
 	// Past the grace and the toleration: nothing changes.
 	g.Consistently(func(g Gomega) {
-		g.Expect(dns.Records(service(set))).To(Equal(before))
+		g.Expect(records(g, set)).To(Equal(before))
 		g.Expect(uids(g, set)).To(Equal(prods))
 		for _, n := range names {
 			p := &droverv1.Prod{}

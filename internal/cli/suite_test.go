@@ -22,6 +22,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/setup"
+	"github.com/drover-dev/drover/internal/test/dnsbed"
 	"github.com/drover-dev/drover/internal/test/suite"
 	"github.com/drover-dev/drover/internal/test/testbed"
 	"github.com/drover-dev/drover/internal/traffic"
@@ -30,12 +31,16 @@ import (
 // The envtest tests run the plugin's commands in process against a control plane where
 // the manager's real wiring runs, with three workload clusters (each its own
 // kube-apiserver and etcd): a and b (pool shop) for the rollout tests, c (pool cart) for
-// maintenance. DNS is traffic.Memory with a short propagation. The test bed starts with
-// the first test that needs it (startBed), so the pure tests run alone in a second.
+// maintenance. DNS is Route53: moto behind the AWS fault proxy, which keeps each change
+// PENDING for a second as Route53 does, and drover's Route53 publisher
+// (internal/test/dnsbed); expectServing reads the weights moto holds. The test bed starts
+// with the first test that needs it (startBed), so the pure tests run alone in a second.
 var (
 	bed        *testbed.Testbed
 	cp         client.Client
 	kubeconfig string
+	dns        *dnsbed.Bed
+	zone       string
 
 	bedOnce   sync.Once
 	bedErr    error
@@ -43,10 +48,7 @@ var (
 	bedFailed = func() {}
 )
 
-const (
-	pool = "drover.dev/pool"
-	zone = "Z0CLITEST"
-)
+const pool = "drover.dev/pool"
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -68,6 +70,14 @@ func startBed(t *testing.T) {
 
 func start() error {
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
+	var err error
+	if dns, err = dnsbed.Start(dnsbed.Options{Propagation: time.Second}); err != nil {
+		return err
+	}
+	if zone, err = dns.CreateZone(context.Background(), "example.com"); err != nil {
+		dns.Close()
+		return err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var workloads []testbed.WorkloadOptions
 	for _, name := range []string{"a", "b", "c"} {
@@ -84,6 +94,7 @@ func start() error {
 	})
 	if err != nil {
 		cancel()
+		dns.Close()
 		return err
 	}
 	bed, cp = b, b.ControlPlane.Client
@@ -97,11 +108,10 @@ func start() error {
 		cancel()
 		return errors.Join(err, b.Stop())
 	}
-	stopManager, err := suite.StartManager(ctx, b, setup.Options{
+	stopManager, err := suite.StartManager(ctx, b, dns.Options(setup.Options{
 		WorkloadClientTimeout:      5 * time.Second,
-		Publisher:                  &traffic.Memory{Propagation: 200 * time.Millisecond},
 		MaintenanceRecheckInterval: time.Second,
-	})
+	}))
 	if err != nil {
 		cancel()
 		return errors.Join(err, b.Stop())
@@ -118,6 +128,7 @@ func start() error {
 		if err := b.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "stopping the test bed:", err)
 		}
+		dns.Close()
 		_ = os.RemoveAll(dir)
 	}
 	return nil
@@ -162,7 +173,10 @@ func runCommand(ctx context.Context, out *syncBuffer, args ...string) error {
 func newSet(t *testing.T, name, p string, replicas int32, mutate func(*droverv1.ProdSet)) *droverv1.ProdSet {
 	t.Helper()
 	set := builder.ProdSet(bed.Namespace, name, builder.Replicas(replicas), builder.OnClusters(pool, p),
-		builder.Records(zone, name+".example.com", 1), builder.Mutate(mutate))
+		builder.Records(zone, name+".example.com", 1),
+		// An endpoint for each Prod (dnsbed.OctaviaStandIn): Route53 records point at it.
+		builder.LoadBalancer("lb-"+name),
+		builder.Mutate(mutate))
 	NewWithT(t).Expect(cp.Create(t.Context(), set)).To(Succeed())
 	t.Cleanup(func() { _ = cp.Delete(context.Background(), set) })
 	return set
@@ -185,15 +199,19 @@ func updateSet(g Gomega, name string, mutate func(*droverv1.ProdSet)) {
 	}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
 }
 
-// expectServing waits until every Prod of the set serves at weight 100 in DNS.
+// expectServing waits until every Prod of the set serves at weight 100 in Route53, and
+// the set's status says so.
 func expectServing(g Gomega, name string, replicas int) {
 	g.Eventually(func(g Gomega) {
 		set := getSet(g, name)
 		g.Expect(set.Status.ServingReplicas).To(BeEquivalentTo(replicas))
 		g.Expect(set.Status.Prods).To(HaveLen(replicas))
+		want := map[string]int32{}
 		for _, p := range set.Status.Prods {
 			g.Expect(p.PublishedWeight).To(HaveValue(BeEquivalentTo(100)), "Prod %s", p.Name)
 			g.Expect(p.PendingWeight).To(BeNil(), "Prod %s", p.Name)
+			want[set.Namespace+"/"+p.Name] = 100
 		}
+		g.Expect(dns.Records(traffic.Service{Zone: zone, Name: set.Spec.Traffic.RecordName})).To(Equal(want), "the weights Route53 holds")
 	}, 90*time.Second, 200*time.Millisecond).Should(Succeed())
 }

@@ -21,6 +21,8 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/controllers/prodset"
+	"github.com/drover-dev/drover/internal/test/clouds/awstest"
+	"github.com/drover-dev/drover/internal/test/dnsbed"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -33,20 +35,29 @@ func newPolicy(t *testing.T, name string, spec droverv1.RolloutPolicySpec) *drov
 }
 
 // newSet creates a ProdSet of replicas Prods, one per cluster, spread over the regions,
-// following the policy, and waits until they all serve.
+// following the policy, and waits until they all serve, at 100 in Route53.
 func newSet(t *testing.T, name, policy string, replicas int32) *droverv1.ProdSet {
 	t.Helper()
 	g := NewWithT(t)
+	zone, err := dns.CreateZone(context.Background(), name+".example.com")
+	g.Expect(err).NotTo(HaveOccurred())
 	set := builder.ProdSet(bed.Namespace, name, builder.Replicas(replicas), builder.WithManifests(builder.Deployment("api")),
 		builder.OnClusters(pool, "shop"), builder.Spread(region, 1), builder.MaxUnavailable("50%"), builder.Policy(policy),
-		builder.Records("Z"+strings.ToUpper(name), name+".example.com", 1))
+		builder.Records(zone, name+".example.com", 1),
+		// An endpoint for each Prod (dnsbed.OctaviaStandIn): Route53 records point at it.
+		builder.LoadBalancer("lb-"+name),
+	)
 	g.Expect(cp.Create(context.Background(), set)).To(Succeed())
 	t.Cleanup(func() { _ = cp.Delete(context.Background(), set) })
 	g.Eventually(func(g Gomega) {
 		s := getSet(g, set)
 		g.Expect(s.Status.ServingReplicas).To(BeEquivalentTo(replicas))
 		g.Expect(conditions.IsTrue(s, droverv1.ProdSetRolledOutCondition)).To(BeTrue(), "RolledOut: %+v", conditions.Get(s, droverv1.ProdSetRolledOutCondition))
-		g.Expect(dns.Records(svc(set))).To(HaveLen(int(replicas)))
+		recs := records(g, set)
+		g.Expect(recs).To(HaveLen(int(replicas)))
+		for id, w := range recs {
+			g.Expect(w).To(BeEquivalentTo(100), "%s serves in Route53", id)
+		}
 	}, 120*time.Second, 500*time.Millisecond).Should(Succeed())
 	return set
 }
@@ -96,6 +107,13 @@ func waitPhase(t *testing.T, set *droverv1.ProdSet, rev string, phase droverv1.R
 
 func svc(set *droverv1.ProdSet) traffic.Service {
 	return traffic.Service{Zone: set.Spec.Traffic.HostedZoneID, Name: set.Spec.Traffic.RecordName}
+}
+
+// records are the weights Route53 holds for the set's Prods, by Prod ("<ns>/<name>").
+func records(g Gomega, set *droverv1.ProdSet) map[string]int32 {
+	recs, err := dns.Records(svc(set))
+	g.Expect(err).NotTo(HaveOccurred())
+	return recs
 }
 
 // byCluster maps cluster -> Prod name.
@@ -177,6 +195,45 @@ func weightHistory(set *droverv1.ProdSet, from int) (map[string]int32, []map[str
 		}
 	}
 	return before, out
+}
+
+// expectOneChange checks, on the wire (the changes the proxy in front of moto saw),
+// that the first change to the set's zone submitted from from on takes every one of out
+// ("<ns>/<name>") to weight 0 and no other Prod of the set, and that no other change
+// to the zone was submitted before Route53 said it was INSYNC.
+func expectOneChange(t *testing.T, set *droverv1.ProdSet, from time.Time, out ...string) awstest.Route53Change {
+	t.Helper()
+	g := NewWithT(t)
+	var changes []awstest.Route53Change
+	g.Eventually(func(g Gomega) {
+		changes = dns.ZoneChanges(set.Spec.Traffic.HostedZoneID, from, time.Now())
+		g.Expect(changes).NotTo(BeEmpty(), "no Route53 change to the zone since %s", from.Format("15:04:05.000"))
+		g.Expect(changes[0].ReportedInSync).NotTo(BeZero(), "Route53 has not said INSYNC for change %s", changes[0].ID)
+	}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+	first := changes[0]
+	n := 0
+	for _, c := range changes {
+		if !c.Submitted.After(first.ReportedInSync) {
+			n++
+		}
+	}
+	g.Expect(n).To(Equal(1), "Route53 changes to the zone from %s until the first was INSYNC: %+v", from.Format("15:04:05.000"), changes)
+	weights := dnsbed.Weights(first)
+	var seen []string
+	for _, c := range dns.ZoneChanges(set.Spec.Traffic.HostedZoneID, from.Add(-10*time.Second), time.Now()) {
+		seen = append(seen, fmt.Sprintf("%s submitted %s (INSYNC %s): %v", c.ID, c.Submitted.Format("15:04:05.000"), c.ReportedInSync.Format("15:04:05.000"), dnsbed.Weights(c)))
+	}
+	t.Logf("Route53 changes to the zone from 10s before %s: \n%s", from.Format("15:04:05.000"), strings.Join(seen, "\n"))
+	prefix := set.Namespace + "/" + set.Name + "-"
+	for _, id := range out {
+		g.Expect(weights).To(HaveKeyWithValue(id, int64(0)), "the change takes %s out of traffic", id)
+	}
+	for id, w := range weights {
+		if strings.HasPrefix(id, prefix) && !slices.Contains(out, id) {
+			g.Expect(w).NotTo(BeNumerically("<=", 0), "the change takes %s out of traffic too", id)
+		}
+	}
+	return first
 }
 
 // checkServer answers a rollout's HTTP check and records who asked when.

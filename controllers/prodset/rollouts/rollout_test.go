@@ -45,8 +45,11 @@ func TestReleaseThroughThePolicyThenRollBackByTraffic(t *testing.T) {
 		Strategy: droverv1.InPlaceStrategy, FailurePolicy: droverv1.RollbackFailurePolicy,
 		Steps: []droverv1.RolloutStep{
 			{Name: "test", Selector: clusterIs(eu1), Weight: ptr.To[int32](10), Gates: []droverv1.Gate{{HTTPCheck: &droverv1.HTTPCheckGate{
+				// 3 s: the gate starts once the canary is available, not once its weight is in
+				// DNS, so a gate shorter than a Route53 change could pass before the step's
+				// weight 10 was ever published.
 				URL: checks.URL + "/healthz?prod={{ .Prod }}", ExpectedStatus: 200, Tries: 3, SuccessPercent: 100,
-				Interval: &metav1.Duration{Duration: 300 * time.Millisecond}, Timeout: &metav1.Duration{Duration: time.Second},
+				Interval: &metav1.Duration{Duration: 1500 * time.Millisecond}, Timeout: &metav1.Duration{Duration: time.Second},
 			}}}},
 			{Name: "us", Selector: regionIs("us"), Order: droverv1.LeastTrafficFirstOrder, Count: ptr.To(intstr.FromInt32(1)),
 				Gates: []droverv1.Gate{{Prometheus: &droverv1.PrometheusGate{
@@ -140,10 +143,15 @@ func TestReleaseThroughThePolicyThenRollBackByTraffic(t *testing.T) {
 	for _, name := range prods {
 		g.Expect(zeroed[name]).To(Equal(1), "%s left traffic %d times", name, zeroed[name])
 	}
-	g.Expect(dns.Records(svc(set))).To(HaveLen(4))
-	for _, w := range dns.Records(svc(set)) {
-		g.Expect(w).To(BeEquivalentTo(100))
-	}
+	// Route53 has every Prod back at 100 (Succeeded is reported once the last Prod is
+	// available, not once its weight is INSYNC: wait for it).
+	g.Eventually(func(g Gomega) {
+		recs := records(g, set)
+		g.Expect(recs).To(HaveLen(4))
+		for id, w := range recs {
+			g.Expect(w).To(BeEquivalentTo(100), id)
+		}
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
 
 	// v3 fails its Prometheus gate in step 2: the new-version Prods leave traffic in one
 	// change, then go back to v2.
@@ -157,7 +165,12 @@ func TestReleaseThroughThePolicyThenRollBackByTraffic(t *testing.T) {
 	g.Expect(ro.RollbackSubmittedTime.Time).To(BeTemporally(">=", ro.FailedTime.Time))
 	t.Logf("rollback: gate failed at %s, traffic change submitted %s later", ro.FailedTime.Format(time.RFC3339Nano), ro.RollbackLatency.Duration)
 	g.Expect(ro.RollbackLatency.Duration).To(BeNumerically("<", 5*time.Second))
-	// One change took eu-1 and us-1, the v3 Prods, out together.
+	// One change took eu-1 and us-1, the v3 Prods, out together: on the wire, as the
+	// proxy in front of moto saw it, the only change to the set's zone from the
+	// rollback's hand-off until Route53 said it was INSYNC. (A change already in flight
+	// when the gate failed, such as the one putting us-1 back in traffic, whose gate
+	// started once it was available, goes first.)
+	expectOneChange(t, set, ro.RollbackSubmittedTime.Time, set.Namespace+"/"+prods[eu1], set.Namespace+"/"+prods[us1])
 	_, history = weightHistory(set, changesBefore)
 	together := slices.ContainsFunc(history, func(r map[string]int32) bool {
 		return r[prods[eu1]] == 0 && r[prods[us1]] == 0
@@ -170,7 +183,7 @@ func TestReleaseThroughThePolicyThenRollBackByTraffic(t *testing.T) {
 			g.Expect(p.Revision).To(Equal(v2), "%s", p.Name)
 			g.Expect(p.Version).To(Equal("v2"))
 		}
-		for _, w := range dns.Records(svc(set)) {
+		for _, w := range records(g, set) {
 			g.Expect(w).To(BeEquivalentTo(100))
 		}
 	}, 90*time.Second, 250*time.Millisecond).Should(Succeed())
@@ -233,11 +246,20 @@ func TestABHoldPausePromoteAndAbort(t *testing.T) {
 		g.Expect(euProd).NotTo(BeEmpty())
 		g.Expect(s.Status.Rollout.Message).To(ContainSubstring("waiting for approval"))
 	}, 90*time.Second, 250*time.Millisecond).Should(Succeed())
-	// It holds: both versions serve, at 50 and 100.
+	// It holds: both versions serve, at 50 and 100, in Route53.
+	split := map[string]int32{}
+	for _, name := range byCluster(g, set) {
+		split[set.Namespace+"/"+name] = 100
+	}
+	split[set.Namespace+"/"+euProd] = 50
+	g.Eventually(func(g Gomega) {
+		g.Expect(records(g, set)).To(Equal(split))
+	}, 10*time.Second, 250*time.Millisecond).Should(Succeed())
 	g.Consistently(func(g Gomega) {
 		s := getSet(g, set)
 		g.Expect(s.Status.Rollout.StepName).To(Equal("ab"))
 		g.Expect(s.Status.ServingReplicas).To(BeEquivalentTo(2))
+		g.Expect(records(g, set)).To(Equal(split))
 	}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
 
 	command(t, set, "pause")
@@ -246,9 +268,16 @@ func TestABHoldPausePromoteAndAbort(t *testing.T) {
 	command(t, set, "promote") // recorded; passes the gate once resumed
 	g.Consistently(func(g Gomega) {
 		g.Expect(getSet(g, set).Status.Rollout.Phase).To(Equal(droverv1.RolloutPaused))
+		g.Expect(records(g, set)).To(Equal(split), "paused, Route53 keeps the split")
 	}, 2*time.Second, 250*time.Millisecond).Should(Succeed())
 	command(t, set, "resume")
 	waitPhase(t, set, v2, droverv1.RolloutSucceeded, 90*time.Second)
+	g.Eventually(func(g Gomega) {
+		for id, w := range records(g, set) {
+			g.Expect(w).To(BeEquivalentTo(100), "%s once v2 is out everywhere", id)
+		}
+		g.Expect(records(g, set)).To(HaveLen(2))
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
 
 	// v3, aborted while it holds at its A/B step.
 	v3 := ship(t, set, "v3")
@@ -259,6 +288,16 @@ func TestABHoldPausePromoteAndAbort(t *testing.T) {
 	}, 90*time.Second, 250*time.Millisecond).Should(Succeed())
 	command(t, set, "abort")
 	s = waitPhase(t, set, v3, droverv1.RolloutRolledBack, 90*time.Second)
+	// The v3 Prod left traffic in the abort's Route53 change, the first one after the
+	// rollback was handed over. (The step's weight 50 may still have been going out
+	// when the rollout said it was waiting for approval: its gates start once the Prod
+	// is available.)
+	var v3Prods []string
+	for _, p := range s.Status.Rollout.Prods {
+		v3Prods = append(v3Prods, set.Namespace+"/"+p.Name)
+	}
+	g.Expect(v3Prods).To(HaveLen(1))
+	expectOneChange(t, set, s.Status.Rollout.RollbackSubmittedTime.Time, v3Prods...)
 	g.Expect(s.Status.Rollout.Message).To(ContainSubstring("abort requested"))
 	g.Expect(s.Status.Rollout.RollbackLatency).NotTo(BeNil())
 	g.Eventually(func(g Gomega) {
@@ -266,6 +305,9 @@ func TestABHoldPausePromoteAndAbort(t *testing.T) {
 		g.Expect(s.Status.ServingReplicas).To(BeEquivalentTo(2))
 		for _, p := range s.Status.Prods {
 			g.Expect(p.Revision).To(Equal(v2), "%s", p.Name)
+		}
+		for id, w := range records(g, set) {
+			g.Expect(w).To(BeEquivalentTo(100), "%s back on v2 in traffic", id)
 		}
 	}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
 }

@@ -15,20 +15,23 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/drover-dev/drover/internal/setup"
+	"github.com/drover-dev/drover/internal/test/dnsbed"
 	"github.com/drover-dev/drover/internal/test/suite"
 	"github.com/drover-dev/drover/internal/test/testbed"
-	"github.com/drover-dev/drover/internal/traffic"
 )
 
+// DNS is Route53: moto behind the AWS fault proxy, which keeps each change PENDING for
+// propagation as Route53 does, and drover's Route53 publisher (internal/test/dnsbed).
+// The tests read the records moto holds and the changes the proxy saw.
 var (
 	bed *testbed.Testbed
 	cp  client.Client
-	dns = &traffic.Memory{Propagation: propagation}
+	dns *dnsbed.Bed
 
 	// manager is the running manager; restartManager replaces it.
 	managerMu   sync.Mutex
 	stopManager func() error
-	managerOpts = setup.Options{WorkloadClientTimeout: 5 * time.Second, Publisher: dns, ProdResyncInterval: 5 * time.Second}
+	managerOpts setup.Options
 )
 
 const (
@@ -36,7 +39,8 @@ const (
 	pool   = "drover.dev/pool"
 	// The clusters: two per region, each running its Deployments for real.
 	eu1, eu2, us1, us2 = "eu-1", "eu-2", "us-1", "us-2"
-	propagation        = 300 * time.Millisecond
+	// propagation is how long Route53 keeps a change PENDING.
+	propagation = time.Second
 )
 
 func TestMain(m *testing.M) {
@@ -56,6 +60,12 @@ func run(m *testing.M) int {
 			Labels: map[string]string{region: name[:2], pool: "shop"}})
 	}
 	var err error
+	if dns, err = dnsbed.Start(dnsbed.Options{Propagation: propagation}); err != nil {
+		fmt.Fprintln(os.Stderr, "starting moto:", err)
+		return 1
+	}
+	defer dns.Close()
+	managerOpts = dns.Options(setup.Options{WorkloadClientTimeout: 5 * time.Second, ProdResyncInterval: 5 * time.Second})
 	bed, err = testbed.Start(ctx, testbed.Options{
 		Scheme:            setup.Scheme(),
 		CRDDirectoryPaths: []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},

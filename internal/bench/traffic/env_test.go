@@ -68,6 +68,9 @@ type env struct {
 	bed  *testbed.Testbed
 	cp   client.Client
 	moto *awstest.Moto
+	// wire is the proxy the manager reaches moto through: it sees the requests on the
+	// wire, for the checks that count them.
+	wire *awstest.FaultProxy
 	// sdk and reader read Route53 for the checks (not through the recorder, unpaced).
 	sdk    *route53sdk.Client
 	reader *r53.Client
@@ -166,6 +169,12 @@ func startEnv(tb testing.TB, spec envSpec) (*env, error) {
 		return nil, err
 	}
 	e := &env{spec: spec, bed: bed, cp: bed.ControlPlane.Client, moto: moto, fixtures: map[string]any{}}
+	if e.wire, err = awstest.StartFaultProxy(moto.Endpoint(), 1); err != nil {
+		moto.Stop()
+		bed.KeepLogs()
+		_ = bed.Stop()
+		return nil, err
+	}
 	e.sdk = moto.Clients(tb).Route53
 	e.reader = r53.New(e.sdk, r53.Options{})
 	if err := e.startManager(tb); err != nil {
@@ -195,6 +204,7 @@ func (e *env) close(keepLogs bool) {
 	for i := len(e.closers) - 1; i >= 0; i-- {
 		e.closers[i]()
 	}
+	e.wire.Close()
 	e.moto.Stop()
 	if keepLogs {
 		e.bed.KeepLogs()
@@ -211,7 +221,7 @@ func (e *env) close(keepLogs bool) {
 func (e *env) startManager(tb testing.TB) error {
 	e.clients = map[string]route53.API{}
 	for _, p := range []pacing{unpaced, paced} {
-		opts := e.moto.Options()
+		opts := e.wire.Options(e.moto.Options())
 		opts.Route53Limit = p.limit
 		cfg, err := awsclient.LoadConfig(context.Background(), opts)
 		if err != nil {

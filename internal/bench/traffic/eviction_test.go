@@ -191,6 +191,9 @@ type evictionResult struct {
 	toDrained time.Duration
 	// changesPerZone: ChangeResourceRecordSets calls until submitted, by zone.
 	changesPerZone map[string]int
+	// wirePerZone: the changes moto accepted through the proxy from creation to
+	// Drained, by zone: what went over the wire, whatever drover counted.
+	wirePerZone map[string]int
 	// callsToSubmit and callsToDrained: Route53 calls by operation.
 	callsToSubmit, callsToDrained map[string]int
 	// records: changes (records) in those ChangeResourceRecordSets calls.
@@ -245,7 +248,7 @@ func (f *evictionFixture) drain(tb testing.TB, e *env, timeout time.Duration) (*
 
 	calls := e.rec.since(t0)
 	res := evictionResult{prods: len(f.evicted), zones: len(f.zones), linger: e.linger, toDrained: drainedAt.Sub(t0),
-		changesPerZone: map[string]int{}, admitted: admitted().Sub(t0),
+		changesPerZone: map[string]int{}, wirePerZone: map[string]int{}, admitted: admitted().Sub(t0),
 		reconciles: reconciles1 - reconciles0, reconcileTime: reconcileTime1 - reconcileTime0,
 		requests: topRequests(requests0, requests1, 8)}
 	handed := map[string]bool{}
@@ -266,6 +269,11 @@ func (f *evictionFixture) drain(tb testing.TB, e *env, timeout time.Duration) (*
 	}
 	if len(calls) > 0 {
 		res.firstCall = calls[0].start.Sub(t0)
+	}
+	for _, c := range e.wire.Route53Changes() {
+		if !c.Submitted.Before(t0) && !c.Submitted.After(drainedAt) {
+			res.wirePerZone[f.zoneName(c.Zone)]++
+		}
 	}
 	// When was each weight 0 submitted, and did anything else leave traffic?
 	submitted := map[string]time.Time{}

@@ -14,6 +14,8 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/controllers/prodset"
 	"github.com/drover-dev/drover/internal/test/checkserver"
@@ -304,6 +306,30 @@ func (f *rollbackFixture) rollback(tb testing.TB, e *env, timeout time.Duration)
 	}
 	if len(wrongOut) > 0 {
 		tb.Fatalf("the rollback's traffic change takes v2 Prods out of traffic: %s", strings.Join(wrongOut, ", "))
+	}
+	// The same on the wire, as the proxy in front of moto saw it: the first change
+	// after the first failing answer that takes a v3 Prod out takes them all out.
+	onWire := false
+	for _, c := range e.wire.Route53Changes() {
+		if c.Submitted.Before(tFirst) {
+			continue
+		}
+		out := 0
+		for _, rc := range c.Changes {
+			if moved[rc.SetIdentifier] && rc.Action != "DELETE" && aws.ToInt64(rc.Weight) == 0 && !strings.Contains(rc.Name, ".drover.") {
+				out++
+			}
+		}
+		if out > 0 {
+			if out != len(moved) {
+				tb.Fatalf("on the wire, the first change taking v3 Prods out of traffic takes %d of the %d: not one batch", out, len(moved))
+			}
+			onWire = true
+			break
+		}
+	}
+	if !onWire {
+		tb.Fatalf("the proxy saw no change taking the v3 Prods out of traffic")
 	}
 	res.records = len(rb.changes)
 	for _, h := range e.pub.since(tLast) {

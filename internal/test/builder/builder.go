@@ -174,3 +174,9 @@ func Maintenance(namespace, name, cluster string, surge bool) *droverv1.ClusterM
 		Spec:       droverv1.ClusterMaintenanceSpec{ClusterName: cluster, Surge: surge, Reason: "test"},
 	}
 }
+
+// LoadBalancer gives the template's Prods the Octavia load balancer id, an endpoint that
+// their Route53 records point at.
+func LoadBalancer(id string) SetOption {
+	return func(s *droverv1.ProdSet) { s.Spec.Template.Spec.Traffic.LoadBalancerID = id }
+}

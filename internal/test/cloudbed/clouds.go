@@ -48,6 +48,10 @@ type Clouds struct {
 	LBaaS *gophercloud.ServiceClient
 	// Zones are the hosted zones CreateZones made, by name (example.com), with ids.
 	Zones map[string]string
+	// Route53 is the fault proxy the manager reaches moto's Route53 through
+	// (ManagerArgs): it counts the requests on the wire and keeps the changes sent, and
+	// can make changes PENDING as Route53 does (off unless a test sets it).
+	Route53 *awstest.FaultProxy
 
 	motoLog *os.File
 }
@@ -96,6 +100,9 @@ func Start(logDir string) (_ *Clouds, retErr error) {
 		return nil, err
 	}
 	c.AWS = awsclient.NewClients(cfg, c.Moto.Options())
+	if c.Route53, err = awstest.StartFaultProxy(c.Moto.Endpoint(), 1); err != nil {
+		return nil, fmt.Errorf("the Route53 proxy: %w", err)
+	}
 	if c.LBaaS, err = octaviatest.NoAuthClient(c.Octavia.Endpoint(), OctaviaProject); err != nil {
 		return nil, fmt.Errorf("the Octavia client: %w", err)
 	}
@@ -117,14 +124,14 @@ func (c *Clouds) CreateZones(ctx context.Context, names []string) error {
 	return nil
 }
 
-// ManagerArgs are the manager's flags for these clouds: Route53 weights, NLB mirrors
-// in moto's default VPC, Octavia without Keystone.
+// ManagerArgs are the manager's flags for these clouds: Route53 weights (through the
+// Route53 proxy), NLB mirrors in moto's default VPC, Octavia without Keystone.
 func (c *Clouds) ManagerArgs() []string {
 	return []string{
 		"--traffic-provider=route53",
 		"--aws-region=" + awstest.Region,
 		"--aws-elbv2-endpoint=" + c.Moto.Endpoint(),
-		"--aws-route53-endpoint=" + c.Moto.Endpoint(),
+		"--aws-route53-endpoint=" + c.Route53.URL(),
 		"--nlb-vpc-id=" + c.Network.VPCID,
 		"--nlb-subnets=" + strings.Join(c.Network.SubnetIDs(), ","),
 		"--nlb-scheme=internet-facing",
@@ -145,9 +152,12 @@ func (c *Clouds) ManagerEnv() []string {
 	}
 }
 
-// Stop stops Octavia (RabbitMQ and epmd included) and moto; safe on partly started
-// Clouds.
+// Stop stops Octavia (RabbitMQ and epmd included), the Route53 proxy and moto; safe on
+// partly started Clouds.
 func (c *Clouds) Stop() {
+	if c.Route53 != nil {
+		c.Route53.Close()
+	}
 	var wg sync.WaitGroup
 	if c.Octavia != nil {
 		wg.Go(c.Octavia.Stop)

@@ -8,6 +8,7 @@
 package faultproxy
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -49,9 +50,19 @@ type active[F Fault] struct {
 // generator seeded with seed. It is closed when the test ends.
 func New[F Fault](t testing.TB, name, target string, seed uint64, serve http.HandlerFunc) *Proxy[F] {
 	t.Helper()
+	p, err := Start[F](name, target, seed, serve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// Start is New outside of a test (a TestMain, a sandbox): the caller closes the proxy.
+func Start[F Fault](name, target string, seed uint64, serve http.HandlerFunc) (*Proxy[F], error) {
 	u, err := url.Parse(target)
 	if err != nil {
-		t.Fatalf("%s: proxy target %q: %v", name, target, err)
+		return nil, fmt.Errorf("%s: proxy target %q: %w", name, target, err)
 	}
 	p := &Proxy[F]{
 		name: name,
@@ -67,8 +78,7 @@ func New[F Fault](t testing.TB, name, target string, seed uint64, serve http.Han
 		http.Error(w, name+": "+err.Error(), http.StatusBadGateway)
 	}
 	p.srv = httptest.NewServer(serve)
-	t.Cleanup(p.Close)
-	return p
+	return p, nil
 }
 
 // URL is the proxy's base URL, http://127.0.0.1:<port>.

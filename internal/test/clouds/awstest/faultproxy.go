@@ -122,6 +122,11 @@ func (f Fault) String() string {
 // CreateHealthCheck with a CallerReference forwarded before gets the same answer if its
 // config is the same, else, or once that health check was deleted,
 // HealthCheckAlreadyExists. Only what went through the proxy is known to it.
+//
+// moto makes every Route53 change INSYNC at once; with Propagation set the proxy keeps
+// each change PENDING for a while, as Route53 does (propagation.go), and it keeps every
+// change moto accepted as sent (Route53Changes), for tests to read what went over the
+// wire rather than what drover says it did.
 type FaultProxy struct {
 	*faultproxy.Proxy[Fault]
 
@@ -135,6 +140,15 @@ type FaultProxy struct {
 	createMu  sync.Mutex
 	creations map[string]*creation
 	createdAs map[string]string
+
+	// Route53's propagation (propagation.go): how long a change stays PENDING, the
+	// changes forwarded, by the id the proxy gave them, in order, and the PENDING
+	// answers given.
+	propagation time.Duration
+	changeSeq   int
+	changes     map[string]*Route53Change
+	changeLog   []*Route53Change
+	pending     map[string]int
 }
 
 type opKey struct{ service, op string }
@@ -159,14 +173,31 @@ func (f Fault) Limits() (rate float64, times int) { return f.Rate, f.Times }
 // drawing from a generator seeded with seed; it is closed when the test ends.
 func NewFaultProxy(t testing.TB, target string, seed uint64) *FaultProxy {
 	t.Helper()
+	p, err := StartFaultProxy(target, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// StartFaultProxy is NewFaultProxy outside of a test (a TestMain, the e2e suite's or
+// the sandbox's clouds): the caller closes it.
+func StartFaultProxy(target string, seed uint64) (*FaultProxy, error) {
 	p := &FaultProxy{
 		seen:      map[opKey]int{},
 		injected:  map[injKey]int{},
 		creations: map[string]*creation{},
 		createdAs: map[string]string{},
+		changes:   map[string]*Route53Change{},
+		pending:   map[string]int{},
 	}
-	p.Proxy = faultproxy.New[Fault](t, "awstest.FaultProxy", target, seed, p.serve)
-	return p
+	core, err := faultproxy.Start[Fault]("awstest.FaultProxy", target, seed, p.serve)
+	if err != nil {
+		return nil, err
+	}
+	p.Proxy = core
+	return p, nil
 }
 
 // Options are o with both services' endpoints at the proxy.
@@ -347,6 +378,12 @@ func (p *FaultProxy) forward(w http.ResponseWriter, r *http.Request, svc, op str
 			}
 			return ""
 		})
+		return
+	case svc == cloudmetrics.Route53 && op == "ChangeResourceRecordSets":
+		p.changeRecords(w, r, body)
+		return
+	case svc == cloudmetrics.Route53 && op == "GetChange":
+		p.getChange(w, r)
 		return
 	}
 	p.Forward(w, r)

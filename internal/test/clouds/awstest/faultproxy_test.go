@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -378,5 +379,141 @@ func TestFaultProxyRatesAreSeeded(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Clear did not release a held request")
+	}
+}
+
+// With a propagation set, a change moto accepted is PENDING, under an id of its own,
+// until the propagation has passed since it was submitted, then INSYNC, as Route53
+// answers; without one the proxy answers as moto does. moto has the records at once
+// either way (Route53's API does too: PENDING is about its DNS servers). Every accepted
+// change is kept as sent; a refused one is not.
+func TestFaultProxyRoute53Propagation(t *testing.T) {
+	m := Shared(t)
+	p, c := viaProxy(t, m, 1, 10*time.Second)
+	ctx := t.Context()
+	zone := hostedZone(t, c.Route53)
+	const d = 700 * time.Millisecond
+	for i, tc := range []struct {
+		name        string
+		propagation time.Duration
+		// wait before each GetChange, and the status it should say.
+		polls []time.Duration
+		want  []r53types.ChangeStatus
+		// submitted is the status ChangeResourceRecordSets answers.
+		submitted   r53types.ChangeStatus
+		pendingPoll int // GetChange answers turned PENDING
+	}{
+		{name: "moto's answer", submitted: r53types.ChangeStatusInsync,
+			polls: []time.Duration{0}, want: []r53types.ChangeStatus{r53types.ChangeStatusInsync}},
+		{name: "pending, then in sync", propagation: d, submitted: r53types.ChangeStatusPending,
+			polls: []time.Duration{0, 100 * time.Millisecond, d}, want: []r53types.ChangeStatus{r53types.ChangeStatusPending, r53types.ChangeStatusPending, r53types.ChangeStatusInsync},
+			pendingPoll: 2},
+		{name: "polled only once in sync", propagation: d, submitted: r53types.ChangeStatusPending,
+			polls: []time.Duration{d + 50*time.Millisecond, 0}, want: []r53types.ChangeStatus{r53types.ChangeStatusInsync, r53types.ChangeStatusInsync}},
+		{name: "off again", submitted: r53types.ChangeStatusInsync,
+			polls: []time.Duration{0}, want: []r53types.ChangeStatus{r53types.ChangeStatusInsync}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p.Propagation(tc.propagation)
+			pendingBefore, getBefore, logged := p.Pending("ChangeResourceRecordSets"), p.Pending("GetChange"), len(p.Route53Changes())
+			ip := fmt.Sprintf("192.0.2.%d", i+1)
+			in := upsertA(zone, "w.example.com", ip)
+			in.ChangeBatch.Changes[0].ResourceRecordSet.SetIdentifier = aws.String(tc.name)
+			in.ChangeBatch.Changes[0].ResourceRecordSet.Weight = aws.Int64(int64(10 * (i + 1)))
+			out, err := c.Route53.ChangeResourceRecordSets(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			submitted := time.Now()
+			if got := out.ChangeInfo.Status; got != tc.submitted {
+				t.Errorf("ChangeResourceRecordSets answered %s, want %s", got, tc.submitted)
+			}
+			// The record is in moto whatever the status.
+			sets, err := m.Clients(t).Route53.ListResourceRecordSets(ctx, &r53sdk.ListResourceRecordSetsInput{HostedZoneId: aws.String(zone)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(sets.ResourceRecordSets, func(rs r53types.ResourceRecordSet) bool { return aws.ToString(rs.SetIdentifier) == tc.name }) {
+				t.Errorf("moto does not have the record of a %s change", tc.submitted)
+			}
+			var got []r53types.ChangeStatus
+			for _, wait := range tc.polls {
+				time.Sleep(wait)
+				gc, err := c.Route53.GetChange(ctx, &r53sdk.GetChangeInput{Id: out.ChangeInfo.Id})
+				if err != nil {
+					t.Fatal(err)
+				}
+				// (moto answers GetChange's id without Route53's "/change/")
+				if strings.TrimPrefix(aws.ToString(gc.ChangeInfo.Id), "/change/") != strings.TrimPrefix(aws.ToString(out.ChangeInfo.Id), "/change/") {
+					t.Errorf("GetChange answered for %s, asked about %s", aws.ToString(gc.ChangeInfo.Id), aws.ToString(out.ChangeInfo.Id))
+				}
+				got = append(got, gc.ChangeInfo.Status)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("GetChange said %v, want %v", got, tc.want)
+			}
+			wantPending := 0
+			if tc.submitted == r53types.ChangeStatusPending {
+				wantPending = 1
+			}
+			if n := p.Pending("ChangeResourceRecordSets") - pendingBefore; n != wantPending {
+				t.Errorf("%d ChangeResourceRecordSets answers counted PENDING, want %d", n, wantPending)
+			}
+			if n := p.Pending("GetChange") - getBefore; n != tc.pendingPoll {
+				t.Errorf("%d GetChange answers counted PENDING, want %d", n, tc.pendingPoll)
+			}
+			changes := p.Route53Changes()
+			if len(changes) != logged+1 {
+				t.Fatalf("%d changes kept, want %d", len(changes), logged+1)
+			}
+			ch := changes[len(changes)-1]
+			if ch.Zone != strings.TrimPrefix(zone, "/hostedzone/") || len(ch.Changes) != 1 {
+				t.Fatalf("kept %+v", ch)
+			}
+			rc := ch.Changes[0]
+			if rc.Action != "UPSERT" || rc.Name != "w.example.com" || rc.Type != "A" || rc.SetIdentifier != tc.name ||
+				aws.ToInt64(rc.Weight) != int64(10*(i+1)) || rc.Target != ip {
+				t.Errorf("kept the change as %+v", rc)
+			}
+			if tc.propagation > 0 {
+				if "/change/"+ch.ID != aws.ToString(out.ChangeInfo.Id) {
+					t.Errorf("kept the change as %s, the client was told %s", ch.ID, aws.ToString(out.ChangeInfo.Id))
+				}
+				if ch.ReportedInSync.IsZero() || ch.ReportedInSync.Before(ch.InSyncAt) || ch.InSyncAt.Sub(ch.Submitted) != tc.propagation {
+					t.Errorf("submitted %s, in sync at %s, reported in sync %s", ch.Submitted, ch.InSyncAt, ch.ReportedInSync)
+				}
+				if ch.ReportedInSync.Sub(submitted) < tc.propagation-50*time.Millisecond {
+					t.Errorf("INSYNC reported %s after the answer, before the propagation %s", ch.ReportedInSync.Sub(submitted), tc.propagation)
+				}
+			}
+		})
+	}
+
+	// Each change has an id of its own; GetChange of an id the proxy did not give is
+	// moto's to answer.
+	p.Propagation(d)
+	var ids []string
+	for i := range 2 {
+		out, err := c.Route53.ChangeResourceRecordSets(ctx, upsertA(zone, fmt.Sprintf("x%d.example.com", i), "192.0.2.9"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, aws.ToString(out.ChangeInfo.Id))
+	}
+	if ids[0] == ids[1] {
+		t.Errorf("two changes answered the same id %s", ids[0])
+	}
+	if gc, err := c.Route53.GetChange(ctx, &r53sdk.GetChangeInput{Id: aws.String("C1")}); err != nil || gc.ChangeInfo.Status != r53types.ChangeStatusInsync {
+		t.Errorf("GetChange of an id the proxy never gave: %v %v, want moto's INSYNC", gc, err)
+	}
+	// A change moto refuses is not kept, nor PENDING.
+	before, pending := len(p.Route53Changes()), p.Pending("")
+	del := upsertA(zone, "nothing.example.com", "192.0.2.1")
+	del.ChangeBatch.Changes[0].Action = r53types.ChangeActionDelete
+	if _, err := c.Route53.ChangeResourceRecordSets(ctx, del); err == nil {
+		t.Error("moto deleted a record that does not exist")
+	}
+	if len(p.Route53Changes()) != before || p.Pending("") != pending {
+		t.Error("a refused change was kept or answered PENDING")
 	}
 }

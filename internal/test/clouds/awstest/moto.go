@@ -50,7 +50,8 @@
 //   - weights are not range-checked (0–255);
 //   - every ChangeResourceRecordSets answers the same change id, INSYNC at once, and
 //     GetChange says INSYNC for any id, even one never issued (AWS: NoSuchChange);
-//     PriorRequestNotComplete never happens;
+//     PriorRequestNotComplete never happens (FaultProxy.Propagation answers PENDING
+//     as Route53 does, under ids of their own);
 //   - ListResourceRecordSets ignores StartRecordIdentifier (a page boundary inside a
 //     weighted set starts the set over) and sorts names without the final dot, so
 //     "shop-x.example.com" sorts between "shop.example.com" and its subdomains;
