@@ -10,7 +10,7 @@ import (
 )
 
 func TestChartRBAC(t *testing.T) {
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestChartRBAC(t *testing.T) {
 }
 
 func TestServiceAccountOfWorkloadRBAC(t *testing.T) {
-	objs, err := harness.ReadYAMLDir(filepath.Join("..", "..", "config", "workload-rbac"))
+	objs, err := harness.ReadYAMLDir(filepath.Join("..", "..", "..", "config", "workload-rbac"))
 	if err != nil {
 		t.Fatal(err)
 	}
