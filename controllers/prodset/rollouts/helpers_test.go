@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -234,33 +231,6 @@ func expectOneChange(t *testing.T, set *droverv1.ProdSet, from time.Time, out ..
 		}
 	}
 	return first
-}
-
-// checkServer answers a rollout's HTTP check and records who asked when.
-type checkServer struct {
-	*httptest.Server
-	status atomic.Int32
-	mu     sync.Mutex
-	calls  []transition // prod, "", time
-}
-
-func newCheckServer(t *testing.T) *checkServer {
-	c := &checkServer{}
-	c.status.Store(http.StatusOK)
-	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.mu.Lock()
-		c.calls = append(c.calls, transition{prod: r.URL.Query().Get("prod"), at: time.Now()})
-		c.mu.Unlock()
-		w.WriteHeader(int(c.status.Load()))
-	}))
-	t.Cleanup(c.Close)
-	return c
-}
-
-func (c *checkServer) requests() []transition {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.calls)
 }
 
 func ctx() context.Context { return context.Background() }

@@ -15,6 +15,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/test/checkserver"
 	"github.com/drover-dev/drover/internal/test/clouds/prometheustest"
 )
 
@@ -33,7 +34,7 @@ func regionIs(r string) *droverv1.LabelSelector {
 // the traffic goes back to v2 in one DNS change.
 func TestReleaseThroughThePolicyThenRollBackByTraffic(t *testing.T) {
 	g := NewWithT(t)
-	checks := newCheckServer(t)
+	checks := checkserver.New(t)
 	metrics := prometheustest.NewExporter(t)
 	metrics.Set("shop_error_ratio", map[string]string{"version": "v1"}, 0.001)
 	metrics.Set("shop_error_ratio", map[string]string{"version": "v2"}, 0.002)
@@ -48,7 +49,7 @@ func TestReleaseThroughThePolicyThenRollBackByTraffic(t *testing.T) {
 				// 3 s: the gate starts once the canary is available, not once its weight is in
 				// DNS, so a gate shorter than a Route53 change could pass before the step's
 				// weight 10 was ever published.
-				URL: checks.URL + "/healthz?prod={{ .Prod }}", ExpectedStatus: 200, Tries: 3, SuccessPercent: 100,
+				URL: checks.URL() + "?prod={{ .Prod }}", ExpectedStatus: 200, Tries: 3, SuccessPercent: 100,
 				Interval: &metav1.Duration{Duration: 1500 * time.Millisecond}, Timeout: &metav1.Duration{Duration: time.Second},
 			}}}},
 			{Name: "us", Selector: regionIs("us"), Order: droverv1.LeastTrafficFirstOrder, Count: ptr.To(intstr.FromInt32(1)),
@@ -102,11 +103,11 @@ func TestReleaseThroughThePolicyThenRollBackByTraffic(t *testing.T) {
 	moved := revisions()
 
 	// The HTTP check asked the test Prod only, and before anything else moved.
-	reqs := checks.requests()
+	reqs := checks.Answers()
 	g.Expect(reqs).To(HaveLen(3))
 	for _, r := range reqs {
-		g.Expect(r.prod).To(Equal(prods[eu1]))
-		g.Expect(r.at).To(BeTemporally("<", moved[1].at), "step 2 starts only after the HTTP check passed")
+		g.Expect(r.Prod).To(Equal(prods[eu1]))
+		g.Expect(r.At).To(BeTemporally("<", moved[1].at), "step 2 starts only after the HTTP check passed")
 	}
 	// Gates: one verdict each, the Prometheus one after its window.
 	g.Expect(s.Status.Rollout.Gates).To(HaveLen(3))
