@@ -130,9 +130,9 @@ octavia: ## Install the real OpenStack Octavia API and worker and RabbitMQ from 
 .PHONY: test
 test: test-binaries prometheus moto octavia ## Run every test (against real kube-apiservers, moto, Octavia and Prometheus).
 	@dir="$$(hack/ensure-k8s-binaries.sh)"; moto="$$(hack/ensure-moto.sh 2>/dev/null)"; \
-	echo "DROVER_K8S_BIN=$$dir DROVER_PROMETHEUS=$(BIN)/prometheus/prometheus DROVER_MOTO_SERVER=$$moto $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) $(TEST_PKGS)"; \
+	echo "DROVER_K8S_BIN=$$dir DROVER_PROMETHEUS=$(BIN)/prometheus/prometheus DROVER_MOTO_SERVER=$$moto GOTEST_FLAGS='-timeout $(TEST_TIMEOUT) $(GOTESTFLAGS)' hack/test.sh $(TEST_PKGS)"; \
 	DROVER_K8S_BIN="$$dir" KUBEBUILDER_ASSETS="$$dir" DROVER_PROMETHEUS="$(BIN)/prometheus/prometheus" DROVER_MOTO_SERVER="$$moto" \
-	  $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) $(TEST_PKGS)
+	  GOTEST_FLAGS="-timeout $(TEST_TIMEOUT) $(GOTESTFLAGS)" hack/test.sh $(TEST_PKGS)
 
 # Benchmarks (docs/benchmarks.md): `make bench BENCH=Eviction` runs the ones matching.
 BENCH      ?= .
