@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -105,6 +106,8 @@ var (
 	stopCCM func()
 	// setUp is true once BeforeSuite got through; specFailed once a spec failed.
 	setUp, specFailed bool
+	// failures are the failed specs' names, places and messages.
+	failures []string
 )
 
 func TestE2E(t *testing.T) {
@@ -114,6 +117,11 @@ func TestE2E(t *testing.T) {
 	exporter = prometheustest.NewExporter(t)
 	prom = prometheustest.Start(t, prometheustest.Options{ScrapeTargets: []string{exporter.Addr()}})
 	RunSpecs(t, "drover e2e")
+	// Ginkgo's summary names a failed spec; its message (a ledger's problems, say) is far
+	// above it in a long log. Repeat it here, before the clouds' logs the cleanups add.
+	for _, f := range failures {
+		t.Errorf("failed: %s", f)
+	}
 }
 
 var _ = BeforeSuite(func(ctx SpecContext) {
@@ -188,12 +196,23 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	setUp = true
 }, NodeTimeout(setupTimeout))
 
-// ReportAfterEach notes a failed spec, so that AfterSuite keeps the logs.
+// ReportAfterEach notes a failed spec, so that AfterSuite keeps the logs, and its
+// failure, so that TestE2E repeats it where go test's summary shows it.
 var _ = ReportAfterEach(func(report SpecReport) {
 	if report.Failed() {
 		specFailed = true
+		failures = append(failures, fmt.Sprintf("%s (%s):\n%s", report.FullText(), report.Failure.Location, firstLines(report.Failure.Message, 40)))
 	}
 })
+
+// firstLines is s cut to its first n lines.
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines[n] = "…"
+	}
+	return strings.Join(lines, "\n")
+}
 
 // AfterSuite stops the managers, the CCM, the test bed and the clouds. The logs stay
 // when anything failed, including a manager ending on its own.
