@@ -435,3 +435,68 @@ func TestApplyDoesNotAdoptAnUntaggedResourceOfTheSameName(t *testing.T) {
 		t.Errorf("went on after the refusal: %s", res)
 	}
 }
+
+// lingering is the fake ELB with extra load balancer ARNs in every target group's
+// LoadBalancerArns, as moto leaves a deleted load balancer's there.
+type lingering struct {
+	*nlbtest.ELB
+	extra map[string][]string // target group ARN → load balancer ARNs added
+}
+
+func (l lingering) TargetGroups(ctx context.Context) ([]types.TargetGroup, error) {
+	tgs, err := l.ELB.TargetGroups(ctx)
+	for i := range tgs {
+		tgs[i].LoadBalancerArns = append(tgs[i].LoadBalancerArns, l.extra[aws.ToString(tgs[i].TargetGroupArn)]...)
+	}
+	return tgs, err
+}
+
+func TestTeardownAfterALostLoadBalancerDeletion(t *testing.T) {
+	ctx := context.Background()
+	f := nlbtest.NewELB()
+	foreign := addForeign(t, f)
+	foreignLB := foreign[1]
+	opts := testOptions()
+	if _, _, err := syncOnce(t, f, testSnapshot(), opts, nlb.Guard{}); err != nil {
+		t.Fatal(err)
+	}
+	obs := assertInSync(t, f, testSnapshot(), opts)
+	if len(obs.LoadBalancers) != 1 || len(obs.TargetGroups) != 2 {
+		t.Fatalf("observed %d load balancers and %d target groups, want 1 and 2", len(obs.LoadBalancers), len(obs.TargetGroups))
+	}
+	ours := obs.LoadBalancers[0].ARN
+	// The first teardown deleted the load balancer, but its answer was lost; the ARN
+	// lingers in both target groups, and the second one is also held by a load balancer
+	// that exists and is not drover's.
+	if err := f.DeleteLoadBalancer(ctx, ours); err != nil {
+		t.Fatal(err)
+	}
+	api := lingering{ELB: f, extra: map[string][]string{
+		obs.TargetGroups[0].ARN: {ours},
+		obs.TargetGroups[1].ARN: {ours, foreignLB},
+	}}
+
+	obs, err := Observe(ctx, api, opts.Owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := obs.TargetGroups[0].LoadBalancerARNs; len(got) != 0 {
+		t.Errorf("target group %s is attached to %v, want nothing (that load balancer is gone)", obs.TargetGroups[0].Name, got)
+	}
+	if got := obs.TargetGroups[1].LoadBalancerARNs; !slices.Equal(got, []string{foreignLB}) {
+		t.Errorf("target group %s is attached to %v, want only the existing %s", obs.TargetGroups[1].Name, got, foreignLB)
+	}
+	plan := nlb.DeletePlan(obs)
+	if got := plan.DeleteTargetGroups; len(got) != 1 || got[0].ARN != obs.TargetGroups[0].ARN {
+		t.Errorf("teardown deletes target groups %v, want only %s", got, obs.TargetGroups[0].ARN)
+	}
+	if len(plan.Notes) != 1 || !strings.Contains(plan.Notes[0], foreignLB) {
+		t.Errorf("notes = %q, want one naming %s", plan.Notes, foreignLB)
+	}
+	if _, err := Apply(ctx, api, plan); err != nil {
+		t.Fatal(err)
+	}
+	if f.LB(foreignLB) == nil {
+		t.Errorf("the foreign load balancer %s was deleted", foreignLB)
+	}
+}

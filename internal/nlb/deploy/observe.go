@@ -28,6 +28,10 @@ func Observe(ctx context.Context, api elbv2.API, owner nlb.Owner) (*nlb.Observed
 	if err != nil {
 		return nil, fmt.Errorf("list load balancers: %w", err)
 	}
+	exists := make(map[string]bool, len(lbs))
+	for _, lb := range lbs {
+		exists[aws.ToString(lb.LoadBalancerArn)] = true
+	}
 	lbs = slices.DeleteFunc(lbs, func(lb types.LoadBalancer) bool {
 		return !strings.HasPrefix(aws.ToString(lb.LoadBalancerName), prefix) || lb.LoadBalancerArn == nil
 	})
@@ -75,6 +79,11 @@ func Observe(ctx context.Context, api elbv2.API, owner nlb.Owner) (*nlb.Observed
 		if err != nil {
 			return nil, fmt.Errorf("read targets of target group %s: %w", aws.ToString(tg.TargetGroupName), err)
 		}
+		// A load balancer that no longer exists is no attachment: its ARN can linger in
+		// the target group's LoadBalancerArns after it is deleted (moto keeps it for
+		// good), and the teardown would otherwise leave the target group as held by a
+		// load balancer drover does not own. A deletion whose answer was lost shows it.
+		tg.LoadBalancerArns = slices.DeleteFunc(slices.Clone(tg.LoadBalancerArns), func(arn string) bool { return !exists[arn] })
 		obs.TargetGroups = append(obs.TargetGroups, observedTargetGroup(tg, tags, attrs, ths))
 	}
 	slices.SortFunc(obs.LoadBalancers, func(a, b nlb.ObservedLoadBalancer) int { return strings.Compare(a.Name, b.Name) })
