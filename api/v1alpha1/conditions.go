@@ -10,6 +10,20 @@ const (
 	ManagedByLabel = "app.kubernetes.io/managed-by"
 	// FieldManager is the server-side apply field manager drover uses on workload clusters.
 	FieldManager = "drover"
+	// ProdUIDLabel marks every workload object applied for a Prod with the Prod's UID: the
+	// ownership record (a name label can be truncated; a UID is complete and unique).
+	ProdUIDLabel = "drover.dev/prod-uid"
+	// ProdRefAnnotation holds "<namespace>/<name>" of the Prod a workload object belongs
+	// to, in full (the name label is cut at 63 characters).
+	ProdRefAnnotation = "drover.dev/prod-ref"
+	// OwnerNamespaceAnnotation on a workload Namespace names the control-plane namespace
+	// whose Prods may apply into it: drover sets it on the namespaces it creates, and a
+	// platform team sets it by hand to hand an existing namespace over.
+	OwnerNamespaceAnnotation = "drover.dev/owner-namespace"
+	// AdoptAnnotation on an existing workload object that drover did not create names the
+	// Prod ("<namespace>/<name>") that may take it over. Without it drover never adopts,
+	// relabels, prunes or deletes an object it did not create.
+	AdoptAnnotation = "drover.dev/adopt"
 	// ProdFinalizer keeps a Prod until its traffic is drained and its workload objects are gone.
 	ProdFinalizer = "drover.dev/prod"
 )
@@ -70,6 +84,12 @@ const (
 	ProdInvalidManifestReason   = "InvalidManifest"
 	ProdApplyFailedReason       = "ApplyFailed"
 	ProdOwnershipConflictReason = "OwnershipConflict"
+	// ProdNotPermittedReason: the Prod's tenancy (its namespace's Tenant, or the
+	// defaults) does not allow its cluster, target namespace or one of its objects.
+	ProdNotPermittedReason = "NotPermitted"
+	// ProdNotOwnedReason: an object of the manifests, or the target namespace, exists on
+	// the workload cluster and was not created by drover for this Prod (or its tenant).
+	ProdNotOwnedReason = "NotOwned"
 	ProdPruneFailedReason       = "PruneFailed"
 	ProdApplyPendingReason      = "ClusterUnreachable"
 	ProdDeletingReason          = "Deleting"

@@ -52,6 +52,7 @@ func TestChartDefaults(t *testing.T) {
 		"ClusterRole/drover-manager-role", "ClusterRoleBinding/drover-manager-rolebinding",
 		"CustomResourceDefinition/clustermaintenances.drover.dev", "CustomResourceDefinition/prods.drover.dev",
 		"CustomResourceDefinition/prodsets.drover.dev", "CustomResourceDefinition/rolloutpolicies.drover.dev",
+		"CustomResourceDefinition/tenants.drover.dev",
 		"Deployment/drover-manager", "Role/drover-leader-election-role", "RoleBinding/drover-leader-election-rolebinding",
 		"Service/drover-manager-metrics", "ServiceAccount/drover-manager",
 	}, " "); got != want {

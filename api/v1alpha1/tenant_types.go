@@ -1,0 +1,194 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TenantLabel on a control-plane Namespace names the Tenant its Prods belong to. Only
+// someone who may update Namespaces (the platform team) can set it; a namespace without it
+// gets the defaults (see Tenant).
+const TenantLabel = "drover.dev/tenant"
+
+// NamePattern is a name, a prefix followed by "*" ("shop-*"), or "*" alone (any name).
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=64
+// +kubebuilder:validation:Pattern=`^(\*|[a-z0-9]([-a-z0-9.]*[a-z0-9])?|[a-z0-9][-a-z0-9.]*\*)$`
+type NamePattern string
+
+// TenantClusterRule lets a tenant's Prods run on Clusters of another control-plane
+// namespace (typically the namespace where the platform team registers its fleet).
+type TenantClusterRule struct {
+	// namespace of the Clusters on the control plane.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespace string `json:"namespace"`
+
+	// names of the Clusters, or patterns. Empty: any name.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=set
+	Names []NamePattern `json:"names,omitempty"`
+
+	// selector the Clusters' labels must match as well. Unset: any labels.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+}
+
+// GroupKind names a kind of object, "*" for any kind of the group. The core group is "".
+type GroupKind struct {
+	// group of the kind; empty for the core group ("" holds ConfigMap, Service, ...).
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Group string `json:"group,omitempty"`
+	// kind, as in the manifests ("Deployment"), or "*" for every kind of the group.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^(\*|[A-Z][A-Za-z0-9]*)$`
+	Kind string `json:"kind"`
+}
+
+// TenantKinds says which kinds a tenant's manifests may hold.
+type TenantKinds struct {
+	// namespacedAllowed are the namespaced kinds the tenant may apply. Empty: every
+	// namespaced kind.
+	// +optional
+	// +kubebuilder:validation:MaxItems=128
+	// +listType=atomic
+	NamespacedAllowed []GroupKind `json:"namespacedAllowed,omitempty"`
+	// namespacedDenied are namespaced kinds the tenant may not apply, even if allowed above.
+	// +optional
+	// +kubebuilder:validation:MaxItems=128
+	// +listType=atomic
+	NamespacedDenied []GroupKind `json:"namespacedDenied,omitempty"`
+	// clusterScopedAllowed are the cluster-scoped kinds the tenant may apply. Empty: none.
+	// Namespace is never among them (drover creates the target namespace itself).
+	// +optional
+	// +kubebuilder:validation:MaxItems=128
+	// +listType=atomic
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k.group == '' && (k.kind == 'Namespace' || k.kind == '*')))",message="Namespace cannot be allowed: drover creates and marks each target namespace itself"
+	ClusterScopedAllowed []GroupKind `json:"clusterScopedAllowed,omitempty"`
+}
+
+// TenantServiceAccount is the identity a tenant's objects are applied as on a workload
+// cluster: drover impersonates it, so the workload cluster's RBAC bounds what a Prod can do.
+type TenantServiceAccount struct {
+	// namespace of the ServiceAccount on every workload cluster.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespace string `json:"namespace"`
+	// name of the ServiceAccount.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Name string `json:"name"`
+}
+
+// TenantHostedZone is a Route53 hosted zone a tenant's ProdSets may publish in.
+type TenantHostedZone struct {
+	// id of the hosted zone.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^[A-Z0-9]+$`
+	ID string `json:"id"`
+	// recordNames the tenant may use in it: a name ("shop.example.com") or a suffix
+	// pattern ("*.shop.example.com"). Empty: none.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?\.?$`
+	// +listType=set
+	RecordNames []string `json:"recordNames,omitempty"`
+}
+
+// TenantSpec is what the Prods of the tenant's control-plane namespaces may reach.
+type TenantSpec struct {
+	// clusters the tenant's Prods may run on besides those of the Prod's own namespace
+	// (which are always allowed). Empty: only those.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	Clusters []TenantClusterRule `json:"clusters,omitempty"`
+
+	// targetNamespaces the tenant's Prods may apply into on workload clusters: names or
+	// patterns. Empty: any name, as long as the namespace is the tenant's (created by
+	// drover for it, or handed over; see docs/security.md). A namespace that exists and is
+	// not the tenant's is refused whatever this says.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=set
+	TargetNamespaces []NamePattern `json:"targetNamespaces,omitempty"`
+
+	// kinds the tenant's manifests may hold. Unset: namespaced kinds only, any of them.
+	// +optional
+	Kinds TenantKinds `json:"kinds,omitempty,omitzero"`
+
+	// serviceAccount the tenant's objects are applied as on every workload cluster.
+	// Unset: drover's own identity, bounded by drover's checks only.
+	// +optional
+	ServiceAccount *TenantServiceAccount `json:"serviceAccount,omitempty"`
+
+	// hostedZones the tenant's ProdSets may publish records in. Recorded for the DNS
+	// boundary; not yet enforced.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=map
+	// +listMapKey=id
+	HostedZones []TenantHostedZone `json:"hostedZones,omitempty"`
+
+	// octaviaProjects are the OpenStack projects whose load balancers the tenant's Prods
+	// may mirror. Recorded for the cloud boundary; not yet enforced.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=64
+	// +listType=set
+	OctaviaProjects []string `json:"octaviaProjects,omitempty"`
+
+	// gateURLPrefixes are the URL prefixes the tenant's RolloutPolicies may check
+	// ("https://checks.shop.example.com/"). Recorded for the gate boundary; not yet enforced.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=512
+	// +kubebuilder:validation:items:Pattern=`^https?://[^/?#@]+/`
+	// +listType=set
+	GateURLPrefixes []string `json:"gateURLPrefixes,omitempty"`
+}
+
+// Tenant says what the Prods of some control-plane namespaces may reach: which Clusters,
+// which target namespaces there, which kinds, and as which identity they are applied. A
+// namespace joins a tenant by the label drover.dev/tenant=<tenant name>, which only the
+// platform team can set. A namespace without the label gets the defaults: its Prods may
+// run on its own Clusters only, apply namespaced kinds only, into a target namespace that
+// is theirs. Cluster-scoped: app teams cannot write it.
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,categories=drover
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="a Tenant's name is a label value (drover.dev/tenant): at most 63 characters"
+// +kubebuilder:printcolumn:name="Identity",type=string,JSONPath=`.spec.serviceAccount.name`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Tenant struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is what the tenant's Prods may reach.
+	// +required
+	Spec TenantSpec `json:"spec"`
+}
+
+// TenantList is a list of Tenants.
+// +kubebuilder:object:root=true
+type TenantList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Tenant `json:"items"`
+}
+
+func init() {
+	objectTypes = append(objectTypes, &Tenant{}, &TenantList{})
+}
