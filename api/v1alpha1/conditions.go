@@ -89,10 +89,10 @@ const (
 	ProdNotPermittedReason = "NotPermitted"
 	// ProdNotOwnedReason: an object of the manifests, or the target namespace, exists on
 	// the workload cluster and was not created by drover for this Prod (or its tenant).
-	ProdNotOwnedReason = "NotOwned"
-	ProdPruneFailedReason       = "PruneFailed"
-	ProdApplyPendingReason      = "ClusterUnreachable"
-	ProdDeletingReason          = "Deleting"
+	ProdNotOwnedReason     = "NotOwned"
+	ProdPruneFailedReason  = "PruneFailed"
+	ProdApplyPendingReason = "ClusterUnreachable"
+	ProdDeletingReason     = "Deleting"
 )
 
 // Reasons for ProdAvailableCondition.
