@@ -34,6 +34,7 @@ import (
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/manifests"
 	"github.com/drover-dev/drover/internal/phases"
+	"github.com/drover-dev/drover/internal/tenancy"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -74,14 +75,20 @@ type Reconciler struct {
 	APIReader client.Reader
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// SingleTeam turns tenancy off: every Prod may reach every Cluster, namespace and
+	// kind, as the manager's own identity.
+	SingleTeam bool
 
-	controller controller.Controller
+	controller    controller.Controller
+	impersonators impersonators
 }
 
 // +kubebuilder:rbac:groups=drover.dev,resources=prods,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=drover.dev,resources=prods/status;prods/finalizers,verbs=get;update;patch
 // +kubebuilder:rbac:groups=drover.dev,resources=prodsets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cluster.x-k8s.io,resources=clusters,verbs=get;list;watch
+// +kubebuilder:rbac:groups=drover.dev,resources=tenants,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups="";events.k8s.io,resources=events,verbs=create;patch
 
@@ -124,6 +131,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 		WithOptions(options).
 		Watches(&clusterv1.Cluster{}, handler.EnqueueRequestsFromMapFunc(r.clusterToProds)).
 		Watches(&droverv1.ProdSet{}, prodSetTrafficChanges()).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.namespaceToProds),
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		Watches(&droverv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantToProds)).
 		WatchesRawSource(r.ClusterCache.GetClusterSource(ControllerName, r.clusterToProds,
 			clustercache.WatchForProbeFailure(r.ProbeFailureGrace))).
 		Build(r)
@@ -166,6 +176,34 @@ func (r *Reconciler) clusterToProds(ctx context.Context, o client.Object) []ctrl
 	return reqs
 }
 
+// namespaceToProds maps a control-plane Namespace (its tenant label changed) to its Prods.
+func (r *Reconciler) namespaceToProds(ctx context.Context, o client.Object) []ctrl.Request {
+	list := &droverv1.ProdList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(o.GetName())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing Prods of a namespace", "namespace", o.GetName())
+		return nil
+	}
+	reqs := make([]ctrl.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
+}
+
+// tenantToProds maps a Tenant to the Prods of the namespaces labelled with its name.
+func (r *Reconciler) tenantToProds(ctx context.Context, o client.Object) []ctrl.Request {
+	nss := &corev1.NamespaceList{}
+	if err := r.Client.List(ctx, nss, client.MatchingLabels{droverv1.TenantLabel: o.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing the namespaces of a Tenant", "tenant", o.GetName())
+		return nil
+	}
+	var reqs []ctrl.Request
+	for i := range nss.Items {
+		reqs = append(reqs, r.namespaceToProds(ctx, &nss.Items[i])...)
+	}
+	return reqs
+}
+
 // workloadToProd maps a workload object to the Prod that owns it, from its labels.
 func workloadToProd(_ context.Context, o client.Object) []ctrl.Request {
 	l := o.GetLabels()
@@ -185,9 +223,18 @@ type scope struct {
 	clusterKey client.ObjectKey
 	cluster    *clusterv1.Cluster
 
+	// policy is what the Prod's tenancy lets it reach; resolved says it was read.
+	policy   tenancy.Policy
+	resolved bool
+	// refused is the tenancy's refusal of the Prod's cluster: nothing is applied there.
+	refused *tenancy.Refusal
+
 	// reachable is the ClusterReachable verdict; workload is set only when reachable.
 	reachable reachability
 	workload  client.Client
+	// admin is the workload cluster's client as drover itself, for drover's own
+	// bookkeeping (the target namespace); workload acts as the tenant's identity.
+	admin client.Client
 	// notTriedYet: the cluster cache has not tried to connect to the cluster since the
 	// manager started, so nothing is known of it and the status is left as it is.
 	notTriedYet bool
@@ -266,9 +313,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	// Every phase runs, each skipping itself when what it needs was not learned by the
 	// ones before.
 	if s.deleting {
-		return phases.Run(ctx, s, []phase{r.reconcileDrain, r.reconcileCluster, r.reconcileConnection, r.reconcileCleanup}, nil)
+		return phases.Run(ctx, s, []phase{r.reconcileDrain, r.reconcileTenancy, r.reconcileCluster, r.reconcileConnection, r.reconcileCleanup}, nil)
 	}
-	res, err := phases.Run(ctx, s, []phase{r.reconcileCluster, r.reconcileConnection, r.reconcileApply, r.reconcileAvailability}, nil)
+	res, err := phases.Run(ctx, s, []phase{r.reconcileTenancy, r.reconcileCluster, r.reconcileConnection, r.reconcileApply, r.reconcileAvailability}, nil)
 	if err == nil && res.IsZero() && s.applied {
 		// Settled: come back later to correct drift on the workload cluster.
 		res.RequeueAfter = r.ResyncInterval
@@ -276,8 +323,48 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	return res, err
 }
 
-// reconcileCluster reads the Cluster and stops when it is missing, deleting or not up.
+// reconcileTenancy resolves what the Prod may reach: the Tenant its namespace is
+// labelled with, or the defaults.
+func (r *Reconciler) reconcileTenancy(ctx context.Context, s *scope) (ctrl.Result, error) {
+	ns := &corev1.Namespace{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: s.prod.Namespace}, ns); err != nil {
+		s.reachable = reachability{reason: droverv1.ProdClusterReachableUnknownReason,
+			message: fmt.Sprintf("reading namespace %s for its tenant: %v", s.prod.Namespace, err)}
+		return ctrl.Result{}, fmt.Errorf("reading namespace %s for its tenant: %w", s.prod.Namespace, err)
+	}
+	var lookupErr error
+	s.policy = tenancy.Resolve(ns.Name, ns.Labels, func(name string) (*droverv1.Tenant, bool) {
+		t := &droverv1.Tenant{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, t); err != nil {
+			if !apierrors.IsNotFound(err) {
+				lookupErr = err
+			}
+			return nil, false
+		}
+		return t, true
+	}, r.SingleTeam)
+	if lookupErr != nil {
+		s.reachable = reachability{reason: droverv1.ProdClusterReachableUnknownReason,
+			message: fmt.Sprintf("reading the Tenant of namespace %s: %v", s.prod.Namespace, lookupErr)}
+		return ctrl.Result{}, fmt.Errorf("reading the Tenant of namespace %s: %w", s.prod.Namespace, lookupErr)
+	}
+	s.resolved = true
+	return ctrl.Result{}, nil
+}
+
+// reconcileCluster reads the Cluster and stops when it is missing, deleting, not up, or
+// not one the Prod's tenancy allows. A Cluster of a namespace the tenancy gives no access
+// to is not even read, so a refusal tells nothing of what exists there.
 func (r *Reconciler) reconcileCluster(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if !s.resolved {
+		return ctrl.Result{}, nil
+	}
+	if !s.deleting {
+		if ref := s.policy.ClusterCandidate(s.clusterKey.Namespace, s.clusterKey.Name); ref != nil {
+			r.refuseCluster(s, ref)
+			return ctrl.Result{}, nil
+		}
+	}
 	cluster := &clusterv1.Cluster{}
 	if err := r.Client.Get(ctx, s.clusterKey, cluster); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -308,8 +395,20 @@ func (r *Reconciler) reconcileCluster(ctx context.Context, s *scope) (ctrl.Resul
 				ptrTrue(cluster.Status.Initialization.ControlPlaneInitialized))}
 		return ctrl.Result{}, nil
 	}
+	if ref := s.policy.Cluster(cluster.Namespace, cluster.Name, cluster.Labels); ref != nil && !s.deleting {
+		r.refuseCluster(s, ref)
+		return ctrl.Result{}, nil
+	}
 	s.cluster = cluster
 	return ctrl.Result{}, nil
+}
+
+// refuseCluster records that the tenancy does not allow the Prod's cluster: nothing is
+// applied, and what an earlier policy let the Prod apply there is left as it is.
+func (r *Reconciler) refuseCluster(s *scope, ref *tenancy.Refusal) {
+	s.refused = ref
+	s.reachable = reachability{reason: droverv1.ProdNotPermittedReason, message: ref.Error()}
+	s.applyReason, s.applyErr = droverv1.ProdNotPermittedReason, ref
 }
 
 // reconcileConnection gets a client for the workload cluster from the cluster cache,
@@ -343,8 +442,28 @@ func (r *Reconciler) reconcileConnection(ctx context.Context, s *scope) (ctrl.Re
 				s.clusterKey, h.ConsecutiveFailures, since(r.Now(), h.LastProbeSuccessTime))}
 		return ctrl.Result{RequeueAfter: r.UnreachableInterval}, nil
 	}
-	s.reachable = reachability{ok: true, reason: droverv1.ProdClusterReachableReason}
+	s.admin = c
 	s.workload = c
+	id, ref := s.policy.Identity()
+	switch {
+	case ref != nil:
+		// No identity to act as: nothing is applied or deleted for the Prod.
+		s.workload = nil
+		s.applyReason, s.applyErr = droverv1.ProdNotPermittedReason, ref
+		s.reachable = reachability{ok: true, reason: droverv1.ProdClusterReachableReason}
+		return ctrl.Result{}, nil
+	case id.Impersonate:
+		cfg, err := r.ClusterCache.GetRESTConfig(ctx, s.clusterKey)
+		if err != nil {
+			return ctrl.Result{}, fmt.Errorf("the REST config of Cluster %s: %w", s.clusterKey, err)
+		}
+		// Only the user: for a ServiceAccount's user name the API server adds its groups
+		// itself, and impersonating groups would need more rights on every cluster.
+		if s.workload, err = r.impersonators.clientAs(s.clusterKey, cfg, c, id.User, nil); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	s.reachable = reachability{ok: true, reason: droverv1.ProdClusterReachableReason}
 	r.watchWorkload(ctx, s)
 	return ctrl.Result{}, nil
 }
@@ -383,6 +502,10 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 		}
 		return r.failedRequest(s, droverv1.ProdApplyFailedReason, err)
 	}
+	if ref := tenancyRefusal(s.policy, prod, objs); ref != nil {
+		s.applyReason, s.applyErr = droverv1.ProdNotPermittedReason, ref
+		return ctrl.Result{}, nil // nothing on the cluster is touched until the spec or the policy changes
+	}
 
 	// Two Prods never manage the same object: one that belongs to another Prod is not
 	// applied (it would take the object over from a Prod that may be serving). Only
@@ -416,7 +539,7 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 		}
 	}
 
-	if err := r.ensureNamespace(ctx, s.workload, prod.Spec.TargetNamespace); err != nil {
+	if err := r.ensureNamespace(ctx, s.admin, prod.Spec.TargetNamespace); err != nil {
 		return r.failedRequest(s, droverv1.ProdApplyFailedReason, err)
 	}
 	for _, o := range objs {
@@ -445,6 +568,21 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 		return ctrl.Result{RequeueAfter: r.ProgressInterval}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// tenancyRefusal is the first thing the Prod's tenancy refuses of its target namespace
+// and rendered objects (a namespaced object is in the target namespace once rendered),
+// or nil.
+func tenancyRefusal(p tenancy.Policy, prod *droverv1.Prod, objs []*unstructured.Unstructured) error {
+	if ref := p.TargetNamespace(prod.Spec.TargetNamespace); ref != nil {
+		return ref
+	}
+	for i, o := range objs {
+		if ref := p.Object(o.GroupVersionKind().GroupKind(), o.GetNamespace() != ""); ref != nil {
+			return fmt.Errorf("spec.manifests[%d]: %w", i, ref)
+		}
+	}
+	return nil
 }
 
 // reconcileAvailability judges the applied objects as the API server returned them.
@@ -582,6 +720,12 @@ func (r *Reconciler) failedRequest(s *scope, reason string, err error) (ctrl.Res
 			message: fmt.Sprintf("request to Cluster %s failed: %v", s.clusterKey, err)}
 		s.workload = nil
 		return ctrl.Result{RequeueAfter: r.UnreachableInterval}, nil
+	}
+	if apierrors.IsForbidden(err) {
+		// The workload cluster's RBAC refused the identity the Prod acts as: the
+		// platform team's last line, reported like drover's own refusals.
+		s.applyReason, s.applyErr = droverv1.ProdNotPermittedReason, err
+		return ctrl.Result{RequeueAfter: r.ProgressInterval}, nil
 	}
 	s.applyReason, s.applyErr = reason, err
 	return ctrl.Result{}, err

@@ -86,11 +86,19 @@ type Options struct {
 	MirrorPollInterval time.Duration
 	// MirrorConcurrency is how many Prods' endpoints and mirrors sync at once.
 	MirrorConcurrency int
+	// SingleTeam turns tenancy off: every Prod may run on any Cluster, apply into any
+	// namespace and apply any kind, as drover's own identity. For an installation that
+	// serves one trusted team only.
+	SingleTeam bool
 }
 
 // Controllers registers drover's controllers with mgr. It returns the cluster cache
 // it created, for callers that need workload clients too.
 func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clustercache.ClusterCache, error) {
+	if opts.SingleTeam {
+		ctrl.Log.WithName("setup").Error(nil, "TENANCY IS OFF (--single-team): every Prod may run on any Cluster, apply into any namespace of it, "+
+			"and apply any kind, cluster-scoped ones included, as drover's own identity; do not use this installation for more than one team")
+	}
 	if opts.ProdConcurrency == 0 {
 		opts.ProdConcurrency = 10
 	}
@@ -130,6 +138,7 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		Traffic:        drainer,
 		Recorder:       mgr.GetEventRecorder("drover-" + prod.ControllerName),
 		ResyncInterval: opts.ProdResyncInterval,
+		SingleTeam:     opts.SingleTeam,
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.ProdConcurrency}); err != nil {
 		return nil, fmt.Errorf("setting up the Prod controller: %w", err)
 	}

@@ -206,6 +206,23 @@ func (p Policy) Cluster(namespace, name string, clusterLabels map[string]string)
 	return p.refuse(RuleClusters, subject, why)
 }
 
+// ClusterCandidate is Cluster before the Cluster is read: it refuses namespace/name when
+// no labels could make it allowed, so a caller refuses a Cluster it may not use without
+// reading it, and the refusal (the same words as Cluster's) tells nothing of whether the
+// Cluster exists. It is nil when the labels decide (Cluster must be asked then).
+func (p Policy) ClusterCandidate(namespace, name string) *Refusal {
+	ref := p.Cluster(namespace, name, nil)
+	if ref == nil || p.Tenant == nil || p.missing() {
+		return ref
+	}
+	for _, rule := range p.Tenant.Spec.Clusters {
+		if rule.Namespace == namespace && (len(rule.Names) == 0 || matchAny(rule.Names, name)) && rule.Selector != nil {
+			return nil
+		}
+	}
+	return ref
+}
+
 // systemNamespace says whether name is one of a workload cluster's system namespaces:
 // default, or kube-system, kube-public, kube-node-lease or any other name starting with
 // "kube-".

@@ -459,3 +459,30 @@ func TestZeroPolicy(t *testing.T) {
 		t.Errorf("a Policy naming a Tenant it does not have allowed its own Cluster: %v", r)
 	}
 }
+
+func TestClusterCandidate(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		policy          tenancy.Policy
+		namespace, clus string
+		want            check
+	}{
+		{name: "own namespace", policy: tenantPolicy, namespace: "team-a", clus: "c1", want: allowed()},
+		{name: "defaults, other namespace", policy: defaultsPolicy, namespace: "fleet", clus: "eu-1", want: refused(tenancy.RuleClusters, "Cluster fleet/eu-1")},
+		{name: "missing Tenant", policy: missingPolicy, namespace: "team-a", clus: "c1", want: refused(tenancy.RuleTenant)},
+		{name: "single team", policy: singleTeam, namespace: "fleet", clus: "x", want: allowed()},
+		{name: "a rule with a selector: the labels decide", policy: tenantPolicy, namespace: "fleet", clus: "eu-1", want: allowed()},
+		{name: "a rule without a selector", policy: tenantPolicy, namespace: "lab", clus: "any", want: allowed()},
+		{name: "no rule for the namespace", policy: tenantPolicy, namespace: "fleet-2", clus: "eu-1", want: refused(tenancy.RuleClusters, "fleet-2/eu-1")},
+		{name: "a rule of the namespace, not of the name", policy: tenantPolicy, namespace: "fleet", clus: "us-2", want: refused(tenancy.RuleClusters)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.want.verify(t, tc.policy, tc.policy.ClusterCandidate(tc.namespace, tc.clus))
+		})
+	}
+	// Before and after reading, a refused Cluster gets the same words: whether it exists
+	// is not told.
+	if a, b := defaultsPolicy.ClusterCandidate("fleet", "eu-1"), defaultsPolicy.Cluster("fleet", "eu-1", map[string]string{"tier": "shared"}); a.Error() != b.Error() {
+		t.Errorf("ClusterCandidate says %q, Cluster %q", a, b)
+	}
+}

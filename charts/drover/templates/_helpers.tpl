@@ -81,6 +81,9 @@ app.kubernetes.io/component: manager
 {{- $a = append $a (printf "--zap-log-level=%v" $v.logLevel) }}
 {{- $a = append $a (printf "--traffic-provider=%s" $v.traffic.provider) }}
 {{- $a = append $a (printf "--owner-id=%s" (required "ownerID must not be empty" $v.ownerID)) }}
+{{- if $v.tenancy.singleTeam }}
+{{- $a = append $a "--single-team" }}
+{{- end }}
 {{- with $v.watchFilter }}
 {{- $a = append $a (printf "--watch-filter=%s" .) }}
 {{- end }}

@@ -1,0 +1,179 @@
+package prod_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"sigs.k8s.io/cluster-api/util/conditions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/test/builder"
+)
+
+// The tenancy stories: what a Prod may reach with no Tenant (the defaults) and with one,
+// tried as a team that may only write Prods in its own namespace would try it.
+
+func clusterRole(name string) map[string]any {
+	return map[string]any{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+		"metadata": map[string]any{"name": name},
+		"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+		"subjects": []any{map[string]any{"kind": "ServiceAccount", "name": "default", "namespace": "kube-system"}}}
+}
+
+// teamNamespace creates a control-plane namespace for a team, labelled with tenant
+// unless it is empty.
+func teamNamespace(t *testing.T, tenant string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-" + rand.String(6)}}
+	if tenant != "" {
+		ns.Labels = map[string]string{droverv1.TenantLabel: tenant}
+	}
+	NewWithT(t).Expect(cp.Create(context.Background(), ns)).To(Succeed())
+	return ns.Name
+}
+
+// prodIn creates a Prod in namespace on the Cluster clusterNS/cluster.
+func prodIn(t *testing.T, namespace, clusterNS, cluster, targetNS string, objs ...map[string]any) *droverv1.Prod {
+	t.Helper()
+	p := builder.Prod(namespace, cluster, targetNS, objs)
+	p.Spec.ClusterRef.Namespace = clusterNS
+	NewWithT(t).Expect(cp.Create(context.Background(), p)).To(Succeed())
+	t.Cleanup(func() { deleteProd(t, p) })
+	return p
+}
+
+// expectRefused waits until the Prod's Applied condition is NotPermitted with a message
+// holding every one of parts, and returns that message.
+func expectRefused(t *testing.T, p *droverv1.Prod, parts ...string) string {
+	t.Helper()
+	var msg string
+	NewWithT(t).Eventually(func(g Gomega) {
+		got := getProd(g, p)
+		expectCondition(g, got, droverv1.ProdAppliedCondition, metav1.ConditionFalse, droverv1.ProdNotPermittedReason)
+		msg = conditions.Get(got, droverv1.ProdAppliedCondition).Message
+		for _, part := range parts {
+			g.Expect(msg).To(ContainSubstring(part))
+		}
+		g.Expect(got.Status.Inventory).To(BeEmpty(), "a refused Prod records nothing as applied")
+	}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
+	return msg
+}
+
+// expectNoNamespace checks that nothing of the Prod reached the workload cluster: its
+// target namespace was not even created.
+func expectNoNamespace(t *testing.T, cluster, name string) {
+	t.Helper()
+	NewWithT(t).Consistently(func() bool {
+		return apierrors.IsNotFound(workloadClient(cluster).Get(context.Background(), client.ObjectKey{Name: name}, &corev1.Namespace{}))
+	}, 3*time.Second, 500*time.Millisecond).Should(BeTrue(), "namespace %s was created on %s", name, cluster)
+}
+
+func TestDefaultsKeepAProdToTheClustersOfItsNamespace(t *testing.T) {
+	team := teamNamespace(t, "")
+	// The platform's Clusters live in bed.Namespace; a team without a Tenant names one.
+	p := prodIn(t, team, bed.Namespace, rolloutCluster, "stolen", configMap("x", nil))
+	msg := expectRefused(t, p, "spec.clusters", bed.Namespace+"/"+rolloutCluster, team)
+	expectNoNamespace(t, rolloutCluster, "stolen")
+	got := getProd(NewWithT(t), p)
+	NewWithT(t).Expect(conditions.Get(got, droverv1.ProdClusterReachableCondition).Reason).To(Equal(droverv1.ProdNotPermittedReason))
+
+	// A Cluster that does not exist there is refused the same way: the refusal says
+	// nothing of what exists in a namespace the team may not see.
+	ghost := prodIn(t, team, bed.Namespace, "no-such-cluster", "stolen", configMap("x", nil))
+	ghostMsg := expectRefused(t, ghost, "spec.clusters")
+	NewWithT(t).Expect(ghostMsg).To(Equal(strings.ReplaceAll(msg, rolloutCluster, "no-such-cluster")))
+}
+
+func TestDefaultsRefuseClusterScopedKindsAndSystemNamespaces(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	binding := "drover-test-escalation-" + rand.String(5)
+	p := newProd(t, rolloutCluster, "escalate", configMap("first", nil), clusterRole(binding))
+	t.Cleanup(func() { deleteProd(t, p) })
+	expectRefused(t, p, "spec.manifests[1]", "ClusterRoleBinding", "spec.kinds.clusterScopedAllowed")
+	expectNoNamespace(t, rolloutCluster, "escalate")
+	g.Expect(apierrors.IsNotFound(workloadClient(rolloutCluster).Get(ctx, client.ObjectKey{Name: binding}, &rbacv1.ClusterRoleBinding{}))).To(BeTrue())
+
+	// kube-system exists and is not the team's: nothing is applied into it.
+	sys := newProd(t, rolloutCluster, "kube-system", configMap("planted-"+rand.String(5), nil))
+	t.Cleanup(func() { deleteProd(t, sys) })
+	expectRefused(t, sys, "kube-system")
+	cms := &corev1.ConfigMapList{}
+	g.Expect(workloadClient(rolloutCluster).List(ctx, cms, client.InNamespace("kube-system"), client.HasLabels{droverv1.ProdNameLabel})).To(Succeed())
+	g.Expect(cms.Items).To(BeEmpty())
+}
+
+// tenantIdentity makes, on a workload cluster, the ServiceAccount a Tenant names and
+// lets it manage ConfigMaps only (in every namespace): the workload cluster's own RBAC.
+func tenantIdentity(t *testing.T, cluster, saNamespace, sa string) {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
+	w := workloadClient(cluster)
+	for _, o := range []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: saNamespace}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: saNamespace, Name: sa}},
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "tenant-" + sa}, Rules: []rbacv1.PolicyRule{{
+			APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "create", "patch", "update", "delete"}}}},
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "tenant-" + sa},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "tenant-" + sa},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: saNamespace, Name: sa}}},
+	} {
+		if err := w.Create(ctx, o); !apierrors.IsAlreadyExists(err) {
+			g.Expect(err).NotTo(HaveOccurred())
+		}
+	}
+}
+
+func TestTenantGrantsClustersTargetNamespacesAndAnIdentity(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	name := "t-" + rand.String(5)
+	team := teamNamespace(t, name)
+	tenant := &droverv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: droverv1.TenantSpec{
+		Clusters:         []droverv1.TenantClusterRule{{Namespace: bed.Namespace, Names: []droverv1.NamePattern{rolloutCluster}}},
+		TargetNamespaces: []droverv1.NamePattern{droverv1.NamePattern(name + "-*")},
+		ServiceAccount:   &droverv1.TenantServiceAccount{Namespace: "drover-tenants", Name: name},
+	}}
+	g.Expect(cp.Create(ctx, tenant)).To(Succeed())
+	t.Cleanup(func() { _ = cp.Delete(context.Background(), tenant) })
+	tenantIdentity(t, rolloutCluster, "drover-tenants", name)
+
+	// Allowed: the fleet's workload-1, a target namespace of the pattern, ConfigMaps.
+	ok := prodIn(t, team, bed.Namespace, rolloutCluster, name+"-app", configMap("settings", map[string]string{"a": "1"}))
+	g.Eventually(func(g Gomega) {
+		expectCondition(g, getProd(g, ok), droverv1.ProdAppliedCondition, metav1.ConditionTrue, droverv1.ProdAppliedReason)
+	}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
+	cm := &corev1.ConfigMap{}
+	g.Expect(workloadClient(rolloutCluster).Get(ctx, client.ObjectKey{Namespace: name + "-app", Name: "settings"}, cm)).To(Succeed())
+
+	// Refused by the Tenant: a Cluster its names do not list, a target namespace outside
+	// its pattern.
+	other := prodIn(t, team, bed.Namespace, otherCluster, name+"-app", configMap("x", nil))
+	expectRefused(t, other, fmt.Sprintf("Tenant %q", name), "spec.clusters")
+	outside := prodIn(t, team, bed.Namespace, rolloutCluster, "elsewhere-"+name, configMap("x", nil))
+	expectRefused(t, outside, "spec.targetNamespaces", "elsewhere-"+name)
+	expectNoNamespace(t, rolloutCluster, "elsewhere-"+name)
+
+	// Allowed by drover's checks but not by the workload cluster's RBAC: the objects are
+	// applied as the tenant's ServiceAccount, which may not write Deployments.
+	bounded := prodIn(t, team, bed.Namespace, rolloutCluster, name+"-api", deployment("api", 1))
+	expectRefused(t, bounded, "system:serviceaccount:drover-tenants:"+name, "deployments")
+}
+
+func TestANamespaceLabelledWithAMissingTenantIsRefusedEverything(t *testing.T) {
+	team := teamNamespace(t, "ghost-"+rand.String(5))
+	p := prodIn(t, team, "", rolloutCluster, "ghostly", configMap("x", nil))
+	expectRefused(t, p, "does not exist")
+	expectNoNamespace(t, rolloutCluster, "ghostly")
+}
