@@ -606,3 +606,66 @@ func setChild(parent, key, value any) {
 		parent.([]any)[k] = value
 	}
 }
+
+// TestTenantValidation checks the Tenant of config/examples/tenant is accepted as
+// written, and what the Tenant's schema refuses.
+func TestTenantValidation(t *testing.T) {
+	c := startAPIServer(t)
+	root, err := testbed.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "config", "examples", "tenant", "control_plane.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tenant *unstructured.Unstructured
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(doc), &obj.Object); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Create(t.Context(), obj, client.FieldValidation("Strict")); err != nil {
+			t.Fatalf("%s %s of the example refused: %v", obj.GetKind(), obj.GetName(), err)
+		}
+		if obj.GetKind() == "Tenant" {
+			tenant = obj
+		}
+	}
+	if tenant == nil {
+		t.Fatal("the example holds no Tenant")
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(o map[string]any)
+		want   string
+	}{
+		{"Namespace among the cluster-scoped kinds", func(o map[string]any) {
+			set(o, []any{map[string]any{"kind": "Namespace"}}, "spec", "kinds", "clusterScopedAllowed")
+		}, "Namespace cannot be allowed"},
+		{"every core kind among the cluster-scoped kinds", func(o map[string]any) {
+			set(o, []any{map[string]any{"kind": "*"}}, "spec", "kinds", "clusterScopedAllowed")
+		}, "Namespace cannot be allowed"},
+		{"a pattern with a star inside", func(o map[string]any) {
+			set(o, []any{"sh*p"}, "spec", "targetNamespaces")
+		}, "spec.targetNamespaces[0]"},
+		{"a name too long for the label", func(o map[string]any) {
+			set(o, strings.Repeat("t", 64), "metadata", "name")
+		}, "at most 63 characters"},
+		{"a ServiceAccount without a name", func(o map[string]any) {
+			del(o, "spec", "serviceAccount", "name")
+		}, "spec.serviceAccount.name: Required value"},
+	} {
+		t.Run("refused/"+tc.name, func(t *testing.T) {
+			obj := tenant.DeepCopy()
+			obj.SetResourceVersion("")
+			obj.SetName("variant")
+			tc.mutate(obj.Object)
+			err := c.Create(t.Context(), obj, client.DryRunAll, client.FieldValidation("Strict"))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want a refusal with %q", err, tc.want)
+			}
+			t.Logf("refused: %v", err)
+		})
+	}
+}
