@@ -216,11 +216,12 @@ undeploy: ## Remove what deploy installed, except the CRDs (and so every drover 
 	$(KUBECTL) kustomize "$$dir" | $(KUBECTL) delete --ignore-not-found -f -
 
 .PHONY: helm-sync
-helm-sync: ## Copy the generated CRDs and ClusterRole rules into the Helm chart (charts/drover/files/).
-	mkdir -p $(CHART_DIR)/files/crds $(CHART_DIR)/files/rbac
-	rm -f $(CHART_DIR)/files/crds/*.yaml
+helm-sync: ## Copy the generated CRDs, ClusterRole rules and config/admission's policies into the Helm chart (charts/drover/files/).
+	mkdir -p $(CHART_DIR)/files/crds $(CHART_DIR)/files/rbac $(CHART_DIR)/files/admission
+	rm -f $(CHART_DIR)/files/crds/*.yaml $(CHART_DIR)/files/admission/*.yaml
 	cp config/crd/bases/*.yaml $(CHART_DIR)/files/crds/
 	cp config/rbac/role.yaml $(CHART_DIR)/files/rbac/role.yaml
+	cp $(filter-out config/admission/kustomization.yaml,$(wildcard config/admission/*.yaml)) $(CHART_DIR)/files/admission/
 
 .PHONY: helm-package
 helm-package: helm-sync ## Package the Helm chart into bin/charts/drover-<version>.tgz (helm if installed, else hack/helmpackage).

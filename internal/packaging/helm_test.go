@@ -55,6 +55,10 @@ func TestChartDefaults(t *testing.T) {
 		"CustomResourceDefinition/tenants.drover.dev",
 		"Deployment/drover-manager", "Role/drover-leader-election-role", "RoleBinding/drover-leader-election-rolebinding",
 		"Service/drover-manager-metrics", "ServiceAccount/drover-manager",
+		"ValidatingAdmissionPolicy/drover-own-namespace-clusters", "ValidatingAdmissionPolicy/drover-tenant-label-needs-a-tenant",
+		"ValidatingAdmissionPolicy/drover-tenant-prods", "ValidatingAdmissionPolicy/drover-tenant-prodsets",
+		"ValidatingAdmissionPolicyBinding/drover-own-namespace-clusters", "ValidatingAdmissionPolicyBinding/drover-tenant-label-needs-a-tenant",
+		"ValidatingAdmissionPolicyBinding/drover-tenant-prods", "ValidatingAdmissionPolicyBinding/drover-tenant-prodsets",
 	}, " "); got != want {
 		t.Errorf("objects:\n got %s\nwant %s", got, want)
 	}
@@ -177,6 +181,7 @@ runtimeExtension:
   extensionConfig:
     namespaceSelector: {}
 crds: {install: false}
+admissionPolicies: {enabled: false}
 `)
 	m := checkInstall(t, in, want{
 		namespace: helmNamespace,
@@ -186,6 +191,7 @@ crds: {install: false}
 		},
 		runtimeExtension: true,
 		withoutCRDs:      true,
+		withoutAdmission: true,
 		certSecret:       "my-tls",
 	})
 	if _, ok := m.flags["os-cloud"]; ok {
@@ -236,6 +242,23 @@ func TestChartFilesMatchConfig(t *testing.T) {
 	}
 	for _, g := range generated {
 		pairs[filepath.Join("config", "crd", "bases", filepath.Base(g))] = filepath.Join("charts", "drover", "files", "crds", filepath.Base(g))
+	}
+	// config/admission's policies and bindings: every YAML file but the kustomization.
+	policies, err := filepath.Glob(filepath.Join(root, "config", "admission", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	policyCopies, err := filepath.Glob(filepath.Join(root, "charts", "drover", "files", "admission", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(policyCopies) != len(policies)-1 {
+		t.Errorf("charts/drover/files/admission has %d files, config/admission %d besides its kustomization: run make helm-sync", len(policyCopies), len(policies)-1)
+	}
+	for _, p := range policies {
+		if filepath.Base(p) != "kustomization.yaml" {
+			pairs[filepath.Join("config", "admission", filepath.Base(p))] = filepath.Join("charts", "drover", "files", "admission", filepath.Base(p))
+		}
 	}
 	for src, dst := range pairs {
 		a, err := os.ReadFile(filepath.Join(root, src))

@@ -94,6 +94,7 @@ type want struct {
 	runtimeExtension bool
 	serviceMonitor   bool
 	withoutCRDs      bool     // the install leaves the CRDs out
+	withoutAdmission bool     // the install leaves config/admission's policies out
 	certSecret       string   // the Runtime Extension's existing Secret; empty: a Certificate makes it
 	crdExtraLabels   []string // labels the install adds to config/crd/bases' CRDs
 	crdExtraAnnots   []string // annotations the install adds to them
@@ -114,7 +115,8 @@ func checkInstall(t *testing.T, in install, w want) manager {
 	// Namespaced objects live in the install's namespace; nothing is left without one.
 	for _, o := range in.objs {
 		switch o.GetKind() {
-		case "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "ExtensionConfig":
+		case "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "ExtensionConfig",
+			"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding":
 			if o.GetNamespace() != "" {
 				t.Errorf("cluster-scoped %s %s has namespace %q", o.GetKind(), o.GetName(), o.GetNamespace())
 			}
@@ -262,6 +264,7 @@ func checkInstall(t *testing.T, in install, w want) manager {
 	}
 
 	checkCRDs(t, in, root, w)
+	checkAdmission(t, in, root, w)
 	checkRuntimeExtension(t, in, w, pod, ports, flags)
 	return manager{deploy: d, container: c, flags: flags}
 }
@@ -396,6 +399,54 @@ func checkCRDs(t *testing.T, in install, root string, w want) {
 		}
 		if !reflect.DeepEqual(c.Object, wantObj) {
 			t.Errorf("CRD %s differs from config/crd/bases (run make helm-sync?)", c.GetName())
+		}
+	}
+}
+
+// checkAdmission: the install's ValidatingAdmissionPolicies and bindings are
+// config/admission's (its kustomization's resources), but for the labels the install
+// adds to the CRDs (the same for these cluster-scoped objects).
+func checkAdmission(t *testing.T, in install, root string, w want) {
+	t.Helper()
+	var kustomization struct {
+		Resources []string `json:"resources"`
+	}
+	readObject(t, filepath.Join(root, "config", "admission", "kustomization.yaml"), &kustomization)
+	wantObjs := map[string]map[string]any{}
+	for _, f := range kustomization.Resources {
+		var m map[string]any
+		readObject(t, filepath.Join(root, "config", "admission", f), &m)
+		u := &unstructured.Unstructured{Object: m}
+		wantObjs[u.GetKind()+"/"+u.GetName()] = m
+	}
+	if len(wantObjs) == 0 {
+		t.Fatal("config/admission lists no policies")
+	}
+	var got []*unstructured.Unstructured
+	for _, kind := range []string{"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} {
+		got = append(got, in.ofKind(kind)...)
+	}
+	if w.withoutAdmission {
+		if len(got) > 0 {
+			t.Errorf("%d admission policies and bindings; want none", len(got))
+		}
+		return
+	}
+	if len(got) != len(wantObjs) {
+		t.Errorf("%d admission policies and bindings; config/admission has %d", len(got), len(wantObjs))
+	}
+	for _, o := range got {
+		c := o.DeepCopy()
+		stripMeta(t, c, "labels", w.crdExtraLabels)
+		stripMeta(t, c, "annotations", nil)
+		key := c.GetKind() + "/" + c.GetName()
+		wantObj, ok := wantObjs[key]
+		if !ok {
+			t.Errorf("%s is not in config/admission", key)
+			continue
+		}
+		if !reflect.DeepEqual(c.Object, wantObj) {
+			t.Errorf("%s differs from config/admission (run make helm-sync?)", key)
 		}
 	}
 }

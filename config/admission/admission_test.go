@@ -1,0 +1,397 @@
+// Package admission_test installs the ValidatingAdmissionPolicies of config/admission
+// into a real kube-apiserver, beside the CRDs of config/crd/bases, and checks what they
+// refuse, with which message, and that they never stand in the way of what already
+// runs (finalizers, labels, status, deletion) after a Tenant tightens.
+package admission_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/test/testbed"
+)
+
+const (
+	ownNamespacePolicy = "drover-own-namespace-clusters"
+	prodsPolicy        = "drover-tenant-prods"
+	prodSetsPolicy     = "drover-tenant-prodsets"
+	needsTenantPolicy  = "drover-tenant-label-needs-a-tenant"
+
+	// How long a policy, a binding or a Tenant may take to reach the admission
+	// plugin's informers.
+	settle = 30 * time.Second
+)
+
+func TestAdmissionPolicies(t *testing.T) {
+	c := startAPIServer(t)
+	ctx := t.Context()
+
+	for name, labels := range map[string]map[string]string{
+		"plain":       nil,
+		"empty-label": {droverv1.TenantLabel: ""},
+		"fleet":       nil,
+		"team-a":      {droverv1.TenantLabel: "shop"},
+		"team-ghost":  {droverv1.TenantLabel: "ghost"},
+	} {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+		if err := c.Create(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	installPolicies(t, c)
+
+	// Policies take effect asynchronously: each first check polls until it does.
+	t.Run("no tenant: a Cluster of another namespace is refused", func(t *testing.T) {
+		refusedEventually(t, c, prod("plain", "cross", "fleet", "web-1", "shop"), ownNamespacePolicy,
+			"no Tenant governs namespace plain: a Prod may name Clusters of its own namespace only, not of fleet")
+		// An empty label is no Tenant either.
+		wantRefusal(t, dryRunCreate(c, prod("empty-label", "cross", "fleet", "web-1", "shop")), ownNamespacePolicy,
+			"no Tenant governs namespace empty-label")
+	})
+	t.Run("no tenant: Clusters of the own namespace are admitted", func(t *testing.T) {
+		for _, clusterNS := range []string{"", "plain"} {
+			if err := dryRunCreate(c, prod("plain", "own", clusterNS, "web-1", "anything")); err != nil {
+				t.Errorf("clusterRef.namespace %q: %v", clusterNS, err)
+			}
+		}
+	})
+	t.Run("a labelled namespace while no Tenant exists is refused", func(t *testing.T) {
+		refusedEventually(t, c, prod("team-a", "own", "", "web-1", "shop"), needsTenantPolicy, "no params found")
+		err := dryRunCreate(c, prodSet("team-a", "set", "shop"))
+		wantRefusal(t, err, needsTenantPolicy, "no params found")
+	})
+
+	shop := &droverv1.Tenant{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop"},
+		Spec: droverv1.TenantSpec{
+			Clusters: []droverv1.TenantClusterRule{
+				{Namespace: "fleet", Names: []droverv1.NamePattern{"web-*", "db-1"}},
+				{Namespace: "shared"},
+			},
+			TargetNamespaces: []droverv1.NamePattern{"shop", "shop-*"},
+		},
+	}
+	// A second Tenant that would allow everything: its rules must not leak into shop's.
+	other := &droverv1.Tenant{
+		ObjectMeta: metav1.ObjectMeta{Name: "other"},
+		Spec:       droverv1.TenantSpec{Clusters: []droverv1.TenantClusterRule{{Namespace: "fleet"}}},
+	}
+	for _, tn := range []*droverv1.Tenant{shop, other} {
+		if err := c.Create(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("tenant: a Cluster name outside the patterns is refused", func(t *testing.T) {
+		refusedEventually(t, c, prod("team-a", "api", "fleet", "api-1", "shop"), prodsPolicy,
+			"spec.clusterRef: Tenant shop (namespace team-a) does not allow Cluster fleet/api-1")
+		err := dryRunCreate(c, prod("team-a", "elsewhere", "plain", "web-1", "shop"))
+		wantRefusal(t, err, prodsPolicy, "does not allow Cluster plain/web-1")
+	})
+	t.Run("tenant: allowed Clusters and target namespaces are admitted", func(t *testing.T) {
+		for _, p := range []*droverv1.Prod{
+			prod("team-a", "web", "fleet", "web-1", "shop"),
+			prod("team-a", "web-staging", "fleet", "web-2", "shop-staging"),
+			prod("team-a", "db", "fleet", "db-1", "shop"),
+			prod("team-a", "shared", "shared", "anything", "shop"),
+			prod("team-a", "own", "", "local", "shop"),
+			prod("team-a", "own-explicit", "team-a", "local", "shop-x"),
+		} {
+			if err := dryRunCreate(c, p); err != nil {
+				t.Errorf("Prod %s on %s/%s into %s: %v", p.Name, p.Spec.ClusterRef.Namespace, p.Spec.ClusterRef.Name, p.Spec.TargetNamespace, err)
+			}
+		}
+		if err := dryRunCreate(c, prodSet("team-a", "set", "shop-eu")); err != nil {
+			t.Errorf("ProdSet into shop-eu: %v", err)
+		}
+	})
+	t.Run("tenant: a target namespace outside targetNamespaces is refused", func(t *testing.T) {
+		err := dryRunCreate(c, prod("team-a", "pay", "fleet", "web-1", "payments"))
+		wantRefusal(t, err, prodsPolicy,
+			"spec.targetNamespace: Tenant shop (namespace team-a) does not allow target namespace payments")
+		// "shop-*" needs the dash: "shopping" is not "shop-" anything.
+		wantRefusal(t, dryRunCreate(c, prod("team-a", "pay", "", "local", "shopping")), prodsPolicy,
+			"does not allow target namespace shopping")
+		err = dryRunCreate(c, prodSet("team-a", "pay", "payments"))
+		wantRefusal(t, err, prodSetsPolicy,
+			"spec.template.spec.targetNamespace: Tenant shop (namespace team-a) does not allow target namespace payments")
+	})
+	t.Run("a label naming a missing Tenant passes admission while others exist", func(t *testing.T) {
+		// Admission cannot tell: every Tenant it is handed is another one. The manager
+		// refuses such a Prod.
+		if err := dryRunCreate(c, prod("team-ghost", "cross", "fleet", "anything", "anywhere")); err != nil {
+			t.Errorf("refused: %v", err)
+		}
+	})
+
+	t.Run("what runs is never blocked after the Tenant tightens", func(t *testing.T) {
+		running := prod("team-a", "running", "fleet", "web-1", "shop")
+		running.Finalizers = []string{"drover.dev/test"}
+		if err := c.Create(ctx, running); err != nil {
+			t.Fatalf("creating the Prod: %v", err)
+		}
+		set := prodSet("team-a", "running-set", "shop")
+		set.Finalizers = []string{"drover.dev/test"}
+		if err := c.Create(ctx, set); err != nil {
+			t.Fatalf("creating the ProdSet: %v", err)
+		}
+
+		// The Tenant loses both the fleet and the target namespace shop.
+		var tn droverv1.Tenant
+		if err := c.Get(ctx, client.ObjectKeyFromObject(shop), &tn); err != nil {
+			t.Fatal(err)
+		}
+		tn.Spec.Clusters = nil
+		tn.Spec.TargetNamespaces = []droverv1.NamePattern{"elsewhere"}
+		if err := c.Update(ctx, &tn); err != nil {
+			t.Fatal(err)
+		}
+		again := prod("team-a", "running-2", "fleet", "web-1", "shop")
+		refusedEventually(t, c, again, prodsPolicy, "does not allow Cluster fleet/web-1")
+
+		// Writing the spec is checked: the Prod is out of bounds now.
+		if err := c.Get(ctx, client.ObjectKeyFromObject(running), running); err != nil {
+			t.Fatal(err)
+		}
+		bumped := running.DeepCopy()
+		bumped.Spec.Version = "v2"
+		wantRefusal(t, c.Update(ctx, bumped, client.DryRunAll), prodsPolicy, "does not allow Cluster fleet/web-1")
+
+		// Labels, status, finalizers and deletion are not.
+		running.Labels = map[string]string{"moved": "no"}
+		if err := c.Update(ctx, running); err != nil {
+			t.Errorf("changing the labels of the Prod: %v", err)
+		}
+		running.Status.ObservedGeneration = running.Generation
+		if err := c.Status().Update(ctx, running); err != nil {
+			t.Errorf("writing the Prod's status: %v", err)
+		}
+		if err := c.Delete(ctx, running); err != nil {
+			t.Errorf("deleting the Prod: %v", err)
+		}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(running), running); err != nil {
+			t.Fatal(err)
+		}
+		running.Finalizers = nil
+		if err := c.Update(ctx, running); err != nil {
+			t.Errorf("removing the finalizer of the Prod: %v", err)
+		}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(running), running); !apierrors.IsNotFound(err) {
+			t.Errorf("the Prod is still there after its finalizer went (%v)", err)
+		}
+
+		if err := c.Get(ctx, client.ObjectKeyFromObject(set), set); err != nil {
+			t.Fatal(err)
+		}
+		set.Labels = map[string]string{"moved": "no"}
+		if err := c.Update(ctx, set); err != nil {
+			t.Errorf("changing the labels of the ProdSet: %v", err)
+		}
+		if err := c.Delete(ctx, set); err != nil {
+			t.Errorf("deleting the ProdSet: %v", err)
+		}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(set), set); err != nil {
+			t.Fatal(err)
+		}
+		set.Finalizers = nil
+		if err := c.Update(ctx, set); err != nil {
+			t.Errorf("removing the finalizer of the ProdSet: %v", err)
+		}
+	})
+
+	t.Run("what runs is never blocked after its namespace loses the label", func(t *testing.T) {
+		// team-b's Prod runs on fleet while shop allows it; then the platform team takes
+		// team-b out of the tenant.
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-b", Labels: map[string]string{droverv1.TenantLabel: "other"}}}
+		if err := c.Create(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+		running := prod("team-b", "running", "fleet", "web-1", "shop")
+		running.Finalizers = []string{"drover.dev/test"}
+		if err := c.Create(ctx, running); err != nil {
+			t.Fatalf("creating the Prod: %v", err)
+		}
+		ns.Labels = nil
+		if err := c.Update(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+		refusedEventually(t, c, prod("team-b", "running-2", "fleet", "web-1", "shop"), ownNamespacePolicy,
+			"no Tenant governs namespace team-b")
+
+		if err := c.Get(ctx, client.ObjectKeyFromObject(running), running); err != nil {
+			t.Fatal(err)
+		}
+		running.Labels = map[string]string{"moved": "no"}
+		if err := c.Update(ctx, running); err != nil {
+			t.Errorf("changing the labels of the Prod: %v", err)
+		}
+		if err := c.Delete(ctx, running); err != nil {
+			t.Errorf("deleting the Prod: %v", err)
+		}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(running), running); err != nil {
+			t.Fatal(err)
+		}
+		running.Finalizers = nil
+		if err := c.Update(ctx, running); err != nil {
+			t.Errorf("removing the finalizer of the Prod: %v", err)
+		}
+	})
+}
+
+func prod(namespace, name, clusterNamespace, cluster, target string) *droverv1.Prod {
+	return &droverv1.Prod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec: droverv1.ProdSpec{
+			ClusterRef:       droverv1.ClusterReference{Namespace: clusterNamespace, Name: cluster},
+			ProdTemplateSpec: templateSpec(target),
+		},
+	}
+}
+
+func prodSet(namespace, name, target string) *droverv1.ProdSet {
+	return &droverv1.ProdSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec:       droverv1.ProdSetSpec{Template: droverv1.ProdTemplate{Spec: templateSpec(target)}},
+	}
+}
+
+func templateSpec(target string) droverv1.ProdTemplateSpec {
+	cm, _ := json.Marshal(map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "settings"},
+	})
+	return droverv1.ProdTemplateSpec{
+		Version: "v1", TargetNamespace: target,
+		Manifests: []runtime.RawExtension{{Raw: cm}},
+	}
+}
+
+func dryRunCreate(c client.Client, obj client.Object) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return c.Create(ctx, obj.DeepCopyObject().(client.Object), client.DryRunAll)
+}
+
+// refusedEventually creates obj (dry run) until policy refuses it saying want, then
+// checks that refusal: a policy, binding or Tenant reaches the admission plugin some
+// time after it is written, and until the plugin has read the Tenants it refuses with
+// another message.
+func refusedEventually(t *testing.T, c client.Client, obj client.Object, policy, want string) {
+	t.Helper()
+	deadline := time.Now().Add(settle)
+	for {
+		err := dryRunCreate(c, obj)
+		// A rule's refusal is Forbidden (its reason); a binding's (no Tenant) is Invalid.
+		if err != nil && !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) {
+			t.Fatalf("creating %s/%s: %v", obj.GetNamespace(), obj.GetName(), err)
+		}
+		if refusedBy(err, policy, want) || time.Now().After(deadline) {
+			wantRefusal(t, err, policy, want)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func refusedBy(err error, policy, want string) bool {
+	return err != nil && strings.Contains(err.Error(), fmt.Sprintf("ValidatingAdmissionPolicy '%s'", policy)) &&
+		strings.Contains(err.Error(), want)
+}
+
+// wantRefusal checks that err is a refusal by policy whose message holds want.
+func wantRefusal(t *testing.T, err error, policy, want string) {
+	t.Helper()
+	switch {
+	case err == nil:
+		t.Errorf("admitted; want a refusal by %s saying %q", policy, want)
+	case !refusedBy(err, policy, want):
+		t.Errorf("refused with\n  %v\nwant a refusal by %s saying %q", err, policy, want)
+	default:
+		t.Logf("refused: %v", err)
+	}
+}
+
+// installPolicies applies the kustomization config/admission, as config/default does.
+func installPolicies(t *testing.T, c client.Client) {
+	t.Helper()
+	root, err := testbed.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	rm, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(root, "config", "admission"))
+	if err != nil {
+		t.Fatalf("kustomize build config/admission: %v", err)
+	}
+	kinds := map[string]int{}
+	for _, r := range rm.Resources() {
+		m, err := r.Map()
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &unstructured.Unstructured{Object: m}
+		if err := c.Create(t.Context(), u); err != nil {
+			t.Fatalf("creating %s %s: %v", u.GetKind(), u.GetName(), err)
+		}
+		kinds[u.GetKind()]++
+	}
+	if kinds["ValidatingAdmissionPolicy"] != 4 || kinds["ValidatingAdmissionPolicyBinding"] != 4 {
+		t.Fatalf("config/admission holds %v; want 4 policies and their 4 bindings", kinds)
+	}
+}
+
+func startAPIServer(t *testing.T) client.Client {
+	t.Helper()
+	binDir, err := testbed.ResolveBinaryDir(t.Context(), "", os.Stderr)
+	if err != nil {
+		t.Fatalf("finding kube-apiserver: %v", err)
+	}
+	root, err := testbed.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, droverv1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: binDir,
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		Scheme:                scheme,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		_ = env.Stop()
+		t.Fatalf("starting kube-apiserver from %s with the CRDs of config/crd/bases: %v", binDir, err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stopping kube-apiserver: %v", err)
+		}
+	})
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
