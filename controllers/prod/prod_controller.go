@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -166,11 +167,11 @@ func (r *Reconciler) clusterToProds(ctx context.Context, o client.Object) []ctrl
 	return reqs
 }
 
-// workloadToProd maps a workload object to the Prod that owns it, from its labels.
+// workloadToProd maps a workload object to the Prod it belongs to, from its prod-ref
+// annotation (the labels of an older drover hold a name cut at 63 characters).
 func workloadToProd(_ context.Context, o client.Object) []ctrl.Request {
-	l := o.GetLabels()
-	name, ns := l[droverv1.ProdNameLabel], l[droverv1.ProdNamespaceLabel]
-	if name == "" || ns == "" {
+	ns, name, ok := manifests.ProdOf(o)
+	if !ok {
 		return nil
 	}
 	return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: ns, Name: name}}}
@@ -384,27 +385,9 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 		return r.failedRequest(s, droverv1.ProdApplyFailedReason, err)
 	}
 
-	// Two Prods never manage the same object: one that belongs to another Prod is not
-	// applied (it would take the object over from a Prod that may be serving). Only
-	// objects new to the inventory are read; the rest are this Prod's already.
 	desired := manifests.Inventory(objs)
-	fresh := manifests.Stale(desired, prod.Status.Inventory)
-	for _, o := range objs {
-		if !slices.Contains(fresh, manifests.RefOf(o)) {
-			continue
-		}
-		cur := &unstructured.Unstructured{}
-		cur.SetGroupVersionKind(o.GroupVersionKind())
-		err := s.workload.Get(ctx, client.ObjectKeyFromObject(o), cur)
-		if err != nil && !apierrors.IsNotFound(err) {
-			return r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("reading %s %s: %w", o.GetKind(), o.GetName(), err))
-		}
-		if owner := manifests.OtherOwner(cur.GetLabels(), prod); err == nil && owner != "" {
-			s.applyReason = droverv1.ProdOwnershipConflictReason
-			s.applyErr = fmt.Errorf("%s %s belongs to Prod %s; two Prods may not manage the same object: give one of them another spec.targetNamespace or object name",
-				o.GetKind(), client.ObjectKeyFromObject(o), owner)
-			return ctrl.Result{RequeueAfter: r.ProgressInterval}, nil
-		}
+	if res, refused, err := r.claimObjects(ctx, s, objs); refused || err != nil {
+		return res, err
 	}
 
 	// Record every object we are about to own before creating it, so a crash between
@@ -445,6 +428,55 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 		return ctrl.Result{RequeueAfter: r.ProgressInterval}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// claimObjects refuses the apply (refused true, Applied False) when an object of the
+// manifests is not the Prod's to take: it belongs to another Prod (two Prods never manage
+// the same object; taking it over from one that may be serving would break it), or it
+// exists and drover did not create it (an object of another team or tool: applying would
+// relabel it and the Prod would prune or delete it later) and it is not handed over with
+// the adopt annotation. Nothing is applied for the Prod then. Only objects new to the
+// inventory are read; the rest are this Prod's already.
+func (r *Reconciler) claimObjects(ctx context.Context, s *scope, objs []*unstructured.Unstructured) (ctrl.Result, bool, error) {
+	prod := s.prod
+	fresh := manifests.Stale(manifests.Inventory(objs), prod.Status.Inventory)
+	var adopted []string
+	for _, o := range objs {
+		ref := manifests.RefOf(o)
+		if !slices.Contains(fresh, ref) {
+			continue
+		}
+		cur := &unstructured.Unstructured{}
+		cur.SetGroupVersionKind(o.GroupVersionKind())
+		var existing metav1.Object
+		switch err := s.workload.Get(ctx, client.ObjectKeyFromObject(o), cur); {
+		case err == nil:
+			existing = cur
+		case !apierrors.IsNotFound(err):
+			res, err := r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("reading %s: %w", manifests.Describe(ref), err))
+			return res, true, err
+		}
+		claim := manifests.ClaimObject(prod, existing, false)
+		switch claim.Verdict {
+		case manifests.OwnershipConflict:
+			s.applyReason = droverv1.ProdOwnershipConflictReason
+			s.applyErr = fmt.Errorf("%s belongs to Prod %s; two Prods may not manage the same object: give one of them another spec.targetNamespace or object name",
+				manifests.Describe(ref), claim.Owner)
+			return ctrl.Result{RequeueAfter: r.ProgressInterval}, true, nil
+		case manifests.NotOwned:
+			s.applyReason = droverv1.ProdNotOwnedReason
+			s.applyErr = fmt.Errorf("%s exists on the workload cluster and was not created by drover; drover does not take it over. "+
+				"Its owner hands it over with the annotation %s=%s on it; or rename it in spec.manifests",
+				manifests.Describe(ref), droverv1.AdoptAnnotation, manifests.ProdRef(prod))
+			return ctrl.Result{RequeueAfter: r.ProgressInterval}, true, nil
+		case manifests.Adopt:
+			adopted = append(adopted, manifests.Describe(ref))
+		}
+	}
+	for _, a := range adopted {
+		r.event(prod, corev1.EventTypeNormal, ReasonAdopted, "Apply", "taking over %s, handed over with %s", a, droverv1.AdoptAnnotation)
+	}
+	return ctrl.Result{}, false, nil
 }
 
 // reconcileAvailability judges the applied objects as the API server returned them.
@@ -530,8 +562,9 @@ func (r *Reconciler) removeFinalizer(_ context.Context, s *scope) error {
 	return nil
 }
 
-// deleteObjects deletes the listed objects that still carry the Prod's labels and returns
-// those not gone yet. An object someone else took over (labels changed) is left alone.
+// deleteObjects deletes the listed objects (of the Prod's inventory) that the Prod still
+// owns (manifests.Owns) and returns those not gone yet. An object someone else took over
+// (labels changed) is left alone, and so is a Namespace: drover never deletes one.
 func (r *Reconciler) deleteObjects(ctx context.Context, c client.Client, prod *droverv1.Prod, refs []droverv1.ObjectReference) ([]droverv1.ObjectReference, error) {
 	var remaining []droverv1.ObjectReference
 	var errs []error
@@ -546,7 +579,10 @@ func (r *Reconciler) deleteObjects(ctx context.Context, c client.Client, prod *d
 			errs = append(errs, fmt.Errorf("reading %s: %w", manifests.Describe(ref), err))
 			remaining = append(remaining, ref)
 			continue
-		case !manifests.OwnedBy(u.GetLabels(), prod):
+		case !manifests.Owns(prod, u, true):
+			continue
+		case ref.Group == "" && ref.Kind == "Namespace":
+			r.event(prod, corev1.EventTypeNormal, ReasonNamespaceKept, "Delete", "left Namespace %s: drover never deletes a namespace", ref.Name)
 			continue
 		}
 		if u.GetDeletionTimestamp() == nil {
