@@ -386,6 +386,10 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 	}
 
 	desired := manifests.Inventory(objs)
+	createNamespace, res, refused, err := r.claimNamespace(ctx, s)
+	if refused || err != nil {
+		return res, err
+	}
 	if res, refused, err := r.claimObjects(ctx, s, objs); refused || err != nil {
 		return res, err
 	}
@@ -399,8 +403,10 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 		}
 	}
 
-	if err := r.ensureNamespace(ctx, s.workload, prod.Spec.TargetNamespace); err != nil {
-		return r.failedRequest(s, droverv1.ProdApplyFailedReason, err)
+	if createNamespace {
+		if res, refused, err := r.createNamespace(ctx, s); refused || err != nil {
+			return res, err
+		}
 	}
 	for _, o := range objs {
 		if err := s.workload.Apply(ctx, client.ApplyConfigurationFromUnstructured(o),
@@ -595,19 +601,78 @@ func (r *Reconciler) deleteObjects(ctx context.Context, c client.Client, prod *d
 	return remaining, kerrors.NewAggregate(errs)
 }
 
-// ensureNamespace creates the target namespace when it does not exist. A namespace that
-// exists is not touched: drover does not own it.
-func (r *Reconciler) ensureNamespace(ctx context.Context, c client.Client, name string) error {
+// claimNamespace reads the target namespace. One that does not exist is to be created
+// (create true); one that exists is applied into only when drover created it for the
+// Prod's namespace, or a platform team handed it over so (namespaceUsable). Otherwise the
+// apply is refused (refused true, Applied False with reason NotOwned): a Prod must not
+// put its objects into kube-system or another team's namespace.
+func (r *Reconciler) claimNamespace(ctx context.Context, s *scope) (create bool, res ctrl.Result, refused bool, err error) {
 	ns := &corev1.Namespace{}
-	err := c.Get(ctx, client.ObjectKey{Name: name}, ns)
-	if !apierrors.IsNotFound(err) {
-		return err
+	err = s.workload.Get(ctx, client.ObjectKey{Name: s.prod.Spec.TargetNamespace}, ns)
+	switch {
+	case apierrors.IsNotFound(err):
+		return true, ctrl.Result{}, false, nil
+	case err != nil:
+		res, err = r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("reading namespace %s: %w", s.prod.Spec.TargetNamespace, err))
+		return false, res, true, err
 	}
-	ns.Name = name
-	if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating namespace %s: %w", name, err)
+	if res, refused := r.refuseNamespace(s, ns); refused {
+		return false, res, true, nil
 	}
-	return nil
+	return false, ctrl.Result{}, false, nil
+}
+
+// createNamespace creates the target namespace, marked as drover's and as usable by the
+// Prods of the Prod's namespace. One created by someone else in the meantime is judged
+// as claimNamespace judges an existing one. drover never deletes a namespace.
+func (r *Reconciler) createNamespace(ctx context.Context, s *scope) (ctrl.Result, bool, error) {
+	name := s.prod.Spec.TargetNamespace
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:        name,
+		Labels:      map[string]string{droverv1.ManagedByLabel: droverv1.FieldManager},
+		Annotations: map[string]string{droverv1.OwnerNamespaceAnnotation: s.prod.Namespace},
+	}}
+	err := s.workload.Create(ctx, ns)
+	if err == nil {
+		return ctrl.Result{}, false, nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		res, err := r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("creating namespace %s: %w", name, err))
+		return res, true, err
+	}
+	if err := s.workload.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		res, err := r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("reading namespace %s: %w", name, err))
+		return res, true, err
+	}
+	res, refused := r.refuseNamespace(s, ns)
+	return res, refused, nil
+}
+
+// refuseNamespace refuses the apply (true, Applied False with reason NotOwned) when the
+// existing target namespace is not the Prod's to use.
+func (r *Reconciler) refuseNamespace(s *scope, ns *corev1.Namespace) (ctrl.Result, bool) {
+	if namespaceUsable(ns, sameNamespace(s.prod.Namespace)) {
+		return ctrl.Result{}, false
+	}
+	s.applyReason = droverv1.ProdNotOwnedReason
+	s.applyErr = fmt.Errorf("namespace %s exists and was not created by drover for namespace %s; "+
+		"a platform team hands it over with the annotation %s=%s on it, or choose another spec.targetNamespace",
+		ns.Name, s.prod.Namespace, droverv1.OwnerNamespaceAnnotation, s.prod.Namespace)
+	return ctrl.Result{RequeueAfter: r.ProgressInterval}, true
+}
+
+// namespaceUsable reports whether Prods may apply into an existing workload namespace:
+// only when its owner-namespace annotation (set by drover on the namespaces it creates, or
+// by a platform team to hand one over) names a control-plane namespace mayUse accepts.
+func namespaceUsable(ns *corev1.Namespace, mayUse func(ownerNamespace string) bool) bool {
+	owner := ns.Annotations[droverv1.OwnerNamespaceAnnotation]
+	return owner != "" && mayUse(owner)
+}
+
+// sameNamespace accepts only the Prod's own control-plane namespace. Tenancy may widen it
+// to the namespaces of the same tenant.
+func sameNamespace(prodNamespace string) func(string) bool {
+	return func(owner string) bool { return owner == prodNamespace }
 }
 
 // failedRequest records a failed workload request. A failure to reach the API server
