@@ -17,12 +17,20 @@ const (
 	ReasonApplied = "Applied"
 	// ReasonPruned (Normal): objects that left spec.manifests were deleted.
 	ReasonPruned = "Pruned"
-	// ReasonApplyFailed, ReasonPruneFailed, ReasonInvalidManifest, ReasonOwnershipConflict
-	// (Warning): the Applied condition turned False for that reason (the condition's own).
+	// ReasonApplyFailed, ReasonPruneFailed, ReasonInvalidManifest, ReasonOwnershipConflict,
+	// ReasonNotOwned (Warning): the Applied condition turned False for that reason (the
+	// condition's own).
 	ReasonApplyFailed       = droverv1.ProdApplyFailedReason
 	ReasonPruneFailed       = droverv1.ProdPruneFailedReason
 	ReasonInvalidManifest   = droverv1.ProdInvalidManifestReason
 	ReasonOwnershipConflict = droverv1.ProdOwnershipConflictReason
+	ReasonNotOwned          = droverv1.ProdNotOwnedReason
+	// ReasonAdopted (Normal): an existing object handed over with the adopt annotation is
+	// about to be applied, and so taken over.
+	ReasonAdopted = "Adopted"
+	// ReasonNamespaceKept (Normal): a Namespace of the Prod's manifests was left on the
+	// workload cluster when it left the manifests or the Prod was deleted.
+	ReasonNamespaceKept = "NamespaceKept"
 	// ReasonAvailable (Normal): the Available condition turned True.
 	ReasonAvailable = "Available"
 	// ReasonUnavailable (Warning): the Available condition turned False with reason
@@ -41,6 +49,7 @@ const (
 // applyFailures are the Applied reasons that get an event when the condition turns to them.
 var applyFailures = map[string]bool{
 	ReasonApplyFailed: true, ReasonPruneFailed: true, ReasonInvalidManifest: true, ReasonOwnershipConflict: true,
+	ReasonNotOwned: true,
 }
 
 // conditionsBefore keeps the conditions a reconcile started from, to tell transitions.

@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -204,11 +205,11 @@ func (r *Reconciler) tenantToProds(ctx context.Context, o client.Object) []ctrl.
 	return reqs
 }
 
-// workloadToProd maps a workload object to the Prod that owns it, from its labels.
+// workloadToProd maps a workload object to the Prod it belongs to, from its prod-ref
+// annotation (the labels of an older drover hold a name cut at 63 characters).
 func workloadToProd(_ context.Context, o client.Object) []ctrl.Request {
-	l := o.GetLabels()
-	name, ns := l[droverv1.ProdNameLabel], l[droverv1.ProdNamespaceLabel]
-	if name == "" || ns == "" {
+	ns, name, ok := manifests.ProdOf(o)
+	if !ok {
 		return nil
 	}
 	return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: ns, Name: name}}}
@@ -507,27 +508,13 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 		return ctrl.Result{}, nil // nothing on the cluster is touched until the spec or the policy changes
 	}
 
-	// Two Prods never manage the same object: one that belongs to another Prod is not
-	// applied (it would take the object over from a Prod that may be serving). Only
-	// objects new to the inventory are read; the rest are this Prod's already.
 	desired := manifests.Inventory(objs)
-	fresh := manifests.Stale(desired, prod.Status.Inventory)
-	for _, o := range objs {
-		if !slices.Contains(fresh, manifests.RefOf(o)) {
-			continue
-		}
-		cur := &unstructured.Unstructured{}
-		cur.SetGroupVersionKind(o.GroupVersionKind())
-		err := s.workload.Get(ctx, client.ObjectKeyFromObject(o), cur)
-		if err != nil && !apierrors.IsNotFound(err) {
-			return r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("reading %s %s: %w", o.GetKind(), o.GetName(), err))
-		}
-		if owner := manifests.OtherOwner(cur.GetLabels(), prod); err == nil && owner != "" {
-			s.applyReason = droverv1.ProdOwnershipConflictReason
-			s.applyErr = fmt.Errorf("%s %s belongs to Prod %s; two Prods may not manage the same object: give one of them another spec.targetNamespace or object name",
-				o.GetKind(), client.ObjectKeyFromObject(o), owner)
-			return ctrl.Result{RequeueAfter: r.ProgressInterval}, nil
-		}
+	createNamespace, res, refused, err := r.claimNamespace(ctx, s)
+	if refused || err != nil {
+		return res, err
+	}
+	if res, refused, err := r.claimObjects(ctx, s, objs); refused || err != nil {
+		return res, err
 	}
 
 	// Record every object we are about to own before creating it, so a crash between
@@ -539,8 +526,10 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 		}
 	}
 
-	if err := r.ensureNamespace(ctx, s.admin, prod.Spec.TargetNamespace); err != nil {
-		return r.failedRequest(s, droverv1.ProdApplyFailedReason, err)
+	if createNamespace {
+		if res, refused, err := r.createNamespace(ctx, s); refused || err != nil {
+			return res, err
+		}
 	}
 	for _, o := range objs {
 		if err := s.workload.Apply(ctx, client.ApplyConfigurationFromUnstructured(o),
@@ -583,6 +572,55 @@ func tenancyRefusal(p tenancy.Policy, prod *droverv1.Prod, objs []*unstructured.
 		}
 	}
 	return nil
+}
+
+// claimObjects refuses the apply (refused true, Applied False) when an object of the
+// manifests is not the Prod's to take: it belongs to another Prod (two Prods never manage
+// the same object; taking it over from one that may be serving would break it), or it
+// exists and drover did not create it (an object of another team or tool: applying would
+// relabel it and the Prod would prune or delete it later) and it is not handed over with
+// the adopt annotation. Nothing is applied for the Prod then. Only objects new to the
+// inventory are read; the rest are this Prod's already.
+func (r *Reconciler) claimObjects(ctx context.Context, s *scope, objs []*unstructured.Unstructured) (ctrl.Result, bool, error) {
+	prod := s.prod
+	fresh := manifests.Stale(manifests.Inventory(objs), prod.Status.Inventory)
+	var adopted []string
+	for _, o := range objs {
+		ref := manifests.RefOf(o)
+		if !slices.Contains(fresh, ref) {
+			continue
+		}
+		cur := &unstructured.Unstructured{}
+		cur.SetGroupVersionKind(o.GroupVersionKind())
+		var existing metav1.Object
+		switch err := s.workload.Get(ctx, client.ObjectKeyFromObject(o), cur); {
+		case err == nil:
+			existing = cur
+		case !apierrors.IsNotFound(err):
+			res, err := r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("reading %s: %w", manifests.Describe(ref), err))
+			return res, true, err
+		}
+		claim := manifests.ClaimObject(prod, existing, false)
+		switch claim.Verdict {
+		case manifests.OwnershipConflict:
+			s.applyReason = droverv1.ProdOwnershipConflictReason
+			s.applyErr = fmt.Errorf("%s belongs to Prod %s; two Prods may not manage the same object: give one of them another spec.targetNamespace or object name",
+				manifests.Describe(ref), claim.Owner)
+			return ctrl.Result{RequeueAfter: r.ProgressInterval}, true, nil
+		case manifests.NotOwned:
+			s.applyReason = droverv1.ProdNotOwnedReason
+			s.applyErr = fmt.Errorf("%s exists on the workload cluster and was not created by drover; drover does not take it over. "+
+				"Its owner hands it over with the annotation %s=%s on it; or rename it in spec.manifests",
+				manifests.Describe(ref), droverv1.AdoptAnnotation, manifests.ProdRef(prod))
+			return ctrl.Result{RequeueAfter: r.ProgressInterval}, true, nil
+		case manifests.Adopt:
+			adopted = append(adopted, manifests.Describe(ref))
+		}
+	}
+	for _, a := range adopted {
+		r.event(prod, corev1.EventTypeNormal, ReasonAdopted, "Apply", "taking over %s, handed over with %s", a, droverv1.AdoptAnnotation)
+	}
+	return ctrl.Result{}, false, nil
 }
 
 // reconcileAvailability judges the applied objects as the API server returned them.
@@ -668,8 +706,9 @@ func (r *Reconciler) removeFinalizer(_ context.Context, s *scope) error {
 	return nil
 }
 
-// deleteObjects deletes the listed objects that still carry the Prod's labels and returns
-// those not gone yet. An object someone else took over (labels changed) is left alone.
+// deleteObjects deletes the listed objects (of the Prod's inventory) that the Prod still
+// owns (manifests.Owns) and returns those not gone yet. An object someone else took over
+// (labels changed) is left alone, and so is a Namespace: drover never deletes one.
 func (r *Reconciler) deleteObjects(ctx context.Context, c client.Client, prod *droverv1.Prod, refs []droverv1.ObjectReference) ([]droverv1.ObjectReference, error) {
 	var remaining []droverv1.ObjectReference
 	var errs []error
@@ -684,7 +723,10 @@ func (r *Reconciler) deleteObjects(ctx context.Context, c client.Client, prod *d
 			errs = append(errs, fmt.Errorf("reading %s: %w", manifests.Describe(ref), err))
 			remaining = append(remaining, ref)
 			continue
-		case !manifests.OwnedBy(u.GetLabels(), prod):
+		case !manifests.Owns(prod, u, true):
+			continue
+		case ref.Group == "" && ref.Kind == "Namespace":
+			r.event(prod, corev1.EventTypeNormal, ReasonNamespaceKept, "Delete", "left Namespace %s: drover never deletes a namespace", ref.Name)
 			continue
 		}
 		if u.GetDeletionTimestamp() == nil {
@@ -697,19 +739,85 @@ func (r *Reconciler) deleteObjects(ctx context.Context, c client.Client, prod *d
 	return remaining, kerrors.NewAggregate(errs)
 }
 
-// ensureNamespace creates the target namespace when it does not exist. A namespace that
-// exists is not touched: drover does not own it.
-func (r *Reconciler) ensureNamespace(ctx context.Context, c client.Client, name string) error {
+// claimNamespace reads the target namespace. One that does not exist is to be created
+// (create true); one that exists is applied into only when drover created it for the
+// Prod's namespace, or a platform team handed it over so (namespaceUsable). Otherwise the
+// apply is refused (refused true, Applied False with reason NotOwned): a Prod must not
+// put its objects into kube-system or another team's namespace.
+func (r *Reconciler) claimNamespace(ctx context.Context, s *scope) (create bool, res ctrl.Result, refused bool, err error) {
 	ns := &corev1.Namespace{}
-	err := c.Get(ctx, client.ObjectKey{Name: name}, ns)
-	if !apierrors.IsNotFound(err) {
-		return err
+	err = s.admin.Get(ctx, client.ObjectKey{Name: s.prod.Spec.TargetNamespace}, ns)
+	switch {
+	case apierrors.IsNotFound(err):
+		return true, ctrl.Result{}, false, nil
+	case err != nil:
+		res, err = r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("reading namespace %s: %w", s.prod.Spec.TargetNamespace, err))
+		return false, res, true, err
 	}
-	ns.Name = name
-	if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating namespace %s: %w", name, err)
+	if res, refused := r.refuseNamespace(ctx, s, ns); refused {
+		return false, res, true, nil
 	}
-	return nil
+	return false, ctrl.Result{}, false, nil
+}
+
+// createNamespace creates the target namespace, marked as drover's and as usable by the
+// Prods of the Prod's namespace. One created by someone else in the meantime is judged
+// as claimNamespace judges an existing one. drover never deletes a namespace.
+func (r *Reconciler) createNamespace(ctx context.Context, s *scope) (ctrl.Result, bool, error) {
+	name := s.prod.Spec.TargetNamespace
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:        name,
+		Labels:      map[string]string{droverv1.ManagedByLabel: droverv1.FieldManager},
+		Annotations: map[string]string{droverv1.OwnerNamespaceAnnotation: s.prod.Namespace},
+	}}
+	err := s.admin.Create(ctx, ns)
+	if err == nil {
+		return ctrl.Result{}, false, nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		res, err := r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("creating namespace %s: %w", name, err))
+		return res, true, err
+	}
+	if err := s.admin.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		res, err := r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("reading namespace %s: %w", name, err))
+		return res, true, err
+	}
+	res, refused := r.refuseNamespace(ctx, s, ns)
+	return res, refused, nil
+}
+
+// refuseNamespace refuses the apply (true, Applied False with reason NotOwned) when the
+// existing target namespace is not the Prod's to use: the tenancy decides whose
+// namespaces it shares (its own namespace's, those of the other namespaces of its Tenant).
+func (r *Reconciler) refuseNamespace(ctx context.Context, s *scope, ns *corev1.Namespace) (ctrl.Result, bool) {
+	if namespaceUsable(ns, func(owner string) bool { return s.policy.SharesTargetNamespaces(owner, r.tenantOf(ctx)) }) {
+		return ctrl.Result{}, false
+	}
+	s.applyReason = droverv1.ProdNotOwnedReason
+	s.applyErr = fmt.Errorf("namespace %s exists and was not created by drover for namespace %s; "+
+		"a platform team hands it over with the annotation %s=%s on it, or choose another spec.targetNamespace",
+		ns.Name, s.prod.Namespace, droverv1.OwnerNamespaceAnnotation, s.prod.Namespace)
+	return ctrl.Result{RequeueAfter: r.ProgressInterval}, true
+}
+
+// namespaceUsable reports whether Prods may apply into an existing workload namespace:
+// when mayUse accepts the control-plane namespace its owner-namespace annotation names
+// (set by drover on the namespaces it creates, or by a platform team to hand one over;
+// "" when there is none).
+func namespaceUsable(ns *corev1.Namespace, mayUse func(ownerNamespace string) bool) bool {
+	return mayUse(ns.Annotations[droverv1.OwnerNamespaceAnnotation])
+}
+
+// tenantOf gives a control-plane namespace's tenant label ("" when it has none or cannot
+// be read: then it shares nothing).
+func (r *Reconciler) tenantOf(ctx context.Context) func(string) string {
+	return func(namespace string) string {
+		ns := &corev1.Namespace{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+			return ""
+		}
+		return ns.Labels[droverv1.TenantLabel]
+	}
 }
 
 // failedRequest records a failed workload request. A failure to reach the API server

@@ -3,6 +3,7 @@ package prod_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/utils/ptr"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/util/conditions"
@@ -117,6 +119,12 @@ func TestProdLandsAndBecomesAvailable(t *testing.T) {
 	g.Expect(w.Get(ctx, client.ObjectKey{Namespace: "shop-lands", Name: "api"}, dep)).To(Succeed())
 	g.Expect(dep.Spec.Template.Spec.Containers[0].Image).To(Equal("registry.example/api:v1"))
 	g.Expect(dep.Labels).To(HaveKeyWithValue(droverv1.ProdNameLabel, p.Name))
+	g.Expect(dep.Labels).To(HaveKeyWithValue(droverv1.ProdUIDLabel, string(p.UID)))
+	g.Expect(dep.Annotations).To(HaveKeyWithValue(droverv1.ProdRefAnnotation, p.Namespace+"/"+p.Name))
+	target := &corev1.Namespace{}
+	g.Expect(w.Get(ctx, client.ObjectKey{Name: "shop-lands"}, target)).To(Succeed())
+	g.Expect(target.Labels).To(HaveKeyWithValue(droverv1.ManagedByLabel, droverv1.FieldManager))
+	g.Expect(target.Annotations).To(HaveKeyWithValue(droverv1.OwnerNamespaceAnnotation, bed.Namespace))
 	g.Expect(dep.Status.AvailableReplicas).To(Equal(int32(2)))
 	g.Expect(managers(dep.ManagedFields)).To(ContainElement(droverv1.FieldManager))
 
@@ -226,6 +234,9 @@ func TestDeletingProdCleansUp(t *testing.T) {
 	err := w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "api"}, dep)
 	g.Expect(apierrors.IsNotFound(err) || !dep.DeletionTimestamp.IsZero()).To(BeTrue(), "the Deployment must be gone or going: %v", err)
 	g.Expect(w.Get(ctx, client.ObjectKeyFromObject(bystander), bystander)).To(Succeed())
+	target := &corev1.Namespace{}
+	g.Expect(w.Get(ctx, client.ObjectKey{Name: ns}, target)).To(Succeed())
+	g.Expect(target.DeletionTimestamp.IsZero()).To(BeTrue(), "drover never deletes a namespace, not even one it created")
 }
 
 func TestUnreachableClusterIsLeftAloneAndRecovers(t *testing.T) {
@@ -443,5 +454,192 @@ func TestTwoProdsNeverManageTheSameObject(t *testing.T) {
 		g.Expect(cm.Data).To(HaveKeyWithValue("owner", "first"))
 		g.Expect(cm.Labels).To(HaveKeyWithValue(droverv1.ProdNameLabel, first.Name))
 		g.Expect(getProd(g, second).Status.Inventory).To(BeEmpty(), "nothing of the first Prod's enters the second's inventory")
+	}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
+}
+
+// --- ownership: never take what is not ours --------------------------------------------
+
+func TestObjectsDroverDidNotCreateAreNotTakenOver(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := "shop-foreign"
+	w := workloadClient(otherCluster)
+	name := "shop-foreign-" + rand.String(5)
+	// A namespace a platform team handed over to the suite's namespace.
+	g.Expect(w.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
+		Annotations: map[string]string{droverv1.OwnerNamespaceAnnotation: bed.Namespace}}})).To(Succeed())
+	// Another team's ConfigMap, and one handed over to the Prod.
+	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "foreign", Labels: map[string]string{"team": "other"}},
+		Data: map[string]string{"owner": "other"}}
+	g.Expect(w.Create(ctx, foreign)).To(Succeed())
+	handed := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "handed",
+		Annotations: map[string]string{droverv1.AdoptAnnotation: bed.Namespace + "/" + name}}, Data: map[string]string{"owner": "other"}}
+	g.Expect(w.Create(ctx, handed)).To(Succeed())
+	expectForeignUnchanged := func(g Gomega) {
+		got := &corev1.ConfigMap{}
+		g.Expect(w.Get(ctx, client.ObjectKeyFromObject(foreign), got)).To(Succeed())
+		g.Expect(got.Labels).To(Equal(map[string]string{"team": "other"}))
+		g.Expect(got.Annotations).To(BeEmpty())
+		g.Expect(got.Data).To(Equal(map[string]string{"owner": "other"}))
+		g.Expect(managers(got.ManagedFields)).NotTo(ContainElement(droverv1.FieldManager))
+	}
+
+	p := builder.Prod(bed.Namespace, otherCluster, ns, []builder.Object{configMap("mine", nil), configMap("foreign", map[string]string{"owner": "drover"})}, builder.Named(name))
+	g.Expect(cp.Create(ctx, p)).To(Succeed())
+	t.Cleanup(func() { deleteProd(t, p) })
+	expectNotOwned := func(g Gomega) {
+		got := getProd(g, p)
+		expectCondition(g, got, droverv1.ProdAppliedCondition, metav1.ConditionFalse, droverv1.ProdNotOwnedReason)
+		msg := conditions.GetMessage(got, droverv1.ProdAppliedCondition)
+		g.Expect(msg).To(ContainSubstring("ConfigMap " + ns + "/foreign"))
+		g.Expect(msg).To(ContainSubstring(droverv1.AdoptAnnotation + "=" + bed.Namespace + "/" + name))
+		g.Expect(got.Status.Inventory).To(BeEmpty())
+	}
+	g.Eventually(expectNotOwned, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	// Nothing is applied for the Prod while one of its objects is refused.
+	g.Consistently(func(g Gomega) {
+		expectNotOwned(g)
+		expectForeignUnchanged(g)
+		g.Expect(apierrors.IsNotFound(w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "mine"}, &corev1.ConfigMap{}))).To(BeTrue())
+	}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
+
+	// An update still listing it is refused too.
+	g.Expect(updateProd(p, func(p *droverv1.Prod) {
+		p.Spec.Version = "v2"
+		p.Spec.Manifests = raw(configMap("mine", nil), configMap("foreign", map[string]string{"owner": "drover", "v": "2"}))
+	})).To(Succeed())
+	g.Eventually(expectNotOwned, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	expectForeignUnchanged(g)
+
+	// Without it, and with the object handed over, the Prod applies and takes that one.
+	g.Expect(updateProd(p, func(p *droverv1.Prod) {
+		p.Spec.Manifests = raw(configMap("mine", nil), configMap("handed", map[string]string{"owner": "drover"}))
+	})).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		got := getProd(g, p)
+		expectCondition(g, got, droverv1.ProdAppliedCondition, metav1.ConditionTrue, droverv1.ProdAppliedReason)
+		g.Expect(got.Status.Inventory).To(HaveLen(2))
+		cm := &corev1.ConfigMap{}
+		g.Expect(w.Get(ctx, client.ObjectKeyFromObject(handed), cm)).To(Succeed())
+		g.Expect(cm.Labels).To(HaveKeyWithValue(droverv1.ProdUIDLabel, string(got.UID)))
+		g.Expect(cm.Annotations).To(HaveKeyWithValue(droverv1.ProdRefAnnotation, bed.Namespace+"/"+name))
+		g.Expect(cm.Data).To(HaveKeyWithValue("owner", "drover"))
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	expectForeignUnchanged(g)
+
+	// Deleting the Prod deletes what it owns, the adopted object too, and nothing else.
+	deleteProd(t, p)
+	for _, gone := range []string{"mine", "handed"} {
+		g.Expect(apierrors.IsNotFound(w.Get(ctx, client.ObjectKey{Namespace: ns, Name: gone}, &corev1.ConfigMap{}))).To(BeTrue(), "%s must be deleted with the Prod", gone)
+	}
+	expectForeignUnchanged(g)
+	g.Expect(w.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{})).To(Succeed(), "drover never deletes a namespace")
+}
+
+func TestNamespacesDroverDidNotCreateAreNotUsed(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	w := workloadClient(otherCluster)
+
+	// kube-system, and a namespace someone made by hand.
+	made := "shop-made-by-hand"
+	g.Expect(w.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: made, Labels: map[string]string{"team": "other"}}})).To(Succeed())
+	var prods []*droverv1.Prod
+	for _, target := range []string{metav1.NamespaceSystem, made} {
+		p := newProd(t, otherCluster, target, configMap("settings", map[string]string{"v": "1"}))
+		t.Cleanup(func() { deleteProd(t, p) })
+		prods = append(prods, p)
+		g.Eventually(func(g Gomega) {
+			got := getProd(g, p)
+			expectCondition(g, got, droverv1.ProdAppliedCondition, metav1.ConditionFalse, droverv1.ProdNotOwnedReason)
+			msg := conditions.GetMessage(got, droverv1.ProdAppliedCondition)
+			g.Expect(msg).To(ContainSubstring("namespace " + target + " exists and was not created by drover for namespace " + bed.Namespace))
+			g.Expect(msg).To(ContainSubstring(droverv1.OwnerNamespaceAnnotation + "=" + bed.Namespace))
+			g.Expect(got.Status.Inventory).To(BeEmpty())
+		}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	}
+	g.Consistently(func(g Gomega) {
+		for _, target := range []string{metav1.NamespaceSystem, made} {
+			g.Expect(apierrors.IsNotFound(w.Get(ctx, client.ObjectKey{Namespace: target, Name: "settings"}, &corev1.ConfigMap{}))).
+				To(BeTrue(), "nothing lands in %s", target)
+			ns := &corev1.Namespace{}
+			g.Expect(w.Get(ctx, client.ObjectKey{Name: target}, ns)).To(Succeed())
+			g.Expect(ns.Annotations).NotTo(HaveKey(droverv1.OwnerNamespaceAnnotation))
+			g.Expect(ns.Labels).NotTo(HaveKey(droverv1.ManagedByLabel))
+		}
+	}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
+
+	// A platform team hands the namespace over: the Prod applies into it.
+	ns := &corev1.Namespace{}
+	g.Expect(w.Get(ctx, client.ObjectKey{Name: made}, ns)).To(Succeed())
+	ns.Annotations = map[string]string{droverv1.OwnerNamespaceAnnotation: bed.Namespace}
+	g.Expect(w.Update(ctx, ns)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		expectCondition(g, getProd(g, prods[1]), droverv1.ProdAppliedCondition, metav1.ConditionTrue, droverv1.ProdAppliedReason)
+		g.Expect(w.Get(ctx, client.ObjectKey{Namespace: made, Name: "settings"}, &corev1.ConfigMap{})).To(Succeed())
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+
+	// The refused Prod goes without touching kube-system; the handed-over namespace stays.
+	deleteProd(t, prods[0])
+	deleteProd(t, prods[1])
+	g.Expect(w.Get(ctx, client.ObjectKey{Name: made}, ns)).To(Succeed())
+	g.Expect(ns.DeletionTimestamp.IsZero()).To(BeTrue(), "drover never deletes a namespace")
+}
+
+func TestProdsWhoseNamesShareTheFirst63CharactersAreTwoOwners(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := "shop-long"
+	w := workloadClient(otherCluster)
+	prefix := "shop-" + strings.Repeat("long", 15) // 65 characters
+	a := builder.Prod(bed.Namespace, otherCluster, ns, []builder.Object{configMap("a-settings", map[string]string{"owner": "a"})}, builder.Named(prefix+"-a"))
+	b := builder.Prod(bed.Namespace, otherCluster, ns, []builder.Object{configMap("b-settings", map[string]string{"owner": "b"})}, builder.Named(prefix+"-b"))
+	for _, p := range []*droverv1.Prod{a, b} {
+		g.Expect(cp.Create(ctx, p)).To(Succeed())
+		t.Cleanup(func() { deleteProd(t, p) })
+	}
+	for _, p := range []*droverv1.Prod{a, b} {
+		g.Eventually(func(g Gomega) {
+			expectCondition(g, getProd(g, p), droverv1.ProdAppliedCondition, metav1.ConditionTrue, droverv1.ProdAppliedReason)
+		}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	}
+	cm := &corev1.ConfigMap{}
+	g.Expect(w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "a-settings"}, cm)).To(Succeed())
+	g.Expect(cm.Labels).To(HaveKeyWithValue(droverv1.ProdUIDLabel, string(getProd(g, a).UID)))
+	g.Expect(cm.Labels[droverv1.ProdNameLabel]).To(HaveLen(63))
+	g.Expect(cm.Annotations).To(HaveKeyWithValue(droverv1.ProdRefAnnotation, bed.Namespace+"/"+a.Name))
+
+	// b listing a's object is refused; a's object stays a's.
+	g.Expect(updateProd(b, func(p *droverv1.Prod) {
+		p.Spec.Manifests = raw(configMap("b-settings", map[string]string{"owner": "b"}), configMap("a-settings", map[string]string{"owner": "b"}))
+	})).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		got := getProd(g, b)
+		expectCondition(g, got, droverv1.ProdAppliedCondition, metav1.ConditionFalse, droverv1.ProdOwnershipConflictReason)
+		g.Expect(conditions.GetMessage(got, droverv1.ProdAppliedCondition)).To(ContainSubstring("belongs to Prod " + bed.Namespace + "/" + a.Name))
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		g.Expect(w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "a-settings"}, cm)).To(Succeed())
+		g.Expect(cm.Data).To(HaveKeyWithValue("owner", "a"))
+		g.Expect(cm.Labels).To(HaveKeyWithValue(droverv1.ProdUIDLabel, string(getProd(g, a).UID)))
+		g.Expect(getProd(g, b).Status.Inventory).To(HaveLen(1))
+	}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
+
+	// b lets go (or it would create a-settings anew once a's is gone); deleting a deletes
+	// a's object only.
+	g.Expect(updateProd(b, func(p *droverv1.Prod) {
+		p.Spec.Manifests = raw(configMap("b-settings", map[string]string{"owner": "b"}))
+	})).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		expectCondition(g, getProd(g, b), droverv1.ProdAppliedCondition, metav1.ConditionTrue, droverv1.ProdAppliedReason)
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	deleteProd(t, a)
+	left := &corev1.ConfigMap{}
+	err := w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "a-settings"}, left)
+	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "a's object must be deleted with a: %v %+v", err, left.ObjectMeta)
+	g.Consistently(func(g Gomega) {
+		g.Expect(w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "b-settings"}, cm)).To(Succeed())
+		g.Expect(cm.DeletionTimestamp.IsZero()).To(BeTrue())
+		g.Expect(cm.Data).To(HaveKeyWithValue("owner", "b"))
 	}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
 }

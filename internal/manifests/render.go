@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 )
@@ -33,7 +31,8 @@ func (e *InvalidError) Error() string {
 }
 
 // Render decodes the Prod's manifests, substitutes the version, places namespaced objects
-// in spec.targetNamespace and labels every object with the Prod it belongs to. It refuses
+// in spec.targetNamespace and labels (OwnerLabels) and annotates (ProdRefAnnotation)
+// every object with the Prod it belongs to. It refuses
 // (with *InvalidError) objects without apiVersion, kind or name, namespaces other than the
 // target one, and the same object listed twice (under any API version). A ScopeFunc
 // error is returned as is.
@@ -88,6 +87,12 @@ func Render(prod *droverv1.Prod, scope ScopeFunc) ([]*unstructured.Unstructured,
 			labels[k] = v
 		}
 		obj.SetLabels(labels)
+		annotations := obj.GetAnnotations()
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations[droverv1.ProdRefAnnotation] = ProdRef(prod)
+		obj.SetAnnotations(annotations)
 		// Server-side apply rejects these when set by a client.
 		obj.SetResourceVersion("")
 		obj.SetUID("")
@@ -115,46 +120,6 @@ func decode(data []byte) (*unstructured.Unstructured, error) {
 		return nil, err
 	}
 	return obj, nil
-}
-
-// OwnerLabels are the labels drover puts on every object it applies for a Prod.
-func OwnerLabels(prod *droverv1.Prod) map[string]string {
-	return map[string]string{
-		droverv1.ProdNameLabel:      truncateLabel(prod.Name),
-		droverv1.ProdNamespaceLabel: prod.Namespace,
-		droverv1.ManagedByLabel:     droverv1.FieldManager,
-	}
-}
-
-// OwnedBy reports whether a workload object carries the Prod's ownership labels.
-func OwnedBy(labels map[string]string, prod *droverv1.Prod) bool {
-	for k, v := range OwnerLabels(prod) {
-		if labels[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-// OtherOwner returns "<namespace>/<name>" of the Prod a workload object belongs to when
-// that is not prod, and "" when the object is prod's or no Prod's.
-func OtherOwner(labels map[string]string, prod *droverv1.Prod) string {
-	name, ns := labels[droverv1.ProdNameLabel], labels[droverv1.ProdNamespaceLabel]
-	if name == "" {
-		return ""
-	}
-	own := OwnerLabels(prod)
-	if name == own[droverv1.ProdNameLabel] && ns == own[droverv1.ProdNamespaceLabel] {
-		return ""
-	}
-	return ns + "/" + name
-}
-
-func truncateLabel(s string) string {
-	if len(s) <= validation.LabelValueMaxLength {
-		return s
-	}
-	return strings.TrimRight(s[:validation.LabelValueMaxLength], "-_.")
 }
 
 // RefOf returns the inventory entry of an object.

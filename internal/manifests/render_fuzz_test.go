@@ -160,8 +160,11 @@ func checkRender(t *testing.T, prod *droverv1.Prod) []*unstructured.Unstructured
 		case !namespaced && ns != "":
 			t.Errorf("cluster-scoped object %d (%s) has namespace %q", i, gvk.Kind, ns)
 		}
-		if !OwnedBy(o.GetLabels(), prod) {
+		if !Owns(prod, o, false) || o.GetLabels()[droverv1.ProdNameLabel] != truncateLabel(prod.Name) {
 			t.Errorf("object %d lacks drover's ownership labels: %v", i, o.GetLabels())
+		}
+		if ns, name, _ := ProdOf(o); ns+"/"+name != ProdRef(prod) {
+			t.Errorf("object %d names Prod %s/%s, want %s", i, ns, name, ProdRef(prod))
 		}
 		if o.GetResourceVersion() != "" || o.GetUID() != "" || o.GetManagedFields() != nil || o.GetCreationTimestamp() != metav1Zero {
 			t.Errorf("object %d keeps fields server-side apply refuses: %s", i, mustJSON(t, o))
@@ -196,7 +199,7 @@ func checkRender(t *testing.T, prod *droverv1.Prod) []*unstructured.Unstructured
 
 func fuzzProd(name, version, targetNamespace string, raws [][]byte) *droverv1.Prod {
 	p := &droverv1.Prod{}
-	p.Name, p.Namespace = name, "team-shop"
+	p.Name, p.Namespace, p.UID = name, "team-shop", "7f3c2a51-fuzz"
 	p.Spec.Version, p.Spec.TargetNamespace = version, targetNamespace
 	for _, r := range raws {
 		p.Spec.Manifests = append(p.Spec.Manifests, runtime.RawExtension{Raw: slices.Clone(r)})

@@ -14,7 +14,7 @@ import (
 )
 
 func testProd(manifests ...string) *droverv1.Prod {
-	p := &droverv1.Prod{ObjectMeta: metav1.ObjectMeta{Name: "shop-eu-1", Namespace: "team-shop"}}
+	p := &droverv1.Prod{ObjectMeta: metav1.ObjectMeta{Name: "shop-eu-1", Namespace: "team-shop", UID: "0b5a5e8e-uid-shop-eu-1"}}
 	p.Spec.Version = "v2.1.0"
 	p.Spec.TargetNamespace = "shop"
 	for _, m := range manifests {
@@ -35,7 +35,7 @@ func clusterScoped(gvk schema.GroupVersionKind) (bool, error) {
 }
 
 const (
-	deployment = `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"api","labels":{"app":"api","drover.dev/prod":"spoofed"}},` +
+	deployment = `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"api","labels":{"app":"api","drover.dev/prod":"spoofed","drover.dev/prod-uid":"spoofed"},"annotations":{"drover.dev/prod-ref":"x/spoofed"}},` +
 		`"spec":{"template":{"spec":{"containers":[{"name":"api","image":"registry.example/api:${DROVER_VERSION}"}]}}},"status":{"replicas":3}}`
 	configMap   = `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings"}}`
 	clusterRole = `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"shop-reader"}}`
@@ -62,8 +62,12 @@ func TestRender(t *testing.T) {
 						t.Errorf("object %d namespace = %v, want shop", i, md["namespace"])
 					}
 					labels := md["labels"].(map[string]any)
-					if labels[droverv1.ProdNameLabel] != "shop-eu-1" || labels[droverv1.ProdNamespaceLabel] != "team-shop" {
+					if labels[droverv1.ProdNameLabel] != "shop-eu-1" || labels[droverv1.ProdNamespaceLabel] != "team-shop" ||
+						labels[droverv1.ProdUIDLabel] != string(p.UID) {
 						t.Errorf("object %d labels = %v, want drover's ownership labels (not overridable)", i, labels)
+					}
+					if ref := md["annotations"].(map[string]any)[droverv1.ProdRefAnnotation]; ref != "team-shop/shop-eu-1" {
+						t.Errorf("object %d annotation %s = %v, want team-shop/shop-eu-1", i, droverv1.ProdRefAnnotation, ref)
 					}
 				}
 				if out[0]["metadata"].(map[string]any)["labels"].(map[string]any)["app"] != "api" {
@@ -171,44 +175,5 @@ func TestStaleAndUnion(t *testing.T) {
 				t.Errorf("Union() = %v, want %v", got, tt.wantUnion)
 			}
 		})
-	}
-}
-
-func TestOwnedBy(t *testing.T) {
-	p := testProd()
-	if !OwnedBy(OwnerLabels(p), p) {
-		t.Fatal("a Prod must own objects carrying its labels")
-	}
-	other := testProd()
-	other.Name = "shop-us-1"
-	if OwnedBy(OwnerLabels(other), p) {
-		t.Fatal("a Prod must not own another Prod's objects")
-	}
-	if OwnedBy(map[string]string{droverv1.ProdNameLabel: p.Name}, p) {
-		t.Fatal("a partial label set is not ownership")
-	}
-}
-
-func TestOtherOwner(t *testing.T) {
-	p := testProd()
-	other := testProd()
-	other.Name = "shop-us-1"
-	elsewhere := testProd()
-	elsewhere.Namespace = "team-b"
-	cases := []struct {
-		name   string
-		labels map[string]string
-		want   string
-	}{
-		{"no labels", nil, ""},
-		{"its own", OwnerLabels(p), ""},
-		{"another Prod's", OwnerLabels(other), p.Namespace + "/shop-us-1"},
-		{"a Prod of the same name in another namespace", OwnerLabels(elsewhere), "team-b/" + p.Name},
-		{"unrelated labels", map[string]string{"app": "shop"}, ""},
-	}
-	for _, tc := range cases {
-		if got := OtherOwner(tc.labels, p); got != tc.want {
-			t.Errorf("%s: OtherOwner = %q, want %q", tc.name, got, tc.want)
-		}
 	}
 }
