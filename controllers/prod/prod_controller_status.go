@@ -69,6 +69,8 @@ func deletingMessage(s *scope) string {
 		return "waiting for the Prod's traffic to drain before deleting its workload objects"
 	case len(s.cleanupPending) > 0:
 		return fmt.Sprintf("deleting %d workload objects, first %s", len(s.cleanupPending), manifests.Describe(s.cleanupPending[0]))
+	case s.workload == nil && !s.finalizerRemoved && s.applyErr != nil:
+		return "cannot delete the workload objects: " + s.applyErr.Error()
 	case s.workload == nil && !s.finalizerRemoved:
 		return "waiting for the cluster to delete the workload objects: " + s.reachable.message
 	default:
