@@ -541,11 +541,14 @@ func TestNamespacesDroverDidNotCreateAreNotUsed(t *testing.T) {
 	ctx := context.Background()
 	w := workloadClient(otherCluster)
 
-	// kube-system, and a namespace someone made by hand.
-	made := "shop-made-by-hand"
+	// Another team's namespace (drover made it for another control-plane namespace), and
+	// a namespace someone made by hand. (kube-system is refused before: tenancy_test.go.)
+	made, theirs := "shop-made-by-hand", "shop-of-another-team"
 	g.Expect(w.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: made, Labels: map[string]string{"team": "other"}}})).To(Succeed())
+	g.Expect(w.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: theirs,
+		Annotations: map[string]string{droverv1.OwnerNamespaceAnnotation: "team-cart"}}})).To(Succeed())
 	var prods []*droverv1.Prod
-	for _, target := range []string{metav1.NamespaceSystem, made} {
+	for _, target := range []string{theirs, made} {
 		p := newProd(t, otherCluster, target, configMap("settings", map[string]string{"v": "1"}))
 		t.Cleanup(func() { deleteProd(t, p) })
 		prods = append(prods, p)
@@ -559,13 +562,17 @@ func TestNamespacesDroverDidNotCreateAreNotUsed(t *testing.T) {
 		}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
 	}
 	g.Consistently(func(g Gomega) {
-		for _, target := range []string{metav1.NamespaceSystem, made} {
+		for _, target := range []string{theirs, made} {
 			g.Expect(apierrors.IsNotFound(w.Get(ctx, client.ObjectKey{Namespace: target, Name: "settings"}, &corev1.ConfigMap{}))).
 				To(BeTrue(), "nothing lands in %s", target)
 			ns := &corev1.Namespace{}
 			g.Expect(w.Get(ctx, client.ObjectKey{Name: target}, ns)).To(Succeed())
-			g.Expect(ns.Annotations).NotTo(HaveKey(droverv1.OwnerNamespaceAnnotation))
 			g.Expect(ns.Labels).NotTo(HaveKey(droverv1.ManagedByLabel))
+			if target == made {
+				g.Expect(ns.Annotations).NotTo(HaveKey(droverv1.OwnerNamespaceAnnotation))
+			} else {
+				g.Expect(ns.Annotations).To(HaveKeyWithValue(droverv1.OwnerNamespaceAnnotation, "team-cart"))
+			}
 		}
 	}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
 
@@ -579,7 +586,8 @@ func TestNamespacesDroverDidNotCreateAreNotUsed(t *testing.T) {
 		g.Expect(w.Get(ctx, client.ObjectKey{Namespace: made, Name: "settings"}, &corev1.ConfigMap{})).To(Succeed())
 	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
 
-	// The refused Prod goes without touching kube-system; the handed-over namespace stays.
+	// The refused Prod goes without touching the other team's namespace; the handed-over
+	// namespace stays.
 	deleteProd(t, prods[0])
 	deleteProd(t, prods[1])
 	g.Expect(w.Get(ctx, client.ObjectKey{Name: made}, ns)).To(Succeed())

@@ -177,3 +177,66 @@ func TestANamespaceLabelledWithAMissingTenantIsRefusedEverything(t *testing.T) {
 	expectRefused(t, p, "does not exist")
 	expectNoNamespace(t, rolloutCluster, "ghostly")
 }
+
+func TestATenantSharesItsTargetNamespacesAndNobodyElseEntersThem(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	s, x := "s-"+rand.String(5), "x-"+rand.String(5)
+	fleet := []droverv1.TenantClusterRule{{Namespace: bed.Namespace, Names: []droverv1.NamePattern{otherCluster}}}
+	for _, name := range []string{s, x} {
+		tenant := &droverv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: droverv1.TenantSpec{Clusters: fleet}}
+		g.Expect(cp.Create(ctx, tenant)).To(Succeed())
+		t.Cleanup(func() { _ = cp.Delete(context.Background(), tenant) })
+	}
+	s1, s2, x1 := teamNamespace(t, s), teamNamespace(t, s), teamNamespace(t, x)
+	shared := s + "-shared"
+	w := workloadClient(otherCluster)
+
+	// Two namespaces of one Tenant use one target namespace.
+	first := prodIn(t, s1, bed.Namespace, otherCluster, shared, configMap("first", map[string]string{"v": "1"}))
+	second := prodIn(t, s2, bed.Namespace, otherCluster, shared, configMap("second", map[string]string{"v": "2"}))
+	for _, p := range []*droverv1.Prod{first, second} {
+		g.Eventually(func(g Gomega) {
+			expectCondition(g, getProd(g, p), droverv1.ProdAppliedCondition, metav1.ConditionTrue, droverv1.ProdAppliedReason)
+		}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
+	}
+	before := map[string]string{}
+	for _, name := range []string{"first", "second"} {
+		cm := &corev1.ConfigMap{}
+		g.Expect(w.Get(ctx, client.ObjectKey{Namespace: shared, Name: name}, cm)).To(Succeed())
+		before[name] = cm.ResourceVersion
+	}
+
+	// Another tenant allowed on the same cluster cannot enter it: not to add an object,
+	// not to overwrite one of the first tenant's; not after an update of its Prod, and
+	// its deletion takes nothing with it.
+	intruder := prodIn(t, x1, bed.Namespace, otherCluster, shared,
+		configMap("first", map[string]string{"v": "mine"}), configMap("planted", nil))
+	var msg string
+	g.Eventually(func(g Gomega) {
+		got := getProd(g, intruder)
+		expectCondition(g, got, droverv1.ProdAppliedCondition, metav1.ConditionFalse, droverv1.ProdNotOwnedReason)
+		msg = conditions.Get(got, droverv1.ProdAppliedCondition).Message
+		g.Expect(got.Status.Inventory).To(BeEmpty())
+	}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
+	g.Expect(msg).To(ContainSubstring("namespace " + shared))
+	g.Eventually(func() error {
+		p := getProd(NewWithT(t), intruder)
+		p.Spec.Version = "v2"
+		return cp.Update(ctx, p)
+	}, 10*time.Second, 250*time.Millisecond).Should(Succeed())
+	g.Eventually(func(g Gomega) {
+		expectCondition(g, getProd(g, intruder), droverv1.ProdAppliedCondition, metav1.ConditionFalse, droverv1.ProdNotOwnedReason)
+	}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
+	deleteProd(t, intruder)
+
+	for name, rv := range before {
+		cm := &corev1.ConfigMap{}
+		g.Expect(w.Get(ctx, client.ObjectKey{Namespace: shared, Name: name}, cm)).To(Succeed())
+		g.Expect(cm.ResourceVersion).To(Equal(rv), "ConfigMap %s/%s was changed", shared, name)
+	}
+	g.Expect(apierrors.IsNotFound(w.Get(ctx, client.ObjectKey{Namespace: shared, Name: "planted"}, &corev1.ConfigMap{}))).To(BeTrue())
+	for _, p := range []*droverv1.Prod{first, second} {
+		expectCondition(g, getProd(g, p), droverv1.ProdAppliedCondition, metav1.ConditionTrue, droverv1.ProdAppliedReason)
+	}
+}
