@@ -1,7 +1,6 @@
 package prod
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -60,8 +59,9 @@ func (m *impersonators) clientAs(cluster client.ObjectKey, cfg *rest.Config, bas
 	return c, nil
 }
 
-// forget drops the clients of a cluster (the cluster is gone or disconnected).
-func (m *impersonators) forget(_ context.Context, cluster client.ObjectKey) {
+// forget drops the clients of a cluster that is gone or disconnected: a reconnection
+// brings a new REST config, so they would not be used again.
+func (m *impersonators) forget(cluster client.ObjectKey) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for k, c := range m.clients {

@@ -423,6 +423,7 @@ func (r *Reconciler) reconcileConnection(ctx context.Context, s *scope) (ctrl.Re
 	c, err := r.ClusterCache.GetUncachedClient(ctx, s.clusterKey)
 	if err != nil {
 		if errors.Is(err, clustercache.ErrClusterNotConnected) {
+			r.impersonators.forget(s.clusterKey)
 			if !s.deleting && r.ClusterCache.GetHealthCheckingState(ctx, s.clusterKey).LastProbeTime.IsZero() {
 				// Not tried yet (a failed connection counts as a probe): a manager that has
 				// just started must not report every Prod unreachable until it connects, as
