@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
 
@@ -202,6 +204,22 @@ admissionPolicies: {enabled: false}
 	}
 	if len(in.ofKind("Certificate")) != 0 || len(in.ofKind("CustomResourceDefinition")) != 0 {
 		t.Errorf("a Certificate or CRDs rendered: %s", in.summary())
+	}
+}
+
+// Single-team mode is one value, and off unless asked for.
+func TestChartSingleTeam(t *testing.T) {
+	for values, want := range map[string]bool{"": false, "tenancy: {singleTeam: false}": false, "tenancy: {singleTeam: true}": true} {
+		in := mustRenderChart(t, values)
+		deploy := in.get(t, "Deployment", "drover-manager")
+		containers, _, _ := unstructured.NestedSlice(deploy.Object, "spec", "template", "spec", "containers")
+		args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+		if got := slices.Contains(args, "--single-team"); got != want {
+			t.Errorf("values %q: --single-team in the args is %t, want %t (%v)", values, got, want, args)
+		}
+	}
+	if _, err := renderChart(t, "tenancy: {singleTeam: yes-please}"); err == nil {
+		t.Error("a singleTeam that is not a boolean rendered")
 	}
 }
 
