@@ -638,7 +638,7 @@ func (w *walk) tenancyStory(ctx context.Context) (*tenancyReport, error) {
 	prod := objs[0]
 	rep.Prod = client.ObjectKeyFromObject(prod)
 	w.say("the team has no Cluster of its own; it tries the shop's, %s, and the shop's target namespace %s, replacing the shop's ConfigMap:\n", cluster, target)
-	w.say("  kubectl apply -f - <<EOF\n%sEOF\n", indentString(doc, "  "))
+	w.say("  kubectl apply -f - <<EOF\n  %sEOF\n", indentString(doc, "  "))
 	err = harness.Apply(ctx, cp, fieldManager, prod)
 	switch {
 	case isAdmissionRefusal(err):
@@ -662,7 +662,7 @@ func (w *walk) tenancyStory(ctx context.Context) (*tenancyReport, error) {
 			return rep, err
 		}
 	}
-	w.say("nothing else is left to try: %s has no Cluster, and no Tenant lets it name another namespace's (a ClusterRoleBinding among its manifests, say, would need both a Cluster and a Tenant listing the kind in spec.kinds.clusterScopedAllowed)", secondTeam)
+	w.say("that is as far as the team gets: %s has no Cluster of its own, and without a Tenant it may name no other namespace's, so none of its Prods can run anywhere (were it to have a Cluster, a ClusterRoleBinding among its manifests would be refused on the Prod: the defaults allow no cluster-scoped kind)", secondTeam)
 
 	var left droverv1.ProdList
 	if err := cp.List(ctx, &left, client.InNamespace(secondTeam)); err != nil {
