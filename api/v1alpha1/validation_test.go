@@ -28,7 +28,7 @@ func TestValidation(t *testing.T) {
 	samples := loadSamples(t)
 
 	t.Run("samples are accepted", func(t *testing.T) {
-		for _, kind := range []string{"RolloutPolicy", "ProdSet", "Prod"} {
+		for _, kind := range []string{"Tenant", "RolloutPolicy", "ProdSet", "Prod"} {
 			obj := samples[kind].DeepCopy()
 			if err := c.Create(t.Context(), obj, client.FieldValidation("Strict")); err != nil {
 				t.Errorf("%s %s refused: %v", kind, obj.GetName(), err)
@@ -530,7 +530,7 @@ func loadSamples(t *testing.T) map[string]*unstructured.Unstructured {
 	if !slices.Equal(names, kustomization.Resources) {
 		t.Errorf("config/samples/kustomization.yaml lists %v; the directory holds %v", kustomization.Resources, names)
 	}
-	for _, kind := range []string{"ClusterMaintenance", "Prod", "ProdSet", "RolloutPolicy"} {
+	for _, kind := range []string{"ClusterMaintenance", "Prod", "ProdSet", "RolloutPolicy", "Tenant"} {
 		if samples[kind] == nil {
 			t.Fatalf("config/samples has no %s", kind)
 		}

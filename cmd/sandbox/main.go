@@ -11,10 +11,17 @@
 // variant (gates.go: the HTTP checks go to an endpoint the sandbox serves, an approval
 // stands in for the Prometheus gate, the records' TTL is short).
 //
+// The control plane is multi-tenant as a platform team sets it up (tenancy.go,
+// docs/security.md): the chart's ValidatingAdmissionPolicies (config/admission) are
+// installed, the sample Tenant is applied and the samples' namespace, default, where the
+// workload clusters are registered, joins it by its drover.dev/tenant label.
+//
 // Once the Prods are Available it walks through the users' stories (stories.go; off
-// with --stories=false): the release engineer ships v2 through the RolloutPolicy,
-// promoting its approval; ships v3, whose HTTP check fails, and drover rolls it back;
-// the platform team drains a cluster and restores it. Then it reports every change of
+// with --stories=false): a second team, in a namespace of its own without a Tenant,
+// applies a Prod naming the shop's Cluster, and the API server refuses it while the
+// shop's Prods stay as they were; the release engineer ships v2 through the
+// RolloutPolicy, promoting its approval; ships v3, whose HTTP check fails, and drover
+// rolls it back; the platform team drains a cluster and restores it. Then it reports every change of
 // the Prods' conditions, and prints drover's Route53 records (each Prod's service-level weight and
 // its Octavia and NLB path weights) and NLBs whenever they change, until Ctrl-C (or
 // SIGTERM) stops the manager, the test bed and the clouds.
@@ -139,7 +146,7 @@ func parseFlags(root string, args []string) (config, error) {
 	fs.StringVar(&cfg.managerPath, "manager", filepath.Join(root, "bin", "manager"), "The manager binary; the default one is (re)built with go build first.")
 	fs.StringVar(&cfg.samplesDir, "samples", filepath.Join(root, "config", "samples"), "Directory of sample YAML to apply.")
 	fs.DurationVar(&cfg.wait, "wait", 3*time.Minute, "How long to wait for every Prod to become Available.")
-	fs.BoolVar(&cfg.stories, "stories", true, "Once the Prods are up, walk through the users' stories: ship v2, ship a bad v3 that rolls back, drain and restore a cluster.")
+	fs.BoolVar(&cfg.stories, "stories", true, "Once the Prods are up, walk through the users' stories: a second team refused the shop's cluster, ship v2, ship a bad v3 that rolls back, drain and restore a cluster.")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return config{}, err
@@ -196,6 +203,8 @@ type sandbox struct {
 	check   *checkserver.Server // the HTTP check endpoint of the sandbox's RolloutPolicy
 	// applied are the samples applied, skipped those left to the user.
 	applied, skipped []*unstructured.Unstructured
+	// tenancy is the Tenant among the samples and the namespaces it governs.
+	tenancy tenantPlan
 	// stops undo what started, in the order it started; close runs them backwards.
 	stops []func()
 	loops sync.WaitGroup
@@ -225,6 +234,9 @@ func startSandbox(ctx context.Context, cfg config) (_ *sandbox, retErr error) {
 	}
 	fmt.Println("process logs:", cfg.logDir)
 	if sb.applied, sb.skipped, err = loadSamples(cfg.samplesDir); err != nil {
+		return nil, err
+	}
+	if sb.tenancy, err = planTenancy(sb.applied); err != nil {
 		return nil, err
 	}
 	if err := ensureManager(ctx, cfg); err != nil {
@@ -285,6 +297,9 @@ func startSandbox(ctx context.Context, cfg config) (_ *sandbox, retErr error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := installAdmission(ctx, bed, cfg); err != nil {
+		return nil, err
+	}
 
 	if sb.mgr, err = startManager(cfg, managerKubeconfig, sb.clouds); err != nil {
 		return nil, err
@@ -305,6 +320,9 @@ func startSandbox(ctx context.Context, cfg config) (_ *sandbox, retErr error) {
 	ccm := cloudbed.NewCCM(bed.ControlPlane.Client, workload, sb.clouds, os.Stdout)
 	sb.loops.Go(func() { ccm.Run(loopCtx) })
 
+	if err := setUpTenancy(ctx, bed.ControlPlane.Client, sb.tenancy); err != nil {
+		return nil, err
+	}
 	if err := applyAll(ctx, bed.ControlPlane.Client, sb.applied); err != nil {
 		return nil, err
 	}

@@ -19,7 +19,8 @@ const fieldManager = "drover-sandbox"
 // sandboxKinds are the sample kinds the sandbox applies. The single Prod sample would
 // collide with the ProdSet's Prods (same app, same namespace on each cluster), and the
 // ClusterMaintenance sample is for the user to apply when they want to drain a cluster.
-var sandboxKinds = map[string]bool{"RolloutPolicy": true, "ProdSet": true}
+// The Tenant is applied first, as the platform team would (setUpTenancy).
+var sandboxKinds = map[string]bool{"Tenant": true, "RolloutPolicy": true, "ProdSet": true}
 
 // loadSamples reads the samples in dir and returns those the sandbox applies and those
 // it leaves for the user.
@@ -41,10 +42,15 @@ func loadSamples(dir string) (apply, skipped []*unstructured.Unstructured, err e
 	return apply, skipped, nil
 }
 
-// applyAll applies objs in order, as fieldManager.
+// applyAll applies objs in order, as fieldManager, but for the Tenants (setUpTenancy
+// applies those before). An object an admission policy refuses is retried for a moment
+// (applyAdmitted): the API server may not have seen the Tenant yet.
 func applyAll(ctx context.Context, c client.Client, objs []*unstructured.Unstructured) error {
 	for _, o := range objs {
-		if err := harness.Apply(ctx, c, fieldManager, o); err != nil {
+		if isTenant(o) {
+			continue
+		}
+		if err := applyAdmitted(ctx, c, o); err != nil {
 			return err
 		}
 		fmt.Printf("applied %s %s\n", o.GetKind(), client.ObjectKeyFromObject(o))

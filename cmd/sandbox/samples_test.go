@@ -8,7 +8,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/tenancy"
 	"github.com/drover-dev/drover/internal/test/harness"
 	"github.com/drover-dev/drover/internal/test/testbed"
 )
@@ -125,5 +129,74 @@ func TestSamplesPublishAndMirror(t *testing.T) {
 		if _, found, _ := unstructured.NestedMap(o.Object, "spec", "template", "spec", "traffic", "mirror"); !found {
 			t.Errorf("ProdSet %s: its template has no spec.traffic.mirror", o.GetName())
 		}
+	}
+}
+
+// The sandbox sets up the sample Tenant for the namespace of the other samples, and
+// that Tenant allows what they do: their Clusters (of their own namespace), their target
+// namespace and the kinds of their manifests, and no cluster-scoped kind.
+func TestSampleTenancy(t *testing.T) {
+	root, err := testbed.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied, _, err := loadSamples(filepath.Join(root, "config", "samples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := planTenancy(applied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Tenant == nil {
+		t.Fatal("no Tenant among the samples the sandbox applies")
+	}
+	if want := []string{"default"}; !slices.Equal(plan.Namespaces, want) {
+		t.Fatalf("the Tenant would govern %v, want %v (where the sandbox registers its Clusters)", plan.Namespaces, want)
+	}
+	tenant := &droverv1.Tenant{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(plan.Tenant.Object, tenant); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range plan.Namespaces {
+		policy := tenancy.Resolve(ns, map[string]string{droverv1.TenantLabel: tenant.Name}, func(name string) (*droverv1.Tenant, bool) {
+			return tenant, name == tenant.Name
+		}, false)
+		if ref := policy.Cluster(ns, workloads[0].Name, workloads[0].Labels); ref != nil {
+			t.Errorf("a Cluster of %s refused: %v", ns, ref)
+		}
+		if ref := policy.ClusterCandidate("fleet", workloads[0].Name); ref == nil {
+			t.Errorf("a Cluster of another namespace allowed")
+		}
+		if ref := policy.Object(schema.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}, false); ref == nil {
+			t.Errorf("a ClusterRoleBinding allowed")
+		}
+		for _, o := range applied {
+			if o.GetKind() != "ProdSet" {
+				continue
+			}
+			target, _, _ := unstructured.NestedString(o.Object, "spec", "template", "spec", "targetNamespace")
+			if ref := policy.TargetNamespace(target); ref != nil {
+				t.Errorf("ProdSet %s: %v", o.GetName(), ref)
+			}
+			manifests, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "manifests")
+			for i, m := range manifests {
+				u := unstructured.Unstructured{Object: m.(map[string]any)}
+				// The samples' manifests are all namespaced (ConfigMap, Deployment, Service).
+				if ref := policy.Object(u.GroupVersionKind().GroupKind(), true); ref != nil {
+					t.Errorf("ProdSet %s, manifest %d: %v", o.GetName(), i, ref)
+				}
+			}
+		}
+	}
+
+	two := append(decode(t, `
+apiVersion: drover.dev/v1alpha1
+kind: Tenant
+metadata: {name: other}
+spec: {}
+`), applied...)
+	if _, err := planTenancy(two); err == nil {
+		t.Error("planTenancy of two Tenants: no error")
 	}
 }

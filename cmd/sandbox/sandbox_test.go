@@ -11,6 +11,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -24,9 +25,11 @@ import (
 // zone the sandbox made, its service-level weight and both paths (Octavia VIP 90, NLB
 // 10, health-checked), with an NLB per Prod whose targets are the Prod's Pods. A Prod's
 // Octavia load balancer failed through the sandbox's annotation moves its traffic to
-// its NLB, and back once repaired. The walk through the users' stories ships v2 to
-// every Prod, rolls a failing v3 back and drains and restores a cluster. Closing the
-// sandbox stops the manager and the clouds.
+// its NLB, and back once repaired. The samples' namespace belongs to the sample Tenant
+// and the API server enforces config/admission's policies. The walk through the users'
+// stories sees a second team's Prod on the shop's Cluster refused at admission, the
+// shop's Prods untouched; ships v2 to every Prod, rolls a failing v3 back and drains and
+// restores a cluster. Closing the sandbox stops the manager and the clouds.
 func TestSandboxPublishesWeightsToRoute53(t *testing.T) {
 	g := NewWithT(t)
 	root, err := testbed.RepoRoot()
@@ -150,6 +153,18 @@ func TestSandboxPublishesWeightsToRoute53(t *testing.T) {
 	rep, err := runStories(ctx, sb, os.Stdout)
 	g.Expect(err).NotTo(HaveOccurred(), "the walk through the stories")
 	t.Logf("the walk through the stories took %s", time.Since(walkStart).Round(time.Second))
+	ns := &corev1.Namespace{}
+	g.Expect(cp.Get(ctx, client.ObjectKey{Name: "default"}, ns)).To(Succeed())
+	g.Expect(ns.Labels).To(HaveKeyWithValue(droverv1.TenantLabel, "shop"), "the samples' namespace joined the sample Tenant")
+	g.Expect(rep.Tenancy).NotTo(BeNil(), "the tenancy story")
+	g.Expect(rep.Tenancy.AtAdmission).To(BeTrue(), "the second team's Prod refused at admission: %s", rep.Tenancy.Message)
+	g.Expect(rep.Tenancy.Message).To(And(
+		ContainSubstring("drover-own-namespace-clusters"),
+		ContainSubstring("no Tenant governs namespace "+secondTeam),
+		ContainSubstring("not of default")), "why the second team's Prod was refused")
+	g.Expect(rep.Tenancy.Left).To(BeEmpty(), "the second team's Prods after the story")
+	g.Expect(rep.Tenancy.Shop).To(HaveLen(want), "the shop's Prods the story watched")
+	g.Expect(rep.Tenancy.Unchanged).To(BeTrue(), "the shop's Prods and weights unchanged by the second team")
 	names := []string{}
 	for _, p := range prods(g) {
 		names = append(names, p.Name)

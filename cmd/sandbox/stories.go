@@ -2,26 +2,33 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/cli"
 	"github.com/drover-dev/drover/internal/test/cloudbed"
+	"github.com/drover-dev/drover/internal/test/harness"
 )
 
-// The walk through the three users' stories (docs/release-engineer-guide.md,
-// docs/platform-team-guide.md), once the Prods are up: the release engineer ships v2
-// through the ProdSet's RolloutPolicy, then v3, whose HTTP check fails and which drover
-// rolls back; the platform team drains a cluster and restores it. Every fact the walk
+// The walk through the users' stories (docs/release-engineer-guide.md,
+// docs/platform-team-guide.md, docs/security.md), once the Prods are up: a second team
+// without a Tenant tries to run a Prod on the shop's Cluster and is refused; the release
+// engineer ships v2 through the ProdSet's RolloutPolicy, then v3, whose HTTP check fails
+// and which drover rolls back; the platform team drains a cluster and restores it. Every fact the walk
 // prints is read from the objects' status or from Route53; the commands are those a user
 // would type, and the kubectl drover ones run in-process (internal/cli).
 
@@ -53,6 +60,8 @@ type walkReport struct {
 	// Drained are the drained cluster's Prods (namespace/name) with their service-level
 	// weights in Route53 once the maintenance was Drained.
 	Drained map[string]int64
+	// Tenancy is what the second team's attempt came to.
+	Tenancy *tenancyReport
 }
 
 // newWalk finds the ProdSet to ship (the first applied) and the cluster to drain (the
@@ -93,7 +102,15 @@ func runStories(ctx context.Context, sb *sandbox, out io.Writer) (*walkReport, e
 		return rep, err
 	}
 
-	w.say("\n=== story 1, the release engineer: ship v2 through the rollout policy ===")
+	w.say("\n=== story 1, tenancy: a second team, in namespace %s without a Tenant, reaches for the shop's cluster ===", secondTeam)
+	if rep.Tenancy, err = w.tenancyStory(ctx); err != nil {
+		return rep, fmt.Errorf("the second team: %w", err)
+	}
+	if !rep.Tenancy.Unchanged {
+		return rep, fmt.Errorf("the shop's Prods changed while the second team tried")
+	}
+
+	w.say("\n=== story 2, the release engineer: ship v2 through the rollout policy ===")
 	if rep.Good, err = w.ship(ctx, "v2", rep); err != nil {
 		return rep, fmt.Errorf("shipping v2: %w", err)
 	}
@@ -104,7 +121,7 @@ func runStories(ctx context.Context, sb *sandbox, out io.Writer) (*walkReport, e
 		return rep, err
 	}
 
-	w.say("\n=== story 2, a bad release: ship v3, whose HTTP check fails (the sandbox's endpoint answers 500 for %s) ===", badVersion)
+	w.say("\n=== story 3, a bad release: ship v3, whose HTTP check fails (the sandbox's endpoint answers 500 for %s) ===", badVersion)
 	if rep.Bad, err = w.ship(ctx, "v3", rep); err != nil {
 		return rep, fmt.Errorf("shipping v3: %w", err)
 	}
@@ -116,7 +133,7 @@ func runStories(ctx context.Context, sb *sandbox, out io.Writer) (*walkReport, e
 		return rep, err
 	}
 
-	w.say("\n=== story 3, the platform team: drain cluster %s for maintenance, then restore it ===", w.cluster)
+	w.say("\n=== story 4, the platform team: drain cluster %s for maintenance, then restore it ===", w.cluster)
 	if rep.Drained, err = w.drainAndRestore(ctx); err != nil {
 		return rep, err
 	}
@@ -528,4 +545,226 @@ func short(rev string) string {
 		return "-"
 	}
 	return rev
+}
+
+// secondTeam is the control-plane namespace of the tenancy story's second team. It has
+// no drover.dev/tenant label, so the defaults apply (docs/security.md): Clusters of its
+// own namespace only, namespaced kinds only.
+const secondTeam = "team-b"
+
+// tenancyTimeout bounds the tenancy story. A refusal at admission is immediate; one on
+// the Prod (when the admission policies are not installed) takes a reconcile.
+const tenancyTimeout = time.Minute
+
+// takeoverProd is the second team's attempt: a Prod on the shop's Cluster, into the
+// shop's target namespace, replacing the shop's ConfigMap. %s: the Prod's namespace,
+// the Cluster's namespace and name, the target namespace.
+const takeoverProd = `apiVersion: drover.dev/v1alpha1
+kind: Prod
+metadata:
+  name: shop-takeover
+  namespace: %s
+spec:
+  clusterRef: {namespace: %s, name: %s}
+  targetNamespace: %s
+  version: v1
+  manifests:
+  - apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: shop-config}
+    data: {CHECKOUT_URL: "https://checkout.team-b.example"}
+`
+
+// tenancyReport is what the second team's attempt came to.
+type tenancyReport struct {
+	Prod client.ObjectKey // the Prod the second team tried
+	// AtAdmission: the API server refused the Prod and Message is its message; else the
+	// manager did, and Message is the Prod's Applied condition (reason NotPermitted).
+	AtAdmission bool
+	Message     string
+	// Left are the second team's Prods after the story (it deletes what it made).
+	Left []string
+	// Shop are the shop's Prods (namespace/name) as the story found them; Unchanged
+	// says they, and their weights in Route53, were the same at its end.
+	Shop      map[string]shopProd
+	Unchanged bool
+}
+
+// shopProd is what the tenancy story compares of one of the shop's Prods.
+type shopProd struct {
+	Line      string // for people: generation, versions, Available, inventory size, weight
+	Inventory string // the inventory itself
+}
+
+// tenancyStory walks the tenancy story: the platform team gives a second team a namespace
+// without a Tenant; the team applies a Prod naming the shop's Cluster and target
+// namespace, which the API server refuses at admission (drover-own-namespace-clusters),
+// or, without the admission policies, the manager refuses (Applied=False, NotPermitted).
+// The shop's Prods and their Route53 weights stay as they were.
+func (w *walk) tenancyStory(ctx context.Context) (*tenancyReport, error) {
+	ctx, cancel := context.WithTimeout(ctx, tenancyTimeout)
+	defer cancel()
+	cp := w.sb.bed.ControlPlane.Client
+	rep := &tenancyReport{}
+	var err error
+	if rep.Shop, err = w.shopState(ctx); err != nil {
+		return rep, err
+	}
+	target := ""
+	for _, o := range w.sb.applied {
+		if client.ObjectKeyFromObject(o) == w.set {
+			target, _, _ = unstructured.NestedString(o.Object, "spec", "template", "spec", "targetNamespace")
+		}
+	}
+	cluster := w.sb.bed.Workloads[0].Cluster
+	for _, name := range w.sb.tenancy.Namespaces {
+		if w.sb.tenancy.Tenant == nil {
+			break
+		}
+		w.say("namespace %s belongs to Tenant %s (its label %s); the shop's Prods run there", name, w.sb.tenancy.Tenant.GetName(), droverv1.TenantLabel)
+	}
+	w.say("the platform team gives a second team a namespace of its own, and no Tenant: the defaults apply (Clusters of %s only, namespaced kinds only)\n\n  kubectl create namespace %s\n", secondTeam, secondTeam)
+	ns := &corev1.Namespace{}
+	ns.SetName(secondTeam)
+	if err := cp.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return rep, err
+	}
+
+	doc := fmt.Sprintf(takeoverProd, secondTeam, cluster.Namespace, cluster.Name, target)
+	objs, err := harness.DecodeYAML([]byte(doc))
+	if err != nil {
+		return rep, err
+	}
+	prod := objs[0]
+	rep.Prod = client.ObjectKeyFromObject(prod)
+	w.say("the team has no Cluster of its own; it tries the shop's, %s, and the shop's target namespace %s, replacing the shop's ConfigMap:\n", cluster, target)
+	w.say("  kubectl apply -f - <<EOF\n  %sEOF\n", indentString(doc, "  "))
+	err = harness.Apply(ctx, cp, fieldManager, prod)
+	switch {
+	case isAdmissionRefusal(err):
+		rep.AtAdmission = true
+		rep.Message = err.Error()
+		var status apierrors.APIStatus
+		if errors.As(err, &status) {
+			rep.Message = status.Status().Message
+		}
+		w.say("the API server refuses it at admission; nothing is created, and the manager never sees it:\n\n  %s\n", rep.Message)
+	case err != nil:
+		return rep, err
+	default:
+		w.say("admitted (the admission policies are not installed); the manager refuses it on the Prod:")
+		if rep.Message, err = w.waitNotPermitted(ctx, rep.Prod); err != nil {
+			return rep, err
+		}
+		w.say("\n  Prod %s: Applied=False, reason %s: %s\n", rep.Prod, droverv1.ProdNotPermittedReason, rep.Message)
+		w.say("  kubectl delete prod -n %s %s", rep.Prod.Namespace, rep.Prod.Name)
+		if err := w.deleteProd(ctx, rep.Prod); err != nil {
+			return rep, err
+		}
+	}
+	w.say("that is as far as the team gets: %s has no Cluster of its own, and without a Tenant it may name no other namespace's, so none of its Prods can run anywhere (were it to have a Cluster, a ClusterRoleBinding among its manifests would be refused on the Prod: the defaults allow no cluster-scoped kind)", secondTeam)
+
+	var left droverv1.ProdList
+	if err := cp.List(ctx, &left, client.InNamespace(secondTeam)); err != nil {
+		return rep, err
+	}
+	for i := range left.Items {
+		rep.Left = append(rep.Left, prodKey(&left.Items[i]))
+	}
+	after, err := w.shopState(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.Unchanged = maps.Equal(rep.Shop, after)
+	if rep.Unchanged {
+		w.say("\nthe shop's Prods are as they were, each Available, with the same inventory and the same weight in Route53:")
+	} else {
+		w.say("\nthe shop's Prods CHANGED while the second team tried; before, then now:")
+	}
+	for _, key := range slices.Sorted(maps.Keys(after)) {
+		if before, ok := rep.Shop[key]; !ok || before != after[key] {
+			w.say("  %s: %s", key, before.Line)
+		}
+		w.say("  %s: %s", key, after[key].Line)
+	}
+	return rep, nil
+}
+
+// shopState reads the Prods of the shop's namespace (the ProdSet's) and their
+// service-level weights in Route53.
+func (w *walk) shopState(ctx context.Context) (map[string]shopProd, error) {
+	prods, err := listProds(ctx, w.sb.bed.ControlPlane.Client)
+	if err != nil {
+		return nil, err
+	}
+	weights, err := w.weights(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]shopProd{}
+	for i := range prods {
+		p := &prods[i]
+		if p.Namespace != w.set.Namespace {
+			continue
+		}
+		weight := "none"
+		if v, ok := weights[prodKey(p)]; ok {
+			weight = fmt.Sprint(v)
+		}
+		out[prodKey(p)] = shopProd{
+			Line: fmt.Sprintf("generation %d, version %s, applied %s, Available %t, %d objects in its inventory, Route53 weight %s",
+				p.Generation, p.Spec.Version, p.Status.AppliedVersion, isAvailable(p), len(p.Status.Inventory), weight),
+			Inventory: fmt.Sprint(p.Status.Inventory),
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no Prods in namespace %s", w.set.Namespace)
+	}
+	return out, nil
+}
+
+// waitNotPermitted waits for the Prod's Applied condition to be False with reason
+// NotPermitted and returns its message.
+func (w *walk) waitNotPermitted(ctx context.Context, key client.ObjectKey) (string, error) {
+	for {
+		p := &droverv1.Prod{}
+		if err := w.sb.bed.ControlPlane.Client.Get(ctx, key, p); err != nil && ctx.Err() == nil {
+			return "", err
+		}
+		c := meta.FindStatusCondition(p.Status.Conditions, droverv1.ProdAppliedCondition)
+		if c != nil && c.Status == metav1.ConditionFalse && c.Reason == droverv1.ProdNotPermittedReason {
+			return c.Message, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("waiting for Prod %s to be refused (Applied=False, NotPermitted): %w", key, ctx.Err())
+		case <-time.After(storyPoll):
+		}
+	}
+}
+
+// deleteProd deletes the Prod and waits until it is gone.
+func (w *walk) deleteProd(ctx context.Context, key client.ObjectKey) error {
+	cp := w.sb.bed.ControlPlane.Client
+	p := &droverv1.Prod{}
+	p.Namespace, p.Name = key.Namespace, key.Name
+	if err := cp.Delete(ctx, p); client.IgnoreNotFound(err) != nil {
+		return err
+	}
+	for {
+		err := cp.Get(ctx, key, p)
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for Prod %s to go: %w", key, ctx.Err())
+		case <-time.After(storyPoll):
+		}
+	}
+}
+
+// indentString puts prefix before every line of s but the first.
+func indentString(s, prefix string) string {
+	return strings.ReplaceAll(s, "\n", "\n"+prefix)
 }

@@ -104,6 +104,10 @@ func printInstructions(sb *sandbox) {
 	fmt.Printf("  kubectl get prods -A\n")
 	fmt.Printf("  kubectl get clusters -A\n")
 	fmt.Printf("  kubectl get prodsets,rolloutpolicies,clustermaintenances -A\n")
+	if t := sb.tenancy.Tenant; t != nil {
+		fmt.Printf("  kubectl get tenant %s -o yaml\n", t.GetName())
+		fmt.Printf("  kubectl get namespaces -L %s\n", droverv1.TenantLabel)
+	}
 	var namespace string
 	for _, o := range sb.applied {
 		if o.GetKind() != "ProdSet" {
