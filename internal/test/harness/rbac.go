@@ -25,7 +25,21 @@ var rbacKinds = map[string]bool{
 // ServiceAccount (see ServiceAccountOf) runs it with exactly the permissions drover
 // ships with, so that a rule missing from config/rbac fails where it is used.
 func ChartRBAC(root, namespace string) ([]*unstructured.Unstructured, error) {
-	docs, err := packaging.RenderChart(filepath.Join(root, "charts", "drover"), ChartRelease, namespace, nil)
+	objs, err := chartObjects(root, namespace, nil, rbacKinds)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ServiceAccountOf(objs); err != nil {
+		return nil, fmt.Errorf("charts/drover: %w", err)
+	}
+	return objs, nil
+}
+
+// chartObjects renders charts/drover as release ChartRelease in namespace with values
+// over its defaults and returns the objects whose kind is in kinds, in the rendered
+// order.
+func chartObjects(root, namespace string, values map[string]any, kinds map[string]bool) ([]*unstructured.Unstructured, error) {
+	docs, err := packaging.RenderChart(filepath.Join(root, "charts", "drover"), ChartRelease, namespace, values)
 	if err != nil {
 		return nil, fmt.Errorf("rendering charts/drover: %w", err)
 	}
@@ -35,12 +49,9 @@ func ChartRBAC(root, namespace string) ([]*unstructured.Unstructured, error) {
 		if err != nil {
 			return nil, fmt.Errorf("charts/drover, rendered document %d: %w", i+1, err)
 		}
-		if o != nil && rbacKinds[o.GetKind()] {
+		if o != nil && kinds[o.GetKind()] {
 			objs = append(objs, o)
 		}
-	}
-	if _, err := ServiceAccountOf(objs); err != nil {
-		return nil, fmt.Errorf("charts/drover: %w", err)
 	}
 	return objs, nil
 }
