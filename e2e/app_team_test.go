@@ -238,14 +238,15 @@ const shopPolicy = "shop-release"
 const testCluster = "workload-1"
 
 // The shop's story: an app team applies a ProdSet of 6 Prods over the 4 workload
-// clusters; a release engineer ships v2 through a 3-step policy, then v3, which fails
-// its Prometheus gate at step 2 and is rolled back by traffic, then a version whose HTTP
-// check fails at the first step; the platform team drains a cluster, upgrades and
+// clusters; a second team in its own namespace tries to reach the fleet, the shop's
+// namespace, cluster-admin and kube-system and is refused each time; a release engineer
+// ships v2 through a 3-step policy, then v3, which fails its Prometheus gate at step 2
+// and is rolled back by traffic, then a version whose HTTP check fails at the first step; the platform team drains a cluster, upgrades and
 // restores it, is refused a second drain, and lets Cluster API's upgrade hook wait for
 // a drain. From the moment the set first serves to the end, a sampler counts its
 // serving Prods in Route53 and status, and the story ends by checking that it never
 // went below the set's minimum.
-var _ = Describe("The shop: an app team applies it, a release engineer ships it, the platform team upgrades under it", Ordered, func() {
+var _ = Describe("The shop: an app team applies it, a second team is refused beside it, a release engineer ships it, the platform team upgrades under it", Ordered, func() {
 	story := &shopStory{}
 
 	BeforeAll(func(ctx SpecContext) {
@@ -277,6 +278,7 @@ var _ = Describe("The shop: an app team applies it, a release engineer ships it,
 	}, NodeTimeout(2*time.Minute))
 
 	appTeamSpecs(story)
+	secondTeamSpecs(story)
 	releaseEngineerSpecs(story)
 	platformTeamSpecs(story)
 })

@@ -5,7 +5,10 @@
 // The manager runs with the permissions drover ships with, not as the test bed's
 // admin: on the control plane as the Helm chart's ServiceAccount, bound to the chart's
 // RBAC, and on the workload clusters as config/workload-rbac's ServiceAccount, whose
-// kubeconfig is in each Cluster's <cluster>-kubeconfig Secret (identity_test.go).
+// kubeconfig is in each Cluster's <cluster>-kubeconfig Secret (identity_test.go). The
+// control plane has the chart's ValidatingAdmissionPolicies and their bindings, so a
+// team's Prod is refused when it is written, as in an installation of the chart
+// (second_team_test.go).
 //
 // It runs with every other test (go test ./..., or make test) and on its own with
 //

@@ -84,8 +84,17 @@ func expectIdentity(ctx context.Context, c client.Client, what, user string, den
 	Expect(apierrors.IsForbidden(err)).To(BeTrue(), "%s listing %T in %s: want Forbidden, got %v", what, forbidden, namespace, err)
 }
 
+// expectAllowed checks, with SelfSubjectAccessReviews, that c may do what allowed lists.
+func expectAllowed(ctx context.Context, c client.Client, what string, allowed []authorizationv1.ResourceAttributes) {
+	for _, attrs := range allowed {
+		ssar := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &attrs}}
+		Expect(c.Create(ctx, ssar)).To(Succeed())
+		Expect(ssar.Status.Allowed).To(BeTrue(), "%s may not %s %s.%s in %q", what, attrs.Verb, attrs.Resource, attrs.Group, attrs.Namespace)
+	}
+}
+
 var _ = Describe("drover's identities", func() {
-	It("the manager acts on the control plane as the chart's ServiceAccount, with no right the chart does not give", func(ctx SpecContext) {
+	It("the manager acts on the control plane as the chart's ServiceAccount, with no right the chart does not give: it reads the tenancy, gets Secrets by name only, writes neither", func(ctx SpecContext) {
 		Expect(manager.CommandLine()).To(ContainSubstring("--kubeconfig="+managerKubeconfigPath), "the manager does not run with the ServiceAccount's kubeconfig")
 		kubeconfig, err := os.ReadFile(managerKubeconfigPath)
 		Expect(err).NotTo(HaveOccurred())
@@ -94,7 +103,23 @@ var _ = Describe("drover's identities", func() {
 			{Verb: "delete", Group: "cluster.x-k8s.io", Resource: "clusters", Namespace: bed.Namespace},
 			{Verb: "update", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"},
 			{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"},
+			// Secrets: get only, by name; never listed or watched.
+			{Verb: "list", Resource: "secrets", Namespace: bed.Namespace},
+			{Verb: "watch", Resource: "secrets", Namespace: bed.Namespace},
+			// Tenancy is the platform team's to write: the manager only reads it.
+			{Verb: "update", Resource: "namespaces"},
+			{Verb: "patch", Resource: "namespaces"},
+			{Verb: "create", Group: "drover.dev", Resource: "tenants"},
+			{Verb: "update", Group: "drover.dev", Resource: "tenants"},
+			{Verb: "delete", Group: "admissionregistration.k8s.io", Resource: "validatingadmissionpolicies"},
+			{Verb: "update", Group: "admissionregistration.k8s.io", Resource: "validatingadmissionpolicybindings"},
 		}, &corev1.ConfigMapList{}, "default")
+		expectAllowed(ctx, clientOf(kubeconfig), "the manager", []authorizationv1.ResourceAttributes{
+			{Verb: "get", Resource: "secrets", Namespace: bed.Namespace},
+			{Verb: "get", Resource: "namespaces"}, {Verb: "list", Resource: "namespaces"}, {Verb: "watch", Resource: "namespaces"},
+			{Verb: "get", Group: "drover.dev", Resource: "tenants"}, {Verb: "list", Group: "drover.dev", Resource: "tenants"},
+			{Verb: "watch", Group: "drover.dev", Resource: "tenants"},
+		})
 	}, SpecTimeout(time.Minute))
 
 	It("every workload cluster's kubeconfig Secret carries config/workload-rbac's ServiceAccount, not an administrator", func(ctx SpecContext) {

@@ -29,12 +29,9 @@ const admissionSettle = 30 * time.Second
 // (config/admission's, as `helm install` puts them with the default values) on the
 // control plane, and says which.
 func installAdmission(ctx context.Context, bed *testbed.Testbed, cfg config) error {
-	objs, err := harness.ChartAdmission(cfg.root, managerNamespace)
+	objs, err := harness.InstallAdmissionPolicies(ctx, cfg.root, bed.ControlPlane.Client, managerNamespace)
 	if err != nil {
 		return err
-	}
-	if err := harness.Apply(ctx, bed.ControlPlane.Client, fieldManager, objs...); err != nil {
-		return fmt.Errorf("installing the admission policies: %w", err)
 	}
 	var names []string
 	for _, o := range objs {

@@ -25,7 +25,7 @@ var rbacKinds = map[string]bool{
 // ServiceAccount (see ServiceAccountOf) runs it with exactly the permissions drover
 // ships with, so that a rule missing from config/rbac fails where it is used.
 func ChartRBAC(root, namespace string) ([]*unstructured.Unstructured, error) {
-	objs, err := chartObjects(root, namespace, rbacKinds)
+	objs, err := chartObjects(root, namespace, nil, rbacKinds)
 	if err != nil {
 		return nil, err
 	}
@@ -35,28 +35,11 @@ func ChartRBAC(root, namespace string) ([]*unstructured.Unstructured, error) {
 	return objs, nil
 }
 
-// admissionKinds are the kinds of the chart's objects that ChartAdmission returns.
-var admissionKinds = map[string]bool{"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true}
-
-// ChartAdmission renders charts/drover as ChartRBAC does and returns its
-// ValidatingAdmissionPolicies and their bindings (config/admission's, rendered with the
-// default admissionPolicies.enabled), ready to Apply. The API server enforces them a
-// moment after they are applied, when its admission plugin has seen them.
-func ChartAdmission(root, namespace string) ([]*unstructured.Unstructured, error) {
-	objs, err := chartObjects(root, namespace, admissionKinds)
-	if err != nil {
-		return nil, err
-	}
-	if len(objs) == 0 {
-		return nil, fmt.Errorf("charts/drover renders no ValidatingAdmissionPolicy with its default values")
-	}
-	return objs, nil
-}
-
-// chartObjects renders charts/drover with its default values as release ChartRelease in
-// namespace and returns its objects of the kinds given, in the order rendered.
-func chartObjects(root, namespace string, kinds map[string]bool) ([]*unstructured.Unstructured, error) {
-	docs, err := packaging.RenderChart(filepath.Join(root, "charts", "drover"), ChartRelease, namespace, nil)
+// chartObjects renders charts/drover as release ChartRelease in namespace with values
+// over its defaults and returns the objects whose kind is in kinds, in the rendered
+// order.
+func chartObjects(root, namespace string, values map[string]any, kinds map[string]bool) ([]*unstructured.Unstructured, error) {
+	docs, err := packaging.RenderChart(filepath.Join(root, "charts", "drover"), ChartRelease, namespace, values)
 	if err != nil {
 		return nil, fmt.Errorf("rendering charts/drover: %w", err)
 	}

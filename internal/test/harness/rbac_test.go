@@ -37,32 +37,6 @@ func TestChartRBAC(t *testing.T) {
 	}
 }
 
-// ChartAdmission holds the policies of config/admission and their bindings, all
-// cluster-scoped, and nothing else.
-func TestChartAdmission(t *testing.T) {
-	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := harness.ChartAdmission(root, "drover-system")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, o := range objs {
-		got = append(got, o.GetKind()+"/"+o.GetNamespace()+"/"+o.GetName())
-	}
-	sort.Strings(got)
-	var want []string
-	for _, name := range []string{"drover-own-namespace-clusters", "drover-tenant-label-needs-a-tenant", "drover-tenant-prods", "drover-tenant-prodsets"} {
-		want = append(want, "ValidatingAdmissionPolicy//"+name, "ValidatingAdmissionPolicyBinding//"+name)
-	}
-	sort.Strings(want)
-	if strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Errorf("objects\n got %v\nwant %v", got, want)
-	}
-}
-
 func TestServiceAccountOfWorkloadRBAC(t *testing.T) {
 	objs, err := harness.ReadYAMLDir(filepath.Join("..", "..", "..", "config", "workload-rbac"))
 	if err != nil {
