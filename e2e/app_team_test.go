@@ -122,14 +122,14 @@ var _ = Describe("An app team applies the single sample Prod", Ordered, func() {
 
 		prod := waitForProd(ctx, waitForProdInput{Getter: cp, Key: sample.key, Version: sample.version, Manager: manager.Manager}, prodWait...)
 		Expect(prod.Status.Cluster).To(Equal(bed.Namespace+"/"+sample.cluster), "status.cluster")
-		Expect(prod.Status.Inventory).To(ContainElement(droverv1.ObjectReference{
-			Group: "apps", Version: "v1", Kind: "Deployment", Namespace: sample.deployment.Namespace, Name: sample.deployment.Name,
-		}), "status.inventory lists the Deployment")
-
-		waitForDeployment(ctx, waitForDeploymentInput{
+		dep := waitForDeployment(ctx, waitForDeploymentInput{
 			Getter: bed.Workload(sample.cluster).Client, Cluster: sample.cluster,
 			Key: sample.deployment, Image: sample.imageFor(sample.version),
 		}, deploymentWait...)
+		Expect(prod.Status.Inventory).To(ContainElement(droverv1.ObjectReference{
+			Group: "apps", Version: "v1", Kind: "Deployment", Namespace: sample.deployment.Namespace, Name: sample.deployment.Name,
+			UID: dep.UID,
+		}), "status.inventory lists the Deployment, with the UID it has on the workload cluster")
 	}, SpecTimeout(3*time.Minute))
 
 	It("`kubectl get prods` shows cluster, version, weight and health", func(ctx SpecContext) {

@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // ClusterReference names a Cluster API Cluster.
@@ -169,6 +170,11 @@ type ObjectReference struct {
 	Namespace string `json:"namespace,omitempty"`
 	// name of the object.
 	Name string `json:"name"`
+	// uid of the object when drover last applied it. The next apply names it as a
+	// precondition, so an object deleted and re-created by someone else in the meantime
+	// is not taken over; empty until the object was applied once.
+	// +optional
+	UID types.UID `json:"uid,omitempty"`
 }
 
 // ProdEndpoint is where a Prod can be reached.

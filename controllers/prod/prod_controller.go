@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
@@ -533,9 +534,8 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 		}
 	}
 	for _, o := range objs {
-		if err := s.workload.Apply(ctx, client.ApplyConfigurationFromUnstructured(o),
-			client.FieldOwner(droverv1.FieldManager), client.ForceOwnership); err != nil {
-			return r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("applying %s %s: %w", o.GetKind(), o.GetName(), err))
+		if res, stop, err := r.applyObject(ctx, s, o); stop || err != nil {
+			return res, err
 		}
 	}
 	s.objects = objs
@@ -548,7 +548,8 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 	if len(stale) > 0 {
 		r.event(prod, corev1.EventTypeNormal, ReasonPruned, "Prune", "deleted %d objects that left spec.manifests", len(stale)-len(remaining))
 	}
-	prod.Status.Inventory = manifests.Union(desired, remaining)
+	// The objects as the API server returned them: the inventory records their UIDs.
+	prod.Status.Inventory = manifests.Union(manifests.Inventory(objs), remaining)
 	if prod.Status.AppliedVersion != prod.Spec.Version || prod.Status.ObservedGeneration != prod.Generation {
 		r.event(prod, corev1.EventTypeNormal, ReasonApplied, "Apply", "applied %d objects of version %s to Cluster %s", len(objs), prod.Spec.Version, s.clusterKey)
 	}
@@ -583,43 +584,77 @@ func tenancyRefusal(p tenancy.Policy, prod *droverv1.Prod, objs []*unstructured.
 // the adopt annotation. Nothing is applied for the Prod then. Only objects new to the
 // inventory are read; the rest are this Prod's already.
 func (r *Reconciler) claimObjects(ctx context.Context, s *scope, objs []*unstructured.Unstructured) (ctrl.Result, bool, error) {
-	prod := s.prod
-	fresh := manifests.Stale(manifests.Inventory(objs), prod.Status.Inventory)
-	var adopted []string
+	fresh := manifests.Stale(manifests.Inventory(objs), s.prod.Status.Inventory)
 	for _, o := range objs {
-		ref := manifests.RefOf(o)
-		if !slices.Contains(fresh, ref) {
+		if !slices.Contains(fresh, manifests.RefOf(o)) {
 			continue
 		}
-		cur := &unstructured.Unstructured{}
-		cur.SetGroupVersionKind(o.GroupVersionKind())
-		var existing metav1.Object
-		switch err := s.workload.Get(ctx, client.ObjectKeyFromObject(o), cur); {
-		case err == nil:
-			existing = cur
-		case !apierrors.IsNotFound(err):
-			res, err := r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("reading %s: %w", manifests.Describe(ref), err))
-			return res, true, err
-		}
-		claim := manifests.ClaimObject(prod, existing, false)
-		switch claim.Verdict {
-		case manifests.OwnershipConflict:
-			s.applyReason = droverv1.ProdOwnershipConflictReason
-			s.applyErr = fmt.Errorf("%s belongs to Prod %s; two Prods may not manage the same object: give one of them another spec.targetNamespace or object name",
-				manifests.Describe(ref), claim.Owner)
-			return ctrl.Result{RequeueAfter: r.ProgressInterval}, true, nil
-		case manifests.NotOwned:
-			s.applyReason = droverv1.ProdNotOwnedReason
-			s.applyErr = fmt.Errorf("%s exists on the workload cluster and was not created by drover; drover does not take it over. "+
-				"Its owner hands it over with the annotation %s=%s on it; or rename it in spec.manifests",
-				manifests.Describe(ref), droverv1.AdoptAnnotation, manifests.ProdRef(prod))
-			return ctrl.Result{RequeueAfter: r.ProgressInterval}, true, nil
-		case manifests.Adopt:
-			adopted = append(adopted, manifests.Describe(ref))
+		if res, refused, err := r.claimObject(ctx, s, o); refused || err != nil {
+			return res, refused, err
 		}
 	}
-	for _, a := range adopted {
-		r.event(prod, corev1.EventTypeNormal, ReasonAdopted, "Apply", "taking over %s, handed over with %s", a, droverv1.AdoptAnnotation)
+	return ctrl.Result{}, false, nil
+}
+
+// claimObject reads o on the workload cluster and decides with manifests.ClaimObject
+// whether the Prod may apply it: refused (Applied False, OwnershipConflict or NotOwned)
+// when the object exists and is another Prod's, or no Prod's and not handed over.
+func (r *Reconciler) claimObject(ctx context.Context, s *scope, o *unstructured.Unstructured) (ctrl.Result, bool, error) {
+	prod := s.prod
+	ref := manifests.RefOf(o)
+	cur := &unstructured.Unstructured{}
+	cur.SetGroupVersionKind(o.GroupVersionKind())
+	var existing metav1.Object
+	switch err := s.workload.Get(ctx, client.ObjectKeyFromObject(o), cur); {
+	case err == nil:
+		existing = cur
+	case !apierrors.IsNotFound(err):
+		res, err := r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("reading %s: %w", manifests.Describe(ref), err))
+		return res, true, err
+	}
+	claim := manifests.ClaimObject(prod, existing, false)
+	switch claim.Verdict {
+	case manifests.OwnershipConflict:
+		s.applyReason = droverv1.ProdOwnershipConflictReason
+		s.applyErr = fmt.Errorf("%s belongs to Prod %s; two Prods may not manage the same object: give one of them another spec.targetNamespace or object name",
+			manifests.Describe(ref), claim.Owner)
+		return ctrl.Result{RequeueAfter: r.ProgressInterval}, true, nil
+	case manifests.NotOwned:
+		s.applyReason = droverv1.ProdNotOwnedReason
+		s.applyErr = fmt.Errorf("%s exists on the workload cluster and was not created by drover; drover does not take it over. "+
+			"Its owner hands it over with the annotation %s=%s on it; or rename it in spec.manifests",
+			manifests.Describe(ref), droverv1.AdoptAnnotation, manifests.ProdRef(prod))
+		return ctrl.Result{RequeueAfter: r.ProgressInterval}, true, nil
+	case manifests.Adopt:
+		r.event(prod, corev1.EventTypeNormal, ReasonAdopted, "Apply", "taking over %s, handed over with %s", manifests.Describe(ref), droverv1.AdoptAnnotation)
+	}
+	return ctrl.Result{}, false, nil
+}
+
+// applyObject server-side applies o as the Prod's. An object the inventory recorded with
+// a UID is applied with that UID, which the API server checks: when the object was
+// deleted, or deleted and re-created by someone else, since drover last applied it, the
+// apply fails and the object is claimed again as a new one (claimObject), so a
+// re-created object that is not the Prod's is not taken over.
+func (r *Reconciler) applyObject(ctx context.Context, s *scope, o *unstructured.Unstructured) (ctrl.Result, bool, error) {
+	apply := func(uid types.UID) error {
+		o.SetUID(uid)
+		return s.workload.Apply(ctx, client.ApplyConfigurationFromUnstructured(o),
+			client.FieldOwner(droverv1.FieldManager), client.ForceOwnership)
+	}
+	uid := manifests.RecordedUID(s.prod.Status.Inventory, manifests.RefOf(o))
+	err := apply(uid)
+	if uid != "" && (apierrors.IsConflict(err) || apierrors.IsInvalid(err)) {
+		// Not the object applied last time (a conflict: it no longer exists; invalid: its
+		// metadata.uid differs), or an invalid object, which the second apply says again.
+		if res, refused, err := r.claimObject(ctx, s, o); refused || err != nil {
+			return res, refused, err
+		}
+		err = apply("")
+	}
+	if err != nil {
+		res, err := r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("applying %s %s: %w", o.GetKind(), o.GetName(), err))
+		return res, true, err
 	}
 	return ctrl.Result{}, false, nil
 }
@@ -731,7 +766,11 @@ func (r *Reconciler) deleteObjects(ctx context.Context, c client.Client, prod *d
 			continue
 		}
 		if u.GetDeletionTimestamp() == nil {
-			if err := c.Delete(ctx, u, client.PropagationPolicy("Background")); err != nil && !apierrors.IsNotFound(err) {
+			// Only the object just read and found the Prod's: one deleted and re-created
+			// in between fails the precondition (a conflict) and is read again next time.
+			uid := u.GetUID()
+			err := c.Delete(ctx, u, client.PropagationPolicy("Background"), client.Preconditions{UID: &uid})
+			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 				errs = append(errs, fmt.Errorf("deleting %s: %w", manifests.Describe(ref), err))
 			}
 		}

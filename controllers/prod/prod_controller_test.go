@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/utils/ptr"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
@@ -105,18 +106,21 @@ func TestProdLandsAndBecomesAvailable(t *testing.T) {
 		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
 		g.Expect(got.Status.AppliedVersion).To(Equal("v1"))
 		g.Expect(got.Status.Cluster).To(Equal(bed.Namespace + "/" + rolloutCluster))
-		g.Expect(got.Status.Inventory).To(ConsistOf(
-			droverv1.ObjectReference{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "shop-lands", Name: "api"},
-			droverv1.ObjectReference{Version: "v1", Kind: "ConfigMap", Namespace: "shop-lands", Name: "settings"},
-		))
 		g.Expect(got.Finalizers).To(ContainElement(droverv1.ProdFinalizer))
 	}, 90*time.Second, 500*time.Millisecond).Should(Succeed())
 
 	// The objects are really there, applied by drover's field manager, labelled, with the
-	// version substituted, and the Deployment really rolled out.
+	// version substituted, and the Deployment really rolled out. The inventory records
+	// each with its UID on the workload cluster.
 	w := workloadClient(rolloutCluster)
 	dep := &appsv1.Deployment{}
 	g.Expect(w.Get(ctx, client.ObjectKey{Namespace: "shop-lands", Name: "api"}, dep)).To(Succeed())
+	settings := &corev1.ConfigMap{}
+	g.Expect(w.Get(ctx, client.ObjectKey{Namespace: "shop-lands", Name: "settings"}, settings)).To(Succeed())
+	g.Expect(getProd(g, p).Status.Inventory).To(ConsistOf(
+		droverv1.ObjectReference{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "shop-lands", Name: "api", UID: dep.UID},
+		droverv1.ObjectReference{Version: "v1", Kind: "ConfigMap", Namespace: "shop-lands", Name: "settings", UID: settings.UID},
+	))
 	g.Expect(dep.Spec.Template.Spec.Containers[0].Image).To(Equal("registry.example/api:v1"))
 	g.Expect(dep.Labels).To(HaveKeyWithValue(droverv1.ProdNameLabel, p.Name))
 	g.Expect(dep.Labels).To(HaveKeyWithValue(droverv1.ProdUIDLabel, string(p.UID)))
@@ -534,6 +538,76 @@ func TestObjectsDroverDidNotCreateAreNotTakenOver(t *testing.T) {
 	}
 	expectForeignUnchanged(g)
 	g.Expect(w.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{})).To(Succeed(), "drover never deletes a namespace")
+}
+
+// An object of the inventory deleted by hand is created again (drift); one deleted and
+// re-created by someone else before drover applies it again is not taken over: the apply
+// names the UID the inventory recorded, and the re-created object is claimed as a new one.
+func TestAnInventoriedObjectReCreatedBySomeoneElseIsNotTakenOver(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := "shop-recreated"
+	w := workloadClient(otherCluster)
+	p := newProd(t, otherCluster, ns, configMap("settings", map[string]string{"owner": "drover"}))
+	t.Cleanup(func() { deleteProd(t, p) })
+	key := client.ObjectKey{Namespace: ns, Name: "settings"}
+	recordedUID := func(g Gomega) types.UID {
+		got := getProd(g, p)
+		g.Expect(got.Status.Inventory).To(HaveLen(1))
+		return got.Status.Inventory[0].UID
+	}
+	var first types.UID
+	g.Eventually(func(g Gomega) {
+		expectCondition(g, getProd(g, p), droverv1.ProdAppliedCondition, metav1.ConditionTrue, droverv1.ProdAppliedReason)
+		cm := &corev1.ConfigMap{}
+		g.Expect(w.Get(ctx, key, cm)).To(Succeed())
+		g.Expect(recordedUID(g)).To(Equal(cm.UID))
+		first = cm.UID
+	}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
+
+	// Deleted by hand: drover creates it again and records the new UID.
+	g.Expect(w.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "settings"}})).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		cm := &corev1.ConfigMap{}
+		g.Expect(w.Get(ctx, key, cm)).To(Succeed())
+		g.Expect(cm.UID).NotTo(Equal(first))
+		g.Expect(cm.Labels).To(HaveKeyWithValue(droverv1.ProdUIDLabel, string(p.UID)))
+		g.Expect(recordedUID(g)).To(Equal(cm.UID))
+		expectCondition(g, getProd(g, p), droverv1.ProdAppliedCondition, metav1.ConditionTrue, droverv1.ProdAppliedReason)
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+
+	// Deleted and re-created by another team between two of drover's applies (the
+	// suite resyncs every 3s; a race lost to drover's re-creation is tried again).
+	foreign := func() *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "settings", Labels: map[string]string{"team": "other"}},
+			Data: map[string]string{"owner": "other"}}
+	}
+	g.Eventually(func(g Gomega) {
+		cm := &corev1.ConfigMap{}
+		if err := w.Get(ctx, key, cm); err == nil && cm.Labels["team"] == "other" {
+			return
+		}
+		g.Expect(client.IgnoreNotFound(w.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "settings"}}))).To(Succeed())
+		g.Expect(w.Create(ctx, foreign())).To(Succeed())
+	}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+	expectForeignUnchanged := func(g Gomega) {
+		cm := &corev1.ConfigMap{}
+		g.Expect(w.Get(ctx, key, cm)).To(Succeed())
+		g.Expect(cm.Labels).To(Equal(map[string]string{"team": "other"}))
+		g.Expect(cm.Annotations).To(BeEmpty())
+		g.Expect(cm.Data).To(Equal(map[string]string{"owner": "other"}))
+		g.Expect(managers(cm.ManagedFields)).NotTo(ContainElement(droverv1.FieldManager))
+	}
+	g.Eventually(func(g Gomega) {
+		got := getProd(g, p)
+		expectCondition(g, got, droverv1.ProdAppliedCondition, metav1.ConditionFalse, droverv1.ProdNotOwnedReason)
+		g.Expect(conditions.GetMessage(got, droverv1.ProdAppliedCondition)).To(ContainSubstring("ConfigMap " + ns + "/settings"))
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	g.Consistently(expectForeignUnchanged, 7*time.Second, 500*time.Millisecond).Should(Succeed(), "two resyncs leave the other team's object alone")
+
+	// Deleting the Prod leaves it too.
+	deleteProd(t, p)
+	expectForeignUnchanged(g)
 }
 
 func TestNamespacesDroverDidNotCreateAreNotUsed(t *testing.T) {

@@ -112,8 +112,8 @@ func TestReferenceCoversTheAPI(t *testing.T) {
 		w := walker{t: t, sections: sections, seen: map[reflect.Type]bool{}}
 		w.check(typ, crd.Spec.Versions[0].Schema.OpenAPIV3Schema, kind)
 	}
-	if kinds != 4 {
-		t.Errorf("found %d kinds in the scheme; the test expects Prod, ProdSet, RolloutPolicy and ClusterMaintenance", kinds)
+	if kinds != 5 {
+		t.Errorf("found %d kinds in the scheme; the test expects Prod, ProdSet, RolloutPolicy, ClusterMaintenance and Tenant", kinds)
 	}
 }
 

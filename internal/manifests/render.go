@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 )
@@ -122,13 +123,26 @@ func decode(data []byte) (*unstructured.Unstructured, error) {
 	return obj, nil
 }
 
-// RefOf returns the inventory entry of an object.
+// RefOf returns the inventory entry of an object, with its UID when it has one (an
+// object as the API server returned it; a rendered one has none).
 func RefOf(obj *unstructured.Unstructured) droverv1.ObjectReference {
 	gvk := obj.GroupVersionKind()
 	return droverv1.ObjectReference{
 		Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind,
-		Namespace: obj.GetNamespace(), Name: obj.GetName(),
+		Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID(),
 	}
+}
+
+// RecordedUID returns the UID inventory records for the object ref names (under any API
+// version), empty when it records none.
+func RecordedUID(inventory []droverv1.ObjectReference, ref droverv1.ObjectReference) types.UID {
+	key := sameObject(ref)
+	for _, r := range inventory {
+		if sameObject(r) == key {
+			return r.UID
+		}
+	}
+	return ""
 }
 
 // Inventory returns the inventory entries of objects, sorted.
@@ -176,9 +190,12 @@ func Stale(inventory, desired []droverv1.ObjectReference) []droverv1.ObjectRefer
 	return out
 }
 
-// sameObject drops the version: an object keeps its identity across API versions.
+// sameObject drops the version and the UID: an object keeps its identity across API
+// versions, and the inventory entry of an object is the same entry before and after the
+// object was applied.
 func sameObject(r droverv1.ObjectReference) droverv1.ObjectReference {
 	r.Version = ""
+	r.UID = ""
 	return r
 }
 
