@@ -151,6 +151,8 @@ func TestStaleAndUnion(t *testing.T) {
 	cm, dep, ns := ref("ConfigMap", "shop", "a"), ref("Deployment", "shop", "api"), ref("Namespace", "", "shop")
 	depV2 := dep
 	depV2.Version = "v2"
+	depApplied := dep
+	depApplied.UID = "0d5e2a3c"
 	tests := []struct {
 		name               string
 		inventory, desired []droverv1.ObjectReference
@@ -165,6 +167,8 @@ func TestStaleAndUnion(t *testing.T) {
 		{name: "cluster-scoped sort first", inventory: []droverv1.ObjectReference{cm}, desired: []droverv1.ObjectReference{cm, ns},
 			wantUnion: []droverv1.ObjectReference{ns, cm}},
 		{name: "everything left", inventory: []droverv1.ObjectReference{cm, dep}, wantStale: []droverv1.ObjectReference{cm, dep}, wantUnion: []droverv1.ObjectReference{cm, dep}},
+		{name: "an applied object is the rendered one", inventory: []droverv1.ObjectReference{depApplied, cm}, desired: []droverv1.ObjectReference{dep},
+			wantStale: []droverv1.ObjectReference{cm}, wantUnion: []droverv1.ObjectReference{cm, depApplied}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,5 +179,28 @@ func TestStaleAndUnion(t *testing.T) {
 				t.Errorf("Union() = %v, want %v", got, tt.wantUnion)
 			}
 		})
+	}
+}
+
+func TestRecordedUID(t *testing.T) {
+	dep, cm := ref("Deployment", "shop", "api"), ref("ConfigMap", "shop", "a")
+	dep.UID = "0d5e2a3c"
+	inventory := []droverv1.ObjectReference{cm, dep}
+	depV2 := ref("Deployment", "shop", "api")
+	depV2.Version = "v2"
+	for _, tt := range []struct {
+		name string
+		ref  droverv1.ObjectReference
+		want string
+	}{
+		{"recorded", ref("Deployment", "shop", "api"), "0d5e2a3c"},
+		{"under another version", depV2, "0d5e2a3c"},
+		{"recorded without a UID (an older drover, or not applied yet)", ref("ConfigMap", "shop", "a"), ""},
+		{"not in the inventory", ref("Deployment", "shop", "web"), ""},
+		{"another namespace", ref("Deployment", "pay", "api"), ""},
+	} {
+		if got := RecordedUID(inventory, tt.ref); string(got) != tt.want {
+			t.Errorf("%s: RecordedUID = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }
