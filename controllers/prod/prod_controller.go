@@ -206,14 +206,37 @@ func (r *Reconciler) tenantToProds(ctx context.Context, o client.Object) []ctrl.
 	return reqs
 }
 
-// workloadToProd maps a workload object to the Prod it belongs to, from its prod-ref
-// annotation (the labels of an older drover hold a name cut at 63 characters).
-func workloadToProd(_ context.Context, o client.Object) []ctrl.Request {
-	ns, name, ok := manifests.ProdOf(o)
-	if !ok {
-		return nil
+// workloadToProd maps a workload object of cluster to the Prod it belongs to, from its
+// prod-ref annotation (the labels of an older drover hold a name cut at 63 characters).
+// Anyone who may write objects on a workload cluster can write that annotation, so the
+// Prod is woken only when it runs on cluster and the object is its own (wakes): an
+// object naming another team's Prod does not make drover reconcile that Prod.
+func (r *Reconciler) workloadToProd(cluster client.ObjectKey) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []ctrl.Request {
+		ns, name, ok := manifests.ProdOf(o)
+		if !ok {
+			return nil
+		}
+		prod := &droverv1.Prod{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, prod); err != nil || !wakes(prod, cluster, o) {
+			return nil
+		}
+		return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: ns, Name: name}}}
 	}
-	return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: ns, Name: name}}}
+}
+
+// wakes says whether a change of o, a workload object of cluster (one of
+// watchedWorkloadKinds, all in the apps group), concerns prod: prod runs on cluster and o
+// is prod's (its UID label; or an older drover's name labels on an object of its
+// inventory).
+func wakes(prod *droverv1.Prod, cluster client.ObjectKey, o metav1.Object) bool {
+	if prod.ClusterNamespace() != cluster.Namespace || prod.Spec.ClusterRef.Name != cluster.Name {
+		return false
+	}
+	inInventory := slices.ContainsFunc(prod.Status.Inventory, func(r droverv1.ObjectReference) bool {
+		return r.Group == "apps" && r.Namespace == o.GetNamespace() && r.Name == o.GetName()
+	})
+	return manifests.Owns(prod, o, inInventory)
 }
 
 // scope is what one reconcile learned.
@@ -482,7 +505,7 @@ func (r *Reconciler) watchWorkload(ctx context.Context, s *scope) {
 			Name:         fmt.Sprintf("%s-watch-%T", ControllerName, kind),
 			Watcher:      r.controller,
 			Kind:         kind,
-			EventHandler: handler.EnqueueRequestsFromMapFunc(workloadToProd),
+			EventHandler: handler.EnqueueRequestsFromMapFunc(r.workloadToProd(s.clusterKey)),
 		}))
 		if err != nil {
 			ctrl.LoggerFrom(ctx).V(4).Info("could not watch workload objects yet", "kind", fmt.Sprintf("%T", kind), "error", err.Error())
