@@ -62,9 +62,12 @@ func TestAdmissionPolicies(t *testing.T) {
 	t.Run("no tenant: a Cluster of another namespace is refused", func(t *testing.T) {
 		refusedEventually(t, c, prod("plain", "cross", "fleet", "web-1", "shop"), ownNamespacePolicy,
 			"no Tenant governs namespace plain: a Prod may name Clusters of its own namespace only, not of fleet")
-		// An empty label is no Tenant either.
-		wantRefusal(t, dryRunCreate(c, prod("empty-label", "cross", "fleet", "web-1", "shop")), ownNamespacePolicy,
-			"no Tenant governs namespace empty-label")
+		// An empty label names no Tenant: refused whatever the Cluster, as the manager
+		// refuses it.
+		for _, clusterNS := range []string{"fleet", "", "empty-label"} {
+			wantRefusal(t, dryRunCreate(c, prod("empty-label", "p", clusterNS, "web-1", "shop")), ownNamespacePolicy,
+				"namespace empty-label is labelled drover.dev/tenant with an empty value")
+		}
 	})
 	t.Run("no tenant: Clusters of the own namespace are admitted", func(t *testing.T) {
 		for _, clusterNS := range []string{"", "plain"} {
