@@ -33,6 +33,20 @@ func TestZoneOf(t *testing.T) {
 	}
 }
 
+// appliedSamples returns the objects of config/samples that the sandbox applies.
+func appliedSamples(t *testing.T) []*unstructured.Unstructured {
+	t.Helper()
+	root, err := testbed.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied, _, err := loadSamples(filepath.Join(root, "config", "samples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return applied
+}
+
 func decode(t *testing.T, yaml string) []*unstructured.Unstructured {
 	t.Helper()
 	objs, err := harness.DecodeYAML([]byte(yaml))
@@ -108,14 +122,7 @@ func TestPointAtZones(t *testing.T) {
 // The samples the sandbox applies publish to a zone it can make, and each of their
 // Prods fronts a Service its stand-in CCM serves, mirrored to an NLB.
 func TestSamplesPublishAndMirror(t *testing.T) {
-	root, err := testbed.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	applied, _, err := loadSamples(filepath.Join(root, "config", "samples"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	applied := appliedSamples(t)
 	if names := zoneNames(applied); len(names) == 0 {
 		t.Fatal("no sample ProdSet publishes to a hosted zone")
 	}
@@ -136,14 +143,7 @@ func TestSamplesPublishAndMirror(t *testing.T) {
 // that Tenant allows what they do: their Clusters (of their own namespace), their target
 // namespace and the kinds of their manifests, and no cluster-scoped kind.
 func TestSampleTenancy(t *testing.T) {
-	root, err := testbed.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	applied, _, err := loadSamples(filepath.Join(root, "config", "samples"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	applied := appliedSamples(t)
 	plan, err := planTenancy(applied)
 	if err != nil {
 		t.Fatal(err)

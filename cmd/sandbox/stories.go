@@ -617,11 +617,10 @@ func (w *walk) tenancyStory(ctx context.Context) (*tenancyReport, error) {
 		}
 	}
 	cluster := w.sb.bed.Workloads[0].Cluster
-	for _, name := range w.sb.tenancy.Namespaces {
-		if w.sb.tenancy.Tenant == nil {
-			break
+	if t := w.sb.tenancy.Tenant; t != nil {
+		for _, name := range w.sb.tenancy.Namespaces {
+			w.say("namespace %s belongs to Tenant %s (its label %s); the shop's Prods run there", name, t.GetName(), droverv1.TenantLabel)
 		}
-		w.say("namespace %s belongs to Tenant %s (its label %s); the shop's Prods run there", name, w.sb.tenancy.Tenant.GetName(), droverv1.TenantLabel)
 	}
 	w.say("the platform team gives a second team a namespace of its own, and no Tenant: the defaults apply (Clusters of %s only, namespaced kinds only)\n\n  kubectl create namespace %s\n", secondTeam, secondTeam)
 	ns := &corev1.Namespace{}

@@ -3,14 +3,12 @@ package main
 import (
 	"io"
 	"net/http"
-	"path/filepath"
 	"testing"
 
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
-	"github.com/drover-dev/drover/internal/test/testbed"
 )
 
 // A step is promoted only when approvals are all it waits for: a running check is
@@ -34,10 +32,7 @@ func TestOnlyApprovalsWait(t *testing.T) {
 // and the ProdSet's TTL is short.
 func TestSandboxVariants(t *testing.T) {
 	g := NewWithT(t)
-	root, err := testbed.RepoRoot()
-	g.Expect(err).NotTo(HaveOccurred())
-	applied, _, err := loadSamples(filepath.Join(root, "config", "samples"))
-	g.Expect(err).NotTo(HaveOccurred())
+	applied := appliedSamples(t)
 	sample := &droverv1.RolloutPolicy{}
 	for _, o := range applied {
 		if o.GetKind() == "RolloutPolicy" {
