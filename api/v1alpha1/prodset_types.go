@@ -220,6 +220,10 @@ type ProdSetTrafficStatus struct {
 	// lastSyncedTime is when the last change was confirmed in sync.
 	// +optional
 	LastSyncedTime *metav1.Time `json:"lastSyncedTime,omitempty"`
+	// refusedTime is when DNS last refused the set's records (TrafficReady says why):
+	// they are published again a minute after it, or at once when the spec changes.
+	// +optional
+	RefusedTime *metav1.Time `json:"refusedTime,omitempty"`
 }
 
 // ProdSetStatus is the observed state of a ProdSet.

@@ -34,7 +34,6 @@ import (
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
 	"sigs.k8s.io/cluster-api/util/conditions"
 	"sigs.k8s.io/cluster-api/util/finalizers"
-	"sigs.k8s.io/cluster-api/util/patch"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -167,6 +166,9 @@ type scope struct {
 	summaries map[string]*droverv1.ProdSummary
 	// publishErr is why the last publication failed, for TrafficReady.
 	publishErr error
+	// refusal is why DNS refused the set's records, for TrafficReady (reason Refused), or
+	// why the set may not publish them (refusalReason); "" when neither.
+	refusal, refusalReason string
 	// submitted: this reconcile submitted a DNS change; settled: DNS already had every
 	// weight wanted and no change was in flight.
 	submitted, settled bool
@@ -205,10 +207,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 			return ctrl.Result{}, err
 		}
 	}
-	helper, err := patch.NewHelper(set, r.Client)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
+	before := set.DeepCopy()
 	s := &scope{set: set, read: set.DeepCopy(), now: r.Now(), revision: Revision(&set.Spec.Template), summaries: map[string]*droverv1.ProdSummary{}}
 	for i := range set.Status.Prods {
 		sum := set.Status.Prods[i]
@@ -216,11 +215,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	defer func() {
 		r.updateStatus(s)
-		err := helper.Patch(ctx, set, patch.WithOwnedConditions{Conditions: []string{
-			droverv1.ProdSetPlacedCondition, droverv1.ProdSetAvailableCondition,
-			droverv1.ProdSetFrozenCondition, droverv1.ProdSetTrafficReadyCondition, droverv1.ProdSetRolledOutCondition,
-		}}, patch.WithStatusObservedGeneration{})
-		if err != nil && !apierrors.IsNotFound(err) {
+		set.Status.ObservedGeneration = set.Generation
+		if err := r.write(ctx, before, set); err != nil && !apierrors.IsNotFound(err) {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
