@@ -40,7 +40,8 @@ type managerReplica struct {
 // replicaArgs are a replica's manager flags: leader election (short enough leases
 // that a handover takes seconds, long enough for a loaded 2-core machine to renew in
 // time), metrics on a port of its own for the suite to scrape, the clouds (Route53,
-// NLB mirrors, Octavia) and the Runtime Extension.
+// NLB mirrors, Octavia), the Runtime Extension, and loopback for the gates of the app
+// team's namespace (no Tenant), where the suite's check endpoint and Prometheus listen.
 func replicaArgs(metricsPort, hookPort int) []string {
 	args := []string{
 		"--leader-elect=true",
@@ -52,6 +53,7 @@ func replicaArgs(metricsPort, hookPort int) []string {
 		"--health-probe-bind-address=0",
 		fmt.Sprintf("--runtime-extension-port=%d", hookPort),
 		"--runtime-extension-cert-dir=" + hookCertDir,
+		"--gate-networks=127.0.0.0/8",
 	}
 	return append(args, clouds.ManagerArgs()...)
 }

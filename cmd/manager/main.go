@@ -54,6 +54,7 @@ func run() error {
 	fs.DurationVar(&opts.WorkloadClientTimeout, "workload-client-timeout", 10*time.Second, "Timeout of each request to a workload cluster.")
 	fs.IntVar(&opts.ProdSetConcurrency, "prodset-concurrency", 5, "ProdSets reconciled at once.")
 	fs.DurationVar(&opts.UnreachableGrace, "unreachable-grace", 5*time.Second, "How long a workload cluster must stay unreachable before its Prods leave traffic.")
+	fs.StringSliceVar(&opts.GateNetworks, "gate-networks", nil, "Networks (CIDRs) the rollout gates of a namespace without a Tenant may connect to, such as 10.0.0.0/8; none: public addresses only. Loopback, link-local and metadata addresses need a CIDR within their range (docs/security.md).")
 	fs.StringVar(&opts.PrometheusAddress, "prometheus-address", "", "Prometheus that rollout gates query when they name none, such as http://prometheus.monitoring:9090.")
 	fs.DurationVar(&opts.ConnectionRetryInterval, "connection-retry-interval", 10*time.Second, "How soon to try again to connect to a workload cluster whose connection was lost.")
 	fs.IntVar(&hookOpts.Port, "runtime-extension-port", 0, "Port of the Cluster API Runtime Extension server (BeforeClusterUpgrade/AfterClusterUpgrade hooks, TLS); 0 disables it.")

@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,6 +49,7 @@ import (
 	"github.com/drover-dev/drover/internal/mapping"
 	"github.com/drover-dev/drover/internal/phases"
 	"github.com/drover-dev/drover/internal/plan"
+	"github.com/drover-dev/drover/internal/tenancy"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -69,6 +71,11 @@ type Reconciler struct {
 	Recorder  events.EventRecorder
 	// Gates evaluates the httpCheck and prometheus gates of rollouts; nil fails them.
 	Gates *gates.Runner
+	// SingleTeam is the manager's --single-team: the gates may reach any address.
+	SingleTeam bool
+	// GateNetworks are the networks the gates of a namespace without a Tenant may
+	// connect to (--gate-networks); none: public addresses only.
+	GateNetworks []netip.Prefix
 	// APIReader reads what the manager does not cache (the ControllerRevisions keeping
 	// the set's templates).
 	APIReader client.Reader
@@ -97,6 +104,8 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=drover.dev,resources=rolloutpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=controllerrevisions,verbs=get;list;create;delete
 // +kubebuilder:rbac:groups=cluster.x-k8s.io,resources=clusters,verbs=get;list;watch
+// +kubebuilder:rbac:groups=drover.dev,resources=tenants,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 
 // SetupWithManager registers the controller and its watches.
 func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, options controller.Options) error {
@@ -178,6 +187,8 @@ type scope struct {
 	merged *plan.Merged
 	// admitted is when the maintenance of each cluster under one was admitted.
 	admitted map[string]time.Time
+	// gateTenancy is the tenancy of the set's namespace, once its gates needed it.
+	gateTenancy *tenancy.Policy
 }
 
 // ended reports whether a phase ended the reconcile.

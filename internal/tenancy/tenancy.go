@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,6 +40,10 @@ type Policy struct {
 	Tenant *droverv1.Tenant
 	// SingleTeam is the manager's --single-team flag: the tenancy checks are off.
 	SingleTeam bool
+	// DefaultGateNetworks are the networks the gates of a namespace without a Tenant may
+	// connect to (the manager's --gate-networks); none: public addresses only. The
+	// caller sets it; Resolve does not.
+	DefaultGateNetworks []netip.Prefix
 
 	// labelled is set by Resolve when the namespace carries the label, even with an
 	// empty value: such a namespace asked for a Tenant, and never gets the defaults.
