@@ -220,6 +220,12 @@ type ProdSetTrafficStatus struct {
 	// lastSyncedTime is when the last change was confirmed in sync.
 	// +optional
 	LastSyncedTime *metav1.Time `json:"lastSyncedTime,omitempty"`
+	// claimedName is the record name the set holds in its hosted zone, as
+	// "<hostedZoneID>/<name>": no other ProdSet, in any namespace, publishes under it
+	// while the set holds it. Empty while the set holds none (TrafficReady says why).
+	// +optional
+	// +kubebuilder:validation:MaxLength=320
+	ClaimedName string `json:"claimedName,omitempty"`
 	// refusedTime is when DNS last refused the set's records (TrafficReady says why):
 	// they are published again a minute after it, or at once when the spec changes.
 	// +optional

@@ -71,7 +71,9 @@ type Reconciler struct {
 	Recorder  events.EventRecorder
 	// Gates evaluates the httpCheck and prometheus gates of rollouts; nil fails them.
 	Gates *gates.Runner
-	// SingleTeam is the manager's --single-team: the gates may reach any address.
+	// SingleTeam is the manager's --single-team: tenancy is off, the gates may reach
+	// any address and the sets publish under any name in any zone (still one set per
+	// name).
 	SingleTeam bool
 	// GateNetworks are the networks the gates of a namespace without a Tenant may
 	// connect to (--gate-networks); none: public addresses only.
@@ -91,6 +93,7 @@ type Reconciler struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
+	claims      claims
 	unreachable unreachableSince
 	prober      prober
 	history     history
@@ -139,6 +142,14 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 			return err
 		}
 	}
+	// A record name let go wakes the sets that asked for it.
+	freed := make(chan event.TypedGenericEvent[*droverv1.ProdSet], 256)
+	r.claims.wake = func(set types.NamespacedName) {
+		select {
+		case freed <- event.TypedGenericEvent[*droverv1.ProdSet]{Object: &droverv1.ProdSet{ObjectMeta: metav1.ObjectMeta{Namespace: set.Namespace, Name: set.Name}}}:
+		default: // full: the set's resync finds the name free
+		}
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&droverv1.ProdSet{}).
@@ -148,6 +159,7 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 		Watches(&droverv1.ClusterMaintenance{}, handler.EnqueueRequestsFromMapFunc(toSets), builder.WithPredicates(maintenanceChanged())).
 		Watches(&droverv1.RolloutPolicy{}, handler.EnqueueRequestsFromMapFunc(toSets)).
 		WatchesRawSource(source.Channel(verdicts, &handler.TypedEnqueueRequestForObject[*droverv1.ProdSet]{})).
+		WatchesRawSource(source.Channel(freed, &handler.TypedEnqueueRequestForObject[*droverv1.ProdSet]{})).
 		WatchesRawSource(r.ClusterCache.GetClusterSource(ControllerName, toSets,
 			clustercache.WatchForProbeFailure(r.ProbeFailureGrace))).
 		Complete(r)
@@ -178,6 +190,9 @@ type scope struct {
 	// refusal is why DNS refused the set's records, for TrafficReady (reason Refused), or
 	// why the set may not publish them (refusalReason); "" when neither.
 	refusal, refusalReason string
+	// withdrawing: the set may not publish under its name (reconcileClaim); it removes
+	// the records it has instead.
+	withdrawing bool
 	// submitted: this reconcile submitted a DNS change; settled: DNS already had every
 	// weight wanted and no change was in flight.
 	submitted, settled bool
@@ -254,6 +269,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		phases.WrapErr("recording the rollout", r.reconcileRecordRollout),
 		phases.WrapErr("superseding Prods", r.reconcileSupersede),
 		phases.WrapErr("writing Prods", r.reconcileApplyProds),
+		phases.WrapErr("claiming the record name", r.reconcileClaim),
 		phases.WrapErr("publishing weights", r.reconcilePublish),
 		r.reconcileRollbackSubmitted,
 		phases.WrapErr("creating Prods", r.reconcileCreateProds),
@@ -323,6 +339,9 @@ func (r *Reconciler) reconcileFinalizer(_ context.Context, s *scope) (ctrl.Resul
 		return ctrl.Result{}, nil
 	}
 	controllerutil.RemoveFinalizer(s.set, droverv1.ProdSetFinalizer)
+	if st := s.set.Status.Traffic; st != nil && st.ClaimedName != "" {
+		r.claims.release(st.ClaimedName, s.set.UID)
+	}
 	forgetAllGates(r.Gates, client.ObjectKeyFromObject(s.set))
 	r.history.forgetSet(s.set.UID)
 	r.steps.forget(s.set.UID)

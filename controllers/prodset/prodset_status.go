@@ -87,7 +87,7 @@ func (r *Reconciler) updateStatus(s *scope) {
 	st.Prods = prods
 	st.Replicas = int32(len(s.prods))
 	st.ReadyReplicas, st.AvailableReplicas, st.ServingReplicas = ready, available, serving
-	if st.Traffic != nil && st.Traffic.ChangeID == "" && st.Traffic.LastSyncedTime == nil && st.Traffic.RefusedTime == nil {
+	if st.Traffic != nil && st.Traffic.ChangeID == "" && st.Traffic.LastSyncedTime == nil && st.Traffic.RefusedTime == nil && st.Traffic.ClaimedName == "" {
 		st.Traffic = nil
 	}
 

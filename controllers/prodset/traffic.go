@@ -141,6 +141,9 @@ func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Resul
 	if s.set.Status.Traffic != nil && s.set.Status.Traffic.ChangeID != "" {
 		return ctrl.Result{}, nil
 	}
+	if s.withdrawing {
+		return r.publishWithdrawal(ctx, s, svc)
+	}
 	if s.refusal != "" {
 		return ctrl.Result{}, nil // refused in this reconcile: not before refusedRetry
 	}
@@ -199,6 +202,29 @@ func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Resul
 		s.settled = true
 		return ctrl.Result{}, nil
 	}
+	return r.submit(ctx, s, svc, batch, pending, pendingPaths, removing)
+}
+
+// publishWithdrawal removes every record the set has: it may not publish under its name
+// (s.withdraw). The removals touch the set's own records only, whoever holds the name.
+func (r *Reconciler) publishWithdrawal(ctx context.Context, s *scope, svc traffic.Service) (ctrl.Result, error) {
+	var batch []traffic.Weight
+	var removing []string
+	for name, sum := range s.summaries {
+		if sum.PublishedWeight != nil {
+			batch = append(batch, traffic.Weight{ID: RecordID(s.set.Namespace, name), Remove: true})
+			removing = append(removing, name)
+		}
+	}
+	if len(batch) == 0 {
+		return ctrl.Result{}, nil
+	}
+	return r.submit(ctx, s, svc, batch, nil, nil, removing)
+}
+
+// submit publishes batch and records it as the change in flight: the weights pending for
+// the Prods of pending, and the removal of the records of removing.
+func (r *Reconciler) submit(ctx context.Context, s *scope, svc traffic.Service, batch []traffic.Weight, pending map[string]int32, pendingPaths map[string]string, removing []string) (ctrl.Result, error) {
 	sortWeights(batch)
 	id, err := r.Publisher.Publish(ctx, svc, batch)
 	switch {

@@ -23,6 +23,7 @@ const (
 	RuleNamespacedAllowed    = "spec.kinds.namespacedAllowed"
 	RuleNamespacedDenied     = "spec.kinds.namespacedDenied"
 	RuleServiceAccount       = "spec.serviceAccount"
+	RuleHostedZones          = "spec.hostedZones"
 )
 
 // defaultsHint tells the reader of a refusal by the defaults how to get more.
@@ -401,4 +402,61 @@ func (p Policy) SharesTargetNamespaces(ownerNamespace string, tenantOf func(cont
 		return true
 	}
 	return p.Tenant != nil && p.TenantName != "" && tenantOf != nil && tenantOf(ownerNamespace) == p.TenantName
+}
+
+// dnsName lower-cases a DNS name and drops its final dot.
+func dnsName(name string) string { return strings.TrimSuffix(strings.ToLower(name), ".") }
+
+// RecordName checks a ProdSet's service name in a Route53 hosted zone. A Tenant's sets may
+// use only the zones of spec.hostedZones, and in each only the names its recordNames list:
+// a name ("shop.example.com") or every name below a suffix ("*.shop.example.com", which
+// does not hold shop.example.com itself). reserved says whether some Tenant lists a zone:
+// the defaults may publish in any zone no Tenant lists, and in none that one does, so a
+// platform team protects a zone by giving it to the Tenants that share it. Which set of
+// several that may use a name holds it is decided elsewhere (one name, one set).
+func (p Policy) RecordName(zoneID, name string, reserved func(zoneID string) bool) *Refusal {
+	subject := fmt.Sprintf("record %s in hosted zone %s", dnsName(name), zoneID)
+	switch {
+	case p.SingleTeam:
+		return nil
+	case p.missing():
+		return p.refuseMissing(subject)
+	case p.defaults():
+		if reserved != nil && reserved(zoneID) {
+			return p.refuse(RuleHostedZones, subject, "a Tenant lists that zone, so only the namespaces of Tenants may publish in it")
+		}
+		return nil
+	}
+	for _, z := range p.Tenant.Spec.HostedZones {
+		if z.ID != zoneID {
+			continue
+		}
+		for _, pattern := range z.RecordNames {
+			if RecordNameMatches(pattern, name) {
+				return nil
+			}
+		}
+		return p.refuse(RuleHostedZones, subject, "no record name or suffix the Tenant lists for that zone matches it")
+	}
+	return p.refuse(RuleHostedZones, subject, "the Tenant does not list that hosted zone")
+}
+
+// RecordNameMatches says whether a record name pattern of a Tenant holds name: the same
+// name, or for "*.suffix" a name strictly below suffix. Case and a final dot do not count.
+func RecordNameMatches(pattern, name string) bool {
+	pattern, name = dnsName(pattern), dnsName(name)
+	if suffix, ok := strings.CutPrefix(pattern, "*."); ok {
+		return strings.HasSuffix(name, "."+suffix)
+	}
+	return pattern != "" && pattern == name
+}
+
+// ListsZone says whether a Tenant lists a hosted zone (what RecordName's reserved asks).
+func ListsZone(t *droverv1.Tenant, zoneID string) bool {
+	for _, z := range t.Spec.HostedZones {
+		if z.ID == zoneID {
+			return true
+		}
+	}
+	return false
 }

@@ -40,3 +40,20 @@ func Policy(ctx context.Context, c client.Reader, namespace string, singleTeam b
 	}
 	return p, nil
 }
+
+// ReservedZones returns whether some Tenant lists a hosted zone (tenancy.Policy.RecordName's
+// reserved), from every Tenant.
+func ReservedZones(ctx context.Context, c client.Reader) (func(zoneID string) bool, error) {
+	list := &droverv1.TenantList{}
+	if err := c.List(ctx, list); err != nil {
+		return nil, fmt.Errorf("listing Tenants for the hosted zones they hold: %w", err)
+	}
+	return func(zoneID string) bool {
+		for i := range list.Items {
+			if tenancy.ListsZone(&list.Items[i], zoneID) {
+				return true
+			}
+		}
+		return false
+	}, nil
+}
