@@ -52,6 +52,8 @@ func replicaArgs(metricsPort, hookPort int) []string {
 		"--health-probe-bind-address=0",
 		fmt.Sprintf("--runtime-extension-port=%d", hookPort),
 		"--runtime-extension-cert-dir=" + hookCertDir,
+		"--runtime-extension-client-ca-file=" + hookClientCA.File,
+		"--runtime-extension-client-names=capi-controller-manager",
 	}
 	return append(args, clouds.ManagerArgs()...)
 }
