@@ -392,6 +392,20 @@ func TestRuntimeExtension(t *testing.T) {
 		g.Expect(cp.Create(ctx, objs[0], client.DryRunAll)).To(Succeed())
 	})
 
+	t.Run("the client CA is read again when its file changes", func(t *testing.T) {
+		g := NewWithT(t)
+		renewed := hookstest.NewClientCA(t, "renewed cluster-api client CA")
+		g.Expect(os.WriteFile(clientCA.File, renewed.PEM, 0o600)).To(Succeed())
+		t.Cleanup(func() { _ = os.WriteFile(clientCA.File, clientCA.PEM, 0o600) })
+		old, err := hookstest.NewCaller(base, caPEM, capiCert.Certificate) // a new connection
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(postBeforeUpgrade(old, clustersNamespace, "workload-j")).To(MatchError(ContainSubstring("remote error: tls:")),
+			"a certificate of the CA that was replaced")
+		now, err := hookstest.NewCaller(base, caPEM, renewed.Issue(t, capiClientName).Certificate)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(postBeforeUpgrade(now, clustersNamespace, "workload-j")).To(Succeed())
+	})
+
 	select {
 	case <-replica.Elected():
 		t.Error("the replica serving the hooks was meant not to be the leader")
