@@ -54,6 +54,8 @@ func replicaArgs(metricsPort, hookPort int) []string {
 		fmt.Sprintf("--runtime-extension-port=%d", hookPort),
 		"--runtime-extension-cert-dir=" + hookCertDir,
 		"--gate-networks=127.0.0.0/8",
+		"--runtime-extension-client-ca-file=" + hookClientCA.File,
+		"--runtime-extension-client-names=capi-controller-manager",
 	}
 	return append(args, clouds.ManagerArgs()...)
 }

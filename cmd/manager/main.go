@@ -37,6 +37,7 @@ func run() error {
 		opts             setup.Options
 		cloud            setup.CloudFlags
 		hookOpts         hooks.Options
+		hookNamespaces   string
 	)
 	fs := pflag.CommandLine
 	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
@@ -60,6 +61,9 @@ func run() error {
 	fs.IntVar(&hookOpts.Port, "runtime-extension-port", 0, "Port of the Cluster API Runtime Extension server (BeforeClusterUpgrade/AfterClusterUpgrade hooks, TLS); 0 disables it.")
 	fs.StringVar(&hookOpts.CertDir, "runtime-extension-cert-dir", "", "Directory with the Runtime Extension's serving certificate and key (tls.crt, tls.key).")
 	fs.BoolVar(&hookOpts.Surge, "runtime-extension-surge", false, "ClusterMaintenances created by the BeforeClusterUpgrade hook surge replacements before draining.")
+	fs.StringVar(&hookOpts.ClientCAFile, "runtime-extension-client-ca-file", "", "PEM bundle of the CAs of the client certificate Cluster API calls the Runtime Extension with (its --runtime-extension-client-cert-file); required with --runtime-extension-port.")
+	fs.StringSliceVar(&hookOpts.ClientNames, "runtime-extension-client-names", nil, "Common Names or DNS names the Runtime Extension's client certificate must have one of; empty lets any certificate of the CA through.")
+	fs.StringVar(&hookNamespaces, "runtime-extension-namespace-selector", "", `The ExtensionConfig's namespaceSelector, as JSON (e.g. {"matchLabels":{"drover.dev/upgrade-hooks":"enabled"}}): the hooks refuse Clusters in other namespaces. Empty selects every namespace.`)
 	cloud.Bind(fs)
 
 	zapOpts := zap.Options{}
@@ -98,6 +102,9 @@ func run() error {
 		return err
 	}
 	if hookOpts.Port != 0 {
+		if hookOpts.NamespaceSelector, err = hooks.ParseNamespaceSelector(hookNamespaces); err != nil {
+			return fmt.Errorf("--runtime-extension-namespace-selector: %w", err)
+		}
 		if err := hooks.SetupWithManager(mgr, hookOpts); err != nil {
 			return fmt.Errorf("setting up the Runtime Extension: %w", err)
 		}

@@ -100,6 +100,9 @@ openstack:
 runtimeExtension:
   enabled: true
   surge: true
+  clientAuth:
+    caSecret: capi-client-ca
+    allowedNames: [capi-controller-manager]
 metrics:
   serviceMonitor:
     enabled: true
@@ -122,12 +125,15 @@ func TestChartProduction(t *testing.T) {
 			"traffic-provider": "route53", "owner-id": "drover-prod-eu", "aws-region": "eu-west-1",
 			"nlb-vpc-id": "vpc-0123456789abcdef0", "nlb-subnets": "subnet-a,subnet-b", "nlb-scheme": "internal",
 			"mirror-poll-interval": "45s", "os-cloud": "private",
-			"prometheus-address":          "http://prometheus-operated.monitoring:9090",
-			"runtime-extension-port":      "9443",
-			"runtime-extension-surge":     "true",
-			"leader-elect-lease-duration": "30s", "zap-log-level": "debug", "prod-concurrency": "20",
+			"prometheus-address":                   "http://prometheus-operated.monitoring:9090",
+			"runtime-extension-port":               "9443",
+			"runtime-extension-surge":              "true",
+			"runtime-extension-client-names":       "capi-controller-manager",
+			"runtime-extension-namespace-selector": `{"matchLabels":{"drover.dev/upgrade-hooks":"enabled"}}`,
+			"leader-elect-lease-duration":          "30s", "zap-log-level": "debug", "prod-concurrency": "20",
 		},
 		runtimeExtension: true,
+		clientCASecret:   "capi-client-ca",
 		serviceMonitor:   true,
 		crdExtraAnnots:   helmCRDAnnotations,
 	})
@@ -180,8 +186,9 @@ runtimeExtension:
   certificate:
     certManager: {enabled: false}
     existingSecret: my-tls
+  clientAuth: {caSecret: capi-ca, caKey: bundle.pem}
   extensionConfig:
-    namespaceSelector: {}
+    namespaceSelector: null
 crds: {install: false}
 admissionPolicies: {enabled: false}
 `)
@@ -190,8 +197,10 @@ admissionPolicies: {enabled: false}
 		args: map[string]string{
 			"aws-route53-endpoint": "http://moto.test:5000", "aws-elbv2-endpoint": "http://moto.test:5000",
 			"octavia-endpoint": "http://octavia.test:9876", "octavia-project-id": "p1",
+			"runtime-extension-namespace-selector": "{}", // every namespace, as the ExtensionConfig without a selector
 		},
 		runtimeExtension: true,
+		clientCASecret:   "capi-ca",
 		withoutCRDs:      true,
 		withoutAdmission: true,
 		certSecret:       "my-tls",
@@ -225,13 +234,14 @@ func TestChartSingleTeam(t *testing.T) {
 
 func TestChartRefusesBadValues(t *testing.T) {
 	for name, values := range map[string]string{
-		"unknown provider":      "traffic: {provider: dns}",
-		"NLB without subnets":   "mirror: {nlb: {vpcID: vpc-1}}",
-		"bad NLB scheme":        "mirror: {nlb: {vpcID: vpc-1, subnets: [s], scheme: public}}",
-		"unknown value":         "trafficProvider: route53",
-		"bad duration":          "leaderElection: {leaseDuration: fifteen}",
-		"no cert for the hooks": "runtimeExtension: {enabled: true, certificate: {certManager: {enabled: false}}}",
-		"empty owner":           `ownerID: ""`,
+		"unknown provider":           "traffic: {provider: dns}",
+		"NLB without subnets":        "mirror: {nlb: {vpcID: vpc-1}}",
+		"bad NLB scheme":             "mirror: {nlb: {vpcID: vpc-1, subnets: [s], scheme: public}}",
+		"unknown value":              "trafficProvider: route53",
+		"bad duration":               "leaderElection: {leaseDuration: fifteen}",
+		"no cert for the hooks":      "runtimeExtension: {enabled: true, certificate: {certManager: {enabled: false}}, clientAuth: {caSecret: ca}}",
+		"no client CA for the hooks": "runtimeExtension: {enabled: true}",
+		"empty owner":                `ownerID: ""`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			in, err := renderChart(t, values)

@@ -3,6 +3,7 @@ package packaging
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -13,10 +14,14 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	runtimev1 "sigs.k8s.io/cluster-api/api/runtime/v1beta2"
 	"sigs.k8s.io/yaml"
+
+	"github.com/drover-dev/drover/internal/hooks"
 )
 
 // install is the objects of one rendered installation.
@@ -96,6 +101,7 @@ type want struct {
 	withoutCRDs      bool     // the install leaves the CRDs out
 	withoutAdmission bool     // the install leaves config/admission's policies out
 	certSecret       string   // the Runtime Extension's existing Secret; empty: a Certificate makes it
+	clientCASecret   string   // the Secret with the CA of the Runtime Extension's callers
 	crdExtraLabels   []string // labels the install adds to config/crd/bases' CRDs
 	crdExtraAnnots   []string // annotations the install adds to them
 }
@@ -500,6 +506,21 @@ func checkRuntimeExtension(t *testing.T, in install, w want, pod corev1.PodTempl
 	if secret == "" {
 		t.Fatalf("no Secret volume mounted at --runtime-extension-cert-dir=%s", flags["runtime-extension-cert-dir"])
 	}
+	// The callers' CA, from its Secret: the extension does not start without it.
+	caFile := flags["runtime-extension-client-ca-file"]
+	var caSecret string
+	for _, m := range pod.Spec.Containers[0].VolumeMounts {
+		if caFile != "" && m.MountPath == path.Dir(caFile) {
+			for _, v := range pod.Spec.Volumes {
+				if v.Name == m.Name && v.Secret != nil {
+					caSecret = v.Secret.SecretName
+				}
+			}
+		}
+	}
+	if caSecret == "" || caSecret != w.clientCASecret {
+		t.Errorf("--runtime-extension-client-ca-file=%s is in Secret %q; want Secret %q", caFile, caSecret, w.clientCASecret)
+	}
 	var svc *corev1.Service
 	for _, o := range in.ofKind("Service") {
 		s := convert[corev1.Service](t, o)
@@ -546,4 +567,28 @@ func checkRuntimeExtension(t *testing.T, in install, w want, pod corev1.PodTempl
 	if got, want := ec.GetAnnotations()["runtime.cluster.x-k8s.io/inject-ca-from-secret"], svc.Namespace+"/"+secret; got != want {
 		t.Errorf("ExtensionConfig injects its CA from %q; want %q", got, want)
 	}
+	// The manager refuses the Clusters of the namespaces Cluster API does not call it for.
+	sel, err := hooks.ParseNamespaceSelector(flags["runtime-extension-namespace-selector"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecSel := convert[runtimev1.ExtensionConfig](t, ec).Spec.NamespaceSelector
+	if _, set := flags["runtime-extension-namespace-selector"]; !set || selectorString(t, sel) != selectorString(t, ecSel) {
+		t.Errorf("--runtime-extension-namespace-selector selects %q (set: %t); the ExtensionConfig's namespaceSelector %q",
+			selectorString(t, sel), set, selectorString(t, ecSel))
+	}
+}
+
+// selectorString is a namespace selector as Cluster API reads it: nil selects every
+// namespace.
+func selectorString(t *testing.T, s *metav1.LabelSelector) string {
+	t.Helper()
+	if s == nil {
+		return labels.Everything().String()
+	}
+	sel, err := metav1.LabelSelectorAsSelector(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sel.String()
 }

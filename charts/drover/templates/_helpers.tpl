@@ -66,6 +66,15 @@ app.kubernetes.io/component: manager
 /var/run/drover/runtime-extension
 {{- end }}
 
+{{/* The Secret with the CA bundle of the client certificates allowed to call the Runtime Extension. */}}
+{{- define "drover.runtimeExtension.clientCASecret" -}}
+{{- required "runtimeExtension.clientAuth.caSecret is required: the Runtime Extension only answers callers with a client certificate of that CA (see docs/platform-team-guide.md)" .Values.runtimeExtension.clientAuth.caSecret }}
+{{- end }}
+
+{{- define "drover.runtimeExtension.clientCADir" -}}
+/var/run/drover/runtime-extension-client-ca
+{{- end }}
+
 {{/* The manager's flags (cmd/manager; docs/traffic.md, "Manager flags"), as a YAML list. */}}
 {{- define "drover.args" -}}
 {{- $v := .Values }}
@@ -123,6 +132,12 @@ app.kubernetes.io/component: manager
 {{- if $v.runtimeExtension.enabled }}
 {{- $a = append $a (printf "--runtime-extension-port=%d" (int $v.runtimeExtension.port)) }}
 {{- $a = append $a (printf "--runtime-extension-cert-dir=%s" (include "drover.runtimeExtension.certDir" .)) }}
+{{- $_ := include "drover.runtimeExtension.clientCASecret" . }}
+{{- $a = append $a (printf "--runtime-extension-client-ca-file=%s/%s" (include "drover.runtimeExtension.clientCADir" .) $v.runtimeExtension.clientAuth.caKey) }}
+{{- with $v.runtimeExtension.clientAuth.allowedNames }}
+{{- $a = append $a (printf "--runtime-extension-client-names=%s" (join "," .)) }}
+{{- end }}
+{{- $a = append $a (printf "--runtime-extension-namespace-selector=%s" (toJson (default (dict) (dig "namespaceSelector" nil $v.runtimeExtension.extensionConfig)))) }}
 {{- if $v.runtimeExtension.surge }}
 {{- $a = append $a "--runtime-extension-surge" }}
 {{- end }}
