@@ -134,8 +134,9 @@ type TenantSpec struct {
 	// +optional
 	ServiceAccount *TenantServiceAccount `json:"serviceAccount,omitempty"`
 
-	// hostedZones the tenant's ProdSets may publish records in. Recorded for the DNS
-	// boundary; not yet enforced.
+	// hostedZones the tenant's ProdSets may publish records in, with the record names
+	// allowed in each. Empty: none. A zone a Tenant lists is closed to namespaces without
+	// a Tenant. Which one set of those allowed holds a name is first come, first served.
 	// +optional
 	// +kubebuilder:validation:MaxItems=64
 	// +listType=map
