@@ -44,6 +44,7 @@ type Placement struct {
 	// +optional
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
 	MaxPerCluster int32 `json:"maxPerCluster,omitempty"`
 
 	// unreachableToleration is how long a cluster may be unreachable before its Prods are
@@ -128,6 +129,7 @@ type HealthCheck struct {
 }
 
 // ProdSetSpec is the desired state of a ProdSet.
+// +kubebuilder:validation:XValidation:rule="!has(self.replicas) || self.replicas * size(self.template.spec.manifests) <= 5000",message="replicas times the template's manifests is at most 5000 workload objects per set; split the set"
 type ProdSetSpec struct {
 	// replicas is how many identical Prods to run. Defaults to 1.
 	// +optional

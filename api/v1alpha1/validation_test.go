@@ -153,6 +153,29 @@ func refusedCases() []validationCase {
 			want:   "spec.clusterName: Invalid value",
 		},
 		{
+			name: "ProdSet of more than 5000 workload objects", kind: "ProdSet",
+			mutate: func(o map[string]any) {
+				set(o, int64(1000), "spec", "replicas")
+				set(o, int64(1), "spec", "placement", "maxPerCluster")
+				manifests := get(o, "spec", "template", "spec", "manifests").([]any)
+				for len(manifests) <= 5 {
+					manifests = append(manifests, manifests[0])
+				}
+				set(o, manifests, "spec", "template", "spec", "manifests")
+			},
+			want: "replicas times the template's manifests is at most 5000 workload objects per set",
+		},
+		{
+			name: "ProdSet maxPerCluster above 10", kind: "ProdSet",
+			mutate: func(o map[string]any) { set(o, int64(11), "spec", "placement", "maxPerCluster") },
+			want:   "should be less than or equal to 10",
+		},
+		{
+			name: "mirror pollInterval under 1s", kind: "Prod",
+			mutate: func(o map[string]any) { set(o, "100ms", "spec", "traffic", "mirror", "pollInterval") },
+			want:   "pollInterval must be between 1s and 1h",
+		},
+		{
 			name: "Prod weight above 255", kind: "Prod",
 			mutate: func(o map[string]any) { set(o, int64(256), "spec", "traffic", "weight") },
 			want:   "should be less than or equal to 255",

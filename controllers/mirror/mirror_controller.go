@@ -91,8 +91,8 @@ type Reconciler struct {
 	Manager string
 	// Network is where NLBs are made.
 	Network nlb.Network
-	// PollInterval is how often Octavia is read when the Prod does not say. Defaults to
-	// DefaultPollInterval.
+	// PollInterval is how often Octavia is read when the Prod does not say, and the most
+	// often a Prod may ask for. Defaults to DefaultPollInterval.
 	PollInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -217,7 +217,9 @@ func mirrorEnabled(p *droverv1.Prod) bool {
 }
 
 func (r *Reconciler) pollInterval(p *droverv1.Prod) time.Duration {
-	if m := p.Spec.Traffic.Mirror; m != nil && m.PollInterval != nil && m.PollInterval.Duration > 0 {
+	// A Prod may ask to be read less often than the manager's interval, never more: the
+	// rate limits of Octavia and ELBv2 are every tenant's.
+	if m := p.Spec.Traffic.Mirror; m != nil && m.PollInterval != nil && m.PollInterval.Duration > r.PollInterval {
 		return m.PollInterval.Duration
 	}
 	return r.PollInterval
