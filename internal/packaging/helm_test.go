@@ -45,7 +45,7 @@ func TestChartDefaults(t *testing.T) {
 	m := checkInstall(t, in, want{
 		namespace: helmNamespace,
 		args: map[string]string{
-			"traffic-provider": "none", "owner-id": "drover", "leader-elect": "true",
+			"traffic-provider": "none", "leader-elect": "true",
 			"metrics-bind-address": ":8080", "health-probe-bind-address": ":8081",
 		},
 		crdExtraAnnots: helmCRDAnnotations,
@@ -174,6 +174,7 @@ func TestChartProduction(t *testing.T) {
 func TestChartAWSCredentialsSecretAndNoauthOctavia(t *testing.T) {
 	in := mustRenderChart(t, `
 traffic: {provider: route53}
+ownerID: drover-test
 aws:
   credentialsSecret: drover-aws-credentials
   endpoints: {route53: "http://moto.test:5000", elbv2: "http://moto.test:5000"}
@@ -241,7 +242,10 @@ func TestChartRefusesBadValues(t *testing.T) {
 		"bad duration":               "leaderElection: {leaseDuration: fifteen}",
 		"no cert for the hooks":      "runtimeExtension: {enabled: true, certificate: {certManager: {enabled: false}}, clientAuth: {caSecret: ca}}",
 		"no client CA for the hooks": "runtimeExtension: {enabled: true}",
-		"empty owner":                `ownerID: ""`,
+		"route53 without an owner":   "traffic: {provider: route53}",
+		"NLBs without an owner":      "mirror: {nlb: {vpcID: vpc-1, subnets: [s]}}",
+		"an owner with a slash":      `ownerID: "drover/eu"`,
+		"an owner too long":          `ownerID: "drover-this-installation-is-far-too-long"`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			in, err := renderChart(t, values)

@@ -89,7 +89,11 @@ app.kubernetes.io/component: manager
 {{- $a = append $a (printf "--health-probe-bind-address=:%d" (int $v.probes.port)) }}
 {{- $a = append $a (printf "--zap-log-level=%v" $v.logLevel) }}
 {{- $a = append $a (printf "--traffic-provider=%s" $v.traffic.provider) }}
-{{- $a = append $a (printf "--owner-id=%s" (required "ownerID must not be empty" $v.ownerID)) }}
+{{- if or (eq $v.traffic.provider "route53") $v.mirror.nlb.vpcID }}
+{{- $a = append $a (printf "--owner-id=%s" (required "ownerID: name this installation, uniquely among the drover installations sharing the AWS account and hosted zones (one installed with an earlier chart used drover: keep it to keep its records and NLBs)" $v.ownerID)) }}
+{{- else if $v.ownerID }}
+{{- $a = append $a (printf "--owner-id=%s" $v.ownerID) }}
+{{- end }}
 {{- if $v.tenancy.singleTeam }}
 {{- $a = append $a "--single-team" }}
 {{- end }}
