@@ -46,12 +46,12 @@ func TestChartDefaults(t *testing.T) {
 		namespace: helmNamespace,
 		args: map[string]string{
 			"traffic-provider": "none", "leader-elect": "true",
-			"metrics-bind-address": ":8080", "health-probe-bind-address": ":8081",
+			"metrics-bind-address": ":8443", "metrics-secure": "true", "health-probe-bind-address": ":8081",
 		},
 		crdExtraAnnots: helmCRDAnnotations,
 	})
 	if got, want := in.summary(), strings.Join([]string{
-		"ClusterRole/drover-manager-role", "ClusterRoleBinding/drover-manager-rolebinding",
+		"ClusterRole/drover-manager-role", "ClusterRole/drover-metrics-reader", "ClusterRoleBinding/drover-manager-rolebinding",
 		"CustomResourceDefinition/clustermaintenances.drover.dev", "CustomResourceDefinition/prods.drover.dev",
 		"CustomResourceDefinition/prodsets.drover.dev", "CustomResourceDefinition/rolloutpolicies.drover.dev",
 		"CustomResourceDefinition/tenants.drover.dev",
@@ -67,7 +67,7 @@ func TestChartDefaults(t *testing.T) {
 	if img := m.container.Image; img != "registry.example/drover/manager:v0.1.0" {
 		t.Errorf("image %s; want the chart's appVersion as tag", img)
 	}
-	for _, f := range []string{"aws-region", "nlb-vpc-id", "os-cloud", "octavia-endpoint", "runtime-extension-port", "prometheus-address"} {
+	for _, f := range []string{"aws-region", "nlb-vpc-id", "os-cloud", "octavia-endpoint", "runtime-extension-port", "prometheus-address", "metrics-cert-path"} {
 		if _, ok := m.flags[f]; ok {
 			t.Errorf("--%s is set by default", f)
 		}

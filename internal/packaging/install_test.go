@@ -6,6 +6,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -266,6 +267,19 @@ func checkInstall(t *testing.T, in install, w want) manager {
 		eps, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
 		if len(eps) != 1 || eps[0].(map[string]any)["port"] != "metrics" {
 			t.Errorf("ServiceMonitor endpoints %v; want one on port metrics", eps)
+		} else {
+			// The manager serves HTTPS and wants a bearer token, unless --metrics-secure=false.
+			ep := eps[0].(map[string]any)
+			wantScheme := "https"
+			if flags["metrics-secure"] == "false" {
+				wantScheme = "http"
+			}
+			if ep["scheme"] != wantScheme {
+				t.Errorf("ServiceMonitor scheme %v; the manager serves %s (--metrics-secure=%s)", ep["scheme"], wantScheme, flags["metrics-secure"])
+			}
+			if wantScheme == "https" && (ep["bearerTokenFile"] == nil || ep["tlsConfig"] == nil) {
+				t.Errorf("ServiceMonitor endpoint %v sends no bearer token or has no tlsConfig", ep)
+			}
 		}
 	}
 
@@ -330,22 +344,63 @@ func checkRBAC(t *testing.T, in install, root string, sa *unstructured.Unstructu
 	}
 	subject := rbacv1.Subject{Kind: "ServiceAccount", Name: sa.GetName(), Namespace: sa.GetNamespace()}
 
-	crs := in.ofKind("ClusterRole")
-	if len(crs) != 1 {
-		t.Fatalf("want one ClusterRole, got %d", len(crs))
+	// The manager's ClusterRole is the one bound to its ServiceAccount; the other is
+	// metrics-reader, for whoever scrapes the metrics.
+	var crb *rbacv1.ClusterRoleBinding
+	for _, o := range in.ofKind("ClusterRoleBinding") {
+		b := convert[rbacv1.ClusterRoleBinding](t, o)
+		if slices.Contains(b.Subjects, subject) {
+			if crb != nil {
+				t.Errorf("ClusterRoleBindings %s and %s both bind the manager's ServiceAccount", crb.Name, b.Name)
+			}
+			crb = b
+		}
 	}
-	cr := convert[rbacv1.ClusterRole](t, crs[0])
+	if crb == nil {
+		t.Fatalf("no ClusterRoleBinding binds the manager's ServiceAccount %+v", subject)
+	}
+	var cr, reader *rbacv1.ClusterRole
+	for _, o := range in.ofKind("ClusterRole") {
+		r := convert[rbacv1.ClusterRole](t, o)
+		switch {
+		case r.Name == crb.RoleRef.Name:
+			cr = r
+		case strings.HasSuffix(r.Name, "-metrics-reader"):
+			reader = r
+		default:
+			t.Errorf("unexpected ClusterRole %s", r.Name)
+		}
+	}
+	if cr == nil {
+		t.Fatalf("the manager's ClusterRoleBinding %s names ClusterRole %s, which the install lacks", crb.Name, crb.RoleRef.Name)
+	}
 	if !reflect.DeepEqual(cr.Rules, wantRole.Rules) {
 		t.Errorf("ClusterRole %s rules differ from config/rbac/role.yaml:\n got %+v\nwant %+v", cr.Name, cr.Rules, wantRole.Rules)
 	}
-	crbs := in.ofKind("ClusterRoleBinding")
-	if len(crbs) != 1 {
-		t.Fatalf("want one ClusterRoleBinding, got %d", len(crbs))
-	}
-	crb := convert[rbacv1.ClusterRoleBinding](t, crbs[0])
 	if crb.RoleRef != (rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: cr.Name}) ||
 		!reflect.DeepEqual(crb.Subjects, []rbacv1.Subject{subject}) {
 		t.Errorf("ClusterRoleBinding %s binds %+v to %+v; want ClusterRole %s to %+v", crb.Name, crb.RoleRef, crb.Subjects, cr.Name, subject)
+	}
+	// The metrics endpoint reviews tokens and access with the manager's identity.
+	for _, need := range []rbacv1.PolicyRule{
+		{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
+	} {
+		if !slices.ContainsFunc(cr.Rules, func(r rbacv1.PolicyRule) bool { return reflect.DeepEqual(r, need) }) {
+			t.Errorf("ClusterRole %s lacks %+v, which the metrics endpoint's authentication and authorization need", cr.Name, need)
+		}
+	}
+	// metrics-reader may GET /metrics and nothing else: config/rbac's rules.
+	var wantReader rbacv1.ClusterRole
+	readObject(t, filepath.Join(root, "config", "rbac", "metrics_reader_role.yaml"), &wantReader)
+	if want := []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}; !reflect.DeepEqual(wantReader.Rules, want) {
+		t.Errorf("config/rbac/metrics_reader_role.yaml rules %+v; want %+v", wantReader.Rules, want)
+	}
+	switch {
+	case reader == nil:
+		t.Errorf("no metrics-reader ClusterRole among %s", in.summary())
+	case !reflect.DeepEqual(reader.Rules, wantReader.Rules):
+		t.Errorf("ClusterRole %s rules %+v; want config/rbac/metrics_reader_role.yaml's %+v", reader.Name, reader.Rules, wantReader.Rules)
 	}
 
 	roles := in.ofKind("Role")
