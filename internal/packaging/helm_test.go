@@ -49,13 +49,14 @@ func TestChartDefaults(t *testing.T) {
 			"metrics-bind-address": ":8443", "metrics-secure": "true", "health-probe-bind-address": ":8081",
 		},
 		crdExtraAnnots: helmCRDAnnotations,
+		networkPolicy:  true,
 	})
 	if got, want := in.summary(), strings.Join([]string{
 		"ClusterRole/drover-manager-role", "ClusterRole/drover-metrics-reader", "ClusterRoleBinding/drover-manager-rolebinding",
 		"CustomResourceDefinition/clustermaintenances.drover.dev", "CustomResourceDefinition/prods.drover.dev",
 		"CustomResourceDefinition/prodsets.drover.dev", "CustomResourceDefinition/rolloutpolicies.drover.dev",
 		"CustomResourceDefinition/tenants.drover.dev",
-		"Deployment/drover-manager", "Role/drover-leader-election-role", "RoleBinding/drover-leader-election-rolebinding",
+		"Deployment/drover-manager", "NetworkPolicy/drover-manager", "Role/drover-leader-election-role", "RoleBinding/drover-leader-election-rolebinding",
 		"Service/drover-manager-metrics", "ServiceAccount/drover-manager",
 		"ValidatingAdmissionPolicy/drover-own-namespace-clusters", "ValidatingAdmissionPolicy/drover-tenant-label-needs-a-tenant",
 		"ValidatingAdmissionPolicy/drover-tenant-prods", "ValidatingAdmissionPolicy/drover-tenant-prodsets",
@@ -136,6 +137,7 @@ func TestChartProduction(t *testing.T) {
 		clientCASecret:   "capi-client-ca",
 		serviceMonitor:   true,
 		crdExtraAnnots:   helmCRDAnnotations,
+		networkPolicy:    true,
 	})
 	if m.container.Image != "registry.example/drover/manager:v1.2.3" {
 		t.Errorf("image %s", m.container.Image)
@@ -205,6 +207,7 @@ admissionPolicies: {enabled: false}
 		withoutCRDs:      true,
 		withoutAdmission: true,
 		certSecret:       "my-tls",
+		networkPolicy:    true,
 	})
 	if _, ok := m.flags["os-cloud"]; ok {
 		t.Error("--os-cloud is set beside --octavia-endpoint")

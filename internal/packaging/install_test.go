@@ -14,6 +14,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -105,6 +106,7 @@ type want struct {
 	clientCASecret   string   // the Secret with the CA of the Runtime Extension's callers
 	crdExtraLabels   []string // labels the install adds to config/crd/bases' CRDs
 	crdExtraAnnots   []string // annotations the install adds to them
+	networkPolicy    bool     // the install has a NetworkPolicy for the manager
 }
 
 // manager is what checkInstall learned about the manager, for further checks.
@@ -282,6 +284,7 @@ func checkInstall(t *testing.T, in install, w want) manager {
 			}
 		}
 	}
+	checkNetworkPolicy(t, in, w, pod, ports)
 
 	checkCRDs(t, in, root, w)
 	checkAdmission(t, in, root, w)
@@ -646,4 +649,54 @@ func selectorString(t *testing.T, s *metav1.LabelSelector) string {
 		t.Fatal(err)
 	}
 	return sel.String()
+}
+
+// checkNetworkPolicy: the manager's NetworkPolicy selects its pods and lets in only the
+// metrics port (from the peers it names), the probes port and, when on, the Runtime
+// Extension's port: the container's ports, so that nothing the manager serves is cut
+// off and nothing else is open.
+func checkNetworkPolicy(t *testing.T, in install, w want, pod corev1.PodTemplateSpec, ports map[string]int32) {
+	t.Helper()
+	nps := in.ofKind("NetworkPolicy")
+	if !w.networkPolicy {
+		if len(nps) > 0 {
+			t.Errorf("%d NetworkPolicies; want none", len(nps))
+		}
+		return
+	}
+	if len(nps) != 1 {
+		t.Fatalf("want one NetworkPolicy, got %d: %s", len(nps), in.summary())
+	}
+	np := convert[networkingv1.NetworkPolicy](t, nps[0])
+	sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+	if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
+		t.Errorf("NetworkPolicy %s selects %v; the manager's pods have labels %v (%v)", np.Name, np.Spec.PodSelector, pod.Labels, err)
+	}
+	if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
+		t.Errorf("NetworkPolicy %s policyTypes %v lack Ingress", np.Name, np.Spec.PolicyTypes)
+	}
+	open := map[int32]bool{}
+	for _, r := range np.Spec.Ingress {
+		if len(r.Ports) == 0 {
+			t.Errorf("NetworkPolicy %s has an ingress rule for every port: %+v", np.Name, r)
+		}
+		for _, p := range r.Ports {
+			if p.Port == nil {
+				t.Errorf("NetworkPolicy %s opens every port to %+v", np.Name, r.From)
+				continue
+			}
+			n := resolvePort(p.Port.String(), ports)
+			open[n] = true
+			if n == ports["metrics"] && len(r.From) == 0 {
+				t.Errorf("NetworkPolicy %s lets anyone reach the metrics port", np.Name)
+			}
+		}
+	}
+	want := map[int32]bool{}
+	for _, p := range pod.Spec.Containers[0].Ports {
+		want[p.ContainerPort] = true
+	}
+	if !reflect.DeepEqual(open, want) {
+		t.Errorf("NetworkPolicy %s opens ports %v; the manager serves %v", np.Name, open, want)
+	}
 }

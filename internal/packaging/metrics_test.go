@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -28,6 +29,7 @@ metrics:
 		args:           map[string]string{"metrics-secure": "true", "metrics-cert-path": "/var/run/drover/metrics"},
 		serviceMonitor: true,
 		crdExtraAnnots: helmCRDAnnotations,
+		networkPolicy:  true,
 	})
 	mounted := false
 	for _, vm := range m.container.VolumeMounts {
@@ -79,5 +81,65 @@ func TestChartMetricsInsecure(t *testing.T) {
 		args:           map[string]string{"metrics-secure": "false"},
 		serviceMonitor: true,
 		crdExtraAnnots: helmCRDAnnotations,
+		networkPolicy:  true,
 	})
+}
+
+// The default NetworkPolicy: metrics from namespaces labelled metrics=enabled, probes
+// from anyone, ingress only, egress open.
+func TestChartNetworkPolicy(t *testing.T) {
+	np := convert[networkingv1.NetworkPolicy](t, mustRenderChart(t, "").get(t, "NetworkPolicy", "drover-manager"))
+	if !reflect.DeepEqual(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}) || np.Spec.Egress != nil {
+		t.Errorf("policyTypes %v, egress %v; want Ingress only, egress open", np.Spec.PolicyTypes, np.Spec.Egress)
+	}
+	if len(np.Spec.Ingress) != 2 {
+		t.Fatalf("ingress rules %+v; want metrics and probes", np.Spec.Ingress)
+	}
+	metrics, probes := np.Spec.Ingress[0], np.Spec.Ingress[1]
+	if metrics.Ports[0].Port.IntValue() != 8443 || len(metrics.From) != 1 || metrics.From[0].NamespaceSelector == nil ||
+		!reflect.DeepEqual(metrics.From[0].NamespaceSelector.MatchLabels, map[string]string{"metrics": "enabled"}) || metrics.From[0].PodSelector != nil {
+		t.Errorf("metrics rule %+v; want port 8443 from namespaces labelled metrics=enabled", metrics)
+	}
+	if probes.Ports[0].Port.IntValue() != 8081 || len(probes.From) != 0 {
+		t.Errorf("probes rule %+v; want port 8081 from anyone (the kubelet is not a pod)", probes)
+	}
+
+	// Restricted egress, a narrower Runtime Extension and other metrics peers.
+	in := mustRenderChart(t, `
+runtimeExtension: {enabled: true}
+networkPolicy:
+  metrics:
+    from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}, podSelector: {matchLabels: {app: prometheus}}}]
+  runtimeExtension:
+    from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: capi-system}}}]
+  egress:
+    restrict: true
+    rules:
+    - ports: [{port: 53, protocol: UDP}]
+    - to: [{ipBlock: {cidr: 10.0.0.0/8}}]
+`)
+	checkInstall(t, in, want{
+		namespace:        helmNamespace,
+		runtimeExtension: true,
+		crdExtraAnnots:   helmCRDAnnotations,
+		networkPolicy:    true,
+	})
+	np = convert[networkingv1.NetworkPolicy](t, in.get(t, "NetworkPolicy", "drover-manager"))
+	if !reflect.DeepEqual(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}) || len(np.Spec.Egress) != 2 {
+		t.Errorf("policyTypes %v, egress %+v; want Ingress and Egress with the two rules", np.Spec.PolicyTypes, np.Spec.Egress)
+	}
+	if len(np.Spec.Ingress) != 3 || np.Spec.Ingress[2].Ports[0].Port.IntValue() != 9443 ||
+		len(np.Spec.Ingress[2].From) != 1 || np.Spec.Ingress[2].From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "capi-system" {
+		t.Errorf("ingress %+v; want the Runtime Extension's port 9443 from capi-system", np.Spec.Ingress)
+	}
+	if p := np.Spec.Ingress[0].From[0].PodSelector; p == nil || p.MatchLabels["app"] != "prometheus" {
+		t.Errorf("metrics peers %+v; want the values'", np.Spec.Ingress[0].From)
+	}
+
+	if got := mustRenderChart(t, "networkPolicy: {enabled: false}").ofKind("NetworkPolicy"); len(got) != 0 {
+		t.Errorf("networkPolicy.enabled=false rendered %d NetworkPolicies", len(got))
+	}
+	if _, err := renderChart(t, "networkPolicy: {metrics: {from: anyone}}"); err == nil {
+		t.Error("networkPolicy.metrics.from that is not a list rendered")
+	}
 }
