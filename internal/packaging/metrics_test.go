@@ -106,7 +106,7 @@ func TestChartNetworkPolicy(t *testing.T) {
 
 	// Restricted egress, a narrower Runtime Extension and other metrics peers.
 	in := mustRenderChart(t, `
-runtimeExtension: {enabled: true}
+runtimeExtension: {enabled: true, clientAuth: {caSecret: capi-ca}}
 networkPolicy:
   metrics:
     from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}, podSelector: {matchLabels: {app: prometheus}}}]
@@ -121,6 +121,7 @@ networkPolicy:
 	checkInstall(t, in, want{
 		namespace:        helmNamespace,
 		runtimeExtension: true,
+		clientCASecret:   "capi-ca",
 		crdExtraAnnots:   helmCRDAnnotations,
 		networkPolicy:    true,
 	})
