@@ -12,7 +12,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/drover-dev/drover/internal/hooks"
 	"github.com/drover-dev/drover/internal/setup"
@@ -27,7 +26,6 @@ func main() {
 
 func run() error {
 	var (
-		metricsAddr      string
 		probeAddr        string
 		leaderElect      bool
 		leaderElectionNS string
@@ -38,9 +36,10 @@ func run() error {
 		cloud            setup.CloudFlags
 		hookOpts         hooks.Options
 		hookNamespaces   string
+		metrics          setup.MetricsFlags
 	)
 	fs := pflag.CommandLine
-	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
+	metrics.Bind(fs)
 	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
 	fs.BoolVar(&leaderElect, "leader-elect", true, "Elect a leader so that only one replica acts at a time.")
 	fs.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; defaults to the manager's own namespace.")
@@ -79,9 +78,16 @@ func run() error {
 	ctrl.SetLogger(logger)
 	klog.SetLogger(logger)
 
+	metricsOpts, err := metrics.ServerOptions()
+	if err != nil {
+		return err
+	}
+	if !metrics.Secure && metrics.BindAddress != "0" {
+		logger.Info("serving metrics over plain HTTP to anyone who can reach them (--metrics-secure=false); for local runs only", "address", metrics.BindAddress)
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        setup.Scheme(),
-		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
+		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        probeAddr,
 		LeaderElection:                leaderElect,
 		LeaderElectionID:              "drover-manager.drover.dev",

@@ -46,16 +46,17 @@ func TestChartDefaults(t *testing.T) {
 		namespace: helmNamespace,
 		args: map[string]string{
 			"traffic-provider": "none", "leader-elect": "true",
-			"metrics-bind-address": ":8080", "health-probe-bind-address": ":8081",
+			"metrics-bind-address": ":8443", "metrics-secure": "true", "health-probe-bind-address": ":8081",
 		},
 		crdExtraAnnots: helmCRDAnnotations,
+		networkPolicy:  true,
 	})
 	if got, want := in.summary(), strings.Join([]string{
-		"ClusterRole/drover-manager-role", "ClusterRoleBinding/drover-manager-rolebinding",
+		"ClusterRole/drover-manager-role", "ClusterRole/drover-metrics-reader", "ClusterRoleBinding/drover-manager-rolebinding",
 		"CustomResourceDefinition/clustermaintenances.drover.dev", "CustomResourceDefinition/prods.drover.dev",
 		"CustomResourceDefinition/prodsets.drover.dev", "CustomResourceDefinition/rolloutpolicies.drover.dev",
 		"CustomResourceDefinition/tenants.drover.dev",
-		"Deployment/drover-manager", "Role/drover-leader-election-role", "RoleBinding/drover-leader-election-rolebinding",
+		"Deployment/drover-manager", "NetworkPolicy/drover-manager", "Role/drover-leader-election-role", "RoleBinding/drover-leader-election-rolebinding",
 		"Service/drover-manager-metrics", "ServiceAccount/drover-manager",
 		"ValidatingAdmissionPolicy/drover-own-namespace-clusters", "ValidatingAdmissionPolicy/drover-tenant-label-needs-a-tenant",
 		"ValidatingAdmissionPolicy/drover-tenant-prods", "ValidatingAdmissionPolicy/drover-tenant-prodsets",
@@ -67,7 +68,7 @@ func TestChartDefaults(t *testing.T) {
 	if img := m.container.Image; img != "registry.example/drover/manager:v0.1.0" {
 		t.Errorf("image %s; want the chart's appVersion as tag", img)
 	}
-	for _, f := range []string{"aws-region", "nlb-vpc-id", "os-cloud", "octavia-endpoint", "runtime-extension-port", "prometheus-address"} {
+	for _, f := range []string{"aws-region", "nlb-vpc-id", "os-cloud", "octavia-endpoint", "runtime-extension-port", "prometheus-address", "metrics-cert-path"} {
 		if _, ok := m.flags[f]; ok {
 			t.Errorf("--%s is set by default", f)
 		}
@@ -136,6 +137,7 @@ func TestChartProduction(t *testing.T) {
 		clientCASecret:   "capi-client-ca",
 		serviceMonitor:   true,
 		crdExtraAnnots:   helmCRDAnnotations,
+		networkPolicy:    true,
 	})
 	if m.container.Image != "registry.example/drover/manager:v1.2.3" {
 		t.Errorf("image %s", m.container.Image)
@@ -205,6 +207,7 @@ admissionPolicies: {enabled: false}
 		withoutCRDs:      true,
 		withoutAdmission: true,
 		certSecret:       "my-tls",
+		networkPolicy:    true,
 	})
 	if _, ok := m.flags["os-cloud"]; ok {
 		t.Error("--os-cloud is set beside --octavia-endpoint")

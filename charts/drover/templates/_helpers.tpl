@@ -75,6 +75,10 @@ app.kubernetes.io/component: manager
 /var/run/drover/runtime-extension-client-ca
 {{- end }}
 
+{{- define "drover.metrics.certDir" -}}
+/var/run/drover/metrics
+{{- end }}
+
 {{/* The manager's flags (cmd/manager; docs/traffic.md, "Manager flags"), as a YAML list. */}}
 {{- define "drover.args" -}}
 {{- $v := .Values }}
@@ -86,6 +90,10 @@ app.kubernetes.io/component: manager
 {{- $a = append $a (printf "--leader-elect-renew-deadline=%s" $v.leaderElection.renewDeadline) }}
 {{- $a = append $a (printf "--leader-elect-retry-period=%s" $v.leaderElection.retryPeriod) }}
 {{- $a = append $a (printf "--metrics-bind-address=:%d" (int $v.metrics.port)) }}
+{{- $a = append $a (printf "--metrics-secure=%t" $v.metrics.secure) }}
+{{- if $v.metrics.certSecret }}
+{{- $a = append $a (printf "--metrics-cert-path=%s" (include "drover.metrics.certDir" .)) }}
+{{- end }}
 {{- $a = append $a (printf "--health-probe-bind-address=:%d" (int $v.probes.port)) }}
 {{- $a = append $a (printf "--zap-log-level=%v" $v.logLevel) }}
 {{- $a = append $a (printf "--traffic-provider=%s" $v.traffic.provider) }}
