@@ -7,6 +7,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	runtimehooksv1 "sigs.k8s.io/cluster-api/api/runtime/hooks/v1alpha1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -23,8 +24,10 @@ func TestUpgradeHookHoldsTheUpgradeUntilDrained(t *testing.T) {
 	g := NewWithT(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	caPEM, certDir := hookstest.ServeCert(t)
+	clientCA := hookstest.NewClientCA(t, "cluster-api client CA")
 	port := hookstest.FreePort(t)
-	srv, err := hooks.NewServer(cp, hooks.Options{Host: "127.0.0.1", Port: port, CertDir: certDir, RetryAfter: time.Second})
+	srv, err := hooks.NewServer(cp, hooks.Options{Host: "127.0.0.1", Port: port, CertDir: certDir, RetryAfter: time.Second,
+		ClientCAFile: clientCA.File, ClientNames: []string{"capi-controller-manager"}})
 	g.Expect(err).NotTo(HaveOccurred())
 	done := make(chan error, 1)
 	go func() { done <- srv.Start(ctx) }()
@@ -34,12 +37,16 @@ func TestUpgradeHookHoldsTheUpgradeUntilDrained(t *testing.T) {
 			t.Log("runtime extension server:", err)
 		}
 	})
-	capi, err := hookstest.NewCaller(fmt.Sprintf("https://127.0.0.1:%d", port), caPEM)
+	capi, err := hookstest.NewCaller(fmt.Sprintf("https://127.0.0.1:%d", port), caPEM, clientCA.Issue(t, "capi-controller-manager").Certificate)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Eventually(capi.Ready, 10*time.Second, 100*time.Millisecond).Should(Succeed())
 
 	set := newSet(t, "upgrade", 3, nil)
 	names := expectServing(g, set, eu1, eu2, us1)
+
+	// Cluster API's topology controller is upgrading eu-1: its topology names the new
+	// version, its control plane still runs the old one.
+	markUpgrade(t, eu1, "v1.35.2")
 
 	// BeforeClusterUpgrade: retried until drained, as Cluster API does.
 	retries := 0
@@ -61,6 +68,7 @@ func TestUpgradeHookHoldsTheUpgradeUntilDrained(t *testing.T) {
 
 	// The upgrade.
 	g.Expect(bed.Workload(eu1).RestartAPIServer()).To(Succeed())
+	markUpgrade(t, eu1, "v1.36.3")
 
 	// AfterClusterUpgrade: retried until the cluster is back in traffic.
 	g.Eventually(func(g Gomega) {
@@ -71,4 +79,34 @@ func TestUpgradeHookHoldsTheUpgradeUntilDrained(t *testing.T) {
 	g.Expect(cp.List(ctx, list, client.InNamespace(bed.Namespace))).To(Succeed())
 	g.Expect(list.Items).To(BeEmpty())
 	g.Expect(minPublished(set, 3)).To(BeNumerically(">=", 2))
+}
+
+// markUpgrade gives the Cluster the spec.topology.version hookstest's calls name,
+// v1.36.3, and reports its control plane running controlPlane, as Cluster API would; the
+// Cluster is put back as it was when the test ends.
+func markUpgrade(t *testing.T, name, controlPlane string) {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
+	c := &clusterv1.Cluster{}
+	g.Expect(cp.Get(ctx, client.ObjectKey{Namespace: bed.Namespace, Name: name}, c)).To(Succeed())
+	orig := c.DeepCopy()
+	before := c.DeepCopy()
+	c.Spec.Topology = clusterv1.Topology{ClassRef: clusterv1.ClusterClassRef{Name: "upgrade-test"}, Version: "v1.36.3"}
+	g.Expect(cp.Patch(ctx, c, client.MergeFrom(before))).To(Succeed())
+	before = c.DeepCopy()
+	c.Status.ControlPlane = &clusterv1.ClusterControlPlaneStatus{Versions: []clusterv1.StatusVersion{{Version: controlPlane, Replicas: 1}}}
+	g.Expect(cp.Status().Patch(ctx, c, client.MergeFrom(before))).To(Succeed())
+	t.Cleanup(func() {
+		cur := &clusterv1.Cluster{}
+		if err := cp.Get(ctx, client.ObjectKeyFromObject(orig), cur); err != nil {
+			return
+		}
+		back := cur.DeepCopy()
+		back.Spec.Topology = orig.Spec.Topology
+		_ = cp.Patch(ctx, back, client.MergeFrom(cur))
+		cur = back.DeepCopy()
+		back.Status.ControlPlane = orig.Status.ControlPlane
+		_ = cp.Status().Patch(ctx, back, client.MergeFrom(cur))
+	})
 }
