@@ -37,6 +37,7 @@ import (
 	"github.com/drover-dev/drover/internal/manifests"
 	"github.com/drover-dev/drover/internal/phases"
 	"github.com/drover-dev/drover/internal/tenancy"
+	"github.com/drover-dev/drover/internal/tenancy/lookup"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -351,28 +352,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 // reconcileTenancy resolves what the Prod may reach: the Tenant its namespace is
 // labelled with, or the defaults.
 func (r *Reconciler) reconcileTenancy(ctx context.Context, s *scope) (ctrl.Result, error) {
-	ns := &corev1.Namespace{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: s.prod.Namespace}, ns); err != nil {
-		s.reachable = reachability{reason: droverv1.ProdClusterReachableUnknownReason,
-			message: fmt.Sprintf("reading namespace %s for its tenant: %v", s.prod.Namespace, err)}
-		return ctrl.Result{}, fmt.Errorf("reading namespace %s for its tenant: %w", s.prod.Namespace, err)
+	policy, err := lookup.Policy(ctx, r.Client, s.prod.Namespace, r.SingleTeam)
+	if err != nil {
+		s.reachable = reachability{reason: droverv1.ProdClusterReachableUnknownReason, message: err.Error()}
+		return ctrl.Result{}, err
 	}
-	var lookupErr error
-	s.policy = tenancy.Resolve(ns.Name, ns.Labels, func(name string) (*droverv1.Tenant, bool) {
-		t := &droverv1.Tenant{}
-		if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, t); err != nil {
-			if !apierrors.IsNotFound(err) {
-				lookupErr = err
-			}
-			return nil, false
-		}
-		return t, true
-	}, r.SingleTeam)
-	if lookupErr != nil {
-		s.reachable = reachability{reason: droverv1.ProdClusterReachableUnknownReason,
-			message: fmt.Sprintf("reading the Tenant of namespace %s: %v", s.prod.Namespace, lookupErr)}
-		return ctrl.Result{}, fmt.Errorf("reading the Tenant of namespace %s: %w", s.prod.Namespace, lookupErr)
-	}
+	s.policy = policy
 	s.resolved = true
 	return ctrl.Result{}, nil
 }

@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +23,7 @@ const (
 	RuleNamespacedAllowed    = "spec.kinds.namespacedAllowed"
 	RuleNamespacedDenied     = "spec.kinds.namespacedDenied"
 	RuleServiceAccount       = "spec.serviceAccount"
+	RuleOctaviaProjects      = "spec.octaviaProjects"
 )
 
 // defaultsHint tells the reader of a refusal by the defaults how to get more.
@@ -396,4 +398,30 @@ func (p Policy) SharesTargetNamespaces(ownerNamespace string, tenantOf func(cont
 		return true
 	}
 	return p.Tenant != nil && p.TenantName != "" && tenantOf != nil && tenantOf(ownerNamespace) == p.TenantName
+}
+
+// OctaviaProject says whether the Prods may read and mirror an Octavia load balancer of the
+// OpenStack project projectID (the load balancer's project_id, as Octavia answers it). A
+// Tenant allows the projects its spec.octaviaProjects lists, by exact id, and no other:
+// an empty list allows none. The defaults allow none either: a namespace without a Tenant
+// has no project of its own, and any load balancer the manager's credentials can read
+// (with an admin role, every project's) would otherwise be its to mirror and to read the
+// VIP of. Single-team mode allows every project, as drover did before it was
+// multi-tenant. A load balancer without a project is refused.
+func (p Policy) OctaviaProject(projectID string) *Refusal {
+	subject := fmt.Sprintf("the Octavia load balancers of OpenStack project %q", projectID)
+	switch {
+	case p.SingleTeam:
+		return nil
+	case p.missing():
+		return p.refuseMissing(subject)
+	case projectID == "":
+		return p.refuseAlways(RuleOctaviaProjects, "an Octavia load balancer without a project", "Octavia did not say which project the load balancer is of")
+	case p.defaults():
+		return p.refuse(RuleOctaviaProjects, subject, "a namespace without a Tenant may mirror no OpenStack project's load balancers")
+	}
+	if slices.Contains(p.Tenant.Spec.OctaviaProjects, projectID) {
+		return nil
+	}
+	return p.refuse(RuleOctaviaProjects, subject, "the Tenant does not list that project")
 }
