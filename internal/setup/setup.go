@@ -90,6 +90,9 @@ type Options struct {
 	// namespace and apply any kind, as drover's own identity. For an installation that
 	// serves one trusted team only.
 	SingleTeam bool
+	// ManagerNamespace is the manager's own namespace, where the records of what released
+	// Prods and ProdSets left behind are kept (internal/leftovers).
+	ManagerNamespace string
 }
 
 // Controllers registers drover's controllers with mgr. It returns the cluster cache
@@ -169,6 +172,9 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		Manager:      opts.Owner,
 		Network:      opts.NLBNetwork,
 		PollInterval: opts.MirrorPollInterval,
+		SingleTeam:   opts.SingleTeam,
+
+		LeftoversNamespace: opts.ManagerNamespace,
 	}).SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: opts.MirrorConcurrency}); err != nil {
 		return nil, fmt.Errorf("setting up the NLB mirror controller: %w", err)
 	}
