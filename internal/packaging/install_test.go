@@ -324,9 +324,27 @@ func checkRBAC(t *testing.T, in install, root string, sa *unstructured.Unstructu
 	}
 	subject := rbacv1.Subject{Kind: "ServiceAccount", Name: sa.GetName(), Namespace: sa.GetNamespace()}
 
-	crs := in.ofKind("ClusterRole")
+	// The platform team's ClusterRole (drover.dev/release-finalizers), bound to nobody,
+	// and the manager's.
+	var release rbacv1.ClusterRole
+	readObject(t, filepath.Join(root, "config", "rbac", "release_finalizers_role.yaml"), &release)
+	var crs []*unstructured.Unstructured
+	released := 0
+	for _, u := range in.ofKind("ClusterRole") {
+		if u.GetName() != release.Name {
+			crs = append(crs, u)
+			continue
+		}
+		released++
+		if got := convert[rbacv1.ClusterRole](t, u); !reflect.DeepEqual(got.Rules, release.Rules) {
+			t.Errorf("ClusterRole %s rules differ from config/rbac/release_finalizers_role.yaml:\n got %+v\nwant %+v", u.GetName(), got.Rules, release.Rules)
+		}
+	}
+	if released != 1 {
+		t.Errorf("want one ClusterRole %s, got %d", release.Name, released)
+	}
 	if len(crs) != 1 {
-		t.Fatalf("want one ClusterRole, got %d", len(crs))
+		t.Fatalf("want one ClusterRole of the manager, got %d", len(crs))
 	}
 	cr := convert[rbacv1.ClusterRole](t, crs[0])
 	if !reflect.DeepEqual(cr.Rules, wantRole.Rules) {
