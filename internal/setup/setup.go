@@ -142,6 +142,8 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		Recorder:       mgr.GetEventRecorder("drover-" + prod.ControllerName),
 		ResyncInterval: opts.ProdResyncInterval,
 		SingleTeam:     opts.SingleTeam,
+
+		LeftoversNamespace: opts.ManagerNamespace,
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.ProdConcurrency}); err != nil {
 		return nil, fmt.Errorf("setting up the Prod controller: %w", err)
 	}
