@@ -19,7 +19,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -75,16 +74,9 @@ func Write(ctx context.Context, c client.Client, namespace string, r Record) err
 			keyReleased: r.Released.UTC().Format(time.RFC3339), keyReason: r.Reason, keyLeft: strings.Join(r.Left, "\n"),
 		},
 	}
-	err := c.Create(ctx, cm)
-	if apierrors.IsAlreadyExists(err) {
-		old := &corev1.ConfigMap{}
-		if err := c.Get(ctx, client.ObjectKeyFromObject(cm), old); err != nil {
-			return fmt.Errorf("recording the leftovers of %s %s/%s: %w", r.Kind, r.Namespace, r.Name, err)
-		}
-		old.Labels, old.Data = cm.Labels, cm.Data
-		err = c.Update(ctx, old)
-	}
-	if err != nil {
+	// Server-side apply: no read first, so the manager needs no cache of ConfigMaps.
+	cm.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
+	if err := c.Patch(ctx, cm, client.Apply, client.FieldOwner(droverv1.FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("recording the leftovers of %s %s/%s: %w", r.Kind, r.Namespace, r.Name, err)
 	}
 	return nil
