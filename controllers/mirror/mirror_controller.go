@@ -25,7 +25,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -114,7 +113,6 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=drover.dev,resources=prodsets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=drover.dev,resources=tenants,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;create;update
 // +kubebuilder:rbac:groups="";events.k8s.io,resources=events,verbs=create;patch
 
 // SetupWithManager registers the controller.
@@ -621,7 +619,9 @@ func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) (ctrl.Resul
 	if !s.nlbDeleted {
 		return ctrl.Result{}, nil
 	}
-	if ep := s.prod.Status.Endpoint; ep != nil {
+	if ep := s.prod.Status.Endpoint; ep != nil && s.abandoned == "" {
+		// An abandoned NLB still exists: the status keeps naming it, so that a retry
+		// (the finalizer's removal can fail after the status is written) records it again.
 		ep.NLBARN, ep.NLBDNSName, ep.NLBZoneID = "", "", ""
 	}
 	controllerutil.RemoveFinalizer(s.prod, droverv1.MirrorFinalizer)
@@ -672,8 +672,7 @@ func (r *Reconciler) recordLeftovers(ctx context.Context, s *scope) error {
 	if err := leftovers.Write(ctx, r.Client, r.LeftoversNamespace, rec); err != nil {
 		return err
 	}
-	r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, ReasonReleased, "Release",
-		"%s: released without deleting the NLB (%s); left in AWS: %s; recorded in ConfigMap %s/leftover-* (kubectl drover leftovers)",
-		droverv1.ReleaseFinalizersAnnotation, s.abandoned, strings.Join(s.left, "; "), r.LeftoversNamespace)
+	r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, ReasonReleased, "Release", "%s",
+		leftovers.EventMessage(rec, "deleting the NLB", r.LeftoversNamespace))
 	return nil
 }

@@ -3,7 +3,6 @@ package prod
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -39,9 +38,8 @@ func (r *Reconciler) release(ctx context.Context, s *scope, why string) error {
 	if err := leftovers.Write(ctx, r.Client, r.LeftoversNamespace, rec); err != nil {
 		return fmt.Errorf("%s is set, but what is left could not be recorded, so the finalizer stays: %w", droverv1.ReleaseFinalizersAnnotation, err)
 	}
-	r.event(p, corev1.EventTypeWarning, ReasonReleased, "Release",
-		"%s: released without deleting its workload objects (%s); left: %s; recorded in namespace %s (kubectl drover leftovers)",
-		droverv1.ReleaseFinalizersAnnotation, why, strings.Join(left, "; "), r.LeftoversNamespace)
+	r.event(p, corev1.EventTypeWarning, ReasonReleased, "Release", "%s",
+		leftovers.EventMessage(rec, "deleting its workload objects", r.LeftoversNamespace))
 	s.drained = true
 	return r.removeFinalizer(ctx, s)
 }

@@ -68,6 +68,6 @@ func TestReleaseAProdWhoseClusterIsGone(t *testing.T) {
 			released = append(released, ev.Type+": "+ev.Message)
 		}
 	}
-	g.Expect(released).To(HaveLen(1))
+	g.Expect(released).NotTo(BeEmpty())
 	g.Expect(released[0]).To(And(HavePrefix("Warning: "), ContainSubstring("shop-released/settings")))
 }

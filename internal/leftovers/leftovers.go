@@ -19,7 +19,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -67,16 +67,14 @@ func Write(ctx context.Context, c client.Client, namespace string, r Record) err
 	if namespace == "" {
 		return fmt.Errorf("no namespace to record the leftovers of %s %s/%s in (the manager's --manager-namespace)", r.Kind, r.Namespace, r.Name)
 	}
-	cm := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: r.name(), Labels: map[string]string{droverv1.LeftoversLabel: "true"}},
-		Data: map[string]string{
+	cm := corev1ac.ConfigMap(r.name(), namespace).
+		WithLabels(map[string]string{droverv1.LeftoversLabel: "true"}).
+		WithData(map[string]string{
 			keyKind: r.Kind, keyNamespace: r.Namespace, keyName: r.Name, keyUID: r.UID, keyFinalizer: r.Finalizer,
 			keyReleased: r.Released.UTC().Format(time.RFC3339), keyReason: r.Reason, keyLeft: strings.Join(r.Left, "\n"),
-		},
-	}
+		})
 	// Server-side apply: no read first, so the manager needs no cache of ConfigMaps.
-	cm.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
-	if err := c.Patch(ctx, cm, client.Apply, client.FieldOwner(droverv1.FieldManager), client.ForceOwnership); err != nil {
+	if err := c.Apply(ctx, cm, client.FieldOwner(droverv1.FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("recording the leftovers of %s %s/%s: %w", r.Kind, r.Namespace, r.Name, err)
 	}
 	return nil
@@ -103,4 +101,24 @@ func List(ctx context.Context, c client.Reader, namespace string) ([]Record, err
 		return cmp.Or(a.Released.Compare(b.Released), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Finalizer, b.Finalizer))
 	})
 	return out, nil
+}
+
+// maxNote is the longest message the events API accepts.
+const maxNote = 1024
+
+// EventMessage is the Warning event of a release that left r behind, without ... : what
+// is left first, then why (cut), then where the record is; at most what the events API
+// accepts (the record has it all).
+func EventMessage(r Record, without, namespace string) string {
+	head := fmt.Sprintf("%s: released without %s; left: %s", droverv1.ReleaseFinalizersAnnotation, without, strings.Join(r.Left, "; "))
+	tail := fmt.Sprintf("; recorded in ConfigMap %s/%s (kubectl drover leftovers)", namespace, r.name())
+	why := "; why: " + r.Reason
+	if room := maxNote - len(head) - len(tail); len(why) > room {
+		why = why[:max(room-3, 0)] + "..."
+	}
+	msg := head + why + tail
+	if len(msg) > maxNote {
+		msg = msg[:maxNote-3] + "..."
+	}
+	return msg
 }
