@@ -1,7 +1,11 @@
 package mirror_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/cli"
 	"github.com/drover-dev/drover/internal/leftovers"
 	"github.com/drover-dev/drover/internal/test/clouds/awstest"
 	"github.com/drover-dev/drover/internal/test/clouds/octaviatest"
@@ -58,6 +63,7 @@ func TestReleaseAProdWhoseAWSIsGone(t *testing.T) {
 
 	// The platform team releases it.
 	p := getProd(g, key)
+	t.Logf("before the release: endpoint %+v, mirror %+v", p.Status.Endpoint, p.Status.Mirror)
 	p.Annotations = map[string]string{droverv1.ReleaseFinalizersAnnotation: "true"}
 	g.Expect(cp.Update(ctx, p)).To(Succeed())
 	g.Eventually(func() bool {
@@ -90,9 +96,97 @@ func TestReleaseAProdWhoseAWSIsGone(t *testing.T) {
 			released = append(released, ev.Type+": "+ev.Message)
 		}
 	}
-	g.Expect(released).To(HaveLen(1))
+	g.Expect(released).NotTo(BeEmpty())
 	g.Expect(released[0]).To(HavePrefix("Warning: "))
 	g.Expect(released[0]).To(ContainSubstring(nlbARN))
+
+	// kubectl drover leftovers lists it.
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	g.Expect(bed.WriteControlPlaneKubeconfig(kubeconfig)).To(Succeed())
+	var out bytes.Buffer
+	cmd := cli.NewCommand(cli.Streams{In: strings.NewReader(""), Out: &out, ErrOut: &out}, cli.Options{})
+	cmd.SetArgs([]string{"--kubeconfig", kubeconfig, "leftovers", "--manager-namespace", managerNamespace})
+	g.Expect(cmd.ExecuteContext(ctx)).To(Succeed(), out.String())
+	g.Expect(out.String()).To(MatchRegexp(`\n%s\s+Prod/%s\s+%s\s+\S+ ago\s+NLB %s `, key.Namespace, key.Name, droverv1.MirrorFinalizer, regexp.QuoteMeta(nlbARN)))
+	t.Cleanup(func() {
+		_ = cp.DeleteAllOf(context.Background(), &corev1.ConfigMap{}, client.InNamespace(managerNamespace),
+			client.MatchingLabels{droverv1.LeftoversLabel: "true"})
+	})
+}
+
+// With Route53 and ELBv2 refusing every call, a deleted ProdSet waits: its Prods are not
+// drained, its records not removed. drover.dev/release-finalizers on the set releases its
+// Prods too (their NLBs left and recorded) and lets the set go once its records could
+// not be removed, naming each record set left.
+func TestReleaseAProdSetWhoseRoute53IsGone(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	e := start(t)
+	clients := e.moto.Clients(t)
+	zone := newZone(t, clients.Route53)
+	set := mirroredSet("shop", zone)
+	g.Expect(cp.Create(ctx, set)).To(Succeed())
+	t.Cleanup(func() { _ = cp.Delete(context.Background(), set) })
+	(&ccm{}).serve(t, e, 2)
+	g.Eventually(func(g Gomega) {
+		ours, _ := records(g, clients.Route53, zone)
+		g.Expect(ours).To(HaveLen(6), "2 service records and 4 paths")
+	}, 2*time.Minute, 500*time.Millisecond).Should(Succeed())
+	prods := &droverv1.ProdList{}
+	g.Expect(cp.List(ctx, prods, client.InNamespace(bed.Namespace), client.MatchingLabels{droverv1.ProdSetNameLabel: set.Name})).To(Succeed())
+	g.Expect(prods.Items).To(HaveLen(2))
+
+	e.aws.Inject(awstest.Fault{Kind: awstest.InternalFailure})
+	g.Expect(cp.Delete(ctx, set)).To(Succeed())
+	key := client.ObjectKeyFromObject(set)
+	g.Consistently(func(g Gomega) {
+		got := &droverv1.ProdSet{}
+		g.Expect(cp.Get(ctx, key, got)).To(Succeed())
+		g.Expect(got.Finalizers).To(ContainElement(droverv1.ProdSetFinalizer))
+	}, 5*time.Second, 250*time.Millisecond).Should(Succeed(), "a deleted set waits for Route53")
+
+	got := &droverv1.ProdSet{}
+	g.Expect(cp.Get(ctx, key, got)).To(Succeed())
+	got.Annotations = map[string]string{droverv1.ReleaseFinalizersAnnotation: "true"}
+	g.Expect(cp.Update(ctx, got)).To(Succeed())
+	g.Eventually(func() error {
+		left := &droverv1.ProdSet{}
+		if err := cp.Get(ctx, key, left); apierrors.IsNotFound(err) {
+			return nil
+		}
+		ps := &droverv1.ProdList{}
+		_ = cp.List(ctx, ps, client.InNamespace(bed.Namespace), client.MatchingLabels{droverv1.ProdSetNameLabel: set.Name})
+		var names []string
+		for _, p := range ps.Items {
+			names = append(names, fmt.Sprintf("%s %v %v", p.Name, p.Finalizers, p.Annotations))
+		}
+		return fmt.Errorf("the released set is still there: traffic %+v, prods %+v, Prods %v", left.Status.Traffic, left.Status.Prods, names)
+	}, 2*settle, time.Second).Should(Succeed())
+	for _, p := range prods.Items {
+		g.Expect(apierrors.IsNotFound(cp.Get(ctx, client.ObjectKeyFromObject(&p), &droverv1.Prod{}))).To(BeTrue(), "Prod %s", p.Name)
+	}
+
+	list, err := leftovers.List(ctx, cp, managerNamespace)
+	g.Expect(err).NotTo(HaveOccurred())
+	byUID := map[string]leftovers.Record{}
+	for _, r := range list {
+		byUID[r.UID] = r
+	}
+	rec, ok := byUID[string(got.UID)]
+	g.Expect(ok).To(BeTrue(), "a record of the set: %+v", list)
+	g.Expect(rec.Kind).To(Equal("ProdSet"))
+	g.Expect(rec.Finalizer).To(Equal(droverv1.ProdSetFinalizer))
+	left := strings.Join(rec.Left, "\n")
+	for _, p := range prods.Items {
+		g.Expect(left).To(ContainSubstring("set identifier " + bed.Namespace + "/" + p.Name))
+		pr, ok := byUID[string(p.UID)]
+		g.Expect(ok).To(BeTrue(), "a record of Prod %s's NLB", p.Name)
+		g.Expect(pr.Finalizer).To(Equal(droverv1.MirrorFinalizer))
+	}
+	g.Expect(left).To(ContainSubstring(zone))
+	e.aws.Clear()
+	ours, _ := records(g, clients.Route53, zone)
+	g.Expect(ours).NotTo(BeEmpty(), "the records are left in Route53")
 	t.Cleanup(func() {
 		_ = cp.DeleteAllOf(context.Background(), &corev1.ConfigMap{}, client.InNamespace(managerNamespace),
 			client.MatchingLabels{droverv1.LeftoversLabel: "true"})

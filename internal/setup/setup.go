@@ -155,6 +155,8 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		Grace:        opts.UnreachableGrace,
 		Gates:        &gates.Runner{Prometheus: gates.PrometheusQuerier{Address: opts.PrometheusAddress}},
 		APIReader:    mgr.GetAPIReader(),
+
+		LeftoversNamespace: opts.ManagerNamespace,
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.ProdSetConcurrency}); err != nil {
 		return nil, fmt.Errorf("setting up the ProdSet controller: %w", err)
 	}
