@@ -236,7 +236,7 @@ func (e *env) startManager(tb testing.TB) error {
 	// reads as the publisher uses it.
 	_, _ = pub.InSync(context.Background(), "")
 	e.pub = &publishRecorder{Publisher: pub}
-	stop, err := suite.StartManager(context.Background(), e.bed, setup.Options{Publisher: e.pub, Octavia: octaviaStandIn{}})
+	stop, err := suite.StartManager(context.Background(), e.bed, setup.Options{Publisher: e.pub, Octavia: octaviaStandIn{}, SingleTeam: true})
 	if err != nil {
 		return err
 	}

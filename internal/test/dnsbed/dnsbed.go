@@ -108,10 +108,13 @@ func (b *Bed) Close() {
 }
 
 // Options are opts with the Bed's publisher and the Octavia stand-in that gives each
-// Prod an endpoint.
+// Prod an endpoint, in single-team mode: the stand-in's load balancers are of no
+// OpenStack project, which tenancy would refuse (controllers/mirror tests that boundary
+// against the real Octavia; controllers/prod the rest of tenancy).
 func (b *Bed) Options(opts setup.Options) setup.Options {
 	opts.Publisher = b.Publisher
 	opts.Octavia = OctaviaStandIn{}
+	opts.SingleTeam = true
 	return opts
 }
 
