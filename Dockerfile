@@ -10,11 +10,17 @@
 # into client-go's version variables, so the manager's User-Agent towards the API
 # server reads "manager/<VERSION> (linux/amd64) kubernetes/<COMMIT>".
 # internal/packaging's tests check this file: the stages, the flags, the COPYs covering
-# every package ./cmd/manager imports, and that a build with these flags is static.
+# every package ./cmd/manager imports, that a build with these flags is static, and that
+# every base image is pinned by digest.
+#
+# Base images are pinned by the digest of their multi-platform index, the tag kept for
+# whoever reads it (a digest wins over the tag: the tag is not looked at). To move to a
+# newer image, look its digest up and replace both, such as
+#   crane digest golang:1.26.9
+#   docker buildx imagetools inspect gcr.io/distroless/static:nonroot
+# The Go release must be at least go.mod's go line.
 
-ARG GO_VERSION=1.26
-
-FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
+FROM --platform=$BUILDPLATFORM golang:1.26.9@sha256:f1f0bcc2c524a3ced375fcb4d1ecb7aa371aa7070e112599aaca45cc02d0101b AS build
 ARG TARGETOS=linux
 ARG TARGETARCH=amd64
 ARG VERSION=dev
@@ -33,7 +39,7 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
       -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=${VERSION} -X k8s.io/client-go/pkg/version.gitCommit=${COMMIT}" \
       -o /out/manager ./cmd/manager
 
-FROM gcr.io/distroless/static:nonroot
+FROM gcr.io/distroless/static:nonroot@sha256:e2e927ec666bae08560abb3c55d0659eceabb657f56b6782ab500a9fc7f555e3
 LABEL org.opencontainers.image.title="drover-manager" \
       org.opencontainers.image.description="drover: production environments as cattle, on Cluster API" \
       org.opencontainers.image.source="https://github.com/drover-dev/drover"

@@ -98,6 +98,9 @@ var (
 	// hookCA and hookCertDir are the Runtime Extension's serving certificate.
 	hookCA      []byte
 	hookCertDir string
+	// hookClientCA signs the client certificate hooks presents, as Cluster API's
+	// --runtime-extension-client-cert-file; the manager trusts it.
+	hookClientCA *hookstest.ClientCA
 
 	replicasMu sync.Mutex
 	replicas   []*managerReplica
@@ -192,8 +195,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	_, err = harness.InstallAdmissionPolicies(ctx, root, cp, managerNamespace)
 	Expect(err).NotTo(HaveOccurred())
 	hookCA, hookCertDir = hookstest.ServeCert(GinkgoT())
+	hookClientCA = hookstest.NewClientCA(GinkgoT(), "cluster-api client CA")
 	manager = startReplica("manager")
-	hooks, err = hookstest.NewCaller(manager.hooksURL, hookCA)
+	hooks, err = hookstest.NewCaller(manager.hooksURL, hookCA, hookClientCA.Issue(GinkgoT(), "capi-controller-manager").Certificate)
 	Expect(err).NotTo(HaveOccurred())
 	Eventually(manager.isLeader, time.Minute, 500*time.Millisecond).Should(BeTrue(), "the manager never became the leader")
 	setUp = true

@@ -39,6 +39,9 @@ var (
 	// identities are the manager's ServiceAccounts on the control plane and on the
 	// workload clusters.
 	identities *harness.Identities
+	// metricsScraper scrapes the replicas' metrics as Prometheus does: over HTTPS, with
+	// the token of a ServiceAccount the chart's metrics-reader ClusterRole is bound to.
+	metricsScraper *harness.MetricsScraper
 )
 
 // installIdentities installs the chart's RBAC and config/workload-rbac
@@ -50,6 +53,8 @@ func installIdentities(ctx context.Context) {
 	Expect(err).NotTo(HaveOccurred())
 	managerKubeconfigPath = filepath.Join(workDir, "manager.kubeconfig")
 	Expect(os.WriteFile(managerKubeconfigPath, identities.ManagerKubeconfig, 0o600)).To(Succeed())
+	metricsScraper, err = harness.InstallMetricsReader(ctx, root, bed.ControlPlane.Client, bed.ControlPlane.Config, "monitoring", "prometheus", identityTokenTTL)
+	Expect(err).NotTo(HaveOccurred())
 }
 
 // serviceAccountUser is the user name a ServiceAccount authenticates as.

@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -30,7 +28,7 @@ const leaderElectionID = "drover-manager.drover.dev"
 type managerReplica struct {
 	*harness.Manager
 	name       string
-	metricsURL string // http://127.0.0.1:<port>/metrics
+	metricsURL string // https://127.0.0.1:<port>/metrics
 	hooksURL   string // https://127.0.0.1:<port>
 	args       []string
 	// killed is true once the suite SIGKILLed this process on purpose.
@@ -39,8 +37,10 @@ type managerReplica struct {
 
 // replicaArgs are a replica's manager flags: leader election (short enough leases
 // that a handover takes seconds, long enough for a loaded 2-core machine to renew in
-// time), metrics on a port of its own for the suite to scrape, the clouds (Route53,
-// NLB mirrors, Octavia) and the Runtime Extension.
+// time), metrics on a port of its own for the suite to scrape (HTTPS, with a token
+// allowed to GET /metrics, as the chart serves them), the clouds (Route53, NLB
+// mirrors, Octavia), the Runtime Extension, and loopback for the gates of the app
+// team's namespace (no Tenant), where the suite's check endpoint and Prometheus listen.
 func replicaArgs(metricsPort, hookPort int) []string {
 	args := []string{
 		"--leader-elect=true",
@@ -52,6 +52,9 @@ func replicaArgs(metricsPort, hookPort int) []string {
 		"--health-probe-bind-address=0",
 		fmt.Sprintf("--runtime-extension-port=%d", hookPort),
 		"--runtime-extension-cert-dir=" + hookCertDir,
+		"--gate-networks=127.0.0.0/8",
+		"--runtime-extension-client-ca-file=" + hookClientCA.File,
+		"--runtime-extension-client-names=capi-controller-manager",
 	}
 	return append(args, clouds.ManagerArgs()...)
 }
@@ -62,7 +65,7 @@ func startReplica(name string) *managerReplica {
 	metricsPort, hookPort := hookstest.FreePort(GinkgoT()), hookstest.FreePort(GinkgoT())
 	r := &managerReplica{
 		name:       name,
-		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort),
+		metricsURL: fmt.Sprintf("https://127.0.0.1:%d/metrics", metricsPort),
 		hooksURL:   fmt.Sprintf("https://127.0.0.1:%d", hookPort),
 		args:       replicaArgs(metricsPort, hookPort),
 	}
@@ -101,23 +104,16 @@ func (r *managerReplica) restart() {
 	r.start()
 }
 
-// metrics scrapes the replica's metrics endpoint as Prometheus would.
+// metrics scrapes the replica's metrics endpoint as Prometheus would: over HTTPS with
+// the token of a ServiceAccount bound to metrics-reader.
 func (r *managerReplica) metrics(ctx context.Context) (map[string]*dto.MetricFamily, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.metricsURL, nil)
+	body, err := metricsScraper.Scrape(ctx, r.metricsURL)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, fmt.Errorf("GET %s: %s: %s", r.metricsURL, resp.Status, body)
-	}
+	defer body.Close()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	return parser.TextToMetricFamilies(resp.Body)
+	return parser.TextToMetricFamilies(body)
 }
 
 // metricSum is the sum of the samples of the counter or gauge name whose labels

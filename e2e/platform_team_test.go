@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	runtimehooksv1 "sigs.k8s.io/cluster-api/api/runtime/hooks/v1alpha1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -102,6 +103,10 @@ func platformTeamSpecs(story *shopStory) {
 
 	It("Cluster API's BeforeClusterUpgrade holds an upgrade until the cluster is drained; AfterClusterUpgrade restores it", func(ctx SpecContext) {
 		name := hooked + "-upgrade"
+		// The hooks drain only a Cluster that is being upgraded, as Cluster API's
+		// topology controller sees it: its spec.topology.version is the new version, its
+		// control plane runs the old one.
+		markUpgrade(ctx, hooked, "v1.35.2")
 		var (
 			held    int    // answers that held the upgrade
 			early   int    // answers of 0 before the maintenance was Drained
@@ -136,6 +141,7 @@ func platformTeamSpecs(story *shopStory) {
 
 		Byf("upgrading %s: restarting its API server (the same version, as above)", hooked)
 		Expect(bed.Workload(hooked).RestartAPIServer()).To(Succeed())
+		markUpgrade(ctx, hooked, "v1.36.3")
 		Eventually(func(g Gomega) {
 			g.Expect(afterUpgrade(g, hooked).RetryAfterSeconds).To(BeZero())
 		}, 2*time.Minute, time.Second).Should(Succeed())
@@ -223,6 +229,19 @@ func expectWeightsG(ctx context.Context, g Gomega, key client.ObjectKey, out ...
 			g.Expect(*r.Weight).To(BeEquivalentTo(p.DesiredWeight()), "the weight of Prod %s, on %s, in Route53", p.Name, p.Spec.ClusterRef.Name)
 		}
 	}
+}
+
+// markUpgrade gives the Cluster name the spec.topology.version hookstest's calls name,
+// v1.36.3, and reports its control plane running controlPlane, as Cluster API would.
+func markUpgrade(ctx context.Context, name, controlPlane string) {
+	c := &clusterv1.Cluster{}
+	Expect(cp.Get(ctx, client.ObjectKey{Namespace: bed.Namespace, Name: name}, c)).To(Succeed())
+	before := c.DeepCopy()
+	c.Spec.Topology = clusterv1.Topology{ClassRef: clusterv1.ClusterClassRef{Name: "e2e"}, Version: "v1.36.3"}
+	Expect(cp.Patch(ctx, c, client.MergeFrom(before))).To(Succeed())
+	before = c.DeepCopy()
+	c.Status.ControlPlane = &clusterv1.ClusterControlPlaneStatus{Versions: []clusterv1.StatusVersion{{Version: controlPlane, Replicas: 1}}}
+	Expect(cp.Status().Patch(ctx, c, client.MergeFrom(before))).To(Succeed())
 }
 
 func beforeUpgrade(g Gomega, cluster string) *runtimehooksv1.BeforeClusterUpgradeResponse {

@@ -182,7 +182,15 @@ const (
 	ProdSetTrafficPendingReason = "Pending"
 	ProdSetTrafficNotConfigured = "NotConfigured"
 	ProdSetTrafficFailedReason  = "PublishFailed"
-	ProdSetDeletingReason       = "Deleting"
+	// ProdSetTrafficRefusedReason: DNS refused the set's records as they are (Route53's
+	// reason in the message); the zone's other sets went on without them.
+	ProdSetTrafficRefusedReason = "Refused"
+	// ProdSetNameClaimedReason: another ProdSet holds the set's record name in its zone.
+	ProdSetNameClaimedReason = "NameClaimed"
+	// ProdSetTrafficNotPermittedReason: the namespace's Tenant does not allow the set's
+	// hosted zone or record name.
+	ProdSetTrafficNotPermittedReason = "NotPermitted"
+	ProdSetDeletingReason            = "Deleting"
 
 	ProdSetRolledOutReason         = "RolledOut"
 	ProdSetRolloutProgressing      = "Progressing"

@@ -140,8 +140,11 @@ type NLBMirror struct {
 	// +kubebuilder:validation:Maximum=255
 	NLBWeight *int32 `json:"nlbWeight,omitempty"`
 
-	// pollInterval is how often Octavia is read and the NLB re-synced. Defaults to 30s.
+	// pollInterval is how often Octavia is read and the NLB re-synced: between 1s and 1h,
+	// and never more often than the manager's --mirror-poll-interval (its default, 30s),
+	// which the Octavia and AWS rate limits of every tenant share.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('1h')",message="pollInterval must be between 1s and 1h"
 	PollInterval *metav1.Duration `json:"pollInterval,omitempty"`
 
 	// maxTargetRemovalPercent is the largest share of a target group's targets that one

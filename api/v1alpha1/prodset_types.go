@@ -44,6 +44,7 @@ type Placement struct {
 	// +optional
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
 	MaxPerCluster int32 `json:"maxPerCluster,omitempty"`
 
 	// unreachableToleration is how long a cluster may be unreachable before its Prods are
@@ -128,6 +129,7 @@ type HealthCheck struct {
 }
 
 // ProdSetSpec is the desired state of a ProdSet.
+// +kubebuilder:validation:XValidation:rule="!has(self.replicas) || self.replicas * size(self.template.spec.manifests) <= 5000",message="replicas times the template's manifests is at most 5000 workload objects per set; split the set"
 type ProdSetSpec struct {
 	// replicas is how many identical Prods to run. Defaults to 1.
 	// +optional
@@ -220,6 +222,16 @@ type ProdSetTrafficStatus struct {
 	// lastSyncedTime is when the last change was confirmed in sync.
 	// +optional
 	LastSyncedTime *metav1.Time `json:"lastSyncedTime,omitempty"`
+	// claimedName is the record name the set holds in its hosted zone, as
+	// "<hostedZoneID>/<name>": no other ProdSet, in any namespace, publishes under it
+	// while the set holds it. Empty while the set holds none (TrafficReady says why).
+	// +optional
+	// +kubebuilder:validation:MaxLength=320
+	ClaimedName string `json:"claimedName,omitempty"`
+	// refusedTime is when DNS last refused the set's records (TrafficReady says why):
+	// they are published again a minute after it, or at once when the spec changes.
+	// +optional
+	RefusedTime *metav1.Time `json:"refusedTime,omitempty"`
 }
 
 // ProdSetStatus is the observed state of a ProdSet.

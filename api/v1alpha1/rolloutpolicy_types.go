@@ -189,11 +189,13 @@ type HTTPCheckGate struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
 	SuccessPercent int32 `json:"successPercent,omitempty"`
-	// interval between tries. Defaults to 2s.
+	// interval between tries, from 100ms to 10m. Defaults to 2s.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('100ms') && duration(self) <= duration('10m')",message="interval must be from 100ms to 10m"
 	Interval *metav1.Duration `json:"interval,omitempty"`
-	// timeout of one try. Defaults to 5s.
+	// timeout of one try, from 1s to 60s. Defaults to 5s.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('60s')",message="timeout must be from 1s to 60s"
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 }
 
@@ -219,11 +221,13 @@ type PrometheusGate struct {
 	// +required
 	// +kubebuilder:validation:Pattern=`^-?[0-9]+(\.[0-9]+)?$`
 	Threshold string `json:"threshold"`
-	// window over which the query must hold. Defaults to 1m.
+	// window over which the query must hold, from 1s to 1h. Defaults to 1m.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('1h')",message="window must be from 1s to 1h (a longer bake is a pause gate)"
 	Window *metav1.Duration `json:"window,omitempty"`
-	// interval between evaluations. Defaults to 15s.
+	// interval between evaluations, from 500ms to 10m. Defaults to 15s.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('500ms') && duration(self) <= duration('10m')",message="interval must be from 500ms to 10m"
 	Interval *metav1.Duration `json:"interval,omitempty"`
 }
 

@@ -134,8 +134,9 @@ type TenantSpec struct {
 	// +optional
 	ServiceAccount *TenantServiceAccount `json:"serviceAccount,omitempty"`
 
-	// hostedZones the tenant's ProdSets may publish records in. Recorded for the DNS
-	// boundary; not yet enforced.
+	// hostedZones the tenant's ProdSets may publish records in, with the record names
+	// allowed in each. Empty: none. A zone a Tenant lists is closed to namespaces without
+	// a Tenant. Which one set of those allowed holds a name is first come, first served.
 	// +optional
 	// +kubebuilder:validation:MaxItems=64
 	// +listType=map
@@ -153,14 +154,31 @@ type TenantSpec struct {
 	// +listType=set
 	OctaviaProjects []string `json:"octaviaProjects,omitempty"`
 
-	// gateURLPrefixes are the URL prefixes the tenant's RolloutPolicies may check
-	// ("https://checks.shop.example.com/"). Recorded for the gate boundary; not yet enforced.
+	// gateURLPrefixes are the URL prefixes the httpCheck URLs and Prometheus addresses of
+	// the tenant's RolloutPolicies must start with ("https://checks.shop.example.com/"),
+	// character for character, after {{ .Host }} and the like are substituted. Empty: any
+	// URL, as long as the address it connects to passes gateNetworks. See docs/security.md.
 	// +optional
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=512
 	// +kubebuilder:validation:items:Pattern=`^https?://[^/?#@]+/`
 	// +listType=set
 	GateURLPrefixes []string `json:"gateURLPrefixes,omitempty"`
+
+	// gateNetworks are the networks (CIDRs, such as "10.20.0.0/16") the tenant's gates may
+	// connect to, checked against the address each connection is made to. Empty: public
+	// addresses only (no private, loopback, link-local or cloud metadata address).
+	// Loopback (127.0.0.0/8, ::1), link-local (169.254.0.0/16, fe80::/10), unspecified
+	// (0.0.0.0/8, ::) and cloud metadata addresses (169.254.169.254, fd00:ec2::254,
+	// 100.100.100.200, ...) are allowed only by a CIDR that lies within that range:
+	// "127.0.0.0/8" allows loopback, "0.0.0.0/0" does not; a metadata address needs its
+	// own /32 or /128.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=43
+	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c) && cidr(c) == cidr(c).masked())",message="each gateNetworks entry must be a CIDR with no bits set past its prefix length, such as 10.20.0.0/16 or fd00:1::/64"
+	// +listType=set
+	GateNetworks []string `json:"gateNetworks,omitempty"`
 }
 
 // Tenant says what the Prods of some control-plane namespaces may reach: which Clusters,

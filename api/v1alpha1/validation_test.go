@@ -153,6 +153,29 @@ func refusedCases() []validationCase {
 			want:   "spec.clusterName: Invalid value",
 		},
 		{
+			name: "ProdSet of more than 5000 workload objects", kind: "ProdSet",
+			mutate: func(o map[string]any) {
+				set(o, int64(1000), "spec", "replicas")
+				set(o, int64(1), "spec", "placement", "maxPerCluster")
+				manifests := get(o, "spec", "template", "spec", "manifests").([]any)
+				for len(manifests) <= 5 {
+					manifests = append(manifests, manifests[0])
+				}
+				set(o, manifests, "spec", "template", "spec", "manifests")
+			},
+			want: "replicas times the template's manifests is at most 5000 workload objects per set",
+		},
+		{
+			name: "ProdSet maxPerCluster above 10", kind: "ProdSet",
+			mutate: func(o map[string]any) { set(o, int64(11), "spec", "placement", "maxPerCluster") },
+			want:   "should be less than or equal to 10",
+		},
+		{
+			name: "mirror pollInterval under 1s", kind: "Prod",
+			mutate: func(o map[string]any) { set(o, "100ms", "spec", "traffic", "mirror", "pollInterval") },
+			want:   "pollInterval must be between 1s and 1h",
+		},
+		{
 			name: "Prod weight above 255", kind: "Prod",
 			mutate: func(o map[string]any) { set(o, int64(256), "spec", "traffic", "weight") },
 			want:   "should be less than or equal to 255",
@@ -364,6 +387,61 @@ func refusedCases() []validationCase {
 			want:   "spec.steps[0].weight: Invalid value",
 		},
 		{
+			name: "httpCheck interval under 100ms", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, "50ms", "spec", "steps", 0, "gates", 0, "httpCheck", "interval") },
+			want:   "interval must be from 100ms to 10m",
+		},
+		{
+			name: "httpCheck interval over 10m", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, "1h", "spec", "steps", 0, "gates", 0, "httpCheck", "interval") },
+			want:   "interval must be from 100ms to 10m",
+		},
+		{
+			name: "httpCheck timeout 0s", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, "0s", "spec", "steps", 0, "gates", 0, "httpCheck", "timeout") },
+			want:   "timeout must be from 1s to 60s",
+		},
+		{
+			name: "httpCheck timeout over 60s", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, "61s", "spec", "steps", 0, "gates", 0, "httpCheck", "timeout") },
+			want:   "timeout must be from 1s to 60s",
+		},
+		{
+			name: "httpCheck timeout that is not a duration", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, "soon", "spec", "steps", 0, "gates", 0, "httpCheck", "timeout") },
+			want:   "spec.steps[0].gates[0].httpCheck.timeout",
+		},
+		{
+			name: "negative prometheus window", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, "-1m", "spec", "steps", 0, "gates", 1, "prometheus", "window") },
+			want:   "window must be from 1s to 1h",
+		},
+		{
+			name: "prometheus window over 1h", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, "2h", "spec", "steps", 0, "gates", 1, "prometheus", "window") },
+			want:   "window must be from 1s to 1h (a longer bake is a pause gate)",
+		},
+		{
+			name: "prometheus interval under 500ms", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, "100ms", "spec", "steps", 0, "gates", 1, "prometheus", "interval") },
+			want:   "interval must be from 500ms to 10m",
+		},
+		{
+			name: "Tenant gateNetworks entry that is not a CIDR", kind: "Tenant",
+			mutate: func(o map[string]any) { set(o, []any{"10.0.0.0/8", "10.0.0.1"}, "spec", "gateNetworks") },
+			want:   "each gateNetworks entry must be a CIDR",
+		},
+		{
+			name: "Tenant gateNetworks entry with host bits", kind: "Tenant",
+			mutate: func(o map[string]any) { set(o, []any{"10.1.2.3/8"}, "spec", "gateNetworks") },
+			want:   "no bits set past its prefix length",
+		},
+		{
+			name: "Tenant gateURLPrefixes entry without a path", kind: "Tenant",
+			mutate: func(o map[string]any) { set(o, []any{"https://checks.shop.example.com"}, "spec", "gateURLPrefixes") },
+			want:   "spec.gateURLPrefixes[0]",
+		},
+		{
 			name: "ProdSet with minAvailable and maxUnavailable", kind: "ProdSet",
 			mutate: func(o map[string]any) { set(o, "25%", "spec", "placement", "maxUnavailable") },
 			want:   "set at most one of minAvailable and maxUnavailable",
@@ -385,6 +463,31 @@ func refusedCases() []validationCase {
 // acceptedCases are the edges of the rules above: they must not refuse what is valid.
 func acceptedCases() []validationCase {
 	return []validationCase{
+		{
+			name: "gate durations at their bounds", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, "100ms", "spec", "steps", 0, "gates", 0, "httpCheck", "interval")
+				set(o, "1m0s", "spec", "steps", 0, "gates", 0, "httpCheck", "timeout")
+				set(o, "1h", "spec", "steps", 0, "gates", 1, "prometheus", "window")
+				set(o, "500ms", "spec", "steps", 0, "gates", 1, "prometheus", "interval")
+			},
+		},
+		{
+			name: "gate durations at their other bounds", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, "10m", "spec", "steps", 0, "gates", 0, "httpCheck", "interval")
+				set(o, "1s", "spec", "steps", 0, "gates", 0, "httpCheck", "timeout")
+				set(o, "1s", "spec", "steps", 0, "gates", 1, "prometheus", "window")
+				set(o, "10m0s", "spec", "steps", 0, "gates", 1, "prometheus", "interval")
+			},
+		},
+		{
+			name: "Tenant gate networks and prefixes", kind: "Tenant",
+			mutate: func(o map[string]any) {
+				set(o, []any{"10.20.0.0/16", "127.0.0.0/8", "169.254.169.254/32", "fd00:1::/64", "::1/128", "0.0.0.0/0"}, "spec", "gateNetworks")
+				set(o, []any{"https://checks.shop.example.com/", "http://prometheus.monitoring:9090/"}, "spec", "gateURLPrefixes")
+			},
+		},
 		{
 			name: "selector keys with a DNS prefix of 253 characters", kind: "RolloutPolicy",
 			mutate: func(o map[string]any) {

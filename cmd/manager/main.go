@@ -12,7 +12,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/drover-dev/drover/internal/hooks"
 	"github.com/drover-dev/drover/internal/setup"
@@ -27,7 +26,6 @@ func main() {
 
 func run() error {
 	var (
-		metricsAddr      string
 		probeAddr        string
 		leaderElect      bool
 		leaderElectionNS string
@@ -37,9 +35,11 @@ func run() error {
 		opts             setup.Options
 		cloud            setup.CloudFlags
 		hookOpts         hooks.Options
+		hookNamespaces   string
+		metrics          setup.MetricsFlags
 	)
 	fs := pflag.CommandLine
-	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
+	metrics.Bind(fs)
 	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
 	fs.BoolVar(&leaderElect, "leader-elect", true, "Elect a leader so that only one replica acts at a time.")
 	fs.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; defaults to the manager's own namespace.")
@@ -55,11 +55,15 @@ func run() error {
 	fs.DurationVar(&opts.WorkloadClientTimeout, "workload-client-timeout", 10*time.Second, "Timeout of each request to a workload cluster.")
 	fs.IntVar(&opts.ProdSetConcurrency, "prodset-concurrency", 5, "ProdSets reconciled at once.")
 	fs.DurationVar(&opts.UnreachableGrace, "unreachable-grace", 5*time.Second, "How long a workload cluster must stay unreachable before its Prods leave traffic.")
+	fs.StringSliceVar(&opts.GateNetworks, "gate-networks", nil, "Networks (CIDRs) the rollout gates of a namespace without a Tenant may connect to, such as 10.0.0.0/8; none: public addresses only. Loopback, link-local and metadata addresses need a CIDR within their range (docs/security.md).")
 	fs.StringVar(&opts.PrometheusAddress, "prometheus-address", "", "Prometheus that rollout gates query when they name none, such as http://prometheus.monitoring:9090.")
 	fs.DurationVar(&opts.ConnectionRetryInterval, "connection-retry-interval", 10*time.Second, "How soon to try again to connect to a workload cluster whose connection was lost.")
 	fs.IntVar(&hookOpts.Port, "runtime-extension-port", 0, "Port of the Cluster API Runtime Extension server (BeforeClusterUpgrade/AfterClusterUpgrade hooks, TLS); 0 disables it.")
 	fs.StringVar(&hookOpts.CertDir, "runtime-extension-cert-dir", "", "Directory with the Runtime Extension's serving certificate and key (tls.crt, tls.key).")
 	fs.BoolVar(&hookOpts.Surge, "runtime-extension-surge", false, "ClusterMaintenances created by the BeforeClusterUpgrade hook surge replacements before draining.")
+	fs.StringVar(&hookOpts.ClientCAFile, "runtime-extension-client-ca-file", "", "PEM bundle of the CAs of the client certificate Cluster API calls the Runtime Extension with (its --runtime-extension-client-cert-file); required with --runtime-extension-port.")
+	fs.StringSliceVar(&hookOpts.ClientNames, "runtime-extension-client-names", nil, "Common Names or DNS names the Runtime Extension's client certificate must have one of; empty lets any certificate of the CA through.")
+	fs.StringVar(&hookNamespaces, "runtime-extension-namespace-selector", "", `The ExtensionConfig's namespaceSelector, as JSON (e.g. {"matchLabels":{"drover.dev/upgrade-hooks":"enabled"}}): the hooks refuse Clusters in other namespaces. Empty selects every namespace.`)
 	cloud.Bind(fs)
 
 	zapOpts := zap.Options{}
@@ -75,9 +79,16 @@ func run() error {
 	ctrl.SetLogger(logger)
 	klog.SetLogger(logger)
 
+	metricsOpts, err := metrics.ServerOptions()
+	if err != nil {
+		return err
+	}
+	if !metrics.Secure && metrics.BindAddress != "0" {
+		logger.Info("serving metrics over plain HTTP to anyone who can reach them (--metrics-secure=false); for local runs only", "address", metrics.BindAddress)
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        setup.Scheme(),
-		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
+		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        probeAddr,
 		LeaderElection:                leaderElect,
 		LeaderElectionID:              "drover-manager.drover.dev",
@@ -98,6 +109,9 @@ func run() error {
 		return err
 	}
 	if hookOpts.Port != 0 {
+		if hookOpts.NamespaceSelector, err = hooks.ParseNamespaceSelector(hookNamespaces); err != nil {
+			return fmt.Errorf("--runtime-extension-namespace-selector: %w", err)
+		}
 		if err := hooks.SetupWithManager(mgr, hookOpts); err != nil {
 			return fmt.Errorf("setting up the Runtime Extension: %w", err)
 		}

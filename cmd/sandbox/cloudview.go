@@ -23,7 +23,7 @@ import (
 // cloudPollInterval is how often the sandbox reads Route53 and ELBv2.
 const cloudPollInterval = 2 * time.Second
 
-// owner is the manager's --owner-id, which the sandbox leaves at its default: the
+// owner is the manager's --owner-id, which the sandbox gives as drover's default: the
 // prefix of drover's SetIdentifiers and the value of its ownership tags.
 const owner = route53.DefaultOwner
 

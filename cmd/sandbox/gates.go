@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/drover-dev/drover/internal/test/checkserver"
@@ -32,6 +33,10 @@ const (
 	sandboxCheckInterval = time.Second
 )
 
+// sandboxGateNetwork is the network of the sandbox's check endpoint (loopback), which
+// the sandbox's variant of the sample Tenant lets its gates reach.
+const sandboxGateNetwork = "127.0.0.0/8"
+
 // sandboxTTL is the record TTL the sandbox gives the ProdSets: a Prod leaving traffic
 // waits one TTL, and a walk moves Prods out of traffic a dozen times.
 const sandboxTTL = 5
@@ -49,8 +54,8 @@ func startCheckServer() (*checkserver.Server, error) {
 
 // sandboxVariants adapts the samples among objs to the sandbox, in place: each
 // RolloutPolicy's HTTP checks go to checkURL (sandboxCheckTries tries, sandboxCheckInterval
-// apart), each Prometheus gate becomes an approval, and each ProdSet's records get the
-// TTL sandboxTTL. It returns a line per change, for the user.
+// apart), each Prometheus gate becomes an approval, each ProdSet's records get the TTL
+// sandboxTTL, and each Tenant's gateNetworks name loopback (sandboxGateNetwork). It returns a line per change, for the user.
 func sandboxVariants(objs []*unstructured.Unstructured, checkURL string) ([]string, error) {
 	var changes []string
 	for _, o := range objs {
@@ -69,6 +74,16 @@ func sandboxVariants(objs []*unstructured.Unstructured, checkURL string) ([]stri
 				from = fmt.Sprint(ttl)
 			}
 			changes = append(changes, fmt.Sprintf("ProdSet %s: record TTL %ds (the sample says %s), so that Prods leave traffic quickly", key, sandboxTTL, from))
+		case droverv1.GroupVersion.WithKind("Tenant"):
+			// The check endpoint listens on loopback, which a Tenant's gates reach only
+			// when its gateNetworks name it (docs/security.md, "Gates").
+			nets, _, _ := unstructured.NestedStringSlice(o.Object, "spec", "gateNetworks")
+			if !slices.Contains(nets, sandboxGateNetwork) {
+				if err := unstructured.SetNestedStringSlice(o.Object, append(nets, sandboxGateNetwork), "spec", "gateNetworks"); err != nil {
+					return nil, fmt.Errorf("the Tenant %s: %w", o.GetName(), err)
+				}
+				changes = append(changes, fmt.Sprintf("Tenant %s: gateNetworks gains %s, where the sandbox's check endpoint listens", o.GetName(), sandboxGateNetwork))
+			}
 		case droverv1.GroupVersion.WithKind("RolloutPolicy"):
 			policy := &droverv1.RolloutPolicy{}
 			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, policy); err != nil {

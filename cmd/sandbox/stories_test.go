@@ -3,12 +3,14 @@ package main
 import (
 	"io"
 	"net/http"
+	"net/netip"
 	"testing"
 
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/tenancy"
 )
 
 // A step is promoted only when approvals are all it waits for: a running check is
@@ -79,6 +81,17 @@ func TestSandboxVariants(t *testing.T) {
 	}
 	g.Expect(approvals).To(Equal(1))
 	g.Expect(checks).To(Equal(2))
+
+	// The sample Tenant's gates reach the check endpoint on loopback, and only there.
+	plan, err := planTenancy(applied)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(plan.Tenant).NotTo(BeNil())
+	tenant := &droverv1.Tenant{}
+	g.Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(plan.Tenant.Object, tenant)).To(Succeed())
+	p := tenancy.Resolve(plan.Namespaces[0], map[string]string{droverv1.TenantLabel: tenant.Name}, func(string) (*droverv1.Tenant, bool) { return tenant, true }, false)
+	g.Expect(p.GateAddress(netip.MustParseAddr("127.0.0.1"))).To(BeNil())
+	g.Expect(p.GateAddress(netip.MustParseAddr("169.254.169.254"))).NotTo(BeNil())
+	g.Expect(p.GateAddress(netip.MustParseAddr("10.0.0.1"))).NotTo(BeNil())
 }
 
 // The sandbox's check endpoint fails badVersion only.

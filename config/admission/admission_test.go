@@ -93,6 +93,9 @@ func TestAdmissionPolicies(t *testing.T) {
 				{Namespace: "shared"},
 			},
 			TargetNamespaces: []droverv1.NamePattern{"shop", "shop-*"},
+			HostedZones: []droverv1.TenantHostedZone{
+				{ID: "ZSHOP", RecordNames: []string{"shop.example.com", "*.shop.example.com"}},
+			},
 		},
 	}
 	// A second Tenant that would allow everything: its rules must not leak into shop's.
@@ -139,6 +142,30 @@ func TestAdmissionPolicies(t *testing.T) {
 		err = dryRunCreate(c, prodSet("team-a", "pay", "payments"))
 		wantRefusal(t, err, prodSetsPolicy,
 			"spec.template.spec.targetNamespace: Tenant shop (namespace team-a) does not allow target namespace payments")
+	})
+	t.Run("tenant: a record name outside the Tenant's hosted zones is refused", func(t *testing.T) {
+		withTraffic := func(name, zone, record string) *droverv1.ProdSet {
+			set := prodSet("team-a", name, "shop")
+			set.Spec.Traffic = &droverv1.ProdSetTraffic{HostedZoneID: zone, RecordName: record}
+			return set
+		}
+		for _, set := range []*droverv1.ProdSet{
+			withTraffic("apex", "ZSHOP", "shop.example.com"),
+			withTraffic("apex-dot", "ZSHOP", "Shop.Example.com."),
+			withTraffic("below", "ZSHOP", "eu.shop.example.com"),
+		} {
+			if err := dryRunCreate(c, set); err != nil {
+				t.Errorf("ProdSet publishing %s in %s: %v", set.Spec.Traffic.RecordName, set.Spec.Traffic.HostedZoneID, err)
+			}
+		}
+		for _, tc := range []struct{ zone, record string }{
+			{"ZSHOP", "bank.example.com"},
+			{"ZSHOP", "evilshop.example.com"},
+			{"ZOTHER", "shop.example.com"},
+		} {
+			wantRefusal(t, dryRunCreate(c, withTraffic("bad", tc.zone, tc.record)), prodSetsPolicy,
+				"spec.traffic: Tenant shop (namespace team-a) does not allow record "+tc.record+" in hosted zone "+tc.zone)
+		}
 	})
 	t.Run("a label naming a missing Tenant passes admission while others exist", func(t *testing.T) {
 		// Admission cannot tell: every Tenant it is handed is another one. The manager

@@ -52,7 +52,7 @@ import (
 	"github.com/drover-dev/drover/internal/nlb/deploy"
 	"github.com/drover-dev/drover/internal/phases"
 	"github.com/drover-dev/drover/internal/tenancy"
-	"github.com/drover-dev/drover/internal/tenancy/lookup"
+	tenancyread "github.com/drover-dev/drover/internal/tenancy/read"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -94,8 +94,8 @@ type Reconciler struct {
 	Manager string
 	// Network is where NLBs are made.
 	Network nlb.Network
-	// PollInterval is how often Octavia is read when the Prod does not say. Defaults to
-	// DefaultPollInterval.
+	// PollInterval is how often Octavia is read when the Prod does not say, and the most
+	// often a Prod may ask for. Defaults to DefaultPollInterval.
 	PollInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -238,7 +238,9 @@ func mirrorEnabled(p *droverv1.Prod) bool {
 }
 
 func (r *Reconciler) pollInterval(p *droverv1.Prod) time.Duration {
-	if m := p.Spec.Traffic.Mirror; m != nil && m.PollInterval != nil && m.PollInterval.Duration > 0 {
+	// A Prod may ask to be read less often than the manager's interval, never more: the
+	// rate limits of Octavia and ELBv2 are every tenant's.
+	if m := p.Spec.Traffic.Mirror; m != nil && m.PollInterval != nil && m.PollInterval.Duration > r.PollInterval {
 		return m.PollInterval.Duration
 	}
 	return r.PollInterval
@@ -308,7 +310,7 @@ func (r *Reconciler) reconcileOctavia(ctx context.Context, s *scope) (ctrl.Resul
 	}
 	// The load balancer must be of a project the namespace may mirror: checked before its
 	// VIP is written to status or anything is made in AWS.
-	policy, err := lookup.Policy(ctx, r.Client, p.Namespace, r.SingleTeam)
+	policy, err := tenancyread.Policy(ctx, r.Client, p.Namespace, r.SingleTeam)
 	if err != nil {
 		r.setOutcome(s, droverv1.ProdMirrorFailedReason, fmt.Sprintf("cannot tell whether Octavia load balancer %s may be mirrored, so nothing was changed in AWS: %v", id, err))
 		return ctrl.Result{}, err

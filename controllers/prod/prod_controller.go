@@ -37,7 +37,7 @@ import (
 	"github.com/drover-dev/drover/internal/manifests"
 	"github.com/drover-dev/drover/internal/phases"
 	"github.com/drover-dev/drover/internal/tenancy"
-	"github.com/drover-dev/drover/internal/tenancy/lookup"
+	tenancyread "github.com/drover-dev/drover/internal/tenancy/read"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -355,7 +355,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 // reconcileTenancy resolves what the Prod may reach: the Tenant its namespace is
 // labelled with, or the defaults.
 func (r *Reconciler) reconcileTenancy(ctx context.Context, s *scope) (ctrl.Result, error) {
-	policy, err := lookup.Policy(ctx, r.Client, s.prod.Namespace, r.SingleTeam)
+	policy, err := tenancyread.Policy(ctx, r.Client, s.prod.Namespace, r.SingleTeam)
 	if err != nil {
 		s.reachable = reachability{reason: droverv1.ProdClusterReachableUnknownReason, message: err.Error()}
 		return ctrl.Result{}, err

@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,7 +35,6 @@ import (
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
 	"sigs.k8s.io/cluster-api/util/conditions"
 	"sigs.k8s.io/cluster-api/util/finalizers"
-	"sigs.k8s.io/cluster-api/util/patch"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -49,6 +49,7 @@ import (
 	"github.com/drover-dev/drover/internal/mapping"
 	"github.com/drover-dev/drover/internal/phases"
 	"github.com/drover-dev/drover/internal/plan"
+	"github.com/drover-dev/drover/internal/tenancy"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -70,6 +71,13 @@ type Reconciler struct {
 	Recorder  events.EventRecorder
 	// Gates evaluates the httpCheck and prometheus gates of rollouts; nil fails them.
 	Gates *gates.Runner
+	// SingleTeam is the manager's --single-team: tenancy is off, the gates may reach
+	// any address and the sets publish under any name in any zone (still one set per
+	// name).
+	SingleTeam bool
+	// GateNetworks are the networks the gates of a namespace without a Tenant may
+	// connect to (--gate-networks); none: public addresses only.
+	GateNetworks []netip.Prefix
 	// APIReader reads what the manager does not cache (the ControllerRevisions keeping
 	// the set's templates).
 	APIReader client.Reader
@@ -88,6 +96,7 @@ type Reconciler struct {
 	// set left in DNS is kept (release.go).
 	LeftoversNamespace string
 
+	claims      claims
 	unreachable unreachableSince
 	prober      prober
 	history     history
@@ -101,6 +110,8 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=drover.dev,resources=rolloutpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=controllerrevisions,verbs=get;list;create;delete
 // +kubebuilder:rbac:groups=cluster.x-k8s.io,resources=clusters,verbs=get;list;watch
+// +kubebuilder:rbac:groups=drover.dev,resources=tenants,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 
 // SetupWithManager registers the controller and its watches.
 func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, options controller.Options) error {
@@ -134,6 +145,14 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 			return err
 		}
 	}
+	// A record name let go wakes the sets that asked for it.
+	freed := make(chan event.TypedGenericEvent[*droverv1.ProdSet], 256)
+	r.claims.wake = func(set types.NamespacedName) {
+		select {
+		case freed <- event.TypedGenericEvent[*droverv1.ProdSet]{Object: &droverv1.ProdSet{ObjectMeta: metav1.ObjectMeta{Namespace: set.Namespace, Name: set.Name}}}:
+		default: // full: the set's resync finds the name free
+		}
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&droverv1.ProdSet{}).
@@ -143,6 +162,7 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 		Watches(&droverv1.ClusterMaintenance{}, handler.EnqueueRequestsFromMapFunc(toSets), builder.WithPredicates(maintenanceChanged())).
 		Watches(&droverv1.RolloutPolicy{}, handler.EnqueueRequestsFromMapFunc(toSets)).
 		WatchesRawSource(source.Channel(verdicts, &handler.TypedEnqueueRequestForObject[*droverv1.ProdSet]{})).
+		WatchesRawSource(source.Channel(freed, &handler.TypedEnqueueRequestForObject[*droverv1.ProdSet]{})).
 		WatchesRawSource(r.ClusterCache.GetClusterSource(ControllerName, toSets,
 			clustercache.WatchForProbeFailure(r.ProbeFailureGrace))).
 		Complete(r)
@@ -170,6 +190,12 @@ type scope struct {
 	summaries map[string]*droverv1.ProdSummary
 	// publishErr is why the last publication failed, for TrafficReady.
 	publishErr error
+	// refusal is why DNS refused the set's records, for TrafficReady (reason Refused), or
+	// why the set may not publish them (refusalReason); "" when neither.
+	refusal, refusalReason string
+	// withdrawing: the set may not publish under its name (reconcileClaim); it removes
+	// the records it has instead.
+	withdrawing bool
 	// submitted: this reconcile submitted a DNS change; settled: DNS already had every
 	// weight wanted and no change was in flight.
 	submitted, settled bool
@@ -179,6 +205,8 @@ type scope struct {
 	merged *plan.Merged
 	// admitted is when the maintenance of each cluster under one was admitted.
 	admitted map[string]time.Time
+	// gateTenancy is the tenancy of the set's namespace, once its gates needed it.
+	gateTenancy *tenancy.Policy
 }
 
 // ended reports whether a phase ended the reconcile.
@@ -208,10 +236,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 			return ctrl.Result{}, err
 		}
 	}
-	helper, err := patch.NewHelper(set, r.Client)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
+	before := set.DeepCopy()
 	s := &scope{set: set, read: set.DeepCopy(), now: r.Now(), revision: Revision(&set.Spec.Template), summaries: map[string]*droverv1.ProdSummary{}}
 	for i := range set.Status.Prods {
 		sum := set.Status.Prods[i]
@@ -219,11 +244,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	defer func() {
 		r.updateStatus(s)
-		err := helper.Patch(ctx, set, patch.WithOwnedConditions{Conditions: []string{
-			droverv1.ProdSetPlacedCondition, droverv1.ProdSetAvailableCondition,
-			droverv1.ProdSetFrozenCondition, droverv1.ProdSetTrafficReadyCondition, droverv1.ProdSetRolledOutCondition,
-		}}, patch.WithStatusObservedGeneration{})
-		if err != nil && !apierrors.IsNotFound(err) {
+		set.Status.ObservedGeneration = set.Generation
+		if err := r.write(ctx, before, set); err != nil && !apierrors.IsNotFound(err) {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
@@ -251,6 +273,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		phases.WrapErr("recording the rollout", r.reconcileRecordRollout),
 		phases.WrapErr("superseding Prods", r.reconcileSupersede),
 		phases.WrapErr("writing Prods", r.reconcileApplyProds),
+		phases.WrapErr("claiming the record name", r.reconcileClaim),
 		phases.WrapErr("publishing weights", r.reconcilePublish),
 		r.reconcileRollbackSubmitted,
 		phases.WrapErr("creating Prods", r.reconcileCreateProds),
@@ -320,6 +343,9 @@ func (r *Reconciler) reconcileFinalizer(_ context.Context, s *scope) (ctrl.Resul
 		return ctrl.Result{}, nil
 	}
 	controllerutil.RemoveFinalizer(s.set, droverv1.ProdSetFinalizer)
+	if st := s.set.Status.Traffic; st != nil && st.ClaimedName != "" {
+		r.claims.release(st.ClaimedName, s.set.UID)
+	}
 	forgetAllGates(r.Gates, client.ObjectKeyFromObject(s.set))
 	r.history.forgetSet(s.set.UID)
 	r.steps.forget(s.set.UID)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -202,6 +204,7 @@ func TestReplicasAreSpreadAndStable(t *testing.T) {
 	t.Cleanup(func() { setClusterLabel(NewWithT(t), us2, pool, "shop") })
 
 	set := newSet(t, "spread", 3, nil)
+	torn := watchTornStatus(t, set)
 	names := expectServing(g, set, eu1, eu2, us1)
 	g.Expect(names).To(HaveKeyWithValue(eu1, "spread-eu-1"), "Prods are named after their set and cluster")
 	before := uids(g, set)
@@ -247,6 +250,65 @@ func TestReplicasAreSpreadAndStable(t *testing.T) {
 		}
 		g.Expect(zeroed).To(BeNumerically(">=", 0), "%s was taken to weight 0", gone)
 		g.Expect(removed).To(BeNumerically(">", zeroed), "%s's record goes after its weight was 0", gone)
+	}
+	g.Expect(torn()).To(BeEmpty(), "every version of the set's status a watcher saw was whole")
+}
+
+// watchTornStatus watches the set for the rest of the test and returns what every version
+// of it a watcher saw got wrong: TrafficReady True while a DNS change is still in flight
+// or a Prod's weight is still pending. The status is written in one request, so no reader
+// ever sees a condition from one reconcile beside the traffic of the last.
+func watchTornStatus(t *testing.T, set *droverv1.ProdSet) func() []string {
+	t.Helper()
+	wc, err := client.NewWithWatch(bed.ControlPlane.Config, client.Options{Scheme: cp.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := wc.Watch(ctx, &droverv1.ProdSetList{}, client.InNamespace(set.Namespace),
+		client.MatchingFields{"metadata.name": set.Name})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	var (
+		mu   sync.Mutex
+		torn []string
+		done = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			got, ok := ev.Object.(*droverv1.ProdSet)
+			if !ok || !conditions.IsTrue(got, droverv1.ProdSetTrafficReadyCondition) {
+				continue
+			}
+			var wrong []string
+			if got.Status.Traffic != nil && got.Status.Traffic.ChangeID != "" {
+				wrong = append(wrong, "change "+got.Status.Traffic.ChangeID+" in flight")
+			}
+			for _, p := range got.Status.Prods {
+				if p.PendingWeight != nil {
+					wrong = append(wrong, p.Name+"'s weight pending")
+				}
+			}
+			if len(wrong) > 0 {
+				mu.Lock()
+				torn = append(torn, fmt.Sprintf("resourceVersion %s: TrafficReady True with %s", got.ResourceVersion, strings.Join(wrong, ", ")))
+				mu.Unlock()
+			}
+		}
+	}()
+	stop := func() {
+		w.Stop()
+		cancel()
+		<-done
+	}
+	t.Cleanup(stop)
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(torn)
 	}
 }
 

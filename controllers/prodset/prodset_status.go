@@ -1,14 +1,17 @@
 package prodset
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cluster-api/util/conditions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/plan"
@@ -84,7 +87,7 @@ func (r *Reconciler) updateStatus(s *scope) {
 	st.Prods = prods
 	st.Replicas = int32(len(s.prods))
 	st.ReadyReplicas, st.AvailableReplicas, st.ServingReplicas = ready, available, serving
-	if st.Traffic != nil && st.Traffic.ChangeID == "" && st.Traffic.LastSyncedTime == nil {
+	if st.Traffic != nil && st.Traffic.ChangeID == "" && st.Traffic.LastSyncedTime == nil && st.Traffic.RefusedTime == nil && st.Traffic.ClaimedName == "" {
 		st.Traffic = nil
 	}
 
@@ -115,8 +118,13 @@ func (r *Reconciler) transitionEvents(set *droverv1.ProdSet, prevPlaced, prevAva
 		(prevAvailable == droverv1.ProdSetAvailableReason || prevAvailable == droverv1.ProdSetDegradedReason) {
 		r.event(set, corev1.EventTypeWarning, ReasonBelowMin, "Serve", "%s", c.Message)
 	}
-	if c := conditions.Get(set, droverv1.ProdSetTrafficReadyCondition); c != nil && c.Reason == droverv1.ProdSetTrafficFailedReason && prevTraffic != c.Reason {
-		r.event(set, corev1.EventTypeWarning, ReasonPublishErr, "Publish", "%s", c.Message)
+	if c := conditions.Get(set, droverv1.ProdSetTrafficReadyCondition); c != nil && prevTraffic != c.Reason {
+		switch c.Reason {
+		case droverv1.ProdSetTrafficFailedReason:
+			r.event(set, corev1.EventTypeWarning, ReasonPublishErr, "Publish", "%s", c.Message)
+		case droverv1.ProdSetTrafficRefusedReason, droverv1.ProdSetNameClaimedReason, droverv1.ProdSetTrafficNotPermittedReason:
+			r.event(set, corev1.EventTypeWarning, c.Reason, "Publish", "%s", c.Message)
+		}
 	}
 }
 
@@ -190,6 +198,12 @@ func (r *Reconciler) setTrafficReady(s *scope, publishing bool) {
 		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, droverv1.ProdSetTrafficNotConfigured, "the drover manager has no traffic provider: no DNS weights are published"
 	case s.publishErr != nil:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, droverv1.ProdSetTrafficFailedReason, s.publishErr.Error()
+	case s.refusal != "":
+		reason := s.refusalReason
+		if reason == "" {
+			reason = droverv1.ProdSetTrafficRefusedReason
+		}
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, reason, s.refusal
 	case st != nil && st.ChangeID != "":
 		c.Status, c.Reason = metav1.ConditionFalse, droverv1.ProdSetTrafficPendingReason
 		c.Message = fmt.Sprintf("DNS change %s submitted %s, waiting for it to be in sync", st.ChangeID, st.SubmittedTime.UTC().Format("15:04:05"))
@@ -277,4 +291,30 @@ func rolloutStatusCondition(st *droverv1.RolloutStatus) metav1.Condition {
 	}
 	c.Message = truncate(c.Message, 2048)
 	return c
+}
+
+// write sends what the reconcile changed since before: the metadata (the finalizer) in
+// one request, then the whole status, conditions included, in another. The status is one
+// write because its parts are read together: a reader that sees TrafficReady turn True
+// sees the published weights that made it so, never a condition from this reconcile
+// beside the change ID of the last (Cluster API's patch helper writes the conditions and
+// the rest of the status in two requests). The controller is the only writer of the
+// set's conditions, so the merge patch replacing the list loses nobody's.
+func (r *Reconciler) write(ctx context.Context, before, set *droverv1.ProdSet) error {
+	if !equality.Semantic.DeepEqual(before.ObjectMeta, set.ObjectMeta) {
+		meta := before.DeepCopy()
+		meta.ObjectMeta = *set.ObjectMeta.DeepCopy()
+		if err := r.Client.Patch(ctx, meta, client.MergeFrom(before)); err != nil {
+			return fmt.Errorf("writing the set's metadata: %w", err)
+		}
+	}
+	if equality.Semantic.DeepEqual(before.Status, set.Status) {
+		return nil
+	}
+	status := before.DeepCopy()
+	status.Status = *set.Status.DeepCopy()
+	if err := r.Client.Status().Patch(ctx, status, client.MergeFrom(before)); err != nil {
+		return fmt.Errorf("writing the set's status: %w", err)
+	}
+	return nil
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/drover-dev/drover/internal/gates"
 	"github.com/drover-dev/drover/internal/plan"
 	"github.com/drover-dev/drover/internal/rollout"
+	"github.com/drover-dev/drover/internal/tenancy"
+	tenancyread "github.com/drover-dev/drover/internal/tenancy/read"
 )
 
 // rolloutScope is what the rollout part of one reconcile decided.
@@ -128,7 +130,11 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 	cmd := r.command(s, state)
 	in.Command = cmd
 	if state.Revision == s.revision && state.Phase == rollout.Progressing && !state.GatesStarted.IsZero() {
-		in.Gates = r.gateResults(s, policy.Spec, state)
+		gates, err := r.gateResults(ctx, s, policy.Spec, state)
+		if err != nil {
+			errs = append(errs, err) // the gates stay pending until it can be read
+		}
+		in.Gates = gates
 	}
 
 	out := rollout.Next(in)
@@ -143,7 +149,10 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 	s.ro.create = out.Create
 	s.ro.weights = &plan.RolloutWeights{Targets: map[string]int32{}, Retire: out.Retire}
 	if out.RunGates && (state.GatesStarted.IsZero() || state.Step != out.State.Step) {
-		r.gateResults(s, policy.Spec, out.State) // start them now; their end wakes the set
+		// Start them now; their end wakes the set.
+		if _, err := r.gateResults(ctx, s, policy.Spec, out.State); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	r.forgetGates(s, policy.Spec, out.State)
 	s.after(out.RequeueAfter)
@@ -317,12 +326,21 @@ func gateKey(st rollout.State, gate int) string {
 }
 
 // gateResults returns the verdicts of the current step's httpCheck and prometheus gates,
-// starting the evaluations not started yet.
-func (r *Reconciler) gateResults(s *scope, policy droverv1.RolloutPolicySpec, st rollout.State) []rollout.GateResult {
+// starting the evaluations not started yet under the tenancy of the set's namespace
+// (what the gates may reach). It fails, and starts nothing, when that tenancy cannot be
+// read.
+func (r *Reconciler) gateResults(ctx context.Context, s *scope, policy droverv1.RolloutPolicySpec, st rollout.State) ([]rollout.GateResult, error) {
 	if r.Gates == nil || st.Step >= len(policy.Steps) {
-		return nil
+		return nil, nil
 	}
 	step := policy.Steps[st.Step]
+	if !slices.ContainsFunc(step.Gates, func(g droverv1.Gate) bool { return g.HTTPCheck != nil || g.Prometheus != nil }) {
+		return nil, nil
+	}
+	reach, err := r.gatePolicy(ctx, s)
+	if err != nil {
+		return nil, err
+	}
 	var targets []gates.Target
 	for _, p := range s.prods {
 		ps, ok := st.Prods[p.Name]
@@ -341,7 +359,7 @@ func (r *Reconciler) gateResults(s *scope, policy droverv1.RolloutPolicySpec, st
 		if g.HTTPCheck == nil && g.Prometheus == nil {
 			continue
 		}
-		v := r.Gates.Get(gates.Job{Owner: client.ObjectKeyFromObject(s.set), Key: gateKey(st, i), Gate: g, Targets: targets})
+		v := r.Gates.Get(gates.Job{Owner: client.ObjectKeyFromObject(s.set), Key: gateKey(st, i), Gate: g, Targets: targets, Policy: reach})
 		res := rollout.GateResult{Status: rollout.GatePending, Message: v.Message, Time: v.Time}
 		if v.Done {
 			res.Status = rollout.GateFailed
@@ -351,7 +369,21 @@ func (r *Reconciler) gateResults(s *scope, policy droverv1.RolloutPolicySpec, st
 		}
 		out[i] = res
 	}
-	return out
+	return out, nil
+}
+
+// gatePolicy is the tenancy the set's gates run under: its namespace's, read once per
+// reconcile, with the manager's --gate-networks for a namespace without a Tenant.
+func (r *Reconciler) gatePolicy(ctx context.Context, s *scope) (tenancy.Policy, error) {
+	if s.gateTenancy == nil {
+		p, err := tenancyread.Policy(ctx, r.Client, s.set.Namespace, r.SingleTeam)
+		if err != nil {
+			return tenancy.Policy{}, err
+		}
+		p.DefaultGateNetworks = r.GateNetworks
+		s.gateTenancy = &p
+	}
+	return *s.gateTenancy, nil
 }
 
 // forgetGates stops and forgets the evaluations the rollout no longer needs.

@@ -21,6 +21,11 @@ import (
 // DefaultTTL applies when spec.traffic.ttl is unset.
 const DefaultTTL = 30 * time.Second
 
+// refusedRetry is how long a set whose records DNS refused waits before it publishes
+// them again, unless its spec changes: the same records are refused again until what
+// is wrong is fixed, and each try costs the zone's other sets a refused change.
+const refusedRetry = time.Minute
+
 // service is the set's record set, when weights are published for it.
 func (r *Reconciler) service(set *droverv1.ProdSet) (traffic.Service, bool) {
 	return serviceOf(r.Publisher != nil, set)
@@ -63,6 +68,22 @@ func (r *Reconciler) reconcileTrackChange(ctx context.Context, s *scope) (ctrl.R
 		st.ChangeID, st.SubmittedTime, st.Removing = "", nil, nil
 		return ctrl.Result{}, nil
 	}
+	var refused *traffic.RefusedError
+	if errors.As(err, &refused) {
+		// DNS would not take the set's records as they are; the zone's other sets went on
+		// without them. The set says why and publishes again after refusedRetry, or at
+		// once when its spec changes.
+		log := ctrl.LoggerFrom(ctx)
+		log.Info("DNS refused the set's records", "change", st.ChangeID, "reason", refused.Reason)
+		for _, sum := range s.summaries {
+			sum.PendingWeight, sum.PendingPaths = nil, ""
+		}
+		st.ChangeID, st.SubmittedTime, st.Removing = "", nil, nil
+		st.RefusedTime = &metav1.Time{Time: s.now}
+		s.refusal = "DNS refused the set's records: " + refused.Reason
+		s.after(refusedRetry)
+		return ctrl.Result{}, nil
+	}
 	if err != nil {
 		s.publishErr = fmt.Errorf("checking DNS change %s: %w", st.ChangeID, err)
 		s.after(5 * time.Second)
@@ -82,7 +103,7 @@ func (r *Reconciler) reconcileTrackChange(ctx context.Context, s *scope) (ctrl.R
 	for _, name := range st.Removing {
 		delete(s.summaries, name)
 	}
-	st.ChangeID, st.SubmittedTime, st.Removing, st.LastSyncedTime = "", nil, nil, &now
+	st.ChangeID, st.SubmittedTime, st.Removing, st.LastSyncedTime, st.RefusedTime = "", nil, nil, &now, nil
 	return ctrl.Result{}, nil
 }
 
@@ -119,6 +140,20 @@ func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Resul
 	}
 	if s.set.Status.Traffic != nil && s.set.Status.Traffic.ChangeID != "" {
 		return ctrl.Result{}, nil
+	}
+	if s.withdrawing {
+		return r.publishWithdrawal(ctx, s, svc)
+	}
+	if s.refusal != "" {
+		return ctrl.Result{}, nil // refused in this reconcile: not before refusedRetry
+	}
+	if c := conditions.Get(s.read, droverv1.ProdSetTrafficReadyCondition); c != nil && c.Reason == droverv1.ProdSetTrafficRefusedReason &&
+		c.ObservedGeneration == s.set.Generation && s.set.Status.Traffic != nil && s.set.Status.Traffic.RefusedTime != nil {
+		if wait := s.set.Status.Traffic.RefusedTime.Add(refusedRetry).Sub(s.now); wait > 0 {
+			s.refusal = c.Message
+			s.after(wait)
+			return ctrl.Result{}, nil
+		}
 	}
 	var batch []traffic.Weight
 	pending := map[string]int32{}
@@ -167,6 +202,29 @@ func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Resul
 		s.settled = true
 		return ctrl.Result{}, nil
 	}
+	return r.submit(ctx, s, svc, batch, pending, pendingPaths, removing)
+}
+
+// publishWithdrawal removes every record the set has: it may not publish under its name
+// (s.withdraw). The removals touch the set's own records only, whoever holds the name.
+func (r *Reconciler) publishWithdrawal(ctx context.Context, s *scope, svc traffic.Service) (ctrl.Result, error) {
+	var batch []traffic.Weight
+	var removing []string
+	for name, sum := range s.summaries {
+		if sum.PublishedWeight != nil {
+			batch = append(batch, traffic.Weight{ID: RecordID(s.set.Namespace, name), Remove: true})
+			removing = append(removing, name)
+		}
+	}
+	if len(batch) == 0 {
+		return ctrl.Result{}, nil
+	}
+	return r.submit(ctx, s, svc, batch, nil, nil, removing)
+}
+
+// submit publishes batch and records it as the change in flight: the weights pending for
+// the Prods of pending, and the removal of the records of removing.
+func (r *Reconciler) submit(ctx context.Context, s *scope, svc traffic.Service, batch []traffic.Weight, pending map[string]int32, pendingPaths map[string]string, removing []string) (ctrl.Result, error) {
 	sortWeights(batch)
 	id, err := r.Publisher.Publish(ctx, svc, batch)
 	switch {

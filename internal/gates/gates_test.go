@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/tenancy"
 )
 
 func noSleep(context.Context, time.Duration) error { return nil }
@@ -40,7 +41,9 @@ func TestHTTPCheck(t *testing.T) {
 		return droverv1.HTTPCheckGate{URL: "http://{{ .Host }}/healthz?prod={{ .Prod }}", ExpectedStatus: 200, Tries: 4, SuccessPercent: pct,
 			Interval: &metav1.Duration{Duration: time.Millisecond}}
 	}
-	h := HTTPChecker{Sleep: noSleep}
+	// The check server listens on 127.0.0.1, which only single-team mode (or a Tenant
+	// naming 127.0.0.0/8) reaches; guard_test.go shows the others cannot.
+	h := HTTPChecker{Sleep: noSleep, Policy: tenancy.Policy{SingleTeam: true}}
 	ctx := context.Background()
 
 	res, err := h.Check(ctx, gate(100), []Target{{Prod: "a", Host: host}, {Prod: "b", Host: host}})

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/tenancy"
 )
 
 // Target is one Prod an HTTP check is made against.
@@ -36,10 +37,15 @@ type HTTPResult struct {
 	Message string
 }
 
-// HTTPChecker runs HTTP checks.
+// HTTPChecker runs HTTP checks. Its requests follow redirects to the same scheme, host
+// and port only, connect only to addresses Policy allows (checked on the address
+// dialled, redirects included), and its verdicts hold status codes and fixed reasons,
+// never a word of what a server answered.
 type HTTPChecker struct {
-	// Client makes the requests; nil means a client without redirects to other hosts.
-	Client *http.Client
+	// Policy is the tenancy of the gate's namespace: which URLs (GateURL) and addresses
+	// (GateAddress) the checks may reach. The zero value is the defaults: any URL,
+	// public addresses only.
+	Policy tenancy.Policy
 	// Sleep waits between tries; nil means a timer that honours ctx.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
@@ -76,11 +82,12 @@ func (h HTTPChecker) Check(ctx context.Context, gate droverv1.HTTPCheckGate, tar
 			return HTTPResult{}, fmt.Errorf("httpCheck url %q for Prod %s: %w", gate.URL, t.Prod, err)
 		}
 		urls[i] = b.String()
+		if ref := h.Policy.GateURL(urls[i]); ref != nil {
+			return HTTPResult{}, fmt.Errorf("refused: %w", ref)
+		}
 	}
-	c := h.Client
-	if c == nil {
-		c = &http.Client{}
-	}
+	c := newClient(h.Policy, false)
+	defer c.CloseIdleConnections()
 	sleep := h.Sleep
 	if sleep == nil {
 		sleep = sleepCtx
@@ -98,7 +105,7 @@ func (h HTTPChecker) Check(ctx context.Context, gate droverv1.HTTPCheckGate, tar
 			status, err := get(ctx, c, urls[i], timeout)
 			switch {
 			case err != nil:
-				last[t.Prod] = err.Error()
+				last[t.Prod] = reason(err)
 			case status != want:
 				last[t.Prod] = fmt.Sprintf("status %d, want %d", status, want)
 			default:

@@ -14,14 +14,19 @@ import (
 	"time"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/tenancy"
 )
 
 // PrometheusQuerier evaluates PromQL instant queries through Prometheus's HTTP API
-// (GET /api/v1/query).
+// (GET /api/v1/query). Its requests follow redirects to the same scheme, host and port
+// only, and its verdicts hold status codes, Prometheus's error types and the query's
+// value, never a word of what a server answered.
 type PrometheusQuerier struct {
-	// Client makes the requests; nil means http.DefaultClient.
-	Client *http.Client
-	// Address is used when a gate names none (the manager's --prometheus-address).
+	// Policy is the tenancy of the gate's namespace: which addresses a gate's own
+	// address may be and reach (GateURL, GateAddress). The zero value is the defaults.
+	Policy tenancy.Policy
+	// Address is used when a gate names none (the manager's --prometheus-address). The
+	// platform team chose it, so Policy does not judge it.
 	Address string
 	// Timeout of one query. Defaults to 10s.
 	Timeout time.Duration
@@ -51,14 +56,14 @@ func (q PrometheusQuerier) Evaluate(ctx context.Context, gate droverv1.Prometheu
 	if err != nil {
 		return PrometheusResult{}, fmt.Errorf("prometheus threshold %q: %w", gate.Threshold, err)
 	}
-	addr := gate.Address
+	addr, trusted := gate.Address, false
 	if addr == "" {
-		addr = q.Address
+		addr, trusted = q.Address, true
 	}
 	if addr == "" {
 		return PrometheusResult{}, fmt.Errorf("the gate names no Prometheus address and the manager has no --prometheus-address")
 	}
-	v, err := q.query(ctx, addr, b.String(), at)
+	v, err := q.query(ctx, addr, trusted, b.String(), at)
 	if err != nil {
 		return PrometheusResult{}, err
 	}
@@ -99,7 +104,16 @@ type apiResponse struct {
 	} `json:"data"`
 }
 
-func (q PrometheusQuerier) query(ctx context.Context, addr, query string, at time.Time) (float64, error) {
+// errorTypes are the error types Prometheus's API answers with; any other is "unknown".
+var errorTypes = map[string]bool{
+	"bad_data": true, "execution": true, "canceled": true, "timeout": true, "internal": true,
+	"unavailable": true, "not_found": true, "not_acceptable": true,
+}
+
+// resultTypes are the result types Prometheus's API answers with.
+var resultTypes = map[string]bool{"matrix": true, "vector": true, "scalar": true, "string": true}
+
+func (q PrometheusQuerier) query(ctx context.Context, addr string, trusted bool, query string, at time.Time) (float64, error) {
 	timeout := q.Timeout
 	if timeout == 0 {
 		timeout = 10 * time.Second
@@ -111,33 +125,42 @@ func (q PrometheusQuerier) query(ctx context.Context, addr, query string, at tim
 	}.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("the Prometheus address %q is not a URL", addr)
 	}
-	c := q.Client
-	if c == nil {
-		c = http.DefaultClient
+	if !trusted {
+		if ref := q.Policy.GateURL(u); ref != nil {
+			return 0, fmt.Errorf("refused: %w", ref)
+		}
 	}
+	c := newClient(q.Policy, trusted)
+	defer c.CloseIdleConnections()
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("querying Prometheus at %s: %w", addr, err)
+		return 0, fmt.Errorf("querying Prometheus at %s: %s", addr, reason(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return 0, fmt.Errorf("reading Prometheus's answer: %w", err)
+		return 0, fmt.Errorf("reading Prometheus's answer (HTTP %d): %s", resp.StatusCode, reason(err))
 	}
 	var r apiResponse
 	if err := json.Unmarshal(body, &r); err != nil {
-		return 0, fmt.Errorf("the Prometheus address %s answered %d, not with its API: %.200s", addr, resp.StatusCode, body)
+		return 0, fmt.Errorf("the Prometheus address %s answered HTTP %d: the answer is not a Prometheus API response", addr, resp.StatusCode)
 	}
 	if r.Status != "success" {
-		return 0, fmt.Errorf("the query %q was refused by Prometheus: %s: %s", query, r.ErrorType, r.Error)
+		errorType := r.ErrorType
+		if !errorTypes[errorType] {
+			errorType = "unknown"
+		}
+		// Prometheus's error text is not shown: the address may be anything answering
+		// JSON. Its error type is one of a few words.
+		return 0, fmt.Errorf("the query %q was refused by Prometheus (HTTP %d, error type %s); try it in Prometheus's own UI to see why", query, resp.StatusCode, errorType)
 	}
 	switch r.Data.ResultType {
 	case "scalar":
 		var s [2]any
 		if err := json.Unmarshal(r.Data.Result, &s); err != nil {
-			return 0, fmt.Errorf("decoding a scalar: %w", err)
+			return 0, fmt.Errorf("the answer's scalar is not a Prometheus scalar")
 		}
 		return sampleValue(s[1])
 	case "vector":
@@ -145,20 +168,28 @@ func (q PrometheusQuerier) query(ctx context.Context, addr, query string, at tim
 			Value [2]any `json:"value"`
 		}
 		if err := json.Unmarshal(r.Data.Result, &v); err != nil {
-			return 0, fmt.Errorf("decoding a vector: %w", err)
+			return 0, fmt.Errorf("the answer's vector is not a Prometheus vector")
 		}
 		if len(v) != 1 {
 			return 0, fmt.Errorf("query %q returned %d samples; a gate needs exactly one (aggregate it, e.g. with sum())", query, len(v))
 		}
 		return sampleValue(v[0].Value[1])
 	}
-	return 0, fmt.Errorf("query %q returned a %s; a gate needs a scalar or a one-sample vector", query, r.Data.ResultType)
+	resultType := r.Data.ResultType
+	if !resultTypes[resultType] {
+		resultType = "result of an unknown type"
+	}
+	return 0, fmt.Errorf("query %q returned a %s; a gate needs a scalar or a one-sample vector", query, resultType)
 }
 
 func sampleValue(v any) (float64, error) {
 	s, ok := v.(string)
 	if !ok {
-		return 0, fmt.Errorf("sample value %v is not a string", v)
+		return 0, fmt.Errorf("a sample value is not a string")
 	}
-	return strconv.ParseFloat(s, 64)
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("a sample value is not a number")
+	}
+	return f, nil
 }

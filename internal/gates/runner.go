@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/tenancy"
 )
 
 // Job is one evaluation of one gate of a rollout step: an httpCheck or a prometheus gate
@@ -23,6 +24,8 @@ type Job struct {
 	Key     string
 	Gate    droverv1.Gate
 	Targets []Target
+	// Policy is the tenancy of the owner's namespace: what its gates may reach.
+	Policy tenancy.Policy
 }
 
 // Verdict is what a Job found so far.
@@ -152,13 +155,15 @@ func (r *Runner) evaluate(ctx context.Context, key string, job Job) (bool, strin
 	switch g := job.Gate; {
 	case g.HTTPCheck != nil:
 		r.progress(key, fmt.Sprintf("requesting %s on %d Prods", g.HTTPCheck.URL, len(job.Targets)))
-		res, err := r.HTTP.Check(ctx, *g.HTTPCheck, job.Targets)
+		h := r.HTTP
+		h.Policy = job.Policy
+		res, err := h.Check(ctx, *g.HTTPCheck, job.Targets)
 		if err != nil {
 			return false, err.Error()
 		}
 		return res.Passed, res.Message
 	case g.Prometheus != nil:
-		return r.prometheus(ctx, key, *g.Prometheus, job.Targets)
+		return r.prometheus(ctx, key, *g.Prometheus, job.Targets, job.Policy)
 	}
 	return false, "not a gate the runner evaluates"
 }
@@ -166,7 +171,9 @@ func (r *Runner) evaluate(ctx context.Context, key string, job Job) (bool, strin
 // prometheus evaluates the query for every target each interval until the window has
 // passed: it passes when every evaluation held, fails at the first that did not, and
 // fails after MaxErrors queries in a row could not be answered.
-func (r *Runner) prometheus(ctx context.Context, key string, g droverv1.PrometheusGate, targets []Target) (bool, string) {
+func (r *Runner) prometheus(ctx context.Context, key string, g droverv1.PrometheusGate, targets []Target, policy tenancy.Policy) (bool, string) {
+	q := r.Prometheus
+	q.Policy = policy
 	window, interval := time.Minute, 15*time.Second
 	if g.Window != nil {
 		window = g.Window.Duration
@@ -187,7 +194,7 @@ func (r *Runner) prometheus(ctx context.Context, key string, g droverv1.Promethe
 	for {
 		var failed error
 		for _, t := range targets {
-			res, err := r.Prometheus.Evaluate(ctx, g, t, r.now())
+			res, err := q.Evaluate(ctx, g, t, r.now())
 			if err != nil {
 				failed = err
 				break

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/tenancy"
 )
 
 // waitVerdict polls the runner until the job has a verdict.
@@ -106,7 +107,7 @@ func TestRunnerForgetStopsARun(t *testing.T) {
 	owner := types.NamespacedName{Namespace: "default", Name: "shop"}
 	gate := droverv1.Gate{HTTPCheck: &droverv1.HTTPCheckGate{URL: srv.URL + "/?prod={{ .Prod }}", Tries: 1000, SuccessPercent: 100,
 		Interval: &metav1.Duration{Duration: 20 * time.Millisecond}}}
-	job := Job{Owner: owner, Key: "long", Gate: gate, Targets: []Target{{Prod: "p"}}}
+	job := Job{Owner: owner, Key: "long", Gate: gate, Targets: []Target{{Prod: "p"}}, Policy: tenancy.Policy{SingleTeam: true}}
 	if v := r.Get(job); v.Done {
 		t.Fatalf("a run of 1000 tries is not done at once: %+v", v)
 	}

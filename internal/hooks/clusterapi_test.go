@@ -26,6 +26,7 @@ import (
 
 	"github.com/drover-dev/drover/internal/setup"
 	"github.com/drover-dev/drover/internal/test/harness"
+	"github.com/drover-dev/drover/internal/test/hookstest"
 	"github.com/drover-dev/drover/internal/test/testbed"
 	capiclient "github.com/drover-dev/drover/internal/test/third_party/capiruntime/client"
 	"github.com/drover-dev/drover/internal/test/third_party/capiruntime/registry"
@@ -45,7 +46,9 @@ type clusterAPI struct {
 
 // startClusterAPI starts the ExtensionConfig reconciler and returns the runtime client
 // it registers extensions in.
-func startClusterAPI(ctx context.Context, t *testing.T, bed *testbed.Testbed) *clusterAPI {
+// It calls the extensions with cert, as Cluster API's controllers started with
+// --runtime-extension-client-cert-file and --runtime-extension-client-key-file do.
+func startClusterAPI(ctx context.Context, t *testing.T, bed *testbed.Testbed, cert hookstest.ClientCert) *clusterAPI {
 	t.Helper()
 	g := NewWithT(t)
 	scheme := setup.Scheme()
@@ -64,8 +67,13 @@ func startClusterAPI(ctx context.Context, t *testing.T, bed *testbed.Testbed) *c
 
 	catalog := runtimecatalog.New()
 	g.Expect(runtimehooksv1.AddToCatalog(catalog)).To(Succeed())
-	rc, _, err := capiclient.New(ctx, capiclient.Options{Catalog: catalog, Registry: registry.New(), Client: mgr.GetClient()})
+	rc, certWatcher, err := capiclient.New(ctx, capiclient.Options{
+		CertFile: cert.CertFile, KeyFile: cert.KeyFile,
+		Catalog: catalog, Registry: registry.New(), Client: mgr.GetClient(),
+	})
 	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(certWatcher).NotTo(BeNil())
+	g.Expect(mgr.Add(certWatcher)).To(Succeed())
 	g.Expect((&extensionconfig.Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), RuntimeClient: rc, PartialSecretCache: secrets,
 	}).SetupWithManager(ctx, mgr, controller.Options{SkipNameValidation: ptr.To(true)})).To(Succeed()) // go test -count=N runs it again in this process

@@ -10,18 +10,30 @@
 // drain that would leave a ProdSet below its serving minimum — which keeps the upgrade
 // waiting, with the refusal as the hook's message.
 //
+// Neither hook acts on a request's word alone. The caller must present a client
+// certificate signed by the configured CA (Cluster API's --runtime-extension-client-cert-file),
+// the Cluster's namespace must be selected by the ExtensionConfig's namespaceSelector, and
+// the Cluster, read from the API server, must really be under upgrade to the version the
+// request names: BeforeClusterUpgrade drains only a ClusterClass-managed Cluster whose
+// spec.topology.version is that version while its control plane still runs another, and
+// AfterClusterUpgrade ends the drain only once the control plane runs that version.
+//
 // The server is Cluster API's own (exp/runtime/server): TLS, the discovery endpoint and
 // the request and response types of api/runtime/hooks/v1alpha1.
 package hooks
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	runtimecatalog "sigs.k8s.io/cluster-api/api/runtime/catalog"
 	runtimehooksv1 "sigs.k8s.io/cluster-api/api/runtime/hooks/v1alpha1"
 	"sigs.k8s.io/cluster-api/exp/runtime/server"
@@ -53,15 +65,31 @@ type Handlers struct {
 	Surge bool
 	// RetryAfter is how soon Cluster API should call again while drover works. Default 10s.
 	RetryAfter time.Duration
+	// NamespaceSelector selects the namespaces whose Clusters the hooks act on: the
+	// namespaceSelector of the ExtensionConfig that registers them. A Cluster in another
+	// namespace is refused. Nil selects every namespace, as Cluster API does.
+	NamespaceSelector labels.Selector
 }
 
 // +kubebuilder:rbac:groups=drover.dev,resources=clustermaintenances,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=cluster.x-k8s.io,resources=clusters,verbs=get
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
 
 // BeforeClusterUpgrade starts the drain of the cluster and holds the upgrade until it is
 // drained.
 func (h *Handlers) BeforeClusterUpgrade(ctx context.Context, req *runtimehooksv1.BeforeClusterUpgradeRequest, resp *runtimehooksv1.BeforeClusterUpgradeResponse) {
 	cluster := client.ObjectKey{Namespace: req.Cluster.Namespace, Name: req.Cluster.Name}
 	log := ctrl.LoggerFrom(ctx).WithValues("cluster", cluster, "hook", "BeforeClusterUpgrade")
+	c, err := h.cluster(ctx, &req.Cluster, req.ToKubernetesVersion)
+	if err == nil {
+		err = underUpgrade(c)
+	}
+	if err != nil {
+		log.Info("refused", "reason", err.Error())
+		resp.SetStatus(runtimehooksv1.ResponseStatusFailure)
+		resp.SetMessage(fmt.Sprintf("drover refuses to drain cluster %s: %v", cluster, err))
+		return
+	}
 	m, err := h.ensureMaintenance(ctx, cluster, req.ToKubernetesVersion)
 	if err != nil {
 		log.Error(err, "starting the drain")
@@ -85,6 +113,25 @@ func (h *Handlers) BeforeClusterUpgrade(ctx context.Context, req *runtimehooksv1
 // BeforeClusterUpgrade created and answers "retry" until it is gone.
 func (h *Handlers) AfterClusterUpgrade(ctx context.Context, req *runtimehooksv1.AfterClusterUpgradeRequest, resp *runtimehooksv1.AfterClusterUpgradeResponse) {
 	cluster := client.ObjectKey{Namespace: req.Cluster.Namespace, Name: req.Cluster.Name}
+	log := ctrl.LoggerFrom(ctx).WithValues("cluster", cluster, "hook", "AfterClusterUpgrade")
+	c, err := h.cluster(ctx, &req.Cluster, req.KubernetesVersion)
+	if err != nil {
+		log.Info("refused", "reason", err.Error())
+		resp.SetStatus(runtimehooksv1.ResponseStatusFailure)
+		resp.SetMessage(fmt.Sprintf("drover refuses to end the drain of cluster %s: %v", cluster, err))
+		return
+	}
+	if running, ok := controlPlaneAt(c, req.KubernetesVersion); !ok {
+		// Cluster API calls this hook once the control plane is stable at the new
+		// version; the Cluster's status may lag behind its control plane's for a moment.
+		// Either way the drain stays until the Cluster says the upgrade is done.
+		resp.SetStatus(runtimehooksv1.ResponseStatusSuccess)
+		resp.SetRetryAfterSeconds(h.retryAfter())
+		resp.SetMessage(fmt.Sprintf("drover keeps cluster %s drained: its control plane runs %s, not yet %s",
+			cluster, running, req.KubernetesVersion))
+		log.Info("drain kept", "controlPlane", running, "target", req.KubernetesVersion)
+		return
+	}
 	ours, err := h.maintenances(ctx, cluster, true)
 	if err != nil {
 		resp.SetStatus(runtimehooksv1.ResponseStatusFailure)
@@ -112,6 +159,80 @@ func (h *Handlers) AfterClusterUpgrade(ctx context.Context, req *runtimehooksv1.
 	}
 	resp.SetRetryAfterSeconds(h.retryAfter())
 	resp.SetMessage(fmt.Sprintf("putting cluster %s back into traffic: waiting for ClusterMaintenance %s to end", cluster, strings.Join(waiting, ", ")))
+}
+
+// cluster reads the Cluster a request names from the API server and checks that the hooks
+// may act on it: its namespace is selected, it is the Cluster the request carries (same
+// UID), it is managed by a ClusterClass (Cluster API calls the upgrade hooks for no
+// other) and its spec.topology.version is the version the request names. The error
+// says why not.
+func (h *Handlers) cluster(ctx context.Context, ref *clusterv1.Cluster, version string) (*clusterv1.Cluster, error) {
+	key := client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}
+	if key.Namespace == "" || key.Name == "" {
+		return nil, fmt.Errorf("the request names no Cluster")
+	}
+	if h.NamespaceSelector != nil && !h.NamespaceSelector.Empty() {
+		ns := &corev1.Namespace{}
+		if err := h.Client.Get(ctx, client.ObjectKey{Name: key.Namespace}, ns); err != nil {
+			return nil, fmt.Errorf("reading namespace %s: %w", key.Namespace, err)
+		}
+		if !h.NamespaceSelector.Matches(labels.Set(ns.Labels)) {
+			return nil, fmt.Errorf("namespace %s is not selected by the Runtime Extension's namespaceSelector (%s)", key.Namespace, h.NamespaceSelector)
+		}
+	}
+	c := &clusterv1.Cluster{}
+	if err := h.Client.Get(ctx, key, c); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("there is no Cluster %s", key)
+		}
+		return nil, fmt.Errorf("reading Cluster %s: %w", key, err)
+	}
+	if ref.UID != "" && ref.UID != c.UID {
+		return nil, fmt.Errorf("the request is about Cluster %s with UID %s; the Cluster of that name has UID %s", key, ref.UID, c.UID)
+	}
+	if !c.Spec.Topology.IsDefined() {
+		return nil, fmt.Errorf("cluster %s has no spec.topology: Cluster API calls the upgrade hooks only for Clusters a ClusterClass manages", key)
+	}
+	if version == "" || !sameVersion(c.Spec.Topology.Version, version) {
+		return nil, fmt.Errorf("the request is about an upgrade to %q; cluster %s has spec.topology.version %q", version, key, c.Spec.Topology.Version)
+	}
+	return c, nil
+}
+
+// underUpgrade says why a Cluster whose spec.topology.version the request names is not
+// being upgraded: its control plane, as the Cluster's status.controlPlane.versions
+// reports it, runs that version already. The control plane provider reports the
+// versions (KubeadmControlPlane does); a Cluster that reports none is refused, as the
+// hook cannot tell.
+func underUpgrade(c *clusterv1.Cluster) error {
+	running, at := controlPlaneAt(c, c.Spec.Topology.Version)
+	switch {
+	case running == "":
+		return fmt.Errorf("cluster %s/%s reports no control plane version (status.controlPlane.versions), so drover cannot tell that it is being upgraded", c.Namespace, c.Name)
+	case at:
+		return fmt.Errorf("cluster %s/%s is not being upgraded: its control plane runs %s, its spec.topology.version", c.Namespace, c.Name, running)
+	}
+	return nil
+}
+
+// controlPlaneAt reports the versions the Cluster's control plane runs (from its status,
+// "" when it reports none) and whether they are all version.
+func controlPlaneAt(c *clusterv1.Cluster, version string) (string, bool) {
+	if c.Status.ControlPlane == nil || len(c.Status.ControlPlane.Versions) == 0 {
+		return "", false
+	}
+	var running []string
+	at := true
+	for _, v := range c.Status.ControlPlane.Versions {
+		running = append(running, v.Version)
+		at = at && sameVersion(v.Version, version)
+	}
+	return strings.Join(running, ", "), at
+}
+
+// sameVersion compares Kubernetes versions with or without their leading "v".
+func sameVersion(a, b string) bool {
+	return a != "" && strings.TrimPrefix(a, "v") == strings.TrimPrefix(b, "v")
 }
 
 // end deletes a ClusterMaintenance and reports whether it is gone; it stays while its
@@ -232,6 +353,18 @@ type Options struct {
 	// Surge and RetryAfter: see Handlers.
 	Surge      bool
 	RetryAfter time.Duration
+
+	// ClientCAFile is a PEM bundle of the CAs that sign the callers' client
+	// certificates (Cluster API's --runtime-extension-client-cert-file). Required: a
+	// caller without a certificate it verifies fails the TLS handshake. It is re-read
+	// when it changes.
+	ClientCAFile string
+	// ClientNames, when set, are the only subjects let through: the client
+	// certificate's Common Name or one of its DNS names must be one of them.
+	ClientNames []string
+	// NamespaceSelector is the ExtensionConfig's namespaceSelector (see
+	// Handlers.NamespaceSelector); nil selects every namespace.
+	NamespaceSelector *metav1.LabelSelector
 }
 
 // NewServer returns the Runtime Extension server with drover's handlers registered.
@@ -240,6 +373,19 @@ type Options struct {
 // manager starts with the webhooks, before and regardless of leader election
 // (NeedLeaderElection is false).
 func NewServer(c client.Client, opts Options) (*server.Server, error) {
+	if opts.ClientCAFile == "" {
+		return nil, fmt.Errorf("no client CA: the Runtime Extension only answers callers with a client certificate (--runtime-extension-client-ca-file)")
+	}
+	auth, err := newClientAuth(opts.ClientCAFile, opts.ClientNames)
+	if err != nil {
+		return nil, err
+	}
+	selector := labels.Everything()
+	if opts.NamespaceSelector != nil {
+		if selector, err = metav1.LabelSelectorAsSelector(opts.NamespaceSelector); err != nil {
+			return nil, fmt.Errorf("namespace selector: %w", err)
+		}
+	}
 	catalog := runtimecatalog.New()
 	if err := runtimehooksv1.AddToCatalog(catalog); err != nil {
 		return nil, err
@@ -247,11 +393,12 @@ func NewServer(c client.Client, opts Options) (*server.Server, error) {
 	srv, err := server.New(server.Options{
 		Catalog: catalog, Host: opts.Host, Port: opts.Port,
 		CertDir: opts.CertDir, CertName: opts.CertName, KeyName: opts.KeyName,
+		TLSOpts: []func(*tls.Config){auth.configure},
 	})
 	if err != nil {
 		return nil, err
 	}
-	h := &Handlers{Client: c, Surge: opts.Surge, RetryAfter: opts.RetryAfter}
+	h := &Handlers{Client: c, Surge: opts.Surge, RetryAfter: opts.RetryAfter, NamespaceSelector: selector}
 	for _, eh := range []server.ExtensionHandler{
 		{Hook: runtimehooksv1.BeforeClusterUpgrade, Name: BeforeClusterUpgradeHandler, HandlerFunc: h.BeforeClusterUpgrade},
 		{Hook: runtimehooksv1.AfterClusterUpgrade, Name: AfterClusterUpgradeHandler, HandlerFunc: h.AfterClusterUpgrade},

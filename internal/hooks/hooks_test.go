@@ -3,6 +3,7 @@ package hooks_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -17,6 +18,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	runtimecatalog "sigs.k8s.io/cluster-api/api/runtime/catalog"
@@ -76,11 +79,19 @@ func TestRuntimeExtension(t *testing.T) {
 	g.Expect(cp.Update(ctx, ns)).To(Succeed())
 
 	caPEM, certDir := hookstest.ServeCert(t)
+	// Cluster API's client certificate (--runtime-extension-client-cert-file), signed by
+	// the CA the extension is given.
+	clientCA := hookstest.NewClientCA(t, "cluster-api client CA")
+	capiCert := clientCA.Issue(t, capiClientName)
 	port := hookstest.FreePort(t)
 	base := fmt.Sprintf("https://127.0.0.1:%d", port)
 	probes := hookstest.FreePort(t)
-	replica := startFollower(ctx, t, bed, probes, hooks.Options{Host: "127.0.0.1", Port: port, CertDir: certDir, RetryAfter: retryAfter})
-	direct, err := hookstest.NewCaller(base, caPEM)
+	replica := startFollower(ctx, t, bed, probes, hooks.Options{
+		Host: "127.0.0.1", Port: port, CertDir: certDir, RetryAfter: retryAfter,
+		ClientCAFile: clientCA.File, ClientNames: []string{capiClientName},
+		NamespaceSelector: sampleNamespaceSelector(g, root),
+	})
+	direct, err := hookstest.NewCaller(base, caPEM, capiCert.Certificate)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Eventually(direct.Ready, 20*time.Second, 100*time.Millisecond).Should(Succeed())
 	g.Eventually(func() (int, error) {
@@ -92,7 +103,7 @@ func TestRuntimeExtension(t *testing.T) {
 		return resp.StatusCode, nil
 	}, 10*time.Second, 100*time.Millisecond).Should(Equal(http.StatusOK), "the replica reports ready once it serves the hooks")
 
-	capi := startClusterAPI(ctx, t, bed)
+	capi := startClusterAPI(ctx, t, bed, capiCert)
 	sample := registerSample(ctx, g, capi.k8s, root, base, caPEM)
 
 	t.Run("Cluster API discovers both hooks", func(t *testing.T) {
@@ -120,6 +131,7 @@ func TestRuntimeExtension(t *testing.T) {
 
 	t.Run("an upgrade waits for the drain, then proceeds, then re-admits", func(t *testing.T) {
 		g := NewWithT(t)
+		upgrading(ctx, g, cp, clustersNamespace, "workload-a")
 		before := capi.beforeUpgrade(ctx, g, "workload-a")
 		g.Expect(before.RetryAfterSeconds).To(BeEquivalentTo(retrySeconds), before.Message)
 		g.Expect(before.Message).To(Equal(fmt.Sprintf(
@@ -140,8 +152,16 @@ func TestRuntimeExtension(t *testing.T) {
 		proceed := capi.beforeUpgrade(ctx, g, "workload-a")
 		g.Expect(proceed.RetryAfterSeconds).To(BeZero(), "a drained cluster may be upgraded: %s", proceed.Message)
 
+		// Called before the control plane runs the new version, the hook keeps the drain.
+		early := capi.afterUpgrade(ctx, g, "workload-a")
+		g.Expect(early.RetryAfterSeconds).To(BeEquivalentTo(retrySeconds))
+		g.Expect(early.Message).To(Equal(fmt.Sprintf("drover keeps cluster %s/workload-a drained: its control plane runs v1.35.2, not yet v1.36.3", clustersNamespace)))
+		g.Expect(cp.Get(ctx, client.ObjectKeyFromObject(m), m)).To(Succeed())
+		g.Expect(m.DeletionTimestamp.IsZero()).To(BeTrue(), "the maintenance stays while the control plane is not upgraded")
+
 		// After the upgrade: ours is deleted; while its finalizer holds it (the Prods are
 		// not back in traffic yet), the hook keeps the upgrade from completing.
+		setControlPlaneVersion(ctx, g, cp, clustersNamespace, "workload-a", "v1.36.3")
 		g.Expect(addFinalizer(ctx, cp, m)).To(Succeed())
 		after := capi.afterUpgrade(ctx, g, "workload-a")
 		g.Expect(after.RetryAfterSeconds).To(BeEquivalentTo(retrySeconds))
@@ -165,6 +185,7 @@ func TestRuntimeExtension(t *testing.T) {
 			Spec:       droverv1.ClusterMaintenanceSpec{ClusterName: "workload-b", Surge: true},
 		}
 		g.Expect(cp.Create(ctx, mine)).To(Succeed())
+		upgrading(ctx, g, cp, clustersNamespace, "workload-b")
 		refusal := "the drain has not started: draining cluster workload-b would leave ProdSet shop with 1 serving Prod, below its minimum of 2"
 		setStatus(ctx, g, cp, mine, droverv1.MaintenanceRefused, refusal)
 		resp := capi.beforeUpgrade(ctx, g, "workload-b")
@@ -172,6 +193,7 @@ func TestRuntimeExtension(t *testing.T) {
 		g.Expect(resp.Message).To(HaveSuffix("ClusterMaintenance platform-team-drain is Refused: " + refusal))
 		g.Expect(maintenancesOf(ctx, g, cp, "workload-b")).To(ConsistOf("platform-team-drain"))
 
+		setControlPlaneVersion(ctx, g, cp, clustersNamespace, "workload-b", "v1.36.3")
 		g.Expect(capi.afterUpgrade(ctx, g, "workload-b").RetryAfterSeconds).To(BeZero())
 		g.Expect(cp.Get(ctx, client.ObjectKeyFromObject(mine), mine)).To(Succeed())
 		g.Expect(mine.DeletionTimestamp.IsZero()).To(BeTrue(), "the platform team's maintenance is theirs to end")
@@ -184,9 +206,11 @@ func TestRuntimeExtension(t *testing.T) {
 			Spec:       droverv1.ClusterMaintenanceSpec{ClusterName: "workload-d"},
 		}
 		g.Expect(cp.Create(ctx, other)).To(Succeed())
+		upgrading(ctx, g, cp, clustersNamespace, "workload-c")
 		resp := capi.beforeUpgrade(ctx, g, "workload-c")
 		g.Expect(resp.Message).To(ContainSubstring("ClusterMaintenance workload-c-upgrade-1 is Pending"))
 		g.Expect(maintenancesOf(ctx, g, cp, "workload-c")).To(ConsistOf("workload-c-upgrade-1"))
+		setControlPlaneVersion(ctx, g, cp, clustersNamespace, "workload-c", "v1.36.3")
 		g.Expect(capi.afterUpgrade(ctx, g, "workload-c").RetryAfterSeconds).To(BeZero())
 		g.Expect(maintenancesOf(ctx, g, cp, "workload-c")).To(BeEmpty())
 		g.Expect(maintenancesOf(ctx, g, cp, "workload-d")).To(ConsistOf("workload-c-upgrade"), "another cluster's maintenance is left alone")
@@ -206,6 +230,7 @@ func TestRuntimeExtension(t *testing.T) {
 				return c.Create(ctx, obj, opts...)
 			},
 		})
+		upgrading(ctx, g, cp, clustersNamespace, "workload-f")
 		h := &hooks.Handlers{Client: racing, RetryAfter: retryAfter}
 		resp := &runtimehooksv1.BeforeClusterUpgradeResponse{}
 		h.BeforeClusterUpgrade(ctx, &runtimehooksv1.BeforeClusterUpgradeRequest{Cluster: *cluster(clustersNamespace, "workload-f"), ToKubernetesVersion: "v1.36.3"}, resp)
@@ -219,6 +244,7 @@ func TestRuntimeExtension(t *testing.T) {
 		// A Cluster name may have dots; a ClusterMaintenance's spec.clusterName may not,
 		// so the API server refuses the maintenance.
 		c := cluster(clustersNamespace, "web.eu-1")
+		upgrading(ctx, g, cp, clustersNamespace, "web.eu-1")
 		err := capi.CallAllExtensions(ctx, runtimehooksv1.BeforeClusterUpgrade, c, &runtimehooksv1.BeforeClusterUpgradeRequest{
 			Cluster: *c, FromKubernetesVersion: "v1.35.2", ToKubernetesVersion: "v1.36.3",
 		}, &runtimehooksv1.BeforeClusterUpgradeResponse{})
@@ -231,6 +257,7 @@ func TestRuntimeExtension(t *testing.T) {
 
 	t.Run("TLS is required", func(t *testing.T) {
 		g := NewWithT(t)
+		upgrading(ctx, g, cp, clustersNamespace, "workload-e") // a call that got through would drain it
 		count := len(maintenancesOf(ctx, g, cp, "workload-e"))
 		gvh, err := hookstest.Catalog().GroupVersionHook(runtimehooksv1.BeforeClusterUpgrade)
 		g.Expect(err).NotTo(HaveOccurred())
@@ -251,6 +278,111 @@ func TestRuntimeExtension(t *testing.T) {
 		g.Expect(maintenancesOf(ctx, g, cp, "workload-e")).To(HaveLen(count), "nothing was created")
 	})
 
+	t.Run("only Cluster API's client certificate gets through", func(t *testing.T) {
+		g := NewWithT(t)
+		// workload-e is being upgraded (see above): a call that got through would drain it.
+		otherCA := hookstest.NewClientCA(t, "another CA")
+		for name, certs := range map[string][]tls.Certificate{
+			"no client certificate":                            nil,
+			"a certificate of another CA, with the right name": {otherCA.Issue(t, capiClientName).Certificate},
+			"a certificate of the right CA for another name":   {clientCA.Issue(t, "someone-else").Certificate},
+		} {
+			caller, err := hookstest.NewCaller(base, caPEM, certs...)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(postBeforeUpgrade(caller, clustersNamespace, "workload-e")).To(MatchError(ContainSubstring("remote error: tls:")), name)
+			g.Expect(maintenancesOf(ctx, g, cp, "workload-e")).To(BeEmpty(), "%s: nothing was drained", name)
+		}
+		// The same call with Cluster API's certificate drains it.
+		g.Expect(postBeforeUpgrade(direct, clustersNamespace, "workload-e")).To(Succeed())
+		g.Expect(maintenancesOf(ctx, g, cp, "workload-e")).To(ConsistOf("workload-e-upgrade"))
+	})
+
+	t.Run("a forged BeforeClusterUpgrade drains nothing", func(t *testing.T) {
+		g := NewWithT(t)
+		// workload-g runs the version its topology asks for: it is not being upgraded.
+		upgrading(ctx, g, cp, clustersNamespace, "workload-g")
+		setControlPlaneVersion(ctx, g, cp, clustersNamespace, "workload-g", "v1.36.3")
+		// workload-h is being upgraded to v1.36.3.
+		h := upgrading(ctx, g, cp, clustersNamespace, "workload-h")
+		// workload-i is not managed by a ClusterClass, yet says it runs v1.35.2.
+		unmanaged := cluster(clustersNamespace, "workload-i")
+		unmanaged.Spec.Paused = ptr.To(false)
+		g.Expect(cp.Create(ctx, unmanaged)).To(Succeed())
+		setControlPlaneVersion(ctx, g, cp, clustersNamespace, "workload-i", "v1.35.2")
+		for _, tc := range []struct {
+			name, to string
+			uid      types.UID
+			want     string
+		}{
+			{"workload-g", "v1.36.3", "", "cluster clusters/workload-g is not being upgraded: its control plane runs v1.36.3, its spec.topology.version"},
+			{"workload-h", "v1.37.0", h.UID, `the request is about an upgrade to "v1.37.0"; cluster clusters/workload-h has spec.topology.version "v1.36.3"`},
+			{"workload-h", "v1.36.3", "0b1e5d1c-forged", "the request is about Cluster clusters/workload-h with UID 0b1e5d1c-forged; the Cluster of that name has UID " + string(h.UID)},
+			{"workload-i", "v1.36.3", "", "cluster clusters/workload-i has no spec.topology"},
+			{"ghost", "v1.36.3", "", "there is no Cluster clusters/ghost"},
+		} {
+			c := cluster(clustersNamespace, tc.name)
+			c.UID = tc.uid
+			err := capi.CallAllExtensions(ctx, runtimehooksv1.BeforeClusterUpgrade, c, &runtimehooksv1.BeforeClusterUpgradeRequest{
+				Cluster: *c, FromKubernetesVersion: "v1.35.2", ToKubernetesVersion: tc.to,
+			}, &runtimehooksv1.BeforeClusterUpgradeResponse{})
+			g.Expect(err).To(MatchError(And(
+				ContainSubstring("got failure response"),
+				ContainSubstring("drover refuses to drain cluster clusters/"+tc.name+": "+tc.want),
+			)), "%s to %s", tc.name, tc.to)
+			g.Expect(maintenancesOf(ctx, g, cp, tc.name)).To(BeEmpty(), "%s: nothing was drained", tc.name)
+		}
+	})
+
+	t.Run("a forged AfterClusterUpgrade ends no drain", func(t *testing.T) {
+		g := NewWithT(t)
+		upgrading(ctx, g, cp, clustersNamespace, "workload-j")
+		g.Expect(capi.beforeUpgrade(ctx, g, "workload-j").RetryAfterSeconds).NotTo(BeZero())
+		g.Expect(maintenancesOf(ctx, g, cp, "workload-j")).To(ConsistOf("workload-j-upgrade"))
+
+		// In the middle of the upgrade: the control plane still runs v1.35.2.
+		after := capi.afterUpgrade(ctx, g, "workload-j")
+		g.Expect(after.RetryAfterSeconds).To(BeEquivalentTo(retrySeconds))
+		g.Expect(after.Message).To(Equal(fmt.Sprintf("drover keeps cluster %s/workload-j drained: its control plane runs v1.35.2, not yet v1.36.3", clustersNamespace)))
+		// Naming a version the Cluster is not being upgraded to.
+		c := cluster(clustersNamespace, "workload-j")
+		err := capi.CallAllExtensions(ctx, runtimehooksv1.AfterClusterUpgrade, c, &runtimehooksv1.AfterClusterUpgradeRequest{
+			Cluster: *c, KubernetesVersion: "v1.35.2",
+		}, &runtimehooksv1.AfterClusterUpgradeResponse{})
+		g.Expect(err).To(MatchError(ContainSubstring(`drover refuses to end the drain of cluster clusters/workload-j: the request is about an upgrade to "v1.35.2"`)))
+		g.Expect(maintenancesOf(ctx, g, cp, "workload-j")).To(ConsistOf("workload-j-upgrade"), "the drain goes on")
+	})
+
+	t.Run("a Cluster in a namespace the selector leaves out is refused", func(t *testing.T) {
+		g := NewWithT(t)
+		// Cluster API does not call the hooks for it (see above); a caller with its
+		// certificate that does is refused all the same.
+		const ns, name = metav1.NamespaceDefault, "workload-k"
+		upgrading(ctx, g, cp, ns, name)
+		before := &runtimehooksv1.BeforeClusterUpgradeResponse{}
+		direct.Call(g, runtimehooksv1.BeforeClusterUpgrade, hooks.BeforeClusterUpgradeHandler, &runtimehooksv1.BeforeClusterUpgradeRequest{
+			Cluster: *cluster(ns, name), FromKubernetesVersion: "v1.35.2", ToKubernetesVersion: "v1.36.3",
+		}, before)
+		g.Expect(before.Status).To(Equal(runtimehooksv1.ResponseStatusFailure))
+		g.Expect(before.Message).To(Equal("drover refuses to drain cluster default/workload-k: namespace default is not selected by the Runtime Extension's namespaceSelector (drover.dev/upgrade-hooks=enabled)"))
+		g.Expect(maintenancesIn(ctx, g, cp, ns, name)).To(BeEmpty(), "nothing was drained")
+
+		// A maintenance the hooks made there (before the namespace lost its label) is not
+		// ended by a call either.
+		m := &droverv1.ClusterMaintenance{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-upgrade", Labels: map[string]string{hooks.CreatedByLabel: hooks.CreatedBy}},
+			Spec:       droverv1.ClusterMaintenanceSpec{ClusterName: name},
+		}
+		g.Expect(cp.Create(ctx, m)).To(Succeed())
+		setControlPlaneVersion(ctx, g, cp, ns, name, "v1.36.3")
+		after := &runtimehooksv1.AfterClusterUpgradeResponse{}
+		direct.Call(g, runtimehooksv1.AfterClusterUpgrade, hooks.AfterClusterUpgradeHandler, &runtimehooksv1.AfterClusterUpgradeRequest{
+			Cluster: *cluster(ns, name), KubernetesVersion: "v1.36.3",
+		}, after)
+		g.Expect(after.Status).To(Equal(runtimehooksv1.ResponseStatusFailure))
+		g.Expect(after.Message).To(HavePrefix("drover refuses to end the drain of cluster default/workload-k: namespace default is not selected"))
+		g.Expect(maintenancesIn(ctx, g, cp, ns, name)).To(ConsistOf(m.Name))
+	})
+
 	t.Run("the ExtensionConfig as shipped is valid against Cluster API's CRD", func(t *testing.T) {
 		g := NewWithT(t)
 		objs, err := harness.ReadYAMLFile(filepath.Join(root, "config", "runtime-extension", "extensionconfig.yaml"))
@@ -258,6 +390,20 @@ func TestRuntimeExtension(t *testing.T) {
 		g.Expect(objs).To(HaveLen(1))
 		objs[0].SetName("drover-as-shipped") // the one named drover is registered above
 		g.Expect(cp.Create(ctx, objs[0], client.DryRunAll)).To(Succeed())
+	})
+
+	t.Run("the client CA is read again when its file changes", func(t *testing.T) {
+		g := NewWithT(t)
+		renewed := hookstest.NewClientCA(t, "renewed cluster-api client CA")
+		g.Expect(os.WriteFile(clientCA.File, renewed.PEM, 0o600)).To(Succeed())
+		t.Cleanup(func() { _ = os.WriteFile(clientCA.File, clientCA.PEM, 0o600) })
+		old, err := hookstest.NewCaller(base, caPEM, capiCert.Certificate) // a new connection
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(postBeforeUpgrade(old, clustersNamespace, "workload-j")).To(MatchError(ContainSubstring("remote error: tls:")),
+			"a certificate of the CA that was replaced")
+		now, err := hookstest.NewCaller(base, caPEM, renewed.Issue(t, capiClientName).Certificate)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(postBeforeUpgrade(now, clustersNamespace, "workload-j")).To(Succeed())
 	})
 
 	select {
@@ -309,6 +455,65 @@ func startManager(ctx context.Context, t *testing.T, mgr ctrl.Manager, name stri
 	})
 }
 
+// capiClientName is the Common Name of Cluster API's client certificate, the one the
+// extension lets through.
+const capiClientName = "capi-controller-manager"
+
+// sampleNamespaceSelector is the namespaceSelector of config/runtime-extension's
+// ExtensionConfig: the handlers are given the one Cluster API filters with.
+func sampleNamespaceSelector(g Gomega, root string) *metav1.LabelSelector {
+	objs, err := harness.ReadYAMLFile(filepath.Join(root, "config", "runtime-extension", "extensionconfig.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(objs).To(HaveLen(1))
+	ec := &runtimev1.ExtensionConfig{}
+	g.Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(objs[0].Object, ec)).To(Succeed())
+	g.Expect(ec.Spec.NamespaceSelector).NotTo(BeNil())
+	return ec.Spec.NamespaceSelector
+}
+
+// upgrading creates a Cluster that is being upgraded as Cluster API's topology
+// controller sees it before it calls BeforeClusterUpgrade: its spec.topology.version is
+// v1.36.3 and its control plane runs v1.35.2.
+func upgrading(ctx context.Context, g Gomega, c client.Client, namespace, name string) *clusterv1.Cluster {
+	cl := cluster(namespace, name)
+	cl.Spec.Topology = clusterv1.Topology{ClassRef: clusterv1.ClusterClassRef{Name: "quick-start"}, Version: "v1.36.3"}
+	g.Expect(c.Create(ctx, cl)).To(Succeed())
+	setControlPlaneVersion(ctx, g, c, namespace, name, "v1.35.2")
+	return cl
+}
+
+// setControlPlaneVersion writes the Cluster's status.controlPlane.versions as Cluster
+// API does from its control plane's: all its three machines run version.
+func setControlPlaneVersion(ctx context.Context, g Gomega, c client.Client, namespace, name, version string) {
+	cl := &clusterv1.Cluster{}
+	g.Expect(c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, cl)).To(Succeed())
+	cl.Status.ControlPlane = &clusterv1.ClusterControlPlaneStatus{Versions: []clusterv1.StatusVersion{{Version: version, Replicas: 3}}}
+	g.Expect(c.Status().Update(ctx, cl)).To(Succeed())
+}
+
+// postBeforeUpgrade POSTs a BeforeClusterUpgrade request for a Cluster being upgraded
+// with caller's HTTP client, and fails unless the answer is a 200 with status Success.
+func postBeforeUpgrade(caller *hookstest.Caller, namespace, name string) error {
+	gvh, err := hookstest.Catalog().GroupVersionHook(runtimehooksv1.BeforeClusterUpgrade)
+	if err != nil {
+		return err
+	}
+	body := fmt.Sprintf(`{"apiVersion":"hooks.runtime.cluster.x-k8s.io/v1alpha1","kind":"BeforeClusterUpgradeRequest","cluster":{"metadata":{"namespace":%q,"name":%q}},"fromKubernetesVersion":"v1.35.2","toKubernetesVersion":"v1.36.3"}`, namespace, name)
+	resp, err := caller.HTTP.Post(caller.Base+runtimecatalog.GVHToPath(gvh, hooks.BeforeClusterUpgradeHandler), "application/json", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	out := &runtimehooksv1.BeforeClusterUpgradeResponse{}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("status %d: %w", resp.StatusCode, err)
+	}
+	if resp.StatusCode != http.StatusOK || out.Status != runtimehooksv1.ResponseStatusSuccess {
+		return fmt.Errorf("status %d, %s: %s", resp.StatusCode, out.Status, out.Message)
+	}
+	return nil
+}
+
 func cluster(namespace, name string) *clusterv1.Cluster {
 	return &clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
 }
@@ -339,8 +544,13 @@ func (capi *clusterAPI) afterUpgrade(ctx context.Context, g Gomega, name string)
 
 // maintenancesOf names the ClusterMaintenances of a cluster that are not going away.
 func maintenancesOf(ctx context.Context, g Gomega, c client.Client, clusterName string) []string {
+	return maintenancesIn(ctx, g, c, clustersNamespace, clusterName)
+}
+
+// maintenancesIn is maintenancesOf for a cluster in another namespace.
+func maintenancesIn(ctx context.Context, g Gomega, c client.Client, namespace, clusterName string) []string {
 	list := &droverv1.ClusterMaintenanceList{}
-	g.Expect(c.List(ctx, list, client.InNamespace(clustersNamespace))).To(Succeed())
+	g.Expect(c.List(ctx, list, client.InNamespace(namespace))).To(Succeed())
 	var names []string
 	for _, m := range list.Items {
 		if m.Spec.ClusterName == clusterName && m.DeletionTimestamp.IsZero() {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -391,4 +392,64 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// pinnedImage is registry/repository:tag@sha256:<64 hex digits>: a digest, which is what
+// is pulled, and the tag it was taken from, for whoever reads the Dockerfile.
+var pinnedImage = regexp.MustCompile(`^([a-z0-9][a-z0-9._/-]*):([A-Za-z0-9_][A-Za-z0-9_.-]*)@sha256:[0-9a-f]{64}$`)
+
+// Every base image is pinned by digest (a tag can be moved to other content; a digest
+// cannot), with its tag kept; the Go image is at least go.mod's Go release.
+func TestDockerfileBaseImagesPinned(t *testing.T) {
+	root := repoRoot(t)
+	df, err := parseDockerfile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages := map[string]bool{}
+	for _, s := range df.stages {
+		image := expand(s.image, df.args)
+		switch m := pinnedImage.FindStringSubmatch(image); {
+		case stages[s.image] || image == "scratch":
+			// FROM an earlier stage, or nothing.
+		case m == nil:
+			t.Errorf("FROM %s is not pinned as image:tag@sha256:<digest>", s.image)
+		case m[1] == "golang":
+			mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			goLine := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(mod)
+			if goLine == nil {
+				t.Fatal("go.mod has no go line")
+			}
+			if !goVersionAtLeast(strings.SplitN(m[2], "-", 2)[0], string(goLine[1])) {
+				t.Errorf("FROM %s: Go %s is older than go.mod's go %s", s.image, m[2], goLine[1])
+			}
+		}
+		if s.name != "" {
+			stages[s.name] = true
+		}
+	}
+	for _, bad := range []string{"golang:1.26", "golang:1.26@sha256:abc", "gcr.io/distroless/static@sha256:" + strings.Repeat("a", 64), "gcr.io/distroless/static:nonroot"} {
+		if pinnedImage.MatchString(bad) {
+			t.Errorf("%s passes as pinned", bad)
+		}
+	}
+}
+
+// goVersionAtLeast reports whether Go release have (1.26.9, 1.26) is at least want (1.26.0).
+func goVersionAtLeast(have, want string) bool {
+	h, w := strings.Split(have, "."), strings.Split(want, ".")
+	for i := 0; i < len(w); i++ {
+		var hv, wv int
+		if i < len(h) {
+			hv, _ = strconv.Atoi(h[i])
+		}
+		wv, _ = strconv.Atoi(w[i])
+		if hv != wv {
+			return hv > wv
+		}
+	}
+	return true
 }

@@ -45,17 +45,18 @@ func TestChartDefaults(t *testing.T) {
 	m := checkInstall(t, in, want{
 		namespace: helmNamespace,
 		args: map[string]string{
-			"traffic-provider": "none", "owner-id": "drover", "leader-elect": "true",
-			"metrics-bind-address": ":8080", "health-probe-bind-address": ":8081",
+			"traffic-provider": "none", "leader-elect": "true",
+			"metrics-bind-address": ":8443", "metrics-secure": "true", "health-probe-bind-address": ":8081",
 		},
 		crdExtraAnnots: helmCRDAnnotations,
+		networkPolicy:  true,
 	})
 	if got, want := in.summary(), strings.Join([]string{
-		"ClusterRole/drover-manager-role", "ClusterRole/drover-release-finalizers", "ClusterRoleBinding/drover-manager-rolebinding",
+		"ClusterRole/drover-manager-role", "ClusterRole/drover-metrics-reader", "ClusterRole/drover-release-finalizers", "ClusterRoleBinding/drover-manager-rolebinding",
 		"CustomResourceDefinition/clustermaintenances.drover.dev", "CustomResourceDefinition/prods.drover.dev",
 		"CustomResourceDefinition/prodsets.drover.dev", "CustomResourceDefinition/rolloutpolicies.drover.dev",
 		"CustomResourceDefinition/tenants.drover.dev",
-		"Deployment/drover-manager", "Role/drover-leader-election-role", "RoleBinding/drover-leader-election-rolebinding",
+		"Deployment/drover-manager", "NetworkPolicy/drover-manager", "Role/drover-leader-election-role", "RoleBinding/drover-leader-election-rolebinding",
 		"Service/drover-manager-metrics", "ServiceAccount/drover-manager",
 		"ValidatingAdmissionPolicy/drover-own-namespace-clusters", "ValidatingAdmissionPolicy/drover-release-finalizers",
 		"ValidatingAdmissionPolicy/drover-tenant-label-needs-a-tenant",
@@ -69,7 +70,7 @@ func TestChartDefaults(t *testing.T) {
 	if img := m.container.Image; img != "registry.example/drover/manager:v0.1.0" {
 		t.Errorf("image %s; want the chart's appVersion as tag", img)
 	}
-	for _, f := range []string{"aws-region", "nlb-vpc-id", "os-cloud", "octavia-endpoint", "runtime-extension-port", "prometheus-address"} {
+	for _, f := range []string{"aws-region", "nlb-vpc-id", "os-cloud", "octavia-endpoint", "runtime-extension-port", "prometheus-address", "metrics-cert-path"} {
 		if _, ok := m.flags[f]; ok {
 			t.Errorf("--%s is set by default", f)
 		}
@@ -102,6 +103,9 @@ openstack:
 runtimeExtension:
   enabled: true
   surge: true
+  clientAuth:
+    caSecret: capi-client-ca
+    allowedNames: [capi-controller-manager]
 metrics:
   serviceMonitor:
     enabled: true
@@ -124,14 +128,18 @@ func TestChartProduction(t *testing.T) {
 			"traffic-provider": "route53", "owner-id": "drover-prod-eu", "aws-region": "eu-west-1",
 			"nlb-vpc-id": "vpc-0123456789abcdef0", "nlb-subnets": "subnet-a,subnet-b", "nlb-scheme": "internal",
 			"mirror-poll-interval": "45s", "os-cloud": "private",
-			"prometheus-address":          "http://prometheus-operated.monitoring:9090",
-			"runtime-extension-port":      "9443",
-			"runtime-extension-surge":     "true",
-			"leader-elect-lease-duration": "30s", "zap-log-level": "debug", "prod-concurrency": "20",
+			"prometheus-address":                   "http://prometheus-operated.monitoring:9090",
+			"runtime-extension-port":               "9443",
+			"runtime-extension-surge":              "true",
+			"runtime-extension-client-names":       "capi-controller-manager",
+			"runtime-extension-namespace-selector": `{"matchLabels":{"drover.dev/upgrade-hooks":"enabled"}}`,
+			"leader-elect-lease-duration":          "30s", "zap-log-level": "debug", "prod-concurrency": "20",
 		},
 		runtimeExtension: true,
+		clientCASecret:   "capi-client-ca",
 		serviceMonitor:   true,
 		crdExtraAnnots:   helmCRDAnnotations,
+		networkPolicy:    true,
 	})
 	if m.container.Image != "registry.example/drover/manager:v1.2.3" {
 		t.Errorf("image %s", m.container.Image)
@@ -170,6 +178,7 @@ func TestChartProduction(t *testing.T) {
 func TestChartAWSCredentialsSecretAndNoauthOctavia(t *testing.T) {
 	in := mustRenderChart(t, `
 traffic: {provider: route53}
+ownerID: drover-test
 aws:
   credentialsSecret: drover-aws-credentials
   endpoints: {route53: "http://moto.test:5000", elbv2: "http://moto.test:5000"}
@@ -182,8 +191,9 @@ runtimeExtension:
   certificate:
     certManager: {enabled: false}
     existingSecret: my-tls
+  clientAuth: {caSecret: capi-ca, caKey: bundle.pem}
   extensionConfig:
-    namespaceSelector: {}
+    namespaceSelector: null
 crds: {install: false}
 admissionPolicies: {enabled: false}
 `)
@@ -192,11 +202,14 @@ admissionPolicies: {enabled: false}
 		args: map[string]string{
 			"aws-route53-endpoint": "http://moto.test:5000", "aws-elbv2-endpoint": "http://moto.test:5000",
 			"octavia-endpoint": "http://octavia.test:9876", "octavia-project-id": "p1",
+			"runtime-extension-namespace-selector": "{}", // every namespace, as the ExtensionConfig without a selector
 		},
 		runtimeExtension: true,
+		clientCASecret:   "capi-ca",
 		withoutCRDs:      true,
 		withoutAdmission: true,
 		certSecret:       "my-tls",
+		networkPolicy:    true,
 	})
 	if _, ok := m.flags["os-cloud"]; ok {
 		t.Error("--os-cloud is set beside --octavia-endpoint")
@@ -227,13 +240,17 @@ func TestChartSingleTeam(t *testing.T) {
 
 func TestChartRefusesBadValues(t *testing.T) {
 	for name, values := range map[string]string{
-		"unknown provider":      "traffic: {provider: dns}",
-		"NLB without subnets":   "mirror: {nlb: {vpcID: vpc-1}}",
-		"bad NLB scheme":        "mirror: {nlb: {vpcID: vpc-1, subnets: [s], scheme: public}}",
-		"unknown value":         "trafficProvider: route53",
-		"bad duration":          "leaderElection: {leaseDuration: fifteen}",
-		"no cert for the hooks": "runtimeExtension: {enabled: true, certificate: {certManager: {enabled: false}}}",
-		"empty owner":           `ownerID: ""`,
+		"unknown provider":           "traffic: {provider: dns}",
+		"NLB without subnets":        "mirror: {nlb: {vpcID: vpc-1}}",
+		"bad NLB scheme":             "mirror: {nlb: {vpcID: vpc-1, subnets: [s], scheme: public}}",
+		"unknown value":              "trafficProvider: route53",
+		"bad duration":               "leaderElection: {leaseDuration: fifteen}",
+		"no cert for the hooks":      "runtimeExtension: {enabled: true, certificate: {certManager: {enabled: false}}, clientAuth: {caSecret: ca}}",
+		"no client CA for the hooks": "runtimeExtension: {enabled: true}",
+		"route53 without an owner":   "traffic: {provider: route53}",
+		"NLBs without an owner":      "mirror: {nlb: {vpcID: vpc-1, subnets: [s]}}",
+		"an owner with a slash":      `ownerID: "drover/eu"`,
+		"an owner too long":          `ownerID: "drover-this-installation-is-far-too-long"`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			in, err := renderChart(t, values)

@@ -3,8 +3,10 @@ package packaging
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,11 +14,16 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	runtimev1 "sigs.k8s.io/cluster-api/api/runtime/v1beta2"
 	"sigs.k8s.io/yaml"
+
+	"github.com/drover-dev/drover/internal/hooks"
 )
 
 // install is the objects of one rendered installation.
@@ -96,8 +103,10 @@ type want struct {
 	withoutCRDs      bool     // the install leaves the CRDs out
 	withoutAdmission bool     // the install leaves config/admission's policies out
 	certSecret       string   // the Runtime Extension's existing Secret; empty: a Certificate makes it
+	clientCASecret   string   // the Secret with the CA of the Runtime Extension's callers
 	crdExtraLabels   []string // labels the install adds to config/crd/bases' CRDs
 	crdExtraAnnots   []string // annotations the install adds to them
+	networkPolicy    bool     // the install has a NetworkPolicy for the manager
 }
 
 // manager is what checkInstall learned about the manager, for further checks.
@@ -260,8 +269,22 @@ func checkInstall(t *testing.T, in install, w want) manager {
 		eps, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
 		if len(eps) != 1 || eps[0].(map[string]any)["port"] != "metrics" {
 			t.Errorf("ServiceMonitor endpoints %v; want one on port metrics", eps)
+		} else {
+			// The manager serves HTTPS and wants a bearer token, unless --metrics-secure=false.
+			ep := eps[0].(map[string]any)
+			wantScheme := "https"
+			if flags["metrics-secure"] == "false" {
+				wantScheme = "http"
+			}
+			if ep["scheme"] != wantScheme {
+				t.Errorf("ServiceMonitor scheme %v; the manager serves %s (--metrics-secure=%s)", ep["scheme"], wantScheme, flags["metrics-secure"])
+			}
+			if wantScheme == "https" && (ep["bearerTokenFile"] == nil || ep["tlsConfig"] == nil) {
+				t.Errorf("ServiceMonitor endpoint %v sends no bearer token or has no tlsConfig", ep)
+			}
 		}
 	}
+	checkNetworkPolicy(t, in, w, pod, ports)
 
 	checkCRDs(t, in, root, w)
 	checkAdmission(t, in, root, w)
@@ -324,40 +347,75 @@ func checkRBAC(t *testing.T, in install, root string, sa *unstructured.Unstructu
 	}
 	subject := rbacv1.Subject{Kind: "ServiceAccount", Name: sa.GetName(), Namespace: sa.GetNamespace()}
 
-	// The platform team's ClusterRole (drover.dev/release-finalizers), bound to nobody,
-	// and the manager's.
+	// The manager's ClusterRole is the one bound to its ServiceAccount; the other is
+	// metrics-reader, for whoever scrapes the metrics.
+	var crb *rbacv1.ClusterRoleBinding
+	for _, o := range in.ofKind("ClusterRoleBinding") {
+		b := convert[rbacv1.ClusterRoleBinding](t, o)
+		if slices.Contains(b.Subjects, subject) {
+			if crb != nil {
+				t.Errorf("ClusterRoleBindings %s and %s both bind the manager's ServiceAccount", crb.Name, b.Name)
+			}
+			crb = b
+		}
+	}
+	if crb == nil {
+		t.Fatalf("no ClusterRoleBinding binds the manager's ServiceAccount %+v", subject)
+	}
+	// And the platform team's drover-release-finalizers, bound to nobody.
 	var release rbacv1.ClusterRole
 	readObject(t, filepath.Join(root, "config", "rbac", "release_finalizers_role.yaml"), &release)
-	var crs []*unstructured.Unstructured
 	released := 0
-	for _, u := range in.ofKind("ClusterRole") {
-		if u.GetName() != release.Name {
-			crs = append(crs, u)
-			continue
-		}
-		released++
-		if got := convert[rbacv1.ClusterRole](t, u); !reflect.DeepEqual(got.Rules, release.Rules) {
-			t.Errorf("ClusterRole %s rules differ from config/rbac/release_finalizers_role.yaml:\n got %+v\nwant %+v", u.GetName(), got.Rules, release.Rules)
+	var cr, reader *rbacv1.ClusterRole
+	for _, o := range in.ofKind("ClusterRole") {
+		r := convert[rbacv1.ClusterRole](t, o)
+		switch {
+		case r.Name == crb.RoleRef.Name:
+			cr = r
+		case r.Name == release.Name:
+			released++
+			if !reflect.DeepEqual(r.Rules, release.Rules) {
+				t.Errorf("ClusterRole %s rules differ from config/rbac/release_finalizers_role.yaml:\n got %+v\nwant %+v", r.Name, r.Rules, release.Rules)
+			}
+		case strings.HasSuffix(r.Name, "-metrics-reader"):
+			reader = r
+		default:
+			t.Errorf("unexpected ClusterRole %s", r.Name)
 		}
 	}
 	if released != 1 {
 		t.Errorf("want one ClusterRole %s, got %d", release.Name, released)
 	}
-	if len(crs) != 1 {
-		t.Fatalf("want one ClusterRole of the manager, got %d", len(crs))
+	if cr == nil {
+		t.Fatalf("the manager's ClusterRoleBinding %s names ClusterRole %s, which the install lacks", crb.Name, crb.RoleRef.Name)
 	}
-	cr := convert[rbacv1.ClusterRole](t, crs[0])
 	if !reflect.DeepEqual(cr.Rules, wantRole.Rules) {
 		t.Errorf("ClusterRole %s rules differ from config/rbac/role.yaml:\n got %+v\nwant %+v", cr.Name, cr.Rules, wantRole.Rules)
 	}
-	crbs := in.ofKind("ClusterRoleBinding")
-	if len(crbs) != 1 {
-		t.Fatalf("want one ClusterRoleBinding, got %d", len(crbs))
-	}
-	crb := convert[rbacv1.ClusterRoleBinding](t, crbs[0])
 	if crb.RoleRef != (rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: cr.Name}) ||
 		!reflect.DeepEqual(crb.Subjects, []rbacv1.Subject{subject}) {
 		t.Errorf("ClusterRoleBinding %s binds %+v to %+v; want ClusterRole %s to %+v", crb.Name, crb.RoleRef, crb.Subjects, cr.Name, subject)
+	}
+	// The metrics endpoint reviews tokens and access with the manager's identity.
+	for _, need := range []rbacv1.PolicyRule{
+		{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
+	} {
+		if !slices.ContainsFunc(cr.Rules, func(r rbacv1.PolicyRule) bool { return reflect.DeepEqual(r, need) }) {
+			t.Errorf("ClusterRole %s lacks %+v, which the metrics endpoint's authentication and authorization need", cr.Name, need)
+		}
+	}
+	// metrics-reader may GET /metrics and nothing else: config/rbac's rules.
+	var wantReader rbacv1.ClusterRole
+	readObject(t, filepath.Join(root, "config", "rbac", "metrics_reader_role.yaml"), &wantReader)
+	if want := []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}; !reflect.DeepEqual(wantReader.Rules, want) {
+		t.Errorf("config/rbac/metrics_reader_role.yaml rules %+v; want %+v", wantReader.Rules, want)
+	}
+	switch {
+	case reader == nil:
+		t.Errorf("no metrics-reader ClusterRole among %s", in.summary())
+	case !reflect.DeepEqual(reader.Rules, wantReader.Rules):
+		t.Errorf("ClusterRole %s rules %+v; want config/rbac/metrics_reader_role.yaml's %+v", reader.Name, reader.Rules, wantReader.Rules)
 	}
 
 	roles := in.ofKind("Role")
@@ -518,6 +576,21 @@ func checkRuntimeExtension(t *testing.T, in install, w want, pod corev1.PodTempl
 	if secret == "" {
 		t.Fatalf("no Secret volume mounted at --runtime-extension-cert-dir=%s", flags["runtime-extension-cert-dir"])
 	}
+	// The callers' CA, from its Secret: the extension does not start without it.
+	caFile := flags["runtime-extension-client-ca-file"]
+	var caSecret string
+	for _, m := range pod.Spec.Containers[0].VolumeMounts {
+		if caFile != "" && m.MountPath == path.Dir(caFile) {
+			for _, v := range pod.Spec.Volumes {
+				if v.Name == m.Name && v.Secret != nil {
+					caSecret = v.Secret.SecretName
+				}
+			}
+		}
+	}
+	if caSecret == "" || caSecret != w.clientCASecret {
+		t.Errorf("--runtime-extension-client-ca-file=%s is in Secret %q; want Secret %q", caFile, caSecret, w.clientCASecret)
+	}
 	var svc *corev1.Service
 	for _, o := range in.ofKind("Service") {
 		s := convert[corev1.Service](t, o)
@@ -563,5 +636,79 @@ func checkRuntimeExtension(t *testing.T, in install, w want, pod corev1.PodTempl
 	}
 	if got, want := ec.GetAnnotations()["runtime.cluster.x-k8s.io/inject-ca-from-secret"], svc.Namespace+"/"+secret; got != want {
 		t.Errorf("ExtensionConfig injects its CA from %q; want %q", got, want)
+	}
+	// The manager refuses the Clusters of the namespaces Cluster API does not call it for.
+	sel, err := hooks.ParseNamespaceSelector(flags["runtime-extension-namespace-selector"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecSel := convert[runtimev1.ExtensionConfig](t, ec).Spec.NamespaceSelector
+	if _, set := flags["runtime-extension-namespace-selector"]; !set || selectorString(t, sel) != selectorString(t, ecSel) {
+		t.Errorf("--runtime-extension-namespace-selector selects %q (set: %t); the ExtensionConfig's namespaceSelector %q",
+			selectorString(t, sel), set, selectorString(t, ecSel))
+	}
+}
+
+// selectorString is a namespace selector as Cluster API reads it: nil selects every
+// namespace.
+func selectorString(t *testing.T, s *metav1.LabelSelector) string {
+	t.Helper()
+	if s == nil {
+		return labels.Everything().String()
+	}
+	sel, err := metav1.LabelSelectorAsSelector(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sel.String()
+}
+
+// checkNetworkPolicy: the manager's NetworkPolicy selects its pods and lets in only the
+// metrics port (from the peers it names), the probes port and, when on, the Runtime
+// Extension's port: the container's ports, so that nothing the manager serves is cut
+// off and nothing else is open.
+func checkNetworkPolicy(t *testing.T, in install, w want, pod corev1.PodTemplateSpec, ports map[string]int32) {
+	t.Helper()
+	nps := in.ofKind("NetworkPolicy")
+	if !w.networkPolicy {
+		if len(nps) > 0 {
+			t.Errorf("%d NetworkPolicies; want none", len(nps))
+		}
+		return
+	}
+	if len(nps) != 1 {
+		t.Fatalf("want one NetworkPolicy, got %d: %s", len(nps), in.summary())
+	}
+	np := convert[networkingv1.NetworkPolicy](t, nps[0])
+	sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+	if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
+		t.Errorf("NetworkPolicy %s selects %v; the manager's pods have labels %v (%v)", np.Name, np.Spec.PodSelector, pod.Labels, err)
+	}
+	if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
+		t.Errorf("NetworkPolicy %s policyTypes %v lack Ingress", np.Name, np.Spec.PolicyTypes)
+	}
+	open := map[int32]bool{}
+	for _, r := range np.Spec.Ingress {
+		if len(r.Ports) == 0 {
+			t.Errorf("NetworkPolicy %s has an ingress rule for every port: %+v", np.Name, r)
+		}
+		for _, p := range r.Ports {
+			if p.Port == nil {
+				t.Errorf("NetworkPolicy %s opens every port to %+v", np.Name, r.From)
+				continue
+			}
+			n := resolvePort(p.Port.String(), ports)
+			open[n] = true
+			if n == ports["metrics"] && len(r.From) == 0 {
+				t.Errorf("NetworkPolicy %s lets anyone reach the metrics port", np.Name)
+			}
+		}
+	}
+	want := map[int32]bool{}
+	for _, p := range pod.Spec.Containers[0].Ports {
+		want[p.ContainerPort] = true
+	}
+	if !reflect.DeepEqual(open, want) {
+		t.Errorf("NetworkPolicy %s opens ports %v; the manager serves %v", np.Name, open, want)
 	}
 }

@@ -49,8 +49,9 @@ func TestKustomizeRuntimeExtension(t *testing.T) {
 	in := renderKustomization(t, "config/runtime-extension")
 	checkInstall(t, in, want{
 		namespace:        kustomizeNamespace,
-		args:             map[string]string{"runtime-extension-port": "9443"},
+		args:             map[string]string{"runtime-extension-port": "9443", "runtime-extension-client-names": "capi-controller-manager"},
 		runtimeExtension: true,
+		clientCASecret:   "drover-runtime-extension-client-ca",
 		crdExtraLabels:   kustomizeCRDLabels,
 	})
 }

@@ -2,7 +2,9 @@ package setup
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -44,7 +46,7 @@ type CloudFlags struct {
 // Bind registers the flags on fs.
 func (f *CloudFlags) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.TrafficProvider, "traffic-provider", "none", "Where ProdSet weights are published: none; route53; or memory (in-process records that behave like Route53's, for sandboxes and demos only, lost on restart).")
-	fs.StringVar(&f.Owner, "owner-id", "drover", "Identifies this drover installation in AWS tags and Route53 SetIdentifiers, so that installations sharing an account never touch each other's resources.")
+	fs.StringVar(&f.Owner, "owner-id", "", "Identifies this drover installation in AWS tags and Route53 SetIdentifiers, so that installations sharing an account never touch each other's resources: required with AWS (route53, NLB mirrors), unique per installation, 1-32 letters, digits, '.', '_' or '-'. An installation that ran with the former default keeps its resources with --owner-id=drover.")
 	fs.StringVar(&f.AWSRegion, "aws-region", "", "AWS region; defaults to the standard chain's (AWS_REGION, the profile, instance metadata).")
 	fs.StringVar(&f.ELBv2Endpoint, "aws-elbv2-endpoint", "", "Base URL replacing AWS's ELBv2 endpoint (an emulator in tests).")
 	fs.StringVar(&f.Route53Endpoint, "aws-route53-endpoint", "", "Base URL replacing AWS's Route53 endpoint (an emulator in tests).")
@@ -58,11 +60,31 @@ func (f *CloudFlags) Bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.MirrorPollInterval, "mirror-poll-interval", 30*time.Second, "How often an Octavia load balancer is read and its NLB mirror synced, when the Prod does not say.")
 }
 
+// ownerIDPattern is what an owner id may be: no "/", which separates it from the rest of a
+// SetIdentifier (an owner "x" must never read "x/y"'s records as its own), and short
+// enough for every tag and identifier it goes in.
+var ownerIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
+
+// CheckOwnerID says what is wrong with an owner id; needed is whether the manager talks
+// to AWS, where the id is what keeps installations apart.
+func CheckOwnerID(id string, needed bool) error {
+	switch {
+	case id == "" && needed:
+		return errors.New("--owner-id is required with AWS (--traffic-provider=route53 or --nlb-vpc-id): a name of this installation, unique among the drover installations sharing the AWS account and hosted zones; an installation that ran with the former default keeps its records and NLBs with --owner-id=drover")
+	case id != "" && !ownerIDPattern.MatchString(id):
+		return fmt.Errorf("--owner-id %q: 1-32 letters, digits, '.', '_' or '-', starting with a letter or digit (no '/': it separates the owner in Route53 SetIdentifiers)", id)
+	}
+	return nil
+}
+
 // Apply builds the cloud clients and publisher the flags describe into opts.
 func (f *CloudFlags) Apply(ctx context.Context, opts *Options) error {
+	needAWS := f.TrafficProvider == "route53" || f.NLBVPCID != ""
+	if err := CheckOwnerID(f.Owner, needAWS); err != nil {
+		return err
+	}
 	opts.Owner = f.Owner
 	opts.MirrorPollInterval = f.MirrorPollInterval
-	needAWS := f.TrafficProvider == "route53" || f.NLBVPCID != ""
 	var clients *awsclient.Clients
 	if needAWS {
 		var err error

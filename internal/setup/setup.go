@@ -6,6 +6,8 @@ package setup
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"strings"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -93,6 +95,10 @@ type Options struct {
 	// ManagerNamespace is the manager's own namespace, where the records of what released
 	// Prods and ProdSets left behind are kept (internal/leftovers).
 	ManagerNamespace string
+	// GateNetworks are the networks (CIDRs) the rollout gates of a namespace without a
+	// Tenant may connect to; none: public addresses only. A Tenant's spec.gateNetworks
+	// stands for its namespaces.
+	GateNetworks []string
 }
 
 // Controllers registers drover's controllers with mgr. It returns the cluster cache
@@ -101,6 +107,10 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 	if opts.SingleTeam {
 		ctrl.Log.WithName("setup").Error(nil, "TENANCY IS OFF (--single-team): every Prod may run on any Cluster, apply into any namespace of it, "+
 			"and apply any kind, cluster-scoped ones included, as drover's own identity; do not use this installation for more than one team")
+	}
+	gateNetworks, err := parseNetworks(opts.GateNetworks)
+	if err != nil {
+		return nil, err
 	}
 	if opts.ProdConcurrency == 0 {
 		opts.ProdConcurrency = 10
@@ -154,6 +164,8 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		Recorder:     mgr.GetEventRecorder("drover-" + prodset.ControllerName),
 		Grace:        opts.UnreachableGrace,
 		Gates:        &gates.Runner{Prometheus: gates.PrometheusQuerier{Address: opts.PrometheusAddress}},
+		SingleTeam:   opts.SingleTeam,
+		GateNetworks: gateNetworks,
 		APIReader:    mgr.GetAPIReader(),
 
 		LeftoversNamespace: opts.ManagerNamespace,
@@ -202,4 +214,20 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		return nil, fmt.Errorf("setting up the ClusterMaintenance controller: %w", err)
 	}
 	return cc, nil
+}
+
+// parseNetworks parses --gate-networks: CIDRs with no bits set past their prefix length.
+func parseNetworks(cidrs []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, c := range cidrs {
+		p, err := netip.ParsePrefix(strings.TrimSpace(c))
+		if err != nil {
+			return nil, fmt.Errorf("--gate-networks: %q is not a CIDR", c)
+		}
+		if p != p.Masked() {
+			return nil, fmt.Errorf("--gate-networks: %q has bits set past its prefix length (%s?)", c, p.Masked())
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }

@@ -23,6 +23,13 @@
 //     check passes and objects are applied as the manager, as before drover was
 //     multi-tenant.
 //
+// The gates of a rollout (httpCheck, prometheus) are judged here too: GateURL checks the
+// URL a gate requests against the Tenant's spec.gateURLPrefixes, and GateAddress the
+// address it connects to against spec.gateNetworks (the defaults: public addresses
+// only), refusing loopback, link-local, unspecified and cloud metadata addresses unless
+// a listed network lies within their range. internal/gates asks GateAddress at dial
+// time, so DNS and redirects cannot get around it.
+//
 // Some boundaries are not here: whether a target namespace that exists on a workload
 // cluster is the tenant's (its drover.dev/owner-namespace annotation, read by the caller,
 // is judged by Policy.SharesTargetNamespaces), and what a tenant's ServiceAccount may do

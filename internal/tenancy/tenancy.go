@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -23,6 +24,7 @@ const (
 	RuleNamespacedAllowed    = "spec.kinds.namespacedAllowed"
 	RuleNamespacedDenied     = "spec.kinds.namespacedDenied"
 	RuleServiceAccount       = "spec.serviceAccount"
+	RuleHostedZones          = "spec.hostedZones"
 	RuleOctaviaProjects      = "spec.octaviaProjects"
 )
 
@@ -41,6 +43,10 @@ type Policy struct {
 	Tenant *droverv1.Tenant
 	// SingleTeam is the manager's --single-team flag: the tenancy checks are off.
 	SingleTeam bool
+	// DefaultGateNetworks are the networks the gates of a namespace without a Tenant may
+	// connect to (the manager's --gate-networks); none: public addresses only. The
+	// caller sets it; Resolve does not.
+	DefaultGateNetworks []netip.Prefix
 
 	// labelled is set by Resolve when the namespace carries the label, even with an
 	// empty value: such a namespace asked for a Tenant, and never gets the defaults.
@@ -398,6 +404,63 @@ func (p Policy) SharesTargetNamespaces(ownerNamespace string, tenantOf func(cont
 		return true
 	}
 	return p.Tenant != nil && p.TenantName != "" && tenantOf != nil && tenantOf(ownerNamespace) == p.TenantName
+}
+
+// dnsName lower-cases a DNS name and drops its final dot.
+func dnsName(name string) string { return strings.TrimSuffix(strings.ToLower(name), ".") }
+
+// RecordName checks a ProdSet's service name in a Route53 hosted zone. A Tenant's sets may
+// use only the zones of spec.hostedZones, and in each only the names its recordNames list:
+// a name ("shop.example.com") or every name below a suffix ("*.shop.example.com", which
+// does not hold shop.example.com itself). reserved says whether some Tenant lists a zone:
+// the defaults may publish in any zone no Tenant lists, and in none that one does, so a
+// platform team protects a zone by giving it to the Tenants that share it. Which set of
+// several that may use a name holds it is decided elsewhere (one name, one set).
+func (p Policy) RecordName(zoneID, name string, reserved func(zoneID string) bool) *Refusal {
+	subject := fmt.Sprintf("record %s in hosted zone %s", dnsName(name), zoneID)
+	switch {
+	case p.SingleTeam:
+		return nil
+	case p.missing():
+		return p.refuseMissing(subject)
+	case p.defaults():
+		if reserved != nil && reserved(zoneID) {
+			return p.refuse(RuleHostedZones, subject, "a Tenant lists that zone, so only the namespaces of Tenants may publish in it")
+		}
+		return nil
+	}
+	for _, z := range p.Tenant.Spec.HostedZones {
+		if z.ID != zoneID {
+			continue
+		}
+		for _, pattern := range z.RecordNames {
+			if RecordNameMatches(pattern, name) {
+				return nil
+			}
+		}
+		return p.refuse(RuleHostedZones, subject, "no record name or suffix the Tenant lists for that zone matches it")
+	}
+	return p.refuse(RuleHostedZones, subject, "the Tenant does not list that hosted zone")
+}
+
+// RecordNameMatches says whether a record name pattern of a Tenant holds name: the same
+// name, or for "*.suffix" a name strictly below suffix. Case and a final dot do not count.
+func RecordNameMatches(pattern, name string) bool {
+	pattern, name = dnsName(pattern), dnsName(name)
+	if suffix, ok := strings.CutPrefix(pattern, "*."); ok {
+		return strings.HasSuffix(name, "."+suffix)
+	}
+	return pattern != "" && pattern == name
+}
+
+// ListsZone says whether a Tenant lists a hosted zone (what RecordName's reserved asks).
+func ListsZone(t *droverv1.Tenant, zoneID string) bool {
+	for _, z := range t.Spec.HostedZones {
+		if z.ID == zoneID {
+			return true
+		}
+	}
+	return false
 }
 
 // OctaviaProject says whether the Prods may read and mirror an Octavia load balancer of the

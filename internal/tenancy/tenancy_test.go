@@ -487,6 +487,68 @@ func TestClusterCandidate(t *testing.T) {
 	}
 }
 
+func TestRecordName(t *testing.T) {
+	shopDNS := tenant("shop", droverv1.TenantSpec{HostedZones: []droverv1.TenantHostedZone{
+		{ID: "ZSHOP", RecordNames: []string{"shop.example.com", "*.shop.example.com"}},
+		{ID: "ZEMPTY"},
+	}})
+	reserved := func(zone string) bool { return zone == "ZSHOP" || zone == "ZEMPTY" }
+	tenantPolicy := tenancy.Resolve("team-a", labelled("shop"), lookupOf(shopDNS), false)
+	defaults := tenancy.Resolve("team-b", nil, lookupOf(shopDNS), false)
+	missing := tenancy.Resolve("team-c", labelled("gone"), lookupOf(shopDNS), false)
+	single := tenancy.Resolve("team-d", labelled("gone"), lookupOf(shopDNS), true)
+	for _, tc := range []struct {
+		name   string
+		policy tenancy.Policy
+		zone   string
+		record string
+		want   string // "" allowed, else a part of the refusal
+	}{
+		{"the Tenant's name", tenantPolicy, "ZSHOP", "shop.example.com", ""},
+		{"case and final dot do not count", tenantPolicy, "ZSHOP", "Shop.Example.COM.", ""},
+		{"below the suffix", tenantPolicy, "ZSHOP", "eu.cart.shop.example.com", ""},
+		{"a look-alike suffix", tenantPolicy, "ZSHOP", "evilshop.example.com", "no record name or suffix"},
+		{"a sibling", tenantPolicy, "ZSHOP", "bank.example.com", "no record name or suffix"},
+		{"a zone listed without names", tenantPolicy, "ZEMPTY", "shop.example.com", "no record name or suffix"},
+		{"a zone the Tenant does not list", tenantPolicy, "ZOTHER", "shop.example.com", "does not list that hosted zone"},
+		{"the defaults in a free zone", defaults, "ZOTHER", "anything.example.org", ""},
+		{"the defaults in a zone a Tenant lists", defaults, "ZSHOP", "squat.shop.example.com", "a Tenant lists that zone"},
+		{"a missing Tenant", missing, "ZOTHER", "anything.example.org", "does not exist"},
+		{"single-team mode", single, "ZSHOP", "anything.example.org", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.policy.RecordName(tc.zone, tc.record, reserved)
+			switch {
+			case tc.want == "" && got != nil:
+				t.Errorf("refused: %v", got)
+			case tc.want != "" && got == nil:
+				t.Errorf("allowed, want a refusal saying %q", tc.want)
+			case tc.want != "" && !strings.Contains(got.Message, tc.want):
+				t.Errorf("refusal %q, want it to say %q", got.Message, tc.want)
+			}
+		})
+	}
+}
+
+func TestRecordNameMatches(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, name string
+		want          bool
+	}{
+		{"shop.example.com", "shop.example.com", true},
+		{"shop.example.com", "a.shop.example.com", false},
+		{"*.shop.example.com", "a.shop.example.com", true},
+		{"*.shop.example.com", "shop.example.com", false},
+		{"*.shop.example.com", "xshop.example.com", false},
+		{"*.shop.example.com.", "A.SHOP.example.com", true},
+		{"", "", false},
+	} {
+		if got := tenancy.RecordNameMatches(tc.pattern, tc.name); got != tc.want {
+			t.Errorf("RecordNameMatches(%q, %q) = %v, want %v", tc.pattern, tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestOctaviaProject(t *testing.T) {
 	withProjects := tenancy.Resolve("team-a", labelled("shop"), lookupOf(tenant("shop", droverv1.TenantSpec{
 		OctaviaProjects: []string{"4f1a2b3c4d5e4f60a1b2c3d4e5f6a7b8", "shop-prod"},

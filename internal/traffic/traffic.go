@@ -56,12 +56,31 @@ var ErrChangeInProgress = errors.New("another change to the hosted zone is in pr
 // it failed. The caller publishes its weights again.
 var ErrChangeLost = errors.New("the DNS change was lost; publish again")
 
+// RefusedError is what InSync returns for a service whose records the provider refused:
+// Route53 would not take them as they are (a name outside the hosted zone, a record that
+// conflicts with one already there, a health check it will not create). The other
+// services of the change went on without them. Reason is the provider's own words; the
+// caller reports it where the service's owner reads it and publishes again later, as the
+// same records fail again until what is wrong is fixed.
+type RefusedError struct {
+	// Service is the refused service's record name.
+	Service string
+	// Reason is why, in the provider's words.
+	Reason string
+}
+
+func (e *RefusedError) Error() string {
+	return "the records of " + e.Service + " were refused: " + e.Reason
+}
+
 // Publisher publishes the weights of a service's records.
 type Publisher interface {
 	// Publish submits every given weight of svc as one change (one batch per zone) and
 	// returns the change's id. It either applies all of them or none.
 	Publish(ctx context.Context, svc Service, weights []Weight) (changeID string, err error)
 	// InSync reports whether the change has reached every DNS server (Route53's INSYNC).
+	// It returns ErrChangeLost when the change will never be in sync, and a
+	// *RefusedError when the provider refused the service's records.
 	InSync(ctx context.Context, changeID string) (bool, error)
 }
 

@@ -66,6 +66,19 @@ app.kubernetes.io/component: manager
 /var/run/drover/runtime-extension
 {{- end }}
 
+{{/* The Secret with the CA bundle of the client certificates allowed to call the Runtime Extension. */}}
+{{- define "drover.runtimeExtension.clientCASecret" -}}
+{{- required "runtimeExtension.clientAuth.caSecret is required: the Runtime Extension only answers callers with a client certificate of that CA (see docs/platform-team-guide.md)" .Values.runtimeExtension.clientAuth.caSecret }}
+{{- end }}
+
+{{- define "drover.runtimeExtension.clientCADir" -}}
+/var/run/drover/runtime-extension-client-ca
+{{- end }}
+
+{{- define "drover.metrics.certDir" -}}
+/var/run/drover/metrics
+{{- end }}
+
 {{/* The manager's flags (cmd/manager; docs/traffic.md, "Manager flags"), as a YAML list. */}}
 {{- define "drover.args" -}}
 {{- $v := .Values }}
@@ -77,10 +90,18 @@ app.kubernetes.io/component: manager
 {{- $a = append $a (printf "--leader-elect-renew-deadline=%s" $v.leaderElection.renewDeadline) }}
 {{- $a = append $a (printf "--leader-elect-retry-period=%s" $v.leaderElection.retryPeriod) }}
 {{- $a = append $a (printf "--metrics-bind-address=:%d" (int $v.metrics.port)) }}
+{{- $a = append $a (printf "--metrics-secure=%t" $v.metrics.secure) }}
+{{- if $v.metrics.certSecret }}
+{{- $a = append $a (printf "--metrics-cert-path=%s" (include "drover.metrics.certDir" .)) }}
+{{- end }}
 {{- $a = append $a (printf "--health-probe-bind-address=:%d" (int $v.probes.port)) }}
 {{- $a = append $a (printf "--zap-log-level=%v" $v.logLevel) }}
 {{- $a = append $a (printf "--traffic-provider=%s" $v.traffic.provider) }}
-{{- $a = append $a (printf "--owner-id=%s" (required "ownerID must not be empty" $v.ownerID)) }}
+{{- if or (eq $v.traffic.provider "route53") $v.mirror.nlb.vpcID }}
+{{- $a = append $a (printf "--owner-id=%s" (required "ownerID: name this installation, uniquely among the drover installations sharing the AWS account and hosted zones (one installed with an earlier chart used drover: keep it to keep its records and NLBs)" $v.ownerID)) }}
+{{- else if $v.ownerID }}
+{{- $a = append $a (printf "--owner-id=%s" $v.ownerID) }}
+{{- end }}
 {{- if $v.tenancy.singleTeam }}
 {{- $a = append $a "--single-team" }}
 {{- end }}
@@ -125,6 +146,12 @@ app.kubernetes.io/component: manager
 {{- if $v.runtimeExtension.enabled }}
 {{- $a = append $a (printf "--runtime-extension-port=%d" (int $v.runtimeExtension.port)) }}
 {{- $a = append $a (printf "--runtime-extension-cert-dir=%s" (include "drover.runtimeExtension.certDir" .)) }}
+{{- $_ := include "drover.runtimeExtension.clientCASecret" . }}
+{{- $a = append $a (printf "--runtime-extension-client-ca-file=%s/%s" (include "drover.runtimeExtension.clientCADir" .) $v.runtimeExtension.clientAuth.caKey) }}
+{{- with $v.runtimeExtension.clientAuth.allowedNames }}
+{{- $a = append $a (printf "--runtime-extension-client-names=%s" (join "," .)) }}
+{{- end }}
+{{- $a = append $a (printf "--runtime-extension-namespace-selector=%s" (toJson (default (dict) (dig "namespaceSelector" nil $v.runtimeExtension.extensionConfig)))) }}
 {{- if $v.runtimeExtension.surge }}
 {{- $a = append $a "--runtime-extension-surge" }}
 {{- end }}

@@ -10,10 +10,14 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/setup"
 	"github.com/drover-dev/drover/internal/test/dnsbed"
 	"github.com/drover-dev/drover/internal/test/suite"
@@ -81,6 +85,14 @@ func run(m *testing.M) int {
 		}
 	}()
 	cp = bed.ControlPlane.Client
+	// The check servers and Prometheus of the tests listen on 127.0.0.1, which only a
+	// Tenant naming 127.0.0.0/8 reaches (gates_test.go shows that the defaults and other
+	// Tenants do not). The Tenant allows the Prods what the defaults do.
+	if err := joinTenant(ctx, bed.Namespace, &droverv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: loopbackTenant},
+		Spec: droverv1.TenantSpec{GateNetworks: []string{"127.0.0.0/8"}}}); err != nil {
+		fmt.Fprintln(os.Stderr, "setting up the tests' Tenant:", err)
+		return 1
+	}
 	if stopManager, err = suite.StartManager(ctx, bed, managerOpts); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -111,4 +123,34 @@ func restartManager(t *testing.T) {
 	if stopManager, err = suite.StartManager(context.Background(), bed, managerOpts); err != nil {
 		t.Fatalf("starting the manager again: %v", err)
 	}
+}
+
+// loopbackTenant is the Tenant of the tests' namespace: it lets gates reach 127.0.0.1.
+const loopbackTenant = "rollouts-loopback"
+
+// joinTenant creates tenant (unless it exists) and labels namespace with its name.
+func joinTenant(ctx context.Context, namespace string, tenant *droverv1.Tenant) error {
+	if err := cp.Create(ctx, tenant); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return labelNamespace(ctx, namespace, &tenant.Name)
+}
+
+// labelNamespace sets namespace's drover.dev/tenant label to *tenant, or removes it
+// when tenant is nil.
+func labelNamespace(ctx context.Context, namespace string, tenant *string) error {
+	ns := &corev1.Namespace{}
+	if err := cp.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		return err
+	}
+	before := ns.DeepCopy()
+	if tenant == nil {
+		delete(ns.Labels, droverv1.TenantLabel)
+	} else {
+		if ns.Labels == nil {
+			ns.Labels = map[string]string{}
+		}
+		ns.Labels[droverv1.TenantLabel] = *tenant
+	}
+	return cp.Patch(ctx, ns, client.MergeFrom(before))
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -72,7 +71,9 @@ type scenario struct {
 	cp                            client.Client
 	mgr                           *harness.Manager
 	metricsURL                    string
-	hc                            *http.Client
+	// scraper scrapes the manager's metrics as Prometheus does: HTTPS, with a token of
+	// a ServiceAccount bound to the chart's metrics-reader ClusterRole.
+	scraper *harness.MetricsScraper
 	// mgrStarted is when the running manager process was started.
 	mgrStarted time.Time
 	// benchProdLists counts the LISTs of Prods the benchmark made while the restarted
@@ -156,7 +157,7 @@ func newScenario(tb testing.TB, size Size, opts options) *scenario {
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 5 * time.Minute
 	}
-	s := &scenario{tb: tb, ctx: tb.Context(), size: size, opts: opts, sets: size.sets(), hc: &http.Client{Timeout: 30 * time.Second}}
+	s := &scenario{tb: tb, ctx: tb.Context(), size: size, opts: opts, sets: size.sets()}
 	s.res.Size, s.res.Sets = size, len(s.sets)
 	s.res.signal, s.res.settle = opts.signalName(), opts.Settle
 	s.res.Load = append(s.res.Load, loadavg())
@@ -198,6 +199,9 @@ func newScenario(tb testing.TB, size Size, opts options) *scenario {
 	if err := s.bed.WriteControlPlaneKubeconfig(s.kubeconfig); err != nil {
 		tb.Fatal(err)
 	}
+	if s.scraper, err = harness.InstallMetricsReader(s.ctx, s.root, s.cp, s.bed.ControlPlane.Config, "monitoring", "prometheus", 6*time.Hour); err != nil {
+		tb.Fatal(err)
+	}
 	tb.Logf("test bed: control plane and %d workload clusters up in %s; manager built in %s",
 		size.Clusters, s.res.BedStart.Round(time.Millisecond), s.res.Build.Round(time.Millisecond))
 	return s
@@ -225,8 +229,8 @@ func (s *scenario) cleanup() {
 	}
 }
 
-// startManager runs the manager binary with its metrics on a free loopback port and
-// waits until /metrics answers.
+// startManager runs the manager binary with its metrics on a free loopback port (HTTPS,
+// authenticated and authorized, as installed) and waits until /metrics answers.
 func (s *scenario) startManager() {
 	s.tb.Helper()
 	port, err := freePort()
@@ -244,7 +248,7 @@ func (s *scenario) startManager() {
 	if err != nil {
 		s.tb.Fatal(err)
 	}
-	s.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	s.metricsURL = fmt.Sprintf("https://127.0.0.1:%d/metrics", port)
 	s.poll("the manager's /metrics to answer", time.Minute, 100*time.Millisecond, func() (bool, string) {
 		_, err := s.scrapeManager()
 		return err == nil, fmt.Sprint(err)
@@ -265,7 +269,12 @@ func managerKeep(name string) bool {
 }
 
 func (s *scenario) scrapeManager() (metrics, error) {
-	return scrapeURL(s.ctx, s.hc, s.metricsURL, managerKeep)
+	body, err := s.scraper.Scrape(s.ctx, s.metricsURL)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = body.Close() }()
+	return parseMetrics(body, managerKeep)
 }
 
 // proc reads the manager's /proc figures.

@@ -26,6 +26,10 @@ var notFoundCodes = []string{"NoSuchHostedZone", "NoSuchHealthCheck", "NoSuchCha
 
 var classify = awsclient.Classifier(notFoundCodes...)
 
+// refusedCodes are Route53's error codes for a request it will not take as it is
+// (ErrRefused).
+var refusedCodes = []string{"InvalidChangeBatch", "InvalidInput", "TooManyHealthChecks", "InvalidArgument"}
+
 // Options configure a Client.
 type Options struct {
 	// PageSize is the MaxItems of the listing calls (1–300); 0 means DefaultPageSize.
@@ -64,6 +68,8 @@ func done(op string, err error) error {
 		return fmt.Errorf("route53 %s: %w: %w", op, ErrPriorRequestNotComplete, err)
 	case code == "HealthCheckAlreadyExists":
 		return fmt.Errorf("route53 %s: %w: %w", op, ErrHealthCheckAlreadyExists, err)
+	case slices.Contains(refusedCodes, code):
+		return fmt.Errorf("route53 %s: %w: %w", op, ErrRefused, err)
 	}
 	return fmt.Errorf("route53 %s: %w", op, err)
 }

@@ -37,6 +37,10 @@ var (
 	// before, either for a health check with other settings or for one since deleted.
 	// Route53 will not reuse it; create with a new CallerReference.
 	ErrHealthCheckAlreadyExists = errors.New("route53: a health check with this caller reference exists or existed")
+	// ErrRefused: Route53 refused the request for what it asks, not for when or how often
+	// (InvalidChangeBatch, InvalidInput, a health check limit or configuration it will
+	// not take). The same request fails again; its message names what was wrong.
+	ErrRefused = errors.New("route53: request refused")
 )
 
 // API is what drover calls on Route53. Deletes of something already gone succeed.

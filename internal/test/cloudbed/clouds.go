@@ -23,6 +23,7 @@ import (
 	"github.com/drover-dev/drover/internal/cloud/awsclient"
 	"github.com/drover-dev/drover/internal/test/clouds/awstest"
 	"github.com/drover-dev/drover/internal/test/clouds/octaviatest"
+	"github.com/drover-dev/drover/internal/traffic/route53"
 )
 
 // OctaviaProject is the OpenStack project of the load balancers in the clouds' Octavia
@@ -129,6 +130,7 @@ func (c *Clouds) CreateZones(ctx context.Context, names []string) error {
 func (c *Clouds) ManagerArgs() []string {
 	return []string{
 		"--traffic-provider=route53",
+		"--owner-id=" + route53.DefaultOwner,
 		"--aws-region=" + awstest.Region,
 		"--aws-elbv2-endpoint=" + c.Moto.Endpoint(),
 		"--aws-route53-endpoint=" + c.Route53.URL(),

@@ -21,7 +21,8 @@ var rbacKinds = map[string]bool{
 // ChartRBAC renders the Helm chart of the drover repository at root (charts/drover)
 // with its default values, as `helm install drover charts/drover -n namespace` would,
 // and returns its RBAC: the manager's ServiceAccount, ClusterRole, leader election Role
-// and their bindings, ready to Apply. Running the manager with a kubeconfig of that
+// and their bindings, and the metrics-reader ClusterRole (bound to nobody; see
+// InstallMetricsReader), ready to Apply. Running the manager with a kubeconfig of that
 // ServiceAccount (see ServiceAccountOf) runs it with exactly the permissions drover
 // ships with, so that a rule missing from config/rbac fails where it is used.
 func ChartRBAC(root, namespace string) ([]*unstructured.Unstructured, error) {

@@ -45,14 +45,16 @@ type Caller struct {
 	HTTP *http.Client
 }
 
-// NewCaller returns a Caller of the server at base whose certificate caPEM signed.
-func NewCaller(base string, caPEM []byte) (*Caller, error) {
+// NewCaller returns a Caller of the server at base whose certificate caPEM signed. It
+// presents the client certificates given, as Cluster API's runtime client presents the
+// one of its --runtime-extension-client-cert-file.
+func NewCaller(base string, caPEM []byte, clientCerts ...tls.Certificate) (*Caller, error) {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, fmt.Errorf("no certificate in the CA bundle")
 	}
 	return &Caller{Base: base, HTTP: &http.Client{Timeout: 10 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}}, nil
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: clientCerts, MinVersion: tls.VersionTLS12}}}}, nil
 }
 
 // Ready reports whether the server accepts TLS connections.
@@ -117,17 +119,7 @@ func (c *Caller) AfterUpgrade(g gomega.Gomega, namespace, name string) *runtimeh
 // directory, as tls.crt and tls.key, and returns the CA's PEM.
 func ServeCert(t TB) ([]byte, string) {
 	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "drover test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
+	caDER, ca, caKey := newCA(t, "drover test CA")
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "drover-runtime-extension"},
@@ -149,6 +141,84 @@ func ServeCert(t TB) ([]byte, string) {
 	write("tls.crt", "CERTIFICATE", der)
 	write("tls.key", "EC PRIVATE KEY", keyDER)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), dir
+}
+
+func newCA(t TB, name string) ([]byte, *x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	caTmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	return caDER, ca, caKey
+}
+
+// ClientCA is a CA of client certificates, such as the one whose certificate signs
+// Cluster API's --runtime-extension-client-cert-file.
+type ClientCA struct {
+	// PEM is the CA's certificate; File holds it (the extension's
+	// --runtime-extension-client-ca-file).
+	PEM  []byte
+	File string
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	dir  string
+}
+
+// NewClientCA makes a CA of client certificates named name.
+func NewClientCA(t TB, name string) *ClientCA {
+	t.Helper()
+	der, cert, key := newCA(t, name)
+	ca := &ClientCA{PEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), cert: cert, key: key, dir: t.TempDir()}
+	ca.File = filepath.Join(ca.dir, "ca.crt")
+	if err := os.WriteFile(ca.File, ca.PEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+// ClientCert is a client certificate, also written as PEM files.
+type ClientCert struct {
+	tls.Certificate
+	CertFile, KeyFile string
+}
+
+// Issue returns a client certificate with Common Name cn, for client authentication.
+func (ca *ClientCA) Issue(t TB, cn string) ClientCert {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ClientCert{Certificate: pair, CertFile: filepath.Join(ca.dir, cn+".crt"), KeyFile: filepath.Join(ca.dir, cn+".key")}
+	if err := os.WriteFile(c.CertFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(c.KeyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // FreePort returns a free loopback port.

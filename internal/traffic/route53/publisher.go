@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"github.com/aws/smithy-go"
 	"github.com/go-logr/logr"
 
 	r53 "github.com/drover-dev/drover/internal/cloud/route53"
@@ -143,10 +145,21 @@ type batch struct {
 	err      error
 	changes  []string // Route53 change ids
 	finished time.Time
+	// refused are the services whose records did not go out with the batch, by
+	// canonical name, and why (a *traffic.RefusedError, or traffic.ErrChangeLost for a
+	// failure that may pass): the rest of the batch went on without them.
+	refused map[string]error
 }
 
+// ticketSeparator joins a batch's ticket and a service's name into the ticket Publish
+// returns: InSync answers for the service, which the batch may have gone without.
+const ticketSeparator = "#"
+
 type zone struct {
-	id   string
+	id string
+	// name is the hosted zone's name, read once by the zone's worker ("" until then, or
+	// when it could not be read).
+	name string
 	next *batch
 	wake chan struct{}
 	// failures counts the batches that failed in a row: the worker waits longer before
@@ -254,14 +267,14 @@ func (p *Publisher) Publish(ctx context.Context, svc traffic.Service, weights []
 	default:
 	}
 	p.prune()
-	return z.next.ticket, nil
+	return z.next.ticket + ticketSeparator + key, nil
 }
 
 // nextBatch is z's next batch, begun if there is none. Called with mu held.
 func (p *Publisher) nextBatch(z *zone) *batch {
 	if z.next == nil {
 		p.seq++
-		z.next = &batch{ticket: fmt.Sprintf("drover/%s/%s/%d", p.boot, z.id, p.seq), zone: z.id, intents: map[string]*serviceIntent{}}
+		z.next = &batch{ticket: fmt.Sprintf("drover/%s/%s/%d", p.boot, z.id, p.seq), zone: z.id, intents: map[string]*serviceIntent{}, refused: map[string]error{}}
 		p.tickets[z.next.ticket] = z.next
 	}
 	return z.next
@@ -291,15 +304,19 @@ func (p *Publisher) sweep(ctx context.Context, z *zone, services []string, d tim
 	})
 }
 
-// InSync reports whether the batch of ticket is in sync in Route53.
+// InSync reports whether the batch of ticket is in sync in Route53, and whether the
+// ticket's service went with it.
 func (p *Publisher) InSync(_ context.Context, ticket string) (bool, error) {
 	p.init()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	b := p.tickets[ticket]
+	batchTicket, service, _ := strings.Cut(ticket, ticketSeparator)
+	b := p.tickets[batchTicket]
 	switch {
 	case b == nil:
 		return false, fmt.Errorf("%w: change %s is not known to this manager", traffic.ErrChangeLost, ticket)
+	case b.refused[service] != nil:
+		return false, b.refused[service]
 	case b.state == failed:
 		return false, fmt.Errorf("%w: %v", traffic.ErrChangeLost, b.err)
 	}
@@ -338,7 +355,7 @@ func (p *Publisher) work(ctx context.Context, z *zone) {
 		if b == nil {
 			continue
 		}
-		orphans, err := p.send(ctx, log, b)
+		orphans, err := p.send(ctx, log, z, b)
 		p.mu.Lock()
 		b.finished = p.Now()
 		if err != nil {
@@ -399,27 +416,35 @@ func (p *Publisher) linger(ctx context.Context, z *zone) bool {
 // send computes the batch's changes against what the zone holds, creates the health
 // checks they need, submits them and waits until they are in sync. It returns the health
 // checks no record uses any more.
-func (p *Publisher) send(ctx context.Context, log logr.Logger, b *batch) ([]string, error) {
+//
+// One service's records never hold up the others': a service whose name is outside the
+// zone is refused before anything is sent, one whose health checks cannot be created is
+// left out, and when Route53 refuses a change for records it names, the change goes again
+// without the services those records belong to. Each is told through InSync.
+func (p *Publisher) send(ctx context.Context, log logr.Logger, z *zone, b *batch) ([]string, error) {
 	if err := p.loadIndex(ctx); err != nil {
 		return nil, err
 	}
-	var changes []types.Change
-	var orphans []string
-	names := slices.Sorted(maps.Keys(b.intents))
+	names := p.insideZone(ctx, log, z, b, slices.Sorted(maps.Keys(b.intents)))
 	services := make([]string, 0, len(names))
 	for _, name := range names {
 		services = append(services, b.intents[name].Service.Name)
+	}
+	if len(services) == 0 {
+		return nil, nil
 	}
 	records, err := p.records(ctx, log, b.zone, services)
 	if err != nil {
 		return nil, err
 	}
+	var groups []serviceChanges
 	for _, name := range names {
 		si := *b.intents[name]
 		listed := records(si.Service.Name)
 		ids, err := p.ensureHealthChecks(ctx, neededHealthChecks(p.Owner, si))
 		if err != nil {
-			return nil, err
+			p.refuse(log, b, name, si.Service.Name, err)
+			continue
 		}
 		p.mu.Lock()
 		index := slices.Clone(p.index)
@@ -428,24 +453,191 @@ func (p *Publisher) send(ctx context.Context, log logr.Logger, b *batch) ([]stri
 		if len(plan.Skipped) > 0 {
 			log.Info("not publishing service records of Prods that have no path yet", "service", si.Service.Name, "prods", plan.Skipped)
 		}
-		changes = append(changes, plan.Changes...)
-		orphans = append(orphans, plan.Orphaned...)
+		groups = append(groups, serviceChanges{key: name, service: si.Service.Name, changes: plan.Changes, orphans: plan.Orphaned})
 	}
-	for start := 0; start < len(changes); start += maxChangesPerCall {
-		chunk := changes[start:min(start+maxChangesPerCall, len(changes))]
-		id, err := p.submit(ctx, b.zone, chunk)
-		if err != nil {
+	for _, chunk := range chunked(groups, maxChangesPerCall) {
+		if err := p.submitChunk(ctx, log, b, chunk); err != nil {
 			return nil, err
+		}
+	}
+	var orphans []string
+	for _, g := range groups {
+		p.mu.Lock()
+		refused := b.refused[g.key] != nil
+		p.mu.Unlock()
+		if !refused {
+			orphans = append(orphans, g.orphans...)
+		}
+	}
+	return orphans, nil
+}
+
+// serviceChanges are one service's changes in a batch (or the part of them that fits in
+// one call).
+type serviceChanges struct {
+	key, service string
+	changes      []types.Change
+	orphans      []string
+}
+
+// chunked splits groups into calls of at most limit changes, keeping a service's changes
+// in one call unless they alone are more than limit.
+func chunked(groups []serviceChanges, limit int) [][]serviceChanges {
+	var out [][]serviceChanges
+	var cur []serviceChanges
+	n := 0
+	flush := func() {
+		if len(cur) > 0 {
+			out = append(out, cur)
+		}
+		cur, n = nil, 0
+	}
+	for _, g := range groups {
+		if len(g.changes) == 0 {
+			continue
+		}
+		if n+len(g.changes) > limit {
+			flush()
+		}
+		for len(g.changes) > limit {
+			part := g
+			part.changes = g.changes[:limit]
+			out = append(out, []serviceChanges{part})
+			g.changes = g.changes[limit:]
+		}
+		cur = append(cur, g)
+		n += len(g.changes)
+	}
+	flush()
+	return out
+}
+
+// submitChunk submits one call's changes and waits until they are in sync. When Route53
+// refuses the call for records it names, the services of those records are refused and
+// the call goes again without them; a refusal that names none of them fails the batch.
+func (p *Publisher) submitChunk(ctx context.Context, log logr.Logger, b *batch, chunk []serviceChanges) error {
+	for {
+		var changes []types.Change
+		for _, g := range chunk {
+			changes = append(changes, g.changes...)
+		}
+		if len(changes) == 0 {
+			return nil
+		}
+		id, err := p.submit(ctx, b.zone, changes)
+		if errors.Is(err, r53.ErrRefused) {
+			blamed := blame(err, chunk)
+			if len(blamed) == 0 {
+				return err
+			}
+			for _, i := range blamed {
+				p.refuse(log, b, chunk[i].key, chunk[i].service, err)
+			}
+			chunk = slices.DeleteFunc(slices.Clone(chunk), func(g serviceChanges) bool {
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				return b.refused[g.key] != nil
+			})
+			continue
+		}
+		if err != nil {
+			return err
 		}
 		p.mu.Lock()
 		b.changes = append(b.changes, id)
 		p.mu.Unlock()
-		log.V(1).Info("DNS change submitted", "change", id, "records", len(chunk), "ticket", b.ticket)
-		if err := p.waitInSync(ctx, id); err != nil {
-			return nil, err
+		log.V(1).Info("DNS change submitted", "change", id, "records", len(changes), "ticket", b.ticket)
+		return p.waitInSync(ctx, id)
+	}
+}
+
+// insideZone returns the names of the batch's services that are the zone's name or below
+// it, refusing the others: Route53 would refuse the whole change for one of them. When the
+// zone's name cannot be read, every name is let through and Route53 decides.
+func (p *Publisher) insideZone(ctx context.Context, log logr.Logger, z *zone, b *batch, names []string) []string {
+	if z.name == "" {
+		hz, err := p.API.HostedZone(ctx, z.id)
+		if err != nil {
+			log.V(1).Info("reading the hosted zone's name failed; Route53 judges the names", "error", err.Error())
+			return names
+		}
+		z.name = canonical(aws.ToString(hz.Name))
+	}
+	return slices.DeleteFunc(names, func(name string) bool {
+		if name == z.name || strings.HasSuffix(name, "."+z.name) {
+			return false
+		}
+		svc := b.intents[name].Service.Name
+		p.mu.Lock()
+		b.refused[name] = &traffic.RefusedError{Service: svc, Reason: fmt.Sprintf("%s is not in hosted zone %s (%s.)", canonical(svc), z.id, z.name)}
+		p.mu.Unlock()
+		log.Info("not publishing records outside their hosted zone", "service", svc, "zoneName", z.name)
+		return true
+	})
+}
+
+// refuse records that the batch goes without a service's records, and why: a
+// *traffic.RefusedError when Route53 refused them as they are, else traffic.ErrChangeLost
+// (the caller publishes again).
+func (p *Publisher) refuse(log logr.Logger, b *batch, key, service string, err error) {
+	var why error = &traffic.RefusedError{Service: service, Reason: refusalReason(err)}
+	if !errors.Is(err, r53.ErrRefused) {
+		why = fmt.Errorf("%w: %v", traffic.ErrChangeLost, err)
+	}
+	p.mu.Lock()
+	b.refused[key] = why
+	p.mu.Unlock()
+	log.Info("the batch goes without a service's records", "service", service, "reason", why.Error())
+}
+
+// maxReasonLength bounds a refusal's reason as it is shown in a ProdSet's status.
+const maxReasonLength = 512
+
+// refusalReason is Route53's message of a refusal.
+func refusalReason(err error) string {
+	var icb *types.InvalidChangeBatch
+	var ae smithy.APIError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &icb) && len(icb.Messages) > 0:
+		msg = strings.Join(icb.Messages, "; ")
+	case errors.As(err, &ae):
+		msg = ae.ErrorCode() + ": " + ae.ErrorMessage()
+	}
+	if len(msg) > maxReasonLength {
+		msg = msg[:maxReasonLength] + "…"
+	}
+	return msg
+}
+
+// refusedRecord finds the records a Route53 refusal names: their DNS names
+// ("name='a.example.com.'", "DNS name a.example.com.", "Name=a.example.com") and
+// SetIdentifiers ("set-identifier='drover/ns/p'", "SetIdentifier=drover/ns/p").
+var refusedRecord = regexp.MustCompile(`(?i)(?:name='|dns name |name=|set-identifier='|setidentifier=)([^\s',\]\[]+)`)
+
+// blame returns the indices of the chunk's services whose records a refusal names.
+func blame(err error, chunk []serviceChanges) []int {
+	owner := map[string]int{}
+	for i, g := range chunk {
+		for _, c := range g.changes {
+			if c.ResourceRecordSet == nil {
+				continue
+			}
+			owner["name "+canonical(aws.ToString(c.ResourceRecordSet.Name))] = i
+			if id := aws.ToString(c.ResourceRecordSet.SetIdentifier); id != "" {
+				owner["id "+id] = i
+			}
 		}
 	}
-	return orphans, nil
+	var out []int
+	for _, m := range refusedRecord.FindAllStringSubmatch(refusalReason(err)+" "+err.Error(), -1) {
+		for _, k := range []string{"name " + canonical(m[1]), "id " + m[1]} {
+			if i, ok := owner[k]; ok && !slices.Contains(out, i) {
+				out = append(out, i)
+			}
+		}
+	}
+	return out
 }
 
 // records reads the record sets of a batch's services. A batch of one service, or of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
 
+	r53 "github.com/drover-dev/drover/internal/cloud/route53"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -33,6 +35,10 @@ type fakeZone struct {
 	// record count HostedZone reports instead of the records held.
 	lists []string
 	size  int64
+	// refuse, when set, may refuse a change as Route53 refuses an invalid one (the
+	// change is not made); hcFail fails the creation of the health checks of a service.
+	refuse func([]types.Change) error
+	hcFail map[string]error
 }
 
 func newFakeZone() *fakeZone {
@@ -49,6 +55,12 @@ func (f *fakeZone) ChangeResourceRecordSets(_ context.Context, _ string, changes
 	if err := f.failNext; err != nil {
 		f.failNext = nil
 		return "", err
+	}
+	if f.refuse != nil {
+		if err := f.refuse(changes); err != nil {
+			f.calls = append(f.calls, nil)
+			return "", err
+		}
 	}
 	for id := range f.pending {
 		if f.pending[id] {
@@ -105,12 +117,15 @@ func (f *fakeZone) HostedZone(_ context.Context, id string) (*types.HostedZone, 
 	if n == 0 {
 		n = int64(len(f.records))
 	}
-	return &types.HostedZone{Id: aws.String(id), ResourceRecordSetCount: aws.Int64(n)}, nil
+	return &types.HostedZone{Id: aws.String(id), Name: aws.String("example.com."), ResourceRecordSetCount: aws.Int64(n)}, nil
 }
 
 func (f *fakeZone) CreateHealthCheck(_ context.Context, _ string, _ *types.HealthCheckConfig, tags map[string]string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.hcFail[tags[TagService]]; err != nil {
+		return "", err
+	}
 	f.seq++
 	id := fmt.Sprintf("hc-%d", f.seq)
 	f.hcs[id] = tags
@@ -181,6 +196,12 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// batchOf is the batch a ticket's service went with.
+func batchOf(ticket string) string {
+	b, _, _ := strings.Cut(ticket, ticketSeparator)
+	return b
+}
+
 func ticketInSync(t *testing.T, p *Publisher, ticket string) bool {
 	t.Helper()
 	ok, err := p.InSync(context.Background(), ticket)
@@ -205,8 +226,8 @@ func TestPublisherBatchesAZoneAndWaitsForTheChangeInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if t1 != t2 {
-		t.Errorf("two publications within the linger got tickets %s and %s", t1, t2)
+	if batchOf(t1) != batchOf(t2) || t1 == t2 {
+		t.Errorf("two publications within the linger got tickets %s and %s: want one batch, a ticket per service", t1, t2)
 	}
 	eventually(t, "the first change is sent", func() bool { return zone.callCount() == 1 })
 	if ticketInSync(t, p, t1) {
@@ -226,7 +247,7 @@ func TestPublisherBatchesAZoneAndWaitsForTheChangeInFlight(t *testing.T) {
 		}
 		later = append(later, tk)
 	}
-	if later[0] != later[1] || later[1] != later[2] || later[0] == t1 {
+	if batchOf(later[0]) != batchOf(later[1]) || later[0] != later[2] || batchOf(later[0]) == batchOf(t1) {
 		t.Errorf("tickets while a change is in flight: %v (first %s)", later, t1)
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -280,7 +301,7 @@ func TestPublisherLingersWhileWeightsKeepComing(t *testing.T) {
 		t.Errorf("%d changes for one burst of weights, want 1", n)
 	}
 	for _, tk := range tickets[1:] {
-		if tk != tickets[0] {
+		if batchOf(tk) != batchOf(tickets[0]) {
 			t.Fatalf("tickets of one burst: %v", tickets)
 		}
 	}
@@ -649,5 +670,210 @@ func TestPublisherForgetsTicketsAfterRetain(t *testing.T) {
 	}
 	if _, err := p.InSync(ctx, t1); !errors.Is(err, traffic.ErrChangeLost) {
 		t.Errorf("InSync of a ticket older than Retain = %v, want ErrChangeLost", err)
+	}
+}
+
+// refusedAs is the error Route53 answers a change with when it will not take a record
+// of it, as the client returns it.
+func refusedAs(msg string) error {
+	return fmt.Errorf("route53 ChangeResourceRecordSets: %w: %w", r53.ErrRefused, &types.InvalidChangeBatch{Messages: []string{msg}})
+}
+
+// One service's records that Route53 refuses do not hold up the others': the change goes
+// again without them at once, and only that service is told, with Route53's reason.
+func TestPublisherGoesOnWithoutTheServiceRoute53Refuses(t *testing.T) {
+	zone := newFakeZone()
+	poison := traffic.Service{Zone: "Z1", Name: "poison.example.com", TTL: 30 * time.Second}
+	zone.refuse = func(changes []types.Change) error {
+		for _, c := range changes {
+			if name := aws.ToString(c.ResourceRecordSet.Name); sameName(name, poison.Name) {
+				return refusedAs(fmt.Sprintf("RRSet of type CNAME with DNS name %s. is not permitted because a conflicting RRSet of type A with the same DNS name already exists in zone example.com.", poison.Name))
+			}
+		}
+		return nil
+	}
+	p := startPublisher(t, zone)
+	ctx := context.Background()
+	tkPoison, err := p.Publish(ctx, poison, []traffic.Weight{{ID: "team-b/p", Weight: 100, Paths: paths("10.0.0.9", "", 100, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tkShop, err := p.Publish(ctx, shop, []traffic.Weight{{ID: "default/a", Weight: 0, Paths: paths("10.0.0.1", "", 100, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the change without the poisoned service is sent", func() bool { return zone.callCount() == 2 })
+	zone.release()
+	eventually(t, "the other service is in sync", func() bool { return ticketInSync(t, p, tkShop) })
+	_, err = p.InSync(ctx, tkPoison)
+	var refused *traffic.RefusedError
+	if !errors.As(err, &refused) || refused.Service != poison.Name || !strings.Contains(refused.Reason, "conflicting RRSet of type A") {
+		t.Fatalf("InSync of the poisoned service: %v, want a RefusedError with Route53's reason", err)
+	}
+	for id := range zone.records {
+		if strings.Contains(id, "team-b/p") {
+			t.Errorf("the refused service's record %s was written", id)
+		}
+	}
+	if _, ok := zone.records["drover/default/a"]; !ok {
+		t.Errorf("the other service's record was not written: %v", slices.Collect(maps.Keys(zone.records)))
+	}
+	if n := zone.callCount(); n != 2 {
+		t.Errorf("%d ChangeResourceRecordSets calls, want 2: the refused one and one retry without the poison", n)
+	}
+}
+
+// A name outside the hosted zone is refused before anything is sent.
+func TestPublisherRefusesANameOutsideItsZoneBeforeSending(t *testing.T) {
+	zone := newFakeZone()
+	p := startPublisher(t, zone)
+	ctx := context.Background()
+	outside := traffic.Service{Zone: "Z1", Name: "shop.example.org", TTL: 30 * time.Second}
+	lookalike := traffic.Service{Zone: "Z1", Name: "evilexample.com", TTL: 30 * time.Second}
+	tkOut, err := p.Publish(ctx, outside, []traffic.Weight{{ID: "team-b/p", Weight: 100, Paths: paths("10.0.0.9", "", 100, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tkLook, err := p.Publish(ctx, lookalike, []traffic.Weight{{ID: "team-b/q", Weight: 100, Paths: paths("10.0.0.8", "", 100, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tkShop, err := p.Publish(ctx, shop, []traffic.Weight{{ID: "default/a", Weight: 100, Paths: paths("10.0.0.1", "", 100, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the change is sent", func() bool { return zone.callCount() == 1 })
+	zone.release()
+	eventually(t, "in sync", func() bool { return ticketInSync(t, p, tkShop) })
+	for _, tk := range []string{tkOut, tkLook} {
+		_, err := p.InSync(ctx, tk)
+		var refused *traffic.RefusedError
+		if !errors.As(err, &refused) || !strings.Contains(refused.Reason, "is not in hosted zone Z1 (example.com.)") {
+			t.Errorf("InSync(%s): %v, want a RefusedError naming the zone", tk, err)
+		}
+	}
+	for _, c := range zone.calls[0] {
+		if name := aws.ToString(c.ResourceRecordSet.Name); !strings.HasSuffix(canonical(name), ".example.com") && canonical(name) != "example.com" {
+			t.Errorf("a record outside the zone was sent: %s", name)
+		}
+	}
+}
+
+// A service whose health checks cannot be created is left out of the batch; the others
+// go. A refusal (a limit Route53 will not pass) is reported as such, anything else as a
+// lost change the service publishes again.
+func TestPublisherLeavesOutAServiceWhoseHealthChecksFail(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		err     error
+		refused bool
+	}{
+		{"refused", fmt.Errorf("route53 CreateHealthCheck: %w: TooManyHealthChecks", r53.ErrRefused), true},
+		{"throttled", errors.New("route53 CreateHealthCheck: Throttling: Rate exceeded"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			zone := newFakeZone()
+			zone.hcFail = map[string]error{"cart.example.com": tc.err}
+			p := startPublisher(t, zone)
+			ctx := context.Background()
+			cart := traffic.Service{Zone: "Z1", Name: "cart.example.com", TTL: 30 * time.Second}
+			tkCart, err := p.Publish(ctx, cart, []traffic.Weight{{ID: "team-b/c", Weight: 100, Paths: paths("10.0.0.9", "", 100, 0)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tkShop, err := p.Publish(ctx, shop, []traffic.Weight{{ID: "default/a", Weight: 100, Paths: paths("10.0.0.1", "", 100, 0)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the change is sent", func() bool { return zone.callCount() == 1 })
+			zone.release()
+			eventually(t, "in sync", func() bool { return ticketInSync(t, p, tkShop) })
+			_, err = p.InSync(ctx, tkCart)
+			var refused *traffic.RefusedError
+			if got := errors.As(err, &refused); got != tc.refused || (!tc.refused && !errors.Is(err, traffic.ErrChangeLost)) {
+				t.Errorf("InSync of the service without health checks: %v; want refused=%v, else ErrChangeLost", err, tc.refused)
+			}
+		})
+	}
+}
+
+// A refusal that names no record of the batch fails the batch, as before: nothing tells
+// which service to leave out.
+func TestPublisherFailsTheBatchOnARefusalItCannotPlace(t *testing.T) {
+	zone := newFakeZone()
+	zone.refuse = func([]types.Change) error { return refusedAs("Number of records limit of 1000 exceeded.") }
+	p := startPublisher(t, zone)
+	ctx := context.Background()
+	tk, err := p.Publish(ctx, shop, []traffic.Weight{{ID: "default/a", Weight: 100, Paths: paths("10.0.0.1", "", 100, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the batch is reported lost", func() bool {
+		_, err := p.InSync(ctx, tk)
+		return errors.Is(err, traffic.ErrChangeLost)
+	})
+	if n := zone.callCount(); n != 1 {
+		t.Errorf("%d calls, want 1", n)
+	}
+}
+
+func TestBlame(t *testing.T) {
+	chunk := []serviceChanges{
+		{key: "shop.example.com", changes: []types.Change{
+			{ResourceRecordSet: &types.ResourceRecordSet{Name: aws.String("shop.example.com"), SetIdentifier: aws.String("drover/default/a")}},
+			{ResourceRecordSet: &types.ResourceRecordSet{Name: aws.String("a.default.drover.shop.example.com"), SetIdentifier: aws.String("drover/default/a/octavia")}},
+		}},
+		{key: "cart.example.com", changes: []types.Change{
+			{ResourceRecordSet: &types.ResourceRecordSet{Name: aws.String("cart.example.com"), SetIdentifier: aws.String("drover/team-b/c")}},
+		}},
+	}
+	for _, tc := range []struct {
+		msg  string
+		want []int
+	}{
+		{"RRSet with DNS name cart.example.com. is not permitted in zone example.org.", []int{1}},
+		{"Tried to create resource record set [name='A.default.drover.shop.example.com.', type='A', set-identifier='drover/default/a/octavia'] but it already exists", []int{0}},
+		{"Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords], or TrafficPolicyInstanceId], but found none in Change with [Action=DELETE, Name=cart.example.com., Type=A, SetIdentifier=drover/team-b/c]", []int{1}},
+		{"Tried to delete resource record set [name='shop.example.com.', type='A', set-identifier='drover/default/a'] but it was not found; RRSet with DNS name cart.example.com. is not permitted", []int{0, 1}},
+		{"Number of records limit of 1000 exceeded.", nil},
+		{"RRSet with DNS name other.example.com. is not permitted in zone example.com.", nil},
+	} {
+		got := blame(refusedAs(tc.msg), chunk)
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("blame(%q) = %v, want %v", tc.msg, got, tc.want)
+		}
+	}
+}
+
+func TestChunked(t *testing.T) {
+	g := func(key string, n int) serviceChanges {
+		return serviceChanges{key: key, changes: make([]types.Change, n)}
+	}
+	describe := func(chunks [][]serviceChanges) string {
+		var out []string
+		for _, c := range chunks {
+			var parts []string
+			for _, s := range c {
+				parts = append(parts, fmt.Sprintf("%s:%d", s.key, len(s.changes)))
+			}
+			out = append(out, strings.Join(parts, "+"))
+		}
+		return strings.Join(out, " | ")
+	}
+	for _, tc := range []struct {
+		groups []serviceChanges
+		want   string
+	}{
+		{[]serviceChanges{g("a", 3), g("b", 4)}, "a:3+b:4"},
+		{[]serviceChanges{g("a", 7), g("b", 4)}, "a:7 | b:4"},
+		{[]serviceChanges{g("a", 6), g("b", 4)}, "a:6+b:4"},
+		{[]serviceChanges{g("a", 2), g("b", 23), g("c", 1)}, "a:2 | b:10 | b:10 | b:3+c:1"},
+		{[]serviceChanges{g("a", 0), g("b", 10)}, "b:10"},
+		{nil, ""},
+	} {
+		if got := describe(chunked(tc.groups, 10)); got != tc.want {
+			t.Errorf("chunked = %q, want %q", got, tc.want)
+		}
 	}
 }

@@ -44,11 +44,17 @@ const (
 	// Latency delays the request by Fault.Delay, then lets it go on to the next fault
 	// that takes it, or to moto.
 	Latency
+	// InvalidChangeBatch answers a ChangeResourceRecordSets as Route53 refuses a change
+	// for one of its records, without forwarding: 400 with Route53's own InvalidChangeBatch
+	// document, its message (Fault.Message) naming the record. With Fault.Mentions it
+	// takes only the changes whose request holds that text (a record name), as Route53
+	// refuses only the batches holding the bad record.
+	InvalidChangeBatch
 )
 
 var kindNames = map[FaultKind]string{
 	Throttling: "Throttling", PriorRequestNotComplete: "PriorRequestNotComplete", InternalFailure: "InternalFailure",
-	Timeout: "Timeout", LostAnswer: "LostAnswer", Latency: "Latency",
+	Timeout: "Timeout", LostAnswer: "LostAnswer", Latency: "Latency", InvalidChangeBatch: "InvalidChangeBatch",
 }
 
 func (k FaultKind) String() string {
@@ -75,6 +81,10 @@ type Fault struct {
 	Times int
 	// Delay is how long a Latency fault holds a request.
 	Delay time.Duration
+	// Mentions, when set, limits the fault to requests whose body holds it.
+	Mentions string
+	// Message is what an InvalidChangeBatch fault says.
+	Message string
 }
 
 func (f Fault) String() string {
@@ -268,7 +278,7 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	from := 0
 	for {
-		f, next, release := p.match(svc, op, from)
+		f, next, release := p.match(svc, op, body, from)
 		if f == nil {
 			p.forward(w, r, svc, op, body)
 			return
@@ -287,6 +297,8 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 				"The request was rejected because Route 53 was still processing a prior request.")
 		case InternalFailure:
 			writeError(w, svc, http.StatusInternalServerError, "Receiver", "InternalFailure", "awstest.FaultProxy: injected internal failure")
+		case InvalidChangeBatch:
+			writeInvalidChangeBatch(w, f.Message)
 		case Timeout:
 			hold(w, r, svc, release)
 		case LostAnswer:
@@ -302,9 +314,10 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 
 // match returns the first fault from index from on that takes the request, counting
 // it, the index after it, and the channel that releases held requests.
-func (p *FaultProxy) match(svc, op string, from int) (*Fault, int, <-chan struct{}) {
+func (p *FaultProxy) match(svc, op string, body []byte, from int) (*Fault, int, <-chan struct{}) {
 	f, next, release := p.Take(from, func(f Fault) bool {
-		return (f.Service == "" || f.Service == svc) && (f.Operation == "" || f.Operation == op)
+		return (f.Service == "" || f.Service == svc) && (f.Operation == "" || f.Operation == op) &&
+			(f.Mentions == "" || bytes.Contains(body, []byte(f.Mentions)))
 	})
 	if f != nil {
 		p.mu.Lock()
@@ -495,6 +508,19 @@ func writeError(w http.ResponseWriter, svc string, status int, typ, code, msg st
 		fmt.Fprintf(w, `<ErrorResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`,
 			typ, code, esc(msg), id)
 	}
+}
+
+// writeInvalidChangeBatch answers as Route53 refuses a change batch: not the usual
+// ErrorResponse but an InvalidChangeBatch document listing its messages.
+func writeInvalidChangeBatch(w http.ResponseWriter, msg string) {
+	id := fmt.Sprintf("awstest-%d", time.Now().UnixNano())
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("X-Amzn-RequestId", id)
+	w.WriteHeader(http.StatusBadRequest)
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(msg))
+	fmt.Fprintf(w, `<?xml version="1.0"?>
+<InvalidChangeBatch xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Messages><Message>%s</Message></Messages><RequestId>%s</RequestId></InvalidChangeBatch>`, b.String(), id)
 }
 
 // signingService finds the service in a SigV4 Authorization header's credential

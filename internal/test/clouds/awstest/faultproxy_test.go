@@ -172,6 +172,30 @@ func TestFaultProxyErrorsAreTheRealCodes(t *testing.T) {
 	}
 }
 
+// An InvalidChangeBatch fault refuses only the changes that mention its text, in
+// Route53's own document, which the SDK reads as *types.InvalidChangeBatch and drover's
+// client wraps as ErrRefused; other changes reach moto.
+func TestFaultProxyRefusesTheChangesMentioningARecord(t *testing.T) {
+	m := Shared(t)
+	p, c := viaProxy(t, m, 3, 10*time.Second)
+	ctx := t.Context()
+	zone := hostedZone(t, c.Route53)
+	r53c := r53.New(c.Route53, r53.Options{})
+	const msg = "RRSet of type CNAME with DNS name bad.example.com. is not permitted because a conflicting RRSet of type A with the same DNS name already exists in zone example.com."
+	p.Inject(Fault{Service: cloudmetrics.Route53, Operation: "ChangeResourceRecordSets", Kind: InvalidChangeBatch, Mentions: "bad.example.com", Message: msg})
+	_, err := r53c.ChangeResourceRecordSets(ctx, zone, upsertA(zone, "bad.example.com", "192.0.2.1").ChangeBatch.Changes, "")
+	var icb *r53types.InvalidChangeBatch
+	if !errors.As(err, &icb) || len(icb.Messages) != 1 || icb.Messages[0] != msg || !errors.Is(err, r53.ErrRefused) {
+		t.Fatalf("a change mentioning the record: %v, want an InvalidChangeBatch saying %q wrapped as ErrRefused", err, msg)
+	}
+	if _, err := r53c.ChangeResourceRecordSets(ctx, zone, upsertA(zone, "good.example.com", "192.0.2.2").ChangeBatch.Changes, ""); err != nil {
+		t.Fatalf("a change of another record: %v", err)
+	}
+	if got := p.Injected(InvalidChangeBatch, "", ""); got != 1 {
+		t.Errorf("refused %d changes, want 1 (refusals are not retried)", got)
+	}
+}
+
 // drover's retryer retries every fault kind: throttling, PriorRequestNotComplete,
 // 500s, and attempts that time out (the request never answered, or its answer lost);
 // a call whose first attempts fail succeeds, one attempt after the last fault.

@@ -73,7 +73,7 @@ func Start(t testing.TB, opts Options) *Server {
 	s := &Server{logPath: filepath.Join(dir, "prometheus.log")}
 	t.Cleanup(func() { // runs after run's cleanup has stopped Prometheus
 		if t.Failed() {
-			t.Logf("prometheustest: log of Prometheus at %s:\n%s", s.url, s.logTail())
+			t.Logf("prometheustest: what Prometheus at %s warned of:\n%s", s.url, s.logProblems())
 		}
 	})
 	// Another process may take the free port before Prometheus binds it; try again then.
@@ -190,6 +190,29 @@ func (s *Server) WaitForQuery(t testing.TB, query string, timeout time.Duration)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// logProblems is the last warnings and errors of the log, few enough that a failed
+// suite's own summary stays at the end of its output (its shutdown alone is a screenful
+// of info lines).
+func (s *Server) logProblems() string {
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "level=warn") || strings.Contains(line, "level=error") || strings.HasPrefix(line, "###") {
+			out = append(out, line)
+		}
+	}
+	if len(out) > 10 {
+		out = out[len(out)-10:]
+	}
+	if len(out) == 0 {
+		return "(none)"
+	}
+	return strings.Join(out, "\n")
 }
 
 func (s *Server) logTail() string {

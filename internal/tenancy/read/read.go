@@ -1,7 +1,7 @@
-// Package lookup reads what tenancy.Resolve needs, a control-plane Namespace and the
-// Tenant its drover.dev/tenant label names, with a client: the one way every controller
-// finds the Policy of a namespace (tenancy itself stays pure).
-package lookup
+// Package read reads what tenancy.Resolve needs, a control-plane Namespace and the
+// Tenant its label names, so every controller resolves a namespace's tenancy the same
+// way.
+package read
 
 import (
 	"context"
@@ -15,9 +15,10 @@ import (
 	"github.com/drover-dev/drover/internal/tenancy"
 )
 
-// Policy reads the control-plane namespace and its Tenant and resolves their Policy. A
-// Tenant that does not exist resolves as missing (which refuses everything); any other
-// error reading the Namespace or the Tenant is returned, and the Policy must not be used.
+// Policy resolves the tenancy of the control-plane namespace: it reads the Namespace
+// and the Tenant its drover.dev/tenant label names. A Tenant that does not exist is not
+// an error (the Policy refuses everything); failing to read either is, and its message
+// says which read failed.
 func Policy(ctx context.Context, c client.Reader, namespace string, singleTeam bool) (tenancy.Policy, error) {
 	ns := &corev1.Namespace{}
 	if err := c.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
@@ -38,4 +39,21 @@ func Policy(ctx context.Context, c client.Reader, namespace string, singleTeam b
 		return tenancy.Policy{}, fmt.Errorf("reading the Tenant of namespace %s: %w", namespace, lookupErr)
 	}
 	return p, nil
+}
+
+// ReservedZones returns whether some Tenant lists a hosted zone (tenancy.Policy.RecordName's
+// reserved), from every Tenant.
+func ReservedZones(ctx context.Context, c client.Reader) (func(zoneID string) bool, error) {
+	list := &droverv1.TenantList{}
+	if err := c.List(ctx, list); err != nil {
+		return nil, fmt.Errorf("listing Tenants for the hosted zones they hold: %w", err)
+	}
+	return func(zoneID string) bool {
+		for i := range list.Items {
+			if tenancy.ListsZone(&list.Items[i], zoneID) {
+				return true
+			}
+		}
+		return false
+	}, nil
 }
