@@ -106,6 +106,9 @@ type Reconciler struct {
 	// of any OpenStack project. Otherwise only those of the projects its namespace's Tenant
 	// lists in spec.octaviaProjects (tenancy.Policy.OctaviaProject).
 	SingleTeam bool
+	// DefaultOctaviaProjects are the projects a namespace without a Tenant may mirror
+	// (--default-octavia-projects); none unless set.
+	DefaultOctaviaProjects []string
 }
 
 // +kubebuilder:rbac:groups=drover.dev,resources=prods,verbs=get;list;watch;update;patch
@@ -315,6 +318,7 @@ func (r *Reconciler) reconcileOctavia(ctx context.Context, s *scope) (ctrl.Resul
 		r.setOutcome(s, droverv1.ProdMirrorFailedReason, fmt.Sprintf("cannot tell whether Octavia load balancer %s may be mirrored, so nothing was changed in AWS: %v", id, err))
 		return ctrl.Result{}, err
 	}
+	policy.DefaultOctaviaProjects = r.DefaultOctaviaProjects
 	if ref := policy.OctaviaProject(snap.LoadBalancer.ProjectID); ref != nil {
 		return r.refuse(s, id, ref), nil
 	}

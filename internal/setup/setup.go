@@ -95,6 +95,10 @@ type Options struct {
 	// ManagerNamespace is the manager's own namespace, where the records of what released
 	// Prods and ProdSets left behind are kept (internal/leftovers).
 	ManagerNamespace string
+	// DefaultOctaviaProjects are the OpenStack projects whose load balancers the Prods of a
+	// namespace without a Tenant may mirror; none: none (a Tenant's spec.octaviaProjects
+	// stands for its namespaces).
+	DefaultOctaviaProjects []string
 	// GateNetworks are the networks (CIDRs) the rollout gates of a namespace without a
 	// Tenant may connect to; none: public addresses only. A Tenant's spec.gateNetworks
 	// stands for its namespaces.
@@ -190,7 +194,8 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		PollInterval: opts.MirrorPollInterval,
 		SingleTeam:   opts.SingleTeam,
 
-		LeftoversNamespace: opts.ManagerNamespace,
+		LeftoversNamespace:     opts.ManagerNamespace,
+		DefaultOctaviaProjects: opts.DefaultOctaviaProjects,
 	}).SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: opts.MirrorConcurrency}); err != nil {
 		return nil, fmt.Errorf("setting up the NLB mirror controller: %w", err)
 	}

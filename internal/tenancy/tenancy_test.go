@@ -574,7 +574,14 @@ func TestOctaviaProject(t *testing.T) {
 		{name: "a Tenant that lists none", policy: tenantPolicy, project: "shop-prod",
 			want: refused(tenancy.RuleOctaviaProjects, `Tenant "shop" does not allow`)},
 		{name: "defaults", policy: defaultsPolicy, project: "shop-prod",
-			want: refused(tenancy.RuleOctaviaProjects, append(slices.Clone(defaultsParts), "without a Tenant may mirror no")...)},
+			want: refused(tenancy.RuleOctaviaProjects, append(slices.Clone(defaultsParts), "--default-octavia-projects")...)},
+		{name: "defaults, a default project", policy: withDefaults(defaultsPolicy, "shop-prod"), project: "shop-prod", want: allowed()},
+		{name: "defaults, another project", policy: withDefaults(defaultsPolicy, "shop-prod"), project: "shop-test",
+			want: refused(tenancy.RuleOctaviaProjects, "--default-octavia-projects")},
+		{name: "a Tenant is not widened by the default projects", policy: withDefaults(tenantPolicy, "shop-prod"), project: "shop-prod",
+			want: refused(tenancy.RuleOctaviaProjects, `Tenant "shop" does not allow`)},
+		{name: "a missing Tenant is not widened by the default projects", policy: withDefaults(missingPolicy, "shop-prod"), project: "shop-prod",
+			want: refused(tenancy.RuleTenant, missingParts...)},
 		{name: "missing Tenant", policy: missingPolicy, project: "shop-prod", want: refused(tenancy.RuleTenant, missingParts...)},
 		{name: "empty label", policy: emptyLabel, project: "shop-prod", want: refused(tenancy.RuleTenant, "with an empty value")},
 		{name: "single-team", policy: singleTeam, project: "anything", want: allowed()},
@@ -584,4 +591,10 @@ func TestOctaviaProject(t *testing.T) {
 			tc.want.verify(t, tc.policy, tc.policy.OctaviaProject(tc.project))
 		})
 	}
+}
+
+// withDefaults is p with the manager's --default-octavia-projects.
+func withDefaults(p tenancy.Policy, projects ...string) tenancy.Policy {
+	p.DefaultOctaviaProjects = projects
+	return p
 }
