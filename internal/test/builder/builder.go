@@ -5,7 +5,7 @@
 package builder
 
 import (
-	"crypto/sha1" //nolint:gosec // a name-based id for tests, not a secret
+	"crypto/sha1" //nolint:gosec // a name-based test id, not a secret
 	"encoding/json"
 	"fmt"
 
@@ -185,7 +185,7 @@ func LoadBalancer(name string) SetOption {
 // UUID is a lowercase UUID (version 5 layout) derived from name, the same for the same
 // name: an Octavia load balancer id that spec.traffic.loadBalancerID admits.
 func UUID(name string) string {
-	h := sha1.Sum([]byte(name))
+	h := sha1.Sum([]byte(name)) //nolint:gosec // a name-based test id (as UUID version 5), not a secret
 	h[6] = h[6]&0x0f | 0x50
 	h[8] = h[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
