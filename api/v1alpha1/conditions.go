@@ -55,6 +55,9 @@ const (
 	ProdMirrorDisabledReason             = "Disabled"
 	ProdMirrorDeletingReason             = "Deleting"
 	ProdMirrorNotConfiguredReason        = "NotConfigured"
+	// ProdMirrorNotPermittedReason: the load balancer is of an OpenStack project the
+	// namespace's Tenant does not list in spec.octaviaProjects; nothing is mirrored.
+	ProdMirrorNotPermittedReason = "NotPermitted"
 )
 
 // MirrorFinalizer keeps a Prod with an NLB mirror until the NLB, its listeners and target
@@ -65,6 +68,18 @@ const MirrorFinalizer = "drover.dev/nlb-mirror"
 // spec.traffic.mirror.maxTargetRemovalPercent allows. drover removes the annotation once a
 // sync has used it.
 const AllowTargetRemovalAnnotation = "drover.dev/allow-target-removal"
+
+// ReleaseFinalizersAnnotation ("true") on a Prod or ProdSet being deleted lets drover give
+// up on cloud resources (or workload objects) it can no longer reach: it tries once more
+// and, if that fails, removes its finalizer, records what it left behind in a Warning
+// event and in a leftovers ConfigMap in the manager's namespace (kubectl drover
+// leftovers), and lets the object go. Only the platform team may set it (the admission
+// policy drover-release-finalizers); docs/operations.md, "A deletion that hangs".
+const ReleaseFinalizersAnnotation = "drover.dev/release-finalizers"
+
+// LeftoversLabel marks the ConfigMaps in the manager's namespace that record what a
+// released Prod or ProdSet left behind.
+const LeftoversLabel = "drover.dev/leftovers"
 
 // Reasons for ProdClusterReachableCondition.
 const (

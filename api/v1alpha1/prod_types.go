@@ -93,10 +93,13 @@ type ProdTraffic struct {
 	ServiceRef *LocalObjectReference `json:"serviceRef,omitempty"`
 
 	// loadBalancerID is an explicit OpenStack Octavia load balancer id, for a Prod whose
-	// load balancer is not created by a workload Service.
+	// load balancer is not created by a workload Service: a UUID in lowercase
+	// (8-4-4-4-12 hex digits), as Octavia writes it. It must be of an OpenStack project the
+	// namespace's Tenant lists in spec.octaviaProjects, or the mirror is refused.
 	// +optional
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:MinLength=36
+	// +kubebuilder:validation:MaxLength=36
+	// +kubebuilder:validation:Pattern=`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`
 	LoadBalancerID string `json:"loadBalancerID,omitempty"`
 
 	// mirror configures the AWS NLB that mirrors the Prod's Octavia load balancer.

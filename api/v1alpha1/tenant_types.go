@@ -143,10 +143,13 @@ type TenantSpec struct {
 	// +listMapKey=id
 	HostedZones []TenantHostedZone `json:"hostedZones,omitempty"`
 
-	// octaviaProjects are the OpenStack projects whose load balancers the tenant's Prods
-	// may mirror. Recorded for the cloud boundary; not yet enforced.
+	// octaviaProjects are the OpenStack projects (ids, as Octavia's project_id) whose load
+	// balancers the tenant's Prods may read and mirror to an NLB. Empty: none; a Prod
+	// naming a load balancer of any other project gets MirrorSynced=False, reason
+	// NotPermitted, and nothing is created in AWS nor written to its status.endpoint.
 	// +optional
 	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=64
 	// +listType=set
 	OctaviaProjects []string `json:"octaviaProjects,omitempty"`

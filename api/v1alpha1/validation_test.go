@@ -220,6 +220,46 @@ func refusedCases() []validationCase {
 			want: "set at most one of serviceRef and loadBalancerID",
 		},
 		{
+			name: "loadBalancerID with a path", kind: "Prod",
+			mutate: func(o map[string]any) {
+				del(o, "spec", "traffic", "serviceRef")
+				set(o, "../../v2/lbaas/loadbalancers", "spec", "traffic", "loadBalancerID")
+			},
+			want: "spec.traffic.loadBalancerID",
+		},
+		{
+			name: "loadBalancerID with a query", kind: "Prod",
+			mutate: func(o map[string]any) {
+				del(o, "spec", "traffic", "serviceRef")
+				set(o, "0b3c5a0e-7f4e-4b7a-9d59-1f0b2d6a1c11?x=1", "spec", "traffic", "loadBalancerID")
+			},
+			want: "spec.traffic.loadBalancerID",
+		},
+		{
+			name: "loadBalancerID with a slash", kind: "Prod",
+			mutate: func(o map[string]any) {
+				del(o, "spec", "traffic", "serviceRef")
+				set(o, "0b3c5a0e/7f4e-4b7a-9d59-1f0b2d6a1c11xx", "spec", "traffic", "loadBalancerID")
+			},
+			want: "spec.traffic.loadBalancerID",
+		},
+		{
+			name: "loadBalancerID with uppercase hex", kind: "Prod",
+			mutate: func(o map[string]any) {
+				del(o, "spec", "traffic", "serviceRef")
+				set(o, "0B3C5A0E-7F4E-4B7A-9D59-1F0B2D6A1C11", "spec", "traffic", "loadBalancerID")
+			},
+			want: "spec.traffic.loadBalancerID",
+		},
+		{
+			name: "loadBalancerID with no dashes", kind: "Prod",
+			mutate: func(o map[string]any) {
+				del(o, "spec", "traffic", "serviceRef")
+				set(o, "0b3c5a0e7f4e4b7a9d591f0b2d6a1c110000", "spec", "traffic", "loadBalancerID")
+			},
+			want: "spec.traffic.loadBalancerID",
+		},
+		{
 			name: "a mirror without a load balancer", kind: "Prod",
 			mutate: func(o map[string]any) {
 				del(o, "spec", "traffic", "serviceRef")

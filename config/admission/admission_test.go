@@ -15,15 +15,18 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/test/testbed"
@@ -382,8 +385,8 @@ func installPolicies(t *testing.T, c client.Client) {
 		}
 		kinds[u.GetKind()]++
 	}
-	if kinds["ValidatingAdmissionPolicy"] != 4 || kinds["ValidatingAdmissionPolicyBinding"] != 4 {
-		t.Fatalf("config/admission holds %v; want 4 policies and their 4 bindings", kinds)
+	if kinds["ValidatingAdmissionPolicy"] != 5 || kinds["ValidatingAdmissionPolicyBinding"] != 5 {
+		t.Fatalf("config/admission holds %v; want 5 policies and their 5 bindings", kinds)
 	}
 }
 
@@ -423,5 +426,108 @@ func startAPIServer(t *testing.T) client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	restConfig = cfg
 	return c
+}
+
+// restConfig is the last started API server's, as its admin.
+var restConfig *rest.Config
+
+// TestReleaseFinalizersAnnotation: only who may update prods/release-finalizers (the
+// ClusterRole drover-release-finalizers) may set drover.dev/release-finalizers on a Prod
+// or ProdSet; an app team that may update its Prods may not, but may remove it.
+func TestReleaseFinalizersAnnotation(t *testing.T) {
+	c := startAPIServer(t)
+	ctx := t.Context()
+	installPolicies(t, c)
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}); err != nil {
+		t.Fatal(err)
+	}
+	// The app team edits its Prods and ProdSets; the platform team also holds the role.
+	edit := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "edit-drover"}, Rules: []rbacv1.PolicyRule{{
+		APIGroups: []string{"drover.dev"}, Resources: []string{"prods", "prodsets"}, Verbs: []string{"get", "list", "create", "update", "patch"},
+	}}}
+	objs := []client.Object{edit}
+	for _, user := range []string{"app", "platform"} {
+		objs = append(objs, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "edit-" + user},
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "edit-drover"},
+			Subjects: []rbacv1.Subject{{Kind: "User", Name: user}}})
+	}
+	root, err := testbed.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "config", "rbac", "release_finalizers_role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.UnmarshalStrict(b, role); err != nil {
+		t.Fatal(err)
+	}
+	objs = append(objs, role, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "platform-release"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name},
+		Subjects: []rbacv1.Subject{{Kind: "User", Name: "platform"}}})
+	for _, o := range objs {
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	as := func(user string) client.Client {
+		cfg := rest.CopyConfig(restConfig)
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: []string{"system:authenticated"}}
+		uc, err := client.New(cfg, client.Options{Scheme: c.Scheme()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return uc
+	}
+	app, platform := as("app"), as("platform")
+	const policy = "drover-release-finalizers"
+	release := func(o client.Object) client.Object {
+		o = o.DeepCopyObject().(client.Object)
+		o.SetResourceVersion("")
+		o.SetAnnotations(map[string]string{droverv1.ReleaseFinalizersAnnotation: "true", "other": "x"})
+		return o
+	}
+
+	for _, obj := range []client.Object{prod("team-a", "web", "", "web-1", "shop"), prodSet("team-a", "web", "shop")} {
+		kind := fmt.Sprintf("%T", obj)
+		// Created with the annotation: refused for the app team (eventually: policies take
+		// effect asynchronously), admitted for the platform team.
+		refusedEventually(t, app, release(obj), policy, "only the platform team may set it")
+		if err := dryRunCreate(platform, release(obj)); err != nil {
+			t.Errorf("%s: the platform team creating it with the annotation: %v", kind, err)
+		}
+		if err := app.Create(ctx, obj); err != nil {
+			t.Fatalf("%s: the app team creating it without: %v", kind, err)
+		}
+		// annotate writes the object as it is now with annotations a, as c.
+		annotate := func(c client.Client, a map[string]string) error {
+			cur := obj.DeepCopyObject().(client.Object)
+			if err := c.Get(ctx, client.ObjectKeyFromObject(obj), cur); err != nil {
+				t.Fatal(err)
+			}
+			cur.SetAnnotations(a)
+			return c.Update(ctx, cur)
+		}
+		set := map[string]string{droverv1.ReleaseFinalizersAnnotation: "true", "other": "x"}
+		// Added by an update: the same.
+		wantRefusal(t, annotate(app, set), policy, "only the platform team may set it")
+		if err := annotate(app, map[string]string{"other": "x"}); err != nil {
+			t.Errorf("%s: the app team changing another annotation: %v", kind, err)
+		}
+		if err := annotate(platform, set); err != nil {
+			t.Fatalf("%s: the platform team setting the annotation: %v", kind, err)
+		}
+		// Changed by the app team: refused; left as it is, or removed: admitted.
+		err := annotate(app, map[string]string{droverv1.ReleaseFinalizersAnnotation: "yes"})
+		wantRefusal(t, err, policy, "only the platform team may set it")
+		if err := annotate(app, map[string]string{droverv1.ReleaseFinalizersAnnotation: "true", "other": "y"}); err != nil {
+			t.Errorf("%s: the app team changing another annotation of a released object: %v", kind, err)
+		}
+		if err := annotate(app, map[string]string{"other": "z"}); err != nil {
+			t.Errorf("%s: the app team removing the annotation: %v", kind, err)
+		}
+	}
 }

@@ -20,6 +20,12 @@ const (
 	ReasonLoadBalancerNotFound = "MirrorLoadBalancerNotFound"
 	// ReasonFailed (Warning): reading or changing AWS failed.
 	ReasonFailed = "MirrorFailed"
+	// ReasonNotPermitted (Warning): the Prod's Octavia load balancer is of an OpenStack
+	// project its namespace's Tenant does not list; nothing is read into status or mirrored.
+	ReasonNotPermitted = "MirrorNotPermitted"
+	// ReasonReleased (Warning): a deleted Prod carrying drover.dev/release-finalizers was
+	// let go although its NLB could not be deleted; the event says what is left in AWS.
+	ReasonReleased = "MirrorReleased"
 )
 
 // failureEvents are the outcomes that get a warning when a mirror turns to them (Blocked
@@ -28,4 +34,5 @@ var failureEvents = map[string]string{
 	droverv1.ProdMirrorOctaviaUnavailableReason:   ReasonOctaviaUnavailable,
 	droverv1.ProdMirrorLoadBalancerNotFoundReason: ReasonLoadBalancerNotFound,
 	droverv1.ProdMirrorFailedReason:               ReasonFailed,
+	droverv1.ProdMirrorNotPermittedReason:         ReasonNotPermitted,
 }

@@ -47,9 +47,12 @@ import (
 	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
 	"github.com/drover-dev/drover/internal/cloud/elbv2"
 	"github.com/drover-dev/drover/internal/cloud/octavia"
+	"github.com/drover-dev/drover/internal/leftovers"
 	"github.com/drover-dev/drover/internal/nlb"
 	"github.com/drover-dev/drover/internal/nlb/deploy"
 	"github.com/drover-dev/drover/internal/phases"
+	"github.com/drover-dev/drover/internal/tenancy"
+	tenancyread "github.com/drover-dev/drover/internal/tenancy/read"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -96,11 +99,23 @@ type Reconciler struct {
 	PollInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// LeftoversNamespace is the manager's namespace, where the record of what a released
+	// Prod left behind in AWS is kept (internal/leftovers).
+	LeftoversNamespace string
+	// SingleTeam is the manager's --single-team flag: a Prod may mirror the load balancer
+	// of any OpenStack project. Otherwise only those of the projects its namespace's Tenant
+	// lists in spec.octaviaProjects (tenancy.Policy.OctaviaProject).
+	SingleTeam bool
+	// DefaultOctaviaProjects are the projects a namespace without a Tenant may mirror
+	// (--default-octavia-projects); none unless set.
+	DefaultOctaviaProjects []string
 }
 
 // +kubebuilder:rbac:groups=drover.dev,resources=prods,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=drover.dev,resources=prods/status;prods/finalizers,verbs=get;update;patch
 // +kubebuilder:rbac:groups=drover.dev,resources=prodsets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=drover.dev,resources=tenants,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="";events.k8s.io,resources=events,verbs=create;patch
 
 // SetupWithManager registers the controller.
@@ -156,6 +171,14 @@ type scope struct {
 	nlbDeleted bool
 	// released: the finalizer is gone; the Prod has no mirror any more.
 	released bool
+
+	// release: the deleted Prod carries drover.dev/release-finalizers=true: the NLB is
+	// deleted without waiting for the drain, and if AWS cannot be reached the finalizer
+	// goes anyway. abandoned is then why the NLB could not be deleted, and left what may
+	// still exist of it.
+	release   bool
+	abandoned string
+	left      []string
 }
 
 // outcome is how a sync ended: MirrorSynced's reason and message, and status.mirror's.
@@ -180,6 +203,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		owns:     controllerutil.ContainsFinalizer(prod, droverv1.MirrorFinalizer),
 		started:  r.Now(),
 	}
+	s.release = s.deleting && prod.Annotations[droverv1.ReleaseFinalizersAnnotation] == "true"
 	if s.deleting || !s.enabled {
 		syncTracker.forget(req.NamespacedName)
 	}
@@ -287,6 +311,17 @@ func (r *Reconciler) reconcileOctavia(ctx context.Context, s *scope) (ctrl.Resul
 		r.setOutcome(s, droverv1.ProdMirrorOctaviaUnavailableReason, fmt.Sprintf("reading Octavia load balancer %s failed, so nothing was changed in AWS: %v", id, err))
 		return ctrl.Result{RequeueAfter: retry}, nil
 	}
+	// The load balancer must be of a project the namespace may mirror: checked before its
+	// VIP is written to status or anything is made in AWS.
+	policy, err := tenancyread.Policy(ctx, r.Client, p.Namespace, r.SingleTeam)
+	if err != nil {
+		r.setOutcome(s, droverv1.ProdMirrorFailedReason, fmt.Sprintf("cannot tell whether Octavia load balancer %s may be mirrored, so nothing was changed in AWS: %v", id, err))
+		return ctrl.Result{}, err
+	}
+	policy.DefaultOctaviaProjects = r.DefaultOctaviaProjects
+	if ref := policy.OctaviaProject(snap.LoadBalancer.ProjectID); ref != nil {
+		return r.refuse(s, id, ref), nil
+	}
 	ep := endpoint(p)
 	ep.LoadBalancerID, ep.VIP, ep.OctaviaStatus = id, snap.LoadBalancer.VIP, snap.LoadBalancer.OperatingStatus
 	if st := snap.LoadBalancer.ProvisioningStatus; st != "ACTIVE" {
@@ -302,6 +337,28 @@ func (r *Reconciler) reconcileOctavia(ctx context.Context, s *scope) (ctrl.Resul
 	return ctrl.Result{}, nil
 }
 
+// refuse stops at a load balancer the Prod may not mirror: nothing of it is kept in
+// status.endpoint (an NLB made before the refusal stays as it is, reported, until the
+// Prod or its mirror is deleted), the mirror reports NotPermitted with the rule, and a
+// Prod without a mirror gets a Warning event. It is asked again every poll interval, so
+// that a Tenant that lists the project later lets the mirror start.
+func (r *Reconciler) refuse(s *scope, id string, ref *tenancy.Refusal) ctrl.Result {
+	p := s.prod
+	msg := fmt.Sprintf("Octavia load balancer %s may not be mirrored or read, so nothing was changed in AWS: %s", id, ref.Message)
+	if ep := p.Status.Endpoint; ep != nil {
+		ep.LoadBalancerID, ep.VIP, ep.OctaviaStatus = "", "", ""
+		if *ep == (droverv1.ProdEndpoint{}) {
+			p.Status.Endpoint = nil
+		}
+	}
+	if s.enabled {
+		r.setOutcome(s, droverv1.ProdMirrorNotPermittedReason, msg)
+	} else {
+		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, ReasonNotPermitted, "Read", msg)
+	}
+	return ctrl.Result{RequeueAfter: r.pollInterval(p)}
+}
+
 // loadBalancerID is the Prod's Octavia load balancer: spec.traffic.loadBalancerID, or the
 // annotation of its Service on the workload cluster. While that cluster cannot be asked,
 // the id last seen (status.endpoint) stands: the load balancer is in the cloud, not on the
@@ -309,10 +366,14 @@ func (r *Reconciler) reconcileOctavia(ctx context.Context, s *scope) (ctrl.Resul
 func (r *Reconciler) loadBalancerID(ctx context.Context, p *droverv1.Prod) (id, why string) {
 	t := p.Spec.Traffic
 	if t.LoadBalancerID != "" {
+		// The API server checks the pattern; an object stored before it was checked is not.
+		if err := octavia.ValidateID(t.LoadBalancerID); err != nil {
+			return "", "spec.traffic.loadBalancerID: " + err.Error()
+		}
 		return t.LoadBalancerID, ""
 	}
 	last := ""
-	if p.Status.Endpoint != nil {
+	if p.Status.Endpoint != nil && octavia.ValidateID(p.Status.Endpoint.LoadBalancerID) == nil {
 		last = p.Status.Endpoint.LoadBalancerID
 	}
 	key := client.ObjectKey{Namespace: p.ClusterNamespace(), Name: p.Spec.ClusterRef.Name}
@@ -334,6 +395,11 @@ func (r *Reconciler) loadBalancerID(ctx context.Context, p *droverv1.Prod) (id, 
 		return "", fmt.Sprintf("reading Service %s/%s on Cluster %s: %v", p.Spec.TargetNamespace, t.ServiceRef.Name, key, err)
 	}
 	if id := svc.Annotations[LoadBalancerIDAnnotation]; id != "" {
+		// Whoever may write the Service (the app team, not only the cloud controller) may
+		// write this annotation: it is checked as an id before it goes into a URL.
+		if err := octavia.ValidateID(id); err != nil {
+			return "", fmt.Sprintf("the %s annotation of Service %s/%s on Cluster %s: %v", LoadBalancerIDAnnotation, p.Spec.TargetNamespace, t.ServiceRef.Name, key, err)
+		}
 		return id, ""
 	}
 	return "", fmt.Sprintf("Service %s/%s on Cluster %s has no %s annotation yet", p.Spec.TargetNamespace, t.ServiceRef.Name, key, LoadBalancerIDAnnotation)
@@ -356,8 +422,14 @@ func (r *Reconciler) reconcilePlan(ctx context.Context, s *scope) (ctrl.Result, 
 		return ctrl.Result{}, nil
 	}
 	m := p.Spec.Traffic.Mirror
+	observed, err := deploy.Observe(ctx, r.ELBv2, r.owner(p))
+	if err != nil {
+		r.setOutcome(s, droverv1.ProdMirrorFailedReason, fmt.Sprintf("reading the NLB from AWS failed, so nothing was changed: %v", err))
+		return poll, nil
+	}
 	model, warnings, err := nlb.Desired(s.snap, nlb.Options{
-		Owner: r.owner(p), Network: r.Network, DeregistrationDelaySeconds: m.DeregistrationDelaySeconds,
+		// With --nlb-scheme unset an NLB that exists keeps its scheme; a new one is internal.
+		Owner: r.owner(p), Network: nlb.KeepScheme(r.Network, observed), DeregistrationDelaySeconds: m.DeregistrationDelaySeconds,
 	})
 	if errors.Is(err, nlb.ErrOctaviaNotReady) {
 		r.setOutcome(s, droverv1.ProdMirrorOctaviaUnavailableReason, fmt.Sprintf("Octavia load balancer %s is not ready, so nothing was changed in AWS: %v", s.lbID, err))
@@ -365,11 +437,6 @@ func (r *Reconciler) reconcilePlan(ctx context.Context, s *scope) (ctrl.Result, 
 	}
 	if err != nil {
 		r.setOutcome(s, droverv1.ProdMirrorFailedReason, fmt.Sprintf("building the NLB from Octavia load balancer %s: %v", s.lbID, err))
-		return poll, nil
-	}
-	observed, err := deploy.Observe(ctx, r.ELBv2, r.owner(p))
-	if err != nil {
-		r.setOutcome(s, droverv1.ProdMirrorFailedReason, fmt.Sprintf("reading the NLB from AWS failed, so nothing was changed: %v", err))
 		return poll, nil
 	}
 	guard := nlb.Guard{AllowMassRemoval: allowsTargetRemoval(p)}
@@ -485,6 +552,12 @@ func (r *Reconciler) reconcileTraffic(ctx context.Context, s *scope) (ctrl.Resul
 	} else {
 		gone, after, err = r.Traffic.PathsSettled(ctx, s.prod)
 	}
+	if s.release && (err != nil || !gone) {
+		// Released: the NLB goes now, drained or not (Route53 may be what cannot be reached).
+		ctrl.LoggerFrom(ctx).Info("deleting the NLB without waiting for the drain", "annotation", droverv1.ReleaseFinalizersAnnotation, "drainError", err)
+		s.trafficGone = true
+		return ctrl.Result{}, nil
+	}
 	if err != nil {
 		s.trafficErr = err
 		return ctrl.Result{}, fmt.Errorf("telling whether traffic still reaches the NLB: %w", err)
@@ -504,6 +577,10 @@ func (r *Reconciler) reconcileNLBDeletion(ctx context.Context, s *scope) (ctrl.R
 		return ctrl.Result{}, nil
 	}
 	p := s.prod
+	if r.ELBv2 == nil && s.release {
+		s.abandon(nil, "the manager has no AWS configuration")
+		return ctrl.Result{}, nil
+	}
 	if r.ELBv2 == nil {
 		// The NLB exists in AWS but this manager cannot reach it: keep the finalizer, so
 		// that nothing is forgotten (remove it by hand to abandon the NLB).
@@ -511,12 +588,20 @@ func (r *Reconciler) reconcileNLBDeletion(ctx context.Context, s *scope) (ctrl.R
 		return ctrl.Result{RequeueAfter: time.Minute}, nil
 	}
 	observed, err := deploy.Observe(ctx, r.ELBv2, r.owner(p))
+	if err != nil && s.release {
+		s.abandon(nil, fmt.Sprintf("reading the NLB to delete it: %v", err))
+		return ctrl.Result{}, nil
+	}
 	if err != nil {
 		s.teardown = fmt.Sprintf("reading the NLB to delete it: %v", err)
 		return ctrl.Result{}, fmt.Errorf("reading the NLB to delete it: %w", err)
 	}
 	if plan := nlb.DeletePlan(observed); !plan.Empty() {
 		res, err := deploy.Apply(ctx, r.ELBv2, plan)
+		if err != nil && s.release {
+			s.abandon(observed, fmt.Sprintf("deleting the NLB stopped after %s: %v", res, err))
+			return ctrl.Result{}, nil
+		}
 		if err != nil {
 			s.teardown = fmt.Sprintf("deleting the NLB stopped after %s: %v", res, err)
 			return ctrl.Result{}, fmt.Errorf("deleting the NLB stopped after %s: %w", res, err)
@@ -529,14 +614,71 @@ func (r *Reconciler) reconcileNLBDeletion(ctx context.Context, s *scope) (ctrl.R
 
 // reconcileRelease lets the Prod go once its NLB is deleted: the endpoint forgets the NLB
 // and the finalizer is removed.
-func (r *Reconciler) reconcileRelease(_ context.Context, s *scope) (ctrl.Result, error) {
+func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.abandoned != "" {
+		if err := r.recordLeftovers(ctx, s); err != nil {
+			s.teardown = fmt.Sprintf("%s is set but what the NLB leaves behind could not be recorded, so the finalizer stays: %v", droverv1.ReleaseFinalizersAnnotation, err)
+			return ctrl.Result{}, err
+		}
+		s.nlbDeleted = true
+	}
 	if !s.nlbDeleted {
 		return ctrl.Result{}, nil
 	}
-	if ep := s.prod.Status.Endpoint; ep != nil {
+	if ep := s.prod.Status.Endpoint; ep != nil && s.abandoned == "" {
+		// An abandoned NLB still exists: the status keeps naming it, so that a retry
+		// (the finalizer's removal can fail after the status is written) records it again.
 		ep.NLBARN, ep.NLBDNSName, ep.NLBZoneID = "", "", ""
 	}
 	controllerutil.RemoveFinalizer(s.prod, droverv1.MirrorFinalizer)
 	s.released = true
 	return ctrl.Result{}, nil
+}
+
+// abandon gives up on deleting the NLB of a released Prod: what may be left of it is what
+// AWS last answered (observed), or else what the Prod's status recorded.
+func (s *scope) abandon(observed *nlb.Observed, why string) {
+	s.abandoned = why
+	s.left = leftBehind(s.prod, observed)
+}
+
+// leftBehind names the AWS resources of the Prod's mirror that may still exist.
+func leftBehind(p *droverv1.Prod, observed *nlb.Observed) []string {
+	var out []string
+	if observed != nil {
+		for _, lb := range observed.LoadBalancers {
+			out = append(out, fmt.Sprintf("NLB %s (%s)", lb.ARN, lb.DNSName))
+		}
+		for _, tg := range observed.TargetGroups {
+			out = append(out, "target group "+tg.ARN)
+		}
+		return out
+	}
+	if ep := p.Status.Endpoint; ep != nil && ep.NLBARN != "" {
+		out = append(out, fmt.Sprintf("NLB %s (%s)", ep.NLBARN, ep.NLBDNSName))
+	}
+	if m := p.Status.Mirror; m != nil {
+		for _, tg := range m.TargetGroups {
+			if tg.ARN != "" {
+				out = append(out, fmt.Sprintf("target group %s (pool %s)", tg.ARN, tg.Pool))
+			}
+		}
+	}
+	// Whatever the status did not get to record carries drover's ownership tags.
+	return append(out, fmt.Sprintf("any other ELBv2 load balancer, listener or target group tagged as Prod %s/%s's (uid %s)", p.Namespace, p.Name, p.UID))
+}
+
+// recordLeftovers writes the released Prod's leftovers record and its Warning event.
+func (r *Reconciler) recordLeftovers(ctx context.Context, s *scope) error {
+	p := s.prod
+	rec := leftovers.Record{
+		Kind: "Prod", Namespace: p.Namespace, Name: p.Name, UID: string(p.UID), Finalizer: droverv1.MirrorFinalizer,
+		Released: r.Now(), Reason: s.abandoned, Left: s.left,
+	}
+	if err := leftovers.Write(ctx, r.Client, r.LeftoversNamespace, rec); err != nil {
+		return err
+	}
+	r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, ReasonReleased, "Release", "%s",
+		leftovers.EventMessage(rec, "deleting the NLB", r.LeftoversNamespace))
+	return nil
 }

@@ -26,6 +26,10 @@ func updateStatus(s *scope) {
 func mirrorSynced(s *scope) (metav1.Condition, bool) {
 	c := metav1.Condition{Type: droverv1.ProdMirrorSyncedCondition, Status: metav1.ConditionFalse, Reason: droverv1.ProdMirrorDeletingReason}
 	switch {
+	case s.abandoned != "":
+		// The Prod goes, but its NLB stays: status keeps naming it (and its target
+		// groups), so that a retry records the same leftovers.
+		c.Message = "released by " + droverv1.ReleaseFinalizersAnnotation + " without deleting the NLB: " + s.abandoned
 	case s.released || !s.enabled && !s.owns:
 		return c, false
 	case s.outcome != nil:

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -47,6 +49,8 @@ const (
 	// long enough here that the ProdSets evicted by one maintenance, reconciled at once
 	// by separate workers of a loaded 2-core machine, land in one batch.
 	linger = time.Second
+	// managerNamespace is the manager's, where it records what released Prods left behind.
+	managerNamespace = "drover-system"
 )
 
 func TestMain(m *testing.M) {
@@ -69,6 +73,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	cp = bed.ControlPlane.Client
+	if err := cp.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: managerNamespace}}); err != nil {
+		fmt.Fprintln(os.Stderr, "creating the manager's namespace:", err)
+		os.Exit(1)
+	}
 	code := awstest.Run(runner(func() int { return octaviatest.Main(m, octaviatest.Options{}) }))
 	if code != 0 {
 		bed.KeepLogs()
@@ -100,6 +108,15 @@ type env struct {
 // clients (moto's: a few quick retries, no rate limits).
 func start(t *testing.T, awsOptions ...func(*awsclient.Options)) *env {
 	t.Helper()
+	return startWith(t, nil, awsOptions...)
+}
+
+// startWith is start with the manager's options changed by manager. The manager is in
+// single-team mode unless manager turns it off: the suite's Prods live in a namespace
+// without a Tenant, whose defaults may mirror no OpenStack project's load balancer
+// (tenancy_test.go tests the boundary).
+func startWith(t *testing.T, manager func(*setup.Options), awsOptions ...func(*awsclient.Options)) *env {
+	t.Helper()
 	e := &env{moto: awstest.Shared(t), octavia: octaviatest.Shared(t)}
 	e.network = e.moto.DefaultNetwork(t)
 	e.proxy = octaviatest.NewFaultProxy(t, e.octavia.Endpoint())
@@ -129,6 +146,11 @@ func start(t *testing.T, awsOptions ...func(*awsclient.Options)) *env {
 			API: r53.New(clients.Route53, r53.Options{}), Linger: linger, PollInterval: 250 * time.Millisecond,
 			Log: ctrl.Log.WithName("route53"),
 		},
+		SingleTeam:       true,
+		ManagerNamespace: managerNamespace,
+	}
+	if manager != nil {
+		manager(&opts)
 	}
 	stop, err := suite.StartManager(context.Background(), bed, opts)
 	if err != nil {

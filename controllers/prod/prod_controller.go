@@ -81,6 +81,9 @@ type Reconciler struct {
 	// SingleTeam turns tenancy off: every Prod may reach every Cluster, namespace and
 	// kind, as the manager's own identity.
 	SingleTeam bool
+	// LeftoversNamespace is the manager's namespace, where the record of what a released
+	// Prod left on its workload cluster is kept (internal/leftovers).
+	LeftoversNamespace string
 
 	controller    controller.Controller
 	impersonators impersonators
@@ -686,6 +689,12 @@ func (r *Reconciler) reconcileDrain(ctx context.Context, s *scope) (ctrl.Result,
 		return ctrl.Result{}, nil
 	}
 	drained, retry, err := r.Traffic.Drain(ctx, s.prod)
+	if releasing(s.prod) && (err != nil || !drained) {
+		// Released: the objects go now, drained or not (DNS may be what cannot be reached).
+		ctrl.LoggerFrom(ctx).Info("deleting the workload objects without waiting for the drain", "annotation", droverv1.ReleaseFinalizersAnnotation, "drainError", err)
+		s.drained = true
+		return ctrl.Result{}, nil
+	}
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("draining traffic: %w", err)
 	}
@@ -709,10 +718,21 @@ func (r *Reconciler) reconcileCleanup(ctx context.Context, s *scope) (ctrl.Resul
 		// Nothing was ever applied (or all of it is gone): nothing to wait for.
 		return ctrl.Result{}, r.removeFinalizer(ctx, s)
 	}
+	if s.workload == nil && releasing(s.prod) {
+		why := "Cluster " + s.clusterKey.String() + " cannot be reached"
+		if s.reachable.message != "" {
+			why += ": " + s.reachable.message
+		}
+		return ctrl.Result{}, r.release(ctx, s, why)
+	}
 	if s.workload == nil {
 		return ctrl.Result{RequeueAfter: r.UnreachableInterval}, nil // waits for the cluster to come back
 	}
 	remaining, err := r.deleteObjects(ctx, s.workload, s.prod, s.prod.Status.Inventory)
+	if err != nil && releasing(s.prod) {
+		s.prod.Status.Inventory = remaining
+		return ctrl.Result{}, r.release(ctx, s, "deleting the workload objects: "+err.Error())
+	}
 	if err != nil {
 		return r.failedRequest(s, droverv1.ProdPruneFailedReason, err)
 	}

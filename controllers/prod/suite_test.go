@@ -1,11 +1,15 @@
 package prod_test
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/drover-dev/drover/internal/setup"
@@ -28,6 +32,9 @@ const (
 	outageCluster  = "workload-3"
 )
 
+// managerNamespace is the manager's, where it records what released Prods left behind.
+const managerNamespace = "drover-system"
+
 func TestMain(m *testing.M) {
 	os.Exit(suite.Run(m, testbed.Options{
 		CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")},
@@ -36,7 +43,10 @@ func TestMain(m *testing.M) {
 			{Name: otherCluster, Labels: map[string]string{"topology.drover.dev/region": "eu"}, Controllers: true},
 			{Name: outageCluster, Labels: map[string]string{"topology.drover.dev/region": "us"}},
 		},
-	}, setup.Options{WorkloadClientTimeout: 5 * time.Second, ProdResyncInterval: 3 * time.Second}, func(b *testbed.Testbed) {
+	}, setup.Options{WorkloadClientTimeout: 5 * time.Second, ProdResyncInterval: 3 * time.Second, ManagerNamespace: managerNamespace}, func(b *testbed.Testbed) {
 		bed, cp = b, b.ControlPlane.Client
+		if err := cp.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: managerNamespace}}); err != nil {
+			panic(fmt.Sprintf("creating the manager's namespace: %v", err))
+		}
 	}))
 }

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/test/dnsbed"
 )
 
 // trafficReady is the set's TrafficReady condition once it has reason.
@@ -75,7 +76,8 @@ func TestTenantsBoundRecordNames(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	dnsTenant := &droverv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "dns-test"}, Spec: droverv1.TenantSpec{
-		HostedZones: []droverv1.TenantHostedZone{{ID: zone, RecordNames: []string{"*.tenant.example.com"}}},
+		HostedZones:     []droverv1.TenantHostedZone{{ID: zone, RecordNames: []string{"*.tenant.example.com"}}},
+		OctaviaProjects: []string{dnsbed.StandInProject},
 	}}
 	g.Expect(cp.Create(ctx, dnsTenant)).To(Succeed())
 	t.Cleanup(func() { _ = cp.Delete(ctx, dnsTenant) })

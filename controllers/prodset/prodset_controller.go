@@ -92,6 +92,9 @@ type Reconciler struct {
 	ResyncInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// LeftoversNamespace is the manager's namespace, where the record of what a released
+	// set left in DNS is kept (release.go).
+	LeftoversNamespace string
 
 	claims      claims
 	unreachable unreachableSince
@@ -261,6 +264,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 			phases.WrapErr("writing Prods", r.reconcileApplyProds),
 			phases.WrapErr("publishing weights", r.reconcilePublish),
 			phases.WrapErr("deleting drained Prods", r.reconcileDeleteProds),
+			phases.WrapErr("releasing", r.reconcileRelease),
 			r.reconcileFinalizer,
 			r.reconcileTimers,
 		), s.ended)

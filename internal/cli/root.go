@@ -16,6 +16,8 @@ import (
 	"os"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -68,7 +70,7 @@ func NewCommand(streams Streams, opts Options) *cobra.Command {
 		streams.ErrOut = os.Stderr
 	}
 	c := &cli{Streams: streams, opts: opts, scheme: runtime.NewScheme()}
-	for _, add := range []func(*runtime.Scheme) error{droverv1.AddToScheme, clusterv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{droverv1.AddToScheme, clusterv1.AddToScheme, corev1.AddToScheme} {
 		if err := add(c.scheme); err != nil {
 			panic(err) // static registrations; cannot fail
 		}
@@ -92,7 +94,7 @@ It talks to the control-plane cluster of the current kubeconfig context, as kube
 	root.SetErr(streams.ErrOut)
 	c.kube = bindKubeFlags(root.PersistentFlags())
 
-	root.AddCommand(c.statusCommand(), c.rolloutCommand(), c.clusterCommand())
+	root.AddCommand(c.statusCommand(), c.rolloutCommand(), c.clusterCommand(), c.leftoversCommand())
 	return root
 }
 

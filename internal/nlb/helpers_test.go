@@ -15,7 +15,7 @@ import (
 var testOwner = Owner{Manager: "mgr-eu1", Namespace: "shop", Name: "shop-a", UID: "0b6f3c1e-8d4a-4f8e-9c55-3a1d2e7f9b10"}
 
 func testOptions() Options {
-	return Options{Owner: testOwner, Network: Network{VPCID: "vpc-1", Subnets: []string{"subnet-b", "subnet-a"}}}
+	return Options{Owner: testOwner, Network: Network{VPCID: "vpc-1", Subnets: []string{"subnet-b", "subnet-a"}, Scheme: types.LoadBalancerSchemeEnumInternetFacing}}
 }
 
 // What the tests share with internal/nlb/deploy's: the Octavia load balancer they mirror,

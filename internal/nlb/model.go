@@ -89,7 +89,9 @@ type Network struct {
 	// created; the elbv2 API drover uses cannot change them later (Diff notes a
 	// difference).
 	Subnets []string
-	// Scheme of the load balancer; "" means internet-facing.
+	// Scheme of the load balancer; "" means internal (the manager's --nlb-scheme unset:
+	// the mirror controller then keeps the scheme of an NLB that exists, see
+	// KeepScheme).
 	Scheme types.LoadBalancerSchemeEnum
 }
 
@@ -128,7 +130,7 @@ func (o Options) validate() error {
 
 func (o Options) scheme() types.LoadBalancerSchemeEnum {
 	if o.Network.Scheme == "" {
-		return types.LoadBalancerSchemeEnumInternetFacing
+		return types.LoadBalancerSchemeEnumInternal
 	}
 	return o.Network.Scheme
 }
@@ -316,4 +318,24 @@ func (m Model) Digest() string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])[:16]
+}
+
+// KeepScheme is the Network an NLB is planned in when the scheme is not set (""): the
+// scheme of the owner's load balancer that exists (the first of observed with a known
+// scheme), so that an NLB made while the default was internet-facing is not replaced by
+// an internal one (a scheme cannot change in place: it would be a new NLB with a new DNS
+// name). With no load balancer observed, or a scheme set, it is n unchanged; a new NLB
+// is internal.
+func KeepScheme(n Network, observed *Observed) Network {
+	if n.Scheme != "" || observed == nil {
+		return n
+	}
+	for _, lb := range observed.LoadBalancers {
+		switch lb.Scheme {
+		case types.LoadBalancerSchemeEnumInternetFacing, types.LoadBalancerSchemeEnumInternal:
+			n.Scheme = lb.Scheme
+			return n
+		}
+	}
+	return n
 }

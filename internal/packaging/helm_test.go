@@ -52,15 +52,17 @@ func TestChartDefaults(t *testing.T) {
 		networkPolicy:  true,
 	})
 	if got, want := in.summary(), strings.Join([]string{
-		"ClusterRole/drover-manager-role", "ClusterRole/drover-metrics-reader", "ClusterRoleBinding/drover-manager-rolebinding",
+		"ClusterRole/drover-manager-role", "ClusterRole/drover-metrics-reader", "ClusterRole/drover-release-finalizers", "ClusterRoleBinding/drover-manager-rolebinding",
 		"CustomResourceDefinition/clustermaintenances.drover.dev", "CustomResourceDefinition/prods.drover.dev",
 		"CustomResourceDefinition/prodsets.drover.dev", "CustomResourceDefinition/rolloutpolicies.drover.dev",
 		"CustomResourceDefinition/tenants.drover.dev",
 		"Deployment/drover-manager", "NetworkPolicy/drover-manager", "Role/drover-leader-election-role", "RoleBinding/drover-leader-election-rolebinding",
 		"Service/drover-manager-metrics", "ServiceAccount/drover-manager",
-		"ValidatingAdmissionPolicy/drover-own-namespace-clusters", "ValidatingAdmissionPolicy/drover-tenant-label-needs-a-tenant",
+		"ValidatingAdmissionPolicy/drover-own-namespace-clusters", "ValidatingAdmissionPolicy/drover-release-finalizers",
+		"ValidatingAdmissionPolicy/drover-tenant-label-needs-a-tenant",
 		"ValidatingAdmissionPolicy/drover-tenant-prods", "ValidatingAdmissionPolicy/drover-tenant-prodsets",
-		"ValidatingAdmissionPolicyBinding/drover-own-namespace-clusters", "ValidatingAdmissionPolicyBinding/drover-tenant-label-needs-a-tenant",
+		"ValidatingAdmissionPolicyBinding/drover-own-namespace-clusters", "ValidatingAdmissionPolicyBinding/drover-release-finalizers",
+		"ValidatingAdmissionPolicyBinding/drover-tenant-label-needs-a-tenant",
 		"ValidatingAdmissionPolicyBinding/drover-tenant-prods", "ValidatingAdmissionPolicyBinding/drover-tenant-prodsets",
 	}, " "); got != want {
 		t.Errorf("objects:\n got %s\nwant %s", got, want)

@@ -362,17 +362,29 @@ func checkRBAC(t *testing.T, in install, root string, sa *unstructured.Unstructu
 	if crb == nil {
 		t.Fatalf("no ClusterRoleBinding binds the manager's ServiceAccount %+v", subject)
 	}
+	// And the platform team's drover-release-finalizers, bound to nobody.
+	var release rbacv1.ClusterRole
+	readObject(t, filepath.Join(root, "config", "rbac", "release_finalizers_role.yaml"), &release)
+	released := 0
 	var cr, reader *rbacv1.ClusterRole
 	for _, o := range in.ofKind("ClusterRole") {
 		r := convert[rbacv1.ClusterRole](t, o)
 		switch {
 		case r.Name == crb.RoleRef.Name:
 			cr = r
+		case r.Name == release.Name:
+			released++
+			if !reflect.DeepEqual(r.Rules, release.Rules) {
+				t.Errorf("ClusterRole %s rules differ from config/rbac/release_finalizers_role.yaml:\n got %+v\nwant %+v", r.Name, r.Rules, release.Rules)
+			}
 		case strings.HasSuffix(r.Name, "-metrics-reader"):
 			reader = r
 		default:
 			t.Errorf("unexpected ClusterRole %s", r.Name)
 		}
+	}
+	if released != 1 {
+		t.Errorf("want one ClusterRole %s, got %d", release.Name, released)
 	}
 	if cr == nil {
 		t.Fatalf("the manager's ClusterRoleBinding %s names ClusterRole %s, which the install lacks", crb.Name, crb.RoleRef.Name)

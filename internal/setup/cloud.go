@@ -53,7 +53,7 @@ func (f *CloudFlags) Bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.AWSAttemptTimeout, "aws-attempt-timeout", awsclient.DefaultAttemptTimeout, "How long one attempt of an AWS call may take, answer included, before it is given up and retried.")
 	fs.StringVar(&f.NLBVPCID, "nlb-vpc-id", "", "VPC of the NLB mirrors' target groups; NLB mirrors are off without it.")
 	fs.StringSliceVar(&f.NLBSubnets, "nlb-subnets", nil, "Subnets of the NLB mirrors (comma-separated).")
-	fs.StringVar(&f.NLBScheme, "nlb-scheme", "internet-facing", "Scheme of the NLB mirrors: internet-facing or internal.")
+	fs.StringVar(&f.NLBScheme, "nlb-scheme", "", "Scheme of the NLB mirrors: internet-facing or internal. Unset: internal for a new NLB, while an NLB made before keeps its scheme (docs/operations.md, upgrade notes).")
 	fs.StringVar(&f.OctaviaEndpoint, "octavia-endpoint", "", "Octavia API endpoint used without Keystone (noauth deployments and tests); otherwise the load-balancer endpoint comes from --os-cloud.")
 	fs.StringVar(&f.OctaviaProjectID, "octavia-project-id", "", "Project sent as X-Project-Id to a noauth --octavia-endpoint.")
 	fs.StringVar(&f.OSCloud, "os-cloud", "", "Cloud of clouds.yaml to read Octavia from (OS_CLOUD by default); Octavia is not read without this or --octavia-endpoint.")
@@ -114,7 +114,7 @@ func (f *CloudFlags) Apply(ctx context.Context, opts *Options) error {
 			return fmt.Errorf("--nlb-subnets: an NLB needs at least one subnet of VPC %s", f.NLBVPCID)
 		}
 		scheme := types.LoadBalancerSchemeEnum(strings.ToLower(f.NLBScheme))
-		if scheme != types.LoadBalancerSchemeEnumInternetFacing && scheme != types.LoadBalancerSchemeEnumInternal {
+		if scheme != "" && scheme != types.LoadBalancerSchemeEnumInternetFacing && scheme != types.LoadBalancerSchemeEnumInternal {
 			return fmt.Errorf("--nlb-scheme: %q is neither internet-facing nor internal", f.NLBScheme)
 		}
 		opts.ELBv2 = elbv2.New(clients.ELBv2, elbv2.Options{})

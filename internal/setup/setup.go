@@ -92,6 +92,13 @@ type Options struct {
 	// namespace and apply any kind, as drover's own identity. For an installation that
 	// serves one trusted team only.
 	SingleTeam bool
+	// ManagerNamespace is the manager's own namespace, where the records of what released
+	// Prods and ProdSets left behind are kept (internal/leftovers).
+	ManagerNamespace string
+	// DefaultOctaviaProjects are the OpenStack projects whose load balancers the Prods of a
+	// namespace without a Tenant may mirror; none: none (a Tenant's spec.octaviaProjects
+	// stands for its namespaces).
+	DefaultOctaviaProjects []string
 	// GateNetworks are the networks (CIDRs) the rollout gates of a namespace without a
 	// Tenant may connect to; none: public addresses only. A Tenant's spec.gateNetworks
 	// stands for its namespaces.
@@ -149,6 +156,8 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		Recorder:       mgr.GetEventRecorder("drover-" + prod.ControllerName),
 		ResyncInterval: opts.ProdResyncInterval,
 		SingleTeam:     opts.SingleTeam,
+
+		LeftoversNamespace: opts.ManagerNamespace,
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.ProdConcurrency}); err != nil {
 		return nil, fmt.Errorf("setting up the Prod controller: %w", err)
 	}
@@ -162,6 +171,8 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		SingleTeam:   opts.SingleTeam,
 		GateNetworks: gateNetworks,
 		APIReader:    mgr.GetAPIReader(),
+
+		LeftoversNamespace: opts.ManagerNamespace,
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.ProdSetConcurrency}); err != nil {
 		return nil, fmt.Errorf("setting up the ProdSet controller: %w", err)
 	}
@@ -181,6 +192,10 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		Manager:      opts.Owner,
 		Network:      opts.NLBNetwork,
 		PollInterval: opts.MirrorPollInterval,
+		SingleTeam:   opts.SingleTeam,
+
+		LeftoversNamespace:     opts.ManagerNamespace,
+		DefaultOctaviaProjects: opts.DefaultOctaviaProjects,
 	}).SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: opts.MirrorConcurrency}); err != nil {
 		return nil, fmt.Errorf("setting up the NLB mirror controller: %w", err)
 	}

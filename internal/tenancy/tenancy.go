@@ -3,6 +3,7 @@ package tenancy
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,6 +25,7 @@ const (
 	RuleNamespacedDenied     = "spec.kinds.namespacedDenied"
 	RuleServiceAccount       = "spec.serviceAccount"
 	RuleHostedZones          = "spec.hostedZones"
+	RuleOctaviaProjects      = "spec.octaviaProjects"
 )
 
 // defaultsHint tells the reader of a refusal by the defaults how to get more.
@@ -41,6 +43,10 @@ type Policy struct {
 	Tenant *droverv1.Tenant
 	// SingleTeam is the manager's --single-team flag: the tenancy checks are off.
 	SingleTeam bool
+	// DefaultOctaviaProjects are the OpenStack projects whose load balancers the defaults
+	// (a namespace without a Tenant) may mirror: the manager's --default-octavia-projects,
+	// none unless set. The caller sets it after Resolve.
+	DefaultOctaviaProjects []string
 	// DefaultGateNetworks are the networks the gates of a namespace without a Tenant may
 	// connect to (the manager's --gate-networks); none: public addresses only. The
 	// caller sets it; Resolve does not.
@@ -459,4 +465,33 @@ func ListsZone(t *droverv1.Tenant, zoneID string) bool {
 		}
 	}
 	return false
+}
+
+// OctaviaProject says whether the Prods may read and mirror an Octavia load balancer of the
+// OpenStack project projectID (the load balancer's project_id, as Octavia answers it). A
+// Tenant allows the projects its spec.octaviaProjects lists, by exact id, and no other:
+// an empty list allows none. The defaults allow DefaultOctaviaProjects only (none unless
+// the platform team names some): a namespace without a Tenant has no project of its own,
+// and any load balancer the manager's credentials can read (with an admin role, every
+// project's) would otherwise be its to mirror and to read the VIP of. Single-team mode
+// allows every project, as drover did before it was multi-tenant. A load balancer
+// without a project is refused.
+func (p Policy) OctaviaProject(projectID string) *Refusal {
+	subject := fmt.Sprintf("the Octavia load balancers of OpenStack project %q", projectID)
+	switch {
+	case p.SingleTeam:
+		return nil
+	case p.missing():
+		return p.refuseMissing(subject)
+	case projectID == "":
+		return p.refuseAlways(RuleOctaviaProjects, "an Octavia load balancer without a project", "Octavia did not say which project the load balancer is of")
+	case p.defaults() && slices.Contains(p.DefaultOctaviaProjects, projectID):
+		return nil
+	case p.defaults():
+		return p.refuse(RuleOctaviaProjects, subject, "a namespace without a Tenant may mirror only the projects of the manager's --default-octavia-projects")
+	}
+	if slices.Contains(p.Tenant.Spec.OctaviaProjects, projectID) {
+		return nil
+	}
+	return p.refuse(RuleOctaviaProjects, subject, "the Tenant does not list that project")
 }

@@ -548,3 +548,53 @@ func TestRecordNameMatches(t *testing.T) {
 		}
 	}
 }
+
+func TestOctaviaProject(t *testing.T) {
+	withProjects := tenancy.Resolve("team-a", labelled("shop"), lookupOf(tenant("shop", droverv1.TenantSpec{
+		OctaviaProjects: []string{"4f1a2b3c4d5e4f60a1b2c3d4e5f6a7b8", "shop-prod"},
+	})), false)
+	for _, tc := range []struct {
+		name    string
+		policy  tenancy.Policy
+		project string
+		want    check
+	}{
+		{name: "listed", policy: withProjects, project: "4f1a2b3c4d5e4f60a1b2c3d4e5f6a7b8", want: allowed()},
+		{name: "listed by name", policy: withProjects, project: "shop-prod", want: allowed()},
+		{name: "not listed", policy: withProjects, project: "9f1a2b3c4d5e4f60a1b2c3d4e5f6a7b8",
+			want: refused(tenancy.RuleOctaviaProjects, `Tenant "shop" does not allow`, `OpenStack project "9f1a2b3c4d5e4f60a1b2c3d4e5f6a7b8"`, "does not list")},
+		{name: "a prefix of a listed one", policy: withProjects, project: "shop",
+			want: refused(tenancy.RuleOctaviaProjects, "does not list")},
+		{name: "listed one with a suffix", policy: withProjects, project: "shop-prod-2",
+			want: refused(tenancy.RuleOctaviaProjects, "does not list")},
+		{name: "case matters", policy: withProjects, project: "SHOP-PROD",
+			want: refused(tenancy.RuleOctaviaProjects, "does not list")},
+		{name: "no project", policy: withProjects, project: "",
+			want: refused(tenancy.RuleOctaviaProjects, "did not say which project")},
+		{name: "a Tenant that lists none", policy: tenantPolicy, project: "shop-prod",
+			want: refused(tenancy.RuleOctaviaProjects, `Tenant "shop" does not allow`)},
+		{name: "defaults", policy: defaultsPolicy, project: "shop-prod",
+			want: refused(tenancy.RuleOctaviaProjects, append(slices.Clone(defaultsParts), "--default-octavia-projects")...)},
+		{name: "defaults, a default project", policy: withDefaults(defaultsPolicy, "shop-prod"), project: "shop-prod", want: allowed()},
+		{name: "defaults, another project", policy: withDefaults(defaultsPolicy, "shop-prod"), project: "shop-test",
+			want: refused(tenancy.RuleOctaviaProjects, "--default-octavia-projects")},
+		{name: "a Tenant is not widened by the default projects", policy: withDefaults(tenantPolicy, "shop-prod"), project: "shop-prod",
+			want: refused(tenancy.RuleOctaviaProjects, `Tenant "shop" does not allow`)},
+		{name: "a missing Tenant is not widened by the default projects", policy: withDefaults(missingPolicy, "shop-prod"), project: "shop-prod",
+			want: refused(tenancy.RuleTenant, missingParts...)},
+		{name: "missing Tenant", policy: missingPolicy, project: "shop-prod", want: refused(tenancy.RuleTenant, missingParts...)},
+		{name: "empty label", policy: emptyLabel, project: "shop-prod", want: refused(tenancy.RuleTenant, "with an empty value")},
+		{name: "single-team", policy: singleTeam, project: "anything", want: allowed()},
+		{name: "single-team, no project", policy: singleTeam, project: "", want: allowed()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.want.verify(t, tc.policy, tc.policy.OctaviaProject(tc.project))
+		})
+	}
+}
+
+// withDefaults is p with the manager's --default-octavia-projects.
+func withDefaults(p tenancy.Policy, projects ...string) tenancy.Policy {
+	p.DefaultOctaviaProjects = projects
+	return p
+}

@@ -127,7 +127,9 @@ app.kubernetes.io/component: manager
 {{- end }}
 {{- $a = append $a (printf "--nlb-vpc-id=%s" .vpcID) }}
 {{- $a = append $a (printf "--nlb-subnets=%s" (join "," .subnets)) }}
+{{- if .scheme }}
 {{- $a = append $a (printf "--nlb-scheme=%s" .scheme) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- $a = append $a (printf "--mirror-poll-interval=%s" $v.mirror.pollInterval) }}

@@ -16,6 +16,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/test/checkserver"
+	"github.com/drover-dev/drover/internal/test/dnsbed"
 )
 
 // A release engineer points an HTTP check at what the manager can reach and the tenant
@@ -37,7 +38,8 @@ func TestGatesCannotReachLoopback(t *testing.T) {
 		},
 	})
 	set := newSet(t, "loopback", "loopback", 2)
-	strict := &droverv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "rollouts-strict"}}
+	strict := &droverv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "rollouts-strict"},
+		Spec: droverv1.TenantSpec{OctaviaProjects: []string{dnsbed.StandInProject}}}
 	g.Expect(cp.Create(ctx(), strict)).To(Succeed())
 	t.Cleanup(func() {
 		_ = labelNamespace(ctx(), bed.Namespace, ptr.To(loopbackTenant))

@@ -89,7 +89,7 @@ func run(m *testing.M) int {
 	// Tenant naming 127.0.0.0/8 reaches (gates_test.go shows that the defaults and other
 	// Tenants do not). The Tenant allows the Prods what the defaults do.
 	if err := joinTenant(ctx, bed.Namespace, &droverv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: loopbackTenant},
-		Spec: droverv1.TenantSpec{GateNetworks: []string{"127.0.0.0/8"}}}); err != nil {
+		Spec: droverv1.TenantSpec{GateNetworks: []string{"127.0.0.0/8"}, OctaviaProjects: []string{dnsbed.StandInProject}}}); err != nil {
 		fmt.Fprintln(os.Stderr, "setting up the tests' Tenant:", err)
 		return 1
 	}

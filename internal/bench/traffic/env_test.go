@@ -33,6 +33,7 @@ import (
 	r53 "github.com/drover-dev/drover/internal/cloud/route53"
 	"github.com/drover-dev/drover/internal/setup"
 	"github.com/drover-dev/drover/internal/test/clouds/awstest"
+	"github.com/drover-dev/drover/internal/test/dnsbed"
 	"github.com/drover-dev/drover/internal/test/suite"
 	"github.com/drover-dev/drover/internal/test/testbed"
 	"github.com/drover-dev/drover/internal/traffic/route53"
@@ -236,7 +237,7 @@ func (e *env) startManager(tb testing.TB) error {
 	// reads as the publisher uses it.
 	_, _ = pub.InSync(context.Background(), "")
 	e.pub = &publishRecorder{Publisher: pub}
-	stop, err := suite.StartManager(context.Background(), e.bed, setup.Options{Publisher: e.pub, Octavia: octaviaStandIn{}})
+	stop, err := suite.StartManager(context.Background(), e.bed, setup.Options{Publisher: e.pub, Octavia: octaviaStandIn{}, DefaultOctaviaProjects: []string{dnsbed.StandInProject}})
 	if err != nil {
 		return err
 	}
@@ -265,7 +266,7 @@ func (octaviaStandIn) Snapshot(_ context.Context, id string) (*octavia.Snapshot,
 	_, _ = h.Write([]byte(id))
 	n := h.Sum32()
 	return &octavia.Snapshot{
-		LoadBalancer: octavia.LoadBalancer{ID: id, Name: id, VIP: fmt.Sprintf("10.%d.%d.%d", n>>16&0xff, n>>8&0xff, n&0xff|1),
+		LoadBalancer: octavia.LoadBalancer{ID: id, Name: id, ProjectID: dnsbed.StandInProject, VIP: fmt.Sprintf("10.%d.%d.%d", n>>16&0xff, n>>8&0xff, n&0xff|1),
 			ProvisioningStatus: "ACTIVE", OperatingStatus: "ONLINE", AdminStateUp: true},
 		ReadAt: time.Now(),
 	}, nil

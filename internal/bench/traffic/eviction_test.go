@@ -19,6 +19,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/controllers/prodset"
+	"github.com/drover-dev/drover/internal/test/builder"
 )
 
 // evictionPool is the pool of clusters the eviction's ProdSets are placed on.
@@ -71,7 +72,7 @@ func newEvictionFixture(tb testing.TB, e *env, sets int, timeout time.Duration) 
 				Replicas: ptr.To[int32](2),
 				Template: droverv1.ProdTemplate{Spec: droverv1.ProdTemplateSpec{
 					Version: "v1", TargetNamespace: name, Manifests: configMap(),
-					Traffic: droverv1.ProdTraffic{LoadBalancerID: "lb-" + name},
+					Traffic: droverv1.ProdTraffic{LoadBalancerID: builder.UUID("lb-" + name)},
 				}},
 				Placement: droverv1.Placement{
 					ClusterSelector: droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{poolLabel: evictionPool}},

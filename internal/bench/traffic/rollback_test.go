@@ -18,6 +18,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/controllers/prodset"
+	"github.com/drover-dev/drover/internal/test/builder"
 	"github.com/drover-dev/drover/internal/test/checkserver"
 )
 
@@ -96,7 +97,7 @@ func newRollbackFixture(tb testing.TB, e *env, prods int, gate gateSpec, timeout
 			Replicas: ptr.To(int32(prods)),
 			Template: droverv1.ProdTemplate{Spec: droverv1.ProdTemplateSpec{
 				Version: "v2", TargetNamespace: name, Manifests: configMap(),
-				Traffic: droverv1.ProdTraffic{LoadBalancerID: "lb-" + name},
+				Traffic: droverv1.ProdTraffic{LoadBalancerID: builder.UUID("lb-" + name)},
 			}},
 			Placement: droverv1.Placement{
 				ClusterSelector: droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{poolLabel: rollbackPool}},

@@ -192,6 +192,9 @@ func cloudClient(ctx context.Context, opts Options) (*gophercloud.ServiceClient,
 // balancer's provisioning status is returned as read: a snapshot taken while it is
 // PENDING_* is complete but may be about to change, which the caller judges.
 func (c *Gophercloud) Snapshot(ctx context.Context, id string) (*Snapshot, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, fmt.Errorf("octavia: load balancer: %w", err)
+	}
 	lb, err := loadbalancers.Get(ctx, c.sc, id).Extract()
 	if err != nil {
 		if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
@@ -220,12 +223,22 @@ func (c *Gophercloud) Snapshot(ctx context.Context, id string) (*Snapshot, error
 		ID:                 lb.ID,
 		Name:               lb.Name,
 		VIP:                lb.VipAddress,
+		ProjectID:          lb.ProjectID,
 		ProvisioningStatus: lb.ProvisioningStatus,
 		OperatingStatus:    lb.OperatingStatus,
 		AdminStateUp:       lb.AdminStateUp,
 	}}
 	poolIDs := make(map[string]bool, len(ps))
 	for _, p := range ps {
+		// Octavia's own ids go into URLs too (members, monitors): checked all the same.
+		if err := ValidateID(p.ID); err != nil {
+			return nil, fmt.Errorf("octavia: load balancer %s: pool: %w", id, err)
+		}
+		if p.MonitorID != "" {
+			if err := ValidateID(p.MonitorID); err != nil {
+				return nil, fmt.Errorf("octavia: load balancer %s: health monitor of pool %s: %w", id, p.ID, err)
+			}
+		}
 		pool, err := c.pool(ctx, p)
 		if err != nil {
 			return nil, fmt.Errorf("octavia: load balancer %s: %w", id, err)

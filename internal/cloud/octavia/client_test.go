@@ -139,7 +139,7 @@ func TestSnapshotIsWhatWasCreated(t *testing.T) {
 	}
 	want := &octavia.Snapshot{
 		LoadBalancer: octavia.LoadBalancer{
-			ID: lb.ID, Name: "web", VIP: lb.VIP, ProvisioningStatus: "ACTIVE", OperatingStatus: "DEGRADED", AdminStateUp: true,
+			ID: lb.ID, Name: "web", VIP: lb.VIP, ProjectID: srv.ProjectID(), ProvisioningStatus: "ACTIVE", OperatingStatus: "DEGRADED", AdminStateUp: true,
 		},
 		Listeners: []octavia.Listener{ // by protocol, then port
 			{ID: httpL.ID, Name: "http", Protocol: "HTTP", Port: 80, DefaultPoolID: httpL.PoolID, AdminStateUp: true},
@@ -196,6 +196,40 @@ func TestSnapshotNotFound(t *testing.T) {
 			t.Fatalf("Snapshot of a deleted load balancer = %v, %v; want ErrNotFound and no snapshot", snap, err)
 		}
 	})
+}
+
+// An id that is not an Octavia UUID never reaches a URL: "/", ".." and "?" would read
+// another path of the API.
+func TestSnapshotRefusesIDsThatAreNotUUIDs(t *testing.T) {
+	srv := octaviatest.Shared(t)
+	proxy := octaviatest.NewFaultProxy(t, srv.Endpoint())
+	c := client(t, srv, proxy.URL())
+	for _, id := range []string{
+		"", "../../v2/lbaas/amphorae", "5d2d6d8e-0000-4000-8000-000000000000/../x",
+		"5d2d6d8e-0000-4000-8000-000000000000?fields=id", "5D2D6D8E-0000-4000-8000-000000000000", "lb-1",
+	} {
+		snap, err := c.Snapshot(t.Context(), id)
+		if err == nil || snap != nil || errors.Is(err, cloudmetrics.ErrNotFound) {
+			t.Errorf("Snapshot(%q) = %v, %v; want an error that is not ErrNotFound", id, snap, err)
+		}
+	}
+	if reqs := proxy.Requests(); len(reqs) != 0 {
+		t.Errorf("requests sent for ids that are not UUIDs:\n%s", strings.Join(reqs, "\n"))
+	}
+}
+
+func TestValidateID(t *testing.T) {
+	for id, ok := range map[string]bool{
+		"5d2d6d8e-0000-4000-8000-000000000000": true, "0b3c5a0e-7f4e-4b7a-9d59-1f0b2d6a1c11": true,
+		"": false, "5d2d6d8e-0000-4000-8000-00000000000": false, "5d2d6d8e-0000-4000-8000-0000000000000": false,
+		"5D2D6D8E-0000-4000-8000-000000000000": false, "5d2d6d8e00000400080000000000000000000": false,
+		"5d2d6d8e-0000-4000-8000-00000000000/": false, "5d2d6d8e-0000-4000-8000-000000000000\n": false,
+		"../5d2d6d8e-0000-4000-8000-000000000000": false,
+	} {
+		if err := octavia.ValidateID(id); (err == nil) != ok {
+			t.Errorf("ValidateID(%q) = %v, want ok %v", id, err, ok)
+		}
+	}
 }
 
 // A failed read of any part gives an error and no snapshot: the NLB mirror must change

@@ -9,8 +9,24 @@ package octavia
 
 import (
 	"context"
+	"fmt"
+	"regexp"
 	"time"
 )
+
+// idPattern is an Octavia id: a UUID in lowercase, as Octavia writes it.
+var idPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// ValidateID says whether id is an Octavia id (a lowercase UUID, 8-4-4-4-12 hex
+// digits). Every id that goes into an Octavia URL is checked first, whoever wrote it (a
+// Prod's spec, its status, a workload Service's annotation, or Octavia's own answers):
+// "/", ".." or "?" in an id would reach another path of the API.
+func ValidateID(id string) error {
+	if !idPattern.MatchString(id) {
+		return fmt.Errorf("%q is not an Octavia id (a lowercase UUID, 8-4-4-4-12 hex digits)", id)
+	}
+	return nil
+}
 
 // Client is the narrow interface drover uses; the gophercloud implementation is New.
 type Client interface {
@@ -33,9 +49,12 @@ type Snapshot struct {
 
 // LoadBalancer is an Octavia load balancer.
 type LoadBalancer struct {
-	ID                 string
-	Name               string
-	VIP                string
+	ID   string
+	Name string
+	VIP  string
+	// ProjectID is the OpenStack project the load balancer belongs to (Octavia's
+	// project_id), which the tenancy policy checks.
+	ProjectID          string
 	ProvisioningStatus string // ACTIVE, PENDING_CREATE, PENDING_UPDATE, PENDING_DELETE, DELETED, ERROR
 	OperatingStatus    string // ONLINE, DRAINING, OFFLINE, DEGRADED, ERROR, NO_MONITOR
 	AdminStateUp       bool

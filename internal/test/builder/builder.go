@@ -5,6 +5,7 @@
 package builder
 
 import (
+	"crypto/sha1" //nolint:gosec // a name-based test id, not a secret
 	"encoding/json"
 	"fmt"
 
@@ -175,8 +176,17 @@ func Maintenance(namespace, name, cluster string, surge bool) *droverv1.ClusterM
 	}
 }
 
-// LoadBalancer gives the template's Prods the Octavia load balancer id, an endpoint that
-// their Route53 records point at.
-func LoadBalancer(id string) SetOption {
-	return func(s *droverv1.ProdSet) { s.Spec.Template.Spec.Traffic.LoadBalancerID = id }
+// LoadBalancer gives the template's Prods an Octavia load balancer, an endpoint that
+// their Route53 records point at: the id UUID(name).
+func LoadBalancer(name string) SetOption {
+	return func(s *droverv1.ProdSet) { s.Spec.Template.Spec.Traffic.LoadBalancerID = UUID(name) }
+}
+
+// UUID is a lowercase UUID (version 5 layout) derived from name, the same for the same
+// name: an Octavia load balancer id that spec.traffic.loadBalancerID admits.
+func UUID(name string) string {
+	h := sha1.Sum([]byte(name)) //nolint:gosec // a name-based test id (as UUID version 5), not a secret
+	h[6] = h[6]&0x0f | 0x50
+	h[8] = h[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }

@@ -108,12 +108,17 @@ func (b *Bed) Close() {
 }
 
 // Options are opts with the Bed's publisher and the Octavia stand-in that gives each
-// Prod an endpoint.
+// Prod an endpoint; the stand-in's project is the defaults' (a Tenant of these suites
+// lists StandInProject in its octaviaProjects).
 func (b *Bed) Options(opts setup.Options) setup.Options {
 	opts.Publisher = b.Publisher
 	opts.Octavia = OctaviaStandIn{}
+	opts.DefaultOctaviaProjects = append(opts.DefaultOctaviaProjects, StandInProject)
 	return opts
 }
+
+// StandInProject is the OpenStack project of the stand-in's load balancers.
+const StandInProject = "octavia-stand-in"
 
 // CreateZone creates a public hosted zone for name in moto and returns its id (without
 // "/hostedzone/"), what a ProdSet's spec.traffic.hostedZoneID names.
@@ -218,7 +223,7 @@ func (OctaviaStandIn) Snapshot(_ context.Context, id string) (*octavia.Snapshot,
 	_, _ = h.Write([]byte(id))
 	n := h.Sum32()
 	return &octavia.Snapshot{
-		LoadBalancer: octavia.LoadBalancer{ID: id, Name: id, VIP: fmt.Sprintf("10.%d.%d.%d", n>>16&0xff, n>>8&0xff, n&0xff|1),
+		LoadBalancer: octavia.LoadBalancer{ID: id, Name: id, ProjectID: StandInProject, VIP: fmt.Sprintf("10.%d.%d.%d", n>>16&0xff, n>>8&0xff, n&0xff|1),
 			ProvisioningStatus: "ACTIVE", OperatingStatus: "ONLINE", AdminStateUp: true},
 		ReadAt: time.Now(),
 	}, nil

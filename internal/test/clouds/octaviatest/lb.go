@@ -66,7 +66,10 @@ type LoadBalancerSpec struct {
 	// VIPAddress is the VIP the no-op network driver gives the load balancer; without
 	// one it gives every load balancer 198.51.100.1.
 	VIPAddress string
-	Listeners  []ListenerSpec
+	// ProjectID is the OpenStack project of the load balancer; empty: the Server's.
+	// (The helpers send admin roles, with which Octavia creates in any project.)
+	ProjectID string
+	Listeners []ListenerSpec
 }
 
 // ListenerSpec describes a listener and its default pool.
@@ -143,7 +146,7 @@ func (s *Server) CreateLoadBalancer(t testing.TB, spec LoadBalancerSpec) *LoadBa
 		spec.Name = "octaviatest"
 	}
 	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{
-		Name: spec.Name, VipSubnetID: VIPSubnetID, VipAddress: spec.VIPAddress,
+		Name: spec.Name, VipSubnetID: VIPSubnetID, VipAddress: spec.VIPAddress, ProjectID: spec.ProjectID,
 	}).Extract()
 	if err != nil {
 		t.Fatalf("octaviatest: creating load balancer %q: %v", spec.Name, err)
