@@ -151,5 +151,28 @@ func pointAtZones(objs []*unstructured.Unstructured, ids map[string]string) ([]z
 		}
 		changes = append(changes, zoneChange{ProdSet: client.ObjectKeyFromObject(o).String(), From: from, To: id, Zone: zone})
 	}
+	// The Tenants that list a zone a ProdSet was moved from list the zone it moved to.
+	for _, o := range objs {
+		if o.GroupVersionKind() != droverv1.GroupVersion.WithKind("Tenant") {
+			continue
+		}
+		zones, _, _ := unstructured.NestedSlice(o.Object, "spec", "hostedZones")
+		for _, z := range zones {
+			m, ok := z.(map[string]any)
+			if !ok {
+				continue
+			}
+			for _, c := range changes {
+				if m["id"] == c.From {
+					m["id"] = c.To
+				}
+			}
+		}
+		if len(zones) > 0 {
+			if err := unstructured.SetNestedSlice(o.Object, zones, "spec", "hostedZones"); err != nil {
+				return nil, fmt.Errorf("Tenant %s: %w", o.GetName(), err)
+			}
+		}
+	}
 	return changes, nil
 }

@@ -79,6 +79,14 @@ kind: RolloutPolicy
 metadata: {name: p, namespace: default}
 spec:
   traffic: {recordName: not.a.prodset.example.net}
+---
+apiVersion: drover.dev/v1alpha1
+kind: Tenant
+metadata: {name: shop}
+spec:
+  hostedZones:
+  - {id: ZOLD, recordNames: [shop.example.com]}
+  - {id: ZELSEWHERE, recordNames: [x.example.com]}
 `
 
 func TestZoneNames(t *testing.T) {
@@ -111,6 +119,14 @@ func TestPointAtZones(t *testing.T) {
 	}
 	if _, found, _ := unstructured.NestedString(objs[3].Object, "spec", "traffic", "hostedZoneID"); found {
 		t.Errorf("a RolloutPolicy was changed")
+	}
+	zones, _, _ := unstructured.NestedSlice(objs[4].Object, "spec", "hostedZones")
+	var ids []string
+	for _, z := range zones {
+		ids = append(ids, z.(map[string]any)["id"].(string))
+	}
+	if want := []string{"Z1", "ZELSEWHERE"}; !slices.Equal(ids, want) {
+		t.Errorf("the Tenant's hostedZones ids %q, want %q: the zone its ProdSet moved to, the others as they were", ids, want)
 	}
 
 	_, err = pointAtZones(decode(t, twoSets), map[string]string{"example.com": "Z1"})

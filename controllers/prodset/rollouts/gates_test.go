@@ -46,7 +46,9 @@ func TestGatesCannotReachLoopback(t *testing.T) {
 		_ = cp.Delete(ctx(), strict)
 	})
 
-	// The defaults: no label.
+	// The defaults: no label. A zone no Tenant lists is theirs.
+	zone := set.Spec.Traffic.HostedZoneID
+	allowZone(t, loopbackTenant, zone, set.Spec.Traffic.RecordName, false)
 	g.Expect(labelNamespace(ctx(), bed.Namespace, nil)).To(Succeed())
 	v2 := ship(t, set, "v2")
 	s := waitPhase(t, set, v2, droverv1.RolloutPaused, 90*time.Second)
@@ -60,6 +62,7 @@ func TestGatesCannotReachLoopback(t *testing.T) {
 	g.Expect(checks.Answers()).To(BeEmpty(), "no request reached the server")
 
 	// A Tenant naming no network: resumed, the gate runs again and is refused again.
+	allowZone(t, strict.Name, zone, set.Spec.Traffic.RecordName, true)
 	g.Expect(labelNamespace(ctx(), bed.Namespace, ptr.To(strict.Name))).To(Succeed())
 	verdicts := len(s.Status.Rollout.Gates)
 	command(t, set, "resume")
@@ -73,6 +76,8 @@ func TestGatesCannotReachLoopback(t *testing.T) {
 	g.Expect(checks.Answers()).To(BeEmpty(), "no request reached the server")
 
 	// The tests' Tenant names 127.0.0.0/8: the same gate passes.
+	allowZone(t, strict.Name, zone, set.Spec.Traffic.RecordName, false)
+	allowZone(t, loopbackTenant, zone, set.Spec.Traffic.RecordName, true)
 	g.Expect(labelNamespace(ctx(), bed.Namespace, ptr.To(loopbackTenant))).To(Succeed())
 	command(t, set, "resume")
 	waitPhase(t, set, v2, droverv1.RolloutSucceeded, 90*time.Second)

@@ -38,6 +38,8 @@ func newSet(t *testing.T, name, policy string, replicas int32) *droverv1.ProdSet
 	g := NewWithT(t)
 	zone, err := dns.CreateZone(context.Background(), name+".example.com")
 	g.Expect(err).NotTo(HaveOccurred())
+	// The namespace's Tenant lets the set publish its name in its zone.
+	allowZone(t, loopbackTenant, zone, name+".example.com", true)
 	set := builder.ProdSet(bed.Namespace, name, builder.Replicas(replicas), builder.WithManifests(builder.Deployment("api")),
 		builder.OnClusters(pool, "shop"), builder.Spread(region, 1), builder.MaxUnavailable("50%"), builder.Policy(policy),
 		builder.Records(zone, name+".example.com", 1),
@@ -234,3 +236,24 @@ func expectOneChange(t *testing.T, set *droverv1.ProdSet, from time.Time, out ..
 }
 
 func ctx() context.Context { return context.Background() }
+
+// allowZone adds the hosted zone, with the one record name, to a Tenant's hostedZones, or
+// takes it out (allow false); a zone added is taken out again when the test ends.
+func allowZone(t *testing.T, tenant, zone, record string, allow bool) {
+	t.Helper()
+	update := func(allow bool) error {
+		tn := &droverv1.Tenant{}
+		if err := cp.Get(context.Background(), client.ObjectKey{Name: tenant}, tn); err != nil {
+			return err
+		}
+		tn.Spec.HostedZones = slices.DeleteFunc(tn.Spec.HostedZones, func(z droverv1.TenantHostedZone) bool { return z.ID == zone })
+		if allow {
+			tn.Spec.HostedZones = append(tn.Spec.HostedZones, droverv1.TenantHostedZone{ID: zone, RecordNames: []string{record}})
+		}
+		return cp.Update(context.Background(), tn)
+	}
+	NewWithT(t).Eventually(func() error { return update(allow) }, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+	if allow {
+		t.Cleanup(func() { _ = update(false) })
+	}
+}

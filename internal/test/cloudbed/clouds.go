@@ -139,6 +139,9 @@ func (c *Clouds) ManagerArgs() []string {
 		"--nlb-scheme=internet-facing",
 		"--octavia-endpoint=" + c.Octavia.Endpoint(),
 		"--octavia-project-id=" + OctaviaProject,
+		// The load balancers the stand-in CCM makes are in OctaviaProject: a namespace
+		// without a Tenant (the e2e suite's) may mirror those.
+		"--default-octavia-projects=" + OctaviaProject,
 		"--mirror-poll-interval=" + MirrorPollInterval.String(),
 	}
 }
