@@ -87,6 +87,10 @@ replicaCount: 2
 ownerID: drover-prod-eu
 traffic:
   provider: route53
+tenancy:
+  defaults:
+    gateNetworks: [10.20.0.0/16, 10.30.0.0/16]
+    octaviaProjects: [3f1e7c2a9b8d4e6f8a0b1c2d3e4f5a6b]
 prometheusAddress: http://prometheus-operated.monitoring:9090
 aws:
   region: eu-west-1
@@ -128,6 +132,7 @@ func TestChartProduction(t *testing.T) {
 			"traffic-provider": "route53", "owner-id": "drover-prod-eu", "aws-region": "eu-west-1",
 			"nlb-vpc-id": "vpc-0123456789abcdef0", "nlb-subnets": "subnet-a,subnet-b", "nlb-scheme": "internal",
 			"mirror-poll-interval": "45s", "os-cloud": "private",
+			"gate-networks": "10.20.0.0/16,10.30.0.0/16", "default-octavia-projects": "3f1e7c2a9b8d4e6f8a0b1c2d3e4f5a6b",
 			"prometheus-address":                   "http://prometheus-operated.monitoring:9090",
 			"runtime-extension-port":               "9443",
 			"runtime-extension-surge":              "true",

@@ -105,6 +105,14 @@ app.kubernetes.io/component: manager
 {{- if $v.tenancy.singleTeam }}
 {{- $a = append $a "--single-team" }}
 {{- end }}
+{{- with $v.tenancy.defaults }}
+{{- with .gateNetworks }}
+{{- $a = append $a (printf "--gate-networks=%s" (join "," .)) }}
+{{- end }}
+{{- with .octaviaProjects }}
+{{- $a = append $a (printf "--default-octavia-projects=%s" (join "," .)) }}
+{{- end }}
+{{- end }}
 {{- with $v.watchFilter }}
 {{- $a = append $a (printf "--watch-filter=%s" .) }}
 {{- end }}
