@@ -170,7 +170,7 @@ func pointAtZones(objs []*unstructured.Unstructured, ids map[string]string) ([]z
 		}
 		if len(zones) > 0 {
 			if err := unstructured.SetNestedSlice(o.Object, zones, "spec", "hostedZones"); err != nil {
-				return nil, fmt.Errorf("Tenant %s: %w", o.GetName(), err)
+				return nil, fmt.Errorf("sample Tenant %s: %w", o.GetName(), err)
 			}
 		}
 	}
