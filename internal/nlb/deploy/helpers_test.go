@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/drover-dev/drover/internal/cloud/octavia"
 	"github.com/drover-dev/drover/internal/nlb"
 	"github.com/drover-dev/drover/internal/nlb/nlbtest"
@@ -12,8 +13,11 @@ import (
 
 var testOwner = nlb.Owner{Manager: "mgr-eu1", Namespace: "shop", Name: "shop-a", UID: "0b6f3c1e-8d4a-4f8e-9c55-3a1d2e7f9b10"}
 
+// testOptions are an internet-facing mirror's (the scheme named, as --nlb-scheme does:
+// unset, a new NLB is internal).
 func testOptions() nlb.Options {
-	return nlb.Options{Owner: testOwner, Network: nlb.Network{VPCID: "vpc-1", Subnets: []string{"subnet-b", "subnet-a"}}}
+	return nlb.Options{Owner: testOwner, Network: nlb.Network{VPCID: "vpc-1", Subnets: []string{"subnet-b", "subnet-a"},
+		Scheme: types.LoadBalancerSchemeEnumInternetFacing}}
 }
 
 // What the tests share with internal/nlb's: the Octavia load balancer they mirror, and an
