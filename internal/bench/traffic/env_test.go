@@ -237,7 +237,10 @@ func (e *env) startManager(tb testing.TB) error {
 	// reads as the publisher uses it.
 	_, _ = pub.InSync(context.Background(), "")
 	e.pub = &publishRecorder{Publisher: pub}
-	stop, err := suite.StartManager(context.Background(), e.bed, setup.Options{Publisher: e.pub, Octavia: octaviaStandIn{}, DefaultOctaviaProjects: []string{dnsbed.StandInProject}})
+	// The rollback fixture's HTTP check server listens on loopback, which the gates of a
+	// namespace without a Tenant reach only when --gate-networks names it.
+	stop, err := suite.StartManager(context.Background(), e.bed, setup.Options{Publisher: e.pub, Octavia: octaviaStandIn{},
+		DefaultOctaviaProjects: []string{dnsbed.StandInProject}, GateNetworks: []string{"127.0.0.0/8"}})
 	if err != nil {
 		return err
 	}
