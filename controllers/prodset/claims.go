@@ -211,3 +211,20 @@ func (r *Reconciler) reconcileClaim(ctx context.Context, s *scope) (ctrl.Result,
 func (s *scope) withdraw(reason, message string) {
 	s.refusal, s.refusalReason, s.withdrawing = message, reason, true
 }
+
+// publishingSets maps any object to every ProdSet with spec.traffic: what a Tenant allows
+// can change any of them.
+func (r *Reconciler) publishingSets(ctx context.Context, _ client.Object) []ctrl.Request {
+	list := &droverv1.ProdSetList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing ProdSets to wake after a Tenant changed")
+		return nil
+	}
+	var reqs []ctrl.Request
+	for i := range list.Items {
+		if list.Items[i].Spec.Traffic != nil {
+			reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return reqs
+}

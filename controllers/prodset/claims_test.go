@@ -107,12 +107,13 @@ func TestTenantsBoundRecordNames(t *testing.T) {
 		cur.Spec.HostedZones[0].RecordNames = []string{"*.other.example.com"}
 		return cp.Update(ctx, cur)
 	}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
-	// A Tenant change does not wake the sets; a resync or any change of theirs does.
-	updateSet(g, allowed, func(s *droverv1.ProdSet) { s.Spec.Traffic.TTL = 2 })
-	trafficReason(g, allowed, droverv1.ProdSetTrafficNotPermittedReason)
+	// The Tenant's change wakes the set: well within its resync (a minute).
 	g.Eventually(func(g Gomega) {
+		c := conditions.Get(getSet(g, allowed), droverv1.ProdSetTrafficReadyCondition)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Reason).To(Equal(droverv1.ProdSetTrafficNotPermittedReason), "%s", c.Message)
 		g.Expect(records(g, allowed)).To(BeEmpty())
-	}, 60*time.Second, 500*time.Millisecond).Should(Succeed())
+	}, 20*time.Second, 250*time.Millisecond).Should(Succeed())
 }
 
 // setNamespaceTenant labels a control-plane namespace with a Tenant until the test ends.

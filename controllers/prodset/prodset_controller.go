@@ -161,6 +161,9 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 		Watches(&clusterv1.Cluster{}, handler.EnqueueRequestsFromMapFunc(toSets)).
 		Watches(&droverv1.ClusterMaintenance{}, handler.EnqueueRequestsFromMapFunc(toSets), builder.WithPredicates(maintenanceChanged())).
 		Watches(&droverv1.RolloutPolicy{}, handler.EnqueueRequestsFromMapFunc(toSets)).
+		// A Tenant says which zones and names sets may publish, in its namespaces and (by
+		// the zones it lists) in those without one: a change wakes every set that publishes.
+		Watches(&droverv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.publishingSets)).
 		WatchesRawSource(source.Channel(verdicts, &handler.TypedEnqueueRequestForObject[*droverv1.ProdSet]{})).
 		WatchesRawSource(source.Channel(freed, &handler.TypedEnqueueRequestForObject[*droverv1.ProdSet]{})).
 		WatchesRawSource(r.ClusterCache.GetClusterSource(ControllerName, toSets,
