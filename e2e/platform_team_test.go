@@ -12,11 +12,11 @@ import (
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	runtimehooksv1 "sigs.k8s.io/cluster-api/api/runtime/hooks/v1alpha1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/test/hookstest"
 )
 
 // maintenanceWait is how long a drain or a restore gets.
@@ -106,7 +106,7 @@ func platformTeamSpecs(story *shopStory) {
 		// The hooks drain only a Cluster that is being upgraded, as Cluster API's
 		// topology controller sees it: its spec.topology.version is the new version, its
 		// control plane runs the old one.
-		markUpgrade(ctx, hooked, "v1.35.2")
+		markUpgrade(ctx, hooked, hookstest.FromVersion)
 		var (
 			held    int    // answers that held the upgrade
 			early   int    // answers of 0 before the maintenance was Drained
@@ -141,7 +141,7 @@ func platformTeamSpecs(story *shopStory) {
 
 		Byf("upgrading %s: restarting its API server (the same version, as above)", hooked)
 		Expect(bed.Workload(hooked).RestartAPIServer()).To(Succeed())
-		markUpgrade(ctx, hooked, "v1.36.3")
+		markUpgrade(ctx, hooked, hookstest.ToVersion)
 		Eventually(func(g Gomega) {
 			g.Expect(afterUpgrade(g, hooked).RetryAfterSeconds).To(BeZero())
 		}, 2*time.Minute, time.Second).Should(Succeed())
@@ -231,17 +231,10 @@ func expectWeightsG(ctx context.Context, g Gomega, key client.ObjectKey, out ...
 	}
 }
 
-// markUpgrade gives the Cluster name the spec.topology.version hookstest's calls name,
-// v1.36.3, and reports its control plane running controlPlane, as Cluster API would.
+// markUpgrade makes the Cluster name look under upgrade to hookstest's version, its
+// control plane running controlPlane, as Cluster API would.
 func markUpgrade(ctx context.Context, name, controlPlane string) {
-	c := &clusterv1.Cluster{}
-	Expect(cp.Get(ctx, client.ObjectKey{Namespace: bed.Namespace, Name: name}, c)).To(Succeed())
-	before := c.DeepCopy()
-	c.Spec.Topology = clusterv1.Topology{ClassRef: clusterv1.ClusterClassRef{Name: "e2e"}, Version: "v1.36.3"}
-	Expect(cp.Patch(ctx, c, client.MergeFrom(before))).To(Succeed())
-	before = c.DeepCopy()
-	c.Status.ControlPlane = &clusterv1.ClusterControlPlaneStatus{Versions: []clusterv1.StatusVersion{{Version: controlPlane, Replicas: 1}}}
-	Expect(cp.Status().Patch(ctx, c, client.MergeFrom(before))).To(Succeed())
+	Expect(hookstest.MarkUpgrade(ctx, cp, client.ObjectKey{Namespace: bed.Namespace, Name: name}, controlPlane)).To(Succeed())
 }
 
 func beforeUpgrade(g Gomega, cluster string) *runtimehooksv1.BeforeClusterUpgradeResponse {

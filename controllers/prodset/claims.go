@@ -150,7 +150,7 @@ func (r *Reconciler) reconcileClaim(ctx context.Context, s *scope) (ctrl.Result,
 		r.claims.release(held, s.set.UID)
 		st.ClaimedName, held = "", ""
 	}
-	policy, err := tenancyread.Policy(ctx, r.Client, s.set.Namespace, r.SingleTeam)
+	policy, err := r.namespacePolicy(ctx, s)
 	if err != nil {
 		s.publishErr = err
 		s.done = true

@@ -46,7 +46,7 @@ func TestUpgradeHookHoldsTheUpgradeUntilDrained(t *testing.T) {
 
 	// Cluster API's topology controller is upgrading eu-1: its topology names the new
 	// version, its control plane still runs the old one.
-	markUpgrade(t, eu1, "v1.35.2")
+	markUpgrade(t, eu1, hookstest.FromVersion)
 
 	// BeforeClusterUpgrade: retried until drained, as Cluster API does.
 	retries := 0
@@ -68,7 +68,7 @@ func TestUpgradeHookHoldsTheUpgradeUntilDrained(t *testing.T) {
 
 	// The upgrade.
 	g.Expect(bed.Workload(eu1).RestartAPIServer()).To(Succeed())
-	markUpgrade(t, eu1, "v1.36.3")
+	markUpgrade(t, eu1, hookstest.ToVersion)
 
 	// AfterClusterUpgrade: retried until the cluster is back in traffic.
 	g.Eventually(func(g Gomega) {
@@ -81,22 +81,16 @@ func TestUpgradeHookHoldsTheUpgradeUntilDrained(t *testing.T) {
 	g.Expect(minPublished(set, 3)).To(BeNumerically(">=", 2))
 }
 
-// markUpgrade gives the Cluster the spec.topology.version hookstest's calls name,
-// v1.36.3, and reports its control plane running controlPlane, as Cluster API would; the
-// Cluster is put back as it was when the test ends.
+// markUpgrade makes the Cluster look under upgrade to hookstest's version, its control
+// plane running controlPlane, as Cluster API would; the Cluster is put back as it was
+// when the test ends.
 func markUpgrade(t *testing.T, name, controlPlane string) {
 	t.Helper()
 	g := NewWithT(t)
 	ctx := context.Background()
-	c := &clusterv1.Cluster{}
-	g.Expect(cp.Get(ctx, client.ObjectKey{Namespace: bed.Namespace, Name: name}, c)).To(Succeed())
-	orig := c.DeepCopy()
-	before := c.DeepCopy()
-	c.Spec.Topology = clusterv1.Topology{ClassRef: clusterv1.ClusterClassRef{Name: "upgrade-test"}, Version: "v1.36.3"}
-	g.Expect(cp.Patch(ctx, c, client.MergeFrom(before))).To(Succeed())
-	before = c.DeepCopy()
-	c.Status.ControlPlane = &clusterv1.ClusterControlPlaneStatus{Versions: []clusterv1.StatusVersion{{Version: controlPlane, Replicas: 1}}}
-	g.Expect(cp.Status().Patch(ctx, c, client.MergeFrom(before))).To(Succeed())
+	orig := &clusterv1.Cluster{}
+	g.Expect(cp.Get(ctx, client.ObjectKey{Namespace: bed.Namespace, Name: name}, orig)).To(Succeed())
+	g.Expect(hookstest.MarkUpgrade(ctx, cp, client.ObjectKeyFromObject(orig), controlPlane)).To(Succeed())
 	t.Cleanup(func() {
 		cur := &clusterv1.Cluster{}
 		if err := cp.Get(ctx, client.ObjectKeyFromObject(orig), cur); err != nil {

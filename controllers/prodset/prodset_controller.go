@@ -208,8 +208,9 @@ type scope struct {
 	merged *plan.Merged
 	// admitted is when the maintenance of each cluster under one was admitted.
 	admitted map[string]time.Time
-	// gateTenancy is the tenancy of the set's namespace, once its gates needed it.
-	gateTenancy *tenancy.Policy
+	// tenancy is the tenancy of the set's namespace, once a phase needed it (the record
+	// name's claim, the gates).
+	tenancy *tenancy.Policy
 }
 
 // ended reports whether a phase ended the reconcile.

@@ -337,7 +337,7 @@ func (r *Reconciler) gateResults(ctx context.Context, s *scope, policy droverv1.
 	if !slices.ContainsFunc(step.Gates, func(g droverv1.Gate) bool { return g.HTTPCheck != nil || g.Prometheus != nil }) {
 		return nil, nil
 	}
-	reach, err := r.gatePolicy(ctx, s)
+	reach, err := r.namespacePolicy(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -372,18 +372,19 @@ func (r *Reconciler) gateResults(ctx context.Context, s *scope, policy droverv1.
 	return out, nil
 }
 
-// gatePolicy is the tenancy the set's gates run under: its namespace's, read once per
-// reconcile, with the manager's --gate-networks for a namespace without a Tenant.
-func (r *Reconciler) gatePolicy(ctx context.Context, s *scope) (tenancy.Policy, error) {
-	if s.gateTenancy == nil {
+// namespacePolicy is the tenancy of the set's namespace, which its record name and its
+// gates are judged by: read once per reconcile, with the manager's --gate-networks for a
+// namespace without a Tenant.
+func (r *Reconciler) namespacePolicy(ctx context.Context, s *scope) (tenancy.Policy, error) {
+	if s.tenancy == nil {
 		p, err := tenancyread.Policy(ctx, r.Client, s.set.Namespace, r.SingleTeam)
 		if err != nil {
 			return tenancy.Policy{}, err
 		}
 		p.DefaultGateNetworks = r.GateNetworks
-		s.gateTenancy = &p
+		s.tenancy = &p
 	}
-	return *s.gateTenancy, nil
+	return *s.tenancy, nil
 }
 
 // forgetGates stops and forgets the evaluations the rollout no longer needs.

@@ -62,10 +62,7 @@ func (r *Reconciler) reconcileTrackChange(ctx context.Context, s *scope) (ctrl.R
 		// reconcilePublish sends what still differs from the published weights again.
 		log := ctrl.LoggerFrom(ctx)
 		log.Info("DNS change lost; publishing again", "change", st.ChangeID, "reason", err.Error())
-		for _, sum := range s.summaries {
-			sum.PendingWeight, sum.PendingPaths = nil, ""
-		}
-		st.ChangeID, st.SubmittedTime, st.Removing = "", nil, nil
+		s.forgetChange()
 		return ctrl.Result{}, nil
 	}
 	var refused *traffic.RefusedError
@@ -75,10 +72,7 @@ func (r *Reconciler) reconcileTrackChange(ctx context.Context, s *scope) (ctrl.R
 		// once when its spec changes.
 		log := ctrl.LoggerFrom(ctx)
 		log.Info("DNS refused the set's records", "change", st.ChangeID, "reason", refused.Reason)
-		for _, sum := range s.summaries {
-			sum.PendingWeight, sum.PendingPaths = nil, ""
-		}
-		st.ChangeID, st.SubmittedTime, st.Removing = "", nil, nil
+		s.forgetChange()
 		st.RefusedTime = &metav1.Time{Time: s.now}
 		s.refusal = "DNS refused the set's records: " + refused.Reason
 		s.after(refusedRetry)
@@ -105,6 +99,16 @@ func (r *Reconciler) reconcileTrackChange(ctx context.Context, s *scope) (ctrl.R
 	}
 	st.ChangeID, st.SubmittedTime, st.Removing, st.LastSyncedTime, st.RefusedTime = "", nil, nil, &now, nil
 	return ctrl.Result{}, nil
+}
+
+// forgetChange forgets the change in flight and the weights it carried, which DNS will
+// never have: what still differs from the published weights is published again.
+func (s *scope) forgetChange() {
+	for _, sum := range s.summaries {
+		sum.PendingWeight, sum.PendingPaths = nil, ""
+	}
+	st := s.set.Status.Traffic
+	st.ChangeID, st.SubmittedTime, st.Removing = "", nil, nil
 }
 
 // weights is the last word on every Prod's weight (plan.Merge): the plan's, the
@@ -191,13 +195,8 @@ func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Resul
 		pending[p.Name] = w
 		pendingPaths[p.Name] = digest
 	}
-	var removing []string
-	for name, sum := range s.summaries {
-		if !exists[name] && sum.PublishedWeight != nil {
-			batch = append(batch, traffic.Weight{ID: RecordID(s.set.Namespace, name), Remove: true})
-			removing = append(removing, name)
-		}
-	}
+	removals, removing := s.removals(exists)
+	batch = append(batch, removals...)
 	if len(batch) == 0 {
 		s.settled = true
 		return ctrl.Result{}, nil
@@ -208,18 +207,25 @@ func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Resul
 // publishWithdrawal removes every record the set has: it may not publish under its name
 // (s.withdraw). The removals touch the set's own records only, whoever holds the name.
 func (r *Reconciler) publishWithdrawal(ctx context.Context, s *scope, svc traffic.Service) (ctrl.Result, error) {
-	var batch []traffic.Weight
-	var removing []string
-	for name, sum := range s.summaries {
-		if sum.PublishedWeight != nil {
-			batch = append(batch, traffic.Weight{ID: RecordID(s.set.Namespace, name), Remove: true})
-			removing = append(removing, name)
-		}
-	}
+	batch, removing := s.removals(nil)
 	if len(batch) == 0 {
 		return ctrl.Result{}, nil
 	}
 	return r.submit(ctx, s, svc, batch, nil, nil, removing)
+}
+
+// removals are the removal of the published record of every Prod not in keep, and the
+// Prods they are of.
+func (s *scope) removals(keep map[string]bool) ([]traffic.Weight, []string) {
+	var batch []traffic.Weight
+	var removing []string
+	for name, sum := range s.summaries {
+		if !keep[name] && sum.PublishedWeight != nil {
+			batch = append(batch, traffic.Weight{ID: RecordID(s.set.Namespace, name), Remove: true})
+			removing = append(removing, name)
+		}
+	}
+	return batch, removing
 }
 
 // submit publishes batch and records it as the change in flight: the weights pending for

@@ -4,6 +4,7 @@ package hookstest
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -26,6 +27,7 @@ import (
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	runtimecatalog "sigs.k8s.io/cluster-api/api/runtime/catalog"
 	runtimehooksv1 "sigs.k8s.io/cluster-api/api/runtime/hooks/v1alpha1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/drover-dev/drover/internal/hooks"
 )
@@ -96,11 +98,35 @@ func cluster(namespace, name string) clusterv1.Cluster {
 	return clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
 }
 
+// The versions an upgrade's calls name: from FromVersion to ToVersion.
+const (
+	FromVersion = "v1.35.2"
+	ToVersion   = "v1.36.3"
+)
+
+// MarkUpgrade makes the Cluster look as Cluster API's topology controller leaves one it
+// upgrades: spec.topology.version is ToVersion, and the control plane reports running
+// controlPlane (FromVersion while the upgrade waits, ToVersion once it is done).
+func MarkUpgrade(ctx context.Context, c client.Client, key client.ObjectKey, controlPlane string) error {
+	cl := &clusterv1.Cluster{}
+	if err := c.Get(ctx, key, cl); err != nil {
+		return err
+	}
+	before := cl.DeepCopy()
+	cl.Spec.Topology = clusterv1.Topology{ClassRef: clusterv1.ClusterClassRef{Name: "hookstest"}, Version: ToVersion}
+	if err := c.Patch(ctx, cl, client.MergeFrom(before)); err != nil {
+		return err
+	}
+	before = cl.DeepCopy()
+	cl.Status.ControlPlane = &clusterv1.ClusterControlPlaneStatus{Versions: []clusterv1.StatusVersion{{Version: controlPlane, Replicas: 1}}}
+	return c.Status().Patch(ctx, cl, client.MergeFrom(before))
+}
+
 // BeforeUpgrade calls the BeforeClusterUpgrade handler for a cluster.
 func (c *Caller) BeforeUpgrade(g gomega.Gomega, namespace, name string) *runtimehooksv1.BeforeClusterUpgradeResponse {
 	resp := &runtimehooksv1.BeforeClusterUpgradeResponse{}
 	c.Call(g, runtimehooksv1.BeforeClusterUpgrade, hooks.BeforeClusterUpgradeHandler, &runtimehooksv1.BeforeClusterUpgradeRequest{
-		Cluster: cluster(namespace, name), FromKubernetesVersion: "v1.35.2", ToKubernetesVersion: "v1.36.3",
+		Cluster: cluster(namespace, name), FromKubernetesVersion: FromVersion, ToKubernetesVersion: ToVersion,
 	}, resp)
 	return resp
 }
@@ -109,7 +135,7 @@ func (c *Caller) BeforeUpgrade(g gomega.Gomega, namespace, name string) *runtime
 func (c *Caller) AfterUpgrade(g gomega.Gomega, namespace, name string) *runtimehooksv1.AfterClusterUpgradeResponse {
 	resp := &runtimehooksv1.AfterClusterUpgradeResponse{}
 	c.Call(g, runtimehooksv1.AfterClusterUpgrade, hooks.AfterClusterUpgradeHandler, &runtimehooksv1.AfterClusterUpgradeRequest{
-		Cluster: cluster(namespace, name), KubernetesVersion: "v1.36.3",
+		Cluster: cluster(namespace, name), KubernetesVersion: ToVersion,
 	}, resp)
 	g.Expect(resp.Status).To(gomega.Equal(runtimehooksv1.ResponseStatusSuccess), resp.Message)
 	return resp
