@@ -37,21 +37,10 @@ func TestManagerMetricsAreAuthenticatedAndAuthorized(t *testing.T) {
 	if err := harness.BuildManager(ctx, root, binary); err != nil {
 		t.Fatal(err)
 	}
-	bed, err := testbed.Start(ctx, testbed.Options{
+	bed := testbed.StartForTest(ctx, t, testbed.Options{
 		Logf:              t.Logf,
 		CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd", "bases")},
 		Scheme:            setup.Scheme(),
-	})
-	if err != nil {
-		t.Fatalf("starting the test bed: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			bed.KeepLogs()
-		}
-		if err := bed.Stop(); err != nil {
-			t.Errorf("stopping the test bed: %v", err)
-		}
 	})
 	cp := bed.ControlPlane
 	id, err := harness.InstallIdentities(ctx, root, bed, "drover-system", time.Hour)

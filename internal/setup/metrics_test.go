@@ -79,18 +79,7 @@ func TestMetricsEndpointAuthnAuthz(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bed, err := testbed.Start(ctx, testbed.Options{Logf: t.Logf})
-	if err != nil {
-		t.Fatalf("starting the test bed: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			bed.KeepLogs()
-		}
-		if err := bed.Stop(); err != nil {
-			t.Errorf("stopping the test bed: %v", err)
-		}
-	})
+	bed := testbed.StartForTest(ctx, t, testbed.Options{Logf: t.Logf})
 	cp := bed.ControlPlane
 
 	// The manager acts as the chart's ServiceAccount, with the chart's RBAC only.

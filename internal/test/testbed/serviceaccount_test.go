@@ -25,18 +25,7 @@ import (
 func TestServiceAccountKubeconfig(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	bed, err := testbed.Start(ctx, testbed.Options{Logf: t.Logf, Workloads: []testbed.WorkloadOptions{{Name: "w-1"}}})
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			bed.KeepLogs()
-		}
-		if err := bed.Stop(); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-	})
+	bed := testbed.StartForTest(ctx, t, testbed.Options{Logf: t.Logf, Workloads: []testbed.WorkloadOptions{{Name: "w-1"}}})
 	w := bed.Workloads[0]
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: "probe"}}
 	if err := w.Client.Create(ctx, sa); err != nil {

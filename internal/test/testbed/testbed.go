@@ -341,3 +341,34 @@ func validate(opts Options) error {
 	}
 	return nil
 }
+
+// TB is the part of testing.TB StartForTest uses.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Logf(format string, args ...any)
+	Failed() bool
+	Cleanup(func())
+}
+
+// StartForTest is Start for one test: a failure to start fails the test, and the test
+// bed is stopped when the test ends, its process logs kept (and their directory logged)
+// if the test failed.
+func StartForTest(ctx context.Context, t TB, opts Options) *Testbed {
+	t.Helper()
+	bed, err := Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("starting the test bed: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			bed.KeepLogs()
+			t.Logf("test bed process logs kept in %s", bed.LogDir())
+		}
+		if err := bed.Stop(); err != nil {
+			t.Errorf("stopping the test bed: %v", err)
+		}
+	})
+	return bed
+}
