@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -69,6 +70,21 @@ func (si *serviceIntent) merge(weights []traffic.Weight) {
 		}
 		si.Weights[w.ID] = w
 	}
+}
+
+// carries reports whether the intent already has every one of weights as given: merging
+// them would change nothing.
+func (si *serviceIntent) carries(weights []traffic.Weight) bool {
+	for _, w := range weights {
+		have, ok := si.Weights[w.ID]
+		if !ok || have.Remove != w.Remove || (!w.Remove && have.Weight != w.Weight) {
+			return false
+		}
+		if w.Paths != nil && (have.Paths == nil || !reflect.DeepEqual(*have.Paths, *w.Paths)) {
+			return false
+		}
+	}
+	return true
 }
 
 // healthCheckConfig is the Route53 health check of one path, or nil when the service

@@ -105,6 +105,9 @@ type Publisher struct {
 	// Retain is how long a finished batch's ticket is remembered. Defaults to 10m.
 	Retain time.Duration
 	Log    logr.Logger
+	// OnLinger, when set, is told of every linger of a zone's batch, from its first
+	// weight to its end (the benchmarks count it as a deliberate wait).
+	OnLinger func(zone string, from, to time.Time)
 	// Now is the clock (tickets' retention, the batches' linger deadline, health check
 	// caller references); nil means time.Now.
 	Now func() time.Time
@@ -161,7 +164,17 @@ type zone struct {
 	// when it could not be read).
 	name string
 	next *batch
-	wake chan struct{}
+	// sending is the batch being sent or followed until in sync; nil between batches.
+	sending *batch
+	// records is the zone's record count as last read, and when: it decides how a batch
+	// of many services reads their records, and is read again after a batch once it is
+	// older than recordCountMaxAge, not before one.
+	records     int64
+	recordsRead time.Time
+	// added is when weights that changed the next batch last came: it goes once none
+	// came for Linger.
+	added time.Time
+	wake  chan struct{}
 	// failures counts the batches that failed in a row: the worker waits longer before
 	// each next one (failureBackoff), so a zone Route53 keeps refusing (permissions, a
 	// deleted zone) is not asked again every second by every ProdSet.
@@ -255,13 +268,25 @@ func (p *Publisher) Publish(ctx context.Context, svc traffic.Service, weights []
 		}
 	}
 	key := canonical(svc.Name)
+	if z.next == nil || z.next.intents[key] == nil {
+		// The change in flight carries these very weights already (a drain handed them
+		// over for the set, which now publishes the same): its ticket, no second change.
+		if b := z.sending; b != nil && b.intents[key] != nil && b.intents[key].Service == svc && b.intents[key].carries(weights) {
+			return b.ticket + ticketSeparator + key, nil
+		}
+	}
 	si := p.nextBatch(z).intents[key]
 	if si == nil {
 		si = &serviceIntent{}
 		z.next.intents[key] = si
 	}
+	if si.Service == svc && si.carries(weights) {
+		// Nothing new for the batch: it does not linger longer for it.
+		return z.next.ticket + ticketSeparator + key, nil
+	}
 	si.Service = svc
 	si.merge(weights)
+	z.added = time.Now() // the linger is real time, whatever the clock
 	select {
 	case z.wake <- struct{}{}:
 	default:
@@ -350,6 +375,7 @@ func (p *Publisher) work(ctx context.Context, z *zone) {
 		z.next = nil
 		if b != nil {
 			b.state = submitted
+			z.sending = b
 		}
 		p.mu.Unlock()
 		if b == nil {
@@ -357,6 +383,7 @@ func (p *Publisher) work(ctx context.Context, z *zone) {
 		}
 		orphans, err := p.send(ctx, log, z, b)
 		p.mu.Lock()
+		z.sending = nil
 		b.finished = p.Now()
 		if err != nil {
 			b.state, b.err = failed, err
@@ -383,6 +410,7 @@ func (p *Publisher) work(ctx context.Context, z *zone) {
 			continue
 		}
 		z.failures = 0
+		p.refreshRecordCount(ctx, log, z)
 		if undeleted := p.deleteHealthChecks(ctx, log, orphans); len(undeleted) > 0 {
 			z.undeleted++
 			p.sweep(ctx, z, undeleted, failureBackoff(z.undeleted))
@@ -393,23 +421,38 @@ func (p *Publisher) work(ctx context.Context, z *zone) {
 }
 
 // linger waits until no weights came to z for Linger, or MaxLinger passed since it
-// began, so that the weights of one event (a drain evicting the Prods of many ProdSets,
-// each publishing in its own reconcile) go out in one batch. It returns false when ctx
-// ends.
+// began (in real time, whatever Now says), so that the weights of one event go out in
+// one batch: a drain hands every set's weights over at once, and the sets' own
+// reconciles may add more. Weights that only repeat what the batch has do not count. It
+// returns false when ctx ends.
 func (p *Publisher) linger(ctx context.Context, z *zone) bool {
-	deadline := p.Now().Add(p.MaxLinger)
+	start := time.Now()
+	deadline := start.Add(p.MaxLinger)
 	for {
-		if !sleep(ctx, min(p.Linger, deadline.Sub(p.Now()))) {
-			return false
+		p.mu.Lock()
+		last := z.added
+		p.mu.Unlock()
+		if last.Before(start) {
+			last = start
 		}
-		select {
-		case <-z.wake: // more weights came: wait for the burst to end
-			if !p.Now().Before(deadline) {
-				return true
-			}
-		default:
+		quiet := last.Add(p.Linger)
+		if quiet.After(deadline) {
+			quiet = deadline
+		}
+		wait := quiet.Sub(time.Now())
+		if wait <= 0 {
+			p.lingered(z, start)
 			return true
 		}
+		if !sleep(ctx, wait) {
+			return false
+		}
+	}
+}
+
+func (p *Publisher) lingered(z *zone, start time.Time) {
+	if p.OnLinger != nil {
+		p.OnLinger(z.id, start, time.Now())
 	}
 }
 
@@ -433,7 +476,7 @@ func (p *Publisher) send(ctx context.Context, log logr.Logger, z *zone, b *batch
 	if len(services) == 0 {
 		return nil, nil
 	}
-	records, err := p.records(ctx, log, b.zone, services)
+	records, err := p.records(ctx, log, z, services)
 	if err != nil {
 		return nil, err
 	}
@@ -562,6 +605,7 @@ func (p *Publisher) insideZone(ctx context.Context, log logr.Logger, z *zone, b 
 			return names
 		}
 		z.name = canonical(aws.ToString(hz.Name))
+		z.records, z.recordsRead = aws.ToInt64(hz.ResourceRecordSetCount), p.Now()
 	}
 	return slices.DeleteFunc(names, func(name string) bool {
 		if name == z.name || strings.HasSuffix(name, "."+z.name) {
@@ -646,13 +690,17 @@ func blame(err error, chunk []serviceChanges) []int {
 // common name covers them all (a drain's batch holds the services of tens of ProdSets:
 // one or a few calls instead of one each). planService keeps only each service's own
 // records of what it is given.
-func (p *Publisher) records(ctx context.Context, log logr.Logger, zoneID string, services []string) (func(string) []types.ResourceRecordSet, error) {
+func (p *Publisher) records(ctx context.Context, log logr.Logger, z *zone, services []string) (func(string) []types.ResourceRecordSet, error) {
+	zoneID := z.id
 	if ancestor := commonAncestor(services); len(services) > 1 && ancestor != "." {
-		hz, err := p.API.HostedZone(ctx, zoneID)
+		if z.recordsRead.IsZero() {
+			// Not read with the zone's name (that read failed): read it now.
+			p.refreshRecordCount(ctx, log, z)
+		}
 		switch {
-		case err != nil:
-			log.V(1).Info("reading the hosted zone's size failed; listing each service's records", "error", err.Error())
-		case listingPages(aws.ToInt64(hz.ResourceRecordSetCount)) < len(services):
+		case z.recordsRead.IsZero():
+			log.V(1).Info("the hosted zone's size is not known; listing each service's records")
+		case listingPages(z.records) < len(services):
 			all, err := p.API.ListResourceRecordSets(ctx, zoneID, ancestor)
 			if err != nil {
 				return nil, fmt.Errorf("reading the records under %s: %w", ancestor, err)
@@ -669,6 +717,29 @@ func (p *Publisher) records(ctx context.Context, log logr.Logger, zoneID string,
 		byService[svc] = listed
 	}
 	return func(svc string) []types.ResourceRecordSet { return byService[svc] }, nil
+}
+
+// recordCountMaxAge is how long a zone's record count is used before it is read again
+// (after a batch, never on the way to one). It only chooses between one listing of the
+// batch's common name and one per service: a stale count costs calls, never a wrong
+// record.
+const recordCountMaxAge = 5 * time.Minute
+
+// refreshRecordCount reads the zone's record count when it is older than
+// recordCountMaxAge.
+func (p *Publisher) refreshRecordCount(ctx context.Context, log logr.Logger, z *zone) {
+	if !z.recordsRead.IsZero() && p.Now().Sub(z.recordsRead) < recordCountMaxAge {
+		return
+	}
+	hz, err := p.API.HostedZone(ctx, z.id)
+	if err != nil {
+		log.V(1).Info("reading the hosted zone's size failed", "error", err.Error())
+		return
+	}
+	if z.name == "" {
+		z.name = canonical(aws.ToString(hz.Name))
+	}
+	z.records, z.recordsRead = aws.ToInt64(hz.ResourceRecordSetCount), p.Now()
 }
 
 // listingPages is how many ListResourceRecordSets answers a zone of n record sets takes.

@@ -35,6 +35,8 @@ type fakeZone struct {
 	// record count HostedZone reports instead of the records held.
 	lists []string
 	size  int64
+	// zoneReads counts HostedZone calls.
+	zoneReads int
 	// refuse, when set, may refuse a change as Route53 refuses an invalid one (the
 	// change is not made); hcFail fails the creation of the health checks of a service.
 	refuse func([]types.Change) error
@@ -113,6 +115,7 @@ func (f *fakeZone) ListResourceRecordSets(_ context.Context, _, name string) ([]
 func (f *fakeZone) HostedZone(_ context.Context, id string) (*types.HostedZone, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.zoneReads++
 	n := f.size
 	if n == 0 {
 		n = int64(len(f.records))
@@ -316,9 +319,11 @@ func TestPublisherLingersWhileWeightsKeepComing(t *testing.T) {
 			select {
 			case <-stop:
 				return
-			case z.wake <- struct{}{}:
 			default:
 			}
+			p2.mu.Lock()
+			z.added = time.Now()
+			p2.mu.Unlock()
 			time.Sleep(10 * time.Millisecond)
 		}
 	}()
@@ -329,6 +334,33 @@ func TestPublisherLingersWhileWeightsKeepComing(t *testing.T) {
 	close(stop)
 	if waited := time.Since(start); waited < 300*time.Millisecond || waited > 3*time.Second {
 		t.Errorf("lingered %s under a stream of weights, want MaxLinger (300ms)", waited)
+	}
+}
+
+// Weights that came before the worker began to linger count from when they came: a
+// batch whose weights all came at once goes one Linger after them, not two.
+func TestPublisherLingersOnceForWeightsThatCameTogether(t *testing.T) {
+	fake := newFakeZone()
+	var spans []time.Duration
+	var mu sync.Mutex
+	p := startPublisher(t, fake, func(p *Publisher) {
+		p.Linger, p.MaxLinger = 200*time.Millisecond, 10*time.Second
+		p.OnLinger = func(_ string, from, to time.Time) { mu.Lock(); spans = append(spans, to.Sub(from)); mu.Unlock() }
+	})
+	var ticket string
+	for i := range 20 {
+		svc := traffic.Service{Zone: "Z1", Name: fmt.Sprintf("s%d.example.com", i), TTL: 30 * time.Second}
+		tk, err := p.Publish(context.Background(), svc, []traffic.Weight{{ID: "default/p", Weight: 1, Paths: paths(fmt.Sprintf("10.0.0.%d", i+1), "", 90, 10)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ticket = tk
+	}
+	eventually(t, "the batch in sync", func() bool { fake.release(); return ticketInSync(t, p, ticket) })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(spans) != 1 || spans[0] < 200*time.Millisecond || spans[0] > 350*time.Millisecond {
+		t.Errorf("lingered %v for weights that came together, want once, one Linger (200ms)", spans)
 	}
 }
 
@@ -876,4 +908,114 @@ func TestChunked(t *testing.T) {
 			t.Errorf("chunked = %q, want %q", got, tc.want)
 		}
 	}
+}
+
+// A set that publishes the weights a drain already handed over for it gets the ticket
+// of the batch that carries them, queued or in flight, and costs no change and no
+// longer linger.
+func TestPublisherAnswersWeightsItCarriesWithTheirBatch(t *testing.T) {
+	zone := newFakeZone()
+	p := startPublisher(t, zone, func(p *Publisher) { p.Linger, p.MaxLinger = 200*time.Millisecond, 10*time.Second })
+	ctx := context.Background()
+	t0, err := p.Publish(ctx, shop, []traffic.Weight{{ID: "default/a", Weight: 100, Paths: paths("10.0.0.1", "", 90, 10)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the record is published", func() bool { zone.release(); return ticketInSync(t, p, t0) })
+	base := zone.callCount()
+	drained := []traffic.Weight{{ID: "default/a", Weight: 0}}
+	start := time.Now()
+	t1, err := p.Publish(ctx, shop, drained)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same weights again and again, within each linger: the batch does not wait
+	// for them.
+	for range 10 {
+		time.Sleep(50 * time.Millisecond)
+		tk, err := p.Publish(ctx, shop, drained)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tk != t1 {
+			t.Fatalf("the same weights got ticket %s, want the batch's %s", tk, t1)
+		}
+		if zone.callCount() > base {
+			break
+		}
+	}
+	eventually(t, "the change is sent", func() bool { return zone.callCount() == base+1 })
+	if took := time.Since(start); took > 700*time.Millisecond {
+		t.Errorf("the change went %s after the first weight: weights it already had made it linger", took)
+	}
+	// In flight (PENDING): the same weights get its ticket; a different one a new batch.
+	tk, err := p.Publish(ctx, shop, drained)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk != t1 {
+		t.Errorf("weights the change in flight carries got ticket %s, want %s", tk, t1)
+	}
+	other, err := p.Publish(ctx, shop, []traffic.Weight{{ID: "default/a", Weight: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if batchOf(other) == batchOf(t1) {
+		t.Error("a different weight was answered with the batch in flight")
+	}
+	zone.release()
+	eventually(t, "the first batch is in sync", func() bool { return ticketInSync(t, p, t1) })
+	eventually(t, "the second change is sent", func() bool { return zone.callCount() == base+2 })
+	zone.release()
+	eventually(t, "the second batch is in sync", func() bool { return ticketInSync(t, p, other) })
+	if n := zone.callCount() - base; n != 2 {
+		t.Errorf("%d changes, want 2", n)
+	}
+}
+
+// Once a zone is known, a batch reads nothing but the records before its change, however
+// many services it holds: the zone's size is read again after a batch, when old.
+func TestPublisherReadsOnlyTheRecordsOnTheWayToAChange(t *testing.T) {
+	zone := newFakeZone()
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	p := startPublisher(t, zone, func(p *Publisher) { p.Now = clock })
+	publish := func(round int) {
+		var ticket string
+		for i, name := range []string{"cart.example.com", "shop.example.com"} {
+			svc := traffic.Service{Zone: "Z1", Name: name, TTL: 30 * time.Second}
+			tk, err := p.Publish(context.Background(), svc, []traffic.Weight{{ID: fmt.Sprintf("default/p%d", i), Weight: int32(round), Paths: paths(fmt.Sprintf("10.0.0.%d", i+1), "", 90, 10)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ticket = tk
+		}
+		eventually(t, "the change is sent", func() bool { return zone.callCount() == round })
+		zone.release()
+		eventually(t, "the batch is in sync", func() bool { return ticketInSync(t, p, ticket) })
+	}
+	publish(1)
+	zone.mu.Lock()
+	reads, lists := zone.zoneReads, len(zone.lists)
+	zone.mu.Unlock()
+	if reads != 1 || lists != 1 {
+		t.Fatalf("the first batch read the zone %d times and listed %d times, want 1 and 1", reads, lists)
+	}
+	publish(2)
+	zone.mu.Lock()
+	reads, lists = zone.zoneReads, len(zone.lists)
+	zone.mu.Unlock()
+	if reads != 1 || lists != 2 {
+		t.Errorf("the second batch read the zone %d times in all and listed %d times, want 1 and 2: one listing before its change", reads, lists)
+	}
+	mu.Lock()
+	now = now.Add(recordCountMaxAge + time.Second)
+	mu.Unlock()
+	publish(3)
+	eventually(t, "the zone's size is read again after the batch", func() bool {
+		zone.mu.Lock()
+		defer zone.mu.Unlock()
+		return zone.zoneReads == 2
+	})
 }
