@@ -92,6 +92,26 @@ type ClusterMaintenanceStatus struct {
 	// +listType=map
 	// +listMapKey=name
 	Prods []MaintenanceProd `json:"prods,omitempty"`
+
+	// handoff records the weights 0 the maintenance handed to DNS itself when it was
+	// admitted, for every ProdSet of the namespace at once, before each set caught up
+	// in its own reconcile. It is written before anything is published, so that a
+	// manager that restarts before every set caught up knows which sets to check against
+	// DNS (docs/traffic.md, "A drain in one change").
+	// +optional
+	Handoff *MaintenanceHandoff `json:"handoff,omitempty"`
+}
+
+// MaintenanceHandoff is what a maintenance handed to DNS for the ProdSets at once.
+type MaintenanceHandoff struct {
+	// time the hand-off was decided.
+	Time metav1.Time `json:"time"`
+	// prodSets whose Prods on the cluster were handed over at weight 0.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=10000
+	// +kubebuilder:validation:items:MaxLength=253
+	ProdSets []string `json:"prodSets,omitempty"`
 }
 
 // ClusterMaintenance takes a workload cluster out of traffic for maintenance, such as an

@@ -232,6 +232,24 @@ type ProdSetTrafficStatus struct {
 	// they are published again a minute after it, or at once when the spec changes.
 	// +optional
 	RefusedTime *metav1.Time `json:"refusedTime,omitempty"`
+	// handoffs are the ClusterMaintenances that handed weights of this set to DNS
+	// themselves, by UID, and whether a change of the set confirmed them in sync since:
+	// until then, the set checks its records against DNS rather than trusting its status.
+	// +optional
+	// +listType=map
+	// +listMapKey=maintenance
+	// +kubebuilder:validation:MaxItems=256
+	Handoffs []TrafficHandoff `json:"handoffs,omitempty"`
+}
+
+// TrafficHandoff is a ClusterMaintenance's hand-off as a ProdSet took it.
+type TrafficHandoff struct {
+	// maintenance is the ClusterMaintenance's UID.
+	// +kubebuilder:validation:MaxLength=64
+	Maintenance string `json:"maintenance"`
+	// confirmed: a change of the set that carried the hand-off's weights, or all of the
+	// set's weights after it, is in sync.
+	Confirmed bool `json:"confirmed"`
 }
 
 // ProdSetStatus is the observed state of a ProdSet.

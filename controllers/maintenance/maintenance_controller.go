@@ -35,6 +35,7 @@ import (
 	"github.com/drover-dev/drover/internal/mapping"
 	"github.com/drover-dev/drover/internal/phases"
 	"github.com/drover-dev/drover/internal/plan"
+	"github.com/drover-dev/drover/internal/traffic"
 )
 
 // ControllerName names the controller and its event recorder.
@@ -49,6 +50,12 @@ type Reconciler struct {
 	RecheckInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Publisher publishes the ProdSets' DNS weights; nil means no traffic provider.
+	// With Handoffs, an admitted drain hands every set's weights 0 to it at once.
+	Publisher traffic.Publisher
+	// Handoffs are shared with the ProdSet controller, which takes each set's hand-off
+	// over.
+	Handoffs *traffic.Handoffs
 
 	// admitted remembers the admissions of this process until the cache has them, so two
 	// maintenances admitted back to back each see the other (the controller runs one
@@ -104,6 +111,15 @@ type scope struct {
 	keptOutBy string
 	// released: the finalizer is removed.
 	released bool
+	// handoff is what the admission hands to DNS once it is recorded.
+	handoff []setHandoff
+}
+
+// setHandoff is one ProdSet's part of a drain's hand-off.
+type setHandoff struct {
+	set     client.ObjectKey
+	svc     traffic.Service
+	weights map[string]int32
 }
 
 // Reconcile admits, follows and releases one ClusterMaintenance.
@@ -132,6 +148,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		}}, patch.WithStatusObservedGeneration{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
+		}
+		if err == nil {
+			// The admission and its hand-off are recorded: hand the weights over.
+			r.hand(ctx, m, s.handoff)
+		} else {
+			for _, h := range s.handoff {
+				r.Handoffs.Abandon(h.set, m.UID)
+			}
 		}
 	}()
 
@@ -217,6 +241,7 @@ func (r *Reconciler) reconcileAdmission(ctx context.Context, s *scope) (ctrl.Res
 		now := metav1.NewTime(r.Now())
 		m.Status.AdmittedTime = &now
 		m.Status.Phase = droverv1.MaintenanceDraining
+		r.planHandoff(s, now)
 		r.remember(client.ObjectKeyFromObject(m), m.Spec.ClusterName)
 		r.event(m, corev1.EventTypeNormal, ReasonAdmitted, "Drain", "draining cluster %s: %s", m.Spec.ClusterName, a.Message)
 		return ctrl.Result{}, nil
@@ -297,6 +322,9 @@ func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) (ctrl.Resul
 				s.notBack = append(s.notBack, p.Name)
 			}
 		}
+		if !handoffConfirmed(m, &s.sets[i]) {
+			s.notBack = append(s.notBack, "ProdSet "+s.sets[i].Name+" (its records not yet checked since the drain)")
+		}
 	}
 	if len(s.notBack) > 0 {
 		return ctrl.Result{RequeueAfter: time.Second}, nil
@@ -312,6 +340,9 @@ func (r *Reconciler) done(s *scope) {
 		r.event(m, corev1.EventTypeNormal, ReasonReleased, "Restore", "cluster %s is back in traffic", m.Spec.ClusterName)
 	}
 	r.forget(client.ObjectKeyFromObject(m))
+	if r.Handoffs != nil {
+		r.Handoffs.ForgetMaintenance(m.UID)
+	}
 	s.released = true
 }
 
@@ -376,4 +407,87 @@ func (r *Reconciler) event(m *droverv1.ClusterMaintenance, eventType, reason, ac
 	if r.Recorder != nil {
 		r.Recorder.Eventf(m, nil, eventType, reason, action, format, args...)
 	}
+}
+
+// planHandoff decides, at the admission, the weights 0 the drain hands to DNS for every
+// ProdSet at once (plan.Handoff), and records in the status which sets they are for:
+// the status is written before anything is published. Only a set settled in DNS is
+// handed over (its records in sync for its generation, under the name it holds, no
+// change in flight); any other catches up in its own reconcile, as does everything
+// else a set decides.
+func (r *Reconciler) planHandoff(s *scope, now metav1.Time) {
+	if r.Publisher == nil || r.Handoffs == nil {
+		return
+	}
+	m := s.m
+	var names []string
+	for i := range s.sets {
+		set := &s.sets[i]
+		svc, ok := traffic.ServiceOf(set)
+		if !ok || !settledInDNS(set, svc) {
+			continue
+		}
+		var prods []plan.HandoffProd
+		for _, p := range set.Status.Prods {
+			prods = append(prods, plan.HandoffProd{Name: p.Name, Cluster: p.Cluster, Published: p.PublishedWeight})
+		}
+		handed := plan.Handoff(m.Spec.ClusterName, prods)
+		if len(handed) == 0 {
+			continue
+		}
+		h := setHandoff{set: client.ObjectKeyFromObject(set), svc: svc, weights: map[string]int32{}}
+		for _, name := range handed {
+			h.weights[name] = 0
+		}
+		s.handoff = append(s.handoff, h)
+		names = append(names, set.Name)
+		r.Handoffs.Plan(h.set, m.UID)
+	}
+	if len(names) > 0 {
+		m.Status.Handoff = &droverv1.MaintenanceHandoff{Time: now, ProdSets: names}
+	}
+}
+
+// settledInDNS reports whether a set's records are in sync with its status: nothing in
+// flight, TrafficReady for its generation, under the name it holds.
+func settledInDNS(set *droverv1.ProdSet, svc traffic.Service) bool {
+	st := set.Status.Traffic
+	if !set.DeletionTimestamp.IsZero() || st == nil || st.ChangeID != "" || set.Status.ObservedGeneration != set.Generation {
+		return false
+	}
+	if st.ClaimedName != traffic.ClaimKey(svc.Zone, svc.Name) {
+		return false
+	}
+	c := conditions.Get(set, droverv1.ProdSetTrafficReadyCondition)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == set.Generation
+}
+
+// hand gives the planned hand-off to the Publisher, one Publish per set, all within the
+// publisher's linger: one change per hosted zone. A set whose Publish fails is left to
+// its own reconcile.
+func (r *Reconciler) hand(ctx context.Context, m *droverv1.ClusterMaintenance, handoff []setHandoff) {
+	log := ctrl.LoggerFrom(ctx)
+	for _, h := range handoff {
+		weights := make([]traffic.Weight, 0, len(h.weights))
+		for _, name := range slices.Sorted(maps.Keys(h.weights)) {
+			weights = append(weights, traffic.Weight{ID: traffic.RecordID(h.set.Namespace, name), Weight: h.weights[name]})
+		}
+		err := r.Handoffs.Hand(h.set, m.UID, func() (string, error) { return r.Publisher.Publish(ctx, h.svc, weights) }, h.weights)
+		if err != nil {
+			log.Error(err, "handing a ProdSet's drained weights to DNS; the set publishes them itself", "prodSet", h.set.Name)
+		}
+	}
+}
+
+// handoffConfirmed reports whether a set the maintenance handed weights for has had a
+// change confirm them since (or needs none): until then its status may not say what DNS
+// holds, and the maintenance is not let go.
+func handoffConfirmed(m *droverv1.ClusterMaintenance, set *droverv1.ProdSet) bool {
+	if m.Status.Handoff == nil || !slices.Contains(m.Status.Handoff.ProdSets, set.Name) {
+		return true
+	}
+	st := set.Status.Traffic
+	return st != nil && slices.ContainsFunc(st.Handoffs, func(h droverv1.TrafficHandoff) bool {
+		return h.Maintenance == string(m.UID) && h.Confirmed
+	})
 }

@@ -13,12 +13,11 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	tenancyread "github.com/drover-dev/drover/internal/tenancy/read"
+	"github.com/drover-dev/drover/internal/traffic"
 )
 
 // claimKey names a record name in a hosted zone, as status.traffic.claimedName holds it.
-func claimKey(zoneID, name string) string {
-	return zoneID + "/" + strings.TrimSuffix(strings.ToLower(name), ".")
-}
+func claimKey(zoneID, name string) string { return traffic.ClaimKey(zoneID, name) }
 
 // holder is the ProdSet that holds a record name.
 type holder struct {

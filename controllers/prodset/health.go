@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -113,6 +114,9 @@ type prober struct {
 
 	mu   sync.Mutex
 	last map[client.ObjectKey]probeResult
+	// inFlight makes one probe per cluster at a time: sets that ask while it runs share
+	// its answer.
+	inFlight singleflight.Group
 }
 
 type probeResult struct {
@@ -128,6 +132,12 @@ func (p *prober) reachable(ctx context.Context, key client.ObjectKey, now time.T
 	if ok && now.Sub(r.at) < p.ttl {
 		return r.ok
 	}
+	up, _, _ := p.inFlight.Do(key.String(), func() (any, error) { return p.probe(ctx, key, now), nil })
+	return up.(bool)
+}
+
+// probe asks key's API server and records the answer.
+func (p *prober) probe(ctx context.Context, key client.ObjectKey, now time.Time) bool {
 	up := false
 	if c, err := p.cc.GetUncachedClient(ctx, key); err == nil {
 		ctx, cancel := context.WithTimeout(ctx, p.timeout)

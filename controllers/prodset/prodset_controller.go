@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,8 +41,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -92,6 +93,9 @@ type Reconciler struct {
 	ResyncInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Handoffs are the weights ClusterMaintenances handed to the Publisher for the sets
+	// at their admission (the maintenance controller shares them); nil: none are.
+	Handoffs *traffic.Handoffs
 	// LeftoversNamespace is the manager's namespace, where the record of what a released
 	// set left in DNS is kept (release.go).
 	LeftoversNamespace string
@@ -101,6 +105,7 @@ type Reconciler struct {
 	prober      prober
 	history     history
 	steps       stepClock
+	revisions   revisions
 }
 
 // +kubebuilder:rbac:groups=drover.dev,resources=prodsets,verbs=get;list;watch;update;patch
@@ -135,24 +140,19 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 	setMetrics.Use(mgr.GetCache(), mgr.Elected())
 	// Placement reads every Cluster and ClusterMaintenance of the set's namespace.
 	toSets := mapping.AllInNamespace(r.Client, func() client.ObjectList { return &droverv1.ProdSetList{} })
-	// A gate's verdict wakes its set.
-	verdicts := make(chan event.TypedGenericEvent[*droverv1.ProdSet], 256)
+	// A gate's verdict wakes its set, as does a record name let go for the sets that
+	// asked for it; neither callback ever waits for the controller.
+	wake := newWakeups()
+	if err := mgr.Add(manager.RunnableFunc(wake.run)); err != nil {
+		return err
+	}
 	if r.Gates != nil {
-		r.Gates.Done = func(owner types.NamespacedName) {
-			verdicts <- event.TypedGenericEvent[*droverv1.ProdSet]{Object: &droverv1.ProdSet{ObjectMeta: metav1.ObjectMeta{Namespace: owner.Namespace, Name: owner.Name}}}
-		}
+		r.Gates.Done = wake.add
 		if err := mgr.Add(r.Gates); err != nil {
 			return err
 		}
 	}
-	// A record name let go wakes the sets that asked for it.
-	freed := make(chan event.TypedGenericEvent[*droverv1.ProdSet], 256)
-	r.claims.wake = func(set types.NamespacedName) {
-		select {
-		case freed <- event.TypedGenericEvent[*droverv1.ProdSet]{Object: &droverv1.ProdSet{ObjectMeta: metav1.ObjectMeta{Namespace: set.Namespace, Name: set.Name}}}:
-		default: // full: the set's resync finds the name free
-		}
-	}
+	r.claims.wake = wake.add
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&droverv1.ProdSet{}).
@@ -164,8 +164,7 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 		// A Tenant says which zones and names sets may publish, in its namespaces and (by
 		// the zones it lists) in those without one: a change wakes every set that publishes.
 		Watches(&droverv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.publishingSets)).
-		WatchesRawSource(source.Channel(verdicts, &handler.TypedEnqueueRequestForObject[*droverv1.ProdSet]{})).
-		WatchesRawSource(source.Channel(freed, &handler.TypedEnqueueRequestForObject[*droverv1.ProdSet]{})).
+		WatchesRawSource(source.Channel(wake.out, &handler.TypedEnqueueRequestForObject[*droverv1.ProdSet]{})).
 		WatchesRawSource(r.ClusterCache.GetClusterSource(ControllerName, toSets,
 			clustercache.WatchForProbeFailure(r.ProbeFailureGrace))).
 		Complete(r)
@@ -206,6 +205,8 @@ type scope struct {
 	ro rolloutScope
 	// merged is the last word on the weights; see weights.
 	merged *plan.Merged
+	// handoffs are the maintenances that handed weights of the set to DNS (handoffsOf).
+	handoffs []types.UID
 	// admitted is when the maintenance of each cluster under one was admitted.
 	admitted map[string]time.Time
 	// tenancy is the tenancy of the set's namespace, once a phase needed it (the record
@@ -241,7 +242,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		}
 	}
 	before := set.DeepCopy()
-	s := &scope{set: set, read: set.DeepCopy(), now: r.Now(), revision: Revision(&set.Spec.Template), summaries: map[string]*droverv1.ProdSummary{}}
+	s := &scope{set: set, read: set.DeepCopy(), now: r.Now(), revision: r.revisions.of(set), summaries: map[string]*droverv1.ProdSummary{}}
 	for i := range set.Status.Prods {
 		sum := set.Status.Prods[i]
 		s.summaries[sum.Name] = &sum
@@ -351,7 +352,11 @@ func (r *Reconciler) reconcileFinalizer(_ context.Context, s *scope) (ctrl.Resul
 		r.claims.release(st.ClaimedName, s.set.UID)
 	}
 	forgetAllGates(r.Gates, client.ObjectKeyFromObject(s.set))
+	if r.Handoffs != nil {
+		r.Handoffs.Forget(client.ObjectKeyFromObject(s.set))
+	}
 	r.history.forgetSet(s.set.UID)
+	r.revisions.forget(s.set.UID)
 	r.steps.forget(s.set.UID)
 	s.done = true
 	return ctrl.Result{}, nil
@@ -387,6 +392,7 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) error {
 	if err := r.Client.List(ctx, maint, client.InNamespace(ns)); err != nil {
 		return fmt.Errorf("listing ClusterMaintenances: %w", err)
 	}
+	s.handoffs = handoffsOf(s.set, maint.Items)
 	type mstate struct {
 		m     plan.Maintenance
 		surge bool
@@ -726,6 +732,41 @@ func Revision(t *droverv1.ProdTemplate) string {
 	data, _ := json.Marshal(t)
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])[:10]
+}
+
+// revisions memoises each set's Revision for its generation: the template (up to
+// thousands of manifests) is hashed when it changes, not on every reconcile.
+type revisions struct {
+	mu  sync.Mutex
+	all map[types.UID]revision
+}
+
+type revision struct {
+	generation int64
+	hash       string
+}
+
+func (r *revisions) of(set *droverv1.ProdSet) string {
+	r.mu.Lock()
+	got, ok := r.all[set.UID]
+	r.mu.Unlock()
+	if ok && got.generation == set.Generation && set.Generation != 0 {
+		return got.hash
+	}
+	hash := Revision(&set.Spec.Template)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.all == nil {
+		r.all = map[types.UID]revision{}
+	}
+	r.all[set.UID] = revision{generation: set.Generation, hash: hash}
+	return hash
+}
+
+func (r *revisions) forget(uid types.UID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.all, uid)
 }
 
 // ProdName names a set's Prod on a cluster: "<set>-<cluster>" (index 0), then

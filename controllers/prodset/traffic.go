@@ -9,9 +9,11 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cluster-api/util/conditions"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/plan"
@@ -19,7 +21,7 @@ import (
 )
 
 // DefaultTTL applies when spec.traffic.ttl is unset.
-const DefaultTTL = 30 * time.Second
+const DefaultTTL = traffic.DefaultTTL
 
 // refusedRetry is how long a set whose records DNS refused waits before it publishes
 // them again, unless its spec changes: the same records are refused again until what
@@ -32,23 +34,19 @@ func (r *Reconciler) service(set *droverv1.ProdSet) (traffic.Service, bool) {
 }
 
 func serviceOf(publishing bool, set *droverv1.ProdSet) (traffic.Service, bool) {
-	t := set.Spec.Traffic
-	if !publishing || t == nil {
+	if !publishing {
 		return traffic.Service{}, false
 	}
-	ttl := DefaultTTL
-	if t.TTL > 0 {
-		ttl = time.Duration(t.TTL) * time.Second
-	}
-	return traffic.Service{Zone: t.HostedZoneID, Name: t.RecordName, TTL: ttl}, true
+	return traffic.ServiceOf(set)
 }
 
 // RecordID identifies a Prod's record under the service name.
-func RecordID(namespace, prod string) string { return namespace + "/" + prod }
+func RecordID(namespace, prod string) string { return traffic.RecordID(namespace, prod) }
 
 // reconcileTrackChange follows the DNS change in flight and, once it is in sync, records the
 // weights it carried as published.
 func (r *Reconciler) reconcileTrackChange(ctx context.Context, s *scope) (ctrl.Result, error) {
+	r.takeHandoff(s)
 	st := s.set.Status.Traffic
 	if st == nil || st.ChangeID == "" {
 		return ctrl.Result{}, nil
@@ -98,6 +96,9 @@ func (r *Reconciler) reconcileTrackChange(ctx context.Context, s *scope) (ctrl.R
 		delete(s.summaries, name)
 	}
 	st.ChangeID, st.SubmittedTime, st.Removing, st.LastSyncedTime, st.RefusedTime = "", nil, nil, &now, nil
+	for i := range st.Handoffs {
+		st.Handoffs[i].Confirmed = true // the change carried them: DNS and status agree
+	}
 	return ctrl.Result{}, nil
 }
 
@@ -109,6 +110,8 @@ func (s *scope) forgetChange() {
 	}
 	st := s.set.Status.Traffic
 	st.ChangeID, st.SubmittedTime, st.Removing = "", nil, nil
+	// The hand-offs the change was to confirm are not: the set checks DNS again.
+	st.Handoffs = slices.DeleteFunc(st.Handoffs, func(h droverv1.TrafficHandoff) bool { return !h.Confirmed })
 }
 
 // weights is the last word on every Prod's weight (plan.Merge): the plan's, the
@@ -140,9 +143,16 @@ func (s *scope) weights() *plan.Merged {
 func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Result, error) {
 	svc, ok := r.service(s.set)
 	if !ok {
+		r.confirmHandoffs(s) // the set publishes nothing: nothing to disagree with
 		return ctrl.Result{}, nil
 	}
 	if s.set.Status.Traffic != nil && s.set.Status.Traffic.ChangeID != "" {
+		return ctrl.Result{}, nil
+	}
+	if r.Handoffs != nil && r.Handoffs.Pending(client.ObjectKeyFromObject(s.set)) {
+		// A maintenance is handing weights of the set over this very moment: the set
+		// takes them over rather than publish its own.
+		s.after(100 * time.Millisecond)
 		return ctrl.Result{}, nil
 	}
 	if s.withdrawing {
@@ -164,6 +174,10 @@ func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Resul
 	pendingPaths := map[string]string{}
 	exists := map[string]bool{}
 	needsPaths := traffic.PublishesPaths(r.Publisher)
+	// A hand-off this set never took over (the manager restarted before it did) may have
+	// put weights in DNS that the status does not show: every weight goes again, and
+	// the Publisher sends what differs from what DNS holds.
+	unsure := len(r.unconfirmedHandoffs(s)) > 0
 	for _, p := range s.prods {
 		exists[p.Name] = true
 		w := s.weights().Prods[p.Name].Publish
@@ -181,7 +195,7 @@ func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Resul
 				sameWeight = *sum.PublishedWeight == w
 			}
 		}
-		if sameWeight && publishedPaths == digest {
+		if sameWeight && publishedPaths == digest && !(unsure && sum != nil && sum.PublishedWeight != nil) {
 			continue
 		}
 		weight := traffic.Weight{ID: RecordID(s.set.Namespace, p.Name), Weight: w}
@@ -198,6 +212,7 @@ func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Resul
 	removals, removing := s.removals(exists)
 	batch = append(batch, removals...)
 	if len(batch) == 0 {
+		r.confirmHandoffs(s) // nothing published: nothing to disagree with
 		s.settled = true
 		return ctrl.Result{}, nil
 	}
@@ -209,6 +224,7 @@ func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Resul
 func (r *Reconciler) publishWithdrawal(ctx context.Context, s *scope, svc traffic.Service) (ctrl.Result, error) {
 	batch, removing := s.removals(nil)
 	if len(batch) == 0 {
+		r.confirmHandoffs(s)
 		return ctrl.Result{}, nil
 	}
 	return r.submit(ctx, s, svc, batch, nil, nil, removing)
@@ -247,6 +263,9 @@ func (r *Reconciler) submit(ctx context.Context, s *scope, svc traffic.Service, 
 	}
 	st := s.set.Status.Traffic
 	st.ChangeID, st.SubmittedTime, st.Removing = id, &now, sortedStrings(removing)
+	for _, uid := range r.unconfirmedHandoffs(s) {
+		s.noteHandoff(uid, false) // every weight went: once in sync, DNS holds what the status says
+	}
 	s.submitted = true
 	s.observeEvictions(pending)
 	for name, w := range pending {
@@ -397,5 +416,124 @@ func (s *scope) observeEvictions(pending map[string]int32) {
 			continue
 		}
 		evictionLatency.WithLabelValues(why).Observe(s.now.Sub(since).Seconds())
+	}
+}
+
+// handoffsOf returns the UIDs of the maintenances whose status.handoff names the set:
+// those that handed weights of the set to DNS at their admission. Maintenances being
+// deleted count too (their finalizer waits for the set to confirm).
+func handoffsOf(set *droverv1.ProdSet, ms []droverv1.ClusterMaintenance) []types.UID {
+	var out []types.UID
+	for i := range ms {
+		if h := ms[i].Status.Handoff; h != nil && slices.Contains(h.ProdSets, set.Name) {
+			out = append(out, ms[i].UID)
+		}
+	}
+	return out
+}
+
+// takeHandoff takes over a hand-off of a maintenance, if one waits for the set, as if
+// the set had submitted the change itself: the change is the set's change in flight,
+// its weights the Prods' pending weights, and once it is in sync they are the published
+// ones. It also forgets the hand-offs of maintenances that are gone, and confirms those
+// this manager made that never reached DNS for the set (abandoned).
+func (r *Reconciler) takeHandoff(s *scope) {
+	st := s.set.Status.Traffic
+	if st != nil && len(st.Handoffs) > 0 {
+		st.Handoffs = slices.DeleteFunc(st.Handoffs, func(h droverv1.TrafficHandoff) bool {
+			return !slices.Contains(s.handoffs, types.UID(h.Maintenance))
+		})
+	}
+	if r.Handoffs == nil || r.Publisher == nil {
+		return
+	}
+	key := client.ObjectKeyFromObject(s.set)
+	inFlight := ""
+	if st != nil {
+		inFlight = st.ChangeID
+	}
+	h, ok := r.Handoffs.Take(key, inFlight)
+	if !ok {
+		if !r.Handoffs.Pending(key) {
+			for _, uid := range s.handoffs {
+				if r.Handoffs.Made(uid) && !hasHandoff(s.set, uid) {
+					s.noteHandoff(uid, true) // made here, and nothing of it reached DNS for the set
+				}
+			}
+		}
+		return
+	}
+	if st == nil {
+		st = &droverv1.ProdSetTrafficStatus{}
+		s.set.Status.Traffic = st
+	}
+	if st.ChangeID == "" {
+		now := metav1.NewTime(s.now)
+		st.ChangeID, st.SubmittedTime = h.Ticket, &now
+	}
+	for name, w := range h.Weights {
+		sum := s.summaries[name]
+		if sum == nil {
+			continue // gone since: the set removes its record itself
+		}
+		if sum.PendingWeight == nil {
+			sum.PendingPaths = sum.PublishedPaths // the hand-off leaves the paths as they are
+		}
+		sum.PendingWeight = ptr.To(w)
+	}
+	if !hasHandoff(s.set, h.Maintenance) {
+		s.noteHandoff(h.Maintenance, false)
+	}
+	s.after(time.Second)
+}
+
+func hasHandoff(set *droverv1.ProdSet, uid types.UID) bool {
+	st := set.Status.Traffic
+	return st != nil && slices.ContainsFunc(st.Handoffs, func(h droverv1.TrafficHandoff) bool { return h.Maintenance == string(uid) })
+}
+
+// noteHandoff records the maintenance's hand-off in the set's status, confirmed or to be
+// confirmed by the change in flight.
+func (s *scope) noteHandoff(uid types.UID, confirmed bool) {
+	if s.set.Status.Traffic == nil {
+		s.set.Status.Traffic = &droverv1.ProdSetTrafficStatus{}
+	}
+	st := s.set.Status.Traffic
+	if i := slices.IndexFunc(st.Handoffs, func(h droverv1.TrafficHandoff) bool { return h.Maintenance == string(uid) }); i >= 0 {
+		st.Handoffs[i].Confirmed = st.Handoffs[i].Confirmed || confirmed
+		return
+	}
+	st.Handoffs = append(st.Handoffs, droverv1.TrafficHandoff{Maintenance: string(uid), Confirmed: confirmed})
+}
+
+// unconfirmedHandoffs are the maintenances that handed weights of the set to DNS under
+// an earlier manager and that no change of the set has confirmed or is confirming: the
+// set cannot know what they left in DNS (the manager restarted before the set took them
+// over), so it publishes every weight again and the Publisher sends what differs.
+func (r *Reconciler) unconfirmedHandoffs(s *scope) []types.UID {
+	key := client.ObjectKeyFromObject(s.set)
+	if len(s.handoffs) == 0 || (r.Handoffs != nil && r.Handoffs.Pending(key)) {
+		return nil
+	}
+	var out []types.UID
+	for _, uid := range s.handoffs {
+		if !hasHandoff(s.set, uid) && (r.Handoffs == nil || !r.Handoffs.Made(uid)) {
+			out = append(out, uid)
+		}
+	}
+	return out
+}
+
+// confirmHandoffs records every hand-off of the set as confirmed: the set has nothing in
+// DNS that a hand-off could have changed without its status saying so.
+func (r *Reconciler) confirmHandoffs(s *scope) {
+	if len(s.handoffs) == 0 || (r.Handoffs != nil && r.Handoffs.Pending(client.ObjectKeyFromObject(s.set))) {
+		return
+	}
+	if st := s.set.Status.Traffic; st != nil && st.ChangeID != "" {
+		return
+	}
+	for _, uid := range s.handoffs {
+		s.noteHandoff(uid, true)
 	}
 }

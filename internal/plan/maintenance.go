@@ -111,3 +111,28 @@ func plural(n int, word string) string {
 	}
 	return word + "s"
 }
+
+// HandoffProd is one Prod of a set as a drain's hand-off sees it: from the set's status.
+type HandoffProd struct {
+	Name    string
+	Cluster string
+	// Published is the weight DNS has for it; nil when it has none.
+	Published *int32
+}
+
+// Handoff names the Prods of a set whose records the drain of cluster sets to 0 at its
+// admission, for every set at once, before each set's own reconcile: those on the
+// cluster that DNS gives traffic. It is what ProdSet and Merge decide for them once the
+// set sees the maintenance admitted (every Prod on a draining cluster is evicted, and an
+// eviction is never undone by a rollout); TestHandoffAgreesWithTheSetsPlan holds the two
+// together. The set's own reconcile publishes whatever else it decides.
+func Handoff(cluster string, prods []HandoffProd) []string {
+	var out []string
+	for _, p := range prods {
+		if p.Cluster == cluster && p.Published != nil && *p.Published > 0 {
+			out = append(out, p.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -161,7 +161,9 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.ProdConcurrency}); err != nil {
 		return nil, fmt.Errorf("setting up the Prod controller: %w", err)
 	}
+	handoffs := &traffic.Handoffs{}
 	if err := (&prodset.Reconciler{
+		Handoffs:     handoffs,
 		Client:       mgr.GetClient(),
 		ClusterCache: cc,
 		Publisher:    opts.Publisher,
@@ -215,6 +217,8 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		Client:          mgr.GetClient(),
 		Recorder:        mgr.GetEventRecorder("drover-" + maintenance.ControllerName),
 		RecheckInterval: opts.MaintenanceRecheckInterval,
+		Publisher:       opts.Publisher,
+		Handoffs:        handoffs,
 	}).SetupWithManager(ctx, mgr, controller.Options{}); err != nil {
 		return nil, fmt.Errorf("setting up the ClusterMaintenance controller: %w", err)
 	}

@@ -14,6 +14,7 @@ package traffic
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -139,4 +140,29 @@ func (None) Status(_ context.Context, prod *droverv1.Prod) State {
 		},
 		PublishedWeight: prod.Status.PublishedWeight,
 	}
+}
+
+// DefaultTTL applies when a ProdSet's spec.traffic.ttl is unset.
+const DefaultTTL = 30 * time.Second
+
+// ServiceOf is a ProdSet's record set; false when the set publishes none.
+func ServiceOf(set *droverv1.ProdSet) (Service, bool) {
+	t := set.Spec.Traffic
+	if t == nil {
+		return Service{}, false
+	}
+	ttl := DefaultTTL
+	if t.TTL > 0 {
+		ttl = time.Duration(t.TTL) * time.Second
+	}
+	return Service{Zone: t.HostedZoneID, Name: t.RecordName, TTL: ttl}, true
+}
+
+// RecordID identifies a Prod's record under its set's service name (Weight.ID).
+func RecordID(namespace, prod string) string { return namespace + "/" + prod }
+
+// ClaimKey names a record name in a hosted zone, as a ProdSet's
+// status.traffic.claimedName holds it.
+func ClaimKey(zoneID, name string) string {
+	return zoneID + "/" + strings.TrimSuffix(strings.ToLower(name), ".")
 }
