@@ -46,31 +46,6 @@ func TestCriticalPath(t *testing.T) {
 	}
 }
 
-func TestLingerSpans(t *testing.T) {
-	t0 := time.Unix(1000, 0)
-	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-	c := func(op, zone string, from, to int) call {
-		return call{op: op, zone: zone, start: at(from), end: at(to)}
-	}
-	calls := []call{
-		c(opList, "A", 200, 210), c(opList, "A", 210, 220), c(opChange, "A", 220, 230), c(opGetChange, "", 230, 240),
-		c(opList, "B", 235, 245), c(opChange, "B", 245, 250),
-		c(opList, "A", 440, 450), c(opChange, "A", 450, 460), // next batch of A, right after its linger
-		c(opList, "A", 900, 910), // a batch that changed nothing
-		c(opList, "A", 1200, 1210),
-	}
-	got := lingerSpans(calls, 200*time.Millisecond)
-	want := []span{{at(0), at(200)}, {at(35), at(235)}, {at(240), at(440)}, {at(700), at(900)}, {at(1000), at(1200)}}
-	if len(got) != len(want) {
-		t.Fatalf("lingerSpans = %v, want %v", got, want)
-	}
-	for i := range want {
-		if !got[i].from.Equal(want[i].from) || !got[i].to.Equal(want[i].to) {
-			t.Errorf("linger %d = [%s, %s], want [%s, %s]", i, got[i].from.Sub(t0), got[i].to.Sub(t0), want[i].from.Sub(t0), want[i].to.Sub(t0))
-		}
-	}
-}
-
 func TestServiceWeights(t *testing.T) {
 	rec := func(action types.ChangeAction, id string, w int64) types.Change {
 		return types.Change{Action: action, ResourceRecordSet: &types.ResourceRecordSet{SetIdentifier: aws.String(id), Weight: aws.Int64(w)}}

@@ -232,7 +232,7 @@ func (e *env) startManager(tb testing.TB) error {
 	}
 	e.rec = &recorder{api: e.clients[unpaced.name]}
 	e.pacing = unpaced.name
-	pub := &route53.Publisher{API: e.rec, Linger: e.spec.linger, Log: ctrl.Log.WithName("route53")}
+	pub := &route53.Publisher{API: e.rec, Linger: e.spec.linger, Log: ctrl.Log.WithName("route53"), OnLinger: e.rec.lingered}
 	// InSync of an unknown ticket only sets the publisher's defaults, so that Linger
 	// reads as the publisher uses it.
 	_, _ = pub.InSync(context.Background(), "")

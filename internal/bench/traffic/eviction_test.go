@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,21 +50,30 @@ type evictionService struct {
 // Route53.
 func newEvictionFixture(tb testing.TB, e *env, sets int, timeout time.Duration) *evictionFixture {
 	tb.Helper()
-	key := fmt.Sprintf("eviction/%d", sets)
-	if f, ok := e.fixtures[key].(*evictionFixture); ok {
+	// One fixture per env, grown to the size asked for: the sets of a smaller size stay
+	// (the drained cluster hosts one Prod of every set of the namespace), so the sizes
+	// are measured in increasing order.
+	const key = "eviction"
+	f, ok := e.fixtures[key].(*evictionFixture)
+	if ok && len(f.services) == sets {
 		return f
+	}
+	if ok && len(f.services) > sets {
+		tb.Fatalf("the eviction fixture has %d sets, more than the %d asked for: measure the sizes in increasing order", len(f.services), sets)
 	}
 	clusters := e.spec.pools[evictionPool]
 	if len(clusters) != 2 {
 		tb.Fatalf("the eviction needs two clusters in pool %s, env %s has %v", evictionPool, e.spec.name, clusters)
 	}
 	start := time.Now()
-	f := &evictionFixture{namespace: e.bed.Namespace, cluster: clusters[0], services: map[string]evictionService{},
-		evicted: map[string]bool{}, kept: map[string]bool{}}
-	f.zones = []zone{e.createZone(tb, "a.evict.example.com"), e.createZone(tb, "b.evict.example.com")}
+	if !ok {
+		f = &evictionFixture{namespace: e.bed.Namespace, cluster: clusters[0], services: map[string]evictionService{},
+			evicted: map[string]bool{}, kept: map[string]bool{}}
+		f.zones = []zone{e.createZone(tb, "a.evict.example.com"), e.createZone(tb, "b.evict.example.com")}
+	}
 	ctx := context.Background()
-	for i := range sets {
-		name := fmt.Sprintf("e%03d", i)
+	for i := len(f.services); i < sets; i++ {
+		name := fmt.Sprintf("e%04d", i)
 		z := f.zones[i%len(f.zones)]
 		svc := evictionService{zone: z, name: name + "." + z.name}
 		f.services[name] = svc
@@ -156,6 +167,16 @@ func (f *evictionFixture) zoneName(id string) string {
 	return id
 }
 
+// zoneOf is the hosted zone id of the service a Prod's record (its SetIdentifier) is in.
+func (f *evictionFixture) zoneOf(id string) string {
+	for set, svc := range f.services {
+		if strings.HasPrefix(id, setID(f.namespace, set+"-")) {
+			return svc.zone.id
+		}
+	}
+	return ""
+}
+
 func (f *evictionFixture) other(e *env) string {
 	for _, c := range e.spec.pools[evictionPool] {
 		if c != f.cluster {
@@ -179,6 +200,9 @@ type evictionResult struct {
 	// Publish calls carried them.
 	firstHandoff, lastHandoff time.Duration
 	handoffs                  int
+	// publishes: every Publish call that carried a drained Prod's weight 0, the first
+	// or again (a set publishing what was handed over for it).
+	publishes int
 	// reconciles and reconcileTime: the ProdSet controller's reconciles from creation to
 	// Drained, and their time in all.
 	reconciles    int
@@ -197,6 +221,9 @@ type evictionResult struct {
 	wirePerZone map[string]int
 	// callsToSubmit and callsToDrained: Route53 calls by operation.
 	callsToSubmit, callsToDrained map[string]int
+	// zoneCallsToSubmit: by zone, the calls naming it until its last weight 0 was
+	// submitted (the read of its records and the change, at the least).
+	zoneCallsToSubmit map[string]int
 	// records: changes (records) in those ChangeResourceRecordSets calls.
 	records int
 	// batches describes each of those calls: zone, when, how many records.
@@ -254,11 +281,17 @@ func (f *evictionFixture) drain(tb testing.TB, e *env, timeout time.Duration) (*
 		requests: topRequests(requests0, requests1, 8)}
 	handed := map[string]bool{}
 	for _, h := range e.pub.since(t0) {
-		carries := false
+		carries, any := false, false
 		for id, w := range h.weights {
-			if f.evicted[id] && w == 0 && !handed[id] {
-				handed[id], carries = true, true
+			if f.evicted[id] && w == 0 {
+				any = true
+				if !handed[id] {
+					handed[id], carries = true, true
+				}
 			}
+		}
+		if any {
+			res.publishes++
 		}
 		if carries {
 			if res.handoffs == 0 {
@@ -305,9 +338,20 @@ func (f *evictionFixture) drain(tb testing.TB, e *env, timeout time.Duration) (*
 		tb.Fatalf("%d of %d Prods of %s never had weight 0 submitted to Route53: %s", len(missing), len(f.evicted), f.cluster, strings.Join(missing[:min(5, len(missing))], ", "))
 	}
 	var tSubmit time.Time
-	for _, t := range submitted {
+	zoneSubmit := map[string]time.Time{}
+	for id, t := range submitted {
 		if t.After(tSubmit) {
 			tSubmit = t
+		}
+		z := f.zoneOf(id)
+		if t.After(zoneSubmit[z]) {
+			zoneSubmit[z] = t
+		}
+	}
+	res.zoneCallsToSubmit = map[string]int{}
+	for _, c := range calls {
+		if t, ok := zoneSubmit[c.zone]; ok && !c.start.After(t) {
+			res.zoneCallsToSubmit[f.zoneName(c.zone)]++
 		}
 	}
 	var toSubmit []call
@@ -331,7 +375,7 @@ func (f *evictionFixture) drain(tb testing.TB, e *env, timeout time.Duration) (*
 	}
 	res.callsToDrained = countOps(toDrained)
 	all := e.rec.since(time.Time{})
-	res.toSubmit = criticalPath(t0, t0.Add(res.lastHandoff), tSubmit, nil, callSpans(all), lingerSpans(all, e.linger))
+	res.toSubmit = criticalPath(t0, t0.Add(res.lastHandoff), tSubmit, nil, callSpans(all), e.rec.lingerSpans())
 
 	if ok, why := f.checkRoute53(e, func(id string) int64 {
 		if f.evicted[id] {
@@ -417,18 +461,24 @@ func conditionMessage(conds []metav1.Condition, typ string) string {
 // evictionEnv is the test bed of BenchmarkEviction: the two clusters of the drain.
 var evictionEnv = envSpec{name: "eviction", pools: map[string][]string{evictionPool: {"w-1", "w-2"}}}
 
-// evictionProds is how many Prods the drained cluster hosts in the benchmark.
-const evictionProds = 100
-
-// BenchmarkEviction drains a cluster hosting 100 Prods (one of each of 100 ProdSets,
-// their services in two hosted zones), with the manager's Route53 client unpaced and
-// paced as in production. Each iteration drains and (untimed) restores; the timed region
-// is from the ClusterMaintenance's creation to Drained.
+// BenchmarkEviction drains a cluster hosting N Prods (one of each of N ProdSets, their
+// services in two hosted zones), with the manager's Route53 client unpaced and paced as
+// in production, for each N of DROVER_BENCH_EVICTION_PRODS (default 100,500), in
+// increasing order. Each iteration drains and (untimed) restores; the timed region is
+// from the ClusterMaintenance's creation to Drained.
 func BenchmarkEviction(b *testing.B) {
-	for _, p := range []pacing{unpaced, paced} {
-		b.Run(fmt.Sprintf("prods=%d/%s", evictionProds, p.name), func(b *testing.B) {
+	for _, n := range benchSizes(b, "DROVER_BENCH_EVICTION_PRODS", []int{100, 500}) {
+		for _, p := range []pacing{unpaced, paced} {
+			benchmarkEviction(b, n, p)
+		}
+	}
+}
+
+func benchmarkEviction(b *testing.B, n int, p pacing) {
+	{
+		b.Run(fmt.Sprintf("prods=%d/%s", n, p.name), func(b *testing.B) {
 			e := useEnv(b, evictionEnv)
-			f := newEvictionFixture(b, e, evictionProds, 15*time.Minute)
+			f := newEvictionFixture(b, e, n, 30*time.Minute)
 			e.pace(b, p)
 			var results []evictionResult
 			b.ResetTimer()
@@ -488,6 +538,7 @@ func (r evictionResult) table() string {
 	fmt.Fprintf(&sb, "| records in them | %d | %d | %.2f |\n", r.records, r.prods, float64(r.records)/float64(r.prods))
 	fmt.Fprintf(&sb, "| the calls | %s | | |\n", strings.Join(r.batches, "; "))
 	fmt.Fprintf(&sb, "| Route53 calls until submitted | %d (%s) | %d (1 read + 1 change per zone) | %.1f |\n", calls, formatOps(r.callsToSubmit), minCalls, float64(calls)/float64(minCalls))
+	fmt.Fprintf(&sb, "| … naming each zone, until its change | %s | 2 per zone | |\n", perZone(r.zoneCallsToSubmit))
 	fmt.Fprintf(&sb, "| Route53 calls until Drained | %s | | |\n", formatOps(r.callsToDrained))
 	fmt.Fprintf(&sb, "| request → change submitted | %s | %s (one linger) | %.1f |\n", secs(r.toSubmit.total), secs(r.linger), r.toSubmit.total.Seconds()/r.linger.Seconds())
 	fmt.Fprintf(&sb, "| … in AWS calls | %s | | |\n", secs(r.toSubmit.aws))
@@ -496,6 +547,7 @@ func (r evictionResult) table() string {
 	fmt.Fprintf(&sb, "| request → admission seen (maintenance controller) | %s | | |\n", secs(r.admitted))
 	fmt.Fprintf(&sb, "| request → first ProdSet hands its weight 0 to the publisher | %s | | |\n", secs(r.firstHandoff))
 	fmt.Fprintf(&sb, "| request → last ProdSet hands its weight 0 to the publisher (%d hand-offs) | %s | | |\n", r.handoffs, secs(r.lastHandoff))
+	fmt.Fprintf(&sb, "| Publish calls carrying a drained weight 0 | %d | %d (one per set) | |\n", r.publishes, r.prods)
 	fmt.Fprintf(&sb, "| last hand-off → change submitted (publisher) | %s | %s (linger) | |\n", secs(r.toSubmit.total-r.lastHandoff), secs(r.linger))
 	fmt.Fprintf(&sb, "| request → first Route53 call | %s | | |\n", secs(r.firstCall))
 	fmt.Fprintf(&sb, "| ProdSet reconciles, request → Drained | %d, %s in all | | |\n", r.reconciles, secs(r.reconcileTime))
@@ -510,4 +562,22 @@ func perZone(n map[string]int) string {
 		parts = append(parts, fmt.Sprintf("%s: %d", z, n[z]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// benchSizes are the sizes in the environment variable name (comma-separated, in
+// increasing order), or def.
+func benchSizes(tb testing.TB, name string, def []int) []int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 || (len(out) > 0 && n <= out[len(out)-1]) {
+			tb.Fatalf("%s=%q: want positive sizes in increasing order", name, v)
+		}
+		out = append(out, n)
+	}
+	return out
 }

@@ -45,9 +45,10 @@ type call struct {
 // end when the answer was back. The rate limit of the SDK client underneath is inside
 // the span, as it is in AWS's time for drover.
 type recorder struct {
-	mu    sync.Mutex
-	api   route53.API
-	calls []call
+	mu      sync.Mutex
+	api     route53.API
+	calls   []call
+	lingers []span
 }
 
 // use makes the recorder call through api from now on.
@@ -245,26 +246,19 @@ func callSpans(calls []call) []span {
 	return out
 }
 
-// lingerSpans are the publisher's lingers before each batch it sent: a zone's worker
-// sleeps Linger, then makes the batch's first call (reading the service's records). A
-// call to a zone starts a batch when the zone's previous call was the previous batch's
-// ChangeResourceRecordSets, or ended at least a linger before (a batch that changed
-// nothing has no ChangeResourceRecordSets). calls are every call of the recorder, so that
-// the batch in progress when a window opens is known.
-func lingerSpans(calls []call, linger time.Duration) []span {
-	var out []span
-	prev := map[string]call{}
-	for _, c := range calls {
-		if c.zone == "" {
-			continue
-		}
-		p, seen := prev[c.zone]
-		if c.op == opList && (!seen || p.op == opChange || c.start.Sub(p.end) >= linger-5*time.Millisecond) {
-			out = append(out, span{c.start.Add(-linger), c.start})
-		}
-		prev[c.zone] = c
-	}
-	return out
+// lingered records the publisher's lingers as it reports them (route53.Publisher's
+// OnLinger): a zone's batch from its first weight until it goes, whatever its first call.
+func (r *recorder) lingered(_ string, from, to time.Time) {
+	r.mu.Lock()
+	r.lingers = append(r.lingers, span{from, to})
+	r.mu.Unlock()
+}
+
+// lingerSpans are the publisher's lingers so far.
+func (r *recorder) lingerSpans() []span {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.lingers)
 }
 
 // breakdown splits the time to a submission: AWS calls, deliberate waits, and the

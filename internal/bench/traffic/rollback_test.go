@@ -101,7 +101,7 @@ func newRollbackFixture(tb testing.TB, e *env, prods int, gate gateSpec, timeout
 			}},
 			Placement: droverv1.Placement{
 				ClusterSelector: droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{poolLabel: rollbackPool}},
-				MaxPerCluster:   int32((prods + len(clusters) - 1) / len(clusters)),
+				MaxPerCluster:   int32(min((prods+len(clusters)-1)/len(clusters), maxPerCluster)),
 				MaxUnavailable:  ptr.To(intstr.FromString(fmt.Sprintf("%d%%", waveShare))),
 			},
 			RolloutPolicyRef: &droverv1.LocalObjectReference{Name: name},
@@ -359,44 +359,56 @@ func (f *rollbackFixture) rollback(tb testing.TB, e *env, timeout time.Duration)
 		}
 	}
 	res.callsAfterVerdict = countOps(afterVerdict)
-	spans, lingers := callSpans(all), lingerSpans(all, e.linger)
+	spans, lingers := callSpans(all), e.rec.lingerSpans()
 	handedAt := tLast.Add(res.handoff)
 	res.toSubmit = criticalPath(tFirst, handedAt, rb.start, []span{{tFirst, tLast}}, spans, lingers)
 	res.fromVerdict = criticalPath(tLast, handedAt, rb.start, nil, spans, lingers)
 	return res
 }
 
-// rollbackEnv is the test bed of BenchmarkRollback: two clusters sharing the set's Prods.
-var rollbackEnv = envSpec{name: "rollback", pools: map[string][]string{rollbackPool: {"r-1", "r-2"}}}
+// maxPerCluster is the most Prods of a set on one cluster that the API allows.
+const maxPerCluster = 10
 
-// rollbackProds is the size of the benchmark's ProdSet.
-const rollbackProds = 50
+// rollbackEnv is the test bed of BenchmarkRollback for sets of up to prods Prods: as
+// many clusters as they need at maxPerCluster Prods each, at least two.
+func rollbackEnv(prods int) envSpec {
+	n := max(2, (prods+maxPerCluster-1)/maxPerCluster)
+	clusters := make([]string, n)
+	for i := range clusters {
+		clusters[i] = fmt.Sprintf("r-%d", i+1)
+	}
+	return envSpec{name: fmt.Sprintf("rollback-%d", n), pools: map[string][]string{rollbackPool: clusters}}
+}
 
 // benchGate is the benchmark's HTTP gate: three rounds a second apart, so that the
 // change re-admitting the step's Prods is in sync when the verdict comes.
 var benchGate = gateSpec{tries: 3, interval: time.Second}
 
-// BenchmarkRollback ships v3 to a ProdSet of 50 Prods on v2 through an InPlace policy
-// whose first step (10 Prods) has a failing HTTP gate, with the manager's Route53 client
-// unpaced and paced as in production. The timed region is from the ship to RolledBack
-// with every Prod serving v2 again.
+// BenchmarkRollback ships v3 to a ProdSet of N Prods on v2 through an InPlace policy
+// whose first step (20% of them) has a failing HTTP gate, with the manager's Route53
+// client unpaced and paced as in production, for each N of DROVER_BENCH_ROLLBACK_PRODS
+// (default 50,100,500); the test bed has the clusters the largest set needs. The timed
+// region is from the ship to RolledBack with every Prod serving v2 again.
 func BenchmarkRollback(b *testing.B) {
-	for _, p := range []pacing{unpaced, paced} {
-		b.Run(fmt.Sprintf("prods=%d/%s", rollbackProds, p.name), func(b *testing.B) {
-			e := useEnv(b, rollbackEnv)
-			f := newRollbackFixture(b, e, rollbackProds, benchGate, 15*time.Minute)
-			e.pace(b, p)
-			var results []rollbackResult
-			b.ResetTimer()
-			for range b.N {
+	sizes := benchSizes(b, "DROVER_BENCH_ROLLBACK_PRODS", []int{50, 100, 500})
+	for _, n := range sizes {
+		for _, p := range []pacing{unpaced, paced} {
+			b.Run(fmt.Sprintf("prods=%d/%s", n, p.name), func(b *testing.B) {
+				e := useEnv(b, rollbackEnv(sizes[len(sizes)-1]))
+				f := newRollbackFixture(b, e, n, benchGate, 30*time.Minute)
+				e.pace(b, p)
+				var results []rollbackResult
+				b.ResetTimer()
+				for range b.N {
+					b.StopTimer()
+					e.quiet(b, 5*time.Minute)
+					b.StartTimer()
+					results = append(results, f.rollback(b, e, 10*time.Minute))
+				}
 				b.StopTimer()
-				e.quiet(b, 5*time.Minute)
-				b.StartTimer()
-				results = append(results, f.rollback(b, e, 10*time.Minute))
-			}
-			b.StopTimer()
-			reportRollback(b, p, results)
-		})
+				reportRollback(b, p, results)
+			})
+		}
 	}
 }
 
