@@ -97,7 +97,7 @@ func TestASetChecksDNSAfterAHandoffOfAnEarlierManager(t *testing.T) {
 	expectPhase(g, m, droverv1.MaintenanceDrained, 60*time.Second)
 
 	// What the earlier manager left: weight 0 in Route53 for the Prod on eu-1 ...
-	setRouteWeight(g, ctx, set, names[eu1], 0)
+	setRouteWeight(ctx, g, set, names[eu1], 0)
 	g.Expect(records(g, set)).To(HaveKeyWithValue(recordID(set, names[eu1]), int32(0)))
 	// ... and the hand-off in the maintenance's status.
 	g.Eventually(func() error {
@@ -116,7 +116,7 @@ func TestASetChecksDNSAfterAHandoffOfAnEarlierManager(t *testing.T) {
 
 // setRouteWeight sets the weight of a Prod's service-level record in Route53 behind
 // drover's back.
-func setRouteWeight(g Gomega, ctx context.Context, set *droverv1.ProdSet, prod string, weight int64) {
+func setRouteWeight(ctx context.Context, g Gomega, set *droverv1.ProdSet, prod string, weight int64) {
 	name := strings.ToLower(set.Spec.Traffic.RecordName) + "."
 	out, err := dns.SDK.ListResourceRecordSets(ctx, &r53sdk.ListResourceRecordSetsInput{HostedZoneId: aws.String(zone), StartRecordName: aws.String(name)})
 	g.Expect(err).NotTo(HaveOccurred())

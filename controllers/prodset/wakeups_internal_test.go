@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
-	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 )
 
 // A gate's verdict or a name let go never waits for the controller, and no set is lost:

@@ -3,8 +3,8 @@ package traffic
 import (
 	"maps"
 	"slices"
-	"time"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 )

@@ -281,16 +281,16 @@ func (f *evictionFixture) drain(tb testing.TB, e *env, timeout time.Duration) (*
 		requests: topRequests(requests0, requests1, 8)}
 	handed := map[string]bool{}
 	for _, h := range e.pub.since(t0) {
-		carries, any := false, false
+		carries, drained := false, false
 		for id, w := range h.weights {
 			if f.evicted[id] && w == 0 {
-				any = true
+				drained = true
 				if !handed[id] {
 					handed[id], carries = true, true
 				}
 			}
 		}
-		if any {
+		if drained {
 			res.publishes++
 		}
 		if carries {

@@ -439,7 +439,7 @@ func (p *Publisher) linger(ctx context.Context, z *zone) bool {
 		if quiet.After(deadline) {
 			quiet = deadline
 		}
-		wait := quiet.Sub(time.Now())
+		wait := time.Until(quiet)
 		if wait <= 0 {
 			p.lingered(z, start)
 			return true
