@@ -480,6 +480,14 @@ func (p *Publisher) send(ctx context.Context, log logr.Logger, z *zone, b *batch
 	if err != nil {
 		return nil, err
 	}
+	healthChecks := map[string][]hcEntry{}
+	p.mu.Lock()
+	for _, e := range p.index {
+		if b.intents[e.Key.Service] != nil {
+			healthChecks[e.Key.Service] = append(healthChecks[e.Key.Service], e)
+		}
+	}
+	p.mu.Unlock()
 	var groups []serviceChanges
 	for _, name := range names {
 		si := *b.intents[name]
@@ -489,10 +497,10 @@ func (p *Publisher) send(ctx context.Context, log logr.Logger, z *zone, b *batch
 			p.refuse(log, b, name, si.Service.Name, err)
 			continue
 		}
-		p.mu.Lock()
-		index := slices.Clone(p.index)
-		p.mu.Unlock()
-		plan := planService(p.Owner, si, newCurrent(p.Owner, si.Service.Name, listed), ids, index)
+		// The service's own health checks, as they were before this batch created any:
+		// planService looks at no other (to find those no record uses any more), and
+		// those just created are in use.
+		plan := planService(p.Owner, si, newCurrent(p.Owner, si.Service.Name, listed), ids, healthChecks[name])
 		if len(plan.Skipped) > 0 {
 			log.Info("not publishing service records of Prods that have no path yet", "service", si.Service.Name, "prods", plan.Skipped)
 		}
@@ -705,7 +713,8 @@ func (p *Publisher) records(ctx context.Context, log logr.Logger, z *zone, servi
 			if err != nil {
 				return nil, fmt.Errorf("reading the records under %s: %w", ancestor, err)
 			}
-			return func(string) []types.ResourceRecordSet { return all }, nil
+			byService := bucketByService(all, services)
+			return func(svc string) []types.ResourceRecordSet { return byService[canonical(svc)] }, nil
 		}
 	}
 	byService := map[string][]types.ResourceRecordSet{}
@@ -740,6 +749,39 @@ func (p *Publisher) refreshRecordCount(ctx context.Context, log logr.Logger, z *
 		z.name = canonical(aws.ToString(hz.Name))
 	}
 	z.records, z.recordsRead = aws.ToInt64(hz.ResourceRecordSetCount), p.Now()
+}
+
+// bucketByService sorts the records of one listing by the service of services they are
+// under (its own name, or a Prod's name "<...>.drover.<service>"), so that each
+// service's plan looks at its own records, not at the whole listing: a drain's batch of
+// hundreds of services reads the zone once and plans in time proportional to it.
+// Records under none of them are left out; planService keeps only the owner's.
+func bucketByService(all []types.ResourceRecordSet, services []string) map[string][]types.ResourceRecordSet {
+	want := make(map[string]bool, len(services))
+	for _, svc := range services {
+		want[canonical(svc)] = true
+	}
+	out := make(map[string][]types.ResourceRecordSet, len(services))
+	const marker = ".drover."
+	for _, r := range all {
+		name := canonical(aws.ToString(r.Name))
+		if want[name] {
+			out[name] = append(out[name], r)
+			continue
+		}
+		for rest := name; ; {
+			i := strings.Index(rest, marker)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(marker)-1:] // keep the dot before the next label
+			if svc := rest[1:]; want[svc] {
+				out[svc] = append(out[svc], r)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // listingPages is how many ListResourceRecordSets answers a zone of n record sets takes.

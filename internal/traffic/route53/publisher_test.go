@@ -1019,3 +1019,35 @@ func TestPublisherReadsOnlyTheRecordsOnTheWayToAChange(t *testing.T) {
 		return zone.zoneReads == 2
 	})
 }
+
+func TestBucketByService(t *testing.T) {
+	rec := func(name string) types.ResourceRecordSet { return types.ResourceRecordSet{Name: aws.String(name)} }
+	all := []types.ResourceRecordSet{
+		rec("shop.example.com."), rec("a.default.drover.shop.example.com."),
+		rec("cart.shop.example.com."), rec("b.default.drover.cart.shop.example.com."),
+		// A Prod whose name holds ".drover." itself.
+		rec("x.drover.y.default.drover.shop.example.com."),
+		rec("other.example.com."), rec("c.default.drover.other.example.com."),
+		rec("h0123456789abcdef0123.drover.cart.shop.example.com."),
+	}
+	got := bucketByService(all, []string{"shop.example.com", "Cart.Shop.example.com."})
+	names := func(rs []types.ResourceRecordSet) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, aws.ToString(r.Name))
+		}
+		return out
+	}
+	want := map[string][]string{
+		"shop.example.com":      {"shop.example.com.", "a.default.drover.shop.example.com.", "x.drover.y.default.drover.shop.example.com."},
+		"cart.shop.example.com": {"cart.shop.example.com.", "b.default.drover.cart.shop.example.com.", "h0123456789abcdef0123.drover.cart.shop.example.com."},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("buckets %v", got)
+	}
+	for svc, w := range want {
+		if g := names(got[svc]); !slices.Equal(g, w) {
+			t.Errorf("%s: %v, want %v", svc, g, w)
+		}
+	}
+}
