@@ -152,13 +152,13 @@ func (r *Reconciler) reconcileClaim(ctx context.Context, s *scope) (ctrl.Result,
 	policy, err := r.namespacePolicy(ctx, s)
 	if err != nil {
 		s.publishErr = err
-		s.done = true
+		s.claimFailed = true
 		return ctrl.Result{}, err
 	}
 	reserved, err := tenancyread.ReservedZones(ctx, r.Client)
 	if err != nil {
 		s.publishErr = err
-		s.done = true
+		s.claimFailed = true
 		return ctrl.Result{}, err
 	}
 	if refusal := policy.RecordName(svc.Zone, svc.Name, reserved); refusal != nil {
@@ -172,7 +172,7 @@ func (r *Reconciler) reconcileClaim(ctx context.Context, s *scope) (ctrl.Result,
 	cur, granted, err := r.claims.hold(ctx, r.Client, r.APIReader, key, s.set)
 	if err != nil {
 		s.publishErr = err
-		s.done = true
+		s.claimFailed = true
 		return ctrl.Result{}, err
 	}
 	if !granted {
@@ -195,7 +195,7 @@ func (r *Reconciler) reconcileClaim(ctx context.Context, s *scope) (ctrl.Result,
 	obj.Status.Traffic.ClaimedName = key
 	if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(s.read)); err != nil {
 		r.claims.release(key, s.set.UID)
-		s.done = true
+		s.claimFailed = true
 		return ctrl.Result{}, fmt.Errorf("recording that the set holds %s: %w", key, err)
 	}
 	if s.set.Status.Traffic == nil {

@@ -205,6 +205,9 @@ type scope struct {
 	ro rolloutScope
 	// merged is the last word on the weights; see weights.
 	merged *plan.Merged
+	// claimFailed: the record name's claim could not be decided (a read or write
+	// failed); nothing is published in this reconcile, the rest goes on.
+	claimFailed bool
 	// handoffs are the maintenances that handed weights of the set to DNS (handoffsOf).
 	handoffs []types.UID
 	// admitted is when the maintenance of each cluster under one was admitted.
@@ -274,13 +277,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 			r.reconcileTimers,
 		), s.ended)
 	}
+	// The weights go to DNS before the Prods are written: the Prods' specs follow the
+	// same merged weights, and a rollback or an eviction of hundreds of Prods does not
+	// wait for hundreds of writes before its one DNS change.
 	return phases.Run(ctx, s, append(alwaysReconcile,
 		phases.WrapErr("recording the rollout", r.reconcileRecordRollout),
 		phases.WrapErr("superseding Prods", r.reconcileSupersede),
-		phases.WrapErr("writing Prods", r.reconcileApplyProds),
 		phases.WrapErr("claiming the record name", r.reconcileClaim),
 		phases.WrapErr("publishing weights", r.reconcilePublish),
 		r.reconcileRollbackSubmitted,
+		phases.WrapErr("writing Prods", r.reconcileApplyProds),
 		phases.WrapErr("creating Prods", r.reconcileCreateProds),
 		phases.WrapErr("creating replacements", r.reconcileReplacements),
 		phases.WrapErr("deleting drained Prods", r.reconcileDeleteProds),

@@ -149,6 +149,9 @@ func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Resul
 	if s.set.Status.Traffic != nil && s.set.Status.Traffic.ChangeID != "" {
 		return ctrl.Result{}, nil
 	}
+	if s.claimFailed {
+		return ctrl.Result{}, nil // the claim's error is reported; publish next time
+	}
 	if r.Handoffs != nil && r.Handoffs.Pending(client.ObjectKeyFromObject(s.set)) {
 		// A maintenance is handing weights of the set over this very moment: the set
 		// takes them over rather than publish its own.
