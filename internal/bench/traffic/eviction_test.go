@@ -203,6 +203,8 @@ type evictionResult struct {
 	// publishes: every Publish call that carried a drained Prod's weight 0, the first
 	// or again (a set publishing what was handed over for it).
 	publishes int
+	// again describes the first Publish calls that carried a drained weight 0 again.
+	again []string
 	// reconciles and reconcileTime: the ProdSet controller's reconciles from creation to
 	// Drained, and their time in all.
 	reconciles    int
@@ -292,6 +294,9 @@ func (f *evictionFixture) drain(tb testing.TB, e *env, timeout time.Duration) (*
 		}
 		if drained {
 			res.publishes++
+			if !carries && len(res.again) < 3 {
+				res.again = append(res.again, fmt.Sprintf("%s at +%s: %d weights, %d with paths, ticket %s", h.service, secs(h.at.Sub(t0)), len(h.weights), h.paths, h.ticket))
+			}
 		}
 		if carries {
 			if res.handoffs == 0 {
@@ -548,6 +553,9 @@ func (r evictionResult) table() string {
 	fmt.Fprintf(&sb, "| request → first ProdSet hands its weight 0 to the publisher | %s | | |\n", secs(r.firstHandoff))
 	fmt.Fprintf(&sb, "| request → last ProdSet hands its weight 0 to the publisher (%d hand-offs) | %s | | |\n", r.handoffs, secs(r.lastHandoff))
 	fmt.Fprintf(&sb, "| Publish calls carrying a drained weight 0 | %d | %d (one per set) | |\n", r.publishes, r.prods)
+	if len(r.again) > 0 {
+		fmt.Fprintf(&sb, "| … again, the first | %s | | |\n", strings.Join(r.again, "; "))
+	}
 	fmt.Fprintf(&sb, "| last hand-off → change submitted (publisher) | %s | %s (linger) | |\n", secs(r.toSubmit.total-r.lastHandoff), secs(r.linger))
 	fmt.Fprintf(&sb, "| request → first Route53 call | %s | | |\n", secs(r.firstCall))
 	fmt.Fprintf(&sb, "| ProdSet reconciles, request → Drained | %d, %s in all | | |\n", r.reconciles, secs(r.reconcileTime))

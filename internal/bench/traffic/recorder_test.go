@@ -322,6 +322,9 @@ type handoff struct {
 	service string
 	// weights by the SetIdentifier of the Prod's service-level record; removals left out.
 	weights map[string]int64
+	// ticket is the Publisher's answer; paths counts the weights that carried paths.
+	ticket string
+	paths  int
 }
 
 func (p *publishRecorder) Publish(ctx context.Context, svc traffic.Service, weights []traffic.Weight) (string, error) {
@@ -330,8 +333,12 @@ func (p *publishRecorder) Publish(ctx context.Context, svc traffic.Service, weig
 		if !w.Remove {
 			h.weights[route53.DefaultOwner+"/"+w.ID] = int64(w.Weight)
 		}
+		if w.Paths != nil {
+			h.paths++
+		}
 	}
 	ticket, err := p.Publisher.Publish(ctx, svc, weights)
+	h.ticket = ticket
 	if err == nil {
 		p.mu.Lock()
 		p.handoffs = append(p.handoffs, h)
