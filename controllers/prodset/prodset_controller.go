@@ -208,6 +208,8 @@ type scope struct {
 	// claimFailed: the record name's claim could not be decided (a read or write
 	// failed); nothing is published in this reconcile, the rest goes on.
 	claimFailed bool
+	// adopted are the weights of the hand-off the set took over in this reconcile.
+	adopted map[string]int32
 	// handoffs are the maintenances that handed weights of the set to DNS (handoffsOf).
 	handoffs []types.UID
 	// admitted is when the maintenance of each cluster under one was admitted.

@@ -146,6 +146,10 @@ func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Resul
 		r.confirmHandoffs(s) // the set publishes nothing: nothing to disagree with
 		return ctrl.Result{}, nil
 	}
+	if len(s.adopted) > 0 {
+		s.observeEvictions(s.adopted) // the hand-off's evictions, as the set's own would be
+		s.adopted = nil
+	}
 	if s.set.Status.Traffic != nil && s.set.Status.Traffic.ChangeID != "" {
 		return ctrl.Result{}, nil
 	}
@@ -474,11 +478,13 @@ func (r *Reconciler) takeHandoff(s *scope) {
 		now := metav1.NewTime(s.now)
 		st.ChangeID, st.SubmittedTime = h.Ticket, &now
 	}
+	s.adopted = map[string]int32{}
 	for name, w := range h.Weights {
 		sum := s.summaries[name]
 		if sum == nil {
 			continue // gone since: the set removes its record itself
 		}
+		s.adopted[name] = w
 		if sum.PendingWeight == nil {
 			sum.PendingPaths = sum.PublishedPaths // the hand-off leaves the paths as they are
 		}
