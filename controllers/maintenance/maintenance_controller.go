@@ -136,6 +136,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 			return ctrl.Result{}, err
 		}
 	}
+	if !m.Admitted() && m.DeletionTimestamp.IsZero() && r.admittedHere(req.NamespacedName) {
+		// This manager admitted it and the cache has not caught up with the write: a
+		// decision on the stale copy would admit it again and hand its weights over twice.
+		return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, nil
+	}
 	helper, err := patch.NewHelper(m, r.Client)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -155,6 +160,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		} else {
 			for _, h := range s.handoff {
 				r.Handoffs.Abandon(h.set, m.UID)
+			}
+			if s.admission != nil && s.admission.Admit {
+				r.forget(req.NamespacedName) // not admitted after all: decided again next time
 			}
 		}
 	}()
@@ -395,6 +403,14 @@ func (r *Reconciler) remember(key client.ObjectKey, cluster string) {
 		r.admitted = map[client.ObjectKey]string{}
 	}
 	r.admitted[key] = cluster
+}
+
+// admittedHere reports whether this manager admitted the maintenance.
+func (r *Reconciler) admittedHere(key client.ObjectKey) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.admitted[key]
+	return ok
 }
 
 func (r *Reconciler) forget(key client.ObjectKey) {

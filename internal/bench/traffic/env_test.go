@@ -59,6 +59,10 @@ type envSpec struct {
 	name   string
 	pools  map[string][]string // pool -> cluster names
 	linger time.Duration
+	// maxPerCluster, when set, is the most Prods per cluster the bed's ProdSet CRD allows
+	// instead of the API's 10 (a benchmark's large set on the few clusters this machine
+	// can run).
+	maxPerCluster int
 }
 
 // env is a running test bed, moto and manager. Only one runs at a time: a benchmark
@@ -155,9 +159,13 @@ func startEnv(tb testing.TB, spec envSpec) (*env, error) {
 			workloads = append(workloads, testbed.WorkloadOptions{Name: c, Labels: map[string]string{poolLabel: pool}})
 		}
 	}
+	crds, err := crdDirectory(tb, spec.maxPerCluster)
+	if err != nil {
+		return nil, err
+	}
 	bed, err := testbed.Start(context.Background(), testbed.Options{
 		Scheme:            setup.Scheme(),
-		CRDDirectoryPaths: []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
+		CRDDirectoryPaths: []string{crds},
 		Workloads:         workloads,
 	})
 	if err != nil {
@@ -435,4 +443,38 @@ func topRequests(before, after map[string]float64, n int) string {
 		parts = append(parts, fmt.Sprintf("%s %d", d.key, d.n))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// crdDirectory is config/crd/bases, or, with maxPerCluster, a copy of it whose ProdSet
+// CRD allows that many Prods per cluster.
+func crdDirectory(tb testing.TB, maxPerCluster int) (string, error) {
+	bases := filepath.Join("..", "..", "..", "config", "crd", "bases")
+	if maxPerCluster == 0 {
+		return bases, nil
+	}
+	dir := tb.TempDir()
+	entries, err := os.ReadDir(bases)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(bases, e.Name()))
+		if err != nil {
+			return "", err
+		}
+		if e.Name() == "drover.dev_prodsets.yaml" {
+			const field = "maxPerCluster:"
+			i := bytes.Index(data, []byte(field))
+			j := bytes.Index(data[max(i, 0):], []byte("maximum: 10\n"))
+			if i < 0 || j < 0 {
+				return "", fmt.Errorf("no maximum of maxPerCluster in %s", e.Name())
+			}
+			at := i + j
+			data = append(append(slices.Clone(data[:at]), fmt.Appendf(nil, "maximum: %d\n", maxPerCluster)...), data[at+len("maximum: 10\n"):]...)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o600); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
 }

@@ -295,7 +295,7 @@ func (f *evictionFixture) drain(tb testing.TB, e *env, timeout time.Duration) (*
 		if drained {
 			res.publishes++
 			if !carries && len(res.again) < 3 {
-				res.again = append(res.again, fmt.Sprintf("%s at +%s: %d weights, %d with paths, ticket %s", h.service, secs(h.at.Sub(t0)), len(h.weights), h.paths, h.ticket))
+				res.again = append(res.again, fmt.Sprintf("%s by %s at +%s: %d weights, %d with paths, ticket %s", h.service, h.by, secs(h.at.Sub(t0)), len(h.weights), h.paths, h.ticket))
 			}
 		}
 		if carries {

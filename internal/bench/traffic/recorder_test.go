@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -322,9 +323,11 @@ type handoff struct {
 	service string
 	// weights by the SetIdentifier of the Prod's service-level record; removals left out.
 	weights map[string]int64
-	// ticket is the Publisher's answer; paths counts the weights that carried paths.
+	// ticket is the Publisher's answer; paths counts the weights that carried paths;
+	// by is the controller that published (maintenance or prodset).
 	ticket string
 	paths  int
+	by     string
 }
 
 func (p *publishRecorder) Publish(ctx context.Context, svc traffic.Service, weights []traffic.Weight) (string, error) {
@@ -338,7 +341,7 @@ func (p *publishRecorder) Publish(ctx context.Context, svc traffic.Service, weig
 		}
 	}
 	ticket, err := p.Publisher.Publish(ctx, svc, weights)
-	h.ticket = ticket
+	h.ticket, h.by = ticket, caller()
 	if err == nil {
 		p.mu.Lock()
 		p.handoffs = append(p.handoffs, h)
@@ -381,4 +384,21 @@ func reconciles(controller string) (int, time.Duration) {
 		}
 	}
 	return 0, 0
+}
+
+// caller names the controller package a Publish came from.
+func caller() string {
+	pcs := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	for {
+		f, more := frames.Next()
+		for _, c := range []string{"controllers/maintenance", "controllers/prodset"} {
+			if strings.Contains(f.Function, c) {
+				return strings.TrimPrefix(c, "controllers/") + " " + f.Function[strings.LastIndex(f.Function, ".")+1:]
+			}
+		}
+		if !more {
+			return "?"
+		}
+	}
 }
