@@ -117,7 +117,12 @@ func TestProdLandsAndBecomesAvailable(t *testing.T) {
 	g.Expect(w.Get(ctx, client.ObjectKey{Namespace: "shop-lands", Name: "api"}, dep)).To(Succeed())
 	settings := &corev1.ConfigMap{}
 	g.Expect(w.Get(ctx, client.ObjectKey{Namespace: "shop-lands", Name: "settings"}, settings)).To(Succeed())
-	g.Expect(getProd(g, p).Status.Inventory).To(ConsistOf(
+	inventory := getProd(g, p).Status.Inventory
+	for i := range inventory {
+		g.Expect(inventory[i].Applied).NotTo(BeEmpty(), "%s has no apply record", inventory[i].Name)
+		inventory[i].Applied = ""
+	}
+	g.Expect(inventory).To(ConsistOf(
 		droverv1.ObjectReference{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "shop-lands", Name: "api", UID: dep.UID},
 		droverv1.ObjectReference{Version: "v1", Kind: "ConfigMap", Namespace: "shop-lands", Name: "settings", UID: settings.UID},
 	))
