@@ -37,16 +37,18 @@ func run() error {
 		hookOpts         hooks.Options
 		hookNamespaces   string
 		metrics          setup.MetricsFlags
+		pprof            string
 	)
 	fs := pflag.CommandLine
 	metrics.Bind(fs)
+	fs.StringVar(&pprof, "pprof", "", "Serve Go's profiles (/debug/pprof/) on this loopback address, such as 127.0.0.1:6060 (reach it with kubectl port-forward); empty serves none.")
 	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
 	fs.BoolVar(&leaderElect, "leader-elect", true, "Elect a leader so that only one replica acts at a time.")
 	fs.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; defaults to the manager's own namespace.")
 	fs.DurationVar(&leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a non-leader waits before taking over an unrenewed lease.")
 	fs.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before it gives up leading.")
 	fs.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often leader election is retried.")
-	fs.DurationVar(&opts.ProdResyncInterval, "prod-resync-interval", 10*time.Minute, "How often a settled Prod is re-applied, putting back changes made on the workload cluster to fields drover owns.")
+	fs.DurationVar(&opts.ProdResyncInterval, "prod-resync-interval", 10*time.Minute, "How often a settled Prod is compared again with its workload cluster's cache (drift is corrected as soon as the workload watch sees it; this is the safety net), applying only what drifted.")
 	fs.BoolVar(&opts.SingleTeam, "single-team", false, "Turn tenancy off: every Prod may reach every Cluster, namespace and kind, as drover's own identity. Only for an installation that serves one trusted team.")
 	fs.StringSliceVar(&opts.DefaultOctaviaProjects, "default-octavia-projects", nil, "OpenStack projects whose Octavia load balancers the Prods of a namespace without a Tenant may mirror; none by default (a Tenant's spec.octaviaProjects stands for its namespaces).")
 	fs.StringVar(&opts.ManagerNamespace, "manager-namespace", setup.DefaultManagerNamespace(), "The manager's namespace, where the records of what released Prods and ProdSets left behind are kept (kubectl drover leftovers).")
@@ -87,10 +89,15 @@ func run() error {
 	if !metrics.Secure && metrics.BindAddress != "0" {
 		logger.Info("serving metrics over plain HTTP to anyone who can reach them (--metrics-secure=false); for local runs only", "address", metrics.BindAddress)
 	}
+	pprofAddr, err := setup.PprofBindAddress(pprof)
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        setup.Scheme(),
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        probeAddr,
+		PprofBindAddress:              pprofAddr,
 		LeaderElection:                leaderElect,
 		LeaderElectionID:              "drover-manager.drover.dev",
 		LeaderElectionNamespace:       leaderElectionNS,

@@ -50,10 +50,12 @@ var prodsDesc = prometheus.NewDesc("drover_prods",
 	"Prods by namespace and phase (Available, Progressing, Unavailable, Unreachable, Deleting), from their conditions.",
 	[]string{"namespace", "phase"}, nil)
 
-// prodMetrics computes drover_prods from the cache at scrape time.
+// prodMetrics computes drover_prods from the cache at scrape time. The list is of the
+// cache's own objects, not copies (UnsafeDisableDeepCopy): a scrape only reads them, and
+// copying every Prod was most of a scrape's cost at 2,000 Prods.
 var prodMetrics = cachemetrics.New(func(ctx context.Context, r client.Reader, ch chan<- prometheus.Metric) error {
 	list := &droverv1.ProdList{}
-	if err := r.List(ctx, list); err != nil {
+	if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return err
 	}
 	counts := cachemetrics.Counts{}
@@ -75,4 +77,23 @@ var prodMetrics = cachemetrics.New(func(ctx context.Context, r client.Reader, ch
 
 func init() {
 	metrics.Registry.MustRegister(prodMetrics)
+}
+
+// The outcomes of comparing a Prod's object with its live counterpart (ObjectsCompared).
+const (
+	// ObjectUnchanged: in sync with what drover applied last; not applied.
+	ObjectUnchanged = "unchanged"
+	// ObjectApplied: applied (new, drifted, changed, or not of a cached kind).
+	ObjectApplied = "applied"
+)
+
+// objectsCompared counts, per outcome, the objects the Prod controller's reconciles
+// compared with the workload cluster: what a resync verified, and what it applied.
+var objectsCompared = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "drover_prod_objects_compared_total",
+	Help: "Objects of Prods compared with the workload cluster in reconciles, by result: unchanged (in sync with drover's last apply, per the workload cache) or applied.",
+}, []string{"result"})
+
+func init() {
+	metrics.Registry.MustRegister(objectsCompared)
 }

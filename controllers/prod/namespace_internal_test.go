@@ -5,6 +5,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -55,30 +57,50 @@ func TestNamespaceUsable(t *testing.T) {
 	}
 }
 
-// A workload object wakes the Prod it names only when it is that Prod's and on its
-// cluster: a tenant writing drover.dev/prod-ref (or drover's name labels) on its own
-// objects cannot make drover reconcile another team's Prod.
+// A workload object wakes the Prod it names only when it is that Prod's, one of its
+// inventory and on its cluster: a tenant writing drover.dev/prod-ref (or drover's labels,
+// even another Prod's UID label) on its own objects cannot make drover reconcile another
+// team's Prod.
 func TestWakes(t *testing.T) {
 	prod := &droverv1.Prod{ObjectMeta: metav1.ObjectMeta{Namespace: "team-shop", Name: "web-1", UID: "uid-web-1"},
 		Spec: droverv1.ProdSpec{ClusterRef: droverv1.ClusterReference{Name: "eu-1"}}}
-	prod.Status.Inventory = []droverv1.ObjectReference{{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "shop", Name: "legacy"}}
+	prod.Status.Inventory = []droverv1.ObjectReference{
+		{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "shop", Name: "api"},
+		{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "shop", Name: "legacy"},
+		{Version: "v1", Kind: "ConfigMap", Namespace: "shop", Name: "settings"},
+	}
 	eu1 := client.ObjectKey{Namespace: "team-shop", Name: "eu-1"}
 	ref := map[string]string{droverv1.ProdRefAnnotation: "team-shop/web-1"}
-	obj := func(ns, name string, labels map[string]string) metav1.Object {
-		return &metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels, Annotations: ref}
+	deployment := schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
+	configMap := schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+	objOf := func(gvk schema.GroupVersionKind, ns, name string, labels map[string]string) client.Object {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvk)
+		u.SetNamespace(ns)
+		u.SetName(name)
+		u.SetLabels(labels)
+		u.SetAnnotations(ref)
+		return u
 	}
+	obj := func(ns, name string, labels map[string]string) client.Object {
+		return objOf(deployment, ns, name, labels)
+	}
+	own := map[string]string{droverv1.ProdUIDLabel: "uid-web-1"}
 	legacy := map[string]string{droverv1.ProdNameLabel: "web-1", droverv1.ProdNamespaceLabel: "team-shop", droverv1.ManagedByLabel: droverv1.FieldManager}
 	for _, tt := range []struct {
 		name    string
 		cluster client.ObjectKey
-		o       metav1.Object
+		o       client.Object
 		want    bool
 	}{
-		{"its own object", eu1, obj("shop", "api", map[string]string{droverv1.ProdUIDLabel: "uid-web-1"}), true},
+		{"its own object", eu1, obj("shop", "api", own), true},
+		{"its own ConfigMap", eu1, objOf(configMap, "shop", "settings", own), true},
 		{"another Prod's UID", eu1, obj("shop", "api", map[string]string{droverv1.ProdUIDLabel: "uid-other"}), false},
 		{"only the annotation", eu1, obj("pay", "api", nil), false},
-		{"its UID, on another cluster", client.ObjectKey{Namespace: "team-shop", Name: "us-1"}, obj("shop", "api", map[string]string{droverv1.ProdUIDLabel: "uid-web-1"}), false},
-		{"its UID, a cluster of the same name in another namespace", client.ObjectKey{Namespace: "team-pay", Name: "eu-1"}, obj("shop", "api", map[string]string{droverv1.ProdUIDLabel: "uid-web-1"}), false},
+		{"its UID label forged on an object not of its inventory", eu1, obj("shop", "flood-1", own), false},
+		{"its UID label on another kind of the same name", eu1, objOf(configMap, "shop", "api", own), false},
+		{"its UID, on another cluster", client.ObjectKey{Namespace: "team-shop", Name: "us-1"}, obj("shop", "api", own), false},
+		{"its UID, a cluster of the same name in another namespace", client.ObjectKey{Namespace: "team-pay", Name: "eu-1"}, obj("shop", "api", own), false},
 		{"an older drover's labels, in the inventory", eu1, obj("shop", "legacy", legacy), true},
 		{"an older drover's labels, forged elsewhere", eu1, obj("pay", "legacy", legacy), false},
 	} {

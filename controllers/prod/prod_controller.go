@@ -10,12 +10,10 @@ import (
 	"slices"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -26,7 +24,6 @@ import (
 	"sigs.k8s.io/cluster-api/util/patch"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
-	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -70,8 +67,10 @@ type Reconciler struct {
 	// UnreachableInterval is how often a Prod on an unreachable cluster is checked.
 	// Defaults to 10s.
 	UnreachableInterval time.Duration
-	// ResyncInterval is how often a settled Prod is re-applied, which puts back changes
-	// made on the workload cluster to fields drover owns. Defaults to 10m.
+	// ResyncInterval is how often a settled Prod is compared again with the workload
+	// cache, applying what drifted: the safety net of the workload watches, which wake
+	// the Prod on drift at once. Costs no workload request when nothing changed.
+	// Defaults to 10m.
 	ResyncInterval time.Duration
 	// APIReader reads the Prod at the start of each reconcile, uncached. Defaults to the
 	// manager's.
@@ -87,6 +86,8 @@ type Reconciler struct {
 
 	controller    controller.Controller
 	impersonators impersonators
+	// unsynced are the workload caches that did not answer (workload_cache.go).
+	unsynced unsynced
 }
 
 // +kubebuilder:rbac:groups=drover.dev,resources=prods,verbs=get;list;watch;update;patch
@@ -151,23 +152,6 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 	return nil
 }
 
-// WorkloadCacheOptions restricts what the cluster cache keeps of each workload cluster
-// to what this controller watches: only the rollout kinds, and only drover's objects.
-func WorkloadCacheOptions() clustercache.CacheOptions {
-	owned, _ := labels.Parse(droverv1.ProdNameLabel)
-	by := map[client.Object]ctrlcache.ByObject{}
-	for _, o := range watchedWorkloadKinds() {
-		by[o] = ctrlcache.ByObject{Label: owned}
-	}
-	return clustercache.CacheOptions{ByObject: by}
-}
-
-// watchedWorkloadKinds are the workload kinds whose status changes wake a Prod at once;
-// anything else is re-checked every ProgressInterval while the Prod is progressing.
-func watchedWorkloadKinds() []client.Object {
-	return []client.Object{&appsv1.Deployment{}, &appsv1.StatefulSet{}, &appsv1.DaemonSet{}}
-}
-
 // clusterToProds maps a Cluster to the Prods that run on it.
 func (r *Reconciler) clusterToProds(ctx context.Context, o client.Object) []ctrl.Request {
 	list := &droverv1.ProdList{}
@@ -212,9 +196,11 @@ func (r *Reconciler) tenantToProds(ctx context.Context, o client.Object) []ctrl.
 
 // workloadToProd maps a workload object of cluster to the Prod it belongs to, from its
 // prod-ref annotation (the labels of an older drover hold a name cut at 63 characters).
-// Anyone who may write objects on a workload cluster can write that annotation, so the
-// Prod is woken only when it runs on cluster and the object is its own (wakes): an
-// object naming another team's Prod does not make drover reconcile that Prod.
+// Anyone who may write objects on a workload cluster can write that annotation and the
+// labels, so the Prod is woken only when it runs on cluster and the object is one of its
+// inventory, by kind, namespace and name, and its own (wakes): an object naming another
+// team's Prod does not make drover reconcile that Prod, and the Prod is read from the
+// manager's cache, so a flood of such objects costs no request.
 func (r *Reconciler) workloadToProd(cluster client.ObjectKey) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []ctrl.Request {
 		ns, name, ok := manifests.ProdOf(o)
@@ -229,18 +215,20 @@ func (r *Reconciler) workloadToProd(cluster client.ObjectKey) handler.MapFunc {
 	}
 }
 
-// wakes says whether a change of o, a workload object of cluster (one of
-// watchedWorkloadKinds, all in the apps group), concerns prod: prod runs on cluster and o
-// is prod's (its UID label; or an older drover's name labels on an object of its
-// inventory).
-func wakes(prod *droverv1.Prod, cluster client.ObjectKey, o metav1.Object) bool {
+// wakes says whether a change of o, a workload object of cluster (of a kind of
+// cachedWorkloadKinds), concerns prod: prod runs on cluster, o is of prod's inventory (its
+// group, kind, namespace and name) and o is prod's (its UID label; or an older drover's
+// name labels). An object deleted or re-created by someone else still wakes the Prod:
+// it is its inventory's, and the reconcile judges it.
+func wakes(prod *droverv1.Prod, cluster client.ObjectKey, o client.Object) bool {
 	if prod.ClusterNamespace() != cluster.Namespace || prod.Spec.ClusterRef.Name != cluster.Name {
 		return false
 	}
+	gvk := o.GetObjectKind().GroupVersionKind()
 	inInventory := slices.ContainsFunc(prod.Status.Inventory, func(r droverv1.ObjectReference) bool {
-		return r.Group == "apps" && r.Namespace == o.GetNamespace() && r.Name == o.GetName()
+		return r.Group == gvk.Group && r.Kind == gvk.Kind && r.Namespace == o.GetNamespace() && r.Name == o.GetName()
 	})
-	return manifests.Owns(prod, o, inInventory)
+	return inInventory && manifests.Owns(prod, o, true)
 }
 
 // scope is what one reconcile learned.
@@ -264,6 +252,9 @@ type scope struct {
 	// admin is the workload cluster's client as drover itself, for drover's own
 	// bookkeeping (the target namespace); workload acts as the tenant's identity.
 	admin client.Client
+	// cached reads the cluster's workload caches (drover's identity): the cached kinds'
+	// objects of drover, and namespaces (WorkloadCacheOptions).
+	cached client.Reader
 	// notTriedYet: the cluster cache has not tried to connect to the cluster since the
 	// manager started, so nothing is known of it and the status is left as it is.
 	notTriedYet bool
@@ -458,6 +449,9 @@ func (r *Reconciler) reconcileConnection(ctx context.Context, s *scope) (ctrl.Re
 	}
 	s.admin = c
 	s.workload = c
+	if s.cached, err = r.ClusterCache.GetReader(ctx, s.clusterKey); err != nil {
+		s.cached = nil // every object is applied, the namespace read live
+	}
 	id, ref := s.policy.Identity()
 	switch {
 	case ref != nil:
@@ -478,27 +472,7 @@ func (r *Reconciler) reconcileConnection(ctx context.Context, s *scope) (ctrl.Re
 		}
 	}
 	s.reachable = reachability{ok: true, reason: droverv1.ProdClusterReachableReason}
-	r.watchWorkload(ctx, s)
 	return ctrl.Result{}, nil
-}
-
-// watchWorkload makes status changes of the Prod's workload objects wake the Prod. A
-// watch that cannot start is retried on the next reconcile; progress is polled anyway.
-func (r *Reconciler) watchWorkload(ctx context.Context, s *scope) {
-	if r.controller == nil {
-		return
-	}
-	for _, kind := range watchedWorkloadKinds() {
-		err := r.ClusterCache.Watch(ctx, s.clusterKey, clustercache.NewWatcher(clustercache.WatcherOptions{
-			Name:         fmt.Sprintf("%s-watch-%T", ControllerName, kind),
-			Watcher:      r.controller,
-			Kind:         kind,
-			EventHandler: handler.EnqueueRequestsFromMapFunc(r.workloadToProd(s.clusterKey)),
-		}))
-		if err != nil {
-			ctrl.LoggerFrom(ctx).V(4).Info("could not watch workload objects yet", "kind", fmt.Sprintf("%T", kind), "error", err.Error())
-		}
-	}
 }
 
 // reconcileApply applies the manifests with server-side apply and prunes what left them.
@@ -544,12 +518,34 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 			return res, err
 		}
 	}
+	// Each object is compared with its live counterpart in the workload cache and applied
+	// only when it is not in sync (manifests.InSync): drift in a field drover applies, a
+	// changed configuration, a deleted or re-created object. The live objects stand in for
+	// the apply responses for the availability check.
+	refs := make([]droverv1.ObjectReference, 0, len(objs))
+	s.objects = make([]*unstructured.Unstructured, 0, len(objs))
 	for _, o := range objs {
+		config, err := manifests.ConfigHash(o)
+		if err != nil {
+			return r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("hashing %s %s: %w", o.GetKind(), o.GetName(), err))
+		}
+		rec, _ := manifests.Recorded(prod.Status.Inventory, manifests.RefOf(o))
+		if live := r.readCached(ctx, s, o); manifests.InSync(prod, rec, config, live) {
+			rec.Version = o.GroupVersionKind().Version
+			refs = append(refs, rec)
+			s.objects = append(s.objects, live)
+			objectsCompared.WithLabelValues(ObjectUnchanged).Inc()
+			continue
+		}
 		if res, stop, err := r.applyObject(ctx, s, o); stop || err != nil {
 			return res, err
 		}
+		objectsCompared.WithLabelValues(ObjectApplied).Inc()
+		ref := manifests.RefOf(o)
+		ref.Applied = manifests.AppliedRecord(config, o.GetManagedFields())
+		refs = append(refs, ref)
+		s.objects = append(s.objects, o)
 	}
-	s.objects = objs
 
 	stale := manifests.Stale(prod.Status.Inventory, desired)
 	remaining, err := r.deleteObjects(ctx, s.workload, prod, stale)
@@ -560,7 +556,7 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 		r.event(prod, corev1.EventTypeNormal, ReasonPruned, "Prune", "deleted %d objects that left spec.manifests", len(stale)-len(remaining))
 	}
 	// The objects as the API server returned them: the inventory records their UIDs.
-	prod.Status.Inventory = manifests.Union(manifests.Inventory(objs), remaining)
+	prod.Status.Inventory = manifests.Union(refs, remaining)
 	if prod.Status.AppliedVersion != prod.Spec.Version || prod.Status.ObservedGeneration != prod.Generation {
 		r.event(prod, corev1.EventTypeNormal, ReasonApplied, "Apply", "applied %d objects of version %s to Cluster %s", len(objs), prod.Spec.Version, s.clusterKey)
 	}
@@ -814,7 +810,7 @@ func (r *Reconciler) deleteObjects(ctx context.Context, c client.Client, prod *d
 // put its objects into kube-system or another team's namespace.
 func (r *Reconciler) claimNamespace(ctx context.Context, s *scope) (create bool, res ctrl.Result, refused bool, err error) {
 	ns := &corev1.Namespace{}
-	err = s.admin.Get(ctx, client.ObjectKey{Name: s.prod.Spec.TargetNamespace}, ns)
+	err = r.getNamespace(ctx, s, s.prod.Spec.TargetNamespace, ns)
 	switch {
 	case apierrors.IsNotFound(err):
 		return true, ctrl.Result{}, false, nil
@@ -826,6 +822,22 @@ func (r *Reconciler) claimNamespace(ctx context.Context, s *scope) (create bool,
 		return false, res, true, nil
 	}
 	return false, ctrl.Result{}, false, nil
+}
+
+// getNamespace reads a workload namespace from the cluster's cache of namespaces, or
+// live when there is no cache or it does not answer in time. A namespace the cache does
+// not hold yet is created and found to exist (createNamespace); one deleted that it still
+// holds fails the apply, which is tried again.
+func (r *Reconciler) getNamespace(ctx context.Context, s *scope, name string, ns *corev1.Namespace) error {
+	if s.cached != nil {
+		cctx, cancel := context.WithTimeout(ctx, cacheSyncTimeout)
+		err := s.cached.Get(cctx, client.ObjectKey{Name: name}, ns)
+		cancel()
+		if err == nil || apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return s.admin.Get(ctx, client.ObjectKey{Name: name}, ns)
 }
 
 // createNamespace creates the target namespace, marked as drover's and as usable by the

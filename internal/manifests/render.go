@@ -190,12 +190,13 @@ func Stale(inventory, desired []droverv1.ObjectReference) []droverv1.ObjectRefer
 	return out
 }
 
-// sameObject drops the version and the UID: an object keeps its identity across API
+// sameObject drops the version, the UID and the apply record: an object keeps its identity across API
 // versions, and the inventory entry of an object is the same entry before and after the
 // object was applied.
 func sameObject(r droverv1.ObjectReference) droverv1.ObjectReference {
 	r.Version = ""
 	r.UID = ""
+	r.Applied = ""
 	return r
 }
 

@@ -70,7 +70,7 @@ func TestChartDefaults(t *testing.T) {
 	if img := m.container.Image; img != "registry.example/drover/manager:v0.1.0" {
 		t.Errorf("image %s; want the chart's appVersion as tag", img)
 	}
-	for _, f := range []string{"aws-region", "nlb-vpc-id", "os-cloud", "octavia-endpoint", "runtime-extension-port", "prometheus-address", "metrics-cert-path"} {
+	for _, f := range []string{"aws-region", "nlb-vpc-id", "os-cloud", "octavia-endpoint", "runtime-extension-port", "prometheus-address", "metrics-cert-path", "pprof"} {
 		if _, ok := m.flags[f]; ok {
 			t.Errorf("--%s is set by default", f)
 		}
@@ -92,6 +92,7 @@ tenancy:
     gateNetworks: [10.20.0.0/16, 10.30.0.0/16]
     octaviaProjects: [3f1e7c2a9b8d4e6f8a0b1c2d3e4f5a6b]
 prometheusAddress: http://prometheus-operated.monitoring:9090
+pprof: 127.0.0.1:6060
 aws:
   region: eu-west-1
   irsaRoleARN: arn:aws:iam::123456789012:role/drover-manager
@@ -134,6 +135,7 @@ func TestChartProduction(t *testing.T) {
 			"mirror-poll-interval": "45s", "os-cloud": "private",
 			"gate-networks": "10.20.0.0/16,10.30.0.0/16", "default-octavia-projects": "3f1e7c2a9b8d4e6f8a0b1c2d3e4f5a6b",
 			"prometheus-address":                   "http://prometheus-operated.monitoring:9090",
+			"pprof":                                "127.0.0.1:6060",
 			"runtime-extension-port":               "9443",
 			"runtime-extension-surge":              "true",
 			"runtime-extension-client-names":       "capi-controller-manager",

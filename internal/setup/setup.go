@@ -56,7 +56,8 @@ type Options struct {
 	ClusterCacheConcurrency int
 	// WorkloadClientTimeout bounds each request to a workload cluster.
 	WorkloadClientTimeout time.Duration
-	// ProdResyncInterval is how often a settled Prod is re-applied to correct drift.
+	// ProdResyncInterval is how often a settled Prod is compared again with its workload
+	// cluster's cache, applying what drifted (the watches correct drift at once).
 	ProdResyncInterval time.Duration
 	// ProdSetConcurrency is how many ProdSets reconcile at once.
 	ProdSetConcurrency int

@@ -119,6 +119,9 @@ app.kubernetes.io/component: manager
 {{- with $v.prometheusAddress }}
 {{- $a = append $a (printf "--prometheus-address=%s" .) }}
 {{- end }}
+{{- with $v.pprof }}
+{{- $a = append $a (printf "--pprof=%s" .) }}
+{{- end }}
 {{- with $v.aws.region }}
 {{- $a = append $a (printf "--aws-region=%s" .) }}
 {{- end }}

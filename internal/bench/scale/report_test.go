@@ -49,7 +49,9 @@ func (r result) table() string {
 	row("resync: requests to the workload clusters",
 		fmt.Sprintf("%.0f (%s; and %.0f watches opened: %s); besides %.0f discovery and health probes",
 			wl, only(r.WorkloadReq, attributable), wlWatch, only(r.WorkloadWatches, all), wlOther),
-		fmt.Sprintf("%.0f (one LIST of each of %d types per cluster)", wlMin, len(manifestKinds)), ratio(wl, wlMin))
+		fmt.Sprintf("%.0f (one LIST and WATCH — a watch whose first answer is the list — of each of %d types per cluster)", wlMin, len(manifestKinds)), ratio(wl, wlMin))
+	row("resync: the Prods' objects compared with the workload clusters: in sync / applied",
+		fmt.Sprintf("%.0f / %.0f", r.Verified, r.Applied), fmt.Sprintf("%d / 0", r.Size.Prods*objectsPerProd), 0)
 	qpsFloor := max(0, r.BusiestCluster-workloadBurst) / workloadQPS
 	row("resync: the same requests as the manager counted them (rest_client_requests_total)",
 		fmt.Sprintf("%.0f to the workload clusters (at most %.0f to one), %.0f to the control plane; a Prod reconcile took %s on average",
@@ -76,7 +78,7 @@ func (r result) table() string {
 		fmt.Sprintf("%.1f KiB per Prod (the Prods, ProdSets and Clusters decoded, as an informer holds them; a Prod is %d bytes of JSON)", floorPer/1024, r.ProdBytes),
 		ratio(heapPer, floorPer))
 
-	fwMin := 3 * n // its namespace and its two objects
+	fwMin := (1 + objectsPerProd) * n // its namespace and its objects
 	fw := r.FirstWorkloadReq.total(attributable)
 	fww := r.FirstWorkloadReq.total(func(k requestKey) bool { return attributable(k) && isWrite(k.Verb) })
 	fcMin := 2*n + 2*float64(r.Sets) // create each Prod, one status write each; the sets' creates and one status write each
@@ -85,7 +87,7 @@ func (r result) table() string {
 		fmt.Sprintf("%s / %s / %s", secs(r.FirstCreated), secs(r.FirstAvailable), secs(r.FirstSettled)), "–", 0)
 	row("first apply: requests to the workload clusters",
 		fmt.Sprintf("%.0f, %.0f of them writes (%s)", fw, fww, only(r.FirstWorkloadReq, attributable)),
-		fmt.Sprintf("%.0f (create each Prod's namespace and two objects)", fwMin), ratio(fw, fwMin))
+		fmt.Sprintf("%.0f (create each Prod's namespace and %d objects)", fwMin, objectsPerProd), ratio(fw, fwMin))
 	row("first apply: write requests to the control plane",
 		fmt.Sprintf("%.0f (%s)", fcw, only(r.FirstCPReq, func(k requestKey) bool { return attributable(k) && isWrite(k.Verb) })),
 		fmt.Sprintf("%.0f (create each Prod and set, one status write each)", fcMin), ratio(fcw, fcMin))

@@ -57,6 +57,9 @@ func BenchmarkResync(b *testing.B) {
 	if !s.res.WorkloadWrites.empty() {
 		b.Fatalf("the resync wrote to the workload clusters: %s", s.res.WorkloadWrites)
 	}
+	if want := float64(size.Prods * objectsPerProd); s.res.Verified+s.res.Applied < want {
+		b.Fatalf("the resync compared %v objects with the workload clusters, want every Prod's (%v)", s.res.Verified+s.res.Applied, want)
+	}
 	s.floor()
 	// Printed, not logged: a benchmark's log is cut to ten lines without -v.
 	fmt.Println(s.res.table())
@@ -71,6 +74,8 @@ func BenchmarkResync(b *testing.B) {
 	b.ReportMetric(r.FirstAvailable.Seconds(), "s-first-apply")
 	b.ReportMetric(r.workloadRequests(), "req-workload")
 	b.ReportMetric(float64(len(manifestKinds)*r.Size.Clusters), "req-workload-min")
+	b.ReportMetric(r.Verified, "objects-verified")
+	b.ReportMetric(r.Applied, "objects-applied")
 }
 
 // TestResyncSmoke runs the benchmark's code at a small size and holds it to what the
@@ -100,16 +105,22 @@ func TestResyncSmoke(t *testing.T) {
 			t.Errorf("the restarted manager reconciled %s %v times, want at least %d", c, r.Reconciles[c], want)
 		}
 	}
-	if applies := r.WorkloadReq[requestKey{Verb: "APPLY", Resource: "configmaps"}]; applies < float64(r.Size.Prods) {
-		t.Errorf("the resync applied %v ConfigMaps, want every Prod's (%d): did it look at every Prod?", applies, r.Size.Prods)
+	// What was verified: every Prod's objects compared with the workload clusters (the
+	// restart waits for that too) and found in sync, none applied; and every Prod's
+	// conditions hold for its generation (restart checks them after the resync).
+	if want := float64(r.Size.Prods * objectsPerProd); r.Verified < want || r.Applied != 0 {
+		t.Errorf("the resync found %v objects in sync and applied %v, want all %v of the Prods' objects in sync and none applied", r.Verified, r.Applied, want)
+	}
+	if applies := r.WorkloadReq.total(func(k requestKey) bool { return k.Verb == "APPLY" }); applies != 0 {
+		t.Errorf("the resync sent %v applies with nothing changed, want none", applies)
 	}
 	if r.Resync <= 0 || r.ResyncCPU <= 0 || r.SettleRSS <= 0 || r.FloorTime <= 0 {
 		t.Errorf("a figure was not measured: %+v", r)
 	}
 
 	// The write check must see writes: drift two of drover's objects on a workload
-	// cluster (delete one ConfigMap, change another's data) and restart again. The
-	// resync must put back exactly those two, and nothing else.
+	// cluster while no manager runs (delete one ConfigMap, change another's data) and
+	// start it again. The resync must put back exactly those two, and nothing else.
 	w := s.bed.Workloads[0]
 	cms := &corev1.ConfigMapList{}
 	if err := w.Client.List(t.Context(), cms, client.HasLabels{droverv1.ProdNameLabel}); err != nil {
@@ -119,20 +130,25 @@ func TestResyncSmoke(t *testing.T) {
 		t.Fatalf("%s holds %d of drover's ConfigMaps, want at least 2", w.Name, len(cms.Items))
 	}
 	gone, edited := &cms.Items[0], &cms.Items[1]
-	if err := w.Client.Delete(t.Context(), gone); err != nil {
-		t.Fatal(err)
-	}
-	edited.Data["LOG_LEVEL"] = "debug"
-	if err := w.Client.Update(t.Context(), edited); err != nil {
-		t.Fatal(err)
-	}
-	s.restart()
+	s.restart(func() {
+		if err := w.Client.Delete(t.Context(), gone); err != nil {
+			t.Fatal(err)
+		}
+		edited.Data["LOG_LEVEL"] = "debug"
+		if err := w.Client.Update(t.Context(), edited); err != nil {
+			t.Fatal(err)
+		}
+	})
 	want := objectDiff{
 		Changed: []string{objectKey(w.Name, "ConfigMap", edited.Namespace, edited.Name)},
 		Added:   []string{objectKey(w.Name, "ConfigMap", gone.Namespace, gone.Name)},
 	}
 	if got := s.res.WorkloadWrites; got.String() != want.String() {
 		t.Errorf("after drifting two ConfigMaps the resync wrote %s, want %s", got, want)
+	}
+	if s.res.Applied != 2 || s.res.Verified < float64(r.Size.Prods*objectsPerProd-2) {
+		t.Errorf("after drifting two ConfigMaps the resync applied %v objects and found %v in sync, want 2 and the other %d",
+			s.res.Applied, s.res.Verified, r.Size.Prods*objectsPerProd-2)
 	}
 	fixed := &corev1.ConfigMap{}
 	if err := w.Client.Get(t.Context(), client.ObjectKeyFromObject(edited), fixed); err != nil {
@@ -141,6 +157,20 @@ func TestResyncSmoke(t *testing.T) {
 	if fixed.Data["LOG_LEVEL"] != "info" {
 		t.Errorf("ConfigMap %s/%s has LOG_LEVEL %q after the resync, want drover's %q", fixed.Namespace, fixed.Name, fixed.Data["LOG_LEVEL"], "info")
 	}
+
+	// Drift while the manager runs is put back by the workload watch, without a resync
+	// (the next periodic one is 10 minutes away).
+	fixed.Data["LOG_LEVEL"] = "trace"
+	if err := w.Client.Update(t.Context(), fixed); err != nil {
+		t.Fatal(err)
+	}
+	s.poll("the workload watch to put back drift", 30*time.Second, 100*time.Millisecond, func() (bool, string) {
+		cur := &corev1.ConfigMap{}
+		if err := w.Client.Get(t.Context(), client.ObjectKeyFromObject(fixed), cur); err != nil {
+			return false, err.Error()
+		}
+		return cur.Data["LOG_LEVEL"] == "info", "LOG_LEVEL " + cur.Data["LOG_LEVEL"]
+	})
 }
 
 func envInt(tb testing.TB, name string, def int) int {

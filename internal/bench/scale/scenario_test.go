@@ -125,6 +125,10 @@ type result struct {
 	// watches counted when they start) to the workload clusters and the control plane,
 	// and the most it sent to one workload cluster.
 	MgrWorkloadReq, MgrCPReq, BusiestCluster float64
+	// Verified and Applied are the Prods' objects the restarted manager compared with
+	// the workload clusters and found in sync, and those it applied
+	// (drover_prod_objects_compared_total).
+	Verified, Applied float64
 	// ProdReconcileMean is the mean time of one Prod reconcile in the resync.
 	ProdReconcileMean        time.Duration
 	WorkloadWrites, CPWrites objectDiff
@@ -262,7 +266,7 @@ func managerKeep(name string) bool {
 		"workqueue_depth", "controller_runtime_active_workers",
 		"capi_cluster_cache_connection_up", "go_memstats_heap_inuse_bytes",
 		"controller_runtime_reconcile_time_seconds_sum", "controller_runtime_reconcile_time_seconds_count",
-		"rest_client_requests_total":
+		"rest_client_requests_total", "drover_prod_objects_compared_total":
 		return true
 	}
 	return false
@@ -574,13 +578,12 @@ func (s *scenario) scrapeCost() time.Duration {
 // and measures the resync until it is done: the new process reconciled every Prod and
 // ProdSet at least once, its queues are empty and nothing runs, and every Prod is still
 // Applied, Available and TrafficReady. Then it checks that the resync wrote nothing to
-// the workload clusters.
-func (s *scenario) restart() {
+// the workload clusters. whileStopped runs while no manager runs (to drift objects the
+// new manager must find); the snapshots the writes are judged against are taken after it.
+func (s *scenario) restart(whileStopped ...func()) {
 	s.tb.Helper()
 	s.res.Scrapes, s.benchProdLists = 0, 0
 	s.res.ScrapeCPU = s.scrapeCost()
-	cpBefore := s.controlPlaneSnapshot()
-	wlBefore := s.workloadSnapshot()
 	s.res.Load = append(s.res.Load, loadavg())
 
 	start := time.Now()
@@ -592,6 +595,11 @@ func (s *scenario) restart() {
 		s.tb.Fatal(err)
 	}
 	s.res.Stop = time.Since(start)
+	for _, f := range whileStopped {
+		f()
+	}
+	cpBefore := s.controlPlaneSnapshot()
+	wlBefore := s.workloadSnapshot()
 	// Let the kube-apiservers count the old manager's watches as ended before counting.
 	time.Sleep(time.Second)
 	reqBefore := s.scrapeAPIServers()
@@ -608,6 +616,9 @@ func (s *scenario) restart() {
 		}
 		if why := idle(m, want); why != "" {
 			return why
+		}
+		if n := compared(m); n < float64(s.size.Prods*objectsPerProd) {
+			return fmt.Sprintf("%v of %d objects compared with the workload clusters", n, s.size.Prods*objectsPerProd)
 		}
 		s.benchProdLists++
 		prods, err := s.listProds()
@@ -643,6 +654,8 @@ func (s *scenario) restart() {
 		s.res.ProdReconcileMean = time.Duration(m.sum("controller_runtime_reconcile_time_seconds_sum", prod) / n * float64(time.Second))
 	}
 	s.res.MgrWorkloadReq, s.res.MgrCPReq, s.res.BusiestCluster = s.managerRequests(m)
+	s.res.Verified = m.sum("drover_prod_objects_compared_total", map[string]string{"result": "unchanged"})
+	s.res.Applied = m.sum("drover_prod_objects_compared_total", map[string]string{"result": "applied"})
 	reqAfter := s.scrapeAPIServers()
 	s.res.WorkloadReq = reqAfter.workload.minus(reqBefore.workload)
 	s.res.CPReq = reqAfter.cp.minus(reqBefore.cp)
@@ -676,6 +689,10 @@ func (s *scenario) restart() {
 		s.tb.Fatalf("after the resync, %d inventoried workload objects are missing, first %s", len(missing), missing[0])
 	}
 }
+
+// compared is how many of the Prods' objects the manager compared with the workload
+// clusters since it started: found in sync or applied.
+func compared(m metrics) float64 { return m.sum("drover_prod_objects_compared_total", nil) }
 
 // countSinceLastStart counts the lines containing s in the manager log after its last
 // start marker.

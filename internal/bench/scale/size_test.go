@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
@@ -94,6 +95,8 @@ func (s Size) workloads() []testbed.WorkloadOptions {
 	for i := range out {
 		out[i] = testbed.WorkloadOptions{
 			Name: fmt.Sprintf("workload-%02d", i+1),
+			// kube-controller-manager, kube-scheduler and kwok run the Deployments' Pods.
+			Controllers: true,
 			Labels: map[string]string{
 				poolLabel:   fmt.Sprintf("pool-%d", i%pools),
 				regionLabel: fmt.Sprintf("region-%d", (i/pools)%regions),
@@ -103,9 +106,10 @@ func (s Size) workloads() []testbed.WorkloadOptions {
 	return out
 }
 
-// prodSet is the ProdSet of spec: an app of a ConfigMap and a headless Service (both
-// Current as soon as they exist, so no controllers are needed; headless so that no
-// ClusterIP is allocated from envtest's /24 service range), published to a hosted zone.
+// prodSet is the ProdSet of spec: an app of a ConfigMap, a headless Service (headless so
+// that no ClusterIP is allocated from envtest's /24 service range) and a Deployment of one
+// Pod, which the cluster's kube-controller-manager, kube-scheduler and kwok run (no
+// container runs; the Pod becomes Running and Ready), published to a hosted zone.
 func prodSet(spec setSpec) (*droverv1.ProdSet, error) {
 	settings := strings.Repeat("# tuning knob left at its default\n", 16) // ~0.5 KiB, as real config is
 	cm := map[string]any{
@@ -124,8 +128,28 @@ func prodSet(spec setSpec) (*droverv1.ProdSet, error) {
 			"ports":     []any{map[string]any{"name": "http", "port": 80, "targetPort": 8080}},
 		},
 	}
+	labels := map[string]any{"app.kubernetes.io/name": spec.name}
+	deploy := map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": spec.name, "labels": labels},
+		"spec": map[string]any{
+			"replicas": 1,
+			"selector": map[string]any{"matchLabels": labels},
+			"template": map[string]any{
+				"metadata": map[string]any{"labels": labels},
+				"spec": map[string]any{
+					"containers": []any{map[string]any{
+						"name": "app", "image": "registry.example/" + spec.name + ":${DROVER_VERSION}",
+						"ports":     []any{map[string]any{"name": "http", "containerPort": 8080}},
+						"env":       []any{map[string]any{"name": "LOG_LEVEL", "valueFrom": map[string]any{"configMapKeyRef": map[string]any{"name": spec.name + "-config", "key": "LOG_LEVEL"}}}},
+						"resources": map[string]any{"requests": map[string]any{"cpu": "10m", "memory": "32Mi"}},
+					}},
+				},
+			},
+		},
+	}
 	var raws []kruntime.RawExtension
-	for _, o := range []map[string]any{cm, svc} {
+	for _, o := range []map[string]any{cm, svc, deploy} {
 		b, err := json.Marshal(o)
 		if err != nil {
 			return nil, err
@@ -159,14 +183,19 @@ func prodSet(spec setSpec) (*droverv1.ProdSet, error) {
 	}, nil
 }
 
-// manifestKinds are the resource types a Prod of prodSet puts on its cluster: its two
+// manifestKinds are the resource types a Prod of prodSet puts on its cluster: its three
 // objects and its target namespace. A resync that verified every Prod by listing needs
-// one LIST of each per cluster.
+// one LIST of each per cluster (and a watch, to hear of drift after; an informer's watch
+// brings its list).
 var manifestKinds = []schema.GroupVersionKind{
 	corev1.SchemeGroupVersion.WithKind("Namespace"),
 	corev1.SchemeGroupVersion.WithKind("ConfigMap"),
 	corev1.SchemeGroupVersion.WithKind("Service"),
+	appsv1.SchemeGroupVersion.WithKind("Deployment"),
 }
+
+// objectsPerProd is how many objects of its manifests each Prod of prodSet has.
+const objectsPerProd = 3
 
 // controlPlaneInformers is what a manager must read from the control plane at the
 // least when it starts: one LIST of each kind it reconciles or places by (Prods,

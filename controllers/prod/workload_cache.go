@@ -1,0 +1,244 @@
+package prod
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/cluster-api/controllers/clustercache"
+	ctrl "sigs.k8s.io/controller-runtime"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/manifests"
+)
+
+// The workload caches. For each workload cluster the cluster cache keeps, of the kinds
+// below, only the objects labelled drover.dev/prod (drover's; anyone who may write them
+// can add the label, see workloadToProd and InSync for why that is harmless), each
+// stripped by stripWorkload to what drover reads: identity, drover's labels and
+// annotations, the spec fields kstatus reads, status, and a hash of drover's managed
+// fields instead of managedFields. A kind is listed and watched on a cluster only once a
+// Prod there applies it. A Prod's object of another kind (or of another version of one of
+// these kinds) is applied on every reconcile, as before the caches: it would take an
+// unrestricted watch of the kind to compare it.
+//
+// Secrets are not cached: that would take a right to list and watch every Secret of the
+// cluster (RBAC cannot restrict a list by label), which drover does not otherwise need.
+//
+// Namespaces are cached whole (a cluster has few), stripped to their name, UID and the
+// label and annotation drover reads, so the target namespace is not read per reconcile.
+var cachedWorkloadKinds = []schema.GroupVersionKind{
+	{Version: "v1", Kind: "ConfigMap"},
+	{Version: "v1", Kind: "Service"},
+	{Version: "v1", Kind: "ServiceAccount"},
+	{Group: "apps", Version: "v1", Kind: "Deployment"},
+	{Group: "apps", Version: "v1", Kind: "StatefulSet"},
+	{Group: "apps", Version: "v1", Kind: "DaemonSet"},
+	{Group: "batch", Version: "v1", Kind: "CronJob"},
+	{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"},
+	{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"},
+	{Group: "autoscaling", Version: "v2", Kind: "HorizontalPodAutoscaler"},
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "Role"},
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "RoleBinding"},
+}
+
+// cacheSyncTimeout bounds the wait for a workload cache to list a kind the first time
+// (RBAC may forbid it): the object is then applied as if it were not cached, and the
+// kind is not read from that cluster's cache again for uncachedFor.
+const (
+	cacheSyncTimeout = 15 * time.Second
+	uncachedFor      = 10 * time.Minute
+)
+
+// unsynced remembers the kinds whose cache did not answer on a cluster, and when.
+type unsynced struct {
+	mu    sync.Mutex
+	since map[unsyncedKey]time.Time
+}
+
+type unsyncedKey struct {
+	cluster client.ObjectKey
+	gvk     schema.GroupVersionKind
+}
+
+func (u *unsynced) recent(k unsyncedKey, now time.Time) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	t, ok := u.since[k]
+	return ok && now.Sub(t) < uncachedFor
+}
+
+func (u *unsynced) mark(k unsyncedKey, now time.Time) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.since == nil {
+		u.since = map[unsyncedKey]time.Time{}
+	}
+	u.since[k] = now
+}
+
+// cached says whether objects of gvk are read from the workload caches. Only these may
+// be: a read of any other kind through the cached reader would start an unrestricted
+// watch of it.
+func cached(gvk schema.GroupVersionKind) bool {
+	return slices.Contains(cachedWorkloadKinds, gvk)
+}
+
+// WorkloadCacheOptions restricts what the cluster cache keeps of each workload cluster to
+// what the Prod controller reads: drover's objects of the cached kinds, and namespaces,
+// each stripped (see cachedWorkloadKinds). Any other type read through a workload cache
+// (the Prod controller reads none) is kept without its managedFields.
+func WorkloadCacheOptions() clustercache.CacheOptions {
+	owned, _ := labels.Parse(droverv1.ProdNameLabel)
+	by := map[client.Object]ctrlcache.ByObject{
+		&corev1.Namespace{}: {Transform: stripNamespace},
+	}
+	for _, gvk := range cachedWorkloadKinds {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvk)
+		by[u] = ctrlcache.ByObject{Label: owned, Transform: stripWorkload}
+	}
+	return clustercache.CacheOptions{ByObject: by, DefaultTransform: ctrlcache.TransformStripManagedFields()}
+}
+
+// keptSpec are the spec fields kstatus reads to judge a workload object (manifests.Assess).
+var keptSpec = []string{"replicas", "updateStrategy", "progressDeadlineSeconds", "parallelism", "completions", "type", "clusterIP"}
+
+// keptLabels are the labels drover reads (manifests.Owns, ProdOf).
+var keptLabels = []string{droverv1.ProdUIDLabel, droverv1.ProdNameLabel, droverv1.ProdNamespaceLabel, droverv1.ManagedByLabel}
+
+// stripWorkload is the transform of the cached workload kinds: it keeps what drover reads
+// of an object and replaces its managedFields with manifests.FieldsKey, the hash of
+// drover's entry, a top-level key the API server never returns for these built-in kinds.
+// An object already stripped (client-go may transform an object twice: a watch's initial
+// list is transformed into a temporary store, then again into the cache) keeps its hash.
+// An object of another type passes with its managedFields removed.
+func stripWorkload(in any) (any, error) {
+	u, ok := in.(*unstructured.Unstructured)
+	if !ok {
+		if obj, err := meta.Accessor(in); err == nil && obj.GetManagedFields() != nil {
+			obj.SetManagedFields(nil)
+		}
+		return in, nil
+	}
+	fields := manifests.FieldsHash(u.GetManagedFields())
+	if u.GetManagedFields() == nil {
+		fields = manifests.CachedFields(u) // stripped before; "" on an object from the API server
+	}
+	out := &unstructured.Unstructured{Object: map[string]any{"apiVersion": u.GetAPIVersion(), "kind": u.GetKind()}}
+	out.SetNamespace(u.GetNamespace())
+	out.SetName(u.GetName())
+	out.SetUID(u.GetUID())
+	out.SetResourceVersion(u.GetResourceVersion())
+	out.SetGeneration(u.GetGeneration())
+	out.SetDeletionTimestamp(u.GetDeletionTimestamp())
+	out.SetLabels(keep(u.GetLabels(), func(k string) bool { return slices.Contains(keptLabels, k) }))
+	out.SetAnnotations(keep(u.GetAnnotations(), func(k string) bool { return k == droverv1.ProdRefAnnotation }))
+	manifests.SetCachedFields(out, fields)
+	if spec, ok := u.Object["spec"].(map[string]any); ok {
+		kept := map[string]any{}
+		for _, k := range keptSpec {
+			if v, ok := spec[k]; ok {
+				kept[k] = v
+			}
+		}
+		out.Object["spec"] = kept
+	}
+	if status, ok := u.Object["status"]; ok {
+		out.Object["status"] = status
+	}
+	return out, nil
+}
+
+// stripNamespace keeps a namespace's name, UID and what refuseNamespace reads.
+func stripNamespace(in any) (any, error) {
+	ns, ok := in.(*corev1.Namespace)
+	if !ok {
+		return in, nil
+	}
+	out := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: ns.Name, UID: ns.UID, ResourceVersion: ns.ResourceVersion, DeletionTimestamp: ns.DeletionTimestamp,
+		Labels:      keep(ns.Labels, func(k string) bool { return k == droverv1.ManagedByLabel }),
+		Annotations: keep(ns.Annotations, func(k string) bool { return k == droverv1.OwnerNamespaceAnnotation }),
+	}}
+	return out, nil
+}
+
+func keep(m map[string]string, want func(string) bool) map[string]string {
+	var out map[string]string
+	for k, v := range m {
+		if want(k) {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+var _ toolscache.TransformFunc = stripWorkload
+
+// readCached reads o's live counterpart from the cluster's workload cache, starting (and
+// waiting for) the cache's watch of the kind the first time, and makes changes of the
+// kind's objects wake their Prods. It returns nil when the cache holds no such object or
+// cannot tell (not a cached kind, no reader, the cache not synced in time): the object is
+// then applied.
+func (r *Reconciler) readCached(ctx context.Context, s *scope, o *unstructured.Unstructured) *unstructured.Unstructured {
+	gvk := o.GroupVersionKind()
+	key := unsyncedKey{cluster: s.clusterKey, gvk: gvk}
+	if s.cached == nil || !cached(gvk) || r.unsynced.recent(key, r.Now()) {
+		return nil
+	}
+	r.watchKind(ctx, s, gvk)
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(gvk)
+	cctx, cancel := context.WithTimeout(ctx, cacheSyncTimeout)
+	defer cancel()
+	if err := s.cached.Get(cctx, client.ObjectKeyFromObject(o), live); err != nil {
+		if !apierrors.IsNotFound(err) {
+			ctrl.LoggerFrom(ctx).Info("the workload cache of a kind did not answer; its objects are applied on every reconcile for a while",
+				"kind", gvk.String(), "cluster", s.clusterKey.String(), "for", uncachedFor, "error", err.Error())
+			if ctx.Err() == nil {
+				r.unsynced.mark(key, r.Now())
+			}
+		}
+		return nil
+	}
+	return live
+}
+
+// watchKind makes changes of drover's objects of gvk on the Prod's cluster wake their
+// Prods (workloadToProd): drift is corrected as soon as it is seen, and a rollout's
+// progress is followed. The watch shares the cache's informer of the kind. One that
+// cannot start is retried on the next reconcile; progress is polled anyway.
+func (r *Reconciler) watchKind(ctx context.Context, s *scope, gvk schema.GroupVersionKind) {
+	if r.controller == nil || !cached(gvk) {
+		return
+	}
+	kind := &unstructured.Unstructured{}
+	kind.SetGroupVersionKind(gvk)
+	err := r.ClusterCache.Watch(ctx, s.clusterKey, clustercache.NewWatcher(clustercache.WatcherOptions{
+		Name:         fmt.Sprintf("%s-watch-%s", ControllerName, strings.ToLower(gvk.Kind+"."+gvk.Version+"."+gvk.Group)),
+		Watcher:      r.controller,
+		Kind:         client.Object(kind),
+		EventHandler: handler.EnqueueRequestsFromMapFunc(r.workloadToProd(s.clusterKey)),
+	}))
+	if err != nil {
+		ctrl.LoggerFrom(ctx).V(4).Info("could not watch workload objects yet", "kind", gvk.String(), "error", err.Error())
+	}
+}

@@ -1,0 +1,109 @@
+package manifests
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+)
+
+// Whether an object must be applied again, without asking the workload cluster.
+//
+// Server-side apply records, in the object's managedFields, the exact set of fields each
+// field manager owns. When anyone else changes a field drover's manager owns (an update,
+// kubectl edit, a forced apply of another manager), the API server moves that field to
+// the writer or, when it is removed, drops it: drover's entry changes. A change to a
+// field drover does not own leaves drover's entry as it was. So an object is in sync
+// when the configuration drover would apply is the one it applied last and drover's
+// entry still lists the fields it listed right after that apply; both are recorded in the
+// Prod's inventory (ObjectReference.Applied) and compared with the live object as the
+// workload cluster's watch cache holds it (whose transform keeps only a hash of drover's
+// entry, FieldsKey).
+
+// FieldsKey holds, on an object of drover's workload caches only, FieldsHash of the
+// object's managedFields, which the cache's transform drops. It is a top-level key of the
+// object, not an annotation: the cached kinds are built-in, and the API server returns only
+// their schema's fields, so no writer on the workload cluster can put a value there.
+const FieldsKey = "drover.dev/applied-fields"
+
+// CachedFields is the FieldsKey of a cached object, "" when it has none.
+func CachedFields(u *unstructured.Unstructured) string {
+	s, _ := u.Object[FieldsKey].(string)
+	return s
+}
+
+// SetCachedFields sets (or, for "", removes) the FieldsKey of a cached object.
+func SetCachedFields(u *unstructured.Unstructured, fields string) {
+	if fields == "" {
+		delete(u.Object, FieldsKey)
+		return
+	}
+	u.Object[FieldsKey] = fields
+}
+
+// ConfigHash is a hash of the configuration drover applies for obj, a rendered object.
+func ConfigHash(obj *unstructured.Unstructured) (string, error) {
+	data, err := obj.MarshalJSON() // maps marshal with sorted keys: the same object, the same bytes
+	if err != nil {
+		return "", err
+	}
+	return shortHash(data), nil
+}
+
+// FieldsHash is a hash of the fields drover's field manager owns through apply (the
+// object itself, not a subresource), per managedFields; "" when it owns none.
+func FieldsHash(entries []metav1.ManagedFieldsEntry) string {
+	for _, e := range entries {
+		if e.Manager == droverv1.FieldManager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == "" && e.FieldsV1 != nil {
+			return shortHash(e.FieldsV1.GetRawBytes())
+		}
+	}
+	return ""
+}
+
+// AppliedRecord is the ObjectReference.Applied of an apply of a configuration whose
+// ConfigHash is config and whose response had managedFields entries.
+func AppliedRecord(config string, entries []metav1.ManagedFieldsEntry) string {
+	fields := FieldsHash(entries)
+	if config == "" || fields == "" {
+		return ""
+	}
+	return config + "." + fields
+}
+
+// InSync reports whether the object recorded by ref, whose configuration to apply now has
+// ConfigHash config, needs no apply: live (the object as drover's workload cache holds
+// it, nil when the cache has none) is the object drover applied last (same UID, not being
+// deleted, still prod's by its labels) and nothing changed what drover applied since
+// (same configuration, and drover's field manager owns the same fields). Anything else,
+// including a record of an older drover with no hashes, is out of sync.
+func InSync(prod *droverv1.Prod, ref droverv1.ObjectReference, config string, live *unstructured.Unstructured) bool {
+	if live == nil || ref.UID == "" || ref.Applied == "" || config == "" {
+		return false
+	}
+	if live.GetUID() != ref.UID || live.GetDeletionTimestamp() != nil || !Owns(prod, live, true) {
+		return false
+	}
+	recConfig, recFields, ok := strings.Cut(ref.Applied, ".")
+	return ok && recConfig == config && recFields != "" && recFields == CachedFields(live)
+}
+
+// Recorded returns the inventory entry of the object ref names (under any API version).
+func Recorded(inventory []droverv1.ObjectReference, ref droverv1.ObjectReference) (droverv1.ObjectReference, bool) {
+	key := sameObject(ref)
+	for _, r := range inventory {
+		if sameObject(r) == key {
+			return r, true
+		}
+	}
+	return droverv1.ObjectReference{}, false
+}
+
+func shortHash(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:16])
+}

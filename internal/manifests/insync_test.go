@@ -1,0 +1,126 @@
+package manifests
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+)
+
+func TestInSync(t *testing.T) {
+	p := prodNamed("team-shop", "shop-eu-1", "uid-p")
+	other := prodNamed("team-shop", "shop-us-1", "uid-other")
+	entries := func(raw string) []metav1.ManagedFieldsEntry {
+		return []metav1.ManagedFieldsEntry{
+			{Manager: "kube-controller-manager", Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: metav1.NewFieldsV1(`{"f:status":{}}`)},
+			{Manager: droverv1.FieldManager, Operation: metav1.ManagedFieldsOperationApply, FieldsV1: metav1.NewFieldsV1(raw)},
+		}
+	}
+	applied := entries(`{"f:data":{"f:color":{}},"f:metadata":{"f:labels":{}}}`)
+	record := AppliedRecord("cfg", applied)
+	// live is the object as the cache holds it: drover's managed fields as a hash.
+	live := func(uid string, prod *droverv1.Prod, fields []metav1.ManagedFieldsEntry, mutate ...func(*unstructured.Unstructured)) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion("v1")
+		u.SetKind("ConfigMap")
+		u.SetNamespace("shop")
+		u.SetName("settings")
+		u.SetUID("uid-cm")
+		if uid != "" {
+			u.SetUID(typesUID(uid))
+		}
+		u.SetLabels(OwnerLabels(prod))
+		SetCachedFields(u, FieldsHash(fields))
+		for _, m := range mutate {
+			m(u)
+		}
+		return u
+	}
+	ref := droverv1.ObjectReference{Version: "v1", Kind: "ConfigMap", Namespace: "shop", Name: "settings", UID: "uid-cm", Applied: record}
+	now := metav1.Now()
+
+	for _, tc := range []struct {
+		name   string
+		ref    droverv1.ObjectReference
+		config string
+		live   *unstructured.Unstructured
+		want   bool
+	}{
+		{"unchanged since the last apply", ref, "cfg", live("", p, applied), true},
+		{"another manager's fields changed (ours did not)", ref, "cfg", live("", p, []metav1.ManagedFieldsEntry{
+			{Manager: "kubectl-edit", Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: metav1.NewFieldsV1(`{"f:data":{"f:other":{}}}`)},
+			applied[1],
+		}), true},
+		{"another writer changed a field drover owns: drover's entry lost it", ref, "cfg",
+			live("", p, entries(`{"f:metadata":{"f:labels":{}}}`)), false},
+		{"drover no longer owns anything", ref, "cfg", live("", p, applied[:1]), false},
+		{"the configuration to apply changed", ref, "cfg2", live("", p, applied), false},
+		{"not in the cache (deleted, or its labels removed)", ref, "cfg", nil, false},
+		{"deleted and re-created", ref, "cfg", live("uid-new", p, applied), false},
+		{"being deleted", ref, "cfg", live("", p, applied, func(u *unstructured.Unstructured) { u.SetDeletionTimestamp(&now) }), false},
+		{"labelled as another Prod's", ref, "cfg", live("", other, applied), false},
+		{"a record without hashes (an older drover)", droverv1.ObjectReference{UID: "uid-cm"}, "cfg", live("", p, applied), false},
+		{"a record without a UID", droverv1.ObjectReference{Applied: record}, "cfg", live("", p, applied), false},
+		{"a cached object without the hash", ref, "cfg", live("", p, applied, func(u *unstructured.Unstructured) { SetCachedFields(u, "") }), false},
+		{"the hash in an annotation (written on the cluster) does not count", ref, "cfg", live("", p, applied, func(u *unstructured.Unstructured) {
+			u.SetAnnotations(map[string]string{FieldsKey: CachedFields(u)})
+			SetCachedFields(u, "")
+		}), false},
+		{"no configuration hash", ref, "", live("", p, applied), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := InSync(p, tc.ref, tc.config, tc.live); got != tc.want {
+				t.Errorf("InSync = %t, want %t", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFieldsHashIsDroversApplyEntryOnly(t *testing.T) {
+	raw := metav1.NewFieldsV1(`{"f:data":{}}`)
+	for _, tc := range []struct {
+		name    string
+		entries []metav1.ManagedFieldsEntry
+		want    bool
+	}{
+		{"drover's apply", []metav1.ManagedFieldsEntry{{Manager: droverv1.FieldManager, Operation: metav1.ManagedFieldsOperationApply, FieldsV1: raw}}, true},
+		{"drover's update", []metav1.ManagedFieldsEntry{{Manager: droverv1.FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: raw}}, false},
+		{"drover's apply of a subresource", []metav1.ManagedFieldsEntry{{Manager: droverv1.FieldManager, Operation: metav1.ManagedFieldsOperationApply, Subresource: "status", FieldsV1: raw}}, false},
+		{"another manager's apply", []metav1.ManagedFieldsEntry{{Manager: "helm", Operation: metav1.ManagedFieldsOperationApply, FieldsV1: raw}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := FieldsHash(tc.entries) != ""; got != tc.want {
+				t.Errorf("FieldsHash found drover's entry: %t, want %t", got, tc.want)
+			}
+		})
+	}
+	if AppliedRecord("cfg", nil) != "" || AppliedRecord("", []metav1.ManagedFieldsEntry{{Manager: droverv1.FieldManager, Operation: metav1.ManagedFieldsOperationApply, FieldsV1: raw}}) != "" {
+		t.Error("a record without either hash must be empty (never in sync)")
+	}
+}
+
+func TestConfigHashFollowsTheConfiguration(t *testing.T) {
+	obj := func(color string) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "settings", "labels": map[string]any{"a": "1", "b": "2"}},
+			"data": map[string]any{"color": color},
+		}}
+	}
+	a, err := ConfigHash(obj("blue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := ConfigHash(obj("blue"))
+	red, _ := ConfigHash(obj("red"))
+	if a == "" || a != again {
+		t.Errorf("the same configuration hashed to %q and %q", a, again)
+	}
+	if a == red {
+		t.Error("two configurations hashed the same")
+	}
+}
+
+func typesUID(s string) types.UID { return types.UID(s) }
