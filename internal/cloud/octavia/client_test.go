@@ -348,12 +348,13 @@ func TestSnapshotCountsEveryCall(t *testing.T) {
 		t.Errorf("the members of 2 pools (3 and 2 members, 2 per page) were read in %v calls", sent["ListMembers"])
 	}
 
-	// Failures by outcome: 429 throttled, 500 error.
+	// Failures by outcome: 429 throttled, 500 error. A new client each time: c would
+	// read nothing but the load balancer and its pools again (nothing changed).
 	for status, outcome := range map[int]string{429: cloudmetrics.Throttled, 500: cloudmetrics.Error} {
 		proxy.Clear()
 		proxy.Inject(octaviatest.Fault{Method: "GET", Path: "/listeners", Kind: octaviatest.Status, Status: status, Times: 1})
 		b := count("ListListeners", outcome)
-		if _, err := c.Snapshot(t.Context(), lb.ID); err == nil {
+		if _, err := client(t, srv, proxy.URL()).Snapshot(t.Context(), lb.ID); err == nil {
 			t.Fatalf("Snapshot with a %d on the listeners succeeded", status)
 		}
 		if got := count("ListListeners", outcome) - b; got != 1 {
