@@ -46,6 +46,11 @@ const (
 	delta
 	// full: everything is read, every member of every pool in pages.
 	full
+	// lbOnly: the load balancer is not ACTIVE (mid-change, or broken): nothing under it
+	// is read, since it is not mirrored until it is ACTIVE again, and a change in flight
+	// (a batch update marks every member it lists) could make a read cost as much as a
+	// full one, every retry.
+	lbOnly
 )
 
 func (k readKind) String() string {
@@ -54,6 +59,8 @@ func (k readKind) String() string {
 		return "reuse"
 	case delta:
 		return "delta"
+	case lbOnly:
+		return "load balancer only"
 	}
 	return "full"
 }
@@ -95,12 +102,12 @@ type baseline struct {
 // says (the safety net). why explains it, for the logs and the tests.
 func decide(prev *baseline, cur fingerprint, now time.Time, refresh time.Duration) (kind readKind, why string) {
 	switch {
+	case cur.LBStatus != "ACTIVE":
+		return lbOnly, "the load balancer is " + cur.LBStatus + ", not ACTIVE"
 	case prev == nil:
 		return full, "no earlier read"
 	case now.Sub(prev.fullAt) >= refresh || now.Before(prev.fullAt):
 		return full, "every member is read again now and then, whatever the fingerprint says"
-	case cur.LBStatus != "ACTIVE":
-		return delta, "the load balancer is " + cur.LBStatus
 	case !slices.EqualFunc(prev.print.Pools, cur.Pools, samePool):
 		return delta, "a pool changed (updated_at, status, monitor or member ids)"
 	case !prev.print.LBUpdated.Equal(cur.LBUpdated) || prev.print.LBStatus != cur.LBStatus:

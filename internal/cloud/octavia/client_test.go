@@ -413,7 +413,8 @@ func TestSnapshotFollowsMemberChanges(t *testing.T) {
 	check("adding and removing one", "10.2.0.2:5432 w3 NO_MONITOR", "10.2.0.4:5432 w1 NO_MONITOR", "10.2.0.10:5432 w2 ONLINE")
 
 	// With the worker paused, Octavia accepts a change and the load balancer stays
-	// PENDING_UPDATE: the snapshot is complete, says so, and the caller decides.
+	// PENDING_UPDATE: the snapshot is the load balancer alone (nothing under it is
+	// read while it changes; the mirror waits for ACTIVE).
 	resume := srv.PauseWorker(t)
 	sc := srv.ServiceClient(t)
 	if _, err := pools.CreateMember(t.Context(), sc, pool, pools.CreateMemberOpts{Address: "10.2.0.20", ProtocolPort: 5432}).Extract(); err != nil {
@@ -423,8 +424,9 @@ func TestSnapshotFollowsMemberChanges(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Snapshot while pending: %v", err)
 	}
-	if snap.LoadBalancer.ProvisioningStatus != "PENDING_UPDATE" || len(snap.Pools[0].Members) != 4 {
-		t.Errorf("Snapshot while pending: %s with %d members, want PENDING_UPDATE with 4", snap.LoadBalancer.ProvisioningStatus, len(snap.Pools[0].Members))
+	if snap.LoadBalancer.ProvisioningStatus != "PENDING_UPDATE" || len(snap.Pools) != 0 || len(snap.Listeners) != 0 || c.LastRead(lb.ID) != "load balancer only" {
+		t.Errorf("Snapshot while pending: %s with %d pools and %d listeners (read: %s), want PENDING_UPDATE alone",
+			snap.LoadBalancer.ProvisioningStatus, len(snap.Pools), len(snap.Listeners), c.LastRead(lb.ID))
 	}
 	// Meanwhile Octavia refuses other changes with 409, which FaultProxy's Status 409
 	// imitates.

@@ -30,11 +30,12 @@ import (
 //   - everything, every member in pages of fullPage, on the first read of a load
 //     balancer and then every FullRefresh whatever changed.
 //
+// A load balancer that is not ACTIVE (PENDING_* mid-change, or ERROR) is returned alone,
+// without listeners or pools: it is not mirrored until it is ACTIVE again, and a change
+// in flight could make reading its members cost as much as a full read every retry.
 // Health monitors are read from /v2/lbaas/healthmonitors (this Octavia's status tree
 // names a pool's monitor health_monitor, which gophercloud's status tree type does not
-// read). The load balancer's provisioning status is returned as read: a snapshot taken
-// while it is PENDING_* is complete but may be about to change, which the caller judges;
-// it is not kept as the base of the next read. Member operating statuses (which the
+// read). Member operating statuses (which the
 // health manager changes without moving the load balancer's updated_at, and which the
 // mirror does not use) may be as old as the last read of that member, at most
 // FullRefresh.
@@ -51,21 +52,6 @@ func (c *Gophercloud) Snapshot(ctx context.Context, id string) (*Snapshot, error
 		return nil, fmt.Errorf("octavia: reading load balancer %s: %w", id, err)
 	}
 	asOf, _ := http.ParseTime(res.Header.Get("Date"))
-	rows, err := c.listPools(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("octavia: listing the pools of load balancer %s: %w", id, err)
-	}
-	cur := fingerprint{LBUpdated: lb.UpdatedAt, LBStatus: lb.ProvisioningStatus}
-	for _, p := range rows {
-		cur.Pools = append(cur.Pools, p.print())
-	}
-
-	c.mu.Lock()
-	prev := c.cache[id]
-	c.mu.Unlock()
-	now := c.now()
-	kind, _ := decide(prev, cur, now, c.refresh)
-
 	snap := &Snapshot{LoadBalancer: LoadBalancer{
 		ID:                 lb.ID,
 		Name:               lb.Name,
@@ -75,6 +61,26 @@ func (c *Gophercloud) Snapshot(ctx context.Context, id string) (*Snapshot, error
 		OperatingStatus:    lb.OperatingStatus,
 		AdminStateUp:       lb.AdminStateUp,
 	}}
+	cur := fingerprint{LBUpdated: lb.UpdatedAt, LBStatus: lb.ProvisioningStatus}
+	c.mu.Lock()
+	prev := c.cache[id]
+	c.mu.Unlock()
+	now := c.now()
+	if kind, _ := decide(prev, cur, now, c.refresh); kind == lbOnly {
+		snap.ReadAt = c.now()
+		c.mu.Lock()
+		c.last[id] = kind
+		c.mu.Unlock()
+		return snap, nil
+	}
+	rows, err := c.listPools(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("octavia: listing the pools of load balancer %s: %w", id, err)
+	}
+	for _, p := range rows {
+		cur.Pools = append(cur.Pools, p.print())
+	}
+	kind, _ := decide(prev, cur, now, c.refresh)
 	next := &baseline{print: cur, asOf: asOf, snap: snap, memberUpdated: map[string]time.Time{}}
 	if kind == full {
 		next.fullAt = now
@@ -109,10 +115,7 @@ func (c *Gophercloud) Snapshot(ctx context.Context, id string) (*Snapshot, error
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.last[id] = kind
-	if lb.ProvisioningStatus == "ACTIVE" {
-		// A pending load balancer's picture is not a base: the next read looks again.
-		c.cache[id] = next
-	}
+	c.cache[id] = next
 	c.forgetOld(now)
 	return cloneSnapshot(snap), nil
 }
