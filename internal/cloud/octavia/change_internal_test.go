@@ -112,3 +112,16 @@ func TestDeltaWalk(t *testing.T) {
 		}
 	}
 }
+
+func TestPageSize(t *testing.T) {
+	for _, tc := range []struct{ members, want int }{
+		{0, fullPage}, {20, fullPage}, {1000, 50}, {1001, 49}, {5000, 10}, {50_000, 1}, {1_000_000, 1},
+	} {
+		if got := pageSize(tc.members); got != tc.want {
+			t.Errorf("pageSize(%d) = %d, want %d", tc.members, got, tc.want)
+		}
+		if got := pageSize(tc.members); got*max(tc.members, 1) > conversionsPerRequest && got > 1 {
+			t.Errorf("pageSize(%d) = %d: %d conversions a request", tc.members, got, got*tc.members)
+		}
+	}
+}

@@ -27,8 +27,9 @@ import (
 //   - when something moved: the listeners, each pool's monitor, and of the members only
 //     those added or updated since the last read (a walk down updated_at, newest first,
 //     and a GET of each added member the walk did not meet); removed members are dropped;
-//   - everything, every member in pages of fullPage, on the first read of a load
-//     balancer and then every FullRefresh whatever changed.
+//   - everything, every member in pages of pageSize (each request's work on Octavia
+//     bounded whatever the pool's size), on the first read of a load balancer and then
+//     every FullRefresh whatever changed.
 //
 // A load balancer that is not ACTIVE (PENDING_* mid-change, or ERROR) is returned alone,
 // without listeners or pools: it is not mirrored until it is ACTIVE again, and a change
@@ -284,7 +285,7 @@ func (c *Gophercloud) pool(ctx context.Context, kind readKind, row poolRow, prev
 		}
 		return out, nil
 	case full:
-		members, err = c.allMembers(ctx, row.ID)
+		members, err = c.allMembers(ctx, row.ID, pageSize(len(row.memberIDs)))
 	case delta:
 		members, err = c.changedMembers(ctx, row, old, oldPrint, prev)
 	}
@@ -330,9 +331,9 @@ func (c *Gophercloud) pool(ctx context.Context, kind readKind, row poolRow, prev
 	return out, nil
 }
 
-// allMembers lists every member of a pool, in pages of fullPage.
-func (c *Gophercloud) allMembers(ctx context.Context, poolID string) ([]pools.Member, error) {
-	pages, err := pools.ListMembers(c.sc, poolID, pools.ListMembersOpts{Limit: fullPage}).AllPages(ctx)
+// allMembers lists every member of a pool, in pages of size.
+func (c *Gophercloud) allMembers(ctx context.Context, poolID string, size int) ([]pools.Member, error) {
+	pages, err := pools.ListMembers(c.sc, poolID, pools.ListMembersOpts{Limit: size}).AllPages(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing the members of pool %s: %w", poolID, err)
 	}
@@ -363,7 +364,7 @@ func (c *Gophercloud) changedMembers(ctx context.Context, row poolRow, old *Pool
 				unmet++
 			}
 		}
-		limit := deltaLimit(n, unmet)
+		limit := min(deltaLimit(n, unmet), pageSize(len(row.memberIDs)))
 		var (
 			page    []pools.Member
 			hasNext bool
