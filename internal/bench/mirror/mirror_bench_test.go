@@ -47,8 +47,9 @@ const pollGap = time.Second
 //
 // Each phase but the first has -mirror.rounds syncs per iteration. Before a create,
 // churn or steady sync, the last change of Octavia is made octavia.ClockMargin old, as a
-// poll interval of 30 s makes it; the steady phase starts after one sync more (not
-// timed), the one that makes sure nothing changed within that margin of the last read.
+// poll interval of 30 s makes it; before a churn and at the start of the steady phase
+// comes one sync more (not timed), the poll that makes sure nothing changed within that
+// margin of the last read.
 //
 // Octavia's members change in its database (-mirror.octavia-writes=db, the default) or
 // through batch updates (=api); see viaDatabase. Either way drover reads them through the
@@ -76,7 +77,11 @@ func benchmarkMirrorSync(b *testing.B, members int, mode writeMode) {
 	k1, k10 := max(1, members/100/2), members/10/2
 	churn := func(k int, batch bool) func(testing.TB) {
 		return func(tb testing.TB) {
+			// The poll before the change (not timed): with a poll interval of 30 s one
+			// comes between changes, and reads what the last one left within
+			// octavia.ClockMargin of its read.
 			h.settle()
+			h.checkSteady(tb, h.sync(tb))
 			h.churn(tb, k, mode, batch)
 		}
 	}
