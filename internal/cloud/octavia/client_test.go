@@ -590,3 +590,34 @@ func TestCloudsYAML(t *testing.T) {
 		}
 	})
 }
+
+// A page of members that times out is asked again smaller, and the snapshot completes:
+// on Octavia 11 a page's work is its size times the pool's, so a loaded Octavia answers a
+// smaller one. (A page that keeps timing out fails the snapshot: "members hang" above.)
+func TestSnapshotAsksAgainForASmallerPageAfterATimeout(t *testing.T) {
+	srv := octaviatest.Shared(t)
+	lb := webLB(t, srv)
+	proxy := octaviatest.NewFaultProxy(t, srv.Endpoint())
+	hang := octaviatest.Fault{Method: "GET", Path: "/pools/*/members", Kind: octaviatest.Hang, Times: 1}
+	proxy.Inject(hang)
+	c, err := octavia.New(t.Context(), octavia.Options{
+		Endpoint: proxy.URL(), ProjectID: srv.ProjectID(), RateLimit: -1, Timeout: 3 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := c.Snapshot(t.Context(), lb.ID)
+	if err != nil {
+		t.Fatalf("Snapshot after one page timed out: %v", err)
+	}
+	if proxy.Hits(hang) != 1 {
+		t.Errorf("the hang was hit %d times, want 1", proxy.Hits(hang))
+	}
+	n := 0
+	for _, p := range snap.Pools {
+		n += len(p.Members)
+	}
+	if n != 5 {
+		t.Errorf("the snapshot has %d members, want the 5 of the web load balancer", n)
+	}
+}

@@ -3,7 +3,9 @@ package octavia
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -331,17 +333,57 @@ func (c *Gophercloud) pool(ctx context.Context, kind readKind, row poolRow, prev
 	return out, nil
 }
 
-// allMembers lists every member of a pool, in pages of size.
+// allMembers lists every member of a pool, in pages of size. A page that times out is
+// asked again a quarter the size (down to one member): on Octavia 11 a page's work is its
+// size times the pool's, so a loaded Octavia still answers a smaller one.
 func (c *Gophercloud) allMembers(ctx context.Context, poolID string, size int) ([]pools.Member, error) {
-	pages, err := pools.ListMembers(c.sc, poolID, pools.ListMembersOpts{Limit: size}).AllPages(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("listing the members of pool %s: %w", poolID, err)
+	var out []pools.Member
+	marker := ""
+	for {
+		page, hasNext, err := c.memberPage(ctx, poolID, pools.ListMembersOpts{Limit: size, Marker: marker})
+		if err != nil {
+			if size > 1 && timedOut(ctx, err) {
+				size = max(1, size/4)
+				continue
+			}
+			return nil, fmt.Errorf("listing the members of pool %s: %w", poolID, err)
+		}
+		out = append(out, page...)
+		if !hasNext || len(page) == 0 {
+			return out, nil
+		}
+		marker = page[len(page)-1].ID
 	}
-	ms, err := pools.ExtractMembers(pages)
+}
+
+// memberPage reads one page of a pool's members, every id in it checked (the last one is
+// the next page's marker), and whether Octavia links a next page.
+func (c *Gophercloud) memberPage(ctx context.Context, poolID string, opts pools.ListMembersOpts) (page []pools.Member, hasNext bool, err error) {
+	err = pools.ListMembers(c.sc, poolID, opts).EachPage(ctx, func(_ context.Context, p pagination.Page) (bool, error) {
+		ms, err := pools.ExtractMembers(p)
+		if err != nil {
+			return false, err
+		}
+		page = ms
+		next, err := p.NextPageURL()
+		hasNext = err == nil && next != ""
+		return false, nil // one page a request
+	})
 	if err != nil {
-		return nil, fmt.Errorf("listing the members of pool %s: %w", poolID, err)
+		return nil, false, err
 	}
-	return ms, nil
+	for _, m := range page {
+		if err := ValidateID(m.ID); err != nil {
+			return nil, false, fmt.Errorf("member of pool %s: %w", poolID, err)
+		}
+	}
+	return page, hasNext, nil
+}
+
+// timedOut: err is the client's timeout of one request, not the end of ctx.
+func timedOut(ctx context.Context, err error) bool {
+	var ne net.Error
+	return ctx.Err() == nil && errors.As(err, &ne) && ne.Timeout()
 }
 
 // changedMembers are a pool's members now, read from what changed since prev: the last
@@ -365,28 +407,12 @@ func (c *Gophercloud) changedMembers(ctx context.Context, row poolRow, old *Pool
 			}
 		}
 		limit := min(deltaLimit(n, unmet), pageSize(len(row.memberIDs)))
-		var (
-			page    []pools.Member
-			hasNext bool
-		)
 		opts := pools.ListMembersOpts{Limit: limit, Marker: marker, SortKey: "updated_at", SortDir: "desc"}
-		err := pools.ListMembers(c.sc, row.ID, opts).EachPage(ctx, func(_ context.Context, p pagination.Page) (bool, error) {
-			ms, err := pools.ExtractMembers(p)
-			if err != nil {
-				return false, err
-			}
-			page = ms
-			next, err := p.NextPageURL()
-			hasNext = err == nil && next != ""
-			return false, nil // one page a request: the next one's size is this walk's
-		})
+		page, hasNext, err := c.memberPage(ctx, row.ID, opts)
 		if err != nil {
 			return nil, fmt.Errorf("listing the members of pool %s updated since %s: %w", row.ID, mark.Format(time.RFC3339), err)
 		}
 		for _, m := range page {
-			if err := ValidateID(m.ID); err != nil {
-				return nil, fmt.Errorf("member of pool %s: %w", row.ID, err)
-			}
 			fresh[m.ID] = m
 		}
 		if len(page) == 0 || walkDone(page[len(page)-1].UpdatedAt, hasNext, mark) {
