@@ -557,7 +557,7 @@ func (h *harness) octaviaMembers(tb testing.TB) ([]string, error) {
 }
 
 // listCheckMembers is the largest pool whose members the verification lists too (a
-// listing of 500 takes about 10 s on Octavia 11, of 5,000 about 15 min).
+// listing of 500 takes about 10 s on Octavia 11, of 5,000 about 20 min).
 const listCheckMembers = 100
 
 // setDiff returns what is in want and not in got, and what is in got and not in want.

@@ -145,7 +145,7 @@ func benchmarkMirrorSync(b *testing.B, members int, mode writeMode) {
 	}}
 	for _, ph := range phases {
 		if ph.phase.once && members > 1000 {
-			// The sync reads every member: the first phase's figure, about 15 min at 5,000.
+			// The sync reads every member: the first phase's figure, about 20 min at 5,000.
 			continue
 		}
 		b.Run(ph.sub, func(b *testing.B) {
@@ -184,7 +184,7 @@ type phase struct {
 	// steady: the phase reports steady-writes, the writes of all its syncs.
 	steady bool
 	// once: one sync per iteration, not -mirror.rounds (a batch update of 5,000 members
-	// makes the next sync read every member: about 15 min on Octavia 11).
+	// makes the next sync read every member: about 20 min on Octavia 11).
 	once  bool
 	syncs []syncStats
 }
