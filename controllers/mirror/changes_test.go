@@ -61,7 +61,9 @@ func TestMirrorSeesEveryMemberChange(t *testing.T) {
 		mark := time.Now()
 		g.Eventually(func(g Gomega) {
 			g.Expect(readAWS(g, elb).Targets[443]).To(Equal(want))
-			g.Expect(getProd(g, key).Status.Mirror.Outcome).To(BeElementOf(droverv1.ProdMirrorInSyncReason, droverv1.ProdMirrorChangedReason))
+			ms := getProd(g, key).Status.Mirror
+			g.Expect(ms).NotTo(BeNil(), "status.mirror")
+			g.Expect(ms.Outcome).To(BeElementOf(droverv1.ProdMirrorInSyncReason, droverv1.ProdMirrorChangedReason))
 		}, settle, 100*time.Millisecond).Should(Succeed(), step)
 		t.Logf("%s: mirrored %s after the change", step, time.Since(mark).Round(10*time.Millisecond))
 	}
