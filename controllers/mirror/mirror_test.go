@@ -80,13 +80,14 @@ func TestMirrorFollowsOctavia(t *testing.T) {
 	g.Expect(inSyncSince()).To(BeZero(), "syncs that found the NLB in sync after Octavia changed: the change waited for more than one sync")
 	g.Eventually(changed, 2*time.Second).Should(Equal(map[string]int{"RegisterTargets": 1, "DeregisterTargets": 1}))
 
-	// 4. Octavia failing to list members changes nothing in AWS.
+	// 4. Octavia failing to list members changes nothing in AWS. (Members are listed
+	// when something changed: a member is added.)
 	e.proxy.Inject(octaviatest.Fault{Method: "GET", Path: "/pools/*/members", Kind: octaviatest.Status, Status: 500})
+	outage := writes()
+	e.octavia.AddMember(t, lb.Listeners[1].PoolID, octaviatest.MemberSpec{Address: "10.1.1.3", Port: 8080})
 	g.Eventually(func(g Gomega) {
 		g.Expect(getProd(g, key).Status.Mirror.Outcome).To(Equal(droverv1.ProdMirrorOctaviaUnavailableReason))
 	}, settle, 100*time.Millisecond).Should(Succeed())
-	outage := writes()
-	e.octavia.AddMember(t, lb.Listeners[1].PoolID, octaviatest.MemberSpec{Address: "10.1.1.3", Port: 8080})
 	time.Sleep(2 * pollInterval)
 	g.Expect(outage()).To(BeEmpty(), "write calls while Octavia cannot be read")
 	g.Expect(readAWS(g, elb).Targets[80]).To(Equal(wantWeb))
@@ -99,8 +100,8 @@ func TestMirrorFollowsOctavia(t *testing.T) {
 		g.Expect(readAWS(g, elb).Targets[80]).To(Equal(wantWeb))
 	}, settle, 100*time.Millisecond).Should(Succeed())
 
-	// 5. A member list that would empty a target group trips the guard.
-	e.proxy.Inject(octaviatest.Fault{Method: "GET", Path: "/pools/" + lb.Listeners[0].PoolID + "/members", Kind: octaviatest.EmptyMembers})
+	// 5. A pool list that would empty the target groups (no member ids) trips the guard.
+	e.proxy.Inject(octaviatest.Fault{Method: "GET", Path: "/pools", Kind: octaviatest.EmptyMembers})
 	g.Eventually(func(g Gomega) {
 		c := prodCondition(g, key, droverv1.ProdMirrorSyncedCondition)
 		g.Expect(c.Reason).To(Equal(droverv1.ProdMirrorBlockedReason))

@@ -117,13 +117,24 @@ func start(t *testing.T, awsOptions ...func(*awsclient.Options)) *env {
 // (tenancy_test.go tests the boundary).
 func startWith(t *testing.T, manager func(*setup.Options), awsOptions ...func(*awsclient.Options)) *env {
 	t.Helper()
+	return startEnv(t, nil, manager, awsOptions...)
+}
+
+// startEnv is startWith with the options of the manager's Octavia client changed by
+// octaviaOptions.
+func startEnv(t *testing.T, octaviaOptions func(*octavia.Options), manager func(*setup.Options), awsOptions ...func(*awsclient.Options)) *env {
+	t.Helper()
 	e := &env{moto: awstest.Shared(t), octavia: octaviatest.Shared(t)}
 	e.network = e.moto.DefaultNetwork(t)
 	e.proxy = octaviatest.NewFaultProxy(t, e.octavia.Endpoint())
 	seed := fnv.New64a()
 	_, _ = seed.Write([]byte(t.Name()))
 	e.aws = awstest.NewFaultProxy(t, e.moto.Endpoint(), seed.Sum64())
-	oc, err := octavia.New(context.Background(), octavia.Options{Endpoint: e.proxy.URL(), ProjectID: e.octavia.ProjectID()})
+	octaviaOpts := octavia.Options{Endpoint: e.proxy.URL(), ProjectID: e.octavia.ProjectID()}
+	if octaviaOptions != nil {
+		octaviaOptions(&octaviaOpts)
+	}
+	oc, err := octavia.New(context.Background(), octaviaOpts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,19 +64,24 @@ type harness struct {
 	members []octaviatest.MemberSpec
 	next    int
 	rng     *rand.Rand
+	// written is when Octavia's members were last changed; settledAt when a sync last
+	// found Octavia settled since.
+	written, settledAt time.Time
 }
 
 // writeMode is how the harness changes the members of the Octavia pool.
 type writeMode string
 
 const (
-	// viaAPI: Octavia's batch member update (PUT /v2/lbaas/pools/{id}/members, gophercloud's
-	// pools.BatchUpdateMembers), then a wait until the load balancer is ACTIVE again.
+	// viaAPI: through Octavia's API: a member deleted or created per call (DELETE and
+	// POST /v2/lbaas/pools/{id}/members), or the pool's whole member list in one batch
+	// update (PUT /v2/lbaas/pools/{id}/members, gophercloud's pools.BatchUpdateMembers),
+	// each followed by a wait until the load balancer is ACTIVE again.
 	viaAPI writeMode = "api"
 	// viaDatabase: the members written straight into the test Octavia's database, as its
-	// worker leaves them after a batch update (ACTIVE, copied from a member the API
-	// created). Octavia 11's worker takes time quadratic in the pool's size for a batch
-	// update: it reads every member of the batch (new, updated, that is every member
+	// API and worker leave it after the same change through the API (writeMembersScript
+	// says what that is). Octavia 11's worker takes time quadratic in the pool's size for a
+	// batch update: it reads every member of the batch (new, updated, that is every member
 	// listed, and deleted) with a repository get, whose to_data_model converts the load
 	// balancer's whole object graph, every member of the pool included. On the loaded
 	// 2-core machine a 20-in-20-out change of a 400-member pool took 9 minutes, so a
@@ -89,7 +94,7 @@ const (
 // both modes; the database mode copies them for the rest.
 const seedMembers = 20
 
-// octaviaTimeout bounds each request of drover's Octavia client.
+// octaviaTimeout bounds each request of the verification's Octavia client.
 const octaviaTimeout = 5 * time.Minute
 
 // apiTimeout bounds one batch update through the API, the wait for ACTIVE included.
@@ -120,12 +125,11 @@ func newHarness(tb testing.TB, name string, n int, mode writeMode) *harness {
 	}
 	h.elb = elbv2.New(awsclient.NewClients(cfg, o).ELBv2, elbv2.Options{})
 	h.check = h.moto.Clients(tb).ELBv2
-	// The manager's Octavia client: default rate limit and burst. Its timeout is longer
-	// than the manager's 30 s: on a loaded machine, listing 500 members from this
-	// SQLite-backed Octavia has taken longer, and a benchmark measures rather than gives up.
+	// The manager's Octavia client: default rate limit, burst and timeout (30 s a
+	// request), which no request of a sync may exceed, whatever the pool's size.
 	h.timer = &requestTimer{base: http.DefaultTransport.(*http.Transport).Clone(), took: map[string]time.Duration{}}
 	h.oc, err = octavia.New(tb.Context(), octavia.Options{
-		Endpoint: h.octavia.Endpoint(), ProjectID: h.octavia.ProjectID(), Timeout: octaviaTimeout, Transport: h.timer,
+		Endpoint: h.octavia.Endpoint(), ProjectID: h.octavia.ProjectID(), Timeout: octavia.DefaultTimeout, Transport: h.timer,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -151,7 +155,7 @@ func newHarness(tb testing.TB, name string, n int, mode writeMode) *harness {
 			h.members = append(h.members, m)
 			added = append(added, m)
 		}
-		h.write(tb, mode, added, nil)
+		h.write(tb, mode, added, nil, true)
 	}
 	how := "through the API"
 	if n > seedMembers {
@@ -170,9 +174,11 @@ func (h *harness) newMember() octaviatest.MemberSpec {
 	return octaviatest.MemberSpec{Name: "m-" + addr, Address: addr, Port: memberPort}
 }
 
-// churn replaces k members, chosen at random (a fixed seed), with k new ones, in one
-// change of the pool as mode says. The load balancer is ACTIVE when it returns.
-func (h *harness) churn(tb testing.TB, k int, mode writeMode) {
+// churn replaces k members, chosen at random (a fixed seed), with k new ones, as mode
+// says: one member at a time (batch false: what each member's create or delete through
+// the API changes) or in one batch update of the pool's whole member list (batch true).
+// The load balancer is ACTIVE when it returns.
+func (h *harness) churn(tb testing.TB, k int, mode writeMode, batch bool) {
 	tb.Helper()
 	h.rng.Shuffle(len(h.members), func(i, j int) { h.members[i], h.members[j] = h.members[j], h.members[i] })
 	var added, removed []octaviatest.MemberSpec
@@ -181,20 +187,56 @@ func (h *harness) churn(tb testing.TB, k int, mode writeMode) {
 		h.members[i] = h.newMember()
 		added = append(added, h.members[i])
 	}
-	h.write(tb, mode, added, removed)
+	h.write(tb, mode, added, removed, batch)
 }
 
 // write makes the pool's members h.members, which differ from what Octavia has by added
-// and removed.
-func (h *harness) write(tb testing.TB, mode writeMode, added, removed []octaviatest.MemberSpec) {
+// and removed, one member at a time or in one batch update.
+func (h *harness) write(tb testing.TB, mode writeMode, added, removed []octaviatest.MemberSpec, batch bool) {
 	tb.Helper()
-	switch mode {
-	case viaAPI:
+	defer func() { h.written = time.Now() }()
+	switch {
+	case mode == viaAPI && batch:
 		h.writeAPI(tb)
-	case viaDatabase:
-		h.writeDatabase(tb, added, removed)
+	case mode == viaAPI:
+		h.writeAPIEach(tb, added, removed)
+	case mode == viaDatabase:
+		h.writeDatabase(tb, added, removed, batch)
 	default:
 		tb.Fatalf("unknown Octavia write mode %q (api or db)", mode)
+	}
+}
+
+// writeAPIEach deletes the removed members and creates the added ones through the API,
+// one call each, waiting for the load balancer to be ACTIVE after each (Octavia refuses a
+// change while it is not).
+func (h *harness) writeAPIEach(tb testing.TB, added, removed []octaviatest.MemberSpec) {
+	tb.Helper()
+	c := h.octavia.ServiceClient(tb)
+	c.ProviderClient.HTTPClient.Timeout = apiTimeout
+	byAddress := map[string]string{}
+	if len(removed) > 0 {
+		pages, err := pools.ListMembers(c, h.poolID, pools.ListMembersOpts{}).AllPages(tb.Context())
+		if err != nil {
+			tb.Fatalf("listing the members to delete: %v", err)
+		}
+		ms, err := pools.ExtractMembers(pages)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, m := range ms {
+			byAddress[fmt.Sprintf("%s:%d", m.Address, m.ProtocolPort)] = m.ID
+		}
+	}
+	for _, m := range removed {
+		id, ok := byAddress[fmt.Sprintf("%s:%d", m.Address, m.Port)]
+		if !ok {
+			tb.Fatalf("no member %s:%d to delete", m.Address, m.Port)
+		}
+		h.octavia.RemoveMember(tb, h.poolID, id)
+	}
+	for _, m := range added {
+		h.octavia.AddMember(tb, h.poolID, m)
 	}
 }
 
@@ -235,8 +277,15 @@ func (h *harness) writeAPI(tb testing.TB) {
 }
 
 // writeMembersScript deletes and adds members of a pool in the Octavia database, in one
-// transaction: each new member a copy of one the API created, with its own id, name,
-// address and port, ACTIVE; the project's member quota use follows.
+// transaction, leaving the database as Octavia 11's API and worker leave it after a batch
+// member update (octavia/api/v2/controllers/member.py, controller/worker/v2/flows/
+// member_flows.py): the load balancer, the pool's listeners and the pool went
+// PENDING_UPDATE and back to ACTIVE, which moved their updated_at; each new member is
+// ACTIVE with its updated_at the time the worker marked it so (a copy of one the API
+// created, with its own id, name, address and port); a deleted member's row is gone;
+// the project's member quota use follows. A design that watches updated_at, the pool's
+// member ids or provisioning statuses sees the same as after the API's change
+// (TestMirrorChurnSmoke checks it).
 const writeMembersScript = `
 import datetime, json, sqlite3, sys, uuid
 req = json.load(sys.stdin)
@@ -249,30 +298,43 @@ with conn:
     if tmpl is None:
         sys.exit("pool %s has no member to copy" % pool)
     tmpl = dict(tmpl)
+    lb = conn.execute("SELECT load_balancer_id FROM pool WHERE id = ?", (pool,)).fetchone()[0]
     removed = 0
     for ip, port in req["remove"]:
         removed += conn.execute("DELETE FROM member WHERE pool_id = ? AND ip_address = ? AND protocol_port = ?", (pool, ip, port)).rowcount
     if removed != len(req["remove"]):
         sys.exit("deleted %d members of pool %s, want %d" % (removed, pool, len(req["remove"])))
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    stamp = lambda: datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    created = stamp()
     cols = list(tmpl)
     for ip, port, name in req["add"]:
         row = dict(tmpl, id=str(uuid.uuid4()), name=name, ip_address=ip, protocol_port=port,
-                   created_at=now, updated_at=None, provisioning_status="ACTIVE")
+                   created_at=created, updated_at=stamp(), provisioning_status="ACTIVE")
         conn.execute("INSERT INTO member (%s) VALUES (%s)" % (",".join(cols), ",".join("?" * len(cols))), [row[c] for c in cols])
     conn.execute("UPDATE quotas SET in_use_member = in_use_member + ? WHERE project_id = ? AND in_use_member IS NOT NULL",
                  (len(req["add"]) - removed, tmpl["project_id"]))
+    if req["batch"]:
+        # A batch update lists every member kept, and marks each PENDING_UPDATE, then
+        # the worker each ACTIVE: every kept member's updated_at moves.
+        for (mid,) in conn.execute("SELECT id FROM member WHERE pool_id = ? AND created_at != ?", (pool, created)).fetchall():
+            conn.execute("UPDATE member SET provisioning_status = 'ACTIVE', updated_at = ? WHERE id = ?", (stamp(), mid))
+    # The worker's last marks: the pool, then the load balancer and its listeners, ACTIVE.
+    if conn.execute("UPDATE pool SET provisioning_status = 'ACTIVE', updated_at = ? WHERE id = ?", (stamp(), pool)).rowcount != 1:
+        sys.exit("no pool %s" % pool)
+    conn.execute("UPDATE load_balancer SET provisioning_status = 'ACTIVE', updated_at = ? WHERE id = ?", (stamp(), lb))
+    conn.execute("UPDATE listener SET provisioning_status = 'ACTIVE', updated_at = ? WHERE load_balancer_id = ?", (stamp(), lb))
 print(json.dumps({"removed": removed, "added": len(req["add"])}))
 `
 
 // writeDatabase removes and adds members straight in the Octavia database (viaDatabase).
-func (h *harness) writeDatabase(tb testing.TB, added, removed []octaviatest.MemberSpec) {
+func (h *harness) writeDatabase(tb testing.TB, added, removed []octaviatest.MemberSpec, batch bool) {
 	tb.Helper()
 	req := struct {
 		Pool   string  `json:"pool"`
 		Add    [][]any `json:"add"`
 		Remove [][]any `json:"remove"`
-	}{Pool: h.poolID, Add: [][]any{}, Remove: [][]any{}}
+		Batch  bool    `json:"batch"`
+	}{Pool: h.poolID, Add: [][]any{}, Remove: [][]any{}, Batch: batch}
 	for _, m := range added {
 		req.Add = append(req.Add, []any{m.Address, m.Port, m.Name})
 	}
@@ -372,19 +434,9 @@ func (h *harness) sync(tb testing.TB) syncStats {
 func (h *harness) verify(tb testing.TB) error {
 	tb.Helper()
 	ctx := tb.Context()
-	c := h.octavia.ServiceClient(tb)
-	c.ProviderClient.HTTPClient.Timeout = octaviaTimeout
-	pages, err := pools.ListMembers(c, h.poolID, pools.ListMembersOpts{}).AllPages(ctx)
+	want, err := h.octaviaMembers(tb)
 	if err != nil {
-		return fmt.Errorf("listing Octavia's members: %w", err)
-	}
-	ms, err := pools.ExtractMembers(pages)
-	if err != nil {
-		return fmt.Errorf("listing Octavia's members: %w", err)
-	}
-	want := make([]string, 0, len(ms))
-	for _, m := range ms {
-		want = append(want, fmt.Sprintf("%s:%d", m.Address, m.ProtocolPort))
+		return err
 	}
 
 	lbs, err := h.check.DescribeLoadBalancers(ctx, &elbsdk.DescribeLoadBalancersInput{})
@@ -428,6 +480,14 @@ func (h *harness) verify(tb testing.TB) error {
 	return nil
 }
 
+// settle waits until the last change of Octavia's members is octavia.ClockMargin old, as
+// it is at a poll in a steady state (the poll interval is 30 s): before, drover's client
+// cannot tell a change in the same second as its last read from none, and reads the
+// members updated since (a few; see internal/cloud/octavia/change.go).
+func (h *harness) settle() {
+	time.Sleep(time.Until(h.written.Add(octavia.ClockMargin + time.Second)))
+}
+
 // registerByHand registers a target drover did not ask for, as a person might in the
 // console (with the plain SDK client: not counted).
 func (h *harness) registerByHand(tb testing.TB, ip string, port int32) {
@@ -445,6 +505,60 @@ func (h *harness) registerByHand(tb testing.TB, ip string, port int32) {
 		tb.Fatalf("registering %s:%d by hand: %v", ip, port, err)
 	}
 }
+
+// octaviaMembers are the pool's members as "address:port", read with gophercloud, not
+// drover's code: from the status tree (GET /loadbalancers/{id}/status, which costs time
+// linear in the pool, where a member listing costs quadratic time on Octavia 11), and,
+// for a pool of up to listCheckMembers members, from the member listing too, which must
+// agree, with every member's weight, admin state and backup flag the defaults the
+// harness gives them (so that each member is a target).
+func (h *harness) octaviaMembers(tb testing.TB) ([]string, error) {
+	tb.Helper()
+	ctx := tb.Context()
+	c := h.octavia.ServiceClient(tb)
+	c.ProviderClient.HTTPClient.Timeout = octaviaTimeout
+	tree, err := loadbalancers.GetStatuses(ctx, c, h.lbID).Extract()
+	if err != nil {
+		return nil, fmt.Errorf("reading Octavia's status tree: %w", err)
+	}
+	var out []string
+	for _, l := range tree.Loadbalancer.Listeners {
+		for _, p := range l.Pools {
+			if p.ID != h.poolID {
+				return nil, fmt.Errorf("the status tree has pool %s, want only %s", p.ID, h.poolID)
+			}
+			for _, m := range p.Members {
+				out = append(out, fmt.Sprintf("%s:%d", m.Address, m.ProtocolPort))
+			}
+		}
+	}
+	if len(h.members) > listCheckMembers {
+		return out, nil
+	}
+	pages, err := pools.ListMembers(c, h.poolID, pools.ListMembersOpts{}).AllPages(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing Octavia's members: %w", err)
+	}
+	ms, err := pools.ExtractMembers(pages)
+	if err != nil {
+		return nil, fmt.Errorf("listing Octavia's members: %w", err)
+	}
+	listed := make([]string, 0, len(ms))
+	for _, m := range ms {
+		if m.Weight != 1 || !m.AdminStateUp || m.Backup {
+			return nil, fmt.Errorf("member %s:%d has weight %d, admin state up %v, backup %v: not a default member", m.Address, m.ProtocolPort, m.Weight, m.AdminStateUp, m.Backup)
+		}
+		listed = append(listed, fmt.Sprintf("%s:%d", m.Address, m.ProtocolPort))
+	}
+	if missing, extra := setDiff(out, listed); len(missing)+len(extra) > 0 {
+		return nil, fmt.Errorf("the status tree's %d members are not the listing's %d: %d missing %s, %d more %s", len(out), len(listed), len(missing), head(missing), len(extra), head(extra))
+	}
+	return out, nil
+}
+
+// listCheckMembers is the largest pool whose members the verification lists too (a
+// listing of 500 takes about 10 s on Octavia 11, of 5,000 about 20 min).
+const listCheckMembers = 100
 
 // setDiff returns what is in want and not in got, and what is in got and not in want.
 func setDiff(want, got []string) (missing, extra []string) {

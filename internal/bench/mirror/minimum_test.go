@@ -6,13 +6,25 @@ import "github.com/drover-dev/drover/internal/cloud/elbv2"
 // must at least ask to know the state and make the change, given the APIs as they are.
 // The benchmark prints each measured figure beside these.
 
-// minOctaviaReads is the fewest Octavia calls that give a whole picture of a load
-// balancer with this many pools (one page of members each, up to 1,000) and health
-// monitors: the load balancer (VIP, provisioning and admin state), its listeners, its
-// pools, each pool's members, each monitor. (The status tree, GET .../status, names
-// members by address and port but has no weights, backup flags, admin states, listener
-// protocols or monitor settings, so it replaces none of these.)
-func minOctaviaReads(pools, monitors int) int { return 3 + pools + monitors }
+// minFirstReads is the fewest Octavia calls of a first read of the benchmark's load
+// balancer (one pool with a monitor) with this many members: the load balancer (VIP,
+// provisioning and admin state), its listeners, its pools, the monitor, and the members
+// in pages of Octavia's largest (pagination_max_limit, 1,000 by default). (The status
+// tree, GET .../status, names members by address and port but has no weights, backup
+// flags, admin states, listener protocols or monitor settings, so it replaces none of
+// these.)
+func minFirstReads(members int) int { return 4 + ceilDiv(members, 1000) }
+
+// minSteadyReads is the fewest Octavia calls that tell that nothing changed: the load
+// balancer, whose updated_at every change through the API moves. drover reads the pool
+// list too (each pool's updated_at and member ids), which also sees a member added or
+// removed that did not move it.
+const minSteadyReads = 1
+
+// minChurnReads is the fewest Octavia calls that read a change of k members gone and k
+// new: the load balancer, its listeners, its pools (with the member ids: the gone ones
+// are those missing), the monitor, and the new members in pages of Octavia's largest.
+func minChurnReads(k int) int { return 4 + ceilDiv(k, 1000) }
 
 // minAWSReads is the fewest ELBv2 calls that read one NLB with its listeners and
 // targetGroups target groups, ownership tags included: DescribeLoadBalancers,

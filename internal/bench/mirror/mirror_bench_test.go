@@ -7,6 +7,7 @@ import (
 	"maps"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,44 +17,97 @@ import (
 )
 
 var (
-	rounds       = flag.Int("mirror.rounds", 5, "syncs per iteration of each BenchmarkMirrorSync phase (create, churn, steady)")
+	rounds       = flag.Int("mirror.rounds", 5, "syncs per iteration of each BenchmarkMirrorSync phase but the first (create, churn, steady)")
+	sizes        = flag.String("mirror.members", "1000,5000", "the pool sizes BenchmarkMirrorSync measures, comma-separated")
 	octaviaWrite = flag.String("mirror.octavia-writes", string(viaDatabase), "how BenchmarkMirrorSync changes Octavia's members: "+
-		"db (straight into the test Octavia's database) or api (batch updates, minutes each at 500 members)")
+		"db (straight into the test Octavia's database, as its API and worker leave it) or api (batch updates, minutes each at 500 members)")
 )
 
 // pollGap is the pause before each steady-state sync, standing in for the poll interval
-// (30 s by default): back to back, five syncs' Octavia reads would exceed the client's
-// burst of 20 and time the rate limiter instead of Octavia.
+// (30 s by default): back to back, syncs' Octavia reads would exceed the client's burst
+// of 20 and time the rate limiter instead of Octavia.
 const pollGap = time.Second
 
 // BenchmarkMirrorSync measures syncs of one Prod's mirror of an Octavia load balancer
-// with 500 members (one TCP listener, one pool with a TCP monitor) against the real
-// Octavia and moto, in three phases, each -mirror.rounds syncs per iteration:
+// with -mirror.members members (1,000 and 5,000; one TCP listener, one pool with a TCP
+// monitor) against the real Octavia and moto, through drover's own clients at their
+// production rate limits and timeouts, in these phases:
 //
-//   - create: the NLB deleted, the sync creates it with 500 targets;
-//   - churn: 10% of the members replaced in Octavia (50 members: 25 gone, 25 new, in one
-//     change), then one sync; the NLB's targets must equal the members exactly, through
-//     one RegisterTargets and one DeregisterTargets;
+//   - first: the first sync of a new client, which reads every member (in pages of 50:
+//     on Octavia 11 a page costs its size times the pool's, and no request may take
+//     longer than the client's 30 s) and creates the NLB;
+//   - create: the NLB deleted, the sync creates it again (Octavia unchanged);
+//   - churn 1% and churn 10%: that share of the members replaced in Octavia (half gone,
+//     half new, in one change), then one sync; the NLB's targets must equal the members
+//     exactly, through the fewest RegisterTargets and DeregisterTargets;
+//   - churn 10% in one batch update: the same change as the pool's whole member list
+//     in one PUT, which moves every listed member's updated_at, so that the sync reads
+//     every member (once per iteration);
 //   - steady: Octavia unchanged, a sync must write nothing.
 //
+// Each phase but the first has -mirror.rounds syncs per iteration. Before a create,
+// churn or steady sync, the last change of Octavia is made octavia.ClockMargin old, as a
+// poll interval of 30 s makes it; before a churn and at the start of the steady phase
+// comes one sync more (not timed), the poll that makes sure nothing changed within that
+// margin of the last read.
+//
 // Octavia's members change in its database (-mirror.octavia-writes=db, the default) or
-// through batch updates (=api); see viaDatabase for why. Either way drover reads them
-// through the real API.
+// through batch updates (=api); see viaDatabase. Either way drover reads them through the
+// real API.
 //
 // ns/op and s/sync are the mean time of one sync (Octavia's changes and the checks are
 // not timed); the other metrics are per sync too, with the theoretical minimum of calls
 // (minimum_test.go) beside them. Each phase logs a markdown table of its figures and the
 // machine's load.
 func BenchmarkMirrorSync(b *testing.B) {
-	const members = 500
 	mode := writeMode(*octaviaWrite)
-	h := newHarness(b, "bench-mirror-500", members, mode)
-	// Half the churn gone, half new: 5% of the targets removed, well under the guard's
-	// default maxTargetRemovalPercent (50).
-	k := members / 10 / 2
+	for _, f := range strings.Split(*sizes, ",") {
+		members, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || members < 20 {
+			b.Fatalf("-mirror.members: %q is not a pool size of at least 20", f)
+		}
+		b.Run(fmt.Sprintf("members=%d", members), func(b *testing.B) { benchmarkMirrorSync(b, members, mode) })
+	}
+}
 
-	first := h.sync(b)
-	h.checkCreate(b, first)
+func benchmarkMirrorSync(b *testing.B, members int, mode writeMode) {
+	h := newHarness(b, fmt.Sprintf("bench-mirror-%d", members), members, mode)
+	// Half the churn gone, half new: at most 5% of the targets removed, well under the
+	// guard's default maxTargetRemovalPercent (50).
+	k1, k10 := max(1, members/100/2), members/10/2
+	churn := func(k int, batch bool) func(testing.TB) {
+		return func(tb testing.TB) {
+			// The poll before the change (not timed): with a poll interval of 30 s one
+			// comes between changes, and reads what the last one left within
+			// octavia.ClockMargin of its read.
+			h.settle()
+			h.checkSteady(tb, h.sync(tb))
+			h.churn(tb, k, mode, batch)
+		}
+	}
+	steady := func(tb testing.TB) {
+		if h.written.After(h.settledAt) {
+			// The first sync once the last change is octavia.ClockMargin old makes sure
+			// no member changed within the margin of the last read (the members updated
+			// since: none); a steady state is from the next one on. Not timed.
+			h.settle()
+			h.checkSteady(tb, h.sync(tb))
+			h.settledAt = time.Now()
+		}
+		time.Sleep(pollGap)
+	}
+
+	first := &phase{name: fmt.Sprintf("first (every member read, %d targets created)", members), minOctavia: minFirstReads(members), minReads: minCreateReads, minWrites: minCreateWrites(members)}
+	// The members were written a moment ago: a first read within octavia.ClockMargin of
+	// that would make the next read look at every member again (it cannot tell them from
+	// ones changed right after it). A mirror rarely starts within seconds of its pool.
+	h.settle()
+	loadBefore := loadAverage()
+	st := h.sync(b)
+	h.checkCreate(b, st)
+	first.add(st)
+	b.Logf("load average (1, 5, 15 min; %d CPUs): %s before, %s after", runtime.NumCPU(), loadBefore, loadAverage())
+	b.Logf("NLB mirror of an Octavia load balancer with %d members, %s:\n%s", members, first.name, table(first))
 
 	phases := []struct {
 		sub     string
@@ -61,30 +115,49 @@ func BenchmarkMirrorSync(b *testing.B) {
 		prepare func(testing.TB)
 		check   func(testing.TB, syncStats)
 	}{{
-		"members=500/create",
+		"create",
 		&phase{
-			name: "create (500 targets)", minOctavia: minOctaviaReads(1, 1), minReads: minCreateReads, minWrites: minCreateWrites(members),
+			name: fmt.Sprintf("create (%d targets)", members), minOctavia: minSteadyReads, minReads: minCreateReads, minWrites: minCreateWrites(members),
 			readsNote: " (+2 DescribeTags drover makes on purpose: a create of a name that exists returns that resource, so each created one is checked for drover's tags)",
 		},
-		h.deleteNLB, h.checkCreate,
+		func(tb testing.TB) { h.deleteNLB(tb); h.settle() }, h.checkCreate,
 	}, {
-		"members=500/churn",
-		&phase{name: fmt.Sprintf("churn (%d gone, %d new)", k, k), minOctavia: minOctaviaReads(1, 1), minReads: minAWSReads(1), minWrites: minChurnWrites(k, k)},
-		func(tb testing.TB) { h.churn(tb, k, mode) },
-		func(tb testing.TB, st syncStats) { h.checkChurn(tb, st, k) },
+		"churn=1%",
+		&phase{name: fmt.Sprintf("churn 1%% (%d gone, %d new)", k1, k1), minOctavia: minChurnReads(k1), minReads: minAWSReads(1), minWrites: minChurnWrites(k1, k1)},
+		churn(k1, false),
+		func(tb testing.TB, st syncStats) { h.checkChurn(tb, st, k1) },
 	}, {
-		"members=500/steady",
-		&phase{name: "steady state", minOctavia: minOctaviaReads(1, 1), minReads: minAWSReads(1), minWrites: 0, steady: true},
-		func(testing.TB) { time.Sleep(pollGap) },
+		"churn=10%",
+		&phase{name: fmt.Sprintf("churn 10%% (%d gone, %d new)", k10, k10), minOctavia: minChurnReads(k10), minReads: minAWSReads(1), minWrites: minChurnWrites(k10, k10)},
+		churn(k10, false),
+		func(tb testing.TB, st syncStats) { h.checkChurn(tb, st, k10) },
+	}, {
+		"churn=10%-batch",
+		&phase{name: fmt.Sprintf("churn 10%% in one batch update (%d gone, %d new, every other member's updated_at moved)", k10, k10),
+			minOctavia: minChurnReads(k10), minReads: minAWSReads(1), minWrites: minChurnWrites(k10, k10), once: true},
+		churn(k10, true),
+		func(tb testing.TB, st syncStats) { h.checkChurn(tb, st, k10) },
+	}, {
+		"steady",
+		&phase{name: "steady state", minOctavia: minSteadyReads, minReads: minAWSReads(1), minWrites: 0, steady: true},
+		steady,
 		h.checkSteady,
 	}}
 	for _, ph := range phases {
+		if ph.phase.once && members > 1000 {
+			// The sync reads every member: the first phase's figure, about 20 min at 5,000.
+			continue
+		}
 		b.Run(ph.sub, func(b *testing.B) {
 			p := ph.phase
 			p.syncs = nil
+			n := *rounds
+			if p.once {
+				n = 1
+			}
 			loadBefore := loadAverage()
 			for range b.N {
-				for range *rounds {
+				for range n {
 					b.StopTimer()
 					ph.prepare(b)
 					b.StartTimer()
@@ -110,7 +183,10 @@ type phase struct {
 	readsNote string
 	// steady: the phase reports steady-writes, the writes of all its syncs.
 	steady bool
-	syncs  []syncStats
+	// once: one sync per iteration, not -mirror.rounds (a batch update of 5,000 members
+	// makes the next sync read every member: about 20 min on Octavia 11).
+	once  bool
+	syncs []syncStats
 }
 
 func (p *phase) add(s syncStats) { p.syncs = append(p.syncs, s) }

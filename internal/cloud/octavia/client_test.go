@@ -348,12 +348,13 @@ func TestSnapshotCountsEveryCall(t *testing.T) {
 		t.Errorf("the members of 2 pools (3 and 2 members, 2 per page) were read in %v calls", sent["ListMembers"])
 	}
 
-	// Failures by outcome: 429 throttled, 500 error.
+	// Failures by outcome: 429 throttled, 500 error. A new client each time: c would
+	// read nothing but the load balancer and its pools again (nothing changed).
 	for status, outcome := range map[int]string{429: cloudmetrics.Throttled, 500: cloudmetrics.Error} {
 		proxy.Clear()
 		proxy.Inject(octaviatest.Fault{Method: "GET", Path: "/listeners", Kind: octaviatest.Status, Status: status, Times: 1})
 		b := count("ListListeners", outcome)
-		if _, err := c.Snapshot(t.Context(), lb.ID); err == nil {
+		if _, err := client(t, srv, proxy.URL()).Snapshot(t.Context(), lb.ID); err == nil {
 			t.Fatalf("Snapshot with a %d on the listeners succeeded", status)
 		}
 		if got := count("ListListeners", outcome) - b; got != 1 {
@@ -412,7 +413,8 @@ func TestSnapshotFollowsMemberChanges(t *testing.T) {
 	check("adding and removing one", "10.2.0.2:5432 w3 NO_MONITOR", "10.2.0.4:5432 w1 NO_MONITOR", "10.2.0.10:5432 w2 ONLINE")
 
 	// With the worker paused, Octavia accepts a change and the load balancer stays
-	// PENDING_UPDATE: the snapshot is complete, says so, and the caller decides.
+	// PENDING_UPDATE: the snapshot is the load balancer alone (nothing under it is
+	// read while it changes; the mirror waits for ACTIVE).
 	resume := srv.PauseWorker(t)
 	sc := srv.ServiceClient(t)
 	if _, err := pools.CreateMember(t.Context(), sc, pool, pools.CreateMemberOpts{Address: "10.2.0.20", ProtocolPort: 5432}).Extract(); err != nil {
@@ -422,8 +424,9 @@ func TestSnapshotFollowsMemberChanges(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Snapshot while pending: %v", err)
 	}
-	if snap.LoadBalancer.ProvisioningStatus != "PENDING_UPDATE" || len(snap.Pools[0].Members) != 4 {
-		t.Errorf("Snapshot while pending: %s with %d members, want PENDING_UPDATE with 4", snap.LoadBalancer.ProvisioningStatus, len(snap.Pools[0].Members))
+	if snap.LoadBalancer.ProvisioningStatus != "PENDING_UPDATE" || len(snap.Pools) != 0 || len(snap.Listeners) != 0 || c.LastRead(lb.ID) != "load balancer only" {
+		t.Errorf("Snapshot while pending: %s with %d pools and %d listeners (read: %s), want PENDING_UPDATE alone",
+			snap.LoadBalancer.ProvisioningStatus, len(snap.Pools), len(snap.Listeners), c.LastRead(lb.ID))
 	}
 	// Meanwhile Octavia refuses other changes with 409, which FaultProxy's Status 409
 	// imitates.
@@ -586,4 +589,35 @@ func TestCloudsYAML(t *testing.T) {
 			t.Errorf("New with a Keystone refusing the credentials = %v, want an error", c)
 		}
 	})
+}
+
+// A page of members that times out is asked again smaller, and the snapshot completes:
+// on Octavia 11 a page's work is its size times the pool's, so a loaded Octavia answers a
+// smaller one. (A page that keeps timing out fails the snapshot: "members hang" above.)
+func TestSnapshotAsksAgainForASmallerPageAfterATimeout(t *testing.T) {
+	srv := octaviatest.Shared(t)
+	lb := webLB(t, srv)
+	proxy := octaviatest.NewFaultProxy(t, srv.Endpoint())
+	hang := octaviatest.Fault{Method: "GET", Path: "/pools/*/members", Kind: octaviatest.Hang, Times: 1}
+	proxy.Inject(hang)
+	c, err := octavia.New(t.Context(), octavia.Options{
+		Endpoint: proxy.URL(), ProjectID: srv.ProjectID(), RateLimit: -1, Timeout: 3 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := c.Snapshot(t.Context(), lb.ID)
+	if err != nil {
+		t.Fatalf("Snapshot after one page timed out: %v", err)
+	}
+	if proxy.Hits(hang) != 1 {
+		t.Errorf("the hang was hit %d times, want 1", proxy.Hits(hang))
+	}
+	n := 0
+	for _, p := range snap.Pools {
+		n += len(p.Members)
+	}
+	if n != 5 {
+		t.Errorf("the snapshot has %d members, want the 5 of the web load balancer", n)
+	}
 }

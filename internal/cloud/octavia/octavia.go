@@ -30,13 +30,15 @@ func ValidateID(id string) error {
 
 // Client is the narrow interface drover uses; the gophercloud implementation is New.
 type Client interface {
-	// Snapshot reads the load balancer with id and everything under it. It returns an
-	// error wrapping cloudmetrics.ErrNotFound when the load balancer does not exist, and
-	// an error (never a partial Snapshot) when any part of the read fails.
+	// Snapshot reads the load balancer with id and everything under it (only what
+	// changed since the last read; the load balancer alone when it is not ACTIVE). It
+	// returns an error wrapping cloudmetrics.ErrNotFound when the load balancer does not
+	// exist, and an error (never a partial Snapshot) when any part of the read fails.
 	Snapshot(ctx context.Context, id string) (*Snapshot, error)
 }
 
-// Snapshot is one complete read of an Octavia load balancer.
+// Snapshot is one complete picture of an Octavia load balancer. Of a load balancer that
+// is not ACTIVE it holds the load balancer alone, no listeners or pools.
 type Snapshot struct {
 	LoadBalancer LoadBalancer
 	// Listeners of the load balancer, sorted by protocol and port.

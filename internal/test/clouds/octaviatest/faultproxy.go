@@ -1,8 +1,10 @@
 package octaviatest
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"path"
 	"strings"
 	"sync"
@@ -21,7 +23,9 @@ const (
 	// a failure, 404 a missing object, 429 throttling.
 	Status FaultKind = iota + 1
 	// EmptyMembers answers a member list with 200 and no members ({"members": []}),
-	// without forwarding: a wrong answer a client cannot tell from a real one.
+	// without forwarding: a wrong answer a client cannot tell from a real one. On a pool
+	// list or a pool, it forwards the request and takes every member id out of the
+	// answer's pools ("members": []).
 	EmptyMembers
 	// Hang holds the request until the client gives up (its context or timeout), the
 	// fault is cleared, or the proxy closes; it is never forwarded.
@@ -99,6 +103,10 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"faultcode": %q, "faultstring": "octaviatest.FaultProxy: injected %d", "debuginfo": null}`,
 			faultCode(f.Status), f.Status)
 	case EmptyMembers:
+		if !strings.HasSuffix(r.URL.Path, "/members") {
+			p.withoutMemberIDs(w, r)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"members": [], "members_links": []}`))
 	case Hang:
@@ -106,6 +114,48 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "octaviatest.FaultProxy: hang released", http.StatusServiceUnavailable)
 		}
 	}
+}
+
+// withoutMemberIDs forwards a request for a pool list or a pool and answers what came
+// back with no member ids in its pools.
+func (p *FaultProxy) withoutMemberIDs(w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	p.Forward(rec, r)
+	var body map[string]json.RawMessage
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &body) != nil {
+		http.Error(w, "octaviatest.FaultProxy: EmptyMembers on an answer that is not a pool list or a pool", http.StatusBadGateway)
+		return
+	}
+	empty := func(raw json.RawMessage) (json.RawMessage, error) {
+		var pool map[string]any
+		if err := json.Unmarshal(raw, &pool); err != nil {
+			return nil, err
+		}
+		pool["members"] = []any{}
+		return json.Marshal(pool)
+	}
+	var err error
+	if raw, ok := body["pool"]; ok {
+		body["pool"], err = empty(raw)
+	}
+	if raw, ok := body["pools"]; ok {
+		var list []json.RawMessage
+		if err = json.Unmarshal(raw, &list); err == nil {
+			for i := range list {
+				if list[i], err = empty(list[i]); err != nil {
+					break
+				}
+			}
+			body["pools"], _ = json.Marshal(list)
+		}
+	}
+	out, _ := json.Marshal(body)
+	if err != nil {
+		http.Error(w, "octaviatest.FaultProxy: EmptyMembers: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
 }
 
 // URL is the proxy's base URL, http://127.0.0.1:<port>/, an endpoint for clients.
