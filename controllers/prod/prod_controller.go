@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/fresh"
 	"github.com/drover-dev/drover/internal/manifests"
 	"github.com/drover-dev/drover/internal/phases"
 	"github.com/drover-dev/drover/internal/tenancy"
@@ -72,8 +73,8 @@ type Reconciler struct {
 	// the Prod on drift at once. Costs no workload request when nothing changed.
 	// Defaults to 10m.
 	ResyncInterval time.Duration
-	// APIReader reads the Prod at the start of each reconcile, uncached. Defaults to the
-	// manager's.
+	// APIReader reads the Prod at the start of a reconcile when the cache may be older
+	// than this manager's last write of it (fresh.Reads). Defaults to the manager's.
 	APIReader client.Reader
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -88,6 +89,8 @@ type Reconciler struct {
 	impersonators impersonators
 	// unsynced are the workload caches that did not answer (workload_cache.go).
 	unsynced unsynced
+
+	reads *fresh.Reads
 }
 
 // +kubebuilder:rbac:groups=drover.dev,resources=prods,verbs=get;list;watch;update;patch
@@ -119,6 +122,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}
+	r.reads = &fresh.Reads{Cache: r.Client, Live: r.APIReader}
 	if r.Now == nil {
 		r.Now = time.Now
 	}
@@ -284,22 +288,27 @@ type phase = phases.Phase[*scope]
 
 // Reconcile brings one Prod towards its spec.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
-	// The Prod is read from the API server, not the cache. Status is patched only where
-	// it differs from what was read, so a reconcile that started from a cached Prod older
+	// The Prod is read as of this manager's last write of it (fresh.Reads: the cache,
+	// unless it has not caught up with that write). Status is patched only where it
+	// differs from what was read, so a reconcile that started from a cached Prod older
 	// than the previous reconcile's status write would find nothing to change and leave
 	// that write standing: after a restart, a Prod reconciled once before its cluster was
 	// connected (ClusterReachable False) and again at once when it connected would keep
 	// the False status until the next resync.
 	prod := &droverv1.Prod{}
-	if err := r.APIReader.Get(ctx, req.NamespacedName, prod); err != nil {
+	if err := r.reads.Get(ctx, req.NamespacedName, prod); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if prod.DeletionTimestamp.IsZero() {
 		// The finalizer is written before anything lands on the workload cluster. Adding
 		// it does not bump the generation, so the reconcile carries on instead of waiting
 		// for an event the predicates filter out.
-		if _, err := finalizers.EnsureFinalizer(ctx, r.Client, prod, droverv1.ProdFinalizer); err != nil {
+		added, err := finalizers.EnsureFinalizer(ctx, r.Client, prod, droverv1.ProdFinalizer)
+		if err != nil {
 			return ctrl.Result{}, err
+		}
+		if added {
+			r.reads.Wrote(prod)
 		}
 	}
 
@@ -325,7 +334,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		if !s.deleting {
 			opts = append(opts, patch.WithStatusObservedGeneration{})
 		}
-		if err := s.helper.Patch(ctx, prod, opts...); err != nil && !(s.deleting && apierrors.IsNotFound(err)) {
+		err := s.helper.Patch(ctx, prod, opts...)
+		switch {
+		case err == nil:
+			r.reads.Wrote(prod)
+		case apierrors.IsNotFound(err):
+			r.reads.Forget(prod.UID)
+		default:
+			r.reads.Unsure(prod)
+		}
+		if err != nil && !(s.deleting && apierrors.IsNotFound(err)) {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()

@@ -193,6 +193,7 @@ func (r *Reconciler) reconcileClaim(ctx context.Context, s *scope) (ctrl.Result,
 		obj.Status.Traffic = &droverv1.ProdSetTrafficStatus{}
 	}
 	obj.Status.Traffic.ClaimedName = key
+	s.wroteMidway = true
 	if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(s.read)); err != nil {
 		r.claims.release(key, s.set.UID)
 		s.claimFailed = true

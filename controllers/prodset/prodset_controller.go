@@ -46,6 +46,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/fresh"
 	"github.com/drover-dev/drover/internal/gates"
 	"github.com/drover-dev/drover/internal/mapping"
 	"github.com/drover-dev/drover/internal/phases"
@@ -106,6 +107,7 @@ type Reconciler struct {
 	history     history
 	steps       stepClock
 	revisions   revisions
+	reads       *fresh.Reads
 }
 
 // +kubebuilder:rbac:groups=drover.dev,resources=prodsets,verbs=get;list;watch;update;patch
@@ -128,6 +130,7 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 		r.APIReader = mgr.GetAPIReader()
 	}
 	r.history = history{reader: r.APIReader, writer: r.Client}
+	r.reads = &fresh.Reads{Cache: r.Client, Live: r.APIReader}
 	if r.ProbeFailureGrace == 0 {
 		r.ProbeFailureGrace = 5 * time.Second
 	}
@@ -208,6 +211,9 @@ type scope struct {
 	// claimFailed: the record name's claim could not be decided (a read or write
 	// failed); nothing is published in this reconcile, the rest goes on.
 	claimFailed bool
+	// wroteMidway: the set was written before the reconcile's end (its claim, its gate
+	// verdicts), so the version its last write leaves is the one to read next.
+	wroteMidway bool
 	// adopted are the weights of the hand-off the set took over in this reconcile.
 	adopted map[string]int32
 	// handoffs are the maintenances that handed weights of the set to DNS (handoffsOf).
@@ -234,16 +240,22 @@ type phase = phases.Phase[*scope]
 
 // Reconcile brings one ProdSet towards its spec.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
-	// The set is read from the API server, not the cache: its status is the rollout's
-	// memory and the record of the commands acted on, and a reconcile that started from
-	// the status before the last one's write would redo what that one did.
+	// The set is read as of this manager's last write of it (fresh.Reads: the cache,
+	// unless it has not caught up with that write): its status is the rollout's memory
+	// and the record of the commands acted on, and a reconcile that started from the
+	// status before the last one's write would redo what that one did.
 	set := &droverv1.ProdSet{}
-	if err := r.APIReader.Get(ctx, req.NamespacedName, set); err != nil {
+	if err := r.reads.Get(ctx, req.NamespacedName, set); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if set.DeletionTimestamp.IsZero() {
-		if _, err := finalizers.EnsureFinalizer(ctx, r.Client, set, droverv1.ProdSetFinalizer); err != nil {
+		added, err := finalizers.EnsureFinalizer(ctx, r.Client, set, droverv1.ProdSetFinalizer)
+		if err != nil {
+			r.reads.Unsure(set)
 			return ctrl.Result{}, err
+		}
+		if added {
+			r.reads.Wrote(set)
 		}
 	}
 	before := set.DeepCopy()
@@ -255,7 +267,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	defer func() {
 		r.updateStatus(s)
 		set.Status.ObservedGeneration = set.Generation
-		if err := r.write(ctx, before, set); err != nil && !apierrors.IsNotFound(err) {
+		last, err := r.write(ctx, before, set)
+		switch {
+		case err != nil:
+			r.reads.Unsure(set)
+		case last != nil:
+			r.reads.Wrote(last) // the reconcile's last write
+		case s.wroteMidway:
+			r.reads.Unsure(set) // written on the way (a claim, gate verdicts) and not since
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()

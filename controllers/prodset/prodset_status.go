@@ -300,21 +300,22 @@ func rolloutStatusCondition(st *droverv1.RolloutStatus) metav1.Condition {
 // beside the change ID of the last (Cluster API's patch helper writes the conditions and
 // the rest of the status in two requests). The controller is the only writer of the
 // set's conditions, so the merge patch replacing the list loses nobody's.
-func (r *Reconciler) write(ctx context.Context, before, set *droverv1.ProdSet) error {
+func (r *Reconciler) write(ctx context.Context, before, set *droverv1.ProdSet) (last *droverv1.ProdSet, err error) {
 	if !equality.Semantic.DeepEqual(before.ObjectMeta, set.ObjectMeta) {
 		meta := before.DeepCopy()
 		meta.ObjectMeta = *set.ObjectMeta.DeepCopy()
 		if err := r.Client.Patch(ctx, meta, client.MergeFrom(before)); err != nil {
-			return fmt.Errorf("writing the set's metadata: %w", err)
+			return nil, fmt.Errorf("writing the set's metadata: %w", err)
 		}
+		last = meta
 	}
 	if equality.Semantic.DeepEqual(before.Status, set.Status) {
-		return nil
+		return last, nil
 	}
 	status := before.DeepCopy()
 	status.Status = *set.Status.DeepCopy()
 	if err := r.Client.Status().Patch(ctx, status, client.MergeFrom(before)); err != nil {
-		return fmt.Errorf("writing the set's status: %w", err)
+		return nil, fmt.Errorf("writing the set's status: %w", err)
 	}
-	return nil
+	return status, nil
 }

@@ -156,6 +156,7 @@ func (r *Reconciler) persistRollout(ctx context.Context, s *scope) error {
 	if c, ok := rolledOutCondition(s); ok {
 		conditions.Set(obj, c)
 	}
+	s.wroteMidway = true
 	if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(read)); err != nil {
 		return fmt.Errorf("recording the rollout's gate verdicts before acting on them: %w", err)
 	}
