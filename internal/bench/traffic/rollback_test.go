@@ -382,7 +382,8 @@ func rollbackEnv() envSpec {
 	for i := range clusters {
 		clusters[i] = fmt.Sprintf("r-%d", i+1)
 	}
-	return envSpec{name: "rollback", pools: map[string][]string{rollbackPool: clusters}, maxPerCluster: rollbackMaxPerCluster}
+	return envSpec{name: "rollback", pools: map[string][]string{rollbackPool: clusters}, maxPerCluster: rollbackMaxPerCluster,
+		pageSize: 2000}
 }
 
 // benchGate is the benchmark's HTTP gate: three rounds a second apart, so that the
