@@ -43,22 +43,26 @@ func (d Drainer) summary(ctx context.Context, prod *droverv1.Prod) (*droverv1.Pr
 	if ref == nil || ref.Kind != "ProdSet" || ref.APIVersion != droverv1.GroupVersion.String() {
 		return nil, nil, nil
 	}
-	set := &droverv1.ProdSet{}
-	if err := d.Client.Get(ctx, client.ObjectKey{Namespace: prod.Namespace, Name: ref.Name}, set); err != nil {
+	// The cached set is read without a copy (every Prod of a set of hundreds asks, and a
+	// copy of the set costs its every Prod's summary): what is returned is copied out of
+	// it, and nothing writes to it.
+	cached := &droverv1.ProdSet{}
+	if err := d.Client.Get(ctx, client.ObjectKey{Namespace: prod.Namespace, Name: ref.Name}, cached, client.UnsafeDisableDeepCopy); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil, nil
 		}
 		return nil, nil, err
 	}
-	if set.UID != ref.UID {
+	if cached.UID != ref.UID {
 		return nil, nil, nil
 	}
-	if _, ok := serviceOf(d.Publishing, set); !ok {
+	if _, ok := serviceOf(d.Publishing, cached); !ok {
 		return nil, nil, nil
 	}
-	for i := range set.Status.Prods {
-		if set.Status.Prods[i].Name == prod.Name {
-			return set, &set.Status.Prods[i], nil
+	set := &droverv1.ProdSet{ObjectMeta: *cached.ObjectMeta.DeepCopy(), Spec: droverv1.ProdSetSpec{Traffic: cached.Spec.Traffic.DeepCopy()}}
+	for i := range cached.Status.Prods {
+		if cached.Status.Prods[i].Name == prod.Name {
+			return set, cached.Status.Prods[i].DeepCopy(), nil
 		}
 	}
 	return set, nil, nil
