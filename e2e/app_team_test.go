@@ -126,10 +126,11 @@ var _ = Describe("An app team applies the single sample Prod", Ordered, func() {
 			Getter: bed.Workload(sample.cluster).Client, Cluster: sample.cluster,
 			Key: sample.deployment, Image: sample.imageFor(sample.version),
 		}, deploymentWait...)
-		Expect(prod.Status.Inventory).To(ContainElement(droverv1.ObjectReference{
-			Group: "apps", Version: "v1", Kind: "Deployment", Namespace: sample.deployment.Namespace, Name: sample.deployment.Name,
-			UID: dep.UID,
-		}), "status.inventory lists the Deployment, with the UID it has on the workload cluster")
+		Expect(prod.Status.Inventory).To(ContainElement(And(
+			HaveField("Group", "apps"), HaveField("Version", "v1"), HaveField("Kind", "Deployment"),
+			HaveField("Namespace", sample.deployment.Namespace), HaveField("Name", sample.deployment.Name),
+			HaveField("UID", dep.UID), HaveField("Applied", Not(BeEmpty())),
+		)), "status.inventory lists the Deployment, with the UID it has on the workload cluster and the record of drover's apply")
 	}, SpecTimeout(3*time.Minute))
 
 	It("`kubectl get prods` shows cluster, version, weight and health", func(ctx SpecContext) {

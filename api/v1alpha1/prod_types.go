@@ -182,9 +182,10 @@ type ObjectReference struct {
 	// +optional
 	UID types.UID `json:"uid,omitempty"`
 	// applied records drover's last apply of the object: a hash of the configuration it
-	// applied and a hash of the fields its field manager owned on the workload cluster
-	// right after, "<configuration>.<fields>". While the configuration to apply is the
-	// same and the live object still shows drover's field manager owning the same fields
+	// applied, a hash of the fields its field manager owned on the workload cluster right
+	// after, and the object's generation then, "<configuration>.<fields>.<generation>".
+	// While the configuration to apply is the same and the live object, at that
+	// generation or later, still shows drover's field manager owning the same fields
 	// (another writer's change to one of them takes it over or removes it), the object is
 	// not applied again; empty until the object was applied once.
 	// +optional

@@ -560,7 +560,7 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 		}
 		objectsCompared.WithLabelValues(ObjectApplied).Inc()
 		ref := manifests.RefOf(o)
-		ref.Applied = manifests.AppliedRecord(config, o.GetManagedFields())
+		ref.Applied = manifests.AppliedRecord(config, o.GetManagedFields(), o.GetGeneration())
 		refs = append(refs, ref)
 		s.objects = append(s.objects, o)
 	}

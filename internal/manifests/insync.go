@@ -3,6 +3,7 @@ package manifests
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,13 +67,14 @@ func FieldsHash(entries []metav1.ManagedFieldsEntry) string {
 }
 
 // AppliedRecord is the ObjectReference.Applied of an apply of a configuration whose
-// ConfigHash is config and whose response had managedFields entries.
-func AppliedRecord(config string, entries []metav1.ManagedFieldsEntry) string {
+// ConfigHash is config and whose response had managedFields entries and generation:
+// "<config>.<fields>.<generation>".
+func AppliedRecord(config string, entries []metav1.ManagedFieldsEntry, generation int64) string {
 	fields := FieldsHash(entries)
 	if config == "" || fields == "" {
 		return ""
 	}
-	return config + "." + fields
+	return config + "." + fields + "." + strconv.FormatInt(generation, 10)
 }
 
 // InSync reports whether the object recorded by ref, whose configuration to apply now has
@@ -80,7 +82,8 @@ func AppliedRecord(config string, entries []metav1.ManagedFieldsEntry) string {
 // it, nil when the cache has none) is the object drover applied last (same UID, not being
 // deleted, still prod's by its labels) and nothing changed what drover applied since
 // (same configuration, and drover's field manager owns the same fields). Anything else,
-// including a record of an older drover with no hashes, is out of sync.
+// including a record of an older drover with no hashes, and a cached copy older than the
+// generation the apply left, is out of sync.
 func InSync(prod *droverv1.Prod, ref droverv1.ObjectReference, config string, live *unstructured.Unstructured) bool {
 	if live == nil || ref.UID == "" || ref.Applied == "" || config == "" {
 		return false
@@ -88,8 +91,16 @@ func InSync(prod *droverv1.Prod, ref droverv1.ObjectReference, config string, li
 	if live.GetUID() != ref.UID || live.GetDeletionTimestamp() != nil || !Owns(prod, live, true) {
 		return false
 	}
-	recConfig, recFields, ok := strings.Cut(ref.Applied, ".")
-	return ok && recConfig == config && recFields != "" && recFields == CachedFields(live)
+	parts := strings.Split(ref.Applied, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	gen, err := strconv.ParseInt(parts[2], 10, 64)
+	// The cached copy must be at least the version the apply made: the managed fields
+	// list paths, not values, so a copy from before the apply (a cache behind, a watch
+	// that reconnects) lists the same fields and would be judged, and its status
+	// assessed, as if it were the applied object.
+	return err == nil && parts[0] == config && parts[1] != "" && parts[1] == CachedFields(live) && live.GetGeneration() >= gen
 }
 
 // Recorded returns the inventory entry of the object ref names (under any API version).

@@ -20,7 +20,7 @@ func TestInSync(t *testing.T) {
 		}
 	}
 	applied := entries(`{"f:data":{"f:color":{}},"f:metadata":{"f:labels":{}}}`)
-	record := AppliedRecord("cfg", applied)
+	record := AppliedRecord("cfg", applied, 2)
 	// live is the object as the cache holds it: drover's managed fields as a hash.
 	live := func(uid string, prod *droverv1.Prod, fields []metav1.ManagedFieldsEntry, mutate ...func(*unstructured.Unstructured)) *unstructured.Unstructured {
 		u := &unstructured.Unstructured{}
@@ -33,6 +33,7 @@ func TestInSync(t *testing.T) {
 			u.SetUID(typesUID(uid))
 		}
 		u.SetLabels(OwnerLabels(prod))
+		u.SetGeneration(2)
 		SetCachedFields(u, FieldsHash(fields))
 		for _, m := range mutate {
 			m(u)
@@ -58,6 +59,9 @@ func TestInSync(t *testing.T) {
 			live("", p, entries(`{"f:metadata":{"f:labels":{}}}`)), false},
 		{"drover no longer owns anything", ref, "cfg", live("", p, applied[:1]), false},
 		{"the configuration to apply changed", ref, "cfg2", live("", p, applied), false},
+		{"the cache is behind the apply (same fields, an older generation)", ref, "cfg", live("", p, applied, func(u *unstructured.Unstructured) { u.SetGeneration(1) }), false},
+		{"a newer generation (another writer's change of a field drover does not own)", ref, "cfg", live("", p, applied, func(u *unstructured.Unstructured) { u.SetGeneration(3) }), true},
+		{"a record of two parts (no generation)", droverv1.ObjectReference{Version: "v1", Kind: "ConfigMap", Namespace: "shop", Name: "settings", UID: "uid-cm", Applied: "cfg." + FieldsHash(applied)}, "cfg", live("", p, applied), false},
 		{"not in the cache (deleted, or its labels removed)", ref, "cfg", nil, false},
 		{"deleted and re-created", ref, "cfg", live("uid-new", p, applied), false},
 		{"being deleted", ref, "cfg", live("", p, applied, func(u *unstructured.Unstructured) { u.SetDeletionTimestamp(&now) }), false},
@@ -97,7 +101,7 @@ func TestFieldsHashIsDroversApplyEntryOnly(t *testing.T) {
 			}
 		})
 	}
-	if AppliedRecord("cfg", nil) != "" || AppliedRecord("", []metav1.ManagedFieldsEntry{{Manager: droverv1.FieldManager, Operation: metav1.ManagedFieldsOperationApply, FieldsV1: raw}}) != "" {
+	if AppliedRecord("cfg", nil, 1) != "" || AppliedRecord("", []metav1.ManagedFieldsEntry{{Manager: droverv1.FieldManager, Operation: metav1.ManagedFieldsOperationApply, FieldsV1: raw}}, 1) != "" {
 		t.Error("a record without either hash must be empty (never in sync)")
 	}
 }
