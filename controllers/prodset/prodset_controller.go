@@ -381,9 +381,7 @@ func (r *Reconciler) reconcileFinalizer(_ context.Context, s *scope) (ctrl.Resul
 		r.claims.release(st.ClaimedName, s.set.UID)
 	}
 	forgetAllGates(r.Gates, client.ObjectKeyFromObject(s.set))
-	if r.Handoffs != nil {
-		r.Handoffs.Forget(client.ObjectKeyFromObject(s.set))
-	}
+	r.Handoffs.Forget(client.ObjectKeyFromObject(s.set))
 	r.history.forgetSet(s.set.UID)
 	r.revisions.forget(s.set.UID)
 	r.steps.forget(s.set.UID)

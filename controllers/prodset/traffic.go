@@ -156,7 +156,7 @@ func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Resul
 	if s.claimFailed {
 		return ctrl.Result{}, nil // the claim's error is reported; publish next time
 	}
-	if r.Handoffs != nil && r.Handoffs.Pending(client.ObjectKeyFromObject(s.set)) {
+	if r.Handoffs.Pending(client.ObjectKeyFromObject(s.set)) {
 		// A maintenance is handing weights of the set over this very moment: the set
 		// takes them over rather than publish its own.
 		s.after(100 * time.Millisecond)
@@ -521,12 +521,12 @@ func (s *scope) noteHandoff(uid types.UID, confirmed bool) {
 // over), so it publishes every weight again and the Publisher sends what differs.
 func (r *Reconciler) unconfirmedHandoffs(s *scope) []types.UID {
 	key := client.ObjectKeyFromObject(s.set)
-	if len(s.handoffs) == 0 || (r.Handoffs != nil && r.Handoffs.Pending(key)) {
+	if len(s.handoffs) == 0 || r.Handoffs.Pending(key) {
 		return nil
 	}
 	var out []types.UID
 	for _, uid := range s.handoffs {
-		if !hasHandoff(s.set, uid) && (r.Handoffs == nil || !r.Handoffs.Made(uid)) {
+		if !hasHandoff(s.set, uid) && !r.Handoffs.Made(uid) {
 			out = append(out, uid)
 		}
 	}
@@ -536,7 +536,7 @@ func (r *Reconciler) unconfirmedHandoffs(s *scope) []types.UID {
 // confirmHandoffs records every hand-off of the set as confirmed: the set has nothing in
 // DNS that a hand-off could have changed without its status saying so.
 func (r *Reconciler) confirmHandoffs(s *scope) {
-	if len(s.handoffs) == 0 || (r.Handoffs != nil && r.Handoffs.Pending(client.ObjectKeyFromObject(s.set))) {
+	if len(s.handoffs) == 0 || r.Handoffs.Pending(client.ObjectKeyFromObject(s.set)) {
 		return
 	}
 	if st := s.set.Status.Traffic; st != nil && st.ChangeID != "" {

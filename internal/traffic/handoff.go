@@ -106,8 +106,12 @@ func (h *Handoffs) Take(set types.NamespacedName, inFlight string) (Handoff, boo
 	return taken, true
 }
 
-// Pending reports whether the set has a hand-off planned or handed and not taken over.
+// Pending reports whether the set has a hand-off planned or handed and not taken over;
+// false on a nil Handoffs (no maintenance hands anything over).
 func (h *Handoffs) Pending(set types.NamespacedName) bool {
+	if h == nil {
+		return false
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if i := slices.IndexFunc(h.all[set], func(x Handoff) bool { return x.Ticket == "" && time.Since(x.planned) > stalePlan }); i >= 0 {
@@ -120,6 +124,9 @@ func (h *Handoffs) Pending(set types.NamespacedName) bool {
 // that has no record of it either took it over or was never handed anything. A
 // maintenance not made here was admitted by an earlier manager.
 func (h *Handoffs) Made(maintenance types.UID) bool {
+	if h == nil {
+		return false
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.made[maintenance]
@@ -127,6 +134,9 @@ func (h *Handoffs) Made(maintenance types.UID) bool {
 
 // Forget drops the set's hand-offs (the set is gone).
 func (h *Handoffs) Forget(set types.NamespacedName) {
+	if h == nil {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.all, set)

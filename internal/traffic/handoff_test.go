@@ -54,3 +54,13 @@ func TestHandoffs(t *testing.T) {
 		t.Error("a forgotten maintenance is still known")
 	}
 }
+
+// A manager without a maintenance controller's hand-offs (nil) has nothing pending.
+func TestNilHandoffs(t *testing.T) {
+	var h *Handoffs
+	set := types.NamespacedName{Namespace: "ns", Name: "shop"}
+	h.Forget(set)
+	if h.Pending(set) || h.Made("m1") {
+		t.Error("a nil registry has hand-offs")
+	}
+}
