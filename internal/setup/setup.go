@@ -154,7 +154,7 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		Client:         mgr.GetClient(),
 		ClusterCache:   cc,
 		Traffic:        drainer,
-		Recorder:       mgr.GetEventRecorder("drover-" + prod.ControllerName),
+		Recorder:       eventRecorder(mgr, "drover-"+prod.ControllerName),
 		ResyncInterval: opts.ProdResyncInterval,
 		SingleTeam:     opts.SingleTeam,
 
@@ -168,7 +168,7 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		Client:       mgr.GetClient(),
 		ClusterCache: cc,
 		Publisher:    opts.Publisher,
-		Recorder:     mgr.GetEventRecorder("drover-" + prodset.ControllerName),
+		Recorder:     eventRecorder(mgr, "drover-"+prodset.ControllerName),
 		Grace:        opts.UnreachableGrace,
 		Gates:        &gates.Runner{Prometheus: gates.PrometheusQuerier{Address: opts.PrometheusAddress}},
 		SingleTeam:   opts.SingleTeam,
@@ -191,7 +191,7 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		Octavia:      opts.Octavia,
 		ELBv2:        opts.ELBv2,
 		Traffic:      drainer,
-		Recorder:     mgr.GetEventRecorder("drover-" + mirror.ControllerName),
+		Recorder:     eventRecorder(mgr, "drover-"+mirror.ControllerName),
 		Manager:      opts.Owner,
 		Network:      opts.NLBNetwork,
 		PollInterval: opts.MirrorPollInterval,
@@ -216,7 +216,7 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 	}
 	if err := (&maintenance.Reconciler{
 		Client:          mgr.GetClient(),
-		Recorder:        mgr.GetEventRecorder("drover-" + maintenance.ControllerName),
+		Recorder:        eventRecorder(mgr, "drover-"+maintenance.ControllerName),
 		RecheckInterval: opts.MaintenanceRecheckInterval,
 		Publisher:       opts.Publisher,
 		Handoffs:        handoffs,
