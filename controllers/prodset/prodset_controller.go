@@ -223,6 +223,11 @@ type scope struct {
 	// tenancy is the tenancy of the set's namespace, once a phase needed it (the record
 	// name's claim, the gates).
 	tenancy *tenancy.Policy
+	// gateFailures is how many of the set's gates had failed when the reconcile read
+	// them (gates.Runner.Failures); see interrupted.
+	gateFailures uint64
+	// interrupted: a gate failed after that; the reconcile writes no more Prods.
+	interrupted bool
 }
 
 // ended reports whether a phase ended the reconcile.
@@ -264,6 +269,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		sum := set.Status.Prods[i]
 		s.summaries[sum.Name] = &sum
 	}
+	s.gateFailures = r.gateFailures(s)
 	defer func() {
 		r.updateStatus(s)
 		set.Status.ObservedGeneration = set.Generation
@@ -554,6 +560,9 @@ func (r *Reconciler) reconcileSupersede(ctx context.Context, s *scope) (ctrl.Res
 func (r *Reconciler) reconcileApplyProds(ctx context.Context, s *scope) (ctrl.Result, error) {
 	var errs []error
 	for _, p := range s.prods {
+		if r.interrupted(ctx, s) {
+			break
+		}
 		if !p.DeletionTimestamp.IsZero() {
 			continue
 		}
@@ -617,6 +626,9 @@ func (r *Reconciler) reconcileCreateProds(ctx context.Context, s *scope) (ctrl.R
 		taken[p.Name] = true
 	}
 	for _, np := range s.plan.Create {
+		if r.interrupted(ctx, s) {
+			break
+		}
 		var name string
 		var err error
 		created := false
@@ -657,6 +669,32 @@ func (r *Reconciler) reconcileCreateProds(ctx context.Context, s *scope) (ctrl.R
 	return ctrl.Result{}, kerrors.NewAggregate(errs)
 }
 
+// gateFailures is how many of the set's gate runs have ended failed so far.
+func (r *Reconciler) gateFailures(s *scope) uint64 {
+	if r.Gates == nil {
+		return 0
+	}
+	return r.Gates.Failures(client.ObjectKeyFromObject(s.set))
+}
+
+// interrupted says a gate of the set failed after this reconcile read the gates: the
+// writes of Prods stop there, and the next reconcile, which the failure woke, takes the
+// new revision out of traffic without waiting for the rest of them (a hundred Prods take
+// seconds to write; a rollback must not). What was not written is written by a later
+// reconcile, from what it decides then.
+func (r *Reconciler) interrupted(ctx context.Context, s *scope) bool {
+	if s.interrupted {
+		return true
+	}
+	if r.gateFailures(s) == s.gateFailures {
+		return false
+	}
+	s.interrupted = true
+	s.after(time.Millisecond)
+	ctrl.LoggerFrom(ctx).V(1).Info("a gate failed: the Prods' writes stop so that the set acts on it first")
+	return true
+}
+
 // maxNameAttempts bounds how many taken names createProds skips for one new Prod.
 const maxNameAttempts = 10
 
@@ -664,6 +702,9 @@ const maxNameAttempts = 10
 func (r *Reconciler) reconcileDeleteProds(ctx context.Context, s *scope) (ctrl.Result, error) {
 	var errs []error
 	for _, name := range s.weights().Delete {
+		if r.interrupted(ctx, s) {
+			break
+		}
 		p := s.prod(name)
 		if p == nil || !p.DeletionTimestamp.IsZero() {
 			continue

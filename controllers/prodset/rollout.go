@@ -130,6 +130,7 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 	cmd := r.command(s, state)
 	in.Command = cmd
 	if state.Revision == s.revision && state.Phase == rollout.Progressing && !state.GatesStarted.IsZero() {
+		s.gateFailures = r.gateFailures(s) // what the verdicts below include
 		gates, err := r.gateResults(ctx, s, policy.Spec, state)
 		if err != nil {
 			errs = append(errs, err) // the gates stay pending until it can be read
@@ -427,6 +428,9 @@ func (r *Reconciler) reconcileReplacements(ctx context.Context, s *scope) (ctrl.
 		taken[p.Name] = true
 	}
 	for _, orig := range s.ro.create {
+		if r.interrupted(ctx, s) {
+			break
+		}
 		p := s.prod(orig)
 		if p == nil || s.replacementOf(orig) != nil {
 			continue

@@ -57,6 +57,8 @@ type Runner struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	runs   map[string]*run
+	// failures counts, per owner, the runs that ended failed (see Failures).
+	failures map[types.NamespacedName]uint64
 }
 
 type run struct {
@@ -79,6 +81,7 @@ func (r *Runner) init() {
 	if r.ctx == nil {
 		r.ctx, r.cancel = context.WithCancel(context.Background())
 		r.runs = map[string]*run{}
+		r.failures = map[types.NamespacedName]uint64{}
 	}
 }
 
@@ -106,12 +109,25 @@ func (r *Runner) Get(job Job) Verdict {
 	return ru.verdict
 }
 
+// Failures is how many of owner's runs have ended failed since the Runner started. An
+// owner that reads it before acting and again while it acts knows a failure came in
+// meanwhile, and can stop what it was doing to act on the failure first.
+func (r *Runner) Failures(owner types.NamespacedName) uint64 {
+	r.init()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failures[owner]
+}
+
 // Forget drops the runs of owner whose keys keep does not keep, stopping those in flight.
 func (r *Runner) Forget(owner types.NamespacedName, keep func(key string) bool) {
 	r.init()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	prefix := owner.String() + "/"
+	if keep == nil {
+		delete(r.failures, owner) // the owner is gone
+	}
 	for key, ru := range r.runs {
 		if ru.owner != owner {
 			continue
@@ -144,6 +160,9 @@ func (r *Runner) run(ctx context.Context, key string, job Job) {
 	r.mu.Lock()
 	if ru, ok := r.runs[key]; ok {
 		ru.verdict = Verdict{Done: true, Passed: passed, Message: msg, Time: r.now()}
+		if !passed {
+			r.failures[job.Owner]++
+		}
 	}
 	r.mu.Unlock()
 	if r.Done != nil {

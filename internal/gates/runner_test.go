@@ -84,6 +84,9 @@ func TestRunnerPrometheusWindow(t *testing.T) {
 	if v.Passed || !strings.Contains(v.Message, "does not hold") {
 		t.Fatalf("verdict %+v", v)
 	}
+	if n := r.Failures(owner); n != 1 {
+		t.Errorf("Failures after one passed and one failed run: %d, want 1", n)
+	}
 
 	// Errors: a couple are tolerated, three in a row fail the gate.
 	value.Store("0.001")
@@ -95,6 +98,20 @@ func TestRunnerPrometheusWindow(t *testing.T) {
 	v = waitVerdict(t, r, Job{Owner: owner, Key: "d", Gate: gate, Targets: targets})
 	if v.Passed || !strings.Contains(v.Message, "3 queries in a row failed") {
 		t.Fatalf("verdict %+v", v)
+	}
+	if n := r.Failures(owner); n != 2 {
+		t.Errorf("Failures after two failed runs: %d, want 2", n)
+	}
+	if n := r.Failures(types.NamespacedName{Namespace: "default", Name: "other"}); n != 0 {
+		t.Errorf("another owner's Failures: %d, want 0", n)
+	}
+	r.Forget(owner, func(string) bool { return false })
+	if n := r.Failures(owner); n != 2 {
+		t.Errorf("Failures after forgetting runs of an owner still there: %d, want 2", n)
+	}
+	r.Forget(owner, nil)
+	if n := r.Failures(owner); n != 0 {
+		t.Errorf("Failures of an owner forgotten whole: %d, want 0", n)
 	}
 }
 
