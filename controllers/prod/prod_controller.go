@@ -159,7 +159,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 // clusterToProds maps a Cluster to the Prods that run on it.
 func (r *Reconciler) clusterToProds(ctx context.Context, o client.Object) []ctrl.Request {
 	list := &droverv1.ProdList{}
-	if err := r.Client.List(ctx, list, client.MatchingFields{clusterIndex: o.GetNamespace() + "/" + o.GetName()}); err != nil {
+	// Map functions read only the names: the cache's Prods are not copied.
+	if err := r.Client.List(ctx, list, client.MatchingFields{clusterIndex: o.GetNamespace() + "/" + o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing Prods of a Cluster", "cluster", client.ObjectKeyFromObject(o))
 		return nil
 	}
@@ -173,7 +174,7 @@ func (r *Reconciler) clusterToProds(ctx context.Context, o client.Object) []ctrl
 // namespaceToProds maps a control-plane Namespace (its tenant label changed) to its Prods.
 func (r *Reconciler) namespaceToProds(ctx context.Context, o client.Object) []ctrl.Request {
 	list := &droverv1.ProdList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(o.GetName())); err != nil {
+	if err := r.Client.List(ctx, list, client.InNamespace(o.GetName()), client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing Prods of a namespace", "namespace", o.GetName())
 		return nil
 	}
@@ -187,7 +188,7 @@ func (r *Reconciler) namespaceToProds(ctx context.Context, o client.Object) []ct
 // tenantToProds maps a Tenant to the Prods of the namespaces labelled with its name.
 func (r *Reconciler) tenantToProds(ctx context.Context, o client.Object) []ctrl.Request {
 	nss := &corev1.NamespaceList{}
-	if err := r.Client.List(ctx, nss, client.MatchingLabels{droverv1.TenantLabel: o.GetName()}); err != nil {
+	if err := r.Client.List(ctx, nss, client.MatchingLabels{droverv1.TenantLabel: o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing the namespaces of a Tenant", "tenant", o.GetName())
 		return nil
 	}

@@ -17,7 +17,9 @@ import (
 func AllInNamespace(c client.Reader, newList func() client.ObjectList) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []ctrl.Request {
 		list := newList()
-		if err := c.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
+		// Only the names are read: the cache's objects are not copied (a namespace of
+		// hundreds of sets was copied whole for every event of a Cluster).
+		if err := c.List(ctx, list, client.InNamespace(o.GetNamespace()), client.UnsafeDisableDeepCopy); err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "listing objects to wake", "kind", list.GetObjectKind().GroupVersionKind().Kind, "namespace", o.GetNamespace())
 			return nil
 		}
