@@ -199,6 +199,15 @@ func updateSet(g Gomega, name string, mutate func(*droverv1.ProdSet)) {
 	}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
 }
 
+// route53Weights are the weights Route53 (moto) holds for the set's records, by Prod
+// ("<namespace>/<name>").
+func route53Weights(g Gomega, name string) map[string]int32 {
+	set := getSet(g, name)
+	weights, err := dns.Records(traffic.Service{Zone: zone, Name: set.Spec.Traffic.RecordName})
+	g.Expect(err).NotTo(HaveOccurred())
+	return weights
+}
+
 // expectServing waits until every Prod of the set serves at weight 100 in Route53, and
 // the set's status says so.
 func expectServing(g Gomega, name string, replicas int) {
