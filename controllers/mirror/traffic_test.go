@@ -15,8 +15,6 @@ import (
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -28,9 +26,12 @@ import (
 
 // webService is a Prod's front end: a Service of type LoadBalancer, which the OpenStack
 // cloud provider (here: the test, see ccm) gives an Octavia load balancer.
-func webService() []runtime.RawExtension {
-	return append(configMap("app"), runtime.RawExtension{Raw: []byte(
-		`{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"type":"LoadBalancer","selector":{"app":"web"},"ports":[{"name":"http","port":80,"targetPort":8080}]}}`)})
+func webService() []builder.Object {
+	return []builder.Object{builder.ConfigMap("app"), {
+		"apiVersion": "v1", "kind": "Service", "metadata": builder.Object{"name": "web"},
+		"spec": builder.Object{"type": "LoadBalancer", "selector": builder.Object{"app": "web"},
+			"ports": []any{builder.Object{"name": "http", "port": 80, "targetPort": 8080}}},
+	}}
 }
 
 // ccm does what the OpenStack cloud controller manager does for the Prods' Services:
@@ -211,8 +212,7 @@ func TestRoute53TwoLevelsSplitAndEviction(t *testing.T) {
 	// front of moto sees the requests.
 	time.Sleep(2 * linger) // nothing else in flight
 	changes := e.requestsSince(cloudmetrics.Route53, "ChangeResourceRecordSets")
-	cm := &droverv1.ClusterMaintenance{ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: "upgrade-" + w1},
-		Spec: droverv1.ClusterMaintenanceSpec{ClusterName: w1, Reason: "test"}}
+	cm := builder.Maintenance(bed.Namespace, "upgrade-"+w1, w1, false)
 	g.Expect(cp.Create(context.Background(), cm)).To(Succeed())
 	evicted := func(p *droverv1.Prod) (int, int, int) {
 		if p.Spec.ClusterRef.Name == w1 {

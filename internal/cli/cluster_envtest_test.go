@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/test/builder"
 )
 
 // TestClusterCommands drains cluster c through the plugin: list, a dry run, a drain
@@ -22,10 +23,8 @@ import (
 func TestClusterCommands(t *testing.T) {
 	startBed(t)
 	g := NewWithT(t)
-	newSet(t, "cart", "cart", 1, nil)
-	newSet(t, "strict", "cart", 1, func(s *droverv1.ProdSet) {
-		s.Spec.Placement.MinAvailable = ptr.To(intstr.FromInt32(1))
-	})
+	newSet(t, "cart", "cart", 1)
+	newSet(t, "strict", "cart", 1, builder.MinAvailable("1"))
 	expectServing(g, "cart", 1)
 	expectServing(g, "strict", 1)
 	maintenance := client.ObjectKey{Namespace: bed.Namespace, Name: "c-maintenance"}
