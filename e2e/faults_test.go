@@ -20,10 +20,10 @@ import (
 )
 
 // Faults: what the design promises when things break mid-rollout. "Stop, don't guess":
-// a workload cluster that goes dark has its Prods taken out of traffic, nothing deleted
-// or replaced before the toleration, and the rollout waits for it. "A controller restart
-// at any moment resumes from status; no step runs twice." One replica acts at a time and
-// another takes over when it dies.
+// a workload cluster that becomes unreachable has its Prods taken out of traffic,
+// nothing deleted or replaced before the toleration, and the rollout waits for it. "A
+// controller restart at any moment resumes from status; no step runs twice." One replica
+// acts at a time and another takes over when it dies.
 //
 // One ProdSet of 4 Prods (one per workload cluster, 2 per region, at least 2 serving)
 // follows an InPlace policy of three steps, each behind a quick HTTP check: a canary (the
@@ -52,8 +52,8 @@ const (
 	// fall all through the rollout (drains, updates, gates, DNS changes in flight).
 	shortestKillDelay = time.Second
 	longestKillDelay  = 8 * time.Second
-	// outageHold is how long the workload spec watches the rollout wait on the dark
-	// cluster (several of drover's 10 s probe intervals).
+	// outageHold is how long the workload spec watches the rollout wait on the
+	// unreachable cluster (several of drover's 10 s probe intervals).
 	outageHold = 20 * time.Second
 	// killsPolicy is the slower twin of the faults policy that the kill spec uses, and
 	// killsPause the pause of its EU step.
@@ -99,7 +99,8 @@ var _ = Describe("faults", Ordered, func() {
 		createRolloutPolicy(ctx, newRolloutPolicy("", killsPolicy, faultsSteps(true)...))
 		set := newProdSet(prodSetOptions{
 			Name: faultsSet, Replicas: faultsReplicas, MaxPerCluster: 1, MinAvailable: ptr.To(intstr.FromInt32(2)), Policy: faultsSet,
-			// Far beyond any outage here: nothing may be replaced while a cluster is dark.
+			// Far beyond any outage here: nothing may be replaced while a cluster is
+			// unreachable.
 			UnreachableToleration: &metav1.Duration{Duration: 10 * time.Minute},
 		})
 		createProdSet(ctx, set)
@@ -117,21 +118,21 @@ var _ = Describe("faults", Ordered, func() {
 		to := shipVersion(ctx, key, "v2")
 		// The reconcile that saw v2 picked the canary and took it out of traffic; it is
 		// Draining for at least the records' TTL, then Updating until its Deployment
-		// rolled out on its cluster. Its cluster goes dark now.
+		// rolled out on its cluster. Its cluster becomes unreachable now.
 		ro := getSet(ctx, Default, key).Status.Rollout
 		Expect(ro).NotTo(BeNil())
 		Expect(ro.Revision).To(Equal(to))
 		Expect(ro.Prods).To(HaveLen(1), "the canary step picks one Prod")
 		canary := ro.Prods[0].Name
-		var dark string
+		var canaryCluster string
 		for i := range prods {
 			if prods[i].Name == canary {
-				dark = prods[i].Spec.ClusterRef.Name
+				canaryCluster = prods[i].Spec.ClusterRef.Name
 			}
 		}
-		w := bed.Workload(dark)
+		w := bed.Workload(canaryCluster)
 		Expect(w).NotTo(BeNil(), "the canary %s's cluster", canary)
-		Byf("Stopping the API server of %s while the canary %s is %s", dark, canary, ro.Prods[0].Phase)
+		Byf("Stopping the API server of %s while the canary %s is %s", canaryCluster, canary, ro.Prods[0].Phase)
 		Expect(w.StopAPIServer()).To(Succeed())
 		apiDown := true
 		DeferCleanup(func() {
@@ -142,9 +143,9 @@ var _ = Describe("faults", Ordered, func() {
 		inFlight := []droverv1.RolloutProdPhase{"Draining", "Updating"}
 		ro = getSet(ctx, Default, key).Status.Rollout
 		Expect(ro.Prods).To(ContainElement(And(HaveField("Name", canary), HaveField("Phase", BeElementOf(inFlight)))),
-			"the canary was still on its way when its cluster went dark: %+v", ro.Prods)
+			"the canary was still on its way when its cluster became unreachable: %+v", ro.Prods)
 
-		Byf("Waiting for drover to see %s unreachable: the canary ClusterReachable=False, out of traffic as ClusterUnreachable", dark)
+		Byf("Waiting for drover to see %s unreachable: the canary ClusterReachable=False, out of traffic as ClusterUnreachable", canaryCluster)
 		Eventually(func(g Gomega) {
 			p := &droverv1.Prod{}
 			g.Expect(cp.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: canary}, p)).To(Succeed())
@@ -157,12 +158,12 @@ var _ = Describe("faults", Ordered, func() {
 			g.Expect(sum.Evicted).To(Equal(droverv1.EvictedClusterUnreachable))
 		}, 90*time.Second, 250*time.Millisecond).Should(Succeed())
 
-		Byf("Watching the rollout wait for %s for %s: nothing deleted, replaced, skipped or failed; the other Prods serve", dark, outageHold)
+		Byf("Watching the rollout wait for %s for %s: nothing deleted, replaced, skipped or failed; the other Prods serve", canaryCluster, outageHold)
 		uids := prodUIDs(prods)
 		Consistently(func(g Gomega) {
 			set := getSet(ctx, g, key)
 			g.Expect(set.Status.Replicas).To(BeEquivalentTo(faultsReplicas), "status.replicas")
-			g.Expect(meta.IsStatusConditionTrue(set.Status.Conditions, droverv1.ProdSetFrozenCondition)).To(BeFalse(), "one dark cluster of four does not freeze the set")
+			g.Expect(meta.IsStatusConditionTrue(set.Status.Conditions, droverv1.ProdSetFrozenCondition)).To(BeFalse(), "one unreachable cluster of four does not freeze the set")
 			ro := set.Status.Rollout
 			g.Expect(ro.Revision).To(Equal(to))
 			g.Expect(ro.Phase).To(Equal(droverv1.RolloutProgressing), "the rollout neither fails nor pauses: %s", ro.Message)
@@ -181,15 +182,15 @@ var _ = Describe("faults", Ordered, func() {
 			g.Expect(weights).To(HaveLen(faultsReplicas), "every Prod keeps its records")
 			for name, wgt := range weights {
 				if name == key.Namespace+"/"+canary {
-					g.Expect(wgt).To(BeZero(), "the canary on the dark cluster is out of traffic")
+					g.Expect(wgt).To(BeZero(), "the canary on the unreachable cluster is out of traffic")
 				} else {
 					g.Expect(wgt).To(BeEquivalentTo(droverv1.DefaultWeight), "%s keeps serving", name)
 				}
 			}
 		}, outageHold, 500*time.Millisecond).Should(Succeed())
-		GinkgoWriter.Printf("while %s was dark the rollout said: %s\n", dark, getSet(ctx, Default, key).Status.Rollout.Message)
+		GinkgoWriter.Printf("while %s was unreachable the rollout said: %s\n", canaryCluster, getSet(ctx, Default, key).Status.Rollout.Message)
 
-		Byf("Starting the API server of %s again", dark)
+		Byf("Starting the API server of %s again", canaryCluster)
 		Expect(w.StartAPIServer()).To(Succeed())
 		apiDown = false
 		waitForRollout(ctx, waitForRolloutInput{Key: key, Revision: to, Phase: droverv1.RolloutSucceeded})

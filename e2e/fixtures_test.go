@@ -19,13 +19,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/manifests"
+	"github.com/drover-dev/drover/internal/test/builder"
 	"github.com/drover-dev/drover/internal/test/cloudbed"
 	"github.com/drover-dev/drover/internal/traffic/route53"
 )
@@ -139,49 +139,26 @@ func newProdSet(o prodSetOptions) *droverv1.ProdSet {
 	if o.TTL == 0 {
 		o.TTL = defaultTTL
 	}
-	selector := droverv1.LabelSelector{}
-	if len(o.ClusterSelector) > 0 {
-		selector.MatchLabels = map[string]droverv1.LabelValue{}
-		for k, v := range o.ClusterSelector {
-			selector.MatchLabels[k] = droverv1.LabelValue(v)
-		}
+	opts := []builder.SetOption{
+		builder.Replicas(o.Replicas), builder.Version(o.Version),
+		builder.TemplateLabels(map[string]string{"app.kubernetes.io/name": o.Name}),
+		builder.WithManifests(appManifests(o.Name)...), builder.ServiceRef(o.Name), builder.Mirrored(0),
+		builder.Spread(regionLabel, o.MaxPerCluster), builder.MinAvailable(o.MinAvailable.String()),
+		builder.Records(zoneID, setRecordName(o.Name), o.TTL), builder.HealthCheck(80, "/healthz"),
 	}
-	set := &droverv1.ProdSet{
-		ObjectMeta: metav1.ObjectMeta{Namespace: o.Namespace, Name: o.Name},
-		Spec: droverv1.ProdSetSpec{
-			Replicas: ptr.To(o.Replicas),
-			Template: droverv1.ProdTemplate{
-				Metadata: droverv1.ProdTemplateMetadata{Labels: map[string]string{"app.kubernetes.io/name": o.Name}},
-				Spec: droverv1.ProdTemplateSpec{
-					Version:         o.Version,
-					TargetNamespace: o.Name,
-					Traffic: droverv1.ProdTraffic{
-						Weight:     o.Weight,
-						ServiceRef: &droverv1.LocalObjectReference{Name: o.Name},
-						Mirror:     &droverv1.NLBMirror{},
-					},
-					Manifests: appManifests(o.Name),
-				},
-			},
-			Placement: droverv1.Placement{
-				ClusterSelector:       selector,
-				TopologyKey:           regionLabel,
-				MaxPerCluster:         o.MaxPerCluster,
-				MinAvailable:          o.MinAvailable,
-				UnreachableToleration: o.UnreachableToleration,
-			},
-			Traffic: &droverv1.ProdSetTraffic{
-				HostedZoneID: zoneID,
-				RecordName:   setRecordName(o.Name),
-				TTL:          o.TTL,
-				HealthCheck:  &droverv1.HealthCheck{Protocol: "HTTP", Port: 80, Path: "/healthz"},
-			},
-		},
+	for k, v := range o.ClusterSelector {
+		opts = append(opts, builder.OnClusters(k, v))
+	}
+	if o.Weight != nil {
+		opts = append(opts, builder.Weight(*o.Weight))
+	}
+	if o.UnreachableToleration != nil {
+		opts = append(opts, builder.UnreachableToleration(o.UnreachableToleration.Duration))
 	}
 	if o.Policy != "" {
-		set.Spec.RolloutPolicyRef = &droverv1.LocalObjectReference{Name: o.Policy}
+		opts = append(opts, builder.Policy(o.Policy))
 	}
-	return set
+	return builder.ProdSet(o.Namespace, o.Name, opts...)
 }
 
 // setRecordName is the service name of the set named name: <name>.example.com.
@@ -211,9 +188,9 @@ func appImageTemplate(name string) string {
 
 // appManifests are the objects of one Prod of the app name: a ConfigMap, a Deployment
 // of 2 replicas reading it, and a Service of type LoadBalancer in front of it.
-func appManifests(name string) []runtime.RawExtension {
+func appManifests(name string) []builder.Object {
 	labels := map[string]any{"app.kubernetes.io/name": name}
-	objs := []map[string]any{
+	return []builder.Object{
 		{
 			"apiVersion": "v1", "kind": "ConfigMap",
 			"metadata": map[string]any{"name": name + "-config"},
@@ -246,13 +223,6 @@ func appManifests(name string) []runtime.RawExtension {
 			},
 		},
 	}
-	out := make([]runtime.RawExtension, 0, len(objs))
-	for _, o := range objs {
-		b, err := json.Marshal(o)
-		Expect(err).NotTo(HaveOccurred())
-		out = append(out, runtime.RawExtension{Raw: b})
-	}
-	return out
 }
 
 // createProdSet creates the set and registers its deletion (deleteProdSet) as cleanup

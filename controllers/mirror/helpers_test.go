@@ -14,13 +14,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
+	"github.com/drover-dev/drover/internal/test/builder"
 	"github.com/drover-dev/drover/internal/test/clouds/awstest"
 	"github.com/drover-dev/drover/internal/test/clouds/octaviatest"
 )
@@ -88,41 +88,22 @@ func twoPools(name string) octaviatest.LoadBalancerSpec {
 	}}
 }
 
-// configMap is a manifest that is available as soon as it is applied.
-func configMap(name string) []runtime.RawExtension {
-	return []runtime.RawExtension{{Raw: []byte(fmt.Sprintf(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":%q},"data":{"v":"${DROVER_VERSION}"}}`, name))}}
-}
-
-// mirroredProd is a Prod on w1 whose Octavia load balancer lbID is mirrored to an NLB,
-// read every pollInterval.
+// mirroredProd is a Prod on w1, applying a ConfigMap, whose Octavia load balancer lbID
+// is mirrored to an NLB, read every pollInterval.
 func mirroredProd(name, lbID string) *droverv1.Prod {
-	return &droverv1.Prod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: name},
-		Spec: droverv1.ProdSpec{ClusterRef: droverv1.ClusterReference{Name: w1}, ProdTemplateSpec: droverv1.ProdTemplateSpec{
-			Version: "v1", TargetNamespace: name, Manifests: configMap("app"),
-			Traffic: droverv1.ProdTraffic{LoadBalancerID: lbID, Mirror: &droverv1.NLBMirror{
-				PollInterval: &metav1.Duration{Duration: pollInterval}, DeregistrationDelaySeconds: ptr.To[int32](5),
-			}},
-		}},
-	}
+	return builder.Prod(bed.Namespace, w1, name, []builder.Object{builder.ConfigMap("app")}, builder.Named(name),
+		builder.Traffic(droverv1.ProdTraffic{LoadBalancerID: lbID, Mirror: &droverv1.NLBMirror{
+			PollInterval: &metav1.Duration{Duration: pollInterval}, DeregistrationDelaySeconds: ptr.To[int32](5),
+		}}))
 }
 
 // mirroredSet is a ProdSet of two Prods spread over the regions, each with the Service
 // "web" that the ccm gives an Octavia load balancer, mirrored to an NLB, published to
 // zone as <name>.example.com with health checks.
 func mirroredSet(name, zone string) *droverv1.ProdSet {
-	return &droverv1.ProdSet{
-		ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: name},
-		Spec: droverv1.ProdSetSpec{
-			Replicas: ptr.To[int32](2),
-			Template: droverv1.ProdTemplate{Spec: droverv1.ProdTemplateSpec{Version: "v1", TargetNamespace: name, Manifests: webService(),
-				Traffic: droverv1.ProdTraffic{ServiceRef: &droverv1.LocalObjectReference{Name: "web"},
-					Mirror: &droverv1.NLBMirror{PollInterval: &metav1.Duration{Duration: pollInterval}}}}},
-			Placement: droverv1.Placement{TopologyKey: "topology.drover.dev/region"},
-			Traffic: &droverv1.ProdSetTraffic{HostedZoneID: zone, RecordName: name + ".example.com", TTL: 1,
-				HealthCheck: &droverv1.HealthCheck{Protocol: "HTTP", Port: 80, Path: "/healthz"}},
-		},
-	}
+	return builder.ProdSet(bed.Namespace, name, builder.Replicas(2), builder.WithManifests(webService()...),
+		builder.ServiceRef("web"), builder.Mirrored(pollInterval), builder.Spread("topology.drover.dev/region", 0),
+		builder.Records(zone, name+".example.com", 1), builder.HealthCheck(80, "/healthz"))
 }
 
 func getProd(g Gomega, key client.ObjectKey) *droverv1.Prod {

@@ -103,6 +103,14 @@ type env struct {
 	network awstest.Network
 }
 
+// requestsSince returns a function that tells how many requests of service's operation
+// the manager sent through e.aws since requestsSince was called: what went on the wire,
+// whatever drover's own metrics say.
+func (e *env) requestsSince(service, operation string) func() int {
+	before := e.aws.Requests(service, operation)
+	return func() int { return e.aws.Requests(service, operation) - before }
+}
+
 // start resets moto, puts fault proxies in front of moto and Octavia and runs a manager
 // against them until the test ends. awsOptions change the options of the manager's AWS
 // clients (moto's: a few quick retries, no rate limits).

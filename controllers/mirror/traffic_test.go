@@ -15,23 +15,23 @@ import (
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/controllers/mirror"
 	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
-	"github.com/drover-dev/drover/internal/test/clouds/awstest"
 	"github.com/drover-dev/drover/internal/test/clouds/octaviatest"
 	"github.com/drover-dev/drover/internal/traffic/route53"
 )
 
 // webService is a Prod's front end: a Service of type LoadBalancer, which the OpenStack
 // cloud provider (here: the test, see ccm) gives an Octavia load balancer.
-func webService() []runtime.RawExtension {
-	return append(configMap("app"), runtime.RawExtension{Raw: []byte(
-		`{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"type":"LoadBalancer","selector":{"app":"web"},"ports":[{"name":"http","port":80,"targetPort":8080}]}}`)})
+func webService() []builder.Object {
+	return []builder.Object{builder.ConfigMap("app"), {
+		"apiVersion": "v1", "kind": "Service", "metadata": builder.Object{"name": "web"},
+		"spec": builder.Object{"type": "LoadBalancer", "selector": builder.Object{"app": "web"},
+			"ports": []any{builder.Object{"name": "http", "port": 80, "targetPort": 8080}}},
+	}}
 }
 
 // ccm does what the OpenStack cloud controller manager does for the Prods' Services:
@@ -171,10 +171,10 @@ func TestRoute53TwoLevelsSplitAndEviction(t *testing.T) {
 		g.Expect(ours).To(Equal(want(g, prods, steady)))
 	}, 2*time.Minute, 500*time.Millisecond).Should(Succeed())
 
-	// The steady state writes nothing to Route53 (nor to ELBv2).
+	// The steady state writes nothing to Route53 (nor to ELBv2): no request on the wire.
 	dnsWrites := map[string]func() int{}
 	for _, op := range []string{"ChangeResourceRecordSets", "CreateHealthCheck", "DeleteHealthCheck", "ChangeTagsForResource"} {
-		dnsWrites[op] = awstest.CallsSince(cloudmetrics.Route53, op, cloudmetrics.Success)
+		dnsWrites[op] = e.requestsSince(cloudmetrics.Route53, op)
 	}
 	elbWritten := writes()
 	time.Sleep(3 * pollInterval)
@@ -208,11 +208,11 @@ func TestRoute53TwoLevelsSplitAndEviction(t *testing.T) {
 		g.Expect(ours).To(Equal(want(g, prodsOf(g), steady)))
 	}, settle, 250*time.Millisecond).Should(Succeed())
 
-	// Draining w-1 evicts one Prod of each set: one change to the zone.
+	// Draining w-1 evicts one Prod of each set: one change to the zone, as the proxy in
+	// front of moto sees the requests.
 	time.Sleep(2 * linger) // nothing else in flight
-	changes := awstest.CallsSince(cloudmetrics.Route53, "ChangeResourceRecordSets", cloudmetrics.Success)
-	cm := &droverv1.ClusterMaintenance{ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: "upgrade-" + w1},
-		Spec: droverv1.ClusterMaintenanceSpec{ClusterName: w1, Reason: "test"}}
+	changes := e.requestsSince(cloudmetrics.Route53, "ChangeResourceRecordSets")
+	cm := builder.Maintenance(bed.Namespace, "upgrade-"+w1, w1, false)
 	g.Expect(cp.Create(context.Background(), cm)).To(Succeed())
 	evicted := func(p *droverv1.Prod) (int, int, int) {
 		if p.Spec.ClusterRef.Name == w1 {

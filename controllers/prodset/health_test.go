@@ -74,10 +74,10 @@ func TestUnreachableSince(t *testing.T) {
 	other := client.ObjectKey{Namespace: "default", Name: "cart"}
 	k := unreachableKey{set: set, cluster: "eu-1"}
 	if got := d.observe(k, false, t0); !got.Equal(t0) {
-		t.Fatalf("first seen dark: %v", got)
+		t.Fatalf("first seen unreachable: %v", got)
 	}
 	if got := d.observe(k, false, t0.Add(time.Minute)); !got.Equal(t0) {
-		t.Fatalf("still dark keeps the first time: %v", got)
+		t.Fatalf("still unreachable keeps the first time: %v", got)
 	}
 	d.observe(unreachableKey{set: other, cluster: "eu-1"}, false, t0)
 	d.forgetSet(set)

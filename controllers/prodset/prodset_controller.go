@@ -208,6 +208,9 @@ type scope struct {
 	ro rolloutScope
 	// merged is the last word on the weights; see weights.
 	merged *plan.Merged
+	// needsPaths: the publisher writes each Prod's paths, so a Prod's record needs a
+	// routable endpoint to point at (traffic.PublishesPaths).
+	needsPaths bool
 	// claimFailed: the record name's claim could not be decided (a read or write
 	// failed); nothing is published in this reconcile, the rest goes on.
 	claimFailed bool
@@ -264,7 +267,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		}
 	}
 	before := set.DeepCopy()
-	s := &scope{set: set, read: set.DeepCopy(), now: r.Now(), revision: r.revisions.of(set), summaries: map[string]*droverv1.ProdSummary{}}
+	s := &scope{set: set, read: set.DeepCopy(), now: r.Now(), revision: r.revisions.of(set), summaries: map[string]*droverv1.ProdSummary{},
+		needsPaths: traffic.PublishesPaths(r.Publisher)}
 	for i := range set.Status.Prods {
 		sum := set.Status.Prods[i]
 		s.summaries[sum.Name] = &sum

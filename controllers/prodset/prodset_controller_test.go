@@ -330,7 +330,7 @@ func logUnpublished(t *testing.T, set *droverv1.ProdSet) {
 	}
 }
 
-func TestLostClusterIsEvictedThenReplacedAndCleanedUp(t *testing.T) {
+func TestUnreachableClusterIsEvictedThenReplacedAndCleanedUp(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	toleration := 15 * time.Second
@@ -338,11 +338,11 @@ func TestLostClusterIsEvictedThenReplacedAndCleanedUp(t *testing.T) {
 		s.Spec.Placement.UnreachableToleration = &metav1.Duration{Duration: toleration}
 	})
 	names := expectServing(g, set, eu1, eu2, us1)
-	lost := names[us1]
+	unreachableProd := names[us1]
 
 	w := bed.Workload(us1)
 	// The API server refuses connections early in its shutdown, so the clock starts
-	// before the stop: drover may see it dark before StopAPIServer returns.
+	// before the stop: drover may see it unreachable before StopAPIServer returns.
 	stopped := time.Now()
 	g.Expect(w.StopAPIServer()).To(Succeed())
 	restarted := false
@@ -354,19 +354,20 @@ func TestLostClusterIsEvictedThenReplacedAndCleanedUp(t *testing.T) {
 
 	// Out of traffic at once, reversibly: the Prod stays, its weight goes to 0.
 	g.Eventually(func(g Gomega) {
-		g.Expect(records(g, set)).To(HaveKeyWithValue(recordID(set, lost), int32(0)))
-	}, 30*time.Second, 100*time.Millisecond).Should(Succeed(), "a lost cluster's Prods leave traffic within 30s")
+		g.Expect(records(g, set)).To(HaveKeyWithValue(recordID(set, unreachableProd), int32(0)))
+	}, 30*time.Second, 100*time.Millisecond).Should(Succeed(), "an unreachable cluster's Prods leave traffic within 30s")
 	t.Logf("weight 0 submitted to DNS %s after the API server began to stop", time.Since(stopped).Round(100*time.Millisecond))
 	// The status that says why follows the DNS change within the same reconcile.
 	g.Eventually(func(g Gomega) {
-		sum := summaryOf(g, set, lost)
+		sum := summaryOf(g, set, unreachableProd)
 		g.Expect(sum.Evicted).To(Equal(droverv1.EvictedClusterUnreachable))
 		g.Expect(sum.PublishedWeight).To(HaveValue(BeEquivalentTo(0)))
 		expectEvent(g, set, "Evicted")
 	}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
 	t.Logf("weight 0 in sync in DNS %s after the API server began to stop", time.Since(stopped).Round(100*time.Millisecond))
 
-	// Replaced after the toleration, on the spare cluster; the lost Prod is kept.
+	// Replaced after the toleration, on the spare cluster; the unreachable cluster's Prod
+	// is kept.
 	g.Eventually(func(g Gomega) {
 		names := byCluster(g, set)
 		g.Expect(names).To(HaveKey(us2))
@@ -376,11 +377,11 @@ func TestLostClusterIsEvictedThenReplacedAndCleanedUp(t *testing.T) {
 	g.Expect(replacedAfter).To(BeNumerically(">=", toleration), "not replaced before the toleration")
 	t.Logf("replacement serving %s after the API server began to stop (toleration %s)", replacedAfter.Round(100*time.Millisecond), toleration)
 	old := &droverv1.Prod{}
-	g.Expect(cp.Get(ctx, client.ObjectKey{Namespace: set.Namespace, Name: lost}, old)).To(Succeed())
+	g.Expect(cp.Get(ctx, client.ObjectKey{Namespace: set.Namespace, Name: unreachableProd}, old)).To(Succeed())
 	g.Expect(old.DeletionTimestamp.IsZero()).To(BeTrue(), "nothing is deleted on a cluster while it is unreachable")
 	g.Expect(old.Annotations).To(HaveKey(droverv1.SupersededAnnotation))
 	g.Consistently(func(g Gomega) {
-		g.Expect(cp.Get(ctx, client.ObjectKey{Namespace: set.Namespace, Name: lost}, old)).To(Succeed())
+		g.Expect(cp.Get(ctx, client.ObjectKey{Namespace: set.Namespace, Name: unreachableProd}, old)).To(Succeed())
 		g.Expect(old.DeletionTimestamp.IsZero()).To(BeTrue())
 	}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
 
@@ -395,7 +396,7 @@ func TestLostClusterIsEvictedThenReplacedAndCleanedUp(t *testing.T) {
 	g.Expect(minPublished(set, 2)).To(BeNumerically(">=", 2), "never fewer than the serving minimum in DNS")
 }
 
-func TestFreezeWhenMostClustersVanish(t *testing.T) {
+func TestFreezeWhenMostClustersAreUnreachable(t *testing.T) {
 	g := NewWithT(t)
 	set := newSet(t, "freeze", 2, func(s *droverv1.ProdSet) {
 		s.Spec.Placement.UnreachableToleration = &metav1.Duration{Duration: 8 * time.Second}
@@ -404,19 +405,20 @@ func TestFreezeWhenMostClustersVanish(t *testing.T) {
 	before := records(g, set)
 	prods := uids(g, set)
 
-	// Three of four clusters vanish at once, as when the control plane loses its network.
-	dark := []string{eu1, eu2, us2}
-	errs := make(chan error, len(dark))
-	for _, c := range dark {
+	// Three of four clusters become unreachable at once, as when the control plane loses
+	// its network.
+	unreachable := []string{eu1, eu2, us2}
+	errs := make(chan error, len(unreachable))
+	for _, c := range unreachable {
 		go func() { errs <- bed.Workload(c).StopAPIServer() }()
 	}
-	for range dark {
+	for range unreachable {
 		g.Expect(<-errs).To(Succeed())
 	}
 	restarted := false
 	t.Cleanup(func() {
 		if !restarted {
-			for _, c := range dark {
+			for _, c := range unreachable {
 				_ = bed.Workload(c).StartAPIServer()
 			}
 		}
@@ -439,7 +441,7 @@ func TestFreezeWhenMostClustersVanish(t *testing.T) {
 		}
 	}, 15*time.Second, 500*time.Millisecond).Should(Succeed())
 
-	for _, c := range dark {
+	for _, c := range unreachable {
 		g.Expect(bed.Workload(c).StartAPIServer()).To(Succeed())
 	}
 	restarted = true

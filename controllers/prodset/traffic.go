@@ -115,7 +115,8 @@ func (s *scope) forgetChange() {
 }
 
 // weights is the last word on every Prod's weight (plan.Merge): the plan's, the
-// rollout's on top, and what DNS should have given each Prod's availability. It is
+// rollout's on top, and what DNS should have given each Prod's availability and
+// endpoint (a publisher that writes paths needs one to point the record at). It is
 // computed on first use, once the plan and the rollout have decided; a set that could
 // not be planned, or is frozen, keeps every Prod's spec weight.
 func (s *scope) weights() *plan.Merged {
@@ -124,7 +125,7 @@ func (s *scope) weights() *plan.Merged {
 	}
 	in := plan.MergeInput{Plan: s.plan, Rollout: s.ro.weights}
 	for _, p := range s.prods {
-		pt := plan.ProdTraffic{Name: p.Name, Weight: p.DesiredWeight()}
+		pt := plan.ProdTraffic{Name: p.Name, Weight: p.DesiredWeight(), NoEndpoint: s.needsPaths && !pathsOf(s.set, p).Routable()}
 		if c := conditions.Get(p, droverv1.ProdAvailableCondition); c != nil {
 			pt.Available = c.Status
 		}
@@ -180,7 +181,6 @@ func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Resul
 	pending := map[string]int32{}
 	pendingPaths := map[string]string{}
 	exists := map[string]bool{}
-	needsPaths := traffic.PublishesPaths(r.Publisher)
 	// A hand-off this set never took over (the manager restarted before it did) may have
 	// put weights in DNS that the status does not show: every weight goes again, and
 	// the Publisher sends what differs from what DNS holds.
@@ -189,9 +189,6 @@ func (r *Reconciler) reconcilePublish(ctx context.Context, s *scope) (ctrl.Resul
 		exists[p.Name] = true
 		w := s.weights().Prods[p.Name].Publish
 		paths := pathsOf(s.set, p)
-		if needsPaths && !paths.Routable() {
-			w = 0 // nothing to point the service record at yet
-		}
 		digest := paths.Digest()
 		sum := s.summaries[p.Name]
 		var publishedPaths string

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/test/builder"
 )
 
 // TestClusterCommands drains cluster c through the plugin: list, a dry run, a drain
@@ -22,10 +23,8 @@ import (
 func TestClusterCommands(t *testing.T) {
 	startBed(t)
 	g := NewWithT(t)
-	newSet(t, "cart", "cart", 1, nil)
-	newSet(t, "strict", "cart", 1, func(s *droverv1.ProdSet) {
-		s.Spec.Placement.MinAvailable = ptr.To(intstr.FromInt32(1))
-	})
+	newSet(t, "cart", "cart", 1)
+	newSet(t, "strict", "cart", 1, builder.MinAvailable("1"))
 	expectServing(g, "cart", 1)
 	expectServing(g, "strict", 1)
 	maintenance := client.ObjectKey{Namespace: bed.Namespace, Name: "c-maintenance"}
@@ -96,6 +95,9 @@ func TestClusterCommands(t *testing.T) {
 	out, err = kubectlDrover(t, "cluster", "list")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(out).To(MatchRegexp(`\nc\s+yes\s+Drained \(c-maintenance\)\s+2\s+0\n`))
+	// Route53 holds it: drained is reported once the change is INSYNC.
+	g.Expect(route53Weights(g, "cart")).To(Equal(map[string]int32{"default/cart-c": 0}), "the weights Route53 holds once drained")
+	g.Expect(route53Weights(g, "strict")).To(Equal(map[string]int32{"default/strict-c": 0}), "the weights Route53 holds once drained")
 
 	// restore: a dry run deletes nothing; then the maintenance goes once the Prods serve.
 	out, err = kubectlDrover(t, "cluster", "restore", "c", "--dry-run")
@@ -109,6 +111,7 @@ func TestClusterCommands(t *testing.T) {
 	g.Expect(apierrors.IsNotFound(cp.Get(t.Context(), maintenance, &droverv1.ClusterMaintenance{}))).To(BeTrue())
 	for _, name := range []string{"cart", "strict"} {
 		g.Expect(getSet(g, name).Status.Prods).To(ConsistOf(HaveField("PublishedWeight", HaveValue(BeEquivalentTo(100)))))
+		g.Expect(route53Weights(g, name)).To(Equal(map[string]int32{"default/" + name + "-c": 100}), "the weights Route53 holds once restored")
 	}
 
 	_, err = kubectlDrover(t, "cluster", "restore", "c")

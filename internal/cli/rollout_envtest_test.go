@@ -9,12 +9,12 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/test/builder"
 )
 
 // TestStatusAndRolloutCommands follows a release through the plugin: the tree in each
@@ -24,19 +24,14 @@ func TestStatusAndRolloutCommands(t *testing.T) {
 	startBed(t)
 	g := NewWithT(t)
 	ctx := t.Context()
-	policy := &droverv1.RolloutPolicy{
-		ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: "shop-canary"},
-		Spec: droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{
-			{Name: "canary", Count: ptr.To(intstr.FromInt32(1)), Weight: ptr.To(int32(10)),
-				Gates: []droverv1.Gate{{Approval: &droverv1.ApprovalGate{Message: "look at the dashboards"}}}},
-			{Name: "rest"},
-		}},
-	}
+	policy := builder.RolloutPolicy(bed.Namespace, "shop-canary", droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{
+		{Name: "canary", Count: ptr.To(intstr.FromInt32(1)), Weight: ptr.To(int32(10)),
+			Gates: []droverv1.Gate{{Approval: &droverv1.ApprovalGate{Message: "look at the dashboards"}}}},
+		{Name: "rest"},
+	}})
 	g.Expect(cp.Create(ctx, policy)).To(Succeed())
 	t.Cleanup(func() { _ = cp.Delete(context.Background(), policy) })
-	newSet(t, "shop", "shop", 2, func(s *droverv1.ProdSet) {
-		s.Spec.RolloutPolicyRef = &droverv1.LocalObjectReference{Name: policy.Name}
-	})
+	newSet(t, "shop", "shop", 2, builder.Policy(policy.Name))
 	expectServing(g, "shop", 2)
 	g.Eventually(func(g Gomega) {
 		g.Expect(getSet(g, "shop").Status.Rollout).To(HaveField("Phase", droverv1.RolloutSucceeded))

@@ -169,14 +169,13 @@ func runCommand(ctx context.Context, out *syncBuffer, args ...string) error {
 }
 
 // newSet creates a ProdSet of ConfigMaps (available as soon as applied) on the
-// clusters of pool p.
-func newSet(t *testing.T, name, p string, replicas int32, mutate func(*droverv1.ProdSet)) *droverv1.ProdSet {
+// clusters of pool p; opts change it.
+func newSet(t *testing.T, name, p string, replicas int32, opts ...builder.SetOption) *droverv1.ProdSet {
 	t.Helper()
-	set := builder.ProdSet(bed.Namespace, name, builder.Replicas(replicas), builder.OnClusters(pool, p),
+	set := builder.ProdSet(bed.Namespace, name, append([]builder.SetOption{builder.Replicas(replicas), builder.OnClusters(pool, p),
 		builder.Records(zone, name+".example.com", 1),
 		// An endpoint for each Prod (dnsbed.OctaviaStandIn): Route53 records point at it.
-		builder.LoadBalancer("lb-"+name),
-		builder.Mutate(mutate))
+		builder.LoadBalancer("lb-" + name)}, opts...)...)
 	NewWithT(t).Expect(cp.Create(t.Context(), set)).To(Succeed())
 	t.Cleanup(func() { _ = cp.Delete(context.Background(), set) })
 	return set
@@ -197,6 +196,15 @@ func updateSet(g Gomega, name string, mutate func(*droverv1.ProdSet)) {
 		mutate(set)
 		return cp.Update(context.Background(), set)
 	}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+}
+
+// route53Weights are the weights Route53 (moto) holds for the set's records, by Prod
+// ("<namespace>/<name>").
+func route53Weights(g Gomega, name string) map[string]int32 {
+	set := getSet(g, name)
+	weights, err := dns.Records(traffic.Service{Zone: zone, Name: set.Spec.Traffic.RecordName})
+	g.Expect(err).NotTo(HaveOccurred())
+	return weights
 }
 
 // expectServing waits until every Prod of the set serves at weight 100 in Route53, and

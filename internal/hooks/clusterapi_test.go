@@ -37,7 +37,8 @@ import (
 // (public, sigs.k8s.io/cluster-api/core/reconcilers/extensionconfig), which injects the
 // CA bundle from the annotated Secret, runs discovery and registers the handlers, and
 // its Runtime SDK client (a copy of Cluster API's internal one, see
-// hookstest/capiruntime), with which the topology controller calls the hooks.
+// internal/test/third_party/capiruntime), with which the topology controller calls the
+// hooks.
 type clusterAPI struct {
 	runtimeclient.Client
 	// k8s is a live client of the control plane that knows Cluster API's runtime types.

@@ -18,7 +18,7 @@ import (
 
 	"github.com/drover-dev/drover/internal/cloud/elbv2"
 	"github.com/drover-dev/drover/internal/cloud/octavia"
-	"github.com/drover-dev/drover/internal/nlb/nlbtest"
+	"github.com/drover-dev/drover/internal/test/nlbtest"
 )
 
 // FuzzDesiredDiff builds an Octavia snapshot (JSON of octavia.Snapshot; bytes that are

@@ -24,6 +24,9 @@ const (
 	// WhyAvailabilityUnknown: the Prod's availability cannot be read (its cluster is
 	// unreachable, say): its record keeps what DNS has, at most the wanted weight.
 	WhyAvailabilityUnknown = "AvailabilityUnknown"
+	// WhyNoEndpoint: held at 0 while the Prod has no routable endpoint (no Octavia VIP
+	// nor NLB yet) for its record to point at.
+	WhyNoEndpoint = "NoEndpoint"
 )
 
 // MergeInput is everything Merge looks at.
@@ -54,6 +57,10 @@ type ProdTraffic struct {
 	Available metav1.ConditionStatus
 	// Published is the weight DNS has for it; nil when it has none.
 	Published *int32
+	// NoEndpoint says the Prod has no routable endpoint for its record to point at, where
+	// the publisher needs one (a provider that writes each Prod's paths); false when it
+	// has one or the publisher needs none.
+	NoEndpoint bool
 }
 
 // Weight is the last word on one Prod's weight.
@@ -88,6 +95,8 @@ type Merged struct {
 //   - DNS gets that weight once the Prod is Available, 0 while it is not; while its
 //     availability cannot be read, the record keeps what it has, at most that weight (an
 //     eviction still goes through).
+//   - DNS gets 0 while the Prod has no routable endpoint, whatever its availability:
+//     there is nothing to point its record at yet.
 func Merge(in MergeInput) Merged {
 	out := Merged{Prods: make(map[string]Weight, len(in.Prods)), Delete: slices.Clone(in.Plan.Delete)}
 	retired := map[string]bool{}
@@ -104,6 +113,8 @@ func Merge(in MergeInput) Merged {
 		w.Publish = w.Spec
 		switch {
 		case w.Spec == 0:
+		case p.NoEndpoint:
+			w.Publish, w.Why = 0, WhyNoEndpoint
 		case p.Available == metav1.ConditionTrue:
 		case p.Available == metav1.ConditionFalse:
 			w.Publish, w.Why = 0, WhyUnavailable

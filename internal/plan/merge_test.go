@@ -107,6 +107,20 @@ func TestMerge(t *testing.T) {
 			},
 		},
 		{
+			name: "held at 0 without a routable endpoint, whatever the availability",
+			in: MergeInput{Plan: planned(map[string]int32{"a": 100, "b": 100, "c": 0}, map[string]string{"c": droverv1.EvictedClusterMaintenance}),
+				Prods: []ProdTraffic{
+					{Name: "a", Weight: 100, Available: metav1.ConditionTrue, NoEndpoint: true},
+					{Name: "b", Weight: 100, Published: ptr.To[int32](100), NoEndpoint: true},
+					{Name: "c", Weight: 100, Available: metav1.ConditionTrue, NoEndpoint: true},
+				}},
+			want: map[string]Weight{
+				"a": {Spec: 100, Why: WhyNoEndpoint},
+				"b": {Spec: 100, Why: WhyNoEndpoint},
+				"c": {Evicted: droverv1.EvictedClusterMaintenance, Why: droverv1.EvictedClusterMaintenance},
+			},
+		},
+		{
 			name: "an eviction goes through whatever the availability",
 			in: MergeInput{Plan: planned(map[string]int32{"a": 0}, map[string]string{"a": droverv1.EvictedClusterUnreachable}),
 				Prods: []ProdTraffic{{Name: "a", Weight: 100, Published: ptr.To[int32](100)}}},

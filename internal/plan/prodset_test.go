@@ -110,13 +110,13 @@ func TestProdSet(t *testing.T) {
 				Unplaced: 1, UnplacedReason: "placed 3 of 4: 3 eligible clusters, all at maxPerCluster 1; excluded: b2 (unreachable)"},
 		},
 		{
-			name: "three of four clusters dark: frozen",
+			name: "three of four clusters unreachable: frozen",
 			in:   input(4, fleet(unreachable("a1", time.Hour), unreachable("a2", time.Second), unreachable("b1", time.Hour)), four()...),
 			want: Result{Frozen: true, Message: "3 of 4 selected clusters are unreachable (a1, a2, b1), more than maxUnreachablePercent 50%: " +
 				"drover changes nothing until enough of them are back, as its own network is the likelier fault"},
 		},
 		{
-			name: "half dark is not more than 50%: acts",
+			name: "half unreachable is not more than 50%: acts",
 			in:   input(4, fleet(unreachable("a1", time.Minute), unreachable("b1", time.Minute)), four()...),
 			want: Result{Weights: map[string]int32{"s-a1": 0, "s-a2": 100, "s-b1": 0, "s-b2": 100},
 				Evicted: map[string]string{"s-a1": droverv1.EvictedClusterUnreachable, "s-b1": droverv1.EvictedClusterUnreachable}, Serving: 2},

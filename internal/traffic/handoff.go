@@ -34,6 +34,10 @@ const stalePlan = 30 * time.Second
 // sets in the ClusterMaintenance's status.handoff, and those sets check their records
 // against DNS instead (see the ProdSet controller).
 type Handoffs struct {
+	// Now is the clock (when a hand-off was planned, and whether that plan is stale);
+	// nil means time.Now.
+	Now func() time.Time
+
 	mu  sync.Mutex
 	all map[types.NamespacedName][]Handoff
 	// made are the maintenances this manager planned hand-offs for.
@@ -51,7 +55,14 @@ func (h *Handoffs) Plan(set types.NamespacedName, maintenance types.UID) {
 		h.made = map[types.UID]bool{}
 	}
 	h.made[maintenance] = true
-	h.all[set] = append(h.all[set], Handoff{Maintenance: maintenance, planned: time.Now()})
+	h.all[set] = append(h.all[set], Handoff{Maintenance: maintenance, planned: h.now()})
+}
+
+func (h *Handoffs) now() time.Time {
+	if h.Now == nil {
+		return time.Now()
+	}
+	return h.Now()
 }
 
 // Hand publishes the planned weights for the set and records the change they went in,
@@ -114,7 +125,8 @@ func (h *Handoffs) Pending(set types.NamespacedName) bool {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if i := slices.IndexFunc(h.all[set], func(x Handoff) bool { return x.Ticket == "" && time.Since(x.planned) > stalePlan }); i >= 0 {
+	now := h.now()
+	if i := slices.IndexFunc(h.all[set], func(x Handoff) bool { return x.Ticket == "" && now.Sub(x.planned) > stalePlan }); i >= 0 {
 		h.drop(set, i)
 	}
 	return len(h.all[set]) > 0

@@ -3,6 +3,7 @@ package traffic
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -52,6 +53,35 @@ func TestHandoffs(t *testing.T) {
 	h.ForgetMaintenance("m1")
 	if h.Made("m1") {
 		t.Error("a forgotten maintenance is still known")
+	}
+}
+
+// A hand-off planned and never handed nor abandoned (the reconcile that planned it died
+// between the two) holds its set back for stalePlan, then is dropped; a handed one is
+// not, however old.
+func TestHandoffsDropAStalePlan(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	h := Handoffs{Now: func() time.Time { return now }}
+	stuck := types.NamespacedName{Namespace: "ns", Name: "shop"}
+	handed := types.NamespacedName{Namespace: "ns", Name: "cart"}
+	h.Plan(stuck, "m1")
+	h.Plan(handed, "m1")
+	if err := h.Hand(handed, "m1", func() (string, error) { return "B1#cart", nil }, map[string]int32{"cart-a": 0}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(stalePlan)
+	if !h.Pending(stuck) {
+		t.Error("a plan as old as the stale limit was dropped")
+	}
+	now = now.Add(time.Second)
+	if h.Pending(stuck) {
+		t.Error("a plan older than the stale limit still holds its set back")
+	}
+	if !h.Pending(handed) {
+		t.Error("a handed hand-off was dropped for its age")
+	}
+	if _, ok := h.Take(handed, ""); !ok {
+		t.Error("the handed hand-off cannot be taken over")
 	}
 }
 

@@ -11,8 +11,10 @@ import (
 // Memory is a Publisher that keeps the records in memory and behaves as Route53 does in
 // the ways the controllers depend on: a change applies all its weights or none, it is
 // PENDING for Propagation before it is INSYNC, a zone takes one change at a time
-// (ErrChangeInProgress while one is pending), and change ids are never reused. It is what
-// the test suites and the local sandbox use until a real DNS provider is configured.
+// (ErrChangeInProgress while one is pending), and change ids are never reused. It backs
+// --traffic-provider=memory (demos, and the scale benchmark's manager, which measures
+// drover rather than DNS) and unit tests of pure logic; the envtest suites, the e2e
+// suite and the sandbox publish to Route53 (moto) instead.
 type Memory struct {
 	// Propagation is how long a change stays PENDING. Zero makes changes INSYNC at once.
 	Propagation time.Duration

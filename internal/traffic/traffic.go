@@ -4,11 +4,11 @@
 // ProdSet (one record per Prod under the service name) as one change per call and says
 // when a change is in sync; the Route53 implementation is internal/traffic/route53
 // (built on the Route53 client of internal/cloud/route53), and Memory is an honest
-// in-process one for unit tests of pure logic. A Drainer is what the Prod controller asks, before
-// deleting a Prod's workload objects, whether the Prod still receives traffic, and what
-// to report as its TrafficReady condition; the ProdSet controller provides the one for
-// Prods of a set, and None is the one for Prods of their own, for which nothing is
-// published.
+// in-process one, for unit tests of pure logic and --traffic-provider=memory (demos,
+// the scale benchmark). A Drainer is what the Prod controller asks, before deleting a
+// Prod's workload objects, whether the Prod still receives traffic, and what to report
+// as its TrafficReady condition; the ProdSet controller provides the one for Prods of a
+// set, and None is the one for Prods of their own, for which nothing is published.
 package traffic
 
 import (

@@ -235,6 +235,30 @@ func expectOneChange(t *testing.T, set *droverv1.ProdSet, from time.Time, out ..
 	return first
 }
 
+// rolledBack reports whether the set says the rollout of revision rev is RolledBack.
+func rolledBack(set *droverv1.ProdSet, rev string) func() bool {
+	return func() bool {
+		s := &droverv1.ProdSet{}
+		return cp.Get(ctx(), client.ObjectKeyFromObject(set), s) == nil && s.Status.Rollout != nil &&
+			s.Status.Rollout.Revision == rev && s.Status.Rollout.Phase == droverv1.RolloutRolledBack
+	}
+}
+
+// changeTakingOut finds, on the wire, the first change to the set's zone submitted from
+// from on that takes every one of out ("<ns>/<name>") to weight 0 (for
+// dnsbed.WaitReported).
+func changeTakingOut(set *droverv1.ProdSet, from time.Time, out ...string) func() (awstest.Route53Change, bool) {
+	return func() (awstest.Route53Change, bool) {
+		for _, c := range dns.ZoneChanges(set.Spec.Traffic.HostedZoneID, from, time.Now()) {
+			weights := dnsbed.Weights(c)
+			if !slices.ContainsFunc(out, func(id string) bool { w, ok := weights[id]; return !ok || w != 0 }) {
+				return c, true
+			}
+		}
+		return awstest.Route53Change{}, false
+	}
+}
+
 func ctx() context.Context { return context.Background() }
 
 // allowZone adds the hosted zone, with the one record name, to a Tenant's hostedZones, or

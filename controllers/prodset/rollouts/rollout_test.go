@@ -17,6 +17,7 @@ import (
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/test/checkserver"
 	"github.com/drover-dev/drover/internal/test/clouds/prometheustest"
+	"github.com/drover-dev/drover/internal/test/dnsbed"
 )
 
 func clusterIs(name string) *droverv1.LabelSelector {
@@ -155,9 +156,18 @@ func TestReleaseThroughThePolicyThenRollBackByTraffic(t *testing.T) {
 	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
 
 	// v3 fails its Prometheus gate in step 2: the new-version Prods leave traffic in one
-	// change, then go back to v2.
+	// change, then go back to v2. RolledBack is reported only once Route53 said that
+	// change INSYNC (the proxy keeps it PENDING for the propagation).
 	changesBefore = len(dns.Changes())
+	shipped := time.Now()
 	v3 := ship(t, set, "v3")
+	g.Eventually(func(g Gomega) {
+		g.Expect(getSet(g, set).Status.Rollout).To(And(HaveField("Revision", v3), HaveField("StepName", "us")))
+	}, 90*time.Second, 100*time.Millisecond).Should(Succeed(), "v3 reaches its step 2")
+	rolledBackV3 := dnsbed.WaitReported(t, "the rollback of v3", rolledBack(set, v3),
+		changeTakingOut(set, shipped, set.Namespace+"/"+prods[eu1], set.Namespace+"/"+prods[us1]), 0, propagation)
+	t.Logf("rollback of v3: change INSYNC %s after it was submitted, RolledBack seen %s after INSYNC",
+		rolledBackV3.ReportedInSync.Sub(rolledBackV3.Submitted).Round(time.Millisecond), rolledBackV3.Reported.Sub(rolledBackV3.ReportedInSync).Round(time.Millisecond))
 	s = waitPhase(t, set, v3, droverv1.RolloutRolledBack, 120*time.Second)
 	ro := s.Status.Rollout
 	g.Expect(ro.PreviousRevision).To(Equal(v2))
@@ -280,14 +290,27 @@ func TestABHoldPausePromoteAndAbort(t *testing.T) {
 		g.Expect(records(g, set)).To(HaveLen(2))
 	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
 
-	// v3, aborted while it holds at its A/B step.
+	// v3, aborted while it holds at its A/B step. RolledBack is reported only once
+	// Route53 said the change taking the v3 Prod out INSYNC.
 	v3 := ship(t, set, "v3")
+	var v3Prod string
 	g.Eventually(func(g Gomega) {
 		s := getSet(g, set)
 		g.Expect(s.Status.Rollout.Revision).To(Equal(v3))
 		g.Expect(s.Status.Rollout.Message).To(ContainSubstring("waiting for approval"))
+		for _, p := range s.Status.Prods {
+			if p.Revision == v3 {
+				v3Prod = p.Name
+			}
+		}
+		g.Expect(v3Prod).NotTo(BeEmpty())
 	}, 90*time.Second, 250*time.Millisecond).Should(Succeed())
+	asked := time.Now()
 	command(t, set, "abort")
+	aborted := dnsbed.WaitReported(t, "the abort of v3", rolledBack(set, v3), changeTakingOut(set, asked, set.Namespace+"/"+v3Prod), 0, propagation)
+	t.Logf("abort: change submitted %s after the request, INSYNC %s later, RolledBack seen %s after INSYNC",
+		aborted.Submitted.Sub(asked).Round(time.Millisecond), aborted.ReportedInSync.Sub(aborted.Submitted).Round(time.Millisecond),
+		aborted.Reported.Sub(aborted.ReportedInSync).Round(time.Millisecond))
 	s = waitPhase(t, set, v3, droverv1.RolloutRolledBack, 90*time.Second)
 	// The v3 Prod left traffic in the abort's Route53 change, the first one after the
 	// rollback was handed over. (The step's weight 50 may still have been going out

@@ -32,7 +32,8 @@ var (
 	cp  client.Client
 	dns *dnsbed.Bed
 
-	// manager is the running manager; restartManager replaces it.
+	// manager is the running manager; restartManager replaces it. managerOpts are the
+	// options of every start; each start gets a Route53 publisher of its own from dns.
 	managerMu   sync.Mutex
 	stopManager func() error
 	managerOpts setup.Options
@@ -69,7 +70,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer dns.Close()
-	managerOpts = dns.Options(setup.Options{WorkloadClientTimeout: 5 * time.Second, ProdResyncInterval: 5 * time.Second})
+	managerOpts = setup.Options{WorkloadClientTimeout: 5 * time.Second, ProdResyncInterval: 5 * time.Second}
 	bed, err = testbed.Start(ctx, testbed.Options{
 		Scheme:            setup.Scheme(),
 		CRDDirectoryPaths: []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
@@ -93,7 +94,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "setting up the tests' Tenant:", err)
 		return 1
 	}
-	if stopManager, err = suite.StartManager(ctx, bed, managerOpts); err != nil {
+	if stopManager, err = suite.StartManager(ctx, bed, dns.Options(managerOpts)); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -111,7 +112,8 @@ func run(m *testing.M) int {
 }
 
 // restartManager stops the manager and starts a new one, as a crashed and restarted
-// manager pod would: everything it knew in memory is gone.
+// manager pod would: everything it knew in memory is gone, its Route53 publisher's
+// tickets and batches too (the new manager has a new publisher).
 func restartManager(t *testing.T) {
 	t.Helper()
 	managerMu.Lock()
@@ -120,7 +122,7 @@ func restartManager(t *testing.T) {
 		t.Fatalf("stopping the manager: %v", err)
 	}
 	var err error
-	if stopManager, err = suite.StartManager(context.Background(), bed, managerOpts); err != nil {
+	if stopManager, err = suite.StartManager(context.Background(), bed, dns.Options(managerOpts)); err != nil {
 		t.Fatalf("starting the manager again: %v", err)
 	}
 }

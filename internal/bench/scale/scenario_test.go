@@ -350,11 +350,7 @@ func (s *scenario) createSets() {
 	for range 16 {
 		wg.Go(func() {
 			for spec := range work {
-				set, err := prodSet(spec)
-				if err == nil {
-					err = s.cp.Create(s.ctx, set)
-				}
-				if err != nil {
+				if err := s.cp.Create(s.ctx, prodSet(spec)); err != nil {
 					errs <- fmt.Errorf("creating ProdSet %s: %w", spec.name, err)
 				}
 			}

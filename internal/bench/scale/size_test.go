@@ -1,18 +1,15 @@
 package scale
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/utils/ptr"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/test/builder"
 	"github.com/drover-dev/drover/internal/test/testbed"
 )
 
@@ -110,7 +107,7 @@ func (s Size) workloads() []testbed.WorkloadOptions {
 // that no ClusterIP is allocated from envtest's /24 service range) and a Deployment of one
 // Pod, which the cluster's kube-controller-manager, kube-scheduler and kwok run (no
 // container runs; the Pod becomes Running and Ready), published to a hosted zone.
-func prodSet(spec setSpec) (*droverv1.ProdSet, error) {
+func prodSet(spec setSpec) *droverv1.ProdSet {
 	settings := strings.Repeat("# tuning knob left at its default\n", 16) // ~0.5 KiB, as real config is
 	cm := map[string]any{
 		"apiVersion": "v1", "kind": "ConfigMap",
@@ -148,39 +145,11 @@ func prodSet(spec setSpec) (*droverv1.ProdSet, error) {
 			},
 		},
 	}
-	var raws []kruntime.RawExtension
-	for _, o := range []map[string]any{cm, svc, deploy} {
-		b, err := json.Marshal(o)
-		if err != nil {
-			return nil, err
-		}
-		raws = append(raws, kruntime.RawExtension{Raw: b})
-	}
-	return &droverv1.ProdSet{
-		ObjectMeta: metav1.ObjectMeta{Name: spec.name, Namespace: namespace},
-		Spec: droverv1.ProdSetSpec{
-			Replicas: ptr.To(int32(spec.replicas)),
-			Template: droverv1.ProdTemplate{
-				Metadata: droverv1.ProdTemplateMetadata{Labels: map[string]string{"app.kubernetes.io/name": spec.name}},
-				Spec: droverv1.ProdTemplateSpec{
-					Version:         version,
-					TargetNamespace: spec.name,
-					Manifests:       raws,
-					Traffic:         droverv1.ProdTraffic{Weight: ptr.To(int32(100))},
-				},
-			},
-			Placement: droverv1.Placement{
-				ClusterSelector: droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{poolLabel: droverv1.LabelValue(spec.pool)}},
-				TopologyKey:     regionLabel,
-				MaxPerCluster:   1,
-			},
-			Traffic: &droverv1.ProdSetTraffic{
-				HostedZoneID: spec.zone,
-				RecordName:   spec.name + ".bench.example.com",
-				TTL:          30,
-			},
-		},
-	}, nil
+	return builder.ProdSet(namespace, spec.name, builder.Replicas(int32(spec.replicas)), builder.Version(version),
+		builder.TemplateLabels(map[string]string{"app.kubernetes.io/name": spec.name}),
+		builder.WithManifests(cm, svc, deploy), builder.Weight(100),
+		builder.OnClusters(poolLabel, spec.pool), builder.Spread(regionLabel, 1),
+		builder.Records(spec.zone, spec.name+".bench.example.com", 30))
 }
 
 // manifestKinds are the resource types a Prod of prodSet puts on its cluster: its three

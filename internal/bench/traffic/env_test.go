@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"go.uber.org/zap/zapcore"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -320,12 +319,6 @@ func (e *env) serviceWeightsIn(ctx context.Context, zoneID, service string) (map
 
 // setID is the SetIdentifier of a Prod's service-level record.
 func setID(namespace, prod string) string { return route53.DefaultOwner + "/" + namespace + "/" + prod }
-
-// configMap is a Prod's manifests: one ConfigMap carrying its version, so that a new
-// version is a change applied to the workload cluster.
-func configMap() []runtime.RawExtension {
-	return []runtime.RawExtension{{Raw: []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"app"},"data":{"version":"${DROVER_VERSION}"}}`)}}
-}
 
 // waitFor polls cond every 250ms until it holds, failing tb after timeout with what
 // cond last said.

@@ -16,7 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -77,22 +76,9 @@ func newEvictionFixture(tb testing.TB, e *env, sets int, timeout time.Duration) 
 		z := f.zones[i%len(f.zones)]
 		svc := evictionService{zone: z, name: name + "." + z.name}
 		f.services[name] = svc
-		set := &droverv1.ProdSet{
-			ObjectMeta: metav1.ObjectMeta{Namespace: f.namespace, Name: name},
-			Spec: droverv1.ProdSetSpec{
-				Replicas: ptr.To[int32](2),
-				Template: droverv1.ProdTemplate{Spec: droverv1.ProdTemplateSpec{
-					Version: "v1", TargetNamespace: name, Manifests: configMap(),
-					Traffic: droverv1.ProdTraffic{LoadBalancerID: builder.UUID("lb-" + name)},
-				}},
-				Placement: droverv1.Placement{
-					ClusterSelector: droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{poolLabel: evictionPool}},
-					MaxPerCluster:   1,
-				},
-				Traffic: &droverv1.ProdSetTraffic{HostedZoneID: z.id, RecordName: svc.name, TTL: 1,
-					HealthCheck: &droverv1.HealthCheck{Protocol: "HTTP", Port: 80, Path: "/healthz"}},
-			},
-		}
+		set := builder.ProdSet(f.namespace, name, builder.Replicas(2), builder.WithManifests(builder.ConfigMap("app")),
+			builder.LoadBalancer("lb-"+name), builder.OnClusters(poolLabel, evictionPool), builder.Spread("", 1),
+			builder.Records(z.id, svc.name, 1), builder.HealthCheck(80, "/healthz"))
 		if err := e.cp.Create(ctx, set); err != nil {
 			tb.Fatalf("creating ProdSet %s: %v", name, err)
 		}
@@ -241,10 +227,8 @@ var drainSeq atomic.Int64
 func (f *evictionFixture) drain(tb testing.TB, e *env, timeout time.Duration) (*droverv1.ClusterMaintenance, evictionResult) {
 	tb.Helper()
 	ctx := context.Background()
-	cm := &droverv1.ClusterMaintenance{
-		ObjectMeta: metav1.ObjectMeta{Namespace: f.namespace, Name: fmt.Sprintf("drain-%d", drainSeq.Add(1))},
-		Spec:       droverv1.ClusterMaintenanceSpec{ClusterName: f.cluster, Reason: "benchmark"},
-	}
+	cm := builder.Maintenance(f.namespace, fmt.Sprintf("drain-%d", drainSeq.Add(1)), f.cluster, false)
+	cm.Spec.Reason = "benchmark"
 	admitted := watchAdmission(tb, e, cm.Name)
 	reconciles0, reconcileTime0 := reconciles(prodset.ControllerName)
 	requests0, err := e.apiRequests(ctx)

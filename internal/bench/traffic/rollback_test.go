@@ -74,41 +74,25 @@ func newRollbackFixture(tb testing.TB, e *env, prods int, gate gateSpec, timeout
 	f := &rollbackFixture{namespace: e.bed.Namespace, set: name, prods: prods, gate: gate, checks: checks}
 	f.zone = e.createZone(tb, name+".rollback.example.com")
 	f.service = "www." + f.zone.name
-	policy := &droverv1.RolloutPolicy{
-		ObjectMeta: metav1.ObjectMeta{Namespace: f.namespace, Name: name},
-		Spec: droverv1.RolloutPolicySpec{
-			Strategy: droverv1.InPlaceStrategy, FailurePolicy: droverv1.RollbackFailurePolicy,
-			Steps: []droverv1.RolloutStep{
-				{Name: "wave", Count: ptr.To(intstr.FromString(fmt.Sprintf("%d%%", waveShare))), MaxParallel: ptr.To(intstr.FromString("100%")),
-					Gates: []droverv1.Gate{{HTTPCheck: &droverv1.HTTPCheckGate{
-						URL:   f.checks.Template(),
-						Tries: gate.tries, Interval: &metav1.Duration{Duration: gate.interval}, Timeout: &metav1.Duration{Duration: 2 * time.Second},
-					}}}},
-				{Name: "rest"},
-			},
+	policy := builder.RolloutPolicy(f.namespace, name, droverv1.RolloutPolicySpec{
+		Strategy: droverv1.InPlaceStrategy, FailurePolicy: droverv1.RollbackFailurePolicy,
+		Steps: []droverv1.RolloutStep{
+			{Name: "wave", Count: ptr.To(intstr.FromString(fmt.Sprintf("%d%%", waveShare))), MaxParallel: ptr.To(intstr.FromString("100%")),
+				Gates: []droverv1.Gate{{HTTPCheck: &droverv1.HTTPCheckGate{
+					URL:   f.checks.Template(),
+					Tries: gate.tries, Interval: &metav1.Duration{Duration: gate.interval}, Timeout: &metav1.Duration{Duration: 2 * time.Second},
+				}}}},
+			{Name: "rest"},
 		},
-	}
+	})
 	if err := e.cp.Create(ctx, policy); err != nil {
 		tb.Fatalf("creating RolloutPolicy: %v", err)
 	}
-	set := &droverv1.ProdSet{
-		ObjectMeta: metav1.ObjectMeta{Namespace: f.namespace, Name: name},
-		Spec: droverv1.ProdSetSpec{
-			Replicas: ptr.To(int32(prods)),
-			Template: droverv1.ProdTemplate{Spec: droverv1.ProdTemplateSpec{
-				Version: "v2", TargetNamespace: name, Manifests: configMap(),
-				Traffic: droverv1.ProdTraffic{LoadBalancerID: builder.UUID("lb-" + name)},
-			}},
-			Placement: droverv1.Placement{
-				ClusterSelector: droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{poolLabel: rollbackPool}},
-				MaxPerCluster:   int32((prods + len(clusters) - 1) / len(clusters)),
-				MaxUnavailable:  ptr.To(intstr.FromString(fmt.Sprintf("%d%%", waveShare))),
-			},
-			RolloutPolicyRef: &droverv1.LocalObjectReference{Name: name},
-			Traffic: &droverv1.ProdSetTraffic{HostedZoneID: f.zone.id, RecordName: f.service, TTL: 1,
-				HealthCheck: &droverv1.HealthCheck{Protocol: "HTTP", Port: 80, Path: "/healthz"}},
-		},
-	}
+	set := builder.ProdSet(f.namespace, name, builder.Replicas(int32(prods)), builder.Version("v2"),
+		builder.WithManifests(builder.ConfigMap("app")), builder.LoadBalancer("lb-"+name),
+		builder.OnClusters(poolLabel, rollbackPool), builder.Spread("", int32((prods+len(clusters)-1)/len(clusters))),
+		builder.MaxUnavailable(fmt.Sprintf("%d%%", waveShare)), builder.Policy(name),
+		builder.Records(f.zone.id, f.service, 1), builder.HealthCheck(80, "/healthz"))
 	if err := e.cp.Create(ctx, set); err != nil {
 		tb.Fatalf("creating ProdSet: %v", err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/drover-dev/drover/internal/cloud/octavia"
 	"github.com/drover-dev/drover/internal/nlb"
-	"github.com/drover-dev/drover/internal/nlb/nlbtest"
+	"github.com/drover-dev/drover/internal/test/nlbtest"
 )
 
 // syncOnce runs one mirror sync against the fake: Desired, Observe, Diff, Apply. It

@@ -9,7 +9,7 @@ import (
 
 	"github.com/drover-dev/drover/internal/cloud/octavia"
 	"github.com/drover-dev/drover/internal/nlb"
-	"github.com/drover-dev/drover/internal/nlb/nlbtest"
+	"github.com/drover-dev/drover/internal/test/nlbtest"
 )
 
 var testOwner = nlb.Owner{Manager: "mgr-eu1", Namespace: "shop", Name: "shop-a", UID: "0b6f3c1e-8d4a-4f8e-9c55-3a1d2e7f9b10"}

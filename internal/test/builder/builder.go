@@ -8,6 +8,7 @@ import (
 	"crypto/sha1" //nolint:gosec // a name-based test id, not a secret
 	"encoding/json"
 	"fmt"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -92,10 +93,15 @@ func WithManifests(objects ...Object) SetOption {
 	return func(s *droverv1.ProdSet) { s.Spec.Template.Spec.Manifests = Manifests(objects...) }
 }
 
-// OnClusters places the set on the clusters labelled key=value.
+// OnClusters places the set on the clusters labelled key=value; given for several keys,
+// on the clusters that have every one of those labels.
 func OnClusters(key, value string) SetOption {
 	return func(s *droverv1.ProdSet) {
-		s.Spec.Placement.ClusterSelector = droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{key: droverv1.LabelValue(value)}}
+		sel := &s.Spec.Placement.ClusterSelector
+		if sel.MatchLabels == nil {
+			sel.MatchLabels = map[string]droverv1.LabelValue{}
+		}
+		sel.MatchLabels[key] = droverv1.LabelValue(value)
 	}
 }
 
@@ -114,6 +120,47 @@ func MaxUnavailable(v string) SetOption {
 	return func(s *droverv1.ProdSet) { s.Spec.Placement.MaxUnavailable = ptr.To(intstr.Parse(v)) }
 }
 
+// MinAvailable sets the set's serving minimum ("50%" or a number).
+func MinAvailable(v string) SetOption {
+	return func(s *droverv1.ProdSet) { s.Spec.Placement.MinAvailable = ptr.To(intstr.Parse(v)) }
+}
+
+// UnreachableToleration sets how long a Prod's cluster may be unreachable before the set
+// replaces the Prod elsewhere.
+func UnreachableToleration(d time.Duration) SetOption {
+	return func(s *droverv1.ProdSet) { s.Spec.Placement.UnreachableToleration = &metav1.Duration{Duration: d} }
+}
+
+// TemplateLabels sets the labels of the set's Prods.
+func TemplateLabels(labels map[string]string) SetOption {
+	return func(s *droverv1.ProdSet) { s.Spec.Template.Metadata.Labels = labels }
+}
+
+// Weight sets the weight of each of the set's Prods.
+func Weight(w int32) SetOption {
+	return func(s *droverv1.ProdSet) { s.Spec.Template.Spec.Traffic.Weight = ptr.To(w) }
+}
+
+// ServiceRef has each Prod's endpoint be the load balancer of its Service name (of type
+// LoadBalancer: the cloud controller manager gives it an Octavia load balancer).
+func ServiceRef(name string) SetOption {
+	return func(s *droverv1.ProdSet) {
+		s.Spec.Template.Spec.Traffic.ServiceRef = &droverv1.LocalObjectReference{Name: name}
+	}
+}
+
+// Mirrored mirrors each Prod's Octavia load balancer to an NLB, read every pollInterval
+// (0: drover's default).
+func Mirrored(pollInterval time.Duration) SetOption {
+	return func(s *droverv1.ProdSet) {
+		m := &droverv1.NLBMirror{}
+		if pollInterval > 0 {
+			m.PollInterval = &metav1.Duration{Duration: pollInterval}
+		}
+		s.Spec.Template.Spec.Traffic.Mirror = m
+	}
+}
+
 // Policy has the set follow the RolloutPolicy name.
 func Policy(name string) SetOption {
 	return func(s *droverv1.ProdSet) { s.Spec.RolloutPolicyRef = &droverv1.LocalObjectReference{Name: name} }
@@ -123,8 +170,24 @@ func Policy(name string) SetOption {
 // of ttl seconds.
 func Records(zone, recordName string, ttl int32) SetOption {
 	return func(s *droverv1.ProdSet) {
-		s.Spec.Traffic = &droverv1.ProdSetTraffic{HostedZoneID: zone, RecordName: recordName, TTL: ttl}
+		t := setTraffic(s)
+		t.HostedZoneID, t.RecordName, t.TTL = zone, recordName, ttl
 	}
+}
+
+// HealthCheck has DNS check each Prod's paths with an HTTP GET of path on port.
+func HealthCheck(port int32, path string) SetOption {
+	return func(s *droverv1.ProdSet) {
+		setTraffic(s).HealthCheck = &droverv1.HealthCheck{Protocol: "HTTP", Port: port, Path: path}
+	}
+}
+
+// setTraffic is the set's spec.traffic, made if it has none.
+func setTraffic(s *droverv1.ProdSet) *droverv1.ProdSetTraffic {
+	if s.Spec.Traffic == nil {
+		s.Spec.Traffic = &droverv1.ProdSetTraffic{}
+	}
+	return s.Spec.Traffic
 }
 
 // Mutate applies a change of the test's own.
@@ -160,6 +223,11 @@ func Prod(namespace, cluster, targetNamespace string, objects []Object, opts ...
 // Named gives the Prod a name instead of a generated one.
 func Named(name string) ProdOption {
 	return func(p *droverv1.Prod) { p.GenerateName, p.Name = "", name }
+}
+
+// Traffic sets the Prod's spec.traffic: its weight, its endpoint, its mirror.
+func Traffic(t droverv1.ProdTraffic) ProdOption {
+	return func(p *droverv1.Prod) { p.Spec.Traffic = t }
 }
 
 // RolloutPolicy is the RolloutPolicy namespace/name with spec.

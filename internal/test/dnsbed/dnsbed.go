@@ -5,8 +5,10 @@
 // suites check Route53's records, not drover's own view of them.
 //
 // A suite starts one Bed in its TestMain (moto is never reset while the manager runs:
-// the publisher keeps what it learnt of the account) and gives the manager
-// Bed.Options(...). Each ProdSet's template names an Octavia load balancer
+// the publisher keeps what it learnt of the account) and gives each start of the manager
+// Bed.Options(...), which holds a publisher of its own: a manager started again, as
+// after a crash, has a new publisher that knows nothing of its predecessor's tickets
+// and batches, and reads the zones again. Each ProdSet's template names an Octavia load balancer
 // (LoadBalancerID): the Route53 publisher points a Prod's service-level record at the
 // Prod's paths, so a Prod needs an endpoint, which OctaviaStandIn gives it.
 package dnsbed
@@ -47,22 +49,23 @@ type Options struct {
 	Linger time.Duration
 }
 
-// Bed is moto behind the fault proxy and drover's Route53 publisher.
+// Bed is moto behind the fault proxy, and what drover's Route53 publishers need to reach
+// it.
 type Bed struct {
 	Moto *awstest.Moto
-	// Proxy is what the publisher reaches moto through: it makes changes PENDING and
+	// Proxy is what the publishers reach moto through: it makes changes PENDING and
 	// counts and keeps what it forwards.
 	Proxy *awstest.FaultProxy
-	// Publisher is drover's Route53 publisher, through Proxy.
-	Publisher *route53.Publisher
 	// SDK reads moto directly (not through the proxy, so the reads are not counted).
 	SDK *r53sdk.Client
 
+	// api is Route53 through Proxy, which every publisher calls; opts are the Bed's.
+	api   route53.API
+	opts  Options
 	zones atomic.Int64
 }
 
-// Start starts moto, the proxy and the publisher (which the manager runs). Close stops
-// them.
+// Start starts moto and the proxy. Close stops them.
 func Start(o Options) (_ *Bed, retErr error) {
 	if o.PollInterval == 0 {
 		o.PollInterval = 250 * time.Millisecond
@@ -92,13 +95,15 @@ func Start(o Options) (_ *Bed, retErr error) {
 		p.Close()
 		return nil, err
 	}
-	return &Bed{
-		Moto: m, Proxy: p, SDK: direct.Route53,
-		Publisher: &route53.Publisher{
-			API: r53.New(clients.Route53, r53.Options{}), Linger: o.Linger, PollInterval: o.PollInterval,
-			Log: ctrl.Log.WithName("route53"),
-		},
-	}, nil
+	return &Bed{Moto: m, Proxy: p, SDK: direct.Route53, api: r53.New(clients.Route53, r53.Options{}), opts: o}, nil
+}
+
+// NewPublisher is a new drover Route53 publisher through the proxy, with the Bed's
+// linger and poll interval: no tickets, a boot id of its own, nothing known of the
+// zones yet.
+func (b *Bed) NewPublisher() *route53.Publisher {
+	return &route53.Publisher{API: b.api, Linger: b.opts.Linger, PollInterval: b.opts.PollInterval,
+		Log: ctrl.Log.WithName("route53")}
 }
 
 // Close stops the proxy and moto.
@@ -107,11 +112,12 @@ func (b *Bed) Close() {
 	b.Moto.Stop()
 }
 
-// Options are opts with the Bed's publisher and the Octavia stand-in that gives each
-// Prod an endpoint; the stand-in's project is the defaults' (a Tenant of these suites
-// lists StandInProject in its octaviaProjects).
+// Options are opts for one start of the manager: a new publisher (NewPublisher), and the
+// Octavia stand-in that gives each Prod an endpoint; the stand-in's project is the
+// defaults' (a Tenant of these suites lists StandInProject in its octaviaProjects).
+// Call it again for each start: two managers never share a publisher.
 func (b *Bed) Options(opts setup.Options) setup.Options {
-	opts.Publisher = b.Publisher
+	opts.Publisher = b.NewPublisher()
 	opts.Octavia = OctaviaStandIn{}
 	opts.DefaultOctaviaProjects = append(opts.DefaultOctaviaProjects, StandInProject)
 	return opts

@@ -14,6 +14,7 @@ import (
 	sdk "github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
 
+	"github.com/drover-dev/drover/internal/cloud/awsclient"
 	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
 	r53 "github.com/drover-dev/drover/internal/cloud/route53"
 	"github.com/drover-dev/drover/internal/test/clouds/awstest"
@@ -84,15 +85,22 @@ func waitInSync(t *testing.T, p *Publisher, ticket string) {
 
 // Against moto: both levels of records and their health checks are written as one change
 // per batch, the weights of many Prods (an eviction) move in one change, a removed Prod
-// leaves nothing behind, and foreign records survive it all.
+// leaves nothing behind, and foreign records survive it all. The publisher reaches moto
+// through the fault proxy (no faults), which counts the changes sent on the wire; the
+// test reads moto directly.
 func TestPublisherAgainstRoute53(t *testing.T) {
 	moto := awstest.Shared(t)
 	clients := moto.Clients(t)
 	zone, foreign := zoneWithForeignRecords(t, clients.Route53)
-	p := startPublisher(t, r53.New(clients.Route53, r53.Options{}))
+	proxy := awstest.NewFaultProxy(t, moto.Endpoint(), 1)
+	proxied, err := awsclient.New(t.Context(), proxy.Options(moto.Options()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startPublisher(t, r53.New(proxied.Route53, r53.Options{}))
 	svc := traffic.Service{Zone: zone, Name: "shop.example.com", TTL: 30 * time.Second}
 	ctx := context.Background()
-	changes := awstest.CallsSince(cloudmetrics.Route53, "ChangeResourceRecordSets", cloudmetrics.Success)
+	changes := func() int { return proxy.Requests(cloudmetrics.Route53, "ChangeResourceRecordSets") }
 
 	prods := []string{"default/a", "default/b", "default/c"}
 	var weights []traffic.Weight

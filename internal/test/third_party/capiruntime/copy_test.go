@@ -60,7 +60,7 @@ func TestCopyIsCurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("%s is not the copy of Cluster API %s's file; run DROVER_UPDATE_CAPI_COPY=1 go test ./internal/hooks/hookstest/capiruntime/", name, version)
+			t.Errorf("%s is not the copy of Cluster API %s's file; run DROVER_UPDATE_CAPI_COPY=1 go test ./internal/test/third_party/capiruntime/", name, version)
 		}
 	}
 }
