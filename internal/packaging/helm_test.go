@@ -58,9 +58,11 @@ func TestChartDefaults(t *testing.T) {
 		"CustomResourceDefinition/tenants.drover.dev",
 		"Deployment/drover-manager", "NetworkPolicy/drover-manager", "Role/drover-leader-election-role", "RoleBinding/drover-leader-election-rolebinding",
 		"Service/drover-manager-metrics", "ServiceAccount/drover-manager",
+		"ValidatingAdmissionPolicy/drover-defaults",
 		"ValidatingAdmissionPolicy/drover-own-namespace-clusters", "ValidatingAdmissionPolicy/drover-release-finalizers",
 		"ValidatingAdmissionPolicy/drover-tenant-label-needs-a-tenant",
 		"ValidatingAdmissionPolicy/drover-tenant-prods", "ValidatingAdmissionPolicy/drover-tenant-prodsets",
+		"ValidatingAdmissionPolicyBinding/drover-defaults",
 		"ValidatingAdmissionPolicyBinding/drover-own-namespace-clusters", "ValidatingAdmissionPolicyBinding/drover-release-finalizers",
 		"ValidatingAdmissionPolicyBinding/drover-tenant-label-needs-a-tenant",
 		"ValidatingAdmissionPolicyBinding/drover-tenant-prods", "ValidatingAdmissionPolicyBinding/drover-tenant-prodsets",
@@ -265,6 +267,7 @@ func TestChartSingleTeamLeavesOutTheTenancyPolicies(t *testing.T) {
 	// Each policy, and its binding alike, is labelled for what it checks.
 	for name, want := range map[string]bool{
 		"drover-own-namespace-clusters":      true,
+		"drover-defaults":                    true,
 		"drover-tenant-prods":                true,
 		"drover-tenant-prodsets":             true,
 		"drover-tenant-label-needs-a-tenant": true,
