@@ -280,7 +280,7 @@ func TestChartSingleTeamLeavesOutTheTenancyPolicies(t *testing.T) {
 		}
 	}
 	for values, singleTeam := range map[string]bool{
-		"":                            false,
+		"":                             false,
 		"tenancy: {singleTeam: false}": false,
 		"tenancy: {singleTeam: true}":  true,
 	} {
