@@ -38,9 +38,15 @@ type TenantClusterRule struct {
 
 // GroupKind names a kind of object, "*" for any kind of the group. The core group is "".
 type GroupKind struct {
-	// group of the kind; empty for the core group ("" holds ConfigMap, Service, ...).
+	// group of the kind, as in the apiVersion before the "/" ("apps" for apps/v1,
+	// "rbac.authorization.k8s.io"); empty or left out for the core group (apiVersion v1:
+	// ConfigMap, Service, ...). A group is never "core", a version ("v1") or holds "/":
+	// those would match no object, so the API refuses them.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self != 'core' && !self.matches('^v[0-9]+((alpha|beta)[0-9]+)?$')",message="the core group (apiVersion v1: ConfigMap, Service, Secret, ...) is the empty group: write group: \"\" or leave group out, not core or a version such as v1"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('/')",message="a group has no version and no \"/\": write the part of the apiVersion before the \"/\" (apps for apps/v1), or an empty group for apiVersion v1"
+	// +kubebuilder:validation:XValidation:rule="self.contains('/') || self == '' || self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="a group is a lowercase DNS name such as apps or rbac.authorization.k8s.io, or empty for the core group"
 	Group string `json:"group,omitempty"`
 	// kind, as in the manifests ("Deployment"), or "*" for every kind of the group.
 	// +required
@@ -68,7 +74,7 @@ type TenantKinds struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=128
 	// +listType=atomic
-	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k.group == '' && (k.kind == 'Namespace' || k.kind == '*')))",message="Namespace cannot be allowed: drover creates and marks each target namespace itself"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !((!has(k.group) || k.group == '') && (k.kind == 'Namespace' || k.kind == '*')))",message="Namespace cannot be allowed: drover creates and marks each target namespace itself"
 	ClusterScopedAllowed []GroupKind `json:"clusterScopedAllowed,omitempty"`
 }
 

@@ -798,6 +798,29 @@ func TestTenantValidation(t *testing.T) {
 		{"a ServiceAccount without a name", func(o map[string]any) {
 			del(o, "spec", "serviceAccount", "name")
 		}, "spec.serviceAccount.name: Required value"},
+		// A group that names no group matches no object: such a rule would silently
+		// allow or deny nothing.
+		{"the core group written core", func(o map[string]any) {
+			set(o, []any{map[string]any{"group": "core", "kind": "Secret"}}, "spec", "kinds", "namespacedDenied")
+		}, `spec.kinds.namespacedDenied[0].group: Invalid value: "core": the core group (apiVersion v1: ConfigMap, Service, Secret, ...) is the empty group: write group: "" or leave group out`},
+		{"the core group written v1", func(o map[string]any) {
+			set(o, []any{map[string]any{"group": "v1", "kind": "PersistentVolume"}}, "spec", "kinds", "clusterScopedAllowed")
+		}, `spec.kinds.clusterScopedAllowed[0].group: Invalid value: "v1": the core group`},
+		{"a version as the group", func(o map[string]any) {
+			set(o, []any{map[string]any{"group": "v1beta1", "kind": "ConfigMap"}}, "spec", "kinds", "namespacedAllowed")
+		}, "not core or a version such as v1"},
+		{"a group with its version", func(o map[string]any) {
+			set(o, []any{map[string]any{"group": "apps/v1", "kind": "Deployment"}}, "spec", "kinds", "namespacedAllowed")
+		}, `spec.kinds.namespacedAllowed[0].group: Invalid value: "apps/v1": a group has no version and no "/": write the part of the apiVersion before the "/" (apps for apps/v1)`},
+		{"a group with a slash", func(o map[string]any) {
+			set(o, []any{map[string]any{"group": "/", "kind": "ConfigMap"}}, "spec", "kinds", "namespacedDenied")
+		}, `a group has no version and no "/"`},
+		{"a group in capitals", func(o map[string]any) {
+			set(o, []any{map[string]any{"group": "Apps", "kind": "Deployment"}}, "spec", "kinds", "namespacedDenied")
+		}, "a group is a lowercase DNS name such as apps or rbac.authorization.k8s.io, or empty for the core group"},
+		{"every group", func(o map[string]any) {
+			set(o, []any{map[string]any{"group": "*", "kind": "*"}}, "spec", "kinds", "namespacedDenied")
+		}, "a group is a lowercase DNS name"},
 	} {
 		t.Run("refused/"+tc.name, func(t *testing.T) {
 			obj := tenant.DeepCopy()
@@ -811,4 +834,24 @@ func TestTenantValidation(t *testing.T) {
 			t.Logf("refused: %v", err)
 		})
 	}
+	t.Run("accepted/groups", func(t *testing.T) {
+		obj := tenant.DeepCopy()
+		obj.SetResourceVersion("")
+		obj.SetName("groups")
+		kinds := func(groups ...string) []any {
+			var out []any
+			for _, g := range groups {
+				out = append(out, map[string]any{"group": g, "kind": "*"})
+			}
+			return out
+		}
+		set(obj.Object, kinds("", "apps", "batch", "rbac.authorization.k8s.io", "example.com", "v1.example.com", "core.example.com", "v1-legacy"),
+			"spec", "kinds", "namespacedAllowed")
+		set(obj.Object, []any{map[string]any{"kind": "ConfigMap"}}, "spec", "kinds", "namespacedDenied")
+		// The core group left out, as the group of a cluster-scoped kind too.
+		set(obj.Object, append(kinds("storage.k8s.io", "example.com"), map[string]any{"kind": "PersistentVolume"}), "spec", "kinds", "clusterScopedAllowed")
+		if err := c.Create(t.Context(), obj, client.DryRunAll, client.FieldValidation("Strict")); err != nil {
+			t.Fatalf("refused: %v", err)
+		}
+	})
 }

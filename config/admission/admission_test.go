@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +22,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -37,6 +42,7 @@ const (
 	prodsPolicy        = "drover-tenant-prods"
 	prodSetsPolicy     = "drover-tenant-prodsets"
 	needsTenantPolicy  = "drover-tenant-label-needs-a-tenant"
+	defaultsPolicy     = "drover-defaults"
 
 	// How long a policy, a binding or a Tenant may take to reach the admission
 	// plugin's informers.
@@ -53,6 +59,9 @@ func TestAdmissionPolicies(t *testing.T) {
 		"fleet":       nil,
 		"team-a":      {droverv1.TenantLabel: "shop"},
 		"team-ghost":  {droverv1.TenantLabel: "ghost"},
+		"team-k":      {droverv1.TenantLabel: "kinds"},
+		"team-d":      {droverv1.TenantLabel: "denier"},
+		"team-moving": {droverv1.TenantLabel: "kinds"},
 	} {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 		if err := c.Create(ctx, ns); err != nil {
@@ -173,6 +182,215 @@ func TestAdmissionPolicies(t *testing.T) {
 		if err := dryRunCreate(c, prod("team-ghost", "cross", "fleet", "anything", "anywhere")); err != nil {
 			t.Errorf("refused: %v", err)
 		}
+	})
+
+	t.Run("no tenant: system namespaces, a Namespace and Kubernetes' cluster-scoped kinds are refused", func(t *testing.T) {
+		for _, target := range []string{"kube-system", "default", "kube-public", "kube-anything"} {
+			wantRefusal(t, dryRunCreate(c, prod("plain", "sys", "", "web-1", target)), defaultsPolicy,
+				"spec.targetNamespace: the defaults for namespace plain (no Tenant) do not allow target namespace "+target+
+					" (spec.targetNamespaces): it is a system namespace of the workload cluster")
+		}
+		wantRefusal(t, dryRunCreate(c, prodSet("plain", "sys", "default")), defaultsPolicy,
+			"spec.template.spec.targetNamespace: the defaults for namespace plain (no Tenant) do not allow target namespace default")
+		wantRefusal(t, dryRunCreate(c, withManifests(prod("plain", "ns", "", "web-1", "shop"), manifest("v1", "Namespace", "shop"))),
+			defaultsPolicy, "spec.manifests[1]: the defaults for namespace plain (no Tenant) do not allow Namespace of the core group (spec.kinds.clusterScopedAllowed)")
+		for _, tc := range []struct{ apiVersion, kind, says string }{
+			{"rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "ClusterRoleBinding rbac.authorization.k8s.io"},
+			{"rbac.authorization.k8s.io/v1", "ClusterRole", "ClusterRole rbac.authorization.k8s.io"},
+			{"apiextensions.k8s.io/v1", "CustomResourceDefinition", "CustomResourceDefinition apiextensions.k8s.io"},
+			{"admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", "ValidatingWebhookConfiguration admissionregistration.k8s.io"},
+			{"admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration", "MutatingWebhookConfiguration admissionregistration.k8s.io"},
+			{"admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicyBinding admissionregistration.k8s.io"},
+			{"scheduling.k8s.io/v1", "PriorityClass", "PriorityClass scheduling.k8s.io"},
+			{"storage.k8s.io/v1", "StorageClass", "StorageClass storage.k8s.io"},
+			{"v1", "PersistentVolume", "PersistentVolume of the core group"},
+			// ${DROVER_VERSION} is replaced before the kind is judged, as the manager does.
+			// (A kind cannot hold it: the API server refuses such a kind.)
+			{"${DROVER_VERSION}/v1", "ClusterRoleBinding", "ClusterRoleBinding rbac.authorization.k8s.io"},
+		} {
+			p := withManifests(prod("plain", "cs", "", "web-1", "shop"), manifest(tc.apiVersion, tc.kind, "x"))
+			if strings.HasPrefix(tc.apiVersion, "${") {
+				p.Spec.Version = "rbac.authorization.k8s.io"
+			}
+			wantRefusal(t, dryRunCreate(c, p), defaultsPolicy,
+				"spec.manifests[1]: the defaults for namespace plain (no Tenant) do not allow "+tc.says+
+					" (spec.kinds.clusterScopedAllowed): it is cluster-scoped, and only the cluster-scoped kinds listed are allowed; to allow more, label the namespace")
+		}
+		set := prodSet("plain", "cs", "shop")
+		set.Spec.Template.Spec.Manifests = append(set.Spec.Template.Spec.Manifests, manifest("rbac.authorization.k8s.io/v1", "ClusterRole", "x"))
+		wantRefusal(t, dryRunCreate(c, set), defaultsPolicy, "spec.template.spec.manifests[1]: the defaults for namespace plain (no Tenant) do not allow ClusterRole rbac.authorization.k8s.io")
+	})
+	t.Run("no tenant: namespaced kinds, kinds of unknown scope and other namespaces are admitted", func(t *testing.T) {
+		// The scope of a CRD's kind is the manager's to learn from the workload cluster.
+		for _, target := range []string{"kube", "defaults", "my-default", "shop-kube-system"} {
+			p := withManifests(prod("plain", "ok", "", "web-1", target),
+				manifest("apps/v1", "Deployment", "api"), manifest("example.com/v1", "Widget", "w"), manifest("v1", "Secret", "s"),
+				manifest("rbac.authorization.k8s.io/v1", "RoleBinding", "rb"))
+			if err := dryRunCreate(c, p); err != nil {
+				t.Errorf("Prod into %s: %v", target, err)
+			}
+			if err := dryRunCreate(c, prodSet("plain", "ok", target)); err != nil {
+				t.Errorf("ProdSet into %s: %v", target, err)
+			}
+		}
+	})
+
+	// kinds: the namespaced kinds allowed are ConfigMaps, Deployments and every kind of
+	// example.com but Secretive; the cluster-scoped ones ClusterRole and example.com's
+	// Gadget; any target namespace, and of the system ones kube-system, named.
+	kindsTenant := &droverv1.Tenant{
+		ObjectMeta: metav1.ObjectMeta{Name: "kinds"},
+		Spec: droverv1.TenantSpec{
+			TargetNamespaces: []droverv1.NamePattern{"*", "kube-system"},
+			Kinds: droverv1.TenantKinds{
+				NamespacedAllowed: []droverv1.GroupKind{{Kind: "ConfigMap"}, {Group: "apps", Kind: "Deployment"}, {Group: "example.com", Kind: "*"}},
+				NamespacedDenied:  []droverv1.GroupKind{{Group: "example.com", Kind: "Secretive"}},
+				ClusterScopedAllowed: []droverv1.GroupKind{
+					{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}, {Group: "example.com", Kind: "Gadget"},
+				},
+			},
+		},
+	}
+	// denier: every namespaced kind but Secrets, no cluster-scoped kind.
+	denier := &droverv1.Tenant{
+		ObjectMeta: metav1.ObjectMeta{Name: "denier"},
+		Spec:       droverv1.TenantSpec{Kinds: droverv1.TenantKinds{NamespacedDenied: []droverv1.GroupKind{{Kind: "Secret"}}}},
+	}
+	for _, tn := range []*droverv1.Tenant{kindsTenant, denier} {
+		if err := c.Create(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("tenant: system namespaces only when listed by name", func(t *testing.T) {
+		refusedEventually(t, c, prod("team-k", "sys", "", "web-1", "kube-public"), prodsPolicy,
+			"spec.targetNamespace: Tenant kinds (namespace team-k) does not allow target namespace kube-public (spec.targetNamespaces): "+
+				"it is a system namespace of the workload cluster, allowed only when the Tenant lists it by its exact name")
+		wantRefusal(t, dryRunCreate(c, prod("team-k", "sys", "", "web-1", "default")), prodsPolicy,
+			"does not allow target namespace default (spec.targetNamespaces)")
+		wantRefusal(t, dryRunCreate(c, prodSet("team-k", "sys", "kube-node-lease")), prodSetsPolicy,
+			"spec.template.spec.targetNamespace: Tenant kinds (namespace team-k) does not allow target namespace kube-node-lease (spec.targetNamespaces)")
+		// denier lists no target namespaces: any name but the system ones.
+		wantRefusal(t, dryRunCreate(c, prod("team-d", "sys", "", "web-1", "kube-system")), prodsPolicy,
+			"Tenant denier (namespace team-d) does not allow target namespace kube-system (spec.targetNamespaces)")
+		if err := dryRunCreate(c, prod("team-k", "sys", "", "web-1", "kube-system")); err != nil {
+			t.Errorf("Prod into kube-system, which the Tenant names: %v", err)
+		}
+		if err := dryRunCreate(c, prodSet("team-k", "sys", "kube-system")); err != nil {
+			t.Errorf("ProdSet into kube-system, which the Tenant names: %v", err)
+		}
+	})
+	t.Run("tenant: kinds it refuses whatever their scope are refused", func(t *testing.T) {
+		for _, tc := range []struct {
+			namespace string
+			m         runtime.RawExtension
+			says      string
+		}{
+			{"team-k", manifest("v1", "Namespace", "x"), "Namespace of the core group (spec.kinds.clusterScopedAllowed): drover creates and marks each target namespace itself"},
+			{"team-d", manifest("v1", "Namespace", "x"), "Namespace of the core group (spec.kinds.clusterScopedAllowed)"},
+			{"team-k", manifest("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "x"), "ClusterRoleBinding rbac.authorization.k8s.io (spec.kinds.clusterScopedAllowed): it is cluster-scoped"},
+			{"team-d", manifest("rbac.authorization.k8s.io/v1", "ClusterRole", "x"), "ClusterRole rbac.authorization.k8s.io (spec.kinds.clusterScopedAllowed)"},
+			{"team-k", manifest("v1", "Secret", "x"), "Secret of the core group (spec.kinds.namespacedAllowed): it is not among the namespaced kinds allowed"},
+			{"team-k", manifest("batch/v1", "Job", "x"), "Job batch (spec.kinds.namespacedAllowed)"},
+			{"team-k", manifest("example.com/v1", "Secretive", "x"), "Secretive example.com (spec.kinds.namespacedDenied): it is among the namespaced kinds denied"},
+			{"team-d", manifest("v1", "Secret", "x"), "Secret of the core group (spec.kinds.namespacedDenied)"},
+		} {
+			want := fmt.Sprintf("spec.manifests[1]: Tenant %s (namespace %s) does not allow %s", map[string]string{"team-k": "kinds", "team-d": "denier"}[tc.namespace], tc.namespace, tc.says)
+			p := withManifests(prod(tc.namespace, "kind", "", "web-1", "app"), tc.m)
+			refusedEventually(t, c, p, prodsPolicy, want)
+			set := prodSet(tc.namespace, "kind", "app")
+			set.Spec.Template.Spec.Manifests = append(set.Spec.Template.Spec.Manifests, tc.m)
+			wantRefusal(t, dryRunCreate(c, set), prodSetsPolicy, "spec.template."+want)
+		}
+	})
+	t.Run("tenant: kinds it allows are admitted", func(t *testing.T) {
+		for _, m := range []runtime.RawExtension{
+			manifest("apps/v1", "Deployment", "x"),
+			manifest("example.com/v1", "Widget", "x"),
+			manifest("example.com/v1", "Gadget", "x"), // cluster-scoped, allowed
+			manifest("rbac.authorization.k8s.io/v1", "ClusterRole", "x"),
+		} {
+			if err := dryRunCreate(c, withManifests(prod("team-k", "kind", "", "web-1", "app"), m)); err != nil {
+				t.Errorf("Prod with %s: %v", m.Raw, err)
+			}
+		}
+		for _, m := range []runtime.RawExtension{manifest("v1", "Service", "x"), manifest("example.com/v1", "Gadget", "x")} {
+			if err := dryRunCreate(c, withManifests(prod("team-d", "kind", "", "web-1", "app"), m)); err != nil {
+				t.Errorf("Prod of denier with %s: %v", m.Raw, err)
+			}
+		}
+	})
+
+	t.Run("what runs keeps working after its kinds are refused", func(t *testing.T) {
+		// A Prod with a ClusterRole, which kinds allows, runs in team-moving.
+		running := withManifests(prod("team-moving", "running", "", "web-1", "app"), manifest("rbac.authorization.k8s.io/v1", "ClusterRole", "reader"))
+		running.Finalizers = []string{"drover.dev/test"}
+		if err := c.Create(ctx, running); err != nil {
+			t.Fatalf("creating the Prod: %v", err)
+		}
+		set := prodSet("team-moving", "running-set", "app")
+		set.Spec.Template.Spec.Manifests = append(set.Spec.Template.Spec.Manifests, manifest("rbac.authorization.k8s.io/v1", "ClusterRole", "reader"))
+		set.Finalizers = []string{"drover.dev/test"}
+		if err := c.Create(ctx, set); err != nil {
+			t.Fatalf("creating the ProdSet: %v", err)
+		}
+		// The platform team takes team-moving out of the Tenant: the defaults refuse
+		// cluster-scoped kinds.
+		ns := &corev1.Namespace{}
+		if err := c.Get(ctx, client.ObjectKey{Name: "team-moving"}, ns); err != nil {
+			t.Fatal(err)
+		}
+		ns.Labels = nil
+		if err := c.Update(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+		refusedEventually(t, c, withManifests(prod("team-moving", "again", "", "web-1", "app"), manifest("rbac.authorization.k8s.io/v1", "ClusterRole", "reader")),
+			defaultsPolicy, "do not allow ClusterRole rbac.authorization.k8s.io")
+
+		// Moving its traffic (the ProdSet controller writes the weight), its labels and
+		// status pass; a new version is checked, and refused.
+		if err := c.Get(ctx, client.ObjectKeyFromObject(running), running); err != nil {
+			t.Fatal(err)
+		}
+		running.Spec.Traffic.Weight = ptr.To[int32](0)
+		running.Labels = map[string]string{"moved": "yes"}
+		if err := c.Update(ctx, running); err != nil {
+			t.Errorf("evicting the Prod (weight 0): %v", err)
+		}
+		running.Status.ObservedGeneration = running.Generation
+		if err := c.Status().Update(ctx, running); err != nil {
+			t.Errorf("writing the Prod's status: %v", err)
+		}
+		bumped := running.DeepCopy()
+		bumped.Spec.Version = "v2"
+		wantRefusal(t, c.Update(ctx, bumped, client.DryRunAll), defaultsPolicy, "spec.manifests[1]: the defaults for namespace team-moving (no Tenant) do not allow ClusterRole")
+		if err := c.Get(ctx, client.ObjectKeyFromObject(set), set); err != nil {
+			t.Fatal(err)
+		}
+		set.Spec.Replicas = ptr.To[int32](2)
+		if err := c.Update(ctx, set); err != nil {
+			t.Errorf("scaling the ProdSet: %v", err)
+		}
+		bumpedSet := set.DeepCopy()
+		bumpedSet.Spec.Template.Spec.Version = "v2"
+		wantRefusal(t, c.Update(ctx, bumpedSet, client.DryRunAll), defaultsPolicy, "spec.template.spec.manifests[1]: the defaults for namespace team-moving (no Tenant) do not allow ClusterRole")
+
+		// Deletion passes.
+		for _, o := range []client.Object{running, set} {
+			if err := c.Delete(ctx, o); err != nil {
+				t.Errorf("deleting %T: %v", o, err)
+			}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(o), o); err != nil {
+				t.Fatal(err)
+			}
+			o.SetFinalizers(nil)
+			if err := c.Update(ctx, o); err != nil {
+				t.Errorf("removing the finalizer of %T: %v", o, err)
+			}
+		}
+	})
+
+	t.Run("the policies know every cluster-scoped kind the API server serves", func(t *testing.T) {
+		checkClusterScopedKinds(t)
 	})
 
 	t.Run("what runs is never blocked after the Tenant tightens", func(t *testing.T) {
@@ -316,6 +534,101 @@ func templateSpec(target string) droverv1.ProdTemplateSpec {
 	}
 }
 
+// manifest is a manifest of kind named name.
+func manifest(apiVersion, kind, name string) runtime.RawExtension {
+	b, _ := json.Marshal(map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": map[string]any{"name": name}})
+	return runtime.RawExtension{Raw: b}
+}
+
+// withManifests adds ms to the Prod's manifests.
+func withManifests(p *droverv1.Prod, ms ...runtime.RawExtension) *droverv1.Prod {
+	p.Spec.Manifests = append(p.Spec.Manifests, ms...)
+	return p
+}
+
+// checkClusterScopedKinds: the list of Kubernetes' own cluster-scoped kinds is the same
+// in every policy that holds one, and holds every cluster-scoped kind the API server
+// serves (but drover's own), and nothing it serves as namespaced.
+func checkClusterScopedKinds(t *testing.T) {
+	t.Helper()
+	root, err := testbed.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, f := range []string{"defaults.yaml", "tenant_prods.yaml", "tenant_prodsets.yaml"} {
+		var policy struct {
+			Spec struct {
+				Variables []struct{ Name, Expression string } `json:"variables"`
+			} `json:"spec"`
+		}
+		b, err := os.ReadFile(filepath.Join(root, "config", "admission", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(b, &policy); err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, v := range policy.Spec.Variables {
+			if v.Name == "clusterScoped" {
+				for _, m := range regexp.MustCompile(`'([^']+)'`).FindAllStringSubmatch(v.Expression, -1) {
+					kinds = append(kinds, m[1])
+				}
+			}
+		}
+		switch {
+		case len(kinds) == 0:
+			t.Fatalf("%s has no variable clusterScoped", f)
+		case listed == nil:
+			listed = kinds
+		case !slices.Equal(kinds, listed):
+			t.Errorf("%s lists the cluster-scoped kinds\n  %v\nwhile defaults.yaml lists\n  %v", f, kinds, listed)
+		}
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(restConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists, err := dc.ServerPreferredResources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]bool{}
+	for _, l := range lists {
+		gv, err := schema.ParseGroupVersion(l.GroupVersion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gv.Group == droverv1.GroupVersion.Group {
+			continue
+		}
+		for _, r := range l.APIResources {
+			if strings.Contains(r.Name, "/") {
+				continue
+			}
+			key := r.Kind
+			if gv.Group != "" {
+				key += "." + gv.Group
+			}
+			served[key] = true
+			if r.Namespaced && slices.Contains(listed, key) {
+				t.Errorf("%s is listed as cluster-scoped, but the API server serves it namespaced", key)
+			}
+			if !r.Namespaced && !slices.Contains(listed, key) {
+				t.Errorf("the API server serves the cluster-scoped kind %s, which the policies do not list", key)
+			}
+		}
+	}
+	var notServed []string
+	for _, k := range listed {
+		if !served[k] {
+			notServed = append(notServed, k)
+		}
+	}
+	t.Logf("%d cluster-scoped kinds listed; not served by this API server (alpha or beta, or gone): %v", len(listed), notServed)
+}
+
 func dryRunCreate(c client.Client, obj client.Object) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -385,8 +698,8 @@ func installPolicies(t *testing.T, c client.Client) {
 		}
 		kinds[u.GetKind()]++
 	}
-	if kinds["ValidatingAdmissionPolicy"] != 5 || kinds["ValidatingAdmissionPolicyBinding"] != 5 {
-		t.Fatalf("config/admission holds %v; want 5 policies and their 5 bindings", kinds)
+	if kinds["ValidatingAdmissionPolicy"] != 6 || kinds["ValidatingAdmissionPolicyBinding"] != 6 {
+		t.Fatalf("config/admission holds %v; want 6 policies and their 6 bindings", kinds)
 	}
 }
 

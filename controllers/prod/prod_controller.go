@@ -269,6 +269,12 @@ type scope struct {
 	applyReason string
 	applyErr    error
 	objects     []*unstructured.Unstructured
+	// claimed holds an entry for each object of the manifests found the Prod's to apply
+	// in this reconcile (claimObjects), with the UID of the live object it was found as,
+	// none when the object did not exist. live holds the cached copy of each object (nil
+	// when the cache has none), in the manifests' order.
+	claimed []droverv1.ObjectReference
+	live    []*unstructured.Unstructured
 
 	// availability is nil when it could not be judged.
 	availability *manifests.Availability
@@ -543,13 +549,13 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 	// the apply responses for the availability check.
 	refs := make([]droverv1.ObjectReference, 0, len(objs))
 	s.objects = make([]*unstructured.Unstructured, 0, len(objs))
-	for _, o := range objs {
+	for i, o := range objs {
 		config, err := manifests.ConfigHash(o)
 		if err != nil {
 			return r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("hashing %s %s: %w", o.GetKind(), o.GetName(), err))
 		}
 		rec, _ := manifests.Recorded(prod.Status.Inventory, manifests.RefOf(o))
-		if live := r.readCached(ctx, s, o); manifests.InSync(prod, rec, config, live) {
+		if live := s.live[i]; manifests.InSync(prod, rec, config, live) {
 			rec.Version = o.GroupVersionKind().Version
 			refs = append(refs, rec)
 			s.objects = append(s.objects, live)
@@ -607,17 +613,33 @@ func tenancyRefusal(p tenancy.Policy, prod *droverv1.Prod, objs []*unstructured.
 // the same object; taking it over from one that may be serving would break it), or it
 // exists and drover did not create it (an object of another team or tool: applying would
 // relabel it and the Prod would prune or delete it later) and it is not handed over with
-// the adopt annotation. Nothing is applied for the Prod then. Only objects new to the
-// inventory are read; the rest are this Prod's already.
+// the adopt annotation. Nothing is applied for the Prod then.
+//
+// An object the inventory lists is judged too: the inventory is the Prod's status, and
+// whoever may write prods/status could list another team's object there to have drover
+// apply over it, relabel it as the Prod's and later delete it. So an entry only says
+// where to look. The object is the Prod's when its copy in the workload cache carries
+// the Prod's labels (manifests.Owns; no request), and is otherwise read and judged as a
+// new one. Every object allowed is recorded in s.claimed with the UID it was found as,
+// which applyObject names.
 func (r *Reconciler) claimObjects(ctx context.Context, s *scope, objs []*unstructured.Unstructured) (ctrl.Result, bool, error) {
-	fresh := manifests.Stale(manifests.Inventory(objs), s.prod.Status.Inventory)
-	for _, o := range objs {
-		if !slices.Contains(fresh, manifests.RefOf(o)) {
+	s.claimed = make([]droverv1.ObjectReference, 0, len(objs))
+	s.live = make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		ref := manifests.RefOf(o)
+		_, inInventory := manifests.Recorded(s.prod.Status.Inventory, ref)
+		s.live[i] = r.readCached(ctx, s, o)
+		if live := s.live[i]; inInventory && live != nil && live.GetDeletionTimestamp() == nil && manifests.Owns(s.prod, live, true) {
+			ref.UID = live.GetUID()
+			s.claimed = append(s.claimed, ref)
 			continue
 		}
-		if res, refused, err := r.claimObject(ctx, s, o); refused || err != nil {
+		uid, res, refused, err := r.claimObject(ctx, s, o, inInventory)
+		if refused || err != nil {
 			return res, refused, err
 		}
+		ref.UID = uid
+		s.claimed = append(s.claimed, ref)
 	}
 	return ctrl.Result{}, false, nil
 }
@@ -625,7 +647,10 @@ func (r *Reconciler) claimObjects(ctx context.Context, s *scope, objs []*unstruc
 // claimObject reads o on the workload cluster and decides with manifests.ClaimObject
 // whether the Prod may apply it: refused (Applied False, OwnershipConflict or NotOwned)
 // when the object exists and is another Prod's, or no Prod's and not handed over.
-func (r *Reconciler) claimObject(ctx context.Context, s *scope, o *unstructured.Unstructured) (ctrl.Result, bool, error) {
+// inInventory says whether the Prod's inventory lists it (an object of a drover older
+// than the UID label is the Prod's by its name labels only then). uid is the UID of the
+// object read, empty when it does not exist.
+func (r *Reconciler) claimObject(ctx context.Context, s *scope, o *unstructured.Unstructured, inInventory bool) (uid types.UID, _ ctrl.Result, refused bool, _ error) {
 	prod := s.prod
 	ref := manifests.RefOf(o)
 	cur := &unstructured.Unstructured{}
@@ -636,47 +661,74 @@ func (r *Reconciler) claimObject(ctx context.Context, s *scope, o *unstructured.
 		existing = cur
 	case !apierrors.IsNotFound(err):
 		res, err := r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("reading %s: %w", manifests.Describe(ref), err))
-		return res, true, err
+		return "", res, true, err
 	}
-	claim := manifests.ClaimObject(prod, existing, false)
+	claim := manifests.ClaimObject(prod, existing, inInventory)
 	switch claim.Verdict {
 	case manifests.OwnershipConflict:
 		s.applyReason = droverv1.ProdOwnershipConflictReason
 		s.applyErr = fmt.Errorf("%s belongs to Prod %s; two Prods may not manage the same object: give one of them another spec.targetNamespace or object name",
 			manifests.Describe(ref), claim.Owner)
-		return ctrl.Result{RequeueAfter: r.ProgressInterval}, true, nil
+		return "", ctrl.Result{RequeueAfter: r.ProgressInterval}, true, nil
 	case manifests.NotOwned:
 		s.applyReason = droverv1.ProdNotOwnedReason
 		s.applyErr = fmt.Errorf("%s exists on the workload cluster and was not created by drover; drover does not take it over. "+
 			"Its owner hands it over with the annotation %s=%s on it; or rename it in spec.manifests",
 			manifests.Describe(ref), droverv1.AdoptAnnotation, manifests.ProdRef(prod))
-		return ctrl.Result{RequeueAfter: r.ProgressInterval}, true, nil
+		return "", ctrl.Result{RequeueAfter: r.ProgressInterval}, true, nil
 	case manifests.Adopt:
 		r.event(prod, corev1.EventTypeNormal, ReasonAdopted, "Apply", "taking over %s, handed over with %s", manifests.Describe(ref), droverv1.AdoptAnnotation)
 	}
-	return ctrl.Result{}, false, nil
+	if existing != nil {
+		uid = existing.GetUID()
+	}
+	return uid, ctrl.Result{}, false, nil
 }
 
-// applyObject server-side applies o as the Prod's. An object the inventory recorded with
-// a UID is applied with that UID, which the API server checks: when the object was
-// deleted, or deleted and re-created by someone else, since drover last applied it, the
-// apply fails and the object is claimed again as a new one (claimObject), so a
-// re-created object that is not the Prod's is not taken over.
+// applyObject server-side applies o as the Prod's. An object claimObjects found existing
+// is applied with the UID it was found as, which the API server checks: when the object
+// was deleted, or deleted and re-created by someone else, since, the apply fails and the
+// object is read and claimed again (claimObject), so a re-created object that is not
+// the Prod's is not taken over. The UID the inventory records is never named: whoever
+// may write the Prod's status could have written another object's there.
+//
+// An object that did not exist when it was claimed is read and claimed again right
+// before it is created: the target namespace may have been created and the inventory
+// recorded in between, and server-side apply cannot be told to create only, so an
+// object someone else created meanwhile would be taken over. What is left is the moment
+// between that read and the apply.
 func (r *Reconciler) applyObject(ctx context.Context, s *scope, o *unstructured.Unstructured) (ctrl.Result, bool, error) {
 	apply := func(uid types.UID) error {
 		o.SetUID(uid)
 		return s.workload.Apply(ctx, client.ApplyConfigurationFromUnstructured(o),
 			client.FieldOwner(droverv1.FieldManager), client.ForceOwnership)
 	}
-	uid := manifests.RecordedUID(s.prod.Status.Inventory, manifests.RefOf(o))
-	err := apply(uid)
-	if uid != "" && (apierrors.IsConflict(err) || apierrors.IsInvalid(err)) {
-		// Not the object applied last time (a conflict: it no longer exists; invalid: its
-		// metadata.uid differs), or an invalid object, which the second apply says again.
-		if res, refused, err := r.claimObject(ctx, s, o); refused || err != nil {
+	ref := manifests.RefOf(o)
+	claimed, ok := manifests.Recorded(s.claimed, ref)
+	if !ok {
+		// claimObjects claims every object of the manifests before any is applied.
+		res, err := r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("applying %s: it was not claimed", manifests.Describe(ref)))
+		return res, true, err
+	}
+	_, inInventory := manifests.Recorded(s.prod.Status.Inventory, ref)
+	uid := claimed.UID
+	if uid == "" {
+		var res ctrl.Result
+		var refused bool
+		var err error
+		if uid, res, refused, err = r.claimObject(ctx, s, o, inInventory); refused || err != nil {
 			return res, refused, err
 		}
-		err = apply("")
+	}
+	err := apply(uid)
+	if uid != "" && (apierrors.IsConflict(err) || apierrors.IsInvalid(err)) {
+		// Not the object found the Prod's (a conflict: it no longer exists; invalid: its
+		// metadata.uid differs), or an invalid object, which the second apply says again.
+		again, res, refused, claimErr := r.claimObject(ctx, s, o, inInventory)
+		if refused || claimErr != nil {
+			return res, refused, claimErr
+		}
+		err = apply(again)
 	}
 	if err != nil {
 		res, err := r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("applying %s %s: %w", o.GetKind(), o.GetName(), err))

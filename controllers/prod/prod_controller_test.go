@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/manifests"
 )
 
 // --- builders --------------------------------------------------------------------------
@@ -618,6 +619,101 @@ func TestAnInventoriedObjectReCreatedBySomeoneElseIsNotTakenOver(t *testing.T) {
 
 	// Deleting the Prod leaves it too.
 	deleteProd(t, p)
+	expectForeignUnchanged(g)
+}
+
+// The inventory is the Prod's status, which whoever may write prods/status can forge.
+// Objects of someone else listed there (with their real UIDs) are not applied over,
+// relabelled, pruned or deleted: an inventory entry says where to look, never whose the
+// object is.
+func TestAForgedInventoryTakesNothing(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns, elsewhere := "shop-forged", "shop-forged-other"
+	w := workloadClient(otherCluster)
+	p := newProd(t, otherCluster, ns, configMap("settings", map[string]string{"owner": "drover"}))
+	t.Cleanup(func() { deleteProd(t, p) })
+	g.Eventually(func(g Gomega) {
+		expectCondition(g, getProd(g, p), droverv1.ProdAppliedCondition, metav1.ConditionTrue, droverv1.ProdAppliedReason)
+	}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
+
+	// Another team's objects: two in the Prod's target namespace (someone with rights
+	// there made them), one in a namespace of their own.
+	g.Expect(w.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: elsewhere}})).To(Succeed())
+	var foreign []*corev1.ConfigMap
+	for _, key := range []client.ObjectKey{{Namespace: ns, Name: "theirs"}, {Namespace: ns, Name: "theirs-too"}, {Namespace: elsewhere, Name: "theirs"}} {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, Labels: map[string]string{"team": "other"}},
+			Data: map[string]string{"owner": "other"}}
+		g.Expect(w.Create(ctx, cm)).To(Succeed())
+		foreign = append(foreign, cm)
+	}
+	expectForeignUnchanged := func(g Gomega) {
+		for _, want := range foreign {
+			cm := &corev1.ConfigMap{}
+			g.Expect(w.Get(ctx, client.ObjectKeyFromObject(want), cm)).To(Succeed(), "ConfigMap %s/%s", want.Namespace, want.Name)
+			g.Expect(cm.ResourceVersion).To(Equal(want.ResourceVersion), "ConfigMap %s/%s was changed: %v %v", cm.Namespace, cm.Name, cm.Labels, cm.Data)
+			g.Expect(managers(cm.ManagedFields)).NotTo(ContainElement(droverv1.FieldManager))
+		}
+	}
+	// forge lists the foreign objects in the Prod's inventory, as if drover had applied
+	// them: with their real UIDs (the worst case) but for theirs-too, listed without one.
+	forge := func() {
+		g.Eventually(func() error {
+			got := getProd(NewWithT(t), p)
+			for _, cm := range foreign {
+				ref := droverv1.ObjectReference{Version: "v1", Kind: "ConfigMap", Namespace: cm.Namespace, Name: cm.Name, UID: cm.UID}
+				if cm.Name == "theirs-too" {
+					ref.UID = ""
+				}
+				if _, listed := manifests.Recorded(got.Status.Inventory, ref); !listed {
+					got.Status.Inventory = append(got.Status.Inventory, ref)
+				}
+			}
+			manifests.SortRefs(got.Status.Inventory)
+			return cp.Status().Update(ctx, got)
+		}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+	}
+
+	// The Prod lists the two objects of its target namespace: NotOwned. Then its
+	// inventory is forged to say drover applied them: still NotOwned, nothing touched.
+	g.Expect(updateProd(p, func(p *droverv1.Prod) {
+		p.Spec.Manifests = raw(configMap("settings", map[string]string{"owner": "drover"}),
+			configMap("theirs", map[string]string{"owner": "drover"}), configMap("theirs-too", map[string]string{"owner": "drover"}))
+	})).To(Succeed())
+	expectNotOwned := func(g Gomega) {
+		got := getProd(g, p)
+		expectCondition(g, got, droverv1.ProdAppliedCondition, metav1.ConditionFalse, droverv1.ProdNotOwnedReason)
+		g.Expect(conditions.GetMessage(got, droverv1.ProdAppliedCondition)).To(ContainSubstring("ConfigMap " + ns + "/theirs"))
+	}
+	g.Eventually(expectNotOwned, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	forge()
+	// A new version makes the manager reconcile the Prod, forged inventory and all (a
+	// status write alone does not wake it); the condition must be for that generation.
+	g.Expect(updateProd(p, func(p *droverv1.Prod) { p.Spec.Version = "v2" })).To(Succeed())
+	g.Eventually(expectNotOwned, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	g.Expect(getProd(g, p).Status.Inventory).To(HaveLen(4), "the forged entries are still listed")
+	g.Consistently(func(g Gomega) {
+		expectNotOwned(g)
+		expectForeignUnchanged(g)
+	}, 7*time.Second, 500*time.Millisecond).Should(Succeed(), "two resyncs with the forged inventory take nothing")
+
+	// The Prod drops them from its manifests: the forged entries are stale, and the prune
+	// leaves the objects alone (and forgets them).
+	g.Expect(updateProd(p, func(p *droverv1.Prod) {
+		p.Spec.Manifests = raw(configMap("settings", map[string]string{"owner": "drover"}))
+	})).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		got := getProd(g, p)
+		expectCondition(g, got, droverv1.ProdAppliedCondition, metav1.ConditionTrue, droverv1.ProdAppliedReason)
+		g.Expect(got.Status.Inventory).To(HaveLen(1))
+		g.Expect(got.Status.Inventory[0].Name).To(Equal("settings"))
+	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
+	expectForeignUnchanged(g)
+
+	// Forged again, and the Prod deleted: only its own object goes.
+	forge()
+	deleteProd(t, p)
+	g.Expect(apierrors.IsNotFound(w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "settings"}, &corev1.ConfigMap{}))).To(BeTrue(), "the Prod's own object must be deleted with it")
 	expectForeignUnchanged(g)
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -239,4 +240,181 @@ func TestATenantSharesItsTargetNamespacesAndNobodyElseEntersThem(t *testing.T) {
 	for _, p := range []*droverv1.Prod{first, second} {
 		expectCondition(g, getProd(g, p), droverv1.ProdAppliedCondition, metav1.ConditionTrue, droverv1.ProdAppliedReason)
 	}
+}
+
+// newTenant creates a Tenant with spec and a control-plane namespace labelled with it,
+// and returns both names.
+func newTenant(t *testing.T, spec droverv1.TenantSpec) (tenant, team string) {
+	t.Helper()
+	name := "t-" + rand.String(5)
+	tn := &droverv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
+	NewWithT(t).Expect(cp.Create(context.Background(), tn)).To(Succeed())
+	t.Cleanup(func() { _ = cp.Delete(context.Background(), tn) })
+	return name, teamNamespace(t, name)
+}
+
+// expectApplied waits until the Prod's objects of its current generation are applied.
+func expectApplied(t *testing.T, p *droverv1.Prod) {
+	t.Helper()
+	NewWithT(t).Eventually(func(g Gomega) {
+		expectCondition(g, getProd(g, p), droverv1.ProdAppliedCondition, metav1.ConditionTrue, droverv1.ProdAppliedReason)
+	}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
+}
+
+// The admission policies refuse a Namespace among the manifests when they are
+// installed; the suite's control plane has none of them, so this is the manager's own
+// refusal, the second wall.
+func TestANamespaceInTheManifestsIsRefused(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	planted := "planted-" + rand.String(5)
+	namespace := map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": planted}}
+
+	// The defaults, and a Tenant that allows every other kind.
+	p := newProd(t, rolloutCluster, "ns-"+planted, configMap("first", nil), namespace)
+	t.Cleanup(func() { deleteProd(t, p) })
+	msg := expectRefused(t, p, "spec.manifests[1]", "Namespace of the core group", "spec.kinds.clusterScopedAllowed",
+		"a Namespace is never allowed in the manifests")
+	g.Expect(msg).To(ContainSubstring(fmt.Sprintf("the defaults for namespace %q", bed.Namespace)))
+	expectNoNamespace(t, rolloutCluster, "ns-"+planted)
+
+	tenant, team := newTenant(t, droverv1.TenantSpec{
+		Clusters: []droverv1.TenantClusterRule{{Namespace: bed.Namespace, Names: []droverv1.NamePattern{rolloutCluster}}},
+		Kinds: droverv1.TenantKinds{ClusterScopedAllowed: []droverv1.GroupKind{
+			{Group: "rbac.authorization.k8s.io", Kind: "*"}, {Kind: "PersistentVolume"},
+		}},
+	})
+	tp := prodIn(t, team, bed.Namespace, rolloutCluster, "ns-t-"+planted, namespace, configMap("first", nil))
+	expectRefused(t, tp, fmt.Sprintf("Tenant %q", tenant), "spec.manifests[0]", "Namespace of the core group")
+	expectNoNamespace(t, rolloutCluster, "ns-t-"+planted)
+	g.Expect(apierrors.IsNotFound(workloadClient(rolloutCluster).Get(ctx, client.ObjectKey{Name: planted}, &corev1.Namespace{}))).To(BeTrue())
+}
+
+func TestATenantsNamespacedKinds(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	// ConfigMaps and every kind of apps but DaemonSets.
+	tenant, team := newTenant(t, droverv1.TenantSpec{
+		Clusters: []droverv1.TenantClusterRule{{Namespace: bed.Namespace, Names: []droverv1.NamePattern{otherCluster}}},
+		Kinds: droverv1.TenantKinds{
+			NamespacedAllowed: []droverv1.GroupKind{{Kind: "ConfigMap"}, {Group: "apps", Kind: "*"}},
+			NamespacedDenied:  []droverv1.GroupKind{{Group: "apps", Kind: "DaemonSet"}},
+		},
+	})
+	daemonSet := map[string]any{"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": map[string]any{"name": "agent"},
+		"spec": map[string]any{
+			"selector": map[string]any{"matchLabels": map[string]any{"app": "agent"}},
+			"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"app": "agent"}},
+				"spec": map[string]any{"containers": []any{map[string]any{"name": "agent", "image": "registry.example/agent:1"}}}},
+		}}
+	secret := map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "token"}, "stringData": map[string]any{"t": "x"}}
+
+	ok := prodIn(t, team, bed.Namespace, otherCluster, tenant+"-ok", configMap("settings", nil), deployment("api", 1))
+	expectApplied(t, ok)
+	g.Expect(workloadClient(otherCluster).Get(ctx, client.ObjectKey{Namespace: tenant + "-ok", Name: "api"}, &appsv1.Deployment{})).To(Succeed())
+
+	notAllowed := prodIn(t, team, bed.Namespace, otherCluster, tenant+"-secret", configMap("settings", nil), secret)
+	expectRefused(t, notAllowed, fmt.Sprintf("Tenant %q", tenant), "spec.manifests[1]", "Secret of the core group",
+		"spec.kinds.namespacedAllowed", "not among the namespaced kinds allowed")
+	expectNoNamespace(t, otherCluster, tenant+"-secret")
+
+	denied := prodIn(t, team, bed.Namespace, otherCluster, tenant+"-agent", configMap("settings", nil), daemonSet)
+	expectRefused(t, denied, fmt.Sprintf("Tenant %q", tenant), "spec.manifests[1]", "DaemonSet apps",
+		"spec.kinds.namespacedDenied", "among the namespaced kinds denied")
+	expectNoNamespace(t, otherCluster, tenant+"-agent")
+}
+
+func TestATenantsClusterSelector(t *testing.T) {
+	// workload-1 and workload-2 are both labelled region eu. The Tenant allows
+	// workload-2 only with region us, and any Cluster with region eu by the second rule
+	// but for its names: workload-1 only.
+	tenant, team := newTenant(t, droverv1.TenantSpec{Clusters: []droverv1.TenantClusterRule{
+		{Namespace: bed.Namespace, Names: []droverv1.NamePattern{otherCluster},
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"topology.drover.dev/region": "us"}}},
+		{Namespace: bed.Namespace, Names: []droverv1.NamePattern{rolloutCluster},
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"topology.drover.dev/region": "eu"}}},
+	}})
+	refused := prodIn(t, team, bed.Namespace, otherCluster, tenant+"-eu", configMap("settings", nil))
+	expectRefused(t, refused, fmt.Sprintf("Tenant %q", tenant), "spec.clusters", bed.Namespace+"/"+otherCluster)
+	expectNoNamespace(t, otherCluster, tenant+"-eu")
+	NewWithT(t).Expect(conditions.Get(getProd(NewWithT(t), refused), droverv1.ProdClusterReachableCondition).Reason).
+		To(Equal(droverv1.ProdNotPermittedReason))
+
+	allowed := prodIn(t, team, bed.Namespace, rolloutCluster, tenant+"-eu", configMap("settings", nil))
+	expectApplied(t, allowed)
+}
+
+// A Prod that runs keeps what it runs when its Tenant stops allowing one of its kinds,
+// and when it is updated to hold a kind that is refused: nothing is applied, pruned or
+// changed, and Applied says why.
+func TestARunningProdKeepsItsObjectsWhenItsKindsAreRefused(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	tenant, team := newTenant(t, droverv1.TenantSpec{
+		Clusters: []droverv1.TenantClusterRule{{Namespace: bed.Namespace, Names: []droverv1.NamePattern{otherCluster}}},
+	})
+	target := tenant + "-app"
+	w := workloadClient(otherCluster)
+	p := prodIn(t, team, bed.Namespace, otherCluster, target,
+		configMap("a", map[string]string{"v": "1"}), configMap("b", map[string]string{"v": "1"}), deployment("api", 1))
+	expectApplied(t, p)
+	inventory := getProd(g, p).Status.Inventory
+	g.Expect(inventory).To(HaveLen(3))
+	versions := func(g Gomega) map[string]string {
+		out := map[string]string{}
+		for _, name := range []string{"a", "b"} {
+			cm := &corev1.ConfigMap{}
+			g.Expect(w.Get(ctx, client.ObjectKey{Namespace: target, Name: name}, cm)).To(Succeed())
+			out["ConfigMap "+name] = cm.ResourceVersion
+		}
+		dep := &appsv1.Deployment{}
+		g.Expect(w.Get(ctx, client.ObjectKey{Namespace: target, Name: "api"}, dep)).To(Succeed())
+		out["Deployment api"] = fmt.Sprint(dep.Generation)
+		return out
+	}
+	// Deployments change their status as they roll out: their generation is compared.
+	var before map[string]string
+	g.Eventually(func(g Gomega) {
+		expectCondition(g, getProd(g, p), droverv1.ProdAvailableCondition, metav1.ConditionTrue, "")
+		before = versions(g)
+	}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
+	keeps := func(reason string, parts ...string) {
+		t.Helper()
+		g.Eventually(func(g Gomega) {
+			got := getProd(g, p)
+			expectCondition(g, got, droverv1.ProdAppliedCondition, metav1.ConditionFalse, reason)
+			for _, part := range parts {
+				g.Expect(conditions.GetMessage(got, droverv1.ProdAppliedCondition)).To(ContainSubstring(part))
+			}
+		}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
+		g.Consistently(func(g Gomega) {
+			g.Expect(versions(g)).To(Equal(before), "the running objects must stay as they were")
+			g.Expect(getProd(g, p).Status.Inventory).To(Equal(inventory), "nothing is pruned or forgotten")
+		}, 7*time.Second, 500*time.Millisecond).Should(Succeed(), "two resyncs change nothing")
+	}
+
+	// The platform team denies ConfigMaps.
+	tn := &droverv1.Tenant{}
+	g.Expect(cp.Get(ctx, client.ObjectKey{Name: tenant}, tn)).To(Succeed())
+	tn.Spec.Kinds.NamespacedDenied = []droverv1.GroupKind{{Kind: "ConfigMap"}}
+	g.Expect(cp.Update(ctx, tn)).To(Succeed())
+	keeps(droverv1.ProdNotPermittedReason, fmt.Sprintf("Tenant %q", tenant), "spec.manifests[0]", "ConfigMap of the core group", "spec.kinds.namespacedDenied")
+
+	// It allows them again, and the team drops b, changes a and adds a
+	// ClusterRoleBinding: refused, so a keeps its data and b is not pruned.
+	g.Expect(cp.Get(ctx, client.ObjectKey{Name: tenant}, tn)).To(Succeed())
+	tn.Spec.Kinds.NamespacedDenied = nil
+	g.Expect(cp.Update(ctx, tn)).To(Succeed())
+	expectApplied(t, p)
+	inventory = getProd(g, p).Status.Inventory
+	before = versions(g)
+	binding := "drover-test-" + rand.String(5)
+	g.Expect(updateProd(p, func(p *droverv1.Prod) {
+		p.Spec.Manifests = raw(configMap("a", map[string]string{"v": "2"}), deployment("api", 1), clusterRole(binding))
+	})).To(Succeed())
+	keeps(droverv1.ProdNotPermittedReason, "spec.manifests[2]", "ClusterRoleBinding rbac.authorization.k8s.io", "spec.kinds.clusterScopedAllowed")
+	cm := &corev1.ConfigMap{}
+	g.Expect(w.Get(ctx, client.ObjectKey{Namespace: target, Name: "a"}, cm)).To(Succeed())
+	g.Expect(cm.Data).To(HaveKeyWithValue("v", "1"))
+	g.Expect(apierrors.IsNotFound(w.Get(ctx, client.ObjectKey{Name: binding}, &rbacv1.ClusterRoleBinding{}))).To(BeTrue())
 }

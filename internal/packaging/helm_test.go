@@ -58,9 +58,11 @@ func TestChartDefaults(t *testing.T) {
 		"CustomResourceDefinition/tenants.drover.dev",
 		"Deployment/drover-manager", "NetworkPolicy/drover-manager", "Role/drover-leader-election-role", "RoleBinding/drover-leader-election-rolebinding",
 		"Service/drover-manager-metrics", "ServiceAccount/drover-manager",
+		"ValidatingAdmissionPolicy/drover-defaults",
 		"ValidatingAdmissionPolicy/drover-own-namespace-clusters", "ValidatingAdmissionPolicy/drover-release-finalizers",
 		"ValidatingAdmissionPolicy/drover-tenant-label-needs-a-tenant",
 		"ValidatingAdmissionPolicy/drover-tenant-prods", "ValidatingAdmissionPolicy/drover-tenant-prodsets",
+		"ValidatingAdmissionPolicyBinding/drover-defaults",
 		"ValidatingAdmissionPolicyBinding/drover-own-namespace-clusters", "ValidatingAdmissionPolicyBinding/drover-release-finalizers",
 		"ValidatingAdmissionPolicyBinding/drover-tenant-label-needs-a-tenant",
 		"ValidatingAdmissionPolicyBinding/drover-tenant-prods", "ValidatingAdmissionPolicyBinding/drover-tenant-prodsets",
@@ -242,6 +244,68 @@ func TestChartSingleTeam(t *testing.T) {
 	}
 	if _, err := renderChart(t, "tenancy: {singleTeam: yes-please}"); err == nil {
 		t.Error("a singleTeam that is not a boolean rendered")
+	}
+}
+
+// Single-team mode leaves out the tenancy admission policies and their bindings (those
+// of config/admission labelled drover.dev/tenancy=true): they would refuse at admission
+// what the manager then allows, such as a Prod naming a Cluster of another namespace.
+// The others (drover-release-finalizers) stay.
+func TestChartSingleTeamLeavesOutTheTenancyPolicies(t *testing.T) {
+	root := repoRoot(t)
+	var kustomization struct {
+		Resources []string `json:"resources"`
+	}
+	readObject(t, filepath.Join(root, "config", "admission", "kustomization.yaml"), &kustomization)
+	tenancy := map[string]bool{} // kind/name → labelled as a tenancy policy
+	for _, f := range kustomization.Resources {
+		var m map[string]any
+		readObject(t, filepath.Join(root, "config", "admission", f), &m)
+		u := &unstructured.Unstructured{Object: m}
+		tenancy[u.GetKind()+"/"+u.GetName()] = u.GetLabels()["drover.dev/tenancy"] == "true"
+	}
+	// Each policy, and its binding alike, is labelled for what it checks.
+	for name, want := range map[string]bool{
+		"drover-own-namespace-clusters":      true,
+		"drover-defaults":                    true,
+		"drover-tenant-prods":                true,
+		"drover-tenant-prodsets":             true,
+		"drover-tenant-label-needs-a-tenant": true,
+		"drover-release-finalizers":          false,
+	} {
+		for _, kind := range []string{"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} {
+			if got, ok := tenancy[kind+"/"+name]; !ok || got != want {
+				t.Errorf("%s/%s: in config/admission %t, labelled drover.dev/tenancy=true %t; want labelled %t", kind, name, ok, got, want)
+			}
+		}
+	}
+	for values, singleTeam := range map[string]bool{
+		"":                             false,
+		"tenancy: {singleTeam: false}": false,
+		"tenancy: {singleTeam: true}":  true,
+	} {
+		in := mustRenderChart(t, values)
+		rendered := map[string]bool{}
+		for _, kind := range []string{"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} {
+			for _, o := range in.ofKind(kind) {
+				rendered[kind+"/"+o.GetName()] = true
+			}
+		}
+		for key, isTenancy := range tenancy {
+			if want := !singleTeam || !isTenancy; rendered[key] != want {
+				t.Errorf("values %q: %s rendered %t, want %t", values, key, rendered[key], want)
+			}
+		}
+		if len(rendered) > len(tenancy) {
+			t.Errorf("values %q: %d admission objects rendered, config/admission has %d", values, len(rendered), len(tenancy))
+		}
+	}
+	// admissionPolicies.enabled: false leaves out all of them, in either mode.
+	for _, values := range []string{"admissionPolicies: {enabled: false}", "{admissionPolicies: {enabled: false}, tenancy: {singleTeam: true}}"} {
+		in := mustRenderChart(t, values)
+		if n := len(in.ofKind("ValidatingAdmissionPolicy")) + len(in.ofKind("ValidatingAdmissionPolicyBinding")); n != 0 {
+			t.Errorf("values %q: %d admission objects rendered, want none", values, n)
+		}
 	}
 }
 

@@ -24,7 +24,7 @@ func TestChartAdmissionPolicies(t *testing.T) {
 	}
 	sort.Strings(got)
 	var want []string
-	for _, name := range []string{"drover-own-namespace-clusters", "drover-release-finalizers", "drover-tenant-label-needs-a-tenant", "drover-tenant-prods", "drover-tenant-prodsets"} {
+	for _, name := range []string{"drover-defaults", "drover-own-namespace-clusters", "drover-release-finalizers", "drover-tenant-label-needs-a-tenant", "drover-tenant-prods", "drover-tenant-prodsets"} {
 		want = append(want, "ValidatingAdmissionPolicy/"+name, "ValidatingAdmissionPolicyBinding/"+name)
 	}
 	sort.Strings(want)
