@@ -213,7 +213,8 @@ func (r *Reconciler) workloadToProd(cluster client.ObjectKey) handler.MapFunc {
 			return nil
 		}
 		prod := &droverv1.Prod{}
-		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, prod); err != nil || !wakes(prod, cluster, o) {
+		// Read only: the cache's Prod is not copied.
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, prod, client.UnsafeDisableDeepCopy); err != nil || !wakes(prod, cluster, o) {
 			return nil
 		}
 		return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: ns, Name: name}}}

@@ -16,10 +16,12 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -236,9 +238,44 @@ func (r *Reconciler) watchKind(ctx context.Context, s *scope, gvk schema.GroupVe
 		Name:         fmt.Sprintf("%s-watch-%s", ControllerName, strings.ToLower(gvk.Kind+"."+gvk.Version+"."+gvk.Group)),
 		Watcher:      r.controller,
 		Kind:         client.Object(kind),
-		EventHandler: handler.EnqueueRequestsFromMapFunc(r.workloadToProd(s.clusterKey)),
+		EventHandler: workloadHandler{EventHandler: handler.EnqueueRequestsFromMapFunc(r.workloadToProd(s.clusterKey)), known: r.knownToProd},
 	}))
 	if err != nil {
 		ctrl.LoggerFrom(ctx).V(4).Info("could not watch workload objects yet", "kind", gvk.String(), "error", err.Error())
 	}
+}
+
+// workloadHandler wakes the Prod of a workload object that changed (workloadToProd), but
+// not for an object that appears exactly as its Prod's inventory records it: a new watch
+// first lists every object of its kind, and after a restart each Prod would be woken
+// again by each of its objects, which its own reconcile has just verified. An object
+// drover just created, re-created by someone else, or changed since drover applied it
+// still wakes it.
+type workloadHandler struct {
+	handler.EventHandler
+	known func(context.Context, client.Object) bool
+}
+
+func (h workloadHandler) Create(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+	if h.known(ctx, e.Object) {
+		return
+	}
+	h.EventHandler.Create(ctx, e, q)
+}
+
+// knownToProd says whether o is, as the watch holds it, the object its Prod's inventory
+// records drover applied last (manifests.AsApplied).
+func (r *Reconciler) knownToProd(ctx context.Context, o client.Object) bool {
+	live, ok := o.(*unstructured.Unstructured)
+	ns, name, isProds := manifests.ProdOf(o)
+	if !ok || !isProds {
+		return false
+	}
+	prod := &droverv1.Prod{}
+	// Read only: the cache's Prod is not copied.
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, prod, client.UnsafeDisableDeepCopy); err != nil {
+		return false
+	}
+	ref, recorded := manifests.Recorded(prod.Status.Inventory, manifests.RefOf(live))
+	return recorded && manifests.AsApplied(prod, ref, live)
 }

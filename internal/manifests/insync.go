@@ -79,13 +79,19 @@ func AppliedRecord(config string, entries []metav1.ManagedFieldsEntry, generatio
 
 // InSync reports whether the object recorded by ref, whose configuration to apply now has
 // ConfigHash config, needs no apply: live (the object as drover's workload cache holds
-// it, nil when the cache has none) is the object drover applied last (same UID, not being
-// deleted, still prod's by its labels) and nothing changed what drover applied since
-// (same configuration, and drover's field manager owns the same fields). Anything else,
-// including a record of an older drover with no hashes, and a cached copy older than the
-// generation the apply left, is out of sync.
+// it, nil when the cache has none) is the object drover applied last (AsApplied) and the
+// configuration is the one applied then. Anything else, including a record of an older
+// drover with no hashes, is out of sync.
 func InSync(prod *droverv1.Prod, ref droverv1.ObjectReference, config string, live *unstructured.Unstructured) bool {
-	if live == nil || ref.UID == "" || ref.Applied == "" || config == "" {
+	return config != "" && strings.HasPrefix(ref.Applied, config+".") && AsApplied(prod, ref, live)
+}
+
+// AsApplied reports whether live (a cached copy) is the object drover applied last as
+// ref records it: same UID, not being deleted, still prod's by its labels, and nothing
+// changed what drover applied since (drover's field manager owns the same fields, and
+// the copy is not older than the generation the apply left).
+func AsApplied(prod *droverv1.Prod, ref droverv1.ObjectReference, live *unstructured.Unstructured) bool {
+	if live == nil || ref.UID == "" || ref.Applied == "" {
 		return false
 	}
 	if live.GetUID() != ref.UID || live.GetDeletionTimestamp() != nil || !Owns(prod, live, true) {
@@ -100,7 +106,7 @@ func InSync(prod *droverv1.Prod, ref droverv1.ObjectReference, config string, li
 	// list paths, not values, so a copy from before the apply (a cache behind, a watch
 	// that reconnects) lists the same fields and would be judged, and its status
 	// assessed, as if it were the applied object.
-	return err == nil && parts[0] == config && parts[1] != "" && parts[1] == CachedFields(live) && live.GetGeneration() >= gen
+	return err == nil && parts[0] != "" && parts[1] != "" && parts[1] == CachedFields(live) && live.GetGeneration() >= gen
 }
 
 // Recorded returns the inventory entry of the object ref names (under any API version).
