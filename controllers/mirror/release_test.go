@@ -43,6 +43,7 @@ func TestReleaseAProdWhoseAWSIsGone(t *testing.T) {
 		synced = getProd(g, key)
 		c := prodCondition(g, key, droverv1.ProdMirrorSyncedCondition)
 		g.Expect(c.Status).To(Equal(metav1.ConditionTrue), "MirrorSynced: %+v", c)
+		g.Expect(synced.Status.Endpoint).NotTo(BeNil(), "the Prod's endpoint")
 		g.Expect(synced.Status.Endpoint.NLBARN).NotTo(BeEmpty())
 		g.Expect(synced.Status.Mirror.TargetGroups).To(HaveLen(2))
 		g.Expect(synced.Status.Mirror.TargetGroups[0].ARN).NotTo(BeEmpty())
