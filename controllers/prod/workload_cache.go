@@ -137,8 +137,10 @@ func stripWorkload(in any) (any, error) {
 		}
 		return in, nil
 	}
-	fields := manifests.FieldsHash(u.GetManagedFields())
-	if u.GetManagedFields() == nil {
+	// Converting managedFields to their type is most of this transform's cost: once.
+	entries := u.GetManagedFields()
+	fields := manifests.FieldsHash(entries)
+	if entries == nil {
 		fields = manifests.CachedFields(u) // stripped before; "" on an object from the API server
 	}
 	out := &unstructured.Unstructured{Object: map[string]any{"apiVersion": u.GetAPIVersion(), "kind": u.GetKind()}}

@@ -62,6 +62,8 @@ const (
 	FieldManager = "drover-prodset"
 	// DefaultUnreachableToleration applies when spec.placement.unreachableToleration is unset.
 	DefaultUnreachableToleration = 5 * time.Minute
+	// setIndex indexes Prods by the name of their set (the drover.dev/prodset label).
+	setIndex = "metadata.labels.prodset"
 )
 
 // Reconciler reconciles ProdSets.
@@ -121,7 +123,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 
 // SetupWithManager registers the controller and its watches.
-func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, options controller.Options) error {
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, options controller.Options) error {
 	if r.Grace == 0 {
 		r.Grace = 5 * time.Second
 	}
@@ -139,6 +141,17 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 	}
 	if r.Now == nil {
 		r.Now = time.Now
+	}
+	// A set's reconcile lists its own Prods: by an index, not by matching the label
+	// of every Prod in the namespace (at 2,000 Prods in one namespace, a resync of its
+	// 400 sets matched 800,000 labels).
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &droverv1.Prod{}, setIndex, func(o client.Object) []string {
+		if name := o.GetLabels()[droverv1.ProdSetNameLabel]; name != "" {
+			return []string{name}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("indexing Prods by ProdSet: %w", err)
 	}
 	setMetrics.Use(mgr.GetCache(), mgr.Elected())
 	// Placement reads every Cluster and ClusterMaintenance of the set's namespace.
@@ -410,7 +423,7 @@ func (r *Reconciler) reconcileTimers(_ context.Context, s *scope) (ctrl.Result, 
 func (r *Reconciler) observe(ctx context.Context, s *scope) error {
 	ns := s.set.Namespace
 	prods := &droverv1.ProdList{}
-	if err := r.Client.List(ctx, prods, client.InNamespace(ns), client.MatchingLabels{droverv1.ProdSetNameLabel: s.set.Name}); err != nil {
+	if err := r.Client.List(ctx, prods, client.InNamespace(ns), client.MatchingFields{setIndex: s.set.Name}); err != nil {
 		return fmt.Errorf("listing Prods: %w", err)
 	}
 	for i := range prods.Items {
