@@ -91,7 +91,14 @@ func prodsOf(g Gomega, set *droverv1.ProdSet) []droverv1.Prod {
 	list := &droverv1.ProdList{}
 	g.Expect(cp.List(context.Background(), list, client.InNamespace(set.Namespace),
 		client.MatchingLabels{droverv1.ProdSetNameLabel: set.Name})).To(Succeed())
-	return list.Items
+	// The set's own: another author may label a Prod with the set's name.
+	var own []droverv1.Prod
+	for _, p := range list.Items {
+		if metav1.IsControlledBy(&p, set) {
+			own = append(own, p)
+		}
+	}
+	return own
 }
 
 // byCluster maps cluster -> Prod name of the set's Prods (one per cluster here).
@@ -470,6 +477,15 @@ func TestAProdOfItsOwnIsNeverTakenOver(t *testing.T) {
 		}, 60*time.Second, 250*time.Millisecond).Should(BeTrue())
 	})
 
+	// Another author's Prod that claims, by the label the set's Prods carry, to be one
+	// of the set's: the set lists its Prods by that label (an index), and must still
+	// take only those it controls.
+	decoy := own.DeepCopy()
+	decoy.ObjectMeta = metav1.ObjectMeta{Namespace: bed.Namespace, Name: "decoy-eu-1", Labels: map[string]string{droverv1.ProdSetNameLabel: "own"}}
+	decoy.Spec.Version, decoy.Spec.TargetNamespace = "decoy", "decoy"
+	g.Expect(cp.Create(ctx, decoy)).To(Succeed())
+	t.Cleanup(func() { _ = cp.Delete(ctx, decoy) })
+
 	// The set's first Prod would be "own-eu-1" on eu-1: it takes the next name, and a
 	// target namespace of its own.
 	set := newSet(t, "own", 1, nil)
@@ -482,4 +498,11 @@ func TestAProdOfItsOwnIsNeverTakenOver(t *testing.T) {
 	g.Expect(own.Labels).NotTo(HaveKey(droverv1.ProdSetNameLabel))
 	g.Expect(own.OwnerReferences).To(BeEmpty())
 	g.Expect(own.Spec.Version).To(Equal("mine"))
+	g.Expect(cp.Get(ctx, client.ObjectKeyFromObject(decoy), decoy)).To(Succeed())
+	g.Expect(decoy.OwnerReferences).To(BeEmpty())
+	g.Expect(decoy.Spec.Version).To(Equal("decoy"))
+	g.Expect(cp.Get(ctx, client.ObjectKeyFromObject(set), set)).To(Succeed())
+	for _, sum := range set.Status.Prods {
+		g.Expect(sum.Name).NotTo(Equal(decoy.Name), "the set counts another author's Prod as its own")
+	}
 }
