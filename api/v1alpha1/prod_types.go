@@ -176,9 +176,10 @@ type ObjectReference struct {
 	Namespace string `json:"namespace,omitempty"`
 	// name of the object.
 	Name string `json:"name"`
-	// uid of the object when drover last applied it. The next apply names it as a
-	// precondition, so an object deleted and re-created by someone else in the meantime
-	// is not taken over; empty until the object was applied once.
+	// uid of the object when drover last applied it; empty until the object was applied
+	// once. It says which object drover applied, not that the object is the Prod's:
+	// each apply names the UID of the object drover has just found the Prod's, so an
+	// object deleted and re-created by someone else in the meantime is not taken over.
 	// +optional
 	UID types.UID `json:"uid,omitempty"`
 	// applied records drover's last apply of the object: a hash of the configuration it

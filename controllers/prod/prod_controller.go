@@ -693,17 +693,13 @@ func (r *Reconciler) claimObject(ctx context.Context, s *scope, o *unstructured.
 // the Prod's is not taken over. The UID the inventory records is never named: whoever
 // may write the Prod's status could have written another object's there.
 //
-// An object that did not exist when it was claimed is read and claimed again right
-// before it is created: the target namespace may have been created and the inventory
-// recorded in between, and server-side apply cannot be told to create only, so an
-// object someone else created meanwhile would be taken over. What is left is the moment
-// between that read and the apply.
+// An object that did not exist when it was claimed is created first (applyAs): an apply
+// creates or updates, and would take over an object someone else created after drover
+// looked, where a create fails and the object is claimed again. The create leaves an
+// update's managedFields entry of drover's owning every field, which would keep a field
+// later dropped from the manifests on the object; it is removed (DropUpdateEntries),
+// whenever an apply's response shows one.
 func (r *Reconciler) applyObject(ctx context.Context, s *scope, o *unstructured.Unstructured) (ctrl.Result, bool, error) {
-	apply := func(uid types.UID) error {
-		o.SetUID(uid)
-		return s.workload.Apply(ctx, client.ApplyConfigurationFromUnstructured(o),
-			client.FieldOwner(droverv1.FieldManager), client.ForceOwnership)
-	}
 	ref := manifests.RefOf(o)
 	claimed, ok := manifests.Recorded(s.claimed, ref)
 	if !ok {
@@ -712,30 +708,43 @@ func (r *Reconciler) applyObject(ctx context.Context, s *scope, o *unstructured.
 		return res, true, err
 	}
 	_, inInventory := manifests.Recorded(s.prod.Status.Inventory, ref)
-	uid := claimed.UID
-	if uid == "" {
-		var res ctrl.Result
-		var refused bool
-		var err error
-		if uid, res, refused, err = r.claimObject(ctx, s, o, inInventory); refused || err != nil {
-			return res, refused, err
-		}
-	}
-	err := apply(uid)
-	if uid != "" && (apierrors.IsConflict(err) || apierrors.IsInvalid(err)) {
-		// Not the object found the Prod's (a conflict: it no longer exists; invalid: its
-		// metadata.uid differs), or an invalid object, which the second apply says again.
+	err := r.applyAs(ctx, s, o, claimed.UID)
+	// Not the object claimed: found absent, it exists now; found, it no longer exists (a
+	// conflict) or has another UID (invalid). Or an invalid object, which the second
+	// attempt says again.
+	if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) || apierrors.IsInvalid(err) {
 		again, res, refused, claimErr := r.claimObject(ctx, s, o, inInventory)
 		if refused || claimErr != nil {
 			return res, refused, claimErr
 		}
-		err = apply(again)
+		err = r.applyAs(ctx, s, o, again)
+	}
+	if patch, ok := manifests.DropUpdateEntries(o.GetManagedFields()); err == nil && ok {
+		err = s.workload.Patch(ctx, o, client.RawPatch(types.JSONPatchType, patch))
 	}
 	if err != nil {
 		res, err := r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("applying %s %s: %w", o.GetKind(), o.GetName(), err))
 		return res, true, err
 	}
 	return ctrl.Result{}, false, nil
+}
+
+// applyAs applies o as the object of UID uid, or creates it first when uid is empty (it
+// was found absent). A create fails (AlreadyExists) on an object someone else created
+// since drover looked, where an apply would take it over; the apply after it makes
+// drover's managedFields entry an apply's. o ends as the API server returned it.
+func (r *Reconciler) applyAs(ctx context.Context, s *scope, o *unstructured.Unstructured, uid types.UID) error {
+	if uid == "" {
+		o.SetUID("")
+		created := o.DeepCopy()
+		if err := s.workload.Create(ctx, created, client.FieldOwner(droverv1.FieldManager)); err != nil {
+			return err
+		}
+		uid = created.GetUID()
+	}
+	o.SetUID(uid)
+	return s.workload.Apply(ctx, client.ApplyConfigurationFromUnstructured(o),
+		client.FieldOwner(droverv1.FieldManager), client.ForceOwnership)
 }
 
 // reconcileAvailability judges the applied objects as the API server returned them.

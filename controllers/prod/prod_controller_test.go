@@ -157,7 +157,7 @@ func TestEditingManifestsUpdatesAndPrunes(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	ns := "shop-edit"
-	p := newProd(t, rolloutCluster, ns, configMap("old", map[string]string{"a": "1"}), configMap("kept", map[string]string{"a": "1"}), deployment("web", 1))
+	p := newProd(t, rolloutCluster, ns, configMap("old", map[string]string{"a": "1"}), configMap("kept", map[string]string{"a": "1", "b": "1"}), deployment("web", 1))
 	t.Cleanup(func() { deleteProd(t, p) })
 	w := workloadClient(rolloutCluster)
 
@@ -181,7 +181,8 @@ func TestEditingManifestsUpdatesAndPrunes(t *testing.T) {
 		g.Expect(w.Create(ctx, theirs)).To(Succeed())
 	}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
 
-	// New version, a changed Deployment, "old" and "adopted" removed, a Secret added.
+	// New version, a changed Deployment, a key of "kept" dropped, "old" and "adopted"
+	// removed, a Secret added.
 	g.Expect(updateProd(p, func(p *droverv1.Prod) {
 		p.Spec.Version = "v2"
 		p.Spec.Manifests = raw(
@@ -205,7 +206,14 @@ func TestEditingManifestsUpdatesAndPrunes(t *testing.T) {
 
 		kept := &corev1.ConfigMap{}
 		g.Expect(w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "kept"}, kept)).To(Succeed())
-		g.Expect(kept.Data).To(HaveKeyWithValue("a", "2"))
+		// The dropped key is gone: drover created "kept" and then applied it, and only its
+		// apply's managedFields entry is left, so nothing else holds the key.
+		g.Expect(kept.Data).To(Equal(map[string]string{"a": "2"}))
+		for _, m := range kept.ManagedFields {
+			if m.Manager == droverv1.FieldManager {
+				g.Expect(m.Operation).To(Equal(metav1.ManagedFieldsOperationApply), "drover's entries of kept: %v", kept.ManagedFields)
+			}
+		}
 		g.Expect(w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "token"}, &corev1.Secret{})).To(Succeed())
 		g.Expect(apierrors.IsNotFound(w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "old"}, &corev1.ConfigMap{}))).To(BeTrue(), "old must be pruned")
 	}, 90*time.Second, 500*time.Millisecond).Should(Succeed())

@@ -3,6 +3,7 @@ package manifests
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -123,4 +124,40 @@ func Recorded(inventory []droverv1.ObjectReference, ref droverv1.ObjectReference
 func shortHash(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:16])
+}
+
+// DropUpdateEntries is a JSON patch removing drover's update entries from an object's
+// managedFields (entries, as the API server returned them), and false when there are
+// none. Drover creates an object it found absent and then applies it; the create leaves
+// an update's entry of drover's owning every field it set, and while that entry lasts a
+// field dropped from the manifests stays on the object: server-side apply removes a
+// field its applier stops setting only when no other entry owns it. Each removal is
+// guarded by tests of the entry's manager and operation, so the patch fails rather than
+// remove another entry when the managedFields changed since entries was read.
+func DropUpdateEntries(entries []metav1.ManagedFieldsEntry) ([]byte, bool) {
+	type op struct {
+		Op    string `json:"op"`
+		Path  string `json:"path"`
+		Value any    `json:"value,omitempty"`
+	}
+	var ops []op
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := entries[i]
+		if e.Manager != droverv1.FieldManager || e.Operation != metav1.ManagedFieldsOperationUpdate || e.Subresource != "" {
+			continue
+		}
+		path := "/metadata/managedFields/" + strconv.Itoa(i)
+		ops = append(ops,
+			op{Op: "test", Path: path + "/manager", Value: e.Manager},
+			op{Op: "test", Path: path + "/operation", Value: string(e.Operation)},
+			op{Op: "remove", Path: path})
+	}
+	if len(ops) == 0 {
+		return nil, false
+	}
+	patch, err := json.Marshal(ops)
+	if err != nil { // strings only: cannot happen
+		return nil, false
+	}
+	return patch, true
 }

@@ -1,8 +1,11 @@
 package manifests
 
 import (
+	"encoding/json"
 	"testing"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -128,3 +131,77 @@ func TestConfigHashFollowsTheConfiguration(t *testing.T) {
 }
 
 func typesUID(s string) types.UID { return types.UID(s) }
+
+// The patch removes exactly drover's update entries, and fails instead when the entries
+// moved since they were read.
+func TestDropUpdateEntries(t *testing.T) {
+	entry := func(manager string, op metav1.ManagedFieldsOperationType, sub string) metav1.ManagedFieldsEntry {
+		return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, Subresource: sub}
+	}
+	apply, update := metav1.ManagedFieldsOperationApply, metav1.ManagedFieldsOperationUpdate
+	droverApply := entry(droverv1.FieldManager, apply, "")
+	droverUpdate := entry(droverv1.FieldManager, update, "")
+	kubectl := entry("kubectl-edit", update, "")
+	status := entry(droverv1.FieldManager, update, "status")
+	for _, tc := range []struct {
+		name    string
+		entries []metav1.ManagedFieldsEntry
+		want    []metav1.ManagedFieldsEntry // nil: no patch
+	}{
+		{"nothing but drover's apply", []metav1.ManagedFieldsEntry{droverApply}, nil},
+		{"another manager's update and drover's subresource update are kept", []metav1.ManagedFieldsEntry{droverApply, kubectl, status}, nil},
+		{"drover's create entry after its apply", []metav1.ManagedFieldsEntry{droverApply, droverUpdate}, []metav1.ManagedFieldsEntry{droverApply}},
+		{"among others, before and after", []metav1.ManagedFieldsEntry{droverUpdate, kubectl, droverApply, droverUpdate, status},
+			[]metav1.ManagedFieldsEntry{kubectl, droverApply, status}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			patch, ok := DropUpdateEntries(tc.entries)
+			if ok != (tc.want != nil) {
+				t.Fatalf("DropUpdateEntries patches: %t, want %t", ok, tc.want != nil)
+			}
+			if !ok {
+				return
+			}
+			got := applyToManagedFields(t, patch, tc.entries)
+			if !equality.Semantic.DeepEqual(got, tc.want) {
+				t.Errorf("managedFields after the patch: %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+
+	// Read before another writer moved the entries: the patch fails, removing nothing.
+	patch, _ := DropUpdateEntries([]metav1.ManagedFieldsEntry{droverApply, droverUpdate})
+	if _, err := patchManagedFields(patch, []metav1.ManagedFieldsEntry{droverUpdate, kubectl}); err == nil {
+		t.Error("a patch of entries that moved since must fail")
+	}
+}
+
+func patchManagedFields(patch []byte, entries []metav1.ManagedFieldsEntry) ([]metav1.ManagedFieldsEntry, error) {
+	doc, err := json.Marshal(map[string]any{"metadata": map[string]any{"managedFields": entries}})
+	if err != nil {
+		return nil, err
+	}
+	p, err := jsonpatch.DecodePatch(patch)
+	if err != nil {
+		return nil, err
+	}
+	if doc, err = p.Apply(doc); err != nil {
+		return nil, err
+	}
+	var out struct {
+		Metadata struct {
+			ManagedFields []metav1.ManagedFieldsEntry `json:"managedFields"`
+		} `json:"metadata"`
+	}
+	err = json.Unmarshal(doc, &out)
+	return out.Metadata.ManagedFields, err
+}
+
+func applyToManagedFields(t *testing.T, patch []byte, entries []metav1.ManagedFieldsEntry) []metav1.ManagedFieldsEntry {
+	t.Helper()
+	got, err := patchManagedFields(patch, entries)
+	if err != nil {
+		t.Fatalf("applying %s: %v", patch, err)
+	}
+	return got
+}
