@@ -71,10 +71,10 @@ type RolloutStatus struct {
 	// finishedTime is when the rollout succeeded or finished rolling back.
 	// +optional
 	FinishedTime *metav1.Time `json:"finishedTime,omitempty"`
-	// prods the rollout picked so far, with their step and phase.
+	// prods the rollout picked so far, with their step and phase, one entry per Prod
+	// name; atomic, like the set's status.prods.
 	// +optional
-	// +listType=map
-	// +listMapKey=name
+	// +listType=atomic
 	Prods []RolloutProdStatus `json:"prods,omitempty"`
 	// gates that passed or failed, in order.
 	// +optional
