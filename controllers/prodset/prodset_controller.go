@@ -132,7 +132,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 		r.APIReader = mgr.GetAPIReader()
 	}
 	r.history = history{reader: r.APIReader, writer: r.Client}
-	r.reads = &fresh.Reads{Cache: r.Client, Live: r.APIReader}
+	r.reads = &fresh.Reads{Cache: r.Client, Live: r.APIReader, KeepWrites: true}
 	if r.ProbeFailureGrace == 0 {
 		r.ProbeFailureGrace = 5 * time.Second
 	}
@@ -261,8 +261,9 @@ type phase = phases.Phase[*scope]
 
 // Reconcile brings one ProdSet towards its spec.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
-	// The set is read as of this manager's last write of it (fresh.Reads: the cache,
-	// unless it has not caught up with that write): its status is the rollout's memory
+	// The set is read as of this manager's last write of it (fresh.Reads: the cache, or,
+	// while the cache has not caught up with that write, the write's response, kept for
+	// this; reading it again would cost as much as the write): its status is the rollout's memory
 	// and the record of the commands acted on, and a reconcile that started from the
 	// status before the last one's write would redo what that one did.
 	set := &droverv1.ProdSet{}

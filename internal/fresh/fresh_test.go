@@ -49,9 +49,15 @@ func TestReads(t *testing.T) {
 	if rv := get(); rv != "7" || live.reads != 1 {
 		t.Errorf("read %s with %d live reads, want the cache's 7", rv, live.reads)
 	}
-	// Someone else wrote 9, the cache has it: one live read finds the cache current,
-	// then the cache again.
+	// Someone else wrote 9, the cache has it: the cache, later than the write.
 	cache.rv, live.rv = "9", "9"
+	get()
+	if live.reads != 1 {
+		t.Errorf("%d live reads, want none for a cache past the write", live.reads)
+	}
+	// Versions that are not comparable: only the version written is recognised.
+	r.Wrote(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{UID: "u1", ResourceVersion: "x7"}})
+	cache.rv, live.rv = "x9", "x9"
 	get()
 	get()
 	if live.reads != 2 {
@@ -67,5 +73,53 @@ func TestReads(t *testing.T) {
 	get()
 	if live.reads != 3 {
 		t.Error("a forgotten object is still read from the API server")
+	}
+}
+
+// With KeepWrites, a read while the cache is behind the write is the write's response,
+// not a request; once the cache caught up, the cache.
+func TestReadsKeepWrites(t *testing.T) {
+	cache, live := &store{rv: "5"}, &store{rv: "7"}
+	r := &Reads{Cache: cache, Live: live, KeepWrites: true}
+	get := func() *corev1.ConfigMap {
+		t.Helper()
+		cm := &corev1.ConfigMap{}
+		if err := r.Get(context.Background(), client.ObjectKey{Name: "c"}, cm); err != nil {
+			t.Fatal(err)
+		}
+		return cm
+	}
+	written := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{UID: "u1", Name: "c", ResourceVersion: "7",
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "drover"}}}, Data: map[string]string{"k": "written"}}
+	r.Wrote(written)
+	written.Data["k"] = "changed after the write" // the kept response is a copy
+
+	cm := get()
+	if cm.ResourceVersion != "7" || cm.Data["k"] != "written" || live.reads != 0 {
+		t.Errorf("read version %s data %v with %d live reads, want the write's response and none", cm.ResourceVersion, cm.Data, live.reads)
+	}
+	if cm.ManagedFields != nil {
+		t.Error("the kept response has managedFields, which the cache never has")
+	}
+	cm.Data["k"] = "changed by the reader"
+	if again := get(); again.Data["k"] != "written" {
+		t.Error("a reader changed the kept response")
+	}
+	// Caught up: the cache, and the response is no longer kept.
+	cache.rv = "7"
+	if cm := get(); cm.Data != nil || live.reads != 0 {
+		t.Errorf("read data %v with %d live reads, want the cache's", cm.Data, live.reads)
+	}
+	r.mu.Lock()
+	kept := r.written["u1"].obj
+	r.mu.Unlock()
+	if kept != nil {
+		t.Error("the response is still kept after the cache caught up")
+	}
+	// An unsure write keeps nothing: the API server.
+	r.Unsure(written)
+	get()
+	if live.reads != 1 {
+		t.Errorf("%d live reads after an unsure write, want 1", live.reads)
 	}
 }
