@@ -16,6 +16,7 @@ import (
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -43,6 +44,13 @@ func Scheme() *runtime.Scheme {
 		}
 	}
 	return s
+}
+
+// CacheOptions is the manager's cache of the control plane. It keeps no managedFields:
+// nothing drover does with a control-plane object reads them, and a ProdSet's would be
+// decoded and kept on every watch event for nothing.
+func CacheOptions() cache.Options {
+	return cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
 }
 
 // Options tune the controllers.

@@ -77,6 +77,7 @@ func StartManager(ctx context.Context, bed *testbed.Testbed, opts setup.Options)
 	ctx, cancel := context.WithCancel(ctx)
 	mgr, err := ctrl.NewManager(bed.ControlPlane.Config, ctrl.Options{
 		Scheme:                 bed.Scheme,
+		Cache:                  setup.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: addr},
 		HealthProbeBindAddress: "0",
 		// A restarted manager registers its controllers under the same names again.
