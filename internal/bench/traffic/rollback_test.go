@@ -451,7 +451,7 @@ func (r rollbackResult) table() string {
 	fmt.Fprintf(&sb, "| first failing answer → rollback change submitted | %s | %s (gate %d×%s + linger) | %.2f |\n", secs(r.toSubmit.total), secs(floor), r.gate.tries-1, r.gate.interval, r.toSubmit.total.Seconds()/floor.Seconds())
 	fmt.Fprintf(&sb, "| … in AWS calls | %s | | |\n", secs(r.toSubmit.aws))
 	fmt.Fprintf(&sb, "| … in deliberate waits (gate tries, linger) | %s | %s | |\n", secs(r.toSubmit.waits), secs(floor))
-	fmt.Fprintf(&sb, "| … drover's own time | %s | 0 (target < 1 s) | |\n", secs(r.toSubmit.own))
+	fmt.Fprintf(&sb, "| … drover's own time | %s | 0 (target < 0.5 s) | |\n", secs(r.toSubmit.own))
 	fmt.Fprintf(&sb, "| gate verdict (last failing answer) → submitted | %s | %s (linger) | %.2f |\n", secs(r.fromVerdict.total), secs(r.linger), r.fromVerdict.total.Seconds()/r.linger.Seconds())
 	fmt.Fprintf(&sb, "| … verdict → status.rollout.failedTime | %s | | |\n", secs(r.recorded))
 	fmt.Fprintf(&sb, "| … verdict → the rollback's weights handed to the publisher (ProdSet controller) | %s | | |\n", secs(r.handoff))
