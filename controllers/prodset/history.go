@@ -27,9 +27,13 @@ const RevisionHistoryLimit = 10
 // template never changes, so what was read once is kept in memory; the API server is
 // asked only for a revision not seen since the manager started.
 type history struct {
-	// Reader reads ControllerRevisions uncached: the manager does not watch them.
+	// reader reads ControllerRevisions uncached: the manager caches only their metadata.
 	reader client.Reader
-	writer client.Client
+	// metadata reads the manager's metadata-only cache of drover's ControllerRevisions
+	// (setup.CacheOptions): whether the current revision is kept costs no request, so a
+	// restarted manager does not read one ControllerRevision per set. Nil: not cached.
+	metadata client.Reader
+	writer   client.Client
 
 	mu    sync.Mutex
 	known map[types.UID]map[string]*droverv1.ProdTemplate
@@ -37,6 +41,25 @@ type history struct {
 
 // RevisionName is the name of the ControllerRevision keeping a set's revision.
 func RevisionName(set, revision string) string { return set + "-" + revision }
+
+// ControllerRevisionMetadata is the object through which the manager's cache holds the
+// metadata of drover's ControllerRevisions.
+func ControllerRevisionMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("ControllerRevision"))
+	return m
+}
+
+// keptAsMetadata reports whether the metadata cache holds rev's ControllerRevision of
+// set, controlled by set. A cache behind a creation says no, and the API server is asked.
+func (h *history) keptAsMetadata(ctx context.Context, set *droverv1.ProdSet, rev string) bool {
+	if h.metadata == nil {
+		return false
+	}
+	m := ControllerRevisionMetadata()
+	err := h.metadata.Get(ctx, client.ObjectKey{Namespace: set.Namespace, Name: RevisionName(set.Name, rev)}, m)
+	return err == nil && metav1.IsControlledBy(m, set) && m.Labels[droverv1.RevisionLabel] == rev
+}
 
 // template returns the template of one revision of set, nil when it is not kept.
 func (h *history) template(ctx context.Context, set *droverv1.ProdSet, rev string) (*droverv1.ProdTemplate, error) {
@@ -65,6 +88,11 @@ func (h *history) template(ctx context.Context, set *droverv1.ProdSet, rev strin
 // the limit that nothing in use names.
 func (h *history) ensure(ctx context.Context, set *droverv1.ProdSet, rev string, inUse []string) error {
 	if h.cached(set.UID, rev) != nil {
+		return nil
+	}
+	if h.keptAsMetadata(ctx, set, rev) {
+		// rev is the hash of the set's template (Revision): the one kept under it is this.
+		h.remember(set.UID, rev, set.Spec.Template.DeepCopy())
 		return nil
 	}
 	if t, err := h.template(ctx, set, rev); err != nil || t != nil {

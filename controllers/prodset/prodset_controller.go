@@ -117,7 +117,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=drover.dev,resources=prods,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=drover.dev,resources=clustermaintenances,verbs=get;list;watch
 // +kubebuilder:rbac:groups=drover.dev,resources=rolloutpolicies,verbs=get;list;watch
-// +kubebuilder:rbac:groups=apps,resources=controllerrevisions,verbs=get;list;create;delete
+// +kubebuilder:rbac:groups=apps,resources=controllerrevisions,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=cluster.x-k8s.io,resources=clusters,verbs=get;list;watch
 // +kubebuilder:rbac:groups=drover.dev,resources=tenants,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
@@ -131,7 +131,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}
-	r.history = history{reader: r.APIReader, writer: r.Client}
+	r.history = history{reader: r.APIReader, metadata: r.Client, writer: r.Client}
 	r.reads = &fresh.Reads{Cache: r.Client, Live: r.APIReader, KeepWrites: true}
 	if r.ProbeFailureGrace == 0 {
 		r.ProbeFailureGrace = 5 * time.Second

@@ -11,12 +11,15 @@ import (
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -48,9 +51,23 @@ func Scheme() *runtime.Scheme {
 
 // CacheOptions is the manager's cache of the control plane. It keeps no managedFields:
 // nothing drover does with a control-plane object reads them, and a ProdSet's would be
-// decoded and kept on every watch event for nothing.
+// decoded and kept on every watch event for nothing. Of ControllerRevisions it holds the
+// metadata of drover's only (label drover.dev/prodset), never their data.
 func CacheOptions() cache.Options {
-	return cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	return cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			prodset.ControllerRevisionMetadata(): {Label: labels.NewSelector().Add(*mustRequirement(droverv1.ProdSetNameLabel, selection.Exists))},
+		},
+	}
+}
+
+func mustRequirement(key string, op selection.Operator, vals ...string) *labels.Requirement {
+	r, err := labels.NewRequirement(key, op, vals)
+	if err != nil {
+		panic(err)
+	}
+	return r
 }
 
 // Options tune the controllers.
