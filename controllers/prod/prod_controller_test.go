@@ -271,12 +271,21 @@ func TestUnreachableClusterIsLeftAloneAndRecovers(t *testing.T) {
 	t.Cleanup(func() { deleteProd(t, p) })
 	healthy := newProd(t, otherCluster, ns, configMap("settings", map[string]string{"v": "1"}))
 	t.Cleanup(func() { deleteProd(t, healthy) })
+	// The reconcile's status lands in two writes (its conditions, then the rest), so the
+	// inventory is taken once it records the applied object, not at Available alone.
+	var before *droverv1.Prod
 	for _, each := range []*droverv1.Prod{p, healthy} {
 		g.Eventually(func(g Gomega) {
-			expectCondition(g, getProd(g, each), droverv1.ProdAvailableCondition, metav1.ConditionTrue, "")
+			got := getProd(g, each)
+			expectCondition(g, got, droverv1.ProdAvailableCondition, metav1.ConditionTrue, "")
+			g.Expect(got.Status.Inventory).To(HaveLen(1))
+			g.Expect(got.Status.Inventory[0].UID).NotTo(BeEmpty())
+			g.Expect(got.Status.Inventory[0].Applied).NotTo(BeEmpty())
+			if each == p {
+				before = got
+			}
 		}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
 	}
-	before := getProd(g, p)
 
 	w := bed.Workload(outageCluster)
 	g.Expect(w.StopAPIServer()).To(Succeed())
