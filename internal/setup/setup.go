@@ -13,7 +13,6 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/selection"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
@@ -54,20 +53,13 @@ func Scheme() *runtime.Scheme {
 // decoded and kept on every watch event for nothing. Of ControllerRevisions it holds the
 // metadata of drover's only (label drover.dev/prodset), never their data.
 func CacheOptions() cache.Options {
+	drovers, _ := labels.Parse(droverv1.ProdSetNameLabel) // carrying the label; a constant key always parses
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			prodset.ControllerRevisionMetadata(): {Label: labels.NewSelector().Add(*mustRequirement(droverv1.ProdSetNameLabel, selection.Exists))},
+			prodset.ControllerRevisionMetadata(): {Label: drovers},
 		},
 	}
-}
-
-func mustRequirement(key string, op selection.Operator, vals ...string) *labels.Requirement {
-	r, err := labels.NewRequirement(key, op, vals)
-	if err != nil {
-		panic(err)
-	}
-	return r
 }
 
 // Options tune the controllers.
