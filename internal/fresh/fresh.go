@@ -65,7 +65,9 @@ func (r *Reads) Get(ctx context.Context, key client.ObjectKey, obj client.Object
 		order, err := resourceversion.CompareResourceVersion(cached, w.version)
 		switch {
 		case err != nil && cached == w.version, err == nil && order >= 0:
-			r.caughtUp(uid, w.version)
+			if w.obj != nil {
+				r.caughtUp(uid, w.version)
+			}
 			return nil
 		case err == nil && w.obj != nil && sameType(obj, w.obj):
 			// The cache is behind the write, which is the latest version known here.
