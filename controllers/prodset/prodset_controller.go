@@ -263,9 +263,9 @@ type phase = phases.Phase[*scope]
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
 	// The set is read as of this manager's last write of it (fresh.Reads: the cache, or,
 	// while the cache has not caught up with that write, the write's response, kept for
-	// this; reading it again would cost as much as the write): its status is the rollout's memory
-	// and the record of the commands acted on, and a reconcile that started from the
-	// status before the last one's write would redo what that one did.
+	// this; reading it again would cost as much as the write): its status is the
+	// rollout's memory and the record of the commands acted on, and a reconcile that
+	// started from the status before the last one's write would redo what that one did.
 	set := &droverv1.ProdSet{}
 	if err := r.reads.Get(ctx, req.NamespacedName, set); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
