@@ -91,6 +91,10 @@ type Reconciler struct {
 	unsynced unsynced
 
 	reads *fresh.Reads
+	// workloadWrites are the versions drover's last writes of workload objects left, and
+	// their responses as the workload cache keeps them, until the cache catches up
+	// (readCached; workloadHandler).
+	workloadWrites fresh.Writes
 }
 
 // +kubebuilder:rbac:groups=drover.dev,resources=prods,verbs=get;list;watch;update;patch
@@ -621,8 +625,11 @@ func tenancyRefusal(p tenancy.Policy, prod *droverv1.Prod, objs []*unstructured.
 // apply over it, relabel it as the Prod's and later delete it. So an entry only says
 // where to look. The object is the Prod's when its copy in the workload cache carries
 // the Prod's labels (manifests.Owns; no request), and is otherwise read and judged as a
-// new one. Every object allowed is recorded in s.claimed with the UID it was found as,
-// which applyObject names.
+// new one. That read is made as the Prod's identity on the workload cluster, before
+// anything is recorded in the inventory: an object the tenant may not even read is
+// refused with nothing recorded, and the Prod is deleted without ever reading it. Every
+// object allowed is recorded in s.claimed with the UID it was found as, which
+// applyObject names.
 func (r *Reconciler) claimObjects(ctx context.Context, s *scope, objs []*unstructured.Unstructured) (ctrl.Result, bool, error) {
 	s.claimed = make([]droverv1.ObjectReference, 0, len(objs))
 	s.live = make([]*unstructured.Unstructured, len(objs))
@@ -720,7 +727,9 @@ func (r *Reconciler) applyObject(ctx context.Context, s *scope, o *unstructured.
 		err = r.applyAs(ctx, s, o, again)
 	}
 	if patch, ok := manifests.DropUpdateEntries(o.GetManagedFields()); err == nil && ok {
-		err = s.workload.Patch(ctx, o, client.RawPatch(types.JSONPatchType, patch))
+		if err = s.workload.Patch(ctx, o, client.RawPatch(types.JSONPatchType, patch)); err == nil {
+			r.wrote(o)
+		}
 	}
 	if err != nil {
 		res, err := r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("applying %s %s: %w", o.GetKind(), o.GetName(), err))
@@ -740,11 +749,24 @@ func (r *Reconciler) applyAs(ctx context.Context, s *scope, o *unstructured.Unst
 		if err := s.workload.Create(ctx, created, client.FieldOwner(droverv1.FieldManager)); err != nil {
 			return err
 		}
+		r.wrote(created)
 		uid = created.GetUID()
 	}
 	o.SetUID(uid)
-	return s.workload.Apply(ctx, client.ApplyConfigurationFromUnstructured(o),
+	err := s.workload.Apply(ctx, client.ApplyConfigurationFromUnstructured(o),
 		client.FieldOwner(droverv1.FieldManager), client.ForceOwnership)
+	if err == nil {
+		r.wrote(o)
+	}
+	return err
+}
+
+// wrote records o, as a write to its workload cluster returned it, in workloadWrites:
+// until the workload cache holds this version, a read of it is answered by o as the
+// cache would keep it (readCached), and the watch's events of it wake no Prod.
+func (r *Reconciler) wrote(o *unstructured.Unstructured) {
+	kept, _ := stripWorkload(o.DeepCopy())
+	r.workloadWrites.Wrote(o, kept.(*unstructured.Unstructured))
 }
 
 // reconcileAvailability judges the applied objects as the API server returned them.
@@ -875,6 +897,7 @@ func (r *Reconciler) deleteObjects(ctx context.Context, c client.Client, prod *d
 			// in between fails the precondition (a conflict) and is read again next time.
 			uid := u.GetUID()
 			err := c.Delete(ctx, u, client.PropagationPolicy("Background"), client.Preconditions{UID: &uid})
+			r.workloadWrites.Forget(uid)
 			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 				errs = append(errs, fmt.Errorf("deleting %s: %w", manifests.Describe(ref), err))
 			}

@@ -199,9 +199,11 @@ var _ toolscache.TransformFunc = stripWorkload
 
 // readCached reads o's live counterpart from the cluster's workload cache, starting (and
 // waiting for) the cache's watch of the kind the first time, and makes changes of the
-// kind's objects wake their Prods. It returns nil when the cache holds no such object or
-// cannot tell (not a cached kind, no reader, the cache not synced in time): the object is
-// then applied.
+// kind's objects wake their Prods. A cached copy older than drover's last write of the
+// object is replaced by that write's response (workloadWrites). It returns nil when the
+// cache holds no such object or cannot tell (not a cached kind, no reader, the cache not
+// synced in time, a copy of a version it cannot compare): the object is then read from
+// the cluster to be claimed, and applied.
 func (r *Reconciler) readCached(ctx context.Context, s *scope, o *unstructured.Unstructured) *unstructured.Unstructured {
 	gvk := o.GroupVersionKind()
 	key := unsyncedKey{cluster: s.clusterKey, gvk: gvk}
@@ -223,7 +225,16 @@ func (r *Reconciler) readCached(ctx context.Context, s *scope, o *unstructured.U
 		}
 		return nil
 	}
-	return live
+	// A copy older than drover's own last write of the object (the watch has not
+	// delivered it yet, as right after an apply) would be judged out of sync and applied
+	// again: the write's response stands in for it.
+	switch current, kept := r.workloadWrites.Judge(live); {
+	case current:
+		return live
+	case kept != nil:
+		return kept.(*unstructured.Unstructured)
+	}
+	return nil
 }
 
 // watchKind makes changes of drover's objects of gvk on the Prod's cluster wake their
@@ -237,10 +248,14 @@ func (r *Reconciler) watchKind(ctx context.Context, s *scope, gvk schema.GroupVe
 	kind := &unstructured.Unstructured{}
 	kind.SetGroupVersionKind(gvk)
 	err := r.ClusterCache.Watch(ctx, s.clusterKey, clustercache.NewWatcher(clustercache.WatcherOptions{
-		Name:         fmt.Sprintf("%s-watch-%s", ControllerName, strings.ToLower(gvk.Kind+"."+gvk.Version+"."+gvk.Group)),
-		Watcher:      r.controller,
-		Kind:         client.Object(kind),
-		EventHandler: workloadHandler{EventHandler: handler.EnqueueRequestsFromMapFunc(r.workloadToProd(s.clusterKey)), known: r.knownToProd},
+		Name:    fmt.Sprintf("%s-watch-%s", ControllerName, strings.ToLower(gvk.Kind+"."+gvk.Version+"."+gvk.Group)),
+		Watcher: r.controller,
+		Kind:    client.Object(kind),
+		EventHandler: workloadHandler{
+			EventHandler: handler.EnqueueRequestsFromMapFunc(r.workloadToProd(s.clusterKey)),
+			known:        r.knownToProd,
+			echo:         r.workloadWrites.Echo,
+		},
 	}))
 	if err != nil {
 		ctrl.LoggerFrom(ctx).V(4).Info("could not watch workload objects yet", "kind", gvk.String(), "error", err.Error())
@@ -248,21 +263,32 @@ func (r *Reconciler) watchKind(ctx context.Context, s *scope, gvk schema.GroupVe
 }
 
 // workloadHandler wakes the Prod of a workload object that changed (workloadToProd), but
-// not for an object that appears exactly as its Prod's inventory records it: a new watch
-// first lists every object of its kind, and after a restart each Prod would be woken
-// again by each of its objects, which its own reconcile has just verified. An object
-// drover just created, re-created by someone else, or changed since drover applied it
-// still wakes it.
+// not for an object that appears exactly as its Prod's inventory records it (known): a
+// new watch first lists every object of its kind, and after a restart each Prod would be
+// woken again by each of its objects, which its own reconcile has just verified. Nor for
+// the echo of drover's own write (echo: a version drover's last write of the object left,
+// or an earlier one), which the reconcile that wrote it has seen in the write's response:
+// a created object's create, apply and patch would each wake its Prod again. An object
+// re-created by someone else, or changed since drover wrote it, still wakes it, and so
+// does every deletion.
 type workloadHandler struct {
 	handler.EventHandler
 	known func(context.Context, client.Object) bool
+	echo  func(client.Object) bool
 }
 
 func (h workloadHandler) Create(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
-	if h.known(ctx, e.Object) {
+	if h.echo(e.Object) || h.known(ctx, e.Object) {
 		return
 	}
 	h.EventHandler.Create(ctx, e, q)
+}
+
+func (h workloadHandler) Update(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+	if h.echo(e.ObjectNew) {
+		return
+	}
+	h.EventHandler.Update(ctx, e, q)
 }
 
 // knownToProd says whether o is, as the watch holds it, the object its Prod's inventory

@@ -80,6 +80,7 @@ func TestAWatchListingObjectsAsAppliedWakesNoProd(t *testing.T) {
 					return nil
 				}),
 				known: r.knownToProd,
+				echo:  func(client.Object) bool { return false },
 			}
 			q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[ctrl.Request]())
 			defer q.ShutDown()
@@ -93,5 +94,56 @@ func TestAWatchListingObjectsAsAppliedWakesNoProd(t *testing.T) {
 				t.Fatal("an update is always mapped to its Prod")
 			}
 		})
+	}
+}
+
+// The events of drover's own write of an object (its version or an earlier one) wake no
+// Prod; a later version, another object and a deletion do.
+func TestTheEchoOfDroversOwnWriteWakesNoProd(t *testing.T) {
+	r := &Reconciler{}
+	obj := func(uid, rv string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion("v1")
+		u.SetKind("ConfigMap")
+		u.SetNamespace("shop")
+		u.SetName("cfg")
+		u.SetUID(types.UID(uid))
+		u.SetResourceVersion(rv)
+		u.SetAnnotations(map[string]string{droverv1.ProdRefAnnotation: "team/web"})
+		return u
+	}
+	r.wrote(obj("uid-cfg", "12"))
+	woken := 0
+	h := workloadHandler{
+		EventHandler: handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []ctrl.Request {
+			woken++
+			return nil
+		}),
+		known: func(context.Context, client.Object) bool { return false },
+		echo:  r.workloadWrites.Echo,
+	}
+	q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[ctrl.Request]())
+	defer q.ShutDown()
+	ctx := context.Background()
+	for _, c := range []struct {
+		name  string
+		send  func()
+		wakes bool
+	}{
+		{"the create drover made", func() { h.Create(ctx, event.CreateEvent{Object: obj("uid-cfg", "10")}, q) }, false},
+		{"drover's apply", func() {
+			h.Update(ctx, event.UpdateEvent{ObjectOld: obj("uid-cfg", "10"), ObjectNew: obj("uid-cfg", "12")}, q)
+		}, false},
+		{"a change after drover's write", func() {
+			h.Update(ctx, event.UpdateEvent{ObjectOld: obj("uid-cfg", "12"), ObjectNew: obj("uid-cfg", "13")}, q)
+		}, true},
+		{"an object re-created by someone else", func() { h.Create(ctx, event.CreateEvent{Object: obj("uid-other", "11")}, q) }, true},
+		{"a deletion", func() { h.Delete(ctx, event.DeleteEvent{Object: obj("uid-cfg", "12")}, q) }, true},
+	} {
+		woken = 0
+		c.send()
+		if got := woken > 0; got != c.wakes {
+			t.Errorf("%s: woken %v, want %v", c.name, got, c.wakes)
+		}
 	}
 }

@@ -4,12 +4,13 @@
 // A reconcile that starts from a cached copy older than the previous reconcile's write
 // would redo what that one did, or leave its write standing when it should change it
 // (the ProdSet's status is its rollout's memory; a Prod's status is patched only where
-// it differs from what was read). Reading every object from the API server on every
+// it differs from what was read; a workload object found older than drover's apply of
+// it would be applied again). Reading every object from the API server on every
 // reconcile avoids that at one GET per reconcile: at 2,000 Prods, most of a resync's
-// requests. Reads records the resourceVersion each write of this manager left, and reads
-// from the API server only when the cached copy is older than that version (and the
-// write's response is not kept, KeepWrites); after a restart there is no such write and
-// the cache, listed at start, is read.
+// requests. Writes records the resourceVersion each write of this manager left, and the
+// write's response while the cache is behind it (Keep); Reads reads from the API server
+// only when the cached copy is older than that version and the response is not kept.
+// After a restart there is no such write and the cache, listed at start, is read.
 package fresh
 
 import (
@@ -32,16 +33,7 @@ type Reads struct {
 	// set): a read from the API server costs as much as a write there.
 	KeepWrites bool
 
-	mu      sync.Mutex
-	written map[types.UID]write
-}
-
-// write is what Reads knows of this manager's last write of an object.
-type write struct {
-	// version is the resourceVersion it left, "" when unknown (Unsure).
-	version string
-	// obj is the write's response (KeepWrites), nil once the cache has caught up.
-	obj client.Object
+	writes Writes
 }
 
 // Get reads key into obj: from the cache when it holds the version this manager last
@@ -53,76 +45,130 @@ func (r *Reads) Get(ctx context.Context, key client.ObjectKey, obj client.Object
 	if err := r.Cache.Get(ctx, key, obj); err != nil {
 		return err
 	}
-	uid := obj.GetUID()
-	r.mu.Lock()
-	w, wrote := r.written[uid]
-	r.mu.Unlock()
-	if !wrote {
+	switch cur, kept := r.writes.Judge(obj); {
+	case cur:
+		return nil
+	case kept != nil && sameType(obj, kept):
+		reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(kept).Elem())
 		return nil
 	}
 	cached := obj.GetResourceVersion()
-	if w.version != "" {
-		order, err := resourceversion.CompareResourceVersion(cached, w.version)
-		switch {
-		case err != nil && cached == w.version, err == nil && order >= 0:
-			if w.obj != nil {
-				r.caughtUp(uid, w.version)
-			}
-			return nil
-		case err == nil && w.obj != nil && sameType(obj, w.obj):
-			// The cache is behind the write, which is the latest version known here.
-			reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(w.obj.DeepCopyObject()).Elem())
-			return nil
-		}
-	}
 	if err := r.Live.Get(ctx, key, obj); err != nil {
 		return err
 	}
 	if obj.GetResourceVersion() == cached {
-		r.record(uid, write{version: cached}) // the cache holds the latest: read it from now on
+		r.writes.Forget(obj.GetUID()) // the cache holds the latest: read it from now on
 	}
 	return nil
 }
 
 // Wrote records the version a write of this manager left (obj as the write returned it).
 func (r *Reads) Wrote(obj client.Object) {
-	w := write{version: obj.GetResourceVersion()}
-	if r.KeepWrites && w.version != "" {
-		w.obj = obj.DeepCopyObject().(client.Object)
-		w.obj.SetManagedFields(nil) // as the cache keeps it
+	if !r.KeepWrites {
+		r.writes.Wrote(obj, nil)
+		return
 	}
-	r.record(obj.GetUID(), w)
+	kept := obj.DeepCopyObject().(client.Object)
+	kept.SetManagedFields(nil) // as the cache keeps it
+	r.writes.Wrote(obj, kept)
 }
 
 // Forget drops what is recorded of an object that is gone.
-func (r *Reads) Forget(uid types.UID) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.written, uid)
-}
+func (r *Reads) Forget(uid types.UID) { r.writes.Forget(uid) }
 
 // Unsure records that a write of this manager may have left a version it does not know
 // (it failed part-way): the object is read from the API server until the next write.
-func (r *Reads) Unsure(obj client.Object) {
-	r.record(obj.GetUID(), write{})
+func (r *Reads) Unsure(obj client.Object) { r.writes.Unsure(obj) }
+
+// Writes remembers, per object (by UID), the resourceVersion this manager's last write
+// of it left, and optionally the write's response, until a cache is seen holding that
+// version or a later one. An object no write of this manager touched since then is not
+// recorded: a cache's copy of it is as fresh as any read.
+type Writes struct {
+	mu      sync.Mutex
+	written map[types.UID]write
 }
 
-func (r *Reads) record(uid types.UID, w write) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.written == nil {
-		r.written = map[types.UID]write{}
-	}
-	r.written[uid] = w
+// write is what Writes knows of this manager's last write of an object.
+type write struct {
+	// version is the resourceVersion it left, "" when unknown (Unsure).
+	version string
+	// obj is the write's response as a cache would hold it, when kept.
+	obj client.Object
 }
 
-// caughtUp drops the kept response of the write of version once the cache holds it.
-func (r *Reads) caughtUp(uid types.UID, version string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if w, ok := r.written[uid]; ok && w.version == version && w.obj != nil {
-		r.written[uid] = write{version: version}
+// Wrote records the version obj (as a write returned it) has; kept, when not nil, is the
+// write's response as the cache would hold it, returned by Judge while the cache is
+// behind. kept is not copied: the caller gives it up.
+func (w *Writes) Wrote(obj client.Object, kept client.Object) {
+	wr := write{version: obj.GetResourceVersion()}
+	if wr.version != "" {
+		wr.obj = kept
 	}
+	w.record(obj.GetUID(), wr)
+}
+
+// Unsure records that a write of this manager may have left a version it does not know
+// (it failed part-way): Judge says no copy is current until the next write.
+func (w *Writes) Unsure(obj client.Object) { w.record(obj.GetUID(), write{}) }
+
+// Forget drops what is recorded of an object.
+func (w *Writes) Forget(uid types.UID) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.written, uid)
+}
+
+// Judge says whether cached, a cache's copy of an object, is current: no write of this
+// manager is recorded for it, or the copy holds the version the last one left or a later
+// one (the record is then dropped). When it is not, kept is a copy of the write's
+// response if it was kept and the copy is comparably older, else nil (read the API
+// server). Versions are compared as the API server's comparable resourceVersions; when
+// they are not comparable, only the version written is recognised.
+func (w *Writes) Judge(cached client.Object) (current bool, kept client.Object) {
+	uid := cached.GetUID()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	wr, wrote := w.written[uid]
+	if !wrote {
+		return true, nil
+	}
+	if wr.version == "" {
+		return false, nil
+	}
+	v := cached.GetResourceVersion()
+	order, err := resourceversion.CompareResourceVersion(v, wr.version)
+	switch {
+	case err != nil && v == wr.version, err == nil && order >= 0:
+		delete(w.written, uid)
+		return true, nil
+	case err == nil && wr.obj != nil:
+		return false, wr.obj.DeepCopyObject().(client.Object)
+	}
+	return false, nil
+}
+
+// Echo says whether obj, as a watch delivered it, is a version this manager's last write
+// of it left or an earlier one: the reconcile that wrote it has seen its response.
+func (w *Writes) Echo(obj client.Object) bool {
+	w.mu.Lock()
+	wr, wrote := w.written[obj.GetUID()]
+	w.mu.Unlock()
+	if !wrote || wr.version == "" {
+		return false
+	}
+	v := obj.GetResourceVersion()
+	order, err := resourceversion.CompareResourceVersion(v, wr.version)
+	return err == nil && order <= 0 || err != nil && v == wr.version
+}
+
+func (w *Writes) record(uid types.UID, wr write) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.written == nil {
+		w.written = map[types.UID]write{}
+	}
+	w.written[uid] = wr
 }
 
 func sameType(a, b client.Object) bool {

@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -110,9 +111,9 @@ func TestReadsKeepWrites(t *testing.T) {
 	if cm := get(); cm.Data != nil || live.reads != 0 {
 		t.Errorf("read data %v with %d live reads, want the cache's", cm.Data, live.reads)
 	}
-	r.mu.Lock()
-	kept := r.written["u1"].obj
-	r.mu.Unlock()
+	r.writes.mu.Lock()
+	kept := r.writes.written["u1"].obj
+	r.writes.mu.Unlock()
 	if kept != nil {
 		t.Error("the response is still kept after the cache caught up")
 	}
@@ -121,5 +122,72 @@ func TestReadsKeepWrites(t *testing.T) {
 	get()
 	if live.reads != 1 {
 		t.Errorf("%d live reads after an unsure write, want 1", live.reads)
+	}
+}
+
+// Writes judges cached copies against the last write and tells a watch's echo of a write
+// from a change made after it.
+func TestWrites(t *testing.T) {
+	cm := func(uid, rv string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{UID: types.UID(uid), ResourceVersion: rv}}
+	}
+	w := &Writes{}
+	if cur, kept := w.Judge(cm("u1", "3")); !cur || kept != nil {
+		t.Errorf("an object never written: current %v kept %v, want current", cur, kept)
+	}
+	if w.Echo(cm("u1", "3")) {
+		t.Error("an object never written is an echo")
+	}
+	resp := cm("u1", "7")
+	resp.Data = map[string]string{"k": "applied"}
+	w.Wrote(cm("u1", "7"), resp)
+	for _, tc := range []struct {
+		rv       string
+		echo     bool
+		kindOfRV string
+	}{
+		{"5", true, "older"},
+		{"7", true, "the write's"},
+		{"9", false, "later"},
+	} {
+		if got := w.Echo(cm("u1", tc.rv)); got != tc.echo {
+			t.Errorf("Echo of %s version %s: %v, want %v", tc.kindOfRV, tc.rv, got, tc.echo)
+		}
+		if got := w.Echo(cm("u2", tc.rv)); got {
+			t.Errorf("Echo of another object's version %s: true", tc.rv)
+		}
+	}
+	// Behind: the kept response, a copy.
+	cur, kept := w.Judge(cm("u1", "5"))
+	if cur || kept == nil || kept.(*corev1.ConfigMap).Data["k"] != "applied" {
+		t.Fatalf("a copy older than the write: current %v kept %v, want the write's response", cur, kept)
+	}
+	kept.(*corev1.ConfigMap).Data["k"] = "changed by the reader"
+	if _, again := w.Judge(cm("u1", "5")); again.(*corev1.ConfigMap).Data["k"] != "applied" {
+		t.Error("a reader changed the kept response")
+	}
+	// Caught up: current, and the record is dropped.
+	if cur, kept := w.Judge(cm("u1", "8")); !cur || kept != nil {
+		t.Errorf("a copy later than the write: current %v kept %v, want current", cur, kept)
+	}
+	if w.Echo(cm("u1", "5")) {
+		t.Error("the record of a write a cache caught up with is kept")
+	}
+	// Not comparable: only the version written is recognised; nothing kept is returned.
+	w.Wrote(cm("u1", "x7"), cm("u1", "x7"))
+	if cur, kept := w.Judge(cm("u1", "x5")); cur || kept != nil {
+		t.Errorf("an incomparable older copy: current %v kept %v, want neither", cur, kept)
+	}
+	if !w.Echo(cm("u1", "x7")) || w.Echo(cm("u1", "x5")) {
+		t.Error("with incomparable versions, only the version written is an echo")
+	}
+	// Unsure: nothing is current, nothing an echo.
+	w.Unsure(cm("u1", ""))
+	if cur, _ := w.Judge(cm("u1", "100")); cur || w.Echo(cm("u1", "1")) {
+		t.Error("after an unsure write a copy is current or a version an echo")
+	}
+	w.Forget("u1")
+	if cur, _ := w.Judge(cm("u1", "1")); !cur {
+		t.Error("a forgotten object is not current")
 	}
 }
