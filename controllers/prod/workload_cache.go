@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
@@ -255,6 +256,7 @@ func (r *Reconciler) watchKind(ctx context.Context, s *scope, gvk schema.GroupVe
 			EventHandler: handler.EnqueueRequestsFromMapFunc(r.workloadToProd(s.clusterKey)),
 			known:        r.knownToProd,
 			echo:         r.workloadWrites.Echo,
+			forget:       r.workloadWrites.Forget,
 		},
 	}))
 	if err != nil {
@@ -273,8 +275,9 @@ func (r *Reconciler) watchKind(ctx context.Context, s *scope, gvk schema.GroupVe
 // does every deletion.
 type workloadHandler struct {
 	handler.EventHandler
-	known func(context.Context, client.Object) bool
-	echo  func(client.Object) bool
+	known  func(context.Context, client.Object) bool
+	echo   func(client.Object) bool
+	forget func(types.UID)
 }
 
 func (h workloadHandler) Create(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
@@ -289,6 +292,16 @@ func (h workloadHandler) Update(ctx context.Context, e event.UpdateEvent, q work
 		return
 	}
 	h.EventHandler.Update(ctx, e, q)
+}
+
+// Delete forgets drover's writes of the object (gone, or no longer drover's by its
+// labels: the cache no longer holds it), so that what is recorded of objects that others
+// delete does not grow without bound, and wakes its Prod.
+func (h workloadHandler) Delete(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+	if h.forget != nil {
+		h.forget(e.Object.GetUID())
+	}
+	h.EventHandler.Delete(ctx, e, q)
 }
 
 // knownToProd says whether o is, as the watch holds it, the object its Prod's inventory

@@ -119,8 +119,9 @@ func TestTheEchoOfDroversOwnWriteWakesNoProd(t *testing.T) {
 			woken++
 			return nil
 		}),
-		known: func(context.Context, client.Object) bool { return false },
-		echo:  r.workloadWrites.Echo,
+		known:  func(context.Context, client.Object) bool { return false },
+		echo:   r.workloadWrites.Echo,
+		forget: r.workloadWrites.Forget,
 	}
 	q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[ctrl.Request]())
 	defer q.ShutDown()
@@ -145,5 +146,9 @@ func TestTheEchoOfDroversOwnWriteWakesNoProd(t *testing.T) {
 		if got := woken > 0; got != c.wakes {
 			t.Errorf("%s: woken %v, want %v", c.name, got, c.wakes)
 		}
+	}
+	// The deletion forgot the write: nothing of an object others delete is kept.
+	if r.workloadWrites.Echo(obj("uid-cfg", "10")) {
+		t.Error("drover's write of a deleted object is still recorded")
 	}
 }
