@@ -188,13 +188,13 @@ func (r *Reconciler) reconcileClaim(ctx context.Context, s *scope) (ctrl.Result,
 		return ctrl.Result{}, nil
 	}
 	// Recorded before anything is published, so that a new leader knows who holds it.
-	obj := s.read.DeepCopy()
+	obj := s.stored.DeepCopy()
 	if obj.Status.Traffic == nil {
 		obj.Status.Traffic = &droverv1.ProdSetTrafficStatus{}
 	}
 	obj.Status.Traffic.ClaimedName = key
 	s.wroteMidway = true
-	if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(s.read)); err != nil {
+	if err := r.Client.Status().Patch(ctx, obj, client.MergeFrom(s.stored)); err != nil {
 		r.claims.release(key, s.set.UID)
 		s.claimFailed = true
 		return ctrl.Result{}, fmt.Errorf("recording that the set holds %s: %w", key, err)

@@ -189,8 +189,12 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 // scope is what one reconcile read and decided.
 type scope struct {
 	set *droverv1.ProdSet
-	// read is the set as this reconcile read it, before any change.
-	read     *droverv1.ProdSet
+	// read is the set as this pass of the reconcile started from it, before any change.
+	read *droverv1.ProdSet
+	// stored is the set as the API server stores it as far as this reconcile knows (as
+	// read, unless an earlier pass changed it in memory): what writes made on the way
+	// (a claim, gate verdicts) are patched against.
+	stored   *droverv1.ProdSet
 	revision string
 	prods    []*droverv1.Prod
 	clusters []plan.Cluster
@@ -281,13 +285,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		}
 	}
 	before := set.DeepCopy()
-	s := &scope{set: set, read: set.DeepCopy(), now: r.Now(), revision: r.revisions.of(set), summaries: map[string]*droverv1.ProdSummary{},
-		needsPaths: traffic.PublishesPaths(r.Publisher)}
-	for i := range set.Status.Prods {
-		sum := set.Status.Prods[i]
-		s.summaries[sum.Name] = &sum
-	}
-	s.gateFailures = r.gateFailures(s)
+	s := r.newScope(set, before)
 	defer func() {
 		r.updateStatus(s)
 		set.Status.ObservedGeneration = set.Generation
@@ -304,7 +302,54 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
+	res, err := r.runPhases(ctx, s)
+	if again := r.decideAgain(ctx, s); again != nil {
+		s = again
+		res2, err2 := r.runPhases(ctx, s)
+		// The second pass decides everything the first would have asked a reconcile for.
+		return res2, kerrors.NewAggregate([]error{err, err2})
+	}
+	return res, err
+}
 
+// decideAgain is the second pass of a reconcile whose Prod writes a gate failure
+// interrupted (s, the first pass), nil for any other. The reconcile the failure woke
+// would start from the status s leaves, once written: the second pass starts from that
+// status in memory instead, as that reconcile would, and the rollback's DNS change then
+// waits for one status write of the set (the verdict's, persistRollout, before anything
+// acts on it), not two; at hundreds of Prods each costs a tenth of a second or more. The
+// verdict's write is patched against the set as stored, so it carries what the first
+// pass decided of the rollout along with it: a successor still finds every Prod the
+// first pass moved in its step. One more pass at most: a second interruption is left to
+// the reconcile it wakes.
+func (r *Reconciler) decideAgain(ctx context.Context, s *scope) *scope {
+	if !s.interrupted || !s.set.DeletionTimestamp.IsZero() {
+		return nil
+	}
+	ctrl.LoggerFrom(ctx).V(1).Info("deciding again after a gate failure interrupted the Prods' writes")
+	r.updateStatus(s)
+	s.set.Status.ObservedGeneration = s.set.Generation
+	again := r.newScope(s.set, s.stored)
+	again.wroteMidway = s.wroteMidway
+	return again
+}
+
+// newScope starts a reconcile's pass over set (its status as the pass starts from it);
+// stored is the set as the API server stores it as far as the reconcile knows, against
+// which writes made on the way are patched.
+func (r *Reconciler) newScope(set, stored *droverv1.ProdSet) *scope {
+	s := &scope{set: set, read: set.DeepCopy(), stored: stored, now: r.Now(), revision: r.revisions.of(set),
+		summaries: map[string]*droverv1.ProdSummary{}, needsPaths: traffic.PublishesPaths(r.Publisher)}
+	for i := range set.Status.Prods {
+		sum := set.Status.Prods[i]
+		s.summaries[sum.Name] = &sum
+	}
+	s.gateFailures = r.gateFailures(s)
+	return s
+}
+
+// runPhases runs one pass of the reconcile's phases over s.
+func (r *Reconciler) runPhases(ctx context.Context, s *scope) (ctrl.Result, error) {
 	// Every reconcile reads, follows the DNS change in flight, plans and rolls out; a
 	// frozen set stops there.
 	alwaysReconcile := []phase{
@@ -314,7 +359,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		r.reconcileFreeze,
 		phases.WrapErr("rolling out", r.reconcileRollout),
 	}
-	if !set.DeletionTimestamp.IsZero() {
+	if !s.set.DeletionTimestamp.IsZero() {
 		return phases.Run(ctx, s, append(alwaysReconcile,
 			phases.WrapErr("writing Prods", r.reconcileApplyProds),
 			phases.WrapErr("publishing weights", r.reconcilePublish),
@@ -696,10 +741,10 @@ func (r *Reconciler) gateFailures(s *scope) uint64 {
 }
 
 // interrupted says a gate of the set failed after this reconcile read the gates: the
-// writes of Prods stop there, and the next reconcile, which the failure woke, takes the
-// new revision out of traffic without waiting for the rest of them (a hundred Prods take
-// seconds to write; a rollback must not). What was not written is written by a later
-// reconcile, from what it decides then.
+// writes of Prods stop there, and the reconcile decides again at once (decideAgain),
+// taking the new revision out of traffic without waiting for the rest of them (a hundred
+// Prods take seconds to write; a rollback must not). What was not written is written by
+// that second pass, or a later reconcile, from what it decides then.
 func (r *Reconciler) interrupted(ctx context.Context, s *scope) bool {
 	if s.interrupted {
 		return true

@@ -128,8 +128,8 @@ func (r *Reconciler) recordRollout(s *scope, policy *droverv1.RolloutPolicy, cmd
 // persistRollout writes the rollout's new state to the set's status before anything
 // acts on it, when this reconcile recorded gate verdicts (a step passed its gates, a
 // gate failed, a promotion), with what the status says along with it (the revisions,
-// the history, the command read, the RolledOut condition), against the set as this
-// reconcile read it.
+// the history, the command read, the RolledOut condition), against the set as stored
+// (as this reconcile read it, s.stored).
 //
 // Next decides from the status, what it observes and the verdicts of the current
 // step's gates, and the verdicts live in memory only. A manager that acted on a verdict
@@ -143,7 +143,7 @@ func (r *Reconciler) recordRollout(s *scope, policy *droverv1.RolloutPolicy, cmd
 // successor decide what the dead manager did. Every other decision a successor makes
 // again from the status and what it observes, so the usual order stands for those.
 func (r *Reconciler) persistRollout(ctx context.Context, s *scope) error {
-	read := s.read
+	read := s.stored
 	next := s.set.Status.Rollout
 	if next == nil || len(next.Gates) <= len(verdictsOf(read.Status.Rollout, next.Revision)) {
 		return nil
