@@ -243,8 +243,10 @@ func wakes(prod *droverv1.Prod, cluster client.ObjectKey, o client.Object) bool 
 
 // scope is what one reconcile learned.
 type scope struct {
-	// helper patches the Prod at the end of the reconcile (and in between, see persist).
+	// helper patches the Prod at the end of the reconcile (and in between, see persist),
+	// through writes, which records the version its last write left.
 	helper *patch.Helper
+	writes *fresh.Recorder
 
 	prod       *droverv1.Prod
 	clusterKey client.ObjectKey
@@ -324,12 +326,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		}
 	}
 
-	helper, err := patch.NewHelper(prod, r.Client)
+	// The patch helper writes copies of the Prod, so the Prod never shows the version
+	// its writes left: the Recorder does, for fresh.Reads.
+	writes := fresh.NewRecorder(r.Client)
+	helper, err := patch.NewHelper(prod, writes)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	s := &scope{
 		helper:     helper,
+		writes:     writes,
 		prod:       prod,
 		clusterKey: client.ObjectKey{Namespace: prod.ClusterNamespace(), Name: prod.Spec.ClusterRef.Name},
 		deleting:   !prod.DeletionTimestamp.IsZero(),
@@ -349,6 +355,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		err := s.helper.Patch(ctx, prod, opts...)
 		switch {
 		case err == nil:
+			if v := s.writes.Version(); v != "" {
+				prod.SetResourceVersion(v) // as the reconcile's last write left it
+			}
 			r.reads.Wrote(prod)
 		case apierrors.IsNotFound(err):
 			r.reads.Forget(prod.UID)
@@ -850,7 +859,7 @@ func (r *Reconciler) persist(ctx context.Context, s *scope) error {
 	if err := s.helper.Patch(ctx, s.prod); err != nil {
 		return err
 	}
-	h, err := patch.NewHelper(s.prod, r.Client)
+	h, err := patch.NewHelper(s.prod, s.writes)
 	if err != nil {
 		return err
 	}

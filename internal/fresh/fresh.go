@@ -174,3 +174,80 @@ func (w *Writes) record(uid types.UID, wr write) {
 func sameType(a, b client.Object) bool {
 	return reflect.TypeOf(a) == reflect.TypeOf(b)
 }
+
+// Recorder is a client that remembers the resourceVersion its last successful write left
+// (Patch, Update, Create, and their status forms). A helper that writes copies of the
+// object it is given, as Cluster API's patch helper does, leaves that object at the
+// version it was read at; the version to record with Wrote is the Recorder's.
+type Recorder struct {
+	client.Client
+
+	mu      sync.Mutex
+	version string
+}
+
+// NewRecorder wraps c.
+func NewRecorder(c client.Client) *Recorder { return &Recorder{Client: c} }
+
+// Version is the resourceVersion the last successful write through the Recorder left,
+// "" when none succeeded.
+func (r *Recorder) Version() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.version
+}
+
+func (r *Recorder) record(obj client.Object, err error) error {
+	if err == nil {
+		r.mu.Lock()
+		r.version = obj.GetResourceVersion()
+		r.mu.Unlock()
+	}
+	return err
+}
+
+func (r *Recorder) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
+	return r.record(obj, r.Client.Create(ctx, obj, opts...))
+}
+
+func (r *Recorder) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
+	return r.record(obj, r.Client.Update(ctx, obj, opts...))
+}
+
+func (r *Recorder) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+	return r.record(obj, r.Client.Patch(ctx, obj, patch, opts...))
+}
+
+func (r *Recorder) Status() client.SubResourceWriter {
+	return &recordedSubResource{SubResourceWriter: r.Client.Status(), r: r}
+}
+
+func (r *Recorder) SubResource(subResource string) client.SubResourceClient {
+	return &recordedSubResourceClient{SubResourceClient: r.Client.SubResource(subResource), r: r}
+}
+
+type recordedSubResource struct {
+	client.SubResourceWriter
+	r *Recorder
+}
+
+func (s *recordedSubResource) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+	return s.r.record(obj, s.SubResourceWriter.Update(ctx, obj, opts...))
+}
+
+func (s *recordedSubResource) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+	return s.r.record(obj, s.SubResourceWriter.Patch(ctx, obj, patch, opts...))
+}
+
+type recordedSubResourceClient struct {
+	client.SubResourceClient
+	r *Recorder
+}
+
+func (s *recordedSubResourceClient) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+	return s.r.record(obj, s.SubResourceClient.Update(ctx, obj, opts...))
+}
+
+func (s *recordedSubResourceClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+	return s.r.record(obj, s.SubResourceClient.Patch(ctx, obj, patch, opts...))
+}
