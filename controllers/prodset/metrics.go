@@ -24,6 +24,13 @@ var rollbackLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 	Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120},
 })
 
+// gateInterruptions counts the reconciles whose Prod writes a gate failure interrupted;
+// each decides again at once (decideAgain).
+var gateInterruptions = prometheus.NewCounter(prometheus.CounterOpts{
+	Name: "drover_prodset_gate_interruptions_total",
+	Help: "Reconciles of a ProdSet whose writes of Prods stopped because a gate of the set failed meanwhile; each decided again at once, so that a rollback does not wait for the writes.",
+})
+
 // evictionLatency is the time from a cluster judged unreachable (first seen unreachable by this
 // manager, so the grace is included) or a maintenance admitted, to the DNS change that
 // takes a Prod there from a non-zero weight to 0 being submitted.
@@ -104,7 +111,7 @@ var setMetrics = cachemetrics.New(func(ctx context.Context, r client.Reader, ch 
 }, evictedDesc, frozenDesc, belowMinDesc)
 
 func init() {
-	metrics.Registry.MustRegister(rollbackLatency, evictionLatency, stepDuration, rolloutDuration, setMetrics)
+	metrics.Registry.MustRegister(rollbackLatency, gateInterruptions, evictionLatency, stepDuration, rolloutDuration, setMetrics)
 }
 
 // stepClock remembers when the current step of each set's rollout started. It lives in

@@ -327,6 +327,7 @@ func (r *Reconciler) decideAgain(ctx context.Context, s *scope) *scope {
 		return nil
 	}
 	ctrl.LoggerFrom(ctx).V(1).Info("deciding again after a gate failure interrupted the Prods' writes")
+	gateInterruptions.Inc()
 	r.updateStatus(s)
 	s.set.Status.ObservedGeneration = s.set.Generation
 	again := r.newScope(s.set, s.stored)

@@ -386,6 +386,21 @@ func reconciles(controller string) (int, time.Duration) {
 	return 0, 0
 }
 
+// counter is the value of an unlabelled counter of this process's metrics, 0 when it
+// has none.
+func counter(name string) float64 {
+	families, err := crmetrics.Registry.Gather()
+	if err != nil {
+		return 0
+	}
+	for _, f := range families {
+		if f.GetName() == name && len(f.GetMetric()) == 1 {
+			return f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
 // caller names the controller package a Publish came from.
 func caller() string {
 	pcs := make([]uintptr, 32)

@@ -172,6 +172,9 @@ type rollbackResult struct {
 	latency time.Duration
 	// toRolledBack: from the ship to RolledBack, every Prod back on v2 at 100 in Route53.
 	toRolledBack time.Duration
+	// interrupted: reconciles of the set whose Prod writes the failure interrupted
+	// (drover_prodset_gate_interruptions_total); each decided again at once.
+	interrupted int
 }
 
 var shipSeq atomic.Int64
@@ -186,6 +189,7 @@ func (f *rollbackFixture) rollback(tb testing.TB, e *env, timeout time.Duration)
 	version := fmt.Sprintf("v3-%d", shipSeq.Add(1))
 	key := client.ObjectKey{Namespace: f.namespace, Name: f.set}
 	var rev string
+	interruptions := counter("drover_prodset_gate_interruptions_total")
 	tShip := time.Now()
 	waitFor(tb, 30*time.Second, "shipping "+version, func() (bool, string) {
 		s := &droverv1.ProdSet{}
@@ -218,7 +222,8 @@ func (f *rollbackFixture) rollback(tb testing.TB, e *env, timeout time.Duration)
 		return true, ""
 	})
 	f.waitServing(tb, e, timeout)
-	res := rollbackResult{prods: f.prods, linger: e.linger, gate: f.gate, toRolledBack: time.Since(tShip), calls: map[string]int{}}
+	res := rollbackResult{prods: f.prods, linger: e.linger, gate: f.gate, toRolledBack: time.Since(tShip), calls: map[string]int{},
+		interrupted: int(counter("drover_prodset_gate_interruptions_total") - interruptions)}
 	if st.RollbackLatency != nil {
 		res.latency = st.RollbackLatency.Duration
 	}
@@ -452,6 +457,7 @@ func (r rollbackResult) table() string {
 	fmt.Fprintf(&sb, "| … in AWS calls | %s | | |\n", secs(r.toSubmit.aws))
 	fmt.Fprintf(&sb, "| … in deliberate waits (gate tries, linger) | %s | %s | |\n", secs(r.toSubmit.waits), secs(floor))
 	fmt.Fprintf(&sb, "| … drover's own time | %s | 0 (target < 0.5 s) | |\n", secs(r.toSubmit.own))
+	fmt.Fprintf(&sb, "| reconciles whose Prod writes the failure interrupted (each decided again at once) | %d | | |\n", r.interrupted)
 	fmt.Fprintf(&sb, "| gate verdict (last failing answer) → submitted | %s | %s (linger) | %.2f |\n", secs(r.fromVerdict.total), secs(r.linger), r.fromVerdict.total.Seconds()/r.linger.Seconds())
 	fmt.Fprintf(&sb, "| … verdict → status.rollout.failedTime | %s | | |\n", secs(r.recorded))
 	fmt.Fprintf(&sb, "| … verdict → the rollback's weights handed to the publisher (ProdSet controller) | %s | | |\n", secs(r.handoff))
