@@ -288,7 +288,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	s := r.newScope(set, before)
 	defer func() {
 		r.updateStatus(s)
-		set.Status.ObservedGeneration = set.Generation
 		last, err := r.write(ctx, before, set)
 		switch {
 		case err != nil:
@@ -329,7 +328,6 @@ func (r *Reconciler) decideAgain(ctx context.Context, s *scope) *scope {
 	ctrl.LoggerFrom(ctx).V(1).Info("deciding again after a gate failure interrupted the Prods' writes")
 	gateInterruptions.Inc()
 	r.updateStatus(s)
-	s.set.Status.ObservedGeneration = s.set.Generation
 	again := r.newScope(s.set, s.stored)
 	again.wroteMidway = s.wroteMidway
 	return again

@@ -19,7 +19,8 @@ import (
 
 // updateStatus writes what the reconcile read and decided into the set's status, and
 // computes every condition the controller owns: Placed, Available, Frozen, TrafficReady
-// and RolledOut. A condition nothing in this reconcile decided keeps its last verdict.
+// and RolledOut, and records the generation observed. A condition nothing in this
+// reconcile decided keeps its last verdict.
 func (r *Reconciler) updateStatus(s *scope) {
 	set := s.set
 	st := &set.Status
@@ -101,6 +102,7 @@ func (r *Reconciler) updateStatus(s *scope) {
 	r.setTrafficReady(s, publishing)
 	setRolledOut(s)
 	r.transitionEvents(set, placed, avail, trafficReady)
+	st.ObservedGeneration = set.Generation
 }
 
 // transitionEvents records an event when a condition turns to a state the user should
