@@ -218,36 +218,22 @@ func (r *Recorder) Patch(ctx context.Context, obj client.Object, patch client.Pa
 	return r.record(obj, r.Client.Patch(ctx, obj, patch, opts...))
 }
 
-func (r *Recorder) Status() client.SubResourceWriter {
-	return &recordedSubResource{SubResourceWriter: r.Client.Status(), r: r}
-}
+// Status is SubResource("status"), as in controller-runtime's client.
+func (r *Recorder) Status() client.SubResourceWriter { return r.SubResource("status") }
 
 func (r *Recorder) SubResource(subResource string) client.SubResourceClient {
-	return &recordedSubResourceClient{SubResourceClient: r.Client.SubResource(subResource), r: r}
+	return &recordedSubResource{SubResourceClient: r.Client.SubResource(subResource), r: r}
 }
 
 type recordedSubResource struct {
-	client.SubResourceWriter
-	r *Recorder
-}
-
-func (s *recordedSubResource) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-	return s.r.record(obj, s.SubResourceWriter.Update(ctx, obj, opts...))
-}
-
-func (s *recordedSubResource) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-	return s.r.record(obj, s.SubResourceWriter.Patch(ctx, obj, patch, opts...))
-}
-
-type recordedSubResourceClient struct {
 	client.SubResourceClient
 	r *Recorder
 }
 
-func (s *recordedSubResourceClient) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+func (s *recordedSubResource) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
 	return s.r.record(obj, s.SubResourceClient.Update(ctx, obj, opts...))
 }
 
-func (s *recordedSubResourceClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+func (s *recordedSubResource) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
 	return s.r.record(obj, s.SubResourceClient.Patch(ctx, obj, patch, opts...))
 }
