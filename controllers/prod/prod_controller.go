@@ -736,14 +736,13 @@ func (r *Reconciler) applyObject(ctx context.Context, s *scope, o *unstructured.
 		err = r.applyAs(ctx, s, o, again)
 	}
 	if patch, ok := manifests.DropUpdateEntries(o.GetManagedFields()); err == nil && ok {
-		if err = s.workload.Patch(ctx, o, client.RawPatch(types.JSONPatchType, patch)); err == nil {
-			r.wrote(o)
-		}
+		err = s.workload.Patch(ctx, o, client.RawPatch(types.JSONPatchType, patch))
 	}
 	if err != nil {
 		res, err := r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("applying %s %s: %w", o.GetKind(), o.GetName(), err))
 		return res, true, err
 	}
+	r.wrote(o)
 	return ctrl.Result{}, false, nil
 }
 
@@ -758,21 +757,24 @@ func (r *Reconciler) applyAs(ctx context.Context, s *scope, o *unstructured.Unst
 		if err := s.workload.Create(ctx, created, client.FieldOwner(droverv1.FieldManager)); err != nil {
 			return err
 		}
-		r.wrote(created)
+		// Its version only, for the watch's echo; applyObject records the last write.
+		r.workloadWrites.Wrote(created, nil)
 		uid = created.GetUID()
 	}
 	o.SetUID(uid)
 	err := s.workload.Apply(ctx, client.ApplyConfigurationFromUnstructured(o),
 		client.FieldOwner(droverv1.FieldManager), client.ForceOwnership)
 	if err == nil {
-		r.wrote(o)
+		r.workloadWrites.Wrote(o, nil)
 	}
 	return err
 }
 
-// wrote records o, as a write to its workload cluster returned it, in workloadWrites:
-// until the workload cache holds this version, a read of it is answered by o as the
-// cache would keep it (readCached), and the watch's events of it wake no Prod.
+// wrote records o, as drover's last write of it to its workload cluster returned it, in
+// workloadWrites: until the workload cache holds this version, a read of it is answered
+// by o as the cache would keep it (readCached), and the watch's events of it wake no
+// Prod. Only the last write of an object in a reconcile is stripped and kept; the writes
+// before it (a create, the apply before a patch) record their versions alone.
 func (r *Reconciler) wrote(o *unstructured.Unstructured) {
 	kept, _ := stripWorkload(o.DeepCopy())
 	r.workloadWrites.Wrote(o, kept.(*unstructured.Unstructured))
