@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -165,7 +166,11 @@ func readAWS(g Gomega, c *elbsdk.Client) awsNLB {
 }
 
 func prodCondition(g Gomega, key client.ObjectKey, typ string) metav1.Condition {
-	p := getProd(g, key)
+	return conditionOf(getProd(g, key), typ)
+}
+
+// conditionOf returns p's condition of type typ, or the zero condition.
+func conditionOf(p *droverv1.Prod, typ string) metav1.Condition {
 	for _, c := range p.Status.Conditions {
 		if c.Type == typ {
 			return c
@@ -186,4 +191,52 @@ func eventReasons(g Gomega, obj client.Object) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// watchSyncedWithoutEndpoint watches the Prod of key from now on and returns what every
+// version of it a watcher saw got wrong: MirrorSynced True without the VIP and the NLB it
+// synced in status.endpoint. The status is written before the condition, so no reader
+// ever sees one without the other.
+func watchSyncedWithoutEndpoint(t *testing.T, key client.ObjectKey) func() []string {
+	t.Helper()
+	wc, err := client.NewWithWatch(bed.ControlPlane.Config, client.Options{Scheme: cp.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := wc.Watch(ctx, &droverv1.ProdList{}, client.InNamespace(key.Namespace),
+		client.MatchingFields{"metadata.name": key.Name})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		wrong []string
+		done  = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			p, ok := ev.Object.(*droverv1.Prod)
+			if !ok || conditionOf(p, droverv1.ProdMirrorSyncedCondition).Status != metav1.ConditionTrue {
+				continue
+			}
+			if ep := p.Status.Endpoint; ep == nil || ep.VIP == "" || ep.NLBARN == "" {
+				mu.Lock()
+				wrong = append(wrong, fmt.Sprintf("resourceVersion %s: MirrorSynced True with status.endpoint %+v", p.ResourceVersion, ep))
+				mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		w.Stop()
+		cancel()
+		<-done
+	})
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(wrong)
+	}
 }

@@ -51,6 +51,7 @@ import (
 	"github.com/drover-dev/drover/internal/nlb"
 	"github.com/drover-dev/drover/internal/nlb/deploy"
 	"github.com/drover-dev/drover/internal/phases"
+	"github.com/drover-dev/drover/internal/statuspatch"
 	"github.com/drover-dev/drover/internal/tenancy"
 	tenancyread "github.com/drover-dev/drover/internal/tenancy/read"
 	"github.com/drover-dev/drover/internal/traffic"
@@ -83,7 +84,10 @@ type Paths interface {
 
 // Reconciler reconciles the Octavia endpoint and the NLB mirror of Prods.
 type Reconciler struct {
-	Client       client.Client
+	Client client.Client
+	// APIReader reads the API server, not the cache: where the status write reads the
+	// Prod again after another controller wrote it. Optional.
+	APIReader    client.Reader
 	ClusterCache clustercache.ClusterCache
 	Octavia      octavia.Client
 	// ELBv2 is nil when the manager has no AWS: mirrors are then reported NotConfigured.
@@ -217,7 +221,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 			return ctrl.Result{}, err
 		}
 	}
-	helper, err := patch.NewHelper(prod, r.Client)
+	// The status is written before the MirrorSynced condition, so that no version of the
+	// Prod says the mirror is synced without the endpoint it synced.
+	helper, err := statuspatch.NewHelper(prod, r.Client, r.APIReader)
 	if err != nil {
 		return ctrl.Result{}, err
 	}

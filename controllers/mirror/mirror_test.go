@@ -30,6 +30,7 @@ func TestMirrorFollowsOctavia(t *testing.T) {
 
 	prod := mirroredProd("mirror-a", lb.ID)
 	key := client.ObjectKeyFromObject(prod)
+	torn := watchSyncedWithoutEndpoint(t, key)
 	g.Expect(cp.Create(context.Background(), prod)).To(Succeed())
 	t.Cleanup(func() { _ = cp.Delete(context.Background(), prod) })
 
@@ -53,6 +54,7 @@ func TestMirrorFollowsOctavia(t *testing.T) {
 	g.Expect(nlb.Targets).To(Equal(map[int32][]string{443: wantAPI, 80: wantWeb}))
 	g.Expect(nlb.HealthChecks[80]).To(Equal("HTTP /healthz"), "the web pool's HTTP monitor")
 	g.Expect(nlb.HealthChecks[443]).To(HavePrefix("TCP"), "the API pool has no monitor")
+	g.Expect(torn()).To(BeEmpty(), "versions of the Prod that said the mirror was synced without its endpoint")
 
 	// 2. The steady state writes nothing: the sync after the one that made the NLB finds
 	// it in sync, and two more syncs write nothing. (Counted in syncs, not in poll

@@ -54,9 +54,11 @@ func TestMirrorOnlyTheTenantsOctaviaProjects(t *testing.T) {
 
 	// The load balancer of the Tenant's project is mirrored as ever.
 	g.Eventually(func(g Gomega) {
-		c := prodCondition(g, client.ObjectKeyFromObject(allowed), droverv1.ProdMirrorSyncedCondition)
+		p := getProd(g, client.ObjectKeyFromObject(allowed))
+		c := conditionOf(p, droverv1.ProdMirrorSyncedCondition)
 		g.Expect(c.Status).To(Equal(metav1.ConditionTrue), "MirrorSynced of the allowed Prod: %+v", c)
-		g.Expect(getProd(g, client.ObjectKeyFromObject(allowed)).Status.Endpoint.VIP).To(Equal(own.VIP))
+		g.Expect(p.Status.Endpoint).NotTo(BeNil(), "status.endpoint beside MirrorSynced=True")
+		g.Expect(p.Status.Endpoint.VIP).To(Equal(own.VIP))
 	}, settle, 250*time.Millisecond).Should(Succeed())
 	g.Expect(created()).To(HaveKeyWithValue("CreateLoadBalancer", 1), "one NLB, the allowed Prod's")
 
@@ -87,8 +89,10 @@ func TestMirrorOnlyTheTenantsOctaviaProjects(t *testing.T) {
 	tenant.Spec.OctaviaProjects = append(tenant.Spec.OctaviaProjects, otherProject)
 	g.Expect(cp.Update(ctx, tenant)).To(Succeed())
 	g.Eventually(func(g Gomega) {
-		c := prodCondition(g, key, droverv1.ProdMirrorSyncedCondition)
+		p := getProd(g, key)
+		c := conditionOf(p, droverv1.ProdMirrorSyncedCondition)
 		g.Expect(c.Status).To(Equal(metav1.ConditionTrue), "MirrorSynced once the project is listed: %+v", c)
-		g.Expect(getProd(g, key).Status.Endpoint.VIP).To(Equal(foreign.VIP))
+		g.Expect(p.Status.Endpoint).NotTo(BeNil(), "status.endpoint beside MirrorSynced=True")
+		g.Expect(p.Status.Endpoint.VIP).To(Equal(foreign.VIP))
 	}, settle, 250*time.Millisecond).Should(Succeed())
 }

@@ -181,9 +181,12 @@ func sameType(a, b client.Object) bool {
 // version it was read at; the version to record with Wrote is the Recorder's.
 type Recorder struct {
 	client.Client
+	// KeepLast keeps a copy of the last successful write's response, for Last.
+	KeepLast bool
 
 	mu      sync.Mutex
 	version string
+	last    client.Object
 }
 
 // NewRecorder wraps c.
@@ -197,10 +200,23 @@ func (r *Recorder) Version() string {
 	return r.version
 }
 
+// Last is the response of the last successful write through the Recorder, nil when none
+// succeeded or it was not kept (KeepLast).
+func (r *Recorder) Last() client.Object {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
+}
+
 func (r *Recorder) record(obj client.Object, err error) error {
 	if err == nil {
+		var last client.Object
+		if r.KeepLast {
+			last = obj.DeepCopyObject().(client.Object)
+		}
 		r.mu.Lock()
 		r.version = obj.GetResourceVersion()
+		r.last = last
 		r.mu.Unlock()
 	}
 	return err

@@ -204,6 +204,7 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 	}
 	if err := (&mirror.Reconciler{
 		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
 		ClusterCache: cc,
 		Octavia:      opts.Octavia,
 		ELBv2:        opts.ELBv2,

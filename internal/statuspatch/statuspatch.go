@@ -1,0 +1,114 @@
+// Package statuspatch writes an object through Cluster API's patch helper with its
+// conditions last.
+//
+// The patch helper writes an object's conditions before the rest of it, each in a request
+// of its own. Between the two the API server holds a version whose conditions speak of
+// status that is not there yet: a Prod with MirrorSynced=True and no status.endpoint. A
+// client that waits for the condition and then reads the field (kubectl wait, then a
+// jsonpath) can read that version, and so can every controller watching the object.
+// Helper writes the rest first, so every stored version's conditions describe status
+// that is stored with or before them.
+//
+// It costs no request more than the patch helper alone: the conditions' write starts from
+// the response of the write before it, not from a read, and when only the conditions or
+// only the rest changed there is one write, as before.
+package statuspatch
+
+import (
+	"context"
+	"reflect"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/cluster-api/util/conditions"
+	"sigs.k8s.io/cluster-api/util/patch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/drover-dev/drover/internal/fresh"
+)
+
+// Object is an object with metav1 conditions.
+type Object interface {
+	client.Object
+	conditions.Setter
+}
+
+// Helper is Cluster API's patch helper writing the conditions last.
+type Helper struct {
+	c      client.Client
+	live   client.Reader
+	rec    *fresh.Recorder
+	h      *patch.Helper
+	before []metav1.Condition
+}
+
+// NewHelper is patch.NewHelper for obj, as read. Its writes go through c; live, if not
+// nil, is where the conditions' write reads the object again when another writer got
+// there first (the API server, not a cache that may not have caught up).
+func NewHelper(obj Object, c client.Client, live client.Reader) (*Helper, error) {
+	rec := &fresh.Recorder{Client: c, KeepLast: true}
+	h, err := patch.NewHelper(obj, rec)
+	if err != nil {
+		return nil, err
+	}
+	return &Helper{c: c, live: live, rec: rec, h: h, before: clone(obj.GetConditions())}, nil
+}
+
+// Version is the resourceVersion the helper's last successful write left, "" when it
+// wrote nothing.
+func (h *Helper) Version() string { return h.rec.Version() }
+
+// Patch writes what changed in obj since it was read: metadata, spec and status other
+// than the conditions first, then the conditions, with the patch helper's options.
+func (h *Helper) Patch(ctx context.Context, obj Object, opts ...patch.Option) error {
+	after := clone(obj.GetConditions())
+	if reflect.DeepEqual(after, h.before) {
+		return h.h.Patch(ctx, obj, opts...)
+	}
+	obj.SetConditions(clone(h.before))
+	err := h.h.Patch(ctx, obj, opts...)
+	if err != nil {
+		obj.SetConditions(after)
+		return err
+	}
+	// The conditions' write applies their changes to the latest version, which the write
+	// just made returned; a later one (another writer's) is read from live.
+	c := &readsLast{Client: h.rec, key: client.ObjectKeyFromObject(obj), last: h.rec.Last(), live: h.live}
+	second, err := patch.NewHelper(obj, c)
+	obj.SetConditions(after)
+	if err != nil {
+		return err
+	}
+	return second.Patch(ctx, obj, opts...)
+}
+
+// readsLast answers the first Get of the object with the response of the write before
+// (nil when nothing was written: then the client reads it), and later ones from live.
+type readsLast struct {
+	client.Client
+	key  client.ObjectKey
+	last client.Object
+	live client.Reader
+	read bool
+}
+
+func (r *readsLast) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	first := !r.read
+	r.read = true
+	switch {
+	case first && r.last != nil && key == r.key && reflect.TypeOf(obj) == reflect.TypeOf(r.last):
+		reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(r.last.DeepCopyObject()).Elem())
+		return nil
+	case first && r.last == nil, r.live == nil:
+		return r.Client.Get(ctx, key, obj, opts...)
+	}
+	return r.live.Get(ctx, key, obj, opts...)
+}
+
+func clone(cs []metav1.Condition) []metav1.Condition {
+	if cs == nil {
+		return nil
+	}
+	out := make([]metav1.Condition, len(cs))
+	copy(out, cs)
+	return out
+}

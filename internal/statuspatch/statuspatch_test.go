@@ -1,0 +1,184 @@
+package statuspatch
+
+import (
+	"context"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/cluster-api/util/conditions"
+	"sigs.k8s.io/cluster-api/util/patch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+)
+
+const synced = droverv1.ProdMirrorSyncedCondition
+
+// bench is a Prod in a fake API server whose every write is followed by a look at what
+// it stored.
+type bench struct {
+	c client.Client
+	// stored is every version the writes left, as stored.
+	stored []*droverv1.Prod
+	gets   int
+	// between, if set, runs after the first write: another writer's.
+	between func(c client.WithWatch)
+}
+
+func newBench(t *testing.T) (*bench, *droverv1.Prod) {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := droverv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	prod := &droverv1.Prod{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "web"}}
+	b := &bench{}
+	look := func(ctx context.Context, c client.WithWatch, err error) error {
+		if err != nil {
+			return err
+		}
+		p := &droverv1.Prod{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(prod), p); err != nil {
+			t.Fatal(err)
+		}
+		b.stored = append(b.stored, p)
+		if b.between != nil && len(b.stored) == 1 {
+			b.between(c)
+		}
+		return nil
+	}
+	b.c = fake.NewClientBuilder().WithScheme(scheme).WithObjects(prod).WithStatusSubresource(prod).
+		WithInterceptorFuncs(interceptor.Funcs{
+			Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+				b.gets++
+				return c.Get(ctx, key, obj, opts...)
+			},
+			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
+				return look(ctx, c, c.Patch(ctx, obj, p, opts...))
+			},
+			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+				return look(ctx, c.(client.WithWatch), c.SubResource(sub).Patch(ctx, obj, p, opts...))
+			},
+		}).Build()
+	if err := b.c.Get(context.Background(), client.ObjectKeyFromObject(prod), prod); err != nil {
+		t.Fatal(err)
+	}
+	b.gets = 0
+	return b, prod
+}
+
+func setSynced(p *droverv1.Prod, status metav1.ConditionStatus) {
+	conditions.Set(p, metav1.Condition{Type: synced, Status: status, Reason: "Test"})
+}
+
+// Every version stored has conditions that describe status stored with or before them:
+// the endpoint lands before MirrorSynced=True, with no read and no write more than the
+// patch helper's own two.
+func TestConditionsAreWrittenAfterTheStatusTheyDescribe(t *testing.T) {
+	b, prod := newBench(t)
+	h, err := NewHelper(prod, b.c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod.Status.Endpoint = &droverv1.ProdEndpoint{VIP: "192.0.2.10"}
+	setSynced(prod, metav1.ConditionTrue)
+	if err := h.Patch(context.Background(), prod, patch.WithOwnedConditions{Conditions: []string{synced}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.stored) != 2 {
+		t.Fatalf("%d writes, want 2 (the status, then the condition)", len(b.stored))
+	}
+	for i, p := range b.stored {
+		if conditions.IsTrue(p, synced) && p.Status.Endpoint == nil {
+			t.Errorf("version %d of %d stored MirrorSynced=True without status.endpoint", i+1, len(b.stored))
+		}
+	}
+	last := b.stored[len(b.stored)-1]
+	if !conditions.IsTrue(last, synced) || last.Status.Endpoint == nil || last.Status.Endpoint.VIP != "192.0.2.10" {
+		t.Errorf("stored at last: conditions %+v, endpoint %+v", last.Status.Conditions, last.Status.Endpoint)
+	}
+	if b.gets != 0 {
+		t.Errorf("%d reads, want none: the condition's write starts from the status write's response", b.gets)
+	}
+	if h.Version() != last.ResourceVersion {
+		t.Errorf("Version %q, want the last write's %q", h.Version(), last.ResourceVersion)
+	}
+	if !conditions.IsTrue(prod, synced) || prod.Status.Endpoint == nil {
+		t.Errorf("the object given changed: %+v", prod.Status)
+	}
+}
+
+// Only the conditions, or only the rest, changed: one write, as with the patch helper.
+func TestOneChangeIsOneWrite(t *testing.T) {
+	for name, change := range map[string]func(*droverv1.Prod){
+		"conditions": func(p *droverv1.Prod) { setSynced(p, metav1.ConditionFalse) },
+		"status":     func(p *droverv1.Prod) { p.Status.Endpoint = &droverv1.ProdEndpoint{VIP: "192.0.2.11"} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			b, prod := newBench(t)
+			h, err := NewHelper(prod, b.c, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			change(prod)
+			if err := h.Patch(context.Background(), prod); err != nil {
+				t.Fatal(err)
+			}
+			if len(b.stored) != 1 {
+				t.Fatalf("%d writes, want 1", len(b.stored))
+			}
+		})
+	}
+}
+
+// Another controller writes between the status and the conditions: the conditions' write
+// conflicts, reads the object again from live and keeps the other writer's condition.
+func TestAnotherWriterBetweenIsKept(t *testing.T) {
+	b, prod := newBench(t)
+	b.between = func(c client.WithWatch) {
+		other := &droverv1.Prod{}
+		if err := c.Get(context.Background(), client.ObjectKeyFromObject(prod), other); err != nil {
+			t.Fatal(err)
+		}
+		conditions.Set(other, metav1.Condition{Type: droverv1.ProdAppliedCondition, Status: metav1.ConditionTrue, Reason: "Other"})
+		if err := c.Status().Update(context.Background(), other); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := &countingReader{Reader: b.c}
+	h, err := NewHelper(prod, b.c, live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod.Status.Endpoint = &droverv1.ProdEndpoint{VIP: "192.0.2.12"}
+	setSynced(prod, metav1.ConditionTrue)
+	if err := h.Patch(context.Background(), prod, patch.WithOwnedConditions{Conditions: []string{synced}}); err != nil {
+		t.Fatal(err)
+	}
+	got := &droverv1.Prod{}
+	if err := b.c.Get(context.Background(), client.ObjectKeyFromObject(prod), got); err != nil {
+		t.Fatal(err)
+	}
+	if !conditions.IsTrue(got, synced) || !conditions.IsTrue(got, droverv1.ProdAppliedCondition) {
+		t.Errorf("stored conditions %+v, want the other writer's Applied and our MirrorSynced", got.Status.Conditions)
+	}
+	if got.Status.Endpoint == nil || got.Status.Endpoint.VIP != "192.0.2.12" {
+		t.Errorf("stored endpoint %+v", got.Status.Endpoint)
+	}
+	if live.n == 0 {
+		t.Error("the conflicting write was not read again from live")
+	}
+}
+
+type countingReader struct {
+	client.Reader
+	n int
+}
+
+func (r *countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	r.n++
+	return r.Reader.Get(ctx, key, obj, opts...)
+}
