@@ -34,7 +34,6 @@ import (
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
 	"sigs.k8s.io/cluster-api/util/conditions"
-	"sigs.k8s.io/cluster-api/util/finalizers"
 	"sigs.k8s.io/cluster-api/util/patch"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -47,6 +46,7 @@ import (
 	"github.com/drover-dev/drover/internal/cloud/cloudmetrics"
 	"github.com/drover-dev/drover/internal/cloud/elbv2"
 	"github.com/drover-dev/drover/internal/cloud/octavia"
+	"github.com/drover-dev/drover/internal/finalizer"
 	"github.com/drover-dev/drover/internal/leftovers"
 	"github.com/drover-dev/drover/internal/nlb"
 	"github.com/drover-dev/drover/internal/nlb/deploy"
@@ -217,7 +217,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	if s.enabled && !s.deleting && r.ELBv2 != nil {
 		// Before anything is created in AWS, so that nothing created is ever forgotten.
-		if _, err := finalizers.EnsureFinalizer(ctx, r.Client, prod, droverv1.MirrorFinalizer); err != nil {
+		if _, err := finalizer.Ensure(ctx, r.Client, r.APIReader, prod, droverv1.MirrorFinalizer); err != nil {
 			return ctrl.Result{}, err
 		}
 	}

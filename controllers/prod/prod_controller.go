@@ -20,7 +20,6 @@ import (
 	"k8s.io/client-go/tools/events"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
-	"sigs.k8s.io/cluster-api/util/finalizers"
 	"sigs.k8s.io/cluster-api/util/patch"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -31,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/finalizer"
 	"github.com/drover-dev/drover/internal/fresh"
 	"github.com/drover-dev/drover/internal/manifests"
 	"github.com/drover-dev/drover/internal/phases"
@@ -317,7 +317,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		// The finalizer is written before anything lands on the workload cluster. Adding
 		// it does not bump the generation, so the reconcile carries on instead of waiting
 		// for an event the predicates filter out.
-		added, err := finalizers.EnsureFinalizer(ctx, r.Client, prod, droverv1.ProdFinalizer)
+		added, err := finalizer.Ensure(ctx, r.Client, r.APIReader, prod, droverv1.ProdFinalizer)
 		if err != nil {
 			return ctrl.Result{}, err
 		}

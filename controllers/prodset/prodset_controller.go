@@ -35,7 +35,6 @@ import (
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
 	"sigs.k8s.io/cluster-api/util/conditions"
-	"sigs.k8s.io/cluster-api/util/finalizers"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -46,6 +45,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/finalizer"
 	"github.com/drover-dev/drover/internal/fresh"
 	"github.com/drover-dev/drover/internal/gates"
 	"github.com/drover-dev/drover/internal/mapping"
@@ -275,7 +275,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if set.DeletionTimestamp.IsZero() {
-		added, err := finalizers.EnsureFinalizer(ctx, r.Client, set, droverv1.ProdSetFinalizer)
+		added, err := finalizer.Ensure(ctx, r.Client, r.APIReader, set, droverv1.ProdSetFinalizer)
 		if err != nil {
 			r.reads.Unsure(set)
 			return ctrl.Result{}, err

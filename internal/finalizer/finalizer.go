@@ -1,0 +1,46 @@
+// Package finalizer adds a controller's finalizer to an object that others put
+// finalizers on too.
+//
+// An object's finalizers are one list, and a custom resource takes only JSON merge
+// patches, which write a list whole: a patch adding a finalizer to a copy read before
+// another controller (or a user) added theirs drops the other one. Cluster API's
+// finalizers.EnsureFinalizer patches so. A Prod carries two of drover's finalizers, the
+// Prod controller's and the mirror's, and both controllers add theirs on the Prod's first
+// reconcile, from the same cached copy; the Prod controller does not wake for a change of
+// finalizers, so its own could stay dropped until its next reconcile, and a Prod deleted
+// in between would go without its drain and its clean-up. Ensure writes with the version
+// it read as a precondition instead.
+package finalizer
+
+import (
+	"context"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+)
+
+// Ensure adds finalizer to obj unless obj has it or is being deleted, and says whether it
+// wrote. The write carries obj's resourceVersion: if another writer got there first, obj
+// is read again from live (the API server; a cache may not have caught up) and the
+// finalizer added to that, once. obj is left as the last write returned it, or as read.
+func Ensure(ctx context.Context, c client.Client, live client.Reader, obj client.Object, finalizer string) (bool, error) {
+	for attempt := 0; ; attempt++ {
+		if !obj.GetDeletionTimestamp().IsZero() || controllerutil.ContainsFinalizer(obj, finalizer) {
+			return false, nil
+		}
+		before := obj.DeepCopyObject().(client.Object)
+		controllerutil.AddFinalizer(obj, finalizer)
+		err := c.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+		if err == nil {
+			return true, nil
+		}
+		obj.SetFinalizers(before.GetFinalizers())
+		if !apierrors.IsConflict(err) || live == nil || attempt > 0 {
+			return false, err
+		}
+		if err := live.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return false, err
+		}
+	}
+}
