@@ -47,6 +47,7 @@ import (
 	"github.com/drover-dev/drover/internal/cloud/elbv2"
 	"github.com/drover-dev/drover/internal/cloud/octavia"
 	"github.com/drover-dev/drover/internal/finalizer"
+	"github.com/drover-dev/drover/internal/fresh"
 	"github.com/drover-dev/drover/internal/leftovers"
 	"github.com/drover-dev/drover/internal/nlb"
 	"github.com/drover-dev/drover/internal/nlb/deploy"
@@ -223,7 +224,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	// The status is written before the MirrorSynced condition, so that no version of the
 	// Prod says the mirror is synced without the endpoint it synced.
-	helper, err := statuspatch.NewHelper(prod, r.Client, r.APIReader)
+	helper, err := statuspatch.NewHelper(prod, fresh.NewRecorder(r.Client), r.APIReader)
 	if err != nil {
 		return ctrl.Result{}, err
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/drover-dev/drover/internal/fresh"
 	"github.com/drover-dev/drover/internal/manifests"
 	"github.com/drover-dev/drover/internal/phases"
+	"github.com/drover-dev/drover/internal/statuspatch"
 	"github.com/drover-dev/drover/internal/tenancy"
 	tenancyread "github.com/drover-dev/drover/internal/tenancy/read"
 	"github.com/drover-dev/drover/internal/traffic"
@@ -245,7 +246,7 @@ func wakes(prod *droverv1.Prod, cluster client.ObjectKey, o client.Object) bool 
 type scope struct {
 	// helper patches the Prod at the end of the reconcile (and in between, see persist),
 	// through writes, which records the version its last write left.
-	helper *patch.Helper
+	helper *statuspatch.Helper
 	writes *fresh.Recorder
 
 	prod       *droverv1.Prod
@@ -327,9 +328,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 
 	// The patch helper writes copies of the Prod, so the Prod never shows the version
-	// its writes left: the Recorder does, for fresh.Reads.
+	// its writes left: the Recorder does, for fresh.Reads. The conditions are written
+	// after the rest of the status (statuspatch), so no version of the Prod says Applied
+	// or Available beside the observedGeneration and applied version of the one before.
 	writes := fresh.NewRecorder(r.Client)
-	helper, err := patch.NewHelper(prod, writes)
+	helper, err := statuspatch.NewHelper(prod, writes, r.APIReader)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -861,7 +864,7 @@ func (r *Reconciler) persist(ctx context.Context, s *scope) error {
 	if err := s.helper.Patch(ctx, s.prod); err != nil {
 		return err
 	}
-	h, err := patch.NewHelper(s.prod, s.writes)
+	h, err := statuspatch.NewHelper(s.prod, s.writes, r.APIReader)
 	if err != nil {
 		return err
 	}

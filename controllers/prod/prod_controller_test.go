@@ -3,7 +3,9 @@ package prod_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -183,6 +185,7 @@ func TestEditingManifestsUpdatesAndPrunes(t *testing.T) {
 
 	// New version, a changed Deployment, a key of "kept" dropped, "old" and "adopted"
 	// removed, a Secret added.
+	ahead := watchConditionsAhead(t, p)
 	g.Expect(updateProd(p, func(p *droverv1.Prod) {
 		p.Spec.Version = "v2"
 		p.Spec.Manifests = raw(
@@ -218,6 +221,7 @@ func TestEditingManifestsUpdatesAndPrunes(t *testing.T) {
 		g.Expect(apierrors.IsNotFound(w.Get(ctx, client.ObjectKey{Namespace: ns, Name: "old"}, &corev1.ConfigMap{}))).To(BeTrue(), "old must be pruned")
 	}, 90*time.Second, 500*time.Millisecond).Should(Succeed())
 	g.Expect(w.Get(ctx, client.ObjectKeyFromObject(adopted), &corev1.ConfigMap{})).To(Succeed(), "an object that is no longer drover's must not be pruned")
+	g.Expect(ahead()).To(BeEmpty(), "versions of the Prod whose conditions were ahead of the rest of its status")
 }
 
 func updateProd(p *droverv1.Prod, mutate func(*droverv1.Prod)) error {
@@ -848,4 +852,55 @@ func TestProdsWhoseNamesShareTheFirst63CharactersAreTwoOwners(t *testing.T) {
 		g.Expect(cm.DeletionTimestamp.IsZero()).To(BeTrue())
 		g.Expect(cm.Data).To(HaveKeyWithValue("owner", "b"))
 	}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
+}
+
+// watchConditionsAhead watches p from now on and returns what every version of it a
+// watcher saw got wrong: a condition of a generation that status.observedGeneration (and
+// so status.appliedVersion and the inventory) had not reached yet. The conditions are
+// written after the rest of the status, so no reader sees Applied=True for the new
+// generation beside the applied version of the old.
+func watchConditionsAhead(t *testing.T, p *droverv1.Prod) func() []string {
+	t.Helper()
+	wc, err := client.NewWithWatch(bed.ControlPlane.Config, client.Options{Scheme: cp.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := wc.Watch(ctx, &droverv1.ProdList{}, client.InNamespace(p.Namespace), client.MatchingFields{"metadata.name": p.Name})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		wrong []string
+		done  = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			got, ok := ev.Object.(*droverv1.Prod)
+			if !ok {
+				continue
+			}
+			for _, c := range got.Status.Conditions {
+				if c.ObservedGeneration > got.Status.ObservedGeneration {
+					mu.Lock()
+					wrong = append(wrong, fmt.Sprintf("resourceVersion %s: %s=%s of generation %d beside status.observedGeneration %d (applied version %q)",
+						got.ResourceVersion, c.Type, c.Status, c.ObservedGeneration, got.Status.ObservedGeneration, got.Status.AppliedVersion))
+					mu.Unlock()
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		w.Stop()
+		cancel()
+		<-done
+	})
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(wrong)
+	}
 }

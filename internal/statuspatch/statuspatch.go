@@ -34,28 +34,25 @@ type Object interface {
 
 // Helper is Cluster API's patch helper writing the conditions last.
 type Helper struct {
-	c      client.Client
 	live   client.Reader
 	rec    *fresh.Recorder
 	h      *patch.Helper
 	before []metav1.Condition
 }
 
-// NewHelper is patch.NewHelper for obj, as read. Its writes go through c; live, if not
-// nil, is where the conditions' write reads the object again when another writer got
-// there first (the API server, not a cache that may not have caught up).
-func NewHelper(obj Object, c client.Client, live client.Reader) (*Helper, error) {
-	rec := &fresh.Recorder{Client: c, KeepLast: true}
+// NewHelper is patch.NewHelper for obj, as read, writing through rec (which it makes keep
+// its last write's response: the conditions' write starts from it). live, if not nil, is
+// where the conditions' write reads the object again when another writer got there first
+// (the API server, not a cache that may not have caught up). Helpers of one object may
+// share a Recorder.
+func NewHelper(obj Object, rec *fresh.Recorder, live client.Reader) (*Helper, error) {
+	rec.KeepLast = true
 	h, err := patch.NewHelper(obj, rec)
 	if err != nil {
 		return nil, err
 	}
-	return &Helper{c: c, live: live, rec: rec, h: h, before: clone(obj.GetConditions())}, nil
+	return &Helper{live: live, rec: rec, h: h, before: clone(obj.GetConditions())}, nil
 }
-
-// Version is the resourceVersion the helper's last successful write left, "" when it
-// wrote nothing.
-func (h *Helper) Version() string { return h.rec.Version() }
 
 // Patch writes what changed in obj since it was read: metadata, spec and status other
 // than the conditions first, then the conditions, with the patch helper's options.

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/fresh"
 )
 
 const synced = droverv1.ProdMirrorSyncedCondition
@@ -79,7 +80,8 @@ func setSynced(p *droverv1.Prod, status metav1.ConditionStatus) {
 // patch helper's own two.
 func TestConditionsAreWrittenAfterTheStatusTheyDescribe(t *testing.T) {
 	b, prod := newBench(t)
-	h, err := NewHelper(prod, b.c, nil)
+	rec := fresh.NewRecorder(b.c)
+	h, err := NewHelper(prod, rec, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,8 +105,8 @@ func TestConditionsAreWrittenAfterTheStatusTheyDescribe(t *testing.T) {
 	if b.gets != 0 {
 		t.Errorf("%d reads, want none: the condition's write starts from the status write's response", b.gets)
 	}
-	if h.Version() != last.ResourceVersion {
-		t.Errorf("Version %q, want the last write's %q", h.Version(), last.ResourceVersion)
+	if rec.Version() != last.ResourceVersion {
+		t.Errorf("the Recorder's version %q, want the last write's %q", rec.Version(), last.ResourceVersion)
 	}
 	if !conditions.IsTrue(prod, synced) || prod.Status.Endpoint == nil {
 		t.Errorf("the object given changed: %+v", prod.Status)
@@ -119,7 +121,7 @@ func TestOneChangeIsOneWrite(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, prod := newBench(t)
-			h, err := NewHelper(prod, b.c, nil)
+			h, err := NewHelper(prod, fresh.NewRecorder(b.c), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,7 +151,7 @@ func TestAnotherWriterBetweenIsKept(t *testing.T) {
 		}
 	}
 	live := &countingReader{Reader: b.c}
-	h, err := NewHelper(prod, b.c, live)
+	h, err := NewHelper(prod, fresh.NewRecorder(b.c), live)
 	if err != nil {
 		t.Fatal(err)
 	}
