@@ -2,6 +2,8 @@ package setup_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -42,6 +44,31 @@ func TestMetricsFlags(t *testing.T) {
 	}
 	if o.BindAddress != ":8443" || !o.SecureServing || o.FilterProvider == nil || o.CertDir != "" {
 		t.Errorf("default options %+v; want :8443, HTTPS, the authn/authz filter, a self-signed certificate", o)
+	}
+	// The self-signed certificate is drover's (ECDSA, for localhost, valid now), not
+	// controller-runtime's RSA fallback, which it replaces through GetCertificate.
+	cfg := &tls.Config{}
+	for _, op := range o.TLSOpts {
+		op(cfg)
+	}
+	if cfg.GetCertificate == nil {
+		t.Fatal("no self-signed certificate: controller-runtime would make an RSA key at every start")
+	}
+	cert, err := cfg.GetCertificate(&tls.ClientHelloInfo{})
+	if err != nil || cert.Leaf == nil {
+		t.Fatalf("the self-signed certificate: %v, %v", cert, err)
+	}
+	if _, ok := cert.PrivateKey.(*ecdsa.PrivateKey); !ok {
+		t.Errorf("the self-signed certificate's key is a %T, want ECDSA", cert.PrivateKey)
+	}
+	if err := cert.Leaf.VerifyHostname("localhost"); err != nil {
+		t.Error(err)
+	}
+	if now := time.Now(); now.Before(cert.Leaf.NotBefore) || now.After(cert.Leaf.NotAfter) {
+		t.Errorf("the self-signed certificate is valid %s to %s, not now", cert.Leaf.NotBefore, cert.Leaf.NotAfter)
+	}
+	if !slices.Equal(cfg.NextProtos, []string{"http/1.1"}) {
+		t.Errorf("NextProtos %v, want HTTP/1.1 only", cfg.NextProtos)
 	}
 
 	if err := fs.Parse([]string{"--metrics-secure=false", "--metrics-bind-address=127.0.0.1:8080"}); err != nil {
