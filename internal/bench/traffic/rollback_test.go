@@ -358,11 +358,12 @@ func (f *rollbackFixture) rollback(tb testing.TB, e *env, timeout time.Duration)
 // rollbackClusters is how many workload clusters the rollback's test bed has: ten API
 // servers is what this 2-core machine runs beside the manager (fifty, for 500 Prods at
 // the API's maxPerCluster of 10, took its load past 150). The bed's ProdSet CRD allows
-// up to rollbackMaxPerCluster Prods per cluster instead (envSpec.maxPerCluster): nothing
-// on the rollback's path depends on how many Prods share a cluster.
+// up to rollbackMaxPerCluster Prods per cluster instead (envSpec.maxPerCluster), so that
+// the largest set the API allows (1,000 Prods) fits: nothing on the rollback's path
+// depends on how many Prods share a cluster.
 const (
 	rollbackClusters      = 10
-	rollbackMaxPerCluster = 50
+	rollbackMaxPerCluster = 100
 )
 
 // rollbackEnv is the test bed of BenchmarkRollback.
