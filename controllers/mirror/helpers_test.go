@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/drover-dev/drover/internal/test/builder"
 	"github.com/drover-dev/drover/internal/test/clouds/awstest"
 	"github.com/drover-dev/drover/internal/test/clouds/octaviatest"
+	"github.com/drover-dev/drover/internal/test/harness"
 )
 
 // elbWrites are the ELBv2 operations that change something.
@@ -199,44 +199,14 @@ func eventReasons(g Gomega, obj client.Object) []string {
 // ever sees one without the other.
 func watchSyncedWithoutEndpoint(t *testing.T, key client.ObjectKey) func() []string {
 	t.Helper()
-	wc, err := client.NewWithWatch(bed.ControlPlane.Config, client.Options{Scheme: cp.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w, err := wc.Watch(ctx, &droverv1.ProdList{}, client.InNamespace(key.Namespace),
-		client.MatchingFields{"metadata.name": key.Name})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		wrong []string
-		done  = make(chan struct{})
-	)
-	go func() {
-		defer close(done)
-		for ev := range w.ResultChan() {
-			p, ok := ev.Object.(*droverv1.Prod)
-			if !ok || conditionOf(p, droverv1.ProdMirrorSyncedCondition).Status != metav1.ConditionTrue {
-				continue
+	return harness.WatchVersions(t, bed.ControlPlane.Config, cp.Scheme(), &droverv1.ProdList{}, key,
+		func(p *droverv1.Prod) []string {
+			if conditionOf(p, droverv1.ProdMirrorSyncedCondition).Status != metav1.ConditionTrue {
+				return nil
 			}
 			if ep := p.Status.Endpoint; ep == nil || ep.VIP == "" || ep.NLBARN == "" {
-				mu.Lock()
-				wrong = append(wrong, fmt.Sprintf("resourceVersion %s: MirrorSynced True with status.endpoint %+v", p.ResourceVersion, ep))
-				mu.Unlock()
+				return []string{fmt.Sprintf("resourceVersion %s: MirrorSynced True with status.endpoint %+v", p.ResourceVersion, ep)}
 			}
-		}
-	}()
-	t.Cleanup(func() {
-		w.Stop()
-		cancel()
-		<-done
-	})
-	return func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(wrong)
-	}
+			return nil
+		})
 }

@@ -3,9 +3,7 @@ package prod_test
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +24,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/manifests"
+	"github.com/drover-dev/drover/internal/test/harness"
 )
 
 // --- builders --------------------------------------------------------------------------
@@ -861,46 +860,15 @@ func TestProdsWhoseNamesShareTheFirst63CharactersAreTwoOwners(t *testing.T) {
 // generation beside the applied version of the old.
 func watchConditionsAhead(t *testing.T, p *droverv1.Prod) func() []string {
 	t.Helper()
-	wc, err := client.NewWithWatch(bed.ControlPlane.Config, client.Options{Scheme: cp.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w, err := wc.Watch(ctx, &droverv1.ProdList{}, client.InNamespace(p.Namespace), client.MatchingFields{"metadata.name": p.Name})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		wrong []string
-		done  = make(chan struct{})
-	)
-	go func() {
-		defer close(done)
-		for ev := range w.ResultChan() {
-			got, ok := ev.Object.(*droverv1.Prod)
-			if !ok {
-				continue
-			}
+	return harness.WatchVersions(t, bed.ControlPlane.Config, cp.Scheme(), &droverv1.ProdList{}, client.ObjectKeyFromObject(p),
+		func(got *droverv1.Prod) []string {
+			var wrong []string
 			for _, c := range got.Status.Conditions {
 				if c.ObservedGeneration > got.Status.ObservedGeneration {
-					mu.Lock()
 					wrong = append(wrong, fmt.Sprintf("resourceVersion %s: %s=%s of generation %d beside status.observedGeneration %d (applied version %q)",
 						got.ResourceVersion, c.Type, c.Status, c.ObservedGeneration, got.Status.ObservedGeneration, got.Status.AppliedVersion))
-					mu.Unlock()
 				}
 			}
-		}
-	}()
-	t.Cleanup(func() {
-		w.Stop()
-		cancel()
-		<-done
-	})
-	return func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(wrong)
-	}
+			return wrong
+		})
 }

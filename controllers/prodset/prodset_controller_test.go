@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/controllers/prodset"
+	"github.com/drover-dev/drover/internal/test/harness"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -267,28 +267,10 @@ func TestReplicasAreSpreadAndStable(t *testing.T) {
 // ever sees a condition from one reconcile beside the traffic of the last.
 func watchTornStatus(t *testing.T, set *droverv1.ProdSet) func() []string {
 	t.Helper()
-	wc, err := client.NewWithWatch(bed.ControlPlane.Config, client.Options{Scheme: cp.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w, err := wc.Watch(ctx, &droverv1.ProdSetList{}, client.InNamespace(set.Namespace),
-		client.MatchingFields{"metadata.name": set.Name})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	var (
-		mu   sync.Mutex
-		torn []string
-		done = make(chan struct{})
-	)
-	go func() {
-		defer close(done)
-		for ev := range w.ResultChan() {
-			got, ok := ev.Object.(*droverv1.ProdSet)
-			if !ok || !conditions.IsTrue(got, droverv1.ProdSetTrafficReadyCondition) {
-				continue
+	return harness.WatchVersions(t, bed.ControlPlane.Config, cp.Scheme(), &droverv1.ProdSetList{}, client.ObjectKeyFromObject(set),
+		func(got *droverv1.ProdSet) []string {
+			if !conditions.IsTrue(got, droverv1.ProdSetTrafficReadyCondition) {
+				return nil
 			}
 			var wrong []string
 			if got.Status.Traffic != nil && got.Status.Traffic.ChangeID != "" {
@@ -299,24 +281,11 @@ func watchTornStatus(t *testing.T, set *droverv1.ProdSet) func() []string {
 					wrong = append(wrong, p.Name+"'s weight pending")
 				}
 			}
-			if len(wrong) > 0 {
-				mu.Lock()
-				torn = append(torn, fmt.Sprintf("resourceVersion %s: TrafficReady True with %s", got.ResourceVersion, strings.Join(wrong, ", ")))
-				mu.Unlock()
+			if len(wrong) == 0 {
+				return nil
 			}
-		}
-	}()
-	stop := func() {
-		w.Stop()
-		cancel()
-		<-done
-	}
-	t.Cleanup(stop)
-	return func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(torn)
-	}
+			return []string{fmt.Sprintf("resourceVersion %s: TrafficReady True with %s", got.ResourceVersion, strings.Join(wrong, ", "))}
+		})
 }
 
 // logUnpublished logs the set's status and every DNS change when a Prod of it has no

@@ -20,12 +20,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 )
 
+// attempts bounds the writes of one Ensure: a new Prod is written by its ProdSet, the Prod
+// controller and the mirror at once, so a second conflict is not rare.
+const attempts = 4
+
 // Ensure adds finalizer to obj unless obj has it or is being deleted, and says whether it
 // wrote. The write carries obj's resourceVersion: if another writer got there first, obj
 // is read again from live (the API server; a cache may not have caught up) and the
-// finalizer added to that, once. obj is left as the last write returned it, or as read.
+// finalizer added to that, up to attempts writes in all. obj is left as the last write
+// returned it, or as last read.
 func Ensure(ctx context.Context, c client.Client, live client.Reader, obj client.Object, finalizer string) (bool, error) {
-	for attempt := 0; ; attempt++ {
+	for attempt := 1; ; attempt++ {
 		if !obj.GetDeletionTimestamp().IsZero() || controllerutil.ContainsFinalizer(obj, finalizer) {
 			return false, nil
 		}
@@ -36,7 +41,7 @@ func Ensure(ctx context.Context, c client.Client, live client.Reader, obj client
 			return true, nil
 		}
 		obj.SetFinalizers(before.GetFinalizers())
-		if !apierrors.IsConflict(err) || live == nil || attempt > 0 {
+		if !apierrors.IsConflict(err) || live == nil || attempt == attempts {
 			return false, err
 		}
 		if err := live.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {

@@ -2,6 +2,7 @@ package finalizer
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 )
@@ -91,5 +93,46 @@ func TestNothingToAdd(t *testing.T) {
 				t.Errorf("added %v, %v; version %s, was %s", added, err, now, rv)
 			}
 		})
+	}
+}
+
+// Another writer gets there first twice (a new Prod is written by its ProdSet and two
+// controllers at once): the finalizer is still added, to the latest version, keeping what
+// the other writer wrote.
+func TestAddedAfterRepeatedConflicts(t *testing.T) {
+	ctx := context.Background()
+	scheme := runtime.NewScheme()
+	if err := droverv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKey{Namespace: "team", Name: "web"}
+	others := 0
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(&droverv1.Prod{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "web"}}).
+		WithInterceptorFuncs(interceptor.Funcs{
+			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
+				if others < 2 { // another writer, just before this write
+					others++
+					o := &droverv1.Prod{}
+					if err := c.Get(ctx, key, o); err != nil {
+						return err
+					}
+					o.Finalizers = append(o.Finalizers, fmt.Sprintf("example.com/other-%d", others))
+					if err := c.Update(ctx, o); err != nil {
+						return err
+					}
+				}
+				return c.Patch(ctx, obj, p, opts...)
+			},
+		}).Build()
+	read := &droverv1.Prod{}
+	if err := c.Get(ctx, key, read); err != nil {
+		t.Fatal(err)
+	}
+	if added, err := Ensure(ctx, c, c, read, droverv1.ProdFinalizer); err != nil || !added {
+		t.Fatalf("added %v, %v", added, err)
+	}
+	want := []string{"example.com/other-1", "example.com/other-2", droverv1.ProdFinalizer}
+	if got := stored(t, c, read).Finalizers; !slices.Equal(got, want) {
+		t.Errorf("stored finalizers %v, want %v", got, want)
 	}
 }
