@@ -3,6 +3,7 @@ package prod
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -14,8 +15,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	kscheme "k8s.io/client-go/kubernetes/scheme"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/cluster-api/controllers/clustercache"
@@ -35,7 +38,10 @@ import (
 // stripped by stripWorkload to what drover reads: identity, drover's labels and
 // annotations, the spec fields kstatus reads, status, and a hash of drover's managed
 // fields instead of managedFields. A kind is listed and watched on a cluster only once a
-// Prod there applies it. A Prod's object of another kind (or of another version of one of
+// Prod there applies it. The caches hold these kinds as their Go types, not as
+// unstructured objects, so that their lists and watches come as protobuf: decoding the
+// watches' JSON was the largest part of a resync's CPU. A read converts the stripped copy
+// to the unstructured form the reconcile judges (asUnstructured). A Prod's object of another kind (or of another version of one of
 // these kinds) is applied on every reconcile, as before the caches: it would take an
 // unrestricted watch of the kind to compare it.
 //
@@ -101,6 +107,26 @@ func cached(gvk schema.GroupVersionKind) bool {
 	return slices.Contains(cachedWorkloadKinds, gvk)
 }
 
+// cachedTypes maps the Go type of each cached kind to its kind: the transform sets it on
+// the copy it keeps, which the watches' handlers read (a typed object decoded from the
+// API server has none).
+var cachedTypes = func() map[reflect.Type]schema.GroupVersionKind {
+	m := make(map[reflect.Type]schema.GroupVersionKind, len(cachedWorkloadKinds))
+	for _, gvk := range cachedWorkloadKinds {
+		m[reflect.TypeOf(newCached(gvk))] = gvk
+	}
+	return m
+}()
+
+// newCached is an empty object of the Go type of gvk, one of cachedWorkloadKinds.
+func newCached(gvk schema.GroupVersionKind) client.Object {
+	obj, err := kscheme.Scheme.New(gvk)
+	if err != nil {
+		panic(fmt.Sprintf("cached workload kind %s has no Go type: %v", gvk, err))
+	}
+	return obj.(client.Object)
+}
+
 // WorkloadCacheOptions restricts what the cluster cache keeps of each workload cluster to
 // what the Prod controller reads: drover's objects of the cached kinds, and namespaces,
 // each stripped (see cachedWorkloadKinds). Any other type read through a workload cache
@@ -111,9 +137,7 @@ func WorkloadCacheOptions() clustercache.CacheOptions {
 		&corev1.Namespace{}: {Transform: stripNamespace},
 	}
 	for _, gvk := range cachedWorkloadKinds {
-		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(gvk)
-		by[u] = ctrlcache.ByObject{Label: owned, Transform: stripWorkload}
+		by[newCached(gvk)] = ctrlcache.ByObject{Label: owned, Transform: stripWorkload}
 	}
 	return clustercache.CacheOptions{ByObject: by, DefaultTransform: ctrlcache.TransformStripManagedFields()}
 }
@@ -126,13 +150,20 @@ var keptLabels = []string{droverv1.ProdUIDLabel, droverv1.ProdNameLabel, droverv
 
 // stripWorkload is the transform of the cached workload kinds: it keeps what drover reads
 // of an object and replaces its managedFields with manifests.FieldsKey, the hash of
-// drover's entry, a top-level key the API server never returns for these built-in kinds.
-// An object already stripped (client-go may transform an object twice: a watch's initial
-// list is transformed into a temporary store, then again into the cache) keeps its hash.
-// An object of another type passes with its managedFields removed.
+// drover's entry, which no API server returns (see FieldsKey). An object already
+// stripped (client-go may transform an object twice: a watch's initial list is
+// transformed into a temporary store, then again into the cache) keeps its hash. The
+// cache's objects are typed (stripTyped); an unstructured one is a write's response kept
+// as the cache would hold it (wrote), in the form a read returns (asUnstructured). An
+// object of another type passes with its managedFields removed.
 func stripWorkload(in any) (any, error) {
 	u, ok := in.(*unstructured.Unstructured)
 	if !ok {
+		if obj, isCached := in.(client.Object); isCached {
+			if gvk, isCached := cachedTypes[reflect.TypeOf(obj)]; isCached {
+				return stripTyped(obj, gvk), nil
+			}
+		}
 		if obj, err := meta.Accessor(in); err == nil && obj.GetManagedFields() != nil {
 			obj.SetManagedFields(nil)
 		}
@@ -164,6 +195,77 @@ func stripWorkload(in any) (any, error) {
 		out.Object["spec"] = kept
 	}
 	if status, ok := u.Object["status"]; ok {
+		out.Object["status"] = status
+	}
+	return out, nil
+}
+
+// stripTyped is stripWorkload of a typed object of kind gvk: a new object of its type
+// with its identity, drover's labels and annotations, the fields of its spec named in
+// keptSpec, its status, and the hash of drover's managed fields (CachedFieldsEntry).
+// Every other field (a ConfigMap's data, a Deployment's pod template, a Role's rules) is
+// left out. The status and kept fields are shared with in, which the cache gives up.
+func stripTyped(in client.Object, gvk schema.GroupVersionKind) client.Object {
+	fields := manifests.CachedFields(in) // stripped before
+	if fields == "" {
+		fields = manifests.FieldsHash(in.GetManagedFields())
+	}
+	src := reflect.ValueOf(in).Elem()
+	dst := reflect.New(src.Type())
+	if spec := src.FieldByName("Spec"); spec.IsValid() && spec.Kind() == reflect.Struct {
+		kept := dst.Elem().FieldByName("Spec")
+		for i := range spec.NumField() {
+			name, _, _ := strings.Cut(spec.Type().Field(i).Tag.Get("json"), ",")
+			if slices.Contains(keptSpec, name) {
+				kept.Field(i).Set(spec.Field(i))
+			}
+		}
+	}
+	if status := src.FieldByName("Status"); status.IsValid() {
+		dst.Elem().FieldByName("Status").Set(status)
+	}
+	out := dst.Interface().(client.Object)
+	out.GetObjectKind().SetGroupVersionKind(gvk)
+	out.SetNamespace(in.GetNamespace())
+	out.SetName(in.GetName())
+	out.SetUID(in.GetUID())
+	out.SetResourceVersion(in.GetResourceVersion())
+	out.SetGeneration(in.GetGeneration())
+	out.SetDeletionTimestamp(in.GetDeletionTimestamp())
+	out.SetLabels(keep(in.GetLabels(), func(k string) bool { return slices.Contains(keptLabels, k) }))
+	out.SetAnnotations(keep(in.GetAnnotations(), func(k string) bool { return k == droverv1.ProdRefAnnotation }))
+	out.SetManagedFields(manifests.CachedFieldsEntry(fields))
+	return out
+}
+
+// asUnstructured is a typed cached object (stripTyped) in the form stripWorkload gives an
+// unstructured one, which the reconcile judges (manifests.InSync, manifests.Assess). It
+// takes obj's managedFields (the hash) away: obj is a copy the caller gives up.
+func asUnstructured(obj client.Object) (*unstructured.Unstructured, error) {
+	fields := manifests.CachedFields(obj)
+	obj.SetManagedFields(nil)
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, err
+	}
+	out := &unstructured.Unstructured{Object: map[string]any{}}
+	if md, ok := m["metadata"].(map[string]any); ok {
+		delete(md, "managedFields")
+		delete(md, "creationTimestamp") // the zero time a stripped copy has
+		out.Object["metadata"] = md
+	}
+	out.SetGroupVersionKind(obj.GetObjectKind().GroupVersionKind())
+	manifests.SetCachedFields(out, fields)
+	if spec, ok := m["spec"].(map[string]any); ok {
+		kept := map[string]any{}
+		for _, k := range keptSpec {
+			if v, ok := spec[k]; ok {
+				kept[k] = v
+			}
+		}
+		out.Object["spec"] = kept
+	}
+	if status, ok := m["status"]; ok {
 		out.Object["status"] = status
 	}
 	return out, nil
@@ -212,8 +314,7 @@ func (r *Reconciler) readCached(ctx context.Context, s *scope, o *unstructured.U
 		return nil
 	}
 	r.watchKind(ctx, s, gvk)
-	live := &unstructured.Unstructured{}
-	live.SetGroupVersionKind(gvk)
+	live := newCached(gvk)
 	cctx, cancel := context.WithTimeout(ctx, cacheSyncTimeout)
 	defer cancel()
 	if err := s.cached.Get(cctx, client.ObjectKeyFromObject(o), live); err != nil {
@@ -231,7 +332,12 @@ func (r *Reconciler) readCached(ctx context.Context, s *scope, o *unstructured.U
 	// again: the write's response stands in for it.
 	switch current, kept := r.workloadWrites.Judge(live); {
 	case current:
-		return live
+		u, err := asUnstructured(live)
+		if err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "converting a cached workload object", "kind", gvk.String())
+			return nil
+		}
+		return u
 	case kept != nil:
 		return kept.(*unstructured.Unstructured)
 	}
@@ -246,12 +352,11 @@ func (r *Reconciler) watchKind(ctx context.Context, s *scope, gvk schema.GroupVe
 	if r.controller == nil || !cached(gvk) {
 		return
 	}
-	kind := &unstructured.Unstructured{}
-	kind.SetGroupVersionKind(gvk)
+	kind := newCached(gvk)
 	err := r.ClusterCache.Watch(ctx, s.clusterKey, clustercache.NewWatcher(clustercache.WatcherOptions{
 		Name:    fmt.Sprintf("%s-watch-%s", ControllerName, strings.ToLower(gvk.Kind+"."+gvk.Version+"."+gvk.Group)),
 		Watcher: r.controller,
-		Kind:    client.Object(kind),
+		Kind:    kind,
 		EventHandler: workloadHandler{
 			EventHandler: handler.EnqueueRequestsFromMapFunc(r.workloadToProd(s.clusterKey)),
 			known:        r.knownToProd,
@@ -307,9 +412,8 @@ func (h workloadHandler) Delete(ctx context.Context, e event.DeleteEvent, q work
 // knownToProd says whether o is, as the watch holds it, the object its Prod's inventory
 // records drover applied last (manifests.AsApplied).
 func (r *Reconciler) knownToProd(ctx context.Context, o client.Object) bool {
-	live, ok := o.(*unstructured.Unstructured)
 	ns, name, isProds := manifests.ProdOf(o)
-	if !ok || !isProds {
+	if !isProds {
 		return false
 	}
 	prod := &droverv1.Prod{}
@@ -317,6 +421,6 @@ func (r *Reconciler) knownToProd(ctx context.Context, o client.Object) bool {
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, prod, client.UnsafeDisableDeepCopy); err != nil {
 		return false
 	}
-	ref, recorded := manifests.Recorded(prod.Status.Inventory, manifests.RefOf(live))
-	return recorded && manifests.AsApplied(prod, ref, live)
+	ref, recorded := manifests.Recorded(prod.Status.Inventory, manifests.RefOf(o))
+	return recorded && manifests.AsApplied(prod, ref, o)
 }

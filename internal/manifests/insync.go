@@ -27,15 +27,34 @@ import (
 // entry, FieldsKey).
 
 // FieldsKey holds, on an object of drover's workload caches only, FieldsHash of the
-// object's managedFields, which the cache's transform drops. It is a top-level key of the
-// object, not an annotation: the cached kinds are built-in, and the API server returns only
-// their schema's fields, so no writer on the workload cluster can put a value there.
+// object's managedFields, which the cache's transform drops. On an unstructured copy it
+// is a top-level key of the object, not an annotation: the cached kinds are built-in, and
+// the API server returns only their schema's fields, so no writer on the workload cluster
+// can put a value there. On a typed copy (the caches decode the cached kinds from
+// protobuf) it is the only managedFields entry, named FieldsKey and with no operation:
+// the API server refuses an entry whose operation is neither Apply nor Update, so no such
+// entry comes from a workload cluster either (CachedFieldsEntry).
 const FieldsKey = "drover.dev/applied-fields"
 
 // CachedFields is the FieldsKey of a cached object, "" when it has none.
-func CachedFields(u *unstructured.Unstructured) string {
-	s, _ := u.Object[FieldsKey].(string)
-	return s
+func CachedFields(obj metav1.Object) string {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		s, _ := u.Object[FieldsKey].(string)
+		return s
+	}
+	if e := obj.GetManagedFields(); len(e) == 1 && e[0].Manager == FieldsKey && e[0].Operation == "" && e[0].FieldsV1 != nil {
+		return string(e[0].FieldsV1.Raw)
+	}
+	return ""
+}
+
+// CachedFieldsEntry is the managedFields of a typed cached object whose FieldsKey is
+// fields: one entry no API server returns, or none for "".
+func CachedFieldsEntry(fields string) []metav1.ManagedFieldsEntry {
+	if fields == "" {
+		return nil
+	}
+	return []metav1.ManagedFieldsEntry{{Manager: FieldsKey, FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}}}
 }
 
 // SetCachedFields sets (or, for "", removes) the FieldsKey of a cached object.
@@ -84,14 +103,15 @@ func AppliedRecord(config string, entries []metav1.ManagedFieldsEntry, generatio
 // configuration is the one applied then. Anything else, including a record of an older
 // drover with no hashes, is out of sync.
 func InSync(prod *droverv1.Prod, ref droverv1.ObjectReference, config string, live *unstructured.Unstructured) bool {
-	return config != "" && strings.HasPrefix(ref.Applied, config+".") && AsApplied(prod, ref, live)
+	return live != nil && config != "" && strings.HasPrefix(ref.Applied, config+".") && AsApplied(prod, ref, live)
 }
 
-// AsApplied reports whether live (a cached copy) is the object drover applied last as
-// ref records it: same UID, not being deleted, still prod's by its labels, and nothing
-// changed what drover applied since (drover's field manager owns the same fields, and
-// the copy is not older than the generation the apply left).
-func AsApplied(prod *droverv1.Prod, ref droverv1.ObjectReference, live *unstructured.Unstructured) bool {
+// AsApplied reports whether live (a cached copy, typed or unstructured; nil only as an
+// untyped nil) is the object drover applied last as ref records it: same UID, not being
+// deleted, still prod's by its labels, and nothing changed what drover applied since
+// (drover's field manager owns the same fields, and the copy is not older than the
+// generation the apply left).
+func AsApplied(prod *droverv1.Prod, ref droverv1.ObjectReference, live metav1.Object) bool {
 	if live == nil || ref.UID == "" || ref.Applied == "" {
 		return false
 	}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"sort"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -123,10 +125,16 @@ func decode(data []byte) (*unstructured.Unstructured, error) {
 	return obj, nil
 }
 
+// Object is an object with its kind: unstructured, or typed with its TypeMeta set.
+type Object interface {
+	metav1.Object
+	runtime.Object
+}
+
 // RefOf returns the inventory entry of an object, with its UID when it has one (an
 // object as the API server returned it; a rendered one has none).
-func RefOf(obj *unstructured.Unstructured) droverv1.ObjectReference {
-	gvk := obj.GroupVersionKind()
+func RefOf(obj Object) droverv1.ObjectReference {
+	gvk := obj.GetObjectKind().GroupVersionKind()
 	return droverv1.ObjectReference{
 		Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind,
 		Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID(),
