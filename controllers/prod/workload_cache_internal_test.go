@@ -7,16 +7,16 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/manifests"
-	"k8s.io/apimachinery/pkg/api/equality"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // The cache keeps what drover reads of a workload object and nothing else; the hash of
@@ -164,7 +164,7 @@ func TestStripTypedMatchesUnstructured(t *testing.T) {
 			// operation), is not the hash.
 			forged := typed.DeepCopyObject().(client.Object)
 			forged.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: manifests.FieldsKey, Operation: metav1.ManagedFieldsOperationUpdate,
-				FieldsV1: &metav1.FieldsV1{Raw: []byte(hash)}}})
+				FieldsV1: metav1.NewFieldsV1(hash)}})
 			out, _ := stripWorkload(forged)
 			if got := manifests.CachedFields(out.(client.Object)); got != "" {
 				t.Errorf("a forged entry gives the fields hash %q", got)

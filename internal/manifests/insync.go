@@ -43,7 +43,7 @@ func CachedFields(obj metav1.Object) string {
 		return s
 	}
 	if e := obj.GetManagedFields(); len(e) == 1 && e[0].Manager == FieldsKey && e[0].Operation == "" && e[0].FieldsV1 != nil {
-		return string(e[0].FieldsV1.Raw)
+		return e[0].FieldsV1.GetRawString()
 	}
 	return ""
 }
@@ -54,7 +54,7 @@ func CachedFieldsEntry(fields string) []metav1.ManagedFieldsEntry {
 	if fields == "" {
 		return nil
 	}
-	return []metav1.ManagedFieldsEntry{{Manager: FieldsKey, FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}}}
+	return []metav1.ManagedFieldsEntry{{Manager: FieldsKey, FieldsV1: metav1.NewFieldsV1(fields)}}
 }
 
 // SetCachedFields sets (or, for "", removes) the FieldsKey of a cached object.
