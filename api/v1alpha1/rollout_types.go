@@ -104,15 +104,73 @@ type GateOutcome struct {
 	StepName string `json:"stepName,omitempty"`
 	// gate index in the step.
 	Gate int32 `json:"gate"`
-	// type of the gate: pause, approval, httpCheck or prometheus.
+	// type of the gate: pause, approval, httpCheck, prometheus or baseline.
 	Type string `json:"type"`
 	// passed or failed.
 	Passed bool `json:"passed"`
+	// inconclusive: the gate could not judge (a baseline gate's too few samples) and
+	// its onInconclusive made that a failure or a pause.
+	// +optional
+	Inconclusive bool `json:"inconclusive,omitempty"`
 	// message explains the verdict.
 	// +optional
 	Message string `json:"message,omitempty"`
 	// time of the verdict.
 	Time metav1.Time `json:"time"`
+	// baseline is a baseline gate's judgement: the Prods compared and each metric's
+	// numbers.
+	// +optional
+	Baseline *BaselineJudgement `json:"baseline,omitempty"`
+}
+
+// BaselineJudgement is what a baseline gate compared and found.
+type BaselineJudgement struct {
+	// canary Prods compared (the step's).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=40
+	Canary []string `json:"canary,omitempty"`
+	// baseline Prods compared (on the previous revision).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=40
+	Baseline []string `json:"baseline,omitempty"`
+	// attempts made; more than one under onInconclusive Retry.
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+	// metrics judged, in the gate's order.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	Metrics []MetricJudgement `json:"metrics,omitempty"`
+}
+
+// MetricJudgement is one metric's verdict in a baseline gate, with the numbers behind it.
+// Numbers are decimal strings.
+type MetricJudgement struct {
+	// name of the metric.
+	Name string `json:"name"`
+	// verdict: Pass, Fail or Inconclusive.
+	Verdict string `json:"verdict"`
+	// canaryMean of the canary's usable samples.
+	// +optional
+	CanaryMean string `json:"canaryMean,omitempty"`
+	// baselineMean of the baseline's usable samples.
+	// +optional
+	BaselineMean string `json:"baselineMean,omitempty"`
+	// canarySamples usable.
+	CanarySamples int32 `json:"canarySamples"`
+	// baselineSamples usable.
+	BaselineSamples int32 `json:"baselineSamples"`
+	// unusable samples left out (NaN, infinite).
+	// +optional
+	Unusable int32 `json:"unusable,omitempty"`
+	// pValue of the one-sided Mann-Whitney U test that the canary is no worse.
+	// +optional
+	PValue string `json:"pValue,omitempty"`
+	// reason for the verdict.
+	// +optional
+	Reason string `json:"reason,omitempty"`
 }
 
 // RolloutRecord is a finished rollout, kept in the ProdSet's history.

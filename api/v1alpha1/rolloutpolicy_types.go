@@ -128,7 +128,7 @@ type RolloutStep struct {
 }
 
 // Gate is one condition that must hold before a rollout moves on. Exactly one kind is set.
-// +kubebuilder:validation:XValidation:rule="[has(self.pause), has(self.approval), has(self.httpCheck), has(self.prometheus)].filter(x, x).size() == 1",message="a gate sets exactly one of pause, approval, httpCheck and prometheus"
+// +kubebuilder:validation:XValidation:rule="[has(self.pause), has(self.approval), has(self.httpCheck), has(self.prometheus), has(self.baseline)].filter(x, x).size() == 1",message="a gate sets exactly one of pause, approval, httpCheck, prometheus and baseline"
 type Gate struct {
 	// pause waits for a duration, or until approved.
 	// +optional
@@ -142,6 +142,118 @@ type Gate struct {
 	// prometheus evaluates a query against a threshold.
 	// +optional
 	Prometheus *PrometheusGate `json:"prometheus,omitempty"`
+	// baseline compares the step's Prods with Prods of the set still on the previous
+	// revision.
+	// +optional
+	Baseline *BaselineGate `json:"baseline,omitempty"`
+}
+
+// InconclusivePolicy is what a baseline gate does when it cannot judge: a side has too
+// few samples (no data, NaN), or Prometheus did not answer.
+// +kubebuilder:validation:Enum=Fail;Pause;Retry
+type InconclusivePolicy string
+
+const (
+	// InconclusiveFail fails the gate: the rollout's failurePolicy applies.
+	InconclusiveFail InconclusivePolicy = "Fail"
+	// InconclusivePause pauses the rollout, whatever its failurePolicy, until a person
+	// resumes it (which judges again) or promotes it.
+	InconclusivePause InconclusivePolicy = "Pause"
+	// InconclusiveRetry judges again over a new window, up to retries times, then fails.
+	InconclusiveRetry InconclusivePolicy = "Retry"
+)
+
+// BaselineGate judges the step's Prods (the canary) against as many Prods of the same set
+// still on the previous revision (the baseline), sampled over the same window: each metric
+// is queried per Prod every interval, and the canary fails a metric when it is worse than
+// the baseline significantly (a one-sided Mann-Whitney U test at the confidence) and by
+// more than the metric tolerates. No data, NaN, or fewer samples than minSamples on
+// either side is inconclusive, never a pass.
+// +kubebuilder:validation:XValidation:rule="!has(self.retries) || has(self.onInconclusive) && self.onInconclusive == 'Retry'",message="retries applies only to onInconclusive Retry"
+// +kubebuilder:validation:XValidation:rule="size(self.metrics) * (has(self.maxProds) ? self.maxProds : 10) <= 40",message="metrics times maxProds (default 10) is at most 40: each round queries every metric for every Prod of both sides"
+type BaselineGate struct {
+	// address of the Prometheus server. Defaults to the manager's --prometheus-address.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://`
+	Address string `json:"address,omitempty"`
+	// metrics compared; each must pass.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=map
+	// +listMapKey=name
+	Metrics []BaselineMetric `json:"metrics"`
+	// maxProds is how many Prods of each side are compared, at most: the canary's first
+	// by name, and as many baseline Prods. Defaults to 10; with the metrics, at most 40
+	// queries a side per round.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=40
+	MaxProds *int32 `json:"maxProds,omitempty"`
+	// window over which both sides are sampled, from 10s to 1h. Defaults to 5m.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('1h')",message="window must be from 10s to 1h"
+	Window *metav1.Duration `json:"window,omitempty"`
+	// interval between samples, from 500ms to 5m. Defaults to 15s.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('500ms') && duration(self) <= duration('5m')",message="interval must be from 500ms to 5m"
+	Interval *metav1.Duration `json:"interval,omitempty"`
+	// minSamples each side needs per metric (the Prods compared times the samples each);
+	// fewer is inconclusive. From 5 to 10000; defaults to 10.
+	// +optional
+	// +kubebuilder:validation:Minimum=5
+	// +kubebuilder:validation:Maximum=10000
+	MinSamples *int32 `json:"minSamples,omitempty"`
+	// confidence that the canary is worse before a metric fails, a decimal from 0.5 to
+	// 0.999. Defaults to "0.95".
+	// +optional
+	// +kubebuilder:validation:MaxLength=8
+	// +kubebuilder:validation:Pattern=`^0\.(5[0-9]*|[6-8][0-9]*|9[0-9]?[0-9]?)$`
+	Confidence string `json:"confidence,omitempty"`
+	// onInconclusive: Fail (default), Pause or Retry.
+	// +optional
+	OnInconclusive InconclusivePolicy `json:"onInconclusive,omitempty"`
+	// retries of an inconclusive judgement under onInconclusive Retry, 1 to 10. Defaults
+	// to 2.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	Retries *int32 `json:"retries,omitempty"`
+}
+
+// BaselineMetric is one metric a baseline gate compares.
+// +kubebuilder:validation:XValidation:rule="!has(self.maxRatio) || double(self.maxRatio) >= 1.0",message="maxRatio must be at least 1"
+type BaselineMetric struct {
+	// name of the metric, unique in the gate.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+	// query in PromQL returning one scalar or one-element vector for one Prod;
+	// {{ .Prod }} and {{ .Version }} are that Prod's.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	Query string `json:"query"`
+	// worseWhen: Higher (errors, latency; the default) or Lower (success ratio).
+	// +optional
+	// +kubebuilder:validation:Enum=Higher;Lower
+	WorseWhen string `json:"worseWhen,omitempty"`
+	// maxRatio tolerates a canary mean up to this many times the baseline's (worseWhen
+	// Higher), or down to the baseline's divided by it (Lower), such as "1.2".
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?$`
+	MaxRatio string `json:"maxRatio,omitempty"`
+	// maxDifference tolerates a canary mean worse than the baseline's by up to this much,
+	// such as "0.005". A difference within either tolerance passes; with neither, any
+	// significant difference fails.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?$`
+	MaxDifference string `json:"maxDifference,omitempty"`
 }
 
 // PauseGate waits.

@@ -330,12 +330,89 @@ func refusedCases() []validationCase {
 			mutate: func(o map[string]any) {
 				set(o, map[string]any{"message": "ok?"}, "spec", "steps", 0, "gates", 0, "approval")
 			},
-			want: "a gate sets exactly one of pause, approval, httpCheck and prometheus",
+			want: "a gate sets exactly one of pause, approval, httpCheck, prometheus and baseline",
 		},
 		{
 			name: "gate with no kind", kind: "RolloutPolicy",
 			mutate: func(o map[string]any) { set(o, map[string]any{}, "spec", "steps", 0, "gates", 0) },
-			want:   "a gate sets exactly one of pause, approval, httpCheck and prometheus",
+			want:   "a gate sets exactly one of pause, approval, httpCheck, prometheus and baseline",
+		},
+		{
+			name: "baseline gate beside a prometheus gate", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, baselineGate(nil), "spec", "steps", 0, "gates", 1, "baseline")
+			},
+			want: "a gate sets exactly one of pause, approval, httpCheck, prometheus and baseline",
+		},
+		{
+			name: "baseline gate without metrics", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, map[string]any{"baseline": map[string]any{"metrics": []any{}}}, "spec", "steps", 0, "gates", 1)
+			},
+			want: "spec.steps[0].gates[1].baseline.metrics: Invalid value: 0: spec.steps[0].gates[1].baseline.metrics in body should have at least 1 items",
+		},
+		{
+			name: "baseline retries without onInconclusive Retry", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, map[string]any{"baseline": baselineGate(map[string]any{"retries": int64(2), "onInconclusive": "Pause"})}, "spec", "steps", 0, "gates", 1)
+			},
+			want: "retries applies only to onInconclusive Retry",
+		},
+		{
+			name: "baseline confidence of 1", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, map[string]any{"baseline": baselineGate(map[string]any{"confidence": "1.0"})}, "spec", "steps", 0, "gates", 1)
+			},
+			want: "spec.steps[0].gates[1].baseline.confidence in body should match",
+		},
+		{
+			name: "baseline confidence under 0.5", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, map[string]any{"baseline": baselineGate(map[string]any{"confidence": "0.4"})}, "spec", "steps", 0, "gates", 1)
+			},
+			want: "spec.steps[0].gates[1].baseline.confidence in body should match",
+		},
+		{
+			name: "baseline minSamples under 5", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, map[string]any{"baseline": baselineGate(map[string]any{"minSamples": int64(2)})}, "spec", "steps", 0, "gates", 1)
+			},
+			want: "spec.steps[0].gates[1].baseline.minSamples: Invalid value: 2: spec.steps[0].gates[1].baseline.minSamples in body should be greater than or equal to 5",
+		},
+		{
+			name: "baseline maxRatio under 1", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				g := baselineGate(nil)
+				g["metrics"].([]any)[0].(map[string]any)["maxRatio"] = "0.5"
+				set(o, map[string]any{"baseline": g}, "spec", "steps", 0, "gates", 1)
+			},
+			want: "maxRatio must be at least 1",
+		},
+		{
+			name: "baseline metric with an unknown direction", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				g := baselineGate(nil)
+				g["metrics"].([]any)[0].(map[string]any)["worseWhen"] = "Sideways"
+				set(o, map[string]any{"baseline": g}, "spec", "steps", 0, "gates", 1)
+			},
+			want: `worseWhen: Unsupported value: "Sideways"`,
+		},
+		{
+			name: "baseline gate querying too much per round", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				g := baselineGate(map[string]any{"maxProds": int64(20)})
+				m := g["metrics"].([]any)[0].(map[string]any)
+				g["metrics"] = []any{m, map[string]any{"name": "latency", "query": m["query"]}, map[string]any{"name": "saturation", "query": m["query"]}}
+				set(o, map[string]any{"baseline": g}, "spec", "steps", 0, "gates", 1)
+			},
+			want: "metrics times maxProds (default 10) is at most 40",
+		},
+		{
+			name: "baseline window under 10s", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, map[string]any{"baseline": baselineGate(map[string]any{"window": "5s"})}, "spec", "steps", 0, "gates", 1)
+			},
+			want: "window must be from 10s to 1h",
 		},
 		{
 			name: "rollbackWindow with strategy InPlace", kind: "RolloutPolicy",
@@ -479,6 +556,23 @@ func acceptedCases() []validationCase {
 				set(o, "1s", "spec", "steps", 0, "gates", 0, "httpCheck", "timeout")
 				set(o, "1s", "spec", "steps", 0, "gates", 1, "prometheus", "window")
 				set(o, "10m0s", "spec", "steps", 0, "gates", 1, "prometheus", "interval")
+			},
+		},
+		{
+			name: "baseline gate at its bounds", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				g := baselineGate(map[string]any{"confidence": "0.999", "minSamples": int64(5), "window": "10s", "interval": "500ms",
+					"onInconclusive": "Retry", "retries": int64(10), "maxProds": int64(40)})
+				m := g["metrics"].([]any)[0].(map[string]any)
+				m["maxRatio"], m["maxDifference"], m["worseWhen"] = "1", "0", "Lower"
+				set(o, map[string]any{"baseline": g}, "spec", "steps", 0, "gates", 1)
+			},
+		},
+		{
+			name: "baseline gate at its other bounds", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, map[string]any{"baseline": baselineGate(map[string]any{"confidence": "0.5", "minSamples": int64(10000), "window": "1h",
+					"interval": "5m", "onInconclusive": "Pause", "maxProds": int64(1)})}, "spec", "steps", 0, "gates", 1)
 			},
 		},
 		{
@@ -854,4 +948,13 @@ func TestTenantValidation(t *testing.T) {
 			t.Fatalf("refused: %v", err)
 		}
 	})
+}
+
+// baselineGate is a valid baseline gate of one metric, with extra fields set.
+func baselineGate(extra map[string]any) map[string]any {
+	g := map[string]any{"metrics": []any{map[string]any{"name": "errors", "query": `sum(rate(errors{prod="{{ .Prod }}"}[1m]))`}}}
+	for k, v := range extra {
+		g[k] = v
+	}
+	return g
 }

@@ -326,16 +326,18 @@ func gateKey(st rollout.State, gate int) string {
 	return fmt.Sprintf("%s/%d/%d/%d/%d", st.Revision, st.Step, gate, st.GatesStarted.Unix(), len(st.Gates))
 }
 
-// gateResults returns the verdicts of the current step's httpCheck and prometheus gates,
-// starting the evaluations not started yet under the tenancy of the set's namespace
-// (what the gates may reach). It fails, and starts nothing, when that tenancy cannot be
-// read.
+// gateResults returns the verdicts of the current step's httpCheck, prometheus and
+// baseline gates, starting the evaluations not started yet under the tenancy of the set's
+// namespace (what the gates may reach). It fails, and starts nothing, when that tenancy
+// cannot be read. A baseline gate compares the step's Prods with the set's Prods that the
+// rollout has not picked, on the previous revision, current, available and serving
+// (baselineTargets).
 func (r *Reconciler) gateResults(ctx context.Context, s *scope, policy droverv1.RolloutPolicySpec, st rollout.State) ([]rollout.GateResult, error) {
 	if r.Gates == nil || st.Step >= len(policy.Steps) {
 		return nil, nil
 	}
 	step := policy.Steps[st.Step]
-	if !slices.ContainsFunc(step.Gates, func(g droverv1.Gate) bool { return g.HTTPCheck != nil || g.Prometheus != nil }) {
+	if !slices.ContainsFunc(step.Gates, runnerGate) {
 		return nil, nil
 	}
 	reach, err := r.namespacePolicy(ctx, s)
@@ -357,11 +359,16 @@ func (r *Reconciler) gateResults(ctx context.Context, s *scope, policy droverv1.
 	}
 	out := make([]rollout.GateResult, len(step.Gates))
 	for i, g := range step.Gates {
-		if g.HTTPCheck == nil && g.Prometheus == nil {
+		if !runnerGate(g) {
 			continue
 		}
-		v := r.Gates.Get(gates.Job{Owner: client.ObjectKeyFromObject(s.set), Key: gateKey(st, i), Gate: g, Targets: targets, Policy: reach})
-		res := rollout.GateResult{Status: rollout.GatePending, Message: v.Message, Time: v.Time}
+		job := gates.Job{Owner: client.ObjectKeyFromObject(s.set), Key: gateKey(st, i), Gate: g, Targets: targets, Policy: reach}
+		if g.Baseline != nil {
+			job.Baseline = baselineTargets(s, st)
+		}
+		v := r.Gates.Get(job)
+		res := rollout.GateResult{Status: rollout.GatePending, Message: v.Message, Time: v.Time,
+			Inconclusive: v.Inconclusive, Pause: v.Pause, Baseline: v.Baseline}
 		if v.Done {
 			res.Status = rollout.GateFailed
 			if v.Passed {
@@ -371,6 +378,30 @@ func (r *Reconciler) gateResults(ctx context.Context, s *scope, policy droverv1.
 		out[i] = res
 	}
 	return out, nil
+}
+
+// runnerGate says whether the gate runner evaluates g (the others are the engine's own).
+func runnerGate(g droverv1.Gate) bool {
+	return g.HTTPCheck != nil || g.Prometheus != nil || g.Baseline != nil
+}
+
+// baselineTargets are the Prods a baseline gate compares the step's with: the set's
+// Prods the rollout has not picked, on its previous revision, current, available and
+// serving, by name.
+func baselineTargets(s *scope, st rollout.State) []gates.Target {
+	var out []gates.Target
+	for _, p := range s.prods {
+		if _, picked := st.Prods[p.Name]; picked || !rolloutMember(s, p) || p.Labels[droverv1.ReplacesLabel] != "" {
+			continue
+		}
+		if p.Labels[droverv1.RevisionLabel] != st.Previous || !currentAndAvailable(p) ||
+			s.plan.Weights[p.Name] <= 0 || s.plan.Evicted[p.Name] != "" {
+			continue
+		}
+		out = append(out, gates.Target{Prod: p.Name, Host: endpointHost(p), Version: p.Spec.Version})
+	}
+	slices.SortFunc(out, func(a, b gates.Target) int { return strings.Compare(a.Prod, b.Prod) })
+	return out
 }
 
 // namespacePolicy is the tenancy of the set's namespace, which its record name and its

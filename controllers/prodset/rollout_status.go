@@ -38,7 +38,8 @@ func stateFromStatus(st *droverv1.RolloutStatus) rollout.State {
 		out.Prods[p.Name] = rollout.ProdState{Step: int(p.Step), Phase: rollout.ProdPhase(p.Phase)}
 	}
 	for _, g := range st.Gates {
-		out.Gates = append(out.Gates, rollout.GateRecord{Step: int(g.Step), Gate: int(g.Gate), Passed: g.Passed, Message: g.Message, Time: g.Time.Time})
+		out.Gates = append(out.Gates, rollout.GateRecord{Step: int(g.Step), Gate: int(g.Gate), Passed: g.Passed, Inconclusive: g.Inconclusive,
+			Message: g.Message, Time: g.Time.Time, Baseline: g.Baseline})
 	}
 	return out
 }
@@ -88,7 +89,8 @@ func (r *Reconciler) recordRollout(s *scope, policy *droverv1.RolloutPolicy, cmd
 		next.Prods = append(next.Prods, rp)
 	}
 	for _, g := range st.Gates {
-		o := droverv1.GateOutcome{Step: int32(g.Step), Gate: int32(g.Gate), Passed: g.Passed, Message: truncate(g.Message, 1024), Time: metav1.NewTime(g.Time.Truncate(time.Second))}
+		o := droverv1.GateOutcome{Step: int32(g.Step), Gate: int32(g.Gate), Passed: g.Passed, Inconclusive: g.Inconclusive,
+			Message: truncate(g.Message, 1024), Time: metav1.NewTime(g.Time.Truncate(time.Second)), Baseline: boundedJudgement(g.Baseline)}
 		if g.Step < len(policy.Spec.Steps) {
 			o.StepName = policy.Spec.Steps[g.Step].Name
 			if g.Gate < len(policy.Spec.Steps[g.Step].Gates) {
@@ -303,4 +305,19 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n-3] + "..."
+}
+
+// boundedJudgement is a baseline judgement as the status keeps it: each reason cut to
+// 512 bytes, the Prods compared to the schema's 40 a side.
+func boundedJudgement(j *droverv1.BaselineJudgement) *droverv1.BaselineJudgement {
+	if j == nil {
+		return nil
+	}
+	out := j.DeepCopy()
+	out.Canary = out.Canary[:min(len(out.Canary), 40)]
+	out.Baseline = out.Baseline[:min(len(out.Baseline), 40)]
+	for i := range out.Metrics {
+		out.Metrics[i].Reason = truncate(out.Metrics[i].Reason, 512)
+	}
+	return out
 }

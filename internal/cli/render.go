@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/util/duration"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 )
 
 // Condition markers: R ClusterReachable, Ap Applied, Av Available, T TrafficReady,
@@ -149,12 +151,15 @@ func renderSet(w io.Writer, s SetView, now time.Time) {
 				state = "✓ passed"
 			case "failed":
 				state = "✗ failed"
+			case "inconclusive":
+				state = "? inconclusive"
 			}
 			line := fmt.Sprintf("%s  gate %d %s: %s", bar, g.Index+1, g.Type, state)
-			if g.Message != "" {
+			if g.Message != "" && g.Baseline == nil {
 				line += " (" + oneLine(g.Message) + ")"
 			}
 			fmt.Fprintln(w, line)
+			renderJudgement(w, bar, g.Baseline)
 		}
 	} else if s.Policy != "" {
 		fmt.Fprintf(w, "%spolicy %s, no rollout yet\n", bar, s.Policy)
@@ -312,6 +317,37 @@ func mirrorText(m *MirrorView, now time.Time) string {
 	}
 	if m.Outcome != "InSync" && m.Outcome != "Changed" && m.Message != "" {
 		s += " (" + oneLine(m.Message) + ")"
+	}
+	return s
+}
+
+// renderJudgement shows a baseline gate's judgement: the Prods compared, then a line per
+// metric with its verdict and numbers.
+func renderJudgement(w io.Writer, bar string, j *droverv1.BaselineJudgement) {
+	if j == nil {
+		return
+	}
+	line := fmt.Sprintf("%s    canary %s vs baseline %s", bar, strings.Join(j.Canary, ","), strings.Join(j.Baseline, ","))
+	if j.Attempts > 1 {
+		line += fmt.Sprintf(" (%d attempts)", j.Attempts)
+	}
+	fmt.Fprintln(w, line)
+	for _, m := range j.Metrics {
+		fmt.Fprintf(w, "%s    %s %s: canary mean %s (%d samples) vs baseline %s (%d)", bar, m.Name, m.Verdict,
+			orDash(m.CanaryMean), m.CanarySamples, orDash(m.BaselineMean), m.BaselineSamples)
+		if m.PValue != "" {
+			fmt.Fprintf(w, ", p=%s", m.PValue)
+		}
+		if m.Unusable > 0 {
+			fmt.Fprintf(w, ", %d NaN or infinite left out", m.Unusable)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
 	}
 	return s
 }

@@ -177,6 +177,31 @@ func TestRenderSet(t *testing.T) {
 	}
 }
 
+// A baseline gate's judgement shows under its gate: the Prods compared, then each metric.
+func TestRenderBaselineJudgement(t *testing.T) {
+	set, prods, policy := rolloutSet()
+	policy.Spec.Steps[0].Gates = []droverv1.Gate{{Baseline: &droverv1.BaselineGate{Metrics: []droverv1.BaselineMetric{{Name: "errors", Query: "x"}}}}}
+	set.Status.Rollout.Gates = []droverv1.GateOutcome{{Step: 0, Gate: 0, Type: "baseline", Inconclusive: true, Message: "Inconclusive after 5m0s",
+		Baseline: &droverv1.BaselineJudgement{Canary: []string{"shop-eu-1"}, Baseline: []string{"shop-us-1"}, Attempts: 3, Metrics: []droverv1.MetricJudgement{
+			{Name: "errors", Verdict: "Inconclusive", BaselineMean: "0.0101", BaselineSamples: 20, Unusable: 20},
+			{Name: "p99", Verdict: "Pass", CanaryMean: "0.21", BaselineMean: "0.2", CanarySamples: 20, BaselineSamples: 20, PValue: "0.31"},
+		}}}}
+	var b bytes.Buffer
+	renderStatus(&b, StatusView{ProdSets: []SetView{buildSetView(set, prods, policy)}}, now)
+	want := `│   gate 1 baseline: ? inconclusive
+│     canary shop-eu-1 vs baseline shop-us-1 (3 attempts)
+│     errors Inconclusive: canary mean – (0 samples) vs baseline 0.0101 (20), 20 NaN or infinite left out
+│     p99 Pass: canary mean 0.21 (20 samples) vs baseline 0.2 (20), p=0.31
+`
+	if got := b.String(); !strings.Contains(got, want) {
+		t.Errorf("tree:\n%s\nwant it to hold:\n%s", got, want)
+	}
+	view := buildSetView(set, prods, policy)
+	if g := view.Rollout.Gates[0]; g.Verdict != "inconclusive" || g.Baseline == nil || len(g.Baseline.Metrics) != 2 {
+		t.Errorf("-o json view of the gate: %+v", g)
+	}
+}
+
 func TestRenderSetWithoutPolicyOrProds(t *testing.T) {
 	for _, tc := range []struct {
 		name string

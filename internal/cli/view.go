@@ -64,9 +64,12 @@ type RolloutView struct {
 type GateView struct {
 	Index int32  `json:"index"`
 	Type  string `json:"type"`
-	// Verdict is "passed", "failed" or "" (none yet).
+	// Verdict is "passed", "failed", "inconclusive" (a baseline gate that could not
+	// judge, failed or paused by its onInconclusive) or "" (none yet).
 	Verdict string `json:"verdict,omitempty"`
 	Message string `json:"message,omitempty"`
+	// Baseline is a baseline gate's judgement: the Prods compared, each metric's numbers.
+	Baseline *droverv1.BaselineJudgement `json:"baseline,omitempty"`
 }
 
 // ProdView is one Prod.
@@ -232,7 +235,7 @@ func gateViews(ro *droverv1.RolloutStatus, policy *droverv1.RolloutPolicy) []Gat
 		for i, g := range policy.Spec.Steps[ro.Step].Gates {
 			gv := GateView{Index: int32(i), Type: gateType(g)}
 			if o, ok := verdicts[int32(i)]; ok {
-				gv.Verdict, gv.Message = verdict(o.Passed), o.Message
+				gv.Verdict, gv.Message, gv.Baseline = verdict(o), o.Message, o.Baseline
 			}
 			out = append(out, gv)
 		}
@@ -240,15 +243,18 @@ func gateViews(ro *droverv1.RolloutStatus, policy *droverv1.RolloutPolicy) []Gat
 	}
 	for i := range int32(len(ro.Gates)) {
 		if o, ok := verdicts[i]; ok {
-			out = append(out, GateView{Index: i, Type: o.Type, Verdict: verdict(o.Passed), Message: o.Message})
+			out = append(out, GateView{Index: i, Type: o.Type, Verdict: verdict(o), Message: o.Message, Baseline: o.Baseline})
 		}
 	}
 	return out
 }
 
-func verdict(passed bool) string {
-	if passed {
+func verdict(o droverv1.GateOutcome) string {
+	switch {
+	case o.Passed:
 		return "passed"
+	case o.Inconclusive:
+		return "inconclusive"
 	}
 	return "failed"
 }

@@ -44,29 +44,22 @@ type PrometheusResult struct {
 // t) at time at and compares its one value with the threshold. A query that returns no
 // sample, or more than one, is an error: the gate cannot be judged.
 func (q PrometheusQuerier) Evaluate(ctx context.Context, gate droverv1.PrometheusGate, t Target, at time.Time) (PrometheusResult, error) {
-	tmpl, err := template.New("query").Option("missingkey=error").Parse(gate.Query)
+	query, err := render(gate.Query, t)
 	if err != nil {
-		return PrometheusResult{}, fmt.Errorf("prometheus query %q: %w", gate.Query, err)
-	}
-	var b bytes.Buffer
-	if err := tmpl.Execute(&b, t); err != nil {
-		return PrometheusResult{}, fmt.Errorf("prometheus query %q: %w", gate.Query, err)
+		return PrometheusResult{}, err
 	}
 	threshold, err := strconv.ParseFloat(gate.Threshold, 64)
 	if err != nil {
 		return PrometheusResult{}, fmt.Errorf("prometheus threshold %q: %w", gate.Threshold, err)
 	}
-	addr, trusted := gate.Address, false
-	if addr == "" {
-		addr, trusted = q.Address, true
-	}
-	if addr == "" {
-		return PrometheusResult{}, fmt.Errorf("the gate names no Prometheus address and the manager has no --prometheus-address")
-	}
-	v, err := q.query(ctx, addr, trusted, b.String(), at)
+	vs, err := q.queryAt(ctx, gate.Address, query, at)
 	if err != nil {
 		return PrometheusResult{}, err
 	}
+	if len(vs) != 1 {
+		return PrometheusResult{}, fmt.Errorf("query %q returned %d samples; a gate needs exactly one (aggregate it, e.g. with sum())", query, len(vs))
+	}
+	v := vs[0]
 	holds, err := compare(v, gate.Comparison, threshold)
 	if err != nil {
 		return PrometheusResult{}, err
@@ -76,7 +69,54 @@ func (q PrometheusQuerier) Evaluate(ctx context.Context, gate droverv1.Prometheu
 		verdict = "does not hold"
 	}
 	return PrometheusResult{Holds: holds, Value: v,
-		Message: fmt.Sprintf("%s = %g; %g %s %s %s", b.String(), v, v, gate.Comparison, gate.Threshold, verdict)}, nil
+		Message: fmt.Sprintf("%s = %g; %g %s %s %s", query, v, v, gate.Comparison, gate.Threshold, verdict)}, nil
+}
+
+// Sample runs query (a template: {{ .Prod }} and {{ .Version }} from t) at time at
+// against address (the manager's --prometheus-address when empty) and returns its one
+// value, or ok false when it returned no sample (the Prod has no data). More than one
+// sample is an error; a NaN value is returned as such, for the caller to judge.
+func (q PrometheusQuerier) Sample(ctx context.Context, address, query string, t Target, at time.Time) (v float64, ok bool, err error) {
+	rendered, err := render(query, t)
+	if err != nil {
+		return 0, false, err
+	}
+	vs, err := q.queryAt(ctx, address, rendered, at)
+	switch {
+	case err != nil:
+		return 0, false, err
+	case len(vs) == 0:
+		return 0, false, nil
+	case len(vs) > 1:
+		return 0, false, fmt.Errorf("query %q returned %d samples; a metric needs one per Prod (aggregate it, e.g. with sum())", rendered, len(vs))
+	}
+	return vs[0], true, nil
+}
+
+// render substitutes t into a query template.
+func render(query string, t Target) (string, error) {
+	tmpl, err := template.New("query").Option("missingkey=error").Parse(query)
+	if err != nil {
+		return "", fmt.Errorf("prometheus query %q: %w", query, err)
+	}
+	var b bytes.Buffer
+	if err := tmpl.Execute(&b, t); err != nil {
+		return "", fmt.Errorf("prometheus query %q: %w", query, err)
+	}
+	return b.String(), nil
+}
+
+// queryAt queries address, or the manager's own address when the gate names none (which
+// the platform team chose, so the tenancy does not judge it).
+func (q PrometheusQuerier) queryAt(ctx context.Context, address, query string, at time.Time) ([]float64, error) {
+	addr, trusted := address, false
+	if addr == "" {
+		addr, trusted = q.Address, true
+	}
+	if addr == "" {
+		return nil, fmt.Errorf("the gate names no Prometheus address and the manager has no --prometheus-address")
+	}
+	return q.query(ctx, addr, trusted, query, at)
 }
 
 func compare(v float64, op string, threshold float64) (bool, error) {
@@ -113,7 +153,7 @@ var errorTypes = map[string]bool{
 // resultTypes are the result types Prometheus's API answers with.
 var resultTypes = map[string]bool{"matrix": true, "vector": true, "scalar": true, "string": true}
 
-func (q PrometheusQuerier) query(ctx context.Context, addr string, trusted bool, query string, at time.Time) (float64, error) {
+func (q PrometheusQuerier) query(ctx context.Context, addr string, trusted bool, query string, at time.Time) ([]float64, error) {
 	timeout := q.Timeout
 	if timeout == 0 {
 		timeout = 10 * time.Second
@@ -125,27 +165,27 @@ func (q PrometheusQuerier) query(ctx context.Context, addr string, trusted bool,
 	}.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return 0, fmt.Errorf("the Prometheus address %q is not a URL", addr)
+		return nil, fmt.Errorf("the Prometheus address %q is not a URL", addr)
 	}
 	if !trusted {
 		if ref := q.Policy.GateURL(u); ref != nil {
-			return 0, fmt.Errorf("refused: %w", ref)
+			return nil, fmt.Errorf("refused: %w", ref)
 		}
 	}
 	c := newClient(q.Policy, trusted)
 	defer c.CloseIdleConnections()
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("querying Prometheus at %s: %s", addr, reason(err))
+		return nil, fmt.Errorf("querying Prometheus at %s: %s", addr, reason(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return 0, fmt.Errorf("reading Prometheus's answer (HTTP %d): %s", resp.StatusCode, reason(err))
+		return nil, fmt.Errorf("reading Prometheus's answer (HTTP %d): %s", resp.StatusCode, reason(err))
 	}
 	var r apiResponse
 	if err := json.Unmarshal(body, &r); err != nil {
-		return 0, fmt.Errorf("the Prometheus address %s answered HTTP %d: the answer is not a Prometheus API response", addr, resp.StatusCode)
+		return nil, fmt.Errorf("the Prometheus address %s answered HTTP %d: the answer is not a Prometheus API response", addr, resp.StatusCode)
 	}
 	if r.Status != "success" {
 		errorType := r.ErrorType
@@ -154,32 +194,41 @@ func (q PrometheusQuerier) query(ctx context.Context, addr string, trusted bool,
 		}
 		// Prometheus's error text is not shown: the address may be anything answering
 		// JSON. Its error type is one of a few words.
-		return 0, fmt.Errorf("the query %q was refused by Prometheus (HTTP %d, error type %s); try it in Prometheus's own UI to see why", query, resp.StatusCode, errorType)
+		return nil, fmt.Errorf("the query %q was refused by Prometheus (HTTP %d, error type %s); try it in Prometheus's own UI to see why", query, resp.StatusCode, errorType)
 	}
 	switch r.Data.ResultType {
 	case "scalar":
 		var s [2]any
 		if err := json.Unmarshal(r.Data.Result, &s); err != nil {
-			return 0, fmt.Errorf("the answer's scalar is not a Prometheus scalar")
+			return nil, fmt.Errorf("the answer's scalar is not a Prometheus scalar")
 		}
-		return sampleValue(s[1])
+		v, err := sampleValue(s[1])
+		if err != nil {
+			return nil, err
+		}
+		return []float64{v}, nil
 	case "vector":
 		var v []struct {
 			Value [2]any `json:"value"`
 		}
 		if err := json.Unmarshal(r.Data.Result, &v); err != nil {
-			return 0, fmt.Errorf("the answer's vector is not a Prometheus vector")
+			return nil, fmt.Errorf("the answer's vector is not a Prometheus vector")
 		}
-		if len(v) != 1 {
-			return 0, fmt.Errorf("query %q returned %d samples; a gate needs exactly one (aggregate it, e.g. with sum())", query, len(v))
+		out := make([]float64, 0, len(v))
+		for _, e := range v {
+			f, err := sampleValue(e.Value[1])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, f)
 		}
-		return sampleValue(v[0].Value[1])
+		return out, nil
 	}
 	resultType := r.Data.ResultType
 	if !resultTypes[resultType] {
 		resultType = "result of an unknown type"
 	}
-	return 0, fmt.Errorf("query %q returned a %s; a gate needs a scalar or a one-sample vector", query, resultType)
+	return nil, fmt.Errorf("query %q returned a %s; a gate needs a scalar or a one-sample vector", query, resultType)
 }
 
 func sampleValue(v any) (float64, error) {

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/judge"
 	"github.com/drover-dev/drover/internal/tenancy"
 )
 
@@ -24,6 +25,9 @@ type Job struct {
 	Key     string
 	Gate    droverv1.Gate
 	Targets []Target
+	// Baseline are the Prods a baseline gate compares Targets with: the set's Prods
+	// still on the previous revision.
+	Baseline []Target
 	// Policy is the tenancy of the owner's namespace: what its gates may reach.
 	Policy tenancy.Policy
 }
@@ -32,10 +36,15 @@ type Job struct {
 type Verdict struct {
 	// Done: Passed says the verdict; otherwise the run is still going.
 	Done, Passed bool
+	// Inconclusive (not Passed): the gate could not judge. Pause: the gate's
+	// onInconclusive asks the rollout to pause on it.
+	Inconclusive, Pause bool
 	// Message explains the verdict, or the progress of a run still going.
 	Message string
 	// Time of the verdict.
 	Time time.Time
+	// Baseline is a baseline gate's judgement.
+	Baseline *droverv1.BaselineJudgement
 }
 
 // Runner evaluates gates in the background so a reconcile never waits on one: Get starts
@@ -148,19 +157,23 @@ func (r *Runner) progress(key, msg string) {
 }
 
 func (r *Runner) run(ctx context.Context, key string, job Job) {
-	passed, msg := r.evaluate(ctx, key, job)
+	v := r.evaluate(ctx, key, job)
 	if ctx.Err() != nil {
 		return // forgotten or stopping: nobody wants the verdict
 	}
 	kind, result := gateType(job.Gate), "failed"
-	if passed {
+	switch {
+	case v.Passed:
 		result = "passed"
+	case v.Inconclusive:
+		result = "inconclusive"
 	}
 	gateResults.WithLabelValues(kind, result).Inc()
 	r.mu.Lock()
 	if ru, ok := r.runs[key]; ok {
-		ru.verdict = Verdict{Done: true, Passed: passed, Message: msg, Time: r.now()}
-		if !passed {
+		v.Done, v.Time = true, r.now()
+		ru.verdict = v
+		if !v.Passed {
 			r.failures[job.Owner]++
 		}
 	}
@@ -170,7 +183,7 @@ func (r *Runner) run(ctx context.Context, key string, job Job) {
 	}
 }
 
-func (r *Runner) evaluate(ctx context.Context, key string, job Job) (bool, string) {
+func (r *Runner) evaluate(ctx context.Context, key string, job Job) Verdict {
 	switch g := job.Gate; {
 	case g.HTTPCheck != nil:
 		r.progress(key, fmt.Sprintf("requesting %s on %d Prods", g.HTTPCheck.URL, len(job.Targets)))
@@ -178,13 +191,22 @@ func (r *Runner) evaluate(ctx context.Context, key string, job Job) (bool, strin
 		h.Policy = job.Policy
 		res, err := h.Check(ctx, *g.HTTPCheck, job.Targets)
 		if err != nil {
-			return false, err.Error()
+			return Verdict{Message: err.Error()}
 		}
-		return res.Passed, res.Message
+		return Verdict{Passed: res.Passed, Message: res.Message}
 	case g.Prometheus != nil:
-		return r.prometheus(ctx, key, *g.Prometheus, job.Targets, job.Policy)
+		passed, msg := r.prometheus(ctx, key, *g.Prometheus, job.Targets, job.Policy)
+		return Verdict{Passed: passed, Message: msg}
+	case g.Baseline != nil:
+		out := r.baseline(ctx, key, *g.Baseline, job.Targets, job.Baseline, job.Policy)
+		v := Verdict{Passed: out.verdict == judge.Pass, Message: out.message, Baseline: out.detail}
+		if out.verdict == judge.Inconclusive {
+			v.Inconclusive = true
+			v.Pause = g.Baseline.OnInconclusive == droverv1.InconclusivePause
+		}
+		return v
 	}
-	return false, "not a gate the runner evaluates"
+	return Verdict{Message: "not a gate the runner evaluates"}
 }
 
 // prometheus evaluates the query for every target each interval until the window has
@@ -251,6 +273,8 @@ func gateType(g droverv1.Gate) string {
 		return "httpCheck"
 	case g.Prometheus != nil:
 		return "prometheus"
+	case g.Baseline != nil:
+		return "baseline"
 	}
 	return "unknown"
 }

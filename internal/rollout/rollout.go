@@ -100,8 +100,12 @@ type ProdState struct {
 type GateRecord struct {
 	Step, Gate int
 	Passed     bool
-	Message    string
-	Time       time.Time
+	// Inconclusive: the gate could not judge, and its policy made that a failure.
+	Inconclusive bool
+	Message      string
+	Time         time.Time
+	// Baseline is a baseline gate's judgement, carried through to the status.
+	Baseline *droverv1.BaselineJudgement
 }
 
 // State is the rollout's memory, kept in the ProdSet's status.
@@ -161,6 +165,12 @@ type GateResult struct {
 	Message string
 	// Time of the verdict; zero means Input.Now.
 	Time time.Time
+	// Inconclusive (with GateFailed): the gate could not judge. Pause: the rollout
+	// pauses on this failure whatever its failurePolicy (a baseline gate's
+	// onInconclusive Pause).
+	Inconclusive, Pause bool
+	// Baseline is a baseline gate's judgement.
+	Baseline *droverv1.BaselineJudgement
 }
 
 // Input is everything Next looks at.
@@ -514,29 +524,33 @@ func (rd *round) pick(step droverv1.RolloutStep, sel labels.Selector) (members, 
 // rollout pauses or rolls back as failurePolicy says. It reports whether the step passed.
 func (rd *round) runGates(step droverv1.RolloutStep) bool {
 	st, k := rd.st, rd.st.Step
-	passed, failed := true, ""
+	passed, failed, pause := true, "", false
 	var failedAt time.Time
 	var waiting []string
 	records := make([]GateRecord, 0, len(step.Gates))
 	for i, g := range step.Gates {
 		ok, pending, msg, at := gate(rd.in, *st, i, g, st.Promoted, rd.out)
+		var res GateResult
+		if i < len(rd.in.Gates) && !st.Promoted {
+			res = rd.in.Gates[i]
+		}
 		switch {
 		case !ok && !pending:
 			failed = fmt.Sprintf("step %s, gate %d (%s): %s", step.Name, i+1, GateType(g), msg)
-			failedAt = at
-			st.Gates = append(st.Gates, GateRecord{Step: k, Gate: i, Message: msg, Time: at})
+			failedAt, pause = at, res.Pause
+			st.Gates = append(st.Gates, GateRecord{Step: k, Gate: i, Inconclusive: res.Inconclusive, Message: msg, Time: at, Baseline: res.Baseline})
 		case pending:
 			passed = false
 			waiting = append(waiting, fmt.Sprintf("gate %d (%s): %s", i+1, GateType(g), msg))
 		default:
-			records = append(records, GateRecord{Step: k, Gate: i, Passed: true, Message: msg, Time: at})
+			records = append(records, GateRecord{Step: k, Gate: i, Passed: true, Message: msg, Time: at, Baseline: res.Baseline})
 		}
 		if failed != "" {
 			break
 		}
 	}
 	if failed != "" {
-		if rd.in.Policy.FailurePolicy == droverv1.PauseFailurePolicy {
+		if pause || rd.in.Policy.FailurePolicy == droverv1.PauseFailurePolicy {
 			st.Phase, st.Reason = Paused, "gate failed: "+failed
 			rd.say(MessageGateFailed, "paused: %s", st.Reason)
 			return false
@@ -581,6 +595,8 @@ func GateType(g droverv1.Gate) string {
 		return "httpCheck"
 	case g.Prometheus != nil:
 		return "prometheus"
+	case g.Baseline != nil:
+		return "baseline"
 	}
 	return "unknown"
 }

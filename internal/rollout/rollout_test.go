@@ -270,6 +270,35 @@ func TestPauseFailurePolicyHolds(t *testing.T) {
 	}
 }
 
+// An inconclusive baseline gate whose onInconclusive is Pause pauses the rollout even
+// under failurePolicy Rollback, and its judgement reaches the recorded outcome.
+func TestInconclusiveBaselinePausesWhateverTheFailurePolicy(t *testing.T) {
+	p := threeSteps()
+	p.FailurePolicy = droverv1.RollbackFailurePolicy
+	w := newWorld(p, "p1", "p2", "p3")
+	judgement := &droverv1.BaselineJudgement{Canary: []string{"p1"}, Baseline: []string{"p2"},
+		Metrics: []droverv1.MetricJudgement{{Name: "errors", Verdict: "Inconclusive"}}}
+	for i := 0; i < 10 && (w.state.Phase == "" || w.state.Phase == Progressing); i++ {
+		w.round(NoCommand, GateResult{Status: GateFailed, Inconclusive: true, Pause: true, Message: "too few samples", Baseline: judgement})
+	}
+	if w.state.Phase != Paused || !strings.Contains(w.state.Reason, "too few samples") {
+		t.Fatalf("phase %s %q, want Paused", w.state.Phase, w.state.Reason)
+	}
+	last := w.state.Gates[len(w.state.Gates)-1]
+	if last.Passed || !last.Inconclusive || last.Baseline != judgement {
+		t.Fatalf("recorded %+v, want the inconclusive judgement", last)
+	}
+
+	// Without Pause, an inconclusive failure follows failurePolicy: here a rollback.
+	w = newWorld(p, "p1", "p2", "p3")
+	for i := 0; i < 10 && (w.state.Phase == "" || w.state.Phase == Progressing); i++ {
+		w.round(NoCommand, GateResult{Status: GateFailed, Inconclusive: true, Message: "too few samples"})
+	}
+	if w.state.Phase != RollingBack {
+		t.Fatalf("phase %s, want RollingBack", w.state.Phase)
+	}
+}
+
 func TestApprovalWaitsForPromote(t *testing.T) {
 	p := droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{
 		{Name: "ab", Selector: &droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{"name": "p1"}}, Weight: ptr.To[int32](50),

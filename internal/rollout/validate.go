@@ -40,8 +40,55 @@ func Validate(spec droverv1.RolloutPolicySpec, defaultPrometheus string) error {
 				if g.Prometheus.Address == "" && defaultPrometheus == "" {
 					errs = append(errs, fmt.Errorf("%s.prometheus.address: not set, and the manager has no --prometheus-address", gat))
 				}
+			case g.Baseline != nil:
+				errs = append(errs, validateBaseline(g.Baseline, gat+".baseline", defaultPrometheus)...)
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateBaseline checks a baseline gate: its queries parse, its numbers are numbers in
+// range, and it has a server to ask.
+func validateBaseline(g *droverv1.BaselineGate, at, defaultPrometheus string) []error {
+	var errs []error
+	if g.Address == "" && defaultPrometheus == "" {
+		errs = append(errs, fmt.Errorf("%s.address: not set, and the manager has no --prometheus-address", at))
+	}
+	if g.Confidence != "" {
+		if c, err := strconv.ParseFloat(g.Confidence, 64); err != nil || !(c >= 0.5 && c < 1) {
+			errs = append(errs, fmt.Errorf("%s.confidence: %q is not a decimal from 0.5 to below 1", at, g.Confidence))
+		}
+	}
+	if g.Window != nil && g.Interval != nil && g.Interval.Duration > g.Window.Duration {
+		errs = append(errs, fmt.Errorf("%s.interval: %s is longer than the window %s", at, g.Interval.Duration, g.Window.Duration))
+	}
+	seen := map[string]bool{}
+	for k, m := range g.Metrics {
+		mat := fmt.Sprintf("%s.metrics[%d] (%s)", at, k, m.Name)
+		if seen[m.Name] {
+			errs = append(errs, fmt.Errorf("%s: the name is used twice", mat))
+		}
+		seen[m.Name] = true
+		if _, err := template.New("query").Option("missingkey=error").Parse(m.Query); err != nil {
+			errs = append(errs, fmt.Errorf("%s.query: %w", mat, err))
+		}
+		if m.WorseWhen != "" && m.WorseWhen != "Higher" && m.WorseWhen != "Lower" {
+			errs = append(errs, fmt.Errorf("%s.worseWhen: %q is neither Higher nor Lower", mat, m.WorseWhen))
+		}
+		if m.MaxRatio != "" {
+			if v, err := strconv.ParseFloat(m.MaxRatio, 64); err != nil || !(v >= 1) || v > 1e9 {
+				errs = append(errs, fmt.Errorf("%s.maxRatio: %q is not a decimal from 1", mat, m.MaxRatio))
+			}
+		}
+		if m.MaxDifference != "" {
+			if v, err := strconv.ParseFloat(m.MaxDifference, 64); err != nil || !(v >= 0) || v > 1e300 {
+				errs = append(errs, fmt.Errorf("%s.maxDifference: %q is not a decimal of at least 0", mat, m.MaxDifference))
+			}
+		}
+	}
+	if len(g.Metrics) == 0 {
+		errs = append(errs, fmt.Errorf("%s.metrics: none", at))
+	}
+	return errs
 }

@@ -61,6 +61,11 @@ func FuzzValidateAndPlan(f *testing.F) {
 		{policy: `{"steps":[{"name":"x","selector":{"matchLabels":{"bad key!":"v"}}},{"name":"x","count":"abc"}]}`, prods: 1},
 		{policy: "steps:\n- name: one\n  count: 0\n  maxParallel: -1\n  weight: 300\n", prods: 3, script: 5},
 		{policy: `{"steps":[]}`, prods: 2},
+		{policy: `{"steps":[{"name":"canary","count":1,"gates":[{"baseline":{"metrics":[{"name":"errors","query":"sum(rate(errors{prod=\"{{ .Prod }}\"}[1m]))",` +
+			`"maxRatio":"1.2"},{"name":"success","query":"ok{prod=\"{{ .Prod }}\"}","worseWhen":"Lower","maxDifference":"0.01"}],` +
+			`"window":"2m","interval":"10s","onInconclusive":"Pause"}}]},{"name":"rest"}]}`, defaultProm: "http://prometheus:9090", prods: 4, minServing: 2, script: 77},
+		{policy: `{"steps":[{"name":"canary","gates":[{"baseline":{"confidence":"1.5","window":"10s","interval":"1m",` +
+			`"metrics":[{"name":"e","query":"{{ .Nope","worseWhen":"Up","maxRatio":"0.5"},{"name":"e","query":"x","maxDifference":"-1"}]}}]}]}`, prods: 2, script: 9},
 		// Not a document: generatePolicy's choices (Replace, Pause on failure, a window, 3
 		// steps with selectors, orders, counts, weights and gates).
 		{policy: "\x02\x02\x01\x03\x02\x03\x01\x04\x03\x01\x02\x03\x04\x05\x06\x07\x00\x01\x02\x03\x01\x04\x02\x01\x00", prods: 6, minServing: 3, script: 42},
@@ -324,6 +329,10 @@ func runRollout(t *testing.T, spec droverv1.RolloutPolicySpec, n, minServing int
 				gates[j] = GateResult{Status: GatePassed, Message: "ok"}
 			default:
 				gates[j] = GateResult{Status: []GateStatus{GatePassed, GatePassed, GatePassed, GatePending, GateFailed}[rng.next(5)], Message: "fuzzed"}
+				if gates[j].Status == GateFailed && rng.next(2) == 0 {
+					// A baseline gate that could not judge, pausing under onInconclusive Pause.
+					gates[j].Inconclusive, gates[j].Pause = true, rng.next(2) == 0
+				}
 			}
 		}
 		return gates
