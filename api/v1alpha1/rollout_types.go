@@ -56,6 +56,14 @@ type RolloutStatus struct {
 	// gatesStartedTime is when the current step's Prods were all back and its gates began.
 	// +optional
 	GatesStartedTime *metav1.Time `json:"gatesStartedTime,omitempty"`
+	// stepStartedTime is when the current step began, or was last resumed: its
+	// progressDeadline counts from then.
+	// +optional
+	StepStartedTime *metav1.Time `json:"stepStartedTime,omitempty"`
+	// healthySinceTime is since when the current step's Prods have all been available,
+	// once its gates began: its minHealthyTime counts from then.
+	// +optional
+	HealthySinceTime *metav1.Time `json:"healthySinceTime,omitempty"`
 	// promoted is true once the current step was promoted: its gates pass when reached.
 	// +optional
 	Promoted bool `json:"promoted,omitempty"`

@@ -125,6 +125,21 @@ type RolloutStep struct {
 	// +kubebuilder:validation:MaxItems=16
 	// +listType=atomic
 	Gates []Gate `json:"gates,omitempty"`
+
+	// minHealthyTime is how long the step's Prods must all have been available on the
+	// new revision, without a break since its gates began, before the next step starts:
+	// a bake. A Prod seen unavailable starts the count again. From 1s to 24h.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="minHealthyTime must be from 1s to 24h"
+	MinHealthyTime *metav1.Duration `json:"minHealthyTime,omitempty"`
+
+	// progressDeadline is how long the step may take, from its start or its last
+	// resume, to pass: its Prods on the new revision and available, its gates passed,
+	// its minHealthyTime over. Past it the step fails as a gate does (failurePolicy). A
+	// promoted step has none. From 10s to 24h.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('24h')",message="progressDeadline must be from 10s to 24h"
+	ProgressDeadline *metav1.Duration `json:"progressDeadline,omitempty"`
 }
 
 // Gate is one condition that must hold before a rollout moves on. Exactly one kind is set.

@@ -408,6 +408,16 @@ func refusedCases() []validationCase {
 			want: "metrics times maxProds (default 10) is at most 40",
 		},
 		{
+			name: "minHealthyTime over 24h", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, "25h", "spec", "steps", 0, "minHealthyTime") },
+			want:   "minHealthyTime must be from 1s to 24h",
+		},
+		{
+			name: "progressDeadline under 10s", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, "5s", "spec", "steps", 0, "progressDeadline") },
+			want:   "progressDeadline must be from 10s to 24h",
+		},
+		{
 			name: "baseline window under 10s", kind: "RolloutPolicy",
 			mutate: func(o map[string]any) {
 				set(o, map[string]any{"baseline": baselineGate(map[string]any{"window": "5s"})}, "spec", "steps", 0, "gates", 1)
@@ -566,6 +576,15 @@ func acceptedCases() []validationCase {
 				m := g["metrics"].([]any)[0].(map[string]any)
 				m["maxRatio"], m["maxDifference"], m["worseWhen"] = "1", "0", "Lower"
 				set(o, map[string]any{"baseline": g}, "spec", "steps", 0, "gates", 1)
+			},
+		},
+		{
+			name: "bake and deadline at their bounds", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, "1s", "spec", "steps", 0, "minHealthyTime")
+				set(o, "10s", "spec", "steps", 0, "progressDeadline")
+				set(o, "24h", "spec", "steps", 1, "minHealthyTime")
+				set(o, "24h", "spec", "steps", 1, "progressDeadline")
 			},
 		},
 		{

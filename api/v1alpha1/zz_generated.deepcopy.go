@@ -1294,6 +1294,14 @@ func (in *RolloutStatus) DeepCopyInto(out *RolloutStatus) {
 		in, out := &in.GatesStartedTime, &out.GatesStartedTime
 		*out = (*in).DeepCopy()
 	}
+	if in.StepStartedTime != nil {
+		in, out := &in.StepStartedTime, &out.StepStartedTime
+		*out = (*in).DeepCopy()
+	}
+	if in.HealthySinceTime != nil {
+		in, out := &in.HealthySinceTime, &out.HealthySinceTime
+		*out = (*in).DeepCopy()
+	}
 	if in.FailedTime != nil {
 		in, out := &in.FailedTime, &out.FailedTime
 		*out = (*in).DeepCopy()
@@ -1369,6 +1377,16 @@ func (in *RolloutStep) DeepCopyInto(out *RolloutStep) {
 		for i := range *in {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
+	}
+	if in.MinHealthyTime != nil {
+		in, out := &in.MinHealthyTime, &out.MinHealthyTime
+		*out = new(v1.Duration)
+		**out = **in
+	}
+	if in.ProgressDeadline != nil {
+		in, out := &in.ProgressDeadline, &out.ProgressDeadline
+		*out = new(v1.Duration)
+		**out = **in
 	}
 }
 

@@ -29,6 +29,7 @@ func stateFromStatus(st *droverv1.RolloutStatus) rollout.State {
 	out := rollout.State{
 		Revision: st.Revision, Previous: st.PreviousRevision, Phase: rollout.Phase(st.Phase),
 		Step: int(st.Step), GatesStarted: timeOf(st.GatesStartedTime), Promoted: st.Promoted,
+		StepStarted: timeOf(st.StepStartedTime), HealthySince: timeOf(st.HealthySinceTime),
 		FailedAt: microOf(st.FailedTime), FinishedAt: timeOf(st.FinishedTime), Prods: map[string]rollout.ProdState{},
 	}
 	if out.Phase == rollout.Paused || out.Phase == rollout.RollingBack {
@@ -63,6 +64,7 @@ func (r *Reconciler) recordRollout(s *scope, policy *droverv1.RolloutPolicy, cmd
 		Phase: droverv1.RolloutPhase(st.Phase), Step: int32(st.Step), Promoted: st.Promoted,
 		Message:          out.Waiting,
 		GatesStartedTime: timePtr(st.GatesStarted), FailedTime: microPtr(st.FailedAt), FinishedTime: timePtr(st.FinishedAt),
+		StepStartedTime: timePtr(st.StepStarted), HealthySinceTime: timePtr(st.HealthySince),
 	}
 	if st.Step < len(policy.Spec.Steps) {
 		next.StepName = policy.Spec.Steps[st.Step].Name

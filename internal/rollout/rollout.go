@@ -117,6 +117,12 @@ type State struct {
 	Step int
 	// GatesStarted is when the current step's Prods were all back and its gates began.
 	GatesStarted time.Time
+	// StepStarted is when the current step began, or was last resumed: its
+	// progressDeadline counts from then.
+	StepStarted time.Time
+	// HealthySince is since when the current step's Prods have all been available, once
+	// its gates began (zero while one is not): its minHealthyTime counts from then.
+	HealthySince time.Time
 	// Prods that were picked, by name.
 	Prods map[string]ProdState
 	// Gates that passed or failed, in order.
@@ -303,7 +309,7 @@ func next(in Input) Output {
 		if st.Revision != "" && st.Phase != Succeeded && st.Phase != RolledBack {
 			say(MessageSuperseded, "rollout of %s superseded by %s", st.Revision, in.Revision)
 		}
-		st = State{Revision: in.Revision, Previous: prev, Phase: Progressing, Prods: map[string]ProdState{}}
+		st = State{Revision: in.Revision, Previous: prev, Phase: Progressing, Prods: map[string]ProdState{}, StepStarted: in.Now}
 		say(MessageStarted, "rolling out %s (from %s)", in.Revision, prev)
 	}
 	// Prods that are gone (deleted, retired) are no longer the rollout's.
@@ -326,6 +332,7 @@ func next(in Input) Output {
 	case Resume:
 		if st.Phase == Paused {
 			st.Phase, st.Reason = Progressing, ""
+			st.StepStarted = in.Now // a paused step's deadline does not run
 			say(MessageResumed, "resumed")
 		}
 	case Promote:
@@ -454,14 +461,20 @@ func (rd *round) runStep() bool {
 			sel = s
 		}
 	}
+	if st.StepStarted.IsZero() {
+		st.StepStarted = rd.in.Now // a rollout recorded before steps had a start
+	}
 	members, quota := rd.pick(step, sel)
 	advanceProds(rd.in, st, rd.prods)
 	if inflight(*st, k) > 0 || members < quota && len(remaining(rd.in, *st, rd.prods, sel)) > 0 {
+		waiting := fmt.Sprintf("step %s: waiting for Prods to leave traffic within the serving minimum", step.Name)
 		if w := waitingForProds(*st, rd.prods); w != "" {
-			rd.out.Waiting = fmt.Sprintf("step %s: %s", step.Name, w)
-		} else {
-			rd.out.Waiting = fmt.Sprintf("step %s: waiting for Prods to leave traffic within the serving minimum", step.Name)
+			waiting = fmt.Sprintf("step %s: %s", step.Name, w)
 		}
+		if rd.pastDeadline(step, waiting) {
+			return false
+		}
+		rd.out.Waiting = waiting
 		return false
 	}
 	if !stepHasMembers(*st, k) {
@@ -473,10 +486,75 @@ func (rd *round) runStep() bool {
 	if st.GatesStarted.IsZero() {
 		st.GatesStarted = rd.in.Now
 	}
+	switch healthy := rd.stepHealthy(k); {
+	case !healthy:
+		st.HealthySince = time.Time{} // counted again from when all are back
+	case st.HealthySince.IsZero():
+		st.HealthySince = rd.in.Now
+	}
 	if st.Phase == Paused {
 		return false
 	}
 	return rd.runGates(step)
+}
+
+// pastDeadline fails the step when its progressDeadline has passed (waiting says what it
+// still waits for), as a failed gate would: the rollout pauses or rolls back. A promoted
+// step has none. Otherwise it asks to be called again at the deadline.
+func (rd *round) pastDeadline(step droverv1.RolloutStep, waiting string) bool {
+	st := rd.st
+	if step.ProgressDeadline == nil || st.Promoted || st.Phase != Progressing {
+		return false
+	}
+	end := st.StepStarted.Add(step.ProgressDeadline.Duration)
+	if rd.in.Now.Before(end) {
+		rd.requeue(end.Sub(rd.in.Now))
+		return false
+	}
+	rd.fail(fmt.Sprintf("step failed: step %s did not pass within its progressDeadline %s: %s", step.Name, step.ProgressDeadline.Duration,
+		strings.TrimPrefix(waiting, "step "+step.Name+": ")), end, false)
+	return true
+}
+
+// requeue asks for a call within d.
+func (rd *round) requeue(d time.Duration) {
+	if rd.out.RequeueAfter == 0 || d < rd.out.RequeueAfter {
+		rd.out.RequeueAfter = d
+	}
+}
+
+// stepHealthy says whether every Prod of step k serves the new revision available: the
+// Prod itself, or under Replace its replacement.
+func (rd *round) stepHealthy(k int) bool {
+	for _, p := range rd.prods {
+		ps, ok := rd.st.Prods[p.Name]
+		if !ok || ps.Step != k {
+			continue
+		}
+		if replacing(rd.in) {
+			if r, has := replacementOf(p.Name, rd.prods); !has || !r.Available {
+				return false
+			}
+			continue
+		}
+		if !p.Available {
+			return false
+		}
+	}
+	return true
+}
+
+// fail ends the current step as failed for reason, at time at: the rollout pauses
+// (failurePolicy Pause, or pause) or rolls back.
+func (rd *round) fail(reason string, at time.Time, pause bool) {
+	st := rd.st
+	if pause || rd.in.Policy.FailurePolicy == droverv1.PauseFailurePolicy {
+		st.Phase, st.Reason = Paused, reason
+		rd.say(MessageGateFailed, "paused: %s", st.Reason)
+		return
+	}
+	startRollback(st, at, reason)
+	rd.say(MessageGateFailed, "rolling back: %s", st.Reason)
 }
 
 // pick takes the step's Prods, as many as its count and maxParallel allow, never taking
@@ -550,17 +628,26 @@ func (rd *round) runGates(step droverv1.RolloutStep) bool {
 		}
 	}
 	if failed != "" {
-		if pause || rd.in.Policy.FailurePolicy == droverv1.PauseFailurePolicy {
-			st.Phase, st.Reason = Paused, "gate failed: "+failed
-			rd.say(MessageGateFailed, "paused: %s", st.Reason)
-			return false
-		}
-		startRollback(st, failedAt, "gate failed: "+failed)
-		rd.say(MessageGateFailed, "rolling back: %s", st.Reason)
+		rd.fail("gate failed: "+failed, failedAt, pause)
 		return false
 	}
+	if passed && step.MinHealthyTime != nil && !st.Promoted {
+		switch end := st.HealthySince.Add(step.MinHealthyTime.Duration); {
+		case st.HealthySince.IsZero():
+			passed = false
+			waiting = append(waiting, fmt.Sprintf("minHealthyTime %s: not every Prod of the step is available", step.MinHealthyTime.Duration))
+		case rd.in.Now.Before(end):
+			passed = false
+			waiting = append(waiting, fmt.Sprintf("minHealthyTime %s: healthy for %s", step.MinHealthyTime.Duration, rd.in.Now.Sub(st.HealthySince).Round(time.Second)))
+			rd.requeue(end.Sub(rd.in.Now))
+		}
+	}
 	if !passed {
-		rd.out.Waiting = fmt.Sprintf("step %s: %s", step.Name, strings.Join(waiting, "; "))
+		w := fmt.Sprintf("step %s: %s", step.Name, strings.Join(waiting, "; "))
+		if rd.pastDeadline(step, w) {
+			return false
+		}
+		rd.out.Waiting = w
 		return false
 	}
 	st.Gates = append(st.Gates, records...)
@@ -572,7 +659,8 @@ func (rd *round) runGates(step droverv1.RolloutStep) bool {
 // nextStep moves on to the next step, its gates not started nor promoted.
 func (rd *round) nextStep() {
 	rd.st.Step++
-	rd.st.GatesStarted, rd.st.Promoted = time.Time{}, false
+	rd.st.GatesStarted, rd.st.HealthySince, rd.st.Promoted = time.Time{}, time.Time{}, false
+	rd.st.StepStarted = rd.in.Now
 }
 
 func stepHasMembers(st State, k int) bool {

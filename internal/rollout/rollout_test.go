@@ -20,6 +20,8 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 // world is a ProdSet as the controllers would make it behave: a Prod at weight 0 is
 // drained one round later, a Prod on a new revision is available one round later.
 type world struct {
+	// sick Prods are never available.
+	sick    map[string]bool
 	prods   map[string]*Prod
 	weights map[string]int32
 	state   State
@@ -63,7 +65,7 @@ func (w *world) round(cmd Command, gates ...GateResult) Output {
 		if p.Revision != t.Revision {
 			p.Revision, p.Available = t.Revision, false
 		} else {
-			p.Available = true
+			p.Available = !w.sick[n]
 		}
 		p.Serving = p.Available && t.Weight > 0
 		p.Traffic = t.Weight
@@ -296,6 +298,114 @@ func TestInconclusiveBaselinePausesWhateverTheFailurePolicy(t *testing.T) {
 	}
 	if w.state.Phase != RollingBack {
 		t.Fatalf("phase %s, want RollingBack", w.state.Phase)
+	}
+}
+
+// minHealthyTime holds the next step until the step's Prods have been available that long
+// without a break; a Prod seen unavailable starts the count again; a promotion skips it.
+func TestMinHealthyTimeBakesTheStep(t *testing.T) {
+	p := droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{
+		{Name: "canary", Selector: &droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{"name": "p1"}},
+			MinHealthyTime: &metav1.Duration{Duration: 10 * time.Second}},
+		{Name: "rest"},
+	}}
+	w := newWorld(p, "p1", "p2", "p3")
+	w.sick = map[string]bool{}
+	for i := 0; i < 20 && w.state.HealthySince.IsZero(); i++ {
+		w.round(NoCommand)
+	}
+	healthy := w.state.HealthySince
+	if healthy.IsZero() || w.state.Step != 0 {
+		t.Fatalf("the canary never became healthy: %+v", w.state)
+	}
+	// 5 s in, p1 is unavailable for a round: the count starts again once it is back.
+	for w.now.Sub(healthy) < 5*time.Second {
+		if out := w.round(NoCommand); !strings.Contains(out.Waiting, "minHealthyTime 10s: healthy for") || out.RequeueAfter <= 0 {
+			t.Fatalf("waiting %q, requeue %v", out.Waiting, out.RequeueAfter)
+		}
+	}
+	w.sick["p1"] = true
+	w.round(NoCommand)
+	out := w.round(NoCommand)
+	if !w.state.HealthySince.IsZero() || !strings.Contains(out.Waiting, "not every Prod of the step is available") {
+		t.Fatalf("with p1 unavailable: healthy since %v, waiting %q", w.state.HealthySince, out.Waiting)
+	}
+	delete(w.sick, "p1")
+	w.round(NoCommand)
+	w.round(NoCommand)
+	again := w.state.HealthySince
+	if !again.After(healthy) {
+		t.Fatalf("the count did not start again: %v then %v", healthy, again)
+	}
+	for i := 0; i < 30 && w.state.Step == 0; i++ {
+		w.round(NoCommand)
+	}
+	if w.state.Step != 1 {
+		t.Fatalf("the step never passed: %+v", w.state)
+	}
+	passed := w.now.Add(-time.Second) // the round that passed it
+	if passed.Sub(again) < 10*time.Second {
+		t.Fatalf("the step passed %s after the Prods were healthy again, before its minHealthyTime", passed.Sub(again))
+	}
+
+	// Promoted, the step does not wait.
+	w = newWorld(p, "p1", "p2", "p3")
+	for i := 0; i < 20 && w.state.GatesStarted.IsZero(); i++ {
+		w.round(NoCommand)
+	}
+	w.round(Promote)
+	if w.state.Step != 1 {
+		t.Fatalf("a promoted step waited for its minHealthyTime: step %d", w.state.Step)
+	}
+}
+
+// A step that does not pass within its progressDeadline fails as a gate does: rolled
+// back, or paused under failurePolicy Pause; a resume gives the step its deadline again.
+func TestProgressDeadlineFailsAStuckStep(t *testing.T) {
+	step := func(fp droverv1.FailurePolicy) droverv1.RolloutPolicySpec {
+		return droverv1.RolloutPolicySpec{FailurePolicy: fp, Steps: []droverv1.RolloutStep{
+			{Name: "canary", Selector: &droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{"name": "p1"}},
+				ProgressDeadline: &metav1.Duration{Duration: 20 * time.Second}},
+			{Name: "rest"},
+		}}
+	}
+	w := newWorld(step(droverv1.RollbackFailurePolicy), "p1", "p2", "p3")
+	w.sick = map[string]bool{"p1": true} // never available on the new revision
+	start := w.now
+	for i := 0; i < 60 && (w.state.Phase == "" || w.state.Phase == Progressing); i++ {
+		if out := w.round(NoCommand); w.state.Phase == Progressing && (out.RequeueAfter <= 0 || out.RequeueAfter > 20*time.Second) {
+			t.Fatalf("a step with a deadline asks to be called by then: requeue %v", out.RequeueAfter)
+		}
+	}
+	if w.state.Phase != RollingBack || !strings.Contains(w.state.Reason, "step canary did not pass within its progressDeadline 20s: waiting for p1 to be available") {
+		t.Fatalf("phase %s %q, want RollingBack for the deadline", w.state.Phase, w.state.Reason)
+	}
+	if failed := w.state.FailedAt.Sub(start); failed < 20*time.Second || failed > 22*time.Second {
+		t.Fatalf("failed %s after the start, want its deadline, 20s", failed)
+	}
+
+	w = newWorld(step(droverv1.PauseFailurePolicy), "p1", "p2", "p3")
+	w.sick = map[string]bool{"p1": true}
+	for i := 0; i < 60 && (w.state.Phase == "" || w.state.Phase == Progressing); i++ {
+		w.round(NoCommand)
+	}
+	if w.state.Phase != Paused || !strings.Contains(w.state.Reason, "progressDeadline") {
+		t.Fatalf("phase %s %q, want Paused for the deadline", w.state.Phase, w.state.Reason)
+	}
+	w.now = w.now.Add(time.Hour) // a person looks, for a while, then resumes
+	w.round(Resume)
+	for range 10 {
+		w.round(NoCommand)
+	}
+	if w.state.Phase != Progressing {
+		t.Fatalf("resumed, the step failed again at once: %s %q", w.state.Phase, w.state.Reason)
+	}
+	delete(w.sick, "p1")
+	for i := 0; i < 60 && w.state.Phase == Progressing; i++ {
+		w.round(NoCommand)
+	}
+	if w.state.Phase != Succeeded {
+		t.Fatalf("phase %s %q, want Succeeded once p1 is available", w.state.Phase, w.state.Reason)
 	}
 }
 
