@@ -101,6 +101,10 @@ type RolloutProdStatus struct {
 	// replacement is the Prod made to replace it (Replace strategy).
 	// +optional
 	Replacement string `json:"replacement,omitempty"`
+	// failed: it missed its step's progressDeadline and the step's maxFailures let the
+	// step go on without it; it is Done once it gets there.
+	// +optional
+	Failed bool `json:"failed,omitempty"`
 }
 
 // GateOutcome is the verdict of one gate of a step.

@@ -68,6 +68,7 @@ type RolloutPolicySpec struct {
 // RolloutStep selects some Prods, moves them to the new version, and waits on its gates.
 // +kubebuilder:validation:XValidation:rule="!has(self.order) || self.order != 'LabelValue' || has(self.orderLabel)",message="order LabelValue needs orderLabel"
 // +kubebuilder:validation:XValidation:rule="!has(self.orderLabel) && !has(self.orderValues) || has(self.order) && self.order == 'LabelValue'",message="orderLabel and orderValues apply only to order LabelValue"
+// +kubebuilder:validation:XValidation:rule="!has(self.maxFailures) || has(self.progressDeadline)",message="maxFailures needs a progressDeadline"
 type RolloutStep struct {
 	// name of the step, unique in the policy.
 	// +required
@@ -140,6 +141,15 @@ type RolloutStep struct {
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('24h')",message="progressDeadline must be from 10s to 24h"
 	ProgressDeadline *metav1.Duration `json:"progressDeadline,omitempty"`
+
+	// maxFailures is how many of the step's Prods may miss its progressDeadline before
+	// the step fails: those not back by the deadline are marked failed (left out of
+	// traffic, on their way; they come back once available) and the step goes on without
+	// them, with its deadline counted again. 0 (the default) tolerates none.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	MaxFailures *int32 `json:"maxFailures,omitempty"`
 }
 
 // Gate is one condition that must hold before a rollout moves on. Exactly one kind is set.

@@ -413,6 +413,11 @@ func refusedCases() []validationCase {
 			want:   "minHealthyTime must be from 1s to 24h",
 		},
 		{
+			name: "maxFailures without a progressDeadline", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) { set(o, int64(1), "spec", "steps", 0, "maxFailures") },
+			want:   "maxFailures needs a progressDeadline",
+		},
+		{
 			name: "progressDeadline under 10s", kind: "RolloutPolicy",
 			mutate: func(o map[string]any) { set(o, "5s", "spec", "steps", 0, "progressDeadline") },
 			want:   "progressDeadline must be from 10s to 24h",
@@ -585,6 +590,7 @@ func acceptedCases() []validationCase {
 				set(o, "10s", "spec", "steps", 0, "progressDeadline")
 				set(o, "24h", "spec", "steps", 1, "minHealthyTime")
 				set(o, "24h", "spec", "steps", 1, "progressDeadline")
+				set(o, int64(1000), "spec", "steps", 1, "maxFailures")
 			},
 		},
 		{

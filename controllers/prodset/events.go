@@ -42,6 +42,7 @@ const (
 	ReasonProdSelected      = "RolloutProdSelected"
 	ReasonStepSkipped       = "RolloutStepSkipped"
 	ReasonStepPassed        = "RolloutStepPassed"
+	ReasonProdsFailed       = "RolloutProdsFailed"
 	ReasonGateFailed        = "RolloutGateFailed"
 	ReasonRollingBack       = "RollingBack"
 	ReasonRolledBack        = "RolledBack"
@@ -62,6 +63,7 @@ var rolloutEvents = map[rollout.MessageKind]struct{ reason, eventType string }{
 	rollout.MessageProdSelected: {ReasonProdSelected, corev1.EventTypeNormal},
 	rollout.MessageStepSkipped:  {ReasonStepSkipped, corev1.EventTypeNormal},
 	rollout.MessageStepPassed:   {ReasonStepPassed, corev1.EventTypeNormal},
+	rollout.MessageProdsFailed:  {ReasonProdsFailed, corev1.EventTypeWarning},
 	rollout.MessageGateFailed:   {ReasonGateFailed, corev1.EventTypeWarning},
 	rollout.MessageRollingBack:  {ReasonRollingBack, corev1.EventTypeWarning},
 	rollout.MessageRolledBack:   {ReasonRolledBack, corev1.EventTypeNormal},

@@ -347,7 +347,7 @@ func (r *Reconciler) gateResults(ctx context.Context, s *scope, policy droverv1.
 	var targets []gates.Target
 	for _, p := range s.prods {
 		ps, ok := st.Prods[p.Name]
-		if !ok || ps.Step != st.Step {
+		if !ok || ps.Step != st.Step || ps.Failed {
 			continue
 		}
 		if policy.Strategy == droverv1.ReplaceStrategy {

@@ -36,7 +36,7 @@ func stateFromStatus(st *droverv1.RolloutStatus) rollout.State {
 		out.Reason = st.Message
 	}
 	for _, p := range st.Prods {
-		out.Prods[p.Name] = rollout.ProdState{Step: int(p.Step), Phase: rollout.ProdPhase(p.Phase)}
+		out.Prods[p.Name] = rollout.ProdState{Step: int(p.Step), Phase: rollout.ProdPhase(p.Phase), Failed: p.Failed}
 	}
 	for _, g := range st.Gates {
 		out.Gates = append(out.Gates, rollout.GateRecord{Step: int(g.Step), Gate: int(g.Gate), Passed: g.Passed, Inconclusive: g.Inconclusive,
@@ -84,7 +84,7 @@ func (r *Reconciler) recordRollout(s *scope, policy *droverv1.RolloutPolicy, cmd
 	}
 	for _, name := range slices.Sorted(maps.Keys(st.Prods)) {
 		ps := st.Prods[name]
-		rp := droverv1.RolloutProdStatus{Name: name, Step: int32(ps.Step), Phase: droverv1.RolloutProdPhase(ps.Phase)}
+		rp := droverv1.RolloutProdStatus{Name: name, Step: int32(ps.Step), Phase: droverv1.RolloutProdPhase(ps.Phase), Failed: ps.Failed}
 		if rep := s.replacementOf(name); rep != nil {
 			rp.Replacement = rep.Name
 		}

@@ -218,6 +218,9 @@ func rolloutReason(reason string) bool {
 func addRollout(pv *ProdView, roProds map[string]droverv1.RolloutProdStatus) {
 	if rp, ok := roProds[pv.Name]; ok {
 		pv.RolloutPhase, pv.Replacement = string(rp.Phase), rp.Replacement
+		if rp.Failed {
+			pv.RolloutPhase += " (failed: missed its step's progressDeadline)"
+		}
 	}
 }
 

@@ -94,6 +94,10 @@ type ProdState struct {
 	// Step the Prod was picked in.
 	Step  int
 	Phase ProdPhase
+	// Failed: it did not reach Done by its step's progressDeadline, and the step's
+	// maxFailures tolerated it: the step goes on without it. It stays in its phase (out
+	// of traffic under InPlace) and is Done, the flag cleared, once it gets there.
+	Failed bool
 }
 
 // GateRecord is the outcome of one gate.
@@ -254,6 +258,9 @@ const (
 	MessageStepSkipped MessageKind = "StepSkipped"
 	// MessageStepPassed: every gate of a step passed.
 	MessageStepPassed MessageKind = "StepPassed"
+	// MessageProdsFailed: Prods of a step missed its progressDeadline and its
+	// maxFailures tolerates them: the step goes on without them.
+	MessageProdsFailed MessageKind = "ProdsFailed"
 	// MessageGateFailed: a gate failed; the rollout pauses or rolls back (failurePolicy).
 	MessageGateFailed MessageKind = "GateFailed"
 	// MessageRollingBack: an abort or rollback command started a rollback.
@@ -425,7 +432,7 @@ func waitingForProds(st State, prods []Prod) string {
 	var parts []string
 	for _, p := range prods {
 		ps, ok := st.Prods[p.Name]
-		if !ok {
+		if !ok || ps.Failed {
 			continue
 		}
 		switch ps.Phase {
@@ -511,6 +518,34 @@ func (rd *round) pastDeadline(step droverv1.RolloutStep, waiting string) bool {
 		rd.requeue(end.Sub(rd.in.Now))
 		return false
 	}
+	// The step's Prods that are not back yet fail; within maxFailures the step goes on
+	// without them, with a new deadline.
+	var stuck []string
+	failed := 0
+	for _, p := range rd.prods {
+		ps, ok := st.Prods[p.Name]
+		switch {
+		case !ok || ps.Step != st.Step:
+		case ps.Failed:
+			failed++
+		case ps.Phase != Done:
+			stuck = append(stuck, p.Name)
+		}
+	}
+	if tolerated := int(ptrOr(step.MaxFailures, 0)); len(stuck) > 0 && failed+len(stuck) <= tolerated {
+		for _, name := range stuck {
+			ps := st.Prods[name]
+			ps.Failed = true
+			st.Prods[name] = ps
+		}
+		st.StepStarted = rd.in.Now
+		rd.say(MessageProdsFailed, "step %s: %s did not become available within its progressDeadline %s; going on without them (%d of maxFailures %d)",
+			step.Name, strings.Join(stuck, ", "), step.ProgressDeadline.Duration, failed+len(stuck), tolerated)
+		return false
+	}
+	if step.MaxFailures != nil && len(stuck) > 0 {
+		waiting = fmt.Sprintf("%s (%d Prods failed with these, more than maxFailures %d)", waiting, failed+len(stuck), *step.MaxFailures)
+	}
 	rd.fail(fmt.Sprintf("step failed: step %s did not pass within its progressDeadline %s: %s", step.Name, step.ProgressDeadline.Duration,
 		strings.TrimPrefix(waiting, "step "+step.Name+": ")), end, false)
 	return true
@@ -528,7 +563,7 @@ func (rd *round) requeue(d time.Duration) {
 func (rd *round) stepHealthy(k int) bool {
 	for _, p := range rd.prods {
 		ps, ok := rd.st.Prods[p.Name]
-		if !ok || ps.Step != k {
+		if !ok || ps.Step != k || ps.Failed {
 			continue
 		}
 		if replacing(rd.in) {
@@ -755,11 +790,11 @@ func advanceProds(in Input, st *State, prods []Prod) {
 			}
 		case Updating:
 			if p.Revision == st.Revision && p.Available {
-				ps.Phase = Done
+				ps.Phase, ps.Failed = Done, false
 			}
 		case Creating:
 			if hasReplacement && r.Revision == st.Revision && r.Available {
-				ps.Phase = Done
+				ps.Phase, ps.Failed = Done, false
 			}
 		case Reverting:
 			switch {
@@ -846,7 +881,7 @@ func replacementTarget(in Input, st State, r Prod) Target {
 func startRollback(st *State, now time.Time, reason string) {
 	st.Phase, st.Reason, st.FailedAt, st.FinishedAt = RollingBack, reason, now, time.Time{}
 	for name, ps := range st.Prods {
-		ps.Phase = Reverting
+		ps.Phase, ps.Failed = Reverting, false
 		st.Prods[name] = ps
 	}
 }
@@ -945,7 +980,7 @@ func gateProds(in Input, st State, prods []Prod) []string {
 	var out []string
 	for _, p := range prods {
 		ps, ok := st.Prods[p.Name]
-		if !ok || ps.Step != st.Step {
+		if !ok || ps.Step != st.Step || ps.Failed {
 			continue
 		}
 		if !replacing(in) {
@@ -1054,7 +1089,7 @@ func remaining(in Input, st State, prods []Prod, sel labels.Selector) []Prod {
 func inflight(st State, step int) int {
 	n := 0
 	for _, ps := range st.Prods {
-		if ps.Step == step && ps.Phase != Done {
+		if ps.Step == step && ps.Phase != Done && !ps.Failed {
 			n++
 		}
 	}
@@ -1064,7 +1099,7 @@ func inflight(st State, step int) int {
 func allDone(st State, prods []Prod, rev string) bool {
 	for _, p := range prods {
 		ps, picked := st.Prods[p.Name]
-		if picked && ps.Phase != Done || !picked && p.Revision != rev {
+		if picked && ps.Phase != Done && !ps.Failed || !picked && p.Revision != rev {
 			return false
 		}
 	}
@@ -1123,4 +1158,11 @@ func clone(s State) State {
 	}
 	out.Gates = slices.Clone(s.Gates)
 	return out
+}
+
+func ptrOr[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
 }

@@ -409,6 +409,59 @@ func TestProgressDeadlineFailsAStuckStep(t *testing.T) {
 	}
 }
 
+// maxFailures lets a step go on without Prods that missed its progressDeadline: they
+// stay out of traffic, marked failed, and come back once available; one more than it
+// tolerates fails the step.
+func TestMaxFailuresToleratesProdsThatMissTheDeadline(t *testing.T) {
+	policy := func(maxFailures int32) droverv1.RolloutPolicySpec {
+		return droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{
+			{Name: "wide", Selector: &droverv1.LabelSelector{MatchExpressions: []droverv1.LabelSelectorRequirement{
+				{Key: "name", Operator: "In", Values: []droverv1.LabelValue{"p1", "p2", "p3"}}}},
+				MaxParallel: ptr.To(intstr.FromInt32(3)), ProgressDeadline: &metav1.Duration{Duration: 20 * time.Second}, MaxFailures: ptr.To(maxFailures)},
+			{Name: "rest"},
+		}}
+	}
+	w := newWorld(policy(1), "p1", "p2", "p3", "p4")
+	w.sick = map[string]bool{"p2": true}
+	var tolerated Output
+	for i := 0; i < 80 && w.state.Phase != Succeeded; i++ {
+		out := w.round(NoCommand)
+		if w.state.Prods["p2"].Failed && tolerated.State.Prods == nil {
+			tolerated = out
+		}
+		if w.state.Phase != "" && w.state.Phase != Progressing && w.state.Phase != Succeeded {
+			t.Fatalf("phase %s %q", w.state.Phase, w.state.Reason)
+		}
+	}
+	if w.state.Phase != Succeeded || !w.state.Prods["p2"].Failed {
+		t.Fatalf("phase %s, p2 %+v: want Succeeded with p2 failed", w.state.Phase, w.state.Prods["p2"])
+	}
+	if !slices.ContainsFunc(tolerated.Messages, func(m Message) bool {
+		return m.Kind == MessageProdsFailed && strings.Contains(m.Text, "p2 did not become available within its progressDeadline 20s; going on without them (1 of maxFailures 1)")
+	}) {
+		t.Errorf("messages when p2 was tolerated: %+v", tolerated.Messages)
+	}
+	if w.weights["p2"] != 0 || w.weights["p1"] != 100 || w.weights["p4"] != 100 {
+		t.Fatalf("weights %v: the failed Prod stays out of traffic, the others serve", w.weights)
+	}
+	delete(w.sick, "p2")
+	w.round(NoCommand)
+	w.round(NoCommand)
+	if ps := w.state.Prods["p2"]; ps.Failed || ps.Phase != Done || w.weights["p2"] != 100 {
+		t.Fatalf("p2 available again: %+v at weight %d, want Done at 100", ps, w.weights["p2"])
+	}
+
+	// Two miss it, one is tolerated: the step fails.
+	w = newWorld(policy(1), "p1", "p2", "p3", "p4")
+	w.sick = map[string]bool{"p2": true, "p3": true}
+	for i := 0; i < 80 && (w.state.Phase == "" || w.state.Phase == Progressing); i++ {
+		w.round(NoCommand)
+	}
+	if w.state.Phase != RollingBack || !strings.Contains(w.state.Reason, "(2 Prods failed with these, more than maxFailures 1)") {
+		t.Fatalf("phase %s %q, want RollingBack past maxFailures", w.state.Phase, w.state.Reason)
+	}
+}
+
 func TestApprovalWaitsForPromote(t *testing.T) {
 	p := droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{
 		{Name: "ab", Selector: &droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{"name": "p1"}}, Weight: ptr.To[int32](50),

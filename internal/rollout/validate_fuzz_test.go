@@ -62,7 +62,7 @@ func FuzzValidateAndPlan(f *testing.F) {
 		{policy: "steps:\n- name: one\n  count: 0\n  maxParallel: -1\n  weight: 300\n", prods: 3, script: 5},
 		{policy: `{"steps":[]}`, prods: 2},
 		{policy: `{"failurePolicy":"Pause","steps":[{"name":"bake","count":1,"minHealthyTime":"30s","progressDeadline":"2m",` +
-			`"gates":[{"pause":{"duration":"10s"}}]},{"name":"rest","maxParallel":2,"progressDeadline":"10s"}]}`, prods: 5, minServing: 3, script: 31},
+			`"gates":[{"pause":{"duration":"10s"}}]},{"name":"rest","maxParallel":2,"progressDeadline":"10s","maxFailures":1}]}`, prods: 5, minServing: 3, script: 31},
 		{policy: `{"steps":[{"name":"canary","count":1,"gates":[{"baseline":{"metrics":[{"name":"errors","query":"sum(rate(errors{prod=\"{{ .Prod }}\"}[1m]))",` +
 			`"maxRatio":"1.2"},{"name":"success","query":"ok{prod=\"{{ .Prod }}\"}","worseWhen":"Lower","maxDifference":"0.01"}],` +
 			`"window":"2m","interval":"10s","onInconclusive":"Pause"}}]},{"name":"rest"}]}`, defaultProm: "http://prometheus:9090", prods: 4, minServing: 2, script: 77},
@@ -392,7 +392,7 @@ func checkSteps(t *testing.T, i int, spec droverv1.RolloutPolicySpec, in Input, 
 	count := func(st State, k int, inflightOnly bool) int {
 		c := 0
 		for _, ps := range st.Prods {
-			if ps.Step == k && (!inflightOnly || ps.Phase != Done) {
+			if ps.Step == k && (!inflightOnly || ps.Phase != Done && !ps.Failed) {
 				c++
 			}
 		}
