@@ -153,7 +153,7 @@ type RolloutStep struct {
 }
 
 // Gate is one condition that must hold before a rollout moves on. Exactly one kind is set.
-// +kubebuilder:validation:XValidation:rule="[has(self.pause), has(self.approval), has(self.httpCheck), has(self.prometheus), has(self.baseline)].filter(x, x).size() == 1",message="a gate sets exactly one of pause, approval, httpCheck, prometheus and baseline"
+// +kubebuilder:validation:XValidation:rule="[has(self.pause), has(self.approval), has(self.httpCheck), has(self.prometheus), has(self.baseline), has(self.template)].filter(x, x).size() == 1",message="a gate sets exactly one of pause, approval, httpCheck, prometheus, baseline and template"
 type Gate struct {
 	// pause waits for a duration, or until approved.
 	// +optional
@@ -171,6 +171,45 @@ type Gate struct {
 	// revision.
 	// +optional
 	Baseline *BaselineGate `json:"baseline,omitempty"`
+	// template runs the gate of an AnalysisTemplate of the policy's namespace, or of a
+	// ClusterAnalysisTemplate, with arguments.
+	// +optional
+	Template *TemplateGate `json:"template,omitempty"`
+}
+
+// TemplateGate names an analysis template and gives its arguments.
+type TemplateGate struct {
+	// name of the AnalysisTemplate in the policy's namespace (or of the
+	// ClusterAnalysisTemplate, with cluster).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// cluster: the ClusterAnalysisTemplate named name, not the namespace's
+	// AnalysisTemplate.
+	// +optional
+	Cluster bool `json:"cluster,omitempty"`
+	// args given to the template; each must be one it declares, and each it declares
+	// without a default must be given.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=map
+	// +listMapKey=name
+	Args []TemplateArg `json:"args,omitempty"`
+}
+
+// TemplateArg is one argument given to an analysis template.
+type TemplateArg struct {
+	// name of the argument.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	Name string `json:"name"`
+	// value of the argument.
+	// +required
+	// +kubebuilder:validation:MaxLength=1024
+	Value string `json:"value"`
 }
 
 // InconclusivePolicy is what a baseline gate does when it cannot judge: a side has too
@@ -354,9 +393,10 @@ type PrometheusGate struct {
 	// +required
 	// +kubebuilder:validation:Enum="<";"<=";">";">="
 	Comparison string `json:"comparison"`
-	// threshold as a decimal number, such as "0.01".
+	// threshold as a decimal number, such as "0.01"; in an analysis template also
+	// {{ .Args.<name> }}.
 	// +required
-	// +kubebuilder:validation:Pattern=`^-?[0-9]+(\.[0-9]+)?$`
+	// +kubebuilder:validation:Pattern=`^(-?[0-9]+(\.[0-9]+)?|\{\{ *\.Args\.[A-Za-z_][A-Za-z0-9_]* *\}\})$`
 	Threshold string `json:"threshold"`
 	// window over which the query must hold, from 1s to 1h. Defaults to 1m.
 	// +optional

@@ -28,7 +28,7 @@ func TestValidation(t *testing.T) {
 	samples := loadSamples(t)
 
 	t.Run("samples are accepted", func(t *testing.T) {
-		for _, kind := range []string{"Tenant", "RolloutPolicy", "ProdSet", "Prod"} {
+		for _, kind := range []string{"Tenant", "RolloutPolicy", "ProdSet", "Prod", "ClusterAnalysisTemplate"} {
 			obj := samples[kind].DeepCopy()
 			if err := c.Create(t.Context(), obj, client.FieldValidation("Strict")); err != nil {
 				t.Errorf("%s %s refused: %v", kind, obj.GetName(), err)
@@ -330,19 +330,19 @@ func refusedCases() []validationCase {
 			mutate: func(o map[string]any) {
 				set(o, map[string]any{"message": "ok?"}, "spec", "steps", 0, "gates", 0, "approval")
 			},
-			want: "a gate sets exactly one of pause, approval, httpCheck, prometheus and baseline",
+			want: "a gate sets exactly one of pause, approval, httpCheck, prometheus, baseline and template",
 		},
 		{
 			name: "gate with no kind", kind: "RolloutPolicy",
 			mutate: func(o map[string]any) { set(o, map[string]any{}, "spec", "steps", 0, "gates", 0) },
-			want:   "a gate sets exactly one of pause, approval, httpCheck, prometheus and baseline",
+			want:   "a gate sets exactly one of pause, approval, httpCheck, prometheus, baseline and template",
 		},
 		{
 			name: "baseline gate beside a prometheus gate", kind: "RolloutPolicy",
 			mutate: func(o map[string]any) {
 				set(o, baselineGate(nil), "spec", "steps", 0, "gates", 1, "baseline")
 			},
-			want: "a gate sets exactly one of pause, approval, httpCheck, prometheus and baseline",
+			want: "a gate sets exactly one of pause, approval, httpCheck, prometheus, baseline and template",
 		},
 		{
 			name: "baseline gate without metrics", kind: "RolloutPolicy",
@@ -411,6 +411,31 @@ func refusedCases() []validationCase {
 			name: "minHealthyTime over 24h", kind: "RolloutPolicy",
 			mutate: func(o map[string]any) { set(o, "25h", "spec", "steps", 0, "minHealthyTime") },
 			want:   "minHealthyTime must be from 1s to 24h",
+		},
+		{
+			name: "an analysis template whose gate is an approval", kind: "ClusterAnalysisTemplate",
+			mutate: func(o map[string]any) { set(o, map[string]any{"approval": map[string]any{}}, "spec", "gate") },
+			want:   "a template's gate is an httpCheck, prometheus or baseline gate",
+		},
+		{
+			name: "an analysis template whose gate is another template", kind: "ClusterAnalysisTemplate",
+			mutate: func(o map[string]any) {
+				set(o, map[string]any{"template": map[string]any{"name": "other"}}, "spec", "gate")
+			},
+			want: "a template's gate is an httpCheck, prometheus or baseline gate",
+		},
+		{
+			name: "a threshold that is neither a number nor an argument", kind: "ClusterAnalysisTemplate",
+			mutate: func(o map[string]any) { set(o, "{{ .Prod }}", "spec", "gate", "prometheus", "threshold") },
+			want:   "spec.gate.prometheus.threshold in body should match",
+		},
+		{
+			name: "a template argument with a bad name", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, map[string]any{"template": map[string]any{"name": "error-ratio", "cluster": true,
+					"args": []any{map[string]any{"name": "bad-name", "value": "x"}}}}, "spec", "steps", 0, "gates", 1)
+			},
+			want: "spec.steps[0].gates[1].template.args[0].name in body should match",
 		},
 		{
 			name: "maxFailures without a progressDeadline", kind: "RolloutPolicy",
@@ -581,6 +606,13 @@ func acceptedCases() []validationCase {
 				m := g["metrics"].([]any)[0].(map[string]any)
 				m["maxRatio"], m["maxDifference"], m["worseWhen"] = "1", "0", "Lower"
 				set(o, map[string]any{"baseline": g}, "spec", "steps", 0, "gates", 1)
+			},
+		},
+		{
+			name: "a step using a cluster template", kind: "RolloutPolicy",
+			mutate: func(o map[string]any) {
+				set(o, map[string]any{"template": map[string]any{"name": "error-ratio", "cluster": true,
+					"args": []any{map[string]any{"name": "service", "value": "checkout"}}}}, "spec", "steps", 0, "gates", 1)
 			},
 		},
 		{
@@ -792,7 +824,7 @@ func loadSamples(t *testing.T) map[string]*unstructured.Unstructured {
 	if !slices.Equal(names, kustomization.Resources) {
 		t.Errorf("config/samples/kustomization.yaml lists %v; the directory holds %v", kustomization.Resources, names)
 	}
-	for _, kind := range []string{"ClusterMaintenance", "Prod", "ProdSet", "RolloutPolicy", "Tenant"} {
+	for _, kind := range []string{"ClusterAnalysisTemplate", "ClusterMaintenance", "Prod", "ProdSet", "RolloutPolicy", "Tenant"} {
 		if samples[kind] == nil {
 			t.Fatalf("config/samples has no %s", kind)
 		}

@@ -117,6 +117,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=drover.dev,resources=prods,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=drover.dev,resources=clustermaintenances,verbs=get;list;watch
 // +kubebuilder:rbac:groups=drover.dev,resources=rolloutpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=drover.dev,resources=analysistemplates;clusteranalysistemplates,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=controllerrevisions,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=cluster.x-k8s.io,resources=clusters,verbs=get;list;watch
 // +kubebuilder:rbac:groups=drover.dev,resources=tenants,verbs=get;list;watch

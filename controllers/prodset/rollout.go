@@ -2,6 +2,7 @@ package prodset
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/drover-dev/drover/internal/gates"
 	"github.com/drover-dev/drover/internal/plan"
 	"github.com/drover-dev/drover/internal/rollout"
+	rolloutread "github.com/drover-dev/drover/internal/rollout/read"
 	"github.com/drover-dev/drover/internal/tenancy"
 	tenancyread "github.com/drover-dev/drover/internal/tenancy/read"
 )
@@ -103,10 +105,23 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 	if r.Gates != nil {
 		defaultProm = r.Gates.Prometheus.Address
 	}
-	if err := rollout.Validate(policy.Spec, defaultProm); err != nil {
+	// The policy's analysis templates are put in place of the steps that use them: the
+	// engine and the gate runner see only concrete gates.
+	resolved, err := rollout.Resolve(policy.Spec, rolloutread.Lookup(ctx, r.Client, set.Namespace))
+	if errors.Is(err, rollout.ErrLookup) {
+		errs = append(errs, err)
+		r.hold(ctx, s, droverv1.ProdSetRolloutProgressing, "cannot read an analysis template: "+err.Error())
+		return ctrl.Result{}, kerrors.NewAggregate(errs)
+	}
+	if err == nil {
+		err = rollout.Validate(resolved, defaultProm)
+	}
+	if err != nil {
 		r.hold(ctx, s, droverv1.ProdSetPolicyInvalidReason, fmt.Sprintf("RolloutPolicy %s is invalid, no Prod moves to revision %s: %v", ref.Name, s.revision, err))
 		return ctrl.Result{}, kerrors.NewAggregate(errs)
 	}
+	policy = policy.DeepCopy()
+	policy.Spec = resolved
 	state := stateFromStatus(set.Status.Rollout)
 	in := rollout.Input{
 		Now: s.now, Policy: policy.Spec, Revision: s.revision, Previous: r.stableRevision(s),

@@ -6,6 +6,7 @@ package rolloutpolicy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,6 +22,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/rollout"
+	rolloutread "github.com/drover-dev/drover/internal/rollout/read"
 )
 
 // ControllerName names the controller.
@@ -35,6 +37,7 @@ type Reconciler struct {
 
 // +kubebuilder:rbac:groups=drover.dev,resources=rolloutpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=drover.dev,resources=rolloutpolicies/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=drover.dev,resources=analysistemplates;clusteranalysistemplates,verbs=get;list;watch
 
 // SetupWithManager registers the controller and its watches.
 func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, options controller.Options) error {
@@ -50,7 +53,36 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 			}
 			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: set.Namespace, Name: set.Spec.RolloutPolicyRef.Name}}}
 		})).
+		// A template made, changed or deleted is judged again in every policy using it.
+		Watches(&droverv1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.usersOf)).
+		Watches(&droverv1.ClusterAnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.usersOf)).
 		Complete(r)
+}
+
+// usersOf lists the policies that use the analysis template o: of its namespace for an
+// AnalysisTemplate, of every namespace for a ClusterAnalysisTemplate.
+func (r *Reconciler) usersOf(ctx context.Context, o client.Object) []reconcile.Request {
+	_, cluster := o.(*droverv1.ClusterAnalysisTemplate)
+	policies := &droverv1.RolloutPolicyList{}
+	var opts []client.ListOption
+	if !cluster {
+		opts = append(opts, client.InNamespace(o.GetNamespace()))
+	}
+	if err := r.Client.List(ctx, policies, opts...); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, p := range policies.Items {
+		uses := slices.ContainsFunc(p.Spec.Steps, func(s droverv1.RolloutStep) bool {
+			return slices.ContainsFunc(s.Gates, func(g droverv1.Gate) bool {
+				return g.Template != nil && g.Template.Name == o.GetName() && g.Template.Cluster == cluster
+			})
+		})
+		if uses {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&p)})
+		}
+	}
+	return out
 }
 
 // Reconcile sets the policy's Accepted condition.
@@ -88,7 +120,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 
 	c := metav1.Condition{Type: droverv1.RolloutPolicyAcceptedCondition, Status: metav1.ConditionTrue,
 		Reason: droverv1.RolloutPolicyAcceptedReason, Message: fmt.Sprintf("%d steps, %s strategy; %s", len(policy.Spec.Steps), strategy(policy), following)}
-	if err := rollout.Validate(policy.Spec, r.PrometheusAddress); err != nil {
+	resolved, err := rollout.Resolve(policy.Spec, rolloutread.Lookup(ctx, r.Client, policy.Namespace))
+	if errors.Is(err, rollout.ErrLookup) {
+		return ctrl.Result{}, err // the condition stays as it was; retried
+	}
+	if err == nil {
+		err = rollout.Validate(resolved, r.PrometheusAddress)
+	}
+	if err != nil {
 		c.Status, c.Reason = metav1.ConditionFalse, droverv1.RolloutPolicyInvalidReason
 		c.Message = fmt.Sprintf("%v; the ProdSets that follow it (%s) hold every Prod where it is", err, following)
 	}

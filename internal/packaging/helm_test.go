@@ -53,6 +53,7 @@ func TestChartDefaults(t *testing.T) {
 	})
 	if got, want := in.summary(), strings.Join([]string{
 		"ClusterRole/drover-manager-role", "ClusterRole/drover-metrics-reader", "ClusterRole/drover-release-finalizers", "ClusterRoleBinding/drover-manager-rolebinding",
+		"CustomResourceDefinition/analysistemplates.drover.dev", "CustomResourceDefinition/clusteranalysistemplates.drover.dev",
 		"CustomResourceDefinition/clustermaintenances.drover.dev", "CustomResourceDefinition/prods.drover.dev",
 		"CustomResourceDefinition/prodsets.drover.dev", "CustomResourceDefinition/rolloutpolicies.drover.dev",
 		"CustomResourceDefinition/tenants.drover.dev",

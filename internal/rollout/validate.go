@@ -3,8 +3,11 @@ package rollout
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"text/template"
+	"text/template/parse"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -27,14 +30,12 @@ func Validate(spec droverv1.RolloutPolicySpec, defaultPrometheus string) error {
 			gat := fmt.Sprintf("%s.gates[%d]", at, j)
 			switch {
 			case g.HTTPCheck != nil:
-				if _, err := template.New("url").Option("missingkey=error").Parse(g.HTTPCheck.URL); err != nil {
-					errs = append(errs, fmt.Errorf("%s.httpCheck.url: %w", gat, err))
-				}
+				errs = append(errs, checkTemplate(gat+".httpCheck.url", g.HTTPCheck.URL)...)
 			case g.Prometheus != nil:
-				if _, err := template.New("query").Option("missingkey=error").Parse(g.Prometheus.Query); err != nil {
-					errs = append(errs, fmt.Errorf("%s.prometheus.query: %w", gat, err))
-				}
-				if _, err := strconv.ParseFloat(g.Prometheus.Threshold, 64); err != nil {
+				errs = append(errs, checkTemplate(gat+".prometheus.query", g.Prometheus.Query)...)
+				if strings.Contains(g.Prometheus.Threshold, ".Args") {
+					errs = append(errs, fmt.Errorf("%s.prometheus.threshold: {{ .Args.<name> }} is replaced only in an analysis template's gate", gat))
+				} else if _, err := strconv.ParseFloat(g.Prometheus.Threshold, 64); err != nil {
 					errs = append(errs, fmt.Errorf("%s.prometheus.threshold: %w", gat, err))
 				}
 				if g.Prometheus.Address == "" && defaultPrometheus == "" {
@@ -42,6 +43,8 @@ func Validate(spec droverv1.RolloutPolicySpec, defaultPrometheus string) error {
 				}
 			case g.Baseline != nil:
 				errs = append(errs, validateBaseline(g.Baseline, gat+".baseline", defaultPrometheus)...)
+			case g.Template != nil:
+				errs = append(errs, fmt.Errorf("%s.template: the analysis template %q is not resolved (rollout.Resolve)", gat, g.Template.Name))
 			}
 		}
 	}
@@ -70,9 +73,7 @@ func validateBaseline(g *droverv1.BaselineGate, at, defaultPrometheus string) []
 			errs = append(errs, fmt.Errorf("%s: the name is used twice", mat))
 		}
 		seen[m.Name] = true
-		if _, err := template.New("query").Option("missingkey=error").Parse(m.Query); err != nil {
-			errs = append(errs, fmt.Errorf("%s.query: %w", mat, err))
-		}
+		errs = append(errs, checkTemplate(mat+".query", m.Query)...)
 		if m.WorseWhen != "" && m.WorseWhen != "Higher" && m.WorseWhen != "Lower" {
 			errs = append(errs, fmt.Errorf("%s.worseWhen: %q is neither Higher nor Lower", mat, m.WorseWhen))
 		}
@@ -91,4 +92,49 @@ func validateBaseline(g *droverv1.BaselineGate, at, defaultPrometheus string) []
 		errs = append(errs, fmt.Errorf("%s.metrics: none", at))
 	}
 	return errs
+}
+
+// checkTemplate checks a gate's Go template (a url or a query): it parses, and uses no
+// argument (an analysis template's arguments are replaced before; one left is not one
+// the template replaced).
+func checkTemplate(at, text string) []error {
+	t, err := template.New("t").Option("missingkey=error").Parse(text)
+	if err != nil {
+		return []error{fmt.Errorf("%s: %w", at, err)}
+	}
+	if t.Tree != nil && usesArgs(t.Tree.Root) {
+		return []error{fmt.Errorf("%s: {{ .Args.<name> }} is replaced only in an analysis template's gate", at)}
+	}
+	return nil
+}
+
+// usesArgs says whether a template's parse tree reads the field .Args anywhere.
+func usesArgs(n parse.Node) bool {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n != nil {
+			return slices.ContainsFunc(n.Nodes, usesArgs)
+		}
+	case *parse.ActionNode:
+		return usesArgs(n.Pipe)
+	case *parse.PipeNode:
+		if n != nil {
+			return slices.ContainsFunc(n.Cmds, func(c *parse.CommandNode) bool { return usesArgs(c) })
+		}
+	case *parse.CommandNode:
+		return slices.ContainsFunc(n.Args, usesArgs)
+	case *parse.FieldNode:
+		return len(n.Ident) > 0 && n.Ident[0] == "Args"
+	case *parse.ChainNode:
+		return usesArgs(n.Node)
+	case *parse.IfNode:
+		return usesArgs(n.Pipe) || usesArgs(n.List) || usesArgs(n.ElseList)
+	case *parse.RangeNode:
+		return usesArgs(n.Pipe) || usesArgs(n.List) || usesArgs(n.ElseList)
+	case *parse.WithNode:
+		return usesArgs(n.Pipe) || usesArgs(n.List) || usesArgs(n.ElseList)
+	case *parse.TemplateNode:
+		return usesArgs(n.Pipe)
+	}
+	return false
 }
