@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"text/template"
 
 	"k8s.io/utils/ptr"
 
@@ -133,6 +134,36 @@ func TestResolve(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "prometheus.query: {{ .Args.<name> }} is replaced only in an analysis template's gate") ||
 			!strings.Contains(err.Error(), "prometheus.threshold: {{ .Args.<name> }} is replaced only") {
 			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+// Whatever an argument's value, the resolved url parses and prints it exactly as given:
+// a value is never run as a template.
+func FuzzResolveArgumentValue(f *testing.F) {
+	for _, seed := range []string{"checkout", `a"b`, "{{ .Prod }}", "}}{{", "\\x00\n", "{{/* c */}}", "`raw`"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, value string) {
+		tmpl := &droverv1.AnalysisTemplateSpec{Args: []droverv1.AnalysisArg{{Name: "a"}},
+			Gate: droverv1.Gate{HTTPCheck: &droverv1.HTTPCheckGate{URL: "http://h/{{ .Args.a }}/{{ .Prod }}"}}}
+		lookup := func(string, bool) (*droverv1.AnalysisTemplateSpec, bool, error) { return tmpl, true, nil }
+		out, err := Resolve(droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{{Name: "s", Gates: []droverv1.Gate{
+			{Template: &droverv1.TemplateGate{Name: "t", Args: []droverv1.TemplateArg{{Name: "a", Value: value}}}}}}}}, lookup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := out.Steps[0].Gates[0].HTTPCheck.URL
+		parsed, err := template.New("u").Option("missingkey=error").Parse(u)
+		if err != nil {
+			t.Fatalf("%q does not parse: %v", u, err)
+		}
+		var b strings.Builder
+		if err := parsed.Execute(&b, struct{ Prod string }{Prod: "p"}); err != nil {
+			t.Fatal(err)
+		}
+		if want := "http://h/" + value + "/p"; b.String() != want {
+			t.Fatalf("rendered %q, want %q", b.String(), want)
 		}
 	})
 }
