@@ -200,6 +200,9 @@ const (
 	ProdSetPolicyNotFoundReason    = "PolicyNotFound"
 	ProdSetPolicyUnsupportedReason = "PolicyUnsupported"
 	ProdSetPolicyInvalidReason     = "PolicyInvalid"
+	// ProdSetRolloutFrozenReason: a set without a RolloutPolicy whose new revision a
+	// Freeze or ClusterFreeze holds.
+	ProdSetRolloutFrozenReason = "Frozen"
 )
 
 // Why a Prod of a ProdSet is out of traffic (ProdSummary.Evicted).

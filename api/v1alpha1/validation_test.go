@@ -28,7 +28,7 @@ func TestValidation(t *testing.T) {
 	samples := loadSamples(t)
 
 	t.Run("samples are accepted", func(t *testing.T) {
-		for _, kind := range []string{"Tenant", "RolloutPolicy", "ProdSet", "Prod", "ClusterAnalysisTemplate"} {
+		for _, kind := range []string{"Tenant", "RolloutPolicy", "ProdSet", "Prod", "ClusterAnalysisTemplate", "Freeze"} {
 			obj := samples[kind].DeepCopy()
 			if err := c.Create(t.Context(), obj, client.FieldValidation("Strict")); err != nil {
 				t.Errorf("%s %s refused: %v", kind, obj.GetName(), err)
@@ -438,6 +438,24 @@ func refusedCases() []validationCase {
 			want: "spec.steps[0].gates[1].template.args[0].name in body should match",
 		},
 		{
+			name: "a freeze that ends before it starts", kind: "Freeze",
+			mutate: func(o map[string]any) {
+				set(o, "2026-12-07T10:00:00Z", "spec", "start")
+				set(o, "2026-12-07T09:00:00Z", "spec", "end")
+			},
+			want: "start must be before end",
+		},
+		{
+			name: "a freeze window of 8 days", kind: "Freeze",
+			mutate: func(o map[string]any) { set(o, "192h", "spec", "windows", 0, "duration") },
+			want:   "duration must be from 1m to 168h",
+		},
+		{
+			name: "a freeze without a reason", kind: "Freeze",
+			mutate: func(o map[string]any) { set(o, "", "spec", "reason") },
+			want:   "spec.reason in body should be at least 1 chars long",
+		},
+		{
 			name: "maxFailures without a progressDeadline", kind: "RolloutPolicy",
 			mutate: func(o map[string]any) { set(o, int64(1), "spec", "steps", 0, "maxFailures") },
 			want:   "maxFailures needs a progressDeadline",
@@ -606,6 +624,15 @@ func acceptedCases() []validationCase {
 				m := g["metrics"].([]any)[0].(map[string]any)
 				m["maxRatio"], m["maxDifference"], m["worseWhen"] = "1", "0", "Lower"
 				set(o, map[string]any{"baseline": g}, "spec", "steps", 0, "gates", 1)
+			},
+		},
+		{
+			name: "a one-off freeze of some sets", kind: "Freeze",
+			mutate: func(o map[string]any) {
+				set(o, "2026-12-07T09:00:00Z", "spec", "start")
+				set(o, "2026-12-07T10:00:00Z", "spec", "end")
+				set(o, []any{"shop", "cart"}, "spec", "prodSets")
+				set(o, []any{}, "spec", "windows")
 			},
 		},
 		{
@@ -824,7 +851,7 @@ func loadSamples(t *testing.T) map[string]*unstructured.Unstructured {
 	if !slices.Equal(names, kustomization.Resources) {
 		t.Errorf("config/samples/kustomization.yaml lists %v; the directory holds %v", kustomization.Resources, names)
 	}
-	for _, kind := range []string{"ClusterAnalysisTemplate", "ClusterMaintenance", "Prod", "ProdSet", "RolloutPolicy", "Tenant"} {
+	for _, kind := range []string{"ClusterAnalysisTemplate", "ClusterMaintenance", "Freeze", "Prod", "ProdSet", "RolloutPolicy", "Tenant"} {
 		if samples[kind] == nil {
 			t.Fatalf("config/samples has no %s", kind)
 		}

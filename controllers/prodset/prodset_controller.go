@@ -178,6 +178,10 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opt
 		Watches(&clusterv1.Cluster{}, handler.EnqueueRequestsFromMapFunc(toSets)).
 		Watches(&droverv1.ClusterMaintenance{}, handler.EnqueueRequestsFromMapFunc(toSets), builder.WithPredicates(maintenanceChanged())).
 		Watches(&droverv1.RolloutPolicy{}, handler.EnqueueRequestsFromMapFunc(toSets)).
+		// A freeze made, changed or deleted is judged again by the sets it may hold (its
+		// times are, by the requeue each set asks for at the next one).
+		Watches(&droverv1.Freeze{}, handler.EnqueueRequestsFromMapFunc(toSets)).
+		Watches(&droverv1.ClusterFreeze{}, handler.EnqueueRequestsFromMapFunc(r.allSets)).
 		// A Tenant says which zones and names sets may publish, in its namespaces and (by
 		// the zones it lists) in those without one: a change wakes every set that publishes.
 		Watches(&droverv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.publishingSets)).

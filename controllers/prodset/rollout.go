@@ -86,8 +86,12 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 		}
 	}
 	ref := set.Spec.RolloutPolicyRef
-	if ref == nil || !set.DeletionTimestamp.IsZero() {
+	if !set.DeletionTimestamp.IsZero() {
 		r.noPolicy(s)
+		return ctrl.Result{}, kerrors.NewAggregate(errs)
+	}
+	if ref == nil {
+		r.atOnceUnlessFrozen(ctx, s, &errs)
 		return ctrl.Result{}, kerrors.NewAggregate(errs)
 	}
 	policy := &droverv1.RolloutPolicy{}
@@ -123,10 +127,20 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 	policy = policy.DeepCopy()
 	policy.Spec = resolved
 	state := stateFromStatus(set.Status.Rollout)
+	frozen, err := r.freezesOf(ctx, s)
+	if err != nil {
+		// A freeze that cannot be read may hold: nothing moves until it can be.
+		errs = append(errs, err)
+		r.hold(ctx, s, droverv1.ProdSetRolloutProgressing, "cannot read the freezes: "+err.Error())
+		return ctrl.Result{}, kerrors.NewAggregate(errs)
+	}
+	if !frozen.next.IsZero() {
+		s.after(frozen.next.Sub(s.now) + time.Second)
+	}
 	in := rollout.Input{
 		Now: s.now, Policy: policy.Spec, Revision: s.revision, Previous: r.stableRevision(s),
 		State: state, Weight: ptr.Deref(set.Spec.Template.Spec.Traffic.Weight, droverv1.DefaultWeight),
-		MinServing: int(set.Status.MinServing),
+		MinServing: int(set.Status.MinServing), Frozen: frozen.set,
 	}
 	for _, p := range s.prods {
 		if !rolloutMember(s, p) {
@@ -140,6 +154,7 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 			Drained:   r.drained(s, p),
 			Traffic:   s.publishedWeight(p.Name),
 			Replaces:  p.Labels[droverv1.ReplacesLabel],
+			Frozen:    frozen.byCluster[clusterKey(p)],
 		})
 	}
 	cmd := r.command(s, state)
@@ -261,6 +276,32 @@ func (r *Reconciler) noPolicy(s *scope) {
 		s.ro.revisions[p.Name] = s.revision
 		if p.Labels[droverv1.RevisionLabel] != s.revision || !currentAndAvailable(p) {
 			s.ro.behind++
+		}
+	}
+}
+
+// atOnceUnlessFrozen moves every Prod of a set without a RolloutPolicy to the template
+// at once (noPolicy), unless a freeze holds: a freeze of the set holds every Prod where it
+// is, one of a cluster holds the Prods on it.
+func (r *Reconciler) atOnceUnlessFrozen(ctx context.Context, s *scope, errs *[]error) {
+	fz, err := r.freezesOf(ctx, s)
+	if err != nil {
+		*errs = append(*errs, err)
+		r.hold(ctx, s, droverv1.ProdSetRolloutProgressing, "cannot read the freezes: "+err.Error())
+		return
+	}
+	if !fz.next.IsZero() {
+		s.after(fz.next.Sub(s.now) + time.Second)
+	}
+	behind := slices.ContainsFunc(s.prods, func(p *droverv1.Prod) bool { return p.Labels[droverv1.RevisionLabel] != s.revision })
+	if fz.set != "" && behind {
+		r.hold(ctx, s, droverv1.ProdSetRolloutFrozenReason, fmt.Sprintf("%s: no Prod moves to revision %s", fz.set, s.revision))
+		return
+	}
+	r.noPolicy(s)
+	for _, p := range s.prods {
+		if fz.byCluster[clusterKey(p)] != "" && p.Labels[droverv1.RevisionLabel] != s.revision {
+			s.ro.revisions[p.Name] = p.Labels[droverv1.RevisionLabel]
 		}
 	}
 }

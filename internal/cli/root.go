@@ -94,7 +94,8 @@ It talks to the control-plane cluster of the current kubeconfig context, as kube
 	root.SetErr(streams.ErrOut)
 	c.kube = bindKubeFlags(root.PersistentFlags())
 
-	root.AddCommand(c.statusCommand(), c.rolloutCommand(), c.clusterCommand(), c.leftoversCommand())
+	root.AddCommand(c.statusCommand(), c.rolloutCommand(), c.clusterCommand(), c.leftoversCommand(),
+		c.freezeCommand(), c.unfreezeCommand(), c.freezesCommand())
 	return root
 }
 

@@ -158,6 +158,9 @@ type Prod struct {
 	Traffic int32
 	// Replaces names the Prod this one replaces (Replace strategy); "" for others.
 	Replaces string
+	// Frozen, when not empty, says which freeze holds the Prod's cluster: no step picks
+	// it, and a step that selects it waits.
+	Frozen string
 }
 
 // GateStatus is the result of a gate the controller evaluates (httpCheck, prometheus).
@@ -200,6 +203,10 @@ type Input struct {
 	Weight int32
 	// MinServing: no more Prods leave traffic than keep this many serving.
 	MinServing int
+	// Frozen, when not empty, says which freeze holds the rollout: no Prod is picked and
+	// no step passes (Prods already on their way go on, gates still run, and a failed
+	// gate, an abort or a rollback still rolls back).
+	Frozen string
 }
 
 // Target is what one Prod should be.
@@ -385,8 +392,11 @@ func next(in Input) Output {
 		// serving minimum, without gates.
 		rest := remaining(in, st, prods, nil)
 		for _, p := range rest {
-			if inflight(st, len(steps)) > 0 {
+			if in.Frozen != "" || inflight(st, len(steps)) > 0 {
 				break
+			}
+			if p.Frozen != "" {
+				continue
 			}
 			if replacing(in) {
 				st.Prods[p.Name] = ProdState{Step: len(steps), Phase: Creating}
@@ -403,6 +413,9 @@ func next(in Input) Output {
 		if len(rest) == 0 && inflight(st, len(steps)) == 0 && allDone(st, prods, in.Revision) {
 			st.Phase, st.FinishedAt = Succeeded, in.Now
 			say(MessageSucceeded, "rollout of %s succeeded", in.Revision)
+		}
+		if f := rd.frozen(rest); f != "" && len(rest) > 0 {
+			out.Waiting = "the Prods no step picked: " + f
 		}
 	}
 	if st.Phase == Succeeded && replacing(in) {
@@ -478,6 +491,14 @@ func (rd *round) runStep() bool {
 		if w := waitingForProds(*st, rd.prods); w != "" {
 			waiting = fmt.Sprintf("step %s: %s", step.Name, w)
 		}
+		f := rd.frozen(remaining(rd.in, *st, rd.prods, sel))
+		if f != "" && members < quota {
+			waiting = fmt.Sprintf("step %s: %s", step.Name, f)
+			if w := waitingForProds(*st, rd.prods); w != "" {
+				waiting += "; " + w
+			}
+			rd.holdDeadline()
+		}
 		if rd.pastDeadline(step, waiting) {
 			return false
 		}
@@ -551,6 +572,32 @@ func (rd *round) pastDeadline(step droverv1.RolloutStep, waiting string) bool {
 	return true
 }
 
+// frozen says what freeze holds the rollout, or the Prods among candidates: "" when none.
+func (rd *round) frozen(candidates []Prod) string {
+	if rd.in.Frozen != "" {
+		return rd.in.Frozen
+	}
+	var names, why []string
+	for _, p := range candidates {
+		if p.Frozen != "" {
+			names = append(names, p.Name)
+			if !slices.Contains(why, p.Frozen) {
+				why = append(why, p.Frozen)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s held: %s", strings.Join(names, ", "), strings.Join(why, "; "))
+}
+
+// holdDeadline stops the current step's progressDeadline while a freeze holds it, as a
+// pause does: the deadline counts again from when the freeze lets it go.
+func (rd *round) holdDeadline() {
+	rd.st.StepStarted = rd.in.Now
+}
+
 // requeue asks for a call within d.
 func (rd *round) requeue(d time.Duration) {
 	if rd.out.RequeueAfter == 0 || d < rd.out.RequeueAfter {
@@ -610,8 +657,11 @@ func (rd *round) pick(step droverv1.RolloutStep, sel labels.Selector) (members, 
 	}
 	limit := maxParallel(step.MaxParallel, quota)
 	for _, p := range candidates {
-		if inflight(*st, k) >= limit || members >= quota {
+		if rd.in.Frozen != "" || inflight(*st, k) >= limit || members >= quota {
 			break
+		}
+		if p.Frozen != "" {
+			continue
 		}
 		if replacing(rd.in) {
 			// The original serves until its replacement does: the serving count never dips.
@@ -665,6 +715,11 @@ func (rd *round) runGates(step droverv1.RolloutStep) bool {
 	if failed != "" {
 		rd.fail("gate failed: "+failed, failedAt, pause)
 		return false
+	}
+	if passed && rd.in.Frozen != "" {
+		passed = false
+		waiting = append(waiting, rd.in.Frozen)
+		rd.holdDeadline()
 	}
 	if passed && step.MinHealthyTime != nil && !st.Promoted {
 		switch end := st.HealthySince.Add(step.MinHealthyTime.Duration); {

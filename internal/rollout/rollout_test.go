@@ -462,6 +462,92 @@ func TestMaxFailuresToleratesProdsThatMissTheDeadline(t *testing.T) {
 	}
 }
 
+// A freeze of the set stops the line: Prods on their way finish, nothing new is picked
+// and no step passes, not even a promoted one; a failing gate still rolls back; when the
+// freeze ends the rollout goes on. A step's deadline does not run during it.
+func TestAFreezeHoldsTheRolloutButNotItsRollback(t *testing.T) {
+	p := threeSteps()
+	p.Steps[1].ProgressDeadline = &metav1.Duration{Duration: 30 * time.Second}
+	w := newWorld(p, "p1", "p2", "p3", "p4", "p5")
+	pass := GateResult{Status: GatePassed}
+	for i := 0; i < 40 && w.state.Step < 1; i++ {
+		w.round(NoCommand, pass)
+	}
+	w.round(NoCommand, pass) // step 2 picks its first Prod
+	picked := len(w.state.Prods)
+	const why = "frozen by Freeze default/friday (no releases on Friday evening) until 2026-11-27T07:00:00Z"
+	w.in.Frozen = why
+	var out Output
+	for range 60 {
+		out = w.round(Promote, pass)
+	}
+	if w.state.Phase != Progressing || w.state.Step != 1 || len(w.state.Prods) != picked {
+		t.Fatalf("frozen: phase %s step %d, %d Prods picked (was %d)", w.state.Phase, w.state.Step, len(w.state.Prods), picked)
+	}
+	if len(w.inflight()) != 0 {
+		t.Fatalf("the Prods on their way did not finish: %v", w.inflight())
+	}
+	if !strings.Contains(out.Waiting, why) {
+		t.Fatalf("waiting %q does not name the freeze", out.Waiting)
+	}
+	// Unfrozen, 60 s later: the step goes on, its deadline not run out.
+	w.in.Frozen = ""
+	for i := 0; i < 100 && w.state.Phase == Progressing; i++ {
+		w.round(NoCommand, pass)
+	}
+	if w.state.Phase != Succeeded {
+		t.Fatalf("after the freeze: %s %q", w.state.Phase, w.state.Reason)
+	}
+
+	// A gate failing during a freeze rolls back at once.
+	w = newWorld(threeSteps(), "p1", "p2", "p3", "p4", "p5")
+	for i := 0; i < 40 && w.state.GatesStarted.IsZero(); i++ {
+		w.round(NoCommand)
+	}
+	w.in.Frozen = why
+	for i := 0; i < 5 && w.state.Phase == Progressing; i++ {
+		w.round(NoCommand, GateResult{Status: GateFailed, Message: "503"})
+	}
+	if w.state.Phase != RollingBack {
+		t.Fatalf("a failed gate under a freeze: %s, want RollingBack", w.state.Phase)
+	}
+	for i := 0; i < 40 && w.state.Phase == RollingBack; i++ {
+		w.round(NoCommand)
+	}
+	if w.state.Phase != RolledBack {
+		t.Fatalf("the rollback under a freeze: %s, want RolledBack", w.state.Phase)
+	}
+}
+
+// A freeze of a cluster holds its Prods: no step picks them, and a step that selects one
+// waits for it, naming the freeze; the others go on.
+func TestAClusterFreezeHoldsItsProds(t *testing.T) {
+	p := droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{{Name: "all", MaxParallel: ptr.To(intstr.FromInt32(2))}}}
+	w := newWorld(p, "p1", "p2", "p3")
+	const why = "frozen by ClusterFreeze upgrade (eu-2 upgrade) until it is deleted"
+	w.prods["p2"].Frozen = why
+	var out Output
+	for range 40 {
+		out = w.round(NoCommand)
+	}
+	if _, picked := w.state.Prods["p2"]; picked || w.prods["p2"].Revision != "r1" {
+		t.Fatalf("the frozen Prod moved: %+v", w.prods["p2"])
+	}
+	if w.prods["p1"].Revision != "r2" || w.prods["p3"].Revision != "r2" || w.state.Phase != Progressing {
+		t.Fatalf("the others: p1 %s, p3 %s, phase %s", w.prods["p1"].Revision, w.prods["p3"].Revision, w.state.Phase)
+	}
+	if !strings.Contains(out.Waiting, "p2 held: "+why) {
+		t.Fatalf("waiting %q", out.Waiting)
+	}
+	w.prods["p2"].Frozen = ""
+	for i := 0; i < 40 && w.state.Phase == Progressing; i++ {
+		w.round(NoCommand)
+	}
+	if w.state.Phase != Succeeded || w.prods["p2"].Revision != "r2" {
+		t.Fatalf("after the cluster's freeze: %s, p2 on %s", w.state.Phase, w.prods["p2"].Revision)
+	}
+}
+
 func TestApprovalWaitsForPromote(t *testing.T) {
 	p := droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{
 		{Name: "ab", Selector: &droverv1.LabelSelector{MatchLabels: map[string]droverv1.LabelValue{"name": "p1"}}, Weight: ptr.To[int32](50),

@@ -346,6 +346,25 @@ func runRollout(t *testing.T, spec droverv1.RolloutPolicySpec, n, minServing int
 		if c := rng.next(20); c < 6 {
 			cmd = []Command{Pause, Resume, Promote, Abort, Rollback, Promote}[c]
 		}
+		switch rng.next(12) {
+		case 0: // a freeze of the set comes, or goes
+			if w.in.Frozen == "" {
+				w.in.Frozen = "frozen by Freeze fuzz/f (fuzzed) until it is deleted"
+			} else {
+				w.in.Frozen = ""
+			}
+		case 1: // a freeze of one Prod's cluster comes, or goes
+			for _, name := range slices.Sorted(maps.Keys(w.prods)) {
+				if p := w.prods[name]; rng.next(3) == 0 {
+					if p.Frozen == "" {
+						p.Frozen = "frozen by ClusterFreeze fuzz (fuzzed) until it is deleted"
+					} else {
+						p.Frozen = ""
+					}
+					break
+				}
+			}
+		}
 		if rng.next(25) == 0 {
 			// A new revision supersedes the rollout.
 			w.in.Previous, w.in.Revision = w.in.Revision, fmt.Sprintf("r%d", revision+1)
@@ -359,6 +378,10 @@ func runRollout(t *testing.T, spec droverv1.RolloutPolicySpec, n, minServing int
 	// with a step of weight 0, whose Prods stay out of traffic until it passes (so one
 	// that picks them all waits forever, rightly).
 	stuck := !replacing(w.in) && (minServing >= n || darkStep)
+	w.in.Frozen = "" // the freezes end
+	for _, p := range w.prods {
+		p.Frozen = ""
+	}
 	for i := chaos; i < chaos+200; i++ {
 		if w.state.Phase == Succeeded || w.state.Phase == RolledBack {
 			return
