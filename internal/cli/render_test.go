@@ -177,6 +177,23 @@ func TestRenderSet(t *testing.T) {
 	}
 }
 
+// A step's template gate shows by the template's name.
+func TestRenderTemplateGate(t *testing.T) {
+	set, prods, policy := rolloutSet()
+	policy.Spec.Steps[0].Gates = []droverv1.Gate{
+		{Template: &droverv1.TemplateGate{Name: "error-ratio", Cluster: true}},
+		{Template: &droverv1.TemplateGate{Name: "own-check"}},
+	}
+	set.Status.Rollout.Gates = nil
+	var b bytes.Buffer
+	renderStatus(&b, StatusView{ProdSets: []SetView{buildSetView(set, prods, policy)}}, now)
+	for _, want := range []string{"│   gate 1 template error-ratio (cluster): waiting\n", "│   gate 2 template own-check: waiting\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("tree lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
 // A baseline gate's judgement shows under its gate: the Prods compared, then each metric.
 func TestRenderBaselineJudgement(t *testing.T) {
 	set, prods, policy := rolloutSet()

@@ -268,6 +268,10 @@ func gateType(g droverv1.Gate) string {
 		return "pause " + g.Pause.Duration.Duration.String()
 	case g.Pause != nil:
 		return "pause until approved"
+	case g.Template != nil && g.Template.Cluster:
+		return "template " + g.Template.Name + " (cluster)"
+	case g.Template != nil:
+		return "template " + g.Template.Name
 	}
 	return rollout.GateType(g)
 }

@@ -775,6 +775,8 @@ func GateType(g droverv1.Gate) string {
 		return "prometheus"
 	case g.Baseline != nil:
 		return "baseline"
+	case g.Template != nil:
+		return "template"
 	}
 	return "unknown"
 }
