@@ -147,3 +147,28 @@ func TestRunnerForgetStopsARun(t *testing.T) {
 	}
 	r.Forget(owner, nil)
 }
+
+// A baseline gate's own address is judged by the namespace's tenancy, as a prometheus
+// gate's is: a tenant cannot make the manager query loopback (or anything its gate
+// networks do not list) and read numbers back. Nothing is requested; the gate cannot
+// judge, so it is inconclusive, never a pass.
+func TestBaselineGateAddressIsJudgedByTheTenancy(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[{"value":[0,"1"]}]}}`))
+	}))
+	defer srv.Close()
+	r := &Runner{MaxErrors: 2}
+	gate := droverv1.Gate{Baseline: &droverv1.BaselineGate{Address: srv.URL, Metrics: []droverv1.BaselineMetric{{Name: "errors", Query: "up"}},
+		Window: &metav1.Duration{Duration: 10 * time.Millisecond}, Interval: &metav1.Duration{Duration: time.Millisecond}}}
+	job := Job{Owner: types.NamespacedName{Namespace: "shop", Name: "web"}, Key: "k", Gate: gate,
+		Targets: []Target{{Prod: "canary"}}, Baseline: []Target{{Prod: "base"}}, Policy: tenancy.Policy{}}
+	v := waitVerdict(t, r, job)
+	if v.Passed || !v.Inconclusive || !strings.Contains(v.Message, "refused") || !strings.Contains(v.Message, "loopback") {
+		t.Fatalf("verdict %+v, want inconclusive with the refusal", v)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the refused address was queried %d times", n)
+	}
+}

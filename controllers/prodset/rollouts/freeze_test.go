@@ -5,9 +5,11 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 )
@@ -53,6 +55,15 @@ func TestFreezesHoldTheLine(t *testing.T) {
 	}, 3*time.Second, 250*time.Millisecond).Should(Succeed())
 	g.Expect(cp.Delete(ctx(), friday)).To(Succeed())
 	waitPhase(t, ps, v2, droverv1.RolloutSucceeded, 120*time.Second)
+
+	// A Freeze of another namespace naming the set holds nothing here: a team cannot stop
+	// another's releases. (It stays for the rest of the test, which ships twice more.)
+	other := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "elsewhere"}}
+	g.Expect(client.IgnoreAlreadyExists(cp.Create(ctx(), other))).To(Succeed())
+	foreign := &droverv1.Freeze{ObjectMeta: metav1.ObjectMeta{Namespace: other.Name, Name: "theirs"},
+		Spec: droverv1.FreezeSpec{FreezeTime: droverv1.FreezeTime{Reason: "another team's freeze"}, ProdSets: []string{ps.Name}}}
+	g.Expect(cp.Create(ctx(), foreign)).To(Succeed())
+	t.Cleanup(func() { _ = cp.Delete(ctx(), foreign) })
 
 	// A one-off freeze of 8 s, for every set of the namespace: it ends by itself.
 	end := metav1.NewTime(time.Now().Add(8 * time.Second))
