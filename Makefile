@@ -103,11 +103,11 @@ run: ## Run the manager against the cluster of the current kubeconfig (no leader
 	$(GO) run ./cmd/manager --leader-elect=false $(ARGS)
 
 .PHONY: dev
-dev: test-binaries build moto octavia ## Run the sandbox: a control plane, 3 workload clusters, AWS (moto), Octavia and drover against them.
+dev: test-binaries build moto octavia prometheus ## Run the sandbox: a control plane, 3 workload clusters, AWS (moto), Octavia, Prometheus and drover against them.
 	@[[ -d cmd/sandbox ]] || { echo "make dev: cmd/sandbox does not exist yet" >&2; exit 1; }
 	@# Built and run rather than go run, which exits 1 after a Ctrl-C that the sandbox handled.
 	$(GO) build -o $(BIN)/sandbox ./cmd/sandbox
-	DROVER_K8S_BIN="$$(hack/ensure-k8s-binaries.sh)" DROVER_MOTO_SERVER="$$(hack/ensure-moto.sh 2>/dev/null)" $(BIN)/sandbox $(ARGS)
+	DROVER_K8S_BIN="$$(hack/ensure-k8s-binaries.sh)" DROVER_MOTO_SERVER="$$(hack/ensure-moto.sh 2>/dev/null)" DROVER_PROMETHEUS="$(BIN)/prometheus/prometheus" $(BIN)/sandbox $(ARGS)
 
 ##@ Test
 

@@ -56,7 +56,7 @@ func startCheckServer() (*checkserver.Server, error) {
 // RolloutPolicy's HTTP checks go to checkURL (sandboxCheckTries tries, sandboxCheckInterval
 // apart), each Prometheus gate becomes an approval, each ProdSet's records get the TTL
 // sandboxTTL, and each Tenant's gateNetworks name loopback (sandboxGateNetwork). It returns a line per change, for the user.
-func sandboxVariants(objs []*unstructured.Unstructured, checkURL string) ([]string, error) {
+func sandboxVariants(objs []*unstructured.Unstructured, checkURL, promURL string) ([]string, error) {
 	var changes []string
 	for _, o := range objs {
 		key := client.ObjectKeyFromObject(o)
@@ -103,6 +103,15 @@ func sandboxVariants(objs []*unstructured.Unstructured, checkURL string) ([]stri
 					case g.Prometheus != nil:
 						changes = append(changes, fmt.Sprintf("%s: an approval in place of the Prometheus query at %s, which the sandbox does not run", where, g.Prometheus.Address))
 						*g = droverv1.Gate{Approval: &droverv1.ApprovalGate{Message: "the error rate, which needs Prometheus"}}
+					case g.Baseline != nil:
+						changes = append(changes, fmt.Sprintf("%s (baseline): the sandbox's Prometheus at %s (the sample says %s), each metric's query %s{prod=\"{{ .Prod }}\"} (%s is three times worse), sampled every %s for %s",
+							where, promURL, g.Baseline.Address, errorRatioMetric, worseVersion, sandboxBaselineInterval, sandboxBaselineWindow))
+						g.Baseline.Address = promURL
+						g.Baseline.Window = &metav1.Duration{Duration: sandboxBaselineWindow}
+						g.Baseline.Interval = &metav1.Duration{Duration: sandboxBaselineInterval}
+						for mi := range g.Baseline.Metrics {
+							g.Baseline.Metrics[mi].Query = errorRatioMetric + `{prod="{{ .Prod }}"}`
+						}
 					}
 				}
 			}

@@ -201,6 +201,7 @@ type sandbox struct {
 	clouds  *cloudbed.Clouds
 	mgr     *harness.Manager
 	check   *checkserver.Server // the HTTP check endpoint of the sandbox's RolloutPolicy
+	metrics *metrics            // the Prometheus of its baseline gates
 	// applied are the samples applied, skipped those left to the user.
 	applied, skipped []*unstructured.Unstructured
 	// tenancy is the Tenant among the samples and the namespaces it governs.
@@ -282,7 +283,11 @@ func startSandbox(ctx context.Context, cfg config) (_ *sandbox, retErr error) {
 		return nil, err
 	}
 	sb.stops = append(sb.stops, sb.check.Stop)
-	variants, err := sandboxVariants(sb.applied, sb.check.Template())
+	if sb.metrics, err = startMetrics(cfg.logDir); err != nil {
+		return nil, err
+	}
+	sb.stops = append(sb.stops, sb.metrics.stop)
+	variants, err := sandboxVariants(sb.applied, sb.check.Template(), sb.metrics.prom.URL())
 	if err != nil {
 		return nil, err
 	}
@@ -319,6 +324,7 @@ func startSandbox(ctx context.Context, cfg config) (_ *sandbox, retErr error) {
 	}
 	ccm := cloudbed.NewCCM(bed.ControlPlane.Client, workload, sb.clouds, os.Stdout)
 	sb.loops.Go(func() { ccm.Run(loopCtx) })
+	sb.loops.Go(func() { sb.metrics.run(loopCtx, bed.ControlPlane.Client) })
 
 	if err := setUpTenancy(ctx, bed.ControlPlane.Client, sb.tenancy); err != nil {
 		return nil, err

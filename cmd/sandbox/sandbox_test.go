@@ -184,6 +184,13 @@ func TestSandboxPublishesWeightsToRoute53(t *testing.T) {
 	g.Expect(rep.Bad.Phase).To(Equal(droverv1.RolloutRolledBack), "the rollout of v3")
 	g.Expect(rep.Bad.Message).To(ContainSubstring("httpCheck"), "why v3 rolled back")
 	g.Expect(rep.Bad.RollbackLatency).NotTo(BeNil(), "the rollback latency of v3")
+	// v4's baseline gate judged it worse than the Prods on v2, with the numbers.
+	g.Expect(rep.Judged).NotTo(BeNil(), "the rollout of v4")
+	g.Expect(rep.Judged.Phase).To(Equal(droverv1.RolloutRolledBack), "the rollout of v4")
+	g.Expect(rep.Judged.Message).To(And(ContainSubstring("baseline"), ContainSubstring("significantly worse")), "why v4 rolled back")
+	g.Expect(rep.Judged.Gates).To(ContainElement(And(HaveField("Type", "baseline"), HaveField("Passed", false),
+		HaveField("Baseline", And(Not(BeNil()), HaveField("Metrics", ContainElement(HaveField("Verdict", "Fail"))))))))
+	g.Expect(rep.Good.Gates).To(ContainElement(And(HaveField("Type", "baseline"), HaveField("Passed", true))), "v2's baseline gate passed")
 	g.Expect(sb.check.Hits("v2", http.StatusOK)).To(BeNumerically(">", 0), "checks of v2 answered 200")
 	g.Expect(sb.check.Hits(badVersion, http.StatusInternalServerError)).To(BeNumerically(">", 0), "checks of v3 answered 500")
 	for _, p := range prods(g) {

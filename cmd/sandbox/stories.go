@@ -28,7 +28,9 @@ import (
 // docs/platform-team-guide.md, docs/security.md), once the Prods are up: a second team
 // without a Tenant tries to run a Prod on the shop's Cluster and is refused; the release
 // engineer ships v2 through the ProdSet's RolloutPolicy, then v3, whose HTTP check fails
-// and which drover rolls back; the platform team drains a cluster and restores it. Every fact the walk
+// and which drover rolls back, then v4, which its baseline gate judges worse than the
+// Prods still on v2 and drover rolls back; the platform team drains a cluster and
+// restores it. Every fact the walk
 // prints is read from the objects' status or from Route53; the commands are those a user
 // would type, and the kubectl drover ones run in-process (internal/cli).
 
@@ -56,7 +58,9 @@ type walk struct {
 // walkReport is what happened, for the test.
 type walkReport struct {
 	Good, Bad *droverv1.RolloutStatus // the rollouts of v2 and v3 as they ended
-	Promoted  []string                // the steps the walk promoted, by name
+	// Judged is the rollout of worseVersion as it ended: its baseline gate failed.
+	Judged   *droverv1.RolloutStatus
+	Promoted []string // the steps the walk promoted, by name
 	// Drained are the drained cluster's Prods (namespace/name) with their service-level
 	// weights in Route53 once the maintenance was Drained.
 	Drained map[string]int64
@@ -133,7 +137,22 @@ func runStories(ctx context.Context, sb *sandbox, out io.Writer) (*walkReport, e
 		return rep, err
 	}
 
-	w.say("\n=== story 4, the platform team: drain cluster %s for maintenance, then restore it ===", w.cluster)
+	w.say("\n=== story 4, a worse release: ship %s, whose error ratio (the sandbox's Prometheus serves one per Prod) is three times that of the Prods still on v2 ===", worseVersion)
+	if rep.Judged, err = w.ship(ctx, worseVersion, rep); err != nil {
+		return rep, fmt.Errorf("shipping %s: %w", worseVersion, err)
+	}
+	if rep.Judged.Phase != droverv1.RolloutRolledBack {
+		return rep, fmt.Errorf("the rollout of %s ended %s, not RolledBack: %s", worseVersion, rep.Judged.Phase, rep.Judged.Message)
+	}
+	w.say("\nwhy: %s\nthe judgement, as kubectl drover status shows it:\n", rep.Judged.Message)
+	if err := w.plugin(ctx, "-n", w.set.Namespace, "status", w.set.Name); err != nil {
+		return rep, err
+	}
+	if err := w.waitServing(ctx, "v2", servingTimeout); err != nil {
+		return rep, err
+	}
+
+	w.say("\n=== story 5, the platform team: drain cluster %s for maintenance, then restore it ===", w.cluster)
 	if rep.Drained, err = w.drainAndRestore(ctx); err != nil {
 		return rep, err
 	}

@@ -30,7 +30,8 @@ func TestOnlyApprovalsWait(t *testing.T) {
 }
 
 // The sandbox's variant of the samples: the HTTP checks go to the sandbox's endpoint,
-// the Prometheus gate becomes an approval, the steps and their other settings stay,
+// the Prometheus gate becomes an approval, the baseline gate asks the sandbox's
+// Prometheus for the error ratio it serves, the steps and their other settings stay,
 // and the ProdSet's TTL is short.
 func TestSandboxVariants(t *testing.T) {
 	g := NewWithT(t)
@@ -41,7 +42,7 @@ func TestSandboxVariants(t *testing.T) {
 			g.Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, sample)).To(Succeed())
 		}
 	}
-	changes, err := sandboxVariants(applied, "http://127.0.0.1:1/healthz?version={{ .Version }}")
+	changes, err := sandboxVariants(applied, "http://127.0.0.1:1/healthz?version={{ .Version }}", "http://127.0.0.1:2")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(changes).NotTo(BeEmpty())
 	var policy *droverv1.RolloutPolicy
@@ -60,7 +61,7 @@ func TestSandboxVariants(t *testing.T) {
 	g.Expect(policy.Spec.Strategy).To(Equal(sample.Spec.Strategy))
 	g.Expect(policy.Spec.FailurePolicy).To(Equal(sample.Spec.FailurePolicy))
 	g.Expect(policy.Spec.Steps).To(HaveLen(len(sample.Spec.Steps)))
-	approvals, checks := 0, 0
+	approvals, checks, baselines := 0, 0, 0
 	for si, step := range policy.Spec.Steps {
 		g.Expect(step.Name).To(Equal(sample.Spec.Steps[si].Name))
 		g.Expect(step.Gates).To(HaveLen(len(sample.Spec.Steps[si].Gates)))
@@ -71,6 +72,14 @@ func TestSandboxVariants(t *testing.T) {
 			case orig.Prometheus != nil:
 				g.Expect(gate.Approval).NotTo(BeNil())
 				approvals++
+			case orig.Baseline != nil:
+				g.Expect(gate.Baseline.Address).To(Equal("http://127.0.0.1:2"))
+				g.Expect(gate.Baseline.Window.Duration).To(Equal(sandboxBaselineWindow))
+				g.Expect(gate.Baseline.OnInconclusive).To(Equal(orig.Baseline.OnInconclusive))
+				for _, m := range gate.Baseline.Metrics {
+					g.Expect(m.Query).To(Equal(errorRatioMetric + `{prod="{{ .Prod }}"}`))
+				}
+				baselines++
 			case orig.HTTPCheck != nil:
 				g.Expect(gate.HTTPCheck.URL).To(HavePrefix("http://127.0.0.1:1/healthz"))
 				g.Expect(gate.HTTPCheck.Tries).To(BeEquivalentTo(sandboxCheckTries))
@@ -81,6 +90,7 @@ func TestSandboxVariants(t *testing.T) {
 	}
 	g.Expect(approvals).To(Equal(1))
 	g.Expect(checks).To(Equal(2))
+	g.Expect(baselines).To(Equal(1))
 
 	// The sample Tenant's gates reach the check endpoint on loopback, and only there.
 	plan, err := planTenancy(applied)

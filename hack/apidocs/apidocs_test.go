@@ -112,8 +112,8 @@ func TestReferenceCoversTheAPI(t *testing.T) {
 		w := walker{t: t, sections: sections, seen: map[reflect.Type]bool{}}
 		w.check(typ, crd.Spec.Versions[0].Schema.OpenAPIV3Schema, kind)
 	}
-	if kinds != 5 {
-		t.Errorf("found %d kinds in the scheme; the test expects Prod, ProdSet, RolloutPolicy, ClusterMaintenance and Tenant", kinds)
+	if kinds != 9 {
+		t.Errorf("found %d kinds in the scheme; the test expects Prod, ProdSet, RolloutPolicy, AnalysisTemplate, ClusterAnalysisTemplate, Freeze, ClusterFreeze, ClusterMaintenance and Tenant", kinds)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"net/http/httptest"
 	"sort"
 	"sync"
-	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -14,7 +13,7 @@ import (
 // Exporter serves /metrics on 127.0.0.1 from a registry of its own, holding gauges
 // whose values the test sets: the application a Prometheus gate watches.
 type Exporter struct {
-	t      testing.TB
+	t      T
 	srv    *httptest.Server
 	reg    *prometheus.Registry
 	mu     sync.Mutex
@@ -22,7 +21,7 @@ type Exporter struct {
 }
 
 // NewExporter starts an Exporter on a free port; it stops when the test ends.
-func NewExporter(t testing.TB) *Exporter {
+func NewExporter(t T) *Exporter {
 	t.Helper()
 	e := &Exporter{t: t, reg: prometheus.NewRegistry(), gauges: map[string]*prometheus.GaugeVec{}}
 	mux := http.NewServeMux()

@@ -27,7 +27,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/drover-dev/drover/internal/test/proc"
@@ -59,7 +58,7 @@ func (s *Server) URL() string { return s.url }
 // Start runs a Prometheus server on a free port of 127.0.0.1 with its configuration and
 // storage in a temporary directory, and waits until it is ready. It is stopped when the
 // test ends; if the test failed, the tail of its log is logged.
-func Start(t testing.TB, opts Options) *Server {
+func Start(t T, opts Options) *Server {
 	t.Helper()
 	bin := binary(t)
 	if opts.ScrapeInterval <= 0 {
@@ -94,7 +93,7 @@ func Start(t testing.TB, opts Options) *Server {
 
 // run starts bin and waits until it answers /-/ready, stopping it at the end of the
 // test; an error means it has been stopped again.
-func (s *Server) run(t testing.TB, bin string, args ...string) error {
+func (s *Server) run(t T, bin string, args ...string) error {
 	t.Helper()
 	log, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -154,7 +153,7 @@ func (s *Server) run(t testing.TB, bin string, args ...string) error {
 // `shop_error_ratio{prod="shop-eu-1"} > 0.1`. It fails the test after timeout, at
 // once if Prometheus refuses the query. The first scrape comes about 5s after Start:
 // Prometheus 2.42 applies new scrape targets every 5s.
-func (s *Server) WaitForQuery(t testing.TB, query string, timeout time.Duration) {
+func (s *Server) WaitForQuery(t T, query string, timeout time.Duration) {
 	t.Helper()
 	u := s.url + "/api/v1/query?" + url.Values{"query": {query}}.Encode()
 	deadline := time.Now().Add(timeout)
@@ -245,7 +244,7 @@ scrape_configs:
 }
 
 // binary finds the prometheus binary, or fails the test saying how to get one.
-func binary(t testing.TB) string {
+func binary(t T) string {
 	t.Helper()
 	if p := os.Getenv(BinaryEnv); p != "" {
 		if !isExecutable(p) {
@@ -294,7 +293,7 @@ func isExecutable(p string) bool {
 	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
 }
 
-func freeAddr(t testing.TB) string {
+func freeAddr(t T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
