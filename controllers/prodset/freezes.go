@@ -31,14 +31,21 @@ type freezes struct {
 func (r *Reconciler) freezesOf(ctx context.Context, s *scope) (freezes, error) {
 	out := freezes{byCluster: map[string]string{}}
 	var held []string
-	note := func(st freeze.State) {
-		t := st.Until
+	// judge is the state of a freeze at s.now, noting when it next changes; why says
+	// what holds, when it holds.
+	judge := func(kind, name string, t droverv1.FreezeTime, created time.Time) (why string) {
+		st := freeze.At(t, created, s.now)
+		next := st.Until
 		if !st.Active {
-			t = st.Next
+			next = st.Next
 		}
-		if !t.IsZero() && (out.next.IsZero() || t.Before(out.next)) {
-			out.next = t
+		if !next.IsZero() && (out.next.IsZero() || next.Before(out.next)) {
+			out.next = next
 		}
+		if !st.Active {
+			return ""
+		}
+		return freeze.Describe(kind, name, t.Reason, st)
 	}
 	list := &droverv1.FreezeList{}
 	if err := r.Client.List(ctx, list, client.InNamespace(s.set.Namespace)); err != nil {
@@ -48,10 +55,8 @@ func (r *Reconciler) freezesOf(ctx context.Context, s *scope) (freezes, error) {
 		if len(f.Spec.ProdSets) > 0 && !slices.Contains(f.Spec.ProdSets, s.set.Name) {
 			continue
 		}
-		st := freeze.At(f.Spec.FreezeTime, f.CreationTimestamp.Time, s.now)
-		note(st)
-		if st.Active {
-			held = append(held, freeze.Describe("Freeze", f.Namespace+"/"+f.Name, f.Spec.Reason, st))
+		if why := judge("Freeze", f.Namespace+"/"+f.Name, f.Spec.FreezeTime, f.CreationTimestamp.Time); why != "" {
+			held = append(held, why)
 		}
 	}
 	clusterList := &droverv1.ClusterFreezeList{}
@@ -62,12 +67,10 @@ func (r *Reconciler) freezesOf(ctx context.Context, s *scope) (freezes, error) {
 		if len(f.Spec.Namespaces) > 0 && !slices.Contains(f.Spec.Namespaces, s.set.Namespace) {
 			continue
 		}
-		st := freeze.At(f.Spec.FreezeTime, f.CreationTimestamp.Time, s.now)
-		note(st)
-		if !st.Active {
+		why := judge("ClusterFreeze", f.Name, f.Spec.FreezeTime, f.CreationTimestamp.Time)
+		if why == "" {
 			continue
 		}
-		why := freeze.Describe("ClusterFreeze", f.Name, f.Spec.Reason, st)
 		if len(f.Spec.Clusters) == 0 {
 			held = append(held, why)
 			continue

@@ -75,17 +75,8 @@ func (r *Runner) baseline(ctx context.Context, key string, g droverv1.BaselineGa
 // baselineOnce is one judgement over one window.
 func (r *Runner) baselineOnce(ctx context.Context, key string, g droverv1.BaselineGate, metrics []judge.Metric,
 	canary, base []Target, q PrometheusQuerier, attempt int) baselineOutcome {
-	window, interval := defaultBaselineWindow, defaultBaselineInterval
-	if g.Window != nil {
-		window = g.Window.Duration
-	}
-	if g.Interval != nil && g.Interval.Duration > 0 {
-		interval = g.Interval.Duration
-	}
-	maxErrors := r.MaxErrors
-	if maxErrors == 0 {
-		maxErrors = 3
-	}
+	window, interval := windowAndInterval(g.Window, g.Interval, defaultBaselineWindow, defaultBaselineInterval)
+	maxErrors := r.maxErrors()
 	cs := make([][]float64, len(g.Metrics))
 	bs := make([][]float64, len(g.Metrics))
 	start := r.now()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	prom "github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -215,17 +216,8 @@ func (r *Runner) evaluate(ctx context.Context, key string, job Job) Verdict {
 func (r *Runner) prometheus(ctx context.Context, key string, g droverv1.PrometheusGate, targets []Target, policy tenancy.Policy) (bool, string) {
 	q := r.Prometheus
 	q.Policy = policy
-	window, interval := time.Minute, 15*time.Second
-	if g.Window != nil {
-		window = g.Window.Duration
-	}
-	if g.Interval != nil && g.Interval.Duration > 0 {
-		interval = g.Interval.Duration
-	}
-	maxErrors := r.MaxErrors
-	if maxErrors == 0 {
-		maxErrors = 3
-	}
+	window, interval := windowAndInterval(g.Window, g.Interval, time.Minute, 15*time.Second)
+	maxErrors := r.maxErrors()
 	if len(targets) == 0 {
 		targets = []Target{{}}
 	}
@@ -265,6 +257,26 @@ func (r *Runner) prometheus(ctx context.Context, key string, g droverv1.Promethe
 			return false, err.Error()
 		}
 	}
+}
+
+// windowAndInterval are a gate's window and interval, or the defaults given.
+func windowAndInterval(window, interval *metav1.Duration, defWindow, defInterval time.Duration) (time.Duration, time.Duration) {
+	w, i := defWindow, defInterval
+	if window != nil {
+		w = window.Duration
+	}
+	if interval != nil && interval.Duration > 0 {
+		i = interval.Duration
+	}
+	return w, i
+}
+
+// maxErrors is how many rounds of queries in a row may fail before a gate gives up.
+func (r *Runner) maxErrors() int {
+	if r.MaxErrors == 0 {
+		return 3
+	}
+	return r.MaxErrors
 }
 
 func gateType(g droverv1.Gate) string {
