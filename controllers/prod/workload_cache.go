@@ -176,14 +176,7 @@ func stripWorkload(in any) (any, error) {
 		fields = manifests.CachedFields(u) // stripped before; "" on an object from the API server
 	}
 	out := &unstructured.Unstructured{Object: map[string]any{"apiVersion": u.GetAPIVersion(), "kind": u.GetKind()}}
-	out.SetNamespace(u.GetNamespace())
-	out.SetName(u.GetName())
-	out.SetUID(u.GetUID())
-	out.SetResourceVersion(u.GetResourceVersion())
-	out.SetGeneration(u.GetGeneration())
-	out.SetDeletionTimestamp(u.GetDeletionTimestamp())
-	out.SetLabels(keep(u.GetLabels(), func(k string) bool { return slices.Contains(keptLabels, k) }))
-	out.SetAnnotations(keep(u.GetAnnotations(), func(k string) bool { return k == droverv1.ProdRefAnnotation }))
+	keepMeta(out, u)
 	manifests.SetCachedFields(out, fields)
 	if spec, ok := u.Object["spec"].(map[string]any); ok {
 		kept := map[string]any{}
@@ -226,6 +219,14 @@ func stripTyped(in client.Object, gvk schema.GroupVersionKind) client.Object {
 	}
 	out := dst.Interface().(client.Object)
 	out.GetObjectKind().SetGroupVersionKind(gvk)
+	keepMeta(out, in)
+	out.SetManagedFields(manifests.CachedFieldsEntry(fields))
+	return out
+}
+
+// keepMeta sets on out what the workload caches keep of in's metadata: its identity,
+// version, generation, deletion time, drover's labels and drover's annotation.
+func keepMeta(out, in metav1.Object) {
 	out.SetNamespace(in.GetNamespace())
 	out.SetName(in.GetName())
 	out.SetUID(in.GetUID())
@@ -234,13 +235,13 @@ func stripTyped(in client.Object, gvk schema.GroupVersionKind) client.Object {
 	out.SetDeletionTimestamp(in.GetDeletionTimestamp())
 	out.SetLabels(keep(in.GetLabels(), func(k string) bool { return slices.Contains(keptLabels, k) }))
 	out.SetAnnotations(keep(in.GetAnnotations(), func(k string) bool { return k == droverv1.ProdRefAnnotation }))
-	out.SetManagedFields(manifests.CachedFieldsEntry(fields))
-	return out
 }
 
 // asUnstructured is a typed cached object (stripTyped) in the form stripWorkload gives an
-// unstructured one, which the reconcile judges (manifests.InSync, manifests.Assess). It
-// takes obj's managedFields (the hash) away: obj is a copy the caller gives up.
+// unstructured one, which the reconcile judges (manifests.InSync, manifests.Assess): the
+// object converted, its hash moved to the top-level key, then stripped as any
+// unstructured copy is. It takes obj's managedFields (the hash) away: obj is a copy the
+// caller gives up.
 func asUnstructured(obj client.Object) (*unstructured.Unstructured, error) {
 	fields := manifests.CachedFields(obj)
 	obj.SetManagedFields(nil)
@@ -248,27 +249,14 @@ func asUnstructured(obj client.Object) (*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &unstructured.Unstructured{Object: map[string]any{}}
-	if md, ok := m["metadata"].(map[string]any); ok {
-		delete(md, "managedFields")
-		delete(md, "creationTimestamp") // the zero time a stripped copy has
-		out.Object["metadata"] = md
+	u := &unstructured.Unstructured{Object: m}
+	u.SetGroupVersionKind(obj.GetObjectKind().GroupVersionKind())
+	manifests.SetCachedFields(u, fields)
+	out, err := stripWorkload(u)
+	if err != nil {
+		return nil, err
 	}
-	out.SetGroupVersionKind(obj.GetObjectKind().GroupVersionKind())
-	manifests.SetCachedFields(out, fields)
-	if spec, ok := m["spec"].(map[string]any); ok {
-		kept := map[string]any{}
-		for _, k := range keptSpec {
-			if v, ok := spec[k]; ok {
-				kept[k] = v
-			}
-		}
-		out.Object["spec"] = kept
-	}
-	if status, ok := m["status"]; ok {
-		out.Object["status"] = status
-	}
-	return out, nil
+	return out.(*unstructured.Unstructured), nil
 }
 
 // stripNamespace keeps a namespace's name, UID and what refuseNamespace reads.
