@@ -83,6 +83,13 @@ type ClusterMaintenanceStatus struct {
 	// +optional
 	AdmittedTime *metav1.Time `json:"admittedTime,omitempty"`
 
+	// overridden says what the drover.dev/safety-override annotation let the drain
+	// through, and why, when the serving minimum or the safety rules of ProdSets would
+	// have refused it at its admission.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Overridden string `json:"overridden,omitempty"`
+
 	// drainedTime is when the last Prod on the cluster was confirmed drained.
 	// +optional
 	DrainedTime *metav1.Time `json:"drainedTime,omitempty"`

@@ -167,6 +167,11 @@ const (
 	// ProdSetRolledOutCondition is True when every Prod runs the template's revision; False
 	// while a rollout progresses, is paused or rolled back, or cannot start.
 	ProdSetRolledOutCondition = "RolledOut"
+	// ProdSetSafetyRulesKeptCondition is True when every weight move of the set keeps its
+	// safety rules (spec.safety), False while a rule holds one (reason Held) or the
+	// drover.dev/safety-override annotation lets one through (reason Overridden); absent
+	// when the set has no rules.
+	ProdSetSafetyRulesKeptCondition = "SafetyRulesKept"
 )
 
 // Reasons for the ProdSet conditions.
@@ -203,6 +208,16 @@ const (
 	// ProdSetRolloutFrozenReason: a set without a RolloutPolicy whose new revision a
 	// Freeze or ClusterFreeze holds.
 	ProdSetRolloutFrozenReason = "Frozen"
+
+	// SafetyRulesKept reasons: every move keeps the rules; a rule holds a move; an
+	// override lets a move through; the override annotation cannot be read.
+	ProdSetSafetyKeptReason        = "Kept"
+	ProdSetSafetyHeldReason        = "Held"
+	ProdSetSafetyOverriddenReason  = "Overridden"
+	ProdSetSafetyBadOverrideReason = "InvalidOverride"
+	// ProdSetSafetyBrokenReason: the weights DNS has break a rule (Prods not in traffic
+	// yet, out of it for reasons no move undoes, an override), and no move breaks it further.
+	ProdSetSafetyBrokenReason = "Broken"
 )
 
 // Why a Prod of a ProdSet is out of traffic (ProdSummary.Evicted).
@@ -233,8 +248,10 @@ const (
 	// MaintenanceDrainedCondition is True once no traffic reaches the cluster's Prods.
 	MaintenanceDrainedCondition = "Drained"
 
-	MaintenanceAdmittedReason        = "Admitted"
-	MaintenanceRefusedReason         = "BelowServingMinimum"
+	MaintenanceAdmittedReason = "Admitted"
+	MaintenanceRefusedReason  = "BelowServingMinimum"
+	// MaintenanceSafetyRuleReason: the drain would break a ProdSet's safety rule.
+	MaintenanceSafetyRuleReason      = "SafetyRule"
 	MaintenanceSurgingReason         = "Surging"
 	MaintenanceClusterNotFoundReason = "ClusterNotFound"
 	MaintenanceDrainingReason        = "WaitingForTraffic"

@@ -154,6 +154,12 @@ type ProdSetSpec struct {
 	// traffic is the service-level DNS of the set.
 	// +optional
 	Traffic *ProdSetTraffic `json:"traffic,omitempty"`
+
+	// safety are limits every weight move of the set keeps, whoever makes it (see
+	// SafetyRules); a move that would break one is held until the
+	// drover.dev/safety-override annotation lets it through.
+	// +optional
+	Safety *SafetyRules `json:"safety,omitempty"`
 }
 
 // ProdSummary is one Prod of a ProdSet at a glance.
@@ -205,6 +211,11 @@ type ProdSummary struct {
 	// reachable mirrors the Prod's ClusterReachable condition.
 	// +optional
 	Reachable metav1.ConditionStatus `json:"reachable,omitempty"`
+	// held names the safety rule (spec.safety) that keeps the Prod's weight in DNS where
+	// it is rather than at weight; the SafetyRulesKept condition says how.
+	// +optional
+	// +kubebuilder:validation:MaxLength=400
+	Held string `json:"held,omitempty"`
 }
 
 // ProdSetTrafficStatus is the state of the set's service-level DNS records.
@@ -286,6 +297,10 @@ type ProdSetStatus struct {
 	// traffic is the state of the set's DNS records.
 	// +optional
 	Traffic *ProdSetTrafficStatus `json:"traffic,omitempty"`
+	// safety is what the set's safety rules hold, or let through under an override;
+	// absent when they hold nothing.
+	// +optional
+	Safety *SafetyStatus `json:"safety,omitempty"`
 	// rollout is the state of the current or last rollout through the set's RolloutPolicy.
 	// +optional
 	Rollout *RolloutStatus `json:"rollout,omitempty"`

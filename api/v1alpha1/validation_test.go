@@ -582,6 +582,50 @@ func refusedCases() []validationCase {
 			want:   "set at most one of minAvailable and maxUnavailable",
 		},
 		{
+			name: "ProdSet safety without a rule", kind: "ProdSet",
+			mutate: func(o map[string]any) { set(o, map[string]any{}, "spec", "safety") },
+			want:   "set at least one rule",
+		},
+		{
+			name: "ProdSet safety maxSharePercent 0", kind: "ProdSet",
+			mutate: func(o map[string]any) { set(o, int64(0), "spec", "safety", "maxSharePercent") },
+			want:   "spec.safety.maxSharePercent",
+		},
+		{
+			name: "ProdSet safety maxSharePercent 101", kind: "ProdSet",
+			mutate: func(o map[string]any) { set(o, int64(101), "spec", "safety", "maxSharePercent") },
+			want:   "should be less than or equal to 100",
+		},
+		{
+			name: "ProdSet safety maxOut below 0", kind: "ProdSet",
+			mutate: func(o map[string]any) { set(o, int64(-1), "spec", "safety", "maxOut") },
+			want:   "spec.safety.maxOut",
+		},
+		{
+			name: "ProdSet safety topology minimum 0", kind: "ProdSet",
+			mutate: func(o map[string]any) {
+				set(o, []any{map[string]any{"topologyKey": "topology.kubernetes.io/region", "minServing": int64(0)}}, "spec", "safety", "minServingPerTopology")
+			},
+			want: "minServing",
+		},
+		{
+			name: "ProdSet safety topology key that is no label key", kind: "ProdSet",
+			mutate: func(o map[string]any) {
+				set(o, []any{map[string]any{"topologyKey": "a b", "minServing": int64(1)}}, "spec", "safety", "minServingPerTopology")
+			},
+			want: "topologyKey",
+		},
+		{
+			name: "ProdSet safety the same topology key twice", kind: "ProdSet",
+			mutate: func(o map[string]any) {
+				set(o, []any{
+					map[string]any{"topologyKey": "region", "minServing": int64(1)},
+					map[string]any{"topologyKey": "region", "minServing": int64(2)},
+				}, "spec", "safety", "minServingPerTopology")
+			},
+			want: "Duplicate value",
+		},
+		{
 			name: "ProdSet ttl 61", kind: "ProdSet",
 			mutate: func(o map[string]any) { set(o, int64(61), "spec", "traffic", "ttl") },
 			want:   "should be less than or equal to 60",
@@ -758,6 +802,15 @@ func acceptedCases() []validationCase {
 			mutate: func(o map[string]any) {
 				del(o, "spec", "placement", "minAvailable")
 				set(o, "25%", "spec", "placement", "maxUnavailable")
+			},
+		},
+		{
+			name: "ProdSet with every safety rule", kind: "ProdSet",
+			mutate: func(o map[string]any) {
+				set(o, map[string]any{"maxSharePercent": int64(40), "maxOut": int64(0), "minServingPerTopology": []any{
+					map[string]any{"topologyKey": "topology.kubernetes.io/region", "minServing": int64(1)},
+					map[string]any{"topologyKey": "zone", "minServing": int64(2)},
+				}}, "spec", "safety")
 			},
 		},
 		{

@@ -15,4 +15,8 @@ const (
 	ReasonDrained = "Drained"
 	// ReasonReleased (Normal): the maintenance was deleted and the Prods are back in traffic.
 	ReasonReleased = "Released"
+	// ReasonSafetyOverride (Warning): the drain was admitted under the
+	// drover.dev/safety-override annotation, past serving minimums or safety rules that
+	// would have refused it; the event says who set it (as the managed fields say) and why.
+	ReasonSafetyOverride = "SafetyOverride"
 )

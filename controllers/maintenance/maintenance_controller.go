@@ -35,6 +35,7 @@ import (
 	"github.com/drover-dev/drover/internal/mapping"
 	"github.com/drover-dev/drover/internal/phases"
 	"github.com/drover-dev/drover/internal/plan"
+	"github.com/drover-dev/drover/internal/safety"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -43,8 +44,11 @@ const ControllerName = "clustermaintenance"
 
 // Reconciler reconciles ClusterMaintenances.
 type Reconciler struct {
-	Client   client.Client
-	Recorder events.EventRecorder
+	Client client.Client
+	// APIReader reads what the cache strips: the managed fields that say who set an
+	// override (safety.SetBy).
+	APIReader client.Reader
+	Recorder  events.EventRecorder
 	// RecheckInterval is how often a maintenance that waits (refused, surging, draining)
 	// is looked at again besides the watches. Defaults to 10s.
 	RecheckInterval time.Duration
@@ -239,18 +243,34 @@ func (r *Reconciler) reconcileAdmission(ctx context.Context, s *scope) (ctrl.Res
 	r.mu.Unlock()
 
 	in := plan.AdmitInput{Cluster: m.Spec.ClusterName, Surge: m.Spec.Surge, Draining: slices.Sorted(maps.Keys(draining))}
-	for i := range s.sets {
-		in.Sets = append(in.Sets, setView(&s.sets[i]))
+	labels, err := r.clusterLabels(ctx, m.Namespace, s.sets)
+	if err != nil {
+		s.unknown = err
+		return ctrl.Result{}, err
 	}
+	for i := range s.sets {
+		in.Sets = append(in.Sets, setView(&s.sets[i], labels))
+	}
+	reason, _, overrideErr := safety.Override(m.Annotations)
+	in.Override = reason
 	a := plan.Admit(in)
+	if overrideErr != nil && !a.Admit {
+		a.Message += fmt.Sprintf("; the %s annotation is no override: %v", droverv1.SafetyOverrideAnnotation, overrideErr)
+	}
 	s.admission = &a
 	switch {
 	case a.Admit:
 		now := metav1.NewTime(r.Now())
 		m.Status.AdmittedTime = &now
 		m.Status.Phase = droverv1.MaintenanceDraining
+		m.Status.Overridden = a.Overridden
 		r.planHandoff(s, now)
 		r.remember(client.ObjectKeyFromObject(m), m.Spec.ClusterName)
+		if a.Overridden != "" {
+			by := safety.SetBy(ctx, r.APIReader, m)
+			r.event(m, corev1.EventTypeWarning, ReasonSafetyOverride, "Drain", "draining cluster %s under the %s annotation (set by %s): %s",
+				m.Spec.ClusterName, droverv1.SafetyOverrideAnnotation, by, a.Overridden)
+		}
 		r.event(m, corev1.EventTypeNormal, ReasonAdmitted, "Drain", "draining cluster %s: %s", m.Spec.ClusterName, a.Message)
 		return ctrl.Result{}, nil
 	case a.Surging:
@@ -379,9 +399,33 @@ func drainState(p droverv1.ProdSummary) string {
 	}
 }
 
-// setView is what Admit needs of a ProdSet, from its status.
-func setView(set *droverv1.ProdSet) plan.SetView {
-	v := plan.SetView{Name: set.Namespace + "/" + set.Name, MinServing: int(set.Status.MinServing)}
+// clusterLabels are the labels of the namespace's Clusters, by name, when a set has
+// safety rules that group Prods by them; nil otherwise.
+func (r *Reconciler) clusterLabels(ctx context.Context, namespace string, sets []droverv1.ProdSet) (map[string]map[string]string, error) {
+	if !slices.ContainsFunc(sets, func(s droverv1.ProdSet) bool {
+		return s.Spec.Safety != nil && len(s.Spec.Safety.MinServingPerTopology) > 0
+	}) {
+		return nil, nil
+	}
+	clusters := &clusterv1.ClusterList{}
+	if err := r.Client.List(ctx, clusters, client.InNamespace(namespace)); err != nil {
+		return nil, fmt.Errorf("listing Clusters: %w", err)
+	}
+	out := make(map[string]map[string]string, len(clusters.Items))
+	for i := range clusters.Items {
+		out[clusters.Items[i].Name] = clusters.Items[i].Labels
+	}
+	return out, nil
+}
+
+// setView is what Admit needs of a ProdSet, from its spec and status; labels are the
+// Clusters' labels, by name.
+func setView(set *droverv1.ProdSet, labels map[string]map[string]string) plan.SetView {
+	v := plan.SetView{Name: set.Namespace + "/" + set.Name, MinServing: int(set.Status.MinServing),
+		Rules: safety.RulesOf(set.Spec.Safety, int(ptr.Deref(set.Spec.Replicas, 1)))}
+	if reason, _, _ := safety.Override(set.Annotations); reason != "" {
+		v.Override = true
+	}
 	if conditions.IsFalse(set, droverv1.ProdSetPlacedCondition) &&
 		conditions.GetReason(set, droverv1.ProdSetPlacedCondition) == droverv1.ProdSetUnplacedReason {
 		v.Unplaced = 1
@@ -391,9 +435,19 @@ func setView(set *droverv1.ProdSet) plan.SetView {
 		v.Prods = append(v.Prods, plan.ProdView{
 			Name: p.Name, Cluster: p.Cluster, SurgeFor: p.SurgeFor, Available: avail,
 			Serving: avail && p.Evicted == "" && ptr.Deref(p.Weight, 0) > 0,
+			Weight:  dnsWeight(p), Topology: v.Rules.TopologyOf(labels[p.Cluster]),
 		})
 	}
 	return v
+}
+
+// dnsWeight is the weight DNS has, or will have once the change in flight is in sync,
+// for a Prod's record; 0 when it has none.
+func dnsWeight(p droverv1.ProdSummary) int32 {
+	if p.PendingWeight != nil {
+		return *p.PendingWeight
+	}
+	return ptr.Deref(p.PublishedWeight, 0)
 }
 
 func (r *Reconciler) remember(key client.ObjectKey, cluster string) {

@@ -25,13 +25,13 @@ func admitted(s *scope) metav1.Condition {
 	case m.Admitted():
 		c.Status, c.Reason = metav1.ConditionTrue, droverv1.MaintenanceAdmittedReason
 		c.Message = fmt.Sprintf("drain started %s", m.Status.AdmittedTime.UTC().Format(time.RFC3339))
+		if m.Status.Overridden != "" {
+			c.Message += fmt.Sprintf(" under the %s annotation, past the serving minimums and safety rules: %s", droverv1.SafetyOverrideAnnotation, m.Status.Overridden)
+		}
 	case s.clusterMissing:
 		c.Reason, c.Message = droverv1.MaintenanceClusterNotFoundReason, clusterNotFound(m)
 	case s.admission != nil:
-		c.Reason, c.Message = droverv1.MaintenanceRefusedReason, s.admission.Message
-		if s.admission.Surging {
-			c.Reason = droverv1.MaintenanceSurgingReason
-		}
+		c.Reason, c.Message = s.admission.Reason, s.admission.Message
 	case s.unknown != nil:
 		c.Status, c.Reason = metav1.ConditionUnknown, droverv1.MaintenanceUnknownReason
 		c.Message = "cannot decide whether the drain may start: " + s.unknown.Error()

@@ -43,7 +43,7 @@ func TestSetView(t *testing.T) {
 		{Name: "b", Cluster: "eu-2", Weight: ptr.To[int32](0), Evicted: droverv1.EvictedClusterUnreachable, Available: metav1.ConditionTrue},
 		{Name: "c", Cluster: "us-1", Weight: ptr.To[int32](100), Available: metav1.ConditionFalse, SurgeFor: "eu-1"},
 	}
-	v := setView(set)
+	v := setView(set, nil)
 	if v.Name != "default/shop" || v.MinServing != 2 || v.Unplaced != 1 || len(v.Prods) != 3 {
 		t.Fatalf("view = %+v", v)
 	}

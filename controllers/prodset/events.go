@@ -26,6 +26,10 @@ const (
 	ReasonDeleting   = droverv1.ProdSetDeletingReason      // Normal: the set is being deleted: draining and deleting its Prods
 	ReasonPublishErr = droverv1.ProdSetTrafficFailedReason // Warning: a DNS change could not be submitted (TrafficReady turned False)
 
+	// Safety rules (spec.safety). Held and InvalidOverride (Warning) are the
+	// SafetyRulesKept condition's reasons, recorded when it turns to them.
+	ReasonSafetyOverride = "SafetyOverride" // Warning: a DNS change let through moves the safety rules hold, under the override annotation
+
 	// Rollouts: the controller's own decisions.
 	ReasonRollbackRequested = "RollbackRequested"  // Warning: an abort or rollback command was read
 	ReasonRollbackSubmitted = "RollbackSubmitted"  // Normal: the rollback's DNS change was submitted

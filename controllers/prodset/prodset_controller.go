@@ -230,6 +230,8 @@ type scope struct {
 	ro rolloutScope
 	// merged is the last word on the weights; see weights.
 	merged *plan.Merged
+	// safety is what the set's safety rules decided about the weights.
+	safety safetyScope
 	// needsPaths: the publisher writes each Prod's paths, so a Prod's record needs a
 	// routable endpoint to point at (traffic.PublishesPaths).
 	needsPaths bool

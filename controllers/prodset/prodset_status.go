@@ -101,6 +101,7 @@ func (r *Reconciler) updateStatus(s *scope) {
 	setFrozen(s)
 	r.setTrafficReady(s, publishing)
 	setRolledOut(s)
+	r.setSafetyStatus(s)
 	r.transitionEvents(set, placed, avail, trafficReady)
 	st.ObservedGeneration = set.Generation
 }

@@ -116,7 +116,8 @@ func (s *scope) forgetChange() {
 
 // weights is the last word on every Prod's weight (plan.Merge): the plan's, the
 // rollout's on top, and what DNS should have given each Prod's availability and
-// endpoint (a publisher that writes paths needs one to point the record at). It is
+// endpoint (a publisher that writes paths needs one to point the record at), where the
+// set's safety rules let it move (holdUnsafeMoves). It is
 // computed on first use, once the plan and the rollout have decided; a set that could
 // not be planned, or is frozen, keeps every Prod's spec weight.
 func (s *scope) weights() *plan.Merged {
@@ -135,6 +136,7 @@ func (s *scope) weights() *plan.Merged {
 		in.Prods = append(in.Prods, pt)
 	}
 	m := plan.Merge(in)
+	s.holdUnsafeMoves(&m)
 	s.merged = &m
 	return s.merged
 }
@@ -272,6 +274,7 @@ func (r *Reconciler) submit(ctx context.Context, s *scope, svc traffic.Service, 
 	}
 	s.submitted = true
 	s.observeEvictions(pending)
+	r.auditOverride(ctx, s, pending)
 	for name, w := range pending {
 		sum := s.summaries[name]
 		if sum == nil {

@@ -3,17 +3,36 @@ package plan
 import (
 	"strings"
 	"testing"
+
+	"k8s.io/utils/ptr"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/safety"
 )
+
+// ruled is the set default/shop with a serving minimum of 0 and rules.
+func ruled(rules safety.Rules, prods ...ProdView) SetView {
+	return SetView{Name: "default/shop", Rules: rules, Prods: prods}
+}
+
+func inRegion(p ProdView, region string) ProdView {
+	p.Topology = map[string]string{"region": region}
+	return p
+}
 
 func TestAdmit(t *testing.T) {
 	shop := func(minServing int, prods ...ProdView) SetView {
 		return SetView{Name: "default/shop", MinServing: minServing, Prods: prods}
 	}
 	on := func(name, cluster string) ProdView {
-		return ProdView{Name: name, Cluster: cluster, Serving: true, Available: true}
+		return ProdView{Name: name, Cluster: cluster, Serving: true, Available: true, Weight: 100}
 	}
 	standIn := func(name, cluster, forCluster string, available bool) ProdView {
-		return ProdView{Name: name, Cluster: cluster, SurgeFor: forCluster, Serving: available, Available: available}
+		p := ProdView{Name: name, Cluster: cluster, SurgeFor: forCluster, Serving: available, Available: available}
+		if available {
+			p.Weight = 100
+		}
+		return p
 	}
 	three := []ProdView{on("s-a1", "a1"), on("s-a2", "a2"), on("s-b1", "b1")}
 	cases := []struct {
@@ -72,10 +91,65 @@ func TestAdmit(t *testing.T) {
 			want: Admission{Surging: true},
 			msg:  []string{"no room for more"},
 		},
+		{
+			name: "a safety rule the drain would break refuses it, naming the rule",
+			in:   AdmitInput{Cluster: "a2", Sets: []SetView{ruled(safety.Rules{MaxOut: ptr.To[int32](0), Replicas: 3}, three...)}},
+			want: Admission{Reason: droverv1.MaintenanceSafetyRuleReason},
+			msg:  []string{"refused by safety rules", "ProdSet default/shop: maxOut 0: 1 of 3 replicas would be out of traffic (0 now) (s-a2 100 -> 0)", droverv1.SafetyOverrideAnnotation},
+		},
+		{
+			name: "a region's last Prod: refused by minServingPerTopology",
+			in: AdmitInput{Cluster: "b1", Sets: []SetView{ruled(safety.Rules{PerTopology: []safety.TopologyMinimum{{Key: "region", Min: 1}}, Replicas: 3},
+				inRegion(on("s-a1", "a1"), "a"), inRegion(on("s-a2", "a2"), "a"), inRegion(on("s-b1", "b1"), "b"))}},
+			want: Admission{Reason: droverv1.MaintenanceSafetyRuleReason},
+			msg:  []string{"minServingPerTopology region: 0 Prods would serve in region=b"},
+		},
+		{
+			name: "the same drain in a region with two Prods is admitted",
+			in: AdmitInput{Cluster: "a2", Sets: []SetView{ruled(safety.Rules{PerTopology: []safety.TopologyMinimum{{Key: "region", Min: 1}}, Replicas: 3},
+				inRegion(on("s-a1", "a1"), "a"), inRegion(on("s-a2", "a2"), "a"), inRegion(on("s-b1", "b1"), "b"))}},
+			want: Admission{Admit: true},
+		},
+		{
+			name: "with surge, a rule in the way is waited out",
+			in: AdmitInput{Cluster: "b1", Surge: true, Sets: []SetView{ruled(safety.Rules{PerTopology: []safety.TopologyMinimum{{Key: "region", Min: 1}}, Replicas: 3},
+				inRegion(on("s-a1", "a1"), "a"), inRegion(on("s-a2", "a2"), "a"), inRegion(on("s-b1", "b1"), "b"), inRegion(standIn("s-a1-1", "a1", "b1", true), "a"))}},
+			want: Admission{Surging: true, Reason: droverv1.MaintenanceSafetyRuleReason},
+			msg:  []string{"waiting before draining cluster b1 for the safety rules of ProdSet default/shop: minServingPerTopology region"},
+		},
+		{
+			name: "a surge stand-in in traffic keeps maxOut 0",
+			in: AdmitInput{Cluster: "a2", Surge: true, Sets: []SetView{ruled(safety.Rules{MaxOut: ptr.To[int32](0), Replicas: 3},
+				append(three, standIn("s-a1-1", "a1", "a2", true))...)}},
+			want: Admission{Admit: true},
+		},
+		{
+			name: "the set's own override lets its rules through",
+			in: AdmitInput{Cluster: "a2", Sets: []SetView{func() SetView {
+				s := ruled(safety.Rules{MaxOut: ptr.To[int32](0), Replicas: 3}, three...)
+				s.Override = true
+				return s
+			}()}},
+			want: Admission{Admit: true},
+		},
+		{
+			name: "the maintenance's override admits past rules and minimums, and says what it let through",
+			in: AdmitInput{Cluster: "a2", Override: "INC-1: hypervisor failing", Sets: []SetView{
+				ruled(safety.Rules{MaxOut: ptr.To[int32](0), Replicas: 3}, three...),
+				{Name: "other/cart", MinServing: 3, Prods: []ProdView{on("c-a1", "a1"), on("c-a2", "a2"), on("c-b1", "b1")}}}},
+			want: Admission{Admit: true},
+			msg:  []string{`"INC-1: hypervisor failing"`, "ProdSet other/cart would have 2 serving Prods", "ProdSet default/shop: maxOut 0"},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Admit(tc.in)
+			if got.Reason != tc.want.Reason && !got.Admit && tc.want.Reason != "" {
+				t.Errorf("reason = %q, want %q", got.Reason, tc.want.Reason)
+			}
+			if (got.Overridden != "") != (tc.in.Override != "" && got.Admit) {
+				t.Errorf("overridden = %q with override %q", got.Overridden, tc.in.Override)
+			}
 			if got.Admit != tc.want.Admit || got.Surging != tc.want.Surging {
 				t.Errorf("Admit = %+v, want admit %t surging %t", got, tc.want.Admit, tc.want.Surging)
 			}

@@ -27,6 +27,9 @@ const (
 	// WhyNoEndpoint: held at 0 while the Prod has no routable endpoint (no Octavia VIP
 	// nor NLB yet) for its record to point at.
 	WhyNoEndpoint = "NoEndpoint"
+	// WhySafetyRule: a safety rule of the set holds the Prod's record at what DNS has
+	// (package safety); Spec is still the weight wanted.
+	WhySafetyRule = "SafetyRule"
 )
 
 // MergeInput is everything Merge looks at.

@@ -234,6 +234,7 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 	}
 	if err := (&maintenance.Reconciler{
 		Client:          mgr.GetClient(),
+		APIReader:       mgr.GetAPIReader(),
 		Recorder:        eventRecorder(mgr, "drover-"+maintenance.ControllerName),
 		RecheckInterval: opts.MaintenanceRecheckInterval,
 		Publisher:       opts.Publisher,
