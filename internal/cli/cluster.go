@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/safety"
 )
 
 func (c *cli) clusterCommand() *cobra.Command {
@@ -277,9 +278,9 @@ func maintenanceText(ms []MaintenanceRef) string {
 
 func (c *cli) clusterDrainCommand() *cobra.Command {
 	var (
-		surge, wait, dryRun bool
-		reason, name        string
-		timeout             time.Duration
+		surge, wait, dryRun    bool
+		reason, name, override string
+		timeout                time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "drain CLUSTER",
@@ -311,12 +312,19 @@ drain by itself once it is safe: restore the cluster to give up).`,
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 				Spec:       droverv1.ClusterMaintenanceSpec{ClusterName: args[0], Surge: surge, Reason: reason},
 			}
+			if override != "" {
+				if _, _, err := safety.Override(map[string]string{droverv1.SafetyOverrideAnnotation: override}); err != nil {
+					return err
+				}
+				m.Annotations = map[string]string{droverv1.SafetyOverrideAnnotation: override}
+			}
 			return c.drain(ctx, cl, m, dryRun, wait)
 		},
 	}
 	cmd.Flags().BoolVar(&surge, "surge", false, "Place a stand-in for each of the cluster's Prods on another cluster, available, before they leave traffic.")
 	cmd.Flags().StringVar(&reason, "reason", "", "A note for people (spec.reason), such as \"upgrade to v1.36\".")
 	cmd.Flags().StringVar(&name, "name", "", "Name of the ClusterMaintenance (default <cluster>-maintenance).")
+	cmd.Flags().StringVar(&override, "override-safety", "", "Drain even past the serving minimums and safety rules of the sets on the cluster, for this reason (the drover.dev/safety-override annotation; recorded in a SafetyOverride event).")
 	cmd.Flags().BoolVar(&wait, "wait", false, "Follow the maintenance until it is Drained or Refused.")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "Say what would happen (and check it with the API server); create nothing.")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "How long --wait waits (0: no limit).")

@@ -240,6 +240,9 @@ func renderProds(w io.Writer, prods []ProdView, now time.Time) {
 		if p.Evicted != "" {
 			notes = append(notes, "out of traffic: "+p.Evicted)
 		}
+		if p.Held != "" {
+			notes = append(notes, "held in DNS by safety rule "+p.Held)
+		}
 		if p.SurgeFor != "" {
 			notes = append(notes, "stand-in for "+p.SurgeFor)
 		}

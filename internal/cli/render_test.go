@@ -523,3 +523,21 @@ func TestCommandValue(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// A move a safety rule holds shows on the Prod, and the rule under the set.
+func TestRenderSafetyHold(t *testing.T) {
+	set, prods, policy := rolloutSet()
+	set.Status.Conditions = append(set.Status.Conditions, cond(droverv1.ProdSetSafetyRulesKeptCondition, metav1.ConditionFalse, droverv1.ProdSetSafetyHeldReason,
+		"held: maxOut 0: 1 of 3 replicas would be out of traffic (0 now) (shop-gone 100 -> 0)"))
+	set.Status.Prods[1].Held = "maxOut"
+	var b bytes.Buffer
+	renderStatus(&b, StatusView{ProdSets: []SetView{buildSetView(set, prods, policy)}}, now)
+	for _, want := range []string{
+		"│ ! SafetyRulesKept False Held: held: maxOut 0: 1 of 3 replicas would be out of traffic (0 now) (shop-gone 100 -> 0)\n",
+		"(Prod not found)  out of traffic: Deleting, held in DNS by safety rule maxOut\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("tree lacks %q:\n%s", want, b.String())
+		}
+	}
+}

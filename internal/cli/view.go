@@ -85,7 +85,9 @@ type ProdView struct {
 	// PendingWeight is a weight submitted to DNS and not in sync yet.
 	PendingWeight *int32 `json:"pendingWeight,omitempty"`
 	Evicted       string `json:"evicted,omitempty"`
-	SurgeFor      string `json:"surgeFor,omitempty"`
+	// Held names the safety rule that keeps the Prod's weight in DNS where it is.
+	Held     string `json:"held,omitempty"`
+	SurgeFor string `json:"surgeFor,omitempty"`
 	// RolloutPhase is the Prod's phase in the current rollout, if it was picked.
 	RolloutPhase string                 `json:"rolloutPhase,omitempty"`
 	Replacement  string                 `json:"replacement,omitempty"`
@@ -124,7 +126,7 @@ var prodConditions = []string{
 // setConditions are the ProdSet conditions shown when they are not as they should be.
 var setConditions = []string{
 	droverv1.ProdSetFrozenCondition, droverv1.ProdSetPlacedCondition, droverv1.ProdSetAvailableCondition,
-	droverv1.ProdSetTrafficReadyCondition, droverv1.ProdSetRolledOutCondition,
+	droverv1.ProdSetTrafficReadyCondition, droverv1.ProdSetRolledOutCondition, droverv1.ProdSetSafetyRulesKeptCondition,
 }
 
 // buildSetView joins a ProdSet with its Prods (any order) and its RolloutPolicy (nil
@@ -284,7 +286,7 @@ func prodView(p *droverv1.Prod, sum *droverv1.ProdSummary) ProdView {
 		v = ProdView{
 			Name: sum.Name, Cluster: sum.Cluster, Version: sum.Version, Revision: sum.Revision,
 			Weight: sum.Weight, PublishedWeight: sum.PublishedWeight, PendingWeight: sum.PendingWeight,
-			Evicted: sum.Evicted, SurgeFor: sum.SurgeFor,
+			Evicted: sum.Evicted, Held: sum.Held, SurgeFor: sum.SurgeFor,
 		}
 	}
 	if p == nil {
