@@ -13,6 +13,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/judge"
+	"github.com/drover-dev/drover/internal/rollout"
 	"github.com/drover-dev/drover/internal/tenancy"
 )
 
@@ -162,7 +163,7 @@ func (r *Runner) run(ctx context.Context, key string, job Job) {
 	if ctx.Err() != nil {
 		return // forgotten or stopping: nobody wants the verdict
 	}
-	kind, result := gateType(job.Gate), "failed"
+	kind, result := rollout.GateType(job.Gate), "failed"
 	switch {
 	case v.Passed:
 		result = "passed"
@@ -277,18 +278,6 @@ func (r *Runner) maxErrors() int {
 		return 3
 	}
 	return r.MaxErrors
-}
-
-func gateType(g droverv1.Gate) string {
-	switch {
-	case g.HTTPCheck != nil:
-		return "httpCheck"
-	case g.Prometheus != nil:
-		return "prometheus"
-	case g.Baseline != nil:
-		return "baseline"
-	}
-	return "unknown"
 }
 
 var gateResults = prom.NewCounterVec(prom.CounterOpts{
