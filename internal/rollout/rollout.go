@@ -39,6 +39,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 )
@@ -488,13 +489,13 @@ func (rd *round) runStep() bool {
 	advanceProds(rd.in, st, rd.prods)
 	if inflight(*st, k) > 0 || members < quota && len(remaining(rd.in, *st, rd.prods, sel)) > 0 {
 		waiting := fmt.Sprintf("step %s: waiting for Prods to leave traffic within the serving minimum", step.Name)
-		if w := waitingForProds(*st, rd.prods); w != "" {
+		w := waitingForProds(*st, rd.prods)
+		if w != "" {
 			waiting = fmt.Sprintf("step %s: %s", step.Name, w)
 		}
-		f := rd.frozen(remaining(rd.in, *st, rd.prods, sel))
-		if f != "" && members < quota {
+		if f := rd.frozen(remaining(rd.in, *st, rd.prods, sel)); f != "" && members < quota {
 			waiting = fmt.Sprintf("step %s: %s", step.Name, f)
-			if w := waitingForProds(*st, rd.prods); w != "" {
+			if w != "" {
 				waiting += "; " + w
 			}
 			rd.holdDeadline()
@@ -553,7 +554,7 @@ func (rd *round) pastDeadline(step droverv1.RolloutStep, waiting string) bool {
 			stuck = append(stuck, p.Name)
 		}
 	}
-	if tolerated := int(ptrOr(step.MaxFailures, 0)); len(stuck) > 0 && failed+len(stuck) <= tolerated {
+	if tolerated := int(ptr.Deref(step.MaxFailures, 0)); len(stuck) > 0 && failed+len(stuck) <= tolerated {
 		for _, name := range stuck {
 			ps := st.Prods[name]
 			ps.Failed = true
@@ -599,9 +600,12 @@ func (rd *round) holdDeadline() {
 }
 
 // requeue asks for a call within d.
-func (rd *round) requeue(d time.Duration) {
-	if rd.out.RequeueAfter == 0 || d < rd.out.RequeueAfter {
-		rd.out.RequeueAfter = d
+func (rd *round) requeue(d time.Duration) { rd.out.requeue(d) }
+
+// requeue asks for a call within d, unless one is asked for sooner.
+func (out *Output) requeue(d time.Duration) {
+	if out.RequeueAfter == 0 || d < out.RequeueAfter {
+		out.RequeueAfter = d
 	}
 }
 
@@ -798,9 +802,7 @@ func evaluate(in Input, st State, i int, g droverv1.Gate, out *Output) (bool, bo
 		if !in.Now.Before(end) {
 			return true, false, "paused for " + g.Pause.Duration.Duration.String(), in.Now
 		}
-		if left := end.Sub(in.Now); out.RequeueAfter == 0 || left < out.RequeueAfter {
-			out.RequeueAfter = left
-		}
+		out.requeue(end.Sub(in.Now))
 		return false, true, "pausing until " + end.UTC().Format(time.RFC3339), in.Now
 	case g.Pause != nil, g.Approval != nil:
 		msg := "waiting for approval (promote)"
@@ -1078,9 +1080,7 @@ func retireOriginals(in Input, st State, prods []Prod, out *Output) {
 		window = in.Policy.RollbackWindow.Duration
 	}
 	if end := st.FinishedAt.Add(window); in.Now.Before(end) {
-		if left := end.Sub(in.Now); out.RequeueAfter == 0 || left < out.RequeueAfter {
-			out.RequeueAfter = left
-		}
+		out.requeue(end.Sub(in.Now))
 		out.Waiting = fmt.Sprintf("previous-revision Prods kept warm for a rollback until %s", end.UTC().Format(time.RFC3339))
 		return
 	}
@@ -1215,11 +1215,4 @@ func clone(s State) State {
 	}
 	out.Gates = slices.Clone(s.Gates)
 	return out
-}
-
-func ptrOr[T any](p *T, def T) T {
-	if p == nil {
-		return def
-	}
-	return *p
 }
