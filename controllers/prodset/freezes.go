@@ -26,6 +26,21 @@ type freezes struct {
 	next time.Time
 }
 
+// readFreezes is freezesOf for a reconcile that acts on them: the set is woken when the
+// next of them starts or ends, and, when they cannot be read, held (a freeze that cannot
+// be read may hold: nothing moves until it can be) with the error returned.
+func (r *Reconciler) readFreezes(ctx context.Context, s *scope) (freezes, error) {
+	fz, err := r.freezesOf(ctx, s)
+	if err != nil {
+		r.hold(ctx, s, droverv1.ProdSetRolloutProgressing, "cannot read the freezes: "+err.Error())
+		return fz, err
+	}
+	if !fz.next.IsZero() {
+		s.after(fz.next.Sub(s.now) + time.Second)
+	}
+	return fz, nil
+}
+
 // freezesOf reads the Freezes of the set's namespace and the ClusterFreezes, from the
 // cache, and judges them at s.now (freeze.At).
 func (r *Reconciler) freezesOf(ctx context.Context, s *scope) (freezes, error) {

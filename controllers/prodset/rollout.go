@@ -111,14 +111,11 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 	}
 	// The policy's analysis templates are put in place of the steps that use them: the
 	// engine and the gate runner see only concrete gates.
-	resolved, err := rollout.Resolve(policy.Spec, rolloutread.Lookup(ctx, r.Client, set.Namespace))
+	resolved, err := rollout.Prepare(policy.Spec, rolloutread.Lookup(ctx, r.Client, set.Namespace), defaultProm)
 	if errors.Is(err, rollout.ErrLookup) {
 		errs = append(errs, err)
 		r.hold(ctx, s, droverv1.ProdSetRolloutProgressing, "cannot read an analysis template: "+err.Error())
 		return ctrl.Result{}, kerrors.NewAggregate(errs)
-	}
-	if err == nil {
-		err = rollout.Validate(resolved, defaultProm)
 	}
 	if err != nil {
 		r.hold(ctx, s, droverv1.ProdSetPolicyInvalidReason, fmt.Sprintf("RolloutPolicy %s is invalid, no Prod moves to revision %s: %v", ref.Name, s.revision, err))
@@ -127,15 +124,10 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 	policy = policy.DeepCopy()
 	policy.Spec = resolved
 	state := stateFromStatus(set.Status.Rollout)
-	frozen, err := r.freezesOf(ctx, s)
+	frozen, err := r.readFreezes(ctx, s)
 	if err != nil {
-		// A freeze that cannot be read may hold: nothing moves until it can be.
 		errs = append(errs, err)
-		r.hold(ctx, s, droverv1.ProdSetRolloutProgressing, "cannot read the freezes: "+err.Error())
 		return ctrl.Result{}, kerrors.NewAggregate(errs)
-	}
-	if !frozen.next.IsZero() {
-		s.after(frozen.next.Sub(s.now) + time.Second)
 	}
 	in := rollout.Input{
 		Now: s.now, Policy: policy.Spec, Revision: s.revision, Previous: r.stableRevision(s),
@@ -284,14 +276,10 @@ func (r *Reconciler) noPolicy(s *scope) {
 // at once (noPolicy), unless a freeze holds: a freeze of the set holds every Prod where it
 // is, one of a cluster holds the Prods on it.
 func (r *Reconciler) atOnceUnlessFrozen(ctx context.Context, s *scope, errs *[]error) {
-	fz, err := r.freezesOf(ctx, s)
+	fz, err := r.readFreezes(ctx, s)
 	if err != nil {
 		*errs = append(*errs, err)
-		r.hold(ctx, s, droverv1.ProdSetRolloutProgressing, "cannot read the freezes: "+err.Error())
 		return
-	}
-	if !fz.next.IsZero() {
-		s.after(fz.next.Sub(s.now) + time.Second)
 	}
 	behind := slices.ContainsFunc(s.prods, func(p *droverv1.Prod) bool { return p.Labels[droverv1.RevisionLabel] != s.revision })
 	if fz.set != "" && behind {

@@ -120,12 +120,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 
 	c := metav1.Condition{Type: droverv1.RolloutPolicyAcceptedCondition, Status: metav1.ConditionTrue,
 		Reason: droverv1.RolloutPolicyAcceptedReason, Message: fmt.Sprintf("%d steps, %s strategy; %s", len(policy.Spec.Steps), strategy(policy), following)}
-	resolved, err := rollout.Resolve(policy.Spec, rolloutread.Lookup(ctx, r.Client, policy.Namespace))
+	_, err = rollout.Prepare(policy.Spec, rolloutread.Lookup(ctx, r.Client, policy.Namespace), r.PrometheusAddress)
 	if errors.Is(err, rollout.ErrLookup) {
 		return ctrl.Result{}, err // the condition stays as it was; retried
-	}
-	if err == nil {
-		err = rollout.Validate(resolved, r.PrometheusAddress)
 	}
 	if err != nil {
 		c.Status, c.Reason = metav1.ConditionFalse, droverv1.RolloutPolicyInvalidReason

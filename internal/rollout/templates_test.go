@@ -167,3 +167,25 @@ func FuzzResolveArgumentValue(f *testing.F) {
 		}
 	})
 }
+
+// Prepare resolves, then validates: a lookup that fails stays ErrLookup (judged again
+// later), a template that resolves to an invalid gate is invalid, a good one passes.
+func TestPrepare(t *testing.T) {
+	spec := droverv1.RolloutPolicySpec{Steps: []droverv1.RolloutStep{{Name: "canary", Gates: []droverv1.Gate{{Template: &droverv1.TemplateGate{Name: "t"}}}}}}
+	failing := func(string, bool) (*droverv1.AnalysisTemplateSpec, bool, error) {
+		return nil, false, errors.New("connection refused")
+	}
+	if _, err := Prepare(spec, failing, ""); !errors.Is(err, ErrLookup) {
+		t.Errorf("Prepare with a failing lookup = %v, want ErrLookup", err)
+	}
+	noServer := func(string, bool) (*droverv1.AnalysisTemplateSpec, bool, error) {
+		return &droverv1.AnalysisTemplateSpec{Gate: droverv1.Gate{Prometheus: &droverv1.PrometheusGate{Query: "up", Threshold: "1"}}}, true, nil
+	}
+	if _, err := Prepare(spec, noServer, ""); err == nil || errors.Is(err, ErrLookup) {
+		t.Errorf("Prepare of a Prometheus gate without a server = %v, want it invalid", err)
+	}
+	got, err := Prepare(spec, noServer, "http://prometheus:9090")
+	if err != nil || got.Steps[0].Gates[0].Prometheus == nil {
+		t.Errorf("Prepare = %+v, %v; want the template's gate in place", got.Steps[0].Gates, err)
+	}
+}

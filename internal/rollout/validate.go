@@ -138,3 +138,15 @@ func usesArgs(n parse.Node) bool {
 	}
 	return false
 }
+
+// Prepare is what a policy is judged and run by: spec with its analysis templates in
+// place (Resolve), checked (Validate). A template that could not be read is an error
+// wrapping ErrLookup: the policy is judged again once it can be; any other error says
+// why the policy is invalid.
+func Prepare(spec droverv1.RolloutPolicySpec, lookup Templates, defaultPrometheus string) (droverv1.RolloutPolicySpec, error) {
+	resolved, err := Resolve(spec, lookup)
+	if err != nil {
+		return resolved, err
+	}
+	return resolved, Validate(resolved, defaultPrometheus)
+}
