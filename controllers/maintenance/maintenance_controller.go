@@ -275,7 +275,11 @@ func (r *Reconciler) reconcileAdmission(ctx context.Context, s *scope) (ctrl.Res
 		return ctrl.Result{}, nil
 	case a.Surging:
 		if m.Status.Phase != droverv1.MaintenanceSurging {
-			r.event(m, corev1.EventTypeNormal, ReasonSurging, "Drain", "waiting for stand-ins before draining cluster %s: %s", m.Spec.ClusterName, a.Message)
+			if a.Reason == droverv1.MaintenanceSafetyRuleReason {
+				r.event(m, corev1.EventTypeNormal, ReasonSurging, "Drain", "%s", a.Message)
+			} else {
+				r.event(m, corev1.EventTypeNormal, ReasonSurging, "Drain", "waiting for stand-ins before draining cluster %s: %s", m.Spec.ClusterName, a.Message)
+			}
 		}
 		m.Status.Phase = droverv1.MaintenanceSurging
 	default:

@@ -675,9 +675,12 @@ func (r *Reconciler) reconcileApplyProds(ctx context.Context, s *scope) (ctrl.Re
 			r.event(s.set, corev1.EventTypeNormal, ReasonUpdated, "Update", "Prod %s on cluster %s: revision %s -> %s (version %s)", p.Name, p.Spec.ClusterRef.Name, have, rev, tmpl.Spec.Version)
 		}
 		if old := p.DesiredWeight(); old != w {
-			if why := pw.Evicted; w == 0 {
+			switch why := pw.Evicted; {
+			case w == 0 && pw.Why == plan.WhySafetyRule:
+				r.event(s.set, corev1.EventTypeNormal, ReasonEvicted, "SetWeight", "Prod %s on cluster %s to leave traffic (weight %d -> 0): %s; a safety rule holds its weight in DNS at %d", p.Name, p.Spec.ClusterRef.Name, old, why, pw.Publish)
+			case w == 0:
 				r.event(s.set, corev1.EventTypeNormal, ReasonEvicted, "SetWeight", "Prod %s on cluster %s out of traffic (weight %d -> 0): %s", p.Name, p.Spec.ClusterRef.Name, old, why)
-			} else {
+			default:
 				r.event(s.set, corev1.EventTypeNormal, ReasonAdmitted, "SetWeight", "Prod %s on cluster %s back in traffic (weight %d -> %d)", p.Name, p.Spec.ClusterRef.Name, old, w)
 			}
 		}

@@ -51,9 +51,12 @@ func (r *Reconciler) updateStatus(s *scope) {
 		sum.Name, sum.Cluster, sum.Version = p.Name, p.Spec.ClusterRef.Name, p.Spec.Version
 		sum.Revision, sum.SurgeFor = p.Labels[droverv1.RevisionLabel], p.Labels[droverv1.SurgeForLabel]
 		w := p.DesiredWeight()
+		// held: a safety rule keeps the Prod in DNS at a weight, whatever the set wants.
+		held := false
 		if pw := s.weights().Prods[p.Name]; s.planned && pw.Why != plan.WhyUnplanned {
 			w = pw.Spec
 			sum.Evicted = pw.Evicted
+			held = pw.Why == plan.WhySafetyRule && pw.Publish > 0
 		} else if !s.planned {
 			sum.Evicted = prev[p.Name].Evicted
 		}
@@ -71,7 +74,7 @@ func (r *Reconciler) updateStatus(s *scope) {
 		}
 		if sum.Available == metav1.ConditionTrue {
 			available++
-			if w > 0 && sum.Evicted == "" {
+			if w > 0 && sum.Evicted == "" || held {
 				serving++
 			}
 		}

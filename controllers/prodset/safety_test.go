@@ -199,6 +199,7 @@ func TestSafetyRulesHoldARetirementUntilTheSetsOverride(t *testing.T) {
 	g.Consistently(func(g Gomega) {
 		g.Expect(records(g, set)).To(HaveKeyWithValue(recordID(set, retiring), int32(100)))
 		g.Expect(prodsOf(g, set)).To(HaveLen(3), "a Prod DNS still gives traffic is not deleted")
+		g.Expect(getSet(g, set).Status.ServingReplicas).To(BeEquivalentTo(3), "a Prod held in DNS serves")
 	}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
 
 	annotate(g, set, "fewer replicas for the winter; the two left carry 50% each")

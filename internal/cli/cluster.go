@@ -287,9 +287,10 @@ func (c *cli) clusterDrainCommand() *cobra.Command {
 		Short: "Take a cluster out of traffic: create a ClusterMaintenance for it",
 		Long: `Create a ClusterMaintenance for the Cluster API Cluster CLUSTER (named
 <cluster>-maintenance unless --name says otherwise). drover refuses the drain while it
-would leave a ProdSet below its serving minimum (--surge places stand-ins on other
-clusters first), then takes every Prod on the cluster to weight 0 and reports Drained
-once DNS is in sync plus one TTL.
+would leave a ProdSet below its serving minimum or break a ProdSet's safety rules
+(--surge places stand-ins on other clusters first; --override-safety drains anyway, for
+a reason recorded in an event), then takes every Prod on the cluster to weight 0 and
+reports Drained once DNS is in sync plus one TTL.
 
 If the cluster already has a ClusterMaintenance, no other is created; --wait waits on
 it. With --wait the command follows the maintenance until it is Drained (exit 0) or

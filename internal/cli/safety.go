@@ -17,10 +17,10 @@ import (
 // overrideSafetyCommand sets or clears the drover.dev/safety-override annotation.
 func (c *cli) overrideSafetyCommand() *cobra.Command {
 	var (
-		reason         string
-		clear, onMaint bool
-		dryRun         bool
-		timeout        time.Duration
+		reason          string
+		remove, onMaint bool
+		dryRun          bool
+		timeout         time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "override-safety NAME (--reason REASON | --clear)",
@@ -36,10 +36,10 @@ SafetyOverride event, with the reason and the field manager that set the annotat
   kubectl drover override-safety shop --clear`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if clear == (reason != "") {
+			if remove == (reason != "") {
 				return errors.New("give either --reason or --clear")
 			}
-			if !clear {
+			if !remove {
 				if _, _, err := safety.Override(map[string]string{droverv1.SafetyOverrideAnnotation: reason}); err != nil {
 					return err
 				}
@@ -58,7 +58,7 @@ SafetyOverride event, with the reason and the field manager that set the annotat
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "Why the rules are overridden (1 to 256 printable characters); recorded with every move let through.")
-	cmd.Flags().BoolVar(&clear, "clear", false, "Remove the override.")
+	cmd.Flags().BoolVar(&remove, "clear", false, "Remove the override.")
 	cmd.Flags().BoolVar(&onMaint, "maintenance", false, "NAME is a ClusterMaintenance, not a ProdSet.")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "Say what would change; change nothing.")
 	cmd.Flags().DurationVar(&timeout, "timeout", time.Minute, "How long the command may take.")

@@ -126,6 +126,9 @@ func Admit(in AdmitInput) Admission {
 	switch {
 	case len(inTheWay) > 0 && in.Override != "":
 		what := strings.Join(inTheWay, "; ")
+		if len(what) > maxOverridden {
+			what = what[:maxOverridden] + fmt.Sprintf("… (%d more characters)", len(what)-maxOverridden)
+		}
 		return Admission{Admit: true, Overridden: fmt.Sprintf("%q: %s", in.Override, what),
 			Message: fmt.Sprintf("draining cluster %s under the %s annotation (%q), past: %s", in.Cluster, droverv1.SafetyOverrideAnnotation, in.Override, what)}
 	case len(refusals) > 0:
@@ -141,6 +144,10 @@ func Admit(in AdmitInput) Admission {
 	}
 	return Admission{Admit: true, Message: fmt.Sprintf("every ProdSet keeps its serving minimum and safety rules without cluster %s", in.Cluster)}
 }
+
+// maxOverridden bounds what an overridden admission lists (it goes to the
+// ClusterMaintenance's status.overridden, at most 4096 characters, with the reason).
+const maxOverridden = 3500
 
 // drainHeld is what the set's safety rules would hold of the drain: every Prod on a
 // draining cluster goes to weight 0 in DNS, those on clusters admitted before as moves

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -159,5 +160,19 @@ func TestAdmit(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// What an override lets through is bounded, however many sets are in the way: it is
+// written to the ClusterMaintenance's status.overridden (at most 4096 characters).
+func TestAdmitOverriddenIsBounded(t *testing.T) {
+	var sets []SetView
+	for i := range 300 {
+		sets = append(sets, SetView{Name: fmt.Sprintf("team-%03d/a-rather-long-service-name", i), MinServing: 2,
+			Prods: []ProdView{{Name: "p1", Cluster: "a1", Serving: true, Available: true}, {Name: "p2", Cluster: "b1", Serving: true, Available: true}}})
+	}
+	got := Admit(AdmitInput{Cluster: "a1", Override: strings.Repeat("r", 256), Sets: sets})
+	if !got.Admit || len(got.Overridden) > 4096 || !strings.Contains(got.Overridden, "more characters)") {
+		t.Errorf("Admit = admit %t, overridden of %d characters: %q...", got.Admit, len(got.Overridden), got.Overridden[:min(len(got.Overridden), 80)])
 	}
 }

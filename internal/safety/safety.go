@@ -7,7 +7,6 @@
 package safety
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -408,9 +407,9 @@ func (r Rules) TopologyOf(labels map[string]string) map[string]string {
 // annotation of an object (kubectl-annotate, kubectl-drover, ...), from its managed
 // fields; "" when none says. The API server's audit log says which user that was.
 func OverrideSetBy(fields []metav1.ManagedFieldsEntry) string {
-	key := []byte(`"f:` + droverv1.SafetyOverrideAnnotation + `"`)
+	key := `"f:` + droverv1.SafetyOverrideAnnotation + `"`
 	for _, f := range slices.Backward(fields) {
-		if f.FieldsV1 != nil && bytes.Contains(f.FieldsV1.Raw, key) {
+		if f.FieldsV1 != nil && strings.Contains(f.FieldsV1.GetRawString(), key) {
 			return f.Manager
 		}
 	}

@@ -235,8 +235,8 @@ func TestBrokenSaysWhatTheWeightsBreak(t *testing.T) {
 
 func TestOverrideSetBy(t *testing.T) {
 	fields := []metav1.ManagedFieldsEntry{
-		{Manager: "drover", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{}}`)}},
-		{Manager: "kubectl-annotate", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:annotations":{"f:drover.dev/safety-override":{}}}}`)}},
+		{Manager: "drover", FieldsV1: metav1.NewFieldsV1(`{"f:spec":{}}`)},
+		{Manager: "kubectl-annotate", FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:annotations":{"f:drover.dev/safety-override":{}}}}`)},
 		{Manager: "no-fields"},
 	}
 	if got := OverrideSetBy(fields); got != "kubectl-annotate" {
