@@ -41,6 +41,8 @@ func TestAdmit(t *testing.T) {
 		in   AdmitInput
 		want Admission
 		msg  []string // substrings of the message
+		// notMsg must not be in the message.
+		notMsg []string
 	}{
 		{
 			name: "the minimum holds without the cluster",
@@ -134,6 +136,23 @@ func TestAdmit(t *testing.T) {
 			want: Admission{Admit: true},
 		},
 		{
+			name: "one set's override does not lift another set's rules",
+			in: AdmitInput{Cluster: "a2", Sets: []SetView{
+				func() SetView {
+					s := ruled(safety.Rules{MaxOut: ptr.To[int32](0), Replicas: 3}, three...)
+					s.Name, s.Override = "tenant-a/shop", true
+					return s
+				}(),
+				func() SetView {
+					s := ruled(safety.Rules{MaxOut: ptr.To[int32](0), Replicas: 3}, on("c-a1", "a1"), on("c-a2", "a2"), on("c-b1", "b1"))
+					s.Name = "tenant-b/cart"
+					return s
+				}()}},
+			want:   Admission{Reason: droverv1.MaintenanceSafetyRuleReason},
+			msg:    []string{"ProdSet tenant-b/cart: maxOut 0"},
+			notMsg: []string{"tenant-a/shop"},
+		},
+		{
 			name: "the maintenance's override admits past rules and minimums, and says what it let through",
 			in: AdmitInput{Cluster: "a2", Override: "INC-1: hypervisor failing", Sets: []SetView{
 				ruled(safety.Rules{MaxOut: ptr.To[int32](0), Replicas: 3}, three...),
@@ -157,6 +176,11 @@ func TestAdmit(t *testing.T) {
 			for _, m := range tc.msg {
 				if !strings.Contains(got.Message, m) {
 					t.Errorf("message %q does not say %q", got.Message, m)
+				}
+			}
+			for _, m := range tc.notMsg {
+				if strings.Contains(got.Message, m) {
+					t.Errorf("message %q says %q", got.Message, m)
 				}
 			}
 		})
