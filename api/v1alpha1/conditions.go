@@ -152,6 +152,20 @@ const (
 	ClusterMaintenanceFinalizer = "drover.dev/clustermaintenance"
 )
 
+// The conditions every drover kind with a status carries, for tools that know nothing
+// of drover (kstatus, so Flux's health checks and kubectl wait; Argo CD's health checks):
+// Ready True when the object is as it should be; Reconciling True while drover is on its
+// way there; Stalled True when it cannot go on until something outside drover changes.
+// Reconciling and Stalled are present only while True; Ready False has the reason and
+// message of whichever is.
+const (
+	ReadyCondition       = "Ready"
+	ReconcilingCondition = "Reconciling"
+	StalledCondition     = "Stalled"
+	// ReadyReason is Ready's reason when True.
+	ReadyReason = "Ready"
+)
+
 // ProdSet condition types.
 const (
 	// ProdSetPlacedCondition is True when every replica has a cluster.

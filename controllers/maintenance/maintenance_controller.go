@@ -35,6 +35,7 @@ import (
 	"github.com/drover-dev/drover/internal/mapping"
 	"github.com/drover-dev/drover/internal/phases"
 	"github.com/drover-dev/drover/internal/plan"
+	"github.com/drover-dev/drover/internal/ready"
 	"github.com/drover-dev/drover/internal/safety"
 	"github.com/drover-dev/drover/internal/traffic"
 )
@@ -152,9 +153,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	s := &scope{m: m, deleting: !m.DeletionTimestamp.IsZero()}
 	defer func() {
 		updateStatus(s)
-		err := helper.Patch(ctx, m, patch.WithOwnedConditions{Conditions: []string{
+		err := helper.Patch(ctx, m, patch.WithOwnedConditions{Conditions: append([]string{
 			droverv1.MaintenanceAdmittedCondition, droverv1.MaintenanceDrainedCondition,
-		}}, patch.WithStatusObservedGeneration{})
+		}, ready.Conditions...)}, patch.WithStatusObservedGeneration{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}

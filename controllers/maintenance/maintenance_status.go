@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/cluster-api/util/conditions"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/ready"
 )
 
 // updateStatus computes the two conditions the controller owns, Admitted and Drained,
@@ -16,6 +17,7 @@ import (
 func updateStatus(s *scope) {
 	conditions.Set(s.m, admitted(s))
 	conditions.Set(s.m, drained(s))
+	ready.Apply(&s.m.Status.Conditions, s.m.Generation, ready.ClusterMaintenance(s.m), "drained: no traffic reaches the cluster's Prods")
 }
 
 func admitted(s *scope) metav1.Condition {

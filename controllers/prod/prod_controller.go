@@ -34,6 +34,7 @@ import (
 	"github.com/drover-dev/drover/internal/fresh"
 	"github.com/drover-dev/drover/internal/manifests"
 	"github.com/drover-dev/drover/internal/phases"
+	"github.com/drover-dev/drover/internal/ready"
 	"github.com/drover-dev/drover/internal/statuspatch"
 	"github.com/drover-dev/drover/internal/tenancy"
 	tenancyread "github.com/drover-dev/drover/internal/tenancy/read"
@@ -348,10 +349,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 			return // nothing learned: the status keeps what the last reconcile found
 		}
 		r.updateStatus(ctx, s)
-		opts := []patch.Option{patch.WithOwnedConditions{Conditions: []string{
+		opts := []patch.Option{patch.WithOwnedConditions{Conditions: append([]string{
 			droverv1.ProdClusterReachableCondition, droverv1.ProdAppliedCondition,
 			droverv1.ProdAvailableCondition, droverv1.ProdTrafficReadyCondition,
-		}}}
+		}, ready.Conditions...)}}
 		if !s.deleting {
 			opts = append(opts, patch.WithStatusObservedGeneration{})
 		}

@@ -9,6 +9,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/manifests"
+	"github.com/drover-dev/drover/internal/ready"
 )
 
 // updateStatus computes every condition the controller owns from what the reconcile
@@ -22,6 +23,7 @@ func (r *Reconciler) updateStatus(ctx context.Context, s *scope) {
 	setApplied(prod, s)
 	setAvailable(prod, s)
 	setTrafficReady(ctx, r, prod, s)
+	ready.Apply(&prod.Status.Conditions, prod.Generation, ready.Prod(prod), "applied, available and in traffic")
 	r.transitionEvents(prod, prev, s)
 }
 

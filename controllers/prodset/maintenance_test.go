@@ -9,7 +9,9 @@ import (
 
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/cluster-api/util/conditions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -70,6 +72,7 @@ func TestMaintenanceRefusesThenSurgesDrainsAndRestores(t *testing.T) {
 		ContainSubstring("ProdSet default/maint would have 2 serving Prods, below its minimum of 3"),
 		ContainSubstring("spec.surge: true")))
 	expectEvent(g, m, "Refused")
+	g.Expect(kstatusOf(g, "ClusterMaintenance", m).Status).To(Equal(status.FailedStatus), "a refused drain is stalled until something changes")
 	g.Consistently(func(g Gomega) {
 		g.Expect(records(g, set)).To(Equal(before))
 		g.Expect(prodsOf(g, set)).To(HaveLen(3))
@@ -91,6 +94,9 @@ func TestMaintenanceRefusesThenSurgesDrainsAndRestores(t *testing.T) {
 		recordID(set, names[eu1]): 0, recordID(set, names[eu2]): 100, recordID(set, names[us1]): 100, recordID(set, standIn): 100,
 	}))
 	g.Expect(conditions.IsTrue(got, droverv1.MaintenanceDrainedCondition)).To(BeTrue())
+	g.Eventually(func(g Gomega) {
+		g.Expect(kstatusOf(g, "ClusterMaintenance", m).Status).To(Equal(status.CurrentStatus))
+	}, 10*time.Second, 250*time.Millisecond).Should(Succeed(), "a drained maintenance is current")
 	g.Expect(got.Status.Prods).To(ConsistOf(HaveField("Name", names[eu1])))
 	g.Expect(got.Status.Prods[0].Drained).To(BeTrue())
 	// Drained means weight 0 in sync plus one TTL (1s here).
@@ -127,6 +133,17 @@ func TestConcurrentMaintenancesKeepTheMinimum(t *testing.T) {
 	deleteMaintenance(t, second)
 	expectServing(g, set, eu1, eu2, us1)
 	g.Expect(minPublished(set, 3)).To(BeNumerically(">=", 2))
+}
+
+// kstatusOf reads obj from the API server as any tool does (unstructured) and returns
+// what kstatus, which Flux's health checks and cli-utils use, makes of it.
+func kstatusOf(g Gomega, kind string, obj client.Object) *status.Result {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(droverv1.GroupVersion.WithKind(kind))
+	g.Expect(cp.Get(context.Background(), client.ObjectKeyFromObject(obj), u)).To(Succeed())
+	res, err := status.Compute(u)
+	g.Expect(err).NotTo(HaveOccurred())
+	return res
 }
 
 func summaryOf(g Gomega, set *droverv1.ProdSet, prod string) droverv1.ProdSummary {

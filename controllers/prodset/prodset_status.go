@@ -15,6 +15,7 @@ import (
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/plan"
+	readiness "github.com/drover-dev/drover/internal/ready"
 )
 
 // updateStatus writes what the reconcile read and decided into the set's status, and
@@ -105,6 +106,7 @@ func (r *Reconciler) updateStatus(s *scope) {
 	r.setTrafficReady(s, publishing)
 	setRolledOut(s)
 	r.setSafetyStatus(s)
+	readiness.Apply(&set.Status.Conditions, set.Generation, readiness.ProdSet(set), "every replica serves the template's revision, in sync in DNS")
 	r.transitionEvents(set, placed, avail, trafficReady)
 	st.ObservedGeneration = set.Generation
 }

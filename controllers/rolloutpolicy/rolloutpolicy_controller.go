@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/ready"
 	"github.com/drover-dev/drover/internal/rollout"
 	rolloutread "github.com/drover-dev/drover/internal/rollout/read"
 )
@@ -96,7 +97,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, err
 	}
 	defer func() {
-		if err := helper.Patch(ctx, policy, patch.WithOwnedConditions{Conditions: []string{droverv1.RolloutPolicyAcceptedCondition}},
+		if err := helper.Patch(ctx, policy, patch.WithOwnedConditions{Conditions: append([]string{droverv1.RolloutPolicyAcceptedCondition}, ready.Conditions...)},
 			patch.WithStatusObservedGeneration{}); err != nil {
 			retErr = err
 		}
@@ -129,6 +130,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		c.Message = fmt.Sprintf("%v; the ProdSets that follow it (%s) hold every Prod where it is", err, following)
 	}
 	conditions.Set(policy, c)
+	ready.Apply(&policy.Status.Conditions, policy.Generation, ready.RolloutPolicy(policy), "accepted")
 	return ctrl.Result{}, nil
 }
 
