@@ -106,7 +106,7 @@ func first(conds []metav1.Condition, rules ...rule) Verdict {
 }
 
 // Prod sums up a Prod: its cluster reachable, its manifests applied, available and its
-// weight in DNS. A manifest drover may not apply, or an object it may not take, is
+// weight in DNS (or out of traffic, where its set wants it). A manifest drover may not apply, or an object it may not take, is
 // stalled; an unreachable cluster is waited for. MirrorSynced is the mirror's own, and
 // is left out.
 func Prod(p *droverv1.Prod) Verdict {
@@ -115,7 +115,8 @@ func Prod(p *droverv1.Prod) Verdict {
 			droverv1.ProdNotPermittedReason, droverv1.ProdNotOwnedReason}},
 		rule{typ: droverv1.ProdClusterReachableCondition, stalled: []string{droverv1.ProdClusterNotFoundReason}},
 		rule{typ: droverv1.ProdAvailableCondition},
-		rule{typ: droverv1.ProdTrafficReadyCondition, fine: []string{droverv1.ProdTrafficNotConfiguredReason}},
+		// Out of traffic is where its set wants it (an eviction, a drain, a retirement).
+		rule{typ: droverv1.ProdTrafficReadyCondition, fine: []string{droverv1.ProdTrafficNotConfiguredReason, droverv1.ProdTrafficDrainingReason}},
 	)
 }
 

@@ -157,6 +157,8 @@ func TestOtherKindsReadAsKStatusDoes(t *testing.T) {
 		{"Prod rolling out its workload", prod(cond(droverv1.ProdAvailableCondition, metav1.ConditionFalse, droverv1.ProdProgressingReason)), status.InProgressStatus},
 		{"Prod on an unreachable cluster", prod(cond(droverv1.ProdClusterReachableCondition, metav1.ConditionFalse, droverv1.ProdClusterProbeFailingReason)), status.InProgressStatus},
 		{"Prod with a manifest it may not apply", prod(cond(droverv1.ProdAppliedCondition, metav1.ConditionFalse, droverv1.ProdNotPermittedReason)), status.FailedStatus},
+		{"Prod its set took out of traffic", prod(cond(droverv1.ProdTrafficReadyCondition, metav1.ConditionFalse, droverv1.ProdTrafficDrainingReason)), status.CurrentStatus},
+		{"Prod whose weight DNS does not have yet", prod(cond(droverv1.ProdTrafficReadyCondition, metav1.ConditionFalse, droverv1.ProdTrafficPendingReason)), status.InProgressStatus},
 		{"Prod without traffic configured", prod(cond(droverv1.ProdTrafficReadyCondition, metav1.ConditionUnknown, droverv1.ProdTrafficNotConfiguredReason)), status.CurrentStatus},
 		{"policy accepted", policy(cond(droverv1.RolloutPolicyAcceptedCondition, metav1.ConditionTrue, droverv1.RolloutPolicyAcceptedReason)), status.CurrentStatus},
 		{"policy invalid", policy(cond(droverv1.RolloutPolicyAcceptedCondition, metav1.ConditionFalse, droverv1.RolloutPolicyInvalidReason)), status.FailedStatus},
