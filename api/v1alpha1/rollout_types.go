@@ -67,7 +67,9 @@ type RolloutStatus struct {
 	// promoted is true once the current step was promoted: its gates pass when reached.
 	// +optional
 	Promoted bool `json:"promoted,omitempty"`
-	// failedTime is when a gate failed or an abort or rollback was asked for.
+	// failedTime is when a gate failed or an abort or rollback was asked for. A Paused
+	// rollout with a failedTime was paused by its failure (failurePolicy Pause, an
+	// inconclusive verdict); resuming clears it.
 	// +optional
 	FailedTime *metav1.MicroTime `json:"failedTime,omitempty"`
 	// rollbackSubmittedTime is when the traffic change of the rollback was submitted.

@@ -136,7 +136,8 @@ type State struct {
 	Promoted bool
 	// Reason for Paused or RollingBack.
 	Reason string
-	// FailedAt is when a gate failed (its result's time) or an abort came.
+	// FailedAt is when a gate failed (its result's time), pausing or rolling back the
+	// rollout, or an abort or rollback came; zero again once a paused rollout resumes.
 	FailedAt time.Time
 	// FinishedAt is when the rollout succeeded (Replace keeps its originals warm for the
 	// rollback window from then).
@@ -346,7 +347,7 @@ func next(in Input) Output {
 		}
 	case Resume:
 		if st.Phase == Paused {
-			st.Phase, st.Reason = Progressing, ""
+			st.Phase, st.Reason, st.FailedAt = Progressing, "", time.Time{}
 			st.StepStarted = in.Now // a paused step's deadline does not run
 			say(MessageResumed, "resumed")
 		}
@@ -635,7 +636,8 @@ func (rd *round) stepHealthy(k int) bool {
 func (rd *round) fail(reason string, at time.Time, pause bool) {
 	st := rd.st
 	if pause || rd.in.Policy.FailurePolicy == droverv1.PauseFailurePolicy {
-		st.Phase, st.Reason = Paused, reason
+		// FailedAt tells a rollout paused by its failure from one a person paused.
+		st.Phase, st.Reason, st.FailedAt = Paused, reason, at
 		rd.say(MessageGateFailed, "paused: %s", st.Reason)
 		return
 	}

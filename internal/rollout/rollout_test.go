@@ -261,14 +261,21 @@ func TestPauseFailurePolicyHolds(t *testing.T) {
 	if w.state.Phase != Paused || !strings.Contains(w.state.Reason, "bad") {
 		t.Fatalf("phase %s %q", w.state.Phase, w.state.Reason)
 	}
+	if w.state.FailedAt.IsZero() {
+		t.Fatal("a rollout paused by its failure says when it failed (status.rollout.failedTime)")
+	}
 	before := maps.Clone(w.weights)
 	w.round(NoCommand, GateResult{Status: GatePassed})
 	if w.state.Phase != Paused || !maps.Equal(before, w.weights) {
 		t.Fatal("a paused rollout changes nothing until resumed")
 	}
 	w.round(Resume, GateResult{Status: GatePassed})
-	if w.state.Phase != Progressing || w.state.Step != 1 {
-		t.Fatalf("after resume: %s step %d", w.state.Phase, w.state.Step)
+	if w.state.Phase != Progressing || w.state.Step != 1 || !w.state.FailedAt.IsZero() {
+		t.Fatalf("after resume: %s step %d, failed at %s", w.state.Phase, w.state.Step, w.state.FailedAt)
+	}
+	w.round(Pause, GateResult{Status: GatePassed})
+	if w.state.Phase != Paused || !w.state.FailedAt.IsZero() {
+		t.Fatalf("paused by a person: %s, failed at %s", w.state.Phase, w.state.FailedAt)
 	}
 }
 
