@@ -1,8 +1,10 @@
 // Package argocd holds drover's Argo CD resource customizations: Lua health checks for
 // Prods, ProdSets, RolloutPolicies and ClusterMaintenances, and the ProdSet's rollout
-// actions, laid out as Argo CD lays out its own (drover.dev/<Kind>/health.lua,
-// drover.dev/<Kind>/actions/discovery.lua and actions/<name>/action.lua), and
-// argocd-cm.yaml, the argocd-cm data keys generated from them (go test -update).
+// actions, laid out as Argo CD lays out its own (drover.dev/<Kind>/actions/discovery.lua
+// and actions/<name>/action.lua) but for the health check, which is one script for every
+// kind (drover.dev/health.lua: each reads the same Ready, Reconciling and Stalled
+// conditions), and argocd-cm.yaml, the argocd-cm data keys generated from them (go test
+// -update), where each kind has its own copy of the health check, as Argo CD wants.
 //
 // Health, Actions and RunAction run the scripts the way Argo CD does (util/lua in
 // argo-cd): a fresh gopher-lua state with only the libraries Argo CD opens for
@@ -46,6 +48,19 @@ var strictGlobals bool
 // healthStatuses are the statuses Argo CD accepts from a health script.
 var healthStatuses = []string{"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}
 
+// HealthKinds are the kinds with a status, which the health check is for; the others
+// (templates, freezes, tenants) have nothing for it to read.
+var HealthKinds = []string{"ClusterMaintenance", "Prod", "ProdSet", "RolloutPolicy"}
+
+// healthScript is the health check of kind.
+func healthScript(kind string) (string, error) {
+	if !slices.Contains(HealthKinds, kind) {
+		return "", fmt.Errorf("%s/%s has no health check: %w", Group, kind, fs.ErrNotExist)
+	}
+	b, err := scripts.ReadFile(path.Join(Group, "health.lua"))
+	return string(b), err
+}
+
 // Health runs the health script of obj's kind and returns what it says. A status Argo
 // CD does not know is Unknown, as in Argo CD. (Argo CD reports an object being deleted
 // as Progressing "Pending deletion" without running the script; Health runs it.)
@@ -54,7 +69,7 @@ func Health(obj *unstructured.Unstructured) (status, message string, err error) 
 	if err != nil {
 		return "", "", err
 	}
-	src, err := script(kind, "health.lua")
+	src, err := healthScript(kind)
 	if err != nil {
 		return "", "", err
 	}
@@ -403,8 +418,8 @@ metadata:
 data:
 `
 
-// configMap is argocd-cm.yaml as the Lua files make it: for each kind, the health
-// script as resource.customizations.health.drover.dev_<Kind>, and the action discovery
+// configMap is argocd-cm.yaml as the Lua files make it: for each of HealthKinds, the
+// health script as resource.customizations.health.drover.dev_<Kind>, and the action discovery
 // script and action definitions, in name order, as
 // resource.customizations.actions.drover.dev_<Kind>. Keys are in order.
 func configMap() ([]byte, error) {
@@ -413,15 +428,22 @@ func configMap() ([]byte, error) {
 		return nil, err
 	}
 	entries := map[string][]byte{}
-	for _, k := range kinds {
-		kind := k.Name()
-		if src, err := script(kind, "health.lua"); err == nil {
-			var b bytes.Buffer
-			if err := literal(&b, "    ", src); err != nil {
-				return nil, fmt.Errorf("%s health.lua: %w", kind, err)
-			}
-			entries["resource.customizations.health."+Group+"_"+kind] = b.Bytes()
+	for _, kind := range HealthKinds {
+		src, err := healthScript(kind)
+		if err != nil {
+			return nil, err
 		}
+		var b bytes.Buffer
+		if err := literal(&b, "    ", src); err != nil {
+			return nil, fmt.Errorf("health.lua: %w", err)
+		}
+		entries["resource.customizations.health."+Group+"_"+kind] = b.Bytes()
+	}
+	for _, k := range kinds {
+		if !k.IsDir() {
+			continue
+		}
+		kind := k.Name()
 		discovery, err := script(kind, "actions/discovery.lua")
 		if errors.Is(err, fs.ErrNotExist) {
 			continue

@@ -489,8 +489,8 @@ func TestConfigMap(t *testing.T) {
 	for _, kind := range []string{"ClusterMaintenance", "Prod", "ProdSet", "RolloutPolicy"} {
 		key := "resource.customizations.health.drover.dev_" + kind
 		wantKeys = append(wantKeys, key)
-		if cm.Data[key] != read("drover.dev/"+kind+"/health.lua") {
-			t.Errorf("%s is not %s/health.lua", key, kind)
+		if cm.Data[key] != read("drover.dev/health.lua") {
+			t.Errorf("%s is not health.lua", key)
 		}
 	}
 	var keys []string

@@ -1,5 +1,7 @@
--- Argo CD health of a drover.dev ClusterMaintenance: drover's Ready, Reconciling and Stalled
--- conditions, read as kstatus reads them (config/argocd, docs/operations.md).
+-- Argo CD health of every drover.dev kind with a status (Prod, ProdSet, RolloutPolicy,
+-- ClusterMaintenance): drover's Ready, Reconciling and Stalled conditions, read as
+-- kstatus reads them, and a ProdSet whose rollout a person paused is Suspended (only a
+-- ProdSet has status.rollout) (config/argocd, docs/operations.md).
 local function find(conds, t)
   if type(conds) ~= "table" then
     return nil
@@ -36,6 +38,21 @@ end
 local stalled = find(st.conditions, "Stalled")
 if stalled ~= nil and stalled.status == "True" then
   return {status = "Degraded", message = say(stalled, "stalled")}
+end
+local ro = st.rollout
+if type(ro) == "table" and ro.phase == "Paused" then
+  local where = "step " .. ((tonumber(ro.step) or 0) + 1)
+  if type(ro.stepName) == "string" and ro.stepName ~= "" then
+    where = where .. " (" .. ro.stepName .. ")"
+  end
+  local why = ro.message
+  if type(why) ~= "string" or why == "" then
+    why = "paused"
+  end
+  if ro.failedTime ~= nil then
+    return {status = "Degraded", message = "the rollout failed and is paused at " .. where .. ": " .. why}
+  end
+  return {status = "Suspended", message = "the rollout is paused at " .. where .. ": " .. why .. " (resume to go on)"}
 end
 local reconciling = find(st.conditions, "Reconciling")
 if reconciling ~= nil and reconciling.status == "True" then
