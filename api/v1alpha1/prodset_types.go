@@ -218,6 +218,20 @@ type ProdSummary struct {
 	Held string `json:"held,omitempty"`
 }
 
+// DNSWeight is the weight DNS has for the Prod's record, or will have once the change
+// in flight is in sync; 0 when it has none. A nil summary has none.
+func (s *ProdSummary) DNSWeight() int32 {
+	switch {
+	case s == nil:
+		return 0
+	case s.PendingWeight != nil:
+		return *s.PendingWeight
+	case s.PublishedWeight != nil:
+		return *s.PublishedWeight
+	}
+	return 0
+}
+
 // ProdSetTrafficStatus is the state of the set's service-level DNS records.
 type ProdSetTrafficStatus struct {
 	// changeID of the DNS change in flight; empty when none is.

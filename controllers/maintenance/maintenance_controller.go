@@ -440,19 +440,10 @@ func setView(set *droverv1.ProdSet, labels map[string]map[string]string) plan.Se
 		v.Prods = append(v.Prods, plan.ProdView{
 			Name: p.Name, Cluster: p.Cluster, SurgeFor: p.SurgeFor, Available: avail,
 			Serving: avail && p.Evicted == "" && ptr.Deref(p.Weight, 0) > 0,
-			Weight:  dnsWeight(p), Topology: v.Rules.TopologyOf(labels[p.Cluster]),
+			Weight:  p.DNSWeight(), Topology: v.Rules.TopologyOf(labels[p.Cluster]),
 		})
 	}
 	return v
-}
-
-// dnsWeight is the weight DNS has, or will have once the change in flight is in sync,
-// for a Prod's record; 0 when it has none.
-func dnsWeight(p droverv1.ProdSummary) int32 {
-	if p.PendingWeight != nil {
-		return *p.PendingWeight
-	}
-	return ptr.Deref(p.PublishedWeight, 0)
 }
 
 func (r *Reconciler) remember(key client.ObjectKey, cluster string) {

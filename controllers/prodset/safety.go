@@ -48,7 +48,7 @@ func (s *scope) holdUnsafeMoves(m *plan.Merged) {
 	prods := make([]safety.Prod, 0, len(s.prods))
 	for _, p := range s.prods {
 		w := m.Prods[p.Name]
-		sp := safety.Prod{Name: p.Name, Topology: rules.TopologyOf(labels[p.Spec.ClusterRef.Name]), Before: s.dnsWeight(p.Name), After: w.Publish}
+		sp := safety.Prod{Name: p.Name, Topology: rules.TopologyOf(labels[p.Spec.ClusterRef.Name]), Before: s.summaries[p.Name].DNSWeight(), After: w.Publish}
 		sp.Exempt = deleting || w.Evicted == droverv1.EvictedClusterMaintenance || w.Why == plan.WhyNoEndpoint
 		prods = append(prods, sp)
 	}
@@ -59,19 +59,6 @@ func (s *scope) holdUnsafeMoves(m *plan.Merged) {
 		m.Prods[h.Prod] = w
 	}
 	s.safety = sc
-}
-
-// dnsWeight is the weight DNS has, or will have once the change in flight is in sync,
-// for a Prod's record; 0 when it has none.
-func (s *scope) dnsWeight(name string) int32 {
-	sum := s.summaries[name]
-	switch {
-	case sum == nil:
-		return 0
-	case sum.PendingWeight != nil:
-		return *sum.PendingWeight
-	}
-	return ptr.Deref(sum.PublishedWeight, 0)
 }
 
 // setSafetyStatus records what the rules hold (status.safety, status.prods[].held) and
