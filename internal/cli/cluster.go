@@ -314,7 +314,7 @@ drain by itself once it is safe: restore the cluster to give up).`,
 				Spec:       droverv1.ClusterMaintenanceSpec{ClusterName: args[0], Surge: surge, Reason: reason},
 			}
 			if override != "" {
-				if _, _, err := safety.Override(map[string]string{droverv1.SafetyOverrideAnnotation: override}); err != nil {
+				if _, err := safety.Reason(override); err != nil {
 					return err
 				}
 				m.Annotations = map[string]string{droverv1.SafetyOverrideAnnotation: override}

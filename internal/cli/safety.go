@@ -40,7 +40,7 @@ SafetyOverride event, with the reason and the field manager that set the annotat
 				return errors.New("give either --reason or --clear")
 			}
 			if !remove {
-				if _, _, err := safety.Override(map[string]string{droverv1.SafetyOverrideAnnotation: reason}); err != nil {
+				if _, err := safety.Reason(reason); err != nil {
 					return err
 				}
 			}

@@ -427,16 +427,23 @@ func Override(annotations map[string]string) (reason string, present bool, err e
 	if !ok {
 		return "", false, nil
 	}
+	reason, err = Reason(v)
+	return reason, true, err
+}
+
+// Reason is an override's reason as drover reads it (trimmed), or why it is none: empty,
+// not UTF-8, too long, or with characters that are not printable.
+func Reason(v string) (string, error) {
 	v = strings.TrimSpace(v)
 	switch {
 	case v == "":
-		return "", true, errors.New("the override gives no reason")
+		return "", errors.New("the override gives no reason")
 	case !utf8.ValidString(v):
-		return "", true, errors.New("the override's reason is not UTF-8")
+		return "", errors.New("the override's reason is not UTF-8")
 	case utf8.RuneCountInString(v) > MaxOverrideReason:
-		return "", true, fmt.Errorf("the override's reason is longer than %d characters", MaxOverrideReason)
+		return "", fmt.Errorf("the override's reason is longer than %d characters", MaxOverrideReason)
 	case strings.IndexFunc(v, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
-		return "", true, errors.New("the override's reason has characters that are not printable")
+		return "", errors.New("the override's reason has characters that are not printable")
 	}
-	return v, true, nil
+	return v, nil
 }
