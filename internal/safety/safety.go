@@ -15,7 +15,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -401,19 +400,6 @@ func (r Rules) TopologyOf(labels map[string]string) map[string]string {
 		out[t.Key] = labels[t.Key]
 	}
 	return out
-}
-
-// OverrideSetBy names the field manager that last set the drover.dev/safety-override
-// annotation of an object (kubectl-annotate, kubectl-drover, ...), from its managed
-// fields; "" when none says. The API server's audit log says which user that was.
-func OverrideSetBy(fields []metav1.ManagedFieldsEntry) string {
-	key := `"f:` + droverv1.SafetyOverrideAnnotation + `"`
-	for _, f := range slices.Backward(fields) {
-		if f.FieldsV1 != nil && strings.Contains(f.FieldsV1.GetRawString(), key) {
-			return f.Manager
-		}
-	}
-	return ""
 }
 
 // MaxOverrideReason is the longest reason an override may give, in characters.

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -230,19 +229,5 @@ func TestBrokenSaysWhatTheWeightsBreak(t *testing.T) {
 	res = Check(rules, []Prod{pr("a", "eu", 100, 100), pr("b", "us", 100, 100), pr("c", "us", 0, 100)}, false)
 	if len(res.Broken) != 0 {
 		t.Errorf("broken = %q once every Prod serves", res.Broken)
-	}
-}
-
-func TestOverrideSetBy(t *testing.T) {
-	fields := []metav1.ManagedFieldsEntry{
-		{Manager: "drover", FieldsV1: metav1.NewFieldsV1(`{"f:spec":{}}`)},
-		{Manager: "kubectl-annotate", FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:annotations":{"f:drover.dev/safety-override":{}}}}`)},
-		{Manager: "no-fields"},
-	}
-	if got := OverrideSetBy(fields); got != "kubectl-annotate" {
-		t.Errorf("OverrideSetBy = %q, want kubectl-annotate", got)
-	}
-	if got := OverrideSetBy(fields[:1]); got != "" {
-		t.Errorf("OverrideSetBy without the annotation = %q", got)
 	}
 }
