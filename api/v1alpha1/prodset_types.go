@@ -160,7 +160,18 @@ type ProdSetSpec struct {
 	// drover.dev/safety-override annotation lets it through.
 	// +optional
 	Safety *SafetyRules `json:"safety,omitempty"`
+
+	// releaseHistoryLimit is how many Releases (records of the set's rollouts, see
+	// kubectl drover history) the set keeps; the oldest beyond it are deleted when a
+	// rollout starts. Defaults to 20.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	ReleaseHistoryLimit *int32 `json:"releaseHistoryLimit,omitempty"`
 }
+
+// DefaultReleaseHistoryLimit is spec.releaseHistoryLimit's default.
+const DefaultReleaseHistoryLimit = 20
 
 // ProdSummary is one Prod of a ProdSet at a glance.
 type ProdSummary struct {

@@ -107,6 +107,7 @@ type Reconciler struct {
 	unreachable unreachableSince
 	prober      prober
 	history     history
+	releases    releases
 	steps       stepClock
 	revisions   revisions
 	reads       *fresh.Reads
@@ -309,13 +310,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		}
 	}()
 	res, err := r.runPhases(ctx, s)
+	first := s
 	if again := r.decideAgain(ctx, s); again != nil {
 		s = again
 		res2, err2 := r.runPhases(ctx, s)
 		// The second pass decides everything the first would have asked a reconcile for.
-		return res2, kerrors.NewAggregate([]error{err, err2})
+		return res2, kerrors.NewAggregate([]error{err, err2, r.recordRelease(ctx, first, s)})
 	}
-	return res, err
+	return res, kerrors.NewAggregate([]error{err, r.recordRelease(ctx, first, s)})
 }
 
 // decideAgain is the second pass of a reconcile whose Prod writes a gate failure
@@ -458,6 +460,7 @@ func (r *Reconciler) reconcileFinalizer(_ context.Context, s *scope) (ctrl.Resul
 	forgetAllGates(r.Gates, client.ObjectKeyFromObject(s.set))
 	r.Handoffs.Forget(client.ObjectKeyFromObject(s.set))
 	r.history.forgetSet(s.set.UID)
+	r.releases.forget(s.set.UID)
 	r.revisions.forget(s.set.UID)
 	r.steps.forget(s.set.UID)
 	s.done = true

@@ -48,6 +48,10 @@ type rolloutScope struct {
 	// weights is what the rollout decided about weights, for plan.Merge; nil when it
 	// decided nothing about them.
 	weights *plan.RolloutWeights
+	// command is the rollout command acted on, for the set's Release; steps is how many
+	// steps the policy has.
+	command rollout.Command
+	steps   int
 }
 
 // rolloutDecision is how the rollout part of a reconcile decided.
@@ -151,6 +155,7 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 	}
 	cmd := r.command(s, state)
 	in.Command = cmd
+	s.ro.command, s.ro.steps = cmd, len(policy.Spec.Steps)
 	if state.Revision == s.revision && state.Phase == rollout.Progressing && !state.GatesStarted.IsZero() {
 		s.gateFailures = r.gateFailures(s) // what the verdicts below include
 		gates, err := r.gateResults(ctx, s, policy.Spec, state)

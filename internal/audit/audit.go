@@ -22,7 +22,7 @@ const Unknown = "unknown"
 func SetBy(fields []metav1.ManagedFieldsEntry, path ...string) string {
 	by, latest := "", metav1.Time{}
 	for _, f := range fields {
-		if f.Subresource != "" || f.FieldsV1 == nil || !owns(f.FieldsV1.Raw, path) {
+		if f.Subresource != "" || f.FieldsV1 == nil || !owns(f.FieldsV1.GetRawBytes(), path) {
 			continue
 		}
 		t := metav1.Time{}

@@ -35,7 +35,7 @@ func TestSetBy(t *testing.T) {
 			{Manager: "kubectl-edit", Time: at(10), FieldsV1: template},
 			{Manager: "drover", Time: at(30), Subresource: "status", FieldsV1: template},
 		}, []string{"spec", "template"}, "kubectl-edit"},
-		{"garbage fields", []metav1.ManagedFieldsEntry{{Manager: "x", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":`)}}}, []string{"spec"}, ""},
+		{"garbage fields", []metav1.ManagedFieldsEntry{{Manager: "x", FieldsV1: metav1.NewFieldsV1(`{"f:spec":`)}}, []string{"spec"}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := SetBy(tt.fields, tt.path...); got != tt.want {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/util/duration"
@@ -70,9 +71,21 @@ func short(rev string) string {
 	return rev
 }
 
-// oneLine folds a message onto one line.
+// oneLine folds a message onto one line, without control characters (see clean).
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return strings.Join(strings.Fields(clean(s)), " ")
+}
+
+// clean replaces the control characters of s, which a tenant may have written (a
+// version, a gate's message), with U+FFFD: an escape sequence printed as it is would
+// be the terminal's to obey.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r != ' ' && r != '\t' && r != '\n' && (unicode.IsControl(r) || r == '\u2028' || r == '\u2029') {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 }
 
 // renderStatus writes the tree of every ProdSet of v, then the Prods of no ProdSet.

@@ -95,7 +95,7 @@ It talks to the control-plane cluster of the current kubeconfig context, as kube
 	c.kube = bindKubeFlags(root.PersistentFlags())
 
 	root.AddCommand(c.statusCommand(), c.rolloutCommand(), c.clusterCommand(), c.leftoversCommand(),
-		c.freezeCommand(), c.unfreezeCommand(), c.freezesCommand(), c.overrideSafetyCommand())
+		c.freezeCommand(), c.unfreezeCommand(), c.freezesCommand(), c.overrideSafetyCommand(), c.historyCommand())
 	return root
 }
 

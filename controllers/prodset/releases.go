@@ -1,0 +1,220 @@
+package prodset
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/audit"
+	"github.com/drover-dev/drover/internal/release"
+	"github.com/drover-dev/drover/internal/rollout"
+)
+
+// +kubebuilder:rbac:groups=drover.dev,resources=releases,verbs=get;list;create;update;delete
+
+// ReasonRolloutCommand (Normal): a rollout command was acted on; the event says which
+// and who set it, so that no command given by hand goes unseen.
+const ReasonRolloutCommand = "RolloutCommand"
+
+// releases remembers the Release last written for each set's current rollout, so that
+// a transition costs one write and no read; after a restart, the first transition of a
+// rollout reads its Release once. Only transitions write (a step, a gate's verdict, a
+// phase, a command): a settled set neither reads nor writes its Releases.
+type releases struct {
+	mu   sync.Mutex
+	last map[types.UID]*droverv1.Release
+}
+
+func (rs *releases) get(uid types.UID, name string) *droverv1.Release {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rel := rs.last[uid]; rel != nil && rel.Name == name {
+		return rel
+	}
+	return nil
+}
+
+func (rs *releases) put(uid types.UID, rel *droverv1.Release) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.last == nil {
+		rs.last = map[types.UID]*droverv1.Release{}
+	}
+	if rel == nil || release.Finished(rel) {
+		delete(rs.last, uid) // a finished rollout changes rarely: read it again if it does
+		return
+	}
+	rs.last[uid] = rel
+}
+
+func (rs *releases) forget(uid types.UID) { rs.put(uid, nil) }
+
+// releaseTransition reports whether the rollout moved between prev and next in a way
+// its Release records.
+func releaseTransition(prev, next *droverv1.RolloutStatus, commanded bool) bool {
+	switch {
+	case next == nil:
+		return false
+	case commanded, prev == nil, prev.Revision != next.Revision, !prev.StartedTime.Equal(next.StartedTime):
+		return true
+	case prev.Phase != next.Phase, prev.Step != next.Step, len(prev.Gates) != len(next.Gates),
+		!ptr.Equal(prev.RollbackLatency, next.RollbackLatency), !prev.FinishedTime.Equal(next.FinishedTime):
+		return true
+	}
+	return stepProdNames(prev) != stepProdNames(next)
+}
+
+// stepProdNames names the Prods the current step picked so far.
+func stepProdNames(st *droverv1.RolloutStatus) string {
+	var names []string
+	for _, p := range st.Prods {
+		if p.Step == st.Step {
+			names = append(names, p.Name+"/"+p.Replacement)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// recordRelease writes the Release of the set's rollout when the rollout moved in the
+// reconcile (from first's start to s's end: a reconcile may decide twice), and ends the
+// Release of a rollout a newer template superseded. It runs once the reconcile's phases
+// are done, whichever ended it, so a rollback's traffic change never waits for it. A
+// command acted on is recorded with who set it, and told in a RolloutCommand event.
+func (r *Reconciler) recordRelease(ctx context.Context, first, s *scope) error {
+	set := s.set
+	prev, next := first.read.Status.Rollout, set.Status.Rollout
+	cmd := first.ro.command
+	if cmd == rollout.NoCommand {
+		cmd = s.ro.command
+	}
+	if r.APIReader == nil || s.ro.decided != rolloutByPolicy || !releaseTransition(prev, next, cmd != rollout.NoCommand) {
+		return nil
+	}
+	var command *release.Command
+	if cmd != rollout.NoCommand {
+		word := strings.ToLower(string(cmd))
+		by := audit.Who(ctx, r.APIReader, set, "metadata", "annotations", droverv1.RolloutCommandAnnotation)
+		command = &release.Command{Word: word, By: by, ID: set.Status.ObservedRolloutCommand, Step: next.Step}
+		if prev != nil && prev.Revision == next.Revision {
+			command.Step = prev.Step
+		}
+		r.event(set, corev1.EventTypeNormal, ReasonRolloutCommand, "Rollout", "%s of revision %s at step %d, set by %s (%s=%q)",
+			word, next.Revision, command.Step+1, by, droverv1.RolloutCommandAnnotation, set.Status.ObservedRolloutCommand)
+	}
+	if prev != nil && (prev.Revision != next.Revision || !prev.StartedTime.Equal(next.StartedTime)) &&
+		prev.Phase != droverv1.RolloutSucceeded && prev.Phase != droverv1.RolloutRolledBack {
+		old, err := r.readRelease(ctx, set, release.Name(set.Name, prev))
+		if err != nil {
+			return err
+		}
+		if old != nil {
+			if err := r.writeRelease(ctx, set, old, release.Supersede(old, next, s.now)); err != nil {
+				return err
+			}
+		}
+	}
+
+	name := release.Name(set.Name, next)
+	cur, err := r.readRelease(ctx, set, name)
+	if err != nil {
+		return err
+	}
+	in := release.Input{
+		Rollout: next, Steps: s.ro.steps, Version: set.Spec.Template.Spec.Version,
+		Prods: map[string]release.Prod{}, Command: command, Now: s.now,
+	}
+	for _, p := range s.prods {
+		in.Prods[p.Name] = release.Prod{Cluster: clusterKey(p), Weight: s.summaries[p.Name].DNSWeight()}
+	}
+	if cur == nil {
+		in.StartedBy = audit.Who(ctx, r.APIReader, set, "spec", "template")
+	}
+	want := release.Record(cur, in)
+	if cur == nil {
+		want.Name, want.Namespace = name, set.Namespace
+		want.Labels = map[string]string{droverv1.ProdSetNameLabel: set.Name, droverv1.ReleaseLabel: next.Revision}
+		want.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(set, droverv1.GroupVersion.WithKind("ProdSet"))}
+		want.ProdSet = set.Name
+	}
+	if err := r.writeRelease(ctx, set, cur, want); err != nil {
+		return err
+	}
+	if cur == nil {
+		return r.pruneReleases(ctx, set, name)
+	}
+	return nil
+}
+
+// readRelease is the Release named name of set: the one last written, or else the API
+// server's; nil when there is none (or it is another set's).
+func (r *Reconciler) readRelease(ctx context.Context, set *droverv1.ProdSet, name string) (*droverv1.Release, error) {
+	if rel := r.releases.get(set.UID, name); rel != nil {
+		return rel, nil
+	}
+	rel := &droverv1.Release{}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: set.Namespace, Name: name}, rel)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading Release %s: %w", name, err)
+	case !metav1.IsControlledBy(rel, set):
+		return nil, fmt.Errorf("release %s exists and is not the set's: delete it so that the rollout is recorded", name)
+	}
+	return rel, nil
+}
+
+// writeRelease creates want (cur nil) or updates cur to want, when it records something
+// new. A conflict forgets what was remembered: the next transition reads it again.
+func (r *Reconciler) writeRelease(ctx context.Context, set *droverv1.ProdSet, cur, want *droverv1.Release) error {
+	if cur != nil && !release.Changed(cur, want) {
+		return nil
+	}
+	var err error
+	if cur == nil {
+		err = r.Client.Create(ctx, want)
+		if apierrors.IsAlreadyExists(err) {
+			r.releases.forget(set.UID)
+			return fmt.Errorf("recording the rollout: Release %s was created meanwhile; reading it again", want.Name)
+		}
+	} else {
+		err = r.Client.Update(ctx, want)
+	}
+	if err != nil {
+		r.releases.forget(set.UID)
+		return fmt.Errorf("recording the rollout in Release %s: %w", want.Name, err)
+	}
+	r.releases.put(set.UID, want)
+	return nil
+}
+
+// pruneReleases deletes the set's oldest Releases beyond spec.releaseHistoryLimit, never
+// the current one. It runs when a rollout starts: one list per rollout.
+func (r *Reconciler) pruneReleases(ctx context.Context, set *droverv1.ProdSet, current string) error {
+	list := &droverv1.ReleaseList{}
+	if err := r.APIReader.List(ctx, list, client.InNamespace(set.Namespace), client.MatchingLabels{droverv1.ProdSetNameLabel: set.Name}); err != nil {
+		return fmt.Errorf("listing the set's Releases: %w", err)
+	}
+	owned := list.Items[:0]
+	for _, rel := range list.Items {
+		if metav1.IsControlledBy(&rel, set) {
+			owned = append(owned, rel)
+		}
+	}
+	keep := int(ptr.Deref(set.Spec.ReleaseHistoryLimit, droverv1.DefaultReleaseHistoryLimit))
+	for _, old := range release.Prune(owned, keep, current) {
+		if err := r.Client.Delete(ctx, &old, client.Preconditions{UID: &old.UID}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting the old Release %s: %w", old.Name, err)
+		}
+	}
+	return nil
+}
