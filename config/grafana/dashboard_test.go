@@ -24,9 +24,20 @@ import (
 )
 
 type dashboard struct {
-	Title  string  `json:"title"`
-	UID    string  `json:"uid"`
-	Panels []panel `json:"panels"`
+	Title       string  `json:"title"`
+	UID         string  `json:"uid"`
+	Panels      []panel `json:"panels"`
+	Annotations struct {
+		List []annotation `json:"list"`
+	} `json:"annotations"`
+}
+
+// annotation is a Prometheus annotation query: the rollouts on every panel's timeline.
+type annotation struct {
+	Name            string `json:"name"`
+	Expr            string `json:"expr"`
+	UseValueForTime bool   `json:"useValueForTime"`
+	TitleFormat     string `json:"titleFormat"`
 }
 
 type panel struct {
@@ -96,6 +107,18 @@ func TestDashboardIsWellFormed(t *testing.T) {
 func TestDashboardMetricsAreExported(t *testing.T) {
 	d := load(t)
 	used := map[string][]string{}
+	if len(d.Annotations.List) < 2 {
+		t.Errorf("%d annotation queries: the rollouts' starts and ends belong on the timelines", len(d.Annotations.List))
+	}
+	for _, a := range d.Annotations.List {
+		// The value is the time (milliseconds): one annotation per rollout, when it happened.
+		if !a.UseValueForTime || !strings.Contains(a.Expr, "* 1000") || a.TitleFormat == "" {
+			t.Errorf("annotation %q: useValueForTime %v, expr %q, title %q", a.Name, a.UseValueForTime, a.Expr, a.TitleFormat)
+		}
+		for _, n := range MetricNames(a.Expr) {
+			used[n] = append(used[n], "annotation "+a.Name)
+		}
+	}
 	for _, p := range flatten(d.Panels) {
 		for _, tg := range p.Targets {
 			names := MetricNames(tg.Expr)

@@ -73,10 +73,22 @@ var (
 	belowMinDesc = prometheus.NewDesc("drover_prodsets_below_minimum",
 		"ProdSets with fewer Prods serving than their minimum, by namespace.",
 		[]string{"namespace"}, nil)
+	// The start and end of each set's current (or last) rollout, for Grafana's
+	// annotations (useValueForTime): one series per set and rollout, so Prometheus's
+	// history holds every rollout while the manager exports only the latest.
+	rolloutStartedDesc = prometheus.NewDesc("drover_rollout_started_timestamp_seconds",
+		"When the current or last rollout of a ProdSet started, by namespace, prodset, revision and version (the template's, while it is the one rolled out).",
+		[]string{"namespace", "prodset", "revision", "version"}, nil)
+	rolloutFinishedDesc = prometheus.NewDesc("drover_rollout_finished_timestamp_seconds",
+		"When the last rollout of a ProdSet finished, by namespace, prodset, revision, version and phase (Succeeded, RolledBack).",
+		[]string{"namespace", "prodset", "revision", "version", "phase"}, nil)
 )
 
 // setMetrics computes the ProdSet gauges from the cache at scrape time.
-var setMetrics = cachemetrics.New(func(ctx context.Context, r client.Reader, ch chan<- prometheus.Metric) error {
+var setMetrics = cachemetrics.New(collectSetMetrics, evictedDesc, frozenDesc, belowMinDesc, rolloutStartedDesc, rolloutFinishedDesc)
+
+// collectSetMetrics sends the ProdSet gauges, read from r.
+func collectSetMetrics(ctx context.Context, r client.Reader, ch chan<- prometheus.Metric) error {
 	list := &droverv1.ProdSetList{}
 	if err := r.List(ctx, list); err != nil {
 		return err
@@ -99,6 +111,16 @@ var setMetrics = cachemetrics.New(func(ctx context.Context, r client.Reader, ch 
 				evicted.Add(ns, p.Evicted)
 			}
 		}
+		if ro := set.Status.Rollout; ro != nil && ro.StartedTime != nil {
+			version := ""
+			if set.Status.CurrentRevision == ro.Revision {
+				version = set.Spec.Template.Spec.Version
+			}
+			ch <- prometheus.MustNewConstMetric(rolloutStartedDesc, prometheus.GaugeValue, float64(ro.StartedTime.Unix()), ns, set.Name, ro.Revision, version)
+			if ro.FinishedTime != nil {
+				ch <- prometheus.MustNewConstMetric(rolloutFinishedDesc, prometheus.GaugeValue, float64(ro.FinishedTime.Unix()), ns, set.Name, ro.Revision, version, string(ro.Phase))
+			}
+		}
 	}
 	evicted.Send(ch, evictedDesc)
 	for ns, v := range frozen {
@@ -108,7 +130,7 @@ var setMetrics = cachemetrics.New(func(ctx context.Context, r client.Reader, ch 
 		ch <- prometheus.MustNewConstMetric(belowMinDesc, prometheus.GaugeValue, v, ns)
 	}
 	return nil
-}, evictedDesc, frozenDesc, belowMinDesc)
+}
 
 func init() {
 	metrics.Registry.MustRegister(rollbackLatency, gateInterruptions, evictionLatency, stepDuration, rolloutDuration, setMetrics)
