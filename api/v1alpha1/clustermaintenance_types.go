@@ -29,8 +29,16 @@ type ClusterMaintenanceSpec struct {
 }
 
 // MaintenancePhase is where a ClusterMaintenance is.
-// +kubebuilder:validation:Enum=Pending;Refused;Surging;Draining;Drained
+// +kubebuilder:validation:Enum=Pending;Refused;Surging;Draining;Drained;Restoring;Restored
 type MaintenancePhase string
+
+// MaintenanceCommandAnnotation on a ClusterMaintenance asks drover to restore the
+// cluster (bring its Prods back into traffic while the object stays, as deleting it
+// would) or to drain it again. The value is the command, optionally followed by "@" and
+// anything that makes it unique: drover acts on each distinct value once and records it
+// in status.observedCommand. It is how a GitOps tool (Argo CD's restore and drain
+// actions) ends a maintenance whose object Git keeps.
+const MaintenanceCommandAnnotation = "drover.dev/maintenance-command"
 
 // Phases of a ClusterMaintenance.
 const (
@@ -45,6 +53,12 @@ const (
 	MaintenanceDraining MaintenancePhase = "Draining"
 	// MaintenanceDrained: no traffic reaches the cluster's Prods any more.
 	MaintenanceDrained MaintenancePhase = "Drained"
+	// MaintenanceRestoring: a restore command ended the maintenance; drover waits for
+	// the cluster's Prods to be back in traffic.
+	MaintenanceRestoring MaintenancePhase = "Restoring"
+	// MaintenanceRestored: the cluster is back in traffic; the object stays, doing
+	// nothing, until deleted or drained again by command.
+	MaintenanceRestored MaintenancePhase = "Restored"
 )
 
 // MaintenanceProd is one Prod on the cluster under maintenance.
@@ -89,6 +103,17 @@ type ClusterMaintenanceStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=4096
 	Overridden string `json:"overridden,omitempty"`
+
+	// restoreTime is when a restore command ended the maintenance (the
+	// drover.dev/maintenance-command annotation): while it is set, the maintenance takes
+	// nothing out of traffic, as if deleted. A drain command clears it.
+	// +optional
+	RestoreTime *metav1.Time `json:"restoreTime,omitempty"`
+
+	// observedCommand is the last drover.dev/maintenance-command value acted on.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	ObservedCommand string `json:"observedCommand,omitempty"`
 
 	// drainedTime is when the last Prod on the cluster was confirmed drained.
 	// +optional
@@ -165,5 +190,11 @@ func (m *ClusterMaintenance) GetConditions() []metav1.Condition { return m.Statu
 func (m *ClusterMaintenance) SetConditions(c []metav1.Condition) { m.Status.Conditions = c }
 
 // Admitted reports whether the drain has started: the cluster's Prods are out of traffic
-// (or on their way out) until the ClusterMaintenance is deleted.
+// (or on their way out) until the ClusterMaintenance is deleted or restored.
 func (m *ClusterMaintenance) Admitted() bool { return m.Status.AdmittedTime != nil }
+
+// Ended reports whether the maintenance is over, deleted or restored by command: it
+// takes nothing out of traffic any more.
+func (m *ClusterMaintenance) Ended() bool {
+	return !m.DeletionTimestamp.IsZero() || m.Status.RestoreTime != nil
+}

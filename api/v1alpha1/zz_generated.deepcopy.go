@@ -452,6 +452,10 @@ func (in *ClusterMaintenanceStatus) DeepCopyInto(out *ClusterMaintenanceStatus) 
 		in, out := &in.AdmittedTime, &out.AdmittedTime
 		*out = (*in).DeepCopy()
 	}
+	if in.RestoreTime != nil {
+		in, out := &in.RestoreTime, &out.RestoreTime
+		*out = (*in).DeepCopy()
+	}
 	if in.DrainedTime != nil {
 		in, out := &in.DrainedTime, &out.DrainedTime
 		*out = (*in).DeepCopy()

@@ -404,8 +404,8 @@ const ConfigMapFile = "argocd-cm.yaml"
 
 // configMapHeader heads argocd-cm.yaml.
 const configMapHeader = `# Argo CD resource customizations for drover's kinds: health checks for Prod, ProdSet,
-# RolloutPolicy and ClusterMaintenance, and the ProdSet's rollout actions (promote, pause,
-# resume, abort, rollback). Merge its data keys into Argo CD's argocd-cm ConfigMap:
+# RolloutPolicy and ClusterMaintenance, the ProdSet's rollout actions (promote, pause,
+# resume, abort, rollback) and the ClusterMaintenance's (restore, drain). Merge its data keys into Argo CD's argocd-cm ConfigMap:
 #   kubectl -n argocd patch configmap argocd-cm --type merge --patch-file config/argocd/argocd-cm.yaml
 # docs/operations.md, "Deploying drover's objects with GitOps", says what each status means.
 #

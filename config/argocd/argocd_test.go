@@ -485,7 +485,7 @@ func TestConfigMap(t *testing.T) {
 		}
 		return string(b)
 	}
-	wantKeys := []string{"resource.customizations.actions.drover.dev_ProdSet"}
+	wantKeys := []string{"resource.customizations.actions.drover.dev_ClusterMaintenance", "resource.customizations.actions.drover.dev_ProdSet"}
 	for _, kind := range []string{"ClusterMaintenance", "Prod", "ProdSet", "RolloutPolicy"} {
 		key := "resource.customizations.health.drover.dev_" + kind
 		wantKeys = append(wantKeys, key)
@@ -524,5 +524,80 @@ func TestConfigMap(t *testing.T) {
 	}
 	if !slices.Equal(names, actionNames(t)) {
 		t.Errorf("definitions %v, want %v", names, actionNames(t))
+	}
+}
+
+// The ClusterMaintenance's actions: restore while it is in effect, drain once restored,
+// neither while a command waits to be read or while it is being deleted; each sets
+// drover.dev/maintenance-command and nothing else.
+func TestMaintenanceActions(t *testing.T) {
+	at := time.Date(2026, 5, 4, 10, 2, 3, 0, time.UTC)
+	now = func() time.Time { return at }
+	defer func() { now = time.Now }()
+	maint := func(mutate func(*droverv1.ClusterMaintenance)) *droverv1.ClusterMaintenance {
+		m := &droverv1.ClusterMaintenance{TypeMeta: metav1.TypeMeta{APIVersion: droverv1.GroupVersion.String(), Kind: "ClusterMaintenance"},
+			ObjectMeta: metav1.ObjectMeta{Name: "eu-1-upgrade", Namespace: "fleet", Annotations: map[string]string{"note": "x"}},
+			Spec:       droverv1.ClusterMaintenanceSpec{ClusterName: "eu-1"}}
+		m.Status.Phase = droverv1.MaintenanceDrained
+		m.Status.AdmittedTime = &metav1.Time{Time: at}
+		if mutate != nil {
+			mutate(m)
+		}
+		return m
+	}
+	restored := func(m *droverv1.ClusterMaintenance) {
+		m.Status.Phase, m.Status.RestoreTime, m.Status.AdmittedTime = droverv1.MaintenanceRestored, &metav1.Time{Time: at}, nil
+		m.Annotations[droverv1.MaintenanceCommandAnnotation] = "restore@1"
+		m.Status.ObservedCommand = "restore@1"
+	}
+	for _, tc := range []struct {
+		name    string
+		m       *droverv1.ClusterMaintenance
+		enabled []string
+	}{
+		{"drained", maint(nil), []string{"restore"}},
+		{"refused", maint(func(m *droverv1.ClusterMaintenance) {
+			m.Status.Phase, m.Status.AdmittedTime = droverv1.MaintenanceRefused, nil
+		}), []string{"restore"}},
+		{"no status yet", maint(func(m *droverv1.ClusterMaintenance) { m.Status = droverv1.ClusterMaintenanceStatus{} }), []string{"restore"}},
+		{"restored", maint(restored), []string{"drain"}},
+		{"restore not read yet", maint(func(m *droverv1.ClusterMaintenance) {
+			m.Annotations[droverv1.MaintenanceCommandAnnotation] = "restore@2"
+		}), nil},
+		{"being deleted", maint(func(m *droverv1.ClusterMaintenance) { m.DeletionTimestamp = &metav1.Time{Time: at} }), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			actions, err := Actions(unstructuredOf(t, tc.m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var enabled []string
+			for name, disabled := range actions {
+				if !disabled {
+					enabled = append(enabled, name)
+				}
+			}
+			slices.Sort(enabled)
+			if len(actions) != 2 || !slices.Equal(enabled, tc.enabled) {
+				t.Errorf("actions %v: enabled %v, want %v", actions, enabled, tc.enabled)
+			}
+		})
+	}
+	for _, name := range []string{"restore", "drain"} {
+		in := unstructuredOf(t, maint(nil))
+		out, err := RunAction(in, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := out.GetAnnotations()[droverv1.MaintenanceCommandAnnotation], name+"@2026-05-04T10:02:03Z"; got != want {
+			t.Errorf("%s set %q, want %q", name, got, want)
+		}
+		changed := out.DeepCopy()
+		ann := changed.GetAnnotations()
+		delete(ann, droverv1.MaintenanceCommandAnnotation)
+		changed.SetAnnotations(ann)
+		if d := cmp.Diff(in.Object, changed.Object); d != "" {
+			t.Errorf("%s changed more than the annotation (-before +after):\n%s", name, d)
+		}
 	}
 }

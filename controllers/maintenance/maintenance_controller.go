@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/audit"
 	"github.com/drover-dev/drover/internal/finalizer"
 	"github.com/drover-dev/drover/internal/mapping"
 	"github.com/drover-dev/drover/internal/phases"
@@ -99,6 +100,9 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 type scope struct {
 	m        *droverv1.ClusterMaintenance
 	deleting bool
+	// restoring: a restore command ended the maintenance; it releases the cluster as a
+	// deletion would, and stays.
+	restoring bool
 
 	// unknown is why an input could not be read; nothing is decided without it.
 	unknown error
@@ -151,6 +155,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, err
 	}
 	s := &scope{m: m, deleting: !m.DeletionTimestamp.IsZero()}
+	if !s.deleting {
+		r.command(ctx, m)
+	}
+	s.restoring = !s.deleting && m.Status.RestoreTime != nil
 	defer func() {
 		updateStatus(s)
 		err := helper.Patch(ctx, m, patch.WithOwnedConditions{Conditions: append([]string{
@@ -172,7 +180,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		}
 	}()
 
-	if s.deleting {
+	if s.deleting || s.restoring {
 		return phases.Run(ctx, s, []phases.Phase[*scope]{r.reconcileProdSets, r.reconcileRelease}, nil)
 	}
 	return phases.Run(ctx, s, []phases.Phase[*scope]{r.reconcileProdSets, r.reconcileCluster, r.reconcileAdmission, r.reconcileDrain}, nil)
@@ -231,7 +239,7 @@ func (r *Reconciler) reconcileAdmission(ctx context.Context, s *scope) (ctrl.Res
 	draining := map[string]bool{}
 	for i := range others.Items {
 		o := &others.Items[i]
-		if o.UID != m.UID && o.Admitted() && o.DeletionTimestamp.IsZero() && o.Spec.ClusterName != m.Spec.ClusterName {
+		if o.UID != m.UID && o.Admitted() && !o.Ended() && o.Spec.ClusterName != m.Spec.ClusterName {
 			draining[o.Spec.ClusterName] = true
 		}
 	}
@@ -343,7 +351,7 @@ func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) (ctrl.Resul
 	}
 	for i := range others.Items {
 		o := &others.Items[i]
-		if o.UID != m.UID && o.Spec.ClusterName == m.Spec.ClusterName && o.DeletionTimestamp.IsZero() {
+		if o.UID != m.UID && o.Spec.ClusterName == m.Spec.ClusterName && !o.Ended() {
 			s.keptOutBy = o.Name
 			r.done(s) // the other one keeps the cluster out
 			return ctrl.Result{}, nil
@@ -360,16 +368,25 @@ func (r *Reconciler) reconcileRelease(ctx context.Context, s *scope) (ctrl.Resul
 		}
 	}
 	if len(s.notBack) > 0 {
+		if s.restoring {
+			m.Status.Phase = droverv1.MaintenanceRestoring
+		}
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
 	r.done(s)
 	return ctrl.Result{}, nil
 }
 
-// done removes the finalizer.
+// done removes the finalizer of a deleted maintenance, or ends a restored one.
 func (r *Reconciler) done(s *scope) {
 	m := s.m
-	if controllerutil.RemoveFinalizer(m, droverv1.ClusterMaintenanceFinalizer) {
+	if s.restoring {
+		if m.Status.Phase != droverv1.MaintenanceRestored {
+			r.event(m, corev1.EventTypeNormal, ReasonReleased, "Restore", "restored: cluster %s is back in traffic", m.Spec.ClusterName)
+		}
+		m.Status.Phase = droverv1.MaintenanceRestored
+		m.Status.AdmittedTime, m.Status.DrainedTime, m.Status.Handoff, m.Status.Overridden = nil, nil, nil, ""
+	} else if controllerutil.RemoveFinalizer(m, droverv1.ClusterMaintenanceFinalizer) {
 		r.event(m, corev1.EventTypeNormal, ReasonReleased, "Restore", "cluster %s is back in traffic", m.Spec.ClusterName)
 	}
 	r.forget(client.ObjectKeyFromObject(m))
@@ -377,6 +394,53 @@ func (r *Reconciler) done(s *scope) {
 		r.Handoffs.ForgetMaintenance(m.UID)
 	}
 	s.released = true
+}
+
+// command acts on a new drover.dev/maintenance-command value: restore ends the
+// maintenance (the cluster's Prods come back as if it were deleted, and it stays),
+// drain starts it over (admitted again, as a new one would be). Each value is acted on
+// once; the event names who set it.
+func (r *Reconciler) command(ctx context.Context, m *droverv1.ClusterMaintenance) {
+	v := m.Annotations[droverv1.MaintenanceCommandAnnotation]
+	if v == "" || v == m.Status.ObservedCommand {
+		return
+	}
+	if len(v) > 256 {
+		v = v[:256]
+	}
+	m.Status.ObservedCommand = v
+	word, _, _ := strings.Cut(v, "@")
+	by := func() string {
+		return audit.Who(ctx, r.APIReader, m, "metadata", "annotations", droverv1.MaintenanceCommandAnnotation)
+	}
+	switch strings.ToLower(strings.TrimSpace(word)) {
+	case "restore":
+		if m.Status.RestoreTime != nil {
+			r.event(m, corev1.EventTypeWarning, ReasonCommandIgnored, "Restore", "%q: already restored", v)
+			return
+		}
+		now := metav1.NewTime(r.Now())
+		m.Status.RestoreTime = &now
+		r.event(m, corev1.EventTypeNormal, ReasonRestoreRequested, "Restore", "restoring cluster %s (set by %s, %s=%q)",
+			m.Spec.ClusterName, by(), droverv1.MaintenanceCommandAnnotation, v)
+	case "drain":
+		if m.Status.RestoreTime == nil {
+			r.event(m, corev1.EventTypeWarning, ReasonCommandIgnored, "Drain", "%q: the maintenance is in effect; drain applies to a restored one", v)
+			return
+		}
+		m.Status.RestoreTime, m.Status.AdmittedTime, m.Status.DrainedTime = nil, nil, nil
+		m.Status.Prods, m.Status.Handoff, m.Status.Overridden = nil, nil, ""
+		m.Status.Phase = droverv1.MaintenancePending
+		r.forget(client.ObjectKeyFromObject(m)) // admitted again from scratch
+		if r.Handoffs != nil {
+			r.Handoffs.ForgetMaintenance(m.UID)
+		}
+		r.event(m, corev1.EventTypeNormal, ReasonDrainRequested, "Drain", "draining cluster %s again (set by %s, %s=%q)",
+			m.Spec.ClusterName, by(), droverv1.MaintenanceCommandAnnotation, v)
+	default:
+		r.event(m, corev1.EventTypeWarning, ReasonUnknownCommand, "Drain", "%s=%q: the command must be restore or drain, optionally followed by @ and an id",
+			droverv1.MaintenanceCommandAnnotation, v)
+	}
 }
 
 // backInTraffic reports whether a Prod left traffic for maintenance has its weight back,

@@ -17,7 +17,11 @@ import (
 func updateStatus(s *scope) {
 	conditions.Set(s.m, admitted(s))
 	conditions.Set(s.m, drained(s))
-	ready.Apply(&s.m.Status.Conditions, s.m.Generation, ready.ClusterMaintenance(s.m), "drained: no traffic reaches the cluster's Prods")
+	msg := "drained: no traffic reaches the cluster's Prods"
+	if s.m.Status.Phase == droverv1.MaintenanceRestored {
+		msg = "restored: the cluster is back in traffic"
+	}
+	ready.Apply(&s.m.Status.Conditions, s.m.Generation, ready.ClusterMaintenance(s.m), msg)
 }
 
 func admitted(s *scope) metav1.Condition {
@@ -37,6 +41,8 @@ func admitted(s *scope) metav1.Condition {
 	case s.unknown != nil:
 		c.Status, c.Reason = metav1.ConditionUnknown, droverv1.MaintenanceUnknownReason
 		c.Message = "cannot decide whether the drain may start: " + s.unknown.Error()
+	case s.restoring:
+		c.Reason, c.Message = droverv1.MaintenanceReleasedReason, "restored by command: the drain is over"
 	default: // deleted before it was admitted
 		c.Reason, c.Message = droverv1.MaintenanceNotAdmittedReason, "deleted before the drain was admitted"
 	}
@@ -50,13 +56,15 @@ func drained(s *scope) metav1.Condition {
 	case s.unknown != nil:
 		c.Status, c.Reason = metav1.ConditionUnknown, droverv1.MaintenanceUnknownReason
 		c.Message = "cannot read how far the drain is: " + s.unknown.Error()
-	case s.deleting && len(s.notBack) > 0:
+	case (s.deleting || s.restoring) && len(s.notBack) > 0:
 		c.Reason, c.Message = droverv1.MaintenanceDrainingReason, "re-admitting the cluster's Prods: waiting for "+strings.Join(s.notBack, ", ")
 	case s.keptOutBy != "":
 		c.Reason = droverv1.MaintenanceReleasedReason
-		c.Message = fmt.Sprintf("deleted; ClusterMaintenance %s keeps cluster %s out of traffic", s.keptOutBy, m.Spec.ClusterName)
+		c.Message = fmt.Sprintf("ended; ClusterMaintenance %s keeps cluster %s out of traffic", s.keptOutBy, m.Spec.ClusterName)
 	case s.deleting:
 		c.Reason, c.Message = droverv1.MaintenanceReleasedReason, fmt.Sprintf("deleted; cluster %s is back in traffic", m.Spec.ClusterName)
+	case s.restoring:
+		c.Reason, c.Message = droverv1.MaintenanceReleasedReason, fmt.Sprintf("restored; cluster %s is back in traffic", m.Spec.ClusterName)
 	case s.clusterMissing:
 		c.Reason, c.Message = droverv1.MaintenanceClusterNotFoundReason, clusterNotFound(m)
 	case !m.Admitted():

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/config/argocd"
 )
 
 func newMaintenance(t *testing.T, name, cluster string, surge bool) *droverv1.ClusterMaintenance {
@@ -124,15 +125,61 @@ func TestConcurrentMaintenancesKeepTheMinimum(t *testing.T) {
 	got := expectPhase(g, second, droverv1.MaintenanceRefused, 30*time.Second)
 	g.Expect(conditions.GetMessage(got, droverv1.MaintenanceAdmittedCondition)).To(ContainSubstring("would have 1 serving Prod, below its minimum of 2"))
 
-	// The first one ends: the second may go.
-	deleteMaintenance(t, first)
+	// The first one ends by Argo CD's restore action, as Git keeps the object: its
+	// cluster comes back, the object stays, and the second may go.
+	argoAction(g, first, "restore", true)
+	restored := expectPhase(g, first, droverv1.MaintenanceRestored, 60*time.Second)
+	g.Expect(restored.Status.RestoreTime).NotTo(BeNil())
+	g.Expect(restored.Status.AdmittedTime).To(BeNil())
+	g.Expect(restored.Finalizers).To(ContainElement(droverv1.ClusterMaintenanceFinalizer), "restored, not deleted")
+	expectEvent(g, first, "RestoreRequested")
+	g.Expect(kstatusOf(g, "ClusterMaintenance", first).Status).To(Equal(status.CurrentStatus), "a restored maintenance is done")
 	expectPhase(g, second, droverv1.MaintenanceDrained, 60*time.Second)
 	g.Expect(records(g, set)).To(And(
 		HaveKeyWithValue(recordID(set, names[eu1]), int32(100)),
 		HaveKeyWithValue(recordID(set, names[us1]), int32(0))))
+	g.Expect(actionsOf(g, first)).To(Equal(map[string]bool{"restore": true, "drain": false}), "only drain is offered once restored")
+
+	// Drained again by the drain action: admitted from scratch, so refused while the
+	// second one holds us-1; it drains once the second is deleted.
+	argoAction(g, first, "drain", false)
+	got = expectPhase(g, first, droverv1.MaintenanceRefused, 30*time.Second)
+	g.Expect(got.Status.RestoreTime).To(BeNil())
+	expectEvent(g, first, "DrainRequested")
 	deleteMaintenance(t, second)
+	expectPhase(g, first, droverv1.MaintenanceDrained, 60*time.Second)
+	g.Expect(records(g, set)).To(And(
+		HaveKeyWithValue(recordID(set, names[eu1]), int32(0)),
+		HaveKeyWithValue(recordID(set, names[us1]), int32(100))))
+	deleteMaintenance(t, first)
 	expectServing(g, set, eu1, eu2, us1)
 	g.Expect(minPublished(set, 3)).To(BeNumerically(">=", 2))
+}
+
+// argoAction runs a ClusterMaintenance's Argo CD action on it as Argo CD does: the
+// discovery script must offer it (enabled), and the object the action returns is
+// written back under Argo CD's field manager.
+func argoAction(g Gomega, m *droverv1.ClusterMaintenance, name string, wasDrained bool) {
+	g.Eventually(func(g Gomega) {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(droverv1.GroupVersion.WithKind("ClusterMaintenance"))
+		g.Expect(cp.Get(context.Background(), client.ObjectKeyFromObject(m), u)).To(Succeed())
+		actions, err := argocd.Actions(u)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(actions).To(HaveKeyWithValue(name, false), "%s is offered (drained before: %v)", name, wasDrained)
+		out, err := argocd.RunAction(u, name)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(cp.Update(context.Background(), out, client.FieldOwner("argocd-server"))).To(Succeed())
+	}, 10*time.Second, 250*time.Millisecond).Should(Succeed())
+}
+
+func actionsOf(g Gomega, m *droverv1.ClusterMaintenance) map[string]bool {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(droverv1.GroupVersion.WithKind("ClusterMaintenance"))
+	g.Expect(cp.Get(context.Background(), client.ObjectKeyFromObject(m), u)).To(Succeed())
+	actions, err := argocd.Actions(u)
+	g.Expect(err).NotTo(HaveOccurred())
+	return actions
 }
 
 // kstatusOf reads obj from the API server as any tool does (unstructured) and returns

@@ -505,8 +505,8 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) error {
 	ms := map[string]mstate{}
 	for i := range maint.Items {
 		m := &maint.Items[i]
-		if !m.DeletionTimestamp.IsZero() {
-			continue // being deleted: the cluster comes back
+		if m.Ended() {
+			continue // being deleted or restored: the cluster comes back
 		}
 		st := ms[m.Spec.ClusterName]
 		switch {

@@ -30,7 +30,7 @@ func prodChanged() predicate.Predicate {
 }
 
 // maintenanceChanged lets through the changes to a ClusterMaintenance that the sets read
-// (its spec, its admission and hand-off, its deletion) and drops its progress report: the
+// (its spec, its admission and hand-off, its end by deletion or restore) and drops its progress report: the
 // maintenance controller rewrites status.prods as each set's weights move, and every
 // ClusterMaintenance event wakes each set of the namespace.
 func maintenanceChanged() predicate.Predicate {
@@ -46,14 +46,14 @@ func maintenanceChanged() predicate.Predicate {
 	}
 }
 
-// admission is m without its progress report: its metadata, spec, admission time and
-// hand-off.
+// admission is m without its progress report: its metadata, spec, admission time,
+// hand-off and restore time.
 // A shallow copy: the fields left out are cleared on the copy, and nothing shared is
 // written (these run for every event).
 func admission(m *droverv1.ClusterMaintenance) *droverv1.ClusterMaintenance {
 	c := &droverv1.ClusterMaintenance{ObjectMeta: m.ObjectMeta, Spec: m.Spec}
 	c.ResourceVersion, c.ManagedFields = "", nil
-	c.Status.AdmittedTime, c.Status.Handoff = m.Status.AdmittedTime, m.Status.Handoff
+	c.Status.AdmittedTime, c.Status.Handoff, c.Status.RestoreTime = m.Status.AdmittedTime, m.Status.Handoff, m.Status.RestoreTime
 	return c
 }
 

@@ -155,6 +155,9 @@ func RolloutPolicy(p *droverv1.RolloutPolicy) Verdict {
 // a cluster that does not exist, is stalled until something changes; placing stand-ins
 // or draining is on its way.
 func ClusterMaintenance(m *droverv1.ClusterMaintenance) Verdict {
+	if m.Status.Phase == droverv1.MaintenanceRestored {
+		return Verdict{} // its work is done: the cluster is back
+	}
 	v := first(m.Status.Conditions,
 		rule{typ: droverv1.MaintenanceAdmittedCondition, stalled: []string{droverv1.MaintenanceClusterNotFoundReason}},
 		rule{typ: droverv1.MaintenanceDrainedCondition})

@@ -168,6 +168,10 @@ func TestOtherKindsReadAsKStatusDoes(t *testing.T) {
 			cond(droverv1.MaintenanceDrainedCondition, metav1.ConditionFalse, droverv1.MaintenanceDrainingReason)), status.InProgressStatus},
 		{"drained", maint(droverv1.MaintenanceDrained, cond(droverv1.MaintenanceAdmittedCondition, metav1.ConditionTrue, droverv1.MaintenanceAdmittedReason),
 			cond(droverv1.MaintenanceDrainedCondition, metav1.ConditionTrue, droverv1.MaintenanceDrainedReason)), status.CurrentStatus},
+		{"restoring by command", maint(droverv1.MaintenanceRestoring, cond(droverv1.MaintenanceAdmittedCondition, metav1.ConditionFalse, droverv1.MaintenanceReleasedReason),
+			cond(droverv1.MaintenanceDrainedCondition, metav1.ConditionFalse, droverv1.MaintenanceDrainingReason)), status.InProgressStatus},
+		{"restored by command", maint(droverv1.MaintenanceRestored, cond(droverv1.MaintenanceAdmittedCondition, metav1.ConditionFalse, droverv1.MaintenanceReleasedReason),
+			cond(droverv1.MaintenanceDrainedCondition, metav1.ConditionFalse, droverv1.MaintenanceReleasedReason)), status.CurrentStatus},
 	}
 	for _, tt := range tests {
 		if got := kstatusOf(t, tt.obj); got != tt.want {
