@@ -31,11 +31,15 @@ const (
 	ReasonSafetyOverride = "SafetyOverride" // Warning: a DNS change let through moves the safety rules hold, under the override annotation
 
 	// Rollouts: the controller's own decisions.
-	ReasonRollbackRequested = "RollbackRequested"  // Warning: an abort or rollback command was read
-	ReasonRollbackSubmitted = "RollbackSubmitted"  // Normal: the rollback's DNS change was submitted
-	ReasonCommandIgnored    = "CommandIgnored"     // Warning: a command that does not apply now
-	ReasonUnknownCommand    = "UnknownCommand"     // Warning: the annotation's word is not a command
-	ReasonStepStarted       = "RolloutStepStarted" // Normal: a step of the rollout starts
+	ReasonRollbackRequested = "RollbackRequested"       // Warning: an abort or rollback command was read
+	ReasonRollbackSubmitted = "RollbackSubmitted"       // Normal: the rollback's DNS change was submitted
+	ReasonCommandIgnored    = "CommandIgnored"          // Warning: a command that does not apply now
+	ReasonUnknownCommand    = "UnknownCommand"          // Warning: the annotation's word is not a command
+	ReasonStepStarted       = "RolloutStepStarted"      // Normal: a step of the rollout starts
+	ReasonAwaitingApproval  = "RolloutAwaitingApproval" // Normal: a step waits for a promote (an approval or pause gate)
+	ReasonRolloutFrozen     = "RolloutFrozen"           // Warning: a Freeze or ClusterFreeze holds the rollout
+	ReasonRolloutUnfrozen   = "RolloutUnfrozen"         // Normal: no freeze holds it any more
+	ReasonRolloutCommand    = "RolloutCommand"          // Normal: a command was acted on: which, and who set it, so that none given by hand goes unseen
 
 	// Rollouts: what rollout.Next reports (see rolloutEvents).
 	ReasonRolloutStarted    = "RolloutStarted"

@@ -21,10 +21,6 @@ import (
 
 // +kubebuilder:rbac:groups=drover.dev,resources=releases,verbs=get;list;create;update;delete
 
-// ReasonRolloutCommand (Normal): a rollout command was acted on; the event says which
-// and who set it, so that no command given by hand goes unseen.
-const ReasonRolloutCommand = "RolloutCommand"
-
 // releases remembers the Release last written for each set's current rollout, so that
 // a transition costs one write and no read; after a restart, the first transition of a
 // rollout reads its Release once. Only transitions write (a step, a gate's verdict, a
@@ -96,6 +92,9 @@ func (r *Reconciler) recordRelease(ctx context.Context, first, s *scope) error {
 	if cmd == rollout.NoCommand {
 		cmd = s.ro.command
 	}
+	if s.ro.decided == rolloutByPolicy {
+		r.rolloutNotices(set, prev, next)
+	}
 	if r.APIReader == nil || s.ro.decided != rolloutByPolicy || !releaseTransition(prev, next, cmd != rollout.NoCommand) {
 		return nil
 	}
@@ -152,6 +151,51 @@ func (r *Reconciler) recordRelease(ctx context.Context, first, s *scope) error {
 		return r.pruneReleases(ctx, set, name)
 	}
 	return nil
+}
+
+// The words of rollout.Next's waiting messages that say a step waits for an approval
+// and that a freeze holds the rollout (freeze.Describe).
+const (
+	awaitingApprovalText = "waiting for approval"
+	frozenText           = "frozen by "
+)
+
+// rolloutNotices records, once each, that the rollout started waiting for an approval
+// and that a Freeze or ClusterFreeze started or stopped holding it: the rollout's status
+// message says both, and people (and the notifications that follow these events) need
+// to hear of them when they happen.
+func (r *Reconciler) rolloutNotices(set *droverv1.ProdSet, prev, next *droverv1.RolloutStatus) {
+	if next == nil {
+		return
+	}
+	same := prev != nil && prev.Revision == next.Revision && prev.StartedTime.Equal(next.StartedTime)
+	active := next.Phase == droverv1.RolloutProgressing || next.Phase == droverv1.RolloutPaused
+	if active && awaitsApproval(next.Message) && !(same && prev.Step == next.Step && awaitsApproval(prev.Message)) {
+		r.event(set, corev1.EventTypeNormal, ReasonAwaitingApproval, "Rollout", "revision %s, step %d (%s): %s; kubectl drover rollout promote %s",
+			next.Revision, next.Step+1, next.StepName, next.Message, set.Name)
+	}
+	frozen := active && strings.Contains(next.Message, frozenText)
+	wasFrozen := same && strings.Contains(prev.Message, frozenText)
+	switch {
+	case frozen && !wasFrozen:
+		r.event(set, corev1.EventTypeWarning, ReasonRolloutFrozen, "Rollout", "revision %s: %s", next.Revision, next.Message)
+	case !frozen && wasFrozen:
+		r.event(set, corev1.EventTypeNormal, ReasonRolloutUnfrozen, "Rollout", "revision %s: no freeze holds the rollout any more", next.Revision)
+	}
+}
+
+// awaitsApproval reports whether a step's waiting message ("step S: what; what...")
+// waits for an approval and nothing else: its other gates passed.
+func awaitsApproval(msg string) bool {
+	if !strings.Contains(msg, awaitingApprovalText) {
+		return false
+	}
+	for _, part := range strings.Split(msg, "; ") {
+		if !strings.Contains(part, awaitingApprovalText) {
+			return false
+		}
+	}
+	return true
 }
 
 // readRelease is the Release named name of set: the one last written, or else the API

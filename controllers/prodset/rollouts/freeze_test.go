@@ -53,7 +53,9 @@ func TestFreezesHoldTheLine(t *testing.T) {
 			g.Expect(v).To(Equal("v1"), "%s moved under the freeze", name)
 		}
 	}, 3*time.Second, 250*time.Millisecond).Should(Succeed())
+	expectSetEvent(g, ps, "RolloutFrozen", "frozen by Freeze "+bed.Namespace+"/friday")
 	g.Expect(cp.Delete(ctx(), friday)).To(Succeed())
+	expectSetEvent(g, ps, "RolloutUnfrozen", "revision "+v2+": no freeze holds the rollout any more")
 	waitPhase(t, ps, v2, droverv1.RolloutSucceeded, 120*time.Second)
 
 	// A Freeze of another namespace naming the set holds nothing here: a team cannot stop

@@ -86,15 +86,20 @@ func TestGatesCannotReachLoopback(t *testing.T) {
 
 // expectGateFailedEvent waits for a RolloutGateFailed event of set saying want.
 func expectGateFailedEvent(g Gomega, set *droverv1.ProdSet, want string) {
+	expectSetEvent(g, set, "RolloutGateFailed", want)
+}
+
+// expectSetEvent waits for an event of set with reason whose note says want.
+func expectSetEvent(g Gomega, set *droverv1.ProdSet, reason, want string) {
 	g.Eventually(func(g Gomega) {
 		events := &eventsv1.EventList{}
 		g.Expect(cp.List(ctx(), events, client.InNamespace(set.Namespace))).To(Succeed())
 		var seen []string
 		for _, e := range events.Items {
-			if e.Regarding.Name == set.Name && e.Reason == "RolloutGateFailed" {
+			if e.Regarding.Name == set.Name && e.Reason == reason {
 				seen = append(seen, e.Note)
 			}
 		}
-		g.Expect(strings.Join(seen, "\n")).To(ContainSubstring(want))
+		g.Expect(strings.Join(seen, "\n")).To(ContainSubstring(want), "%s events", reason)
 	}, 30*time.Second, 250*time.Millisecond).Should(Succeed())
 }

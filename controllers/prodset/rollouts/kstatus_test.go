@@ -107,6 +107,7 @@ func TestKStatusReadsEveryStageOfARelease(t *testing.T) {
 		g.Expect(rel.Steps[0].Gates).To(BeEmpty(), "a step's passing verdicts are recorded as it passes")
 		g.Expect(rel.Steps[0].Prods).To(ConsistOf(HaveField("Cluster", bed.Namespace+"/"+eu1)))
 	}, 10*time.Second, 250*time.Millisecond).Should(Succeed())
+	expectSetEvent(g, set, "RolloutAwaitingApproval", "step 1 (canary): step canary: gate 2 (approval): waiting for approval (promote): look at the canary")
 	res := expectKStatus(g, "ProdSet", set, status.InProgressStatus, "Progressing", 10*time.Second)
 	g.Consistently(func(g Gomega) {
 		g.Expect(kstatusOf(g, "ProdSet", set).Status).To(Equal(status.InProgressStatus), "a rollout waiting for its approval is in progress")
@@ -127,6 +128,7 @@ func TestKStatusReadsEveryStageOfARelease(t *testing.T) {
 	}, 10*time.Second, 250*time.Millisecond).Should(Succeed())
 	waitPhase(t, set, v2, droverv1.RolloutSucceeded, 120*time.Second)
 	expectKStatus(g, "ProdSet", set, status.CurrentStatus, "Healthy", 30*time.Second)
+	expectSetEvent(g, set, "RolloutCommand", "promote of revision "+v2+" at step 1, set by argocd-server")
 	// The Release of v2 says who promoted it, and each step with its Prods at the
 	// weight DNS gave them when it ended.
 	g.Eventually(func(g Gomega) {
