@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"time"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -38,6 +39,9 @@ const ControllerName = "notifier"
 
 // maxAddress bounds a webhook URL.
 const maxAddress = 2048
+
+// maxReason is the longest status.lastFailure.reason the API admits.
+const maxReason = 1024
 
 // Reconciler reconciles Notifiers.
 type Reconciler struct {
@@ -115,7 +119,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	if h, ok := r.Dispatcher.Health(req.NamespacedName); ok {
 		if !h.LastFailure.IsZero() {
-			n.Status.LastFailure = &droverv1.NotifierFailure{Time: metav1.NewTime(h.LastFailure.Truncate(time.Second)), Reason: h.LastReason}
+			n.Status.LastFailure = &droverv1.NotifierFailure{Time: metav1.NewTime(h.LastFailure.Truncate(time.Second)), Reason: cut(h.LastReason, maxReason)}
 		}
 		if h.Failing {
 			v = ready.Verdict{Reconciling: true, Reason: droverv1.NotifierDeliveryFailingReason,
@@ -213,4 +217,15 @@ func checkAddress(policy tenancy.Policy, u *url.URL) *tenancy.Refusal {
 		return policy.GateAddress(addr)
 	}
 	return nil
+}
+
+// cut cuts s to at most n bytes on a rune boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
