@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -87,7 +88,22 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, optio
 		For(&droverv1.Notifier{}).
 		WithOptions(options).
 		WatchesRawSource(source.Channel(r.health, &handler.TypedEnqueueRequestForObject[*droverv1.Notifier]{})).
+		// A Tenant's networks and prefixes judge its namespaces' Notifiers.
+		Watches(&droverv1.Tenant{}, handler.EnqueueRequestsFromMapFunc(r.allNotifiers)).
 		Complete(r)
+}
+
+// allNotifiers lists every Notifier, to judge them again when a Tenant changed.
+func (r *Reconciler) allNotifiers(ctx context.Context, _ client.Object) []reconcile.Request {
+	list := &droverv1.NotifierList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return out
 }
 
 // Reconcile configures the dispatcher for the Notifier and sets its status.

@@ -281,8 +281,14 @@ func TestTenantNotifiers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A name that resolves to loopback is refused on connecting, after DNS.
+	byName := types.NamespacedName{Namespace: "shop", Name: "hostile-by-name"}
+	if err := d.Configure(Config{Key: byName, Type: droverv1.NotifierGeneric, URL: strings.Replace(hostile.URL, "127.0.0.1", "localhost", 1)},
+		tenancy.Policy{Namespace: "shop"}); err != nil {
+		t.Fatal(err)
+	}
 	d.Offer(ev("shop", "probe"))
-	for _, name := range []string{"hostile-defaults", "hostile-any-network"} {
+	for _, name := range []string{"hostile-defaults", "hostile-any-network", "hostile-by-name"} {
 		key := types.NamespacedName{Namespace: "shop", Name: name}
 		eventually(t, name+" refused", func() bool { return count(key, resultFailed) == 1 })
 		h, _ := d.Health(key)
