@@ -28,7 +28,7 @@ func TestValidation(t *testing.T) {
 	samples := loadSamples(t)
 
 	t.Run("samples are accepted", func(t *testing.T) {
-		for _, kind := range []string{"Tenant", "RolloutPolicy", "ProdSet", "Prod", "ClusterAnalysisTemplate", "Freeze"} {
+		for _, kind := range []string{"Tenant", "RolloutPolicy", "ProdSet", "Prod", "ClusterAnalysisTemplate", "Freeze", "Notifier"} {
 			obj := samples[kind].DeepCopy()
 			if err := c.Create(t.Context(), obj, client.FieldValidation("Strict")); err != nil {
 				t.Errorf("%s %s refused: %v", kind, obj.GetName(), err)
@@ -438,6 +438,37 @@ func refusedCases() []validationCase {
 			want: "spec.steps[0].gates[1].template.args[0].name in body should match",
 		},
 		{
+			name: "a notifier of an unknown type", kind: "Notifier",
+			mutate: func(o map[string]any) { set(o, "Teams", "spec", "type") },
+			want:   `spec.type: Unsupported value: "Teams"`,
+		},
+		{
+			name: "a notifier's Secret in another namespace", kind: "Notifier",
+			mutate: func(o map[string]any) { set(o, "drover-system/hook", "spec", "secretRef", "name") },
+			want:   "spec.secretRef.name in body should match",
+		},
+		{
+			name: "a notifier reason that is no reason", kind: "Notifier",
+			mutate: func(o map[string]any) { set(o, []any{"Rolled Back"}, "spec", "reasons") },
+			want:   "spec.reasons[0] in body should match",
+		},
+		{
+			name: "a notifier listing 65 reasons", kind: "Notifier",
+			mutate: func(o map[string]any) {
+				var reasons []any
+				for i := range 65 {
+					reasons = append(reasons, fmt.Sprintf("Reason%d", i))
+				}
+				set(o, reasons, "spec", "reasons")
+			},
+			want: "spec.reasons: Too many: 65: must have at most 64 items",
+		},
+		{
+			name: "a notifier severity", kind: "Notifier",
+			mutate: func(o map[string]any) { set(o, "Error", "spec", "severity") },
+			want:   `spec.severity: Unsupported value: "Error"`,
+		},
+		{
 			name: "a freeze that ends before it starts", kind: "Freeze",
 			mutate: func(o map[string]any) {
 				set(o, "2026-12-07T10:00:00Z", "spec", "start")
@@ -668,6 +699,14 @@ func acceptedCases() []validationCase {
 				m := g["metrics"].([]any)[0].(map[string]any)
 				m["maxRatio"], m["maxDifference"], m["worseWhen"] = "1", "0", "Lower"
 				set(o, map[string]any{"baseline": g}, "spec", "steps", 0, "gates", 1)
+			},
+		},
+		{
+			name: "a notifier of warnings only, suspended", kind: "Notifier",
+			mutate: func(o map[string]any) {
+				set(o, "Warning", "spec", "severity")
+				set(o, true, "spec", "suspend")
+				set(o, "Generic", "spec", "type")
 			},
 		},
 		{

@@ -52,6 +52,7 @@ func run() error {
 	fs.BoolVar(&opts.SingleTeam, "single-team", false, "Turn tenancy off: every Prod may reach every Cluster, namespace and kind, as drover's own identity. Only for an installation that serves one trusted team.")
 	fs.StringSliceVar(&opts.DefaultOctaviaProjects, "default-octavia-projects", nil, "OpenStack projects whose Octavia load balancers the Prods of a namespace without a Tenant may mirror; none by default (a Tenant's spec.octaviaProjects stands for its namespaces).")
 	fs.StringVar(&opts.ManagerNamespace, "manager-namespace", setup.DefaultManagerNamespace(), "The manager's namespace, where the records of what released Prods and ProdSets left behind are kept (kubectl drover leftovers).")
+	fs.StringVar(&opts.NotifierNamespace, "notifier-namespace", "", "The installation namespace: its Notifiers receive the events of every namespace and of cluster-scoped objects, and their webhooks are trusted (not judged by a Tenant's gateNetworks). Defaults to --manager-namespace.")
 	fs.StringVar(&opts.WatchFilterValue, "watch-filter", "", "Only act on Clusters labelled cluster.x-k8s.io/watch-filter=<value>.")
 	fs.IntVar(&opts.ProdConcurrency, "prod-concurrency", 10, "Prods reconciled at once.")
 	fs.IntVar(&opts.ClusterCacheConcurrency, "clustercache-concurrency", 10, "Clusters the cluster cache connects to and probes at once.")

@@ -50,7 +50,7 @@ var healthStatuses = []string{"Healthy", "Progressing", "Degraded", "Suspended",
 
 // HealthKinds are the kinds with a status, which the health check is for; the others
 // (templates, freezes, tenants) have nothing for it to read.
-var HealthKinds = []string{"ClusterMaintenance", "Prod", "ProdSet", "RolloutPolicy"}
+var HealthKinds = []string{"ClusterMaintenance", "Notifier", "Prod", "ProdSet", "RolloutPolicy"}
 
 // healthScript is the health check of kind.
 func healthScript(kind string) (string, error) {
@@ -404,8 +404,9 @@ const ConfigMapFile = "argocd-cm.yaml"
 
 // configMapHeader heads argocd-cm.yaml.
 const configMapHeader = `# Argo CD resource customizations for drover's kinds: health checks for Prod, ProdSet,
-# RolloutPolicy and ClusterMaintenance, the ProdSet's rollout actions (promote, pause,
-# resume, abort, rollback) and the ClusterMaintenance's (restore, drain). Merge its data keys into Argo CD's argocd-cm ConfigMap:
+# RolloutPolicy, ClusterMaintenance and Notifier, the ProdSet's rollout actions (promote,
+# pause, resume, abort, rollback) and the ClusterMaintenance's (restore, drain). Merge its
+# data keys into Argo CD's argocd-cm ConfigMap:
 #   kubectl -n argocd patch configmap argocd-cm --type merge --patch-file config/argocd/argocd-cm.yaml
 # docs/operations.md, "Deploying drover's objects with GitOps", says what each status means.
 #

@@ -194,6 +194,12 @@ func TestOtherKindsHealth(t *testing.T) {
 		ready.Apply(&m.Status.Conditions, m.Generation, ready.ClusterMaintenance(m), "drained: no traffic reaches the cluster's Prods")
 		return m
 	}
+	notifier := func(v ready.Verdict) *droverv1.Notifier {
+		n := &droverv1.Notifier{TypeMeta: typeMeta("Notifier"), ObjectMeta: om}
+		n.Status.ObservedGeneration = 3
+		ready.Apply(&n.Status.Conditions, n.Generation, v, "events are sent as they happen")
+		return n
+	}
 	admitted := cond(droverv1.MaintenanceAdmittedCondition, metav1.ConditionTrue, droverv1.MaintenanceAdmittedReason, "")
 	tests := []struct {
 		name     string
@@ -215,6 +221,9 @@ func TestOtherKindsHealth(t *testing.T) {
 		{"ClusterMaintenance refused", maintenance(droverv1.MaintenanceRefused, false,
 			cond(droverv1.MaintenanceAdmittedCondition, metav1.ConditionFalse, droverv1.MaintenanceRefusedReason, "shop would serve on 1 of its minimum 2"),
 			cond(droverv1.MaintenanceDrainedCondition, metav1.ConditionFalse, droverv1.MaintenanceNotAdmittedReason, "")), "Degraded", "minimum 2"},
+		{"Notifier delivering", notifier(ready.Verdict{}), "Healthy", "events are sent"},
+		{"Notifier failing", notifier(ready.Verdict{Reconciling: true, Reason: droverv1.NotifierDeliveryFailingReason, Message: "HTTP 500"}), "Progressing", "HTTP 500"},
+		{"Notifier without its Secret", notifier(ready.Verdict{Stalled: true, Reason: droverv1.NotifierSecretNotFoundReason, Message: "Secret chat not found"}), "Degraded", "Secret chat"},
 		{"ClusterMaintenance without status", &droverv1.ClusterMaintenance{TypeMeta: typeMeta("ClusterMaintenance"), ObjectMeta: om}, "Progressing", "waiting for drover"},
 	}
 	for _, tc := range tests {
@@ -486,7 +495,7 @@ func TestConfigMap(t *testing.T) {
 		return string(b)
 	}
 	wantKeys := []string{"resource.customizations.actions.drover.dev_ClusterMaintenance", "resource.customizations.actions.drover.dev_ProdSet"}
-	for _, kind := range []string{"ClusterMaintenance", "Prod", "ProdSet", "RolloutPolicy"} {
+	for _, kind := range []string{"ClusterMaintenance", "Notifier", "Prod", "ProdSet", "RolloutPolicy"} {
 		key := "resource.customizations.health.drover.dev_" + kind
 		wantKeys = append(wantKeys, key)
 		if cm.Data[key] != read("drover.dev/health.lua") {

@@ -25,6 +25,7 @@ import (
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/controllers/maintenance"
 	"github.com/drover-dev/drover/controllers/mirror"
+	"github.com/drover-dev/drover/controllers/notifier"
 	"github.com/drover-dev/drover/controllers/prod"
 	"github.com/drover-dev/drover/controllers/prodset"
 	"github.com/drover-dev/drover/controllers/rolloutpolicy"
@@ -32,6 +33,7 @@ import (
 	"github.com/drover-dev/drover/internal/cloud/octavia"
 	"github.com/drover-dev/drover/internal/gates"
 	"github.com/drover-dev/drover/internal/nlb"
+	"github.com/drover-dev/drover/internal/notify"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -121,6 +123,16 @@ type Options struct {
 	// Tenant may connect to; none: public addresses only. A Tenant's spec.gateNetworks
 	// stands for its namespaces.
 	GateNetworks []string
+	// NotifierNamespace is the installation namespace: its Notifiers receive the events
+	// of every namespace and of cluster-scoped objects, and their receivers are trusted.
+	// Defaults to ManagerNamespace.
+	NotifierNamespace string
+	// NotifierResyncInterval is how often a Notifier's Secret and its namespace's
+	// tenancy are read again. Defaults to 2m.
+	NotifierResyncInterval time.Duration
+	// Notifications, when set, is the dispatcher the Notifiers are served by (a test's,
+	// with short waits); otherwise one is made.
+	Notifications *notify.Dispatcher
 }
 
 // Controllers registers drover's controllers with mgr. It returns the cluster cache
@@ -133,6 +145,29 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 	gateNetworks, err := parseNetworks(opts.GateNetworks)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Owner == "" {
+		opts.Owner = "drover"
+	}
+	if opts.NotifierNamespace == "" {
+		opts.NotifierNamespace = opts.ManagerNamespace
+	}
+	notifications := opts.Notifications
+	if notifications == nil {
+		notifications = notify.New(opts.NotifierNamespace, opts.Owner)
+	}
+	if err := mgr.Add(notifications); err != nil {
+		return nil, fmt.Errorf("adding the notifications dispatcher: %w", err)
+	}
+	if err := (&notifier.Reconciler{
+		Client:         mgr.GetClient(),
+		APIReader:      mgr.GetAPIReader(),
+		Dispatcher:     notifications,
+		SingleTeam:     opts.SingleTeam,
+		GateNetworks:   gateNetworks,
+		ResyncInterval: opts.NotifierResyncInterval,
+	}).SetupWithManager(ctx, mgr, controller.Options{}); err != nil {
+		return nil, fmt.Errorf("setting up the Notifier controller: %w", err)
 	}
 	if opts.ProdConcurrency == 0 {
 		opts.ProdConcurrency = 10
@@ -171,7 +206,7 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		Client:         mgr.GetClient(),
 		ClusterCache:   cc,
 		Traffic:        drainer,
-		Recorder:       eventRecorder(mgr, "drover-"+prod.ControllerName),
+		Recorder:       eventRecorder(mgr, "drover-"+prod.ControllerName, notifications),
 		ResyncInterval: opts.ProdResyncInterval,
 		SingleTeam:     opts.SingleTeam,
 
@@ -185,7 +220,7 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		Client:       mgr.GetClient(),
 		ClusterCache: cc,
 		Publisher:    opts.Publisher,
-		Recorder:     eventRecorder(mgr, "drover-"+prodset.ControllerName),
+		Recorder:     eventRecorder(mgr, "drover-"+prodset.ControllerName, notifications),
 		Grace:        opts.UnreachableGrace,
 		Gates:        &gates.Runner{Prometheus: gates.PrometheusQuerier{Address: opts.PrometheusAddress}},
 		SingleTeam:   opts.SingleTeam,
@@ -195,9 +230,6 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		LeftoversNamespace: opts.ManagerNamespace,
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.ProdSetConcurrency}); err != nil {
 		return nil, fmt.Errorf("setting up the ProdSet controller: %w", err)
-	}
-	if opts.Owner == "" {
-		opts.Owner = "drover"
 	}
 	if opts.MirrorConcurrency == 0 {
 		opts.MirrorConcurrency = 5
@@ -209,7 +241,7 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		Octavia:      opts.Octavia,
 		ELBv2:        opts.ELBv2,
 		Traffic:      drainer,
-		Recorder:     eventRecorder(mgr, "drover-"+mirror.ControllerName),
+		Recorder:     eventRecorder(mgr, "drover-"+mirror.ControllerName, notifications),
 		Manager:      opts.Owner,
 		Network:      opts.NLBNetwork,
 		PollInterval: opts.MirrorPollInterval,
@@ -235,7 +267,7 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 	if err := (&maintenance.Reconciler{
 		Client:          mgr.GetClient(),
 		APIReader:       mgr.GetAPIReader(),
-		Recorder:        eventRecorder(mgr, "drover-"+maintenance.ControllerName),
+		Recorder:        eventRecorder(mgr, "drover-"+maintenance.ControllerName, notifications),
 		RecheckInterval: opts.MaintenanceRecheckInterval,
 		Publisher:       opts.Publisher,
 		Handoffs:        handoffs,

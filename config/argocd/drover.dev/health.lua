@@ -1,5 +1,5 @@
 -- Argo CD health of every drover.dev kind with a status (Prod, ProdSet, RolloutPolicy,
--- ClusterMaintenance): drover's Ready, Reconciling and Stalled conditions, read as
+-- ClusterMaintenance, Notifier): drover's Ready, Reconciling and Stalled conditions, read as
 -- kstatus reads them, and a ProdSet whose rollout a person paused is Suspended (only a
 -- ProdSet has status.rollout) (config/argocd, docs/operations.md).
 local function find(conds, t)
