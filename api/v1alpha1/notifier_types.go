@@ -102,7 +102,7 @@ type NotifierStatus struct {
 // Notifier posts the drover events of its namespace to a webhook: rollouts started,
 // steps passed, gates failed, rollbacks, drains, and every manual command. A Notifier in
 // the installation's namespace (the manager's --notifier-namespace) receives the events
-// of every namespace and of cluster-scoped objects such as ClusterMaintenances.
+// of every namespace and of cluster-scoped objects (Tenants, ClusterFreezes).
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories=drover
