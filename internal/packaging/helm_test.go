@@ -55,7 +55,7 @@ func TestChartDefaults(t *testing.T) {
 		"ClusterRole/drover-manager-role", "ClusterRole/drover-metrics-reader", "ClusterRole/drover-release-finalizers", "ClusterRoleBinding/drover-manager-rolebinding",
 		"CustomResourceDefinition/analysistemplates.drover.dev", "CustomResourceDefinition/clusteranalysistemplates.drover.dev", "CustomResourceDefinition/clusterfreezes.drover.dev",
 		"CustomResourceDefinition/clustermaintenances.drover.dev", "CustomResourceDefinition/freezes.drover.dev", "CustomResourceDefinition/prods.drover.dev",
-		"CustomResourceDefinition/prodsets.drover.dev", "CustomResourceDefinition/rolloutpolicies.drover.dev",
+		"CustomResourceDefinition/prodsets.drover.dev", "CustomResourceDefinition/releasediffs.drover.dev", "CustomResourceDefinition/rolloutpolicies.drover.dev",
 		"CustomResourceDefinition/tenants.drover.dev",
 		"Deployment/drover-manager", "NetworkPolicy/drover-manager", "Role/drover-leader-election-role", "RoleBinding/drover-leader-election-rolebinding",
 		"Service/drover-manager-metrics", "ServiceAccount/drover-manager",
