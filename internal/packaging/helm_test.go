@@ -52,7 +52,7 @@ func TestChartDefaults(t *testing.T) {
 		networkPolicy:  true,
 	})
 	if got, want := in.summary(), strings.Join([]string{
-		"ClusterRole/drover-manager-role", "ClusterRole/drover-metrics-reader", "ClusterRole/drover-release-finalizers", "ClusterRoleBinding/drover-manager-rolebinding",
+		"ClusterRole/drover-manager-role", "ClusterRole/drover-metrics-reader", "ClusterRole/drover-release-finalizers", "ClusterRole/drover-releasediffs", "ClusterRoleBinding/drover-manager-rolebinding",
 		"CustomResourceDefinition/analysistemplates.drover.dev", "CustomResourceDefinition/clusteranalysistemplates.drover.dev", "CustomResourceDefinition/clusterfreezes.drover.dev",
 		"CustomResourceDefinition/clustermaintenances.drover.dev", "CustomResourceDefinition/freezes.drover.dev", "CustomResourceDefinition/prods.drover.dev",
 		"CustomResourceDefinition/prodsets.drover.dev", "CustomResourceDefinition/releasediffs.drover.dev", "CustomResourceDefinition/rolloutpolicies.drover.dev",
