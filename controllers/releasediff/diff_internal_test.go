@@ -249,6 +249,18 @@ func TestBudgetCountsBytes(t *testing.T) {
 	}
 }
 
+func TestBudgetCutsMessagesOnceSpent(t *testing.T) {
+	b := &budget{diffBytes: 1000, objects: 100}
+	long := strings.Repeat("m", maxMessage)
+	p := droverv1.ReleaseDiffProd{Objects: []droverv1.ReleaseDiffObject{{Message: long[:900]}, {Message: long}, {Message: "short"}}}
+	if !b.fit(&p) {
+		t.Fatal("messages past the budget were kept whole")
+	}
+	if got := []int{len(p.Objects[0].Message), len(p.Objects[1].Message), len(p.Objects[2].Message)}; got[0] != 900 || got[1] != shortMessage || got[2] != 5 {
+		t.Errorf("message lengths %v, want [900 %d 5]", got, shortMessage)
+	}
+}
+
 func TestChangesAndSummary(t *testing.T) {
 	same := droverv1.ReleaseDiffProd{Name: "a", Objects: []droverv1.ReleaseDiffObject{{Action: droverv1.ReleaseDiffUnchanged}}}
 	refused := droverv1.ReleaseDiffProd{Name: "b", Objects: []droverv1.ReleaseDiffObject{{Action: droverv1.ReleaseDiffRefused}}}

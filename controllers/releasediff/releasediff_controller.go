@@ -40,14 +40,17 @@ const (
 	// DefaultPerNamespace is how many ReleaseDiffs of one namespace are computed at once;
 	// the others wait (Reconciling, Queued).
 	DefaultPerNamespace = 2
-	// maxStatusDiffBytes bounds the diffs of one ReleaseDiff together; past it, objects
-	// are listed without their diff (status.truncated).
+	// maxStatusDiffBytes bounds the diffs and messages of one ReleaseDiff together; past
+	// it, objects are listed without their diff and with short messages
+	// (status.truncated).
 	maxStatusDiffBytes = 256 << 10
 	// maxObjects bounds the objects one ReleaseDiff lists; past it, the remaining Prods
 	// are not diffed (status.truncated, and a message on each).
 	maxObjects = 1000
-	// maxMessage bounds a message copied from an API server's answer.
+	// maxMessage bounds a message copied from an API server's answer (the CRD's limit).
 	maxMessage = 1024
+	// shortMessage is what is kept of an object's message once the diffs' budget is spent.
+	shortMessage = 128
 )
 
 // Reconciler computes ReleaseDiffs.
@@ -209,7 +212,8 @@ func (r *Reconciler) compute(ctx context.Context, d *droverv1.ReleaseDiff) drove
 			st.Prods = append(st.Prods, pd)
 			continue
 		}
-		pd.Message, pd.Objects = p.preview(ctx, prod, template)
+		msg, objs := p.preview(ctx, prod, template)
+		pd.Message, pd.Objects = clip(msg), objs
 		if b.fit(&pd) {
 			st.Truncated = true
 		}
@@ -228,7 +232,8 @@ type budget struct {
 }
 
 // fit keeps a Prod's diff within the budget: objects past it are dropped, diffs past it
-// emptied (each marked diffTruncated). It says whether anything was left out.
+// emptied (each marked diffTruncated) and messages past it cut short. It says whether
+// anything was left out.
 func (b *budget) fit(pd *droverv1.ReleaseDiffProd) (truncated bool) {
 	if len(pd.Objects) > b.objects {
 		pd.Objects = pd.Objects[:b.objects]
@@ -237,6 +242,10 @@ func (b *budget) fit(pd *droverv1.ReleaseDiffProd) (truncated bool) {
 	b.objects -= len(pd.Objects)
 	for i := range pd.Objects {
 		o := &pd.Objects[i]
+		if len(o.Message) > b.diffBytes && len(o.Message) > shortMessage {
+			o.Message, truncated = o.Message[:shortMessage-3]+"...", true
+		}
+		b.diffBytes -= len(o.Message)
 		if len(o.Diff) > b.diffBytes {
 			o.Diff, o.DiffTruncated, truncated = "", true, true
 			continue
