@@ -37,6 +37,8 @@ const ControllerName = "releasediff"
 const (
 	// DefaultTTL is how long a completed ReleaseDiff is kept.
 	DefaultTTL = 10 * time.Minute
+	// DefaultTimeout bounds the computation of one ReleaseDiff.
+	DefaultTimeout = 2 * time.Minute
 	// DefaultPerNamespace is how many ReleaseDiffs of one namespace are computed at once;
 	// the others wait (Reconciling, Queued).
 	DefaultPerNamespace = 2
@@ -64,6 +66,10 @@ type Reconciler struct {
 	// PerNamespace bounds the ReleaseDiffs of a namespace computed at once; defaults to
 	// DefaultPerNamespace.
 	PerNamespace int
+	// Timeout bounds the computation of one ReleaseDiff, so that slow workload clusters
+	// cannot hold a worker; what is not read by then is reported as not reachable.
+	// Defaults to DefaultTimeout.
+	Timeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
@@ -86,6 +92,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, options controller.Optio
 	}
 	if r.PerNamespace == 0 {
 		r.PerNamespace = DefaultPerNamespace
+	}
+	if r.Timeout == 0 {
+		r.Timeout = DefaultTimeout
 	}
 	if r.Now == nil {
 		r.Now = time.Now
@@ -112,7 +121,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	defer r.release(d.Namespace)
 
 	before := d.DeepCopy()
-	d.Status = r.compute(ctx, d)
+	cctx, cancel := context.WithTimeout(ctx, r.Timeout)
+	d.Status = r.compute(cctx, d)
+	cancel()
 	d.Status.ObservedGeneration = d.Generation
 	now := metav1.NewTime(r.Now())
 	d.Status.CompletedTime = &now

@@ -101,7 +101,7 @@ be diffed), 2 the diff could not be made.`,
 	}
 	cmd.Flags().StringVarP(&file, "filename", "f", "", "A candidate ProdSet manifest (YAML or JSON) of the same name, whose spec.template is diffed; - reads standard input.")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "json: print the ReleaseDiff as JSON instead of the diff.")
-	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "How long to wait for the diff.")
+	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "How long to wait for the diff (the manager gives one at most 2m).")
 	return cmd
 }
 
