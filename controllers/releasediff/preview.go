@@ -80,6 +80,9 @@ func (p *previewer) preview(ctx context.Context, prod *droverv1.Prod, template *
 	candidate.Spec.ProdTemplateSpec = prodset.TemplateSpecFor(template, prodset.ProdIndex(prod))
 	objs, err := manifests.Render(candidate, workload.ScopeOf(as))
 	if err != nil {
+		if workload.IsUnreachable(err) {
+			return unreachable(key, err), nil
+		}
 		return fmt.Sprintf("the candidate cannot be applied: %v", err), nil
 	}
 	target := candidate.Spec.TargetNamespace
@@ -88,7 +91,7 @@ func (p *previewer) preview(ctx context.Context, prod *droverv1.Prod, template *
 	}
 
 	var out []droverv1.ReleaseDiffObject
-	nsExists, msg := p.namespace(ctx, admin, candidate)
+	nsExists, msg := p.namespace(ctx, key, admin, candidate)
 	if msg != "" {
 		return msg, nil
 	}
@@ -108,12 +111,15 @@ func (p *previewer) preview(ctx context.Context, prod *droverv1.Prod, template *
 
 // namespace reads the target namespace (as drover, as the Prod controller does): exists
 // false when it does not exist; a message when it exists and is not the Prod's to use.
-func (p *previewer) namespace(ctx context.Context, admin client.Client, prod *droverv1.Prod) (exists bool, msg string) {
+func (p *previewer) namespace(ctx context.Context, key client.ObjectKey, admin client.Client, prod *droverv1.Prod) (exists bool, msg string) {
 	ns := &corev1.Namespace{}
 	name := prod.Spec.TargetNamespace
 	if err := admin.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
 		if apierrors.IsNotFound(err) {
 			return false, ""
+		}
+		if workload.IsUnreachable(err) {
+			return false, unreachable(key, err)
 		}
 		return false, fmt.Sprintf("reading namespace %s: %s", name, clip(err.Error()))
 	}
@@ -244,6 +250,11 @@ func entry(o *unstructured.Unstructured, action droverv1.ReleaseDiffAction) drov
 	return droverv1.ReleaseDiffObject{
 		APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Namespace: o.GetNamespace(), Name: o.GetName(), Action: action,
 	}
+}
+
+// unreachable is the message of a Prod whose cluster did not answer.
+func unreachable(cluster client.ObjectKey, err error) string {
+	return clip(fmt.Sprintf("Cluster %s cannot be reached: %v", cluster, err))
 }
 
 // describe names an object in a diff's file names: "<kind>/<namespace>/<name>".

@@ -281,3 +281,32 @@ func TestAHostileCandidateIsRefusedAsAProdWouldBe(t *testing.T) {
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(err.Error()).To(ContainSubstring("immutable"))
 }
+
+func TestAProdWhoseClusterCannotBeReachedSaysSo(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	set := builder.ProdSet(bed.Namespace, "rd-"+rand.String(5), builder.OnClusters(pool, "outage"),
+		builder.WithManifests(configMap("settings", map[string]any{"a": "1"})))
+	g.Expect(cp.Create(ctx, set)).To(Succeed())
+	t.Cleanup(func() { _ = cp.Delete(context.Background(), set) })
+	g.Eventually(func(g Gomega) {
+		prods := prodsOf(g, set)
+		g.Expect(prods).To(HaveLen(1))
+		c := meta.FindStatusCondition(prods[0].Status.Conditions, droverv1.ProdAppliedCondition)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+	}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
+
+	w := bed.Workload(outage)
+	g.Expect(w.StopAPIServer()).To(Succeed())
+	t.Cleanup(func() { g.Expect(w.StartAPIServer()).To(Succeed()) })
+	candidate := set.Spec.Template.DeepCopy()
+	candidate.Spec.Version = "v2"
+	d := diffOf(t, set, candidate)
+	g.Expect(d.Status.Prods).To(HaveLen(1))
+	g.Expect(d.Status.Prods[0].Cluster).To(Equal(outage))
+	g.Expect(d.Status.Prods[0].Message).To(ContainSubstring("Cluster " + bed.Namespace + "/" + outage + " cannot be reached"))
+	g.Expect(d.Status.Prods[0].Objects).To(BeEmpty())
+	g.Expect(d.Status.Changes).To(BeTrue(), "a Prod that could not be diffed is not \"no differences\"")
+	g.Expect(meta.FindStatusCondition(d.Status.Conditions, droverv1.ReadyCondition).Message).To(ContainSubstring("1 Prods could not be diffed"))
+}
