@@ -34,7 +34,8 @@ const (
 	// pruned.
 	ReleaseDiffDelete ReleaseDiffAction = "Delete"
 	// ReleaseDiffRefused: drover would not apply the object (reason says why); nothing of
-	// it is shown.
+	// it is shown. As with a Prod, one refused object holds the Prod's whole apply: the
+	// other objects show what would happen once it is resolved.
 	ReleaseDiffRefused ReleaseDiffAction = "Refused"
 )
 
