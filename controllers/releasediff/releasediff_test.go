@@ -103,18 +103,20 @@ func object(d *droverv1.ReleaseDiff, cluster, kind, name string) droverv1.Releas
 	return droverv1.ReleaseDiffObject{}
 }
 
-// snapshot is every ConfigMap, Secret and Namespace of a workload cluster by
-// "<kind>/<namespace>/<name>", with its resourceVersion: any write changes it.
-func snapshot(g Gomega, cluster string) map[string]string {
+// snapshot is every ConfigMap and Secret of namespace and every Namespace of a workload
+// cluster by "<kind>/<namespace>/<name>", with its resourceVersion: any write changes
+// it. (Other namespaces' objects may still be going: the Prods of earlier tests'
+// sets are deleted after them.)
+func snapshot(g Gomega, cluster, namespace string) map[string]string {
 	c := bed.Workload(cluster).Client
 	out := map[string]string{}
 	cms := &corev1.ConfigMapList{}
-	g.Expect(c.List(context.Background(), cms)).To(Succeed())
+	g.Expect(c.List(context.Background(), cms, client.InNamespace(namespace))).To(Succeed())
 	for _, o := range cms.Items {
 		out["ConfigMap/"+o.Namespace+"/"+o.Name] = o.ResourceVersion
 	}
 	secrets := &corev1.SecretList{}
-	g.Expect(c.List(context.Background(), secrets)).To(Succeed())
+	g.Expect(c.List(context.Background(), secrets, client.InNamespace(namespace))).To(Succeed())
 	for _, o := range secrets.Items {
 		out["Secret/"+o.Namespace+"/"+o.Name] = o.ResourceVersion
 	}
@@ -138,7 +140,9 @@ func TestADiffReportsWhatACandidateWouldChangeOnEachClusterAndWritesNothing(t *t
 	// On w1 someone else already has a ConfigMap "planted" in the set's namespace.
 	planted := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: set.Name, Name: "planted"}, Data: map[string]string{"token": "other-teams-t0ken"}}
 	g.Expect(bed.Workload(w1).Client.Create(ctx, planted)).To(Succeed())
-	before := map[string]map[string]string{w1: snapshot(g, w1), w2: snapshot(g, w2)}
+	before := map[string]map[string]string{w1: snapshot(g, w1, set.Name), w2: snapshot(g, w2, set.Name)}
+	g.Expect(before[w1]).To(HaveKey("ConfigMap/"+set.Name+"/planted"), "the snapshot holds the set's objects")
+	g.Expect(before[w2]).To(HaveKey("Secret/"+set.Name+"/creds"), "the snapshot holds the set's objects")
 
 	candidate := set.Spec.Template.DeepCopy()
 	candidate.Spec.Version = "v2"
@@ -202,7 +206,7 @@ func TestADiffReportsWhatACandidateWouldChangeOnEachClusterAndWritesNothing(t *t
 	// Nothing was written on either workload cluster: every object's resourceVersion is
 	// as it was, "added" was not created, "drop" is still there.
 	for _, cluster := range []string{w1, w2} {
-		g.Expect(snapshot(g, cluster)).To(Equal(before[cluster]), "something was written on %s", cluster)
+		g.Expect(snapshot(g, cluster, set.Name)).To(Equal(before[cluster]), "something was written on %s", cluster)
 	}
 
 	// The set's own template against what runs: nothing changes.
