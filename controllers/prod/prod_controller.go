@@ -39,6 +39,7 @@ import (
 	"github.com/drover-dev/drover/internal/tenancy"
 	tenancyread "github.com/drover-dev/drover/internal/tenancy/read"
 	"github.com/drover-dev/drover/internal/traffic"
+	"github.com/drover-dev/drover/internal/workload"
 )
 
 const (
@@ -88,7 +89,7 @@ type Reconciler struct {
 	LeftoversNamespace string
 
 	controller    controller.Controller
-	impersonators impersonators
+	impersonators workload.Impersonators
 	// unsynced are the workload caches that did not answer (workload_cache.go).
 	unsynced unsynced
 
@@ -469,7 +470,7 @@ func (r *Reconciler) reconcileConnection(ctx context.Context, s *scope) (ctrl.Re
 	c, err := r.ClusterCache.GetUncachedClient(ctx, s.clusterKey)
 	if err != nil {
 		if errors.Is(err, clustercache.ErrClusterNotConnected) {
-			r.impersonators.forget(s.clusterKey)
+			r.impersonators.Forget(s.clusterKey)
 			if !s.deleting && r.ClusterCache.GetHealthCheckingState(ctx, s.clusterKey).LastProbeTime.IsZero() {
 				// Not tried yet (a failed connection counts as a probe): a manager that has
 				// just started must not report every Prod unreachable until it connects, as
@@ -495,24 +496,16 @@ func (r *Reconciler) reconcileConnection(ctx context.Context, s *scope) (ctrl.Re
 	if s.cached, err = r.ClusterCache.GetReader(ctx, s.clusterKey); err != nil {
 		s.cached = nil // every object is applied, the namespace read live
 	}
-	id, ref := s.policy.Identity()
+	as, ref, err := r.impersonators.As(ctx, r.ClusterCache, s.clusterKey, c, s.policy)
 	switch {
+	case err != nil:
+		return ctrl.Result{}, err
 	case ref != nil:
 		// No identity to act as: nothing is applied or deleted for the Prod.
 		s.workload = nil
 		s.applyReason, s.applyErr = droverv1.ProdNotPermittedReason, ref
-		s.reachable = reachability{ok: true, reason: droverv1.ProdClusterReachableReason}
-		return ctrl.Result{}, nil
-	case id.Impersonate:
-		cfg, err := r.ClusterCache.GetRESTConfig(ctx, s.clusterKey)
-		if err != nil {
-			return ctrl.Result{}, fmt.Errorf("the REST config of Cluster %s: %w", s.clusterKey, err)
-		}
-		// Only the user: for a ServiceAccount's user name the API server adds its groups
-		// itself, and impersonating groups would need more rights on every cluster.
-		if s.workload, err = r.impersonators.clientAs(s.clusterKey, cfg, c, id.User, nil); err != nil {
-			return ctrl.Result{}, err
-		}
+	default:
+		s.workload = as
 	}
 	s.reachable = reachability{ok: true, reason: droverv1.ProdClusterReachableReason}
 	return ctrl.Result{}, nil
@@ -524,7 +517,7 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 		return ctrl.Result{}, nil
 	}
 	prod := s.prod
-	objs, err := manifests.Render(prod, scopeOf(s.workload))
+	objs, err := manifests.Render(prod, workload.ScopeOf(s.workload))
 	if err != nil {
 		var invalid *manifests.InvalidError
 		if errors.As(err, &invalid) {
@@ -533,7 +526,7 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 		}
 		return r.failedRequest(s, droverv1.ProdApplyFailedReason, err)
 	}
-	if ref := tenancyRefusal(s.policy, prod, objs); ref != nil {
+	if ref := s.policy.Manifests(prod.Spec.TargetNamespace, objs); ref != nil {
 		s.applyReason, s.applyErr = droverv1.ProdNotPermittedReason, ref
 		return ctrl.Result{}, nil // nothing on the cluster is touched until the spec or the policy changes
 	}
@@ -609,21 +602,6 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 		return ctrl.Result{RequeueAfter: r.ProgressInterval}, nil
 	}
 	return ctrl.Result{}, nil
-}
-
-// tenancyRefusal is the first thing the Prod's tenancy refuses of its target namespace
-// and rendered objects (a namespaced object is in the target namespace once rendered),
-// or nil.
-func tenancyRefusal(p tenancy.Policy, prod *droverv1.Prod, objs []*unstructured.Unstructured) error {
-	if ref := p.TargetNamespace(prod.Spec.TargetNamespace); ref != nil {
-		return ref
-	}
-	for i, o := range objs {
-		if ref := p.Object(o.GroupVersionKind().GroupKind(), o.GetNamespace() != ""); ref != nil {
-			return fmt.Errorf("spec.manifests[%d]: %w", i, ref)
-		}
-	}
-	return nil
 }
 
 // claimObjects refuses the apply (refused true, Applied False) when an object of the
@@ -895,7 +873,7 @@ func (r *Reconciler) deleteObjects(ctx context.Context, c client.Client, prod *d
 		u.SetGroupVersionKind(schema.GroupVersionKind{Group: ref.Group, Version: ref.Version, Kind: ref.Kind})
 		err := c.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, u)
 		switch {
-		case apierrors.IsNotFound(err) || isNoMatch(err):
+		case apierrors.IsNotFound(err) || workload.IsNoMatch(err):
 			continue
 		case err != nil:
 			errs = append(errs, fmt.Errorf("reading %s: %w", manifests.Describe(ref), err))
@@ -1022,7 +1000,7 @@ func (r *Reconciler) tenantOf(ctx context.Context) func(string) string {
 // failedRequest records a failed workload request. A failure to reach the API server
 // turns the cluster unreachable; anything else is the Applied condition's business.
 func (r *Reconciler) failedRequest(s *scope, reason string, err error) (ctrl.Result, error) {
-	if isUnreachable(err) {
+	if workload.IsUnreachable(err) {
 		s.reachable = reachability{reason: droverv1.ProdClusterRequestFailedReason,
 			message: fmt.Sprintf("request to Cluster %s failed: %v", s.clusterKey, err)}
 		s.workload = nil

@@ -121,15 +121,7 @@ func tenantIdentity(t *testing.T, cluster, saNamespace, sa string) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	w := workloadClient(cluster)
-	for _, o := range []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: saNamespace}},
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: saNamespace, Name: sa}},
-		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "tenant-" + sa}, Rules: []rbacv1.PolicyRule{{
-			APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "create", "patch", "update", "delete"}}}},
-		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "tenant-" + sa},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "tenant-" + sa},
-			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: saNamespace, Name: sa}}},
-	} {
+	for _, o := range builder.TenantIdentity(saNamespace, sa) {
 		if err := w.Create(ctx, o); !apierrors.IsAlreadyExists(err) {
 			g.Expect(err).NotTo(HaveOccurred())
 		}

@@ -62,6 +62,16 @@ func TestIndexedNamespace(t *testing.T) {
 	if prodIndex(p) != 3 {
 		t.Error("index annotation not read")
 	}
+	tmpl := &droverv1.ProdTemplate{Spec: droverv1.ProdTemplateSpec{Version: "v1", TargetNamespace: "shop"}}
+	if got := TemplateSpecFor(tmpl, 0); got.TargetNamespace != "shop" || got.Version != "v1" {
+		t.Errorf("the first Prod's spec: %+v", got)
+	}
+	if got := TemplateSpecFor(tmpl, ProdIndex(p)); got.TargetNamespace != "shop-3" {
+		t.Errorf("the fourth Prod's target namespace: %s, want shop-3", got.TargetNamespace)
+	}
+	if tmpl.Spec.TargetNamespace != "shop" {
+		t.Error("TemplateSpecFor changed the template")
+	}
 }
 
 func TestRevisionFollowsTheTemplate(t *testing.T) {

@@ -803,7 +803,7 @@ func (r *Reconciler) desiredProd(s *scope, name string, index int, cluster, surg
 			Name: name, Namespace: s.set.Namespace,
 			Labels: map[string]string{}, Annotations: map[string]string{},
 		},
-		Spec: droverv1.ProdSpec{ClusterRef: droverv1.ClusterReference{Name: cluster}, ProdTemplateSpec: *t.Spec.DeepCopy()},
+		Spec: droverv1.ProdSpec{ClusterRef: droverv1.ClusterReference{Name: cluster}, ProdTemplateSpec: TemplateSpecFor(t, index)},
 	}
 	for k, v := range t.Metadata.Labels {
 		p.Labels[k] = v
@@ -813,9 +813,6 @@ func (r *Reconciler) desiredProd(s *scope, name string, index int, cluster, surg
 	}
 	p.Labels[droverv1.ProdSetNameLabel] = s.set.Name
 	p.Annotations[IndexAnnotation] = strconv.Itoa(index)
-	if index > 0 {
-		p.Spec.TargetNamespace = indexedNamespace(t.Spec.TargetNamespace, index)
-	}
 	p.Labels[droverv1.RevisionLabel] = rev
 	p.Labels[droverv1.ClusterNameLabel] = cluster
 	if surgeFor != "" {
@@ -943,6 +940,22 @@ func prodIndex(p *droverv1.Prod) int {
 	}
 	return i
 }
+
+// TemplateSpecFor is the spec a set's template t gives its index-th Prod on a cluster
+// (the Prod's IndexAnnotation): t's, with the target namespace "<targetNamespace>-<index>"
+// for an index above 0, so two Prods of one set on one cluster never share objects. The
+// ReleaseDiff controller renders a candidate template for an existing Prod with it.
+func TemplateSpecFor(t *droverv1.ProdTemplate, index int) droverv1.ProdTemplateSpec {
+	spec := *t.Spec.DeepCopy()
+	if index > 0 {
+		spec.TargetNamespace = indexedNamespace(t.Spec.TargetNamespace, index)
+	}
+	return spec
+}
+
+// ProdIndex is the index a Prod of a set got on its cluster (IndexAnnotation), 0 when
+// it has none.
+func ProdIndex(p *droverv1.Prod) int { return prodIndex(p) }
 
 // indexedNamespace is "<ns>-<index>", shortened to a valid namespace name.
 func indexedNamespace(ns string, index int) string {

@@ -1,6 +1,7 @@
 // Package cli is the kubectl plugin `kubectl drover`: a tree view of ProdSets and their
 // rollouts (status), the rollout verbs (promote, pause, resume, abort, rollback) that set
-// the drover.dev/rollout-command annotation, and the cluster verbs (list, drain,
+// the drover.dev/rollout-command annotation, a diff of a candidate release (diff, through
+// a ReleaseDiff the manager computes), and the cluster verbs (list, drain,
 // restore) over Cluster API Clusters and ClusterMaintenances. cmd/kubectl-drover is a
 // thin main around NewCommand.
 //
@@ -80,7 +81,8 @@ func NewCommand(streams Streams, opts Options) *cobra.Command {
 		Use:   "kubectl-drover",
 		Short: "Follow and steer drover: ProdSets, rollouts and cluster maintenance",
 		Long: `kubectl drover shows ProdSets and their rollouts as a tree, steers rollouts
-(promote, pause, resume, abort, rollback) and drains and restores workload clusters.
+(promote, pause, resume, abort, rollback), shows what a new revision would change on
+the workload clusters (diff) and drains and restores workload clusters.
 
 It talks to the control-plane cluster of the current kubeconfig context, as kubectl does.`,
 		Annotations: map[string]string{
@@ -95,7 +97,8 @@ It talks to the control-plane cluster of the current kubeconfig context, as kube
 	c.kube = bindKubeFlags(root.PersistentFlags())
 
 	root.AddCommand(c.statusCommand(), c.rolloutCommand(), c.clusterCommand(), c.leftoversCommand(),
-		c.freezeCommand(), c.unfreezeCommand(), c.freezesCommand(), c.overrideSafetyCommand(), c.historyCommand())
+		c.freezeCommand(), c.unfreezeCommand(), c.freezesCommand(), c.overrideSafetyCommand(), c.historyCommand(),
+		c.diffCommand())
 	return root
 }
 
@@ -104,15 +107,26 @@ It talks to the control-plane cluster of the current kubeconfig context, as kube
 func Execute(ctx context.Context, args []string) int {
 	cmd := NewCommand(Streams{}, Options{})
 	cmd.SetArgs(args)
-	if err := cmd.ExecuteContext(ctx); err != nil {
+	err := cmd.ExecuteContext(ctx)
+	if err != nil && !errors.Is(err, differencesError{}) {
 		fmt.Fprintln(os.Stderr, "error:", err)
-		var ref *refusedError
-		if errors.As(err, &ref) {
-			return 2
-		}
-		return 1
 	}
-	return 0
+	return exitCode(err)
+}
+
+// exitCode is the plugin's exit status for what a command returned: 0 on success, 2 for
+// a command refused (refusedError) or a diff that could not be made, 1 for differences
+// found by diff and for any other error.
+func exitCode(err error) int {
+	var ref *refusedError
+	var failed *diffFailedError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ref), errors.As(err, &failed):
+		return 2
+	}
+	return 1
 }
 
 // client returns a client for the control plane of the selected kubeconfig context,

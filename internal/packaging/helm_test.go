@@ -52,10 +52,10 @@ func TestChartDefaults(t *testing.T) {
 		networkPolicy:  true,
 	})
 	if got, want := in.summary(), strings.Join([]string{
-		"ClusterRole/drover-manager-role", "ClusterRole/drover-metrics-reader", "ClusterRole/drover-release-finalizers", "ClusterRoleBinding/drover-manager-rolebinding",
+		"ClusterRole/drover-manager-role", "ClusterRole/drover-metrics-reader", "ClusterRole/drover-release-finalizers", "ClusterRole/drover-releasediffs", "ClusterRoleBinding/drover-manager-rolebinding",
 		"CustomResourceDefinition/analysistemplates.drover.dev", "CustomResourceDefinition/clusteranalysistemplates.drover.dev", "CustomResourceDefinition/clusterfreezes.drover.dev",
 		"CustomResourceDefinition/clustermaintenances.drover.dev", "CustomResourceDefinition/freezes.drover.dev", "CustomResourceDefinition/notifiers.drover.dev", "CustomResourceDefinition/prods.drover.dev",
-		"CustomResourceDefinition/prodsets.drover.dev", "CustomResourceDefinition/releases.drover.dev", "CustomResourceDefinition/rolloutpolicies.drover.dev",
+		"CustomResourceDefinition/prodsets.drover.dev", "CustomResourceDefinition/releasediffs.drover.dev", "CustomResourceDefinition/releases.drover.dev", "CustomResourceDefinition/rolloutpolicies.drover.dev",
 		"CustomResourceDefinition/tenants.drover.dev",
 		"Deployment/drover-manager", "NetworkPolicy/drover-manager", "Role/drover-leader-election-role", "RoleBinding/drover-leader-election-rolebinding",
 		"Service/drover-manager-metrics", "ServiceAccount/drover-manager",

@@ -362,10 +362,12 @@ func checkRBAC(t *testing.T, in install, root string, sa *unstructured.Unstructu
 	if crb == nil {
 		t.Fatalf("no ClusterRoleBinding binds the manager's ServiceAccount %+v", subject)
 	}
-	// And the platform team's drover-release-finalizers, bound to nobody.
-	var release rbacv1.ClusterRole
+	// And the platform team's drover-release-finalizers and the app teams'
+	// drover-releasediffs, bound to nobody.
+	var release, diffs rbacv1.ClusterRole
 	readObject(t, filepath.Join(root, "config", "rbac", "release_finalizers_role.yaml"), &release)
-	released := 0
+	readObject(t, filepath.Join(root, "config", "rbac", "releasediffs_role.yaml"), &diffs)
+	released, diffRoles := 0, 0
 	var cr, reader *rbacv1.ClusterRole
 	for _, o := range in.ofKind("ClusterRole") {
 		r := convert[rbacv1.ClusterRole](t, o)
@@ -377,6 +379,11 @@ func checkRBAC(t *testing.T, in install, root string, sa *unstructured.Unstructu
 			if !reflect.DeepEqual(r.Rules, release.Rules) {
 				t.Errorf("ClusterRole %s rules differ from config/rbac/release_finalizers_role.yaml:\n got %+v\nwant %+v", r.Name, r.Rules, release.Rules)
 			}
+		case r.Name == diffs.Name:
+			diffRoles++
+			if !reflect.DeepEqual(r.Rules, diffs.Rules) {
+				t.Errorf("ClusterRole %s rules differ from config/rbac/releasediffs_role.yaml:\n got %+v\nwant %+v", r.Name, r.Rules, diffs.Rules)
+			}
 		case strings.HasSuffix(r.Name, "-metrics-reader"):
 			reader = r
 		default:
@@ -385,6 +392,9 @@ func checkRBAC(t *testing.T, in install, root string, sa *unstructured.Unstructu
 	}
 	if released != 1 {
 		t.Errorf("want one ClusterRole %s, got %d", release.Name, released)
+	}
+	if diffRoles != 1 {
+		t.Errorf("want one ClusterRole %s, got %d", diffs.Name, diffRoles)
 	}
 	if cr == nil {
 		t.Fatalf("the manager's ClusterRoleBinding %s names ClusterRole %s, which the install lacks", crb.Name, crb.RoleRef.Name)

@@ -28,6 +28,7 @@ import (
 	"github.com/drover-dev/drover/controllers/notifier"
 	"github.com/drover-dev/drover/controllers/prod"
 	"github.com/drover-dev/drover/controllers/prodset"
+	"github.com/drover-dev/drover/controllers/releasediff"
 	"github.com/drover-dev/drover/controllers/rolloutpolicy"
 	"github.com/drover-dev/drover/internal/cloud/elbv2"
 	"github.com/drover-dev/drover/internal/cloud/octavia"
@@ -92,6 +93,9 @@ type Options struct {
 	MaintenanceRecheckInterval time.Duration
 	// PrometheusAddress is the Prometheus that rollout gates naming none query.
 	PrometheusAddress string
+	// ReleaseDiffTTL is how long a completed ReleaseDiff is kept before the manager
+	// deletes it. Defaults to 10m.
+	ReleaseDiffTTL time.Duration
 
 	// Octavia reads the Prods' Octavia load balancers (their endpoints, and what NLB
 	// mirrors copy); nil leaves endpoints unknown.
@@ -230,6 +234,16 @@ func Controllers(ctx context.Context, mgr ctrl.Manager, opts Options) (clusterca
 		LeftoversNamespace: opts.ManagerNamespace,
 	}).SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: opts.ProdSetConcurrency}); err != nil {
 		return nil, fmt.Errorf("setting up the ProdSet controller: %w", err)
+	}
+	// A diff is one reconcile of a few requests per object; a few at once, and at most
+	// releasediff.DefaultPerNamespace of one namespace.
+	if err := (&releasediff.Reconciler{
+		Client:       mgr.GetClient(),
+		ClusterCache: cc,
+		SingleTeam:   opts.SingleTeam,
+		TTL:          opts.ReleaseDiffTTL,
+	}).SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 4}); err != nil {
+		return nil, fmt.Errorf("setting up the ReleaseDiff controller: %w", err)
 	}
 	if opts.MirrorConcurrency == 0 {
 		opts.MirrorConcurrency = 5

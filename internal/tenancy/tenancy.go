@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -323,6 +324,22 @@ func (p Policy) Object(gk schema.GroupKind, namespaced bool) *Refusal {
 	}
 	if holdsKind(kinds.NamespacedDenied, gk) {
 		return p.refuse(RuleNamespacedDenied, subject, "it is among the namespaced kinds denied")
+	}
+	return nil
+}
+
+// Manifests is the first thing the policy refuses of a Prod's target namespace and its
+// rendered objects (a namespaced object is in the target namespace once rendered), or
+// nil. The Prod controller checks it before it applies anything, and the ReleaseDiff
+// controller before it dry-runs a candidate template.
+func (p Policy) Manifests(targetNamespace string, objs []*unstructured.Unstructured) error {
+	if ref := p.TargetNamespace(targetNamespace); ref != nil {
+		return ref
+	}
+	for i, o := range objs {
+		if ref := p.Object(o.GroupVersionKind().GroupKind(), o.GetNamespace() != ""); ref != nil {
+			return fmt.Errorf("spec.manifests[%d]: %w", i, ref)
+		}
 	}
 	return nil
 }

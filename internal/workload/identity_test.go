@@ -1,4 +1,4 @@
-package prod
+package workload
 
 import (
 	"testing"
@@ -12,27 +12,27 @@ func TestImpersonatorsReuseAndForget(t *testing.T) {
 	base := fake.NewClientBuilder().Build()
 	cfg := &rest.Config{Host: "https://127.0.0.1:1"}
 	a, b := client.ObjectKey{Namespace: "ns", Name: "a"}, client.ObjectKey{Namespace: "ns", Name: "b"}
-	var m impersonators
-	first, err := m.clientAs(a, cfg, base, "system:serviceaccount:shop:deployer", nil)
+	var m Impersonators
+	first, err := m.ClientAs(a, cfg, base, "system:serviceaccount:shop:deployer", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _ := m.clientAs(a, cfg, base, "system:serviceaccount:shop:deployer", nil)
+	again, _ := m.ClientAs(a, cfg, base, "system:serviceaccount:shop:deployer", nil)
 	if again != first {
 		t.Error("a second call with the same cluster, user and REST config built a new client")
 	}
-	other, _ := m.clientAs(a, cfg, base, "system:serviceaccount:pay:deployer", nil)
+	other, _ := m.ClientAs(a, cfg, base, "system:serviceaccount:pay:deployer", nil)
 	if other == first {
 		t.Error("two users share one client")
 	}
-	reconnected, _ := m.clientAs(a, rest.CopyConfig(cfg), base, "system:serviceaccount:shop:deployer", nil)
+	reconnected, _ := m.ClientAs(a, rest.CopyConfig(cfg), base, "system:serviceaccount:shop:deployer", nil)
 	if reconnected == first {
 		t.Error("a new REST config of the cluster (a reconnection) reused the old client")
 	}
-	if _, err := m.clientAs(b, cfg, base, "system:serviceaccount:shop:deployer", nil); err != nil {
+	if _, err := m.ClientAs(b, cfg, base, "system:serviceaccount:shop:deployer", nil); err != nil {
 		t.Fatal(err)
 	}
-	m.forget(a)
+	m.Forget(a)
 	for k := range m.clients {
 		if k.cluster == a {
 			t.Errorf("client of %s for %s kept after forget", k.cluster, k.user)
