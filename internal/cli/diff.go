@@ -191,7 +191,10 @@ func generateName(set string) string {
 }
 
 // printDiff writes a ReleaseDiff as kubectl diff would, per Prod and cluster.
+// printDiff writes d as kubectl diff would, with control characters (which a tenant's
+// manifests may hold, and its receiver's messages) made harmless (clean).
 func printDiff(w io.Writer, d *droverv1.ReleaseDiff) {
+	w = cleanWriter{w}
 	fmt.Fprintf(w, "ProdSet %s/%s, candidate revision %s\n", d.Namespace, d.Spec.ProdSet, d.Status.Revision)
 	for _, p := range d.Status.Prods {
 		fmt.Fprintf(w, "\n=== Prod %s on cluster %s (runs revision %s)\n", p.Name, p.Cluster, orNone(p.Revision))

@@ -367,3 +367,14 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+// cleanWriter writes through clean: nothing written through it reaches a terminal as an
+// escape sequence.
+type cleanWriter struct{ w io.Writer }
+
+func (c cleanWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(c.w, clean(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

@@ -180,7 +180,7 @@ func (c *cli) printTo(w io.Writer, output string, v any, human func(io.Writer)) 
 		_, err = w.Write(b)
 		return err
 	}
-	human(w)
+	human(cleanWriter{w}) // what a tenant wrote reaches no terminal as an escape sequence
 	return nil
 }
 
