@@ -280,7 +280,8 @@ func (r *Reconciler) reconcileAdmission(ctx context.Context, s *scope) (ctrl.Res
 			r.event(m, corev1.EventTypeWarning, ReasonSafetyOverride, "Drain", "draining cluster %s under the %s annotation (set by %s): %s",
 				m.Spec.ClusterName, droverv1.SafetyOverrideAnnotation, by, a.Overridden)
 		}
-		r.event(m, corev1.EventTypeNormal, ReasonAdmitted, "Drain", "draining cluster %s: %s", m.Spec.ClusterName, a.Message)
+		r.event(m, corev1.EventTypeNormal, ReasonAdmitted, "Drain", "draining cluster %s (asked by %s): %s", m.Spec.ClusterName,
+			audit.Who(ctx, r.APIReader, m, "spec", "clusterName"), a.Message)
 		return ctrl.Result{}, nil
 	case a.Surging:
 		if m.Status.Phase != droverv1.MaintenanceSurging {

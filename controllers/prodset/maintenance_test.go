@@ -8,6 +8,7 @@ import (
 	"github.com/drover-dev/drover/internal/test/builder"
 
 	. "github.com/onsi/gomega"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -119,6 +120,10 @@ func TestConcurrentMaintenancesKeepTheMinimum(t *testing.T) {
 
 	first := newMaintenance(t, "first", eu1, false)
 	expectPhase(g, first, droverv1.MaintenanceDrained, 60*time.Second)
+	g.Eventually(func(g Gomega) {
+		g.Expect(eventNotes(g, first, "Admitted")).To(ContainElement(ContainSubstring("draining cluster "+eu1+" (asked by prodset.test)")),
+			"the drain's event names who created the maintenance")
+	}, 10*time.Second, 250*time.Millisecond).Should(Succeed())
 	g.Expect(records(g, set)).To(HaveKeyWithValue(recordID(set, names[eu1]), int32(0)))
 
 	second := newMaintenance(t, "second", us1, false)
@@ -171,6 +176,19 @@ func argoAction(g Gomega, m *droverv1.ClusterMaintenance, name string, wasDraine
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(cp.Update(context.Background(), out, client.FieldOwner("argocd-server"))).To(Succeed())
 	}, 10*time.Second, 250*time.Millisecond).Should(Succeed())
+}
+
+// eventNotes are the notes of obj's events with reason.
+func eventNotes(g Gomega, obj client.Object, reason string) []string {
+	list := &eventsv1.EventList{}
+	g.Expect(cp.List(context.Background(), list, client.InNamespace(obj.GetNamespace()))).To(Succeed())
+	var out []string
+	for _, e := range list.Items {
+		if e.Regarding.Name == obj.GetName() && e.Reason == reason {
+			out = append(out, e.Note)
+		}
+	}
+	return out
 }
 
 func actionsOf(g Gomega, m *droverv1.ClusterMaintenance) map[string]bool {
