@@ -112,8 +112,8 @@ func TestReferenceCoversTheAPI(t *testing.T) {
 		w := walker{t: t, sections: sections, seen: map[reflect.Type]bool{}}
 		w.check(typ, crd.Spec.Versions[0].Schema.OpenAPIV3Schema, kind)
 	}
-	if kinds != 9 {
-		t.Errorf("found %d kinds in the scheme; the test expects Prod, ProdSet, RolloutPolicy, AnalysisTemplate, ClusterAnalysisTemplate, Freeze, ClusterFreeze, ClusterMaintenance and Tenant", kinds)
+	if kinds != 12 {
+		t.Errorf("found %d kinds in the scheme; the test expects Prod, ProdSet, RolloutPolicy, AnalysisTemplate, ClusterAnalysisTemplate, Freeze, ClusterFreeze, ClusterMaintenance, Tenant, Release, Notifier and ReleaseDiff", kinds)
 	}
 }
 
