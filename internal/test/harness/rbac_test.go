@@ -24,7 +24,7 @@ func TestChartRBAC(t *testing.T) {
 	}
 	sort.Strings(got)
 	want := []string{
-		"ClusterRole//drover-manager-role", "ClusterRole//drover-metrics-reader", "ClusterRole//drover-release-finalizers",
+		"ClusterRole//drover-manager-role", "ClusterRole//drover-metrics-reader", "ClusterRole//drover-release-finalizers", "ClusterRole//drover-releasediffs",
 		"ClusterRoleBinding//drover-manager-rolebinding",
 		"Role/drover-system/drover-leader-election-role", "RoleBinding/drover-system/drover-leader-election-rolebinding",
 		"ServiceAccount/drover-system/drover-manager",
