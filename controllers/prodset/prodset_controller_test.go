@@ -259,6 +259,32 @@ func TestReplicasAreSpreadAndStable(t *testing.T) {
 		g.Expect(removed).To(BeNumerically(">", zeroed), "%s's record goes after its weight was 0", gone)
 	}
 	g.Expect(torn()).To(BeEmpty(), "every version of the set's status a watcher saw was whole")
+
+	// Without a RolloutPolicy a new template reaches every Prod at once, and the set
+	// keeps a Release of it too: who changed the template, its one step, how it ended.
+	var v2 string
+	g.Eventually(func() error {
+		got := getSet(g, set)
+		got.Spec.Template.Spec.Version = "v2"
+		v2 = prodset.Revision(&got.Spec.Template)
+		return cp.Update(context.Background(), got, client.FieldOwner("app-team"))
+	}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+	g.Eventually(func(g Gomega) {
+		list := &droverv1.ReleaseList{}
+		g.Expect(cp.List(context.Background(), list, client.InNamespace(set.Namespace),
+			client.MatchingLabels{droverv1.ProdSetNameLabel: set.Name, droverv1.ReleaseLabel: v2})).To(Succeed())
+		g.Expect(list.Items).To(HaveLen(1))
+		rel := list.Items[0]
+		g.Expect(rel.StartedBy).To(Equal("app-team"))
+		g.Expect(rel.Version).To(Equal("v2"))
+		g.Expect(rel.Outcome).To(Equal(droverv1.ReleaseCompleted), "message: %s", rel.Message)
+		g.Expect(rel.Steps).To(HaveLen(1))
+		g.Expect(rel.Steps[0].Name).To(Equal("at once"))
+		g.Expect(rel.Steps[0].Prods).To(HaveLen(2))
+		for _, p := range getSet(g, set).Status.Prods {
+			g.Expect(p.Version).To(Equal("v2"))
+		}
+	}, 60*time.Second, 250*time.Millisecond).Should(Succeed())
 }
 
 // watchTornStatus watches the set for the rest of the test and returns what every version

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/cluster-api/util/conditions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -26,14 +28,14 @@ import (
 // rollout reads its Release once. Only transitions write (a step, a gate's verdict, a
 // phase, a command): a settled set neither reads nor writes its Releases.
 type releases struct {
-	mu   sync.Mutex
-	last map[types.UID]*droverv1.Release
+	mu     sync.Mutex
+	latest map[types.UID]*droverv1.Release
 }
 
 func (rs *releases) get(uid types.UID, name string) *droverv1.Release {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if rel := rs.last[uid]; rel != nil && rel.Name == name {
+	if rel := rs.latest[uid]; rel != nil && rel.Name == name {
 		return rel
 	}
 	return nil
@@ -42,17 +44,24 @@ func (rs *releases) get(uid types.UID, name string) *droverv1.Release {
 func (rs *releases) put(uid types.UID, rel *droverv1.Release) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if rs.last == nil {
-		rs.last = map[types.UID]*droverv1.Release{}
+	if rs.latest == nil {
+		rs.latest = map[types.UID]*droverv1.Release{}
 	}
 	if rel == nil || release.Finished(rel) {
-		delete(rs.last, uid) // a finished rollout changes rarely: read it again if it does
+		delete(rs.latest, uid) // a finished rollout changes rarely: read it again if it does
 		return
 	}
-	rs.last[uid] = rel
+	rs.latest[uid] = rel
 }
 
 func (rs *releases) forget(uid types.UID) { rs.put(uid, nil) }
+
+// last is the Release last written for the set's current rollout, if any.
+func (rs *releases) last(uid types.UID) *droverv1.Release {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.latest[uid]
+}
 
 // releaseTransition reports whether the rollout moved between prev and next in a way
 // its Release records.
@@ -91,6 +100,9 @@ func (r *Reconciler) recordRelease(ctx context.Context, first, s *scope) error {
 	cmd := first.ro.command
 	if cmd == rollout.NoCommand {
 		cmd = s.ro.command
+	}
+	if s.ro.decided == rolloutAtOnce && set.DeletionTimestamp.IsZero() && r.APIReader != nil {
+		return r.recordAtOnce(ctx, first, s)
 	}
 	if s.ro.decided == rolloutByPolicy {
 		r.rolloutNotices(set, prev, next)
@@ -151,6 +163,93 @@ func (r *Reconciler) recordRelease(ctx context.Context, first, s *scope) error {
 		return r.pruneReleases(ctx, set, name)
 	}
 	return nil
+}
+
+// atOnceStep names the one step of a set without a RolloutPolicy.
+const atOnceStep = "at once"
+
+// recordAtOnce keeps the Release of a set without a RolloutPolicy, whose Prods all move
+// to a new template at once: one step, every Prod, Completed once none is behind, or
+// Superseded by a newer template. It is written when the template changes (the status's
+// currentRevision is not the template's) and when the last Prod catches up (the RolledOut
+// condition said Prods were updating, and none is now).
+func (r *Reconciler) recordAtOnce(ctx context.Context, first, s *scope) error {
+	set := s.set
+	prevRev := first.read.Status.CurrentRevision
+	started := prevRev != "" && prevRev != s.revision
+	rolled := conditions.Get(first.read, droverv1.ProdSetRolledOutCondition)
+	caughtUp := s.ro.behind == 0 && rolled != nil && rolled.Reason == droverv1.ProdSetRolloutProgressing
+	if !started && !caughtUp {
+		return nil
+	}
+	now := metav1.NewTime(s.now.Truncate(time.Second))
+	st := &droverv1.RolloutStatus{Revision: s.revision, Phase: droverv1.RolloutProgressing, StepName: atOnceStep,
+		StartedTime: &now, StepStartedTime: &now, Message: fmt.Sprintf("%d Prods updating (no RolloutPolicy: all at once)", s.ro.behind)}
+	for _, p := range s.prods {
+		st.Prods = append(st.Prods, droverv1.RolloutProdStatus{Name: p.Name, Phase: "Updating"})
+	}
+	var cur *droverv1.Release
+	if started {
+		if last := r.releases.last(set.UID); last != nil && !release.Finished(last) && last.Revision != s.revision {
+			if err := r.writeRelease(ctx, set, last, release.Supersede(last, st, s.now)); err != nil {
+				return err
+			}
+		}
+		st.PreviousRevision = prevRev
+	} else {
+		var err error
+		if cur, err = r.openAtOnceRelease(ctx, set, s.revision); err != nil || cur == nil {
+			return err
+		}
+		st.StartedTime, st.PreviousRevision = &cur.StartedTime, cur.PreviousRevision
+	}
+	if s.ro.behind == 0 {
+		st.Phase, st.Step, st.StepName, st.FinishedTime = droverv1.RolloutSucceeded, 1, "", &now
+		st.Message = fmt.Sprintf("every Prod runs revision %s", s.revision)
+	}
+	in := release.Input{Rollout: st, Steps: 1, Version: set.Spec.Template.Spec.Version, Prods: map[string]release.Prod{}, Now: s.now}
+	for _, p := range s.prods {
+		in.Prods[p.Name] = release.Prod{Cluster: clusterKey(p), Weight: s.summaries[p.Name].DNSWeight()}
+	}
+	name := release.Name(set.Name, st)
+	if cur == nil {
+		in.StartedBy = audit.Who(ctx, r.APIReader, set, "spec", "template")
+	}
+	want := release.Record(cur, in)
+	if cur == nil {
+		want.Name, want.Namespace = name, set.Namespace
+		want.Labels = map[string]string{droverv1.ProdSetNameLabel: set.Name, droverv1.ReleaseLabel: s.revision}
+		want.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(set, droverv1.GroupVersion.WithKind("ProdSet"))}
+		want.ProdSet = set.Name
+	}
+	if err := r.writeRelease(ctx, set, cur, want); err != nil {
+		return err
+	}
+	if cur == nil {
+		return r.pruneReleases(ctx, set, name)
+	}
+	return nil
+}
+
+// openAtOnceRelease is the unfinished Release of set's revision: the one last written,
+// or after a restart the newest the API server has.
+func (r *Reconciler) openAtOnceRelease(ctx context.Context, set *droverv1.ProdSet, revision string) (*droverv1.Release, error) {
+	if last := r.releases.last(set.UID); last != nil && last.Revision == revision && !release.Finished(last) {
+		return last, nil
+	}
+	list := &droverv1.ReleaseList{}
+	if err := r.APIReader.List(ctx, list, client.InNamespace(set.Namespace),
+		client.MatchingLabels{droverv1.ProdSetNameLabel: set.Name, droverv1.ReleaseLabel: revision}); err != nil {
+		return nil, fmt.Errorf("listing the set's Releases: %w", err)
+	}
+	var open *droverv1.Release
+	for i := range list.Items {
+		rel := &list.Items[i]
+		if metav1.IsControlledBy(rel, set) && !release.Finished(rel) && (open == nil || rel.StartedTime.After(open.StartedTime.Time)) {
+			open = rel
+		}
+	}
+	return open, nil
 }
 
 // The words of rollout.Next's waiting messages that say a step waits for an approval
