@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"net/url"
 	"time"
-	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -33,6 +32,7 @@ import (
 	"github.com/drover-dev/drover/internal/ready"
 	"github.com/drover-dev/drover/internal/tenancy"
 	tenancyread "github.com/drover-dev/drover/internal/tenancy/read"
+	"github.com/drover-dev/drover/internal/textcut"
 )
 
 // ControllerName names the controller.
@@ -135,7 +135,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	if h, ok := r.Dispatcher.Health(req.NamespacedName); ok {
 		if !h.LastFailure.IsZero() {
-			n.Status.LastFailure = &droverv1.NotifierFailure{Time: metav1.NewTime(h.LastFailure.Truncate(time.Second)), Reason: cut(h.LastReason, maxReason)}
+			n.Status.LastFailure = &droverv1.NotifierFailure{Time: metav1.NewTime(h.LastFailure.Truncate(time.Second)), Reason: textcut.Bytes(h.LastReason, maxReason)}
 		}
 		if h.Failing {
 			v = ready.Verdict{Reconciling: true, Reason: droverv1.NotifierDeliveryFailingReason,
@@ -233,15 +233,4 @@ func checkAddress(policy tenancy.Policy, u *url.URL) *tenancy.Refusal {
 		return policy.GateAddress(addr)
 	}
 	return nil
-}
-
-// cut cuts s to at most n bytes on a rune boundary.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

@@ -15,12 +15,12 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/textcut"
 )
 
 // Event is one event drover recorded, as the manager's event recorder saw it.
@@ -153,17 +153,17 @@ func slackBody(installation string, e Event, dropped int) ([]byte, error) {
 	}
 	summary := fmt.Sprintf("%s: %s", e.Reason, object)
 	msg := slackMessage{
-		Text: cut(escapeSlack(summary+": "+note), maxSlackText),
+		Text: textcut.Mark(escapeSlack(summary+": "+note), maxSlackText),
 		Attachments: []slackAttachment{{
 			Color:    color,
-			Fallback: cut(escapeSlack(summary), maxSlackText),
-			Title:    cut(escapeSlack(summary), 256),
-			Text:     cut(escapeSlack(note), maxSlackText),
+			Fallback: textcut.Mark(escapeSlack(summary), maxSlackText),
+			Title:    textcut.Mark(escapeSlack(summary), 256),
+			Text:     textcut.Mark(escapeSlack(note), maxSlackText),
 			Fields: []slackField{
 				{Title: "Type", Value: escapeSlack(e.Type), Short: true},
 				{Title: "Controller", Value: escapeSlack(e.Controller), Short: true},
 			},
-			Footer: cut(escapeSlack("drover "+installation), 256),
+			Footer: textcut.Mark(escapeSlack("drover "+installation), 256),
 			TS:     e.Time.Unix(),
 		}},
 	}
@@ -175,17 +175,4 @@ func slackBody(installation string, e Event, dropped int) ([]byte, error) {
 // ("<!channel>") or hides a link.
 func escapeSlack(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
-
-// cut cuts s to at most n bytes on a rune boundary, ending in "…" when cut.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const ellipsis = "…"
-	n -= len(ellipsis)
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + ellipsis
 }

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
+	"github.com/drover-dev/drover/internal/textcut"
 )
 
 // MaxCommands is how many commands a Release keeps, the latest.
@@ -89,7 +90,7 @@ func Record(prev *droverv1.Release, in Input) *droverv1.Release {
 	now := metav1.NewTime(in.Now.Truncate(time.Second))
 	rel.Revision, rel.PreviousRevision, rel.Policy = st.Revision, st.PreviousRevision, st.Policy
 	rel.Phase = st.Phase
-	rel.Message = cut(st.Message, maxMessage)
+	rel.Message = textcut.Bytes(st.Message, maxMessage)
 	rel.FinishedTime = st.FinishedTime
 	rel.RollbackLatency = st.RollbackLatency
 
@@ -152,7 +153,7 @@ func Supersede(prev *droverv1.Release, by *droverv1.RolloutStatus, now time.Time
 	t := metav1.NewTime(now.Truncate(time.Second))
 	if rel.Outcome == "" {
 		rel.Outcome = droverv1.ReleaseSuperseded
-		rel.Message = cut("superseded by revision "+by.Revision, maxMessage)
+		rel.Message = textcut.Bytes("superseded by revision "+by.Revision, maxMessage)
 		rel.FinishedTime = &t
 	}
 	for i := range rel.Steps {
@@ -243,14 +244,4 @@ func stepGates(st *droverv1.RolloutStatus, step int32) []droverv1.GateOutcome {
 		}
 	}
 	return out
-}
-
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && (s[n]&0xC0) == 0x80 {
-		n--
-	}
-	return s[:n]
 }

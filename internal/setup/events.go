@@ -3,7 +3,6 @@ package setup
 import (
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -11,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/drover-dev/drover/internal/notify"
+	"github.com/drover-dev/drover/internal/textcut"
 )
 
 // maxEventNote is the longest note the API server accepts in an Event; it refuses a longer
@@ -65,14 +65,4 @@ func (r recorder) event(regarding runtime.Object) (notify.Event, bool) {
 }
 
 // cutNote cuts s to maxEventNote bytes, on a rune boundary, ending in "…" when cut.
-func cutNote(s string) string {
-	if len(s) <= maxEventNote {
-		return s
-	}
-	const ellipsis = "…"
-	n := maxEventNote - len(ellipsis)
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + ellipsis
-}
+func cutNote(s string) string { return textcut.Mark(s, maxEventNote) }
