@@ -63,13 +63,19 @@ func (rs *releases) last(uid types.UID) *droverv1.Release {
 	return rs.latest[uid]
 }
 
+// sameRollout reports whether prev and next are states of one rollout: the same revision
+// started at the same time (a revision rolled out again is another rollout).
+func sameRollout(prev, next *droverv1.RolloutStatus) bool {
+	return prev != nil && prev.Revision == next.Revision && prev.StartedTime.Equal(next.StartedTime)
+}
+
 // releaseTransition reports whether the rollout moved between prev and next in a way
 // its Release records.
 func releaseTransition(prev, next *droverv1.RolloutStatus, commanded bool) bool {
 	switch {
 	case next == nil:
 		return false
-	case commanded, prev == nil, prev.Revision != next.Revision, !prev.StartedTime.Equal(next.StartedTime):
+	case commanded, !sameRollout(prev, next):
 		return true
 	case prev.Phase != next.Phase, prev.Step != next.Step, len(prev.Gates) != len(next.Gates),
 		!ptr.Equal(prev.RollbackLatency, next.RollbackLatency), !prev.FinishedTime.Equal(next.FinishedTime):
@@ -121,7 +127,7 @@ func (r *Reconciler) recordRelease(ctx context.Context, first, s *scope) error {
 		r.event(set, corev1.EventTypeNormal, ReasonRolloutCommand, "Rollout", "%s of revision %s at step %d, set by %s (%s=%q)",
 			word, next.Revision, command.Step+1, by, droverv1.RolloutCommandAnnotation, set.Status.ObservedRolloutCommand)
 	}
-	if prev != nil && (prev.Revision != next.Revision || !prev.StartedTime.Equal(next.StartedTime)) &&
+	if prev != nil && !sameRollout(prev, next) &&
 		prev.Phase != droverv1.RolloutSucceeded && prev.Phase != droverv1.RolloutRolledBack {
 		old, err := r.readRelease(ctx, set, release.Name(set.Name, prev))
 		if err != nil {
@@ -134,35 +140,39 @@ func (r *Reconciler) recordRelease(ctx context.Context, first, s *scope) error {
 		}
 	}
 
-	name := release.Name(set.Name, next)
-	cur, err := r.readRelease(ctx, set, name)
+	cur, err := r.readRelease(ctx, set, release.Name(set.Name, next))
 	if err != nil {
 		return err
 	}
+	return r.saveRelease(ctx, s, cur, next, s.ro.steps, command)
+}
+
+// saveRelease folds the rollout state st (of a policy of steps steps) into cur, the
+// rollout's Release so far, and writes it when that records something new. A nil cur
+// starts the rollout's Release, named after st, with who changed the template, and
+// prunes the set's oldest beyond its limit.
+func (r *Reconciler) saveRelease(ctx context.Context, s *scope, cur *droverv1.Release, st *droverv1.RolloutStatus, steps int, command *release.Command) error {
+	set := s.set
 	in := release.Input{
-		Rollout: next, Steps: s.ro.steps, Version: set.Spec.Template.Spec.Version,
+		Rollout: st, Steps: steps, Version: set.Spec.Template.Spec.Version,
 		Prods: map[string]release.Prod{}, Command: command, Now: s.now,
 	}
 	for _, p := range s.prods {
 		in.Prods[p.Name] = release.Prod{Cluster: clusterKey(p), Weight: s.summaries[p.Name].DNSWeight()}
 	}
-	if cur == nil {
-		in.StartedBy = audit.Who(ctx, r.APIReader, set, "spec", "template")
+	if cur != nil {
+		return r.writeRelease(ctx, set, cur, release.Record(cur, in))
 	}
-	want := release.Record(cur, in)
-	if cur == nil {
-		want.Name, want.Namespace = name, set.Namespace
-		want.Labels = map[string]string{droverv1.ProdSetNameLabel: set.Name, droverv1.ReleaseLabel: next.Revision}
-		want.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(set, droverv1.GroupVersion.WithKind("ProdSet"))}
-		want.ProdSet = set.Name
-	}
-	if err := r.writeRelease(ctx, set, cur, want); err != nil {
+	in.StartedBy = audit.Who(ctx, r.APIReader, set, "spec", "template")
+	want := release.Record(nil, in)
+	want.Name, want.Namespace = release.Name(set.Name, st), set.Namespace
+	want.Labels = map[string]string{droverv1.ProdSetNameLabel: set.Name, droverv1.ReleaseLabel: st.Revision}
+	want.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(set, droverv1.GroupVersion.WithKind("ProdSet"))}
+	want.ProdSet = set.Name
+	if err := r.writeRelease(ctx, set, nil, want); err != nil {
 		return err
 	}
-	if cur == nil {
-		return r.pruneReleases(ctx, set, name)
-	}
-	return nil
+	return r.pruneReleases(ctx, set, want.Name)
 }
 
 // atOnceStep names the one step of a set without a RolloutPolicy.
@@ -207,28 +217,7 @@ func (r *Reconciler) recordAtOnce(ctx context.Context, first, s *scope) error {
 		st.Phase, st.Step, st.StepName, st.FinishedTime = droverv1.RolloutSucceeded, 1, "", &now
 		st.Message = fmt.Sprintf("every Prod runs revision %s", s.revision)
 	}
-	in := release.Input{Rollout: st, Steps: 1, Version: set.Spec.Template.Spec.Version, Prods: map[string]release.Prod{}, Now: s.now}
-	for _, p := range s.prods {
-		in.Prods[p.Name] = release.Prod{Cluster: clusterKey(p), Weight: s.summaries[p.Name].DNSWeight()}
-	}
-	name := release.Name(set.Name, st)
-	if cur == nil {
-		in.StartedBy = audit.Who(ctx, r.APIReader, set, "spec", "template")
-	}
-	want := release.Record(cur, in)
-	if cur == nil {
-		want.Name, want.Namespace = name, set.Namespace
-		want.Labels = map[string]string{droverv1.ProdSetNameLabel: set.Name, droverv1.ReleaseLabel: s.revision}
-		want.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(set, droverv1.GroupVersion.WithKind("ProdSet"))}
-		want.ProdSet = set.Name
-	}
-	if err := r.writeRelease(ctx, set, cur, want); err != nil {
-		return err
-	}
-	if cur == nil {
-		return r.pruneReleases(ctx, set, name)
-	}
-	return nil
+	return r.saveRelease(ctx, s, cur, st, 1, nil)
 }
 
 // openAtOnceRelease is the unfinished Release of set's revision: the one last written,
@@ -267,7 +256,7 @@ func (r *Reconciler) rolloutNotices(set *droverv1.ProdSet, prev, next *droverv1.
 	if next == nil {
 		return
 	}
-	same := prev != nil && prev.Revision == next.Revision && prev.StartedTime.Equal(next.StartedTime)
+	same := sameRollout(prev, next)
 	active := next.Phase == droverv1.RolloutProgressing || next.Phase == droverv1.RolloutPaused
 	if active && awaitsApproval(next.Message) && !(same && prev.Step == next.Step && awaitsApproval(prev.Message)) {
 		r.event(set, corev1.EventTypeNormal, ReasonAwaitingApproval, "Rollout", "revision %s, step %d (%s): %s; kubectl drover rollout promote %s",
