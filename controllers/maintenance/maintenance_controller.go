@@ -38,6 +38,7 @@ import (
 	"github.com/drover-dev/drover/internal/plan"
 	"github.com/drover-dev/drover/internal/ready"
 	"github.com/drover-dev/drover/internal/safety"
+	"github.com/drover-dev/drover/internal/textcut"
 	"github.com/drover-dev/drover/internal/traffic"
 )
 
@@ -402,12 +403,11 @@ func (r *Reconciler) done(s *scope) {
 // drain starts it over (admitted again, as a new one would be). Each value is acted on
 // once; the event names who set it.
 func (r *Reconciler) command(ctx context.Context, m *droverv1.ClusterMaintenance) {
-	v := m.Annotations[droverv1.MaintenanceCommandAnnotation]
+	// status.observedCommand holds 256 bytes: a longer value is compared as it is kept,
+	// or it would be read as a new command at every reconcile.
+	v := textcut.Bytes(m.Annotations[droverv1.MaintenanceCommandAnnotation], 256)
 	if v == "" || v == m.Status.ObservedCommand {
 		return
-	}
-	if len(v) > 256 {
-		v = v[:256]
 	}
 	m.Status.ObservedCommand = v
 	word, _, _ := strings.Cut(v, "@")

@@ -1,9 +1,14 @@
 package maintenance
 
 import (
+	"context"
+	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -66,5 +71,24 @@ func TestDrainState(t *testing.T) {
 		if got := drainState(tc.p); got != tc.want {
 			t.Errorf("drainState(%+v) = %q, want %q", tc.p, got, tc.want)
 		}
+	}
+}
+
+// A command is acted on once per value, a value longer than status.observedCommand
+// holds too: it is compared as it is kept, not read again at every reconcile.
+func TestCommandActsOncePerValue(t *testing.T) {
+	rec := events.NewFakeRecorder(10)
+	r := &Reconciler{Recorder: rec, Now: time.Now}
+	m := &droverv1.ClusterMaintenance{ObjectMeta: metav1.ObjectMeta{Name: "eu-1", Namespace: "fleet",
+		Annotations: map[string]string{droverv1.MaintenanceCommandAnnotation: "restore@" + strings.Repeat("é", 200)}},
+		Spec: droverv1.ClusterMaintenanceSpec{ClusterName: "eu-1"}}
+	for range 3 {
+		r.command(context.Background(), m)
+	}
+	if m.Status.RestoreTime == nil || len(m.Status.ObservedCommand) > 256 || !utf8.ValidString(m.Status.ObservedCommand) {
+		t.Fatalf("restoreTime %v, observedCommand of %d bytes", m.Status.RestoreTime, len(m.Status.ObservedCommand))
+	}
+	if n := len(rec.Events); n != 1 {
+		t.Errorf("%d events for one command, want 1 (RestoreRequested)", n)
 	}
 }
