@@ -21,8 +21,12 @@ import (
 // MaxCommands is how many commands a Release keeps, the latest.
 const MaxCommands = 32
 
-// maxMessage is the longest message a Release keeps, in bytes.
-const maxMessage = 2048
+// maxMessage is the longest message a Release keeps, in bytes; maxCommandID the longest
+// command id (the CRD's limits).
+const (
+	maxMessage   = 2048
+	maxCommandID = 256
+)
 
 // Prod is what the record needs of one Prod of the set.
 type Prod struct {
@@ -94,8 +98,11 @@ func Record(prev *droverv1.Release, in Input) *droverv1.Release {
 	rel.FinishedTime = st.FinishedTime
 	rel.RollbackLatency = st.RollbackLatency
 
-	if c := in.Command; c != nil && (len(rel.Commands) == 0 || rel.Commands[len(rel.Commands)-1].ID != c.ID) {
-		rel.Commands = append(rel.Commands, droverv1.ReleaseCommand{Command: c.Word, By: c.By, ID: c.ID, Time: now, Step: c.Step})
+	if c := in.Command; c != nil {
+		// The annotation's value is unbounded; the Release keeps 256 bytes of it.
+		if id := textcut.Bytes(c.ID, maxCommandID); len(rel.Commands) == 0 || rel.Commands[len(rel.Commands)-1].ID != id {
+			rel.Commands = append(rel.Commands, droverv1.ReleaseCommand{Command: c.Word, By: c.By, ID: id, Time: now, Step: c.Step})
+		}
 		if n := len(rel.Commands) - MaxCommands; n > 0 {
 			rel.Commands = slices.Delete(rel.Commands, 0, n)
 		}

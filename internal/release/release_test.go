@@ -187,6 +187,18 @@ func TestCommandsAreBounded(t *testing.T) {
 	}
 }
 
+// An annotation value longer than the CRD's 256 bytes for commands[].id is kept cut, and
+// still recorded once.
+func TestCommandIDIsBounded(t *testing.T) {
+	st := &droverv1.RolloutStatus{Revision: "r2", Phase: droverv1.RolloutPaused, StartedTime: at(0)}
+	long := &Command{Word: "pause", ID: "pause@" + strings.Repeat("é", 300)}
+	rel := Record(nil, Input{Rollout: st, Steps: 1, Command: long, Now: t0})
+	rel = Record(rel, Input{Rollout: st, Steps: 1, Command: long, Now: t0})
+	if len(rel.Commands) != 1 || len(rel.Commands[0].ID) > maxCommandID || !strings.HasPrefix(long.ID, rel.Commands[0].ID) || strings.ContainsRune(rel.Commands[0].ID, '\uFFFD') {
+		t.Errorf("%d commands, the id of %d bytes", len(rel.Commands), len(rel.Commands[0].ID))
+	}
+}
+
 func TestMessageIsBounded(t *testing.T) {
 	st := &droverv1.RolloutStatus{Revision: "r2", Phase: droverv1.RolloutPaused, StartedTime: at(0), Message: strings.Repeat("é", 3000)}
 	rel := Record(nil, Input{Rollout: st, Steps: 1, Now: t0})
