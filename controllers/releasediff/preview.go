@@ -17,6 +17,7 @@ import (
 	"github.com/drover-dev/drover/controllers/prodset"
 	"github.com/drover-dev/drover/internal/manifests"
 	"github.com/drover-dev/drover/internal/tenancy"
+	"github.com/drover-dev/drover/internal/textcut"
 	"github.com/drover-dev/drover/internal/workload"
 )
 
@@ -265,10 +266,5 @@ func describe(o *unstructured.Unstructured) string {
 	return o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName()
 }
 
-// clip bounds a message.
-func clip(s string) string {
-	if len(s) <= maxMessage {
-		return s
-	}
-	return s[:maxMessage-3] + "..."
-}
+// clip bounds a message, on a rune boundary.
+func clip(s string) string { return textcut.Mark(s, maxMessage) }
