@@ -344,58 +344,14 @@ func sortedStrings(ss []string) []string {
 	return ss
 }
 
-// Steady-state weights of a Prod's two paths when its mirror does not say (docs/traffic.md,
-// "The two levels of records").
-const (
-	defaultOctaviaWeight int32 = 90
-	defaultNLBWeight     int32 = 10
-)
-
-// pathsOf returns the Prod's paths as its DNS should publish them: its Octavia VIP and
-// its NLB (when the mirror is on) from status.endpoint, split by traffic.Split with the
-// health drover observed, checked by the set's health check. nil when the Prod has no
-// endpoint yet.
+// pathsOf returns the Prod's paths as its DNS should publish them (traffic.ProdPaths),
+// checked by the set's health check; nil when the Prod has no endpoint yet.
 func pathsOf(set *droverv1.ProdSet, p *droverv1.Prod) *traffic.Paths {
-	ep := p.Status.Endpoint
-	if ep == nil {
-		return nil
-	}
-	in := traffic.SplitInput{OctaviaVIP: ep.VIP, OctaviaWeight: defaultOctaviaWeight, NLBWeight: defaultNLBWeight}
-	if m := p.Spec.Traffic.Mirror; m != nil && (m.Enabled == nil || *m.Enabled) {
-		in.NLBDNSName, in.NLBZoneID = ep.NLBDNSName, ep.NLBZoneID
-		if m.OctaviaWeight != nil {
-			in.OctaviaWeight = *m.OctaviaWeight
-		}
-		if m.NLBWeight != nil {
-			in.NLBWeight = *m.NLBWeight
-		}
-	}
-	switch ep.OctaviaStatus {
-	case "ONLINE", "DEGRADED", "DRAINING", "NO_MONITOR":
-		in.Octavia = traffic.Healthy
-	case "ERROR", "OFFLINE":
-		in.Octavia = traffic.Unhealthy
-	}
-	if ms := p.Status.Mirror; ms != nil {
-		var targets, healthy int32
-		for _, tg := range ms.TargetGroups {
-			targets, healthy = targets+tg.Targets, healthy+tg.HealthyTargets
-		}
-		switch {
-		case healthy > 0:
-			in.NLB = traffic.Healthy
-		case targets > 0:
-			in.NLB = traffic.Unhealthy
-		}
-	}
+	var hc *traffic.HealthCheck
 	if t := set.Spec.Traffic; t != nil && t.HealthCheck != nil {
-		in.HealthCheck = &traffic.HealthCheck{Protocol: t.HealthCheck.Protocol, Port: t.HealthCheck.Port, Path: t.HealthCheck.Path}
+		hc = &traffic.HealthCheck{Protocol: t.HealthCheck.Protocol, Port: t.HealthCheck.Port, Path: t.HealthCheck.Path}
 	}
-	paths := traffic.Split(in)
-	if !paths.Routable() {
-		return nil
-	}
-	return &paths
+	return traffic.ProdPaths(p, hc)
 }
 
 // observeEvictions observes, for each Prod this change takes from a published non-zero

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+
+	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 )
 
 // Paths are the two ways into one Prod (docs/traffic.md, "The two levels of records"): its Octavia VIP and
@@ -110,4 +112,56 @@ func Split(in SplitInput) Paths {
 		p.OctaviaWeight, p.NLBWeight = max(total, 1), 0
 	}
 	return p
+}
+
+// Steady-state weights of a Prod's two paths when its mirror does not say (docs/traffic.md,
+// "The two levels of records").
+const (
+	DefaultOctaviaWeight int32 = 90
+	DefaultNLBWeight     int32 = 10
+)
+
+// ProdPaths returns the Prod's paths as its DNS should publish them: its Octavia VIP and
+// its NLB (when the mirror is on) from status.endpoint, split by Split with the health
+// drover observed, each checked by hc. nil when the Prod has no endpoint yet. The
+// ProdSet controller publishes them; the plugin's dashboard draws them.
+func ProdPaths(p *droverv1.Prod, hc *HealthCheck) *Paths {
+	ep := p.Status.Endpoint
+	if ep == nil {
+		return nil
+	}
+	in := SplitInput{OctaviaVIP: ep.VIP, OctaviaWeight: DefaultOctaviaWeight, NLBWeight: DefaultNLBWeight}
+	if m := p.Spec.Traffic.Mirror; m != nil && (m.Enabled == nil || *m.Enabled) {
+		in.NLBDNSName, in.NLBZoneID = ep.NLBDNSName, ep.NLBZoneID
+		if m.OctaviaWeight != nil {
+			in.OctaviaWeight = *m.OctaviaWeight
+		}
+		if m.NLBWeight != nil {
+			in.NLBWeight = *m.NLBWeight
+		}
+	}
+	switch ep.OctaviaStatus {
+	case "ONLINE", "DEGRADED", "DRAINING", "NO_MONITOR":
+		in.Octavia = Healthy
+	case "ERROR", "OFFLINE":
+		in.Octavia = Unhealthy
+	}
+	if ms := p.Status.Mirror; ms != nil {
+		var targets, healthy int32
+		for _, tg := range ms.TargetGroups {
+			targets, healthy = targets+tg.Targets, healthy+tg.HealthyTargets
+		}
+		switch {
+		case healthy > 0:
+			in.NLB = Healthy
+		case targets > 0:
+			in.NLB = Unhealthy
+		}
+	}
+	in.HealthCheck = hc
+	paths := Split(in)
+	if !paths.Routable() {
+		return nil
+	}
+	return &paths
 }
