@@ -98,7 +98,7 @@ It talks to the control-plane cluster of the current kubeconfig context, as kube
 
 	root.AddCommand(c.statusCommand(), c.rolloutCommand(), c.clusterCommand(), c.leftoversCommand(),
 		c.freezeCommand(), c.unfreezeCommand(), c.freezesCommand(), c.overrideSafetyCommand(), c.historyCommand(),
-		c.diffCommand())
+		c.diffCommand(), c.dashboardCommand())
 	return root
 }
 

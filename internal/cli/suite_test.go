@@ -85,7 +85,8 @@ func start() error {
 		if name == "c" {
 			p = "cart"
 		}
-		workloads = append(workloads, testbed.WorkloadOptions{Name: name, Labels: map[string]string{pool: p}})
+		region := map[string]string{"a": "eu", "b": "us", "c": "eu"}[name]
+		workloads = append(workloads, testbed.WorkloadOptions{Name: name, Labels: map[string]string{pool: p, "topology.drover.dev/region": region}})
 	}
 	b, err := testbed.Start(ctx, testbed.Options{
 		Scheme:            setup.Scheme(),
