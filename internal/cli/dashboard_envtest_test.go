@@ -72,7 +72,18 @@ func TestDashboardInABrowser(t *testing.T) {
 	g.Expect(attr(browser, set+` button[data-verb="promote"]`, "disabled")).To(Equal(""), "no rollout to promote")
 	screenshot(t, browser, artifacts, "1-settled.png")
 
-	// A release stops at the canary's approval; the page follows it live.
+	// A release stops at the canary's approval; the page follows it live. Each render
+	// that shows a weight change in flight is recorded (Route53 holds each change
+	// PENDING for a second here).
+	_, err := chromedp.Run(browser, chromedp.Evaluate[bool](`(() => {
+		window.inFlight = [];
+		new MutationObserver(() => {
+			const t = document.querySelector('article[data-set="default/dash"] .traffic[data-in-flight="true"]');
+			if (t) window.inFlight.push(t.innerText);
+		}).observe(document.getElementById("sets"), {childList: true, subtree: true});
+		return true;
+	})()`))
+	g.Expect(err).NotTo(HaveOccurred())
 	updateSet(g, "dash", func(s *droverv1.ProdSet) { s.Spec.Template.Spec.Version = "v2" })
 	g.Eventually(func(g Gomega) {
 		g.Expect(text(browser, set+` .rollout h3`)).To(ContainSubstring("Progressing"))
@@ -82,11 +93,15 @@ func TestDashboardInABrowser(t *testing.T) {
 		g.Expect(text(browser, set+` [data-gate="0"]`)).To(ContainSubstring("approval: waiting"))
 		g.Expect(text(browser, set+` [data-step="0"]`)).To(MatchRegexp(`dash-\w+ Done`))
 		g.Expect(text(browser, set+` .traffic`)).To(ContainSubstring("v2"))
-		g.Expect(text(browser, set+` [data-bar="publishedShare"]`)).To(ContainSubstring("9%")) // 10 of 110
+		g.Expect(text(browser, set+` [data-bar="publishedShare"]`)).To(MatchRegexp(`dash-[ab] 9.1%`)) // 10 of 110
 		g.Expect(text(browser, set+` ul.releases`)).To(MatchRegexp(`Progressing \w{10} v2 · 1 step · started \S+ by \S+\n`))
 		g.Expect(attr(browser, set+` button[data-verb="promote"]`, "disabled")).To(Equal("<none>"))
 	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
 	g.Expect(count(browser, set+` .tl-bar.running`)).To(Equal(1))
+	inFlight, err := chromedp.Run(browser, chromedp.Evaluate[[]string](`window.inFlight`))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(inFlight).To(ContainElement(And(ContainSubstring("Traffic change in flight\nDNS now"), ContainSubstring("\ndesired\n"),
+		MatchRegexp(`DNS (100 → desired 0 \(submitted 0\)|0 → desired 10 \(submitted 10\))`))), "DNS's weight beside the desired one while the canary's weight moves")
 	screenshot(t, browser, artifacts, "2-canary-waits-for-approval.png")
 
 	// promote asks first; cancelled, nothing is sent.
@@ -117,6 +132,13 @@ func TestDashboardInABrowser(t *testing.T) {
 	}, 90*time.Second, 200*time.Millisecond).Should(Succeed())
 	screenshot(t, browser, artifacts, "4-released.png")
 
+	// A tenant's text is shown as text: a Freeze whose reason is markup (of a set of no
+	// consequence here) runs no script and adds no element.
+	hostile := &droverv1.Freeze{ObjectMeta: metav1.ObjectMeta{Namespace: bed.Namespace, Name: "dash-hostile"}, Spec: droverv1.FreezeSpec{
+		FreezeTime: droverv1.FreezeTime{Reason: `<img src=x onerror="document.body.dataset.pwned='1'">`}, ProdSets: []string{"none-such"}}}
+	g.Expect(cp.Create(ctx, hostile)).To(Succeed())
+	t.Cleanup(func() { _ = cp.Delete(context.Background(), hostile) })
+
 	// A tenant whose ServiceAccount may read drover's kinds in namespace default only.
 	alice := tenantKubeconfig(t, "dash-alice")
 	url = startDashboard(t, alice)
@@ -128,6 +150,9 @@ func TestDashboardInABrowser(t *testing.T) {
 		g.Expect(text(browser, "#clusters tbody")).To(MatchRegexp(`a \*\t–\tyes`), "a cluster known from the Prods only")
 	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
 	g.Expect(text(browser, "body")).NotTo(Or(ContainSubstring("secret-shop"), ContainSubstring("dash-other")))
+	g.Expect(text(browser, `[data-freeze="Freeze/default/dash-hostile"]`)).To(ContainSubstring(`(<img src=x onerror="document.body.dataset.pwned='1'">)`))
+	g.Expect(count(browser, "#freezes img")).To(BeZero())
+	g.Expect(attr(browser, "body", "data-pwned")).To(Equal("<none>"))
 	screenshot(t, browser, artifacts, "5-tenant-view.png")
 
 	// Asked for the namespace it may not read, the page shows nothing of it, and says why.

@@ -3,6 +3,7 @@ package cli
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -388,9 +389,9 @@ func trafficView(set *droverv1.ProdSet, prods []droverv1.Prod, views []ProdView,
 	return tv
 }
 
-// share is part of total in percent, to one decimal.
+// share is part of total in percent, rounded to one decimal.
 func share(part, total int32) float64 {
-	return float64(int64(part)*1000/int64(total)) / 10
+	return math.Round(float64(part)*1000/float64(total)) / 10
 }
 
 // prodState is one word for a Prod in the traffic picture.

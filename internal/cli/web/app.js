@@ -84,7 +84,7 @@ function trafficSection(set, colors) {
     el("span", {}, el("span", { class: "swatch", style: { background: "var(--octavia)" } }), "Octavia VIP"),
     el("span", {}, el("span", { class: "swatch", style: { background: "var(--nlb)" } }), "NLB"));
   return el("div", { class: "traffic", "data-in-flight": t.inFlight ? "true" : "false" },
-    el("h3", {}, "Traffic", t.inFlight ? el("span", { class: "badge warn" }, "change in flight") : ""),
+    el("h3", {}, "Traffic ", t.inFlight ? el("span", { class: "badge warn" }, "change in flight") : ""),
     bars, legend, el("div", { class: "topology" }, regions));
 }
 
