@@ -127,11 +127,15 @@ moto: ## Find or install moto's server mode (moto_server), the AWS emulator of t
 octavia: ## Install the real OpenStack Octavia API and worker and RabbitMQ from Debian's packages (needs root or sudo).
 	hack/ensure-octavia.sh
 
+.PHONY: chromium
+chromium: ## Find or install (Debian's package) the headless Chromium the dashboard's browser test drives.
+	hack/ensure-chromium.sh >/dev/null
+
 .PHONY: test
-test: test-binaries prometheus moto octavia ## Run every test (against real kube-apiservers, moto, Octavia and Prometheus).
-	@dir="$$(hack/ensure-k8s-binaries.sh)"; moto="$$(hack/ensure-moto.sh 2>/dev/null)"; \
-	echo "DROVER_K8S_BIN=$$dir DROVER_PROMETHEUS=$(BIN)/prometheus/prometheus DROVER_MOTO_SERVER=$$moto GOTEST_FLAGS='-timeout $(TEST_TIMEOUT) $(GOTESTFLAGS)' hack/test.sh $(TEST_PKGS)"; \
-	DROVER_K8S_BIN="$$dir" KUBEBUILDER_ASSETS="$$dir" DROVER_PROMETHEUS="$(BIN)/prometheus/prometheus" DROVER_MOTO_SERVER="$$moto" \
+test: test-binaries prometheus moto octavia chromium ## Run every test (against real kube-apiservers, moto, Octavia, Prometheus and a headless Chromium).
+	@dir="$$(hack/ensure-k8s-binaries.sh)"; moto="$$(hack/ensure-moto.sh 2>/dev/null)"; chromium="$$(hack/ensure-chromium.sh 2>/dev/null)"; \
+	echo "DROVER_K8S_BIN=$$dir DROVER_PROMETHEUS=$(BIN)/prometheus/prometheus DROVER_MOTO_SERVER=$$moto DROVER_CHROMIUM=$$chromium GOTEST_FLAGS='-timeout $(TEST_TIMEOUT) $(GOTESTFLAGS)' hack/test.sh $(TEST_PKGS)"; \
+	DROVER_K8S_BIN="$$dir" KUBEBUILDER_ASSETS="$$dir" DROVER_PROMETHEUS="$(BIN)/prometheus/prometheus" DROVER_MOTO_SERVER="$$moto" DROVER_CHROMIUM="$$chromium" \
 	  GOTEST_FLAGS="-timeout $(TEST_TIMEOUT) $(GOTESTFLAGS)" hack/test.sh $(TEST_PKGS)
 
 # Benchmarks (docs/benchmarks.md): `make bench BENCH=Eviction` runs the ones matching.

@@ -176,6 +176,7 @@ func (w *walk) followAlong() {
 	w.say("\nthe sandbox now walks through the users' stories (--stories=false skips this). Follow along in another shell:\n")
 	w.say("  export KUBECONFIG=%s", w.sb.cfg.kubeconfigOut)
 	w.say("  export PATH=%s:$PATH   # kubectl-drover (make build) becomes `kubectl drover`", bin)
+	w.say("  kubectl drover dashboard          # the same, live, in the browser")
 	w.say("  kubectl drover status %s -n %s -w", w.set.Name, w.set.Namespace)
 	w.say("  kubectl get prods -n %s -w", w.set.Namespace)
 	w.say("  kubectl drover cluster list")

@@ -101,6 +101,7 @@ func printInstructions(sb *sandbox) {
 	fmt.Printf("process logs:  %s (manager.log, <cluster>-<binary>.log, moto.log, %s/<program>.log)\n", cfg.logDir, relOr(cfg.logDir, c.Octavia.Dir()))
 	fmt.Printf("\nfollow along in another shell:\n\n")
 	fmt.Printf("  export KUBECONFIG=%s\n", cfg.kubeconfigOut)
+	fmt.Printf("  %s dashboard   # a live page in the browser: traffic, rollouts, releases, clusters\n", filepath.Join(cfg.root, "bin", "kubectl-drover"))
 	fmt.Printf("  kubectl get prods -A\n")
 	fmt.Printf("  kubectl get clusters -A\n")
 	fmt.Printf("  kubectl get prodsets,rolloutpolicies,clustermaintenances -A\n")

@@ -220,6 +220,7 @@ func (d *dashboard) guard(next http.Handler) http.Handler {
 				http.Error(w, "wrong token: open the address kubectl drover dashboard printed", http.StatusForbidden)
 				return
 			}
+			//nolint:gosec // G124: plain HTTP on loopback, where not every browser returns a Secure cookie; HttpOnly and SameSite=Strict hold.
 			http.SetCookie(w, &http.Cookie{Name: dashCookie, Value: d.token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 			return

@@ -70,7 +70,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		g.Expect(text(browser, "#clusters tbody")).To(MatchRegexp(`c\teu\tyes\t`))
 	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
 	g.Expect(attr(browser, set+` button[data-verb="promote"]`, "disabled")).To(Equal(""), "no rollout to promote")
-	screenshot(t, browser, artifacts, "1-settled.png")
+	screenshot(browser, t, artifacts, "1-settled.png")
 
 	// A release stops at the canary's approval; the page follows it live. Each render
 	// that shows a weight change in flight is recorded (Route53 holds each change
@@ -102,13 +102,13 @@ func TestDashboardInABrowser(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(inFlight).To(ContainElement(And(ContainSubstring("Traffic change in flight\nDNS now"), ContainSubstring("\ndesired\n"),
 		MatchRegexp(`DNS (100 → desired 0 \(submitted 0\)|0 → desired 10 \(submitted 10\))`))), "DNS's weight beside the desired one while the canary's weight moves")
-	screenshot(t, browser, artifacts, "2-canary-waits-for-approval.png")
+	screenshot(browser, t, artifacts, "2-canary-waits-for-approval.png")
 
 	// promote asks first; cancelled, nothing is sent.
 	g.Expect(chromedp.Do(browser, chromedp.Click(chromedp.CSS(set+` button[data-verb="promote"]`)))).To(Succeed())
 	g.Eventually(func() string { return text(browser, "#confirm") }).Should(MatchRegexp(
 		`^promote the rollout of default/dash\?\s+the gates of step 1 \(canary\) that have not passed pass \(gate 1 approval\), and the rollout goes on to step 2 \(rest\)\s+Cancel\s+Send$`))
-	screenshot(t, browser, artifacts, "3-confirm-promote.png")
+	screenshot(browser, t, artifacts, "3-confirm-promote.png")
 	g.Expect(chromedp.Do(browser, chromedp.Click(chromedp.CSS("#confirm-cancel")))).To(Succeed())
 	g.Consistently(func(g Gomega) {
 		g.Expect(getSet(g, "dash").Annotations).NotTo(HaveKey(droverv1.RolloutCommandAnnotation))
@@ -130,7 +130,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		g.Expect(text(browser, set+` [data-bar="publishedShare"]`)).To(ContainSubstring("50%"))
 		g.Expect(text(browser, set+` .traffic`)).NotTo(ContainSubstring("v1"))
 	}, 90*time.Second, 200*time.Millisecond).Should(Succeed())
-	screenshot(t, browser, artifacts, "4-released.png")
+	screenshot(browser, t, artifacts, "4-released.png")
 
 	// A tenant's text is shown as text: a Freeze whose reason is markup (of a set of no
 	// consequence here) runs no script and adds no element.
@@ -153,7 +153,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	g.Expect(text(browser, `[data-freeze="Freeze/default/dash-hostile"]`)).To(ContainSubstring(`(<img src=x onerror="document.body.dataset.pwned='1'">)`))
 	g.Expect(count(browser, "#freezes img")).To(BeZero())
 	g.Expect(attr(browser, "body", "data-pwned")).To(Equal("<none>"))
-	screenshot(t, browser, artifacts, "5-tenant-view.png")
+	screenshot(browser, t, artifacts, "5-tenant-view.png")
 
 	// Asked for the namespace it may not read, the page shows nothing of it, and says why.
 	url = startDashboard(t, alice, "-n", other.Name)
@@ -164,7 +164,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		g.Expect(text(browser, "#sets")).To(Equal("No ProdSets to show."))
 	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
 	g.Expect(text(browser, "body")).NotTo(ContainSubstring("secret-shop"))
-	screenshot(t, browser, artifacts, "6-forbidden-namespace.png")
+	screenshot(browser, t, artifacts, "6-forbidden-namespace.png")
 }
 
 // newBrowser starts headless Chromium for the test (Debian's package, `make chromium`).
@@ -268,7 +268,7 @@ func jsString(s string) string {
 }
 
 // screenshot saves the whole page as name in dir.
-func screenshot(t *testing.T, ctx context.Context, dir, name string) {
+func screenshot(ctx context.Context, t *testing.T, dir, name string) {
 	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
