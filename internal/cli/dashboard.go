@@ -73,7 +73,7 @@ them, else the namespace of your kubeconfig context.`,
 			if err != nil {
 				return err
 			}
-			d := &dashboard{cli: c, cl: cl, src: src, hub: newDashHub(), token: newToken()}
+			d := &dashboard{cli: c, cl: cl, src: src, hub: newDashHub(), token: newToken(), stop: ctx.Done()}
 			go d.build(ctx)
 			ln, err := net.Listen("tcp", address)
 			if err != nil {
@@ -158,6 +158,9 @@ type dashboard struct {
 	hub   *dashHub
 	token string
 	addr  string // host:port listened on
+	// stop ends the event streams (when the command ends), so that shutting the server
+	// down need not wait for the pages to go.
+	stop <-chan struct{}
 }
 
 // build rebuilds the view when the informers saw a change (gathering the changes of
@@ -273,6 +276,8 @@ func (d *dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case <-r.Context().Done():
+			return
+		case <-d.stop:
 			return
 		case b := <-ch:
 			if _, err := fmt.Fprintf(w, "event: view\ndata: %s\n\n", b); err != nil {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -363,4 +365,71 @@ func TestPageLoadsNothingFromElsewhere(t *testing.T) {
 			t.Errorf("%s not embedded: %v", name, err)
 		}
 	}
+}
+
+// TestDashboardPageRendersAView loads the page in headless Chromium from the real
+// handler serving a view built from fixtures: what the test bed cannot show quickly (an
+// NLB path taking a Prod's traffic when Octavia fails, a maintenance draining a cluster,
+// a baseline gate's numbers, a Prod of no set) is drawn as the view says.
+func TestDashboardPageRendersAView(t *testing.T) {
+	policy := droverv1.RolloutPolicy{}
+	policy.Namespace, policy.Name = "shop", "canary"
+	policy.Spec.Steps = []droverv1.RolloutStep{
+		{Name: "canary", Count: ptr.To(intstr.FromInt32(1)), Gates: []droverv1.Gate{{Baseline: &droverv1.BaselineGate{}}}},
+		{Name: "rest"},
+	}
+	set := droverv1.ProdSet{}
+	set.Namespace, set.Name, set.UID = "shop", "web", "set-uid"
+	set.Spec.RolloutPolicyRef = &droverv1.LocalObjectReference{Name: "canary"}
+	set.Status.Prods = []droverv1.ProdSummary{
+		{Name: "web-a", Cluster: "a", Version: "v2", Weight: ptr.To(int32(100)), PublishedWeight: ptr.To(int32(100))},
+		{Name: "web-b", Cluster: "b", Version: "v1", Weight: ptr.To(int32(0)), PublishedWeight: ptr.To(int32(0)), Evicted: "ClusterMaintenance shop/b-upgrade", Drained: true},
+	}
+	set.Status.Rollout = &droverv1.RolloutStatus{Revision: "r2", Phase: droverv1.RolloutPaused, Step: 0, Message: "gate 1 (baseline) failed",
+		Gates: []droverv1.GateOutcome{{Step: 0, Gate: 0, Type: "baseline", Message: "error_ratio worse", Baseline: &droverv1.BaselineJudgement{
+			Metrics: []droverv1.MetricJudgement{{Name: "error_ratio", Verdict: "Fail", CanaryMean: "0.2", BaselineMean: "0.01", CanarySamples: 12, BaselineSamples: 12, PValue: "0.001"}}}}}}
+	cm := droverv1.ClusterMaintenance{}
+	cm.Namespace, cm.Name, cm.Spec.ClusterName, cm.Status.Phase = "shop", "b-upgrade", "b", droverv1.MaintenanceDraining
+	lone := dashProd("solo", "a", "v9", 5)
+	lone.Labels = nil
+	d := &dashboardData{
+		scope: "namespace shop", sets: []droverv1.ProdSet{set}, policies: []droverv1.RolloutPolicy{policy}, clustersListed: true,
+		clusters:     []clusterv1.Cluster{dashCluster("a", "eu"), dashCluster("b", "us")},
+		maintenances: []droverv1.ClusterMaintenance{cm},
+		prods: []droverv1.Prod{
+			dashProd("web-a", "a", "v2", 100, mirrored(2), func(p *droverv1.Prod) { p.Status.Endpoint.OctaviaStatus = "ERROR" }),
+			dashProd("web-b", "b", "v1", 0, mirrored(2)),
+			lone,
+		},
+		hidden: []string{"Clusters in namespace shop: your credentials may not list them"},
+	}
+	v := buildDashboard(d, time.Now())
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dash := testDashboard()
+	dash.hub.publish("k", b)
+	srv := httptest.NewServer(dash.handler())
+	t.Cleanup(srv.Close) // after the browser's cleanup: Close waits for the page's event stream to end
+	dash.addr = strings.TrimPrefix(srv.URL, "http://")
+
+	browser := newBrowser(t)
+	g := NewWithT(t)
+	g.Expect(chromedp.Do(browser, chromedp.Navigate(srv.URL+"/?token="+dash.token))).To(Succeed())
+	set1 := `article[data-set="shop/web"]`
+	g.Eventually(func() string { return text(browser, "#scope") }, 10*time.Second).Should(Equal("namespace shop"))
+	g.Expect(text(browser, "#hidden-list")).To(Equal("Clusters in namespace shop: your credentials may not list them"))
+	g.Expect(text(browser, set1+` [data-cluster="a"] [data-paths]`)).To(Equal("Octavia 0 (ERROR) · NLB 100 (2/2 healthy)"))
+	g.Expect(text(browser, set1+` [data-cluster="a"] .prod`)).To(ContainSubstring("Octavia ERROR: the NLB takes the Prod's traffic"))
+	g.Expect(text(browser, set1+` [data-region="us"] [data-prod="web-b"]`)).To(And(ContainSubstring("v1 evicted"), ContainSubstring("evicted: ClusterMaintenance shop/b-upgrade")))
+	g.Expect(text(browser, set1+` [data-bar="publishedShare"]`)).To(Equal("web-a 100%"))
+	g.Expect(text(browser, set1+` .rollout h3`)).To(HavePrefix("Rollout Paused"))
+	g.Expect(text(browser, set1+` [data-gate="0"]`)).To(HavePrefix("gate 1 baseline: failed error_ratio worse"))
+	g.Expect(text(browser, set1+` [data-gate="0"] table.judgement tbody`)).To(Equal("error_ratio\tFail\t0.2\t0.01\t12/12\t0.001"))
+	g.Expect(attr(browser, set1+` button[data-verb="resume"]`, "disabled")).To(Equal("<none>"))
+	g.Expect(attr(browser, set1+` button[data-verb="pause"]`, "title")).To(ContainSubstring("already Paused"))
+	g.Expect(text(browser, `#clusters tr[data-cluster="shop/b"]`)).To(Equal("b\tus\tyes\tb-upgrade: Draining\t1\t0"))
+	g.Expect(text(browser, "#lone-prods")).To(Equal("solo on a · v9 · DNS –"))
+	g.Expect(text(browser, "#live")).To(Equal("live"))
 }

@@ -15,7 +15,7 @@ function el(tag, attrs, ...children) {
     if (k === "style") { Object.assign(e.style, v); continue; }
     e.setAttribute(k, v === true ? "" : String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
