@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
@@ -432,4 +433,44 @@ func TestDashboardPageRendersAView(t *testing.T) {
 	g.Expect(text(browser, `#clusters tr[data-cluster="shop/b"]`)).To(Equal("b\tus\tyes\tb-upgrade: Draining\t1\t0"))
 	g.Expect(text(browser, "#lone-prods")).To(Equal("solo on a · v9 · DNS –"))
 	g.Expect(text(browser, "#live")).To(Equal("live"))
+}
+
+// BenchmarkBuildDashboard builds the view of 200 ProdSets of 10 Prods on 20 clusters,
+// each set with 20 Releases (the scale of docs/benchmarks.md's BenchmarkResync), and
+// reports the JSON the page receives per change.
+func BenchmarkBuildDashboard(b *testing.B) {
+	d := &dashboardData{scope: "all namespaces", clustersListed: true}
+	for c := range 20 {
+		d.clusters = append(d.clusters, dashCluster(fmt.Sprintf("c%02d", c), []string{"eu", "us"}[c%2]))
+	}
+	for s := range 200 {
+		set := droverv1.ProdSet{}
+		set.Namespace, set.Name, set.UID = "shop", fmt.Sprintf("set-%03d", s), types.UID(fmt.Sprintf("uid-%03d", s))
+		for p := range 10 {
+			name := fmt.Sprintf("%s-%d", set.Name, p)
+			prod := dashProd(name, fmt.Sprintf("c%02d", (s+p)%20), "v1", 100, mirrored(2))
+			prod.Labels[droverv1.ProdSetNameLabel] = set.Name
+			d.prods = append(d.prods, prod)
+			set.Status.Prods = append(set.Status.Prods, droverv1.ProdSummary{Name: name, Cluster: prod.Spec.ClusterRef.Name, Version: "v1", Weight: ptr.To(int32(100)), PublishedWeight: ptr.To(int32(100))})
+		}
+		for r := range 20 {
+			rel := droverv1.Release{}
+			rel.Namespace, rel.Name = "shop", fmt.Sprintf("%s-%02d", set.Name, r)
+			rel.OwnerReferences = []metav1.OwnerReference{{APIVersion: droverv1.GroupVersion.String(), Kind: "ProdSet", Name: set.Name, UID: set.UID, Controller: ptr.To(true)}}
+			rel.StartedTime = metav1.NewTime(dashNow.Add(-time.Duration(r) * time.Hour))
+			rel.Outcome = droverv1.ReleaseCompleted
+			d.releases = append(d.releases, rel)
+		}
+		d.sets = append(d.sets, set)
+	}
+	var size int
+	for b.Loop() {
+		v := buildDashboard(d, dashNow)
+		j, err := json.Marshal(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(j)
+	}
+	b.ReportMetric(float64(size)/1024, "KiB/view")
 }

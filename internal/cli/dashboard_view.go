@@ -9,6 +9,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
@@ -248,14 +249,21 @@ func buildDashboard(d *dashboardData, now time.Time) DashboardView {
 	slices.SortFunc(sets, func(a, b droverv1.ProdSet) int {
 		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 	})
+	releases := map[types.UID][]*droverv1.Release{} // by the UID of their controller
+	for i := range d.releases {
+		if ref := metav1.GetControllerOf(&d.releases[i]); ref != nil {
+			releases[ref.UID] = append(releases[ref.UID], &d.releases[i])
+		}
+	}
+	bySet := map[string][]droverv1.Prod{} // namespace/set → its Prods
+	for _, p := range d.prods {
+		if name := p.Labels[droverv1.ProdSetNameLabel]; name != "" {
+			bySet[p.Namespace+"/"+name] = append(bySet[p.Namespace+"/"+name], p)
+		}
+	}
 	for i := range sets {
 		set := &sets[i]
-		var mine []droverv1.Prod
-		for _, p := range d.prods {
-			if p.Namespace == set.Namespace && p.Labels[droverv1.ProdSetNameLabel] == set.Name {
-				mine = append(mine, p)
-			}
-		}
+		mine := bySet[set.Namespace+"/"+set.Name]
 		var policy *droverv1.RolloutPolicy
 		if ref := set.Spec.RolloutPolicyRef; ref != nil {
 			policy = policies[set.Namespace+"/"+ref.Name]
@@ -273,7 +281,7 @@ func buildDashboard(d *dashboardData, now time.Time) DashboardView {
 				ds.Commands = append(ds.Commands, cv)
 			}
 		}
-		ds.Releases = releaseBars(set, d.releases)
+		ds.Releases = releaseBars(set, releases[set.UID])
 		v.ProdSets = append(v.ProdSets, ds)
 	}
 	for i := range d.prods {
@@ -479,11 +487,11 @@ func stepTakes(s droverv1.RolloutStep, last bool) string {
 	return what
 }
 
-// releaseBars are the set's own Releases (controlled by it), newest first.
-func releaseBars(set *droverv1.ProdSet, all []droverv1.Release) []ReleaseBar {
+// releaseBars are the set's own Releases (of its namespace, controlled by it), newest
+// first, from candidates (those controlled by an object of the set's UID).
+func releaseBars(set *droverv1.ProdSet, candidates []*droverv1.Release) []ReleaseBar {
 	var rels []*droverv1.Release
-	for i := range all {
-		r := &all[i]
+	for _, r := range candidates {
 		if r.Namespace == set.Namespace && metav1.IsControlledBy(r, set) {
 			rels = append(rels, r)
 		}

@@ -2,8 +2,8 @@
 // rollouts (status), the rollout verbs (promote, pause, resume, abort, rollback) that set
 // the drover.dev/rollout-command annotation, a diff of a candidate release (diff, through
 // a ReleaseDiff the manager computes), and the cluster verbs (list, drain,
-// restore) over Cluster API Clusters and ClusterMaintenances. cmd/kubectl-drover is a
-// thin main around NewCommand.
+// restore) over Cluster API Clusters and ClusterMaintenances, and a local web dashboard
+// of the same (dashboard). cmd/kubectl-drover is a thin main around NewCommand.
 //
 // Everything the plugin decides is read from the objects' status; the controllers stay
 // the authority: a refused command is a courtesy (see --force), never a second rule.
@@ -82,7 +82,8 @@ func NewCommand(streams Streams, opts Options) *cobra.Command {
 		Short: "Follow and steer drover: ProdSets, rollouts and cluster maintenance",
 		Long: `kubectl drover shows ProdSets and their rollouts as a tree, steers rollouts
 (promote, pause, resume, abort, rollback), shows what a new revision would change on
-the workload clusters (diff) and drains and restores workload clusters.
+the workload clusters (diff), keeps each rollout's history, drains and restores
+workload clusters, and serves a live dashboard of all of it in the browser (dashboard).
 
 It talks to the control-plane cluster of the current kubeconfig context, as kubectl does.`,
 		Annotations: map[string]string{
