@@ -169,7 +169,9 @@ func (d *dashboard) build(ctx context.Context) {
 	tick := time.NewTicker(dashRefresh)
 	defer tick.Stop()
 	for {
-		v := buildDashboard(d.src.data(), d.cli.opts.Now())
+		data, now := d.src.data(), d.cli.opts.Now()
+		data.mayPatch = d.src.mayPatch(ctx, d.cl, data.sets, now)
+		v := buildDashboard(data, now)
 		when := v.Time
 		v.Time = ""
 		key, err := json.Marshal(v)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -56,6 +57,7 @@ type dashSource struct {
 	mu        sync.Mutex
 	stores    map[string]cache.Store // by kind name; absent when not listed
 	changed   chan struct{}
+	patch     map[string]patchAnswer // by namespace
 }
 
 // startDashSource decides the view's scope, then lists and watches every kind the user
@@ -208,6 +210,52 @@ func items[T any](s cache.Store) []T {
 		}
 	}
 	return out
+}
+
+// patchCheck is how long the answer to "may the user patch ProdSets in this namespace"
+// is kept before it is asked again.
+const patchCheck = time.Minute
+
+// mayPatch asks the API server (SelfSubjectAccessReview), for each namespace of the
+// sets, whether the user may patch ProdSets there, at most once per patchCheck. A
+// failed review leaves the namespace unanswered: the commands stay offered, and the
+// API server still decides when one is sent.
+func (s *dashSource) mayPatch(ctx context.Context, cl client.Client, sets []droverv1.ProdSet, now time.Time) map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.patch == nil {
+		s.patch = map[string]patchAnswer{}
+	}
+	out := map[string]bool{}
+	for _, set := range sets {
+		ns := set.Namespace
+		if _, done := out[ns]; done {
+			continue
+		}
+		a, ok := s.patch[ns]
+		if !ok || now.Sub(a.at) > patchCheck {
+			review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+				ResourceAttributes: &authorizationv1.ResourceAttributes{
+					Namespace: ns, Verb: "patch", Group: droverv1.GroupVersion.Group, Resource: "prodsets",
+				},
+			}}
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err := cl.Create(rctx, review)
+			cancel()
+			if err != nil {
+				continue
+			}
+			a = patchAnswer{allowed: review.Status.Allowed, at: now}
+			s.patch[ns] = a
+		}
+		out[ns] = a.allowed
+	}
+	return out
+}
+
+type patchAnswer struct {
+	allowed bool
+	at      time.Time
 }
 
 // data is what the stores hold now.

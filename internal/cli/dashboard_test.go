@@ -193,6 +193,18 @@ func TestDashboardRollout(t *testing.T) {
 		t.Errorf("releases: %s; want the set's own, newest first", got)
 	}
 
+	// A user who may not patch ProdSets in the namespace is offered no command, and told why.
+	d.mayPatch = map[string]bool{"shop": false}
+	for _, c := range buildDashboard(d, dashNow).ProdSets[0].Commands {
+		if c.Applies || !strings.Contains(c.Text, "your credentials may not patch ProdSets in namespace shop") {
+			t.Errorf("without patch: %+v", c)
+		}
+	}
+	d.mayPatch = map[string]bool{"shop": true}
+	if c := buildDashboard(d, dashNow).ProdSets[0].Commands[0]; !c.Applies {
+		t.Errorf("with patch: %+v", c)
+	}
+
 	// Rolled back at the current step: that step failed.
 	d.sets[0].Status.Rollout.Phase = droverv1.RolloutRolledBack
 	if s := buildDashboard(d, dashNow).ProdSets[0].Steps[1]; s.State != "failed" {

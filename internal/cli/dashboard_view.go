@@ -194,6 +194,9 @@ type dashboardData struct {
 	clusterFreezes []droverv1.ClusterFreeze
 	// clustersListed is false when Clusters could not be listed.
 	clustersListed bool
+	// mayPatch says, by namespace, whether the user may patch ProdSets there (send
+	// commands); a namespace not in it is taken as allowed (not asked yet).
+	mayPatch map[string]bool
 }
 
 // regionLabels are the Cluster labels read as a cluster's region, first found wins.
@@ -272,10 +275,15 @@ func buildDashboard(d *dashboardData, now time.Time) DashboardView {
 		ds.Traffic = trafficView(set, mine, ds.Prods, region)
 		ds.Steps = stepViews(set, policy)
 		if set.Spec.RolloutPolicyRef != nil {
+			may, asked := d.mayPatch[set.Namespace]
 			for _, verb := range rolloutVerbs {
 				text, err := checkCommand(verb.word, set, policy, now)
 				cv := CommandView{Verb: verb.word, Applies: err == nil, Text: text}
-				if err != nil {
+				switch {
+				case asked && !may:
+					cv.Applies = false
+					cv.Text = "your credentials may not patch ProdSets in namespace " + set.Namespace + " (a command is an annotation on the ProdSet)"
+				case err != nil:
 					cv.Text = err.Error()
 				}
 				ds.Commands = append(ds.Commands, cv)

@@ -17,6 +17,7 @@ import (
 	"os"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/spf13/cobra"
@@ -71,7 +72,7 @@ func NewCommand(streams Streams, opts Options) *cobra.Command {
 		streams.ErrOut = os.Stderr
 	}
 	c := &cli{Streams: streams, opts: opts, scheme: runtime.NewScheme()}
-	for _, add := range []func(*runtime.Scheme) error{droverv1.AddToScheme, clusterv1.AddToScheme, corev1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{droverv1.AddToScheme, clusterv1.AddToScheme, corev1.AddToScheme, authorizationv1.AddToScheme} {
 		if err := add(c.scheme); err != nil {
 			panic(err) // static registrations; cannot fail
 		}
