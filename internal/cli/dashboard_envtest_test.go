@@ -65,6 +65,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		g.Expect(text(browser, set+` [data-region="eu"] [data-cluster="a"]`)).To(MatchRegexp(`cluster a · DNS 100\n(?s).*DNS 100 · 50% of the service`))
 		g.Expect(text(browser, set+` [data-region="us"] [data-cluster="b"]`)).To(ContainSubstring("v1"))
 		g.Expect(text(browser, set+` [data-region="eu"] [data-paths]`)).To(Equal("Octavia 100 (ONLINE) · NLB 0"), "one path: it takes the Prod's whole weight")
+		g.Expect(text(browser, set+` [data-region="eu"] [data-path-shares]`)).To(Equal("of the service: 50% via Octavia · 0% via NLB"))
 		g.Expect(text(browser, set+` [data-step="0"]`)).To(ContainSubstring("1 Prod at weight 10 · 1 gate"))
 		g.Expect(text(browser, "#clusters tbody")).To(MatchRegexp(`a\teu\tyes\t–\t1\t100`))
 		g.Expect(text(browser, "#clusters tbody")).To(MatchRegexp(`c\teu\tyes\t`))

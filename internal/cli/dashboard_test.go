@@ -435,6 +435,7 @@ func TestDashboardPageRendersAView(t *testing.T) {
 	g.Expect(text(browser, "#hidden-list")).To(Equal("Clusters in namespace shop: your credentials may not list them"))
 	g.Expect(text(browser, set1+` [data-cluster="a"] [data-paths]`)).To(Equal("Octavia 0 (ERROR) · NLB 100 (2/2 healthy)"))
 	g.Expect(text(browser, set1+` [data-cluster="a"] .prod`)).To(ContainSubstring("Octavia ERROR: the NLB takes the Prod's traffic"))
+	g.Expect(text(browser, set1+` [data-cluster="a"] [data-path-shares]`)).To(Equal("of the service: 0% via Octavia · 100% via NLB"))
 	g.Expect(text(browser, set1+` [data-region="us"] [data-prod="web-b"]`)).To(And(ContainSubstring("v1 evicted"), ContainSubstring("evicted: ClusterMaintenance shop/b-upgrade")))
 	g.Expect(text(browser, set1+` [data-bar="publishedShare"]`)).To(Equal("web-a 100%"))
 	g.Expect(text(browser, set1+` .rollout h3`)).To(HavePrefix("Rollout Paused"))

@@ -60,6 +60,8 @@ function prodTile(p, colors) {
         `Octavia ${p.paths.octavia}${p.paths.octaviaStatus ? " (" + p.paths.octaviaStatus + ")" : ""} · NLB ${p.paths.nlb}` +
         (p.paths.nlbTargets ? ` (${p.paths.nlbHealthy}/${p.paths.nlbTargets} healthy)` : "") +
         (p.paths.inFlight ? " · change in flight" : "")),
+      p.publishedShare > 0 ? el("div", { class: "paths-label", "data-path-shares": "" },
+        `of the service: ${pct(p.publishedShare * p.paths.octavia / total)} via Octavia · ${pct(p.publishedShare * p.paths.nlb / total)} via NLB`) : "",
       p.paths.note ? el("div", { class: "paths-label" }, p.paths.note) : "",
     ];
   }
