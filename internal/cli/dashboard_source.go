@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -95,15 +94,16 @@ func startDashSource(ctx context.Context, cl client.WithWatch, allNamespaces boo
 		if k.clusterScoped {
 			ns = ""
 		}
-		err := probe(ctx, cl, k, ns)
-		if k.platform && ns == "" && err == nil {
-			// listed across namespaces
-		} else if k.platform && ns != "" {
+		var err error
+		if k.platform && ns != "" {
+			// Across namespaces when the user may, else in the view's namespace.
 			if err = probe(ctx, cl, k, ""); err == nil {
 				ns = ""
 			} else if apierrors.IsForbidden(err) {
 				err = probe(ctx, cl, k, ns)
 			}
+		} else {
+			err = probe(ctx, cl, k, ns)
 		}
 		if err != nil {
 			s.hidden = append(s.hidden, hiddenText(k, ns, err))
@@ -113,18 +113,16 @@ func startDashSource(ctx context.Context, cl client.WithWatch, allNamespaces boo
 		synced = append(synced, inf.HasSynced)
 		go inf.RunWithContext(ctx)
 	}
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
-		return nil, fmt.Errorf("reading the control plane: %w", cmpErr(ctx.Err()))
+	syncCtx, cancel := context.WithTimeout(ctx, syncTimeout)
+	defer cancel()
+	if !cache.WaitForCacheSync(syncCtx.Done(), synced...) {
+		return nil, fmt.Errorf("reading the control plane: %w", syncCtx.Err())
 	}
 	return s, nil
 }
 
-func cmpErr(err error) error {
-	if err == nil {
-		return errors.New("stopped")
-	}
-	return err
-}
+// syncTimeout bounds the first list of every kind.
+const syncTimeout = time.Minute
 
 // probe lists at most one object of kind k in ns ("" for every namespace): whether the
 // user may list it there.
