@@ -57,6 +57,9 @@ func TestSandboxPublishesWeightsToRoute53(t *testing.T) {
 	defer func() {
 		if t.Failed() {
 			t.Logf("the end of the manager's log:\n%s", sb.mgr.LogTail(30))
+			if sb.clouds != nil && sb.clouds.Octavia != nil {
+				t.Logf("the ends of Octavia's logs:\n%s", sb.clouds.Octavia.LogTails())
+			}
 		}
 	}()
 	cp := sb.bed.ControlPlane.Client
