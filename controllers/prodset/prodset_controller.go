@@ -796,6 +796,13 @@ func (r *Reconciler) reconcileDeleteProds(ctx context.Context, s *scope) (ctrl.R
 // desiredProd is the Prod the set wants under name on cluster. The index-th Prod of the
 // set on a cluster (index > 0) gets its own target namespace, "<targetNamespace>-<index>",
 // so two Prods of one set on one cluster never share objects.
+//
+// It carries the Prod controller's finalizer (droverv1.ProdFinalizer), so that the
+// create writes it and the Prod controller need not write the Prod once more before
+// anything lands. The set's field manager then owns the finalizer along with whoever
+// else added it: every apply of the Prod by the set includes it (an apply leaving it out
+// would remove it), and the set never applies a Prod being deleted, whose finalizer the
+// Prod controller removes with its own patch when the Prod is drained and cleaned up.
 func (r *Reconciler) desiredProd(s *scope, name string, index int, cluster, surgeFor string, weight int32, rev string, t *droverv1.ProdTemplate) *droverv1.Prod {
 	p := &droverv1.Prod{
 		TypeMeta: metav1.TypeMeta{APIVersion: droverv1.GroupVersion.String(), Kind: "Prod"},
@@ -820,6 +827,7 @@ func (r *Reconciler) desiredProd(s *scope, name string, index int, cluster, surg
 	}
 	p.Spec.Traffic.Weight = ptr.To(weight)
 	p.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(s.set, droverv1.GroupVersion.WithKind("ProdSet"))}
+	p.Finalizers = []string{droverv1.ProdFinalizer}
 	return p
 }
 
