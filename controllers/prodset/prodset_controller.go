@@ -25,6 +25,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -111,6 +112,7 @@ type Reconciler struct {
 	releases    releases
 	steps       stepClock
 	revisions   revisions
+	statusHolds statusHolds
 	reads       *fresh.Reads
 }
 
@@ -273,7 +275,7 @@ func (s *scope) after(d time.Duration) {
 type phase = phases.Phase[*scope]
 
 // Reconcile brings one ProdSet towards its spec.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	// The set is read as of this manager's last write of it (fresh.Reads: the cache, or,
 	// while the cache has not caught up with that write, the write's response, kept for
 	// this; reading it again would cost as much as the write): its status is the
@@ -297,7 +299,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	s := r.newScope(set, before)
 	defer func() {
 		r.updateStatus(s)
+		now := r.Now()
+		if wait := r.statusHolds.hold(set, &before.Status, now); wait > 0 {
+			// Only transient counts moved, and the status was written a moment ago: the
+			// change waits (see statusHolds); the reconcile after the wait writes it.
+			set.Status = *before.Status.DeepCopy()
+			if retErr == nil && (res.RequeueAfter <= 0 || wait < res.RequeueAfter) {
+				res.RequeueAfter = wait
+			}
+		}
+		statusChanged := !equality.Semantic.DeepEqual(before.Status, set.Status)
 		last, err := r.write(ctx, before, set)
+		if err == nil && statusChanged {
+			r.statusHolds.wrote(set.UID, now)
+		}
 		switch {
 		case err != nil:
 			r.reads.Unsure(set)
@@ -464,6 +479,7 @@ func (r *Reconciler) reconcileFinalizer(_ context.Context, s *scope) (ctrl.Resul
 	r.releases.forget(s.set.UID)
 	r.revisions.forget(s.set.UID)
 	r.steps.forget(s.set.UID)
+	r.statusHolds.forget(s.set.UID)
 	s.done = true
 	return ctrl.Result{}, nil
 }
