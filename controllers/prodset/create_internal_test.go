@@ -36,6 +36,7 @@ type createBed struct {
 	r        *Reconciler
 	s        *scope
 	recorder *events.FakeRecorder
+	client   client.Client
 
 	mu                sync.Mutex
 	applies           []applied
@@ -77,6 +78,7 @@ func newCreateBed(t *testing.T, clusters int) *createBed {
 			return nil
 		},
 	}).Build()
+	b.client = c
 	b.r = &Reconciler{Client: c, Recorder: b.recorder, Gates: &gates.Runner{}}
 	set := &droverv1.ProdSet{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", UID: "set-uid"}}
 	set.Spec.Template.Spec.Version = "v1"
@@ -189,5 +191,33 @@ func TestAGateFailureStopsTheParallelCreates(t *testing.T) {
 	}
 	if len(b2.applies) != 0 || len(b2.events()) != 0 {
 		t.Errorf("an interrupted reconcile wrote %d Prods", len(b2.applies))
+	}
+}
+
+// A name taken by another author's Prod after the set chose it, while the write waited
+// for its turn, is not written over: that Prod is left alone, the others are written.
+func TestANameTakenWhileWaitingIsNotWrittenOver(t *testing.T) {
+	b := newCreateBed(t, 20)
+	var once sync.Once
+	b.hold = func() {
+		once.Do(func() {
+			// While the first writes run, the last Prod's name is taken.
+			late := &droverv1.Prod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-c20"}}
+			if err := b.client.Create(context.Background(), late); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	_, err := b.r.reconcileCreateProds(context.Background(), b.s)
+	if err == nil || !strings.Contains(err.Error(), "web-c20") {
+		t.Errorf("error %v, want one saying web-c20 was taken", err)
+	}
+	if len(b.applies) != 19 {
+		t.Errorf("%d Prods written, want the 19 others", len(b.applies))
+	}
+	for _, a := range b.applies {
+		if a.Metadata.Name == "web-c20" {
+			t.Error("the set wrote over web-c20, another author's Prod")
+		}
 	}
 }

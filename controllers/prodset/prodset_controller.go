@@ -777,7 +777,16 @@ func (r *Reconciler) reconcileCreateProds(ctx context.Context, s *scope) (ctrl.R
 			if stop {
 				return nil
 			}
-			err := r.apply(ctx, p)
+			// The name was free when chosen; a write waits for its turn, so it is
+			// looked up again just before (the same read as when chosen): a Prod
+			// another author made meanwhile is not applied over.
+			err := r.Client.Get(ctx, client.ObjectKeyFromObject(p), &droverv1.Prod{})
+			switch {
+			case err == nil:
+				err = fmt.Errorf("the name %s was taken meanwhile by a Prod that is not the set's: not taken over, another is chosen next time", p.Name)
+			case apierrors.IsNotFound(err):
+				err = r.apply(ctx, p)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
