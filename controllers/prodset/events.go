@@ -1,23 +1,29 @@
 package prodset
 
 import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 
 	droverv1 "github.com/drover-dev/drover/api/v1alpha1"
 	"github.com/drover-dev/drover/internal/rollout"
+	"github.com/drover-dev/drover/internal/textcut"
 )
 
 // Reasons of the events the ProdSet controller records on ProdSets. Each fires once per
 // decision or transition, never on every reconcile; docs/observability.md lists them.
 const (
 	// Placement and traffic.
-	ReasonCreated    = "Created"                           // Normal: a Prod was created on a cluster
-	ReasonSurge      = "Surge"                             // Normal: a stand-in Prod was created for a cluster in surge maintenance
-	ReasonEvicted    = "Evicted"                           // Normal: a Prod's weight went to 0 (unreachable cluster, maintenance, rollout, retirement...)
-	ReasonAdmitted   = "Admitted"                          // Normal: a Prod's weight went back up
+	ReasonCreated    = "Created"                           // Normal: Prods were created (one event per reconcile: how many, on which clusters)
+	ReasonSurge      = "Surge"                             // Normal: stand-in Prods were created for clusters in surge maintenance (one event per reconcile)
+	ReasonEvicted    = "Evicted"                           // Normal: Prods' weights went to 0 (unreachable cluster, maintenance, rollout, retirement...; one event per reconcile)
+	ReasonAdmitted   = "Admitted"                          // Normal: Prods' weights went back up (one event per reconcile)
 	ReasonSuperseded = "Superseded"                        // Warning: a Prod on a cluster unreachable past the toleration is being replaced elsewhere
 	ReasonDeleted    = "Deleted"                           // Normal: a drained Prod was deleted
-	ReasonUpdated    = "Updated"                           // Normal: a Prod's revision changed
+	ReasonUpdated    = "Updated"                           // Normal: Prods' revisions changed (one event per reconcile)
 	ReasonReplacing  = "Replacing"                         // Normal: a replacement Prod was created (Replace strategy)
 	ReasonFrozen     = "Frozen"                            // Warning: too many clusters unreachable at once; the set changes nothing
 	ReasonUnfrozen   = "Unfrozen"                          // Normal: enough clusters answer again
@@ -84,4 +90,103 @@ func rolloutEvent(k rollout.MessageKind) (reason, eventType string) {
 		return e.reason, e.eventType
 	}
 	return "Rollout", corev1.EventTypeNormal
+}
+
+// maxEventMessage bounds the message of an event that lists Prods (the note of an
+// events.k8s.io Event is at most 1 KiB).
+const maxEventMessage = 1024
+
+// batch gathers the per-Prod events of one reconcile's writes, to record one event per
+// reason and kind of change rather than one per Prod: the first apply or a rollout writes
+// every Prod of a set at once (the first apply of 2,000 Prods recorded 2,000 Created
+// events). A batch of one records the single Prod's own sentence.
+type batch struct {
+	order []batchKey
+	by    map[batchKey]*batchLines
+}
+
+// batchKey is one event of a batch: its type and reason, and the heading that says what
+// happened to every Prod listed under it ("%d Prods out of traffic: ...").
+type batchKey struct{ eventType, reason, action, head string }
+
+type batchLines struct {
+	single []string // each Prod's own sentence, for a batch of one
+	items  []string // each Prod as listed under the heading
+}
+
+// add adds one Prod's event: single is its sentence alone, item how it is listed under
+// head, whose "%d" is replaced by the count.
+func (b *batch) add(eventType, reason, action, head, single, item string) {
+	k := batchKey{eventType: eventType, reason: reason, action: action, head: head}
+	if b.by == nil {
+		b.by = map[batchKey]*batchLines{}
+	}
+	l := b.by[k]
+	if l == nil {
+		l = &batchLines{}
+		b.by[k] = l
+		b.order = append(b.order, k)
+	}
+	l.single = append(l.single, single)
+	l.items = append(l.items, item)
+}
+
+// record records the batch's events on set: one per heading, its Prods listed in order
+// of name, the message cut to maxEventMessage.
+func (r *Reconciler) record(set *droverv1.ProdSet, b *batch) {
+	for _, k := range b.order {
+		l := b.by[k]
+		if len(l.single) == 1 {
+			r.event(set, k.eventType, k.reason, k.action, "%s", textcut.Mark(l.single[0], maxEventMessage))
+			continue
+		}
+		items := slices.Clone(l.items)
+		slices.Sort(items)
+		msg := strings.Replace(k.head, "%d", strconv.Itoa(len(items)), 1) + ": " + strings.Join(items, ", ")
+		r.event(set, k.eventType, k.reason, k.action, "%s", textcut.Mark(msg, maxEventMessage))
+	}
+}
+
+// createdEvents records the Prods one reconcile created: one Created event naming how
+// many and on which clusters, and one Surge event for the stand-ins of clusters under
+// surge maintenance.
+func (r *Reconciler) createdEvents(s *scope, created []*droverv1.Prod) {
+	var plain, surge []*droverv1.Prod
+	for _, p := range created {
+		if p.Labels[droverv1.SurgeForLabel] != "" {
+			surge = append(surge, p)
+		} else {
+			plain = append(plain, p)
+		}
+	}
+	b := &batch{}
+	if len(plain) > 0 {
+		head := "created %d Prods on " + clusterList(plain)
+		for _, p := range plain {
+			b.add(corev1.EventTypeNormal, ReasonCreated, "Create", head,
+				fmt.Sprintf("created Prod %s on cluster %s", p.Name, p.Spec.ClusterRef.Name), p.Name)
+		}
+	}
+	for _, p := range surge {
+		c, standsFor := p.Spec.ClusterRef.Name, p.Labels[droverv1.SurgeForLabel]
+		b.add(corev1.EventTypeNormal, ReasonSurge, "Create", "created %d Prods to stand in for clusters during their maintenance",
+			fmt.Sprintf("created Prod %s on cluster %s to stand in for cluster %s during its maintenance", p.Name, c, standsFor),
+			fmt.Sprintf("%s on cluster %s for cluster %s", p.Name, c, standsFor))
+	}
+	r.record(s.set, b)
+}
+
+// clusterList names the clusters of prods, "cluster a" or "clusters a, b and c", in
+// order of name, each once.
+func clusterList(prods []*droverv1.Prod) string {
+	var names []string
+	for _, p := range prods {
+		names = append(names, p.Spec.ClusterRef.Name)
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	if len(names) == 1 {
+		return "cluster " + names[0]
+	}
+	return "clusters " + strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

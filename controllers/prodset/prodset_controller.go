@@ -23,7 +23,9 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -110,6 +112,7 @@ type Reconciler struct {
 	releases    releases
 	steps       stepClock
 	revisions   revisions
+	statusHolds statusHolds
 	reads       *fresh.Reads
 }
 
@@ -272,7 +275,7 @@ func (s *scope) after(d time.Duration) {
 type phase = phases.Phase[*scope]
 
 // Reconcile brings one ProdSet towards its spec.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	// The set is read as of this manager's last write of it (fresh.Reads: the cache, or,
 	// while the cache has not caught up with that write, the write's response, kept for
 	// this; reading it again would cost as much as the write): its status is the
@@ -296,7 +299,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	s := r.newScope(set, before)
 	defer func() {
 		r.updateStatus(s)
+		now := r.Now()
+		if wait := r.statusHolds.hold(set, &before.Status, now); wait > 0 {
+			// Only transient counts moved, and the status was written a moment ago: the
+			// change waits (see statusHolds); the reconcile after the wait writes it.
+			set.Status = *before.Status.DeepCopy()
+			if retErr == nil && (res.RequeueAfter <= 0 || wait < res.RequeueAfter) {
+				res.RequeueAfter = wait
+			}
+		}
+		statusChanged := !equality.Semantic.DeepEqual(before.Status, set.Status)
 		last, err := r.write(ctx, before, set)
+		if err == nil && statusChanged {
+			r.statusHolds.wrote(set.UID, now)
+		}
 		switch {
 		case err != nil:
 			r.reads.Unsure(set)
@@ -463,6 +479,7 @@ func (r *Reconciler) reconcileFinalizer(_ context.Context, s *scope) (ctrl.Resul
 	r.releases.forget(s.set.UID)
 	r.revisions.forget(s.set.UID)
 	r.steps.forget(s.set.UID)
+	r.statusHolds.forget(s.set.UID)
 	s.done = true
 	return ctrl.Result{}, nil
 }
@@ -628,9 +645,15 @@ func (r *Reconciler) reconcileSupersede(ctx context.Context, s *scope) (ctrl.Res
 }
 
 // reconcileApplyProds writes every existing Prod's spec: the template of the revision the
-// rollout wants it on, and its weight.
+// rollout wants it on, and its weight. What it changed is recorded as one event per kind
+// of change (batch), not one per Prod.
+//
+// The Prods are written one after the other, in order of name: a gate failure stops the
+// writes between two Prods (interrupted), and a rollback must find as few Prods written
+// past the failure as can be.
 func (r *Reconciler) reconcileApplyProds(ctx context.Context, s *scope) (ctrl.Result, error) {
 	var errs []error
+	events := &batch{}
 	for _, p := range s.prods {
 		if r.interrupted(ctx, s) {
 			break
@@ -674,74 +697,132 @@ func (r *Reconciler) reconcileApplyProds(ctx context.Context, s *scope) (ctrl.Re
 			errs = append(errs, fmt.Errorf("updating Prod %s: %w", p.Name, err))
 			continue
 		}
+		name, cluster := p.Name, p.Spec.ClusterRef.Name
 		if have != rev {
-			r.event(s.set, corev1.EventTypeNormal, ReasonUpdated, "Update", "Prod %s on cluster %s: revision %s -> %s (version %s)", p.Name, p.Spec.ClusterRef.Name, have, rev, tmpl.Spec.Version)
+			events.add(corev1.EventTypeNormal, ReasonUpdated, "Update",
+				fmt.Sprintf("%%d Prods: revision %s -> %s (version %s)", have, rev, tmpl.Spec.Version),
+				fmt.Sprintf("Prod %s on cluster %s: revision %s -> %s (version %s)", name, cluster, have, rev, tmpl.Spec.Version),
+				fmt.Sprintf("%s on cluster %s", name, cluster))
 		}
 		if old := p.DesiredWeight(); old != w {
 			switch why := pw.Evicted; {
 			case w == 0 && pw.Why == plan.WhySafetyRule:
-				r.event(s.set, corev1.EventTypeNormal, ReasonEvicted, "SetWeight", "Prod %s on cluster %s to leave traffic (weight %d -> 0): %s; a safety rule holds its weight in DNS at %d", p.Name, p.Spec.ClusterRef.Name, old, why, pw.Publish)
+				events.add(corev1.EventTypeNormal, ReasonEvicted, "SetWeight",
+					fmt.Sprintf("%%d Prods to leave traffic (weight -> 0): %s; a safety rule holds their weights in DNS", why),
+					fmt.Sprintf("Prod %s on cluster %s to leave traffic (weight %d -> 0): %s; a safety rule holds its weight in DNS at %d", name, cluster, old, why, pw.Publish),
+					fmt.Sprintf("%s on cluster %s (weight %d -> 0, held at %d)", name, cluster, old, pw.Publish))
 			case w == 0:
-				r.event(s.set, corev1.EventTypeNormal, ReasonEvicted, "SetWeight", "Prod %s on cluster %s out of traffic (weight %d -> 0): %s", p.Name, p.Spec.ClusterRef.Name, old, why)
+				events.add(corev1.EventTypeNormal, ReasonEvicted, "SetWeight",
+					fmt.Sprintf("%%d Prods out of traffic (weight -> 0): %s", why),
+					fmt.Sprintf("Prod %s on cluster %s out of traffic (weight %d -> 0): %s", name, cluster, old, why),
+					fmt.Sprintf("%s on cluster %s (weight %d -> 0)", name, cluster, old))
 			default:
-				r.event(s.set, corev1.EventTypeNormal, ReasonAdmitted, "SetWeight", "Prod %s on cluster %s back in traffic (weight %d -> %d)", p.Name, p.Spec.ClusterRef.Name, old, w)
+				events.add(corev1.EventTypeNormal, ReasonAdmitted, "SetWeight",
+					fmt.Sprintf("%%d Prods back in traffic (weight -> %d)", w),
+					fmt.Sprintf("Prod %s on cluster %s back in traffic (weight %d -> %d)", name, cluster, old, w),
+					fmt.Sprintf("%s on cluster %s (weight %d -> %d)", name, cluster, old, w))
 			}
 		}
 		p.Spec.Traffic.Weight = ptr.To(w)
 	}
+	r.record(s.set, events)
 	return ctrl.Result{}, kerrors.NewAggregate(errs)
 }
 
 // reconcileCreateProds creates the Prods the plan places. A name taken by a Prod that is not the
 // set's (a Prod of its own, say) is skipped, never taken over.
+//
+// The names are chosen first, one after the other (ProdName takes from taken, and a name
+// found taken is skipped); then the Prods are written createConcurrency at a time: at a
+// hundred sets of ten, writing them one by one held the first apply for a minute. Each
+// write starts only if no gate failed since the reconcile read the gates (interrupted),
+// and it writes no more than the plan's Create would one after the other.
 func (r *Reconciler) reconcileCreateProds(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if len(s.plan.Create) == 0 {
+		return ctrl.Result{}, nil
+	}
 	var errs []error
 	taken := map[string]bool{}
 	for _, p := range s.prods {
 		taken[p.Name] = true
 	}
+	rev := s.ro.createRevision
+	tmpl, err := r.template(ctx, s, rev)
+	switch {
+	case err != nil:
+		return ctrl.Result{}, fmt.Errorf("creating %d Prods: %w", len(s.plan.Create), err)
+	case tmpl == nil:
+		rev, tmpl = s.revision, &s.set.Spec.Template
+	}
+	weight := ptr.Deref(tmpl.Spec.Traffic.Weight, droverv1.DefaultWeight)
+	var todo []*droverv1.Prod
 	for _, np := range s.plan.Create {
-		if r.interrupted(ctx, s) {
-			break
-		}
-		var name string
-		var err error
-		created := false
-		for range maxNameAttempts {
-			var index int
-			name, index = ProdName(s.set.Name, np.Cluster, taken)
-			taken[name] = true
-			err = r.Client.Get(ctx, client.ObjectKey{Namespace: s.set.Namespace, Name: name}, &droverv1.Prod{})
-			if err == nil {
-				continue // someone else's Prod
-			}
-			if apierrors.IsNotFound(err) {
-				rev := s.ro.createRevision
-				var tmpl *droverv1.ProdTemplate
-				if tmpl, err = r.template(ctx, s, rev); err == nil && tmpl == nil {
-					rev, tmpl = s.revision, &s.set.Spec.Template
-				}
-				if err == nil {
-					err = r.apply(ctx, r.desiredProd(s, name, index, np.Cluster, np.SurgeFor, ptr.Deref(tmpl.Spec.Traffic.Weight, droverv1.DefaultWeight), rev, tmpl))
-				}
-				created = err == nil
-			}
-			break
-		}
-		if err == nil && !created {
-			err = fmt.Errorf("no free name after %d tries", maxNameAttempts)
-		}
+		name, index, err := r.freeProdName(ctx, s, np.Cluster, taken)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("creating a Prod on cluster %s: %w", np.Cluster, err))
 			continue
 		}
-		if np.SurgeFor != "" {
-			r.event(s.set, corev1.EventTypeNormal, ReasonSurge, "Create", "created Prod %s on cluster %s to stand in for cluster %s during its maintenance", name, np.Cluster, np.SurgeFor)
-		} else {
-			r.event(s.set, corev1.EventTypeNormal, ReasonCreated, "Create", "created Prod %s on cluster %s", name, np.Cluster)
+		todo = append(todo, r.desiredProd(s, name, index, np.Cluster, np.SurgeFor, weight, rev, tmpl))
+	}
+
+	var mu sync.Mutex // guards errs, created and s (interrupted writes it)
+	var created []*droverv1.Prod
+	g := new(errgroup.Group)
+	g.SetLimit(createConcurrency)
+	for _, p := range todo {
+		g.Go(func() error {
+			mu.Lock()
+			stop := r.interrupted(ctx, s)
+			mu.Unlock()
+			if stop {
+				return nil
+			}
+			// The name was free when chosen; a write waits for its turn, so it is
+			// looked up again just before (the same read as when chosen): a Prod
+			// another author made meanwhile is not applied over.
+			err := r.Client.Get(ctx, client.ObjectKeyFromObject(p), &droverv1.Prod{})
+			switch {
+			case err == nil:
+				err = fmt.Errorf("the name %s was taken meanwhile by a Prod that is not the set's: not taken over, another is chosen next time", p.Name)
+			case apierrors.IsNotFound(err):
+				err = r.apply(ctx, p)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("creating a Prod on cluster %s: %w", p.Spec.ClusterRef.Name, err))
+				return nil
+			}
+			created = append(created, p)
+			return nil
+		})
+	}
+	_ = g.Wait() // every error is in errs
+	r.createdEvents(s, created)
+	return ctrl.Result{}, kerrors.NewAggregate(errs)
+}
+
+// createConcurrency bounds how many Prods one reconcile of a set writes at once.
+const createConcurrency = 8
+
+// freeProdName chooses the name of a new Prod of the set on cluster (ProdName), marking
+// it taken: a name a Prod that is not the set's already has is skipped, at most
+// maxNameAttempts of them.
+func (r *Reconciler) freeProdName(ctx context.Context, s *scope, cluster string, taken map[string]bool) (string, int, error) {
+	for range maxNameAttempts {
+		name, index := ProdName(s.set.Name, cluster, taken)
+		taken[name] = true
+		err := r.Client.Get(ctx, client.ObjectKey{Namespace: s.set.Namespace, Name: name}, &droverv1.Prod{})
+		switch {
+		case err == nil:
+			continue // someone else's Prod
+		case apierrors.IsNotFound(err):
+			return name, index, nil
+		default:
+			return "", 0, err
 		}
 	}
-	return ctrl.Result{}, kerrors.NewAggregate(errs)
+	return "", 0, fmt.Errorf("no free name after %d tries", maxNameAttempts)
 }
 
 // gateFailures is how many of the set's gate runs have ended failed so far.
@@ -796,6 +877,13 @@ func (r *Reconciler) reconcileDeleteProds(ctx context.Context, s *scope) (ctrl.R
 // desiredProd is the Prod the set wants under name on cluster. The index-th Prod of the
 // set on a cluster (index > 0) gets its own target namespace, "<targetNamespace>-<index>",
 // so two Prods of one set on one cluster never share objects.
+//
+// It carries the Prod controller's finalizer (droverv1.ProdFinalizer), so that the
+// create writes it and the Prod controller need not write the Prod once more before
+// anything lands. The set's field manager then owns the finalizer along with whoever
+// else added it: every apply of the Prod by the set includes it (an apply leaving it out
+// would remove it), and the set never applies a Prod being deleted, whose finalizer the
+// Prod controller removes with its own patch when the Prod is drained and cleaned up.
 func (r *Reconciler) desiredProd(s *scope, name string, index int, cluster, surgeFor string, weight int32, rev string, t *droverv1.ProdTemplate) *droverv1.Prod {
 	p := &droverv1.Prod{
 		TypeMeta: metav1.TypeMeta{APIVersion: droverv1.GroupVersion.String(), Kind: "Prod"},
@@ -820,6 +908,7 @@ func (r *Reconciler) desiredProd(s *scope, name string, index int, cluster, surg
 	}
 	p.Spec.Traffic.Weight = ptr.To(weight)
 	p.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(s.set, droverv1.GroupVersion.WithKind("ProdSet"))}
+	p.Finalizers = []string{droverv1.ProdFinalizer}
 	return p
 }
 

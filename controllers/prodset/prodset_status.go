@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cluster-api/util/conditions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -326,4 +329,82 @@ func (r *Reconciler) write(ctx context.Context, before, set *droverv1.ProdSet) (
 		return nil, fmt.Errorf("writing the set's status: %w", err)
 	}
 	return status, nil
+}
+
+// statusHold is how long after a status write of a set a change that only moves
+// transient counts waits (statusHolds).
+const statusHold = 3 * time.Second
+
+// statusHolds holds back the status writes of a set that only move transient counts:
+// as a set's Prods land one after another, each wakes the set, and each landing
+// (ReadyReplicas, AvailableReplicas, a Prod's summary turning Available or Reachable, the
+// counts in the conditions' messages) was a status write of its own. A change that only
+// does that, and comes within statusHold of the set's last status write, waits: the
+// reconcile asks to be run again when the hold ends and writes the status then, whatever
+// it is by then. Anything else is written at once: a condition's status or reason, the
+// traffic, the rollout, a Prod's weight, a Prod added or gone, and any Prod's summary
+// turning from Available or Reachable to anything else (what a maintenance's admission
+// reads must never say more is available than is).
+type statusHolds struct {
+	mu   sync.Mutex
+	last map[types.UID]time.Time
+}
+
+// hold is how long set's status change from before must wait; 0: write it now.
+func (h *statusHolds) hold(set *droverv1.ProdSet, before *droverv1.ProdSetStatus, now time.Time) time.Duration {
+	if !set.DeletionTimestamp.IsZero() || !transientOnly(before, &set.Status) {
+		return 0
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	last, ok := h.last[set.UID]
+	if !ok || now.Sub(last) >= statusHold || now.Before(last) {
+		return 0
+	}
+	return statusHold - now.Sub(last)
+}
+
+// wrote records a status write of the set at now.
+func (h *statusHolds) wrote(uid types.UID, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.last == nil {
+		h.last = map[types.UID]time.Time{}
+	}
+	h.last[uid] = now
+}
+
+func (h *statusHolds) forget(uid types.UID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.last, uid)
+}
+
+// transientOnly reports whether after differs from before only in transient counts (see
+// statusHolds); false when they are equal.
+func transientOnly(before, after *droverv1.ProdSetStatus) bool {
+	if equality.Semantic.DeepEqual(before, after) || len(before.Prods) != len(after.Prods) {
+		return false
+	}
+	for i := range before.Prods {
+		b, a := &before.Prods[i], &after.Prods[i]
+		if b.Available == metav1.ConditionTrue && a.Available != metav1.ConditionTrue ||
+			b.Reachable == metav1.ConditionTrue && a.Reachable != metav1.ConditionTrue {
+			return false // a loss is told at once
+		}
+	}
+	return equality.Semantic.DeepEqual(lasting(before), lasting(after))
+}
+
+// lasting is st without its transient counts.
+func lasting(st *droverv1.ProdSetStatus) *droverv1.ProdSetStatus {
+	c := st.DeepCopy()
+	c.ReadyReplicas, c.AvailableReplicas, c.ServingReplicas = 0, 0, 0
+	for i := range c.Prods {
+		c.Prods[i].Available, c.Prods[i].Reachable = "", ""
+	}
+	for i := range c.Conditions {
+		c.Conditions[i].Message = ""
+	}
+	return c
 }

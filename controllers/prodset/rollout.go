@@ -515,26 +515,11 @@ func (r *Reconciler) reconcileReplacements(ctx context.Context, s *scope) (ctrl.
 		if p == nil || s.replacementOf(orig) != nil {
 			continue
 		}
-		var err error
-		created := ""
-		for range maxNameAttempts {
-			name, index := ProdName(s.set.Name, p.Spec.ClusterRef.Name, taken)
-			taken[name] = true
-			err = r.Client.Get(ctx, client.ObjectKey{Namespace: s.set.Namespace, Name: name}, &droverv1.Prod{})
-			if err == nil {
-				continue // taken by a Prod that is not the set's
-			}
-			if apierrors.IsNotFound(err) {
-				desired := r.desiredProd(s, name, index, p.Spec.ClusterRef.Name, p.Labels[droverv1.SurgeForLabel], 0, s.revision, &s.set.Spec.Template)
-				desired.Labels[droverv1.ReplacesLabel] = orig
-				if err = r.apply(ctx, desired); err == nil {
-					created = name
-				}
-			}
-			break
-		}
-		if err == nil && created == "" {
-			err = fmt.Errorf("no free name after %d tries", maxNameAttempts)
+		created, index, err := r.freeProdName(ctx, s, p.Spec.ClusterRef.Name, taken)
+		if err == nil {
+			desired := r.desiredProd(s, created, index, p.Spec.ClusterRef.Name, p.Labels[droverv1.SurgeForLabel], 0, s.revision, &s.set.Spec.Template)
+			desired.Labels[droverv1.ReplacesLabel] = orig
+			err = r.apply(ctx, desired)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("creating the replacement of Prod %s: %w", orig, err))

@@ -48,7 +48,7 @@ func (s *scenario) workloadSnapshot() objectSnapshot {
 	for i, w := range s.bed.Workloads {
 		wg.Go(func() {
 			part := objectSnapshot{}
-			for _, gvk := range manifestKinds {
+			for _, gvk := range s.size.manifestKinds() {
 				var opts []client.ListOption
 				if gvk.Kind != "Namespace" {
 					opts = append(opts, client.HasLabels{droverv1.ProdNameLabel})
@@ -251,7 +251,11 @@ func (s *scenario) listEverything() int {
 				errs[i+1] = fmt.Errorf("%s: %w", w.Name, err)
 				return
 			}
-			for _, l := range []client.ObjectList{&corev1.NamespaceList{}, &corev1.ConfigMapList{}, &corev1.ServiceList{}, &appsv1.DeploymentList{}} {
+			lists := []client.ObjectList{&corev1.NamespaceList{}, &corev1.ConfigMapList{}, &corev1.ServiceList{}}
+			if !s.size.NoDeployment {
+				lists = append(lists, &appsv1.DeploymentList{})
+			}
+			for _, l := range lists {
 				var opts []client.ListOption
 				if _, ns := l.(*corev1.NamespaceList); !ns {
 					opts = append(opts, client.HasLabels{droverv1.ProdNameLabel})
@@ -267,5 +271,5 @@ func (s *scenario) listEverything() int {
 	if err := errors.Join(errs...); err != nil {
 		s.tb.Fatal(err)
 	}
-	return controlPlaneInformers + len(manifestKinds)*len(s.bed.Workloads)
+	return controlPlaneInformers + len(s.size.manifestKinds())*len(s.bed.Workloads)
 }

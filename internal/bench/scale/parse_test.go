@@ -128,3 +128,59 @@ func TestSizeSets(t *testing.T) {
 		t.Errorf("31 Prods over 3 clusters: PerSet %d, %d sets, last of %d; want 3, 11, 1", small.PerSet, len(small.sets()), last.replicas)
 	}
 }
+
+func TestFirstApplyCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		size       Size
+		namespaces float64
+		objects    float64
+		other      requestKey
+		others     float64
+		ok         bool
+	}{
+		// 10 Prods with a Deployment: 10 namespaces and 30 objects at the least.
+		{name: "least", size: Size{Prods: 10}, namespaces: 10, objects: 30, ok: true},
+		{name: "at the limit", size: Size{Prods: 10}, namespaces: 10, objects: 30, other: requestKey{Verb: "GET", Resource: "namespaces"}, others: 8, ok: true},
+		{name: "above", size: Size{Prods: 10}, namespaces: 10, objects: 30, other: requestKey{Verb: "PATCH", Resource: "configmaps"}, others: 9},
+		// Without Deployments the least is 10 namespaces and 20 objects.
+		{name: "no deployment above", size: Size{Prods: 10, NoDeployment: true}, namespaces: 10, objects: 30},
+		{name: "no deployment", size: Size{Prods: 10, NoDeployment: true}, namespaces: 10, objects: 20, ok: true},
+		// The kube-apiservers' own requests do not count.
+		{name: "housekeeping", size: Size{Prods: 10}, namespaces: 10, objects: 30, other: requestKey{Verb: "PUT", Resource: "leases"}, others: 1000, ok: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := result{Size: tc.size, FirstWorkloadReq: requestCounts{
+				{Verb: "POST", Resource: "namespaces"}:  tc.namespaces,
+				{Verb: "APPLY", Resource: "configmaps"}: tc.objects,
+			}}
+			if tc.others > 0 {
+				r.FirstWorkloadReq[tc.other] += tc.others
+			}
+			if err := r.firstApplyCheck(); (err == nil) != tc.ok {
+				t.Errorf("firstApplyCheck() = %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestSizeWithoutDeployment(t *testing.T) {
+	with, without := Size{Prods: 4, Clusters: 2, PerSet: 2}, Size{Prods: 4, Clusters: 2, PerSet: 2, NoDeployment: true}
+	if with.objectsPerProd() != 3 || without.objectsPerProd() != 2 {
+		t.Errorf("objects per Prod %d with a Deployment and %d without, want 3 and 2", with.objectsPerProd(), without.objectsPerProd())
+	}
+	for _, w := range without.workloads() {
+		if w.Controllers {
+			t.Errorf("workload %s runs controllers with no Deployment to run", w.Name)
+		}
+	}
+	set := prodSet(setSpec{name: "a", replicas: 1, pool: "pool-0", zone: "Z"}, false)
+	for _, m := range set.Spec.Template.Spec.Manifests {
+		if strings.Contains(string(m.Raw), `"Deployment"`) {
+			t.Errorf("a ProdSet without a Deployment has one: %s", m.Raw)
+		}
+	}
+	if n := len(prodSet(setSpec{name: "a", replicas: 1}, true).Spec.Template.Spec.Manifests); n != 3 {
+		t.Errorf("a ProdSet with a Deployment has %d manifests, want 3", n)
+	}
+}

@@ -37,7 +37,7 @@ func (r result) table() string {
 		return a / b
 	}
 
-	wlMin := float64(len(manifestKinds) * r.Size.Clusters)
+	wlMin := float64(len(r.Size.manifestKinds()) * r.Size.Clusters)
 	all := func(requestKey) bool { return true }
 	wlWatch, cpWatch := r.WorkloadWatches.total(opened), r.CPWatches.total(opened)
 	wl := r.workloadRequests()
@@ -49,9 +49,9 @@ func (r result) table() string {
 	row("resync: requests to the workload clusters",
 		fmt.Sprintf("%.0f (%s; and %.0f watches opened: %s); besides %.0f discovery and health probes",
 			wl, only(r.WorkloadReq, attributable), wlWatch, only(r.WorkloadWatches, all), wlOther),
-		fmt.Sprintf("%.0f (one LIST and WATCH — a watch whose first answer is the list — of each of %d types per cluster)", wlMin, len(manifestKinds)), ratio(wl, wlMin))
+		fmt.Sprintf("%.0f (one LIST and WATCH — a watch whose first answer is the list — of each of %d types per cluster)", wlMin, len(r.Size.manifestKinds())), ratio(wl, wlMin))
 	row("resync: the Prods' objects compared with the workload clusters: in sync / applied",
-		fmt.Sprintf("%.0f / %.0f", r.Verified, r.Applied), fmt.Sprintf("%d / 0", r.Size.Prods*objectsPerProd), 0)
+		fmt.Sprintf("%.0f / %.0f", r.Verified, r.Applied), fmt.Sprintf("%d / 0", r.Size.Prods*r.Size.objectsPerProd()), 0)
 	qpsFloor := max(0, r.BusiestCluster-workloadBurst) / workloadQPS
 	row("resync: the same requests as the manager counted them (rest_client_requests_total)",
 		fmt.Sprintf("%.0f to the workload clusters (at most %.0f to one), %.0f to the control plane; a Prod reconcile took %s on average",
@@ -78,24 +78,72 @@ func (r result) table() string {
 		fmt.Sprintf("%.1f KiB per Prod (the Prods, ProdSets and Clusters decoded, as an informer holds them; a Prod is %d bytes of JSON)", floorPer/1024, r.ProdBytes),
 		ratio(heapPer, floorPer))
 
-	fwMin := (1 + objectsPerProd) * n // its namespace and its objects
+	fwMin := r.firstWorkloadMin()
 	fw := r.FirstWorkloadReq.total(attributable)
 	fww := r.FirstWorkloadReq.total(func(k requestKey) bool { return attributable(k) && isWrite(k.Verb) })
 	fcMin := 2*n + 2*float64(r.Sets) // create each Prod, one status write each; the sets' creates and one status write each
-	fcw := r.FirstCPReq.total(func(k requestKey) bool { return attributable(k) && isWrite(k.Verb) })
+	cpWrite := func(k requestKey) bool { return attributable(k) && isWrite(k.Verb) }
+	fcw := r.FirstCPReq.total(cpWrite)
 	row("first apply: ProdSets created → every Prod created / Applied and Available / weights published and quiet",
 		fmt.Sprintf("%s / %s / %s", secs(r.FirstCreated), secs(r.FirstAvailable), secs(r.FirstSettled)), "–", 0)
 	row("first apply: requests to the workload clusters",
-		fmt.Sprintf("%.0f, %.0f of them writes (%s)", fw, fww, only(r.FirstWorkloadReq, attributable)),
-		fmt.Sprintf("%.0f (create each Prod's namespace and %d objects)", fwMin, objectsPerProd), ratio(fw, fwMin))
+		fmt.Sprintf("%.0f (%.2f per Prod), %.0f of them writes (%s)", fw, fw/n, fww, only(r.FirstWorkloadReq, attributable)),
+		fmt.Sprintf("%.0f (create each Prod's namespace and %d objects; the run fails above %.1f×)", fwMin, r.Size.objectsPerProd(), firstWorkloadLimit), ratio(fw, fwMin))
 	row("first apply: write requests to the control plane",
-		fmt.Sprintf("%.0f (%s)", fcw, only(r.FirstCPReq, func(k requestKey) bool { return attributable(k) && isWrite(k.Verb) })),
+		fmt.Sprintf("%.0f, %.2f per Prod (%s)", fcw, fcw/n, only(r.FirstCPReq, cpWrite)),
 		fmt.Sprintf("%.0f (create each Prod and set, one status write each)", fcMin), ratio(fcw, fcMin))
+	for _, c := range cpWriteClasses {
+		got := r.FirstCPReq.total(func(k requestKey) bool { return cpWrite(k) && c.of(k.Resource) })
+		row("first apply: control-plane writes of "+c.name, fmt.Sprintf("%.0f (%.2f per Prod)", got, got/n), c.least, 0)
+	}
 	row("first apply: manager CPU", fmt.Sprintf("%s (%.2f ms per Prod)", secs(r.FirstCPU), ms(r.FirstCPU)/n), "–", 0)
 	row("first apply: manager peak RSS (VmHWM), RSS settled", fmt.Sprintf("%s, %s", mibs(r.FirstHWM), mibs(r.FirstRSS)), "–", 0)
 	fmt.Fprintf(&b, "\nreconciles by the restarted manager until done: %v (errors %v); client-side throttling waits logged: %d; stop took %s; test bed started in %s\n",
 		r.Reconciles, r.ReconcileErrors, r.Throttled, secs(r.Stop), secs(r.BedStart))
 	return b.String()
+}
+
+// firstWorkloadLimit is how far above the least possible the first apply's requests to
+// the workload clusters may go before BenchmarkResync fails (see firstApplyCheck).
+const firstWorkloadLimit = 1.2
+
+// firstWorkloadMin is the least the first apply can ask of the workload clusters:
+// create each Prod's namespace and its objects, one request each.
+func (r result) firstWorkloadMin() float64 {
+	return float64(r.Size.Prods * (1 + r.Size.objectsPerProd()))
+}
+
+// firstApplyCheck holds the first apply to what BenchmarkResync checks of it: its
+// requests to the workload clusters at most firstWorkloadLimit times the least possible.
+// Times are reported, not checked: they depend on the machine and its load.
+func (r result) firstApplyCheck() error {
+	least := r.firstWorkloadMin()
+	if got := r.FirstWorkloadReq.total(attributable); got > firstWorkloadLimit*least {
+		return fmt.Errorf("the first apply sent %.0f requests to the workload clusters, %.2f× the least possible %.0f (one per Prod's namespace and object); at most %.1f× allowed: %s",
+			got, got/least, least, firstWorkloadLimit, only(r.FirstWorkloadReq, attributable))
+	}
+	return nil
+}
+
+// cpWriteClass is a class of the control-plane writes the report splits the first
+// apply's into, by resource.
+type cpWriteClass struct {
+	name, least string
+	of          func(resource string) bool
+}
+
+var cpWriteClasses = []cpWriteClass{
+	{"Prods (create, finalizer, spec)", "1 per Prod (its create)", func(r string) bool { return r == "prods" }},
+	{"Prod status", "2 per Prod (landed, Available)", func(r string) bool { return r == "prods/status" }},
+	{"ProdSets and their status", "–", func(r string) bool { return r == "prodsets" || r == "prodsets/status" }},
+	{"events", "–", func(r string) bool { return r == "events" }},
+	{"others (ControllerRevisions...)", "–", func(r string) bool {
+		switch r {
+		case "prods", "prods/status", "prodsets", "prodsets/status", "events":
+			return false
+		}
+		return true
+	}},
 }
 
 // opened accepts the watches of a resource (apiserver_longrunning_requests).

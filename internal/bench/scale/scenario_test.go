@@ -350,7 +350,7 @@ func (s *scenario) createSets() {
 	for range 16 {
 		wg.Go(func() {
 			for spec := range work {
-				if err := s.cp.Create(s.ctx, prodSet(spec)); err != nil {
+				if err := s.cp.Create(s.ctx, prodSet(spec, !s.size.NoDeployment)); err != nil {
 					errs <- fmt.Errorf("creating ProdSet %s: %w", spec.name, err)
 				}
 			}
@@ -613,8 +613,8 @@ func (s *scenario) restart(whileStopped ...func()) {
 		if why := idle(m, want); why != "" {
 			return why
 		}
-		if n := compared(m); n < float64(s.size.Prods*objectsPerProd) {
-			return fmt.Sprintf("%v of %d objects compared with the workload clusters", n, s.size.Prods*objectsPerProd)
+		if n := compared(m); n < float64(s.size.Prods*s.size.objectsPerProd()) {
+			return fmt.Sprintf("%v of %d objects compared with the workload clusters", n, s.size.Prods*s.size.objectsPerProd())
 		}
 		s.benchProdLists++
 		prods, err := s.listProds()

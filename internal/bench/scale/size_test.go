@@ -28,7 +28,10 @@ const (
 )
 
 // Size is the shape of one run: Prods Prods in ProdSets of PerSet replicas (the last
-// one smaller if PerSet does not divide Prods) over Clusters workload clusters.
+// one smaller if PerSet does not divide Prods) over Clusters workload clusters. Each
+// Prod is a ConfigMap and a headless Service, and a Deployment of one Pod unless
+// NoDeployment (DROVER_BENCH_DEPLOYMENT=0: the shape, and the workload clusters
+// then run no kube-controller-manager, kube-scheduler or kwok).
 //
 // Clusters are split into Clusters/PerSet pools (label bench.drover.dev/pool) and
 // labelled with one of four regions; ProdSet i selects pool i mod pools and spreads its
@@ -42,6 +45,8 @@ type Size struct {
 	Clusters    int
 	PerSet      int
 	SetsPerZone int
+	// NoDeployment leaves the Deployment out of every Prod.
+	NoDeployment bool
 }
 
 // normalize makes the size runnable: at most one Prod of a set per cluster.
@@ -93,7 +98,7 @@ func (s Size) workloads() []testbed.WorkloadOptions {
 		out[i] = testbed.WorkloadOptions{
 			Name: fmt.Sprintf("workload-%02d", i+1),
 			// kube-controller-manager, kube-scheduler and kwok run the Deployments' Pods.
-			Controllers: true,
+			Controllers: !s.NoDeployment,
 			Labels: map[string]string{
 				poolLabel:   fmt.Sprintf("pool-%d", i%pools),
 				regionLabel: fmt.Sprintf("region-%d", (i/pools)%regions),
@@ -106,8 +111,9 @@ func (s Size) workloads() []testbed.WorkloadOptions {
 // prodSet is the ProdSet of spec: an app of a ConfigMap, a headless Service (headless so
 // that no ClusterIP is allocated from envtest's /24 service range) and a Deployment of one
 // Pod, which the cluster's kube-controller-manager, kube-scheduler and kwok run (no
-// container runs; the Pod becomes Running and Ready), published to a hosted zone.
-func prodSet(spec setSpec) *droverv1.ProdSet {
+// container runs; the Pod becomes Running and Ready), published to a hosted zone. Without
+// deployment the Deployment is left out.
+func prodSet(spec setSpec, deployment bool) *droverv1.ProdSet {
 	settings := strings.Repeat("# tuning knob left at its default\n", 16) // ~0.5 KiB, as real config is
 	cm := map[string]any{
 		"apiVersion": "v1", "kind": "ConfigMap",
@@ -145,26 +151,35 @@ func prodSet(spec setSpec) *droverv1.ProdSet {
 			},
 		},
 	}
+	manifests := []builder.Object{cm, svc}
+	if deployment {
+		manifests = append(manifests, deploy)
+	}
 	return builder.ProdSet(namespace, spec.name, builder.Replicas(int32(spec.replicas)), builder.Version(version),
 		builder.TemplateLabels(map[string]string{"app.kubernetes.io/name": spec.name}),
-		builder.WithManifests(cm, svc, deploy), builder.Weight(100),
+		builder.WithManifests(manifests...), builder.Weight(100),
 		builder.OnClusters(poolLabel, spec.pool), builder.Spread(regionLabel, 1),
 		builder.Records(spec.zone, spec.name+".bench.example.com", 30))
 }
 
-// manifestKinds are the resource types a Prod of prodSet puts on its cluster: its three
+// manifestKinds are the resource types a Prod of prodSet puts on its cluster: its
 // objects and its target namespace. A resync that verified every Prod by listing needs
 // one LIST of each per cluster (and a watch, to hear of drift after; an informer's watch
 // brings its list).
-var manifestKinds = []schema.GroupVersionKind{
-	corev1.SchemeGroupVersion.WithKind("Namespace"),
-	corev1.SchemeGroupVersion.WithKind("ConfigMap"),
-	corev1.SchemeGroupVersion.WithKind("Service"),
-	appsv1.SchemeGroupVersion.WithKind("Deployment"),
+func (s Size) manifestKinds() []schema.GroupVersionKind {
+	kinds := []schema.GroupVersionKind{
+		corev1.SchemeGroupVersion.WithKind("Namespace"),
+		corev1.SchemeGroupVersion.WithKind("ConfigMap"),
+		corev1.SchemeGroupVersion.WithKind("Service"),
+	}
+	if !s.NoDeployment {
+		kinds = append(kinds, appsv1.SchemeGroupVersion.WithKind("Deployment"))
+	}
+	return kinds
 }
 
 // objectsPerProd is how many objects of its manifests each Prod of prodSet has.
-const objectsPerProd = 3
+func (s Size) objectsPerProd() int { return len(s.manifestKinds()) - 1 }
 
 // controlPlaneInformers is what a manager must read from the control plane at the
 // least when it starts: one LIST of each kind it reconciles or places by (Prods,
