@@ -152,6 +152,7 @@ func TestDriftIsCorrectedByTheWatchAndARestartAppliesNothing(t *testing.T) {
 			"clusterIP": "None", "selector": map[string]any{"app": "api"}, "ports": []any{map[string]any{"name": "http", "port": 80}},
 		}},
 	})
+	firstApply := workloadRequests(t, w.Config, "apiserver_request_total", "GET", "POST", "PUT", "PATCH", "APPLY", "DELETE")
 	g.Expect(own.ControlPlane.Client.Create(ctx, p)).To(Succeed())
 	ready := func(g Gomega) {
 		got := &droverv1.Prod{}
@@ -166,6 +167,11 @@ func TestDriftIsCorrectedByTheWatchAndARestartAppliesNothing(t *testing.T) {
 	g.Eventually(ready, 60*time.Second, 250*time.Millisecond).Should(Succeed())
 	// Let the reconciles of the first apply (woken by its own events) finish.
 	time.Sleep(2 * time.Second)
+	// The first apply cost the least possible: the namespace and each object created
+	// once, nothing read (the namespace was just created: nothing was in it), nothing
+	// applied after its create, and the reconciles after it found everything in sync.
+	g.Expect(minus(workloadRequests(t, w.Config, "apiserver_request_total", "GET", "POST", "PUT", "PATCH", "APPLY", "DELETE"), firstApply)).To(Equal(
+		map[string]float64{"POST namespaces": 1, "POST configmaps": 2, "POST services": 1}), "the first apply's requests")
 
 	// A field drover does not own: another writer adds a label, an annotation and a data
 	// key. The watch wakes the Prod; nothing is applied.
