@@ -910,9 +910,18 @@ func (r *Reconciler) reconcileCleanup(ctx context.Context, s *scope) (ctrl.Resul
 
 // persist writes what the reconcile has changed so far, before it acts on what it wrote,
 // and starts a new patch helper from there for the final patch.
+//
+// The Prod goes on from the write's response (its version and status; the spec is the
+// same while the generation is): the final patch names that version as its precondition
+// (statuspatch), which would otherwise conflict with this very write and take the patch
+// helper's two writes.
 func (r *Reconciler) persist(ctx context.Context, s *scope) error {
 	if err := s.helper.Patch(ctx, s.prod); err != nil {
 		return err
+	}
+	if last, ok := s.writes.Last().(*droverv1.Prod); ok && last.UID == s.prod.UID && last.Generation == s.prod.Generation {
+		s.prod.ResourceVersion = last.ResourceVersion
+		last.Status.DeepCopyInto(&s.prod.Status)
 	}
 	h, err := statuspatch.NewHelper(s.prod, s.writes, r.APIReader)
 	if err != nil {
