@@ -611,7 +611,8 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 	// The objects as the API server returned them: the inventory records their UIDs.
 	prod.Status.Inventory = manifests.Union(refs, remaining)
 	if prod.Status.AppliedVersion != prod.Spec.Version || prod.Status.ObservedGeneration != prod.Generation {
-		r.event(prod, corev1.EventTypeNormal, ReasonApplied, "Apply", "applied %d objects of version %s to Cluster %s", len(objs), prod.Spec.Version, s.clusterKey)
+		r.routineEvent(prod, ReasonApplied, "Apply", "Prods of the set applied their manifests; each Prod's Applied condition says which version",
+			"applied %d objects of version %s to Cluster %s", len(objs), prod.Spec.Version, s.clusterKey)
 	}
 	s.applied = true
 	prod.Status.AppliedVersion = prod.Spec.Version
