@@ -932,14 +932,29 @@ func (r *Reconciler) persist(ctx context.Context, s *scope) error {
 	return nil
 }
 
-// removeFinalizer lets the Prod go once its traffic is drained. The deferred patch
-// writes it.
-func (r *Reconciler) removeFinalizer(_ context.Context, s *scope) error {
+// removeFinalizer lets the Prod go once its traffic is drained. It takes drover's
+// finalizer off with the version read as a precondition (finalizer.Remove), so that a
+// finalizer another controller added or removed meanwhile is neither dropped nor put back,
+// as the patch helper's merge patch of the whole list would; the final patch starts from
+// the version it left and writes the status the reconcile computed.
+func (r *Reconciler) removeFinalizer(ctx context.Context, s *scope) error {
 	if !s.drained {
 		return nil
 	}
-	controllerutil.RemoveFinalizer(s.prod, droverv1.ProdFinalizer)
+	want := s.prod.Status.DeepCopy()
+	removed, err := finalizer.Remove(ctx, s.writes, r.APIReader, s.prod, droverv1.ProdFinalizer)
+	if err != nil {
+		return fmt.Errorf("removing the finalizer: %w", err)
+	}
 	s.finalizerRemoved = true
+	if removed {
+		h, err := statuspatch.NewHelper(s.prod, s.writes, r.APIReader)
+		if err != nil {
+			return err
+		}
+		s.helper = h
+		s.prod.Status = *want
+	}
 	return nil
 }
 
