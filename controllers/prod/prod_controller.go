@@ -813,7 +813,7 @@ func (r *Reconciler) makeCreateEntryApply(ctx context.Context, s *scope, o *unst
 	if err := s.workload.Get(ctx, client.ObjectKeyFromObject(o), cur); err != nil {
 		return client.IgnoreNotFound(err) // gone: the apply fails and claims it again
 	}
-	patch, ok := manifests.CreateEntryPatch(cur.GetManagedFields())
+	patch, ok := manifests.CreateEntryPatch(string(uid), cur.GetManagedFields())
 	if cur.GetUID() != uid || !ok {
 		return nil
 	}

@@ -246,16 +246,25 @@ func CreateEntryToApply(uid string) []byte {
 }
 
 // CreateEntryPatch is the JSON patch that leaves drover's field manager with its apply
-// entry only, from an object's managedFields as read (entries): its create entry made an
-// apply's when it has no apply entry yet, else removed (DropUpdateEntries: a later apply
-// owns what the create set and the configuration still sets). False when drover has no
-// update entry.
-func CreateEntryPatch(entries []metav1.ManagedFieldsEntry) ([]byte, bool) {
+// entry only, of the object of UID uid whose managedFields were read as entries: its
+// create entry made an apply's when it has no apply entry yet, else removed
+// (DropUpdateEntries: a later apply owns what the create set and the configuration still
+// sets). Guarded by a test of the UID too. False when drover has no update entry.
+func CreateEntryPatch(uid string, entries []metav1.ManagedFieldsEntry) ([]byte, bool) {
 	hasApply := slices.ContainsFunc(entries, func(e metav1.ManagedFieldsEntry) bool {
 		return e.Manager == droverv1.FieldManager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == ""
 	})
 	if hasApply {
-		return DropUpdateEntries(entries)
+		drop, ok := DropUpdateEntries(entries)
+		if !ok {
+			return nil, false
+		}
+		var ops []jsonPatchOp
+		if err := json.Unmarshal(drop, &ops); err != nil { // our own: cannot happen
+			return nil, false
+		}
+		patch, _ := json.Marshal(append([]jsonPatchOp{{Op: "test", Path: "/metadata/uid", Value: uid}}, ops...))
+		return patch, true
 	}
 	for i, e := range entries {
 		if e.Manager != droverv1.FieldManager || e.Operation != metav1.ManagedFieldsOperationUpdate || e.Subresource != "" {
@@ -263,6 +272,7 @@ func CreateEntryPatch(entries []metav1.ManagedFieldsEntry) ([]byte, bool) {
 		}
 		path := "/metadata/managedFields/" + strconv.Itoa(i)
 		patch, _ := json.Marshal([]jsonPatchOp{
+			{Op: "test", Path: "/metadata/uid", Value: uid},
 			{Op: "test", Path: path + "/manager", Value: e.Manager},
 			{Op: "test", Path: path + "/operation", Value: string(e.Operation)},
 			{Op: "replace", Path: path + "/operation", Value: string(metav1.ManagedFieldsOperationApply)},

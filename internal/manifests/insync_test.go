@@ -191,7 +191,7 @@ func TestCreateEntryBecomesAnApplyEntry(t *testing.T) {
 		{"no create entry", []metav1.ManagedFieldsEntry{droverApply, kcm}, nil},
 		{"drover's subresource update stays", []metav1.ManagedFieldsEntry{entry(droverv1.FieldManager, update, "status")}, nil},
 	} {
-		patch, ok := CreateEntryPatch(tc.entries)
+		patch, ok := CreateEntryPatch("uid-1", tc.entries)
 		if ok != (tc.want != nil) {
 			t.Errorf("%s: patches %t", tc.name, ok)
 			continue
@@ -199,8 +199,11 @@ func TestCreateEntryBecomesAnApplyEntry(t *testing.T) {
 		if !ok {
 			continue
 		}
-		if got := applyToManagedFields(t, patch, tc.entries); !equality.Semantic.DeepEqual(got, tc.want) {
-			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		if got, err := patchDoc(patch, "uid-1", tc.entries); err != nil || !equality.Semantic.DeepEqual(got, tc.want) {
+			t.Errorf("%s: %+v (%v), want %+v", tc.name, got, err, tc.want)
+		}
+		if _, err := patchDoc(patch, "uid-2", tc.entries); err == nil {
+			t.Errorf("%s: the patch must fail on an object of another UID", tc.name)
 		}
 	}
 }
