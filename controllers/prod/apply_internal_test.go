@@ -71,7 +71,7 @@ func TestAnObjectCreatedAfterItWasClaimedIsNotTakenOver(t *testing.T) {
 	s := &scope{prod: prod, workload: workload, claimed: []droverv1.ObjectReference{manifests.RefOf(o)}} // found absent: no UID
 	r := &Reconciler{ProgressInterval: time.Second}
 
-	_, refused, err := r.applyObject(ctx, s, o)
+	_, _, refused, err := r.applyObject(ctx, s, o, droverv1.ObjectReference{}, "cfg")
 	if err != nil || !refused {
 		t.Fatalf("applyObject: refused %t, err %v; want refused without error", refused, err)
 	}

@@ -98,6 +98,9 @@ type Reconciler struct {
 	// their responses as the workload cache keeps them, until the cache catches up
 	// (readCached; workloadHandler).
 	workloadWrites fresh.Writes
+	// namespaces are the workload namespaces drover created, until the workload caches
+	// of namespaces hold them (getNamespace).
+	namespaces createdNamespaces
 }
 
 // +kubebuilder:rbac:groups=drover.dev,resources=prods,verbs=get;list;watch;update;patch
@@ -285,6 +288,9 @@ type scope struct {
 	// when the cache has none), in the manifests' order.
 	claimed []droverv1.ObjectReference
 	live    []*unstructured.Unstructured
+	// createdNamespace: this reconcile created the target namespace, so no object was in
+	// it when claimObjects ran (claimObjects reads none of them).
+	createdNamespace bool
 
 	// availability is nil when it could not be judged.
 	availability *manifests.Availability
@@ -536,22 +542,25 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 	if refused || err != nil {
 		return res, err
 	}
+	// The namespace first: created now, it holds no object, and claimObjects reads none
+	// of its objects. drover never deletes a namespace, so creating it before anything
+	// is recorded in the inventory leaves nothing to forget.
+	if createNamespace {
+		if res, refused, err := r.createNamespace(ctx, s); refused || err != nil {
+			return res, err
+		}
+	}
 	if res, refused, err := r.claimObjects(ctx, s, objs); refused || err != nil {
 		return res, err
 	}
 
 	// Record every object we are about to own before creating it, so a crash between
 	// apply and prune never forgets one.
+	before := prod.Status.Inventory
 	if union := manifests.Union(prod.Status.Inventory, desired); !slices.Equal(union, prod.Status.Inventory) {
 		prod.Status.Inventory = union
 		if err := r.persist(ctx, s); err != nil {
 			return ctrl.Result{}, fmt.Errorf("recording inventory: %w", err)
-		}
-	}
-
-	if createNamespace {
-		if res, refused, err := r.createNamespace(ctx, s); refused || err != nil {
-			return res, err
 		}
 	}
 	// Each object is compared with its live counterpart in the workload cache and applied
@@ -573,14 +582,22 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 			objectsCompared.WithLabelValues(ObjectUnchanged).Inc()
 			continue
 		}
-		if res, stop, err := r.applyObject(ctx, s, o); stop || err != nil {
+		applied, res, stop, err := r.applyObject(ctx, s, o, rec, config)
+		if stop || err != nil {
+			if refusedOnly(s.applyReason) {
+				// Refused (RBAC of the workload cluster, or the object is not the Prod's):
+				// the objects not created yet, this one included, leave the inventory the
+				// pre-write put them in; a Prod deleted later would read them to delete
+				// them, as an identity that may not.
+				prod.Status.Inventory = manifests.Union(refs, before)
+			}
 			return res, err
 		}
 		objectsCompared.WithLabelValues(ObjectApplied).Inc()
-		ref := manifests.RefOf(o)
-		ref.Applied = manifests.AppliedRecord(config, o.GetManagedFields(), o.GetGeneration())
+		ref := manifests.RefOf(applied) // with its UID
+		ref.Applied = manifests.AppliedRecord(config, applied.GetManagedFields(), applied.GetGeneration())
 		refs = append(refs, ref)
-		s.objects = append(s.objects, o)
+		s.objects = append(s.objects, applied)
 	}
 
 	stale := manifests.Stale(prod.Status.Inventory, desired)
@@ -594,7 +611,8 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 	// The objects as the API server returned them: the inventory records their UIDs.
 	prod.Status.Inventory = manifests.Union(refs, remaining)
 	if prod.Status.AppliedVersion != prod.Spec.Version || prod.Status.ObservedGeneration != prod.Generation {
-		r.event(prod, corev1.EventTypeNormal, ReasonApplied, "Apply", "applied %d objects of version %s to Cluster %s", len(objs), prod.Spec.Version, s.clusterKey)
+		r.routineEvent(prod, ReasonApplied, "Apply", "Prods of the set applied their manifests; each Prod's Applied condition says which version",
+			"applied %d objects of version %s to Cluster %s", len(objs), prod.Spec.Version, s.clusterKey)
 	}
 	s.applied = true
 	prod.Status.AppliedVersion = prod.Spec.Version
@@ -626,6 +644,17 @@ func (r *Reconciler) claimObjects(ctx context.Context, s *scope, objs []*unstruc
 	s.live = make([]*unstructured.Unstructured, len(objs))
 	for i, o := range objs {
 		ref := manifests.RefOf(o)
+		if s.createdNamespace && o.GetNamespace() != "" && o.GetNamespace() == s.prod.Spec.TargetNamespace {
+			// In the namespace this reconcile created: absent. One created there by
+			// someone else since makes drover's create fail, and is claimed then. Its
+			// kind is watched all the same (no request), so that drift of what drover
+			// creates now wakes the Prod.
+			if s.cached != nil {
+				r.watchKind(ctx, s, o.GroupVersionKind())
+			}
+			s.claimed = append(s.claimed, ref)
+			continue
+		}
 		_, inInventory := manifests.Recorded(s.prod.Status.Inventory, ref)
 		s.live[i] = r.readCached(ctx, s, o)
 		if live := s.live[i]; inInventory && live != nil && live.GetDeletionTimestamp() == nil && manifests.Owns(s.prod, live, true) {
@@ -684,72 +713,115 @@ func (r *Reconciler) claimObject(ctx context.Context, s *scope, o *unstructured.
 	return uid, ctrl.Result{}, false, nil
 }
 
-// applyObject server-side applies o as the Prod's. An object claimObjects found existing
-// is applied with the UID it was found as, which the API server checks: when the object
-// was deleted, or deleted and re-created by someone else, since, the apply fails and the
-// object is read and claimed again (claimObject), so a re-created object that is not
-// the Prod's is not taken over. The UID the inventory records is never named: whoever
-// may write the Prod's status could have written another object's there.
+// applyObject creates o, or server-side applies it, as the Prod's, and returns it as the
+// API server did. An object claimObjects found existing is applied with the UID it was
+// found as, which the API server checks: when the object was deleted, or deleted and
+// re-created by someone else, since, the apply fails and the object is read and claimed
+// again (claimObject), so a re-created object that is not the Prod's is not taken over.
+// The UID the inventory records is never named: whoever may write the Prod's status could
+// have written another object's there.
 //
-// An object that did not exist when it was claimed is created first (applyAs): an apply
-// creates or updates, and would take over an object someone else created after drover
-// looked, where a create fails and the object is claimed again. The create leaves an
-// update's managedFields entry of drover's owning every field, which would keep a field
-// later dropped from the manifests on the object; it is removed (DropUpdateEntries),
-// whenever an apply's response shows one.
-func (r *Reconciler) applyObject(ctx context.Context, s *scope, o *unstructured.Unstructured) (ctrl.Result, bool, error) {
+// An object that did not exist when it was claimed is created, and only created
+// (applyAs): an apply creates or updates, and would take over an object someone else
+// created after drover looked, where a create fails and the object is claimed again. The
+// create leaves an update's managedFields entry of drover's owning every field it set,
+// which the inventory's record of it marks (manifests.Created). Server-side apply prunes
+// a field its applier's entry owned and no longer sets only when no other entry owns it:
+// so before the first apply of a changed configuration of such an object (recorded, its
+// entry in the inventory, of the UID claimed) that entry is made an apply's (makeCreateEntryApply), and the
+// apply prunes what the new configuration dropped. An apply of the same configuration (a
+// drift corrected) leaves the entry: it owns no field the apply does not.
+func (r *Reconciler) applyObject(ctx context.Context, s *scope, o *unstructured.Unstructured, recorded droverv1.ObjectReference, config string) (*unstructured.Unstructured, ctrl.Result, bool, error) {
 	ref := manifests.RefOf(o)
 	claimed, ok := manifests.Recorded(s.claimed, ref)
 	if !ok {
 		// claimObjects claims every object of the manifests before any is applied.
 		res, err := r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("applying %s: it was not claimed", manifests.Describe(ref)))
-		return res, true, err
+		return nil, res, true, err
 	}
 	_, inInventory := manifests.Recorded(s.prod.Status.Inventory, ref)
-	err := r.applyAs(ctx, s, o, claimed.UID)
+	var err error
+	if claimed.UID != "" && claimed.UID == recorded.UID && manifests.Created(recorded.Applied) && manifests.AppliedConfig(recorded.Applied) != config {
+		err = r.makeCreateEntryApply(ctx, s, o, claimed.UID)
+	}
+	var applied *unstructured.Unstructured
+	if err == nil {
+		applied, err = r.applyAs(ctx, s, o, claimed.UID)
+	}
 	// Not the object claimed: found absent, it exists now; found, it no longer exists (a
 	// conflict) or has another UID (invalid). Or an invalid object, which the second
 	// attempt says again.
 	if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) || apierrors.IsInvalid(err) {
 		again, res, refused, claimErr := r.claimObject(ctx, s, o, inInventory)
 		if refused || claimErr != nil {
-			return res, refused, claimErr
+			return nil, res, refused, claimErr
 		}
-		err = r.applyAs(ctx, s, o, again)
-	}
-	if patch, ok := manifests.DropUpdateEntries(o.GetManagedFields()); err == nil && ok {
-		err = s.workload.Patch(ctx, o, client.RawPatch(types.JSONPatchType, patch))
+		applied, err = r.applyAs(ctx, s, o, again)
 	}
 	if err != nil {
+		if apierrors.IsNotFound(err) && o.GetNamespace() != "" {
+			r.namespaces.forget(s.clusterKey, o.GetNamespace()) // its namespace is gone: read it again
+		}
 		res, err := r.failedRequest(s, droverv1.ProdApplyFailedReason, fmt.Errorf("applying %s %s: %w", o.GetKind(), o.GetName(), err))
-		return res, true, err
+		return nil, res, true, err
 	}
-	r.wrote(o)
-	return ctrl.Result{}, false, nil
+	r.wrote(applied)
+	return applied, ctrl.Result{}, false, nil
 }
 
-// applyAs applies o as the object of UID uid, or creates it first when uid is empty (it
-// was found absent). A create fails (AlreadyExists) on an object someone else created
-// since drover looked, where an apply would take it over; the apply after it makes
-// drover's managedFields entry an apply's. o ends as the API server returned it.
-func (r *Reconciler) applyAs(ctx context.Context, s *scope, o *unstructured.Unstructured, uid types.UID) error {
+// applyAs applies o as the object of UID uid, or only creates it when uid is empty (it
+// was found absent): a create fails (AlreadyExists) on an object someone else created
+// since drover looked, where an apply would take it over. It returns the object as the
+// API server returned it.
+func (r *Reconciler) applyAs(ctx context.Context, s *scope, o *unstructured.Unstructured, uid types.UID) (*unstructured.Unstructured, error) {
+	out := o.DeepCopy()
 	if uid == "" {
-		o.SetUID("")
-		created := o.DeepCopy()
-		if err := s.workload.Create(ctx, created, client.FieldOwner(droverv1.FieldManager)); err != nil {
-			return err
+		out.SetUID("")
+		if err := s.workload.Create(ctx, out, client.FieldOwner(droverv1.FieldManager)); err != nil {
+			return nil, err
 		}
-		// Its version only, for the watch's echo; applyObject records the last write.
-		r.workloadWrites.Wrote(created, nil)
-		uid = created.GetUID()
+		return out, nil
 	}
-	o.SetUID(uid)
-	err := s.workload.Apply(ctx, client.ApplyConfigurationFromUnstructured(o),
-		client.FieldOwner(droverv1.FieldManager), client.ForceOwnership)
+	out.SetUID(uid)
+	if err := s.workload.Apply(ctx, client.ApplyConfigurationFromUnstructured(out),
+		client.FieldOwner(droverv1.FieldManager), client.ForceOwnership); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// makeCreateEntryApply makes drover's create entry of the object of UID uid an apply's
+// entry (manifests.CreateEntryToApply; the patch guesses where it is and fails rather than
+// touch another entry), or, when the guess is wrong, reads the object and patches what
+// it finds (manifests.CreateEntryPatch). An object of another UID is left alone: the
+// apply that follows fails on it and claims it again.
+func (r *Reconciler) makeCreateEntryApply(ctx context.Context, s *scope, o *unstructured.Unstructured, uid types.UID) error {
+	patched := &unstructured.Unstructured{}
+	patched.SetGroupVersionKind(o.GroupVersionKind())
+	patched.SetNamespace(o.GetNamespace())
+	patched.SetName(o.GetName())
+	err := s.workload.Patch(ctx, patched, client.RawPatch(types.JSONPatchType, manifests.CreateEntryToApply(string(uid))))
 	if err == nil {
-		r.workloadWrites.Wrote(o, nil)
+		r.workloadWrites.Wrote(patched, nil) // its version only, for the watch's echo
+		return nil
 	}
-	return err
+	if !apierrors.IsInvalid(err) && !apierrors.IsBadRequest(err) {
+		return client.IgnoreNotFound(err) // gone: the apply fails and claims it again
+	}
+	cur := &unstructured.Unstructured{}
+	cur.SetGroupVersionKind(o.GroupVersionKind())
+	if err := s.workload.Get(ctx, client.ObjectKeyFromObject(o), cur); err != nil {
+		return client.IgnoreNotFound(err) // gone: the apply fails and claims it again
+	}
+	patch, ok := manifests.CreateEntryPatch(string(uid), cur.GetManagedFields())
+	if cur.GetUID() != uid || !ok {
+		return nil
+	}
+	if err := s.workload.Patch(ctx, cur, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+		return err
+	}
+	r.workloadWrites.Wrote(cur, nil)
+	return nil
 }
 
 // wrote records o, as drover's last write of it to its workload cluster returned it, in
@@ -839,9 +911,18 @@ func (r *Reconciler) reconcileCleanup(ctx context.Context, s *scope) (ctrl.Resul
 
 // persist writes what the reconcile has changed so far, before it acts on what it wrote,
 // and starts a new patch helper from there for the final patch.
+//
+// The Prod goes on from the write's response (its version and status; the spec is the
+// same while the generation is): the final patch names that version as its precondition
+// (statuspatch), which would otherwise conflict with this very write and take the patch
+// helper's two writes.
 func (r *Reconciler) persist(ctx context.Context, s *scope) error {
 	if err := s.helper.Patch(ctx, s.prod); err != nil {
 		return err
+	}
+	if last, ok := s.writes.Last().(*droverv1.Prod); ok && last.UID == s.prod.UID && last.Generation == s.prod.Generation {
+		s.prod.ResourceVersion = last.ResourceVersion
+		last.Status.DeepCopyInto(&s.prod.Status)
 	}
 	h, err := statuspatch.NewHelper(s.prod, s.writes, r.APIReader)
 	if err != nil {
@@ -851,14 +932,29 @@ func (r *Reconciler) persist(ctx context.Context, s *scope) error {
 	return nil
 }
 
-// removeFinalizer lets the Prod go once its traffic is drained. The deferred patch
-// writes it.
-func (r *Reconciler) removeFinalizer(_ context.Context, s *scope) error {
+// removeFinalizer lets the Prod go once its traffic is drained. It takes drover's
+// finalizer off with the version read as a precondition (finalizer.Remove), so that a
+// finalizer another controller added or removed meanwhile is neither dropped nor put back,
+// as the patch helper's merge patch of the whole list would; the final patch starts from
+// the version it left and writes the status the reconcile computed.
+func (r *Reconciler) removeFinalizer(ctx context.Context, s *scope) error {
 	if !s.drained {
 		return nil
 	}
-	controllerutil.RemoveFinalizer(s.prod, droverv1.ProdFinalizer)
+	want := s.prod.Status.DeepCopy()
+	removed, err := finalizer.Remove(ctx, s.writes, r.APIReader, s.prod, droverv1.ProdFinalizer)
+	if err != nil {
+		return fmt.Errorf("removing the finalizer: %w", err)
+	}
 	s.finalizerRemoved = true
+	if removed {
+		h, err := statuspatch.NewHelper(s.prod, s.writes, r.APIReader)
+		if err != nil {
+			return err
+		}
+		s.helper = h
+		s.prod.Status = *want
+	}
 	return nil
 }
 
@@ -925,14 +1021,27 @@ func (r *Reconciler) claimNamespace(ctx context.Context, s *scope) (create bool,
 // live when there is no cache or it does not answer in time. A namespace the cache does
 // not hold yet is created and found to exist (createNamespace); one deleted that it still
 // holds fails the apply, which is tried again.
+//
+// A namespace drover created less than createdFor ago that the cache does not hold yet
+// is the one drover created (createdNamespaces), not read again: the cache holding one
+// of that name, drover's or one made again by someone else, is what counts.
 func (r *Reconciler) getNamespace(ctx context.Context, s *scope, name string, ns *corev1.Namespace) error {
 	if s.cached != nil {
 		cctx, cancel := context.WithTimeout(ctx, cacheSyncTimeout)
 		err := s.cached.Get(cctx, client.ObjectKey{Name: name}, ns)
 		cancel()
-		if err == nil || apierrors.IsNotFound(err) {
+		if err == nil {
+			r.namespaces.forget(s.clusterKey, name)
+			return nil
+		}
+		if r.namespaces.get(s.clusterKey, name, ns, r.Now()) {
+			return nil
+		}
+		if apierrors.IsNotFound(err) {
 			return err
 		}
+	} else if r.namespaces.get(s.clusterKey, name, ns, r.Now()) {
+		return nil
 	}
 	return s.admin.Get(ctx, client.ObjectKey{Name: name}, ns)
 }
@@ -949,6 +1058,8 @@ func (r *Reconciler) createNamespace(ctx context.Context, s *scope) (ctrl.Result
 	}}
 	err := s.admin.Create(ctx, ns)
 	if err == nil {
+		s.createdNamespace = true
+		r.namespaces.remember(s.clusterKey, ns, r.Now())
 		return ctrl.Result{}, false, nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
@@ -995,6 +1106,14 @@ func (r *Reconciler) tenantOf(ctx context.Context) func(string) string {
 		}
 		return ns.Labels[droverv1.TenantLabel]
 	}
+}
+
+// refusedOnly says whether an apply stopped for reason wrote nothing for the object it
+// stopped at: the workload cluster's RBAC refused the request, or the object is not the
+// Prod's to take.
+func refusedOnly(reason string) bool {
+	return reason == droverv1.ProdNotPermittedReason || reason == droverv1.ProdNotOwnedReason ||
+		reason == droverv1.ProdOwnershipConflictReason
 }
 
 // failedRequest records a failed workload request. A failure to reach the API server

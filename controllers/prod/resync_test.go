@@ -110,6 +110,51 @@ func workloadRequests(t *testing.T, cfg *rest.Config, metric string, verbs ...st
 	return out
 }
 
+// prodWrites counts, from the control plane's apiserver_request_total, the writes to
+// Prods by verb and subresource ("PATCH prods/status").
+func prodWrites(t *testing.T, cfg *rest.Config) map[string]float64 {
+	t.Helper()
+	cfg = rest.CopyConfig(cfg)
+	cfg.Timeout = 10 * time.Second
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Get(strings.TrimRight(cfg.Host, "/") + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
+			continue
+		}
+		labels, value, _ := strings.Cut(line[len("apiserver_request_total{"):], "} ")
+		l := map[string]string{}
+		for _, kv := range strings.Split(labels, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			l[k] = strings.Trim(v, `"`)
+		}
+		if l["resource"] != "prods" || !slices.Contains([]string{"POST", "PUT", "PATCH", "APPLY"}, l["verb"]) {
+			continue
+		}
+		n, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			t.Fatalf("parsing %q: %v", line, err)
+		}
+		key := l["verb"] + " prods"
+		if l["subresource"] != "" {
+			key += "/" + l["subresource"]
+		}
+		out[key] += n
+	}
+	return out
+}
+
 func minus(a, b map[string]float64) map[string]float64 {
 	out := map[string]float64{}
 	for k, v := range a {
@@ -152,6 +197,8 @@ func TestDriftIsCorrectedByTheWatchAndARestartAppliesNothing(t *testing.T) {
 			"clusterIP": "None", "selector": map[string]any{"app": "api"}, "ports": []any{map[string]any{"name": "http", "port": 80}},
 		}},
 	})
+	firstApply := workloadRequests(t, w.Config, "apiserver_request_total", "GET", "POST", "PUT", "PATCH", "APPLY", "DELETE")
+	firstWrites := prodWrites(t, own.ControlPlane.Config)
 	g.Expect(own.ControlPlane.Client.Create(ctx, p)).To(Succeed())
 	ready := func(g Gomega) {
 		got := &droverv1.Prod{}
@@ -166,6 +213,16 @@ func TestDriftIsCorrectedByTheWatchAndARestartAppliesNothing(t *testing.T) {
 	g.Eventually(ready, 60*time.Second, 250*time.Millisecond).Should(Succeed())
 	// Let the reconciles of the first apply (woken by its own events) finish.
 	time.Sleep(2 * time.Second)
+	// The first apply cost the least possible: the namespace and each object created
+	// once, nothing read (the namespace was just created: nothing was in it), nothing
+	// applied after its create, and the reconciles after it found everything in sync.
+	g.Expect(minus(workloadRequests(t, w.Config, "apiserver_request_total", "GET", "POST", "PUT", "PATCH", "APPLY", "DELETE"), firstApply)).To(Equal(
+		map[string]float64{"POST namespaces": 1, "POST configmaps": 2, "POST services": 1}), "the first apply's requests")
+	// And its writes of the Prod: its create, the finalizer, the inventory recorded before
+	// the objects are created, and one status write when they landed (available at once),
+	// conditions and all: no conflict with the inventory's write, no second write.
+	g.Expect(minus(prodWrites(t, own.ControlPlane.Config), firstWrites)).To(Equal(
+		map[string]float64{"POST prods": 1, "PATCH prods": 1, "PATCH prods/status": 2}), "the first apply's writes of the Prod")
 
 	// A field drover does not own: another writer adds a label, an annotation and a data
 	// key. The watch wakes the Prod; nothing is applied.

@@ -49,3 +49,29 @@ func Ensure(ctx context.Context, c client.Client, live client.Reader, obj client
 		}
 	}
 }
+
+// Remove takes finalizer off obj, if it has it, and says whether it wrote: as Ensure, with
+// the version it read as a precondition, read again from live on a conflict, so that a
+// finalizer another writer added or removed meanwhile is neither dropped nor put back (a
+// JSON merge patch writes the list whole). obj is left as the last write returned it, or
+// as last read.
+func Remove(ctx context.Context, c client.Client, live client.Reader, obj client.Object, finalizer string) (bool, error) {
+	for attempt := 1; ; attempt++ {
+		if !controllerutil.ContainsFinalizer(obj, finalizer) {
+			return false, nil
+		}
+		before := obj.DeepCopyObject().(client.Object)
+		controllerutil.RemoveFinalizer(obj, finalizer)
+		err := c.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+		if err == nil {
+			return true, nil
+		}
+		obj.SetFinalizers(before.GetFinalizers())
+		if !apierrors.IsConflict(err) || live == nil || attempt == attempts {
+			return false, err
+		}
+		if err := live.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return false, err
+		}
+	}
+}

@@ -136,3 +136,46 @@ func TestAddedAfterRepeatedConflicts(t *testing.T) {
 		t.Errorf("stored finalizers %v, want %v", got, want)
 	}
 }
+
+// Another writer changes the finalizers after drover read the object (adds one, takes
+// its own off): drover's removal keeps what it did, rather than write the list it read.
+func TestRemovedKeepingAnotherWritersChange(t *testing.T) {
+	ctx := context.Background()
+	scheme := runtime.NewScheme()
+	if err := droverv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKey{Namespace: "team", Name: "web"}
+	raced := false
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(&droverv1.Prod{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "web",
+		Finalizers: []string{"example.com/mirror", droverv1.ProdFinalizer}}}).
+		WithInterceptorFuncs(interceptor.Funcs{
+			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
+				if !raced {
+					raced = true
+					o := &droverv1.Prod{}
+					if err := c.Get(ctx, key, o); err != nil {
+						return err
+					}
+					o.Finalizers = []string{droverv1.ProdFinalizer, "example.com/other"}
+					if err := c.Update(ctx, o); err != nil {
+						return err
+					}
+				}
+				return c.Patch(ctx, obj, p, opts...)
+			},
+		}).Build()
+	read := &droverv1.Prod{}
+	if err := c.Get(ctx, key, read); err != nil {
+		t.Fatal(err)
+	}
+	if removed, err := Remove(ctx, c, c, read, droverv1.ProdFinalizer); err != nil || !removed {
+		t.Fatalf("removed %v, %v", removed, err)
+	}
+	if got, want := stored(t, c, read).Finalizers, []string{"example.com/other"}; !slices.Equal(got, want) {
+		t.Errorf("stored finalizers %v, want %v", got, want)
+	}
+	if removed, err := Remove(ctx, c, c, read, droverv1.ProdFinalizer); err != nil || removed {
+		t.Errorf("removing it again: removed %v, %v; want nothing written", removed, err)
+	}
+}

@@ -20,7 +20,9 @@ type Availability struct {
 	Status metav1.ConditionStatus
 	// Reason is one of the Prod Available reasons.
 	Reason string
-	// Message names the objects that are not there yet, most important first.
+	// Message names the objects that are not there yet, most important first. While they
+	// progress it stays the same until one of them is done: it does not follow their
+	// steps.
 	Message string
 	// Pending is true while some object is still progressing and may become available.
 	Pending bool
@@ -45,7 +47,10 @@ func Assess(objs []*unstructured.Unstructured) Availability {
 		case status.FailedStatus:
 			failed = append(failed, fmt.Sprintf("%s %s: %s", o.GetKind(), o.GetName(), res.Message))
 		default: // InProgress, Terminating, NotFound, Unknown
-			progressing = append(progressing, fmt.Sprintf("%s %s: %s", o.GetKind(), o.GetName(), res.Message))
+			// Named without kstatus' message: its step counts ("Replicas: 1/3") change on
+			// every poll of a rollout, and each change would be a write of the Prod's
+			// status. The objects' own status says how far they are.
+			progressing = append(progressing, fmt.Sprintf("%s %s", o.GetKind(), o.GetName()))
 		}
 	}
 	switch {

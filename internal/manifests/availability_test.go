@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -75,6 +76,27 @@ kind: ConfigMap
 metadata: {name: settings}
 `
 )
+
+// A rollout's steps change nothing in the verdict's message, so that each poll of it is
+// no write of the Prod's status.
+func TestProgressMessageIsStable(t *testing.T) {
+	step := func(updated, ready int) *unstructured.Unstructured {
+		return obj(t, fmt.Sprintf(`
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, generation: 2}
+spec: {replicas: 3}
+status: {observedGeneration: 2, replicas: 3, updatedReplicas: %d, readyReplicas: %d, availableReplicas: %d}
+`, updated, ready, ready))
+	}
+	first, later := Assess([]*unstructured.Unstructured{step(1, 0)}), Assess([]*unstructured.Unstructured{step(2, 1)})
+	if !first.Pending || !later.Pending {
+		t.Fatalf("a rollout in progress must be pending: %+v, %+v", first, later)
+	}
+	if first.Message != later.Message {
+		t.Errorf("the message follows the rollout's steps: %q, then %q", first.Message, later.Message)
+	}
+}
 
 func TestAssess(t *testing.T) {
 	tests := []struct {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -75,15 +76,50 @@ func ConfigHash(obj *unstructured.Unstructured) (string, error) {
 	return shortHash(data), nil
 }
 
-// FieldsHash is a hash of the fields drover's field manager owns through apply (the
-// object itself, not a subresource), per managedFields; "" when it owns none.
+// FieldsHash is a hash of the fields drover's field manager owns on the object itself
+// (not a subresource), per managedFields; "" when it owns none. An object drover created
+// and has not applied since carries its create's update entry: then the hash covers it
+// too and starts with CreatedMark, which tells the next apply of a changed configuration
+// to make that entry an apply's first (CreateEntryToApply).
 func FieldsHash(entries []metav1.ManagedFieldsEntry) string {
+	var apply, update []byte
 	for _, e := range entries {
-		if e.Manager == droverv1.FieldManager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == "" && e.FieldsV1 != nil {
-			return shortHash(e.FieldsV1.GetRawBytes())
+		if e.Manager != droverv1.FieldManager || e.Subresource != "" || e.FieldsV1 == nil {
+			continue
+		}
+		switch e.Operation {
+		case metav1.ManagedFieldsOperationApply:
+			apply = e.FieldsV1.GetRawBytes()
+		case metav1.ManagedFieldsOperationUpdate:
+			update = e.FieldsV1.GetRawBytes()
 		}
 	}
+	switch {
+	case update != nil:
+		data := make([]byte, 0, len(apply)+len(update)+16)
+		data = append(append(append(data, "apply:"...), apply...), "\nupdate:"...)
+		return CreatedMark + shortHash(append(data, update...))
+	case apply != nil:
+		return shortHash(apply)
+	}
 	return ""
+}
+
+// CreatedMark starts the FieldsHash of an object on which drover's field manager owns
+// fields through an update: its create (a hash is hex, so never starts so).
+const CreatedMark = "u"
+
+// Created reports whether an ObjectReference.Applied record is of an object drover's
+// field manager owned fields of through an update (its create) when it was recorded.
+func Created(applied string) bool {
+	parts := strings.Split(applied, ".")
+	return len(parts) == 3 && strings.HasPrefix(parts[1], CreatedMark)
+}
+
+// AppliedConfig is the ConfigHash an ObjectReference.Applied record was made for.
+func AppliedConfig(applied string) string {
+	config, _, _ := strings.Cut(applied, ".")
+	return config
 }
 
 // AppliedRecord is the ObjectReference.Applied of an apply of a configuration whose
@@ -148,12 +184,12 @@ func shortHash(data []byte) string {
 
 // DropUpdateEntries is a JSON patch removing drover's update entries from an object's
 // managedFields (entries, as the API server returned them), and false when there are
-// none. Drover creates an object it found absent and then applies it; the create leaves
-// an update's entry of drover's owning every field it set, and while that entry lasts a
-// field dropped from the manifests stays on the object: server-side apply removes a
-// field its applier stops setting only when no other entry owns it. Each removal is
-// guarded by tests of the entry's manager and operation, so the patch fails rather than
-// remove another entry when the managedFields changed since entries was read.
+// none. The create of an object leaves an update's entry of drover's owning every field
+// it set, and while that entry lasts a field dropped from the manifests stays on the
+// object: server-side apply removes a field its applier stops setting only when no other
+// entry owns it. Each removal is guarded by tests of the entry's manager and operation,
+// so the patch fails rather than remove another entry when the managedFields changed
+// since entries was read.
 func DropUpdateEntries(entries []metav1.ManagedFieldsEntry) ([]byte, bool) {
 	type op struct {
 		Op    string `json:"op"`
@@ -180,4 +216,68 @@ func DropUpdateEntries(entries []metav1.ManagedFieldsEntry) ([]byte, bool) {
 		return nil, false
 	}
 	return patch, true
+}
+
+type jsonPatchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value,omitempty"`
+}
+
+// CreateEntryToApply is a JSON patch making drover's create entry (an update's, owning
+// every field the create set) an apply's entry of the object of UID uid, guessing that it
+// is the first entry of managedFields: the API server sorts apply entries before update
+// entries, and older update entries before newer ones, so it is, until another manager
+// applies. Guarded by tests of the UID, the entry's manager and its operation, the patch
+// fails (Invalid) rather than change another entry; then the object is read and
+// CreateEntryPatch makes the patch from its entries. Made before the first apply of a
+// changed configuration, it lets that apply prune what the configuration dropped (server-
+// side apply prunes the fields an applier's entry owned and no longer sets, when no other
+// entry owns them), at the cost of one request, on changes only: a new object is created
+// and not applied.
+func CreateEntryToApply(uid string) []byte {
+	patch, _ := json.Marshal([]jsonPatchOp{
+		{Op: "test", Path: "/metadata/uid", Value: uid},
+		{Op: "test", Path: "/metadata/managedFields/0/manager", Value: droverv1.FieldManager},
+		{Op: "test", Path: "/metadata/managedFields/0/operation", Value: string(metav1.ManagedFieldsOperationUpdate)},
+		{Op: "replace", Path: "/metadata/managedFields/0/operation", Value: string(metav1.ManagedFieldsOperationApply)},
+	})
+	return patch
+}
+
+// CreateEntryPatch is the JSON patch that leaves drover's field manager with its apply
+// entry only, of the object of UID uid whose managedFields were read as entries: its
+// create entry made an apply's when it has no apply entry yet, else removed
+// (DropUpdateEntries: a later apply owns what the create set and the configuration still
+// sets). Guarded by a test of the UID too. False when drover has no update entry.
+func CreateEntryPatch(uid string, entries []metav1.ManagedFieldsEntry) ([]byte, bool) {
+	hasApply := slices.ContainsFunc(entries, func(e metav1.ManagedFieldsEntry) bool {
+		return e.Manager == droverv1.FieldManager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == ""
+	})
+	if hasApply {
+		drop, ok := DropUpdateEntries(entries)
+		if !ok {
+			return nil, false
+		}
+		var ops []jsonPatchOp
+		if err := json.Unmarshal(drop, &ops); err != nil { // our own: cannot happen
+			return nil, false
+		}
+		patch, _ := json.Marshal(append([]jsonPatchOp{{Op: "test", Path: "/metadata/uid", Value: uid}}, ops...))
+		return patch, true
+	}
+	for i, e := range entries {
+		if e.Manager != droverv1.FieldManager || e.Operation != metav1.ManagedFieldsOperationUpdate || e.Subresource != "" {
+			continue
+		}
+		path := "/metadata/managedFields/" + strconv.Itoa(i)
+		patch, _ := json.Marshal([]jsonPatchOp{
+			{Op: "test", Path: "/metadata/uid", Value: uid},
+			{Op: "test", Path: path + "/manager", Value: e.Manager},
+			{Op: "test", Path: path + "/operation", Value: string(e.Operation)},
+			{Op: "replace", Path: path + "/operation", Value: string(metav1.ManagedFieldsOperationApply)},
+		})
+		return patch, true
+	}
+	return nil, false
 }

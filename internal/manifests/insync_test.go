@@ -86,7 +86,7 @@ func TestInSync(t *testing.T) {
 	}
 }
 
-func TestFieldsHashIsDroversApplyEntryOnly(t *testing.T) {
+func TestFieldsHashIsDroversEntriesOfTheObject(t *testing.T) {
 	raw := metav1.NewFieldsV1(`{"f:data":{}}`)
 	for _, tc := range []struct {
 		name    string
@@ -94,7 +94,8 @@ func TestFieldsHashIsDroversApplyEntryOnly(t *testing.T) {
 		want    bool
 	}{
 		{"drover's apply", []metav1.ManagedFieldsEntry{{Manager: droverv1.FieldManager, Operation: metav1.ManagedFieldsOperationApply, FieldsV1: raw}}, true},
-		{"drover's update", []metav1.ManagedFieldsEntry{{Manager: droverv1.FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: raw}}, false},
+		{"drover's update (its create)", []metav1.ManagedFieldsEntry{{Manager: droverv1.FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: raw}}, true},
+		{"drover's update of a subresource", []metav1.ManagedFieldsEntry{{Manager: droverv1.FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status", FieldsV1: raw}}, false},
 		{"drover's apply of a subresource", []metav1.ManagedFieldsEntry{{Manager: droverv1.FieldManager, Operation: metav1.ManagedFieldsOperationApply, Subresource: "status", FieldsV1: raw}}, false},
 		{"another manager's apply", []metav1.ManagedFieldsEntry{{Manager: "helm", Operation: metav1.ManagedFieldsOperationApply, FieldsV1: raw}}, false},
 	} {
@@ -106,6 +107,104 @@ func TestFieldsHashIsDroversApplyEntryOnly(t *testing.T) {
 	}
 	if AppliedRecord("cfg", nil, 1) != "" || AppliedRecord("", []metav1.ManagedFieldsEntry{{Manager: droverv1.FieldManager, Operation: metav1.ManagedFieldsOperationApply, FieldsV1: raw}}, 1) != "" {
 		t.Error("a record without either hash must be empty (never in sync)")
+	}
+}
+
+// A created object's hash is marked, covers both of drover's entries, and so changes when
+// either does; the record of it says so (Created).
+func TestFieldsHashOfACreatedObject(t *testing.T) {
+	entry := func(op metav1.ManagedFieldsOperationType, raw string) metav1.ManagedFieldsEntry {
+		return metav1.ManagedFieldsEntry{Manager: droverv1.FieldManager, Operation: op, FieldsV1: metav1.NewFieldsV1(raw)}
+	}
+	apply, update := metav1.ManagedFieldsOperationApply, metav1.ManagedFieldsOperationUpdate
+	created := FieldsHash([]metav1.ManagedFieldsEntry{entry(update, `{"f:data":{}}`)})
+	appliedOnly := FieldsHash([]metav1.ManagedFieldsEntry{entry(apply, `{"f:data":{}}`)})
+	both := FieldsHash([]metav1.ManagedFieldsEntry{entry(apply, `{"f:data":{}}`), entry(update, `{"f:data":{}}`)})
+	lost := FieldsHash([]metav1.ManagedFieldsEntry{entry(apply, `{"f:data":{}}`), entry(update, `{"f:metadata":{}}`)})
+	if created[:1] != CreatedMark || both[:1] != CreatedMark || appliedOnly[:1] == CreatedMark {
+		t.Errorf("marks: created %q, both %q, applied only %q", created, both, appliedOnly)
+	}
+	if len(map[string]bool{created: true, appliedOnly: true, both: true, lost: true}) != 4 {
+		t.Errorf("hashes must differ: %q %q %q %q", created, appliedOnly, both, lost)
+	}
+	if !Created(AppliedRecord("cfg", []metav1.ManagedFieldsEntry{entry(update, `{"f:data":{}}`)}, 1)) ||
+		Created(AppliedRecord("cfg", []metav1.ManagedFieldsEntry{entry(apply, `{"f:data":{}}`)}, 1)) || Created("") {
+		t.Error("Created must tell a record of a created object")
+	}
+	if AppliedConfig("cfg.abc.1") != "cfg" || AppliedConfig("") != "" {
+		t.Error("AppliedConfig")
+	}
+}
+
+// The guessed patch makes drover's create entry an apply's where it is first, and fails
+// rather than touch another entry or another object; CreateEntryPatch finds it anywhere.
+func TestCreateEntryBecomesAnApplyEntry(t *testing.T) {
+	entry := func(manager string, op metav1.ManagedFieldsOperationType, sub string) metav1.ManagedFieldsEntry {
+		return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, Subresource: sub}
+	}
+	apply, update := metav1.ManagedFieldsOperationApply, metav1.ManagedFieldsOperationUpdate
+	droverApply, droverUpdate := entry(droverv1.FieldManager, apply, ""), entry(droverv1.FieldManager, update, "")
+	kcm := entry("kube-controller-manager", update, "status")
+	helm := entry("helm", apply, "")
+	patchDoc := func(patch []byte, uid string, entries []metav1.ManagedFieldsEntry) ([]metav1.ManagedFieldsEntry, error) {
+		doc, _ := json.Marshal(map[string]any{"metadata": map[string]any{"uid": uid, "managedFields": entries}})
+		p, err := jsonpatch.DecodePatch(patch)
+		if err != nil {
+			return nil, err
+		}
+		if doc, err = p.Apply(doc); err != nil {
+			return nil, err
+		}
+		var out struct {
+			Metadata struct {
+				ManagedFields []metav1.ManagedFieldsEntry `json:"managedFields"`
+			} `json:"metadata"`
+		}
+		err = json.Unmarshal(doc, &out)
+		return out.Metadata.ManagedFields, err
+	}
+	got, err := patchDoc(CreateEntryToApply("uid-1"), "uid-1", []metav1.ManagedFieldsEntry{droverUpdate, kcm})
+	if err != nil || !equality.Semantic.DeepEqual(got, []metav1.ManagedFieldsEntry{droverApply, kcm}) {
+		t.Errorf("after the guessed patch: %+v, %v", got, err)
+	}
+	for name, tc := range map[string]struct {
+		uid     string
+		entries []metav1.ManagedFieldsEntry
+	}{
+		"another object":                  {"uid-2", []metav1.ManagedFieldsEntry{droverUpdate}},
+		"another manager applied since":   {"uid-1", []metav1.ManagedFieldsEntry{helm, droverUpdate}},
+		"drover applied since":            {"uid-1", []metav1.ManagedFieldsEntry{droverApply, droverUpdate}},
+		"drover's create entry went away": {"uid-1", []metav1.ManagedFieldsEntry{kcm}},
+	} {
+		if _, err := patchDoc(CreateEntryToApply("uid-1"), tc.uid, tc.entries); err == nil {
+			t.Errorf("%s: the guessed patch must fail", name)
+		}
+	}
+
+	for _, tc := range []struct {
+		name    string
+		entries []metav1.ManagedFieldsEntry
+		want    []metav1.ManagedFieldsEntry // nil: no patch
+	}{
+		{"the create entry after another's apply", []metav1.ManagedFieldsEntry{helm, droverUpdate, kcm}, []metav1.ManagedFieldsEntry{helm, droverApply, kcm}},
+		{"applied since: the create entry goes", []metav1.ManagedFieldsEntry{droverApply, droverUpdate}, []metav1.ManagedFieldsEntry{droverApply}},
+		{"no create entry", []metav1.ManagedFieldsEntry{droverApply, kcm}, nil},
+		{"drover's subresource update stays", []metav1.ManagedFieldsEntry{entry(droverv1.FieldManager, update, "status")}, nil},
+	} {
+		patch, ok := CreateEntryPatch("uid-1", tc.entries)
+		if ok != (tc.want != nil) {
+			t.Errorf("%s: patches %t", tc.name, ok)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if got, err := patchDoc(patch, "uid-1", tc.entries); err != nil || !equality.Semantic.DeepEqual(got, tc.want) {
+			t.Errorf("%s: %+v (%v), want %+v", tc.name, got, err, tc.want)
+		}
+		if _, err := patchDoc(patch, "uid-2", tc.entries); err == nil {
+			t.Errorf("%s: the patch must fail on an object of another UID", tc.name)
+		}
 	}
 }
 

@@ -27,6 +27,9 @@ type bench struct {
 	gets   int
 	// between, if set, runs after the first write: another writer's.
 	between func(c client.WithWatch)
+	// first, if set, runs before the first write is tried: another writer's.
+	first func(c client.WithWatch)
+	tries int
 }
 
 func newBench(t *testing.T) (*bench, *droverv1.Prod) {
@@ -58,9 +61,11 @@ func newBench(t *testing.T) (*bench, *droverv1.Prod) {
 				return c.Get(ctx, key, obj, opts...)
 			},
 			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
+				b.try(c)
 				return look(ctx, c, c.Patch(ctx, obj, p, opts...))
 			},
 			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+				b.try(c.(client.WithWatch))
 				return look(ctx, c.(client.WithWatch), c.SubResource(sub).Patch(ctx, obj, p, opts...))
 			},
 		}).Build()
@@ -71,14 +76,20 @@ func newBench(t *testing.T) (*bench, *droverv1.Prod) {
 	return b, prod
 }
 
+func (b *bench) try(c client.WithWatch) {
+	b.tries++
+	if b.first != nil && b.tries == 1 {
+		b.first(c)
+	}
+}
+
 func setSynced(p *droverv1.Prod, status metav1.ConditionStatus) {
 	conditions.Set(p, metav1.Condition{Type: synced, Status: status, Reason: "Test"})
 }
 
-// Every version stored has conditions that describe status stored with or before them:
-// the endpoint lands before MirrorSynced=True, with no read and no write more than the
-// patch helper's own two.
-func TestConditionsAreWrittenAfterTheStatusTheyDescribe(t *testing.T) {
+// The status and the conditions describing it land in one write: no version stored has
+// MirrorSynced=True without status.endpoint, with no read and one write.
+func TestStatusAndConditionsAreOneWrite(t *testing.T) {
 	b, prod := newBench(t)
 	rec := fresh.NewRecorder(b.c)
 	h, err := NewHelper(prod, rec, nil)
@@ -90,8 +101,42 @@ func TestConditionsAreWrittenAfterTheStatusTheyDescribe(t *testing.T) {
 	if err := h.Patch(context.Background(), prod, patch.WithOwnedConditions{Conditions: []string{synced}}); err != nil {
 		t.Fatal(err)
 	}
-	if len(b.stored) != 2 {
-		t.Fatalf("%d writes, want 2 (the status, then the condition)", len(b.stored))
+	if len(b.stored) != 1 {
+		t.Fatalf("%d writes, want 1 (the status with its condition)", len(b.stored))
+	}
+	last := b.stored[0]
+	if !conditions.IsTrue(last, synced) || last.Status.Endpoint == nil || last.Status.Endpoint.VIP != "192.0.2.10" {
+		t.Errorf("stored: conditions %+v, endpoint %+v", last.Status.Conditions, last.Status.Endpoint)
+	}
+	if b.gets != 0 {
+		t.Errorf("%d reads, want none", b.gets)
+	}
+	if rec.Version() != last.ResourceVersion {
+		t.Errorf("the Recorder's version %q, want the last write's %q", rec.Version(), last.ResourceVersion)
+	}
+	if !conditions.IsTrue(prod, synced) || prod.Status.Endpoint == nil {
+		t.Errorf("the object given changed: %+v", prod.Status)
+	}
+}
+
+// The metadata changed too (a finalizer removed, say): the patch helper writes, the
+// conditions last, so every version stored has conditions that describe status stored
+// with or before them, with no read and no write more than the patch helper's own.
+func TestConditionsAreWrittenAfterTheStatusTheyDescribe(t *testing.T) {
+	b, prod := newBench(t)
+	rec := fresh.NewRecorder(b.c)
+	h, err := NewHelper(prod, rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod.Labels = map[string]string{"changed": "too"}
+	prod.Status.Endpoint = &droverv1.ProdEndpoint{VIP: "192.0.2.10"}
+	setSynced(prod, metav1.ConditionTrue)
+	if err := h.Patch(context.Background(), prod, patch.WithOwnedConditions{Conditions: []string{synced}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.stored) < 2 {
+		t.Fatalf("%d writes, want the metadata and status, then the condition", len(b.stored))
 	}
 	for i, p := range b.stored {
 		if conditions.IsTrue(p, synced) && p.Status.Endpoint == nil {
@@ -99,8 +144,8 @@ func TestConditionsAreWrittenAfterTheStatusTheyDescribe(t *testing.T) {
 		}
 	}
 	last := b.stored[len(b.stored)-1]
-	if !conditions.IsTrue(last, synced) || last.Status.Endpoint == nil || last.Status.Endpoint.VIP != "192.0.2.10" {
-		t.Errorf("stored at last: conditions %+v, endpoint %+v", last.Status.Conditions, last.Status.Endpoint)
+	if !conditions.IsTrue(last, synced) || last.Status.Endpoint == nil || last.Status.Endpoint.VIP != "192.0.2.10" || last.Labels["changed"] != "too" {
+		t.Errorf("stored at last: labels %v, conditions %+v, endpoint %+v", last.Labels, last.Status.Conditions, last.Status.Endpoint)
 	}
 	if b.gets != 0 {
 		t.Errorf("%d reads, want none: the condition's write starts from the status write's response", b.gets)
@@ -108,8 +153,20 @@ func TestConditionsAreWrittenAfterTheStatusTheyDescribe(t *testing.T) {
 	if rec.Version() != last.ResourceVersion {
 		t.Errorf("the Recorder's version %q, want the last write's %q", rec.Version(), last.ResourceVersion)
 	}
-	if !conditions.IsTrue(prod, synced) || prod.Status.Endpoint == nil {
-		t.Errorf("the object given changed: %+v", prod.Status)
+}
+
+// Nothing changed: nothing written.
+func TestNoChangeNoWrite(t *testing.T) {
+	b, prod := newBench(t)
+	h, err := NewHelper(prod, fresh.NewRecorder(b.c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Patch(context.Background(), prod, patch.WithStatusObservedGeneration{}); err != nil {
+		t.Fatal(err)
+	}
+	if b.tries != 0 {
+		t.Errorf("%d writes, want none", b.tries)
 	}
 }
 
@@ -136,20 +193,26 @@ func TestOneChangeIsOneWrite(t *testing.T) {
 	}
 }
 
-// Another controller writes between the status and the conditions: the conditions' write
-// conflicts, reads the object again from live and keeps the other writer's condition.
-func TestAnotherWriterBetweenIsKept(t *testing.T) {
+// Another controller writes after the object was read: the one write conflicts, and the
+// patch helper merges, the status first. Another writes again between the status and the
+// conditions: the conditions' write conflicts, reads the object again from live and keeps
+// both other writers' conditions.
+func TestAnotherWriterIsKept(t *testing.T) {
 	b, prod := newBench(t)
-	b.between = func(c client.WithWatch) {
-		other := &droverv1.Prod{}
-		if err := c.Get(context.Background(), client.ObjectKeyFromObject(prod), other); err != nil {
-			t.Fatal(err)
-		}
-		conditions.Set(other, metav1.Condition{Type: droverv1.ProdAppliedCondition, Status: metav1.ConditionTrue, Reason: "Other"})
-		if err := c.Status().Update(context.Background(), other); err != nil {
-			t.Fatal(err)
+	other := func(cond string) func(c client.WithWatch) {
+		return func(c client.WithWatch) {
+			o := &droverv1.Prod{}
+			if err := c.Get(context.Background(), client.ObjectKeyFromObject(prod), o); err != nil {
+				t.Fatal(err)
+			}
+			conditions.Set(o, metav1.Condition{Type: cond, Status: metav1.ConditionTrue, Reason: "Other"})
+			if err := c.Status().Update(context.Background(), o); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	b.first = other(droverv1.ProdAppliedCondition)
+	b.between = other(droverv1.ProdTrafficReadyCondition)
 	live := &countingReader{Reader: b.c}
 	h, err := NewHelper(prod, fresh.NewRecorder(b.c), live)
 	if err != nil {
@@ -164,11 +227,16 @@ func TestAnotherWriterBetweenIsKept(t *testing.T) {
 	if err := b.c.Get(context.Background(), client.ObjectKeyFromObject(prod), got); err != nil {
 		t.Fatal(err)
 	}
-	if !conditions.IsTrue(got, synced) || !conditions.IsTrue(got, droverv1.ProdAppliedCondition) {
-		t.Errorf("stored conditions %+v, want the other writer's Applied and our MirrorSynced", got.Status.Conditions)
+	if !conditions.IsTrue(got, synced) || !conditions.IsTrue(got, droverv1.ProdAppliedCondition) || !conditions.IsTrue(got, droverv1.ProdTrafficReadyCondition) {
+		t.Errorf("stored conditions %+v, want the other writers' Applied and TrafficReady and our MirrorSynced", got.Status.Conditions)
 	}
 	if got.Status.Endpoint == nil || got.Status.Endpoint.VIP != "192.0.2.12" {
 		t.Errorf("stored endpoint %+v", got.Status.Endpoint)
+	}
+	for i, p := range b.stored {
+		if conditions.IsTrue(p, synced) && p.Status.Endpoint == nil {
+			t.Errorf("version %d of %d stored MirrorSynced=True without status.endpoint", i+1, len(b.stored))
+		}
 	}
 	if live.n == 0 {
 		t.Error("the conflicting write was not read again from live")
