@@ -26,7 +26,7 @@ func finalizerOwners(g Gomega, p *droverv1.Prod) []string {
 			continue
 		}
 		var fields map[string]any
-		g.Expect(json.Unmarshal(mf.FieldsV1.Raw, &fields)).To(Succeed())
+		g.Expect(json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields)).To(Succeed())
 		meta, _ := fields["f:metadata"].(map[string]any)
 		if _, ok := meta["f:finalizers"]; ok {
 			out = append(out, mf.Manager+"/"+string(mf.Operation))
@@ -43,20 +43,20 @@ func withoutSetsFinalizer(g Gomega, p *droverv1.Prod) {
 	for _, mf := range p.ManagedFields {
 		if mf.FieldsV1 != nil {
 			var fields map[string]any
-			g.Expect(json.Unmarshal(mf.FieldsV1.Raw, &fields)).To(Succeed())
+			g.Expect(json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields)).To(Succeed())
 			if meta, ok := fields["f:metadata"].(map[string]any); ok {
 				delete(meta, "f:finalizers")
 			}
 			raw, err := json.Marshal(fields)
 			g.Expect(err).NotTo(HaveOccurred())
-			mf.FieldsV1 = &metav1.FieldsV1{Raw: raw}
+			mf.FieldsV1 = metav1.NewFieldsV1(string(raw))
 		}
 		mfs = append(mfs, mf)
 	}
 	mfs = append(mfs, metav1.ManagedFieldsEntry{
 		Manager: "manager", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: droverv1.GroupVersion.String(),
 		Time: &metav1.Time{Time: time.Now()}, FieldsType: "FieldsV1",
-		FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:finalizers":{".":{},"v:\"` + droverv1.ProdFinalizer + `\"":{}}}}`)},
+		FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:finalizers":{".":{},"v:\"` + droverv1.ProdFinalizer + `\"":{}}}}`),
 	})
 	p.ManagedFields = mfs
 }
