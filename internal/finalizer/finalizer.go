@@ -30,24 +30,13 @@ const attempts = 4
 // finalizer added to that, up to attempts writes in all. obj is left as the last write
 // returned it, or as last read.
 func Ensure(ctx context.Context, c client.Client, live client.Reader, obj client.Object, finalizer string) (bool, error) {
-	for attempt := 1; ; attempt++ {
-		if !obj.GetDeletionTimestamp().IsZero() || controllerutil.ContainsFinalizer(obj, finalizer) {
-			return false, nil
+	return patchLocked(ctx, c, live, obj, func(o client.Object) bool {
+		if !o.GetDeletionTimestamp().IsZero() || controllerutil.ContainsFinalizer(o, finalizer) {
+			return false
 		}
-		before := obj.DeepCopyObject().(client.Object)
-		controllerutil.AddFinalizer(obj, finalizer)
-		err := c.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
-		if err == nil {
-			return true, nil
-		}
-		obj.SetFinalizers(before.GetFinalizers())
-		if !apierrors.IsConflict(err) || live == nil || attempt == attempts {
-			return false, err
-		}
-		if err := live.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			return false, err
-		}
-	}
+		controllerutil.AddFinalizer(o, finalizer)
+		return true
+	})
 }
 
 // Remove takes finalizer off obj, if it has it, and says whether it wrote: as Ensure, with
@@ -56,12 +45,21 @@ func Ensure(ctx context.Context, c client.Client, live client.Reader, obj client
 // JSON merge patch writes the list whole). obj is left as the last write returned it, or
 // as last read.
 func Remove(ctx context.Context, c client.Client, live client.Reader, obj client.Object, finalizer string) (bool, error) {
+	return patchLocked(ctx, c, live, obj, func(o client.Object) bool {
+		return controllerutil.RemoveFinalizer(o, finalizer)
+	})
+}
+
+// patchLocked writes what change does to obj's finalizers, unless change says there is
+// nothing to do, with obj's resourceVersion as a precondition: on a conflict obj is read
+// again from live and changed again, up to attempts writes in all. It says whether it
+// wrote; obj is left as the last write returned it, or as last read.
+func patchLocked(ctx context.Context, c client.Client, live client.Reader, obj client.Object, change func(client.Object) bool) (bool, error) {
 	for attempt := 1; ; attempt++ {
-		if !controllerutil.ContainsFinalizer(obj, finalizer) {
+		before := obj.DeepCopyObject().(client.Object)
+		if !change(obj) {
 			return false, nil
 		}
-		before := obj.DeepCopyObject().(client.Object)
-		controllerutil.RemoveFinalizer(obj, finalizer)
 		err := c.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 		if err == nil {
 			return true, nil
